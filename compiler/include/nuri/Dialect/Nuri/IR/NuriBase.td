@@ -1,0 +1,48 @@
+//===- NuriBase.td - The nuri graph dialect ----------------*- tablegen -*-===//
+//
+// The dialect, its base op class and shared type constraints.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_DIALECT_NURI_IR_NURIBASE_TD
+#define NURI_DIALECT_NURI_IR_NURIBASE_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+
+def Nuri_Dialect : Dialect {
+  let name = "nuri";
+  let cppNamespace = "::nuri";
+  let summary = "Tensor-level graph of a transformer model";
+  let description = [{
+    The `nuri` dialect is the graph-level IR of the Nuri compiler. ONNX models
+    are imported into it with every shape static; pattern-recognition passes
+    then fuse decomposed subgraphs (LayerNorm, GELU, attention, ...) into the
+    dialect's fused ops, which the NPU backend lowers and the CPU runtime
+    executes.
+
+    Ops follow numpy broadcasting where they say so, take axes as
+    non-negative integers (the importer normalizes ONNX's negative axes), and
+    carry their result types explicitly so that every value has a static
+    shape.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let hasConstantMaterializer = 1;
+  // Attributes live in the op's attribute dictionary, not in properties:
+  // the importer builds ops generically by name and runs type inference on
+  // that dictionary before the op exists.
+  let usePropertiesForAttributes = 0;
+}
+
+class Nuri_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Nuri_Dialect, mnemonic, traits>;
+
+// Values of the graph: ranked tensors with static shapes.
+def Nuri_Tensor : StaticShapeTensorOf<[AnyType]>;
+def Nuri_FloatTensor : StaticShapeTensorOf<[AnyFloat]>;
+def Nuri_IntTensor : StaticShapeTensorOf<[AnyInteger]>;
+def Nuri_BoolTensor : StaticShapeTensorOf<[I1]>;
+def Nuri_IndexTensor : StaticShapeTensorOf<[I32, I64]>;
+def Nuri_QuantTensor : StaticShapeTensorOf<[I8, UI8, SI8, I32]>;
+
+#endif // NURI_DIALECT_NURI_IR_NURIBASE_TD

@@ -1,0 +1,1203 @@
+//===- NuriOps.cpp - Operations of the nuri dialect -----------------------===//
+//
+// Shape inference, verifiers and folders. Inference functions take an
+// optional location: the verifier passes one (so a wrong op gets a precise
+// diagnostic), speculative callers may not.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nuri/Dialect/Nuri/IR/NuriOps.h"
+#include "nuri/Dialect/Nuri/IR/ConstantData.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cstring>
+#include <functional>
+
+#include <cmath>
+#include <numeric>
+
+using namespace mlir;
+using namespace nuri;
+using namespace nuri::detail;
+
+//===----------------------------------------------------------------------===//
+// Shape inference
+//===----------------------------------------------------------------------===//
+
+namespace {
+// Formats a shape the way MLIR prints it, for diagnostics.
+std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s;
+  for (int64_t d : shape) {
+    s += (s.empty() ? "" : "x") + std::to_string(d);
+  }
+  return "[" + s + "]";
+}
+
+RankedTensorType ranked(Type type) { return dyn_cast<RankedTensorType>(type); }
+
+bool validAxis(int64_t axis, int64_t rank) { return axis >= 0 && axis < rank; }
+
+// Collects a diagnostic and, when there is a location to report it at,
+// emits it as the result turns into failure().
+class OptionalDiag {
+public:
+  explicit OptionalDiag(Loc loc) : loc(loc) {}
+  template <typename T> OptionalDiag &operator<<(const T &value) {
+    llvm::raw_string_ostream(message) << value;
+    return *this;
+  }
+  operator LogicalResult() const {
+    if (loc) {
+      mlir::emitError(*loc) << message;
+    }
+    return failure();
+  }
+
+private:
+  Loc loc;
+  std::string message;
+};
+
+OptionalDiag fail(Loc loc, StringRef start) {
+  OptionalDiag diag(loc);
+  diag << start;
+  return diag;
+}
+} // namespace
+
+FailureOr<SmallVector<int64_t>>
+nuri::detail::broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  SmallVector<int64_t> result(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      return failure();
+    }
+    result[i] = da == 1 ? db : da;
+  }
+  return result;
+}
+
+LogicalResult nuri::detail::inferConstant(Loc loc, Attribute value,
+                                          Types &inferred) {
+  auto typed = dyn_cast_or_null<TypedAttr>(value);
+  if (!typed) {
+    return fail(loc, "expects a typed elements attribute");
+  }
+  inferred.push_back(typed.getType());
+  return success();
+}
+
+LogicalResult nuri::detail::inferBroadcast(Loc loc, ValueRange operands,
+                                           bool boolResult, Types &inferred) {
+  auto first = ranked(operands[0].getType());
+  SmallVector<int64_t> shape(first.getShape());
+  for (Value operand : operands.drop_front()) {
+    auto type = ranked(operand.getType());
+    if (!boolResult && type.getElementType() != first.getElementType()) {
+      return fail(loc, "expects operands of one element type, got ")
+             << first.getElementType() << " and " << type.getElementType();
+    }
+    if (boolResult && type.getElementType() != first.getElementType()) {
+      return fail(loc, "compares operands of different element "
+                                    "types ")
+             << first.getElementType() << " and " << type.getElementType();
+    }
+    FailureOr<SmallVector<int64_t>> broadcast =
+        broadcastShapes(shape, type.getShape());
+    if (failed(broadcast)) {
+      return fail(loc, "operand shapes ")
+             << shapeString(shape) << " and " << shapeString(type.getShape())
+             << " do not broadcast";
+    }
+    shape = *broadcast;
+  }
+  Type elementType = boolResult
+                         ? IntegerType::get(first.getContext(), 1)
+                         : first.getElementType();
+  inferred.push_back(RankedTensorType::get(shape, elementType));
+  return success();
+}
+
+LogicalResult nuri::detail::inferWhere(Loc loc, Value condition, Value onTrue,
+                                       Value onFalse, Types &inferred) {
+  auto t = ranked(onTrue.getType()), f = ranked(onFalse.getType());
+  if (t.getElementType() != f.getElementType()) {
+    return fail(loc, "expects both branches of one element type, "
+                                  "got ")
+           << t.getElementType() << " and " << f.getElementType();
+  }
+  FailureOr<SmallVector<int64_t>> shape =
+      broadcastShapes(ranked(condition.getType()).getShape(), t.getShape());
+  if (succeeded(shape)) {
+    shape = broadcastShapes(*shape, f.getShape());
+  }
+  if (failed(shape)) {
+    return fail(loc, "condition and branches do not broadcast");
+  }
+  inferred.push_back(RankedTensorType::get(*shape, t.getElementType()));
+  return success();
+}
+
+LogicalResult nuri::detail::inferMatmul(Loc loc, Type lhsType, Type rhsType,
+                                        bool transposeLhs, bool transposeRhs,
+                                        Types &inferred) {
+  auto lhs = ranked(lhsType), rhs = ranked(rhsType);
+  if (lhs.getRank() < 2 || rhs.getRank() < 2) {
+    return fail(loc, "expects operands of rank >= 2, got ")
+           << lhs.getRank() << " and " << rhs.getRank();
+  }
+  if (lhs.getElementType() != rhs.getElementType()) {
+    return fail(loc, "expects operands of one element type, got ")
+           << lhs.getElementType() << " and " << rhs.getElementType();
+  }
+  ArrayRef<int64_t> a = lhs.getShape(), b = rhs.getShape();
+  int64_t m = a[a.size() - (transposeLhs ? 1 : 2)];
+  int64_t ka = a[a.size() - (transposeLhs ? 2 : 1)];
+  int64_t kb = b[b.size() - (transposeRhs ? 1 : 2)];
+  int64_t n = b[b.size() - (transposeRhs ? 2 : 1)];
+  if (ka != kb) {
+    return fail(loc, "contracting dimensions differ: ")
+           << ka << " vs " << kb;
+  }
+  FailureOr<SmallVector<int64_t>> batch =
+      broadcastShapes(a.drop_back(2), b.drop_back(2));
+  if (failed(batch)) {
+    return fail(loc, "batch dimensions ")
+           << shapeString(a.drop_back(2)) << " and "
+           << shapeString(b.drop_back(2)) << " do not broadcast";
+  }
+  batch->push_back(m);
+  batch->push_back(n);
+  inferred.push_back(RankedTensorType::get(*batch, lhs.getElementType()));
+  return success();
+}
+
+LogicalResult nuri::detail::inferLinear(Loc loc, Type inputType,
+                                        Type weightType, Value bias,
+                                        Types &inferred) {
+  auto input = ranked(inputType), weight = ranked(weightType);
+  if (weight.getRank() != 2) {
+    return fail(loc, "expects a 2-D [in, out] weight, got rank ")
+           << weight.getRank();
+  }
+  if (input.getRank() < 1 || input.getShape().back() != weight.getDimSize(0)) {
+    return fail(loc, "input features ")
+           << (input.getRank() ? input.getShape().back() : 0)
+           << " do not match weight rows " << weight.getDimSize(0);
+  }
+  if (input.getElementType() != weight.getElementType()) {
+    return fail(loc, "expects input and weight of one element "
+                                  "type, got ")
+           << input.getElementType() << " and " << weight.getElementType();
+  }
+  if (bias) {
+    auto biasType = ranked(bias.getType());
+    if (biasType.getRank() != 1 ||
+        biasType.getDimSize(0) != weight.getDimSize(1)) {
+      return fail(loc, "expects a bias of shape [")
+             << weight.getDimSize(1) << "], got "
+             << shapeString(biasType.getShape());
+    }
+  }
+  SmallVector<int64_t> shape(input.getShape());
+  shape.back() = weight.getDimSize(1);
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult nuri::detail::inferConv(Loc loc, Type inputType, Type weightType,
+                                      Value bias, ArrayRef<int64_t> strides,
+                                      ArrayRef<int64_t> pads,
+                                      ArrayRef<int64_t> dilations,
+                                      IntegerAttr groupAttr, Types &inferred) {
+  auto input = ranked(inputType), weight = ranked(weightType);
+  int64_t rank = input.getRank();
+  int64_t spatial = rank - 2;
+  if (rank != 3 && rank != 4) {
+    return fail(loc, "supports 1-D and 2-D convolution (input "
+                                  "rank 3 or 4), got rank ")
+           << rank;
+  }
+  if (weight.getRank() != rank) {
+    return fail(loc, "expects a weight of rank ")
+           << rank << ", got " << weight.getRank();
+  }
+  if (static_cast<int64_t>(strides.size()) != spatial ||
+      static_cast<int64_t>(dilations.size()) != spatial ||
+      static_cast<int64_t>(pads.size()) != 2 * spatial) {
+    return fail(loc, "expects ")
+           << spatial << " strides, " << spatial << " dilations and "
+           << 2 * spatial << " pads";
+  }
+  int64_t group = groupAttr ? groupAttr.getInt() : 1;
+  int64_t channels = input.getDimSize(1), filters = weight.getDimSize(0);
+  if (group < 1 || channels % group || filters % group ||
+      weight.getDimSize(1) * group != channels) {
+    return fail(loc, "input channels ")
+           << channels << " do not match weight channels "
+           << weight.getDimSize(1) << " x group " << group;
+  }
+  if (bias && (ranked(bias.getType()).getRank() != 1 ||
+               ranked(bias.getType()).getDimSize(0) != filters)) {
+    return fail(loc, "expects a bias of shape [")
+           << filters << "]";
+  }
+  SmallVector<int64_t> shape = {input.getDimSize(0), filters};
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t kernel = (weight.getDimSize(2 + i) - 1) * dilations[i] + 1;
+    int64_t padded = input.getDimSize(2 + i) + pads[i] + pads[i + spatial];
+    if (strides[i] < 1 || dilations[i] < 1 || padded < kernel) {
+      return fail(loc, "spatial dimension ")
+             << i << " is too small for the kernel, or stride/dilation < 1";
+    }
+    shape.push_back((padded - kernel) / strides[i] + 1);
+  }
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult nuri::detail::inferSameWithAxis(Loc loc, Type inputType,
+                                              IntegerAttr axis,
+                                              Types &inferred) {
+  auto input = ranked(inputType);
+  if (!validAxis(axis.getInt(), input.getRank())) {
+    return fail(loc, "axis ")
+           << axis.getInt() << " is out of range for rank " << input.getRank();
+  }
+  inferred.push_back(input);
+  return success();
+}
+
+LogicalResult nuri::detail::inferNorm(Loc loc, Type inputType, Type scaleType,
+                                      Value bias, IntegerAttr axisAttr,
+                                      Types &inferred) {
+  auto input = ranked(inputType);
+  int64_t axis = axisAttr.getInt();
+  if (!validAxis(axis, input.getRank())) {
+    return fail(loc, "axis ")
+           << axis << " is out of range for rank " << input.getRank();
+  }
+  ArrayRef<int64_t> normalized = input.getShape().drop_front(axis);
+  for (Type paramType : {scaleType, bias ? bias.getType() : Type()}) {
+    if (!paramType) {
+      continue;
+    }
+    auto param = ranked(paramType);
+    FailureOr<SmallVector<int64_t>> shape =
+        broadcastShapes(normalized, param.getShape());
+    if (failed(shape) || ArrayRef<int64_t>(*shape) != normalized) {
+      return fail(loc, "parameter of shape ")
+             << shapeString(param.getShape())
+             << " does not broadcast to the normalized shape "
+             << shapeString(normalized);
+    }
+  }
+  inferred.push_back(input);
+  return success();
+}
+
+LogicalResult nuri::detail::inferReduce(Loc loc, Type inputType,
+                                        ArrayRef<int64_t> axes, bool keepDims,
+                                        Types &inferred) {
+  auto input = ranked(inputType);
+  SmallVector<int64_t> shape;
+  for (size_t i = 0; i < axes.size(); ++i) {
+    if (!validAxis(axes[i], input.getRank()) || (i && axes[i] <= axes[i - 1])) {
+      return fail(loc, "expects sorted, distinct axes in [0, ")
+             << input.getRank() << "), got " << shapeString(axes);
+    }
+  }
+  for (int64_t d = 0; d < input.getRank(); ++d) {
+    if (!llvm::is_contained(axes, d)) {
+      shape.push_back(input.getDimSize(d));
+    } else if (keepDims) {
+      shape.push_back(1);
+    }
+  }
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult nuri::detail::inferTranspose(Loc loc, Type inputType,
+                                           ArrayRef<int64_t> permutation,
+                                           Types &inferred) {
+  auto input = ranked(inputType);
+  SmallVector<bool> seen(input.getRank(), false);
+  if (static_cast<int64_t>(permutation.size()) != input.getRank()) {
+    return fail(loc, "permutation of size ")
+           << permutation.size() << " does not match rank " << input.getRank();
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t p : permutation) {
+    if (!validAxis(p, input.getRank()) || seen[p]) {
+      return fail(loc, "")
+             << shapeString(permutation) << " is not a permutation";
+    }
+    seen[p] = true;
+    shape.push_back(input.getDimSize(p));
+  }
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult nuri::detail::inferConcat(Loc loc, ValueRange inputs,
+                                        IntegerAttr axisAttr, Types &inferred) {
+  if (inputs.empty()) {
+    return fail(loc, "expects at least one input");
+  }
+  auto first = ranked(inputs[0].getType());
+  int64_t axis = axisAttr.getInt();
+  if (!validAxis(axis, first.getRank())) {
+    return fail(loc, "axis ")
+           << axis << " is out of range for rank " << first.getRank();
+  }
+  SmallVector<int64_t> shape(first.getShape());
+  shape[axis] = 0;
+  for (Value input : inputs) {
+    auto type = ranked(input.getType());
+    if (type.getRank() != first.getRank() ||
+        type.getElementType() != first.getElementType()) {
+      return fail(loc, "expects inputs of one rank and element "
+                                    "type");
+    }
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      if (d != axis && type.getDimSize(d) != first.getDimSize(d)) {
+        return fail(loc, "input shapes ")
+               << shapeString(first.getShape()) << " and "
+               << shapeString(type.getShape()) << " differ off axis " << axis;
+      }
+    }
+    shape[axis] += type.getDimSize(axis);
+  }
+  inferred.push_back(RankedTensorType::get(shape, first.getElementType()));
+  return success();
+}
+
+LogicalResult nuri::detail::inferSlice(Loc loc, Type inputType,
+                                       ArrayRef<int64_t> starts,
+                                       ArrayRef<int64_t> limits,
+                                       ArrayRef<int64_t> steps,
+                                       Types &inferred) {
+  auto input = ranked(inputType);
+  int64_t rank = input.getRank();
+  if (static_cast<int64_t>(starts.size()) != rank ||
+      static_cast<int64_t>(limits.size()) != rank ||
+      static_cast<int64_t>(steps.size()) != rank) {
+    return fail(loc, "expects one start, limit and step per "
+                                  "dimension (")
+           << rank << ")";
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t size = input.getDimSize(d);
+    if (steps[d] == 0) {
+      return fail(loc, "step of dimension ") << d << " is zero";
+    }
+    bool forward = steps[d] > 0;
+    bool startOk = forward ? (starts[d] >= 0 && starts[d] <= size)
+                           : (starts[d] >= -1 && starts[d] < size);
+    bool limitOk = forward ? (limits[d] >= 0 && limits[d] <= size)
+                           : (limits[d] >= -1 && limits[d] < size);
+    if (!startOk || !limitOk) {
+      return fail(loc, "start ")
+             << starts[d] << " or limit " << limits[d] << " of dimension " << d
+             << " is out of range for size " << size;
+    }
+    int64_t span = forward ? limits[d] - starts[d] : starts[d] - limits[d];
+    int64_t step = forward ? steps[d] : -steps[d];
+    shape.push_back(span <= 0 ? 0 : (span + step - 1) / step);
+  }
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult nuri::detail::inferSplit(Loc loc, Type inputType,
+                                       IntegerAttr axisAttr,
+                                       ArrayRef<int64_t> sizes,
+                                       Types &inferred) {
+  auto input = ranked(inputType);
+  int64_t axis = axisAttr.getInt();
+  if (!validAxis(axis, input.getRank())) {
+    return fail(loc, "axis ")
+           << axis << " is out of range for rank " << input.getRank();
+  }
+  int64_t total = 0;
+  for (int64_t size : sizes) {
+    if (size < 0) {
+      return fail(loc, "split sizes must not be negative");
+    }
+    total += size;
+  }
+  if (total != input.getDimSize(axis)) {
+    return fail(loc, "split sizes add up to ")
+           << total << ", dimension " << axis << " has "
+           << input.getDimSize(axis);
+  }
+  for (int64_t size : sizes) {
+    SmallVector<int64_t> shape(input.getShape());
+    shape[axis] = size;
+    inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  }
+  return success();
+}
+
+LogicalResult nuri::detail::inferGather(Loc loc, Type inputType,
+                                        Type indicesType, IntegerAttr axisAttr,
+                                        Types &inferred) {
+  auto input = ranked(inputType), indices = ranked(indicesType);
+  int64_t axis = axisAttr.getInt();
+  if (!validAxis(axis, input.getRank())) {
+    return fail(loc, "axis ")
+           << axis << " is out of range for rank " << input.getRank();
+  }
+  SmallVector<int64_t> shape(input.getShape().take_front(axis));
+  llvm::append_range(shape, indices.getShape());
+  llvm::append_range(shape, input.getShape().drop_front(axis + 1));
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult nuri::detail::inferRope(Loc loc, Type inputType, Type cosType,
+                                      Type sinType, Types &inferred) {
+  auto input = ranked(inputType);
+  if (input.getRank() < 1 || input.getShape().back() % 2) {
+    return fail(loc, "expects an even last dimension, got ")
+           << shapeString(input.getShape());
+  }
+  for (Type table : {cosType, sinType}) {
+    FailureOr<SmallVector<int64_t>> shape =
+        broadcastShapes(input.getShape(), ranked(table).getShape());
+    if (failed(shape) || ArrayRef<int64_t>(*shape) != input.getShape()) {
+      return fail(loc, "table of shape ")
+             << shapeString(ranked(table).getShape())
+             << " does not broadcast to the input "
+             << shapeString(input.getShape());
+    }
+  }
+  inferred.push_back(input);
+  return success();
+}
+
+LogicalResult nuri::detail::inferAttention(Loc loc, Type queryType,
+                                           Type keyType, Type valueType,
+                                           Value mask, Types &inferred) {
+  auto q = ranked(queryType), k = ranked(keyType), v = ranked(valueType);
+  if (q.getRank() != 4 || k.getRank() != 4 || v.getRank() != 4) {
+    return fail(loc, "expects rank-4 [batch, heads, seq, dim] "
+                                  "query, key and value");
+  }
+  int64_t batch = q.getDimSize(0), heads = q.getDimSize(1);
+  int64_t kvHeads = k.getDimSize(1), seq = q.getDimSize(2);
+  int64_t kvSeq = k.getDimSize(2);
+  if (k.getDimSize(0) != batch || v.getDimSize(0) != batch) {
+    return fail(loc, "batch sizes of query, key and value differ");
+  }
+  if (v.getDimSize(1) != kvHeads || v.getDimSize(2) != kvSeq) {
+    return fail(loc, "key ")
+           << shapeString(k.getShape()) << " and value "
+           << shapeString(v.getShape()) << " disagree on heads or length";
+  }
+  if (kvHeads < 1 || heads % kvHeads) {
+    return fail(loc, "query heads ")
+           << heads << " are not a multiple of key/value heads " << kvHeads;
+  }
+  if (q.getDimSize(3) != k.getDimSize(3)) {
+    return fail(loc, "query and key head sizes differ: ")
+           << q.getDimSize(3) << " vs " << k.getDimSize(3);
+  }
+  if (mask) {
+    SmallVector<int64_t> scores = {batch, heads, seq, kvSeq};
+    auto maskShape = ranked(mask.getType()).getShape();
+    FailureOr<SmallVector<int64_t>> shape = broadcastShapes(scores, maskShape);
+    if (failed(shape) || ArrayRef<int64_t>(*shape) != ArrayRef(scores)) {
+      return fail(loc, "mask of shape ")
+             << shapeString(maskShape) << " does not broadcast to the scores "
+             << shapeString(scores);
+    }
+  }
+  inferred.push_back(RankedTensorType::get(
+      {batch, heads, seq, v.getDimSize(3)}, q.getElementType()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Verifiers
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReshapeOp::verify() {
+  auto in = getInput().getType(), out = getOutput().getType();
+  if (in.getElementType() != out.getElementType()) {
+    return emitOpError("changes the element type from ")
+           << in.getElementType() << " to " << out.getElementType();
+  }
+  if (in.getNumElements() != out.getNumElements()) {
+    return emitOpError("changes the element count from ")
+           << in.getNumElements() << " to " << out.getNumElements();
+  }
+  return success();
+}
+
+LogicalResult BroadcastToOp::verify() {
+  auto in = getInput().getType(), out = getOutput().getType();
+  if (in.getElementType() != out.getElementType()) {
+    return emitOpError("changes the element type from ")
+           << in.getElementType() << " to " << out.getElementType();
+  }
+  FailureOr<SmallVector<int64_t>> shape =
+      broadcastShapes(in.getShape(), out.getShape());
+  if (failed(shape) || ArrayRef<int64_t>(*shape) != out.getShape()) {
+    return emitOpError("cannot broadcast ")
+           << shapeString(in.getShape()) << " to "
+           << shapeString(out.getShape());
+  }
+  return success();
+}
+
+LogicalResult CastOp::verify() {
+  if (getInput().getType().getShape() != getOutput().getType().getShape()) {
+    return emitOpError("changes the shape from ")
+           << shapeString(getInput().getType().getShape()) << " to "
+           << shapeString(getOutput().getType().getShape());
+  }
+  return success();
+}
+
+// Quantization parameters: a scalar (per tensor) or a 1-D vector as long as
+// the quantized axis (per channel); a zero point matches the scale's shape.
+static LogicalResult verifyQuantParams(Operation *op, RankedTensorType data,
+                                       Value scale, Value zeroPoint,
+                                       int64_t axis) {
+  auto scaleType = cast<RankedTensorType>(scale.getType());
+  if (scaleType.getNumElements() != 1 || scaleType.getRank() > 1) {
+    if (scaleType.getRank() != 1) {
+      return op->emitOpError("expects a scalar or 1-D scale, got rank ")
+             << scaleType.getRank();
+    }
+    if (!validAxis(axis, data.getRank()) ||
+        data.getDimSize(axis) != scaleType.getDimSize(0)) {
+      return op->emitOpError("per-channel scale of size ")
+             << scaleType.getDimSize(0) << " does not match axis " << axis
+             << " of " << shapeString(data.getShape());
+    }
+  }
+  if (zeroPoint &&
+      cast<RankedTensorType>(zeroPoint.getType()).getShape() !=
+          scaleType.getShape()) {
+    return op->emitOpError("zero point and scale shapes differ");
+  }
+  return success();
+}
+
+LogicalResult QuantizeOp::verify() {
+  if (getInput().getType().getShape() != getOutput().getType().getShape()) {
+    return emitOpError("changes the shape");
+  }
+  if (getZeroPoint() && getZeroPoint().getType().getElementType() !=
+                            getOutput().getType().getElementType()) {
+    return emitOpError("zero point type ")
+           << getZeroPoint().getType().getElementType()
+           << " differs from the result's "
+           << getOutput().getType().getElementType();
+  }
+  return verifyQuantParams(*this, getInput().getType(), getScale(),
+                           getZeroPoint(), getAxis());
+}
+
+LogicalResult DequantizeOp::verify() {
+  if (getInput().getType().getShape() != getOutput().getType().getShape()) {
+    return emitOpError("changes the shape");
+  }
+  if (getZeroPoint() && getZeroPoint().getType().getElementType() !=
+                            getInput().getType().getElementType()) {
+    return emitOpError("zero point type ")
+           << getZeroPoint().getType().getElementType()
+           << " differs from the input's "
+           << getInput().getType().getElementType();
+  }
+  return verifyQuantParams(*this, getInput().getType(), getScale(),
+                           getZeroPoint(), getAxis());
+}
+
+//===----------------------------------------------------------------------===//
+// Folders
+//===----------------------------------------------------------------------===//
+
+namespace {
+ElementsAttr asElements(Attribute attr) {
+  return dyn_cast_or_null<ElementsAttr>(attr);
+}
+
+bool isSplatOf(Attribute attr, double value) {
+  auto dense = dyn_cast_or_null<DenseElementsAttr>(attr);
+  if (!dense || !dense.isSplat()) {
+    return false;
+  }
+  FailureOr<std::vector<double>> values = readAsDouble(cast<ElementsAttr>(dense));
+  return succeeded(values) && !values->empty() && (*values)[0] == value;
+}
+
+// Evaluates an elementwise op on constants, in double for floats and in
+// int64 for integers, broadcasting operands to `resultType`.
+template <typename FloatFn, typename IntFn>
+OpFoldResult foldElementwise(ArrayRef<Attribute> operands,
+                             RankedTensorType resultType, FloatFn floatFn,
+                             IntFn intFn) {
+  SmallVector<ElementsAttr> elements;
+  for (Attribute attr : operands) {
+    ElementsAttr e = asElements(attr);
+    if (!e) {
+      return {};
+    }
+    elements.push_back(e);
+  }
+  if (resultType.getNumElements() > kMaxFoldElements) {
+    return {};
+  }
+  Type operandElementType = elements[0].getShapedType().getElementType();
+  bool isFloat = isa<FloatType>(operandElementType);
+  SmallVector<std::vector<int64_t>> maps;
+  for (ElementsAttr e : elements) {
+    maps.push_back(broadcastIndexMap(e.getShapedType().getShape(),
+                                     resultType.getShape()));
+  }
+  int64_t count = resultType.getNumElements();
+  if (isFloat) {
+    SmallVector<std::vector<double>> values;
+    for (ElementsAttr e : elements) {
+      auto v = readAsDouble(e);
+      if (failed(v)) {
+        return {};
+      }
+      values.push_back(std::move(*v));
+    }
+    std::vector<double> out(count);
+    for (int64_t i = 0; i < count; ++i) {
+      double a = values[0][maps[0][i]];
+      double b = values.size() > 1 ? values[1][maps[1][i]] : 0.0;
+      out[i] = floatFn(a, b);
+    }
+    return makeFromDouble(resultType, out);
+  }
+  SmallVector<std::vector<int64_t>> values;
+  for (ElementsAttr e : elements) {
+    auto v = readAsInt(e);
+    if (failed(v)) {
+      return {};
+    }
+    values.push_back(std::move(*v));
+  }
+  std::vector<int64_t> out(count);
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t a = values[0][maps[0][i]];
+    int64_t b = values.size() > 1 ? values[1][maps[1][i]] : 0;
+    std::optional<int64_t> r = intFn(a, b);
+    if (!r) {
+      return {};
+    }
+    out[i] = *r;
+  }
+  return makeFromInt(resultType, out);
+}
+
+using OptInt = std::optional<int64_t>;
+} // namespace
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
+  if (getRhs().getType() == getType() && isSplatOf(adaptor.getLhs(), 0.0)) {
+    return getRhs();
+  }
+  if (getLhs().getType() == getType() && isSplatOf(adaptor.getRhs(), 0.0)) {
+    return getLhs();
+  }
+  return foldElementwise(
+      adaptor.getOperands(), getType(), [](double a, double b) { return a + b; },
+      [](int64_t a, int64_t b) -> OptInt { return a + b; });
+}
+
+OpFoldResult SubOp::fold(FoldAdaptor adaptor) {
+  if (getLhs().getType() == getType() && isSplatOf(adaptor.getRhs(), 0.0)) {
+    return getLhs();
+  }
+  return foldElementwise(
+      adaptor.getOperands(), getType(), [](double a, double b) { return a - b; },
+      [](int64_t a, int64_t b) -> OptInt { return a - b; });
+}
+
+OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
+  if (getRhs().getType() == getType() && isSplatOf(adaptor.getLhs(), 1.0)) {
+    return getRhs();
+  }
+  if (getLhs().getType() == getType() && isSplatOf(adaptor.getRhs(), 1.0)) {
+    return getLhs();
+  }
+  return foldElementwise(
+      adaptor.getOperands(), getType(), [](double a, double b) { return a * b; },
+      [](int64_t a, int64_t b) -> OptInt { return a * b; });
+}
+
+OpFoldResult DivOp::fold(FoldAdaptor adaptor) {
+  if (getLhs().getType() == getType() && isSplatOf(adaptor.getRhs(), 1.0)) {
+    return getLhs();
+  }
+  return foldElementwise(
+      adaptor.getOperands(), getType(), [](double a, double b) { return a / b; },
+      [](int64_t a, int64_t b) -> OptInt {
+        if (b == 0) {
+          return std::nullopt; // Leave the division for run time to report.
+        }
+        return a / b;
+      });
+}
+
+OpFoldResult PowOp::fold(FoldAdaptor adaptor) {
+  if (getLhs().getType() == getType() && isSplatOf(adaptor.getRhs(), 1.0)) {
+    return getLhs();
+  }
+  return foldElementwise(
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return std::pow(a, b); },
+      [](int64_t a, int64_t b) -> OptInt {
+        if (b < 0) {
+          return std::nullopt;
+        }
+        int64_t r = 1;
+        for (int64_t i = 0; i < b; ++i) {
+          r *= a;
+        }
+        return r;
+      });
+}
+
+OpFoldResult MaxOp::fold(FoldAdaptor adaptor) {
+  return foldElementwise(
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return std::isnan(a) || a > b ? a : b; },
+      [](int64_t a, int64_t b) -> OptInt { return std::max(a, b); });
+}
+
+OpFoldResult MinOp::fold(FoldAdaptor adaptor) {
+  return foldElementwise(
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return std::isnan(a) || a < b ? a : b; },
+      [](int64_t a, int64_t b) -> OptInt { return std::min(a, b); });
+}
+
+OpFoldResult ModOp::fold(FoldAdaptor adaptor) {
+  return foldElementwise(
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return std::fmod(a, b); },
+      [](int64_t a, int64_t b) -> OptInt {
+        if (b == 0) {
+          return std::nullopt;
+        }
+        int64_t r = a % b;
+        return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+      });
+}
+
+OpFoldResult AndOp::fold(FoldAdaptor adaptor) {
+  return foldElementwise(
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return double(a != 0 && b != 0); },
+      [](int64_t a, int64_t b) -> OptInt { return a && b; });
+}
+
+OpFoldResult OrOp::fold(FoldAdaptor adaptor) {
+  return foldElementwise(
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return double(a != 0 || b != 0); },
+      [](int64_t a, int64_t b) -> OptInt { return a || b; });
+}
+
+OpFoldResult XorOp::fold(FoldAdaptor adaptor) {
+  return foldElementwise(
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return double((a != 0) != (b != 0)); },
+      [](int64_t a, int64_t b) -> OptInt { return (a != 0) != (b != 0); });
+}
+
+OpFoldResult CompareOp::fold(FoldAdaptor adaptor) {
+  ComparePredicate predicate = getPredicate();
+  auto compare = [predicate](auto a, auto b) -> bool {
+    switch (predicate) {
+    case ComparePredicate::EQ:
+      return a == b;
+    case ComparePredicate::NE:
+      return a != b;
+    case ComparePredicate::LT:
+      return a < b;
+    case ComparePredicate::LE:
+      return a <= b;
+    case ComparePredicate::GT:
+      return a > b;
+    case ComparePredicate::GE:
+      return a >= b;
+    }
+    return false;
+  };
+  return foldElementwise(
+      {adaptor.getLhs(), adaptor.getRhs()}, getType(),
+      [&](double a, double b) { return double(compare(a, b)); },
+      [&](int64_t a, int64_t b) -> OptInt { return compare(a, b); });
+}
+
+OpFoldResult WhereOp::fold(FoldAdaptor adaptor) {
+  if (getOnTrue() == getOnFalse() && getOnTrue().getType() == getType()) {
+    return getOnTrue();
+  }
+  auto condition = dyn_cast_or_null<DenseElementsAttr>(adaptor.getCondition());
+  if (condition && condition.isSplat()) {
+    Value chosen = condition.getSplatValue<bool>() ? getOnTrue() : getOnFalse();
+    if (chosen.getType() == getType()) {
+      return chosen;
+    }
+  }
+  ElementsAttr c = asElements(adaptor.getCondition()),
+               t = asElements(adaptor.getOnTrue()),
+               f = asElements(adaptor.getOnFalse());
+  if (!c || !t || !f || getType().getNumElements() > kMaxFoldElements) {
+    return {};
+  }
+  auto cv = readAsInt(c);
+  ArrayRef<int64_t> shape = getType().getShape();
+  std::vector<int64_t> cm = broadcastIndexMap(c.getShapedType().getShape(), shape),
+                       tm = broadcastIndexMap(t.getShapedType().getShape(), shape),
+                       fm = broadcastIndexMap(f.getShapedType().getShape(), shape);
+  if (failed(cv)) {
+    return {};
+  }
+  if (isa<FloatType>(getType().getElementType())) {
+    auto tv = readAsDouble(t), fv = readAsDouble(f);
+    if (failed(tv) || failed(fv)) {
+      return {};
+    }
+    std::vector<double> out(getType().getNumElements());
+    for (size_t i = 0; i < out.size(); ++i) {
+      out[i] = (*cv)[cm[i]] ? (*tv)[tm[i]] : (*fv)[fm[i]];
+    }
+    return makeFromDouble(getType(), out);
+  }
+  auto tv = readAsInt(t), fv = readAsInt(f);
+  if (failed(tv) || failed(fv)) {
+    return {};
+  }
+  std::vector<int64_t> out(getType().getNumElements());
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = (*cv)[cm[i]] ? (*tv)[tm[i]] : (*fv)[fm[i]];
+  }
+  return makeFromInt(getType(), out);
+}
+
+// Moves elements of a constant: output element i reads input element
+// `sourceIndex(i)`. Works on raw bytes so weights of any float type move
+// without conversion.
+template <typename IndexFn>
+static OpFoldResult foldDataMovement(ElementsAttr input,
+                                     RankedTensorType resultType,
+                                     IndexFn sourceIndex, StringRef nameHint) {
+  if (!input) {
+    return {};
+  }
+  Type elementType = resultType.getElementType();
+  int64_t count = resultType.getNumElements();
+  if (elementType.isInteger(1)) {
+    auto values = readAsInt(input);
+    if (failed(values)) {
+      return {};
+    }
+    std::vector<int64_t> out(count);
+    for (int64_t i = 0; i < count; ++i) {
+      out[i] = (*values)[sourceIndex(i)];
+    }
+    return makeFromInt(resultType, out);
+  }
+  FailureOr<std::vector<char>> bytes = readRawBytes(input);
+  if (failed(bytes)) {
+    return {};
+  }
+  int64_t width = elementType.getIntOrFloatBitWidth() / 8;
+  std::vector<char> out(count * width);
+  for (int64_t i = 0; i < count; ++i) {
+    std::memcpy(out.data() + i * width, bytes->data() + sourceIndex(i) * width,
+                width);
+  }
+  return makeFromRawBytes(resultType, out, nameHint);
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
+  ArrayRef<int64_t> perm = getPermutation();
+  bool identity = llvm::all_of(llvm::enumerate(perm), [](auto it) {
+    return static_cast<int64_t>(it.index()) == it.value();
+  });
+  if (identity) {
+    return getInput();
+  }
+  ArrayRef<int64_t> inShape = getInput().getType().getShape();
+  ArrayRef<int64_t> outShape = getType().getShape();
+  SmallVector<int64_t> inStrides = rowMajorStrides(inShape);
+  int64_t rank = outShape.size();
+  return foldDataMovement(
+      asElements(adaptor.getInput()), getType(),
+      [&](int64_t flat) {
+        int64_t source = 0;
+        for (int64_t d = rank - 1; d >= 0; --d) {
+          int64_t index = flat % outShape[d];
+          flat /= outShape[d];
+          source += index * inStrides[perm[d]];
+        }
+        return source;
+      },
+      "transposed");
+}
+
+namespace {
+// transpose(transpose(x, p1), p2) is one transpose.
+struct ComposeTransposes : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto inner = op.getInput().getDefiningOp<TransposeOp>();
+    if (!inner) {
+      return failure();
+    }
+    SmallVector<int64_t> composed;
+    for (int64_t p : op.getPermutation()) {
+      composed.push_back(inner.getPermutation()[p]);
+    }
+    rewriter.replaceOpWithNewOp<TransposeOp>(op, op.getType(), inner.getInput(),
+                                             composed);
+    return success();
+  }
+};
+
+// reshape(reshape(x)) is one reshape.
+struct ComposeReshapes : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto inner = op.getInput().getDefiningOp<ReshapeOp>();
+    if (!inner) {
+      return failure();
+    }
+    rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), inner.getInput());
+    return success();
+  }
+};
+} // namespace
+
+void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *context) {
+  results.add<ComposeTransposes>(context);
+}
+
+void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                            MLIRContext *context) {
+  results.add<ComposeReshapes>(context);
+}
+
+OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType()) {
+    return getInput();
+  }
+  ElementsAttr input = asElements(adaptor.getInput());
+  if (!input) {
+    return {};
+  }
+  if (auto dense = dyn_cast<DenseElementsAttr>(input)) {
+    return dense.reshape(getType());
+  }
+  return foldDataMovement(
+      input, getType(), [](int64_t i) { return i; }, "reshaped");
+}
+
+OpFoldResult BroadcastToOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType()) {
+    return getInput();
+  }
+  ElementsAttr input = asElements(adaptor.getInput());
+  if (!input || getType().getNumElements() > kMaxFoldElements) {
+    return {};
+  }
+  if (auto dense = dyn_cast<DenseElementsAttr>(input); dense && dense.isSplat()) {
+    return DenseElementsAttr::get(getType(),
+                                  dense.getSplatValue<Attribute>());
+  }
+  std::vector<int64_t> map =
+      broadcastIndexMap(getInput().getType().getShape(), getType().getShape());
+  return foldDataMovement(
+      input, getType(), [&](int64_t i) { return map[i]; }, "broadcast");
+}
+
+OpFoldResult ConcatOp::fold(FoldAdaptor adaptor) {
+  if (getInputs().size() == 1 && getInputs()[0].getType() == getType()) {
+    return getInputs()[0];
+  }
+  SmallVector<ElementsAttr> inputs;
+  for (Attribute attr : adaptor.getInputs()) {
+    if (!asElements(attr)) {
+      return {};
+    }
+    inputs.push_back(asElements(attr));
+  }
+  if (getType().getNumElements() > kMaxFoldElements) {
+    return {};
+  }
+  // Reads every input as int64 or double and writes the joined tensor.
+  int64_t axis = getAxis();
+  ArrayRef<int64_t> shape = getType().getShape();
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d) {
+    outer *= shape[d];
+  }
+  auto join = [&](auto read, auto make, auto zero) -> OpFoldResult {
+    using T = decltype(zero);
+    std::vector<T> out;
+    out.reserve(getType().getNumElements());
+    SmallVector<std::vector<T>> values;
+    SmallVector<int64_t> chunk;
+    for (ElementsAttr input : inputs) {
+      auto v = read(input);
+      if (failed(v)) {
+        return {};
+      }
+      values.push_back(std::move(*v));
+      chunk.push_back(outer ? input.getNumElements() / outer : 0);
+    }
+    for (int64_t o = 0; o < outer; ++o) {
+      for (size_t i = 0; i < values.size(); ++i) {
+        auto begin = values[i].begin() + o * chunk[i];
+        out.insert(out.end(), begin, begin + chunk[i]);
+      }
+    }
+    return make(getType(), out);
+  };
+  if (isa<FloatType>(getType().getElementType())) {
+    return join(readAsDouble, makeFromDouble, 0.0);
+  }
+  return join(readAsInt, makeFromInt, int64_t(0));
+}
+
+OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType()) {
+    bool identity = true;
+    for (auto [start, step] : llvm::zip(getStarts(), getSteps())) {
+      identity &= start == 0 && step == 1;
+    }
+    if (identity) {
+      return getInput();
+    }
+  }
+  ElementsAttr input = asElements(adaptor.getInput());
+  if (!input || getType().getNumElements() > kMaxFoldElements) {
+    return {};
+  }
+  ArrayRef<int64_t> outShape = getType().getShape();
+  SmallVector<int64_t> inStrides =
+      rowMajorStrides(getInput().getType().getShape());
+  ArrayRef<int64_t> starts = getStarts(), steps = getSteps();
+  int64_t rank = outShape.size();
+  return foldDataMovement(
+      input, getType(),
+      [&](int64_t flat) {
+        int64_t source = 0;
+        for (int64_t d = rank - 1; d >= 0; --d) {
+          int64_t index = flat % outShape[d];
+          flat /= outShape[d];
+          source += (starts[d] + index * steps[d]) * inStrides[d];
+        }
+        return source;
+      },
+      "slice");
+}
+
+OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType()) {
+    return getInput();
+  }
+  ElementsAttr input = asElements(adaptor.getInput());
+  if (!input) {
+    return {};
+  }
+  Type from = getInput().getType().getElementType();
+  Type to = getType().getElementType();
+  if (isa<IntegerType>(from) && isa<IntegerType>(to)) {
+    auto values = readAsInt(input);
+    if (failed(values)) {
+      return {};
+    }
+    return makeFromInt(getType(), *values);
+  }
+  if (!isFoldableElementType(from) || !isFoldableElementType(to)) {
+    return {};
+  }
+  auto values = readAsDouble(input);
+  if (failed(values)) {
+    return {};
+  }
+  return makeFromDouble(getType(), *values);
+}
+
+OpFoldResult nuri::detail::foldUnary(Operation *op, Attribute input) {
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
+  std::function<double(double)> fn =
+      llvm::TypeSwitch<Operation *, std::function<double(double)>>(op)
+          .Case([](NegOp) { return [](double x) { return -x; }; })
+          .Case([](AbsOp) { return [](double x) { return std::fabs(x); }; })
+          .Case([](SignOp) {
+            return [](double x) { return double((x > 0) - (x < 0)); };
+          })
+          .Case([](ReluOp) { return [](double x) { return x > 0 ? x : 0.0; }; })
+          .Case([](ExpOp) { return [](double x) { return std::exp(x); }; })
+          .Case([](LogOp) { return [](double x) { return std::log(x); }; })
+          .Case([](SqrtOp) { return [](double x) { return std::sqrt(x); }; })
+          .Case([](RsqrtOp) {
+            return [](double x) { return 1.0 / std::sqrt(x); };
+          })
+          .Case([](ReciprocalOp) { return [](double x) { return 1.0 / x; }; })
+          .Case([](TanhOp) { return [](double x) { return std::tanh(x); }; })
+          .Case([](ErfOp) { return [](double x) { return std::erf(x); }; })
+          .Case([](SigmoidOp) {
+            return [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+          })
+          .Case([](SinOp) { return [](double x) { return std::sin(x); }; })
+          .Case([](CosOp) { return [](double x) { return std::cos(x); }; })
+          .Case([](CeilOp) { return [](double x) { return std::ceil(x); }; })
+          .Case([](FloorOp) { return [](double x) { return std::floor(x); }; })
+          .Case([](RoundOp) { return [](double x) { return std::nearbyint(x); }; })
+          .Case([](SiluOp) {
+            return [](double x) { return x / (1.0 + std::exp(-x)); };
+          })
+          .Case([](NotOp) { return [](double x) { return double(x == 0); }; })
+          .Default([](Operation *) { return nullptr; });
+  if (!fn) {
+    return {};
+  }
+  // Integers go through double: exact for the shape arithmetic this folds.
+  ElementsAttr elements = dyn_cast_or_null<ElementsAttr>(input);
+  if (!elements || type.getNumElements() > kMaxFoldElements) {
+    return {};
+  }
+  auto values = readAsDouble(elements);
+  if (failed(values)) {
+    return {};
+  }
+  for (double &v : *values) {
+    v = fn(v);
+  }
+  return makeFromDouble(type, *values);
+}
+
+#define GET_OP_CLASSES
+#include "nuri/Dialect/Nuri/IR/NuriOps.cpp.inc"

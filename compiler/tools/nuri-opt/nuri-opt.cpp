@@ -1,0 +1,22 @@
+//===- nuri-opt.cpp - Pass driver for the nuri dialects -------------------===//
+//
+// mlir-opt with Nuri's dialects and passes registered, for lit tests and for
+// anyone bisecting a pipeline.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nuri/Dialect/Nuri/IR/NuriDialect.h"
+#include "nuri/Dialect/Nuri/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
+
+int main(int argc, char **argv) {
+  mlir::registerTransformsPasses();
+  nuri::registerAllNuriPasses();
+  mlir::DialectRegistry registry;
+  registry.insert<nuri::NuriDialect, mlir::func::FuncDialect>();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "Nuri optimizer driver\n", registry));
+}

@@ -1,0 +1,71 @@
+// RUN: nuri-opt %s -split-input-file | nuri-opt | FileCheck %s
+// Every op prints in a form that parses back to the same op.
+
+// CHECK-LABEL: func @elementwise
+func.func @elementwise(%a: tensor<2x3xf32>, %b: tensor<3xf32>, %i: tensor<2x3xi64>) -> tensor<2x3xf32> {
+  // CHECK: nuri.add %{{.*}}, %{{.*}} : tensor<2x3xf32>, tensor<3xf32> -> tensor<2x3xf32>
+  %0 = nuri.add %a, %b : tensor<2x3xf32>, tensor<3xf32> -> tensor<2x3xf32>
+  // CHECK: nuri.gelu %{{.*}} {approximate = #nuri<gelu tanh>} : tensor<2x3xf32>
+  %1 = nuri.gelu %0 {approximate = #nuri<gelu tanh>} : tensor<2x3xf32>
+  // CHECK: nuri.compare lt, %{{.*}}, %{{.*}} : tensor<2x3xf32>, tensor<3xf32> -> tensor<2x3xi1>
+  %2 = nuri.compare lt, %1, %b : tensor<2x3xf32>, tensor<3xf32> -> tensor<2x3xi1>
+  // CHECK: nuri.where
+  %3 = nuri.where %2, %1, %a : tensor<2x3xi1>, tensor<2x3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+  // CHECK: nuri.cast %{{.*}} : tensor<2x3xi64> -> tensor<2x3xf32>
+  %4 = nuri.cast %i : tensor<2x3xi64> -> tensor<2x3xf32>
+  %5 = nuri.exp %4 : tensor<2x3xf32>
+  %6 = nuri.mul %3, %5 : tensor<2x3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+  return %6 : tensor<2x3xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @transformer_blocks
+func.func @transformer_blocks(%x: tensor<1x16x64xf32>, %g: tensor<64xf32>, %w: tensor<64x192xf32>,
+                              %cos: tensor<1x1x16x16xf32>, %sin: tensor<1x1x16x16xf32>) -> tensor<1x16x64xf32> {
+  // CHECK: nuri.layer_norm
+  %n = nuri.layer_norm %x, %g, %g {axis = 2 : i64, epsilon = 1.0e-5 : f32} : (tensor<1x16x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<1x16x64xf32>
+  // CHECK: nuri.rms_norm
+  %r = nuri.rms_norm %n, %g {axis = 2 : i64, epsilon = 1.0e-6 : f32} : (tensor<1x16x64xf32>, tensor<64xf32>) -> tensor<1x16x64xf32>
+  // CHECK: nuri.linear
+  %qkv = nuri.linear %r, %w : (tensor<1x16x64xf32>, tensor<64x192xf32>) -> tensor<1x16x192xf32>
+  // CHECK: nuri.split
+  %q, %k, %v = nuri.split %qkv {axis = 2 : i64, sizes = array<i64: 64, 64, 64>} : tensor<1x16x192xf32> -> tensor<1x16x64xf32>, tensor<1x16x64xf32>, tensor<1x16x64xf32>
+  %q4 = nuri.reshape %q : tensor<1x16x64xf32> -> tensor<1x16x4x16xf32>
+  %k4 = nuri.reshape %k : tensor<1x16x64xf32> -> tensor<1x16x2x32xf32>
+  %v4 = nuri.reshape %v : tensor<1x16x64xf32> -> tensor<1x16x4x16xf32>
+  // CHECK: nuri.transpose
+  %qt = nuri.transpose %q4 {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x16x4x16xf32> -> tensor<1x4x16x16xf32>
+  %vt = nuri.transpose %v4 {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x16x4x16xf32> -> tensor<1x4x16x16xf32>
+  %kh = nuri.slice %vt {starts = array<i64: 0, 0, 0, 0>, limits = array<i64: 1, 2, 16, 16>, steps = array<i64: 1, 1, 1, 1>} : tensor<1x4x16x16xf32> -> tensor<1x2x16x16xf32>
+  // CHECK: nuri.rope
+  %qr = nuri.rope %qt, %cos, %sin : (tensor<1x4x16x16xf32>, tensor<1x1x16x16xf32>, tensor<1x1x16x16xf32>) -> tensor<1x4x16x16xf32>
+  // CHECK: nuri.attention {{.*}} {causal, scale = 2.500000e-01 : f32}
+  %o = nuri.attention %qr, %kh, %kh {scale = 0.25 : f32, causal} : (tensor<1x4x16x16xf32>, tensor<1x2x16x16xf32>, tensor<1x2x16x16xf32>) -> tensor<1x4x16x16xf32>
+  %ot = nuri.transpose %o {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x4x16x16xf32> -> tensor<1x16x4x16xf32>
+  %m = nuri.reshape %ot : tensor<1x16x4x16xf32> -> tensor<1x16x64xf32>
+  // CHECK: nuri.reduce_mean
+  %s = nuri.reduce_mean %m {axes = array<i64: 2>, keep_dims} : tensor<1x16x64xf32> -> tensor<1x16x1xf32>
+  // CHECK: nuri.softmax
+  %p = nuri.softmax %m {axis = 2 : i64} : tensor<1x16x64xf32>
+  %y = nuri.sub %p, %s : tensor<1x16x64xf32>, tensor<1x16x1xf32> -> tensor<1x16x64xf32>
+  return %y : tensor<1x16x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @misc
+func.func @misc(%img: tensor<1x3x32x32xf32>, %w: tensor<8x3x16x16xf32>, %table: tensor<100x8xf32>, %ids: tensor<1x4xi64>) -> (tensor<1x8x2x2xf32>, tensor<1x4x8xf32>, tensor<2x8xi8>) {
+  // CHECK: nuri.conv
+  %c = nuri.conv %img, %w {strides = array<i64: 16, 16>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x32x32xf32>, tensor<8x3x16x16xf32>) -> tensor<1x8x2x2xf32>
+  // CHECK: nuri.gather
+  %e = nuri.gather %table, %ids {axis = 0 : i64} : tensor<100x8xf32>, tensor<1x4xi64> -> tensor<1x4x8xf32>
+  // CHECK: nuri.constant dense<5.000000e-01> : tensor<f32>
+  %s = nuri.constant dense<0.5> : tensor<f32>
+  %t = nuri.slice %table {starts = array<i64: 0, 0>, limits = array<i64: 2, 8>, steps = array<i64: 1, 1>} : tensor<100x8xf32> -> tensor<2x8xf32>
+  // CHECK: nuri.quantize
+  %q = nuri.quantize %t, %s : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xi8>
+  // CHECK: nuri.onnx_op "TopK"
+  %v, %i = nuri.onnx_op "TopK"(%t) {domain = "", opset = 17 : i64, onnx_attributes = {axis = -1 : i64}} : (tensor<2x8xf32>) -> (tensor<2x3xf32>, tensor<2x3xi64>)
+  return %c, %e, %q : tensor<1x8x2x2xf32>, tensor<1x4x8xf32>, tensor<2x8xi8>
+}

@@ -1,0 +1,17 @@
+# lit configuration for Nuri's FileCheck tests.
+import os
+import lit.formats
+
+config.name = "Nuri"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(os.path.dirname(config.site_path if hasattr(config, "site_path") else __file__))
+
+# Tools come from the build first, then LLVM's FileCheck, not, count, split-file.
+path = os.pathsep.join([config.nuri_tools_dir, config.llvm_tools_dir,
+                        config.environment.get("PATH", os.environ.get("PATH", ""))])
+config.environment["PATH"] = path
+config.substitutions.append(("%shared", config.nuri_shared_dir))
+config.substitutions.append(("%nuri_src", config.nuri_source_dir))
