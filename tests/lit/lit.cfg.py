@@ -7,7 +7,7 @@ config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".mlir", ".test"]
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt", "Inputs"]
 config.test_source_root = os.path.dirname(__file__)
-config.test_exec_root = os.path.join(os.path.dirname(config.site_path if hasattr(config, "site_path") else __file__))
+# Outputs go to the build tree (lit.site.cfg.py sets the root), never the sources.
 
 # Tools come from the build first, then LLVM's FileCheck, not, count, split-file.
 path = os.pathsep.join([config.nuri_tools_dir, config.llvm_tools_dir,
