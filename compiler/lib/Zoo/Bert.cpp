@@ -23,8 +23,8 @@ std::string selfAttention(GraphBuilder &b, const BertConfig &c,
                           const std::string &mask) {
   GraphBuilder::Scope scope(b, "self");
   int64_t headDim = c.hidden / c.heads;
-  std::string query = b.linear(x, "query", prefix + ".query", c.hidden,
-                               c.hidden);
+  std::string query =
+      b.linear(x, "query", prefix + ".query", c.hidden, c.hidden);
   std::string key = b.linear(x, "key", prefix + ".key", c.hidden, c.hidden);
   key = b.splitHeads(key, key, c.heads, headDim);
   std::string value =
@@ -78,9 +78,9 @@ void nuri::zoo::buildBert(Model &model, const BertConfig &c) {
     std::string positionIds =
         b.buffer("embeddings.position_ids", {1, c.maxPositions}, Type::INT64,
                  rawData(positions));
-    positionIds = b.node("Slice", {positionIds, b.constInts({0}),
-                                   b.unsqueeze0(seq), b.constInts({1}),
-                                   b.constInts({1})});
+    positionIds =
+        b.node("Slice", {positionIds, b.constInts({0}), b.unsqueeze0(seq),
+                         b.constInts({1}), b.constInts({1})});
     std::string words;
     {
       GraphBuilder::Scope s(b, "word_embeddings");
@@ -91,20 +91,19 @@ void nuri::zoo::buildBert(Model &model, const BertConfig &c) {
     std::string types;
     {
       GraphBuilder::Scope s(b, "token_type_embeddings");
-      types = b.node("Gather",
-                     {b.param("embeddings.token_type_embeddings.weight",
-                              {c.typeVocab, c.hidden}, kEmbeddingBound),
-                      "token_type_ids"});
+      types =
+          b.node("Gather", {b.param("embeddings.token_type_embeddings.weight",
+                                    {c.typeVocab, c.hidden}, kEmbeddingBound),
+                            "token_type_ids"});
     }
     hidden = b.node("Add", {words, types});
     std::string positionEmbeds;
     {
       GraphBuilder::Scope s(b, "position_embeddings");
-      positionEmbeds =
-          b.node("Gather", {b.param("embeddings.position_embeddings.weight",
-                                    {c.maxPositions, c.hidden},
-                                    kEmbeddingBound),
-                            positionIds});
+      positionEmbeds = b.node(
+          "Gather", {b.param("embeddings.position_embeddings.weight",
+                             {c.maxPositions, c.hidden}, kEmbeddingBound),
+                     positionIds});
     }
     hidden = b.node("Add", {hidden, positionEmbeds});
     hidden = b.layerNorm(hidden, "LayerNorm", "embeddings.LayerNorm", c.hidden,
@@ -120,8 +119,8 @@ void nuri::zoo::buildBert(Model &model, const BertConfig &c) {
       std::string attention;
       {
         GraphBuilder::Scope s(b, "attention");
-        std::string context = selfAttention(
-            b, c, prefix + ".attention.self", hidden, mask);
+        std::string context =
+            selfAttention(b, c, prefix + ".attention.self", hidden, mask);
         GraphBuilder::Scope o(b, "output");
         attention = denseAddNorm(b, c, prefix + ".attention.output", context,
                                  hidden, c.hidden);
@@ -129,9 +128,9 @@ void nuri::zoo::buildBert(Model &model, const BertConfig &c) {
       std::string intermediate;
       {
         GraphBuilder::Scope s(b, "intermediate");
-        intermediate = b.linear(attention, "dense",
-                                prefix + ".intermediate.dense", c.hidden,
-                                c.intermediate);
+        intermediate =
+            b.linear(attention, "dense", prefix + ".intermediate.dense",
+                     c.hidden, c.intermediate);
         GraphBuilder::Scope act(b, "intermediate_act_fn");
         intermediate = b.geluErf(intermediate);
       }

@@ -29,9 +29,9 @@ std::string conv1d(GraphBuilder &b, const std::string &x,
   GraphBuilder::Scope s(b, scope);
   std::string d0 = b.dim(x, 0);
   std::string d1 = b.dim(x, 1);
-  std::string flat = b.node(
-      "Reshape",
-      {x, b.shapeOf({b.constInts({-1}), b.unsqueeze0(b.dim(x, 2))})});
+  std::string flat =
+      b.node("Reshape",
+             {x, b.shapeOf({b.constInts({-1}), b.unsqueeze0(b.dim(x, 2))})});
   // GPT-2 initializes Conv1D weights with N(0, 0.02).
   std::string weight = b.param(prefix + ".weight", {in, out}, kEmbeddingBound);
   std::string bias = b.param(prefix + ".bias", {out}, kEmbeddingBound);
@@ -67,8 +67,9 @@ std::string attention(GraphBuilder &b, const Gpt2Config &c,
       tril[size_t(i * c.positions + j)] = 1;
     }
   }
-  std::string bias = b.buffer(prefix + ".bias", {1, 1, c.positions, c.positions},
-                              Type::BOOL, rawData(tril));
+  std::string bias =
+      b.buffer(prefix + ".bias", {1, 1, c.positions, c.positions}, Type::BOOL,
+               rawData(tril));
   std::string queryLen = b.dim(query, 2);
   std::string keyLen = b.dim(key, 2);
   std::string start = b.node("Sub", {keyLen, queryLen});
@@ -77,8 +78,9 @@ std::string attention(GraphBuilder &b, const Gpt2Config &c,
                        b.constInts({2}), b.constInts({1})});
   causal = b.node("Slice", {causal, b.constInts({0}), b.unsqueeze0(keyLen),
                             b.constInts({3}), b.constInts({1})});
-  scores = b.node("Where", {causal, scores,
-                            b.constFloat(std::numeric_limits<float>::lowest())});
+  scores =
+      b.node("Where", {causal, scores,
+                       b.constFloat(std::numeric_limits<float>::lowest())});
   scores = b.node("Add", {scores, mask});
   std::string probs = b.node("Softmax", {scores}, {attrInt("axis", -1)});
   std::string context = b.node("MatMul", {probs, value});
@@ -99,20 +101,21 @@ void nuri::zoo::buildGpt2(Model &model, const Gpt2Config &c) {
     // input_ids.view(-1, input_shape[-1])
     batch0 = b.dim("input_ids", 0);
     seq = b.dim("input_ids", 1);
-    std::string ids = b.node(
-        "Reshape",
-        {"input_ids", b.shapeOf({b.constInts({-1}), b.unsqueeze0(seq)})});
+    std::string ids =
+        b.node("Reshape", {"input_ids",
+                           b.shapeOf({b.constInts({-1}), b.unsqueeze0(seq)})});
     std::string batch = b.dim(ids, 0);
     // position_ids = arange(0, seq).unsqueeze(0).view(-1, seq)
     std::string positions =
         b.node("Range", {b.constInt(0), seq, b.constInt(1)});
     positions = b.node("Unsqueeze", {positions, b.constInts({0})});
-    positions = b.node("Reshape", {positions, b.shapeOf({b.constInts({-1}),
-                                                         b.unsqueeze0(seq)})});
+    positions =
+        b.node("Reshape",
+               {positions, b.shapeOf({b.constInts({-1}), b.unsqueeze0(seq)})});
     // attention_mask.view(batch, -1)[:, None, None, :], then additive.
-    mask = b.node("Reshape", {"attention_mask",
-                              b.shapeOf({b.unsqueeze0(batch),
-                                         b.constInts({-1})})});
+    mask = b.node("Reshape",
+                  {"attention_mask",
+                   b.shapeOf({b.unsqueeze0(batch), b.constInts({-1})})});
     mask = b.node("Unsqueeze", {mask, b.constInts({1})});
     mask = b.node("Unsqueeze", {mask, b.constInts({2})});
     mask = b.node("Cast", {mask}, {attrInt("to", Type::FLOAT)});
@@ -129,8 +132,7 @@ void nuri::zoo::buildGpt2(Model &model, const Gpt2Config &c) {
     {
       GraphBuilder::Scope s(b, "wpe");
       wpe = b.node("Gather", {b.param("transformer.wpe.weight",
-                                      {c.positions, c.hidden},
-                                      kEmbeddingBound),
+                                      {c.positions, c.hidden}, kEmbeddingBound),
                               positions});
     }
     hidden = b.node("Add", {words, wpe});
@@ -163,14 +165,13 @@ void nuri::zoo::buildGpt2(Model &model, const Gpt2Config &c) {
     hidden = b.layerNorm(hidden, "ln_f", "transformer.ln_f", c.hidden, c.eps);
     // hidden_states.view(input_shape + (hidden_states.size(-1),))
     hidden = b.node("Reshape",
-                    {hidden, b.shapeOf({b.unsqueeze0(batch0),
-                                        b.unsqueeze0(seq),
+                    {hidden, b.shapeOf({b.unsqueeze0(batch0), b.unsqueeze0(seq),
                                         b.unsqueeze0(b.dim(hidden, 2))})});
   }
   {
     GraphBuilder::Scope scope(b, "lm_head");
-    std::string logits = b.node(
-        "MatMul", {hidden, b.transposedCopy("transformer.wte.weight")});
+    std::string logits =
+        b.node("MatMul", {hidden, b.transposedCopy("transformer.wte.weight")});
     b.rename(logits, "logits");
   }
   b.output("logits", Type::FLOAT,

@@ -166,10 +166,9 @@ std::string GraphBuilder::constInt(int64_t value) {
 
 std::string GraphBuilder::constInts(const std::vector<int64_t> &values) {
   return node("Constant", {},
-              {attrTensor("value",
-                          makeTensor<int64_t>(onnx::TensorProto::INT64,
-                                              {int64_t(values.size())},
-                                              values))});
+              {attrTensor("value", makeTensor<int64_t>(onnx::TensorProto::INT64,
+                                                       {int64_t(values.size())},
+                                                       values))});
 }
 
 std::string GraphBuilder::constFloat(float value) {
@@ -261,10 +260,10 @@ std::string GraphBuilder::shapeOf(const std::vector<std::string> &parts) {
 std::string GraphBuilder::expand(const std::string &x,
                                  const std::vector<std::string> &dims) {
   std::string shape = node("Reshape", {shapeOf(dims), constInts({-1})});
-  std::string ones = node(
-      "ConstantOfShape", {node("Shape", {shape})},
-      {attrTensor("value",
-                  makeTensor<int64_t>(onnx::TensorProto::INT64, {1}, {1}))});
+  std::string ones =
+      node("ConstantOfShape", {node("Shape", {shape})},
+           {attrTensor("value", makeTensor<int64_t>(onnx::TensorProto::INT64,
+                                                    {1}, {1}))});
   std::string minusOnes = node("Mul", {ones, constInt(-1)});
   std::string isMinusOne = node("Equal", {shape, minusOnes});
   std::string target = node("Where", {isMinusOne, ones, shape});

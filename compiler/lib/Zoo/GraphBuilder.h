@@ -1,4 +1,5 @@
-//===- GraphBuilder.h - Builds ONNX graphs the way torch names them -*- C++ -*-//
+//===- GraphBuilder.h - Builds ONNX graphs the way torch names them -*- C++
+//-*-//
 //
 // torch.onnx.export (1.13) names every node after the module scope it came
 // from and a per-scope counter ("/encoder/layer.0/attention/self/MatMul_1")
@@ -76,9 +77,9 @@ public:
         int numOutputs, const std::vector<onnx::AttributeProto> &attrs = {});
 
   // Constant nodes, as the exporter writes them for Python scalars.
-  std::string constInt(int64_t value);                     // 0-d int64
+  std::string constInt(int64_t value);                       // 0-d int64
   std::string constInts(const std::vector<int64_t> &values); // 1-d int64
-  std::string constFloat(float value);                     // 0-d float
+  std::string constFloat(float value);                       // 0-d float
 
   // Initializers.
   /// A random parameter drawn as center + bound * U(-1, 1).

@@ -46,9 +46,9 @@ std::string rmsNorm(GraphBuilder &b, const std::string &x,
 /// element, Squeeze it to a scalar.
 std::string lastDim(GraphBuilder &b, const std::string &x) {
   std::string shape = b.node("Shape", {x});
-  std::string last = b.node("Slice", {shape, b.constInts({-1}),
-                                      b.constInts({kInt64Max}),
-                                      b.constInts({0})});
+  std::string last =
+      b.node("Slice", {shape, b.constInts({-1}), b.constInts({kInt64Max}),
+                       b.constInts({0})});
   return b.node("Squeeze", {last, b.constInts({0})});
 }
 
@@ -57,9 +57,8 @@ std::string lastDim(GraphBuilder &b, const std::string &x) {
 std::string rotateHalf(GraphBuilder &b, const std::string &x) {
   std::string half = b.node("Div", {b.dim(x, 3), b.constInt(2)});
   half = b.node("Cast", {half}, {attrInt("to", Type::INT64)});
-  std::string first =
-      b.node("Slice", {x, b.constInts({0}), b.unsqueeze0(half),
-                       b.constInts({3}), b.constInts({1})});
+  std::string first = b.node("Slice", {x, b.constInts({0}), b.unsqueeze0(half),
+                                       b.constInts({3}), b.constInts({1})});
   std::string second =
       b.node("Slice", {x, b.unsqueeze0(half), b.constInts({kInt64Max}),
                        b.constInts({3}), b.constInts({1})});
@@ -174,9 +173,9 @@ std::string selfAttention(GraphBuilder &b, const LlamaConfig &c,
   probs = b.node("Cast", {probs}, {attrInt("to", Type::FLOAT)});
   std::string context = b.node("MatMul", {probs, value});
   context = b.node("Transpose", {context}, {attrInts("perm", {0, 2, 1, 3})});
-  context = b.node("Reshape", {context, b.shapeOf({b.unsqueeze0(batch),
-                                                   b.unsqueeze0(seq),
-                                                   b.constInts({c.hidden})})});
+  context = b.node("Reshape",
+                   {context, b.shapeOf({b.unsqueeze0(batch), b.unsqueeze0(seq),
+                                        b.constInts({c.hidden})})});
   return b.linear(context, "o_proj", prefix + ".o_proj", c.hidden, c.hidden,
                   false);
 }
@@ -211,11 +210,11 @@ std::string decoderMask(GraphBuilder &b, const std::string &batch,
     value.mutable_t()->set_raw_data(rawData(std::vector<float>{kFloatMin}));
     minValue.push_back(value);
   }
-  std::string full = b.node(
-      "ConstantOfShape",
-      {b.shapeOf({b.unsqueeze0(seq), b.unsqueeze0(seq)})}, minValue);
-  std::string size = b.node("Cast", {lastDim(b, full)},
-                            {attrInt("to", Type::INT64)});
+  std::string full =
+      b.node("ConstantOfShape",
+             {b.shapeOf({b.unsqueeze0(seq), b.unsqueeze0(seq)})}, minValue);
+  std::string size =
+      b.node("Cast", {lastDim(b, full)}, {attrInt("to", Type::INT64)});
   std::string cond = b.node("Range", {b.constInt(0), size, b.constInt(1)});
   std::string next = b.node("Add", {cond, b.constInt(1)});
   next = b.node("Reshape", {next, b.shapeOf({b.unsqueeze0(lastDim(b, full)),
@@ -269,8 +268,9 @@ void nuri::zoo::buildLlama(Model &model, const LlamaConfig &c) {
       std::string prefix = "model." + layer;
       GraphBuilder::Scope layerScope(b, layer);
       std::string residual = hidden;
-      std::string normed = rmsNorm(b, hidden, "input_layernorm",
-                                   prefix + ".input_layernorm", c.hidden, c.eps);
+      std::string normed =
+          rmsNorm(b, hidden, "input_layernorm", prefix + ".input_layernorm",
+                  c.hidden, c.eps);
       std::string attn =
           selfAttention(b, c, prefix + ".self_attn", normed, mask);
       hidden = b.node("Add", {residual, attn});

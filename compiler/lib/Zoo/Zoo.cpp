@@ -50,8 +50,7 @@ const std::vector<Entry> &entries() {
     // bert-tiny is google/bert_uncased_L-2_H-128_A-2 with the vocabulary cut
     // from 30522 to 4096 entries: it is the bundled demo model and has to
     // stay under 5 MB.
-    bert("bert-tiny",
-         "BERT L2 H128 A2 I512, vocab 4096 (demo model, < 5 MB)",
+    bert("bert-tiny", "BERT L2 H128 A2 I512, vocab 4096 (demo model, < 5 MB)",
          {2, 128, 2, 512, 4096, 512});
     bert("bert-base", "bert-base-uncased: L12 H768 A12 I3072, vocab 30522",
          {12, 768, 12, 3072, 30522, 512});
@@ -59,8 +58,7 @@ const std::vector<Entry> &entries() {
          {2, 128, 2, 4096, 512});
     gpt2("gpt2-small", "gpt2 (124M): L12 H768 A12, vocab 50257, n_ctx 1024",
          {12, 768, 12, 50257, 1024});
-    llama("llama-tiny",
-          "LLaMA L2 H128 A4 KV2 (grouped-query) I344, vocab 4096",
+    llama("llama-tiny", "LLaMA L2 H128 A4 KV2 (grouped-query) I344, vocab 4096",
           {2, 128, 4, 2, 344, 4096, 512});
     llama("llama-7b-1layer",
           "one LLaMA-7B decoder layer: H4096 A32 I11008, vocab 32000 "
@@ -213,14 +211,14 @@ std::unique_ptr<Model> nuri::zoo::buildModel(const std::string &name,
       continue;
     }
     if (options.layers < 0) {
-      error = "layer count must be positive, got " +
-              std::to_string(options.layers);
+      error =
+          "layer count must be positive, got " + std::to_string(options.layers);
       return nullptr;
     }
     auto model = std::make_unique<Model>();
     model->seed = options.seed;
-    entry.build(*model, options.layers ? options.layers
-                                       : entry.info.defaultLayers);
+    entry.build(*model,
+                options.layers ? options.layers : entry.info.defaultLayers);
     return model;
   }
   error = "unknown zoo model '" + name + "' (nuri zoo --list shows them)";
