@@ -1,0 +1,247 @@
+//===- Builder.cpp - C++ API to emit Nuri programs ------------------------===//
+
+#include "nuri/isa/Builder.h"
+
+#include <fmt/format.h>
+
+namespace nuri::isa {
+
+namespace {
+uint64_t code(Dtype d) { return static_cast<uint64_t>(d); }
+} // namespace
+
+StreamBuilder &StreamBuilder::emit(const Instruction &inst) {
+  Stream &s = program_->streams[index_];
+  std::string err = checkFields(inst);
+  if (err.empty() && !engineAccepts(s.engine, inst.opcode)) {
+    err = fmt::format("{} is not legal on the {} queue",
+                      formatInstruction(inst), engineName(s.engine));
+  }
+  if (!err.empty()) {
+    throw Error(fmt::format("core {} engine {} pc {}: {}", s.core,
+                            engineName(s.engine), s.insts.size(), err));
+  }
+  s.insts.push_back(inst);
+  return *this;
+}
+
+StreamBuilder &StreamBuilder::wait(unsigned sem, unsigned count) {
+  return emit(Instruction(Opcode::SemWait)
+                  .set(Field::Sem, sem)
+                  .set(Field::Count, count));
+}
+StreamBuilder &StreamBuilder::signal(unsigned sem, unsigned targetCore,
+                                     unsigned count) {
+  return emit(Instruction(Opcode::SemSignal)
+                  .set(Field::Sem, sem)
+                  .set(Field::Core, targetCore)
+                  .set(Field::Count, count));
+}
+StreamBuilder &StreamBuilder::barrier(unsigned bar, unsigned count) {
+  return emit(Instruction(Opcode::Barrier)
+                  .set(Field::Bar, bar)
+                  .set(Field::Count, count));
+}
+StreamBuilder &StreamBuilder::repeat(size_t bodyPc, unsigned times) {
+  return emit(Instruction(Opcode::Repeat)
+                  .set(Field::Body, bodyPc)
+                  .set(Field::Times, times));
+}
+StreamBuilder &StreamBuilder::nop(unsigned cycles) {
+  return emit(Instruction(Opcode::Nop).set(Field::Cycles, cycles));
+}
+StreamBuilder &StreamBuilder::end() { return emit(Instruction(Opcode::End)); }
+
+StreamBuilder &StreamBuilder::dma(const DmaDesc &d) {
+  return emit(Instruction(Opcode::DmaCopy)
+                  .set(Field::SrcSpace, static_cast<uint64_t>(d.srcSpace))
+                  .set(Field::DstSpace, static_cast<uint64_t>(d.dstSpace))
+                  .set(Field::Core, d.peerCore)
+                  .set(Field::Src, d.src)
+                  .set(Field::Dst, d.dst)
+                  .set(Field::Bytes, d.bytes)
+                  .set(Field::Rows, d.rows)
+                  .set(Field::Planes, d.planes)
+                  .set(Field::SrcStride, d.srcStride)
+                  .set(Field::DstStride, d.dstStride)
+                  .set(Field::SrcPStride, d.srcPStride)
+                  .set(Field::DstPStride, d.dstPStride));
+}
+StreamBuilder &StreamBuilder::load(TileRef dram, TileRef sram, uint64_t rows,
+                                   uint64_t bytes) {
+  DmaDesc d;
+  d.srcSpace = Space::Dram;
+  d.dstSpace = Space::Sram;
+  d.src = dram.addr;
+  d.srcStride = dram.ld;
+  d.dst = sram.addr;
+  d.dstStride = sram.ld;
+  d.rows = rows;
+  d.bytes = bytes;
+  return dma(d);
+}
+StreamBuilder &StreamBuilder::store(TileRef sram, TileRef dram, uint64_t rows,
+                                    uint64_t bytes) {
+  DmaDesc d;
+  d.srcSpace = Space::Sram;
+  d.dstSpace = Space::Dram;
+  d.src = sram.addr;
+  d.srcStride = sram.ld;
+  d.dst = dram.addr;
+  d.dstStride = dram.ld;
+  d.rows = rows;
+  d.bytes = bytes;
+  return dma(d);
+}
+
+StreamBuilder &StreamBuilder::mm(uint64_t acc, TileRef a, TileRef b,
+                                 uint64_t m, uint64_t n, uint64_t k,
+                                 Dtype atype, Dtype btype, bool accumulate) {
+  return emit(Instruction(Opcode::MatMul)
+                  .set(Field::Acc, acc)
+                  .set(Field::A, a.addr)
+                  .set(Field::Lda, a.ld)
+                  .set(Field::B, b.addr)
+                  .set(Field::Ldb, b.ld)
+                  .set(Field::M, m)
+                  .set(Field::N, n)
+                  .set(Field::K, k)
+                  .set(Field::AType, code(atype))
+                  .set(Field::BType, code(btype))
+                  .set(Field::Accumulate, accumulate ? 1 : 0));
+}
+StreamBuilder &StreamBuilder::binary(BinOp op, Bcast bcast, TileRef dst,
+                                     TileRef src, TileRef src1, uint64_t rows,
+                                     uint64_t cols, Dtype dtype, Dtype stype) {
+  return emit(Instruction(Opcode::VecBinary)
+                  .set(Field::BinOpF, static_cast<uint64_t>(op))
+                  .set(Field::BcastF, static_cast<uint64_t>(bcast))
+                  .set(Field::Dst, dst.addr)
+                  .set(Field::Ldd, dst.ld)
+                  .set(Field::Src, src.addr)
+                  .set(Field::Lds, src.ld)
+                  .set(Field::Src1, src1.addr)
+                  .set(Field::Lds1, src1.ld)
+                  .set(Field::Rows, rows)
+                  .set(Field::Cols, cols)
+                  .set(Field::DType, code(dtype))
+                  .set(Field::SType, code(stype)));
+}
+StreamBuilder &StreamBuilder::scalar(BinOp op, TileRef dst, TileRef src,
+                                     float imm, uint64_t rows, uint64_t cols,
+                                     Dtype dtype, Dtype stype) {
+  return emit(Instruction(Opcode::VecScalar)
+                  .set(Field::BinOpF, static_cast<uint64_t>(op))
+                  .set(Field::Dst, dst.addr)
+                  .set(Field::Ldd, dst.ld)
+                  .set(Field::Src, src.addr)
+                  .set(Field::Lds, src.ld)
+                  .set(Field::Rows, rows)
+                  .set(Field::Cols, cols)
+                  .set(Field::DType, code(dtype))
+                  .set(Field::SType, code(stype))
+                  .setImm(imm));
+}
+StreamBuilder &StreamBuilder::unary(UnOp op, TileRef dst, TileRef src,
+                                    uint64_t rows, uint64_t cols, Dtype dtype,
+                                    Dtype stype) {
+  return emit(Instruction(Opcode::VecUnary)
+                  .set(Field::UnOpF, static_cast<uint64_t>(op))
+                  .set(Field::Dst, dst.addr)
+                  .set(Field::Ldd, dst.ld)
+                  .set(Field::Src, src.addr)
+                  .set(Field::Lds, src.ld)
+                  .set(Field::Rows, rows)
+                  .set(Field::Cols, cols)
+                  .set(Field::DType, code(dtype))
+                  .set(Field::SType, code(stype)));
+}
+StreamBuilder &StreamBuilder::reduce(RedOp op, uint64_t dst, TileRef src,
+                                     uint64_t rows, uint64_t cols, Dtype dtype,
+                                     Dtype stype) {
+  return emit(Instruction(Opcode::VecReduce)
+                  .set(Field::RedOpF, static_cast<uint64_t>(op))
+                  .set(Field::Dst, dst)
+                  .set(Field::Src, src.addr)
+                  .set(Field::Lds, src.ld)
+                  .set(Field::Rows, rows)
+                  .set(Field::Cols, cols)
+                  .set(Field::DType, code(dtype))
+                  .set(Field::SType, code(stype)));
+}
+StreamBuilder &StreamBuilder::bcast(Bcast how, TileRef dst, uint64_t src,
+                                    uint64_t rows, uint64_t cols, Dtype dtype,
+                                    Dtype stype) {
+  return emit(Instruction(Opcode::VecBcast)
+                  .set(Field::BcastF, static_cast<uint64_t>(how))
+                  .set(Field::Dst, dst.addr)
+                  .set(Field::Ldd, dst.ld)
+                  .set(Field::Src, src)
+                  .set(Field::Rows, rows)
+                  .set(Field::Cols, cols)
+                  .set(Field::DType, code(dtype))
+                  .set(Field::SType, code(stype)));
+}
+StreamBuilder &StreamBuilder::transpose(TileRef dst, TileRef src,
+                                        uint64_t rows, uint64_t cols,
+                                        Dtype dtype) {
+  return emit(Instruction(Opcode::VecTranspose)
+                  .set(Field::Dst, dst.addr)
+                  .set(Field::Ldd, dst.ld)
+                  .set(Field::Src, src.addr)
+                  .set(Field::Lds, src.ld)
+                  .set(Field::Rows, rows)
+                  .set(Field::Cols, cols)
+                  .set(Field::DType, code(dtype)));
+}
+StreamBuilder &StreamBuilder::fill(TileRef dst, float imm, uint64_t rows,
+                                   uint64_t cols, Dtype dtype) {
+  return emit(Instruction(Opcode::VecFill)
+                  .set(Field::Dst, dst.addr)
+                  .set(Field::Ldd, dst.ld)
+                  .set(Field::Rows, rows)
+                  .set(Field::Cols, cols)
+                  .set(Field::DType, code(dtype))
+                  .setImm(imm));
+}
+StreamBuilder &StreamBuilder::accRead(TileRef dst, uint64_t acc, uint64_t m,
+                                      uint64_t n, const Epilogue &epi) {
+  return emit(Instruction(Opcode::VecAccRead)
+                  .set(Field::Dst, dst.addr)
+                  .set(Field::Ldd, dst.ld)
+                  .set(Field::Acc, acc)
+                  .set(Field::M, m)
+                  .set(Field::N, n)
+                  .set(Field::DType, code(epi.out))
+                  .set(Field::ActF, static_cast<uint64_t>(epi.act))
+                  .set(Field::UseScale, epi.useScale ? 1 : 0)
+                  .set(Field::Scale, epi.scale)
+                  .set(Field::UseBias, epi.useBias ? 1 : 0)
+                  .set(Field::Bias, epi.bias));
+}
+
+StreamBuilder ProgramBuilder::queue(unsigned core, Engine engine) {
+  program_.stream(core, engine);
+  for (size_t i = 0; i < program_.streams.size(); ++i) {
+    if (program_.streams[i].core == core &&
+        program_.streams[i].engine == engine) {
+      return StreamBuilder(program_, i);
+    }
+  }
+  throw Error("unreachable: stream vanished");
+}
+
+Program ProgramBuilder::finish() {
+  for (Stream &s : program_.streams) {
+    if (s.insts.empty() || s.insts.back().opcode != Opcode::End) {
+      s.insts.push_back(Instruction(Opcode::End));
+    }
+  }
+  std::string err = verifyProgram(program_);
+  if (!err.empty()) {
+    throw Error(err);
+  }
+  return std::move(program_);
+}
+
+} // namespace nuri::isa

@@ -1,0 +1,120 @@
+//===- Simulator.h - The Nuri NPU simulator ---------------------*- C++ -*-===//
+//
+// Runs a Program (per-core, per-engine instruction streams) on a chip
+// described by a target::Target: functionally (bit-exact to DESIGN.md's
+// numerics) and in time (event-driven, cycle-approximate; the model is
+// written down in docs/simulator.md).
+//
+//   Simulator sim(target, {});
+//   sim.writeDram(0, bytes.data(), bytes.size());   // inputs
+//   Result<Report> r = sim.run(program);            // errors name core/engine/pc
+//   sim.readDram(out, result.data(), result.size());
+//
+// A package (.nuri) feeds the same entry point: its per-core streams form the
+// Program, its weights are written with writeDram before run().
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_SIM_SIMULATOR_H
+#define NURI_SIM_SIMULATOR_H
+
+#include "nuri/isa/Program.h"
+#include "nuri/sim/Time.h"
+#include "nuri/target/Target.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nuri::sim {
+
+struct SimOptions {
+  /// false: timing only; memory contents are not modeled (bounds, alignment
+  /// and dtype rules are still checked).
+  bool functional = true;
+  /// Record a Chrome/Perfetto trace (see Simulator::traceJson).
+  bool trace = false;
+  /// Dynamic instruction budget; `repeat` loops can not run forever.
+  uint64_t maxInstructions = 2'000'000'000ull;
+};
+
+/// What one engine queue of one core did.
+struct EngineStats {
+  uint64_t instructions = 0;
+  uint64_t busyCycles = 0; ///< cycles occupied (DMA: >= 1 transfer in flight)
+  std::map<std::string, uint64_t> stalls; ///< reason -> cycles
+  uint64_t doneCycle = 0;
+};
+
+struct CoreStats {
+  EngineStats engines[isa::kNumEngines];
+  uint64_t macs = 0;            ///< useful multiply-accumulates
+  double macCycles = 0;         ///< macs / peak MACs per cycle, summed per dtype
+  uint64_t sramPeakBytes = 0;   ///< highest SRAM byte written + 1
+  uint64_t dmaBytes = 0;
+};
+
+struct Report {
+  std::string target;
+  Cycles cycles;
+  Seconds seconds;
+  double clockHz = 0;
+  uint64_t instructions = 0; ///< dynamic, all queues
+  uint64_t macs = 0;
+  double macUtilization = 0; ///< useful MAC-cycles / (cycles x cores)
+  uint64_t dramBytesRead = 0;
+  uint64_t dramBytesWritten = 0;
+  double dramBytesPerSecond = 0; ///< achieved, over the whole run
+  double dramUtilization = 0;    ///< achieved / configured
+  uint64_t dramBusyCycles = 0;   ///< cycles with >= 1 DRAM transfer active
+  uint64_t nocBytes = 0;
+  uint64_t sharedSramPeakBytes = 0;
+  std::vector<CoreStats> cores;
+  std::map<std::string, uint64_t> stalls; ///< summed over queues
+
+  uint64_t dramBytes() const { return dramBytesRead + dramBytesWritten; }
+  /// busy cycles / total cycles of one queue.
+  double busyFraction(unsigned core, isa::Engine e) const;
+  std::string toText() const;
+  std::string toJson() const;
+};
+
+class Simulator {
+public:
+  Simulator(const target::Target &target, SimOptions options = {});
+  ~Simulator();
+  Simulator(const Simulator &) = delete;
+  Simulator &operator=(const Simulator &) = delete;
+
+  /// Executes `program` to completion. Fails (never crashes or hangs) on an
+  /// invalid program; the message names core, engine, pc, instruction and
+  /// reason. Memory keeps its contents across runs.
+  Result<Report> run(const isa::Program &program);
+
+  // Host access to simulated memory (functional mode). Out-of-range
+  // accesses throw nuri::Error.
+  void writeDram(uint64_t addr, const void *src, size_t bytes);
+  void readDram(uint64_t addr, void *dst, size_t bytes) const;
+  void writeSram(unsigned core, uint64_t addr, const void *src, size_t bytes);
+  void readSram(unsigned core, uint64_t addr, void *dst, size_t bytes) const;
+  void writeShared(uint64_t addr, const void *src, size_t bytes);
+  void readShared(uint64_t addr, void *dst, size_t bytes) const;
+  /// Raw 32-bit accumulator entries (i32 or f32 bits).
+  void readAcc(unsigned core, uint64_t entry, uint32_t *dst,
+               size_t count) const;
+
+  /// The trace of the last run as Chrome/Perfetto JSON (empty unless
+  /// options.trace).
+  std::string traceJson() const;
+
+  const target::Target &target() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace nuri::sim
+
+#endif // NURI_SIM_SIMULATOR_H

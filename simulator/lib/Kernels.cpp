@@ -1,0 +1,181 @@
+//===- Kernels.cpp - Functional semantics of the instructions -------------===//
+
+#include "Kernels.h"
+
+#include "nuri/isa/Numerics.h"
+
+#include <cmath>
+#include <vector>
+
+namespace nuri::sim::detail {
+
+using isa::Dtype;
+
+void loadRow(Dtype dtype, const uint8_t *src, size_t n, float *out) {
+  switch (dtype) {
+  case Dtype::BF16:
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      out[i] = isa::bf16ToF32(h);
+    }
+    return;
+  case Dtype::F32:
+    std::memcpy(out, src, 4 * n);
+    return;
+  case Dtype::I8:
+    for (size_t i = 0; i < n; ++i) {
+      out[i] = float(int8_t(src[i]));
+    }
+    return;
+  default:
+    for (size_t i = 0; i < n; ++i) {
+      out[i] = isa::loadAsF32(dtype, src, i);
+    }
+  }
+}
+
+void storeRow(Dtype dtype, uint8_t *dst, size_t n, const float *in) {
+  switch (dtype) {
+  case Dtype::BF16:
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h = isa::f32ToBf16(in[i]);
+      std::memcpy(dst + 2 * i, &h, 2);
+    }
+    return;
+  case Dtype::F32:
+    std::memcpy(dst, in, 4 * n);
+    return;
+  default:
+    for (size_t i = 0; i < n; ++i) {
+      isa::storeFromF32(dtype, dst, i, in[i]);
+    }
+  }
+}
+
+float applyBinary(isa::BinOp op, float x, float y) {
+  switch (op) {
+  case isa::BinOp::Add:
+    return x + y;
+  case isa::BinOp::Sub:
+    return x - y;
+  case isa::BinOp::Mul:
+    return x * y;
+  case isa::BinOp::Div:
+    return x / y;
+  case isa::BinOp::Max:
+    return std::fmax(x, y);
+  case isa::BinOp::Min:
+    return std::fmin(x, y);
+  }
+  return 0;
+}
+
+namespace {
+float gelu(float x) {
+  return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+}
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+} // namespace
+
+float applyUnary(isa::UnOp op, float x) {
+  switch (op) {
+  case isa::UnOp::Copy:
+    return x;
+  case isa::UnOp::Neg:
+    return -x;
+  case isa::UnOp::Abs:
+    return std::fabs(x);
+  case isa::UnOp::Relu:
+    return x > 0 ? x : 0.0f;
+  case isa::UnOp::Exp:
+    return std::exp(x);
+  case isa::UnOp::Rsqrt:
+    return 1.0f / std::sqrt(x);
+  case isa::UnOp::Sqrt:
+    return std::sqrt(x);
+  case isa::UnOp::Recip:
+    return 1.0f / x;
+  case isa::UnOp::Tanh:
+    return std::tanh(x);
+  case isa::UnOp::Erf:
+    return std::erf(x);
+  case isa::UnOp::Gelu:
+    return gelu(x);
+  case isa::UnOp::Silu:
+    return x * sigmoid(x);
+  case isa::UnOp::Sigmoid:
+    return sigmoid(x);
+  }
+  return 0;
+}
+
+float applyAct(isa::Act act, float x) {
+  switch (act) {
+  case isa::Act::None:
+    return x;
+  case isa::Act::Relu:
+    return x > 0 ? x : 0.0f;
+  case isa::Act::Gelu:
+    return gelu(x);
+  case isa::Act::Silu:
+    return x * sigmoid(x);
+  case isa::Act::Tanh:
+    return std::tanh(x);
+  }
+  return x;
+}
+
+void matmulInt8(const uint8_t *a, uint64_t lda, const uint8_t *b, uint64_t ldb,
+                uint64_t m, uint64_t n, uint64_t k, int32_t *acc,
+                bool accumulate) {
+  // Wrapping int32 accumulation (unsigned arithmetic: no UB).
+  std::vector<uint32_t> row(n);
+  for (uint64_t i = 0; i < m; ++i) {
+    for (uint64_t j = 0; j < n; ++j) {
+      row[j] = accumulate ? uint32_t(acc[i * n + j]) : 0u;
+    }
+    const int8_t *ar = reinterpret_cast<const int8_t *>(a + i * lda);
+    for (uint64_t p = 0; p < k; ++p) {
+      int32_t av = ar[p];
+      const int8_t *br = reinterpret_cast<const int8_t *>(b + p * ldb);
+      for (uint64_t j = 0; j < n; ++j) {
+        row[j] += uint32_t(av * int32_t(br[j]));
+      }
+    }
+    for (uint64_t j = 0; j < n; ++j) {
+      acc[i * n + j] = int32_t(row[j]);
+    }
+  }
+}
+
+void matmulFloat(const uint8_t *a, uint64_t lda, Dtype at, const uint8_t *b,
+                 uint64_t ldb, Dtype bt, uint64_t m, uint64_t n, uint64_t k,
+                 float *acc, bool accumulate) {
+  std::vector<float> bf(k * n);
+  for (uint64_t p = 0; p < k; ++p) {
+    loadRow(bt, b + p * ldb, n, bf.data() + p * n);
+  }
+  std::vector<float> arow(k), row(n);
+  for (uint64_t i = 0; i < m; ++i) {
+    loadRow(at, a + i * lda, k, arow.data());
+    for (uint64_t j = 0; j < n; ++j) {
+      row[j] = accumulate ? acc[i * n + j] : 0.0f;
+    }
+    // i-k-j order: each output still sums in ascending k, and the inner
+    // loop vectorizes across j. Products of <=11-bit significands are exact
+    // in fp32, so fused or separate multiply-add round identically.
+    for (uint64_t p = 0; p < k; ++p) {
+      float av = arow[p];
+      const float *br = bf.data() + p * n;
+      for (uint64_t j = 0; j < n; ++j) {
+        row[j] += av * br[j];
+      }
+    }
+    for (uint64_t j = 0; j < n; ++j) {
+      acc[i * n + j] = row[j];
+    }
+  }
+}
+
+} // namespace nuri::sim::detail

@@ -1,0 +1,38 @@
+//===- Kernels.h - Functional semantics of the instructions -----*- C++ -*-===//
+//
+// The arithmetic every instruction performs, written once so the unit tests'
+// scalar references can be compared with it (they are written independently
+// in the tests). All vector math is fp32; see docs/isa.md for the rules.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_SIM_LIB_KERNELS_H
+#define NURI_SIM_LIB_KERNELS_H
+
+#include "nuri/isa/Isa.h"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace nuri::sim::detail {
+
+void loadRow(isa::Dtype dtype, const uint8_t *src, size_t n, float *out);
+void storeRow(isa::Dtype dtype, uint8_t *dst, size_t n, const float *in);
+
+float applyBinary(isa::BinOp op, float x, float y);
+float applyUnary(isa::UnOp op, float x);
+float applyAct(isa::Act act, float x);
+
+/// acc (m x n int32, row-major) (+)= A(m x k int8) * B(k x n int8).
+void matmulInt8(const uint8_t *a, uint64_t lda, const uint8_t *b, uint64_t ldb,
+                uint64_t m, uint64_t n, uint64_t k, int32_t *acc,
+                bool accumulate);
+/// acc (m x n fp32) (+)= A * B with float inputs, products exact, sums in
+/// fp32 in ascending k (each add rounded to nearest even).
+void matmulFloat(const uint8_t *a, uint64_t lda, isa::Dtype at,
+                 const uint8_t *b, uint64_t ldb, isa::Dtype bt, uint64_t m,
+                 uint64_t n, uint64_t k, float *acc, bool accumulate);
+
+} // namespace nuri::sim::detail
+
+#endif // NURI_SIM_LIB_KERNELS_H

@@ -1,0 +1,93 @@
+//===- Memory.h - Simulated memories ----------------------------*- C++ -*-===//
+//
+// SRAMs are flat arrays allocated on first touch (a timing-only run never
+// allocates them); DRAM is paged because configs describe tens of GB of which
+// a program touches a few MB.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_SIM_LIB_MEMORY_H
+#define NURI_SIM_LIB_MEMORY_H
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace nuri::sim::detail {
+
+class FlatMemory {
+public:
+  explicit FlatMemory(uint64_t size = 0) : size_(size) {}
+  uint64_t size() const { return size_; }
+  uint8_t *data() {
+    if (data_.size() != size_) {
+      data_.assign(size_, 0);
+    }
+    return data_.data();
+  }
+  void read(uint64_t addr, void *dst, uint64_t n) const {
+    if (data_.empty()) {
+      std::memset(dst, 0, n);
+    } else {
+      std::memcpy(dst, data_.data() + addr, n);
+    }
+  }
+  void write(uint64_t addr, const void *src, uint64_t n) {
+    std::memcpy(data() + addr, src, n);
+  }
+
+private:
+  uint64_t size_;
+  std::vector<uint8_t> data_;
+};
+
+class PagedMemory {
+public:
+  static constexpr unsigned kPageBits = 16;
+  static constexpr uint64_t kPageSize = 1ull << kPageBits;
+
+  explicit PagedMemory(uint64_t size = 0) : size_(size) {}
+  uint64_t size() const { return size_; }
+
+  void read(uint64_t addr, void *dst, uint64_t n) const {
+    auto *out = static_cast<uint8_t *>(dst);
+    while (n) {
+      uint64_t page = addr >> kPageBits, off = addr & (kPageSize - 1);
+      uint64_t take = std::min(n, kPageSize - off);
+      if (page < pages_.size() && pages_[page]) {
+        std::memcpy(out, pages_[page].get() + off, take);
+      } else {
+        std::memset(out, 0, take);
+      }
+      out += take;
+      addr += take;
+      n -= take;
+    }
+  }
+  void write(uint64_t addr, const void *src, uint64_t n) {
+    auto *in = static_cast<const uint8_t *>(src);
+    while (n) {
+      uint64_t page = addr >> kPageBits, off = addr & (kPageSize - 1);
+      uint64_t take = std::min(n, kPageSize - off);
+      if (page >= pages_.size()) {
+        pages_.resize(page + 1);
+      }
+      if (!pages_[page]) {
+        pages_[page].reset(new uint8_t[kPageSize]());
+      }
+      std::memcpy(pages_[page].get() + off, in, take);
+      in += take;
+      addr += take;
+      n -= take;
+    }
+  }
+
+private:
+  uint64_t size_;
+  std::vector<std::unique_ptr<uint8_t[]>> pages_;
+};
+
+} // namespace nuri::sim::detail
+
+#endif // NURI_SIM_LIB_MEMORY_H
