@@ -1,0 +1,843 @@
+//===- OnnxImporter.cpp - ONNX protobuf to the nuri dialect ---------------===//
+
+#include "ImporterImpl.h"
+
+#include "nuri/Dialect/Nuri/IR/ConstantData.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <deque>
+
+using namespace mlir;
+using namespace nuri;
+using namespace nuri::onnx_import;
+
+//===----------------------------------------------------------------------===//
+// Helpers shared with the converters
+//===----------------------------------------------------------------------===//
+
+const onnx::AttributeProto *NodeContext::attr(llvm::StringRef name) const {
+  for (const onnx::AttributeProto &a : node.attribute()) {
+    if (a.name() == name) {
+      return &a;
+    }
+  }
+  return nullptr;
+}
+
+int64_t NodeContext::intAttr(llvm::StringRef name, int64_t otherwise) const {
+  const onnx::AttributeProto *a = attr(name);
+  return a ? a->i() : otherwise;
+}
+
+float NodeContext::floatAttr(llvm::StringRef name, float otherwise) const {
+  const onnx::AttributeProto *a = attr(name);
+  return a ? a->f() : otherwise;
+}
+
+std::string NodeContext::stringAttr(llvm::StringRef name,
+                                    llvm::StringRef otherwise) const {
+  const onnx::AttributeProto *a = attr(name);
+  return a ? a->s() : otherwise.str();
+}
+
+std::optional<std::vector<int64_t>>
+NodeContext::intsAttr(llvm::StringRef name) const {
+  const onnx::AttributeProto *a = attr(name);
+  if (!a) {
+    return std::nullopt;
+  }
+  return std::vector<int64_t>(a->ints().begin(), a->ints().end());
+}
+
+InFlightDiagnostic NodeContext::error() const {
+  std::string domain = node.domain().empty() ? "ai.onnx" : node.domain();
+  // The location names the node; the message names what kind of node.
+  return mlir::emitError(loc) << node.op_type() << " (" << domain << " opset "
+                              << opset << "): ";
+}
+
+FailureOr<int64_t> onnx_import::normalizeAxis(NodeContext &n, int64_t axis,
+                                              int64_t rank) {
+  int64_t normalized = axis < 0 ? axis + rank : axis;
+  if (normalized < 0 || normalized >= rank) {
+    n.error() << "axis " << axis << " is out of range for rank " << rank;
+    return failure();
+  }
+  return normalized;
+}
+
+std::optional<std::vector<int64_t>> onnx_import::constantInts(Value value) {
+  ElementsAttr attr;
+  if (!value || !matchPattern(value, m_Constant(&attr))) {
+    return std::nullopt;
+  }
+  if (isa<FloatType>(attr.getShapedType().getElementType())) {
+    return std::nullopt;
+  }
+  FailureOr<std::vector<int64_t>> ints = readAsInt(attr);
+  if (failed(ints)) {
+    return std::nullopt;
+  }
+  return std::move(*ints);
+}
+
+std::optional<std::vector<double>> onnx_import::constantFloats(Value value) {
+  ElementsAttr attr;
+  if (!value || !matchPattern(value, m_Constant(&attr))) {
+    return std::nullopt;
+  }
+  FailureOr<std::vector<double>> values = readAsDouble(attr);
+  if (failed(values)) {
+    return std::nullopt;
+  }
+  return std::move(*values);
+}
+
+RankedTensorType onnx_import::tensorType(Value value) {
+  return cast<RankedTensorType>(value.getType());
+}
+
+ArrayRef<int64_t> onnx_import::shapeOf(Value value) {
+  return tensorType(value).getShape();
+}
+
+//===----------------------------------------------------------------------===//
+// Importer
+//===----------------------------------------------------------------------===//
+
+Importer::Importer(MLIRContext &context, StringRef sourceName,
+                   StringRef baseDir, const OnnxImportOptions &options)
+    : context(context), builder(&context), sourceName(sourceName.str()),
+      baseDir(baseDir.str()), options(options) {}
+
+Location Importer::nodeLoc(const onnx::NodeProto &node) {
+  Location file = FileLineColLoc::get(&context, sourceName, 0, 0);
+  std::string name = node.name().empty()
+                         ? node.op_type() + ":" +
+                               (node.output_size() ? node.output(0) : "")
+                         : node.name();
+  return NameLoc::get(StringAttr::get(&context, name), file);
+}
+
+FailureOr<Type> Importer::elementType(int32_t onnxType, Location loc) {
+  MLIRContext *ctx = &context;
+  switch (onnxType) {
+  case onnx::TensorProto::FLOAT:
+    return Type(Float32Type::get(ctx));
+  case onnx::TensorProto::DOUBLE:
+    return Type(Float64Type::get(ctx));
+  case onnx::TensorProto::FLOAT16:
+    return Type(Float16Type::get(ctx));
+  case onnx::TensorProto::BFLOAT16:
+    return Type(BFloat16Type::get(ctx));
+  case onnx::TensorProto::BOOL:
+    return Type(IntegerType::get(ctx, 1));
+  case onnx::TensorProto::INT8:
+    return Type(IntegerType::get(ctx, 8));
+  case onnx::TensorProto::INT16:
+    return Type(IntegerType::get(ctx, 16));
+  case onnx::TensorProto::INT32:
+    return Type(IntegerType::get(ctx, 32));
+  case onnx::TensorProto::INT64:
+    return Type(IntegerType::get(ctx, 64));
+  case onnx::TensorProto::UINT8:
+    return Type(IntegerType::get(ctx, 8, IntegerType::Unsigned));
+  case onnx::TensorProto::UINT16:
+    return Type(IntegerType::get(ctx, 16, IntegerType::Unsigned));
+  case onnx::TensorProto::UINT32:
+    return Type(IntegerType::get(ctx, 32, IntegerType::Unsigned));
+  case onnx::TensorProto::UINT64:
+    return Type(IntegerType::get(ctx, 64, IntegerType::Unsigned));
+  // ONNX 1.14's float8 types, by number: the installed 1.12 headers predate
+  // them.
+  case 17:
+    return Type(Float8E4M3FNType::get(ctx));
+  case 18:
+    return Type(Float8E4M3FNUZType::get(ctx));
+  case 19:
+    return Type(Float8E5M2Type::get(ctx));
+  case 20:
+    return Type(Float8E5M2FNUZType::get(ctx));
+  default:
+    return emitError(loc) << "unsupported ONNX element type "
+                          << onnx::TensorProto::DataType_Name(
+                                 static_cast<onnx::TensorProto::DataType>(
+                                     onnxType))
+                          << " (" << onnxType << ")";
+  }
+}
+
+namespace {
+// A heap buffer that an AsmResourceBlob owns: moving a protobuf's raw_data
+// string here hands the weights to MLIR without copying them.
+AsmResourceBlob blobFromString(std::string &&bytes) {
+  auto *owned = new std::string(std::move(bytes));
+  ArrayRef<char> data(owned->data(), owned->size());
+  return AsmResourceBlob(
+      data, alignof(uint64_t),
+      [owned](void *, size_t, size_t) { delete owned; },
+      /*dataIsMutable=*/false);
+}
+
+std::string sanitizeResourceName(StringRef name) {
+  std::string out;
+  for (char c : name) {
+    out += (llvm::isAlnum(c) || c == '_' || c == '.') ? c : '_';
+  }
+  if (out.empty() || llvm::isDigit(out[0])) {
+    out = "w_" + out;
+  }
+  return out;
+}
+} // namespace
+
+FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
+                                             Location loc) {
+  FailureOr<Type> element = elementType(tensor.data_type(), loc);
+  if (failed(element)) {
+    return failure();
+  }
+  SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0) {
+      return emitError(loc) << "tensor '" << tensor.name()
+                            << "' has a negative dimension";
+    }
+    count *= d;
+  }
+  auto type = RankedTensorType::get(shape, *element);
+  unsigned bits = element->getIntOrFloatBitWidth();
+  int64_t byteWidth = bits == 1 ? 1 : bits / 8;
+  int64_t expectedBytes = count * byteWidth;
+
+  // Raw bytes, from the file or inline.
+  std::optional<std::string> raw;
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string location;
+    int64_t offset = 0, length = -1;
+    for (const auto &entry : tensor.external_data()) {
+      if (entry.key() == "location") {
+        location = entry.value();
+      } else if (entry.key() == "offset") {
+        offset = std::atoll(entry.value().c_str());
+      } else if (entry.key() == "length") {
+        length = std::atoll(entry.value().c_str());
+      }
+    }
+    llvm::SmallString<256> path(baseDir);
+    llvm::sys::path::append(path, location);
+    if (location.empty() || llvm::sys::path::is_absolute(location) ||
+        StringRef(location).contains("..")) {
+      return emitError(loc) << "tensor '" << tensor.name()
+                            << "' names an invalid external data location '"
+                            << location << "'";
+    }
+    auto file = llvm::MemoryBuffer::getFileSlice(
+        path, length < 0 ? expectedBytes : length, offset,
+        /*IsVolatile=*/false);
+    if (!file) {
+      return emitError(loc) << "cannot read external data of tensor '"
+                            << tensor.name() << "' from '" << path
+                            << "' (offset " << offset << "): "
+                            << file.getError().message();
+    }
+    raw = (*file)->getBuffer().str();
+  } else if (tensor.has_raw_data()) {
+    raw = std::move(*tensor.mutable_raw_data());
+    tensor.clear_raw_data();
+  }
+
+  if (raw) {
+    if (static_cast<int64_t>(raw->size()) != expectedBytes) {
+      return emitError(loc) << "tensor '" << tensor.name() << "' holds "
+                            << raw->size() << " bytes, its shape and type need "
+                            << expectedBytes;
+    }
+    if (bits == 1) {
+      SmallVector<bool> bools;
+      for (char c : *raw) {
+        bools.push_back(c != 0);
+      }
+      return ElementsAttr(DenseElementsAttr::get(type, bools));
+    }
+    if (expectedBytes <= kResourceThresholdBytes) {
+      return ElementsAttr(DenseElementsAttr::getFromRawBuffer(
+          type, ArrayRef<char>(raw->data(), raw->size())));
+    }
+    std::string name = sanitizeResourceName(
+        tensor.name().empty() ? "tensor" : tensor.name());
+    return ElementsAttr(DenseResourceElementsAttr::get(
+        type, name, blobFromString(std::move(*raw))));
+  }
+
+  // Typed fields. Which field holds the data depends on the element type.
+  std::vector<double> floats;
+  std::vector<int64_t> ints;
+  switch (tensor.data_type()) {
+  case onnx::TensorProto::FLOAT:
+    floats.assign(tensor.float_data().begin(), tensor.float_data().end());
+    break;
+  case onnx::TensorProto::DOUBLE:
+    floats.assign(tensor.double_data().begin(), tensor.double_data().end());
+    break;
+  case onnx::TensorProto::INT64:
+    ints.assign(tensor.int64_data().begin(), tensor.int64_data().end());
+    break;
+  case onnx::TensorProto::UINT32:
+  case onnx::TensorProto::UINT64:
+    ints.assign(tensor.uint64_data().begin(), tensor.uint64_data().end());
+    break;
+  case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16: {
+    // Stored as bit patterns in int32_data.
+    std::string bytes;
+    for (int32_t v : tensor.int32_data()) {
+      uint16_t half = static_cast<uint16_t>(v);
+      bytes.append(reinterpret_cast<const char *>(&half), 2);
+    }
+    if (static_cast<int64_t>(bytes.size()) != expectedBytes) {
+      return emitError(loc) << "tensor '" << tensor.name() << "' holds "
+                            << bytes.size() / 2 << " elements, its shape needs "
+                            << count;
+    }
+    return ElementsAttr(DenseElementsAttr::getFromRawBuffer(
+        type, ArrayRef<char>(bytes.data(), bytes.size())));
+  }
+  default:
+    ints.assign(tensor.int32_data().begin(), tensor.int32_data().end());
+    break;
+  }
+  int64_t have = floats.empty() ? ints.size() : floats.size();
+  if (have != count) {
+    return emitError(loc) << "tensor '" << tensor.name() << "' holds " << have
+                          << " elements, its shape needs " << count;
+  }
+  return floats.empty() ? makeFromInt(type, ints) : makeFromDouble(type, floats);
+}
+
+Value Importer::constant(ElementsAttr attr) {
+  return builder.create<ConstantOp>(builder.getUnknownLoc(), attr);
+}
+
+Value Importer::constantInts(ArrayRef<int64_t> values, ArrayRef<int64_t> shape,
+                             Type type) {
+  return constant(makeFromInt(RankedTensorType::get(shape, type), values));
+}
+
+Value Importer::scalar(double value, Type elementType) {
+  return constant(
+      makeFromDouble(RankedTensorType::get({}, elementType), {value}));
+}
+
+FailureOr<SmallVector<Value>> Importer::finish(OperationState &state) {
+  Operation *op = builder.create(state);
+  if (failed(mlir::verify(op))) {
+    op->erase();
+    return failure();
+  }
+  // Fold as we go: shape arithmetic becomes constants right away, which the
+  // converters downstream need (Reshape's target, Slice's bounds, ...).
+  SmallVector<OpFoldResult> folded;
+  if (succeeded(op->fold(folded)) && !folded.empty()) {
+    SmallVector<Value> results;
+    for (auto [result, fold] : llvm::zip(op->getResults(), folded)) {
+      if (auto value = dyn_cast<Value>(fold)) {
+        results.push_back(value);
+        continue;
+      }
+      auto attr = cast<ElementsAttr>(cast<Attribute>(fold));
+      results.push_back(constant(attr));
+      (void)result;
+    }
+    op->erase();
+    return results;
+  }
+  return SmallVector<Value>(op->getResults());
+}
+
+FailureOr<SmallVector<const onnx::NodeProto *>>
+Importer::sortNodes(const onnx::GraphProto &graph) {
+  // Old exporters write nodes out of order; Kahn's algorithm over the
+  // producer relation restores a topological order, and what is left over
+  // is a cycle.
+  int size = graph.node_size();
+  llvm::StringMap<int> producer;
+  for (int i = 0; i < size; ++i) {
+    for (const std::string &out : graph.node(i).output()) {
+      if (!out.empty()) {
+        producer[out] = i;
+      }
+    }
+  }
+  std::vector<int> pending(size, 0);
+  std::vector<std::vector<int>> users(size);
+  auto dependOn = [&](int node, const std::string &name) {
+    auto it = producer.find(name);
+    if (!name.empty() && it != producer.end() && it->second != node) {
+      ++pending[node];
+      users[it->second].push_back(node);
+    }
+  };
+  for (int i = 0; i < size; ++i) {
+    const onnx::NodeProto &node = graph.node(i);
+    for (const std::string &in : node.input()) {
+      dependOn(i, in);
+    }
+    // Subgraphs read outer values too; they must exist before the node.
+    for (const onnx::AttributeProto &a : node.attribute()) {
+      if (a.has_g()) {
+        for (const onnx::NodeProto &inner : a.g().node()) {
+          for (const std::string &in : inner.input()) {
+            dependOn(i, in);
+          }
+        }
+      }
+    }
+  }
+  std::deque<int> ready;
+  for (int i = 0; i < size; ++i) {
+    if (pending[i] == 0) {
+      ready.push_back(i);
+    }
+  }
+  SmallVector<const onnx::NodeProto *> order;
+  while (!ready.empty()) {
+    int i = ready.front();
+    ready.pop_front();
+    order.push_back(&graph.node(i));
+    for (int user : users[i]) {
+      if (--pending[user] == 0) {
+        ready.push_back(user);
+      }
+    }
+  }
+  if (static_cast<int>(order.size()) != size) {
+    for (int i = 0; i < size; ++i) {
+      if (pending[i]) {
+        return emitError(nodeLoc(graph.node(i)))
+               << "the graph has a cycle through node '" << graph.node(i).name()
+               << "' (" << graph.node(i).op_type() << ")";
+      }
+    }
+  }
+  return order;
+}
+
+LogicalResult
+Importer::importNodes(ArrayRef<const onnx::NodeProto *> nodes) {
+  for (const onnx::NodeProto *node : nodes) {
+    if (failed(importNode(*node))) {
+      return failure();
+    }
+  }
+  return success();
+}
+
+LogicalResult Importer::importNode(const onnx::NodeProto &node) {
+  StringRef domain = node.domain();
+  if (domain == "ai.onnx") {
+    domain = "";
+  }
+  auto opsetIt = opsets.find(domain);
+  int64_t opset = opsetIt == opsets.end() ? -1 : opsetIt->second;
+  NodeContext n{node, {}, nodeLoc(node), opset, *this};
+  if (opset < 0) {
+    return n.error() << "the model imports no opset for domain '"
+                     << (domain.empty() ? "ai.onnx" : domain) << "'";
+  }
+  for (const std::string &name : node.input()) {
+    if (name.empty()) {
+      n.inputs.push_back(Value());
+      continue;
+    }
+    auto it = values.find(name);
+    if (it == values.end()) {
+      return n.error() << "input '" << name
+                       << "' is produced by no node, initializer or graph "
+                          "input";
+    }
+    n.inputs.push_back(it->second);
+  }
+
+  const llvm::StringMap<Converter> *table = nullptr;
+  if (domain.empty()) {
+    table = &defaultDomainConverters();
+  } else if (domain == "com.microsoft") {
+    table = &microsoftDomainConverters();
+  }
+  Converter converter = nullptr;
+  if (table) {
+    auto it = table->find(node.op_type());
+    converter = it == table->end() ? nullptr : it->second;
+  }
+  bool supported = converter != nullptr;
+  if (supported && (opset < 1 || (domain.empty() && opset > 21))) {
+    return n.error() << "opset " << opset
+                     << " is not supported (Nuri reads opsets 11 to 21)";
+  }
+  if (!supported) {
+    if (!options.allowUnsupported) {
+      return n.error() << "unsupported op '" << node.op_type()
+                       << "' (domain '"
+                       << (domain.empty() ? "ai.onnx" : domain)
+                       << "'); pass --allow-unsupported to keep it for the "
+                          "CPU";
+    }
+    // Kept opaque: result types from the graph's value_info.
+    SmallVector<Type> types;
+    for (const std::string &out : node.output()) {
+      auto it = valueInfoTypes.find(out);
+      if (it == valueInfoTypes.end()) {
+        return n.error() << "unsupported op '" << node.op_type()
+                         << "' kept opaque, but the graph gives no static "
+                            "type for its output '"
+                         << out << "'";
+      }
+      types.push_back(it->second);
+    }
+    SmallVector<NamedAttribute> attrs = {
+        builder.getNamedAttr("op_type", builder.getStringAttr(node.op_type())),
+        builder.getNamedAttr("domain", builder.getStringAttr(node.domain())),
+        builder.getNamedAttr("opset", builder.getI64IntegerAttr(opset)),
+        builder.getNamedAttr("onnx_attributes",
+                             builder.getDictionaryAttr({}))};
+    SmallVector<Value> operands;
+    for (Value v : n.inputs) {
+      if (v) {
+        operands.push_back(v);
+      }
+    }
+    auto results = createAll<OnnxOp>(n, operands, attrs, types);
+    if (failed(results)) {
+      return failure();
+    }
+    for (auto [name, value] : llvm::zip(node.output(), *results)) {
+      values[name] = value;
+    }
+    return success();
+  }
+
+  FailureOr<SmallVector<Value>> outputs = converter(n);
+  if (failed(outputs)) {
+    return failure();
+  }
+  for (int i = 0; i < node.output_size(); ++i) {
+    const std::string &name = node.output(i);
+    if (name.empty()) {
+      continue;
+    }
+    if (i >= static_cast<int>(outputs->size()) || !(*outputs)[i]) {
+      return n.error() << "output " << i << " ('" << name
+                       << "') is not supported";
+    }
+    values[name] = (*outputs)[i];
+  }
+  return success();
+}
+
+FailureOr<SmallVector<Value>>
+Importer::importSubgraph(const onnx::GraphProto &graph) {
+  // Subgraph initializers and nodes join the outer scope: If branches are
+  // inlined once their condition is known.
+  for (const onnx::TensorProto &init : graph.initializer()) {
+    onnx::TensorProto copy = init;
+    FailureOr<ElementsAttr> attr =
+        tensorAttr(copy, FileLineColLoc::get(&context, sourceName, 0, 0));
+    if (failed(attr)) {
+      return failure();
+    }
+    values[init.name()] = constant(*attr);
+  }
+  auto order = sortNodes(graph);
+  if (failed(order) || failed(importNodes(*order))) {
+    return failure();
+  }
+  SmallVector<Value> outputs;
+  for (const onnx::ValueInfoProto &out : graph.output()) {
+    auto it = values.find(out.name());
+    if (it == values.end()) {
+      return emitError(FileLineColLoc::get(&context, sourceName, 0, 0))
+             << "subgraph '" << graph.name() << "' output '" << out.name()
+             << "' is never produced";
+    }
+    outputs.push_back(it->second);
+  }
+  return outputs;
+}
+
+OwningOpRef<ModuleOp> Importer::importModel(onnx::ModelProto &model) {
+  Location fileLoc = FileLineColLoc::get(&context, sourceName, 0, 0);
+  for (const onnx::OperatorSetIdProto &opset : model.opset_import()) {
+    std::string domain = opset.domain() == "ai.onnx" ? "" : opset.domain();
+    opsets[domain] = opset.version();
+  }
+  if (!model.has_graph()) {
+    emitError(fileLoc) << "the file holds no graph: is it an ONNX model?";
+    return nullptr;
+  }
+  auto defaultOpset = opsets.find("");
+  if (defaultOpset == opsets.end()) {
+    emitError(fileLoc) << "the model imports no default-domain opset";
+    return nullptr;
+  }
+  if (defaultOpset->second < 1 || defaultOpset->second > 21) {
+    emitError(fileLoc) << "opset " << defaultOpset->second
+                       << " is not supported (Nuri reads opsets 11 to 21)";
+    return nullptr;
+  }
+  onnx::GraphProto &graph = *model.mutable_graph();
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  builder.setInsertionPointToEnd(module->getBody());
+  (*module)->setAttr(onnx_attrs::kSource, builder.getStringAttr(sourceName));
+  (*module)->setAttr(onnx_attrs::kProducer,
+                     builder.getStringAttr(model.producer_name() + " " +
+                                           model.producer_version()));
+  (*module)->setAttr(onnx_attrs::kOpset,
+                     builder.getI64IntegerAttr(defaultOpset->second));
+
+  // Graph inputs, less those that are initializers (old exporters list
+  // weights as inputs too).
+  llvm::StringSet<> initializerNames;
+  for (const onnx::TensorProto &init : graph.initializer()) {
+    initializerNames.insert(init.name());
+  }
+  SmallVector<Type> argTypes;
+  SmallVector<std::string> argNames;
+  for (const auto &[name, bytes] : options.constantInputs) {
+    bool isInput = llvm::any_of(graph.input(), [&](const auto &input) {
+      return input.name() == name;
+    });
+    if (!isInput) {
+      emitError(fileLoc) << "cannot bind '" << name
+                         << "': the model has no such input";
+      return nullptr;
+    }
+  }
+  for (const onnx::ValueInfoProto &input : graph.input()) {
+    if (initializerNames.contains(input.name()) ||
+        options.constantInputs.count(input.name())) {
+      continue;
+    }
+    if (!input.type().has_tensor_type()) {
+      emitError(fileLoc) << "unsupported input type: graph input '"
+                         << input.name()
+                         << "' is not a tensor (sequences, maps and optionals "
+                            "are not supported)";
+      return nullptr;
+    }
+    const onnx::TypeProto::Tensor &t = input.type().tensor_type();
+    FailureOr<Type> element = elementType(t.elem_type(), fileLoc);
+    if (failed(element)) {
+      return nullptr;
+    }
+    SmallVector<int64_t> shape;
+    auto pinned = options.inputShapes.find(input.name());
+    if (!t.has_shape() && pinned == options.inputShapes.end()) {
+      emitError(fileLoc) << "graph input '" << input.name()
+                         << "' has no shape; give one with --input-shape "
+                         << input.name() << "=...";
+      return nullptr;
+    }
+    if (pinned != options.inputShapes.end()) {
+      shape.assign(pinned->second.begin(), pinned->second.end());
+      if (t.has_shape() && t.shape().dim_size() != static_cast<int>(shape.size())) {
+        emitError(fileLoc) << "--input-shape gives input '" << input.name()
+                           << "' rank " << shape.size() << ", the model says "
+                           << t.shape().dim_size();
+        return nullptr;
+      }
+      for (int d = 0; t.has_shape() && d < t.shape().dim_size(); ++d) {
+        const auto &dim = t.shape().dim(d);
+        if (dim.has_dim_value() && dim.dim_value() != shape[d]) {
+          emitError(fileLoc) << "--input-shape gives input '" << input.name()
+                             << "' size " << shape[d] << " in dimension " << d
+                             << ", the model fixes it to " << dim.dim_value();
+          return nullptr;
+        }
+      }
+    } else {
+      for (int d = 0; d < t.shape().dim_size(); ++d) {
+        const auto &dim = t.shape().dim(d);
+        if (!dim.has_dim_value() || dim.dim_value() < 0) {
+          emitError(fileLoc)
+              << "graph input '" << input.name() << "' has a dynamic dimension "
+              << d << (dim.has_dim_param() ? " ('" + dim.dim_param() + "')" : "")
+              << "; pin it with --input-shape " << input.name() << "=...";
+          return nullptr;
+        }
+        shape.push_back(dim.dim_value());
+      }
+    }
+    argTypes.push_back(RankedTensorType::get(shape, *element));
+    argNames.push_back(input.name());
+  }
+  for (const auto &pinned : options.inputShapes) {
+    if (!llvm::is_contained(argNames, pinned.first)) {
+      emitError(fileLoc) << "--input-shape names '" << pinned.first
+                         << "', which is not a graph input";
+      return nullptr;
+    }
+  }
+
+  // Static value_info types, for ops kept opaque.
+  for (const onnx::ValueInfoProto &info : graph.value_info()) {
+    const auto &t = info.type().tensor_type();
+    if (!info.type().has_tensor_type() || !t.has_shape()) {
+      continue;
+    }
+    SmallVector<int64_t> shape;
+    bool isStatic = true;
+    for (const auto &dim : t.shape().dim()) {
+      isStatic &= dim.has_dim_value();
+      shape.push_back(dim.dim_value());
+    }
+    auto element = elementType(t.elem_type(), fileLoc);
+    if (isStatic && succeeded(element)) {
+      valueInfoTypes[info.name()] = RankedTensorType::get(shape, *element);
+    }
+  }
+
+  auto func = builder.create<func::FuncOp>(
+      fileLoc, "main", builder.getFunctionType(argTypes, {}));
+  Block *body = func.addEntryBlock();
+  for (auto [i, name] : llvm::enumerate(argNames)) {
+    func.setArgAttr(i, onnx_attrs::kName, builder.getStringAttr(name));
+    values[name] = body->getArgument(i);
+  }
+  builder.setInsertionPointToStart(body);
+  for (const auto &[name, bytes] : options.constantInputs) {
+    onnx::TensorProto tensor;
+    if (!tensor.ParseFromString(bytes)) {
+      emitError(fileLoc) << "the value bound to input '" << name
+                         << "' is not a valid serialized onnx.TensorProto";
+      return nullptr;
+    }
+    FailureOr<ElementsAttr> attr = tensorAttr(tensor, fileLoc);
+    if (failed(attr)) {
+      return nullptr;
+    }
+    values[name] = constant(*attr);
+  }
+
+  for (onnx::TensorProto &init : *graph.mutable_initializer()) {
+    if (values.count(init.name())) {
+      continue; // A graph input with a default: the input wins.
+    }
+    FailureOr<ElementsAttr> attr = tensorAttr(init, fileLoc);
+    if (failed(attr)) {
+      return nullptr;
+    }
+    values[init.name()] = constant(*attr);
+  }
+
+  auto order = sortNodes(graph);
+  if (failed(order) || failed(importNodes(*order))) {
+    return nullptr;
+  }
+
+  SmallVector<Value> results;
+  SmallVector<Type> resultTypes;
+  for (const onnx::ValueInfoProto &out : graph.output()) {
+    auto it = values.find(out.name());
+    if (it == values.end()) {
+      emitError(fileLoc) << "graph output '" << out.name()
+                         << "' is never produced";
+      return nullptr;
+    }
+    results.push_back(it->second);
+    resultTypes.push_back(it->second.getType());
+  }
+  builder.create<func::ReturnOp>(fileLoc, results);
+  func.setFunctionType(builder.getFunctionType(argTypes, resultTypes));
+  for (auto [i, out] : llvm::enumerate(graph.output())) {
+    func.setResultAttr(i, onnx_attrs::kName, builder.getStringAttr(out.name()));
+  }
+  if (failed(mlir::verify(*module))) {
+    return nullptr;
+  }
+  return module;
+}
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+void nuri::registerOnnxImporterDialects(DialectRegistry &registry) {
+  registry.insert<NuriDialect, func::FuncDialect>();
+}
+
+OwningOpRef<ModuleOp> nuri::importOnnxBuffer(MLIRContext &context,
+                                             StringRef bytes,
+                                             StringRef sourceName,
+                                             StringRef baseDir,
+                                             const OnnxImportOptions &options) {
+  context.loadDialect<NuriDialect, func::FuncDialect>();
+  onnx::ModelProto model;
+  google::protobuf::io::ArrayInputStream stream(bytes.data(),
+                                                static_cast<int>(bytes.size()));
+  google::protobuf::io::CodedInputStream coded(&stream);
+  coded.SetTotalBytesLimit(INT32_MAX);
+  if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
+      !model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
+    emitError(FileLineColLoc::get(&context, sourceName, 0, 0))
+        << "not a valid ONNX model: the protobuf does not parse (truncated "
+           "or not an .onnx file)";
+    return nullptr;
+  }
+  Importer importer(context, sourceName, baseDir, options);
+  return importer.importModel(model);
+}
+
+OwningOpRef<ModuleOp> nuri::importOnnxFile(MLIRContext &context, StringRef path,
+                                           const OnnxImportOptions &options) {
+  auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                          /*RequiresNullTerminator=*/false);
+  if (!file) {
+    emitError(FileLineColLoc::get(&context, path, 0, 0))
+        << "cannot read the model: " << file.getError().message();
+    return nullptr;
+  }
+  StringRef dir = llvm::sys::path::parent_path(path);
+  return importOnnxBuffer(context, (*file)->getBuffer(), path,
+                          dir.empty() ? "." : dir, options);
+}
+
+std::string nuri::parseInputShapeOption(StringRef text,
+                                        OnnxImportOptions &options) {
+  auto [name, dims] = text.rsplit('=');
+  if (name.empty() || !text.contains('=')) {
+    return "expected NAME=DIMS (e.g. input_ids=1x128), got '" + text.str() +
+           "'";
+  }
+  std::vector<int64_t> shape;
+  if (!dims.empty()) {
+    SmallVector<StringRef> parts;
+    dims.split(parts, 'x');
+    for (StringRef part : parts) {
+      int64_t d;
+      if (part.getAsInteger(10, d) || d < 0) {
+        return "bad dimension '" + part.str() + "' in '" + text.str() + "'";
+      }
+      shape.push_back(d);
+    }
+  }
+  options.inputShapes[name.str()] = shape;
+  return "";
+}
