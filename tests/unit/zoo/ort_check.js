@@ -4,6 +4,11 @@
 // compute something sensible, with an independent runtime as the judge.
 //
 //   NODE_PATH=/tmp/ort/node_modules node ort_check.js model.onnx...
+//   node ort_check.js --feeds DIR model.onnx
+//
+// With --feeds, the inputs come from DIR/feeds.json (written by
+// reference.py) and the outputs go to DIR/outputs.json plus raw .bin files,
+// for reference.py to compare against its numpy implementation.
 //
 // Exits 77 (ctest's "skipped") when onnxruntime-node is not installed.
 'use strict';
@@ -61,14 +66,43 @@ function makeInput(name) {
   }
 }
 
-async function check(path) {
+const fs = require('fs');
+const pathLib = require('path');
+
+function readFeeds(dir) {
+  const feeds = {};
+  for (const input of JSON.parse(fs.readFileSync(pathLib.join(dir, 'feeds.json')))) {
+    const bytes = fs.readFileSync(input.file);
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+    const data = input.type === 'int64' ? new BigInt64Array(buffer) : new Float32Array(buffer);
+    feeds[input.name] = new ort.Tensor(input.type, data, input.dims);
+  }
+  return feeds;
+}
+
+function writeOutputs(dir, results) {
+  const manifest = [];
+  for (const [name, tensor] of Object.entries(results)) {
+    const file = pathLib.join(dir, `out.${name.replace(/[^A-Za-z0-9_.-]/g, '_')}.bin`);
+    fs.writeFileSync(file, Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+    manifest.push({ name, file, dims: tensor.dims });
+  }
+  fs.writeFileSync(pathLib.join(dir, 'outputs.json'), JSON.stringify(manifest));
+}
+
+async function check(path, feedsDir) {
   const started = Date.now();
   const session = await ort.InferenceSession.create(path, {
     graphOptimizationLevel: 'disabled',
   });
-  const feeds = {};
-  for (const name of session.inputNames) feeds[name] = makeInput(name);
+  let feeds = {};
+  if (feedsDir) {
+    feeds = readFeeds(feedsDir);
+  } else {
+    for (const name of session.inputNames) feeds[name] = makeInput(name);
+  }
   const results = await session.run(feeds);
+  if (feedsDir) writeOutputs(feedsDir, results);
   let ok = true;
   for (const name of session.outputNames) {
     const t = results[name];
@@ -87,9 +121,15 @@ async function check(path) {
 
 (async () => {
   let ok = true;
-  for (const path of process.argv.slice(2)) {
+  let args = process.argv.slice(2);
+  let feedsDir = null;
+  if (args[0] === '--feeds') {
+    feedsDir = args[1];
+    args = args.slice(2);
+  }
+  for (const path of args) {
     try {
-      ok = (await check(path)) && ok;
+      ok = (await check(path, feedsDir)) && ok;
     } catch (e) {
       console.log(`${path}: FAIL ${e.message}`);
       ok = false;
