@@ -765,6 +765,13 @@ OwningOpRef<ModuleOp> Importer::importModel(onnx::ModelProto &model) {
     resultTypes.push_back(it->second.getType());
   }
   builder.create<func::ReturnOp>(fileLoc, results);
+  // Initializers and folded shape arithmetic that nothing reads any more:
+  // dropping them here frees their weights before any pass runs.
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(*body))) {
+    if (isa<ConstantOp>(op) && op.use_empty()) {
+      op.erase();
+    }
+  }
   func.setFunctionType(builder.getFunctionType(argTypes, resultTypes));
   for (auto [i, out] : llvm::enumerate(graph.output())) {
     func.setResultAttr(i, onnx_attrs::kName, builder.getStringAttr(out.name()));

@@ -13,6 +13,7 @@
 
 #include "mlir/IR/OperationSupport.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -30,6 +31,11 @@ cl::list<std::string>
     inputShapes("input-shape",
                 cl::desc("Pin an input's shape, e.g. input_ids=1x128"),
                 cl::value_desc("NAME=DIMS"), cl::sub(importCommand));
+cl::list<std::string> bindInputs(
+    "bind-input",
+    cl::desc("Freeze a graph input to the value in an ONNX TensorProto file "
+             "(for inputs that feed shapes)"),
+    cl::value_desc("NAME=FILE.pb"), cl::sub(importCommand));
 cl::opt<bool> allowUnsupported(
     "allow-unsupported",
     cl::desc("Keep ops Nuri has no op for as nuri.onnx_op (for the CPU)"),
@@ -53,6 +59,16 @@ int runImport() {
       WithColor::error() << "--input-shape: " << error << "\n";
       return 2;
     }
+  }
+  for (const std::string &text : bindInputs) {
+    auto [name, file] = StringRef(text).split('=');
+    auto buffer = MemoryBuffer::getFile(file, /*IsText=*/false);
+    if (name.empty() || file.empty() || !buffer) {
+      WithColor::error() << "--bind-input " << text
+                         << ": expected NAME=FILE.pb naming a readable file\n";
+      return 2;
+    }
+    options.constantInputs[name.str()] = (*buffer)->getBuffer().str();
   }
   mlir::DialectRegistry registry;
   nuri::registerOnnxImporterDialects(registry);

@@ -1122,6 +1122,42 @@ OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
       "slice");
 }
 
+OpFoldResult GatherOp::fold(FoldAdaptor adaptor) {
+  ElementsAttr input = asElements(adaptor.getInput());
+  ElementsAttr indicesAttr = asElements(adaptor.getIndices());
+  if (!input || !indicesAttr || getType().getNumElements() > kMaxFoldElements) {
+    return {};
+  }
+  auto indices = readAsInt(indicesAttr);
+  if (failed(indices)) {
+    return {};
+  }
+  ArrayRef<int64_t> inShape = getInput().getType().getShape();
+  int64_t axis = getAxis();
+  int64_t axisSize = inShape[axis];
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < static_cast<int64_t>(inShape.size()); ++d) {
+    inner *= inShape[d];
+  }
+  int64_t count = indices->size();
+  for (int64_t &index : *indices) {
+    if (index < -axisSize || index >= axisSize) {
+      return {}; // Out of range: left for the verifier of the run to report.
+    }
+    index = index < 0 ? index + axisSize : index;
+  }
+  // Output element (outer, i, inner) reads input (outer, indices[i], inner).
+  return foldDataMovement(
+      input, getType(),
+      [&](int64_t flat) {
+        int64_t in = flat % inner;
+        int64_t i = (flat / inner) % count;
+        int64_t outer = flat / inner / count;
+        return (outer * axisSize + (*indices)[i]) * inner + in;
+      },
+      "gathered");
+}
+
 OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
   if (getInput().getType() == getType()) {
     return getInput();
@@ -1201,3 +1237,59 @@ OpFoldResult nuri::detail::foldUnary(Operation *op, Attribute input) {
 
 #define GET_OP_CLASSES
 #include "nuri/Dialect/Nuri/IR/NuriOps.cpp.inc"
+
+OpFoldResult nuri::detail::foldReduce(Operation *op, Attribute input,
+                                      ArrayRef<int64_t> axes) {
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
+  auto inType = cast<RankedTensorType>(op->getOperand(0).getType());
+  if (axes.empty() && type == inType) {
+    return op->getOperand(0);
+  }
+  ElementsAttr elements = dyn_cast_or_null<ElementsAttr>(input);
+  if (!elements || inType.getNumElements() > kMaxFoldElements) {
+    return {};
+  }
+  auto values = readAsDouble(elements);
+  if (failed(values)) {
+    return {};
+  }
+  // Each input element lands in the output element that drops the reduced
+  // coordinates.
+  ArrayRef<int64_t> shape = inType.getShape();
+  SmallVector<int64_t> keptStrides(shape.size(), 0);
+  int64_t stride = 1;
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    if (!llvm::is_contained(axes, d)) {
+      keptStrides[d] = stride;
+      stride *= shape[d];
+    }
+  }
+  bool isMax = isa<ReduceMaxOp>(op), isMin = isa<ReduceMinOp>(op);
+  bool isProd = isa<ReduceProdOp>(op), isMean = isa<ReduceMeanOp>(op);
+  double init = isMax ? -INFINITY : isMin ? INFINITY : isProd ? 1.0 : 0.0;
+  std::vector<double> out(type.getNumElements(), init);
+  SmallVector<int64_t> index(shape.size(), 0);
+  for (double v : *values) {
+    int64_t target = 0;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      target += index[d] * keptStrides[d];
+    }
+    double &acc = out[target];
+    acc = isMax ? std::max(acc, v) : isMin ? std::min(acc, v)
+          : isProd ? acc * v : acc + v;
+    for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+      if (++index[d] < shape[d]) {
+        break;
+      }
+      index[d] = 0;
+    }
+  }
+  if (isMean) {
+    double count = static_cast<double>(inType.getNumElements()) /
+                   std::max<int64_t>(1, type.getNumElements());
+    for (double &v : out) {
+      v /= count;
+    }
+  }
+  return makeFromDouble(type, out);
+}

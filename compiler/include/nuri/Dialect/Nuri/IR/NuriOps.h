@@ -72,6 +72,10 @@ mlir::LogicalResult inferAttention(Loc loc, mlir::Type query, mlir::Type key,
 /// Evaluates an elementwise unary op on a constant operand.
 mlir::OpFoldResult foldUnary(mlir::Operation *op, mlir::Attribute input);
 
+/// Evaluates a reduction of a constant operand.
+mlir::OpFoldResult foldReduce(mlir::Operation *op, mlir::Attribute input,
+                              llvm::ArrayRef<int64_t> axes);
+
 /// The numpy broadcast of two shapes, or failure if they do not broadcast.
 mlir::FailureOr<llvm::SmallVector<int64_t>>
 broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);

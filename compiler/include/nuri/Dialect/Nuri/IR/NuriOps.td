@@ -365,7 +365,12 @@ class Nuri_ReduceOp<string mnemonic, string math>
   let results = (outs Nuri_Tensor:$output);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($output)";
   let extraClassDefinition = Nuri_InferBody<
-      "::nuri::detail::inferReduce(location, adaptor.getInput().getType(), adaptor.getAxes(), adaptor.getKeepDims(), inferred)">.body;
+      "::nuri::detail::inferReduce(location, adaptor.getInput().getType(), adaptor.getAxes(), adaptor.getKeepDims(), inferred)">.body # [{
+    ::mlir::OpFoldResult $cppClass::fold(FoldAdaptor adaptor) {
+      return ::nuri::detail::foldReduce(getOperation(), adaptor.getInput(), getAxes());
+    }
+  }];
+  let hasFolder = 1;
 }
 
 def Nuri_ReduceSumOp : Nuri_ReduceOp<"reduce_sum", "sum">;
@@ -502,6 +507,7 @@ def Nuri_GatherOp : Nuri_Op<"gather", [Pure, InferTypeOpAdaptor]> {
   }];
   let extraClassDefinition = Nuri_InferBody<
       "::nuri::detail::inferGather(location, adaptor.getInput().getType(), adaptor.getIndices().getType(), adaptor.getAxisAttr(), inferred)">.body;
+  let hasFolder = 1;
 }
 
 def Nuri_CastOp : Nuri_Op<"cast", [Pure]> {
