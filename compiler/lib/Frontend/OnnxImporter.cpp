@@ -786,6 +786,13 @@ OwningOpRef<ModuleOp> Importer::importModel(onnx::ModelProto &model) {
 // Entry points
 //===----------------------------------------------------------------------===//
 
+bool nuri::isSupportedOnnxOp(StringRef domain, StringRef opType) {
+  if (domain.empty() || domain == "ai.onnx") {
+    return defaultDomainConverters().count(opType);
+  }
+  return domain == "com.microsoft" && microsoftDomainConverters().count(opType);
+}
+
 void nuri::registerOnnxImporterDialects(DialectRegistry &registry) {
   registry.insert<NuriDialect, func::FuncDialect>();
 }

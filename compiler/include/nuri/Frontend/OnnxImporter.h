@@ -60,6 +60,10 @@ importOnnxBuffer(mlir::MLIRContext &context, llvm::StringRef bytes,
                  llvm::StringRef sourceName, llvm::StringRef baseDir,
                  const OnnxImportOptions &options = {});
 
+/// Whether the importer maps (domain, op type) onto nuri ops; "" and
+/// "ai.onnx" both name the default domain.
+bool isSupportedOnnxOp(llvm::StringRef domain, llvm::StringRef opType);
+
 /// Registers what imported modules use (the nuri and func dialects).
 void registerOnnxImporterDialects(mlir::DialectRegistry &registry);
 
