@@ -8,13 +8,14 @@ build=${NURI_BUILD_DIR:-$root/build}
 
 nuri="$build/bin/nuri"
 out="$build/demo"
+model="$build/models/bert-tiny.onnx" # made by the build: `nuri zoo bert-tiny`
+shapes=(--input-shape input_ids=1x128 --input-shape attention_mask=1x128
+        --input-shape token_type_ids=1x128)
 mkdir -p "$out"
-echo "== nuri zoo bert-tiny: a BERT export laid out as torch.onnx.export writes it"
-"$nuri" zoo bert-tiny -o "$out/bert-tiny.onnx"
-echo "== nuri inspect: what the model holds"
-"$nuri" inspect "$out/bert-tiny.onnx" --input-shape input_ids=1x128 --input-shape attention_mask=1x128
+echo "== nuri inspect: the bundled BERT export, as torch.onnx.export lays it out"
+"$nuri" inspect "$model" "${shapes[@]}"
+echo
 echo "== nuri import: ONNX -> nuri dialect, shapes pinned, patterns fused"
-"$nuri" import "$out/bert-tiny.onnx" --input-shape input_ids=1x128 \
-  --input-shape attention_mask=1x128 -o "$out/bert-tiny.mlir"
+"$nuri" import "$model" "${shapes[@]}" -o "$out/bert-tiny.mlir"
+"$nuri" import "$model" "${shapes[@]}" --elide-weights | grep -E "nuri\.(attention|layer_norm|gelu)" | head -3
 echo "wrote $out/bert-tiny.mlir"
-"$nuri" inspect "$out/bert-tiny.mlir"
