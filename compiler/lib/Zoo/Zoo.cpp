@@ -252,17 +252,26 @@ bool nuri::zoo::writeModel(Model &model, const std::string &path,
     uint64_t offset = 0;
     for (int i = 0; i < graph->initializer_size(); ++i) {
       onnx::TensorProto *tensor = graph->mutable_initializer(i);
-      std::string bytes = specOf[i] >= 0
-                              ? rawBytes(model.generate(size_t(specOf[i])))
-                              : tensor->raw_data();
-      if (bytes.size() < 1024) {
-        tensor->set_raw_data(std::move(bytes));
+      // Generated weights are written straight from the float buffer: a
+      // copy into a string would double the peak (0.5 GB for 7B's embedding).
+      std::vector<float> values;
+      const char *bytes = tensor->raw_data().data();
+      size_t size = tensor->raw_data().size();
+      if (specOf[i] >= 0) {
+        values = model.generate(size_t(specOf[i]));
+        bytes = reinterpret_cast<const char *>(values.data());
+        size = values.size() * sizeof(float);
+      }
+      if (size < 1024) {
+        if (specOf[i] >= 0) {
+          tensor->set_raw_data(bytes, size);
+        }
         continue;
       }
       uint64_t aligned = (offset + 4095) & ~uint64_t(4095);
       data.write(std::string(aligned - offset, '\0').data(),
                  std::streamsize(aligned - offset));
-      data.write(bytes.data(), std::streamsize(bytes.size()));
+      data.write(bytes, std::streamsize(size));
       if (!data) {
         error = ioError("write external data file", dataPath);
         return false;
@@ -276,8 +285,8 @@ bool nuri::zoo::writeModel(Model &model, const std::string &path,
       };
       addEntry("location", location);
       addEntry("offset", std::to_string(aligned));
-      addEntry("length", std::to_string(bytes.size()));
-      offset = aligned + bytes.size();
+      addEntry("length", std::to_string(size));
+      offset = aligned + size;
     }
     data.close();
     if (!data) {
