@@ -70,7 +70,7 @@ func.func @vit_transpose_rhs(%qh: tensor<2x3x5x64xf32>, %kh: tensor<2x3x5x64xf32
 // batch and heads merge into [b * h, s, d] and the key is transposed in 3-D.
 // The fused op reads the 4-D values and the scale moves into it.
 // CHECK-LABEL: func @whisper_bmm
-// CHECK-SAME: (%[[Q:.*]]: tensor<1x4x16xf32>,
+// CHECK-SAME: (%[[Q:[^:]*]]: tensor<1x4x16xf32>,
 // CHECK: %[[QR:.*]] = nuri.reshape %[[Q]] : tensor<1x4x16xf32> -> tensor<1x4x2x8xf32>
 // CHECK: %[[QH:.*]] = nuri.transpose %[[QR]]
 // CHECK: %[[O:.*]] = nuri.attention %[[QH]], %[[KH:.*]], %[[VH:.*]] {scale = 0.353553385 : f32} : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
