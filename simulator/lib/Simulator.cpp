@@ -1208,9 +1208,14 @@ struct Simulator::Impl {
   }
 
   std::string describeBlocked(const Queue &q) const {
-    std::string inst = formatInstruction(q.stream->insts[q.pc]);
+    // A queue waiting at a barrier has already stepped past it.
+    size_t pc = q.st == Queue::St::Blocked && q.reason == Reason::Barrier &&
+                        q.pc > 0
+                    ? q.pc - 1
+                    : q.pc;
+    std::string inst = formatInstruction(q.stream->insts[pc]);
     std::string why;
-    const Instruction &in = q.stream->insts[q.pc];
+    const Instruction &in = q.stream->insts[pc];
     if (in.opcode == Opcode::SemWait) {
       const Semaphore &s = sems[q.core][in[Field::Sem]];
       why = fmt::format("waits for semaphore {} to reach {} (value {}), but "
@@ -1224,7 +1229,7 @@ struct Simulator::Impl {
       why = fmt::format("blocked ({})", reasonName(q.reason));
     }
     return fmt::format("core {} engine {} pc {} `{}`: {}", q.core,
-                       engineName(q.kind), q.pc, inst, why);
+                       engineName(q.kind), pc, inst, why);
   }
 
   Report run(const Program &program) {

@@ -1,0 +1,258 @@
+//===- IsaTest.cpp - Encoding, assembler, disassembler, docs --------------===//
+
+#include "TestUtil.h"
+
+#include "nuri/isa/IsaDoc.h"
+
+#include <random>
+#include <set>
+
+using namespace nuri;
+using namespace nuri::isa;
+
+namespace {
+
+/// An instruction with random in-range values in every field of `info`.
+Instruction randomInstruction(const OpcodeInfo &info, std::mt19937_64 &rng) {
+  Instruction inst(info.opcode);
+  for (Field f : info.fields) {
+    const FieldInfo &fi = fieldInfo(f);
+    uint64_t v;
+    if (unsigned n = enumCount(fi.kind)) {
+      do {
+        v = rng() % 16;
+      } while (!enumName(fi.kind, v));
+      (void)n;
+    } else {
+      v = fi.bits >= 64 ? rng() : rng() & ((1ull << fi.bits) - 1);
+    }
+    inst.set(f, v);
+  }
+  return inst;
+}
+
+TEST(Isa, TablesAreConsistent) {
+  std::set<uint8_t> values;
+  std::set<std::string> names;
+  for (const OpcodeInfo &op : opcodeTable()) {
+    EXPECT_TRUE(values.insert(op.value).second) << op.mnemonic;
+    EXPECT_TRUE(names.insert(op.mnemonic).second) << op.mnemonic;
+    EXPECT_NE(op.value, 0) << "0x00 must stay invalid so zeroed memory is not code";
+    ASSERT_FALSE(op.offsets.empty() && !op.fields.empty());
+    if (!op.fields.empty()) {
+      unsigned end = op.offsets.back() + fieldInfo(op.fields.back()).bits;
+      EXPECT_LE(end, kInstBytes * 8) << op.mnemonic;
+    }
+  }
+}
+
+TEST(Isa, EveryOpcodeRoundTripsThroughEncodingAndText) {
+  std::mt19937_64 rng(42);
+  for (const OpcodeInfo &op : opcodeTable()) {
+    for (int i = 0; i < 50; ++i) {
+      Instruction inst = randomInstruction(op, rng);
+      Result<EncodedInst> enc = encode(inst);
+      ASSERT_TRUE(enc) << enc.error();
+      EXPECT_EQ((*enc)[0], op.value);
+      Result<Instruction> dec = decode(enc->data());
+      ASSERT_TRUE(dec) << dec.error();
+      EXPECT_EQ(*dec, inst) << formatInstruction(inst);
+      // Text round trip (labels print as numbers outside a program).
+      if (op.opcode == Opcode::Repeat) {
+        continue;
+      }
+      std::string text = ".stream core=0 engine=" +
+                         std::string(op.engines == EngineClass::Matrix ? "mat"
+                                     : op.engines == EngineClass::Vector
+                                         ? "vec"
+                                         : "dma") +
+                         "\n" + formatInstruction(inst) + "\nend\n";
+      Result<Program> p = assemble(text);
+      ASSERT_TRUE(p) << p.error() << "\n" << text;
+      EXPECT_EQ(p->streams[0].insts[0], inst) << text;
+    }
+  }
+}
+
+TEST(Isa, DecodeRejectsBadOpcodeReservedBitsAndBadEnums) {
+  EncodedInst bytes{};
+  bytes[0] = 0xee;
+  Result<Instruction> r = decode(bytes.data());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("bad opcode 0xee"), std::string::npos) << r.error();
+
+  bytes = *encode(Instruction(Opcode::End));
+  bytes[63] = 0x80;
+  r = decode(bytes.data());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("reserved bit"), std::string::npos) << r.error();
+
+  Instruction mm(Opcode::MatMul);
+  mm.set(Field::AType, 3).set(Field::BType, 3);
+  bytes = *encode(mm);
+  // Find atype's offset and write dtype code 15 (undefined).
+  const OpcodeInfo *info = opcodeInfo(Opcode::MatMul);
+  for (size_t i = 0; i < info->fields.size(); ++i) {
+    if (info->fields[i] == Field::AType) {
+      unsigned off = info->offsets[i];
+      for (unsigned b = 0; b < 4; ++b) {
+        bytes[(off + b) / 8] |= uint8_t(1u << ((off + b) % 8));
+      }
+    }
+  }
+  r = decode(bytes.data());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("atype"), std::string::npos) << r.error();
+}
+
+TEST(Isa, EncodeAndBuilderRejectFieldsThatDoNotFit) {
+  Instruction in(Opcode::SemWait);
+  in.set(Field::Sem, 256);
+  Result<EncodedInst> e = encode(in);
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().find("sem=256"), std::string::npos) << e.error();
+
+  Instruction stray(Opcode::End);
+  stray.set(Field::Rows, 1);
+  EXPECT_FALSE(encode(stray));
+
+  ProgramBuilder pb;
+  auto q = pb.queue(0, Engine::Vector);
+  EXPECT_THROW(q.wait(300), Error);
+  EXPECT_THROW(q.mm(0, {}, {}, 1, 1, 1, Dtype::BF16, Dtype::BF16, false),
+               Error); // matrix op on the vector queue
+}
+
+TEST(Isa, AssemblerReportsFileLineAndReason) {
+  struct Case {
+    const char *text, *needle;
+  } cases[] = {
+      {"end\n", "test.nasm:1: instruction before any `.stream`"},
+      {".stream core=0 engine=dma\n  frob x=1\n", "test.nasm:2: unknown instruction `frob`"},
+      {".stream core=0 engine=dma\n  sem.wait sem=1, rows=2\n", "has no field `rows`"},
+      {".stream core=0 engine=dma\n  sem.wait sem=999\n", "does not fit"},
+      {".stream core=0 engine=dma\n  sem.wait sem=X\n", "unknown value `X`"},
+      {".stream core=0 engine=vec\n  vec.fill dtype=q7\n", "not a valid dtype"},
+      {".stream core=0 engine=dma\n  repeat body=nowhere, times=2\n  end\n", "unknown label `nowhere`"},
+      {".stream core=0 engine=dma\n  mat.mm m=1\n  end\n", "not legal on the dma queue"},
+      {".stream core=0 engine=dma\n  sem.wait sem=1\n", "does not end with `end`"},
+      {".stream core=0 engine=gpu\n", "unknown engine"},
+      {".stream core=0 engine=dma\nend\n.stream core=0 engine=dma\nend\n", "opened twice"},
+      {".stream core=0 engine=dma\n  sem.wait sem=1 sem=2\n", "given twice"},
+      {".equ A, 5\n.equ A, 6\n", "redefined"},
+      {".stream core=0 engine=dma\n  nop cycles=3-5\n", "negative"},
+  };
+  for (const Case &c : cases) {
+    Result<Program> p = assemble(c.text, "test.nasm");
+    ASSERT_FALSE(p) << c.text;
+    EXPECT_NE(p.error().find(c.needle), std::string::npos)
+        << "got: " << p.error() << "\nwanted: " << c.needle;
+  }
+}
+
+TEST(Isa, LabelsEquAndExpressions) {
+  Program p = test::assembleOrDie(R"(
+    .equ BASE, 0x1000
+    .equ OFF, 64
+    .stream core=1 engine=dma   # comment
+    top:  nop cycles=BASE + OFF - 4   ; another comment
+      nop cycles=1_000
+    inner: nop cycles=0b101 // and another
+      repeat body=inner, times=3
+      repeat body=top, times=2
+      end
+  )");
+  ASSERT_EQ(p.streams.size(), 1u);
+  const Stream &s = p.streams[0];
+  EXPECT_EQ(s.core, 1u);
+  EXPECT_EQ(s.insts[0].get(Field::Cycles), 0x1000u + 64 - 4);
+  EXPECT_EQ(s.insts[1].get(Field::Cycles), 1000u);
+  EXPECT_EQ(s.insts[2].get(Field::Cycles), 5u);
+  EXPECT_EQ(s.insts[3].get(Field::Body), 2u);
+  EXPECT_EQ(s.insts[4].get(Field::Body), 0u);
+  std::string dis = disassemble(p);
+  EXPECT_NE(dis.find("L2:"), std::string::npos) << dis;
+  EXPECT_NE(dis.find("body=L0"), std::string::npos) << dis;
+}
+
+TEST(Isa, FloatImmediatesRoundTripExactly) {
+  for (float f : {0.0f, -0.0f, 1e-12f, 0.125f, 3.4028235e38f, 1.17549435e-38f,
+                  1e-45f, 0.1f, -2.5f}) {
+    Instruction in(Opcode::VecFill);
+    in.set(Field::DType, uint64_t(Dtype::F32)).setImm(f);
+    Program p = test::assembleOrDie(".stream core=0 engine=vec\n" +
+                                    formatInstruction(in) + "\nend\n");
+    EXPECT_EQ(p.streams[0].insts[0].get(Field::Imm), in.get(Field::Imm))
+        << formatInstruction(in);
+  }
+  Instruction nan(Opcode::VecFill);
+  nan.set(Field::Imm, 0x7fc00001u);
+  Program p = test::assembleOrDie(".stream core=0 engine=vec\n" +
+                                  formatInstruction(nan) + "\nend\n");
+  EXPECT_EQ(p.streams[0].insts[0].get(Field::Imm), 0x7fc00001u);
+}
+
+TEST(Isa, ExampleProgramsRoundTripByteForByte) {
+  std::vector<std::string> files = test::examplePrograms();
+  ASSERT_GE(files.size(), 5u);
+  for (const std::string &f : files) {
+    Result<Program> p1 = assembleFile(f);
+    ASSERT_TRUE(p1) << p1.error();
+    Result<std::vector<uint8_t>> bin1 = encodeProgram(*p1);
+    ASSERT_TRUE(bin1) << bin1.error();
+    Result<Program> decoded = decodeProgram(bin1->data(), bin1->size());
+    ASSERT_TRUE(decoded) << decoded.error();
+    std::string text = disassemble(*decoded);
+    Result<Program> p2 = assemble(text, f + ".disasm");
+    ASSERT_TRUE(p2) << p2.error();
+    Result<std::vector<uint8_t>> bin2 = encodeProgram(*p2);
+    ASSERT_TRUE(bin2);
+    EXPECT_EQ(*bin1, *bin2) << f;
+    // And the disassembly is a fixed point.
+    EXPECT_EQ(disassemble(*p2), text) << f;
+  }
+}
+
+TEST(Isa, ProgramFilesAreValidatedBeforeUse) {
+  Program p = test::assembleOrDie(".stream core=0 engine=dma\n nop cycles=1\n end\n");
+  std::vector<uint8_t> bin = *encodeProgram(p);
+  EXPECT_TRUE(decodeProgram(bin.data(), bin.size()));
+  // Every truncation fails cleanly.
+  for (size_t n = 0; n < bin.size(); ++n) {
+    EXPECT_FALSE(decodeProgram(bin.data(), n)) << n;
+  }
+  std::vector<uint8_t> bad = bin;
+  bad[0] = 'X';
+  EXPECT_NE(decodeProgram(bad.data(), bad.size()).error().find("magic"),
+            std::string::npos);
+  bad = bin;
+  bad[8] = 9; // major version
+  EXPECT_NE(decodeProgram(bad.data(), bad.size()).error().find("version"),
+            std::string::npos);
+  bad = bin;
+  bad[12] = 0xff; // stream count
+  bad[13] = 0xff;
+  EXPECT_FALSE(decodeProgram(bad.data(), bad.size()));
+  bad = bin;
+  bad[16 + 8] = 0xf0; // stream offset
+  EXPECT_NE(decodeProgram(bad.data(), bad.size()).error().find("past the end"),
+            std::string::npos);
+}
+
+TEST(Isa, DocsAgreeWithIsaDef) {
+  std::string doc =
+      test::readFile(std::string(NURI_SOURCE_DIR) + "/docs/isa.md");
+  size_t b = doc.find(kIsaDocBegin), e = doc.find(kIsaDocEnd);
+  ASSERT_NE(b, std::string::npos) << "docs/isa.md lacks " << kIsaDocBegin;
+  ASSERT_NE(e, std::string::npos);
+  b += std::string(kIsaDocBegin).size();
+  std::string section = doc.substr(b, e - b);
+  // Trim the newline after the BEGIN marker.
+  while (!section.empty() && section.front() == '\n') {
+    section.erase(0, 1);
+  }
+  EXPECT_EQ(section, renderIsaReference())
+      << "docs/isa.md is stale: regenerate the section with `nuri isa`";
+}
+
+} // namespace

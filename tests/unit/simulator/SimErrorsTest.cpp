@@ -1,0 +1,186 @@
+//===- SimErrorsTest.cpp - Invalid programs stop with a precise error -----===//
+
+#include "TestUtil.h"
+
+using namespace nuri;
+using namespace nuri::isa;
+
+namespace {
+
+std::string runError(const std::string &text, const char *targetName = "tiny",
+                     bool functional = true) {
+  Program p = test::assembleOrDie(text);
+  sim::SimOptions o;
+  o.functional = functional;
+  sim::Simulator sim(test::loadTarget(targetName), o);
+  Result<sim::Report> r = sim.run(p);
+  EXPECT_FALSE(r) << text;
+  return r ? std::string() : r.error();
+}
+
+void expectHas(const std::string &err, std::initializer_list<const char *> parts) {
+  for (const char *p : parts) {
+    EXPECT_NE(err.find(p), std::string::npos) << "missing `" << p << "` in: " << err;
+  }
+}
+
+TEST(SimErrors, SramOutOfBoundsNamesCoreEnginePcAndInstruction) {
+  for (bool functional : {true, false}) {
+    std::string e = runError(R"(
+      .stream core=1 engine=vec
+        vec.fill dst=0x0, ldd=4, rows=1, cols=1, dtype=f32, imm=1.0
+        vec.fill dst=0x3fff0, ldd=64, rows=2, cols=8, dtype=f32, imm=1.0
+        end)", "tiny", functional);
+    expectHas(e, {"core 1 engine vec pc 1", "`vec.fill dst=0x3fff0", "out of bounds",
+                  "size 0x40000"});
+  }
+}
+
+TEST(SimErrors, DramOutOfBounds) {
+  std::string e = runError(R"(
+    .stream core=0 engine=dma
+      dma.copy src_space=dram, dst_space=sram, src=0x3fffff0, dst=0, bytes=64, rows=1, planes=1
+      end)");
+  expectHas(e, {"core 0 engine dma pc 0", "DRAM source", "out of bounds"});
+  // Strides that would wrap a 64-bit address are caught too.
+  e = runError(R"(
+    .stream core=0 engine=dma
+      dma.copy src_space=dram, dst_space=sram, src=0, dst=0, bytes=1, rows=65535, planes=65535, src_stride=0xffffffff, src_pstride=0xffffffffff
+      end)");
+  expectHas(e, {"out of bounds"});
+}
+
+TEST(SimErrors, Misalignment) {
+  std::string e = runError(R"(
+    .stream core=0 engine=vec
+      vec.unary unop=exp, dst=0x101, ldd=64, src=0x0, lds=64, rows=1, cols=4, dtype=bf16, stype=bf16
+      end)");
+  expectHas(e, {"pc 0", "misaligned dst", "2 bytes (bf16)"});
+}
+
+TEST(SimErrors, DtypeMismatch) {
+  std::string e = runError(R"(
+    .stream core=0 engine=mat
+      mat.mm acc=0, a=0, lda=64, b=0x1000, ldb=64, m=8, n=8, k=8, atype=i8, btype=bf16
+      end)");
+  expectHas(e, {"engine mat pc 0", "dtype mismatch: atype i8 with btype bf16"});
+  e = runError(R"(
+    .stream core=0 engine=mat
+      mat.mm acc=0, a=0, lda=64, b=0x1000, ldb=64, m=8, n=8, k=8, atype=i8, btype=i8
+      mat.mm acc=0, a=0, lda=64, b=0x1000, ldb=64, m=8, n=8, k=8, atype=bf16, btype=bf16, accumulate=1
+      end)");
+  expectHas(e, {"pc 1", "accumulating f32 into i32"});
+  e = runError(R"(
+    .stream core=0 engine=mat
+      mat.mm acc=0, a=0, lda=64, b=0x1000, ldb=64, m=8, n=8, k=8, atype=e4m3, btype=e4m3
+      end)", "atom");
+  expectHas(e, {"e4m3 is not supported", "atom"});
+}
+
+TEST(SimErrors, SemaphoreNeverSignalledIsADeadlock) {
+  std::string e = runError(R"(
+    .stream core=0 engine=dma
+      sem.signal sem=1, core=0, count=1
+      end
+    .stream core=0 engine=mat
+      sem.wait sem=1, count=2
+      end)");
+  expectHas(e, {"deadlock", "core 0 engine mat pc 0", "`sem.wait sem=1, count=2`",
+                "value 1"});
+  // A cycle: each engine waits for the other.
+  e = runError(R"(
+    .stream core=0 engine=dma
+      sem.wait sem=0, count=1
+      sem.signal sem=1, core=0, count=1
+      end
+    .stream core=0 engine=vec
+      sem.wait sem=1, count=1
+      sem.signal sem=0, core=0, count=1
+      end)");
+  expectHas(e, {"2 queue(s)", "engine dma pc 0", "engine vec pc 0"});
+}
+
+TEST(SimErrors, BarrierMisuse) {
+  std::string e = runError(R"(
+    .stream core=0 engine=dma
+      barrier bar=0, count=3
+      end
+    .stream core=1 engine=dma
+      barrier bar=0, count=3
+      end)");
+  expectHas(e, {"deadlock", "barrier 0 (2 of 3 arrived)"});
+  e = runError(R"(
+    .stream core=0 engine=dma
+      barrier bar=0, count=2
+      end
+    .stream core=1 engine=dma
+      barrier bar=0, count=3
+      end)");
+  expectHas(e, {"core 1 engine dma pc 0", "disagrees"});
+  e = runError(R"(
+    .stream core=0 engine=dma
+      barrier bar=99, count=1
+      end)");
+  expectHas(e, {"barrier 99 does not exist"});
+}
+
+TEST(SimErrors, ResourceIndicesOutOfRange) {
+  expectHas(runError(".stream core=0 engine=dma\n sem.signal sem=200, core=0\n end\n"),
+            {"semaphore 200 does not exist"});
+  expectHas(runError(".stream core=0 engine=dma\n sem.signal sem=0, core=9\n end\n"),
+            {"core 9 does not exist"});
+  expectHas(runError(".stream core=0 engine=dma\n dma.copy src_space=sram, "
+                     "dst_space=peer, core=5, bytes=4, rows=1, planes=1\n end\n"),
+            {"peer core 5 does not exist"});
+  expectHas(runError(".stream core=5 engine=dma\n end\n"),
+            {"program uses 6 cores but target tiny has 2"});
+  expectHas(runError(".stream core=0 engine=mat\n mat.mm acc=4090, a=0, lda=64, "
+                     "b=0, ldb=64, m=8, n=8, k=1, atype=bf16, btype=bf16\n end\n"),
+            {"accumulator entries [4090, 4154) out of bounds"});
+  expectHas(runError(".stream core=0 engine=vec\n vec.fill rows=0, cols=1, dtype=f32\n end\n"),
+            {"empty tile"});
+}
+
+TEST(SimErrors, RunawayLoopsHitTheInstructionBudget) {
+  Program p = test::assembleOrDie(R"(
+    .stream core=0 engine=vec
+    a: nop cycles=0
+    b: nop cycles=0
+    c: nop cycles=0
+       repeat body=c, times=65535
+       repeat body=b, times=65535
+       repeat body=a, times=65535
+       end)");
+  sim::SimOptions o;
+  o.maxInstructions = 1000000;
+  sim::Simulator sim(test::loadTarget("tiny"), o);
+  Result<sim::Report> r = sim.run(p);
+  ASSERT_FALSE(r);
+  expectHas(r.error(), {"budget of 1000000 exceeded"});
+}
+
+TEST(SimErrors, BadBinariesNameTheStreamAndPc) {
+  Program p = test::assembleOrDie(
+      ".stream core=1 engine=vec\n nop cycles=1\n nop cycles=2\n end\n");
+  std::vector<uint8_t> bin = *encodeProgram(p);
+  std::vector<uint8_t> bad = bin;
+  size_t inst1 = bin.size() - 2 * kInstBytes;
+  bad[inst1] = 0xee;
+  Result<Program> d = decodeProgram(bad.data(), bad.size());
+  ASSERT_FALSE(d);
+  expectHas(d.error(), {"core 1 engine vec pc 1", "bad opcode 0xee"});
+  bad = bin;
+  bad[inst1 + 40] = 1;
+  d = decodeProgram(bad.data(), bad.size());
+  ASSERT_FALSE(d);
+  expectHas(d.error(), {"pc 1", "bad encoding", "reserved bit"});
+  // An `end` missing from the stream.
+  Program noEnd = p;
+  noEnd.streams[0].insts.pop_back();
+  sim::Simulator sim(test::loadTarget("tiny"));
+  Result<sim::Report> r = sim.run(noEnd);
+  ASSERT_FALSE(r);
+  expectHas(r.error(), {"core 1 engine vec", "does not end with `end`"});
+}
+
+} // namespace

@@ -1,0 +1,437 @@
+//===- SimFunctionalTest.cpp - Every instruction vs a scalar reference ----===//
+//
+// Each test writes random operands into a core's SRAM, runs one instruction
+// on the `tiny` chip, and compares every output bit with a naive scalar
+// reference written here (element by element, in the order DESIGN.md fixes).
+//
+//===----------------------------------------------------------------------===//
+
+#include "TestUtil.h"
+
+#include "nuri/isa/Numerics.h"
+
+#include <cmath>
+#include <random>
+
+using namespace nuri;
+using namespace nuri::isa;
+using nuri::sim::Simulator;
+
+namespace {
+
+const Dtype kAllTypes[] = {Dtype::I8,   Dtype::I32,  Dtype::F32, Dtype::BF16,
+                           Dtype::F16,  Dtype::E4M3, Dtype::E5M2};
+
+struct Harness {
+  target::Target t = test::loadTarget("tiny");
+  std::unique_ptr<Simulator> sim = std::make_unique<Simulator>(t);
+  std::mt19937 rng{1234};
+
+  /// Random elements of `d` in a range every op handles (no NaN/inf).
+  std::vector<uint8_t> randomTile(Dtype d, size_t n, float lo = -4,
+                                  float hi = 4) {
+    std::uniform_real_distribution<float> dist(lo, hi);
+    std::vector<uint8_t> out(n * dtypeBytes(d));
+    for (size_t i = 0; i < n; ++i) {
+      float v = dist(rng);
+      if (d == Dtype::I8 || d == Dtype::I32) {
+        v = std::round(v * 30);
+      }
+      storeFromF32(d, out.data(), i, v);
+    }
+    return out;
+  }
+  void put(uint64_t addr, const std::vector<uint8_t> &b) {
+    sim->writeSram(0, addr, b.data(), b.size());
+  }
+  std::vector<uint8_t> get(uint64_t addr, size_t n) {
+    std::vector<uint8_t> b(n);
+    sim->readSram(0, addr, b.data(), n);
+    return b;
+  }
+  sim::Report run(ProgramBuilder &pb) {
+    Program p = pb.finish();
+    Result<sim::Report> r = sim->run(p);
+    if (!r) {
+      throw Error(r.error());
+    }
+    return *r;
+  }
+};
+
+/// Bitwise equality of element i, treating all NaNs as equal.
+void expectSame(Dtype d, const std::vector<uint8_t> &got,
+                const std::vector<uint8_t> &want, size_t n,
+                const std::string &what) {
+  for (size_t i = 0; i < n; ++i) {
+    float g = loadAsF32(d, got.data(), i), w = loadAsF32(d, want.data(), i);
+    if (std::isnan(g) && std::isnan(w)) {
+      continue;
+    }
+    bool same = std::memcmp(got.data() + i * dtypeBytes(d),
+                            want.data() + i * dtypeBytes(d),
+                            dtypeBytes(d)) == 0;
+    ASSERT_TRUE(same) << what << " " << dtypeName(d) << " element " << i
+                      << ": got " << g << " want " << w;
+  }
+}
+
+float refBinary(BinOp op, float x, float y) {
+  switch (op) {
+  case BinOp::Add: return x + y;
+  case BinOp::Sub: return x - y;
+  case BinOp::Mul: return x * y;
+  case BinOp::Div: return x / y;
+  case BinOp::Max: return std::isnan(x) ? y : std::isnan(y) ? x : (x > y ? x : y);
+  case BinOp::Min: return std::isnan(x) ? y : std::isnan(y) ? x : (x < y ? x : y);
+  }
+  return 0;
+}
+
+float refUnary(UnOp op, float x) {
+  switch (op) {
+  case UnOp::Copy: return x;
+  case UnOp::Neg: return -x;
+  case UnOp::Abs: return x < 0 ? -x : x;
+  case UnOp::Relu: return x > 0 ? x : 0.0f;
+  case UnOp::Exp: return std::exp(x);
+  case UnOp::Rsqrt: return 1.0f / std::sqrt(x);
+  case UnOp::Sqrt: return std::sqrt(x);
+  case UnOp::Recip: return 1.0f / x;
+  case UnOp::Tanh: return std::tanh(x);
+  case UnOp::Erf: return std::erf(x);
+  // The exact fp32 formulas docs/isa.md specifies.
+  case UnOp::Gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678f));
+  case UnOp::Silu: return x * (1.0f / (1.0f + std::exp(-x)));
+  case UnOp::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+  }
+  return 0;
+}
+
+TEST(SimFunctional, MatMulEveryDtypeAccumulateAndOverwrite) {
+  struct Pair {
+    Dtype a, b;
+  } pairs[] = {{Dtype::I8, Dtype::I8},     {Dtype::BF16, Dtype::BF16},
+               {Dtype::F16, Dtype::F16},   {Dtype::E4M3, Dtype::E4M3},
+               {Dtype::E5M2, Dtype::E5M2}, {Dtype::E4M3, Dtype::E5M2}};
+  for (Pair pr : pairs) {
+    Harness h;
+    const uint64_t m = 11, n = 13, k = 37; // not multiples of the 8x8 array
+    uint64_t lda = (k + 3) * dtypeBytes(pr.a), ldb = (n + 5) * dtypeBytes(pr.b);
+    auto a1 = h.randomTile(pr.a, m * (lda / dtypeBytes(pr.a)));
+    auto b1 = h.randomTile(pr.b, k * (ldb / dtypeBytes(pr.b)));
+    auto a2 = h.randomTile(pr.a, m * (lda / dtypeBytes(pr.a)));
+    auto b2 = h.randomTile(pr.b, k * (ldb / dtypeBytes(pr.b)));
+    h.put(0x0, a1);
+    h.put(0x4000, b1);
+    h.put(0x8000, a2);
+    h.put(0xc000, b2);
+    ProgramBuilder pb;
+    pb.queue(0, Engine::Matrix)
+        .mm(16, {0x0, lda}, {0x4000, ldb}, m, n, k, pr.a, pr.b, false)
+        .mm(16, {0x8000, lda}, {0xc000, ldb}, m, n, k, pr.a, pr.b, true);
+    h.run(pb);
+    std::vector<uint32_t> acc(m * n);
+    h.sim->readAcc(0, 16, acc.data(), acc.size());
+    bool isInt = pr.a == Dtype::I8;
+    for (uint64_t i = 0; i < m; ++i) {
+      for (uint64_t j = 0; j < n; ++j) {
+        if (isInt) {
+          int64_t s = 0;
+          for (uint64_t p = 0; p < k; ++p) {
+            s += int64_t(int8_t(a1[i * lda + p])) * int8_t(b1[p * ldb + j]);
+          }
+          for (uint64_t p = 0; p < k; ++p) {
+            s += int64_t(int8_t(a2[i * lda + p])) * int8_t(b2[p * ldb + j]);
+          }
+          ASSERT_EQ(int32_t(acc[i * n + j]), int32_t(uint32_t(s)));
+        } else {
+          float s = 0.0f;
+          for (auto [a, b] : {std::pair{&a1, &b1}, std::pair{&a2, &b2}}) {
+            for (uint64_t p = 0; p < k; ++p) {
+              float x = loadAsF32(pr.a, a->data() + i * lda, p);
+              float y = loadAsF32(pr.b, b->data() + p * ldb, j);
+              // The product of two <=11-bit significands is exact in fp32;
+              // each sum is one fp32 add (round to nearest even).
+              double prod = double(x) * double(y);
+              ASSERT_EQ(double(float(prod)), prod);
+              s = s + float(prod);
+            }
+          }
+          ASSERT_EQ(floatBits(s), acc[i * n + j])
+              << dtypeName(pr.a) << "x" << dtypeName(pr.b) << " (" << i << ","
+              << j << ")";
+        }
+      }
+    }
+  }
+}
+
+TEST(SimFunctional, AccReadEpilogueEveryOutputType) {
+  for (bool intAcc : {true, false}) {
+    for (Dtype out : kAllTypes) {
+      for (Act act : {Act::None, Act::Relu, Act::Gelu, Act::Silu, Act::Tanh}) {
+        Harness h;
+        const uint64_t m = 5, n = 9, k = 8;
+        Dtype in = intAcc ? Dtype::I8 : Dtype::BF16;
+        auto a = h.randomTile(in, m * k), b = h.randomTile(in, k * n);
+        h.put(0x0, a);
+        h.put(0x1000, b);
+        std::vector<uint8_t> scale(n * 4), bias(n * 4);
+        std::uniform_real_distribution<float> d(0.001f, 0.05f);
+        for (uint64_t j = 0; j < n; ++j) {
+          storeFromF32(Dtype::F32, scale.data(), j, d(h.rng));
+          if (intAcc) {
+            storeFromF32(Dtype::I32, bias.data(), j, float(int(j * 37) - 150));
+          } else {
+            storeFromF32(Dtype::F32, bias.data(), j, d(h.rng) * 100 - 2);
+          }
+        }
+        h.put(0x2000, scale);
+        h.put(0x2100, bias);
+        bool useScale = out != Dtype::I32 || act != Act::None;
+        ProgramBuilder pb;
+        pb.queue(0, Engine::Matrix)
+            .mm(0, {0x0, k * dtypeBytes(in)}, {0x1000, n * dtypeBytes(in)}, m,
+                n, k, in, in, false)
+            .signal(0);
+        Epilogue e;
+        e.out = out;
+        e.act = act;
+        e.useScale = useScale;
+        e.scale = 0x2000;
+        e.useBias = true;
+        e.bias = 0x2100;
+        uint64_t ldd = n * dtypeBytes(out) + 4;
+        pb.queue(0, Engine::Vector).wait(0).accRead({0x3000, ldd}, 0, m, n, e);
+        h.run(pb);
+        std::vector<uint32_t> acc(m * n);
+        h.sim->readAcc(0, 0, acc.data(), acc.size());
+        std::vector<uint8_t> want(m * ldd), got = h.get(0x3000, m * ldd);
+        for (uint64_t i = 0; i < m; ++i) {
+          for (uint64_t j = 0; j < n; ++j) {
+            float v;
+            uint32_t bj;
+            std::memcpy(&bj, bias.data() + 4 * j, 4);
+            if (intAcc) {
+              int32_t x = int32_t(acc[i * n + j] + bj);
+              if (!useScale && out == Dtype::I32) {
+                std::memcpy(want.data() + i * ldd + 4 * j, &x, 4);
+                continue;
+              }
+              v = float(x);
+            } else {
+              v = bitsFloat(acc[i * n + j]) + bitsFloat(bj);
+            }
+            if (useScale) {
+              v *= loadAsF32(Dtype::F32, scale.data(), j);
+            }
+            switch (act) {
+            case Act::None: break;
+            case Act::Relu: v = v > 0 ? v : 0.0f; break;
+            case Act::Gelu: v = refUnary(UnOp::Gelu, v); break;
+            case Act::Silu: v = refUnary(UnOp::Silu, v); break;
+            case Act::Tanh: v = std::tanh(v); break;
+            }
+            storeFromF32(out, want.data() + i * ldd, j, v);
+          }
+          expectSame(out, std::vector<uint8_t>(got.begin() + i * ldd, got.end()),
+                     std::vector<uint8_t>(want.begin() + i * ldd, want.end()),
+                     n, "accrd");
+        }
+      }
+    }
+  }
+}
+
+TEST(SimFunctional, BinaryEveryOpBroadcastAndDtype) {
+  for (Dtype st : kAllTypes) {
+    for (Dtype dt : {st, Dtype::F32}) {
+      for (unsigned op = 0; op < enumCount(FieldKind::BinOp); ++op) {
+        for (Bcast bc : {Bcast::None, Bcast::Row, Bcast::Col}) {
+          Harness h;
+          const uint64_t rows = 6, cols = 19;
+          unsigned es = dtypeBytes(st), ed = dtypeBytes(dt);
+          uint64_t lds = cols * es + 8, lds1 = bc == Bcast::Col ? es : lds;
+          auto x = h.randomTile(st, rows * lds / es);
+          auto y = h.randomTile(st, rows * lds / es, 0.5f, 3.0f);
+          h.put(0x0, x);
+          h.put(0x2000, y);
+          ProgramBuilder pb;
+          pb.queue(0, Engine::Vector)
+              .binary(BinOp(op), bc, {0x4000, cols * ed}, {0x0, lds},
+                      {0x2000, lds1}, rows, cols, dt, st);
+          h.run(pb);
+          std::vector<uint8_t> want(rows * cols * ed);
+          for (uint64_t r = 0; r < rows; ++r) {
+            for (uint64_t c = 0; c < cols; ++c) {
+              float a = loadAsF32(st, x.data() + r * lds, c);
+              float b = bc == Bcast::None ? loadAsF32(st, y.data() + r * lds, c)
+                        : bc == Bcast::Row ? loadAsF32(st, y.data(), c)
+                                           : loadAsF32(st, y.data() + r * lds1, 0);
+              storeFromF32(dt, want.data(), r * cols + c,
+                           refBinary(BinOp(op), a, b));
+            }
+          }
+          expectSame(dt, h.get(0x4000, want.size()), want, rows * cols,
+                     std::string("binary ") +
+                         enumName(FieldKind::BinOp, op));
+        }
+      }
+    }
+  }
+}
+
+TEST(SimFunctional, UnaryAndScalarEveryOpAndDtype) {
+  for (Dtype st : kAllTypes) {
+    for (Dtype dt : {st, Dtype::F32, Dtype::BF16}) {
+      for (unsigned op = 0; op < enumCount(FieldKind::UnOp); ++op) {
+        Harness h;
+        const uint64_t rows = 3, cols = 21;
+        unsigned es = dtypeBytes(st), ed = dtypeBytes(dt);
+        auto x = h.randomTile(st, rows * cols);
+        h.put(0x100, x);
+        ProgramBuilder pb;
+        pb.queue(0, Engine::Vector)
+            .unary(UnOp(op), {0x1000, cols * ed}, {0x100, cols * es}, rows,
+                   cols, dt, st)
+            .scalar(BinOp(op % 6), {0x2000, cols * ed}, {0x100, cols * es},
+                    0.75f, rows, cols, dt, st);
+        h.run(pb);
+        std::vector<uint8_t> want(rows * cols * ed), want2(rows * cols * ed);
+        for (uint64_t i = 0; i < rows * cols; ++i) {
+          float v = loadAsF32(st, x.data(), i);
+          storeFromF32(dt, want.data(), i, refUnary(UnOp(op), v));
+          storeFromF32(dt, want2.data(), i, refBinary(BinOp(op % 6), v, 0.75f));
+        }
+        expectSame(dt, h.get(0x1000, want.size()), want, rows * cols,
+                   std::string("unary ") + enumName(FieldKind::UnOp, op));
+        expectSame(dt, h.get(0x2000, want2.size()), want2, rows * cols,
+                   "scalar");
+      }
+    }
+  }
+}
+
+TEST(SimFunctional, ReduceBcastTransposeFill) {
+  for (Dtype st : kAllTypes) {
+    Harness h;
+    const uint64_t rows = 7, cols = 29;
+    unsigned es = dtypeBytes(st);
+    auto x = h.randomTile(st, rows * cols);
+    h.put(0x0, x);
+    ProgramBuilder pb;
+    pb.queue(0, Engine::Vector)
+        .reduce(RedOp::Sum, 0x1000, {0x0, cols * es}, rows, cols, Dtype::F32, st)
+        .reduce(RedOp::Max, 0x1100, {0x0, cols * es}, rows, cols, st, st)
+        .bcast(Bcast::Col, {0x2000, cols * 4}, 0x1000, rows, cols, Dtype::F32,
+               Dtype::F32)
+        .bcast(Bcast::Row, {0x3000, cols * es}, 0x0, rows, cols, st, st)
+        .transpose({0x4000, rows * es}, {0x0, cols * es}, rows, cols, st)
+        .fill({0x5000, cols * es}, -1.75f, rows, cols, st);
+    h.run(pb);
+    std::vector<uint8_t> sum(rows * 4), mx(rows * es), bc(rows * cols * 4),
+        br(rows * cols * es), tr(rows * cols * es), fl(rows * cols * es);
+    for (uint64_t r = 0; r < rows; ++r) {
+      float s = 0, m = loadAsF32(st, x.data(), r * cols);
+      for (uint64_t c = 0; c < cols; ++c) {
+        float v = loadAsF32(st, x.data(), r * cols + c);
+        s = s + v;
+        m = v > m ? v : m;
+        std::memcpy(&tr[(c * rows + r) * es], &x[(r * cols + c) * es], es);
+        std::memcpy(&br[(r * cols + c) * es], &x[c * es], es);
+        storeFromF32(st, fl.data(), r * cols + c, -1.75f);
+      }
+      storeFromF32(Dtype::F32, sum.data(), r, s);
+      storeFromF32(st, mx.data(), r, m);
+      for (uint64_t c = 0; c < cols; ++c) {
+        storeFromF32(Dtype::F32, bc.data(), r * cols + c, s);
+      }
+    }
+    expectSame(Dtype::F32, h.get(0x1000, sum.size()), sum, rows, "reduce sum");
+    expectSame(st, h.get(0x1100, mx.size()), mx, rows, "reduce max");
+    expectSame(Dtype::F32, h.get(0x2000, bc.size()), bc, rows * cols, "bcast col");
+    expectSame(st, h.get(0x3000, br.size()), br, rows * cols, "bcast row");
+    expectSame(st, h.get(0x4000, tr.size()), tr, rows * cols, "transpose");
+    expectSame(st, h.get(0x5000, fl.size()), fl, rows * cols, "fill");
+  }
+}
+
+TEST(SimFunctional, DmaStridedCopiesBetweenAllSpaces) {
+  Harness h;
+  std::vector<uint8_t> src(4096);
+  for (size_t i = 0; i < src.size(); ++i) {
+    src[i] = uint8_t(i * 7 + 3);
+  }
+  h.sim->writeDram(0x10000, src.data(), src.size());
+  ProgramBuilder pb;
+  DmaDesc d; // 3-D: 2 planes x 3 rows x 5 bytes
+  d.srcSpace = Space::Dram;
+  d.dstSpace = Space::Sram;
+  d.src = 0x10000;
+  d.dst = 0x100;
+  d.bytes = 5;
+  d.rows = 3;
+  d.planes = 2;
+  d.srcStride = 64;
+  d.srcPStride = 1024;
+  d.dstStride = 8;
+  d.dstPStride = 32;
+  auto dma = pb.queue(0, Engine::Dma);
+  dma.dma(d).signal(0, 0);
+  DmaDesc peer; // core 0 SRAM -> core 1 SRAM, then core 1 -> shared -> DRAM
+  peer.srcSpace = Space::Sram;
+  peer.dstSpace = Space::Peer;
+  peer.peerCore = 1;
+  peer.src = 0x100;
+  peer.dst = 0x200;
+  peer.bytes = 64;
+  dma.wait(0).dma(peer).signal(0, 1);
+  DmaDesc toShared = peer;
+  toShared.dstSpace = Space::Shared;
+  toShared.dst = 0x40;
+  DmaDesc out;
+  out.srcSpace = Space::Shared;
+  out.dstSpace = Space::Dram;
+  out.src = 0x40;
+  out.dst = 0x20000;
+  out.bytes = 64;
+  auto dma1 = pb.queue(1, Engine::Dma);
+  toShared.srcSpace = Space::Sram;
+  toShared.src = 0x200;
+  dma1.wait(0).dma(toShared).signal(1).wait(1).dma(out);
+  sim::Report r = h.run(pb);
+  std::vector<uint8_t> want(64, 0);
+  for (unsigned p = 0; p < 2; ++p) {
+    for (unsigned row = 0; row < 3; ++row) {
+      for (unsigned b = 0; b < 5; ++b) {
+        want[p * 32 + row * 8 + b] = src[p * 1024 + row * 64 + b];
+      }
+    }
+  }
+  std::vector<uint8_t> got(64);
+  h.sim->readDram(0x20000, got.data(), 64);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(r.dramBytesRead, 30u);
+  EXPECT_EQ(r.dramBytesWritten, 64u);
+  EXPECT_EQ(r.nocBytes, 128u);
+}
+
+TEST(SimFunctional, RepeatRunsTheBodyTimesTimes) {
+  Harness h;
+  ProgramBuilder pb;
+  auto v = pb.queue(0, Engine::Vector);
+  v.fill({0x0, 4}, 0.0f, 1, 1, Dtype::F32);
+  size_t body = v.pc();
+  v.scalar(BinOp::Add, {0x0, 4}, {0x0, 4}, 1.0f, 1, 1, Dtype::F32, Dtype::F32);
+  size_t inner = v.pc();
+  v.scalar(BinOp::Add, {0x0, 4}, {0x0, 4}, 10.0f, 1, 1, Dtype::F32, Dtype::F32);
+  v.repeat(inner, 3);
+  v.repeat(body, 5);
+  h.run(pb);
+  float got;
+  h.sim->readSram(0, 0, &got, 4);
+  EXPECT_EQ(got, 5 * (1 + 3 * 10.0f));
+}
+
+} // namespace

@@ -1,0 +1,287 @@
+//===- SimTimingTest.cpp - The timing model against its formulas ----------===//
+//
+// Each test derives the expected cycles from docs/simulator.md's formulas
+// and the config values, not from the simulator.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TestUtil.h"
+
+#include <cmath>
+
+using namespace nuri;
+using namespace nuri::isa;
+using nuri::sim::Report;
+using nuri::sim::Simulator;
+
+namespace {
+
+Report runTiming(const target::Target &t, Program p) {
+  sim::SimOptions o;
+  o.functional = false;
+  Simulator sim(t, o);
+  Result<Report> r = sim.run(p);
+  if (!r) {
+    throw Error(r.error());
+  }
+  return *r;
+}
+
+TEST(SimTiming, OneMatrixTileMatchesTheFormula) {
+  target::Target t = test::loadTarget("tiny");
+  const uint64_t R = t.matrix.rows, C = t.matrix.cols;
+  for (Dtype d : {Dtype::BF16, Dtype::I8, Dtype::E4M3}) {
+    for (uint64_t k : {1ull, 8ull, 64ull, 333ull}) {
+      ProgramBuilder pb;
+      pb.queue(0, Engine::Matrix)
+          .mm(0, {0, 1024}, {0x10000, 64}, R, C, k, d, d, false);
+      Report r = runTiming(t, pb.finish());
+      // Output stationary: ceil(k / packing) streaming + (R-1) skew in +
+      // (C-1) drain.
+      double pack = double(t.matrix.macsPerCycle.at(d)) / double(R * C);
+      uint64_t want = uint64_t(std::ceil(double(k) / pack)) + R + C - 2;
+      EXPECT_EQ(r.cycles.count(), want) << dtypeName(d) << " k=" << k;
+      EXPECT_EQ(r.macs, R * C * k);
+    }
+  }
+  // Folds: a 20x20 output on an 8x8 array is 3x3 folds streamed back to
+  // back, one fill/drain.
+  ProgramBuilder pb;
+  pb.queue(0, Engine::Matrix)
+      .mm(0, {0, 1024}, {0x10000, 64}, 20, 20, 50, Dtype::BF16, Dtype::BF16,
+          false);
+  EXPECT_EQ(runTiming(t, pb.finish()).cycles.count(), 9u * 50 + R + C - 2);
+
+  // Weight stationary: k <= R rows of weights loaded (R cycles, exposed on a
+  // cold pipeline), m rows streamed.
+  target::Target ws = t;
+  ws.matrix.dataflow = target::Dataflow::WeightStationary;
+  ProgramBuilder pw;
+  pw.queue(0, Engine::Matrix)
+      .mm(0, {0, 1024}, {0x10000, 64}, 40, C, R, Dtype::BF16, Dtype::BF16,
+          false);
+  EXPECT_EQ(runTiming(ws, pw.finish()).cycles.count(),
+            R + std::max<uint64_t>(40, R) + R + C - 2);
+}
+
+TEST(SimTiming, BackToBackTilesHideFillAndDrain) {
+  target::Target t = test::loadTarget("tiny");
+  ProgramBuilder pb;
+  auto mat = pb.queue(0, Engine::Matrix);
+  for (int i = 0; i < 10; ++i) {
+    mat.mm((i % 2) * 64, {0, 1024}, {0x10000, 64}, 8, 8, 100, Dtype::BF16,
+           Dtype::BF16, false);
+  }
+  EXPECT_EQ(runTiming(t, pb.finish()).cycles.count(), 10u * 100 + 8 + 8 - 2);
+
+  // Overwriting the tile the previous instruction is still draining waits
+  // for it (an accumulator hazard).
+  ProgramBuilder ph;
+  auto m2 = ph.queue(0, Engine::Matrix);
+  m2.mm(0, {0, 1024}, {0x10000, 64}, 8, 8, 100, Dtype::BF16, Dtype::BF16, false);
+  m2.mm(0, {0, 1024}, {0x10000, 64}, 8, 4, 100, Dtype::BF16, Dtype::BF16, false);
+  Report r = runTiming(t, ph.finish());
+  EXPECT_EQ(r.cycles.count(), 2u * (100 + 14));
+  EXPECT_EQ(r.stalls.at("acc_hazard"), 14u);
+}
+
+TEST(SimTiming, LongDmaStreamReachesConfiguredBandwidth) {
+  target::Target t = test::loadTarget("tiny");
+  ProgramBuilder pb;
+  auto dma = pb.queue(0, Engine::Dma);
+  size_t body = dma.pc();
+  dma.load({0, 4096}, {0, 4096}, 1, 4096);
+  dma.repeat(body, 512); // 2 MiB
+  Report r = runTiming(t, pb.finish());
+  double bw = t.dram.bytesPerSecond;
+  EXPECT_EQ(r.dramBytesRead, 512u * 4096);
+  EXPECT_NEAR(r.dramBytesPerSecond / bw, 1.0, 0.02)
+      << r.dramBytesPerSecond << " vs " << bw;
+  EXPECT_LE(r.dramBytesPerSecond, bw * 1.0000001);
+}
+
+TEST(SimTiming, TwoStreamsShareTheDramBandwidth) {
+  target::Target t = test::loadTarget("tiny");
+  auto stream = [&](ProgramBuilder &pb, unsigned core, uint64_t times) {
+    auto dma = pb.queue(core, Engine::Dma);
+    size_t body = dma.pc();
+    dma.load({core * 0x100000ull, 4096}, {0, 4096}, 1, 4096);
+    dma.repeat(body, unsigned(times));
+  };
+  ProgramBuilder one;
+  stream(one, 0, 256);
+  Report alone = runTiming(t, one.finish());
+  ProgramBuilder two;
+  stream(two, 0, 256);
+  stream(two, 1, 256);
+  Report both = runTiming(t, two.finish());
+  // Twice the bytes over the same pipe: twice the time, same bandwidth, and
+  // each stream is in flight for (almost) the whole run.
+  EXPECT_NEAR(double(both.cycles.count()) / double(alone.cycles.count()), 2.0,
+              0.03);
+  EXPECT_NEAR(both.dramBytesPerSecond / t.dram.bytesPerSecond, 1.0, 0.02);
+  for (unsigned c = 0; c < 2; ++c) {
+    EXPECT_GT(both.busyFraction(c, Engine::Dma), 0.97) << c;
+  }
+  EXPECT_GT(both.stalls.at("dram_contention"), 0u);
+}
+
+TEST(SimTiming, SingleTransferPaysLatencyAndIssue) {
+  target::Target t = test::loadTarget("tiny");
+  ProgramBuilder pb;
+  pb.queue(0, Engine::Dma).load({0, 4096}, {0, 4096}, 4, 1024);
+  Report r = runTiming(t, pb.finish());
+  double rate = std::min(t.dma.bytesPerCycle, t.dramBytesPerCycle());
+  EXPECT_EQ(r.cycles.count(),
+            t.dram.latencyCycles + uint64_t(std::ceil(4096 / rate)));
+}
+
+TEST(SimTiming, SramBankConflictsSlowStridedOperands) {
+  // Narrow banks so one bank cannot feed the 8 A rows alone: 8 rows x 2 B
+  // per cycle = 16 B/cycle against 8 B per bank.
+  target::Target t = test::loadTarget("tiny");
+  t.sram.bankWidthBytes = 8;
+  uint64_t w = t.sram.bankWidthBytes, banks = t.sram.banks;
+  auto run = [&](uint64_t lda) {
+    ProgramBuilder pb;
+    pb.queue(0, Engine::Matrix)
+        .mm(0, {0, lda}, {0x20000, 64}, 8, 8, 256, Dtype::BF16, Dtype::BF16,
+            false);
+    return runTiming(t, pb.finish());
+  };
+  Report good = run(64 * w + w); // consecutive rows in consecutive banks
+  EXPECT_EQ(good.cycles.count(), 256u + 14);
+  EXPECT_EQ(good.stalls.count("sram_bank_conflict"), 0u);
+  Report bad = run(banks * w * 8); // every row starts in the same bank
+  EXPECT_EQ(bad.cycles.count(), 2u * 256 + 14);
+  EXPECT_EQ(bad.stalls.at("sram_bank_conflict"), 256u);
+  Report half = run(banks * w * 8 + 2 * w); // rows alternate over 2 banks
+  EXPECT_EQ(half.cycles.count(), 256u + 14);
+}
+
+TEST(SimTiming, VectorOpsTakeLanesAndPipelineDepth) {
+  target::Target t = test::loadTarget("tiny");
+  ProgramBuilder pb;
+  pb.queue(0, Engine::Vector)
+      .binary(BinOp::Add, Bcast::None, {0x0, 256}, {0x1000, 256},
+              {0x2000, 256}, 10, 20, Dtype::BF16, Dtype::BF16);
+  Report r = runTiming(t, pb.finish());
+  // 10 rows x ceil(20 / 8 lanes) + depth.
+  EXPECT_EQ(r.cycles.count(), 10u * 3 + t.vector.pipelineDepth);
+  ProgramBuilder pe;
+  pe.queue(0, Engine::Vector)
+      .unary(UnOp::Exp, {0x0, 256}, {0x1000, 256}, 10, 20, Dtype::F32,
+             Dtype::F32);
+  EXPECT_EQ(runTiming(t, pe.finish()).cycles.count(),
+            10u * 3 * t.vector.transcendentalPasses + t.vector.pipelineDepth);
+}
+
+TEST(SimTiming, DoubleBufferedGemmOverlapsDmaAndCompute) {
+  target::Target t = test::loadTarget("atom");
+  Program p = *isa::assembleFile(std::string(NURI_SOURCE_DIR) +
+                                 "/examples/programs/gemm_db.nasm");
+  Report r = runTiming(t, p);
+  double mat = r.busyFraction(0, Engine::Matrix);
+  double dma = r.busyFraction(0, Engine::Dma);
+  // Both engines busy most of the run: their busy time overlaps.
+  EXPECT_GT(mat, 0.75);
+  EXPECT_GT(dma, 0.75);
+  EXPECT_GT(mat + dma, 1.5);
+  // And the same program with one buffer (every load waits for the previous
+  // chunk's matmul) is slower.
+  std::string text = test::readFile(std::string(NURI_SOURCE_DIR) +
+                                    "/examples/programs/gemm_db.nasm");
+  Program serial;
+  {
+    ProgramBuilder pb;
+    auto dmaq = pb.queue(0, Engine::Dma);
+    auto matq = pb.queue(0, Engine::Matrix);
+    for (int i = 0; i < 16; ++i) {
+      if (i) {
+        dmaq.wait(1);
+      }
+      dmaq.load({uint64_t(i) * 256, 4096}, {0, 256}, 128, 256);
+      dmaq.load({0x100000 + uint64_t(i) * 128 * 256, 256}, {0x10000, 256}, 128,
+                256);
+      dmaq.signal(0);
+      matq.wait(0).mm(0, {0, 256}, {0x10000, 256}, 128, 128, 128, Dtype::BF16,
+                      Dtype::BF16, i > 0);
+      if (i < 15) {
+        matq.signal(1);
+      }
+    }
+    serial = pb.finish();
+  }
+  Report rs = runTiming(t, serial);
+  EXPECT_GT(double(rs.cycles.count()), 1.3 * double(r.cycles.count()))
+      << rs.cycles.count() << " vs " << r.cycles.count();
+}
+
+/// 512x768x768 GEMM on one 128x128 core with the operands already in SRAM
+/// (ideal memory): 24 output tiles, two accumulator buffers, the vector
+/// engine reading each tile out while the next one computes.
+Program credibilityGemm() {
+  ProgramBuilder pb;
+  auto mat = pb.queue(0, Engine::Matrix);
+  auto vec = pb.queue(0, Engine::Vector);
+  const uint64_t M = 512, N = 768, K = 768, T = 128;
+  const uint64_t lda = K * 2, ldb = N * 2, B = M * lda, Cout = B + K * ldb;
+  unsigned tile = 0;
+  for (uint64_t i = 0; i < M / T; ++i) {
+    for (uint64_t j = 0; j < N / T; ++j, ++tile) {
+      unsigned a = tile % 2;
+      if (tile >= 2) {
+        mat.wait(2 + a);
+      }
+      mat.mm(a * T * T, {i * T * lda, lda}, {B + j * T * 2, ldb}, T, T, K,
+             Dtype::BF16, Dtype::BF16, false);
+      mat.signal(a);
+      vec.wait(a);
+      Epilogue e;
+      vec.accRead({Cout + i * T * N * 2 + j * T * 2, N * 2}, a * T * T, T, T,
+                  e);
+      vec.signal(2 + a);
+    }
+  }
+  return pb.finish();
+}
+
+TEST(SimTiming, CredibilityGemmLandsBetweenIdealAndFoldBounds) {
+  target::Target t = test::loadTarget("rngd");
+  ASSERT_EQ(t.matrix.rows, 128u);
+  ASSERT_EQ(t.matrix.cols, 128u);
+  Report r = runTiming(t, credibilityGemm());
+  const uint64_t ideal = 512ull * 768 * 768 / (128 * 128);        // 18,432
+  const uint64_t fold = (512 / 128) * (768 / 128) * (768 + 128 + 128 - 2);
+  EXPECT_EQ(ideal, 18432u);
+  EXPECT_EQ(fold, 24528u);
+  EXPECT_GT(r.cycles.count(), ideal);
+  EXPECT_LT(r.cycles.count(), fold);
+  // docs/simulator.md: 24 tiles streamed back to back (24 x 768), one
+  // fill/drain exposed at the end (254), then the last tile's read-out
+  // (128 rows x ceil(128/256 lanes) + pipeline depth 12).
+  EXPECT_EQ(r.cycles.count(), 24u * 768 + 254 + 128 + 12);
+  EXPECT_NEAR(r.macUtilization * t.cores, double(ideal) / r.cycles.count(),
+              1e-9);
+}
+
+TEST(SimTiming, TraceHasTracksAndFlows) {
+  target::Target t = test::loadTarget("atom");
+  Program p = *isa::assembleFile(std::string(NURI_SOURCE_DIR) +
+                                 "/examples/programs/gemm.nasm");
+  sim::SimOptions o;
+  o.trace = true;
+  o.functional = false;
+  Simulator sim(t, o);
+  ASSERT_TRUE(sim.run(p));
+  std::string j = sim.traceJson();
+  for (const char *k : {"\"traceEvents\"", "\"ph\": \"X\"", "\"ph\": \"s\"",
+                        "\"ph\": \"f\"", "\"thread_name\"", "\"name\": \"mat\"",
+                        "\"name\": \"dma.0\"", "\"name\": \"core 7\""}) {
+    EXPECT_NE(j.find(k), std::string::npos) << k;
+  }
+  EXPECT_EQ(std::count(j.begin(), j.end(), '{'),
+            std::count(j.begin(), j.end(), '}'));
+}
+
+} // namespace
