@@ -18,6 +18,7 @@
 #include "llvm/Support/Path.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <deque>
@@ -797,19 +798,21 @@ void nuri::registerOnnxImporterDialects(DialectRegistry &registry) {
   registry.insert<NuriDialect, func::FuncDialect>();
 }
 
-OwningOpRef<ModuleOp> nuri::importOnnxBuffer(MLIRContext &context,
-                                             StringRef bytes,
-                                             StringRef sourceName,
-                                             StringRef baseDir,
-                                             const OnnxImportOptions &options) {
-  context.loadDialect<NuriDialect, func::FuncDialect>();
-  onnx::ModelProto model;
-  google::protobuf::io::ArrayInputStream stream(bytes.data(),
-                                                static_cast<int>(bytes.size()));
+namespace {
+// Parses from a zero-copy stream with protobuf's 2 GB message limit lifted
+// to the format's maximum; fails on truncation and trailing garbage.
+bool parseModel(google::protobuf::io::ZeroCopyInputStream &stream,
+                onnx::ModelProto &model) {
   google::protobuf::io::CodedInputStream coded(&stream);
   coded.SetTotalBytesLimit(INT32_MAX);
-  if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
-      !model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
+  return model.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
+}
+
+OwningOpRef<ModuleOp> importParsed(MLIRContext &context, bool parsed,
+                                   onnx::ModelProto &model,
+                                   StringRef sourceName, StringRef baseDir,
+                                   const OnnxImportOptions &options) {
+  if (!parsed) {
     emitError(FileLineColLoc::get(&context, sourceName, 0, 0))
         << "not a valid ONNX model: the protobuf does not parse (truncated "
            "or not an .onnx file)";
@@ -818,19 +821,46 @@ OwningOpRef<ModuleOp> nuri::importOnnxBuffer(MLIRContext &context,
   Importer importer(context, sourceName, baseDir, options);
   return importer.importModel(model);
 }
+} // namespace
+
+OwningOpRef<ModuleOp> nuri::importOnnxBuffer(MLIRContext &context,
+                                             StringRef bytes,
+                                             StringRef sourceName,
+                                             StringRef baseDir,
+                                             const OnnxImportOptions &options) {
+  context.loadDialect<NuriDialect, func::FuncDialect>();
+  onnx::ModelProto model;
+  bool parsed = false;
+  if (bytes.size() <= static_cast<size_t>(INT32_MAX)) {
+    google::protobuf::io::ArrayInputStream stream(
+        bytes.data(), static_cast<int>(bytes.size()));
+    parsed = parseModel(stream, model);
+  }
+  return importParsed(context, parsed, model, sourceName, baseDir, options);
+}
 
 OwningOpRef<ModuleOp> nuri::importOnnxFile(MLIRContext &context, StringRef path,
                                            const OnnxImportOptions &options) {
-  auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                          /*RequiresNullTerminator=*/false);
-  if (!file) {
+  context.loadDialect<NuriDialect, func::FuncDialect>();
+  // Streamed from the file descriptor, not read into a buffer first: the
+  // weights then exist once (in the parsed message, then moved into MLIR
+  // blobs), which keeps peak memory near the weights' size.
+  int fd = -1;
+  if (std::error_code ec = llvm::sys::fs::openFileForRead(path, fd)) {
     emitError(FileLineColLoc::get(&context, path, 0, 0))
-        << "cannot read the model: " << file.getError().message();
+        << "cannot read the model: " << ec.message();
     return nullptr;
   }
+  onnx::ModelProto model;
+  bool parsed;
+  {
+    google::protobuf::io::FileInputStream stream(fd);
+    stream.SetCloseOnDelete(true);
+    parsed = parseModel(stream, model);
+  }
   StringRef dir = llvm::sys::path::parent_path(path);
-  return importOnnxBuffer(context, (*file)->getBuffer(), path,
-                          dir.empty() ? "." : dir, options);
+  return importParsed(context, parsed, model, path, dir.empty() ? "." : dir,
+                      options);
 }
 
 std::string nuri::parseInputShapeOption(StringRef text,

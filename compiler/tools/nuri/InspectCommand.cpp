@@ -31,13 +31,13 @@ using namespace llvm;
 using namespace mlir;
 using namespace nuri;
 
-
 namespace {
 cl::SubCommand inspectCommand("inspect",
                               "Describe a model: ops, parameters, FLOPs, "
                               "what is unsupported");
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
-                               cl::desc("<model.onnx>"), cl::sub(inspectCommand));
+                               cl::desc("<model.onnx>"),
+                               cl::sub(inspectCommand));
 cl::list<std::string> inputShapes("input-shape",
                                   cl::desc("Pin an input's shape"),
                                   cl::value_desc("NAME=DIMS"),
@@ -55,12 +55,15 @@ std::pair<StringRef, int64_t> flopsOf(Operation *op) {
   return llvm::TypeSwitch<Operation *, std::pair<StringRef, int64_t>>(op)
       .Case([](MatmulOp m) {
         auto lhs = m.getLhs().getType();
-        int64_t k = lhs.getShape()[lhs.getRank() - (m.getTransposeLhs() ? 2 : 1)];
-        return std::make_pair(StringRef("matmul"), 2 * elements(m.getType()) * k);
+        int64_t k =
+            lhs.getShape()[lhs.getRank() - (m.getTransposeLhs() ? 2 : 1)];
+        return std::make_pair(StringRef("matmul"),
+                              2 * elements(m.getType()) * k);
       })
       .Case([](LinearOp l) {
         int64_t k = l.getWeight().getType().getShape()[0];
-        return std::make_pair(StringRef("matmul"), 2 * elements(l.getType()) * k);
+        return std::make_pair(StringRef("matmul"),
+                              2 * elements(l.getType()) * k);
       })
       .Case([](ConvOp c) {
         auto w = c.getWeight().getType();
@@ -86,34 +89,41 @@ std::pair<StringRef, int64_t> flopsOf(Operation *op) {
         return std::make_pair(StringRef("data movement"), int64_t(0));
       })
       .Default([](Operation *o) {
-        int64_t n = o->getNumResults() ? elements(o->getResult(0).getType()) : 0;
+        int64_t n =
+            o->getNumResults() ? elements(o->getResult(0).getType()) : 0;
         return std::make_pair(StringRef("elementwise"), n);
       });
 }
 
 int runInspect() {
-  std::ifstream in(inputPath, std::ios::binary);
-  onnx::ModelProto model;
-  if (!in || !model.ParseFromIstream(&in)) {
-    WithColor::error() << inputPath << ": cannot read an ONNX model\n";
-    return 1;
-  }
+  // The raw message is read first and dropped before the import, so the
+  // weights are never held twice.
   std::map<std::string, int> onnxOps, unsupported;
-  for (const onnx::NodeProto &node : model.graph().node()) {
-    std::string key = (node.domain().empty() ? "" : node.domain() + "::") +
-                      node.op_type();
-    ++onnxOps[key];
-    if (!nuri::isSupportedOnnxOp(node.domain(), node.op_type())) {
-      ++unsupported[key];
-    }
-  }
   int64_t parameters = 0;
-  for (const onnx::TensorProto &init : model.graph().initializer()) {
-    int64_t n = 1;
-    for (int64_t d : init.dims()) {
-      n *= d;
+  int nodeCount = 0;
+  {
+    std::ifstream in(inputPath, std::ios::binary);
+    onnx::ModelProto model;
+    if (!in || !model.ParseFromIstream(&in)) {
+      WithColor::error() << inputPath << ": cannot read an ONNX model\n";
+      return 1;
     }
-    parameters += n;
+    nodeCount = model.graph().node_size();
+    for (const onnx::NodeProto &node : model.graph().node()) {
+      std::string key =
+          (node.domain().empty() ? "" : node.domain() + "::") + node.op_type();
+      ++onnxOps[key];
+      if (!nuri::isSupportedOnnxOp(node.domain(), node.op_type())) {
+        ++unsupported[key];
+      }
+    }
+    for (const onnx::TensorProto &init : model.graph().initializer()) {
+      int64_t n = 1;
+      for (int64_t d : init.dims()) {
+        n *= d;
+      }
+      parameters += n;
+    }
   }
 
   nuri::OnnxImportOptions options;
@@ -161,10 +171,14 @@ int runInspect() {
   if (asJson) {
     json::Object out;
     json::Object ops, missing, fused, byClass;
-    for (auto &[k, v] : onnxOps) ops[k] = v;
-    for (auto &[k, v] : unsupported) missing[k] = v;
-    for (auto &[k, v] : nuriOps) fused[k] = v;
-    for (auto &[k, v] : flops) byClass[k] = v;
+    for (auto &[k, v] : onnxOps)
+      ops[k] = v;
+    for (auto &[k, v] : unsupported)
+      missing[k] = v;
+    for (auto &[k, v] : nuriOps)
+      fused[k] = v;
+    for (auto &[k, v] : flops)
+      byClass[k] = v;
     out["model"] = inputPath.getValue();
     out["onnx_ops"] = std::move(ops);
     out["parameters"] = parameters;
@@ -179,23 +193,28 @@ int runInspect() {
     outs() << formatv("{0:2}", json::Value(std::move(out))) << "\n";
     return 0;
   }
-  outs() << inputPath << ": " << model.graph().node_size() << " ONNX nodes, "
-         << parameters << " parameters ("
-         << format("%.1f", parameters * 4.0 / (1 << 20)) << " MiB as fp32)\n";
+  outs() << inputPath << ": " << nodeCount << " ONNX nodes, " << parameters
+         << " parameters (" << format("%.1f", parameters * 4.0 / (1 << 20))
+         << " MiB as fp32)\n";
   outs() << "ONNX ops:";
-  for (auto &[k, v] : onnxOps) outs() << " " << k << "=" << v;
+  for (auto &[k, v] : onnxOps)
+    outs() << " " << k << "=" << v;
   outs() << "\nunsupported:";
-  if (unsupported.empty()) outs() << " none";
-  for (auto &[k, v] : unsupported) outs() << " " << k << "=" << v;
+  if (unsupported.empty())
+    outs() << " none";
+  for (auto &[k, v] : unsupported)
+    outs() << " " << k << "=" << v;
   outs() << "\n";
   if (!module) {
     outs() << "not imported: " << importError << "\n";
     return 0;
   }
   outs() << "nuri ops after the default passes:";
-  for (auto &[k, v] : nuriOps) outs() << " " << StringRef(k).drop_front(5) << "=" << v;
+  for (auto &[k, v] : nuriOps)
+    outs() << " " << StringRef(k).drop_front(5) << "=" << v;
   int64_t total = 0;
-  for (auto &[k, v] : flops) total += v;
+  for (auto &[k, v] : flops)
+    total += v;
   outs() << "\nFLOPs: " << format("%.4g", total / 1e6) << " M (";
   bool first = true;
   for (auto &[k, v] : flops) {
