@@ -40,6 +40,15 @@ std::string shapeString(ArrayRef<int64_t> shape) {
   return "[" + s + "]";
 }
 
+// Formats a list of integers (axes, permutations) for diagnostics.
+std::string listString(ArrayRef<int64_t> values) {
+  std::string s;
+  for (int64_t v : values) {
+    s += (s.empty() ? "" : ", ") + std::to_string(v);
+  }
+  return "[" + s + "]";
+}
+
 RankedTensorType ranked(Type type) { return dyn_cast<RankedTensorType>(type); }
 
 bool validAxis(int64_t axis, int64_t rank) { return axis >= 0 && axis < rank; }
@@ -142,7 +151,10 @@ LogicalResult nuri::detail::inferWhere(Loc loc, Value condition, Value onTrue,
     shape = broadcastShapes(*shape, f.getShape());
   }
   if (failed(shape)) {
-    return fail(loc, "condition and branches do not broadcast");
+    return fail(loc, "condition ")
+           << shapeString(ranked(condition.getType()).getShape())
+           << " and branches " << shapeString(t.getShape()) << ", "
+           << shapeString(f.getShape()) << " do not broadcast";
   }
   inferred.push_back(RankedTensorType::get(*shape, t.getElementType()));
   return success();
@@ -202,6 +214,10 @@ LogicalResult nuri::detail::inferLinear(Loc loc, Type inputType,
   }
   if (bias) {
     auto biasType = ranked(bias.getType());
+    if (biasType.getElementType() != input.getElementType()) {
+      return fail(loc, "expects a bias of element type ")
+             << input.getElementType() << ", got " << biasType.getElementType();
+    }
     if (biasType.getRank() != 1 ||
         biasType.getDimSize(0) != weight.getDimSize(1)) {
       return fail(loc, "expects a bias of shape [")
@@ -237,7 +253,8 @@ LogicalResult nuri::detail::inferConv(Loc loc, Type inputType, Type weightType,
       static_cast<int64_t>(pads.size()) != 2 * spatial) {
     return fail(loc, "expects ")
            << spatial << " strides, " << spatial << " dilations and "
-           << 2 * spatial << " pads";
+           << 2 * spatial << " pads, got " << strides.size() << ", "
+           << dilations.size() << " and " << pads.size();
   }
   int64_t group = groupAttr ? groupAttr.getInt() : 1;
   int64_t channels = input.getDimSize(1), filters = weight.getDimSize(0);
@@ -250,7 +267,8 @@ LogicalResult nuri::detail::inferConv(Loc loc, Type inputType, Type weightType,
   if (bias && (ranked(bias.getType()).getRank() != 1 ||
                ranked(bias.getType()).getDimSize(0) != filters)) {
     return fail(loc, "expects a bias of shape [")
-           << filters << "]";
+           << filters << "], got "
+           << shapeString(ranked(bias.getType()).getShape());
   }
   SmallVector<int64_t> shape = {input.getDimSize(0), filters};
   for (int64_t i = 0; i < spatial; ++i) {
@@ -293,6 +311,10 @@ LogicalResult nuri::detail::inferNorm(Loc loc, Type inputType, Type scaleType,
       continue;
     }
     auto param = ranked(paramType);
+    if (param.getElementType() != input.getElementType()) {
+      return fail(loc, "expects parameters of element type ")
+             << input.getElementType() << ", got " << param.getElementType();
+    }
     FailureOr<SmallVector<int64_t>> shape =
         broadcastShapes(normalized, param.getShape());
     if (failed(shape) || ArrayRef<int64_t>(*shape) != normalized) {
@@ -314,7 +336,7 @@ LogicalResult nuri::detail::inferReduce(Loc loc, Type inputType,
   for (size_t i = 0; i < axes.size(); ++i) {
     if (!validAxis(axes[i], input.getRank()) || (i && axes[i] <= axes[i - 1])) {
       return fail(loc, "expects sorted, distinct axes in [0, ")
-             << input.getRank() << "), got " << shapeString(axes);
+             << input.getRank() << "), got " << listString(axes);
     }
   }
   for (int64_t d = 0; d < input.getRank(); ++d) {
@@ -340,8 +362,8 @@ LogicalResult nuri::detail::inferTranspose(Loc loc, Type inputType,
   SmallVector<int64_t> shape;
   for (int64_t p : permutation) {
     if (!validAxis(p, input.getRank()) || seen[p]) {
-      return fail(loc, "")
-             << shapeString(permutation) << " is not a permutation";
+      return fail(loc, "expects a permutation of [0, ")
+             << input.getRank() << "), got " << listString(permutation);
     }
     seen[p] = true;
     shape.push_back(input.getDimSize(p));
@@ -367,8 +389,8 @@ LogicalResult nuri::detail::inferConcat(Loc loc, ValueRange inputs,
     auto type = ranked(input.getType());
     if (type.getRank() != first.getRank() ||
         type.getElementType() != first.getElementType()) {
-      return fail(loc, "expects inputs of one rank and element "
-                                    "type");
+      return fail(loc, "expects inputs of one rank and element type, got ")
+             << first << " and " << type;
     }
     for (int64_t d = 0; d < type.getRank(); ++d) {
       if (d != axis && type.getDimSize(d) != first.getDimSize(d)) {
@@ -393,9 +415,9 @@ LogicalResult nuri::detail::inferSlice(Loc loc, Type inputType,
   if (static_cast<int64_t>(starts.size()) != rank ||
       static_cast<int64_t>(limits.size()) != rank ||
       static_cast<int64_t>(steps.size()) != rank) {
-    return fail(loc, "expects one start, limit and step per "
-                                  "dimension (")
-           << rank << ")";
+    return fail(loc, "expects one start, limit and step per dimension (")
+           << rank << "), got " << starts.size() << ", " << limits.size()
+           << " and " << steps.size();
   }
   SmallVector<int64_t> shape;
   for (int64_t d = 0; d < rank; ++d) {
@@ -475,6 +497,11 @@ LogicalResult nuri::detail::inferRope(Loc loc, Type inputType, Type cosType,
            << shapeString(input.getShape());
   }
   for (Type table : {cosType, sinType}) {
+    if (ranked(table).getElementType() != input.getElementType()) {
+      return fail(loc, "expects tables of element type ")
+             << input.getElementType() << ", got "
+             << ranked(table).getElementType();
+    }
     FailureOr<SmallVector<int64_t>> shape =
         broadcastShapes(input.getShape(), ranked(table).getShape());
     if (failed(shape) || ArrayRef<int64_t>(*shape) != input.getShape()) {
@@ -493,14 +520,23 @@ LogicalResult nuri::detail::inferAttention(Loc loc, Type queryType,
                                            Value mask, Types &inferred) {
   auto q = ranked(queryType), k = ranked(keyType), v = ranked(valueType);
   if (q.getRank() != 4 || k.getRank() != 4 || v.getRank() != 4) {
-    return fail(loc, "expects rank-4 [batch, heads, seq, dim] "
-                                  "query, key and value");
+    return fail(loc, "expects rank-4 [batch, heads, seq, dim] query, key and "
+                     "value, got ")
+           << shapeString(q.getShape()) << ", " << shapeString(k.getShape())
+           << " and " << shapeString(v.getShape());
   }
   int64_t batch = q.getDimSize(0), heads = q.getDimSize(1);
   int64_t kvHeads = k.getDimSize(1), seq = q.getDimSize(2);
   int64_t kvSeq = k.getDimSize(2);
   if (k.getDimSize(0) != batch || v.getDimSize(0) != batch) {
-    return fail(loc, "batch sizes of query, key and value differ");
+    return fail(loc, "batch sizes of query, key and value differ: ")
+           << batch << ", " << k.getDimSize(0) << ", " << v.getDimSize(0);
+  }
+  if (k.getElementType() != q.getElementType() ||
+      v.getElementType() != q.getElementType()) {
+    return fail(loc, "expects query, key and value of one element type, got ")
+           << q.getElementType() << ", " << k.getElementType() << " and "
+           << v.getElementType();
   }
   if (v.getDimSize(1) != kvHeads || v.getDimSize(2) != kvSeq) {
     return fail(loc, "key ")
@@ -518,6 +554,12 @@ LogicalResult nuri::detail::inferAttention(Loc loc, Type queryType,
   if (mask) {
     SmallVector<int64_t> scores = {batch, heads, seq, kvSeq};
     auto maskShape = ranked(mask.getType()).getShape();
+    Type maskElement = ranked(mask.getType()).getElementType();
+    if (maskElement != q.getElementType() && !maskElement.isInteger(1)) {
+      return fail(loc, "expects an i1 mask or one of the query's element "
+                       "type, got ")
+             << maskElement;
+    }
     FailureOr<SmallVector<int64_t>> shape = broadcastShapes(scores, maskShape);
     if (failed(shape) || ArrayRef<int64_t>(*shape) != ArrayRef(scores)) {
       return fail(loc, "mask of shape ")
@@ -593,14 +635,19 @@ static LogicalResult verifyQuantParams(Operation *op, RankedTensorType data,
   if (zeroPoint &&
       cast<RankedTensorType>(zeroPoint.getType()).getShape() !=
           scaleType.getShape()) {
-    return op->emitOpError("zero point and scale shapes differ");
+    return op->emitOpError("zero point shape ")
+           << shapeString(
+                  cast<RankedTensorType>(zeroPoint.getType()).getShape())
+           << " differs from the scale's " << shapeString(scaleType.getShape());
   }
   return success();
 }
 
 LogicalResult QuantizeOp::verify() {
   if (getInput().getType().getShape() != getOutput().getType().getShape()) {
-    return emitOpError("changes the shape");
+    return emitOpError("changes the shape from ")
+           << shapeString(getInput().getType().getShape()) << " to "
+           << shapeString(getOutput().getType().getShape());
   }
   if (getZeroPoint() && getZeroPoint().getType().getElementType() !=
                             getOutput().getType().getElementType()) {
@@ -615,7 +662,9 @@ LogicalResult QuantizeOp::verify() {
 
 LogicalResult DequantizeOp::verify() {
   if (getInput().getType().getShape() != getOutput().getType().getShape()) {
-    return emitOpError("changes the shape");
+    return emitOpError("changes the shape from ")
+           << shapeString(getInput().getType().getShape()) << " to "
+           << shapeString(getOutput().getType().getShape());
   }
   if (getZeroPoint() && getZeroPoint().getType().getElementType() !=
                             getInput().getType().getElementType()) {
