@@ -71,9 +71,8 @@ bool matchScalarScale(Value value, Value &x, double &factor) {
 Value createScalarMul(PatternRewriter &rewriter, Location loc, Value x,
                       double factor) {
   auto type = cast<RankedTensorType>(x.getType());
-  Value c = createSplat(rewriter, loc,
-                        RankedTensorType::get({}, type.getElementType()),
-                        factor);
+  Value c = createSplat(
+      rewriter, loc, RankedTensorType::get({}, type.getElementType()), factor);
   return rewriter.create<MulOp>(loc, type, x, c);
 }
 
@@ -287,8 +286,8 @@ MaskClass classifyConstantMask(Value mask, MaskKind kind, int64_t sq,
   for (int64_t s = 0; s < slices; ++s) {
     for (int64_t i = 0; i < sq; ++i) {
       for (int64_t j = 0; j < skv; ++j) {
-        double v = (*values)[s * mq * mk + (mq == 1 ? 0 : i) * mk +
-                             (mk == 1 ? 0 : j)];
+        double v =
+            (*values)[s * mq * mk + (mq == 1 ? 0 : i) * mk + (mk == 1 ? 0 : j)];
         bool keep = false;
         switch (kind) {
         case MaskKind::Additive:
@@ -372,9 +371,8 @@ Permuted swapped(Value value) {
 // For a 3-D `[b * h, s, d]` operand reshaped from a 4-D `[b, h, s, d]` value,
 // that value.
 Value fourDimSource(const Permuted &operand) {
-  auto reshape = operand.perm.empty()
-                     ? operand.value.getDefiningOp<ReshapeOp>()
-                     : ReshapeOp();
+  auto reshape = operand.perm.empty() ? operand.value.getDefiningOp<ReshapeOp>()
+                                      : ReshapeOp();
   if (!reshape) {
     return {};
   }
@@ -419,10 +417,10 @@ Value dropRepeatAxis(PatternRewriter &rewriter, Location loc, Value source) {
     return unsqueeze.getInput();
   }
   auto type = cast<RankedTensorType>(source.getType());
-  auto squeezed = RankedTensorType::get(
-      {type.getDimSize(0), type.getDimSize(1), type.getDimSize(3),
-       type.getDimSize(4)},
-      type.getElementType());
+  auto squeezed =
+      RankedTensorType::get({type.getDimSize(0), type.getDimSize(1),
+                             type.getDimSize(3), type.getDimSize(4)},
+                            type.getElementType());
   return rewriter.create<ReshapeOp>(loc, squeezed, source);
 }
 
@@ -450,8 +448,8 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
     Permuted query{product.getLhs(), {}};
     Permuted key = product.getTransposeRhs() ? Permuted{product.getRhs(), {}}
                                              : swapped(product.getRhs());
-    Permuted value = op.getTransposeRhs() ? swapped(op.getRhs())
-                                          : Permuted{op.getRhs(), {}};
+    Permuted value =
+        op.getTransposeRhs() ? swapped(op.getRhs()) : Permuted{op.getRhs(), {}};
     if ((rank != 3 && rank != 4) || op.getType().getRank() != rank ||
         query.type().getRank() != rank || key.type().getRank() != rank ||
         value.type().getRank() != rank ||
@@ -470,11 +468,12 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
       q4 = fourDimSource(query);
       k4 = fourDimSource(key);
       v4 = fourDimSource(value);
-      reshapeAll = !q4 || !k4 || !v4 ||
-                   cast<RankedTensorType>(q4.getType()).getShape().take_front(2) !=
-                       cast<RankedTensorType>(k4.getType()).getShape().take_front(2) ||
-                   cast<RankedTensorType>(q4.getType()).getShape().take_front(2) !=
-                       cast<RankedTensorType>(v4.getType()).getShape().take_front(2);
+      reshapeAll =
+          !q4 || !k4 || !v4 ||
+          cast<RankedTensorType>(q4.getType()).getShape().take_front(2) !=
+              cast<RankedTensorType>(k4.getType()).getShape().take_front(2) ||
+          cast<RankedTensorType>(q4.getType()).getShape().take_front(2) !=
+              cast<RankedTensorType>(v4.getType()).getShape().take_front(2);
     }
     auto shape4 = [&](RankedTensorType t) -> RankedTensorType {
       if (rank == 4) {
@@ -482,9 +481,9 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
       }
       if (!reshapeAll) {
         auto lead = cast<RankedTensorType>(q4.getType()).getShape();
-        return RankedTensorType::get({lead[0], lead[1], t.getDimSize(1),
-                                      t.getDimSize(2)},
-                                     t.getElementType());
+        return RankedTensorType::get(
+            {lead[0], lead[1], t.getDimSize(1), t.getDimSize(2)},
+            t.getElementType());
       }
       return RankedTensorType::get(
           {1, t.getDimSize(0), t.getDimSize(1), t.getDimSize(2)},
@@ -494,11 +493,10 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
                      vType = shape4(value.type());
     RankedTensorType outType = shape4(op.getType());
     // Grouped-query heads: feed the key/value before their repetition.
-    Value kSource = rank == 4 && key.perm.empty() ? repeatSource(key.value)
-                                                  : Value();
-    Value vSource = rank == 4 && value.perm.empty()
-                        ? repeatSource(value.value)
-                        : Value();
+    Value kSource =
+        rank == 4 && key.perm.empty() ? repeatSource(key.value) : Value();
+    Value vSource =
+        rank == 4 && value.perm.empty() ? repeatSource(value.value) : Value();
     bool unrepeat = kSource && vSource &&
                     cast<RankedTensorType>(kSource.getType()).getDimSize(1) ==
                         cast<RankedTensorType>(vSource.getType()).getDimSize(1);
@@ -514,7 +512,7 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
     }
     SmallVector<Type> inferred;
     if (failed(nuri::detail::inferAttention(std::nullopt, qType, kType, vType,
-                                      Value(), inferred)) ||
+                                            Value(), inferred)) ||
         inferred[0] != outType) {
       return failure();
     }
@@ -556,10 +554,10 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
       maskAsIs = stage.getShape() == ArrayRef<int64_t>(scoreShape) ||
                  (leadIsOne && maskType.getRank() <= 4);
       maskNeedsRegroup = !maskAsIs;
-      if (maskNeedsRegroup && stage.getNumElements() !=
-                                  RankedTensorType::get(scoreShape,
-                                                        stage.getElementType())
-                                      .getNumElements()) {
+      if (maskNeedsRegroup &&
+          stage.getNumElements() !=
+              RankedTensorType::get(scoreShape, stage.getElementType())
+                  .getNumElements()) {
         return failure();
       }
     }
@@ -578,14 +576,14 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
                                         operand.materialize(rewriter, loc));
     };
     Value q = to4(query, q4, qType);
-    Value k = unrepeat ? dropRepeatAxis(rewriter, loc, kSource)
-                       : to4(key, k4, kType);
+    Value k =
+        unrepeat ? dropRepeatAxis(rewriter, loc, kSource) : to4(key, k4, kType);
     Value v = unrepeat ? dropRepeatAxis(rewriter, loc, vSource)
                        : to4(value, v4, vType);
     if (mask && maskNeedsRegroup) {
       auto maskType = cast<RankedTensorType>(mask.getType());
-      auto wide = RankedTensorType::get(stage.getShape(),
-                                        maskType.getElementType());
+      auto wide =
+          RankedTensorType::get(stage.getShape(), maskType.getElementType());
       if (maskType != wide) {
         mask = rewriter.create<BroadcastToOp>(loc, wide, mask);
       }
@@ -601,8 +599,7 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
           rewriter, loc, RankedTensorType::get({}, maskType.getElementType()),
           0.0);
       mask = rewriter.create<CompareOp>(
-          loc,
-          RankedTensorType::get(maskType.getShape(), rewriter.getI1Type()),
+          loc, RankedTensorType::get(maskType.getShape(), rewriter.getI1Type()),
           ComparePredicateAttr::get(getContext(), ComparePredicate::NE), mask,
           zero);
     }
@@ -635,8 +632,8 @@ struct FuseAttentionPass
     attention.add<FuseScaledDotProduct>(context, binaryFloatMasks);
     // Transposes created for the key compose with the head split's.
     TransposeOp::getCanonicalizationPatterns(attention, context);
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(scales))) ||
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(scales))) ||
         failed(applyPatternsAndFoldGreedily(getOperation(),
                                             std::move(attention)))) {
       getOperation()->emitError("attention fusion did not converge");

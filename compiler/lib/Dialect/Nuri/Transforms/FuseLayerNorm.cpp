@@ -30,8 +30,8 @@ bool isCentered(Value value, Value x, Value mean) {
   // compare the reductions rather than the values.
   auto a = sub.getRhs().getDefiningOp<ReduceMeanOp>();
   auto b = mean.getDefiningOp<ReduceMeanOp>();
-  return a && b && a.getInput() == b.getInput() &&
-         a.getAxes() == b.getAxes() && a.getKeepDims() == b.getKeepDims();
+  return a && b && a.getInput() == b.getInput() && a.getAxes() == b.getAxes() &&
+         a.getKeepDims() == b.getKeepDims();
 }
 
 // The variance `mean((x - mean(x))^2)` of `x` over [axis, rank), where
@@ -103,8 +103,8 @@ struct AbsorbScale : OpRewritePattern<MulOp> {
       return failure();
     }
     rewriter.replaceOpWithNewOp<LayerNormOp>(
-        op, norm.getType(), norm.getInput(), gamma, Value(),
-        norm.getAxisAttr(), norm.getEpsilonAttr());
+        op, norm.getType(), norm.getInput(), gamma, Value(), norm.getAxisAttr(),
+        norm.getEpsilonAttr());
     return success();
   }
 };
@@ -146,8 +146,7 @@ struct FuseFoldedAffineLayerNorm : OpRewritePattern<AddOp> {
   };
 
   // Reads `g` as gamma * rsqrt(var + eps) for the variance of `x`.
-  static bool matchGain(Value g, Value x, Value mean, int64_t axis,
-                        Match &m) {
+  static bool matchGain(Value g, Value x, Value mean, int64_t axis, Match &m) {
     auto accept = [&](std::optional<VarianceTerm> term, Value gamma) {
       if (!term || !isVarianceOf(term->variance, x, mean, axis)) {
         return false;
@@ -166,23 +165,23 @@ struct FuseFoldedAffineLayerNorm : OpRewritePattern<AddOp> {
 
   static std::optional<Match> matchForm(AddOp op) {
     Match m;
-    bool found = matchCommuted<AddOp>(op.getResult(), [&](Value scaled,
-                                                          Value shift) {
-      auto sub = shift.getDefiningOp<SubOp>();
-      if (!sub) {
-        return false;
-      }
-      m.beta = sub.getLhs();
-      // mean * g, and x * g with the same g.
-      return matchCommuted<MulOp>(sub.getRhs(), [&](Value mean, Value g) {
-        if (!matchTrailingMean(mean, m.x, m.axis)) {
-          return false;
-        }
-        return matchCommuted<MulOp>(scaled, [&](Value x, Value g2) {
-          return x == m.x && g2 == g && matchGain(g, m.x, mean, m.axis, m);
+    bool found =
+        matchCommuted<AddOp>(op.getResult(), [&](Value scaled, Value shift) {
+          auto sub = shift.getDefiningOp<SubOp>();
+          if (!sub) {
+            return false;
+          }
+          m.beta = sub.getLhs();
+          // mean * g, and x * g with the same g.
+          return matchCommuted<MulOp>(sub.getRhs(), [&](Value mean, Value g) {
+            if (!matchTrailingMean(mean, m.x, m.axis)) {
+              return false;
+            }
+            return matchCommuted<MulOp>(scaled, [&](Value x, Value g2) {
+              return x == m.x && g2 == g && matchGain(g, m.x, mean, m.axis, m);
+            });
+          });
         });
-      });
-    });
     if (!found || m.x.getType() != op.getType()) {
       return std::nullopt;
     }

@@ -115,7 +115,8 @@ struct HoistInputReshape : OpRewritePattern<LinearOp> {
     SmallVector<int64_t> shape(source.getShape());
     shape.back() = op.getType().getShape().back();
     Value linear = rewriter.create<LinearOp>(
-        op.getLoc(), RankedTensorType::get(shape, op.getType().getElementType()),
+        op.getLoc(),
+        RankedTensorType::get(shape, op.getType().getElementType()),
         reshape.getInput(), op.getWeight(), op.getBias());
     rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), linear);
     return success();

@@ -18,8 +18,7 @@ namespace {
 
 // x * rsqrt(mean(x^2) + eps), or x / sqrt(...): an RMSNorm with a unit
 // scale; the weight is absorbed below.
-template <typename OpTy>
-struct FuseRmsNormalization : OpRewritePattern<OpTy> {
+template <typename OpTy> struct FuseRmsNormalization : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {

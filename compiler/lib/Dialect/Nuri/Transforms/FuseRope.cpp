@@ -91,9 +91,9 @@ struct FuseRotateHalf : OpRewritePattern<AddOp> {
         x = matchRotateHalf(rotated);
         sin = s;
         return x && matchCommuted<MulOp>(a, [&](Value input, Value c) {
-          cos = c;
-          return input == x;
-        });
+                 cos = c;
+                 return input == x;
+               });
       });
     });
     auto type = x ? cast<RankedTensorType>(x.getType()) : nullptr;
