@@ -314,6 +314,9 @@ MaskClass classifyConstantMask(Value mask, MaskKind kind, int64_t sq,
       }
     }
   }
+  // With fewer keys than queries the first rows would be fully masked, where
+  // a mask of finite values and the causal flag's -inf disagree.
+  causal &= skv >= sq;
   return allKeep ? MaskClass::AllKeep
                  : (causal ? MaskClass::Causal : MaskClass::Other);
 }
@@ -524,17 +527,6 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
     bool causal = false;
     if (mask) {
       MaskClass cls = classifyConstantMask(mask, kind, sq, skv);
-      if (cls == MaskClass::Other && kind == MaskKind::Additive) {
-        // A causal constant added to a padding mask: keep the padding part.
-        auto add = mask.getDefiningOp<AddOp>();
-        for (int i = 0; add && i < 2 && !causal; ++i) {
-          Value c = add->getOperand(i), other = add->getOperand(1 - i);
-          if (classifyConstantMask(c, kind, sq, skv) == MaskClass::Causal) {
-            causal = true;
-            mask = other;
-          }
-        }
-      }
       if (cls == MaskClass::AllKeep) {
         mask = Value();
       } else if (cls == MaskClass::Causal) {

@@ -122,11 +122,13 @@ func.func @whisper_causal(%qh: tensor<1x2x3x8xf32>, %kh: tensor<1x2x3x8xf32>, %v
 
 // LLaMA: grouped-query key/value repeated from 2 to 4 heads by
 // Unsqueeze/Expand/Reshape, and HF's mask = causal constant + padding mask.
-// The fused op reads the 2-head key/value, is causal, and keeps the padding
-// part as its mask.
+// The fused op reads the 2-head key/value. The mask stays whole: for a query
+// at a left-padded position every key is masked, and there the sum of two
+// finfo.min masks is not the causal flag's -inf.
 // CHECK-LABEL: func @llama_gqa
 // CHECK-SAME: (%[[Q:.*]]: tensor<1x4x3x8xf32>, %[[K:.*]]: tensor<1x2x3x8xf32>, %[[V:.*]]: tensor<1x2x3x8xf32>, %[[PAD:.*]]: tensor<1x1x3x3xf32>)
-// CHECK: nuri.attention %[[Q]], %[[K]], %[[V]], %[[PAD]] {causal, scale = 0.353553385 : f32} : (tensor<1x4x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x1x3x3xf32>) -> tensor<1x4x3x8xf32>
+// CHECK: %[[MASK:.*]] = nuri.add {{.*}}%[[PAD]]
+// CHECK: nuri.attention %[[Q]], %[[K]], %[[V]], %[[MASK]] {scale = 0.353553385 : f32} : (tensor<1x4x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x1x3x3xf32>) -> tensor<1x4x3x8xf32>
 func.func @llama_gqa(%q: tensor<1x4x3x8xf32>, %k: tensor<1x2x3x8xf32>, %v: tensor<1x2x3x8xf32>, %pad: tensor<1x1x3x3xf32>) -> tensor<1x4x3x8xf32> {
   %causal = nuri.constant dense<[[[[0.0, -3.40282347E+38, -3.40282347E+38], [0.0, 0.0, -3.40282347E+38], [0.0, 0.0, 0.0]]]]> : tensor<1x1x3x3xf32>
   %sqrtd = nuri.constant dense<2.82842708> : tensor<f32>
@@ -207,6 +209,22 @@ func.func @megatron(%qh: tensor<1x2x2x4xf32>, %kh: tensor<1x2x2x4xf32>, %vh: ten
   %p = nuri.softmax %sm {axis = 3 : i64} : tensor<1x2x2x2xf32>
   %o = nuri.matmul %p, %vh : tensor<1x2x2x2xf32>, tensor<1x2x2x4xf32> -> tensor<1x2x2x4xf32>
   return %o : tensor<1x2x2x4xf32>
+}
+
+// -----
+
+// A lower-triangular mask with fewer keys than queries masks whole rows; it
+// stays a mask rather than becoming the causal flag.
+// CHECK-LABEL: func @causal_fewer_keys
+// CHECK: nuri.attention %arg0, %arg1, %arg2, %{{.*}} {scale = 1.000000e+00 : f32}
+func.func @causal_fewer_keys(%qh: tensor<1x1x3x4xf32>, %kh: tensor<1x1x2x4xf32>, %vh: tensor<1x1x2x4xf32>) -> tensor<1x1x3x4xf32> {
+  %tril = nuri.constant dense<[[[[false, false], [true, false], [true, true]]]]> : tensor<1x1x3x2xi1>
+  %neg = nuri.constant dense<-1.0e4> : tensor<f32>
+  %s = nuri.matmul %qh, %kh {transpose_rhs} : tensor<1x1x3x4xf32>, tensor<1x1x2x4xf32> -> tensor<1x1x3x2xf32>
+  %sm = nuri.where %tril, %s, %neg : tensor<1x1x3x2xi1>, tensor<1x1x3x2xf32>, tensor<f32> -> tensor<1x1x3x2xf32>
+  %p = nuri.softmax %sm {axis = 3 : i64} : tensor<1x1x3x2xf32>
+  %o = nuri.matmul %p, %vh : tensor<1x1x3x2xf32>, tensor<1x1x2x4xf32> -> tensor<1x1x3x4xf32>
+  return %o : tensor<1x1x3x4xf32>
 }
 
 // -----

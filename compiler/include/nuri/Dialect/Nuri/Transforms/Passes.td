@@ -101,9 +101,11 @@ def NuriFuseAttention : Pass<"nuri-fuse-attention"> {
       on both q and k) become the `scale` attribute;
     * an additive float mask, `where(keep, scores, -large)` or
       `where(drop, -large, scores)` becomes the mask operand; a constant
-      mask that is causal becomes the `causal` flag, an all-keep one is
-      dropped, and a causal constant added to another mask leaves only the
-      other one;
+      mask that is causal becomes the `causal` flag and an all-keep one is
+      dropped. A causal constant added to a padding mask (Hugging Face)
+      stays one mask: splitting it into the flag would change the rows that
+      padding masks entirely, which the exported graph fills with
+      `finfo.min` rather than `-inf`;
     * 3-D (bmm-style, `[B * H, S, D]`) attention uses the 4-D values it was
       reshaped from;
     * grouped-query key/value repeated by broadcast_to + reshape
