@@ -149,8 +149,15 @@ private:
   llvm::StringMap<mlir::Value> values;
   llvm::StringMap<int64_t> opsets;
   llvm::StringMap<mlir::Type> valueInfoTypes;
-  int resourceCounter = 0;
 };
+
+/// No tensor may hold more elements than this (2^40): far beyond any model,
+/// and small enough that byte counts never overflow.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 40;
+
+/// The element count of a shape, or nullopt if a dimension is negative or
+/// the count exceeds kMaxTensorElements.
+std::optional<int64_t> checkedElementCount(llvm::ArrayRef<int64_t> shape);
 
 /// Normalizes a possibly negative ONNX axis; failure if out of range.
 mlir::FailureOr<int64_t> normalizeAxis(NodeContext &n, int64_t axis,

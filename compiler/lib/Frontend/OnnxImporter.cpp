@@ -214,14 +214,12 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
     return failure();
   }
   SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
-  int64_t count = 1;
-  for (int64_t d : shape) {
-    if (d < 0) {
-      return emitError(loc) << "tensor '" << tensor.name()
-                            << "' has a negative dimension";
-    }
-    count *= d;
+  std::optional<int64_t> checked = checkedElementCount(shape);
+  if (!checked) {
+    return emitError(loc) << "tensor '" << tensor.name()
+                          << "' has a negative or impossibly large shape";
   }
+  int64_t count = *checked;
   auto type = RankedTensorType::get(shape, *element);
   unsigned bits = element->getIntOrFloatBitWidth();
   int64_t byteWidth = bits == 1 ? 1 : bits / 8;
@@ -346,7 +344,28 @@ Value Importer::scalar(double value, Type elementType) {
       makeFromDouble(RankedTensorType::get({}, elementType), {value}));
 }
 
+std::optional<int64_t> onnx_import::checkedElementCount(ArrayRef<int64_t> shape) {
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d && count > kMaxTensorElements / d)) {
+      return std::nullopt;
+    }
+    count *= d;
+  }
+  return count;
+}
+
 FailureOr<SmallVector<Value>> Importer::finish(OperationState &state) {
+  // Hostile models can ask for shapes whose element count overflows; refuse
+  // them before any op computes with such a type.
+  for (Type type : state.types) {
+    auto ranked = dyn_cast<RankedTensorType>(type);
+    if (ranked && !checkedElementCount(ranked.getShape())) {
+      return emitError(state.location)
+             << state.name << " would produce a tensor of shape with more than "
+             << kMaxTensorElements << " elements";
+    }
+  }
   Operation *op = builder.create(state);
   if (failed(mlir::verify(op))) {
     op->erase();
@@ -621,7 +640,8 @@ OwningOpRef<ModuleOp> Importer::importModel(onnx::ModelProto &model) {
   }
   SmallVector<Type> argTypes;
   SmallVector<std::string> argNames;
-  for (const auto &[name, bytes] : options.constantInputs) {
+  for (const auto &entry : options.constantInputs) {
+    const std::string &name = entry.first;
     bool isInput = llvm::any_of(graph.input(), [&](const auto &input) {
       return input.name() == name;
     });
@@ -685,6 +705,11 @@ OwningOpRef<ModuleOp> Importer::importModel(onnx::ModelProto &model) {
         }
         shape.push_back(dim.dim_value());
       }
+    }
+    if (!checkedElementCount(shape)) {
+      emitError(fileLoc) << "graph input '" << input.name()
+                         << "' has a negative or impossibly large shape";
+      return nullptr;
     }
     argTypes.push_back(RankedTensorType::get(shape, *element));
     argNames.push_back(input.name());

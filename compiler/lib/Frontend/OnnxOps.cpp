@@ -508,6 +508,9 @@ Results convertConstantOfShape(NodeContext &n) {
     }
     value = (*values)[0];
   }
+  if (!checkedElementCount(*shape)) {
+    return n.error() << "the requested shape is negative or impossibly large";
+  }
   auto type = RankedTensorType::get(*shape, elementType);
   Attribute element =
       isa<FloatType>(elementType)
@@ -533,7 +536,12 @@ Results convertRange(NodeContext &n) {
   if (d == 0) {
     return n.error() << "delta is zero";
   }
-  int64_t count = std::max<int64_t>(0, std::ceil((l - s) / d));
+  double span = std::ceil((l - s) / d);
+  if (!(span <= static_cast<double>(kMaxFoldElements))) {
+    return n.error() << "the range from " << s << " to " << l << " by " << d
+                     << " is too long to materialize";
+  }
+  int64_t count = std::max<int64_t>(0, static_cast<int64_t>(span));
   std::vector<double> values;
   for (int64_t i = 0; i < count; ++i) {
     values.push_back(s + i * d);
