@@ -46,6 +46,7 @@ enum class Reason : uint8_t {
   BankConflict,
   Drain,
   DramContention,
+  NocContention,
   Count
 };
 
@@ -54,7 +55,8 @@ const char *reasonName(Reason r) {
                                 "wait_vec",           "barrier",
                                 "dma_queue_full",     "acc_hazard",
                                 "vector_raw",         "sram_bank_conflict",
-                                "drain",              "dram_contention"};
+                                "drain",              "dram_contention",
+                                "noc_contention"};
   return names[static_cast<unsigned>(r)];
 }
 
@@ -404,7 +406,8 @@ struct Simulator::Impl {
     Queue &q = queues[tr.queue];
     uint64_t took = now - tr.issue;
     if (took > tr.ideal) {
-      addStall(q, Reason::DramContention, took - tr.ideal);
+      addStall(q, tr.link == 0 ? Reason::DramContention : Reason::NocContention,
+               took - tr.ideal);
     }
     if (--q.active == 0) {
       q.stats->busyCycles += now - q.activeSince;
