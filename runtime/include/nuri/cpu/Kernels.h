@@ -1,0 +1,49 @@
+//===- Kernels.h - CPU kernels for nuri ops ---------------------*- C++ -*-===//
+//
+// The CPU device's kernels: one entry point that runs any graph op on dense
+// row-major buffers. It is the fallback for ops the NPU cannot run and the
+// golden model the simulator's numerics are checked against, so every op is
+// exact to DESIGN.md's numerics in every dtype it accepts: fp32 math; fp16
+// and bf16 inputs computed in fp32 and rounded to nearest even on output;
+// int8 x int8 -> int32 accumulation.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_CPU_KERNELS_H
+#define NURI_CPU_KERNELS_H
+
+#include "nuri/graph/Graph.h"
+
+#include <string>
+#include <vector>
+
+namespace nuri::cpu {
+
+/// A dense row-major tensor in host memory. Kernels never own memory.
+struct TensorView {
+  graph::DType dtype = graph::DType::F32;
+  std::vector<int64_t> shape;
+  void *data = nullptr;
+
+  int64_t elements() const { return graph::elementCount(shape); }
+  size_t bytes() const {
+    return static_cast<size_t>(elements()) * graph::dtypeSize(dtype);
+  }
+  template <typename T> T *as() const { return static_cast<T *>(data); }
+};
+
+/// Whether a kernel exists for this op (for onnx_op: its "op_type").
+bool hasKernel(const graph::Op &op);
+
+/// Runs `op`. Inputs are read-only (absent optional inputs have data ==
+/// nullptr); outputs are preallocated with the shapes and dtypes the graph
+/// declares. Returns an empty string on success, otherwise a message that
+/// names the op kind and the reason. Thread-safe: kernels share no state,
+/// and they parallelize internally with oneTBB in the caller's arena.
+std::string runKernel(const graph::Op &op,
+                      const std::vector<TensorView> &inputs,
+                      const std::vector<TensorView> &outputs);
+
+} // namespace nuri::cpu
+
+#endif // NURI_CPU_KERNELS_H
