@@ -84,7 +84,8 @@ int main(int argc, char **argv) {
     } else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: nuri-sim-bench [--target NAME] [--reps N]\n");
+      std::fprintf(stderr,
+                   "usage: nuri-sim-bench [--target NAME] [--reps N]\n");
       return 2;
     }
   }
@@ -102,7 +103,8 @@ int main(int argc, char **argv) {
   Run data = best(*t, p, lay, true, std::max(1, reps / 2));
   const sim::Report &r = timing.report;
   double inst = double(r.instructions), cyc = double(r.cycles.count());
-  double computeBound = lay.flops / t->peakOpsPerSecond(isa::Dtype::BF16) * t->clockHz;
+  double computeBound =
+      lay.flops / t->peakOpsPerSecond(isa::Dtype::BF16) * t->clockHz;
   double memoryBound = lay.minDramBytes / t->dramBytesPerCycle();
 
   std::printf("sim-bench: BERT-base layer (seq 128, bf16) on %s: %zu static / "
@@ -117,8 +119,8 @@ int main(int argc, char **argv) {
               cyc / std::max(computeBound, memoryBound));
   std::printf("sim-bench: timing-only %.4f s per layer (target 0.15 s: %.0fx "
               "under), %.2f M instructions/s, %.1f M simulated cycles/s\n",
-              timing.seconds, 0.15 / timing.seconds, inst / timing.seconds / 1e6,
-              cyc / timing.seconds / 1e6);
+              timing.seconds, 0.15 / timing.seconds,
+              inst / timing.seconds / 1e6, cyc / timing.seconds / 1e6);
   std::printf("sim-bench: with data   %.4f s per layer (target 1 s: %.1fx "
               "under), %.2f M instructions/s, %.1f M simulated cycles/s, %.2f "
               "G simulated MACs/s\n",

@@ -40,9 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   nuri::Result<nuri::isa::Program> p =
       data[0] % 2 == 0
           ? nuri::isa::decodeProgram(data + 1, size - 1)
-          : nuri::isa::assemble(
-                std::string_view(reinterpret_cast<const char *>(data + 1),
-                                 size - 1));
+          : nuri::isa::assemble(std::string_view(
+                reinterpret_cast<const char *>(data + 1), size - 1));
   if (!p) {
     return 0;
   }

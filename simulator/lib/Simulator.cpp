@@ -29,8 +29,8 @@ namespace nuri::sim {
 
 using namespace isa;
 using detail::FlatMemory;
-using detail::PagedMemory;
 using detail::loadRow;
+using detail::PagedMemory;
 using detail::storeRow;
 
 namespace {
@@ -51,12 +51,11 @@ enum class Reason : uint8_t {
 };
 
 const char *reasonName(Reason r) {
-  static const char *names[] = {"wait_dma",           "wait_mat",
-                                "wait_vec",           "barrier",
-                                "dma_queue_full",     "acc_hazard",
-                                "vector_raw",         "sram_bank_conflict",
-                                "drain",              "dram_contention",
-                                "noc_contention"};
+  static const char *names[] = {
+      "wait_dma",        "wait_mat",           "wait_vec",
+      "barrier",         "dma_queue_full",     "acc_hazard",
+      "vector_raw",      "sram_bank_conflict", "drain",
+      "dram_contention", "noc_contention"};
   return names[static_cast<unsigned>(r)];
 }
 
@@ -229,7 +228,8 @@ struct Simulator::Impl {
     events.push(Event{t, evSeq++, type, a, b});
   }
 
-  // ---- memory checks ----------------------------------------------------------
+  // ---- memory checks
+  // ----------------------------------------------------------
   /// Checks a 3-D extent [addr, addr + last byte] against a space size.
   void checkRange(const Queue &q, const char *what, uint64_t size,
                   uint64_t addr, uint64_t rowBytes, uint64_t rows,
@@ -239,19 +239,17 @@ struct Simulator::Impl {
                           what));
     }
     // 128-bit arithmetic: hostile strides must not wrap around.
-    unsigned __int128 end = (unsigned __int128)addr +
-                            (unsigned __int128)(rows - 1) * stride +
-                            (unsigned __int128)(planes - 1) * pstride +
-                            rowBytes;
+    unsigned __int128 end =
+        (unsigned __int128)addr + (unsigned __int128)(rows - 1) * stride +
+        (unsigned __int128)(planes - 1) * pstride + rowBytes;
     if (end > size) {
-      fail(q, fmt::format("{} [0x{:x}, 0x{:x}) out of bounds (size 0x{:x})",
-                          what, addr, (uint64_t)std::min<unsigned __int128>(
-                                          end, ~0ull),
-                          size));
+      fail(q, fmt::format(
+                  "{} [0x{:x}, 0x{:x}) out of bounds (size 0x{:x})", what, addr,
+                  (uint64_t)std::min<unsigned __int128>(end, ~0ull), size));
     }
   }
-  void checkAlign(const Queue &q, const char *what, uint64_t addr,
-                  uint64_t ld, Dtype d) {
+  void checkAlign(const Queue &q, const char *what, uint64_t addr, uint64_t ld,
+                  Dtype d) {
     unsigned eb = dtypeBytes(d);
     if (addr % eb || ld % eb) {
       fail(q, fmt::format("misaligned {}: address 0x{:x} / row stride {} not "
@@ -263,8 +261,8 @@ struct Simulator::Impl {
   void checkTile(const Queue &q, const char *what, uint64_t addr, uint64_t ld,
                  uint64_t rows, uint64_t cols, Dtype d, bool write) {
     checkAlign(q, what, addr, ld, d);
-    checkRange(q, what, tgt.sram.bytesPerCore, addr, cols * dtypeBytes(d),
-               rows, ld);
+    checkRange(q, what, tgt.sram.bytesPerCore, addr, cols * dtypeBytes(d), rows,
+               ld);
     if (write) {
       uint64_t end = addr + (rows - 1) * ld + cols * dtypeBytes(d);
       auto &peak = report.cores[q.core].sramPeakBytes;
@@ -274,7 +272,8 @@ struct Simulator::Impl {
 
   uint8_t *sramPtr(unsigned core) { return sram[core].data(); }
 
-  // ---- stats helpers ------------------------------------------------------------
+  // ---- stats helpers
+  // ------------------------------------------------------------
   void addStall(Queue &q, Reason r, uint64_t cycles) {
     if (cycles) {
       q.stats->stalls[reasonName(r)] += cycles;
@@ -283,8 +282,8 @@ struct Simulator::Impl {
   void slice(const Queue &q, unsigned tid, std::string name, uint64_t start,
              uint64_t dur, uint64_t flowOut = 0, uint64_t flowIn = 0) {
     if (opts.trace) {
-      trace.push_back(
-          TraceSlice{q.core, tid, std::move(name), start, dur, flowOut, flowIn});
+      trace.push_back(TraceSlice{q.core, tid, std::move(name), start, dur,
+                                 flowOut, flowIn});
     }
   }
   static unsigned tidOf(Engine e) {
@@ -312,7 +311,8 @@ struct Simulator::Impl {
     schedule(now, EvType::Wake, q.index);
   }
 
-  // ---- completion bookkeeping ------------------------------------------------------
+  // ---- completion bookkeeping
+  // ------------------------------------------------------
   void fireSignal(const Queue &from, unsigned core, unsigned sem,
                   unsigned count, uint64_t flow) {
     Semaphore &s = sems[core][sem];
@@ -345,7 +345,8 @@ struct Simulator::Impl {
     }
   }
 
-  // ---- shared bandwidth links -------------------------------------------------------
+  // ---- shared bandwidth links
+  // -------------------------------------------------------
   void linkAdvance(Link &l) {
     if (now > l.lastUpdate) {
       double moved = double(now - l.lastUpdate) * l.rate();
@@ -425,7 +426,8 @@ struct Simulator::Impl {
     opDone(q, tr.seq);
   }
 
-  // ---- instruction semantics ------------------------------------------------------
+  // ---- instruction semantics
+  // ------------------------------------------------------
   /// Bytes of a DMA operand in `space` as seen from `q`'s core.
   struct SpaceRef {
     uint64_t size;
@@ -446,8 +448,8 @@ struct Simulator::Impl {
       return {tgt.sram.sharedBytes, 1, &shared, "shared SRAM"};
     case Space::Peer:
       if (peer >= tgt.cores) {
-        fail(q, fmt::format("peer core {} does not exist (target has {})",
-                            peer, tgt.cores));
+        fail(q, fmt::format("peer core {} does not exist (target has {})", peer,
+                            tgt.cores));
       }
       return {tgt.sram.bytesPerCore, 1, &sram[peer], "peer SRAM"};
     }
@@ -572,8 +574,7 @@ struct Simulator::Impl {
     bool accumulate = in[Field::Accumulate];
     bool intPath = at == Dtype::I8 && bt == Dtype::I8;
     bool floatPath = isFloatDtype(at) && isFloatDtype(bt) && at != Dtype::F32 &&
-                     bt != Dtype::F32 &&
-                     (at == bt || (isFp8(at) && isFp8(bt)));
+                     bt != Dtype::F32 && (at == bt || (isFp8(at) && isFp8(bt)));
     if (!intPath && !floatPath) {
       fail(q, fmt::format("dtype mismatch: atype {} with btype {} (allowed: "
                           "i8 x i8, equal bf16/f16, any fp8 pair)",
@@ -604,8 +605,8 @@ struct Simulator::Impl {
     while (!q.accInFlight.empty() && q.accInFlight.front().done <= now) {
       q.accInFlight.pop_front();
     }
-    bool chained = accumulate && accLo == q.lastAcc && m == q.lastM &&
-                   n == q.lastN;
+    bool chained =
+        accumulate && accLo == q.lastAcc && m == q.lastM && n == q.lastN;
     uint64_t hazard = 0;
     if (!chained) {
       for (const AccUse &u : q.accInFlight) {
@@ -650,7 +651,8 @@ struct Simulator::Impl {
                           double(std::min(k, R)) * pack * ea);
     }
     uint64_t ideal = uint64_t(std::ceil(streamCycles - 1e-9)) + extra;
-    uint64_t occupancy = uint64_t(std::ceil(streamCycles * factor - 1e-9)) + extra;
+    uint64_t occupancy =
+        uint64_t(std::ceil(streamCycles * factor - 1e-9)) + extra;
     uint64_t done = now + occupancy + R + C - 2;
     addStall(q, Reason::BankConflict, occupancy - ideal);
 
@@ -691,9 +693,9 @@ struct Simulator::Impl {
     q.lastM = m;
     q.lastN = n;
     q.streamEnd = now + occupancy;
-    finishCompute(q, occupancy, done,
-                  fmt::format("mm {}x{}x{} {} pc{}", m, n, k, dtypeName(at),
-                              q.pc));
+    finishCompute(
+        q, occupancy, done,
+        fmt::format("mm {}x{}x{} {} pc{}", m, n, k, dtypeName(at), q.pc));
   }
 
   /// Common tail of matrix/vector instructions: occupy the queue, complete
@@ -704,7 +706,8 @@ struct Simulator::Impl {
     q.incomplete.insert(seq);
     schedule(done, EvType::OpDone, q.index, seq);
     q.stats->busyCycles += occupancy;
-    slice(q, tidOf(q.kind), std::move(name), now, std::max<uint64_t>(1, occupancy));
+    slice(q, tidOf(q.kind), std::move(name), now,
+          std::max<uint64_t>(1, occupancy));
     q.readyAt = now + occupancy;
     ++q.pc;
     schedule(q.readyAt, EvType::Wake, q.index);
@@ -712,8 +715,9 @@ struct Simulator::Impl {
 
   /// Vector ops: read-after-write against the previous vector op only (the
   /// pipeline interlocks on it; older results are complete by then).
-  bool vectorRaw(Queue &q, std::initializer_list<std::pair<uint64_t, uint64_t>>
-                               srcRanges) {
+  bool
+  vectorRaw(Queue &q,
+            std::initializer_list<std::pair<uint64_t, uint64_t>> srcRanges) {
     if (q.lastDone <= now) {
       return false;
     }
@@ -729,8 +733,8 @@ struct Simulator::Impl {
     return false;
   }
 
-  static std::pair<uint64_t, uint64_t> extent(uint64_t addr, uint64_t ld,
-                                              uint64_t rows, uint64_t rowBytes) {
+  static std::pair<uint64_t, uint64_t>
+  extent(uint64_t addr, uint64_t ld, uint64_t rows, uint64_t rowBytes) {
     return {addr, addr + (rows ? (rows - 1) * ld : 0) + rowBytes};
   }
 
@@ -756,20 +760,23 @@ struct Simulator::Impl {
     switch (op) {
     case Opcode::VecBinary: {
       Bcast bc = Bcast(in[Field::BcastF]);
-      checkTile(q, "src", in[Field::Src], in[Field::Lds], rows, cols, st, false);
-      uint64_t r1 = bc == Bcast::Row ? 1 : rows, c1 = bc == Bcast::Col ? 1 : cols;
+      checkTile(q, "src", in[Field::Src], in[Field::Lds], rows, cols, st,
+                false);
+      uint64_t r1 = bc == Bcast::Row ? 1 : rows,
+               c1 = bc == Bcast::Col ? 1 : cols;
       checkTile(q, "src1", in[Field::Src1], in[Field::Lds1], r1, c1, st, false);
       checkTile(q, "dst", in[Field::Dst], in[Field::Ldd], rows, cols, dt, true);
       s0 = extent(in[Field::Src], in[Field::Lds], rows, cols * dtypeBytes(st));
       s1 = extent(in[Field::Src1], in[Field::Lds1], r1, c1 * dtypeBytes(st));
       opBytes = 2 * dtypeBytes(st) + dtypeBytes(dt);
-      name = fmt::format("{} pc{}", enumName(FieldKind::BinOp, in[Field::BinOpF]),
-                         q.pc);
+      name = fmt::format("{} pc{}",
+                         enumName(FieldKind::BinOp, in[Field::BinOpF]), q.pc);
       break;
     }
     case Opcode::VecScalar:
     case Opcode::VecUnary:
-      checkTile(q, "src", in[Field::Src], in[Field::Lds], rows, cols, st, false);
+      checkTile(q, "src", in[Field::Src], in[Field::Lds], rows, cols, st,
+                false);
       checkTile(q, "dst", in[Field::Dst], in[Field::Ldd], rows, cols, dt, true);
       s0 = extent(in[Field::Src], in[Field::Lds], rows, cols * dtypeBytes(st));
       opBytes = dtypeBytes(st) + dtypeBytes(dt);
@@ -784,7 +791,8 @@ struct Simulator::Impl {
                          q.pc);
       break;
     case Opcode::VecReduce:
-      checkTile(q, "src", in[Field::Src], in[Field::Lds], rows, cols, st, false);
+      checkTile(q, "src", in[Field::Src], in[Field::Lds], rows, cols, st,
+                false);
       checkTile(q, "dst", in[Field::Dst], dtypeBytes(dt), rows, 1, dt, true);
       s0 = extent(in[Field::Src], in[Field::Lds], rows, cols * dtypeBytes(st));
       opBytes = dtypeBytes(st);
@@ -805,7 +813,8 @@ struct Simulator::Impl {
       break;
     }
     case Opcode::VecTranspose:
-      checkTile(q, "src", in[Field::Src], in[Field::Lds], rows, cols, dt, false);
+      checkTile(q, "src", in[Field::Src], in[Field::Lds], rows, cols, dt,
+                false);
       checkTile(q, "dst", in[Field::Dst], in[Field::Ldd], cols, rows, dt, true);
       s0 = extent(in[Field::Src], in[Field::Lds], rows, cols * dtypeBytes(dt));
       opBytes = 2 * dtypeBytes(dt);
@@ -847,7 +856,8 @@ struct Simulator::Impl {
     if (op == Opcode::VecReduce) {
       dstExt = extent(in[Field::Dst], 0, 1, rows * dtypeBytes(dt));
     } else if (op == Opcode::VecTranspose) {
-      dstExt = extent(in[Field::Dst], in[Field::Ldd], cols, rows * dtypeBytes(dt));
+      dstExt =
+          extent(in[Field::Dst], in[Field::Ldd], cols, rows * dtypeBytes(dt));
     } else {
       dstExt = extent(in[Field::Dst], in[Field::Ldd], rows, dstRowBytes);
     }
@@ -860,7 +870,8 @@ struct Simulator::Impl {
     double cyc = double(rows * perRow * passes);
     if (op == Opcode::VecTranspose) {
       // A transpose unit of lanes x lanes blocks: the same element rate.
-      cyc = double(ceilDiv(rows, vc.lanes) * ceilDiv(cols, vc.lanes) * vc.lanes);
+      cyc =
+          double(ceilDiv(rows, vc.lanes) * ceilDiv(cols, vc.lanes) * vc.lanes);
     }
     uint64_t tail = op == Opcode::VecReduce
                         ? uint64_t(std::ceil(std::log2(double(vc.lanes))))
@@ -992,7 +1003,9 @@ struct Simulator::Impl {
         if (tags[e] != tag) {
           fail(q, fmt::format("dtype mismatch: accumulator tile mixes {} and "
                               "{} entries",
-                              tag == 1 ? "i32" : tag == 2 ? "f32" : "unwritten",
+                              tag == 1   ? "i32"
+                              : tag == 2 ? "f32"
+                                         : "unwritten",
                               tags[e] == 1   ? "i32"
                               : tags[e] == 2 ? "f32"
                                              : "unwritten"));
@@ -1047,7 +1060,8 @@ struct Simulator::Impl {
     }
   }
 
-  // ---- the issue loop ----------------------------------------------------------
+  // ---- the issue loop
+  // ----------------------------------------------------------
   void step(Queue &q) {
     while (q.st == Queue::St::Running && now >= q.readyAt) {
       const Instruction &in = q.stream->insts[q.pc];
@@ -1212,10 +1226,10 @@ struct Simulator::Impl {
 
   std::string describeBlocked(const Queue &q) const {
     // A queue waiting at a barrier has already stepped past it.
-    size_t pc = q.st == Queue::St::Blocked && q.reason == Reason::Barrier &&
-                        q.pc > 0
-                    ? q.pc - 1
-                    : q.pc;
+    size_t pc =
+        q.st == Queue::St::Blocked && q.reason == Reason::Barrier && q.pc > 0
+            ? q.pc - 1
+            : q.pc;
     std::string inst = formatInstruction(q.stream->insts[pc]);
     std::string why;
     const Instruction &in = q.stream->insts[pc];
@@ -1370,9 +1384,10 @@ struct Simulator::Impl {
                         "\"thread_name\", \"args\": {{\"name\": \"{}\"}}}}",
                         c, tidOf(e), engineName(e)));
       }
-      add(fmt::format("{{\"ph\": \"M\", \"pid\": {}, \"tid\": {}, \"name\": "
-                      "\"thread_name\", \"args\": {{\"name\": \"dma issue\"}}}}",
-                      c, tidOf(Engine::Dma)));
+      add(fmt::format(
+          "{{\"ph\": \"M\", \"pid\": {}, \"tid\": {}, \"name\": "
+          "\"thread_name\", \"args\": {{\"name\": \"dma issue\"}}}}",
+          c, tidOf(Engine::Dma)));
       unsigned slots = 0;
       for (const Queue &q : queues) {
         if (q.core == c && q.kind == Engine::Dma) {
@@ -1453,10 +1468,9 @@ std::string Report::toText() const {
       for (auto &[r, v] : es.stalls) {
         st += fmt::format("{}={} ", r, v);
       }
-      s += fmt::format("{:>4}  {:<6} {:>5.1f}  {:>7}  {}\n", c,
-                       engineName(Engine(e)),
-                       100 * busyFraction(unsigned(c), Engine(e)),
-                       es.instructions, st);
+      s += fmt::format(
+          "{:>4}  {:<6} {:>5.1f}  {:>7}  {}\n", c, engineName(Engine(e)),
+          100 * busyFraction(unsigned(c), Engine(e)), es.instructions, st);
     }
     s += fmt::format("{:>4}  sram peak {} B, {} MACs\n", c, cs.sramPeakBytes,
                      cs.macs);
@@ -1496,8 +1510,8 @@ std::string Report::toJson() const {
     }
     cs += fmt::format("{}{{\"core\": {}, \"macs\": {}, \"sram_peak_bytes\": "
                       "{}, \"dma_bytes\": {}, \"engines\": {{{}}}}}",
-                      c ? ", " : "", c, cores[c].macs,
-                      cores[c].sramPeakBytes, cores[c].dmaBytes, engines);
+                      c ? ", " : "", c, cores[c].macs, cores[c].sramPeakBytes,
+                      cores[c].dmaBytes, engines);
   }
   return fmt::format(
       "{{\"target\": \"{}\", \"cycles\": {}, \"seconds\": {:.9g}, "
@@ -1513,7 +1527,8 @@ std::string Report::toJson() const {
       sharedSramPeakBytes, st, cs);
 }
 
-// ---- Simulator ---------------------------------------------------------------
+// ---- Simulator
+// ---------------------------------------------------------------
 
 Simulator::Simulator(const target::Target &target, SimOptions options)
     : impl_(std::make_unique<Impl>(target, options)) {}

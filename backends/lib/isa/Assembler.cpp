@@ -1,4 +1,5 @@
-//===- Assembler.cpp - .nasm text <-> Program ------------------------------===//
+//===- Assembler.cpp - .nasm text <-> Program
+//------------------------------===//
 
 #include "nuri/isa/Assembler.h"
 
@@ -217,7 +218,8 @@ private:
       fail(fmt::format("`{}` is not a valid {} value", text, fi.mnemonic));
     }
     if (fi.kind == FieldKind::F32) {
-      if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+      if (text.size() > 2 && text[0] == '0' &&
+          (text[1] == 'x' || text[1] == 'X')) {
         if (!parseUnsigned(text, v) || v > 0xffffffffu) {
           fail(fmt::format("bad fp32 bit pattern `{}`", text));
         }
@@ -458,16 +460,16 @@ Result<Program> assembleFile(const std::string &path) {
 }
 
 std::string disassemble(const Program &program) {
-  std::string out = fmt::format("# Nuri ISA {}.{}: {} streams, {} instructions\n",
-                                kVersionMajor, kVersionMinor,
-                                program.streams.size(),
-                                program.numInstructions());
+  std::string out = fmt::format(
+      "# Nuri ISA {}.{}: {} streams, {} instructions\n", kVersionMajor,
+      kVersionMinor, program.streams.size(), program.numInstructions());
   for (const Stream &s : program.streams) {
     out += fmt::format("\n.stream core={} engine={}\n", s.core,
                        engineName(s.engine));
     std::vector<bool> target(s.insts.size(), false);
     for (const Instruction &inst : s.insts) {
-      if (inst.opcode == Opcode::Repeat && inst.get(Field::Body) < target.size()) {
+      if (inst.opcode == Opcode::Repeat &&
+          inst.get(Field::Body) < target.size()) {
         target[inst.get(Field::Body)] = true;
       }
     }

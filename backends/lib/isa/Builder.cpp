@@ -94,9 +94,9 @@ StreamBuilder &StreamBuilder::store(TileRef sram, TileRef dram, uint64_t rows,
   return dma(d);
 }
 
-StreamBuilder &StreamBuilder::mm(uint64_t acc, TileRef a, TileRef b,
-                                 uint64_t m, uint64_t n, uint64_t k,
-                                 Dtype atype, Dtype btype, bool accumulate) {
+StreamBuilder &StreamBuilder::mm(uint64_t acc, TileRef a, TileRef b, uint64_t m,
+                                 uint64_t n, uint64_t k, Dtype atype,
+                                 Dtype btype, bool accumulate) {
   return emit(Instruction(Opcode::MatMul)
                   .set(Field::Acc, acc)
                   .set(Field::A, a.addr)
@@ -182,9 +182,8 @@ StreamBuilder &StreamBuilder::bcast(Bcast how, TileRef dst, uint64_t src,
                   .set(Field::DType, code(dtype))
                   .set(Field::SType, code(stype)));
 }
-StreamBuilder &StreamBuilder::transpose(TileRef dst, TileRef src,
-                                        uint64_t rows, uint64_t cols,
-                                        Dtype dtype) {
+StreamBuilder &StreamBuilder::transpose(TileRef dst, TileRef src, uint64_t rows,
+                                        uint64_t cols, Dtype dtype) {
   return emit(Instruction(Opcode::VecTranspose)
                   .set(Field::Dst, dst.addr)
                   .set(Field::Ldd, dst.ld)

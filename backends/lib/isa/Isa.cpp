@@ -154,7 +154,9 @@ uint64_t getBits(const uint8_t *bytes, unsigned offset, unsigned bits) {
 
 } // namespace
 
-const FieldInfo &fieldInfo(Field f) { return kFields[static_cast<unsigned>(f)]; }
+const FieldInfo &fieldInfo(Field f) {
+  return kFields[static_cast<unsigned>(f)];
+}
 const std::vector<OpcodeInfo> &opcodeTable() { return tables().opcodes; }
 const OpcodeInfo *opcodeInfo(Opcode op) {
   return tables().byValue[static_cast<uint8_t>(op)];

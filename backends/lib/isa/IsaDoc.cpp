@@ -54,15 +54,16 @@ std::string renderIsaReference() {
   std::string s;
   s += fmt::format("ISA version {}.{}; {} bytes per instruction.\n\n",
                    kVersionMajor, kVersionMinor, kInstBytes);
-  s += "### Engines (one queue each per core)\n\n| engine | role |\n|---|---|\n";
+  s +=
+      "### Engines (one queue each per core)\n\n| engine | role |\n|---|---|\n";
   for (unsigned e = 0; e < kNumEngines; ++e) {
     s += fmt::format("| `{}` | {} |\n", engineName(Engine(e)),
                      engineDoc(Engine(e)));
   }
   s += "\n### Enumerations\n\n| kind | values (code) |\n|---|---|\n";
-  for (FieldKind k : {FieldKind::Dtype, FieldKind::Space, FieldKind::Act,
-                      FieldKind::BinOp, FieldKind::UnOp, FieldKind::RedOp,
-                      FieldKind::Bcast}) {
+  for (FieldKind k :
+       {FieldKind::Dtype, FieldKind::Space, FieldKind::Act, FieldKind::BinOp,
+        FieldKind::UnOp, FieldKind::RedOp, FieldKind::Bcast}) {
     std::string vals;
     for (uint64_t v = 0; v < 64; ++v) {
       if (const char *n = enumName(k, v)) {
@@ -71,7 +72,8 @@ std::string renderIsaReference() {
         }
         vals += fmt::format("`{}` ({})", n, v);
         if (k == FieldKind::Dtype) {
-          vals.insert(vals.size() - 1, fmt::format(", {} B", dtypeBytes(Dtype(v))));
+          vals.insert(vals.size() - 1,
+                      fmt::format(", {} B", dtypeBytes(Dtype(v))));
         }
       }
     }

@@ -30,9 +30,9 @@ struct MiniFormat {
     return std::ldexp(maxMan, maxExp);
   }
   uint32_t nanCode() const {
-    return ieeeSpecials ? ((((1u << expBits) - 1) << manBits) |
-                           (1u << (manBits - 1)))
-                        : ((1u << (expBits + manBits)) - 1);
+    return ieeeSpecials
+               ? ((((1u << expBits) - 1) << manBits) | (1u << (manBits - 1)))
+               : ((1u << (expBits + manBits)) - 1);
   }
   uint32_t infCode() const { return ((1u << expBits) - 1) << manBits; }
 };
@@ -68,8 +68,8 @@ uint32_t encodeMini(const MiniFormat &fm, float f) {
     return sign;
   }
   if (v < std::ldexp(1.0, fm.minExp())) {
-    return sign | static_cast<uint32_t>(v / std::ldexp(1.0, fm.minExp() -
-                                                               fm.manBits));
+    return sign |
+           static_cast<uint32_t>(v / std::ldexp(1.0, fm.minExp() - fm.manBits));
   }
   std::frexp(v, &e);
   int ve = e - 1;
@@ -114,17 +114,23 @@ template <const MiniFormat &Fm, size_t N> struct DecodeTable {
 
 } // namespace
 
-uint16_t f32ToF16(float f) { return static_cast<uint16_t>(encodeMini(kF16, f)); }
+uint16_t f32ToF16(float f) {
+  return static_cast<uint16_t>(encodeMini(kF16, f));
+}
 float f16ToF32(uint16_t h) {
   static const DecodeTable<kF16, 65536> table;
   return table.v[h];
 }
-uint8_t f32ToE4M3(float f) { return static_cast<uint8_t>(encodeMini(kE4M3, f)); }
+uint8_t f32ToE4M3(float f) {
+  return static_cast<uint8_t>(encodeMini(kE4M3, f));
+}
 float e4m3ToF32(uint8_t v) {
   static const DecodeTable<kE4M3, 256> table;
   return table.v[v];
 }
-uint8_t f32ToE5M2(float f) { return static_cast<uint8_t>(encodeMini(kE5M2, f)); }
+uint8_t f32ToE5M2(float f) {
+  return static_cast<uint8_t>(encodeMini(kE5M2, f));
+}
 float e5m2ToF32(uint8_t v) {
   static const DecodeTable<kE5M2, 256> table;
   return table.v[v];

@@ -94,8 +94,8 @@ std::string verifyProgram(const Program &program) {
         return fmt::format("{} pc {}: {}", where, pc, err);
       }
       if (!engineAccepts(s.engine, inst.opcode)) {
-        return fmt::format("{} pc {}: {}: not legal on the {} queue", where,
-                           pc, formatInstruction(inst), engineName(s.engine));
+        return fmt::format("{} pc {}: {}: not legal on the {} queue", where, pc,
+                           formatInstruction(inst), engineName(s.engine));
       }
       if (inst.opcode == Opcode::Repeat) {
         uint64_t body = inst.get(Field::Body);
@@ -123,8 +123,7 @@ Result<std::vector<uint8_t>> encodeProgram(const Program &program) {
   writeLe<uint16_t>(out, kVersionMajor);
   writeLe<uint16_t>(out, kVersionMinor);
   writeLe<uint32_t>(out, static_cast<uint32_t>(program.streams.size()));
-  uint64_t offset =
-      kHeaderBytes + kStreamEntryBytes * program.streams.size();
+  uint64_t offset = kHeaderBytes + kStreamEntryBytes * program.streams.size();
   for (const Stream &s : program.streams) {
     writeLe<uint16_t>(out, static_cast<uint16_t>(s.core));
     writeLe<uint8_t>(out, static_cast<uint8_t>(s.engine));
@@ -153,9 +152,9 @@ Result<Program> decodeProgram(const uint8_t *data, size_t size) {
   uint16_t major = readLe<uint16_t>(data + 8);
   uint16_t minor = readLe<uint16_t>(data + 10);
   if (major != kVersionMajor) {
-    return R::failure(fmt::format(
-        "program has ISA version {}.{}, this build reads {}.x", major, minor,
-        kVersionMajor));
+    return R::failure(
+        fmt::format("program has ISA version {}.{}, this build reads {}.x",
+                    major, minor, kVersionMajor));
   }
   uint32_t numStreams = readLe<uint32_t>(data + 12);
   if (numStreams > kMaxStreams ||

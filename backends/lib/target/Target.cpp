@@ -83,9 +83,16 @@ public:
     std::string suffix(end);
     suffix.erase(0, suffix.find_first_not_of(' '));
     static const std::pair<const char *, double> units[] = {
-        {"", 1},         {"KiB", 1024.0}, {"MiB", 1048576.0},
-        {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
-        {"TB", 1e12}, {"GHz", 1e9}, {"MHz", 1e6}};
+        {"", 1},
+        {"KiB", 1024.0},
+        {"MiB", 1048576.0},
+        {"GiB", 1073741824.0},
+        {"KB", 1e3},
+        {"MB", 1e6},
+        {"GB", 1e9},
+        {"TB", 1e12},
+        {"GHz", 1e9},
+        {"MHz", 1e6}};
     bool known = false;
     for (auto &[u, scale] : units) {
       if (suffix == u) {
@@ -97,8 +104,8 @@ public:
       fail(name(key), fmt::format("unknown unit `{}`", suffix));
     }
     if (!std::isfinite(v) || v < 0) {
-      fail(name(key), fmt::format("must be a finite non-negative number, got {}",
-                                  s));
+      fail(name(key),
+           fmt::format("must be a finite non-negative number, got {}", s));
     }
     return v;
   }
@@ -115,10 +122,10 @@ public:
     }
     uint64_t u = static_cast<uint64_t>(v);
     if (u < min || u > max) {
-      fail(name(key), max == ~0ull
-                          ? fmt::format("must be >= {}, got {}", min, u)
-                          : fmt::format("must be in [{}, {}], got {}", min,
-                                        max, u));
+      fail(name(key),
+           max == ~0ull
+               ? fmt::format("must be >= {}, got {}", min, u)
+               : fmt::format("must be in [{}, {}], got {}", min, max, u));
     }
     return u;
   }
@@ -168,9 +175,9 @@ Target parse(const YAML::Node &root, const std::string &origin) {
   } else if (df == "weight_stationary") {
     t.matrix.dataflow = Dataflow::WeightStationary;
   } else {
-    mat.fail("matrix.dataflow",
-             fmt::format("`{}` is not output_stationary or weight_stationary",
-                         df));
+    mat.fail(
+        "matrix.dataflow",
+        fmt::format("`{}` is not output_stationary or weight_stationary", df));
   }
   t.matrix.accBytes = mat.integer("acc_bytes", true, 0, 4);
   if (t.matrix.accBytes % 4) {
@@ -351,9 +358,9 @@ Result<Target> findTarget(const std::string &name) {
   for (const std::string &n : listTargets()) {
     known += (known.empty() ? "" : ", ") + n;
   }
-  return Result<Target>::failure(fmt::format(
-      "unknown target `{}` (known: {}; or pass --config FILE.yaml)", name,
-      known.empty() ? "none found" : known));
+  return Result<Target>::failure(
+      fmt::format("unknown target `{}` (known: {}; or pass --config FILE.yaml)",
+                  name, known.empty() ? "none found" : known));
 }
 
 namespace {
@@ -426,19 +433,20 @@ std::string targetToText(const Target &t) {
   }
   s += fmt::format("  vector             {} lanes, depth {}\n", t.vector.lanes,
                    t.vector.pipelineDepth);
-  s += fmt::format("  sram               {:.1f} MiB total ({:.2f} MiB/core x {} "
-                   "+ {:.1f} MiB shared), {} banks x {} B\n",
-                   t.sramBytesTotal() / 1048576.0,
-                   t.sram.bytesPerCore / 1048576.0, t.cores,
-                   t.sram.sharedBytes / 1048576.0, t.sram.banks,
-                   t.sram.bankWidthBytes);
-  s += fmt::format("  accumulator        {} KiB/core\n", t.matrix.accBytes / 1024);
+  s += fmt::format(
+      "  sram               {:.1f} MiB total ({:.2f} MiB/core x {} "
+      "+ {:.1f} MiB shared), {} banks x {} B\n",
+      t.sramBytesTotal() / 1048576.0, t.sram.bytesPerCore / 1048576.0, t.cores,
+      t.sram.sharedBytes / 1048576.0, t.sram.banks, t.sram.bankWidthBytes);
+  s += fmt::format("  accumulator        {} KiB/core\n",
+                   t.matrix.accBytes / 1024);
   s += fmt::format("  dram               {:.1f} GiB at {:.1f} GB/s ({:.1f} "
                    "B/cycle), latency {} cycles\n",
                    t.dram.bytes / 1073741824.0, t.dram.bytesPerSecond / 1e9,
                    t.dramBytesPerCycle(), t.dram.latencyCycles);
-  s += fmt::format("  dma                {} in flight/core, {:.0f} B/cycle each\n",
-                   t.dma.outstanding, t.dma.bytesPerCycle);
+  s += fmt::format(
+      "  dma                {} in flight/core, {:.0f} B/cycle each\n",
+      t.dma.outstanding, t.dma.bytesPerCycle);
   for (auto &[d, m] : t.matrix.macsPerCycle) {
     double ridge = t.peakOpsPerSecond(d) / t.dram.bytesPerSecond;
     s += fmt::format("  ridge point {:<5}  {:.0f} ops/DRAM byte\n",

@@ -55,8 +55,10 @@ int runAsm() {
 }
 nuri::cli::CommandRegistration asmReg(asmCmd, runAsm);
 
-// ---- nuri disasm --------------------------------------------------------------
-cl::SubCommand disasmCmd("disasm", "Disassemble a .bin program into .nasm text");
+// ---- nuri disasm
+// --------------------------------------------------------------
+cl::SubCommand disasmCmd("disasm",
+                         "Disassemble a .bin program into .nasm text");
 cl::opt<std::string> disInput(cl::Positional, cl::desc("<PROG.bin>"),
                               cl::Required, cl::sub(disasmCmd));
 cl::opt<std::string> disOutput("o", cl::desc("output .nasm ('-' = stdout)"),
@@ -73,7 +75,8 @@ int runDisasm() {
 }
 nuri::cli::CommandRegistration disasmReg(disasmCmd, runDisasm);
 
-// ---- nuri isa -------------------------------------------------------------------
+// ---- nuri isa
+// -------------------------------------------------------------------
 cl::SubCommand isaCmd("isa", "Print the ISA reference generated from Isa.def");
 cl::opt<std::string> isaOutput("o", cl::desc("output ('-' = stdout)"),
                                cl::init("-"), cl::sub(isaCmd));

@@ -13,8 +13,8 @@
 
 #include "llvm/Support/raw_ostream.h"
 
-#include <fstream>
 #include <cstring>
+#include <fstream>
 #include <random>
 
 namespace {
@@ -27,9 +27,9 @@ cl::opt<std::string> simInput(cl::Positional,
                               cl::Required, cl::sub(simCmd));
 cl::opt<std::string> simTarget("target", cl::desc("chip config name"),
                                cl::init("atom"), cl::sub(simCmd));
-cl::opt<std::string> simConfig("config",
-                               cl::desc("chip config file (overrides --target)"),
-                               cl::value_desc("FILE.yaml"), cl::sub(simCmd));
+cl::opt<std::string>
+    simConfig("config", cl::desc("chip config file (overrides --target)"),
+              cl::value_desc("FILE.yaml"), cl::sub(simCmd));
 cl::opt<bool> simJson("json", cl::desc("print the report as one JSON object"),
                       cl::sub(simCmd));
 cl::opt<std::string> simTrace("trace",

@@ -11,7 +11,8 @@ namespace {
 
 namespace cl = llvm::cl;
 
-cl::SubCommand targetsCmd("targets", "List the chip configs on the search path");
+cl::SubCommand targetsCmd("targets",
+                          "List the chip configs on the search path");
 
 int runTargets() {
   for (const std::string &name : nuri::target::listTargets()) {
@@ -34,14 +35,16 @@ cl::list<std::string> targetArgs(cl::Positional, cl::desc("show NAME"),
                                  cl::OneOrMore, cl::sub(targetCmd));
 cl::opt<bool> targetJson("json", cl::desc("print one JSON object"),
                          cl::sub(targetCmd));
-cl::opt<std::string> targetConfig("config",
-                                  cl::desc("read this YAML file instead of NAME"),
-                                  cl::value_desc("FILE.yaml"), cl::sub(targetCmd));
+cl::opt<std::string>
+    targetConfig("config", cl::desc("read this YAML file instead of NAME"),
+                 cl::value_desc("FILE.yaml"), cl::sub(targetCmd));
 
 int runTarget() {
   if (targetArgs.empty() || targetArgs[0] != "show" ||
-      (targetArgs.size() != 2 && !(targetArgs.size() == 1 && !targetConfig.empty()))) {
-    llvm::errs() << "usage: nuri target show NAME [--json] [--config FILE.yaml]\n";
+      (targetArgs.size() != 2 &&
+       !(targetArgs.size() == 1 && !targetConfig.empty()))) {
+    llvm::errs()
+        << "usage: nuri target show NAME [--json] [--config FILE.yaml]\n";
     return 2;
   }
   nuri::Result<nuri::target::Target> t =

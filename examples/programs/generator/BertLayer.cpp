@@ -84,8 +84,7 @@ public:
            Act::Gelu);
       gemm({actSpace_, f2_}, {actSpace_, h1_}, F_, H_, lay_.w2, lay_.b2,
            Act::None);
-      layerNorm(outY, {actSpace_, f2_}, {actSpace_, l1_}, lay_.ln2g,
-                lay_.ln2b);
+      layerNorm(outY, {actSpace_, f2_}, {actSpace_, l1_}, lay_.ln2g, lay_.ln2b);
     }
     if (out) {
       *out = lay_;
@@ -119,8 +118,9 @@ private:
     double weights = 2.0 * (3.0 * H_ * H_ + H_ * H_ + 2.0 * H_ * F_);
     double biases = 4.0 * (3 * H_ + H_ + F_ + H_) + 2.0 * 4 * H_;
     lay_.minDramBytes = c_.layers * (weights + biases + 2.0 * S_ * H_ * kBf16);
-    lay_.flops = c_.layers * (2.0 * S_ * (3.0 * H_ * H_ + H_ * H_ + 2.0 * H_ * F_) +
-                              2.0 * NH_ * 2.0 * S_ * S_ * DH_);
+    lay_.flops =
+        c_.layers * (2.0 * S_ * (3.0 * H_ * H_ + H_ * H_ + 2.0 * H_ * F_) +
+                     2.0 * NH_ * 2.0 * S_ * S_ * DH_);
     // Activations between phases: in the shared SRAM when it holds them all
     // (no DRAM round trips), else in DRAM after the weights.
     uint64_t actBytes = S_ * (3 * H_ + 5 * H_ + F_) * kBf16 + 7 * 4096;
@@ -256,8 +256,8 @@ private:
       auto store = [&](unsigned j) {
         dma.wait(8);
         dma.dma(copy2d({Space::Sram, outTile(j)}, nt * kBf16,
-                       {out.space, out.addr + (n0 + j * nt) * kBf16},
-                       N * kBf16, S_, nt * kBf16));
+                       {out.space, out.addr + (n0 + j * nt) * kBf16}, N * kBf16,
+                       S_, nt * kBf16));
       };
       for (unsigned j = 0; j < T; ++j) {
         for (unsigned c = 0; c < chunks; ++c) {
@@ -268,13 +268,12 @@ private:
           if (j == 0) {
             // A stays resident after the first column tile.
             dma.dma(copy2d({a.space, a.addr + c * kc * kBf16}, K * kBf16,
-                           {Space::Sram, aRes_ + c * kc * kBf16}, lda,
-                           S_, kc * kBf16));
+                           {Space::Sram, aRes_ + c * kc * kBf16}, lda, S_,
+                           kc * kBf16));
           }
-          dma.dma(copy2d({Space::Dram, w + (uint64_t(c) * kc * N + n0 +
-                                            j * nt) * kBf16},
-                         N * kBf16, {Space::Sram, wbuf_[bb]}, nt * kBf16, kc,
-                         nt * kBf16));
+          dma.dma(copy2d(
+              {Space::Dram, w + (uint64_t(c) * kc * N + n0 + j * nt) * kBf16},
+              N * kBf16, {Space::Sram, wbuf_[bb]}, nt * kBf16, kc, nt * kBf16));
           dma.signal(bb);
         }
         if (j >= 1) {
@@ -336,7 +335,9 @@ private:
                Dtype::F32);
       for (size_t g0 = 0; g0 < heads.size(); g0 += 2) {
         size_t gn = std::min<size_t>(2, heads.size() - g0);
-        auto sem = [&](size_t s, unsigned k) { return unsigned(10 + 6 * s + k); };
+        auto sem = [&](size_t s, unsigned k) {
+          return unsigned(10 + 6 * s + k);
+        };
         for (size_t s = 0; s < gn; ++s) {
           unsigned h = heads[g0 + s];
           const Slot &sl = slot_[s];
@@ -359,8 +360,8 @@ private:
         for (size_t s = 0; s < gn; ++s) {
           const Slot &sl = slot_[s];
           mat.wait(sem(s, 1));
-          mat.mm(accS[s], {sl.q, DH_ * kBf16}, {sl.kt, S_ * kBf16}, S_, S_,
-                 DH_, Dtype::BF16, Dtype::BF16, false);
+          mat.mm(accS[s], {sl.q, DH_ * kBf16}, {sl.kt, S_ * kBf16}, S_, S_, DH_,
+                 Dtype::BF16, Dtype::BF16, false);
           mat.signal(sem(s, 2));
         }
         for (size_t s = 0; s < gn; ++s) {
@@ -431,8 +432,8 @@ private:
       vec.binary(BinOp::Add, Bcast::None, t1, {ln_.xa, ld}, {ln_.xr, ld}, nr,
                  H_, Dtype::F32, Dtype::BF16);
       vec.reduce(RedOp::Sum, ln_.mu, t1, nr, H_, Dtype::F32, Dtype::F32);
-      vec.scalar(BinOp::Mul, {ln_.mu, 4}, {ln_.mu, 4}, invH, nr, 1,
-                 Dtype::F32, Dtype::F32);
+      vec.scalar(BinOp::Mul, {ln_.mu, 4}, {ln_.mu, 4}, invH, nr, 1, Dtype::F32,
+                 Dtype::F32);
       vec.binary(BinOp::Sub, Bcast::Col, t1, t1, {ln_.mu, 4}, nr, H_,
                  Dtype::F32, Dtype::F32);
       vec.binary(BinOp::Mul, Bcast::None, t2, t1, t1, nr, H_, Dtype::F32,
@@ -452,8 +453,8 @@ private:
                 Dtype::BF16);
       vec.binary(BinOp::Mul, Bcast::Row, t1, t1, {ln_.gf, 0}, nr, H_,
                  Dtype::F32, Dtype::F32);
-      vec.binary(BinOp::Add, Bcast::Row, {ln_.out, ld}, t1, {ln_.bf, 0}, nr,
-                 H_, Dtype::BF16, Dtype::F32);
+      vec.binary(BinOp::Add, Bcast::Row, {ln_.out, ld}, t1, {ln_.bf, 0}, nr, H_,
+                 Dtype::BF16, Dtype::F32);
       vec.signal(23);
       dma.wait(23);
       dma.dma(copy2d({Space::Sram, ln_.out}, ld, {out.space, out.addr + row0},

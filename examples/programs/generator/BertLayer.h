@@ -1,4 +1,5 @@
-//===- BertLayer.h - A BERT-base encoder layer as an NPU program -*- C++ -*-===//
+//===- BertLayer.h - A BERT-base encoder layer as an NPU program -*- C++
+//-*-===//
 //
 // Emits one encoder layer (seq 128, hidden 768, 12 heads, FFN 3072, bf16)
 // split over all cores of a target with the builder API, the way the
@@ -25,13 +26,13 @@ struct BertConfig {
 
 /// Where the layer's tensors live in DRAM (all bf16 row-major unless noted).
 struct BertLayout {
-  uint64_t x = 0;      ///< input  [seq x hidden]
-  uint64_t y = 0;      ///< output [seq x hidden]
-  uint64_t wqkv = 0;   ///< [hidden x 3 hidden]
-  uint64_t bqkv = 0;   ///< f32 [3 hidden]
+  uint64_t x = 0;    ///< input  [seq x hidden]
+  uint64_t y = 0;    ///< output [seq x hidden]
+  uint64_t wqkv = 0; ///< [hidden x 3 hidden]
+  uint64_t bqkv = 0; ///< f32 [3 hidden]
   uint64_t wo = 0, bo = 0, w1 = 0, b1 = 0, w2 = 0, b2 = 0;
   uint64_t ln1g = 0, ln1b = 0, ln2g = 0, ln2b = 0; ///< bf16 [hidden]
-  uint64_t end = 0;    ///< first DRAM byte after the layer's data
+  uint64_t end = 0; ///< first DRAM byte after the layer's data
   /// FLOPs (2 x MACs) of the layer and DRAM bytes it must at least move
   /// (weights, biases, input, output).
   double flops = 0, minDramBytes = 0;

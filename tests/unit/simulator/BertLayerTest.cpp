@@ -22,7 +22,8 @@ TEST(BertLayer, CheckedInProgramMatchesTheGenerator) {
                                       "/examples/programs/bert_layer.nasm");
   ASSERT_TRUE(file) << file.error();
   EXPECT_EQ(*encodeProgram(gen), *encodeProgram(*file))
-      << "regenerate with: nuri-gen-bert atom -o examples/programs/bert_layer.nasm";
+      << "regenerate with: nuri-gen-bert atom -o "
+         "examples/programs/bert_layer.nasm";
 }
 
 TEST(BertLayer, RunsOnEveryBigTargetWithinTheRoofline) {
@@ -35,7 +36,8 @@ TEST(BertLayer, RunsOnEveryBigTargetWithinTheRoofline) {
     sim::Simulator sim(t, o);
     Result<sim::Report> r = sim.run(p);
     ASSERT_TRUE(r) << name << ": " << r.error();
-    double computeBound = lay.flops / t.peakOpsPerSecond(Dtype::BF16) * t.clockHz;
+    double computeBound =
+        lay.flops / t.peakOpsPerSecond(Dtype::BF16) * t.clockHz;
     double memoryBound = lay.minDramBytes / t.dramBytesPerCycle();
     double bound = std::max(computeBound, memoryBound);
     EXPECT_GE(double(r->cycles.count()), bound) << name;

@@ -37,7 +37,8 @@ TEST(Isa, TablesAreConsistent) {
   for (const OpcodeInfo &op : opcodeTable()) {
     EXPECT_TRUE(values.insert(op.value).second) << op.mnemonic;
     EXPECT_TRUE(names.insert(op.mnemonic).second) << op.mnemonic;
-    EXPECT_NE(op.value, 0) << "0x00 must stay invalid so zeroed memory is not code";
+    EXPECT_NE(op.value, 0)
+        << "0x00 must stay invalid so zeroed memory is not code";
     ASSERT_FALSE(op.offsets.empty() && !op.fields.empty());
     if (!op.fields.empty()) {
       unsigned end = op.offsets.back() + fieldInfo(op.fields.back()).bits;
@@ -61,12 +62,12 @@ TEST(Isa, EveryOpcodeRoundTripsThroughEncodingAndText) {
       if (op.opcode == Opcode::Repeat) {
         continue;
       }
-      std::string text = ".stream core=0 engine=" +
-                         std::string(op.engines == EngineClass::Matrix ? "mat"
-                                     : op.engines == EngineClass::Vector
-                                         ? "vec"
-                                         : "dma") +
-                         "\n" + formatInstruction(inst) + "\nend\n";
+      std::string text =
+          ".stream core=0 engine=" +
+          std::string(op.engines == EngineClass::Matrix   ? "mat"
+                      : op.engines == EngineClass::Vector ? "vec"
+                                                          : "dma") +
+          "\n" + formatInstruction(inst) + "\nend\n";
       Result<Program> p = assemble(text);
       ASSERT_TRUE(p) << p.error() << "\n" << text;
       EXPECT_EQ(p->streams[0].insts[0], inst) << text;
@@ -128,16 +129,22 @@ TEST(Isa, AssemblerReportsFileLineAndReason) {
     const char *text, *needle;
   } cases[] = {
       {"end\n", "test.nasm:1: instruction before any `.stream`"},
-      {".stream core=0 engine=dma\n  frob x=1\n", "test.nasm:2: unknown instruction `frob`"},
-      {".stream core=0 engine=dma\n  sem.wait sem=1, rows=2\n", "has no field `rows`"},
+      {".stream core=0 engine=dma\n  frob x=1\n",
+       "test.nasm:2: unknown instruction `frob`"},
+      {".stream core=0 engine=dma\n  sem.wait sem=1, rows=2\n",
+       "has no field `rows`"},
       {".stream core=0 engine=dma\n  sem.wait sem=999\n", "does not fit"},
       {".stream core=0 engine=dma\n  sem.wait sem=X\n", "unknown value `X`"},
       {".stream core=0 engine=vec\n  vec.fill dtype=q7\n", "not a valid dtype"},
-      {".stream core=0 engine=dma\n  repeat body=nowhere, times=2\n  end\n", "unknown label `nowhere`"},
-      {".stream core=0 engine=dma\n  mat.mm m=1\n  end\n", "not legal on the dma queue"},
-      {".stream core=0 engine=dma\n  sem.wait sem=1\n", "does not end with `end`"},
+      {".stream core=0 engine=dma\n  repeat body=nowhere, times=2\n  end\n",
+       "unknown label `nowhere`"},
+      {".stream core=0 engine=dma\n  mat.mm m=1\n  end\n",
+       "not legal on the dma queue"},
+      {".stream core=0 engine=dma\n  sem.wait sem=1\n",
+       "does not end with `end`"},
       {".stream core=0 engine=gpu\n", "unknown engine"},
-      {".stream core=0 engine=dma\nend\n.stream core=0 engine=dma\nend\n", "opened twice"},
+      {".stream core=0 engine=dma\nend\n.stream core=0 engine=dma\nend\n",
+       "opened twice"},
       {".stream core=0 engine=dma\n  sem.wait sem=1 sem=2\n", "given twice"},
       {".equ A, 5\n.equ A, 6\n", "redefined"},
       {".stream core=0 engine=dma\n  nop cycles=3-5\n", "negative"},
@@ -214,7 +221,8 @@ TEST(Isa, ExampleProgramsRoundTripByteForByte) {
 }
 
 TEST(Isa, ProgramFilesAreValidatedBeforeUse) {
-  Program p = test::assembleOrDie(".stream core=0 engine=dma\n nop cycles=1\n end\n");
+  Program p =
+      test::assembleOrDie(".stream core=0 engine=dma\n nop cycles=1\n end\n");
   std::vector<uint8_t> bin = *encodeProgram(p);
   EXPECT_TRUE(decodeProgram(bin.data(), bin.size()));
   // Every truncation fails cleanly.

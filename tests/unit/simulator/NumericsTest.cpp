@@ -58,8 +58,8 @@ public:
   double round(float x) const {
     double a = std::fabs(double(x));
     double sign = std::signbit(x) ? -1 : 1;
-    auto hi = std::lower_bound(values_.begin(), values_.end(),
-                               std::make_pair(a, 0u));
+    auto hi =
+        std::lower_bound(values_.begin(), values_.end(), std::make_pair(a, 0u));
     double maxv = values_.back().first;
     if (hi == values_.end()) {
       // Above the largest finite value: IEEE formats round to inf once past
@@ -102,7 +102,8 @@ TEST(Numerics, RoundToNearestEvenMatchesBruteForce) {
       samples.push_back(v);
       if (std::isfinite(v) && std::isfinite(w)) {
         samples.push_back(float((double(v) + double(w)) / 2));
-        samples.push_back(std::nextafter(float((double(v) + double(w)) / 2), 0.0f));
+        samples.push_back(
+            std::nextafter(float((double(v) + double(w)) / 2), 0.0f));
       }
     }
     for (int i = 0; i < 200000; ++i) {
@@ -135,11 +136,11 @@ TEST(Numerics, KnownEncodings) {
   EXPECT_EQ(f32ToF16(65520.0f), 0x7c00); // rounds past max: inf
   EXPECT_EQ(e4m3ToF32(0x7e), 448.0f);
   EXPECT_TRUE(std::isnan(e4m3ToF32(0x7f)));
-  EXPECT_EQ(f32ToE4M3(1e6f), 0x7e);       // saturates
+  EXPECT_EQ(f32ToE4M3(1e6f), 0x7e); // saturates
   EXPECT_EQ(e4m3ToF32(0x01), std::ldexp(1.0f, -9));
   EXPECT_EQ(e5m2ToF32(0x7b), 57344.0f);
   EXPECT_TRUE(std::isinf(e5m2ToF32(0x7c)));
-  EXPECT_EQ(f32ToE5M2(1e9f), 0x7b);       // saturates
+  EXPECT_EQ(f32ToE5M2(1e9f), 0x7b);          // saturates
   EXPECT_EQ(f32ToBf16(1.00390625f), 0x3f80); // tie -> even
   EXPECT_EQ(f32ToBf16(1.01171875f), 0x3f82); // tie -> even (up)
   EXPECT_EQ(bf16ToF32(0x3f80), 1.0f);

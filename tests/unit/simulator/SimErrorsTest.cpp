@@ -18,9 +18,11 @@ std::string runError(const std::string &text, const char *targetName = "tiny",
   return r ? std::string() : r.error();
 }
 
-void expectHas(const std::string &err, std::initializer_list<const char *> parts) {
+void expectHas(const std::string &err,
+               std::initializer_list<const char *> parts) {
   for (const char *p : parts) {
-    EXPECT_NE(err.find(p), std::string::npos) << "missing `" << p << "` in: " << err;
+    EXPECT_NE(err.find(p), std::string::npos)
+        << "missing `" << p << "` in: " << err;
   }
 }
 
@@ -30,9 +32,10 @@ TEST(SimErrors, SramOutOfBoundsNamesCoreEnginePcAndInstruction) {
       .stream core=1 engine=vec
         vec.fill dst=0x0, ldd=4, rows=1, cols=1, dtype=f32, imm=1.0
         vec.fill dst=0x3fff0, ldd=64, rows=2, cols=8, dtype=f32, imm=1.0
-        end)", "tiny", functional);
-    expectHas(e, {"core 1 engine vec pc 1", "`vec.fill dst=0x3fff0", "out of bounds",
-                  "size 0x40000"});
+        end)",
+                             "tiny", functional);
+    expectHas(e, {"core 1 engine vec pc 1", "`vec.fill dst=0x3fff0",
+                  "out of bounds", "size 0x40000"});
   }
 }
 
@@ -73,7 +76,8 @@ TEST(SimErrors, DtypeMismatch) {
   e = runError(R"(
     .stream core=0 engine=mat
       mat.mm acc=0, a=0, lda=64, b=0x1000, ldb=64, m=8, n=8, k=8, atype=e4m3, btype=e4m3
-      end)", "atom");
+      end)",
+               "atom");
   expectHas(e, {"e4m3 is not supported", "atom"});
 }
 
@@ -85,8 +89,8 @@ TEST(SimErrors, SemaphoreNeverSignalledIsADeadlock) {
     .stream core=0 engine=mat
       sem.wait sem=1, count=2
       end)");
-  expectHas(e, {"deadlock", "core 0 engine mat pc 0", "`sem.wait sem=1, count=2`",
-                "value 1"});
+  expectHas(e, {"deadlock", "core 0 engine mat pc 0",
+                "`sem.wait sem=1, count=2`", "value 1"});
   // A cycle: each engine waits for the other.
   e = runError(R"(
     .stream core=0 engine=dma
@@ -125,19 +129,25 @@ TEST(SimErrors, BarrierMisuse) {
 }
 
 TEST(SimErrors, ResourceIndicesOutOfRange) {
-  expectHas(runError(".stream core=0 engine=dma\n sem.signal sem=200, core=0\n end\n"),
-            {"semaphore 200 does not exist"});
-  expectHas(runError(".stream core=0 engine=dma\n sem.signal sem=0, core=9\n end\n"),
-            {"core 9 does not exist"});
-  expectHas(runError(".stream core=0 engine=dma\n dma.copy src_space=sram, "
-                     "dst_space=peer, core=5, bytes=4, rows=1, planes=1\n end\n"),
-            {"peer core 5 does not exist"});
+  expectHas(
+      runError(
+          ".stream core=0 engine=dma\n sem.signal sem=200, core=0\n end\n"),
+      {"semaphore 200 does not exist"});
+  expectHas(
+      runError(".stream core=0 engine=dma\n sem.signal sem=0, core=9\n end\n"),
+      {"core 9 does not exist"});
+  expectHas(
+      runError(".stream core=0 engine=dma\n dma.copy src_space=sram, "
+               "dst_space=peer, core=5, bytes=4, rows=1, planes=1\n end\n"),
+      {"peer core 5 does not exist"});
   expectHas(runError(".stream core=5 engine=dma\n end\n"),
             {"program uses 6 cores but target tiny has 2"});
-  expectHas(runError(".stream core=0 engine=mat\n mat.mm acc=4090, a=0, lda=64, "
-                     "b=0, ldb=64, m=8, n=8, k=1, atype=bf16, btype=bf16\n end\n"),
-            {"accumulator entries [4090, 4154) out of bounds"});
-  expectHas(runError(".stream core=0 engine=vec\n vec.fill rows=0, cols=1, dtype=f32\n end\n"),
+  expectHas(
+      runError(".stream core=0 engine=mat\n mat.mm acc=4090, a=0, lda=64, "
+               "b=0, ldb=64, m=8, n=8, k=1, atype=bf16, btype=bf16\n end\n"),
+      {"accumulator entries [4090, 4154) out of bounds"});
+  expectHas(runError(".stream core=0 engine=vec\n vec.fill rows=0, cols=1, "
+                     "dtype=f32\n end\n"),
             {"empty tile"});
 }
 

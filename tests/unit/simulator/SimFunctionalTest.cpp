@@ -19,8 +19,8 @@ using nuri::sim::Simulator;
 
 namespace {
 
-const Dtype kAllTypes[] = {Dtype::I8,   Dtype::I32,  Dtype::F32, Dtype::BF16,
-                           Dtype::F16,  Dtype::E4M3, Dtype::E5M2};
+const Dtype kAllTypes[] = {Dtype::I8,  Dtype::I32,  Dtype::F32, Dtype::BF16,
+                           Dtype::F16, Dtype::E4M3, Dtype::E5M2};
 
 struct Harness {
   target::Target t = test::loadTarget("tiny");
@@ -68,9 +68,9 @@ void expectSame(Dtype d, const std::vector<uint8_t> &got,
     if (std::isnan(g) && std::isnan(w)) {
       continue;
     }
-    bool same = std::memcmp(got.data() + i * dtypeBytes(d),
-                            want.data() + i * dtypeBytes(d),
-                            dtypeBytes(d)) == 0;
+    bool same =
+        std::memcmp(got.data() + i * dtypeBytes(d),
+                    want.data() + i * dtypeBytes(d), dtypeBytes(d)) == 0;
     ASSERT_TRUE(same) << what << " " << dtypeName(d) << " element " << i
                       << ": got " << g << " want " << w;
   }
@@ -78,32 +78,51 @@ void expectSame(Dtype d, const std::vector<uint8_t> &got,
 
 float refBinary(BinOp op, float x, float y) {
   switch (op) {
-  case BinOp::Add: return x + y;
-  case BinOp::Sub: return x - y;
-  case BinOp::Mul: return x * y;
-  case BinOp::Div: return x / y;
-  case BinOp::Max: return std::isnan(x) ? y : std::isnan(y) ? x : (x > y ? x : y);
-  case BinOp::Min: return std::isnan(x) ? y : std::isnan(y) ? x : (x < y ? x : y);
+  case BinOp::Add:
+    return x + y;
+  case BinOp::Sub:
+    return x - y;
+  case BinOp::Mul:
+    return x * y;
+  case BinOp::Div:
+    return x / y;
+  case BinOp::Max:
+    return std::isnan(x) ? y : std::isnan(y) ? x : (x > y ? x : y);
+  case BinOp::Min:
+    return std::isnan(x) ? y : std::isnan(y) ? x : (x < y ? x : y);
   }
   return 0;
 }
 
 float refUnary(UnOp op, float x) {
   switch (op) {
-  case UnOp::Copy: return x;
-  case UnOp::Neg: return -x;
-  case UnOp::Abs: return x < 0 ? -x : x;
-  case UnOp::Relu: return x > 0 ? x : 0.0f;
-  case UnOp::Exp: return std::exp(x);
-  case UnOp::Rsqrt: return 1.0f / std::sqrt(x);
-  case UnOp::Sqrt: return std::sqrt(x);
-  case UnOp::Recip: return 1.0f / x;
-  case UnOp::Tanh: return std::tanh(x);
-  case UnOp::Erf: return std::erf(x);
+  case UnOp::Copy:
+    return x;
+  case UnOp::Neg:
+    return -x;
+  case UnOp::Abs:
+    return x < 0 ? -x : x;
+  case UnOp::Relu:
+    return x > 0 ? x : 0.0f;
+  case UnOp::Exp:
+    return std::exp(x);
+  case UnOp::Rsqrt:
+    return 1.0f / std::sqrt(x);
+  case UnOp::Sqrt:
+    return std::sqrt(x);
+  case UnOp::Recip:
+    return 1.0f / x;
+  case UnOp::Tanh:
+    return std::tanh(x);
+  case UnOp::Erf:
+    return std::erf(x);
   // The exact fp32 formulas docs/isa.md specifies.
-  case UnOp::Gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678f));
-  case UnOp::Silu: return x * (1.0f / (1.0f + std::exp(-x)));
-  case UnOp::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+  case UnOp::Gelu:
+    return 0.5f * x * (1.0f + std::erf(x * 0.70710678f));
+  case UnOp::Silu:
+    return x * (1.0f / (1.0f + std::exp(-x)));
+  case UnOp::Sigmoid:
+    return 1.0f / (1.0f + std::exp(-x));
   }
   return 0;
 }
@@ -227,15 +246,25 @@ TEST(SimFunctional, AccReadEpilogueEveryOutputType) {
               v *= loadAsF32(Dtype::F32, scale.data(), j);
             }
             switch (act) {
-            case Act::None: break;
-            case Act::Relu: v = v > 0 ? v : 0.0f; break;
-            case Act::Gelu: v = refUnary(UnOp::Gelu, v); break;
-            case Act::Silu: v = refUnary(UnOp::Silu, v); break;
-            case Act::Tanh: v = std::tanh(v); break;
+            case Act::None:
+              break;
+            case Act::Relu:
+              v = v > 0 ? v : 0.0f;
+              break;
+            case Act::Gelu:
+              v = refUnary(UnOp::Gelu, v);
+              break;
+            case Act::Silu:
+              v = refUnary(UnOp::Silu, v);
+              break;
+            case Act::Tanh:
+              v = std::tanh(v);
+              break;
             }
             storeFromF32(out, want.data() + i * ldd, j, v);
           }
-          expectSame(out, std::vector<uint8_t>(got.begin() + i * ldd, got.end()),
+          expectSame(out,
+                     std::vector<uint8_t>(got.begin() + i * ldd, got.end()),
                      std::vector<uint8_t>(want.begin() + i * ldd, want.end()),
                      n, "accrd");
         }
@@ -267,15 +296,15 @@ TEST(SimFunctional, BinaryEveryOpBroadcastAndDtype) {
             for (uint64_t c = 0; c < cols; ++c) {
               float a = loadAsF32(st, x.data() + r * lds, c);
               float b = bc == Bcast::None ? loadAsF32(st, y.data() + r * lds, c)
-                        : bc == Bcast::Row ? loadAsF32(st, y.data(), c)
-                                           : loadAsF32(st, y.data() + r * lds1, 0);
+                        : bc == Bcast::Row
+                            ? loadAsF32(st, y.data(), c)
+                            : loadAsF32(st, y.data() + r * lds1, 0);
               storeFromF32(dt, want.data(), r * cols + c,
                            refBinary(BinOp(op), a, b));
             }
           }
           expectSame(dt, h.get(0x4000, want.size()), want, rows * cols,
-                     std::string("binary ") +
-                         enumName(FieldKind::BinOp, op));
+                     std::string("binary ") + enumName(FieldKind::BinOp, op));
         }
       }
     }
@@ -322,7 +351,8 @@ TEST(SimFunctional, ReduceBcastTransposeFill) {
     h.put(0x0, x);
     ProgramBuilder pb;
     pb.queue(0, Engine::Vector)
-        .reduce(RedOp::Sum, 0x1000, {0x0, cols * es}, rows, cols, Dtype::F32, st)
+        .reduce(RedOp::Sum, 0x1000, {0x0, cols * es}, rows, cols, Dtype::F32,
+                st)
         .reduce(RedOp::Max, 0x1100, {0x0, cols * es}, rows, cols, st, st)
         .bcast(Bcast::Col, {0x2000, cols * 4}, 0x1000, rows, cols, Dtype::F32,
                Dtype::F32)
@@ -350,7 +380,8 @@ TEST(SimFunctional, ReduceBcastTransposeFill) {
     }
     expectSame(Dtype::F32, h.get(0x1000, sum.size()), sum, rows, "reduce sum");
     expectSame(st, h.get(0x1100, mx.size()), mx, rows, "reduce max");
-    expectSame(Dtype::F32, h.get(0x2000, bc.size()), bc, rows * cols, "bcast col");
+    expectSame(Dtype::F32, h.get(0x2000, bc.size()), bc, rows * cols,
+               "bcast col");
     expectSame(st, h.get(0x3000, br.size()), br, rows * cols, "bcast row");
     expectSame(st, h.get(0x4000, tr.size()), tr, rows * cols, "transpose");
     expectSame(st, h.get(0x5000, fl.size()), fl, rows * cols, "fill");

@@ -128,7 +128,8 @@ TEST(SimFuzz, MutatedBinariesEndInAReportOrAnError) {
       unsigned flips = 1 + rng() % 4;
       for (unsigned f = 0; f < flips; ++f) {
         size_t at = rng() % m.size();
-        m[at] = rng() % 3 ? uint8_t(m[at] ^ (1u << (rng() % 8))) : uint8_t(rng());
+        m[at] =
+            rng() % 3 ? uint8_t(m[at] ^ (1u << (rng() % 8))) : uint8_t(rng());
       }
       if (rng() % 10 == 0) {
         m.resize(rng() % m.size());

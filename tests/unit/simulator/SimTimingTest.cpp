@@ -78,8 +78,10 @@ TEST(SimTiming, BackToBackTilesHideFillAndDrain) {
   // for it (an accumulator hazard).
   ProgramBuilder ph;
   auto m2 = ph.queue(0, Engine::Matrix);
-  m2.mm(0, {0, 1024}, {0x10000, 64}, 8, 8, 100, Dtype::BF16, Dtype::BF16, false);
-  m2.mm(0, {0, 1024}, {0x10000, 64}, 8, 4, 100, Dtype::BF16, Dtype::BF16, false);
+  m2.mm(0, {0, 1024}, {0x10000, 64}, 8, 8, 100, Dtype::BF16, Dtype::BF16,
+        false);
+  m2.mm(0, {0, 1024}, {0x10000, 64}, 8, 4, 100, Dtype::BF16, Dtype::BF16,
+        false);
   Report r = runTiming(t, ph.finish());
   EXPECT_EQ(r.cycles.count(), 2u * (100 + 14));
   EXPECT_EQ(r.stalls.at("acc_hazard"), 14u);
@@ -163,8 +165,8 @@ TEST(SimTiming, VectorOpsTakeLanesAndPipelineDepth) {
   target::Target t = test::loadTarget("tiny");
   ProgramBuilder pb;
   pb.queue(0, Engine::Vector)
-      .binary(BinOp::Add, Bcast::None, {0x0, 256}, {0x1000, 256},
-              {0x2000, 256}, 10, 20, Dtype::BF16, Dtype::BF16);
+      .binary(BinOp::Add, Bcast::None, {0x0, 256}, {0x1000, 256}, {0x2000, 256},
+              10, 20, Dtype::BF16, Dtype::BF16);
   Report r = runTiming(t, pb.finish());
   // 10 rows x ceil(20 / 8 lanes) + depth.
   EXPECT_EQ(r.cycles.count(), 10u * 3 + t.vector.pipelineDepth);
@@ -251,7 +253,7 @@ TEST(SimTiming, CredibilityGemmLandsBetweenIdealAndFoldBounds) {
   ASSERT_EQ(t.matrix.rows, 128u);
   ASSERT_EQ(t.matrix.cols, 128u);
   Report r = runTiming(t, credibilityGemm());
-  const uint64_t ideal = 512ull * 768 * 768 / (128 * 128);        // 18,432
+  const uint64_t ideal = 512ull * 768 * 768 / (128 * 128); // 18,432
   const uint64_t fold = (512 / 128) * (768 / 128) * (768 + 128 + 128 - 2);
   EXPECT_EQ(ideal, 18432u);
   EXPECT_EQ(fold, 24528u);

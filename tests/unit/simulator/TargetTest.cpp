@@ -30,8 +30,10 @@ TEST(Target, PublishedFiguresAreReproduced) {
 
   Target rngd = test::loadTarget("rngd");
   EXPECT_NEAR(rngd.peakOpsPerSecond(Dtype::BF16) / 256e12, 1.0, 0.03);
-  EXPECT_EQ(rngd.peakOpsPerSecond(Dtype::E4M3), 2 * rngd.peakOpsPerSecond(Dtype::BF16));
-  EXPECT_EQ(rngd.peakOpsPerSecond(Dtype::I8), 2 * rngd.peakOpsPerSecond(Dtype::BF16));
+  EXPECT_EQ(rngd.peakOpsPerSecond(Dtype::E4M3),
+            2 * rngd.peakOpsPerSecond(Dtype::BF16));
+  EXPECT_EQ(rngd.peakOpsPerSecond(Dtype::I8),
+            2 * rngd.peakOpsPerSecond(Dtype::BF16));
   EXPECT_EQ(rngd.sramBytesTotal(), 256ull * 1048576);
   EXPECT_EQ(rngd.dram.bytesPerSecond, 1.5e12);
   EXPECT_EQ(rngd.clockHz, 1e9);
@@ -48,9 +50,10 @@ TEST(Target, PublishedFiguresAreReproduced) {
 
 TEST(Target, JsonHasTheDocumentedKeys) {
   std::string j = targetToJson(test::loadTarget("atom"));
-  for (const char *k : {"\"cores\": 8", "\"clock_hz\"", "\"sram_bytes\": 67108864",
-                        "\"dram_bytes_per_s\": 2.56e+11", "\"peak_ops_per_s\"",
-                        "\"bf16\"", "\"i8\""}) {
+  for (const char *k :
+       {"\"cores\": 8", "\"clock_hz\"", "\"sram_bytes\": 67108864",
+        "\"dram_bytes_per_s\": 2.56e+11", "\"peak_ops_per_s\"", "\"bf16\"",
+        "\"i8\""}) {
     EXPECT_NE(j.find(k), std::string::npos) << k << " in " << j;
   }
 }
@@ -80,15 +83,23 @@ TEST(Target, ImpossibleConfigsNameTheField) {
       {replaced(base, "cores: 2", "cores: 0"), "tiny.yaml: cores: must be in"},
       {replaced(base, "cores: 2", ""), "cores: missing"},
       {replaced(base, "  rows: 8\n", "  rows: -8\n"), "matrix.rows"},
-      {replaced(base, "  lanes: 8", "  lanes: 8\n  lanez: 9"), "vector.lanez: unknown key"},
-      {replaced(base, "dataflow: output_stationary", "dataflow: sideways"), "matrix.dataflow"},
-      {replaced(base, "    bf16: 64", "    bf16: 65"), "matrix.macs_per_cycle.bf16"},
-      {replaced(base, "    bf16: 64", "    f32: 64"), "matrix.macs_per_cycle.f32"},
-      {replaced(base, "bank_width_bytes: 16", "bank_width_bytes: 12"), "sram.bank_width_bytes"},
-      {replaced(base, "bytes_per_s: 16GB", "bytes_per_s: 0"), "dram.bytes_per_s"},
-      {replaced(base, "bytes_per_s: 16GB", "bytes_per_s: 16 furlongs"), "unknown unit"},
+      {replaced(base, "  lanes: 8", "  lanes: 8\n  lanez: 9"),
+       "vector.lanez: unknown key"},
+      {replaced(base, "dataflow: output_stationary", "dataflow: sideways"),
+       "matrix.dataflow"},
+      {replaced(base, "    bf16: 64", "    bf16: 65"),
+       "matrix.macs_per_cycle.bf16"},
+      {replaced(base, "    bf16: 64", "    f32: 64"),
+       "matrix.macs_per_cycle.f32"},
+      {replaced(base, "bank_width_bytes: 16", "bank_width_bytes: 12"),
+       "sram.bank_width_bytes"},
+      {replaced(base, "bytes_per_s: 16GB", "bytes_per_s: 0"),
+       "dram.bytes_per_s"},
+      {replaced(base, "bytes_per_s: 16GB", "bytes_per_s: 16 furlongs"),
+       "unknown unit"},
       {replaced(base, "clock_hz: 1.0 GHz", "clock_hz: 3"), "clock_hz"},
-      {replaced(base, "acc_bytes: 16KiB", "acc_bytes: 1023"), "matrix.acc_bytes"},
+      {replaced(base, "acc_bytes: 16KiB", "acc_bytes: 1023"),
+       "matrix.acc_bytes"},
       {"name: [unclosed", "tiny.yaml:"},
       {"- a list", "top level"},
   };

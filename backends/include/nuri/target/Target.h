@@ -32,9 +32,9 @@ struct MatrixConfig {
 };
 
 struct VectorConfig {
-  unsigned lanes = 0;                 ///< fp32 elements per cycle
-  unsigned pipelineDepth = 0;         ///< cycles from issue to first result
-  unsigned transcendentalPasses = 1;  ///< passes per element for exp/tanh/...
+  unsigned lanes = 0;                ///< fp32 elements per cycle
+  unsigned pipelineDepth = 0;        ///< cycles from issue to first result
+  unsigned transcendentalPasses = 1; ///< passes per element for exp/tanh/...
 };
 
 struct SramConfig {
@@ -51,9 +51,9 @@ struct DramConfig {
 };
 
 struct DmaConfig {
-  unsigned outstanding = 1;     ///< transfers in flight per core
-  double bytesPerCycle = 0;     ///< cap of one transfer
-  unsigned issueCycles = 1;     ///< queue occupancy per descriptor
+  unsigned outstanding = 1; ///< transfers in flight per core
+  double bytesPerCycle = 0; ///< cap of one transfer
+  unsigned issueCycles = 1; ///< queue occupancy per descriptor
 };
 
 struct NocConfig {

@@ -7,8 +7,8 @@
 //
 //   Simulator sim(target, {});
 //   sim.writeDram(0, bytes.data(), bytes.size());   // inputs
-//   Result<Report> r = sim.run(program);            // errors name core/engine/pc
-//   sim.readDram(out, result.data(), result.size());
+//   Result<Report> r = sim.run(program);            // errors name
+//   core/engine/pc sim.readDram(out, result.data(), result.size());
 //
 // A package (.nuri) feeds the same entry point: its per-core streams form the
 // Program, its weights are written with writeDram before run().
@@ -49,9 +49,9 @@ struct EngineStats {
 
 struct CoreStats {
   EngineStats engines[isa::kNumEngines];
-  uint64_t macs = 0;            ///< useful multiply-accumulates
-  double macCycles = 0;         ///< macs / peak MACs per cycle, summed per dtype
-  uint64_t sramPeakBytes = 0;   ///< highest SRAM byte written + 1
+  uint64_t macs = 0;          ///< useful multiply-accumulates
+  double macCycles = 0;       ///< macs / peak MACs per cycle, summed per dtype
+  uint64_t sramPeakBytes = 0; ///< highest SRAM byte written + 1
   uint64_t dmaBytes = 0;
 };
 
