@@ -167,24 +167,29 @@ bool reachesScoreMatmul(Value value, int depth = 8) {
   });
 }
 
+// One mask on the way from the score matmul to the softmax.
+struct MaskTerm {
+  Value value;
+  MaskKind kind;
+  RankedTensorType stage; // the scores' type where the mask applies
+  double fill = 0;        // what a where writes over masked scores
+};
+
 struct Scores {
   MatmulOp product;
   double scale = 1.0;
-  Value mask;
-  MaskKind kind = MaskKind::Additive;
-  RankedTensorType maskStage; // the scores' type where the mask applies
+  SmallVector<MaskTerm, 2> masks; // outermost (nearest the softmax) first
 };
 
 // Walks from the softmax input back to the score matmul.
 std::optional<Scores> matchScores(Value value, bool binaryFloatMasks) {
   Scores s;
-  auto setMask = [&](Value mask, MaskKind kind, Value stage) {
-    if (s.mask) {
-      return false; // Two masks: leave it to the CPU as it is.
+  auto setMask = [&](Value mask, MaskKind kind, Value stage, double fill = 0) {
+    if (s.masks.size() == 2) {
+      return false; // More than a causal and a padding mask: leave it.
     }
-    s.mask = mask;
-    s.kind = kind;
-    s.maskStage = cast<RankedTensorType>(stage.getType());
+    s.masks.push_back(
+        {mask, kind, cast<RankedTensorType>(stage.getType()), fill});
     return true;
   };
   for (int steps = 0; steps < 16; ++steps) {
@@ -227,9 +232,11 @@ std::optional<Scores> matchScores(Value value, bool binaryFloatMasks) {
         return std::nullopt;
       }
       next = keep ? where.getOnTrue() : where.getOnFalse();
+      double fill =
+          *getScalarConstant(keep ? where.getOnFalse() : where.getOnTrue());
       if (next.getType() != value.getType() ||
           !setMask(where.getCondition(), keep ? MaskKind::Keep : MaskKind::Drop,
-                   value)) {
+                   value, fill)) {
         return std::nullopt;
       }
     } else if (auto sub = dyn_cast<SubOp>(op); sub && binaryFloatMasks) {
@@ -428,8 +435,10 @@ Value dropRepeatAxis(PatternRewriter &rewriter, Location loc, Value source) {
 }
 
 struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
-  FuseScaledDotProduct(MLIRContext *context, bool binaryFloatMasks)
-      : OpRewritePattern(context), binaryFloatMasks(binaryFloatMasks) {}
+  FuseScaledDotProduct(MLIRContext *context, bool binaryFloatMasks,
+                       bool splitCausalMask)
+      : OpRewritePattern(context), binaryFloatMasks(binaryFloatMasks),
+        splitCausalMask(splitCausalMask) {}
 
   LogicalResult matchAndRewrite(MatmulOp op,
                                 PatternRewriter &rewriter) const override {
@@ -520,26 +529,66 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
       return failure();
     }
 
-    // The mask, relative to the final [b, h, sq, skv] scores.
+    // The masks: constant ones that hide nothing vanish, a constant causal
+    // one becomes the flag, and two that remain are summed into one.
     int64_t sq = qType.getDimSize(2), skv = kType.getDimSize(2);
-    Value mask = scores->mask;
-    MaskKind kind = scores->kind;
     bool causal = false;
-    if (mask) {
-      MaskClass cls = classifyConstantMask(mask, kind, sq, skv);
-      if (cls == MaskClass::AllKeep) {
-        mask = Value();
-      } else if (cls == MaskClass::Causal) {
-        mask = Value();
-        causal = true;
+    SmallVector<MaskTerm, 2> terms;
+    int causalTerm = -1;
+    for (const MaskTerm &term : scores->masks) {
+      MaskClass cls = classifyConstantMask(term.value, term.kind, sq, skv);
+      if (cls == MaskClass::Causal) {
+        causalTerm = terms.size();
       }
+      if (cls != MaskClass::AllKeep) {
+        terms.push_back(term);
+      }
+    }
+    if (causalTerm >= 0 && (terms.size() == 1 || splitCausalMask)) {
+      causal = true;
+      terms.erase(terms.begin() + causalTerm);
+    }
+    if (splitCausalMask && !causal && terms.size() == 1 &&
+        terms[0].kind == MaskKind::Additive) {
+      // Hugging Face's causal constant + padding mask, already summed.
+      if (auto add = terms[0].value.getDefiningOp<AddOp>()) {
+        for (int i = 0; i < 2 && !causal; ++i) {
+          if (classifyConstantMask(add->getOperand(i), MaskKind::Additive, sq,
+                                   skv) == MaskClass::Causal) {
+            causal = true;
+            terms[0].value = add->getOperand(1 - i);
+          }
+        }
+      }
+    }
+    RankedTensorType maskType;
+    MaskKind kind = MaskKind::Additive;
+    RankedTensorType stage;
+    if (terms.size() == 1) {
+      maskType = cast<RankedTensorType>(terms[0].value.getType());
+      kind = terms[0].kind;
+      stage = terms[0].stage;
+    } else if (terms.size() == 2) {
+      // Summed as one additive mask; that needs both on the same scores.
+      stage = terms[0].stage;
+      SmallVector<int64_t> shape;
+      for (const MaskTerm &term : terms) {
+        auto termShape =
+            cast<RankedTensorType>(term.value.getType()).getShape();
+        FailureOr<SmallVector<int64_t>> joined =
+            nuri::detail::broadcastShapes(shape, termShape);
+        if (term.kind == MaskKind::KeepFloat || term.stage != stage ||
+            failed(joined)) {
+          return failure();
+        }
+        shape = *joined;
+      }
+      maskType = RankedTensorType::get(shape, stage.getElementType());
     }
     SmallVector<int64_t> scoreShape = {qType.getDimSize(0), qType.getDimSize(1),
                                        sq, skv};
-    RankedTensorType stage = scores->maskStage;
     bool maskAsIs = false, maskNeedsRegroup = false;
-    if (mask) {
-      auto maskType = cast<RankedTensorType>(mask.getType());
+    if (maskType) {
       ArrayRef<int64_t> lead = maskType.getShape().drop_back(
           std::min<int64_t>(2, maskType.getRank()));
       bool leadIsOne = llvm::all_of(lead, [](int64_t d) { return d == 1; });
@@ -572,6 +621,34 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
         unrepeat ? dropRepeatAxis(rewriter, loc, kSource) : to4(key, k4, kType);
     Value v = unrepeat ? dropRepeatAxis(rewriter, loc, vSource)
                        : to4(value, v4, vType);
+    Value mask;
+    if (terms.size() == 1) {
+      mask = terms[0].value;
+    } else if (terms.size() == 2) {
+      // Innermost first: scores + p, where(c, scores, fill), ... as additive
+      // terms of a mask that starts at zero.
+      Type element = stage.getElementType();
+      auto scalar = [&](double v) {
+        return createSplat(rewriter, loc, RankedTensorType::get({}, element),
+                           v);
+      };
+      mask = scalar(0.0);
+      for (const MaskTerm &term : llvm::reverse(terms)) {
+        SmallVector<Type> type;
+        if (term.kind == MaskKind::Additive) {
+          (void)nuri::detail::inferBroadcast(loc, {mask, term.value},
+                                             /*boolResult=*/false, type);
+          mask = rewriter.create<AddOp>(loc, type[0], mask, term.value);
+          continue;
+        }
+        Value fill = scalar(term.fill);
+        Value onTrue = term.kind == MaskKind::Keep ? mask : fill;
+        Value onFalse = term.kind == MaskKind::Keep ? fill : mask;
+        (void)nuri::detail::inferWhere(loc, term.value, onTrue, onFalse, type);
+        mask =
+            rewriter.create<WhereOp>(loc, type[0], term.value, onTrue, onFalse);
+      }
+    }
     if (mask && maskNeedsRegroup) {
       auto maskType = cast<RankedTensorType>(mask.getType());
       auto wide =
@@ -608,6 +685,7 @@ struct FuseScaledDotProduct : OpRewritePattern<MatmulOp> {
   }
 
   bool binaryFloatMasks;
+  bool splitCausalMask;
 };
 
 struct FuseAttentionPass
@@ -621,7 +699,8 @@ struct FuseAttentionPass
                SinkScaleThroughMovement<TransposeOp>, HoistScaleFromMatmul>(
         context);
     RewritePatternSet attention(context);
-    attention.add<FuseScaledDotProduct>(context, binaryFloatMasks);
+    attention.add<FuseScaledDotProduct>(context, binaryFloatMasks,
+                                        splitCausalMask);
     // Transposes created for the key compose with the head split's.
     TransposeOp::getCanonicalizationPatterns(attention, context);
     if (failed(

@@ -173,6 +173,26 @@ func.func @gpt2_past(%qh: tensor<1x2x1x2xf32>, %pastkt: tensor<1x2x2x2xf32>, %kn
 
 // -----
 
+// GPT-2 with a padding mask (Hugging Face): Where(causal, scores, -1e4),
+// then + padding. The two become one additive mask, where(causal, 0, -1e4)
+// folded to a constant plus the padding.
+// CHECK-LABEL: func @gpt2_causal_and_padding
+// CHECK: %[[C:.*]] = nuri.constant dense<{{\[\[\[\[}}0.000000e+00, -1.000000e+04, -1.000000e+04], [0.000000e+00, 0.000000e+00, -1.000000e+04], [0.000000e+00, 0.000000e+00, 0.000000e+00]]]]> : tensor<1x1x3x3xf32>
+// CHECK: %[[M:.*]] = nuri.add %arg3, %[[C]] : tensor<2x1x1x3xf32>, tensor<1x1x3x3xf32> -> tensor<2x1x3x3xf32>
+// CHECK: nuri.attention %arg0, %arg1, %arg2, %[[M]] {scale = 1.000000e+00 : f32}
+func.func @gpt2_causal_and_padding(%qh: tensor<2x2x3x4xf32>, %kh: tensor<2x2x3x4xf32>, %vh: tensor<2x2x3x4xf32>, %pad: tensor<2x1x1x3xf32>) -> tensor<2x2x3x4xf32> {
+  %tril = nuri.constant dense<[[[[true, false, false], [true, true, false], [true, true, true]]]]> : tensor<1x1x3x3xi1>
+  %neg = nuri.constant dense<-1.0e4> : tensor<f32>
+  %s = nuri.matmul %qh, %kh {transpose_rhs} : tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32> -> tensor<2x2x3x3xf32>
+  %sc = nuri.where %tril, %s, %neg : tensor<1x1x3x3xi1>, tensor<2x2x3x3xf32>, tensor<f32> -> tensor<2x2x3x3xf32>
+  %sm = nuri.add %sc, %pad : tensor<2x2x3x3xf32>, tensor<2x1x1x3xf32> -> tensor<2x2x3x3xf32>
+  %p = nuri.softmax %sm {axis = 3 : i64} : tensor<2x2x3x3xf32>
+  %o = nuri.matmul %p, %vh : tensor<2x2x3x3xf32>, tensor<2x2x3x4xf32> -> tensor<2x2x3x4xf32>
+  return %o : tensor<2x2x3x4xf32>
+}
+
+// -----
+
 // GPT-2 prefill: the lower-triangular boolean slice is the causal flag.
 // CHECK-LABEL: func @gpt2_causal_where
 // CHECK: nuri.attention %arg0, %arg1, %arg2 {causal, scale = 1.000000e+00 : f32}

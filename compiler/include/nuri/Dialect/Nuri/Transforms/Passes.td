@@ -102,10 +102,11 @@ def NuriFuseAttention : Pass<"nuri-fuse-attention"> {
     * an additive float mask, `where(keep, scores, -large)` or
       `where(drop, -large, scores)` becomes the mask operand; a constant
       mask that is causal becomes the `causal` flag and an all-keep one is
-      dropped. A causal constant added to a padding mask (Hugging Face)
-      stays one mask: splitting it into the flag would change the rows that
-      padding masks entirely, which the exported graph fills with
-      `finfo.min` rather than `-inf`;
+      dropped. A causal mask next to a padding mask (Hugging Face's GPT-2
+      and LLaMA) stays part of one summed mask unless `split-causal-mask`
+      is set: the flag's `-inf` would change the rows that padding hides
+      entirely (left padding), which the exported graph fills with finite
+      values;
     * 3-D (bmm-style, `[B * H, S, D]`) attention uses the 4-D values it was
       reshaped from;
     * grouped-query key/value repeated by broadcast_to + reshape
@@ -118,7 +119,12 @@ def NuriFuseAttention : Pass<"nuri-fuse-attention"> {
     Option<"binaryFloatMasks", "binary-float-masks", "bool",
            /*default=*/"true",
            "Treat `scores * m - c * (1 - m)` (Megatron) as a keep-where-m "
-           "mask, which holds when m is 0 or 1">
+           "mask, which holds when m is 0 or 1">,
+    Option<"splitCausalMask", "split-causal-mask", "bool",
+           /*default=*/"false",
+           "Make a constant causal mask that comes with a padding mask the "
+           "causal flag, at the price of different results in rows the "
+           "padding hides entirely">
   ];
   let dependentDialects = ["::nuri::NuriDialect"];
 }
