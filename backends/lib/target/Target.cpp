@@ -286,12 +286,53 @@ double Target::packing(Dtype d) const {
   return double(it->second) / (double(matrix.rows) * matrix.cols);
 }
 
+namespace {
+/// Applies one `a.b.c=value` override to the YAML tree.
+void applyOverride(YAML::Node root, const std::string &setting,
+                   const std::string &origin) {
+  size_t eq = setting.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw Error(fmt::format("{}: --set `{}`: expected section.key=value",
+                            origin, setting));
+  }
+  std::string path = setting.substr(0, eq), value = setting.substr(eq + 1);
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t dot = path.find('.', start);
+    parts.push_back(path.substr(start, dot - start));
+    if (dot == std::string::npos) {
+      break;
+    }
+    start = dot + 1;
+  }
+  // yaml-cpp nodes are handles: walking down and assigning edits `root`.
+  std::vector<YAML::Node> chain{root};
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node next = chain.back()[parts[i]];
+    if (!next || !next.IsMap()) {
+      throw Error(
+          fmt::format("{}: --set {}: no section `{}`", origin, path, parts[i]));
+    }
+    chain.push_back(next);
+  }
+  if (!chain.back().IsMap()) {
+    throw Error(fmt::format("{}: --set {}: not a mapping", origin, path));
+  }
+  chain.back()[parts.back()] = value;
+}
+} // namespace
+
 Result<Target> loadTargetYaml(const std::string &text,
-                              const std::string &origin) {
+                              const std::string &origin,
+                              const Overrides &overrides) {
   return catchErrors([&]() -> Target {
     YAML::Node root;
     try {
       root = YAML::Load(text);
+      for (const std::string &o : overrides) {
+        applyOverride(root, o, origin);
+      }
     } catch (const YAML::Exception &e) {
       throw Error(fmt::format("{}:{}: {}", origin, e.mark.line + 1, e.msg));
     }
@@ -303,14 +344,15 @@ Result<Target> loadTargetYaml(const std::string &text,
   });
 }
 
-Result<Target> loadTargetFile(const std::string &path) {
+Result<Target> loadTargetFile(const std::string &path,
+                              const Overrides &overrides) {
   std::ifstream in(path);
   if (!in) {
     return Result<Target>::failure(path + ": cannot open");
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  Result<Target> t = loadTargetYaml(ss.str(), path);
+  Result<Target> t = loadTargetYaml(ss.str(), path, overrides);
   if (t) {
     t->path = path;
   }
@@ -346,12 +388,12 @@ std::vector<std::string> listTargets() {
   return {names.begin(), names.end()};
 }
 
-Result<Target> findTarget(const std::string &name) {
+Result<Target> findTarget(const std::string &name, const Overrides &overrides) {
   for (const std::string &dir : configSearchPath()) {
     fs::path p = fs::path(dir) / (name + ".yaml");
     std::error_code ec;
     if (fs::exists(p, ec)) {
-      return loadTargetFile(p.string());
+      return loadTargetFile(p.string(), overrides);
     }
   }
   std::string known;

@@ -30,6 +30,11 @@ cl::opt<std::string> simTarget("target", cl::desc("chip config name"),
 cl::opt<std::string>
     simConfig("config", cl::desc("chip config file (overrides --target)"),
               cl::value_desc("FILE.yaml"), cl::sub(simCmd));
+cl::list<std::string>
+    simSet("set",
+           cl::desc("override a config value, e.g. --set dram.bytes_per_s=1TB "
+                    "(repeatable; for design-space sweeps)"),
+           cl::value_desc("section.key=value"), cl::sub(simCmd));
 cl::opt<bool> simJson("json", cl::desc("print the report as one JSON object"),
                       cl::sub(simCmd));
 cl::opt<std::string> simTrace("trace",
@@ -51,8 +56,8 @@ bool endsWith(const std::string &s, const std::string &suffix) {
 
 int runSim() {
   nuri::Result<nuri::target::Target> t =
-      simConfig.empty() ? nuri::target::findTarget(simTarget)
-                        : nuri::target::loadTargetFile(simConfig);
+      simConfig.empty() ? nuri::target::findTarget(simTarget, simSet)
+                        : nuri::target::loadTargetFile(simConfig, simSet);
   if (!t) {
     llvm::errs() << "nuri sim: " << t.error() << "\n";
     return 1;

@@ -39,6 +39,11 @@ cl::opt<std::string>
     targetConfig("config", cl::desc("read this YAML file instead of NAME"),
                  cl::value_desc("FILE.yaml"), cl::sub(targetCmd));
 
+cl::list<std::string> targetSet("set",
+                                cl::desc("override a config value "
+                                         "(section.key=value, repeatable)"),
+                                cl::sub(targetCmd));
+
 int runTarget() {
   if (targetArgs.empty() || targetArgs[0] != "show" ||
       (targetArgs.size() != 2 &&
@@ -48,8 +53,9 @@ int runTarget() {
     return 2;
   }
   nuri::Result<nuri::target::Target> t =
-      targetConfig.empty() ? nuri::target::findTarget(targetArgs[1])
-                           : nuri::target::loadTargetFile(targetConfig);
+      targetConfig.empty()
+          ? nuri::target::findTarget(targetArgs[1], targetSet)
+          : nuri::target::loadTargetFile(targetConfig, targetSet);
   if (!t) {
     llvm::errs() << "nuri target: " << t.error() << "\n";
     return 1;

@@ -73,6 +73,29 @@ std::string replaced(std::string s, const std::string &from,
   return s;
 }
 
+TEST(Target, OverridesEditTheConfigBeforeValidation) {
+  std::string base = tinyText();
+  Result<Target> t =
+      loadTargetYaml(base, "tiny.yaml",
+                     {"dram.bytes_per_s=32GB", "matrix.rows=16", "cores=4"});
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(t->dram.bytesPerSecond, 32e9);
+  EXPECT_EQ(t->matrix.rows, 16u);
+  EXPECT_EQ(t->cores, 4u);
+  Result<Target> bad = loadTargetYaml(base, "tiny.yaml", {"matrix.rows=0"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("matrix.rows"), std::string::npos) << bad.error();
+  bad = loadTargetYaml(base, "tiny.yaml", {"matrix.rowz=8"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("matrix.rowz: unknown key"), std::string::npos);
+  bad = loadTargetYaml(base, "tiny.yaml", {"nosuch.x=1"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("no section `nosuch`"), std::string::npos);
+  bad = loadTargetYaml(base, "tiny.yaml", {"cores"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("expected section.key=value"), std::string::npos);
+}
+
 TEST(Target, ImpossibleConfigsNameTheField) {
   std::string base = tinyText();
   ASSERT_TRUE(loadTargetYaml(base, "tiny.yaml"));

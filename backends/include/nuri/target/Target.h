@@ -89,12 +89,20 @@ struct Target {
   double packing(isa::Dtype d) const;
 };
 
+/// `section.key=value` settings applied on top of a config file before it
+/// is validated, for design-space sweeps (`nuri sim --set
+/// dram.bytes_per_s=1TB`).
+using Overrides = std::vector<std::string>;
+
 /// Parses and validates YAML text; `origin` names it in errors.
 Result<Target> loadTargetYaml(const std::string &text,
-                              const std::string &origin);
-Result<Target> loadTargetFile(const std::string &path);
+                              const std::string &origin,
+                              const Overrides &overrides = {});
+Result<Target> loadTargetFile(const std::string &path,
+                              const Overrides &overrides = {});
 /// Finds NAME.yaml on the config search path.
-Result<Target> findTarget(const std::string &name);
+Result<Target> findTarget(const std::string &name,
+                          const Overrides &overrides = {});
 
 /// $NURI_CONFIG_PATH (colon-separated), then the install dir, then the
 /// source tree's backends/configs.
