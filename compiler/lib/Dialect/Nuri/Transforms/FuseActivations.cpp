@@ -242,11 +242,30 @@ struct FuseSilu : OpRewritePattern<MulOp> {
   }
 };
 
+// x / (1 + exp(-x)): SiLU with the sigmoid written out.
+struct FuseSiluDivision : OpRewritePattern<DivOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(DivOp op,
+                                PatternRewriter &rewriter) const override {
+    Value x = op.getLhs();
+    bool found = matchCommuted<AddOp>(op.getRhs(), [&](Value one, Value e) {
+      auto exp = e.getDefiningOp<ExpOp>();
+      auto neg = exp ? exp.getInput().getDefiningOp<NegOp>() : NegOp();
+      return isScalarNear(one, 1.0, 1e-6) && neg && neg.getInput() == x;
+    });
+    if (!found || x.getType() != op.getType()) {
+      return failure();
+    }
+    rewriter.replaceOpWithNewOp<SiluOp>(op, op.getType(), x);
+    return success();
+  }
+};
+
 struct FuseActivationsPass
     : nuri::impl::NuriFuseActivationsBase<FuseActivationsPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FuseGelu, FuseSilu>(&getContext());
+    patterns.add<FuseGelu, FuseSilu, FuseSiluDivision>(&getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(),
                                             std::move(patterns)))) {
       getOperation()->emitError("activation fusion did not converge");

@@ -45,10 +45,6 @@ bool matchCommuted(mlir::Value value, Fn fn) {
   return fn(op.getLhs(), op.getRhs()) || fn(op.getRhs(), op.getLhs());
 }
 
-/// Whether `value` is used by exactly one op (once); intermediate values of a
-/// fused subgraph must be, or fusing would compute them twice.
-inline bool hasSingleUse(mlir::Value value) { return value.hasOneUse(); }
-
 /// If `value` is `reduce_mean(x)` over the trailing dimensions `[axis, rank)`
 /// with `keep_dims`, sets `input` and `axis`.
 bool matchTrailingMean(mlir::Value value, mlir::Value &input, int64_t &axis);

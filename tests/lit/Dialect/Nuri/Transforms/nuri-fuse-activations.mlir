@@ -118,6 +118,21 @@ func.func @silu(%g: tensor<2x64xf32>, %u: tensor<2x64xf32>) -> tensor<2x64xf32> 
 
 // -----
 
+// SiLU with the sigmoid written out: x / (1 + exp(-x)).
+// CHECK-LABEL: func @silu_division
+// CHECK: %[[Y:.*]] = nuri.silu %arg0 : tensor<2x64xf32>
+// CHECK-NEXT: return %[[Y]]
+func.func @silu_division(%x: tensor<2x64xf32>) -> tensor<2x64xf32> {
+  %one = nuri.constant dense<1.0> : tensor<f32>
+  %n = nuri.neg %x : tensor<2x64xf32>
+  %e = nuri.exp %n : tensor<2x64xf32>
+  %d = nuri.add %one, %e : tensor<f32>, tensor<2x64xf32> -> tensor<2x64xf32>
+  %y = nuri.div %x, %d : tensor<2x64xf32>, tensor<2x64xf32> -> tensor<2x64xf32>
+  return %y : tensor<2x64xf32>
+}
+
+// -----
+
 // Negatives: a 0.25 factor, an erf of x / 2, a tanh with the wrong cubic
 // coefficient, and x * sigmoid(z).
 // CHECK-LABEL: func @not_activations

@@ -66,7 +66,7 @@ def NuriFuseActivations : Pass<"nuri-fuse-activations"> {
       cube as Pow 3 or products, again in any arrangement -> `nuri.gelu`
       (tanh). The argument of tanh is read as a polynomial in `x`, so
       `x * c * (1 + c' * x * x)` (Megatron) fuses too;
-    * SiLU: `x * sigmoid(x)` -> `nuri.silu`.
+    * SiLU: `x * sigmoid(x)` or `x / (1 + exp(-x))` -> `nuri.silu`.
 
     Constants are matched by value within a relative tolerance of 1e-3; they
     must be scalar or splat constants.
