@@ -140,6 +140,11 @@ private:
   mlir::LogicalResult importNodes(
       llvm::ArrayRef<const onnx::NodeProto *> nodes);
   mlir::LogicalResult importNode(const onnx::NodeProto &node);
+  /// Result types of a node kept as nuri.onnx_op.
+  mlir::FailureOr<llvm::SmallVector<mlir::Type>>
+  inferOpaqueTypes(NodeContext &n);
+  /// The ONNX element type code of an MLIR element type.
+  std::optional<int32_t> onnxTypeOf(mlir::Type type);
   mlir::FailureOr<llvm::SmallVector<const onnx::NodeProto *>>
   sortNodes(const onnx::GraphProto &graph);
 

@@ -17,6 +17,9 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <onnx/defs/schema.h>
+#include <onnx/shape_inference/implementation.h>
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -469,6 +472,126 @@ Importer::importNodes(ArrayRef<const onnx::NodeProto *> nodes) {
   return success();
 }
 
+std::optional<int32_t> Importer::onnxTypeOf(Type type) {
+  for (int32_t code : {onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
+                       onnx::TensorProto::FLOAT16, onnx::TensorProto::BFLOAT16,
+                       onnx::TensorProto::BOOL, onnx::TensorProto::INT8,
+                       onnx::TensorProto::INT16, onnx::TensorProto::INT32,
+                       onnx::TensorProto::INT64, onnx::TensorProto::UINT8,
+                       onnx::TensorProto::UINT16, onnx::TensorProto::UINT32,
+                       onnx::TensorProto::UINT64}) {
+    DiagnosticEngine::HandlerID id = context.getDiagEngine().registerHandler(
+        [](Diagnostic &) { return success(); });
+    FailureOr<Type> candidate = elementType(code, builder.getUnknownLoc());
+    context.getDiagEngine().eraseHandler(id);
+    if (succeeded(candidate) && *candidate == type) {
+      return code;
+    }
+  }
+  return std::nullopt;
+}
+
+FailureOr<SmallVector<Type>> Importer::inferOpaqueTypes(NodeContext &n) {
+  const onnx::NodeProto &node = n.node;
+  // A one-node model with the node's inputs typed (constants as
+  // initializers, so shape-dependent outputs like TopK's resolve) goes
+  // through ONNX's shape inference.
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  for (const auto &entry : opsets) {
+    auto *opset = model.add_opset_import();
+    opset->set_domain(entry.first().str());
+    opset->set_version(entry.second);
+  }
+  onnx::GraphProto *graph = model.mutable_graph();
+  *graph->add_node() = node;
+  bool typed = true;
+  for (auto [i, value] : llvm::enumerate(n.inputs)) {
+    if (!value) {
+      continue;
+    }
+    auto type = cast<RankedTensorType>(value.getType());
+    std::optional<int32_t> code = onnxTypeOf(type.getElementType());
+    if (!code) {
+      typed = false;
+      break;
+    }
+    ElementsAttr constant;
+    std::optional<std::vector<int64_t>> ints = onnx_import::constantInts(value);
+    if (ints && matchPattern(value, m_Constant(&constant)) &&
+        constant.getNumElements() <= 1024) {
+      onnx::TensorProto *init = graph->add_initializer();
+      init->set_name(node.input(i));
+      init->set_data_type(*code);
+      for (int64_t d : type.getShape()) {
+        init->add_dims(d);
+      }
+      if (type.getElementType().isInteger(1)) {
+        for (int64_t v : *ints) {
+          init->mutable_raw_data()->push_back(static_cast<char>(v != 0));
+        }
+      } else {
+        FailureOr<std::vector<char>> bytes = readRawBytes(constant);
+        if (succeeded(bytes)) {
+          init->set_raw_data(bytes->data(), bytes->size());
+        }
+      }
+    }
+    onnx::ValueInfoProto *info = graph->add_input();
+    info->set_name(node.input(i));
+    auto *tensor = info->mutable_type()->mutable_tensor_type();
+    tensor->set_elem_type(*code);
+    auto *shape = tensor->mutable_shape();
+    for (int64_t d : type.getShape()) {
+      shape->add_dim()->set_dim_value(d);
+    }
+  }
+  if (typed) {
+    try {
+      onnx::shape_inference::InferShapes(
+          model, onnx::OpSchemaRegistry::Instance(),
+          onnx::ShapeInferenceOptions(false, 0, true));
+    } catch (const std::exception &) {
+      // Unknown to ONNX's schemas: fall back to the graph's value_info.
+    }
+  }
+  llvm::StringMap<Type> inferred;
+  for (const onnx::ValueInfoProto &info : graph->value_info()) {
+    const auto &t = info.type().tensor_type();
+    if (!t.has_shape()) {
+      continue;
+    }
+    SmallVector<int64_t> shape;
+    bool isStatic = true;
+    for (const auto &dim : t.shape().dim()) {
+      isStatic &= dim.has_dim_value();
+      shape.push_back(dim.dim_value());
+    }
+    DiagnosticEngine::HandlerID id = context.getDiagEngine().registerHandler(
+        [](Diagnostic &) { return success(); });
+    FailureOr<Type> element = elementType(t.elem_type(), n.loc);
+    context.getDiagEngine().eraseHandler(id);
+    if (isStatic && succeeded(element)) {
+      inferred[info.name()] = RankedTensorType::get(shape, *element);
+    }
+  }
+  SmallVector<Type> types;
+  for (const std::string &out : node.output()) {
+    if (auto it = inferred.find(out); it != inferred.end()) {
+      types.push_back(it->second);
+    } else if (auto known = valueInfoTypes.find(out);
+               known != valueInfoTypes.end()) {
+      types.push_back(known->second);
+    } else {
+      return n.error() << "unsupported op '" << node.op_type()
+                       << "' kept opaque, but neither ONNX shape inference "
+                          "nor the graph gives a static type for its output '"
+                       << out << "'";
+    }
+  }
+  return types;
+}
+
 LogicalResult Importer::importNode(const onnx::NodeProto &node) {
   StringRef domain = node.domain();
   if (domain == "ai.onnx") {
@@ -519,31 +642,68 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
                        << "'); pass --allow-unsupported to keep it for the "
                           "CPU";
     }
-    // Kept opaque: result types from the graph's value_info.
-    SmallVector<Type> types;
-    for (const std::string &out : node.output()) {
-      auto it = valueInfoTypes.find(out);
-      if (it == valueInfoTypes.end()) {
-        return n.error() << "unsupported op '" << node.op_type()
-                         << "' kept opaque, but the graph gives no static "
-                            "type for its output '"
-                         << out << "'";
+    // Kept opaque for the CPU. Result types come from ONNX's own shape
+    // inference on the node, or else from the graph's value_info.
+    FailureOr<SmallVector<Type>> types = inferOpaqueTypes(n);
+    if (failed(types)) {
+      return failure();
+    }
+    SmallVector<NamedAttribute> onnxAttrs;
+    for (const onnx::AttributeProto &a : node.attribute()) {
+      Attribute value;
+      switch (a.type()) {
+      case onnx::AttributeProto::INT:
+        value = builder.getI64IntegerAttr(a.i());
+        break;
+      case onnx::AttributeProto::FLOAT:
+        value = builder.getF64FloatAttr(a.f());
+        break;
+      case onnx::AttributeProto::STRING:
+        value = builder.getStringAttr(a.s());
+        break;
+      case onnx::AttributeProto::INTS:
+        value = builder.getDenseI64ArrayAttr(
+            SmallVector<int64_t>(a.ints().begin(), a.ints().end()));
+        break;
+      case onnx::AttributeProto::FLOATS:
+        value = builder.getDenseF64ArrayAttr(
+            SmallVector<double>(a.floats().begin(), a.floats().end()));
+        break;
+      case onnx::AttributeProto::TENSOR: {
+        onnx::TensorProto copy = a.t();
+        FailureOr<ElementsAttr> tensor = tensorAttr(copy, n.loc);
+        if (failed(tensor)) {
+          return failure();
+        }
+        value = *tensor;
+        break;
       }
-      types.push_back(it->second);
+      default:
+        return n.error() << "unsupported op '" << node.op_type()
+                         << "': attribute '" << a.name()
+                         << "' is a graph or sparse tensor";
+      }
+      onnxAttrs.push_back(builder.getNamedAttr(a.name(), value));
+    }
+    // Absent optional inputs are dropped from the operands; the positions
+    // of the present ones keep ONNX's input numbering for the CPU kernel.
+    SmallVector<Value> operands;
+    SmallVector<int64_t> positions;
+    for (auto [i, v] : llvm::enumerate(n.inputs)) {
+      if (v) {
+        operands.push_back(v);
+        positions.push_back(i);
+      }
     }
     SmallVector<NamedAttribute> attrs = {
         builder.getNamedAttr("op_type", builder.getStringAttr(node.op_type())),
         builder.getNamedAttr("domain", builder.getStringAttr(node.domain())),
         builder.getNamedAttr("opset", builder.getI64IntegerAttr(opset)),
         builder.getNamedAttr("onnx_attributes",
-                             builder.getDictionaryAttr({}))};
-    SmallVector<Value> operands;
-    for (Value v : n.inputs) {
-      if (v) {
-        operands.push_back(v);
-      }
-    }
-    auto results = createAll<OnnxOp>(n, operands, attrs, types);
+                             builder.getDictionaryAttr(onnxAttrs)),
+        builder.getNamedAttr("input_positions",
+                             builder.getDenseI64ArrayAttr(positions))};
+    auto results = createAll<OnnxOp>(n, operands, attrs, *types);
     if (failed(results)) {
       return failure();
     }
@@ -723,7 +883,15 @@ OwningOpRef<ModuleOp> Importer::importModel(onnx::ModelProto &model) {
   }
 
   // Static value_info types, for ops kept opaque.
+  std::vector<const onnx::ValueInfoProto *> infos;
   for (const onnx::ValueInfoProto &info : graph.value_info()) {
+    infos.push_back(&info);
+  }
+  for (const onnx::ValueInfoProto &info : graph.output()) {
+    infos.push_back(&info);
+  }
+  for (const onnx::ValueInfoProto *infoPtr : infos) {
+    const onnx::ValueInfoProto &info = *infoPtr;
     const auto &t = info.type().tensor_type();
     if (!info.type().has_tensor_type() || !t.has_shape()) {
       continue;
