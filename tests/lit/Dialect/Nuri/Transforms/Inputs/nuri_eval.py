@@ -56,7 +56,10 @@ def parse_dense(lit, shape, elt, resources):
     if inner.startswith('"0x'):
         raw = bytes.fromhex(inner[3:-1])
         if elt == 'i1':
-            a = np.frombuffer(raw, dtype=np.uint8).astype(bool)
+            # Booleans are packed eight to a byte, least significant first.
+            a = np.unpackbits(np.frombuffer(raw, dtype=np.uint8),
+                              bitorder='little').astype(bool)
+            a = a[:max(1, int(np.prod(shape)))] if len(raw) > 1 else a[:1]
         else:
             a = np.frombuffer(raw, dtype=dt)
         if a.size == 1:
