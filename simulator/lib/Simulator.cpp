@@ -15,6 +15,7 @@
 #include "Memory.h"
 
 #include "nuri/isa/Numerics.h"
+#include "nuri/target/CostModel.h"
 
 #include <fmt/format.h>
 
@@ -83,8 +84,6 @@ struct Event {
     return time != o.time ? time > o.time : seq > o.seq;
   }
 };
-
-uint64_t ceilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 struct TraceSlice {
   unsigned core;
@@ -544,30 +543,6 @@ struct Simulator::Impl {
     schedule(now + latency, EvType::DmaJoin, uint32_t(transfers.size() - 1));
   }
 
-  /// Extra slowdown from SRAM banks: `strideRows` rows read in parallel at
-  /// `stride` bytes apart, each needing `rowBytesPerCycle`, plus `otherBytes`
-  /// per cycle of unit-stride traffic.
-  double bankFactor(uint64_t addr, uint64_t stride, uint64_t strideRows,
-                    double rowBytesPerCycle, double otherBytes) const {
-    uint64_t w = tgt.sram.bankWidthBytes, banks = tgt.sram.banks;
-    double supplyAll = double(w * banks);
-    double demandStrided = double(strideRows) * rowBytesPerCycle;
-    uint64_t distinct;
-    if (strideRows <= 1) {
-      distinct = banks;
-    } else if (stride % w == 0) {
-      uint64_t s = (stride / w) % banks;
-      uint64_t g = std::gcd(s == 0 ? banks : s, banks);
-      distinct = std::min<uint64_t>(strideRows, banks / g);
-    } else {
-      distinct = std::min<uint64_t>(strideRows, banks);
-    }
-    (void)addr;
-    double f1 = demandStrided / (double(distinct) * double(w));
-    double f2 = (demandStrided + otherBytes) / supplyAll;
-    return std::max({1.0, f1, f2});
-  }
-
   void issueMatMul(Queue &q, const Instruction &in) {
     Dtype at = Dtype(in[Field::AType]), bt = Dtype(in[Field::BType]);
     uint64_t m = in[Field::M], n = in[Field::N], k = in[Field::K];
@@ -623,37 +598,13 @@ struct Simulator::Impl {
       return; // re-issue the same pc when the hazard clears
     }
 
-    // Timing (docs/simulator.md, "Matrix engine").
+    // Timing (docs/simulator.md, "Matrix engine"; target/CostModel.h).
     const auto &mc = tgt.matrix;
-    double pack = std::min(tgt.packing(at), tgt.packing(bt));
-    unsigned ea = dtypeBytes(at), eb = dtypeBytes(bt);
-    uint64_t R = mc.rows, C = mc.cols;
-    double streamCycles, factor;
-    uint64_t extra = 0;
-    if (mc.dataflow == target::Dataflow::OutputStationary) {
-      uint64_t folds = ceilDiv(m, R) * ceilDiv(n, C);
-      uint64_t kSteps = uint64_t(std::ceil(double(k) / pack - 1e-9));
-      streamCycles = double(folds * kSteps);
-      uint64_t rowsPar = std::min(m, R), colsPar = std::min(n, C);
-      factor = bankFactor(in[Field::A], in[Field::Lda], rowsPar, pack * ea,
-                          double(colsPar) * pack * eb);
-    } else {
-      uint64_t folds = ceilDiv(k, R) * ceilDiv(n, C);
-      uint64_t mSteps = uint64_t(std::ceil(double(m) / pack - 1e-9));
-      uint64_t load = std::min(k, R);
-      streamCycles = double(folds * std::max(mSteps, load));
-      // Cold pipeline: nothing to hide the first weight load behind.
-      if (q.streamEnd < now || q.streamEnd == 0) {
-        extra = load;
-      }
-      factor = bankFactor(in[Field::B], in[Field::Ldb], std::min(k, R),
-                          double(std::min(n, C)) * eb / double(load),
-                          double(std::min(k, R)) * pack * ea);
-    }
-    uint64_t ideal = uint64_t(std::ceil(streamCycles - 1e-9)) + extra;
-    uint64_t occupancy =
-        uint64_t(std::ceil(streamCycles * factor - 1e-9)) + extra;
-    uint64_t done = now + occupancy + R + C - 2;
+    bool cold = q.streamEnd < now || q.streamEnd == 0;
+    target::MatmulCost cost = target::matmulCost(
+        tgt, m, n, k, at, bt, in[Field::Lda], in[Field::Ldb], cold);
+    uint64_t ideal = cost.idealCycles, occupancy = cost.occupancy;
+    uint64_t done = now + cost.latency();
     addStall(q, Reason::BankConflict, occupancy - ideal);
 
     if (opts.functional) {
@@ -865,24 +816,16 @@ struct Simulator::Impl {
       return;
     }
 
-    // Timing (docs/simulator.md, "Vector engine").
-    uint64_t perRow = ceilDiv(cols, vc.lanes);
-    double cyc = double(rows * perRow * passes);
-    if (op == Opcode::VecTranspose) {
-      // A transpose unit of lanes x lanes blocks: the same element rate.
-      cyc =
-          double(ceilDiv(rows, vc.lanes) * ceilDiv(cols, vc.lanes) * vc.lanes);
-    }
-    uint64_t tail = op == Opcode::VecReduce
-                        ? uint64_t(std::ceil(std::log2(double(vc.lanes))))
-                        : 0;
-    double factor = std::max(
-        1.0, double(vc.lanes) * double(opBytes) /
-                 double(uint64_t(tgt.sram.banks) * tgt.sram.bankWidthBytes));
-    uint64_t ideal = uint64_t(std::ceil(cyc)) + tail;
-    uint64_t occupancy = uint64_t(std::ceil(cyc * factor)) + tail;
+    // Timing (docs/simulator.md, "Vector engine"; target/CostModel.h).
+    target::VectorCost cost = target::vectorCost(
+        tgt,
+        op == Opcode::VecReduce      ? target::VectorKind::Reduce
+        : op == Opcode::VecTranspose ? target::VectorKind::Transpose
+                                     : target::VectorKind::Elementwise,
+        rows, cols, passes, unsigned(opBytes));
+    uint64_t ideal = cost.idealCycles, occupancy = cost.occupancy;
     addStall(q, Reason::BankConflict, occupancy - ideal);
-    uint64_t done = now + occupancy + vc.pipelineDepth;
+    uint64_t done = now + cost.latency();
 
     if (opts.functional) {
       base = sramPtr(q.core);

@@ -7,7 +7,10 @@
 
 #include "TestUtil.h"
 
+#include "nuri/target/CostModel.h"
+
 #include <cmath>
+#include <random>
 
 using namespace nuri;
 using namespace nuri::isa;
@@ -62,6 +65,40 @@ TEST(SimTiming, OneMatrixTileMatchesTheFormula) {
           false);
   EXPECT_EQ(runTiming(ws, pw.finish()).cycles.count(),
             R + std::max<uint64_t>(40, R) + R + C - 2);
+}
+
+TEST(SimTiming, CostModelPredictsIsolatedInstructions) {
+  // The compiler plans with target/CostModel.h; an instruction alone on an
+  // idle chip must take exactly what it predicts, on every dataflow.
+  std::mt19937 rng(3);
+  for (const char *name : {"tiny", "atom", "x220", "rngd"}) {
+    target::Target t = test::loadTarget(name);
+    for (int i = 0; i < 40; ++i) {
+      Dtype d = t.supports(Dtype::BF16) ? (i % 2 ? Dtype::BF16 : Dtype::I8)
+                                        : (i % 2 ? Dtype::F16 : Dtype::I8);
+      uint64_t m = 1 + rng() % 64, n = 1 + rng() % 64, k = 1 + rng() % 200;
+      uint64_t lda = (k + rng() % 64) * dtypeBytes(d) * 2,
+               ldb = (n + rng() % 64) * dtypeBytes(d) * 2;
+      uint64_t b = (m * lda + 63) & ~uint64_t(63);
+      ProgramBuilder pb;
+      pb.queue(0, Engine::Matrix)
+          .mm(0, {0, lda}, {b, ldb}, m, n, k, d, d, false);
+      Report r = runTiming(t, pb.finish());
+      target::MatmulCost c =
+          target::matmulCost(t, m, n, k, d, d, lda, ldb, true);
+      EXPECT_EQ(r.cycles.count(), c.latency()) << name << " " << i;
+      ProgramBuilder pv;
+      uint64_t rows = 1 + rng() % 50, cols = 1 + rng() % 700;
+      pv.queue(0, Engine::Vector)
+          .unary(UnOp::Exp, {0, cols * 4}, {0x20000, cols * 2}, rows, cols,
+                 Dtype::F32, Dtype::BF16);
+      target::VectorCost v =
+          target::vectorCost(t, target::VectorKind::Elementwise, rows, cols,
+                             t.vector.transcendentalPasses, 6);
+      EXPECT_EQ(runTiming(t, pv.finish()).cycles.count(), v.latency())
+          << name << " " << i;
+    }
+  }
 }
 
 TEST(SimTiming, BackToBackTilesHideFillAndDrain) {
