@@ -169,7 +169,7 @@ LogicalResult Emitter::addOp(Operation *op) {
   if (auto constant = dyn_cast<ConstantOp>(op)) {
     return addConstant(constant);
   }
-  if (!isa<NuriDialect>(op->getDialect())) {
+  if (!isa_and_nonnull<NuriDialect>(op->getDialect())) {
     return op->emitOpError("cannot be emitted for the runtime: it is not a "
                            "nuri op");
   }
