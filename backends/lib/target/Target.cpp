@@ -370,6 +370,14 @@ std::vector<std::string> configSearchPath() {
       }
     }
   }
+  // A relocated install: <prefix>/bin/tool finds <prefix>/share/nuri/configs.
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    dirs.push_back(
+        (exe.parent_path().parent_path() / "share" / "nuri" / "configs")
+            .string());
+  }
   dirs.push_back(NURI_CONFIG_INSTALL_DIR);
   dirs.push_back(NURI_CONFIG_SOURCE_DIR);
   return dirs;

@@ -448,6 +448,46 @@ TEST(SimFunctional, DmaStridedCopiesBetweenAllSpaces) {
   EXPECT_EQ(r.nocBytes, 128u);
 }
 
+TEST(SimFunctional, SemaphoresAndBarriersOrderEnginesAcrossCores) {
+  Harness h;
+  ProgramBuilder pb;
+  // Core 0's vector engine writes; only after the barrier does core 1's DMA
+  // pull the data from core 0's SRAM, then signals core 0, whose DMA
+  // copies it back out to DRAM.
+  pb.queue(0, Engine::Vector)
+      .nop(500)
+      .fill({0x100, 16}, 1.5f, 2, 4, Dtype::F32)
+      .barrier(3, 2);
+  DmaDesc pull;
+  pull.srcSpace = Space::Peer;
+  pull.peerCore = 0;
+  pull.src = 0x100;
+  pull.dstSpace = Space::Sram;
+  pull.dst = 0x40;
+  pull.bytes = 32;
+  pb.queue(1, Engine::Dma).barrier(3, 2).dma(pull).signal(5, 0);
+  pb.queue(0, Engine::Dma).wait(5).dma([] {
+    DmaDesc d;
+    d.srcSpace = Space::Peer;
+    d.peerCore = 1;
+    d.src = 0x40;
+    d.dstSpace = Space::Dram;
+    d.dst = 0x1000;
+    d.bytes = 32;
+    return d;
+  }());
+  sim::Report r = h.run(pb);
+  float got[8];
+  h.sim->readDram(0x1000, got, 32);
+  for (float v : got) {
+    EXPECT_EQ(v, 1.5f);
+  }
+  // The pull could not start before the fill completed (nop 500 + fill).
+  EXPECT_GT(r.cycles.count(), 500u);
+  EXPECT_GE(r.cores[1].engines[0].stalls.at("barrier"), 500u);
+  EXPECT_GT(r.cores[0].engines[0].stalls.at("wait_dma"), 0u);
+}
+
 TEST(SimFunctional, RepeatRunsTheBodyTimesTimes) {
   Harness h;
   ProgramBuilder pb;

@@ -104,8 +104,9 @@ Result<Target> loadTargetFile(const std::string &path,
 Result<Target> findTarget(const std::string &name,
                           const Overrides &overrides = {});
 
-/// $NURI_CONFIG_PATH (colon-separated), then the install dir, then the
-/// source tree's backends/configs.
+/// $NURI_CONFIG_PATH (colon-separated), then <dir of the executable>/../
+/// share/nuri/configs (a relocated install), then the configured install
+/// dir, then the source tree's backends/configs.
 std::vector<std::string> configSearchPath();
 /// Names of all configs on the search path (first one wins), sorted.
 std::vector<std::string> listTargets();
