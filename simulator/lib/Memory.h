@@ -9,6 +9,10 @@
 #ifndef NURI_SIM_LIB_MEMORY_H
 #define NURI_SIM_LIB_MEMORY_H
 
+#include "nuri/isa/Result.h"
+
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -49,6 +53,10 @@ public:
 
   explicit PagedMemory(uint64_t size = 0) : size_(size) {}
   uint64_t size() const { return size_; }
+  /// Host bytes the pages may occupy; a write needing more throws
+  /// nuri::Error instead of exhausting the host.
+  void setBudget(uint64_t bytes) { budgetPages_ = bytes / kPageSize; }
+  uint64_t residentBytes() const { return resident_ * kPageSize; }
 
   void read(uint64_t addr, void *dst, uint64_t n) const {
     auto *out = static_cast<uint8_t *>(dst);
@@ -74,7 +82,14 @@ public:
         pages_.resize(page + 1);
       }
       if (!pages_[page]) {
+        if (resident_ >= budgetPages_) {
+          throw Error(fmt::format(
+              "functional DRAM image would exceed {} MiB of host memory "
+              "(use --timing-only, or raise SimOptions::maxHostDramBytes)",
+              budgetPages_ * kPageSize >> 20));
+        }
         pages_[page].reset(new uint8_t[kPageSize]());
+        ++resident_;
       }
       std::memcpy(pages_[page].get() + off, in, take);
       in += take;
@@ -86,6 +101,8 @@ public:
 private:
   uint64_t size_;
   std::vector<std::unique_ptr<uint8_t[]>> pages_;
+  uint64_t resident_ = 0;
+  uint64_t budgetPages_ = ~0ull;
 };
 
 } // namespace nuri::sim::detail

@@ -197,6 +197,7 @@ struct Simulator::Impl {
   Impl(const target::Target &t, SimOptions o)
       : tgt(t), opts(o), clock(t.clockHz), dram(t.dram.bytes),
         shared(t.sram.sharedBytes) {
+    dram.setBudget(o.maxHostDramBytes);
     sram.reserve(t.cores);
     for (unsigned c = 0; c < t.cores; ++c) {
       sram.emplace_back(t.sram.bytesPerCore);
@@ -493,7 +494,11 @@ struct Simulator::Impl {
             src.flat->read(sa, buf.data(), bytes);
           }
           if (dst.kind == 0) {
-            dram.write(da, buf.data(), bytes);
+            try {
+              dram.write(da, buf.data(), bytes);
+            } catch (const Error &e) {
+              fail(q, e.what());
+            }
           } else {
             dst.flat->write(da, buf.data(), bytes);
           }
@@ -637,8 +642,10 @@ struct Simulator::Impl {
 
     CoreStats &cs = report.cores[q.core];
     cs.macs += m * n * k;
+    // Mixed fp8 runs at the slower operand's rate (CostModel does the same).
     cs.macCycles +=
-        double(m * n * k) / double(mc.macsPerCycle.at(at == bt ? at : at));
+        double(m * n * k) /
+        double(std::min(mc.macsPerCycle.at(at), mc.macsPerCycle.at(bt)));
     q.accInFlight.push_back(AccUse{accLo, accHi, done});
     q.lastAcc = accLo;
     q.lastM = m;

@@ -169,6 +169,22 @@ TEST(SimErrors, RunawayLoopsHitTheInstructionBudget) {
   expectHas(r.error(), {"budget of 1000000 exceeded"});
 }
 
+TEST(SimErrors, FunctionalDramImageIsBounded) {
+  Program p = test::assembleOrDie(R"(
+    .stream core=0 engine=dma
+      dma.copy src_space=sram, dst_space=dram, src=0, dst=0, bytes=65536, rows=64, planes=1, src_stride=0, dst_stride=65536
+      end)");
+  sim::SimOptions o;
+  o.maxHostDramBytes = 1 << 20; // 16 pages
+  sim::Simulator sim(test::loadTarget("tiny"), o);
+  Result<sim::Report> r = sim.run(p);
+  ASSERT_FALSE(r);
+  expectHas(r.error(), {"core 0 engine dma pc 0", "exceed 1 MiB"});
+  o.functional = false; // timing-only never allocates
+  sim::Simulator timing(test::loadTarget("tiny"), o);
+  EXPECT_TRUE(timing.run(p));
+}
+
 TEST(SimErrors, BadBinariesNameTheStreamAndPc) {
   Program p = test::assembleOrDie(
       ".stream core=1 engine=vec\n nop cycles=1\n nop cycles=2\n end\n");

@@ -37,6 +37,10 @@ struct SimOptions {
   bool trace = false;
   /// Dynamic instruction budget; `repeat` loops can not run forever.
   uint64_t maxInstructions = 2'000'000'000ull;
+  /// Host memory the functional DRAM image may take (it is allocated in
+  /// 64 KiB pages on first write); a program writing more stops with an
+  /// error instead of exhausting the host.
+  uint64_t maxHostDramBytes = 8ull << 30;
 };
 
 /// What one engine queue of one core did.
