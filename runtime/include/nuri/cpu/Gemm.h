@@ -1,0 +1,42 @@
+//===- Gemm.h - The CPU device's matrix-multiply engine ---------*- C++ -*-===//
+//
+// C[m, n] (+)= sum_k A[m, k] * B[k, n] for arbitrarily strided A and B (so
+// transposes cost nothing: packing reads either layout), row-major C. The
+// fp32 path packs A and B into cache blocks and runs an AVX-512 (8x32) or
+// AVX2+FMA (6x16) micro-kernel picked at run time, scalar elsewhere; large
+// products split over M/N blocks with oneTBB. Exposed for the benchmark and
+// for kernels that chain products (attention, conv).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_CPU_GEMM_H
+#define NURI_CPU_GEMM_H
+
+#include <cstdint>
+
+namespace nuri::cpu {
+
+struct MatrixRef {
+  const float *data = nullptr;
+  int64_t rowStride = 0; // elements between A[i, k] and A[i + 1, k]
+  int64_t colStride = 1; // elements between A[i, k] and A[i, k + 1]
+};
+
+/// C = A * B (accumulate: C += A * B). `parallel` lets the product split
+/// across the caller's TBB arena; kernels already running one task per
+/// head pass false.
+void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
+           float *c, int64_t ldc, bool accumulate, bool parallel = true);
+
+/// Integer product with int32 accumulation that wraps on overflow:
+/// C[m, n] (+)= sum_k A[m, k] * B[k, n], A and B already widened to int32
+/// (zero points subtracted), both row-major.
+void igemm(int64_t m, int64_t n, int64_t k, const int32_t *a,
+           const int32_t *b, int32_t *c, bool accumulate);
+
+/// "avx512", "avx2" or "scalar": the micro-kernel this machine runs.
+const char *gemmKernelName();
+
+} // namespace nuri::cpu
+
+#endif // NURI_CPU_GEMM_H

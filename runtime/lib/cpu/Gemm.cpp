@@ -1,0 +1,348 @@
+//===- Gemm.cpp - Packed, cache-blocked GEMM with run-time ISA choice -----===//
+//
+// The classic five-loop structure: K in blocks of kKc; B packed once per K
+// block into NR-wide panels (shared by all tasks); each task packs its own
+// MC x kKc block of A into MR-high panels and walks B panels (outer, so a
+// panel stays in L1) by A panels (inner, streaming from L2). Tasks are
+// (M block, N chunk) pairs sized so that every thread gets several.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nuri/cpu/Gemm.h"
+
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
+// _mm512_undefined_* placeholders.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+namespace nuri::cpu {
+namespace {
+
+constexpr int64_t kKc = 256;
+
+using MicroKernel = void (*)(int64_t kc, const float *a, const float *b,
+                             float *c, int64_t ldc, bool acc, int64_t mr,
+                             int64_t nr);
+
+struct KernelInfo {
+  const char *name;
+  int64_t mr, nr, mc;
+  MicroKernel fn;
+};
+
+__attribute__((target("avx512f"))) void
+kernel8x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+           bool acc, int64_t mr, int64_t nr) {
+  __m512 c0[8], c1[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    c0[i] = _mm512_setzero_ps();
+    c1[i] = _mm512_setzero_ps();
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    __m512 b0 = _mm512_loadu_ps(b);
+    __m512 b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      __m512 ai = _mm512_set1_ps(a[i]);
+      c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+      c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+    }
+    a += 8;
+    b += 32;
+  }
+  if (mr == 8 && nr == 32) {
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      float *ci = c + i * ldc;
+      if (acc) {
+        c0[i] = _mm512_add_ps(c0[i], _mm512_loadu_ps(ci));
+        c1[i] = _mm512_add_ps(c1[i], _mm512_loadu_ps(ci + 16));
+      }
+      _mm512_storeu_ps(ci, c0[i]);
+      _mm512_storeu_ps(ci + 16, c1[i]);
+    }
+    return;
+  }
+  auto lanes = [](int64_t k) {
+    return k >= 16 ? __mmask16(0xffff)
+                   : static_cast<__mmask16>((1u << std::max<int64_t>(k, 0)) - 1);
+  };
+  __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+  for (int i = 0; i < 8; ++i) {
+    if (i >= mr) {
+      break;
+    }
+    float *ci = c + i * ldc;
+    if (acc) {
+      c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, ci));
+      c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, ci + 16));
+    }
+    _mm512_mask_storeu_ps(ci, m0, c0[i]);
+    _mm512_mask_storeu_ps(ci + 16, m1, c1[i]);
+  }
+}
+
+__attribute__((target("avx2,fma"))) void
+kernel6x16(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+           bool acc, int64_t mr, int64_t nr) {
+  __m256 c0[6], c1[6];
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; ++i) {
+    c0[i] = _mm256_setzero_ps();
+    c1[i] = _mm256_setzero_ps();
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    __m256 b0 = _mm256_loadu_ps(b);
+    __m256 b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i) {
+      __m256 ai = _mm256_broadcast_ss(a + i);
+      c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
+    }
+    a += 6;
+    b += 16;
+  }
+  if (mr == 6 && nr == 16) {
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i) {
+      float *ci = c + i * ldc;
+      if (acc) {
+        c0[i] = _mm256_add_ps(c0[i], _mm256_loadu_ps(ci));
+        c1[i] = _mm256_add_ps(c1[i], _mm256_loadu_ps(ci + 8));
+      }
+      _mm256_storeu_ps(ci, c0[i]);
+      _mm256_storeu_ps(ci + 8, c1[i]);
+    }
+    return;
+  }
+  alignas(32) float tile[6][16];
+  for (int i = 0; i < 6; ++i) {
+    _mm256_store_ps(tile[i], c0[i]);
+    _mm256_store_ps(tile[i] + 8, c1[i]);
+  }
+  for (int64_t i = 0; i < mr; ++i) {
+    for (int64_t j = 0; j < nr; ++j) {
+      c[i * ldc + j] = acc ? c[i * ldc + j] + tile[i][j] : tile[i][j];
+    }
+  }
+}
+
+/// Portable 4x8 kernel for machines without AVX2.
+void kernel4x8(int64_t kc, const float *a, const float *b, float *c,
+               int64_t ldc, bool acc, int64_t mr, int64_t nr) {
+  float t[4][8] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < 4; ++i) {
+      for (int j = 0; j < 8; ++j) {
+        t[i][j] += a[i] * b[j];
+      }
+    }
+    a += 4;
+    b += 8;
+  }
+  for (int64_t i = 0; i < mr; ++i) {
+    for (int64_t j = 0; j < nr; ++j) {
+      c[i * ldc + j] = acc ? c[i * ldc + j] + t[i][j] : t[i][j];
+    }
+  }
+}
+
+const KernelInfo &kernel() {
+  static const KernelInfo k = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+      return KernelInfo{"avx512", 8, 32, 128, kernel8x32};
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      return KernelInfo{"avx2", 6, 16, 96, kernel6x16};
+    }
+    return KernelInfo{"scalar", 4, 8, 64, kernel4x8};
+  }();
+  return k;
+}
+
+struct FreeDeleter {
+  void operator()(float *p) const { std::free(p); }
+};
+using Buffer = std::unique_ptr<float, FreeDeleter>;
+
+Buffer allocate(int64_t floats) {
+  size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) & ~size_t(63);
+  return Buffer(static_cast<float *>(std::aligned_alloc(64, bytes ? bytes : 64)));
+}
+
+/// A per-thread scratch block that grows and is reused. Only used by code
+/// that spawns no tasks while holding it, so a thread never re-enters it.
+float *scratch(Buffer &buf, int64_t &capacity, int64_t floats) {
+  if (floats > capacity) {
+    buf = allocate(floats);
+    capacity = floats;
+  }
+  return buf.get();
+}
+
+void packA(const KernelInfo &kk, MatrixRef a, int64_t i0, int64_t mc,
+           int64_t p0, int64_t kc, float *dst) {
+  for (int64_t ip = 0; ip < mc; ip += kk.mr) {
+    int64_t mr = std::min(kk.mr, mc - ip);
+    for (int64_t p = 0; p < kc; ++p) {
+      const float *src =
+          a.data + (i0 + ip) * a.rowStride + (p0 + p) * a.colStride;
+      int64_t i = 0;
+      for (; i < mr; ++i) {
+        dst[i] = src[i * a.rowStride];
+      }
+      for (; i < kk.mr; ++i) {
+        dst[i] = 0.0f;
+      }
+      dst += kk.mr;
+    }
+  }
+}
+
+void packBPanel(const KernelInfo &kk, MatrixRef b, int64_t j0, int64_t n,
+                int64_t p0, int64_t kc, float *dst) {
+  int64_t nr = std::min(kk.nr, n - j0);
+  if (b.colStride == 1) {
+    for (int64_t p = 0; p < kc; ++p) {
+      const float *src = b.data + (p0 + p) * b.rowStride + j0;
+      std::memcpy(dst, src, nr * sizeof(float));
+      std::fill(dst + nr, dst + kk.nr, 0.0f);
+      dst += kk.nr;
+    }
+    return;
+  }
+  // Transposed B: read each column contiguously, scatter into the panel.
+  if (nr < kk.nr) {
+    std::fill(dst, dst + kc * kk.nr, 0.0f);
+  }
+  for (int64_t j = 0; j < nr; ++j) {
+    const float *src = b.data + p0 * b.rowStride + (j0 + j) * b.colStride;
+    for (int64_t p = 0; p < kc; ++p) {
+      dst[p * kk.nr + j] = src[p * b.rowStride];
+    }
+  }
+}
+
+thread_local Buffer tlA, tlB;
+thread_local int64_t tlACap = 0, tlBCap = 0;
+
+} // namespace
+
+const char *gemmKernelName() { return kernel().name; }
+
+void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
+           float *c, int64_t ldc, bool accumulate, bool parallel) {
+  if (m <= 0 || n <= 0) {
+    return;
+  }
+  if (k <= 0) {
+    if (!accumulate) {
+      for (int64_t i = 0; i < m; ++i) {
+        std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+      }
+    }
+    return;
+  }
+  const KernelInfo &kk = kernel();
+  int threads = parallel ? tbb::this_task_arena::max_concurrency() : 1;
+  // Below ~1 MFLOP the task overhead outweighs the second core.
+  if (threads <= 1 || 2.0 * m * n * k < 2e6) {
+    parallel = false;
+    threads = 1;
+  }
+  int64_t nPanels = (n + kk.nr - 1) / kk.nr;
+  int64_t mBlocks = (m + kk.mc - 1) / kk.mc;
+  int64_t chunkPanels = nPanels;
+  if (parallel) {
+    int64_t want = 4 * threads;
+    int64_t nChunks =
+        std::clamp<int64_t>((want + mBlocks - 1) / mBlocks, 1, nPanels);
+    chunkPanels = (nPanels + nChunks - 1) / nChunks;
+  }
+  int64_t nChunks = (nPanels + chunkPanels - 1) / chunkPanels;
+  int64_t kcMax = std::min(kKc, k);
+  int64_t bFloats = kcMax * nPanels * kk.nr;
+  Buffer ownB;
+  float *bp = parallel ? (ownB = allocate(bFloats)).get()
+                       : scratch(tlB, tlBCap, bFloats);
+
+  for (int64_t p0 = 0; p0 < k; p0 += kKc) {
+    int64_t kc = std::min(kKc, k - p0);
+    bool acc = accumulate || p0 > 0;
+    auto packB = [&](int64_t jp) {
+      packBPanel(kk, b, jp * kk.nr, n, p0, kc, bp + jp * kc * kk.nr);
+    };
+    auto task = [&](int64_t t) {
+      int64_t mb = t / nChunks, nc = t % nChunks;
+      int64_t i0 = mb * kk.mc, mc = std::min(kk.mc, m - i0);
+      int64_t mPanels = (mc + kk.mr - 1) / kk.mr;
+      float *ap = scratch(tlA, tlACap, mPanels * kk.mr * kc);
+      packA(kk, a, i0, mc, p0, kc, ap);
+      int64_t jEnd = std::min(nPanels, (nc + 1) * chunkPanels);
+      for (int64_t jp = nc * chunkPanels; jp < jEnd; ++jp) {
+        int64_t j0 = jp * kk.nr, nr = std::min(kk.nr, n - j0);
+        const float *bpanel = bp + jp * kc * kk.nr;
+        for (int64_t ip = 0; ip < mPanels; ++ip) {
+          int64_t i = ip * kk.mr, mr = std::min(kk.mr, mc - i);
+          kk.fn(kc, ap + ip * kk.mr * kc, bpanel, c + (i0 + i) * ldc + j0, ldc,
+                acc, mr, nr);
+        }
+      }
+    };
+    if (parallel) {
+      tbb::parallel_for(int64_t(0), nPanels, packB);
+      tbb::parallel_for(int64_t(0), mBlocks * nChunks, task);
+    } else {
+      for (int64_t jp = 0; jp < nPanels; ++jp) {
+        packB(jp);
+      }
+      for (int64_t t = 0; t < mBlocks * nChunks; ++t) {
+        task(t);
+      }
+    }
+  }
+}
+
+namespace {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void
+igemmRow(int64_t n, int64_t k, const int32_t *a, const int32_t *b,
+         int32_t *c) {
+  // Unsigned arithmetic: overflow wraps (defined), as int32 hardware does.
+  auto *uc = reinterpret_cast<uint32_t *>(c);
+  for (int64_t p = 0; p < k; ++p) {
+    uint32_t av = static_cast<uint32_t>(a[p]);
+    const auto *ub = reinterpret_cast<const uint32_t *>(b + p * n);
+    for (int64_t j = 0; j < n; ++j) {
+      uc[j] += av * ub[j];
+    }
+  }
+}
+} // namespace
+
+void igemm(int64_t m, int64_t n, int64_t k, const int32_t *a,
+           const int32_t *b, int32_t *c, bool accumulate) {
+  if (!accumulate) {
+    std::fill(c, c + m * n, 0);
+  }
+  auto rows = [&](int64_t i) { igemmRow(n, k, a + i * k, b, c + i * n); };
+  if (2.0 * m * n * k < 2e6) {
+    for (int64_t i = 0; i < m; ++i) {
+      rows(i);
+    }
+  } else {
+    tbb::parallel_for(int64_t(0), m, rows);
+  }
+}
+
+} // namespace nuri::cpu

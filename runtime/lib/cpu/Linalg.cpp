@@ -1,0 +1,432 @@
+//===- Linalg.cpp - matmul, linear, conv and attention --------------------===//
+//
+// Float products run on the packed fp32 GEMM (fp16/bf16 staged to fp32 and
+// rounded once on store, DESIGN.md). int8/uint8/int32 operands widen to
+// int32 and accumulate in int32 with wrap-around, as the NPU's int32
+// accumulators do. f64 and i64 use a plain loop in their own type.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Internal.h"
+#include "Vector.h"
+
+#include "nuri/cpu/Gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace nuri::cpu::detail {
+namespace {
+
+bool isIntGemmInput(DType t) {
+  return t == DType::I8 || t == DType::U8 || t == DType::I32;
+}
+
+/// Widens a (possibly transposed) [rows, cols] matrix to row-major int32.
+void widen(const TensorView &t, int64_t offset, int64_t rows, int64_t cols,
+           bool transposed, int32_t *dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      int64_t idx = transposed ? c * rows + r : r * cols + c;
+      dst[r * cols + c] = static_cast<int32_t>(readIndex(t, offset + idx));
+    }
+  }
+}
+
+template <typename T>
+void naiveGemm(int64_t m, int64_t n, int64_t k, const T *a, bool ta,
+               const T *b, bool tb, T *c) {
+  tbb::parallel_for(int64_t(0), m, [&](int64_t i) {
+    for (int64_t j = 0; j < n; ++j) {
+      T acc = 0;
+      for (int64_t p = 0; p < k; ++p) {
+        T x = ta ? a[p * m + i] : a[i * k + p];
+        T y = tb ? b[j * k + p] : b[p * n + j];
+        if constexpr (std::is_integral_v<T>) {
+          acc = static_cast<T>(static_cast<uint64_t>(acc) +
+                               static_cast<uint64_t>(x) *
+                                   static_cast<uint64_t>(y));
+        } else {
+          acc += x * y;
+        }
+      }
+      c[i * n + j] = acc;
+    }
+  });
+}
+
+std::string runMatmul(const graph::Op &op, const Inputs &in,
+                      const Outputs &out) {
+  const TensorView &l = in[0], &r = in[1], &o = out[0];
+  bool tl = op.getInt("transpose_lhs", 0) != 0;
+  bool tr = op.getInt("transpose_rhs", 0) != 0;
+  if (l.shape.size() < 2 || r.shape.size() < 2 || o.shape.size() < 2) {
+    return fail(op, "operands need rank >= 2");
+  }
+  size_t lr = l.shape.size(), rr = r.shape.size(), orank = o.shape.size();
+  int64_t m = tl ? l.shape[lr - 1] : l.shape[lr - 2];
+  int64_t k = tl ? l.shape[lr - 2] : l.shape[lr - 1];
+  int64_t k2 = tr ? r.shape[rr - 1] : r.shape[rr - 2];
+  int64_t n = tr ? r.shape[rr - 2] : r.shape[rr - 1];
+  std::vector<int64_t> lb(l.shape.begin(), l.shape.end() - 2),
+      rb(r.shape.begin(), r.shape.end() - 2),
+      ob(o.shape.begin(), o.shape.end() - 2);
+  if (k != k2 || o.shape[orank - 2] != m || o.shape[orank - 1] != n ||
+      !broadcastable(lb, ob) || !broadcastable(rb, ob)) {
+    return fail(op, "shapes " + shapeString(l.shape) + " x " +
+                        shapeString(r.shape) + " -> " + shapeString(o.shape) +
+                        " do not form a matrix product");
+  }
+  std::vector<int64_t> ls = broadcastStrides(lb, ob),
+                       rs = broadcastStrides(rb, ob);
+  int64_t batch = graph::elementCount(ob);
+  auto lOff = [&](int64_t bi) { return offsetOf(bi, ob, ls) * m * k; };
+  auto rOff = [&](int64_t bi) { return offsetOf(bi, ob, rs) * k * n; };
+
+  if (isIntGemmInput(l.dtype) && isIntGemmInput(r.dtype) &&
+      o.dtype == DType::I32) {
+    std::vector<int32_t> a(m * k), bm(k * n);
+    for (int64_t bi = 0; bi < batch; ++bi) {
+      widen(l, lOff(bi), m, k, tl, a.data());
+      widen(r, rOff(bi), k, n, tr, bm.data());
+      igemm(m, n, k, a.data(), bm.data(), o.as<int32_t>() + bi * m * n, false);
+    }
+    return "";
+  }
+  if (l.dtype != r.dtype || o.dtype != l.dtype) {
+    return unsupported(op, in, out);
+  }
+  if (l.dtype == DType::F64 || l.dtype == DType::I64) {
+    auto run = [&](auto tag) {
+      using T = decltype(tag);
+      for (int64_t bi = 0; bi < batch; ++bi) {
+        naiveGemm<T>(m, n, k, l.as<const T>() + lOff(bi), tl,
+                     r.as<const T>() + rOff(bi), tr,
+                     o.as<T>() + bi * m * n);
+      }
+    };
+    l.dtype == DType::F64 ? run(double{}) : run(int64_t{});
+    return "";
+  }
+  if (l.dtype != DType::F32 && !isHalfLike(l.dtype)) {
+    return unsupported(op, in, out);
+  }
+  F32Buffer fa = toF32(l), fb = toF32(r);
+  F32Out fo(o);
+  auto one = [&](int64_t bi, bool parallel) {
+    MatrixRef a{fa.ptr + lOff(bi), tl ? 1 : k, tl ? m : 1};
+    MatrixRef b{fb.ptr + rOff(bi), tr ? 1 : n, tr ? k : 1};
+    sgemm(m, n, k, a, b, fo.ptr + bi * m * n, n, false, parallel);
+  };
+  // Many small products (attention scores): one task per matrix.
+  if (batch > 1 && 2.0 * m * n * k < 3e7) {
+    tbb::parallel_for(int64_t(0), batch, [&](int64_t bi) { one(bi, false); });
+  } else {
+    for (int64_t bi = 0; bi < batch; ++bi) {
+      one(bi, true);
+    }
+  }
+  fo.finish();
+  return "";
+}
+
+std::string runLinear(const graph::Op &op, const Inputs &in,
+                      const Outputs &out) {
+  const TensorView &x = in[0], &w = in[1], &o = out[0];
+  const TensorView *bias = in.size() > 2 && in[2].data ? &in[2] : nullptr;
+  if (w.shape.size() != 2 || x.shape.empty()) {
+    return fail(op, "weight must be [in, out], input rank >= 1");
+  }
+  int64_t k = w.shape[0], n = w.shape[1];
+  std::vector<int64_t> expect = x.shape;
+  expect.back() = n;
+  if (x.shape.back() != k || o.shape != expect ||
+      (bias && bias->elements() != n)) {
+    return fail(op, "shapes " + shapeString(x.shape) + " x " +
+                        shapeString(w.shape) + " -> " + shapeString(o.shape) +
+                        " do not form a dense layer");
+  }
+  int64_t m = k ? x.elements() / k : graph::elementCount(expect) / std::max<int64_t>(n, 1);
+  if (isIntGemmInput(x.dtype) && isIntGemmInput(w.dtype) &&
+      o.dtype == DType::I32) {
+    if (bias && !isIntegerIndex(bias->dtype)) {
+      return unsupported(op, in, out);
+    }
+    std::vector<int32_t> a(m * k), b(k * n);
+    widen(x, 0, m, k, false, a.data());
+    widen(w, 0, k, n, false, b.data());
+    int32_t *c = o.as<int32_t>();
+    for (int64_t i = 0; bias && i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        c[i * n + j] = static_cast<int32_t>(readIndex(*bias, j));
+      }
+    }
+    igemm(m, n, k, a.data(), b.data(), c, bias != nullptr);
+    return "";
+  }
+  bool floatOk = (x.dtype == DType::F32 || isHalfLike(x.dtype)) &&
+                 w.dtype == x.dtype && o.dtype == x.dtype &&
+                 (!bias || bias->dtype == x.dtype);
+  if (!floatOk) {
+    return unsupported(op, in, out);
+  }
+  F32Buffer fx = toF32(x), fw = toF32(w);
+  F32Out fo(o);
+  if (bias) {
+    F32Buffer fbias = toF32(*bias);
+    for (int64_t i = 0; i < m; ++i) {
+      std::copy(fbias.ptr, fbias.ptr + n, fo.ptr + i * n);
+    }
+  }
+  sgemm(m, n, k, MatrixRef{fx.ptr, k, 1}, MatrixRef{fw.ptr, n, 1}, fo.ptr, n,
+        bias != nullptr, true);
+  fo.finish();
+  return "";
+}
+
+std::string runConv(const graph::Op &op, const Inputs &in,
+                    const Outputs &out) {
+  const TensorView &x = in[0], &w = in[1], &o = out[0];
+  const TensorView *bias = in.size() > 2 && in[2].data ? &in[2] : nullptr;
+  size_t rank = x.shape.size();
+  if ((rank != 3 && rank != 4) || w.shape.size() != rank ||
+      o.shape.size() != rank) {
+    return fail(op, "conv needs NCW or NCHW input and matching weight");
+  }
+  if (!(x.dtype == DType::F32 || isHalfLike(x.dtype)) || w.dtype != x.dtype ||
+      o.dtype != x.dtype || (bias && bias->dtype != x.dtype)) {
+    return unsupported(op, in, out);
+  }
+  size_t sp = rank - 2;
+  std::vector<int64_t> strides = op.getInts("strides"),
+                       pads = op.getInts("pads"),
+                       dil = op.getInts("dilations");
+  if (strides.empty()) {
+    strides.assign(sp, 1);
+  }
+  if (pads.empty()) {
+    pads.assign(2 * sp, 0);
+  }
+  if (dil.empty()) {
+    dil.assign(sp, 1);
+  }
+  int64_t group = op.getInt("group", 1);
+  if (strides.size() != sp || pads.size() != 2 * sp || dil.size() != sp ||
+      group <= 0) {
+    return fail(op, "strides/pads/dilations/group do not fit the rank");
+  }
+  // 1-D is 2-D with a height of 1.
+  int64_t nb = x.shape[0], c = x.shape[1];
+  int64_t ih = sp == 2 ? x.shape[2] : 1, iw = x.shape.back();
+  int64_t f = w.shape[0], cg = w.shape[1];
+  int64_t kh = sp == 2 ? w.shape[2] : 1, kw = w.shape.back();
+  int64_t sh = sp == 2 ? strides[0] : 1, sw = strides.back();
+  int64_t dh = sp == 2 ? dil[0] : 1, dw = dil.back();
+  int64_t pt = sp == 2 ? pads[0] : 0, pl = sp == 2 ? pads[1] : pads[0];
+  int64_t pb = sp == 2 ? pads[2] : 0, pr = sp == 2 ? pads[3] : pads[1];
+  int64_t oh = (ih + pt + pb - dh * (kh - 1) - 1) / sh + 1;
+  int64_t ow = (iw + pl + pr - dw * (kw - 1) - 1) / sw + 1;
+  std::vector<int64_t> expect = {nb, f};
+  if (sp == 2) {
+    expect.push_back(oh);
+  }
+  expect.push_back(ow);
+  if (c % group || f % group || cg != c / group || o.shape != expect ||
+      (bias && bias->elements() != f) || sh <= 0 || sw <= 0 || dh <= 0 ||
+      dw <= 0) {
+    return fail(op, "input " + shapeString(x.shape) + ", weight " +
+                        shapeString(w.shape) + " and output " +
+                        shapeString(o.shape) + " do not match");
+  }
+  F32Buffer fx = toF32(x), fw = toF32(w);
+  F32Buffer fbias;
+  if (bias) {
+    fbias = toF32(*bias);
+  }
+  F32Out fo(o);
+  int64_t rows = cg * kh * kw, cols = oh * ow, fg = f / group;
+  bool direct = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 &&
+                pl == 0 && pb == 0 && pr == 0;
+  std::vector<float> col(direct ? 0 : rows * cols);
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int64_t g = 0; g < group; ++g) {
+      const float *src = fx.ptr + (b * c + g * cg) * ih * iw;
+      if (!direct) {
+        parallelRange(rows, 1, [&](int64_t rb, int64_t re) {
+          for (int64_t r = rb; r < re; ++r) {
+            int64_t ci = r / (kh * kw), ky = (r / kw) % kh, kx = r % kw;
+            float *dst = col.data() + r * cols;
+            for (int64_t y = 0; y < oh; ++y) {
+              int64_t iy = y * sh - pt + ky * dh;
+              for (int64_t xo = 0; xo < ow; ++xo) {
+                int64_t ix = xo * sw - pl + kx * dw;
+                dst[y * ow + xo] =
+                    (iy < 0 || iy >= ih || ix < 0 || ix >= iw)
+                        ? 0.0f
+                        : src[(ci * ih + iy) * iw + ix];
+              }
+            }
+          }
+        });
+      }
+      float *dst = fo.ptr + (b * f + g * fg) * cols;
+      if (bias) {
+        for (int64_t fi = 0; fi < fg; ++fi) {
+          std::fill(dst + fi * cols, dst + (fi + 1) * cols,
+                    fbias.ptr[g * fg + fi]);
+        }
+      }
+      sgemm(fg, cols, rows, MatrixRef{fw.ptr + g * fg * rows, rows, 1},
+            MatrixRef{direct ? src : col.data(), cols, 1}, dst, cols,
+            bias != nullptr, true);
+    }
+  }
+  fo.finish();
+  return "";
+}
+
+// --- Attention ---------------------------------------------------------------
+
+constexpr int64_t kQueryBlock = 64;
+constexpr int64_t kKeyBlock = 256;
+
+std::string runAttention(const graph::Op &op, const Inputs &in,
+                         const Outputs &out) {
+  if (in.size() < 3) {
+    return fail(op, "needs query, key and value");
+  }
+  const TensorView &q = in[0], &k = in[1], &v = in[2], &o = out[0];
+  const TensorView *mask = in.size() > 3 && in[3].data ? &in[3] : nullptr;
+  if (q.shape.size() != 4 || k.shape.size() != 4 || v.shape.size() != 4) {
+    return fail(op, "query, key and value must be [B, H, S, D]");
+  }
+  int64_t bn = q.shape[0], hq = q.shape[1], sq = q.shape[2], d = q.shape[3];
+  int64_t hkv = k.shape[1], skv = k.shape[2], dv = v.shape[3];
+  std::vector<int64_t> scoreShape = {bn, hq, sq, skv};
+  if (k.shape[0] != bn || v.shape[0] != bn || k.shape[3] != d ||
+      v.shape[1] != hkv || v.shape[2] != skv || hkv <= 0 || hq % hkv != 0 ||
+      o.shape != std::vector<int64_t>{bn, hq, sq, dv} ||
+      (mask && !broadcastable(mask->shape, scoreShape))) {
+    return fail(op, "query " + shapeString(q.shape) + ", key " +
+                        shapeString(k.shape) + ", value " +
+                        shapeString(v.shape) +
+                        (mask ? ", mask " + shapeString(mask->shape) : "") +
+                        " -> " + shapeString(o.shape) + " do not match");
+  }
+  bool floats = graph::isFloat(q.dtype) && k.dtype == q.dtype &&
+                v.dtype == q.dtype && o.dtype == q.dtype;
+  bool maskOk = !mask || mask->dtype == DType::Bool || graph::isFloat(mask->dtype);
+  if (!floats || !maskOk) {
+    return unsupported(op, in, out);
+  }
+  float scale = static_cast<float>(op.getFloat("scale", 1.0 / std::sqrt(double(d))));
+  bool causal = op.getInt("causal", 0) != 0;
+  F32Buffer fq = toF32(q), fk = toF32(k), fv = toF32(v), fm;
+  const uint8_t *boolMask = nullptr;
+  if (mask) {
+    if (mask->dtype == DType::Bool) {
+      boolMask = mask->as<const uint8_t>();
+    } else {
+      fm = toF32(*mask);
+    }
+  }
+  std::vector<int64_t> ms =
+      mask ? broadcastStrides(mask->shape, scoreShape) : std::vector<int64_t>(4, 0);
+  F32Out fo(o);
+  int64_t group = hq / hkv;
+  int64_t qBlocks = (sq + kQueryBlock - 1) / kQueryBlock;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+  tbb::parallel_for(int64_t(0), bn * hq * qBlocks, [&](int64_t t) {
+    int64_t b = t / (hq * qBlocks), h = (t / qBlocks) % hq;
+    int64_t i0 = (t % qBlocks) * kQueryBlock;
+    int64_t br = std::min(kQueryBlock, sq - i0);
+    int64_t hk = h / group;
+    const float *qp = fq.ptr + ((b * hq + h) * sq + i0) * d;
+    const float *kp = fk.ptr + (b * hkv + hk) * skv * d;
+    const float *vp = fv.ptr + (b * hkv + hk) * skv * dv;
+    float *op_ = fo.ptr + ((b * hq + h) * sq + i0) * dv;
+    std::vector<float> s(br * kKeyBlock), acc(br * dv, 0.0f), mx(br, kNegInf),
+        sum(br, 0.0f);
+    // Causal: the last key any row of this block may see.
+    int64_t jLimit = causal ? std::min(skv, i0 + br + skv - sq) : skv;
+    for (int64_t j0 = 0; j0 < jLimit; j0 += kKeyBlock) {
+      int64_t bc = std::min(kKeyBlock, jLimit - j0);
+      sgemm(br, bc, d, MatrixRef{qp, d, 1}, MatrixRef{kp + j0 * d, 1, d},
+            s.data(), bc, false, false);
+      for (int64_t r = 0; r < br; ++r) {
+        int64_t i = i0 + r;
+        float *row = s.data() + r * bc;
+        int64_t mbase = b * ms[0] + h * ms[1] + i * ms[2];
+        for (int64_t j = 0; j < bc; ++j) {
+          float val = row[j] * scale;
+          int64_t jj = j0 + j;
+          if (mask) {
+            int64_t mo = mbase + jj * ms[3];
+            if (boolMask) {
+              val = boolMask[mo] ? val : kNegInf;
+            } else {
+              val += fm.ptr[mo];
+            }
+          }
+          if (causal && jj > i + skv - sq) {
+            val = kNegInf;
+          }
+          row[j] = val;
+        }
+        float m = std::max(mx[r], rowMax(row, bc));
+        if (m == kNegInf) {
+          std::fill(row, row + bc, 0.0f); // nothing visible yet
+          continue;
+        }
+        float alpha = mx[r] == kNegInf ? 0.0f : std::exp(mx[r] - m);
+        sum[r] = sum[r] * alpha + expShiftSum(row, bc, m);
+        mx[r] = m;
+        if (alpha != 1.0f) {
+          float *a = acc.data() + r * dv;
+          for (int64_t c = 0; c < dv; ++c) {
+            a[c] *= alpha;
+          }
+        }
+      }
+      sgemm(br, dv, bc, MatrixRef{s.data(), bc, 1},
+            MatrixRef{vp + j0 * dv, dv, 1}, acc.data(), dv, true, false);
+    }
+    for (int64_t r = 0; r < br; ++r) {
+      // A row that sees no key is 0 / 0, as the naive formula gives.
+      float inv = 1.0f / sum[r];
+      for (int64_t c = 0; c < dv; ++c) {
+        op_[r * dv + c] = sum[r] == 0.0f ? std::numeric_limits<float>::quiet_NaN()
+                                         : acc[r * dv + c] * inv;
+      }
+    }
+  });
+  fo.finish();
+  return "";
+}
+
+} // namespace
+
+bool isLinalgOp(const std::string &k) {
+  return k == "matmul" || k == "linear" || k == "conv" || k == "attention";
+}
+
+std::string runLinalgOp(const graph::Op &op, const Inputs &in,
+                        const Outputs &out) {
+  if (in.size() < 2 || out.size() != 1 || !in[0].data || !in[1].data) {
+    return fail(op, "wrong number of inputs or outputs");
+  }
+  if (op.kind == "matmul") {
+    return runMatmul(op, in, out);
+  }
+  if (op.kind == "linear") {
+    return runLinear(op, in, out);
+  }
+  if (op.kind == "conv") {
+    return runConv(op, in, out);
+  }
+  return runAttention(op, in, out);
+}
+
+} // namespace nuri::cpu::detail
