@@ -191,21 +191,26 @@ float *scratch(Buffer &buf, int64_t &capacity, int64_t floats) {
   return buf.get();
 }
 
-void packA(const KernelInfo &kk, MatrixRef a, int64_t i0, int64_t mc,
-           int64_t p0, int64_t kc, float *dst) {
-  for (int64_t ip = 0; ip < mc; ip += kk.mr) {
-    int64_t mr = std::min(kk.mr, mc - ip);
-    for (int64_t p = 0; p < kc; ++p) {
-      const float *src =
-          a.data + (i0 + ip) * a.rowStride + (p0 + p) * a.colStride;
-      int64_t i = 0;
-      for (; i < mr; ++i) {
-        dst[i] = src[i * a.rowStride];
+/// Packs rows [i0, i0 + mr) x cols [p0, p0 + kc) of A into one MR-high
+/// panel (zero rows past mr), reading A along its contiguous direction.
+void packAPanel(const KernelInfo &kk, MatrixRef a, int64_t i0, int64_t mr,
+                int64_t p0, int64_t kc, float *dst) {
+  if (mr < kk.mr) {
+    std::fill(dst, dst + kc * kk.mr, 0.0f);
+  }
+  if (a.colStride == 1) {
+    for (int64_t i = 0; i < mr; ++i) {
+      const float *src = a.data + (i0 + i) * a.rowStride + p0;
+      for (int64_t p = 0; p < kc; ++p) {
+        dst[p * kk.mr + i] = src[p];
       }
-      for (; i < kk.mr; ++i) {
-        dst[i] = 0.0f;
-      }
-      dst += kk.mr;
+    }
+    return;
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    const float *src = a.data + i0 * a.rowStride + (p0 + p) * a.colStride;
+    for (int64_t i = 0; i < mr; ++i) {
+      dst[p * kk.mr + i] = src[i * a.rowStride];
     }
   }
 }
@@ -262,6 +267,7 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
     threads = 1;
   }
   int64_t nPanels = (n + kk.nr - 1) / kk.nr;
+  int64_t mPanels = (m + kk.mr - 1) / kk.mr;
   int64_t mBlocks = (m + kk.mc - 1) / kk.mc;
   int64_t chunkPanels = nPanels;
   if (parallel) {
@@ -272,40 +278,51 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
   }
   int64_t nChunks = (nPanels + chunkPanels - 1) / chunkPanels;
   int64_t kcMax = std::min(kKc, k);
+  // Both operands are packed once per K block, so no task repeats another's
+  // packing; the packed A of all M rows is reused by every N chunk.
+  int64_t aFloats = kcMax * mPanels * kk.mr;
   int64_t bFloats = kcMax * nPanels * kk.nr;
-  Buffer ownB;
+  Buffer ownA, ownB;
+  float *ap = parallel ? (ownA = allocate(aFloats)).get()
+                       : scratch(tlA, tlACap, aFloats);
   float *bp = parallel ? (ownB = allocate(bFloats)).get()
                        : scratch(tlB, tlBCap, bFloats);
+  int64_t mPanelsPerBlock = kk.mc / kk.mr;
 
   for (int64_t p0 = 0; p0 < k; p0 += kKc) {
     int64_t kc = std::min(kKc, k - p0);
     bool acc = accumulate || p0 > 0;
-    auto packB = [&](int64_t jp) {
-      packBPanel(kk, b, jp * kk.nr, n, p0, kc, bp + jp * kc * kk.nr);
+    auto pack = [&](int64_t t) {
+      if (t < mPanels) {
+        int64_t i0 = t * kk.mr;
+        packAPanel(kk, a, i0, std::min(kk.mr, m - i0), p0, kc,
+                   ap + t * kc * kk.mr);
+      } else {
+        int64_t jp = t - mPanels;
+        packBPanel(kk, b, jp * kk.nr, n, p0, kc, bp + jp * kc * kk.nr);
+      }
     };
     auto task = [&](int64_t t) {
       int64_t mb = t / nChunks, nc = t % nChunks;
-      int64_t i0 = mb * kk.mc, mc = std::min(kk.mc, m - i0);
-      int64_t mPanels = (mc + kk.mr - 1) / kk.mr;
-      float *ap = scratch(tlA, tlACap, mPanels * kk.mr * kc);
-      packA(kk, a, i0, mc, p0, kc, ap);
+      int64_t ipBegin = mb * mPanelsPerBlock;
+      int64_t ipEnd = std::min(mPanels, ipBegin + mPanelsPerBlock);
       int64_t jEnd = std::min(nPanels, (nc + 1) * chunkPanels);
       for (int64_t jp = nc * chunkPanels; jp < jEnd; ++jp) {
         int64_t j0 = jp * kk.nr, nr = std::min(kk.nr, n - j0);
         const float *bpanel = bp + jp * kc * kk.nr;
-        for (int64_t ip = 0; ip < mPanels; ++ip) {
-          int64_t i = ip * kk.mr, mr = std::min(kk.mr, mc - i);
-          kk.fn(kc, ap + ip * kk.mr * kc, bpanel, c + (i0 + i) * ldc + j0, ldc,
-                acc, mr, nr);
+        for (int64_t ip = ipBegin; ip < ipEnd; ++ip) {
+          int64_t i = ip * kk.mr, mr = std::min(kk.mr, m - i);
+          kk.fn(kc, ap + ip * kk.mr * kc, bpanel, c + i * ldc + j0, ldc, acc,
+                mr, nr);
         }
       }
     };
     if (parallel) {
-      tbb::parallel_for(int64_t(0), nPanels, packB);
+      tbb::parallel_for(int64_t(0), mPanels + nPanels, pack);
       tbb::parallel_for(int64_t(0), mBlocks * nChunks, task);
     } else {
-      for (int64_t jp = 0; jp < nPanels; ++jp) {
-        packB(jp);
+      for (int64_t t = 0; t < mPanels + nPanels; ++t) {
+        pack(t);
       }
       for (int64_t t = 0; t < mBlocks * nChunks; ++t) {
         task(t);
