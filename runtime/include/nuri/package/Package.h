@@ -1,0 +1,251 @@
+//===- Package.h - The .nuri package format ---------------------*- C++ -*-===//
+//
+// A compiled model as one file: the partitions in schedule order (CPU
+// partitions as serialized nuri::graph::Graph, NPU partitions as encoded
+// per-core instruction streams plus their memory plan), the model-level
+// tensors (I/O names, shapes, dtypes, quantization), the weights (64-byte
+// aligned, mmap-able), the target config and checksums. The layout is written
+// down in docs/package-format.md.
+//
+// The compiler writes packages with PackageBuilder; the runtime, `nuri
+// inspect` and the fuzzer read them with readPackage, which checks every
+// offset, size, count, enum, string length and checksum before anything is
+// used: hostile bytes give an error, never a crash. No LLVM or MLIR here.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_PACKAGE_PACKAGE_H
+#define NURI_PACKAGE_PACKAGE_H
+
+#include "nuri/graph/Graph.h"
+#include "nuri/isa/Program.h"
+#include "nuri/isa/Result.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nuri::package {
+
+constexpr char kMagic[8] = {'N', 'U', 'R', 'I', 'P', 'K', 'G', '\0'};
+/// A reader accepts its own major version and any minor version: minor
+/// versions only add section kinds, which older readers skip.
+constexpr uint16_t kVersionMajor = 1;
+constexpr uint16_t kVersionMinor = 0;
+constexpr uint64_t kHeaderBytes = 64;
+constexpr uint64_t kSectionEntryBytes = 32;
+/// Every section starts on this boundary, so weights can be used in place
+/// from an mmap and tensors keep the alignment the compiler gave them.
+constexpr uint64_t kAlignment = 64;
+
+/// Section kinds; the numbering is part of the format (append only).
+enum class SectionKind : uint32_t {
+  Meta = 1,       ///< producer, target name
+  Values = 2,     ///< model-level tensors and which are model I/O
+  Schedule = 3,   ///< partitions in execution order
+  CpuGraph = 4,   ///< one serialized graph::Graph per CPU partition
+  NpuProgram = 5, ///< one ISA binary (isa::encodeProgram) per NPU partition
+  MemoryPlan = 6, ///< one per NPU partition: tensor -> DRAM address
+  Weights = 7,    ///< the weight blob (TensorDesc::dataOffset points here)
+  Target = 8,     ///< the target config YAML, as loaded by NuriTarget
+};
+const char *sectionKindName(SectionKind kind);
+
+/// Quantization of an int8/uint8 tensor: real = scale * (q - zeroPoint),
+/// per tensor (one scale, axis -1) or per channel along `axis`.
+struct QuantParams {
+  std::vector<double> scales;
+  std::vector<int64_t> zeroPoints;
+  int32_t axis = -1;
+  bool empty() const { return scales.empty(); }
+};
+
+/// A model-level tensor: a model input or output, or a tensor that crosses
+/// from one partition to a later one.
+struct ValueDesc {
+  std::string name;
+  graph::DType dtype = graph::DType::F32;
+  std::vector<int64_t> shape;
+  QuantParams quant;
+
+  int64_t byteSize() const {
+    return graph::elementCount(shape) *
+           static_cast<int64_t>(graph::dtypeSize(dtype));
+  }
+};
+
+enum class PartitionKind : uint8_t { Cpu = 0, Npu = 1 };
+const char *partitionKindName(PartitionKind kind);
+
+/// Where an NPU partition finds a weight range in simulated DRAM: the host
+/// writes weights[weightOffset, +bytes) to `address` before the run.
+struct WeightLoad {
+  uint64_t weightOffset = 0;
+  uint64_t bytes = 0;
+  uint64_t address = 0;
+};
+
+struct Partition {
+  PartitionKind kind = PartitionKind::Cpu;
+  std::string name;
+  /// Value ids. CPU: inputs[i] is graph.inputs[i], outputs[i] is
+  /// graph.outputs[i]. NPU: bound to inputAddresses/outputAddresses.
+  std::vector<int32_t> inputs;
+  std::vector<int32_t> outputs;
+  graph::Graph graph;   ///< CPU partitions
+  isa::Program program; ///< NPU partitions
+  /// NPU memory plan: dense row-major tensors at these DRAM addresses.
+  std::vector<uint64_t> inputAddresses;
+  std::vector<uint64_t> outputAddresses;
+  std::vector<WeightLoad> weightLoads;
+};
+
+/// A decoded package. `weights` points into the bytes it was read from (the
+/// caller keeps them alive; see PackageFile).
+struct Package {
+  uint16_t versionMajor = kVersionMajor;
+  uint16_t versionMinor = kVersionMinor;
+  std::string producer;
+  std::string targetName; ///< "cpu" for packages with no NPU partition
+  std::string targetYaml; ///< empty when no NPU partition needs it
+  std::vector<ValueDesc> values;
+  std::vector<int32_t> inputs;  ///< value ids of the model inputs, in order
+  std::vector<int32_t> outputs; ///< value ids of the model outputs, in order
+  std::vector<Partition> partitions; ///< in execution order
+  const uint8_t *weights = nullptr;
+  uint64_t weightBytes = 0;
+  uint64_t fileBytes = 0;
+
+  bool hasNpuPartitions() const;
+  /// The value id with this name, or -1.
+  int32_t findValue(const std::string &name) const;
+};
+
+struct ReadOptions {
+  /// Verify the CRC-32C of every section and of the whole file. The fuzzer
+  /// turns it off to reach the structural checks behind it.
+  bool verifyChecksums = true;
+};
+
+/// Decodes and validates a package image. Never trusts a byte of it.
+Result<Package> readPackage(const uint8_t *data, size_t size,
+                            const ReadOptions &options = {});
+
+/// A package together with the bytes it borrows from: an mmap of a file or
+/// an owned copy of a buffer.
+class PackageFile {
+public:
+  ~PackageFile();
+  PackageFile(const PackageFile &) = delete;
+  PackageFile &operator=(const PackageFile &) = delete;
+
+  /// Maps the file read-only; the error names the file.
+  static Result<std::shared_ptr<const PackageFile>>
+  open(const std::string &path, const ReadOptions &options = {});
+  /// Copies `size` bytes into 64-byte aligned storage and reads them.
+  static Result<std::shared_ptr<const PackageFile>>
+  fromMemory(const void *data, size_t size, const ReadOptions &options = {});
+
+  const Package &package() const { return package_; }
+  const std::string &origin() const { return origin_; }
+  /// The raw image (valid as long as this object).
+  const uint8_t *data() const { return data_; }
+  size_t size() const { return size_; }
+
+private:
+  PackageFile() = default;
+  Package package_;
+  std::string origin_;
+  const uint8_t *data_ = nullptr;
+  size_t size_ = 0;
+  void *mapping_ = nullptr; ///< munmap on destruction
+  size_t mappingBytes_ = 0;
+  std::unique_ptr<uint8_t[], void (*)(uint8_t *)> owned_{nullptr, nullptr};
+};
+
+/// Builds a package. The common case (`nuri compile --target cpu`):
+///
+///   PackageBuilder b;
+///   b.setWeights(std::move(weightBytes));
+///   b.addCpuPartition(graph);          // model I/O from the graph's I/O
+///   Result<bool> ok = b.write("model.nuri");
+///
+/// Partitions exchange tensors by name: a graph input or output (or an NPU
+/// binding) with the name of an earlier partition's output reads that
+/// tensor. Unless setIO is called, the model inputs are the tensors read
+/// before any partition writes them and the outputs those written but read
+/// by no later partition, each in order of first appearance.
+class PackageBuilder {
+public:
+  /// Any name; `nuri inspect` shows it.
+  void setProducer(std::string producer);
+  /// The target name and its config YAML (nuri::target::loadTargetYaml
+  /// must accept it); required when there is an NPU partition.
+  void setTarget(std::string name, std::string yaml);
+  void setWeights(std::vector<uint8_t> bytes);
+  void setWeights(const void *data, size_t size);
+  /// Quantization parameters of a named model-level tensor.
+  void setQuantization(const std::string &name, QuantParams quant);
+
+  /// Appends a CPU partition. Its graph inputs and outputs must carry
+  /// unique, non-empty names.
+  void addCpuPartition(graph::Graph graph, std::string name = "");
+
+  struct NpuTensor {
+    ValueDesc value;
+    uint64_t address = 0; ///< DRAM address of the dense row-major tensor
+  };
+  /// Appends an NPU partition: the program, where its inputs are written
+  /// and its outputs read back, and the weight ranges it expects in DRAM.
+  void addNpuPartition(isa::Program program, std::vector<NpuTensor> inputs,
+                       std::vector<NpuTensor> outputs,
+                       std::vector<WeightLoad> weightLoads,
+                       std::string name = "");
+
+  /// Names the model inputs and outputs explicitly, in this order.
+  void setIO(std::vector<std::string> inputs, std::vector<std::string> outputs);
+
+  /// The encoded package; the result is read back with readPackage before
+  /// it is returned, so an invalid package is never produced.
+  Result<std::vector<uint8_t>> build() const;
+  /// build() and write to `path`; the error names the file.
+  Result<bool> write(const std::string &path) const;
+
+private:
+  struct PendingPartition {
+    Partition partition;
+    std::vector<ValueDesc> inputs, outputs;
+  };
+  std::string producer_ = "nuri";
+  std::string targetName_ = "cpu";
+  std::string targetYaml_;
+  std::vector<uint8_t> weights_;
+  std::vector<std::pair<std::string, QuantParams>> quant_;
+  std::vector<PendingPartition> partitions_;
+  std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>>
+      io_;
+  std::string deferredError_;
+};
+
+/// Serializes a graph in the format of a CpuGraph section, and back.
+std::vector<uint8_t> encodeGraph(const graph::Graph &graph);
+Result<graph::Graph> decodeGraph(const uint8_t *data, size_t size);
+
+/// CRC-32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2.
+uint32_t crc32c(const uint8_t *data, size_t size, uint32_t crc = 0);
+
+/// A human-readable description (`nuri inspect PKG.nuri`): header,
+/// sections, I/O, partitions with op histograms and the tensors that move
+/// between CPU and NPU. `fileBytes` is the raw image for the section table.
+std::string describePackage(const Package &package, const uint8_t *file,
+                            size_t fileBytes);
+/// Reads the file and describes it; the error names the file.
+Result<std::string> describePackageFile(const std::string &path);
+/// True when the bytes start with the .nuri magic.
+bool hasPackageMagic(const void *data, size_t size);
+
+} // namespace nuri::package
+
+#endif // NURI_PACKAGE_PACKAGE_H

@@ -1,0 +1,318 @@
+/*===- runtime.h - Nuri runtime C API -----------------------------*- C -*-===*
+ *
+ * Load a compiled model (.nuri), open a session on a device, run it.
+ *
+ *   nuri_model *model = NULL;
+ *   nuri_status s = nuri_model_load_file("bert.nuri", NULL, &model);
+ *   nuri_session_options opts;
+ *   nuri_session_options_initialize(&opts);
+ *   opts.device = "cpu";
+ *   nuri_session *session = NULL;
+ *   if (!s) s = nuri_session_create(model, &opts, &session);
+ *   nuri_run *run = NULL;
+ *   if (!s) s = nuri_run_create(session, &run);
+ *   if (!s) s = nuri_run_bind_input(run, "x", NURI_DTYPE_F32, shape, 2,
+ *                                   data, bytes);
+ *   if (!s) s = nuri_run_execute(run);
+ *   ...
+ *   if (s) { fprintf(stderr, "%s\n", nuri_status_message(s)); }
+ *   nuri_status_release(s);
+ *   nuri_run_release(run); nuri_session_release(session);
+ *   nuri_model_release(model);
+ *
+ * Conventions:
+ * - Every fallible call returns a nuri_status: NULL on success, otherwise an
+ *   error object the caller owns and frees with nuri_status_release.
+ * - Out-parameters come last and are named out_*. On failure they are left
+ *   untouched.
+ * - `create`/`load` functions hand the caller a new handle it must release;
+ *   accessors return borrowed pointers whose lifetime is stated.
+ * - Every release function accepts NULL.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef NURI_RUNTIME_H
+#define NURI_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define NURI_API __declspec(dllexport)
+#else
+#define NURI_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version of this API. A change of major breaks source or binary
+ * compatibility; minor adds functions. */
+#define NURI_RUNTIME_VERSION_MAJOR 0
+#define NURI_RUNTIME_VERSION_MINOR 1
+#define NURI_RUNTIME_VERSION_PATCH 0
+#define NURI_RUNTIME_VERSION                                                   \
+  (NURI_RUNTIME_VERSION_MAJOR * 10000 + NURI_RUNTIME_VERSION_MINOR * 100 +     \
+   NURI_RUNTIME_VERSION_PATCH)
+
+/* The version of the library linked at run time, in the form of
+ * NURI_RUNTIME_VERSION; compare with the macro to detect a mismatch. */
+NURI_API int nuri_version(void);
+/* "0.1.0". Static storage. Thread-safe. */
+NURI_API const char *nuri_version_string(void);
+
+/*===------------------------------------------------------------------===*
+ * Status
+ *===------------------------------------------------------------------===*/
+
+typedef enum nuri_status_code {
+  NURI_OK = 0,
+  NURI_INVALID_ARGUMENT = 1, /* bad handle, name, shape, dtype, option */
+  NURI_NOT_FOUND = 2,        /* unknown input/output name or device */
+  NURI_INVALID_PACKAGE = 3,  /* corrupt or unsupported .nuri file */
+  NURI_IO_ERROR = 4,         /* cannot open/read a file */
+  NURI_UNSUPPORTED = 5,      /* the device cannot run this model */
+  NURI_EXECUTION_ERROR = 6,  /* a kernel or the simulator failed */
+  NURI_OUT_OF_MEMORY = 7,
+  NURI_INTERNAL = 8,
+  NURI_BUSY = 9, /* the run is still executing */
+} nuri_status_code;
+
+/* An error; NULL means success. Owned by the caller. Not thread-safe to
+ * share across threads while one of them releases it. */
+typedef struct nuri_status_t *nuri_status;
+
+/* NURI_OK for NULL. */
+NURI_API nuri_status_code nuri_status_get_code(nuri_status status);
+/* The message (names the file, input, op or reason); "" for NULL. Borrowed:
+ * valid until the status is released. */
+NURI_API const char *nuri_status_message(nuri_status status);
+/* "NURI_INVALID_ARGUMENT", ... Static storage. */
+NURI_API const char *nuri_status_code_name(nuri_status_code code);
+NURI_API void nuri_status_release(nuri_status status);
+
+/*===------------------------------------------------------------------===*
+ * Tensors
+ *===------------------------------------------------------------------===*/
+
+/* Element types; the same numbering as the package format. */
+typedef enum nuri_dtype {
+  NURI_DTYPE_F32 = 0,
+  NURI_DTYPE_F16 = 1,
+  NURI_DTYPE_BF16 = 2,
+  NURI_DTYPE_F64 = 3,
+  NURI_DTYPE_I8 = 4,
+  NURI_DTYPE_I16 = 5,
+  NURI_DTYPE_I32 = 6,
+  NURI_DTYPE_I64 = 7,
+  NURI_DTYPE_U8 = 8,
+  NURI_DTYPE_U16 = 9,
+  NURI_DTYPE_U32 = 10,
+  NURI_DTYPE_U64 = 11,
+  NURI_DTYPE_BOOL = 12,
+  NURI_DTYPE_F8E4M3 = 13,
+  NURI_DTYPE_F8E5M2 = 14,
+} nuri_dtype;
+
+/* "f32", "bf16", ...; "?" for an unknown value. Static storage. */
+NURI_API const char *nuri_dtype_name(nuri_dtype dtype);
+/* Bytes per element; 0 for an unknown value. */
+NURI_API size_t nuri_dtype_size(nuri_dtype dtype);
+
+/* Describes a model input or output. Every pointer is borrowed from the
+ * model and valid until the model is released. */
+typedef struct nuri_tensor_info {
+  const char *name;
+  nuri_dtype dtype;
+  size_t rank;
+  const int64_t *shape;
+  size_t byte_size; /* dense row-major */
+  /* Quantization: real = scale * (q - zero_point); quant_count == 0 when
+   * the tensor is not quantized; per channel along quant_axis when > 1. */
+  size_t quant_count;
+  const double *quant_scales;
+  const int64_t *quant_zero_points; /* NULL means all zero */
+  int32_t quant_axis;
+} nuri_tensor_info;
+
+/*===------------------------------------------------------------------===*
+ * Model: an immutable, validated package.
+ * Thread-safe: all functions may be called concurrently on one model.
+ * Reference counted: sessions keep their model alive.
+ *===------------------------------------------------------------------===*/
+
+typedef struct nuri_model_t nuri_model;
+
+typedef struct nuri_model_options {
+  /* Verify the per-section and whole-file checksums (reads every byte of
+   * the weights once). Default 1. */
+  int verify_checksums;
+} nuri_model_options;
+
+NURI_API void nuri_model_options_initialize(nuri_model_options *options);
+
+/* Maps `path` read-only and validates it; weights are used in place.
+ * `options` may be NULL for the defaults. The caller releases *out_model. */
+NURI_API nuri_status nuri_model_load_file(const char *path,
+                                          const nuri_model_options *options,
+                                          nuri_model **out_model);
+/* Copies `size` bytes (the caller may free `data` on return) and
+ * validates them. The caller releases *out_model. */
+NURI_API nuri_status nuri_model_load_memory(const void *data, size_t size,
+                                            const nuri_model_options *options,
+                                            nuri_model **out_model);
+/* Drops the caller's reference; the model lives on while sessions use it. */
+NURI_API void nuri_model_release(nuri_model *model);
+
+NURI_API size_t nuri_model_input_count(const nuri_model *model);
+NURI_API size_t nuri_model_output_count(const nuri_model *model);
+/* Borrowed info (see nuri_tensor_info). NURI_INVALID_ARGUMENT for an index
+ * out of range. */
+NURI_API nuri_status nuri_model_input_info(const nuri_model *model,
+                                           size_t index,
+                                           nuri_tensor_info *out_info);
+NURI_API nuri_status nuri_model_output_info(const nuri_model *model,
+                                            size_t index,
+                                            nuri_tensor_info *out_info);
+/* Number of partitions and how many run on an NPU. */
+NURI_API size_t nuri_model_partition_count(const nuri_model *model);
+NURI_API size_t nuri_model_npu_partition_count(const nuri_model *model);
+/* The target the package was compiled for ("cpu", "atom", ...). Borrowed
+ * from the model. */
+NURI_API const char *nuri_model_target(const nuri_model *model);
+
+/*===------------------------------------------------------------------===*
+ * Devices
+ *===------------------------------------------------------------------===*/
+
+/* Registered devices: "cpu", "sim", and "auto" (sim when the model has NPU
+ * partitions, otherwise cpu). Names are static storage. Thread-safe. */
+NURI_API size_t nuri_device_count(void);
+NURI_API const char *nuri_device_name(size_t index);
+
+/*===------------------------------------------------------------------===*
+ * Session: a model on a device.
+ * Thread-safe: any number of runs may execute concurrently on one session
+ * (each run has its own buffers).
+ *===------------------------------------------------------------------===*/
+
+typedef struct nuri_session_t nuri_session;
+
+typedef struct nuri_session_options {
+  /* "cpu", "sim" or "auto" (default). Copied during create. */
+  const char *device;
+  /* Threads of the session's oneTBB task arena, which runs async runs and
+   * the kernels' parallel loops; 0 (default) uses every core. */
+  int32_t threads;
+} nuri_session_options;
+
+NURI_API void nuri_session_options_initialize(nuri_session_options *options);
+
+/* Opens a session; it takes a reference to `model`. Fails with
+ * NURI_NOT_FOUND for an unknown device and NURI_UNSUPPORTED when the device
+ * cannot run the model (e.g. NPU partitions on "cpu"). The caller releases
+ * *out_session. `options` may be NULL. */
+NURI_API nuri_status nuri_session_create(nuri_model *model,
+                                         const nuri_session_options *options,
+                                         nuri_session **out_session);
+/* Waits for the session's asynchronous runs to finish, then frees it. */
+NURI_API void nuri_session_release(nuri_session *session);
+/* The device the session runs on ("cpu" or "sim" after resolving "auto").
+ * Borrowed from the session. */
+NURI_API const char *nuri_session_device(const nuri_session *session);
+
+/*===------------------------------------------------------------------===*
+ * Run: the bindings, outputs and statistics of one inference.
+ * Not thread-safe: one thread uses a run at a time; use one run per thread
+ * for concurrency. A run may be executed again after it completed.
+ *===------------------------------------------------------------------===*/
+
+typedef struct nuri_run_t nuri_run;
+
+/* The caller releases *out_run. The run keeps the session alive. */
+NURI_API nuri_status nuri_run_create(nuri_session *session, nuri_run **out_run);
+/* Waits for an asynchronous execution in flight, then frees the run and the
+ * output buffers it owns. */
+NURI_API void nuri_run_release(nuri_run *run);
+
+/* Binds input `name` to caller memory, used in place (zero copy): `data`
+ * must stay valid and unchanged until the execution completes. `dtype`,
+ * `shape` and `byte_size` must match the model's input exactly; the error
+ * names the input and the expected and given shape and dtype. */
+NURI_API nuri_status nuri_run_bind_input(nuri_run *run, const char *name,
+                                         nuri_dtype dtype, const int64_t *shape,
+                                         size_t rank, const void *data,
+                                         size_t byte_size);
+/* Optionally binds output `name` to caller memory, written in place (zero
+ * copy) by the partition that produces it. Unbound outputs go to buffers
+ * the run owns. */
+NURI_API nuri_status nuri_run_bind_output(nuri_run *run, const char *name,
+                                          nuri_dtype dtype,
+                                          const int64_t *shape, size_t rank,
+                                          void *data, size_t byte_size);
+/* Forgets all bindings. */
+NURI_API void nuri_run_clear_bindings(nuri_run *run);
+
+/* Runs to completion on the calling thread (kernels fan out on the
+ * session's arena). Fails with NURI_INVALID_ARGUMENT for missing or
+ * mismatched inputs, NURI_EXECUTION_ERROR when a kernel fails. */
+NURI_API nuri_status nuri_run_execute(nuri_run *run);
+
+/* Called once when an asynchronous execution completes, on a thread of the
+ * session's arena. `status` is owned by the callee (release it). The run is
+ * already complete when it is called: the callback may read its outputs or
+ * execute it again; it must not release the run (a thread in nuri_run_wait
+ * may already have resumed). */
+typedef void (*nuri_run_callback)(void *user_data, nuri_run *run,
+                                  nuri_status status);
+/* Validates the bindings, then queues the run on the session's arena and
+ * returns. Binding errors are returned here (and the callback is not
+ * called); execution errors arrive through the callback. */
+NURI_API nuri_status nuri_run_execute_async(nuri_run *run,
+                                            nuri_run_callback callback,
+                                            void *user_data);
+/* Blocks until an asynchronous execution completes (returns at once if
+ * none is in flight). */
+NURI_API void nuri_run_wait(nuri_run *run);
+
+/* The output `name` of the last completed execution: its info and data.
+ * Borrowed: valid until the run is executed again, cleared or released.
+ * NURI_NOT_FOUND for an unknown name, NURI_BUSY while executing. */
+NURI_API nuri_status nuri_run_get_output(nuri_run *run, const char *name,
+                                         nuri_tensor_info *out_info,
+                                         const void **out_data);
+
+/* Statistics of the last completed execution. */
+typedef struct nuri_run_stats {
+  double wall_seconds;   /* execute call to completion */
+  size_t partitions_run; /* all partitions */
+  size_t npu_partitions_run;
+  /* Simulator figures summed over NPU partitions (0 on "cpu" and for
+   * packages without NPU partitions). */
+  uint64_t sim_cycles;
+  double sim_seconds;         /* simulated time at the target's clock */
+  double sim_mac_utilization; /* cycle-weighted over NPU partitions */
+  uint64_t sim_dram_bytes;    /* read + written */
+} nuri_run_stats;
+
+NURI_API nuri_status nuri_run_get_stats(const nuri_run *run,
+                                        nuri_run_stats *out_stats);
+
+typedef struct nuri_partition_stats {
+  const char *name;   /* borrowed from the model */
+  const char *device; /* "cpu" or "sim"; static storage */
+  double wall_seconds;
+  uint64_t sim_cycles; /* 0 for CPU partitions */
+} nuri_partition_stats;
+
+/* Per-partition figures of the last completed execution, in schedule
+ * order; `index` < partitions_run. */
+NURI_API nuri_status nuri_run_get_partition_stats(
+    const nuri_run *run, size_t index, nuri_partition_stats *out_stats);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* NURI_RUNTIME_H */

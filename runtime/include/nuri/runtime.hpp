@@ -1,0 +1,317 @@
+//===- runtime.hpp - Header-only C++ wrapper of the Nuri runtime -*- C++
+//-*-===//
+//
+// RAII owners over the C API (runtime.h); every nuri_status becomes a
+// nuri::Exception in one place, check().
+//
+//   nuri::Model model = nuri::Model::loadFile("bert.nuri");
+//   nuri::Session session(model, "cpu");
+//   nuri::Run run = session.newRun();
+//   run.bindInput("x", nuri::TensorRef::of(data, {1, 128}));
+//   run.execute();
+//   nuri::OutputView y = run.output("y");
+//
+// Thread safety follows the C types: Model and Session may be shared between
+// threads, a Run is used by one thread at a time.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_RUNTIME_HPP
+#define NURI_RUNTIME_HPP
+
+#include "nuri/runtime.h"
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nuri {
+
+/// A failed call: the status code and message of the C API.
+class Exception : public std::runtime_error {
+public:
+  Exception(nuri_status_code code, const std::string &message)
+      : std::runtime_error(message), code_(code) {}
+  nuri_status_code code() const { return code_; }
+
+private:
+  nuri_status_code code_;
+};
+
+/// The one place where statuses turn into exceptions.
+inline void check(nuri_status status) {
+  if (status) {
+    nuri_status_code code = nuri_status_get_code(status);
+    std::string message = nuri_status_message(status);
+    nuri_status_release(status);
+    throw Exception(code, message);
+  }
+}
+
+template <typename T> struct DTypeOf;
+template <> struct DTypeOf<float> {
+  static constexpr nuri_dtype value = NURI_DTYPE_F32;
+};
+template <> struct DTypeOf<double> {
+  static constexpr nuri_dtype value = NURI_DTYPE_F64;
+};
+template <> struct DTypeOf<int8_t> {
+  static constexpr nuri_dtype value = NURI_DTYPE_I8;
+};
+template <> struct DTypeOf<int32_t> {
+  static constexpr nuri_dtype value = NURI_DTYPE_I32;
+};
+template <> struct DTypeOf<int64_t> {
+  static constexpr nuri_dtype value = NURI_DTYPE_I64;
+};
+template <> struct DTypeOf<uint8_t> {
+  static constexpr nuri_dtype value = NURI_DTYPE_U8;
+};
+
+/// Shape, dtype and name of a model input or output (copied).
+struct TensorInfo {
+  std::string name;
+  nuri_dtype dtype = NURI_DTYPE_F32;
+  std::vector<int64_t> shape;
+  size_t byteSize = 0;
+  std::vector<double> quantScales;
+  std::vector<int64_t> quantZeroPoints;
+  int32_t quantAxis = -1;
+
+  static TensorInfo from(const nuri_tensor_info &i) {
+    TensorInfo t;
+    t.name = i.name;
+    t.dtype = i.dtype;
+    t.shape.assign(i.shape, i.shape + i.rank);
+    t.byteSize = i.byte_size;
+    if (i.quant_count) {
+      t.quantScales.assign(i.quant_scales, i.quant_scales + i.quant_count);
+      if (i.quant_zero_points) {
+        t.quantZeroPoints.assign(i.quant_zero_points,
+                                 i.quant_zero_points + i.quant_count);
+      }
+    }
+    t.quantAxis = i.quant_axis;
+    return t;
+  }
+  int64_t elements() const {
+    int64_t n = 1;
+    for (int64_t d : shape) {
+      n *= d;
+    }
+    return n;
+  }
+};
+
+/// Caller memory described for binding; not owned.
+struct TensorRef {
+  nuri_dtype dtype = NURI_DTYPE_F32;
+  std::vector<int64_t> shape;
+  void *data = nullptr;
+  size_t byteSize = 0;
+
+  template <typename T>
+  static TensorRef of(T *data, std::vector<int64_t> shape) {
+    size_t n = 1;
+    for (int64_t d : shape) {
+      n *= static_cast<size_t>(d);
+    }
+    return {DTypeOf<std::remove_const_t<T>>::value, std::move(shape),
+            const_cast<std::remove_const_t<T> *>(data), n * sizeof(T)};
+  }
+};
+
+/// An output of a completed run; `data` is borrowed from the Run (valid
+/// until it executes again or is destroyed).
+struct OutputView {
+  TensorInfo info;
+  const void *data = nullptr;
+  template <typename T> const T *as() const {
+    return static_cast<const T *>(data);
+  }
+};
+
+namespace detail {
+struct ModelDeleter {
+  void operator()(nuri_model *m) const { nuri_model_release(m); }
+};
+struct SessionDeleter {
+  void operator()(nuri_session *s) const { nuri_session_release(s); }
+};
+struct RunDeleter {
+  void operator()(nuri_run *r) const { nuri_run_release(r); }
+};
+} // namespace detail
+
+class Model {
+public:
+  static Model loadFile(const std::string &path, bool verifyChecksums = true) {
+    nuri_model_options options;
+    nuri_model_options_initialize(&options);
+    options.verify_checksums = verifyChecksums;
+    nuri_model *m = nullptr;
+    check(nuri_model_load_file(path.c_str(), &options, &m));
+    return Model(m);
+  }
+  static Model loadMemory(const void *data, size_t size) {
+    nuri_model *m = nullptr;
+    check(nuri_model_load_memory(data, size, nullptr, &m));
+    return Model(m);
+  }
+
+  std::vector<TensorInfo> inputs() const {
+    std::vector<TensorInfo> out;
+    for (size_t i = 0; i < nuri_model_input_count(get()); ++i) {
+      nuri_tensor_info info;
+      check(nuri_model_input_info(get(), i, &info));
+      out.push_back(TensorInfo::from(info));
+    }
+    return out;
+  }
+  std::vector<TensorInfo> outputs() const {
+    std::vector<TensorInfo> out;
+    for (size_t i = 0; i < nuri_model_output_count(get()); ++i) {
+      nuri_tensor_info info;
+      check(nuri_model_output_info(get(), i, &info));
+      out.push_back(TensorInfo::from(info));
+    }
+    return out;
+  }
+  std::string target() const { return nuri_model_target(get()); }
+  size_t partitions() const { return nuri_model_partition_count(get()); }
+  size_t npuPartitions() const { return nuri_model_npu_partition_count(get()); }
+  nuri_model *get() const { return handle_.get(); }
+
+private:
+  explicit Model(nuri_model *m) : handle_(m, detail::ModelDeleter()) {}
+  std::shared_ptr<nuri_model> handle_;
+};
+
+class Run;
+
+class Session {
+public:
+  Session(const Model &model, const std::string &device = "auto",
+          int threads = 0) {
+    nuri_session_options options;
+    nuri_session_options_initialize(&options);
+    options.device = device.c_str();
+    options.threads = threads;
+    nuri_session *s = nullptr;
+    check(nuri_session_create(model.get(), &options, &s));
+    handle_.reset(s, detail::SessionDeleter());
+  }
+  std::string device() const { return nuri_session_device(get()); }
+  Run newRun() const;
+  nuri_session *get() const { return handle_.get(); }
+
+private:
+  std::shared_ptr<nuri_session> handle_;
+};
+
+struct PartitionStats {
+  std::string name;
+  std::string device;
+  double wallSeconds = 0;
+  uint64_t simCycles = 0;
+};
+
+/// One inference's bindings and results. Movable, not copyable.
+class Run {
+public:
+  explicit Run(const Session &session) {
+    nuri_run *r = nullptr;
+    check(nuri_run_create(session.get(), &r));
+    handle_.reset(r);
+  }
+
+  Run &bindInput(const std::string &name, const TensorRef &t) {
+    check(nuri_run_bind_input(get(), name.c_str(), t.dtype, t.shape.data(),
+                              t.shape.size(), t.data, t.byteSize));
+    return *this;
+  }
+  Run &bindOutput(const std::string &name, const TensorRef &t) {
+    check(nuri_run_bind_output(get(), name.c_str(), t.dtype, t.shape.data(),
+                               t.shape.size(), t.data, t.byteSize));
+    return *this;
+  }
+  void clearBindings() { nuri_run_clear_bindings(get()); }
+
+  void execute() { check(nuri_run_execute(get())); }
+
+  /// Completes on the session's arena; the future throws what execute()
+  /// would have thrown. The Run must outlive the future's completion.
+  std::future<void> executeAsync() {
+    auto promise = std::make_unique<std::promise<void>>();
+    std::future<void> future = promise->get_future();
+    check(nuri_run_execute_async(get(), &Run::complete, promise.get()));
+    promise.release(); // owned by the callback now
+    return future;
+  }
+  /// Calls `done` (with nullptr on success, or the exception) on an arena
+  /// thread when the run completes.
+  void executeAsync(std::function<void(std::exception_ptr)> done) {
+    auto fn = std::make_unique<std::function<void(std::exception_ptr)>>(
+        std::move(done));
+    check(nuri_run_execute_async(get(), &Run::callFunction, fn.get()));
+    fn.release();
+  }
+  void wait() { nuri_run_wait(get()); }
+
+  OutputView output(const std::string &name) const {
+    nuri_tensor_info info;
+    const void *data = nullptr;
+    check(nuri_run_get_output(get(), name.c_str(), &info, &data));
+    return {TensorInfo::from(info), data};
+  }
+  nuri_run_stats stats() const {
+    nuri_run_stats s;
+    check(nuri_run_get_stats(get(), &s));
+    return s;
+  }
+  std::vector<PartitionStats> partitionStats() const {
+    std::vector<PartitionStats> out;
+    for (size_t i = 0; i < stats().partitions_run; ++i) {
+      nuri_partition_stats s;
+      check(nuri_run_get_partition_stats(get(), i, &s));
+      out.push_back({s.name, s.device, s.wall_seconds, s.sim_cycles});
+    }
+    return out;
+  }
+  nuri_run *get() const { return handle_.get(); }
+
+private:
+  static std::exception_ptr toException(nuri_status status) {
+    try {
+      check(status);
+      return nullptr;
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+  static void complete(void *user, nuri_run *, nuri_status status) {
+    std::unique_ptr<std::promise<void>> promise(
+        static_cast<std::promise<void> *>(user));
+    if (std::exception_ptr e = toException(status)) {
+      promise->set_exception(e);
+    } else {
+      promise->set_value();
+    }
+  }
+  static void callFunction(void *user, nuri_run *, nuri_status status) {
+    std::unique_ptr<std::function<void(std::exception_ptr)>> fn(
+        static_cast<std::function<void(std::exception_ptr)> *>(user));
+    (*fn)(toException(status));
+  }
+  std::unique_ptr<nuri_run, detail::RunDeleter> handle_;
+};
+
+inline Run Session::newRun() const { return Run(*this); }
+
+} // namespace nuri
+
+#endif // NURI_RUNTIME_HPP

@@ -1,0 +1,1202 @@
+//===- Package.cpp - Writing and reading .nuri packages -------------------===//
+//
+// The byte layout is docs/package-format.md. Everything read from a file
+// goes through ByteReader (bounded) and is checked before it is used.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nuri/package/Package.h"
+
+#include "ByteIO.h"
+
+#include "nuri/target/Target.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
+namespace nuri::package {
+
+using detail::ByteReader;
+using detail::ByteWriter;
+using graph::DType;
+
+//===----------------------------------------------------------------------===//
+// Checksums
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct CrcTable {
+  uint32_t t[256];
+  CrcTable() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) {
+        c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      }
+      t[i] = c;
+    }
+  }
+};
+
+uint32_t crcSoftware(const uint8_t *p, size_t n, uint32_t crc) {
+  static const CrcTable table;
+  for (size_t i = 0; i < n; ++i) {
+    crc = table.t[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+  }
+  return crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) uint32_t crcHardware(const uint8_t *p,
+                                                       size_t n, uint32_t crc) {
+  uint64_t c = crc;
+  while (n >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (n--) {
+    c32 = _mm_crc32_u8(c32, *p++);
+  }
+  return c32;
+}
+#endif
+
+} // namespace
+
+uint32_t crc32c(const uint8_t *data, size_t size, uint32_t crc) {
+  crc = ~crc;
+#if defined(__x86_64__)
+  static const bool hasSse42 = __builtin_cpu_supports("sse4.2");
+  if (hasSse42) {
+    return ~crcHardware(data, size, crc);
+  }
+#endif
+  return ~crcSoftware(data, size, crc);
+}
+
+//===----------------------------------------------------------------------===//
+// Names
+//===----------------------------------------------------------------------===//
+
+const char *sectionKindName(SectionKind kind) {
+  switch (kind) {
+  case SectionKind::Meta:
+    return "meta";
+  case SectionKind::Values:
+    return "values";
+  case SectionKind::Schedule:
+    return "schedule";
+  case SectionKind::CpuGraph:
+    return "cpu_graph";
+  case SectionKind::NpuProgram:
+    return "npu_program";
+  case SectionKind::MemoryPlan:
+    return "memory_plan";
+  case SectionKind::Weights:
+    return "weights";
+  case SectionKind::Target:
+    return "target";
+  }
+  return "unknown";
+}
+
+const char *partitionKindName(PartitionKind kind) {
+  return kind == PartitionKind::Npu ? "npu" : "cpu";
+}
+
+bool Package::hasNpuPartitions() const {
+  for (const Partition &p : partitions) {
+    if (p.kind == PartitionKind::Npu) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int32_t Package::findValue(const std::string &name) const {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].name == name) {
+      return static_cast<int32_t>(i);
+    }
+  }
+  return -1;
+}
+
+bool hasPackageMagic(const void *data, size_t size) {
+  return size >= sizeof(kMagic) && std::memcmp(data, kMagic, 8) == 0;
+}
+
+//===----------------------------------------------------------------------===//
+// Shapes and values
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+constexpr uint32_t kMaxRank = 16;
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+constexpr uint32_t kMaxSections = 1u << 16;
+constexpr uint32_t kMaxTargetYamlBytes = 1u << 20;
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    s += (i ? "," : "") + std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+std::string typeString(DType dtype, const std::vector<int64_t> &shape) {
+  return shapeString(shape) + " " + graph::dtypeName(dtype);
+}
+
+DType readDType(ByteReader &r) {
+  uint8_t code = r.u8();
+  if (graph::dtypeSize(static_cast<DType>(code)) == 0) {
+    r.fail("unknown element type code " + std::to_string(code));
+  }
+  return static_cast<DType>(code);
+}
+
+std::vector<int64_t> readShape(ByteReader &r) {
+  uint32_t rank = r.count(8, "rank");
+  if (rank > kMaxRank) {
+    r.fail("rank " + std::to_string(rank) + " exceeds the limit " +
+           std::to_string(kMaxRank));
+  }
+  std::vector<int64_t> shape(rank);
+  int64_t elements = 1;
+  for (int64_t &d : shape) {
+    d = r.i64();
+    if (d < 0 || (d && elements > kMaxElements / d)) {
+      r.fail("dimension " + std::to_string(d) +
+             " is negative or the shape impossibly large");
+    }
+    elements *= d;
+  }
+  return shape;
+}
+
+void writeShape(ByteWriter &w, const std::vector<int64_t> &shape) {
+  w.i64s(shape);
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Graph serialization
+//===----------------------------------------------------------------------===//
+
+namespace {
+enum AttrTag : uint8_t {
+  TagInt = 0,
+  TagFloat = 1,
+  TagString = 2,
+  TagInts = 3,
+  TagFloats = 4
+};
+} // namespace
+
+std::vector<uint8_t> encodeGraph(const graph::Graph &g) {
+  ByteWriter w;
+  w.u32(static_cast<uint32_t>(g.tensors.size()));
+  for (const graph::TensorDesc &t : g.tensors) {
+    w.str(t.name);
+    w.u8(static_cast<uint8_t>(t.dtype));
+    writeShape(w, t.shape);
+    w.i64(t.dataOffset);
+  }
+  w.u32(static_cast<uint32_t>(g.ops.size()));
+  for (const graph::Op &op : g.ops) {
+    w.str(op.kind);
+    w.str(op.location);
+    w.i32s(op.inputs);
+    w.i32s(op.outputs);
+    w.u32(static_cast<uint32_t>(op.attrs.size()));
+    for (const auto &[name, value] : op.attrs) {
+      w.str(name);
+      w.u8(static_cast<uint8_t>(value.index()));
+      if (auto *i = std::get_if<int64_t>(&value)) {
+        w.i64(*i);
+      } else if (auto *f = std::get_if<double>(&value)) {
+        w.f64(*f);
+      } else if (auto *s = std::get_if<std::string>(&value)) {
+        w.str(*s);
+      } else if (auto *is = std::get_if<std::vector<int64_t>>(&value)) {
+        w.i64s(*is);
+      } else {
+        w.f64s(std::get<std::vector<double>>(value));
+      }
+    }
+  }
+  w.i32s(g.inputs);
+  w.i32s(g.outputs);
+  return std::move(w.bytes);
+}
+
+namespace {
+
+graph::Graph decodeGraphOrThrow(ByteReader &r) {
+  graph::Graph g;
+  // A tensor is at least a name length, dtype, rank and offset.
+  g.tensors.resize(r.count(4 + 1 + 4 + 8, "tensor"));
+  for (graph::TensorDesc &t : g.tensors) {
+    t.name = r.str("tensor name");
+    t.dtype = readDType(r);
+    t.shape = readShape(r);
+    t.dataOffset = r.i64();
+    if (t.dataOffset < -1) {
+      r.fail("tensor data offset " + std::to_string(t.dataOffset) +
+             " is negative");
+    }
+  }
+  g.ops.resize(r.count(4 * 5, "op"));
+  for (graph::Op &op : g.ops) {
+    op.kind = r.str("op kind");
+    op.location = r.str("op location");
+    op.inputs = r.i32s("op input");
+    op.outputs = r.i32s("op output");
+    uint32_t attrs = r.count(4 + 1, "attribute");
+    for (uint32_t a = 0; a < attrs; ++a) {
+      std::string name = r.str("attribute name");
+      uint8_t tag = r.u8();
+      graph::AttrValue value;
+      switch (tag) {
+      case TagInt:
+        value = r.i64();
+        break;
+      case TagFloat:
+        value = r.f64();
+        break;
+      case TagString:
+        value = r.str("string attribute", 1u << 24);
+        break;
+      case TagInts:
+        value = r.i64s("ints attribute");
+        break;
+      case TagFloats:
+        value = r.f64s("floats attribute");
+        break;
+      default:
+        r.fail("attribute '" + name + "' has unknown type tag " +
+               std::to_string(tag));
+      }
+      if (!op.attrs.emplace(std::move(name), std::move(value)).second) {
+        r.fail("op '" + op.kind + "' repeats an attribute");
+      }
+    }
+  }
+  g.inputs = r.i32s("graph input");
+  g.outputs = r.i32s("graph output");
+  r.expectEnd();
+  return g;
+}
+
+} // namespace
+
+Result<graph::Graph> decodeGraph(const uint8_t *data, size_t size) {
+  return catchErrors([&] {
+    ByteReader r(data, size, "graph");
+    return decodeGraphOrThrow(r);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Reading
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct SectionEntry {
+  SectionKind kind;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  uint32_t crc = 0;
+};
+
+/// Rejects YAML that could make the parser recurse deeply: flow
+/// collections nest by brackets, so their count bounds the depth.
+void checkYamlShape(const std::string &yaml) {
+  size_t brackets = 0;
+  for (char c : yaml) {
+    brackets += c == '[' || c == '{';
+  }
+  if (brackets > 256) {
+    throw Error("target section: " + std::to_string(brackets) +
+                " flow brackets exceed the limit 256");
+  }
+}
+
+class Reader {
+public:
+  Reader(const uint8_t *data, size_t size, const ReadOptions &options)
+      : data_(data), size_(size), options_(options) {}
+
+  Package read() {
+    readHeader();
+    readSectionTable();
+    readMeta();
+    readWeights();
+    readTarget();
+    readValues();
+    readSchedule();
+    return std::move(pkg_);
+  }
+
+private:
+  const uint8_t *data_;
+  size_t size_;
+  ReadOptions options_;
+  Package pkg_;
+  std::vector<SectionEntry> sections_;
+  std::vector<bool> used_;
+  std::optional<target::Target> target_;
+
+  [[noreturn]] static void fail(const std::string &message) {
+    throw Error(message);
+  }
+
+  void readHeader() {
+    if (size_ < kHeaderBytes) {
+      fail("file of " + std::to_string(size_) +
+           " bytes is shorter than the package header (" +
+           std::to_string(kHeaderBytes) + " bytes)");
+    }
+    if (!hasPackageMagic(data_, size_)) {
+      fail("not a .nuri package (bad magic)");
+    }
+    ByteReader r(data_, kHeaderBytes, "header");
+    r.get<uint64_t>(); // magic
+    pkg_.versionMajor = r.u16();
+    pkg_.versionMinor = r.u16();
+    if (pkg_.versionMajor != kVersionMajor) {
+      fail("package format version " + std::to_string(pkg_.versionMajor) + "." +
+           std::to_string(pkg_.versionMinor) +
+           " is not supported (this reader knows " +
+           std::to_string(kVersionMajor) + ".x)");
+    }
+    uint32_t headerBytes = r.u32();
+    uint64_t fileBytes = r.u64();
+    uint64_t tableOffset = r.u64();
+    uint32_t sectionCount = r.u32();
+    uint32_t tableCrc = r.u32();
+    uint32_t fileCrc = r.u32();
+    uint32_t headerCrc = r.u32();
+    for (int i = 0; i < 2; ++i) {
+      if (r.u64() != 0) {
+        fail("header: reserved bytes are not zero");
+      }
+    }
+    if (headerBytes != kHeaderBytes) {
+      fail("header: size " + std::to_string(headerBytes) + " is not " +
+           std::to_string(kHeaderBytes));
+    }
+    if (options_.verifyChecksums && crc32c(data_, 44) != headerCrc) {
+      fail("header: checksum mismatch");
+    }
+    if (fileBytes != size_) {
+      fail("header says the file has " + std::to_string(fileBytes) +
+           " bytes, but it has " + std::to_string(size_) +
+           " (truncated or padded)");
+    }
+    if (sectionCount == 0 || sectionCount > kMaxSections) {
+      fail("header: section count " + std::to_string(sectionCount) +
+           " is out of range");
+    }
+    if (tableOffset != kHeaderBytes ||
+        sectionCount * kSectionEntryBytes > size_ - kHeaderBytes) {
+      fail("header: section table (offset " + std::to_string(tableOffset) +
+           ", " + std::to_string(sectionCount) +
+           " entries) lies outside the file");
+    }
+    if (options_.verifyChecksums) {
+      if (crc32c(data_ + tableOffset, sectionCount * kSectionEntryBytes) !=
+          tableCrc) {
+        fail("section table: checksum mismatch");
+      }
+      static const uint8_t zeros[8] = {};
+      uint32_t crc = crc32c(data_, 40);
+      crc = crc32c(zeros, 8, crc);
+      crc = crc32c(data_ + 48, size_ - 48, crc);
+      if (crc != fileCrc) {
+        fail("file checksum mismatch (the file is corrupted)");
+      }
+    }
+    sections_.resize(sectionCount);
+  }
+
+  void readSectionTable() {
+    ByteReader r(data_ + kHeaderBytes, sections_.size() * kSectionEntryBytes,
+                 "section table");
+    uint64_t tableEnd = kHeaderBytes + sections_.size() * kSectionEntryBytes;
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (size_t i = 0; i < sections_.size(); ++i) {
+      SectionEntry &s = sections_[i];
+      std::string where = "section " + std::to_string(i);
+      s.kind = static_cast<SectionKind>(r.u32());
+      uint32_t flags = r.u32();
+      s.offset = r.u64();
+      s.size = r.u64();
+      s.crc = r.u32();
+      uint32_t reserved = r.u32();
+      if (flags != 0 || reserved != 0) {
+        fail(where + ": flags or reserved field is not zero");
+      }
+      if (s.offset % kAlignment != 0) {
+        fail(where + ": offset " + std::to_string(s.offset) +
+             " is not aligned to " + std::to_string(kAlignment));
+      }
+      if (s.offset < tableEnd || s.offset > size_ ||
+          s.size > size_ - s.offset) {
+        fail(where + " (" + sectionKindName(s.kind) + "): bytes [" +
+             std::to_string(s.offset) + ", +" + std::to_string(s.size) +
+             ") lie outside the file of " + std::to_string(size_) + " bytes");
+      }
+      if (options_.verifyChecksums &&
+          crc32c(data_ + s.offset, s.size) != s.crc) {
+        fail(where + " (" + sectionKindName(s.kind) + "): checksum mismatch");
+      }
+      ranges.emplace_back(s.offset, s.size);
+    }
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t i = 1; i < ranges.size(); ++i) {
+      if (ranges[i - 1].first + ranges[i - 1].second > ranges[i].first) {
+        fail("sections overlap at byte " + std::to_string(ranges[i].first));
+      }
+    }
+    used_.assign(sections_.size(), false);
+  }
+
+  /// The one section of `kind`; `required` or nullptr.
+  const SectionEntry *single(SectionKind kind, bool required) {
+    const SectionEntry *found = nullptr;
+    for (size_t i = 0; i < sections_.size(); ++i) {
+      if (sections_[i].kind == kind) {
+        if (found) {
+          fail(std::string("more than one ") + sectionKindName(kind) +
+               " section");
+        }
+        found = &sections_[i];
+        used_[i] = true;
+      }
+    }
+    if (!found && required) {
+      fail(std::string("no ") + sectionKindName(kind) + " section");
+    }
+    return found;
+  }
+
+  ByteReader reader(const SectionEntry &s) {
+    return ByteReader(data_ + s.offset, s.size,
+                      std::string(sectionKindName(s.kind)) + " section");
+  }
+
+  void readMeta() {
+    ByteReader r = reader(*single(SectionKind::Meta, true));
+    pkg_.producer = r.str("producer");
+    pkg_.targetName = r.str("target name");
+    r.expectEnd();
+  }
+
+  void readWeights() {
+    const SectionEntry *s = single(SectionKind::Weights, true);
+    pkg_.weights = data_ + s->offset;
+    pkg_.weightBytes = s->size;
+    pkg_.fileBytes = size_;
+  }
+
+  void readTarget() {
+    const SectionEntry *s = single(SectionKind::Target, false);
+    if (!s) {
+      return;
+    }
+    ByteReader r = reader(*s);
+    pkg_.targetYaml = r.str("target yaml", kMaxTargetYamlBytes);
+    r.expectEnd();
+    if (pkg_.targetYaml.empty()) {
+      return;
+    }
+    checkYamlShape(pkg_.targetYaml);
+    Result<target::Target> t =
+        target::loadTargetYaml(pkg_.targetYaml, "target section");
+    if (!t) {
+      fail(t.error());
+    }
+    target_ = std::move(*t);
+  }
+
+  void readValues() {
+    ByteReader r = reader(*single(SectionKind::Values, true));
+    pkg_.values.resize(r.count(4 + 1 + 4 + 4 + 4 + 4, "value"));
+    std::set<std::string> names;
+    for (size_t i = 0; i < pkg_.values.size(); ++i) {
+      ValueDesc &v = pkg_.values[i];
+      v.name = r.str("value name");
+      if (v.name.empty() || !names.insert(v.name).second) {
+        r.fail("value " + std::to_string(i) +
+               " has an empty or repeated name '" + v.name + "'");
+      }
+      v.dtype = readDType(r);
+      v.shape = readShape(r);
+      v.quant.scales = r.f64s("quantization scale");
+      v.quant.zeroPoints = r.i64s("quantization zero point");
+      v.quant.axis = r.i32();
+      checkQuant(r, v);
+    }
+    pkg_.inputs = readValueIds(r, "model input");
+    pkg_.outputs = readValueIds(r, "model output");
+    r.expectEnd();
+  }
+
+  void checkQuant(ByteReader &r, const ValueDesc &v) {
+    const QuantParams &q = v.quant;
+    std::string where = "value '" + v.name + "': quantization";
+    if (!q.zeroPoints.empty() && q.zeroPoints.size() != q.scales.size()) {
+      r.fail(where + " has " + std::to_string(q.scales.size()) +
+             " scales but " + std::to_string(q.zeroPoints.size()) +
+             " zero points");
+    }
+    for (double s : q.scales) {
+      if (!std::isfinite(s)) {
+        r.fail(where + " scale is not finite");
+      }
+    }
+    if (q.axis == -1) {
+      if (q.scales.size() > 1) {
+        r.fail(where + " has several scales but no axis");
+      }
+    } else if (q.axis < 0 || q.axis >= static_cast<int32_t>(v.shape.size()) ||
+               static_cast<int64_t>(q.scales.size()) != v.shape[q.axis]) {
+      r.fail(where + " axis " + std::to_string(q.axis) +
+             " does not match the shape " + shapeString(v.shape) + " and " +
+             std::to_string(q.scales.size()) + " scales");
+    }
+  }
+
+  std::vector<int32_t> readValueIds(ByteReader &r, const char *what) {
+    std::vector<int32_t> ids = r.i32s(what);
+    std::set<int32_t> seen;
+    for (int32_t id : ids) {
+      if (id < 0 || id >= static_cast<int32_t>(pkg_.values.size())) {
+        r.fail(std::string(what) + " id " + std::to_string(id) +
+               " is out of range");
+      }
+      if (!seen.insert(id).second) {
+        r.fail(std::string(what) + " '" + pkg_.values[id].name +
+               "' is listed twice");
+      }
+    }
+    return ids;
+  }
+
+  const SectionEntry &sectionRef(uint32_t index, SectionKind kind,
+                                 const std::string &where) {
+    if (index >= sections_.size() || sections_[index].kind != kind) {
+      fail(where + ": section index " + std::to_string(index) + " is not a " +
+           sectionKindName(kind) + " section");
+    }
+    if (used_[index]) {
+      fail(where + ": section " + std::to_string(index) + " is used twice");
+    }
+    used_[index] = true;
+    return sections_[index];
+  }
+
+  void readSchedule() {
+    ByteReader r = reader(*single(SectionKind::Schedule, true));
+    pkg_.partitions.resize(r.count(1 + 4 + 4 + 4 + 4 + 4, "partition"));
+    std::vector<bool> available(pkg_.values.size(), false);
+    for (int32_t id : pkg_.inputs) {
+      available[id] = true;
+    }
+    for (size_t p = 0; p < pkg_.partitions.size(); ++p) {
+      Partition &part = pkg_.partitions[p];
+      uint8_t kind = r.u8();
+      if (kind > 1) {
+        r.fail("partition " + std::to_string(p) + " has unknown kind " +
+               std::to_string(kind));
+      }
+      part.kind = static_cast<PartitionKind>(kind);
+      part.name = r.str("partition name");
+      std::string where = "partition " + std::to_string(p) +
+                          (part.name.empty() ? "" : " ('" + part.name + "')");
+      uint32_t body = r.u32();
+      uint32_t plan = r.u32();
+      part.inputs = readValueIds(r, "partition input");
+      part.outputs = readValueIds(r, "partition output");
+      for (int32_t id : part.inputs) {
+        if (!available[id]) {
+          fail(where + " reads '" + pkg_.values[id].name +
+               "' before any partition writes it");
+        }
+      }
+      for (int32_t id : part.outputs) {
+        if (available[id]) {
+          fail(where + " writes '" + pkg_.values[id].name +
+               "', which is already a model input or written earlier");
+        }
+      }
+      if (part.kind == PartitionKind::Cpu) {
+        readCpuPartition(part, sectionRef(body, SectionKind::CpuGraph, where),
+                         where);
+      } else {
+        readNpuPartition(part, sectionRef(body, SectionKind::NpuProgram, where),
+                         sectionRef(plan, SectionKind::MemoryPlan, where),
+                         where);
+      }
+      for (int32_t id : part.outputs) {
+        available[id] = true;
+      }
+    }
+    r.expectEnd();
+    for (int32_t id : pkg_.outputs) {
+      if (!available[id]) {
+        fail("model output '" + pkg_.values[id].name + "' is never written");
+      }
+    }
+  }
+
+  void checkBinding(const graph::Graph &g, int32_t tensor, int32_t value,
+                    const std::string &where) {
+    const graph::TensorDesc &t = g.tensors[tensor];
+    const ValueDesc &v = pkg_.values[value];
+    if (t.dtype != v.dtype || t.shape != v.shape) {
+      fail(where + ": graph tensor " + std::to_string(tensor) + " is " +
+           typeString(t.dtype, t.shape) + " but the value '" + v.name +
+           "' bound to it is " + typeString(v.dtype, v.shape));
+    }
+  }
+
+  void readCpuPartition(Partition &part, const SectionEntry &s,
+                        const std::string &where) {
+    ByteReader r(data_ + s.offset, s.size, where + " graph");
+    part.graph = decodeGraphOrThrow(r);
+    const graph::Graph &g = part.graph;
+    std::string problem = g.validate(static_cast<int64_t>(pkg_.weightBytes));
+    if (!problem.empty()) {
+      fail(where + ": " + problem);
+    }
+    if (g.inputs.size() != part.inputs.size() ||
+        g.outputs.size() != part.outputs.size()) {
+      fail(where + ": the graph has " + std::to_string(g.inputs.size()) +
+           " inputs and " + std::to_string(g.outputs.size()) +
+           " outputs, the schedule binds " +
+           std::to_string(part.inputs.size()) + " and " +
+           std::to_string(part.outputs.size()));
+    }
+    std::set<int32_t> seen;
+    for (size_t i = 0; i < g.inputs.size(); ++i) {
+      int32_t t = g.inputs[i];
+      if (g.tensors[t].isConstant() || !seen.insert(t).second) {
+        fail(where + ": graph input tensor " + std::to_string(t) +
+             " is a constant or listed twice");
+      }
+      checkBinding(g, t, part.inputs[i], where);
+    }
+    for (size_t i = 0; i < g.outputs.size(); ++i) {
+      checkBinding(g, g.outputs[i], part.outputs[i], where);
+    }
+  }
+
+  void checkDram(uint64_t address, uint64_t bytes, const std::string &what) {
+    uint64_t dram = target_->dram.bytes;
+    if (address > dram || bytes > dram - address) {
+      fail(what + ": DRAM bytes [" + std::to_string(address) + ", +" +
+           std::to_string(bytes) + ") lie outside the target's " +
+           std::to_string(dram) + " bytes");
+    }
+  }
+
+  void readNpuPartition(Partition &part, const SectionEntry &prog,
+                        const SectionEntry &plan, const std::string &where) {
+    if (!target_) {
+      fail(where + ": an NPU partition needs a target section");
+    }
+    Result<isa::Program> program =
+        isa::decodeProgram(data_ + prog.offset, prog.size);
+    if (!program) {
+      fail(where + ": " + program.error());
+    }
+    part.program = std::move(*program);
+    if (part.program.numCores() > target_->cores) {
+      fail(where + ": the program uses " +
+           std::to_string(part.program.numCores()) + " cores, the target '" +
+           target_->name + "' has " + std::to_string(target_->cores));
+    }
+    ByteReader r(data_ + plan.offset, plan.size, where + " memory plan");
+    part.inputAddresses = r.u64s("input address");
+    part.outputAddresses = r.u64s("output address");
+    uint32_t loads = r.count(24, "weight load");
+    part.weightLoads.resize(loads);
+    for (WeightLoad &w : part.weightLoads) {
+      w.weightOffset = r.u64();
+      w.bytes = r.u64();
+      w.address = r.u64();
+    }
+    r.expectEnd();
+    if (part.inputAddresses.size() != part.inputs.size() ||
+        part.outputAddresses.size() != part.outputs.size()) {
+      fail(where + ": the memory plan places " +
+           std::to_string(part.inputAddresses.size()) + " inputs and " +
+           std::to_string(part.outputAddresses.size()) +
+           " outputs, the schedule binds " +
+           std::to_string(part.inputs.size()) + " and " +
+           std::to_string(part.outputs.size()));
+    }
+    for (size_t i = 0; i < part.inputs.size(); ++i) {
+      const ValueDesc &v = pkg_.values[part.inputs[i]];
+      checkDram(part.inputAddresses[i], v.byteSize(),
+                where + ": input '" + v.name + "'");
+    }
+    for (size_t i = 0; i < part.outputs.size(); ++i) {
+      const ValueDesc &v = pkg_.values[part.outputs[i]];
+      checkDram(part.outputAddresses[i], v.byteSize(),
+                where + ": output '" + v.name + "'");
+    }
+    for (size_t i = 0; i < part.weightLoads.size(); ++i) {
+      const WeightLoad &w = part.weightLoads[i];
+      std::string what = where + ": weight load " + std::to_string(i);
+      if (w.weightOffset > pkg_.weightBytes ||
+          w.bytes > pkg_.weightBytes - w.weightOffset) {
+        fail(what + " reads past the weight section");
+      }
+      checkDram(w.address, w.bytes, what);
+    }
+  }
+};
+
+} // namespace
+
+Result<Package> readPackage(const uint8_t *data, size_t size,
+                            const ReadOptions &options) {
+  return catchErrors([&] {
+    if (!data && size) {
+      throw Error("no data");
+    }
+    return Reader(data, size, options).read();
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// PackageFile
+//===----------------------------------------------------------------------===//
+
+PackageFile::~PackageFile() {
+  if (mapping_) {
+    munmap(mapping_, mappingBytes_);
+  }
+}
+
+Result<std::shared_ptr<const PackageFile>>
+PackageFile::open(const std::string &path, const ReadOptions &options) {
+  using R = Result<std::shared_ptr<const PackageFile>>;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return R::failure(path + ": cannot open: " + std::strerror(errno));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return R::failure(path + ": not a regular file");
+  }
+  std::shared_ptr<PackageFile> file(new PackageFile());
+  file->origin_ = path;
+  size_t size = static_cast<size_t>(st.st_size);
+  const uint8_t *data = nullptr;
+  if (size > 0) {
+    void *m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      ::close(fd);
+      return R::failure(path + ": cannot map: " + std::strerror(errno));
+    }
+    file->mapping_ = m;
+    file->mappingBytes_ = size;
+    data = static_cast<const uint8_t *>(m);
+  }
+  ::close(fd);
+  file->data_ = data;
+  file->size_ = size;
+  Result<Package> p = readPackage(data, size, options);
+  if (!p) {
+    return R::failure(path + ": " + p.error());
+  }
+  file->package_ = std::move(*p);
+  return R(std::shared_ptr<const PackageFile>(std::move(file)));
+}
+
+Result<std::shared_ptr<const PackageFile>>
+PackageFile::fromMemory(const void *data, size_t size,
+                        const ReadOptions &options) {
+  using R = Result<std::shared_ptr<const PackageFile>>;
+  std::shared_ptr<PackageFile> file(new PackageFile());
+  file->origin_ = "<memory>";
+  if (size > 0) {
+    void *copy = std::aligned_alloc(kAlignment, (size + kAlignment - 1) /
+                                                    kAlignment * kAlignment);
+    if (!copy) {
+      return R::failure("out of host memory for a package of " +
+                        std::to_string(size) + " bytes");
+    }
+    std::memcpy(copy, data, size);
+    file->owned_ = std::unique_ptr<uint8_t[], void (*)(uint8_t *)>(
+        static_cast<uint8_t *>(copy), [](uint8_t *p) { std::free(p); });
+  }
+  file->data_ = file->owned_.get();
+  file->size_ = size;
+  Result<Package> p = readPackage(file->owned_.get(), size, options);
+  if (!p) {
+    return R::failure(p.error());
+  }
+  file->package_ = std::move(*p);
+  return R(std::shared_ptr<const PackageFile>(std::move(file)));
+}
+
+//===----------------------------------------------------------------------===//
+// Writing
+//===----------------------------------------------------------------------===//
+
+void PackageBuilder::setProducer(std::string producer) {
+  producer_ = std::move(producer);
+}
+
+void PackageBuilder::setTarget(std::string name, std::string yaml) {
+  targetName_ = std::move(name);
+  targetYaml_ = std::move(yaml);
+}
+
+void PackageBuilder::setWeights(std::vector<uint8_t> bytes) {
+  weights_ = std::move(bytes);
+}
+
+void PackageBuilder::setWeights(const void *data, size_t size) {
+  const uint8_t *p = static_cast<const uint8_t *>(data);
+  weights_.assign(p, p + size);
+}
+
+void PackageBuilder::setQuantization(const std::string &name,
+                                     QuantParams quant) {
+  quant_.emplace_back(name, std::move(quant));
+}
+
+void PackageBuilder::addCpuPartition(graph::Graph graph, std::string name) {
+  PendingPartition pending;
+  auto describe = [&](int32_t id) {
+    ValueDesc v;
+    if (id >= 0 && id < static_cast<int32_t>(graph.tensors.size())) {
+      v.name = graph.tensors[id].name;
+      v.dtype = graph.tensors[id].dtype;
+      v.shape = graph.tensors[id].shape;
+    } else if (deferredError_.empty()) {
+      deferredError_ = "cpu partition: graph I/O tensor id " +
+                       std::to_string(id) + " is out of range";
+    }
+    return v;
+  };
+  for (int32_t id : graph.inputs) {
+    pending.inputs.push_back(describe(id));
+  }
+  for (int32_t id : graph.outputs) {
+    pending.outputs.push_back(describe(id));
+  }
+  pending.partition.kind = PartitionKind::Cpu;
+  pending.partition.name = std::move(name);
+  pending.partition.graph = std::move(graph);
+  partitions_.push_back(std::move(pending));
+}
+
+void PackageBuilder::addNpuPartition(isa::Program program,
+                                     std::vector<NpuTensor> inputs,
+                                     std::vector<NpuTensor> outputs,
+                                     std::vector<WeightLoad> weightLoads,
+                                     std::string name) {
+  PendingPartition pending;
+  pending.partition.kind = PartitionKind::Npu;
+  pending.partition.name = std::move(name);
+  pending.partition.program = std::move(program);
+  pending.partition.weightLoads = std::move(weightLoads);
+  for (NpuTensor &t : inputs) {
+    pending.partition.inputAddresses.push_back(t.address);
+    pending.inputs.push_back(std::move(t.value));
+  }
+  for (NpuTensor &t : outputs) {
+    pending.partition.outputAddresses.push_back(t.address);
+    pending.outputs.push_back(std::move(t.value));
+  }
+  partitions_.push_back(std::move(pending));
+}
+
+void PackageBuilder::setIO(std::vector<std::string> inputs,
+                           std::vector<std::string> outputs) {
+  io_.emplace(std::move(inputs), std::move(outputs));
+}
+
+namespace {
+
+void writeSchedule(ByteWriter &w, const Package &pkg,
+                   const std::vector<std::pair<uint32_t, uint32_t>> &refs) {
+  w.u32(static_cast<uint32_t>(pkg.partitions.size()));
+  for (size_t i = 0; i < pkg.partitions.size(); ++i) {
+    const Partition &p = pkg.partitions[i];
+    w.u8(static_cast<uint8_t>(p.kind));
+    w.str(p.name);
+    w.u32(refs[i].first);
+    w.u32(refs[i].second);
+    w.i32s(p.inputs);
+    w.i32s(p.outputs);
+  }
+}
+
+} // namespace
+
+Result<std::vector<uint8_t>> PackageBuilder::build() const {
+  return catchErrors([&]() -> std::vector<uint8_t> {
+    if (!deferredError_.empty()) {
+      throw Error(deferredError_);
+    }
+    Package pkg;
+    std::map<std::string, int32_t> byName;
+    // Values by name, in order of first appearance; a producer of a name
+    // that is already known must agree with its type.
+    auto valueId = [&](const ValueDesc &v, const std::string &where) {
+      if (v.name.empty()) {
+        throw Error(where + ": a partition input or output has no name");
+      }
+      auto it = byName.find(v.name);
+      if (it == byName.end()) {
+        pkg.values.push_back(v);
+        it = byName.emplace(v.name, int32_t(pkg.values.size() - 1)).first;
+      } else {
+        const ValueDesc &known = pkg.values[it->second];
+        if (known.dtype != v.dtype || known.shape != v.shape) {
+          throw Error(where + ": tensor '" + v.name + "' is " +
+                      typeString(v.dtype, v.shape) + " here but " +
+                      typeString(known.dtype, known.shape) + " elsewhere");
+        }
+      }
+      return it->second;
+    };
+    std::vector<bool> written, read;
+    for (size_t i = 0; i < partitions_.size(); ++i) {
+      const PendingPartition &pp = partitions_[i];
+      std::string where = "partition " + std::to_string(i);
+      Partition part = pp.partition;
+      for (const ValueDesc &v : pp.inputs) {
+        part.inputs.push_back(valueId(v, where));
+      }
+      for (const ValueDesc &v : pp.outputs) {
+        part.outputs.push_back(valueId(v, where));
+      }
+      written.resize(pkg.values.size(), false);
+      read.resize(pkg.values.size(), false);
+      for (int32_t id : part.inputs) {
+        if (!written[id] && !read[id] && !io_) {
+          pkg.inputs.push_back(id);
+        }
+        read[id] = true;
+      }
+      for (int32_t id : part.outputs) {
+        written[id] = true;
+      }
+      pkg.partitions.push_back(std::move(part));
+    }
+    if (io_) {
+      for (const std::string &n : io_->first) {
+        auto it = byName.find(n);
+        if (it == byName.end()) {
+          throw Error("model input '" + n + "' is not read by any partition");
+        }
+        pkg.inputs.push_back(it->second);
+      }
+      for (const std::string &n : io_->second) {
+        auto it = byName.find(n);
+        if (it == byName.end()) {
+          throw Error("model output '" + n +
+                      "' is not written by any partition");
+        }
+        pkg.outputs.push_back(it->second);
+      }
+    } else {
+      // Outputs: written, and not read by a later partition.
+      std::vector<bool> readLater(pkg.values.size(), false);
+      std::vector<int32_t> outs;
+      for (size_t i = pkg.partitions.size(); i-- > 0;) {
+        const Partition &p = pkg.partitions[i];
+        for (size_t k = p.outputs.size(); k-- > 0;) {
+          if (!readLater[p.outputs[k]]) {
+            outs.push_back(p.outputs[k]);
+          }
+        }
+        for (int32_t id : p.inputs) {
+          readLater[id] = true;
+        }
+      }
+      pkg.outputs.assign(outs.rbegin(), outs.rend());
+    }
+    for (const auto &[name, q] : quant_) {
+      auto it = byName.find(name);
+      if (it == byName.end()) {
+        throw Error("quantization for unknown tensor '" + name + "'");
+      }
+      pkg.values[it->second].quant = q;
+    }
+
+    // Sections: meta, values, schedule, target, bodies, weights (last, so
+    // the small sections are at the front of the file for inspect).
+    struct Blob {
+      SectionKind kind;
+      std::vector<uint8_t> bytes;
+    };
+    std::vector<Blob> blobs;
+    {
+      ByteWriter w;
+      w.str(producer_);
+      w.str(targetName_);
+      blobs.push_back({SectionKind::Meta, std::move(w.bytes)});
+    }
+    {
+      ByteWriter w;
+      w.u32(static_cast<uint32_t>(pkg.values.size()));
+      for (const ValueDesc &v : pkg.values) {
+        w.str(v.name);
+        w.u8(static_cast<uint8_t>(v.dtype));
+        writeShape(w, v.shape);
+        w.f64s(v.quant.scales);
+        w.i64s(v.quant.zeroPoints);
+        w.i32(v.quant.axis);
+      }
+      w.i32s(pkg.inputs);
+      w.i32s(pkg.outputs);
+      blobs.push_back({SectionKind::Values, std::move(w.bytes)});
+    }
+    size_t scheduleIndex = blobs.size();
+    blobs.push_back({SectionKind::Schedule, {}});
+    if (!targetYaml_.empty()) {
+      ByteWriter w;
+      w.str(targetYaml_);
+      blobs.push_back({SectionKind::Target, std::move(w.bytes)});
+    }
+    std::vector<std::pair<uint32_t, uint32_t>> refs;
+    for (const Partition &p : pkg.partitions) {
+      if (p.kind == PartitionKind::Cpu) {
+        refs.emplace_back(uint32_t(blobs.size()), UINT32_MAX);
+        blobs.push_back({SectionKind::CpuGraph, encodeGraph(p.graph)});
+        continue;
+      }
+      Result<std::vector<uint8_t>> code = isa::encodeProgram(p.program);
+      if (!code) {
+        throw Error("npu partition '" + p.name + "': " + code.error());
+      }
+      refs.emplace_back(uint32_t(blobs.size()), uint32_t(blobs.size() + 1));
+      blobs.push_back({SectionKind::NpuProgram, std::move(*code)});
+      ByteWriter w;
+      w.u64s(p.inputAddresses);
+      w.u64s(p.outputAddresses);
+      w.u32(static_cast<uint32_t>(p.weightLoads.size()));
+      for (const WeightLoad &l : p.weightLoads) {
+        w.u64(l.weightOffset);
+        w.u64(l.bytes);
+        w.u64(l.address);
+      }
+      blobs.push_back({SectionKind::MemoryPlan, std::move(w.bytes)});
+    }
+    {
+      ByteWriter w;
+      writeSchedule(w, pkg, refs);
+      blobs[scheduleIndex].bytes = std::move(w.bytes);
+    }
+    blobs.push_back({SectionKind::Weights, {}}); // filled from weights_
+
+    auto align = [](uint64_t x) {
+      return (x + kAlignment - 1) / kAlignment * kAlignment;
+    };
+    uint64_t tableEnd = kHeaderBytes + blobs.size() * kSectionEntryBytes;
+    std::vector<uint64_t> offsets;
+    uint64_t end = align(tableEnd);
+    for (size_t i = 0; i < blobs.size(); ++i) {
+      offsets.push_back(end);
+      uint64_t size = blobs[i].kind == SectionKind::Weights
+                          ? weights_.size()
+                          : blobs[i].bytes.size();
+      end = align(end + size);
+    }
+    const Blob &last = blobs.back();
+    uint64_t fileBytes = offsets.back() + weights_.size();
+    (void)last;
+    std::vector<uint8_t> file(fileBytes, 0);
+    ByteWriter table;
+    for (size_t i = 0; i < blobs.size(); ++i) {
+      const uint8_t *src = blobs[i].kind == SectionKind::Weights
+                               ? weights_.data()
+                               : blobs[i].bytes.data();
+      uint64_t size = blobs[i].kind == SectionKind::Weights
+                          ? weights_.size()
+                          : blobs[i].bytes.size();
+      if (size) {
+        std::memcpy(file.data() + offsets[i], src, size);
+      }
+      table.u32(static_cast<uint32_t>(blobs[i].kind));
+      table.u32(0);
+      table.u64(offsets[i]);
+      table.u64(size);
+      table.u32(crc32c(file.data() + offsets[i], size));
+      table.u32(0);
+    }
+    std::memcpy(file.data() + kHeaderBytes, table.bytes.data(),
+                table.bytes.size());
+    ByteWriter h;
+    h.put(*reinterpret_cast<const uint64_t *>(kMagic));
+    h.u16(kVersionMajor);
+    h.u16(kVersionMinor);
+    h.u32(static_cast<uint32_t>(kHeaderBytes));
+    h.u64(fileBytes);
+    h.u64(kHeaderBytes);
+    h.u32(static_cast<uint32_t>(blobs.size()));
+    h.u32(crc32c(table.bytes.data(), table.bytes.size()));
+    std::memcpy(file.data(), h.bytes.data(), h.bytes.size()); // 40 bytes
+    uint32_t fileCrc = crc32c(file.data(), fileBytes); // [40, 48) are zero
+    std::memcpy(file.data() + 40, &fileCrc, 4);
+    uint32_t headerCrc = crc32c(file.data(), 44);
+    std::memcpy(file.data() + 44, &headerCrc, 4);
+
+    // Never hand out a package the reader would refuse.
+    Result<Package> check = readPackage(file.data(), file.size());
+    if (!check) {
+      throw Error("the package would be invalid: " + check.error());
+    }
+    return file;
+  });
+}
+
+Result<bool> PackageBuilder::write(const std::string &path) const {
+  Result<std::vector<uint8_t>> bytes = build();
+  if (!bytes) {
+    return Result<bool>::failure(path + ": " + bytes.error());
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char *>(bytes->data()),
+            static_cast<std::streamsize>(bytes->size()));
+  out.close();
+  if (!out) {
+    return Result<bool>::failure(path + ": cannot write the package");
+  }
+  return true;
+}
+
+} // namespace nuri::package

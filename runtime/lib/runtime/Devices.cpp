@@ -1,0 +1,365 @@
+//===- Devices.cpp - The cpu and sim devices and their registry -----------===//
+
+#include "Device.h"
+
+#include "nuri/cpu/Kernels.h"
+#include "nuri/sim/Simulator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+namespace nuri::rt {
+
+using package::Package;
+using package::Partition;
+using package::PartitionKind;
+
+namespace {
+
+constexpr uint64_t kAlign = 64;
+uint64_t alignUp(uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// Liveness-based placement of one CPU partition's computed tensors.
+CpuPlan planCpuPartition(const Partition &part) {
+  const graph::Graph &g = part.graph;
+  CpuPlan plan;
+  plan.scratchOffset.assign(g.tensors.size(), -1);
+  // Tensors bound to partition outputs live in the value's buffer instead
+  // (the first binding of each tensor; later ones are copies).
+  std::vector<bool> boundOut(g.tensors.size(), false);
+  for (int32_t t : g.outputs) {
+    boundOut[t] = true;
+  }
+  struct Live {
+    int32_t tensor;
+    size_t first, last;
+    uint64_t bytes;
+  };
+  std::vector<Live> lives;
+  std::vector<int64_t> index(g.tensors.size(), -1);
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    for (int32_t t : g.ops[i].outputs) {
+      if (!boundOut[t] && index[t] < 0) {
+        index[t] = static_cast<int64_t>(lives.size());
+        lives.push_back(
+            {t, i, i, alignUp(static_cast<uint64_t>(g.tensors[t].byteSize()))});
+      }
+    }
+    for (int32_t t : g.ops[i].inputs) {
+      if (t >= 0 && index[t] >= 0) {
+        lives[index[t]].last = i;
+      }
+    }
+  }
+  std::vector<size_t> order(lives.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return lives[a].bytes > lives[b].bytes;
+  });
+  struct Placed {
+    uint64_t offset, bytes;
+    size_t first, last;
+  };
+  std::vector<Placed> placed;
+  for (size_t i : order) {
+    const Live &l = lives[i];
+    // Ranges taken by tensors alive at the same time, by offset.
+    std::vector<std::pair<uint64_t, uint64_t>> busy;
+    for (const Placed &p : placed) {
+      if (p.first <= l.last && l.first <= p.last) {
+        busy.emplace_back(p.offset, p.offset + p.bytes);
+      }
+    }
+    std::sort(busy.begin(), busy.end());
+    uint64_t offset = 0;
+    for (const auto &[begin, end] : busy) {
+      if (offset + l.bytes <= begin) {
+        break;
+      }
+      offset = std::max(offset, end);
+    }
+    placed.push_back({offset, l.bytes, l.first, l.last});
+    plan.scratchOffset[l.tensor] = static_cast<int64_t>(offset);
+    plan.scratchBytes = std::max(plan.scratchBytes, offset + l.bytes);
+  }
+  return plan;
+}
+
+} // namespace
+
+Result<std::shared_ptr<const LoadedModel>>
+prepareModel(std::shared_ptr<const package::PackageFile> file) {
+  using R = Result<std::shared_ptr<const LoadedModel>>;
+  auto model = std::make_shared<LoadedModel>();
+  model->file = std::move(file);
+  const Package &pkg = model->pkg();
+  if (!pkg.targetYaml.empty()) {
+    Result<target::Target> t =
+        target::loadTargetYaml(pkg.targetYaml, "package target section");
+    if (!t) {
+      return R::failure(t.error());
+    }
+    model->target = std::move(*t);
+  }
+  std::vector<bool> isOutput(pkg.values.size(), false);
+  for (int32_t id : pkg.outputs) {
+    isOutput[id] = true;
+  }
+  std::vector<bool> isInput(pkg.values.size(), false);
+  for (int32_t id : pkg.inputs) {
+    isInput[id] = true;
+  }
+  model->valueOffset.assign(pkg.values.size(), -1);
+  for (size_t v = 0; v < pkg.values.size(); ++v) {
+    if (!isOutput[v] && !isInput[v]) {
+      model->valueOffset[v] = static_cast<int64_t>(model->valueBytes);
+      model->valueBytes +=
+          alignUp(static_cast<uint64_t>(pkg.values[v].byteSize()));
+    }
+  }
+  for (const Partition &p : pkg.partitions) {
+    model->cpuPlans.push_back(p.kind == PartitionKind::Cpu ? planCpuPartition(p)
+                                                           : CpuPlan{});
+    model->scratchBytes =
+        std::max(model->scratchBytes, model->cpuPlans.back().scratchBytes);
+  }
+  return R(std::shared_ptr<const LoadedModel>(std::move(model)));
+}
+
+Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
+                                       const RunBuffers &buffers) {
+  auto start = std::chrono::steady_clock::now();
+  const Package &pkg = model.pkg();
+  const Partition &part = pkg.partitions[index];
+  const graph::Graph &g = part.graph;
+  const CpuPlan &plan = model.cpuPlans[index];
+  std::string where = "partition " + std::to_string(index) +
+                      (part.name.empty() ? "" : " ('" + part.name + "')");
+
+  std::vector<void *> data(g.tensors.size(), nullptr);
+  for (size_t t = 0; t < g.tensors.size(); ++t) {
+    if (g.tensors[t].isConstant()) {
+      // Kernels only read inputs; the weights stay in the (read-only) map.
+      data[t] = const_cast<uint8_t *>(pkg.weights + g.tensors[t].dataOffset);
+    } else if (plan.scratchOffset[t] >= 0) {
+      data[t] = buffers.scratch + plan.scratchOffset[t];
+    }
+  }
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    data[g.inputs[i]] = buffers.values[part.inputs[i]];
+  }
+  // Outputs computed by an op are written in place into the value's buffer
+  // (the user's own memory when bound: zero copy).
+  std::vector<bool> assigned(g.tensors.size(), false);
+  for (size_t i = 0; i < g.outputs.size(); ++i) {
+    int32_t t = g.outputs[i];
+    if (!data[t] && !assigned[t]) {
+      data[t] = buffers.values[part.outputs[i]];
+      assigned[t] = true;
+    }
+  }
+  std::vector<cpu::TensorView> ins, outs;
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const graph::Op &op = g.ops[i];
+    ins.clear();
+    outs.clear();
+    for (int32_t t : op.inputs) {
+      cpu::TensorView v;
+      if (t >= 0) {
+        v.dtype = g.tensors[t].dtype;
+        v.shape = g.tensors[t].shape;
+        v.data = data[t];
+      }
+      ins.push_back(std::move(v));
+    }
+    for (int32_t t : op.outputs) {
+      outs.push_back({g.tensors[t].dtype, g.tensors[t].shape, data[t]});
+    }
+    std::string error;
+    try {
+      error = cpu::runKernel(op, ins, outs);
+    } catch (const std::bad_alloc &) {
+      error = "out of host memory";
+    } catch (const std::exception &e) {
+      error = e.what();
+    }
+    if (!error.empty()) {
+      return Result<PartitionStats>::failure(
+          where + ": op " + std::to_string(i) + " (" + op.kind +
+          (op.location.empty() ? "" : ", '" + op.location + "'") +
+          "): " + error);
+    }
+  }
+  // Graph outputs that no op wrote into the value (inputs, constants,
+  // repeated outputs) are copied.
+  for (size_t i = 0; i < g.outputs.size(); ++i) {
+    void *dst = buffers.values[part.outputs[i]];
+    const void *src = data[g.outputs[i]];
+    if (dst != src) {
+      std::memcpy(dst, src,
+                  static_cast<size_t>(g.tensors[g.outputs[i]].byteSize()));
+    }
+  }
+  PartitionStats stats;
+  stats.wallSeconds = secondsSince(start);
+  return stats;
+}
+
+namespace {
+
+class CpuDevice final : public Device {
+public:
+  const char *name() const override { return "cpu"; }
+  std::string check(const LoadedModel &model) const override {
+    const Package &pkg = model.pkg();
+    for (size_t i = 0; i < pkg.partitions.size(); ++i) {
+      if (pkg.partitions[i].kind == PartitionKind::Npu) {
+        return "partition " + std::to_string(i) + " ('" +
+               pkg.partitions[i].name +
+               "') is an NPU program, which the cpu device cannot run; use "
+               "the sim device or compile with --target cpu";
+      }
+    }
+    return "";
+  }
+  Result<PartitionStats> run(const LoadedModel &model, size_t partition,
+                             const RunBuffers &buffers) override {
+    return runCpuPartition(model, partition, buffers);
+  }
+};
+
+class SimDevice final : public Device {
+public:
+  const char *name() const override { return "sim"; }
+  std::string check(const LoadedModel &model) const override {
+    if (model.pkg().hasNpuPartitions() && !model.target) {
+      return "the package has NPU partitions but no target config";
+    }
+    return "";
+  }
+  Result<PartitionStats> run(const LoadedModel &model, size_t partition,
+                             const RunBuffers &buffers) override {
+    const Partition &part = model.pkg().partitions[partition];
+    if (part.kind == PartitionKind::Cpu) {
+      return runCpuPartition(model, partition, buffers);
+    }
+    return catchErrors([&] { return runNpu(model, partition, buffers); });
+  }
+
+private:
+  PartitionStats runNpu(const LoadedModel &model, size_t index,
+                        const RunBuffers &buffers) {
+    auto start = std::chrono::steady_clock::now();
+    const Package &pkg = model.pkg();
+    const Partition &part = pkg.partitions[index];
+    std::string where = "partition " + std::to_string(index) +
+                        (part.name.empty() ? "" : " ('" + part.name + "')");
+    // One simulator per run: its memory is the run's private device memory,
+    // so concurrent runs never share state.
+    sim::Simulator sim(*model.target, {});
+    try {
+      for (const package::WeightLoad &w : part.weightLoads) {
+        sim.writeDram(w.address, pkg.weights + w.weightOffset, w.bytes);
+      }
+      for (size_t i = 0; i < part.inputs.size(); ++i) {
+        sim.writeDram(
+            part.inputAddresses[i], buffers.values[part.inputs[i]],
+            static_cast<size_t>(pkg.values[part.inputs[i]].byteSize()));
+      }
+    } catch (const Error &e) {
+      throw Error(where + ": copying to device memory: " + e.what());
+    }
+    Result<sim::Report> report = sim.run(part.program);
+    if (!report) {
+      throw Error(where + ": " + report.error());
+    }
+    try {
+      for (size_t i = 0; i < part.outputs.size(); ++i) {
+        sim.readDram(
+            part.outputAddresses[i], buffers.values[part.outputs[i]],
+            static_cast<size_t>(pkg.values[part.outputs[i]].byteSize()));
+      }
+    } catch (const Error &e) {
+      throw Error(where + ": copying from device memory: " + e.what());
+    }
+    PartitionStats stats;
+    stats.npu = true;
+    stats.cycles = report->cycles.count();
+    stats.simSeconds = report->seconds.value();
+    stats.macUtilization = report->macUtilization;
+    stats.dramBytes = report->dramBytes();
+    stats.wallSeconds = secondsSince(start);
+    return stats;
+  }
+};
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, DeviceFactory> factories;
+  Registry() {
+    factories["cpu"] = [] { return std::make_unique<CpuDevice>(); };
+    factories["sim"] = [] { return std::make_unique<SimDevice>(); };
+  }
+};
+
+Registry &registry() {
+  static Registry r;
+  return r;
+}
+
+} // namespace
+
+void registerDevice(const std::string &name, DeviceFactory factory) {
+  Registry &r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.factories[name] = std::move(factory);
+}
+
+std::vector<std::string> deviceNames() {
+  Registry &r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<std::string> names = {"auto"};
+  for (const auto &[name, factory] : r.factories) {
+    names.push_back(name);
+  }
+  return names;
+}
+
+Result<std::unique_ptr<Device>> createDevice(const std::string &requested,
+                                             const LoadedModel &model) {
+  using R = Result<std::unique_ptr<Device>>;
+  std::string name = requested;
+  if (name == "auto") {
+    name = model.pkg().hasNpuPartitions() ? "sim" : "cpu";
+  }
+  DeviceFactory factory;
+  {
+    Registry &r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    auto it = r.factories.find(name);
+    if (it != r.factories.end()) {
+      factory = it->second;
+    }
+  }
+  if (!factory) {
+    std::string known;
+    for (const std::string &n : deviceNames()) {
+      known += (known.empty() ? "" : ", ") + n;
+    }
+    return R::failure("unknown device '" + requested + "' (known: " + known +
+                      ")");
+  }
+  return R(factory());
+}
+
+} // namespace nuri::rt

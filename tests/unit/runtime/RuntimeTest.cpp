@@ -1,0 +1,370 @@
+//===- RuntimeTest.cpp - The C API and the C++ wrapper --------------------===//
+
+#include "TestPackages.h"
+
+#include "nuri/isa/Numerics.h"
+#include "nuri/runtime.h"
+#include "nuri/runtime.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+
+using namespace nuri;
+
+namespace {
+
+bool kernelsMissing(const std::string &message) {
+  return message.find("built without the CPU kernels") != std::string::npos;
+}
+
+#define SKIP_WITHOUT_KERNELS(expr)                                             \
+  try {                                                                        \
+    expr;                                                                      \
+  } catch (const nuri::Exception &e) {                                         \
+    if (kernelsMissing(e.what())) {                                            \
+      GTEST_SKIP() << e.what();                                                \
+    }                                                                          \
+    throw;                                                                     \
+  }
+
+std::string writeTemp(const std::string &name,
+                      const std::vector<uint8_t> &bytes) {
+  std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+  return path;
+}
+
+TEST(RuntimeC, VersionAndDevices) {
+  EXPECT_EQ(nuri_version(), NURI_RUNTIME_VERSION);
+  EXPECT_STREQ(nuri_version_string(), "0.1.0");
+  std::vector<std::string> names;
+  for (size_t i = 0; i < nuri_device_count(); ++i) {
+    names.push_back(nuri_device_name(i));
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"auto", "cpu", "sim"}));
+  EXPECT_EQ(nuri_device_name(99), nullptr);
+  // Release functions accept NULL.
+  nuri_status_release(nullptr);
+  nuri_model_release(nullptr);
+  nuri_session_release(nullptr);
+  nuri_run_release(nullptr);
+  EXPECT_EQ(nuri_status_get_code(nullptr), NURI_OK);
+  EXPECT_STREQ(nuri_status_message(nullptr), "");
+}
+
+TEST(RuntimeC, LoadErrors) {
+  nuri_model *model = nullptr;
+  nuri_status s = nuri_model_load_file("/nonexistent.nuri", nullptr, &model);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(nuri_status_get_code(s), NURI_IO_ERROR);
+  EXPECT_NE(std::string(nuri_status_message(s)).find("/nonexistent.nuri"),
+            std::string::npos);
+  nuri_status_release(s);
+  EXPECT_EQ(model, nullptr);
+
+  std::vector<uint8_t> bytes = test::CpuModel().build();
+  bytes[100] ^= 0x55;
+  s = nuri_model_load_memory(bytes.data(), bytes.size(), nullptr, &model);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(nuri_status_get_code(s), NURI_INVALID_PACKAGE);
+  nuri_status_release(s);
+  EXPECT_EQ(model, nullptr);
+
+  s = nuri_model_load_memory(nullptr, 10, nullptr, &model);
+  EXPECT_EQ(nuri_status_get_code(s), NURI_INVALID_ARGUMENT);
+  nuri_status_release(s);
+}
+
+TEST(RuntimeC, ModelInfo) {
+  std::vector<uint8_t> bytes = test::CpuModel().build();
+  std::string path = writeTemp("info.nuri", bytes);
+  nuri_model *model = nullptr;
+  ASSERT_EQ(nuri_model_load_file(path.c_str(), nullptr, &model), nullptr);
+  ASSERT_EQ(nuri_model_input_count(model), 1u);
+  ASSERT_EQ(nuri_model_output_count(model), 2u);
+  nuri_tensor_info info;
+  ASSERT_EQ(nuri_model_input_info(model, 0, &info), nullptr);
+  EXPECT_STREQ(info.name, "x");
+  EXPECT_EQ(info.dtype, NURI_DTYPE_F32);
+  ASSERT_EQ(info.rank, 2u);
+  EXPECT_EQ(info.shape[1], 3);
+  EXPECT_EQ(info.byte_size, 24u);
+  nuri_status s = nuri_model_output_info(model, 2, &info);
+  EXPECT_EQ(nuri_status_get_code(s), NURI_INVALID_ARGUMENT);
+  nuri_status_release(s);
+  EXPECT_STREQ(nuri_model_target(model), "cpu");
+  EXPECT_EQ(nuri_model_npu_partition_count(model), 0u);
+
+  nuri_session_options opts;
+  nuri_session_options_initialize(&opts);
+  EXPECT_STREQ(opts.device, "auto");
+  opts.device = "gpu";
+  nuri_session *session = nullptr;
+  s = nuri_session_create(model, &opts, &session);
+  EXPECT_EQ(nuri_status_get_code(s), NURI_NOT_FOUND);
+  EXPECT_NE(std::string(nuri_status_message(s)).find("'gpu'"),
+            std::string::npos);
+  nuri_status_release(s);
+  opts.device = "auto";
+  ASSERT_EQ(nuri_session_create(model, &opts, &session), nullptr);
+  EXPECT_STREQ(nuri_session_device(session), "cpu");
+  // The session keeps the model alive.
+  nuri_model_release(model);
+  nuri_tensor_info out;
+  nuri_run *run = nullptr;
+  ASSERT_EQ(nuri_run_create(session, &run), nullptr);
+  const void *data = nullptr;
+  s = nuri_run_get_output(run, "y", &out, &data);
+  EXPECT_EQ(nuri_status_get_code(s), NURI_INVALID_ARGUMENT); // not run yet
+  nuri_status_release(s);
+  nuri_run_release(run);
+  nuri_session_release(session);
+}
+
+TEST(RuntimeC, BindingErrorsNameTheInput) {
+  Model model = Model::loadMemory(test::CpuModel().build().data(),
+                                  test::CpuModel().build().size());
+  Session session(model, "cpu");
+  nuri::Run run = session.newRun();
+  float x[6] = {};
+  try {
+    run.bindInput("z", TensorRef::of(x, {2, 3}));
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_EQ(e.code(), NURI_NOT_FOUND);
+    EXPECT_NE(std::string(e.what()).find("unknown input 'z'"),
+              std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("x [2,3] f32"), std::string::npos)
+        << e.what();
+  }
+  try {
+    run.bindInput("x", TensorRef::of(x, {3, 2}));
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_EQ(e.code(), NURI_INVALID_ARGUMENT);
+    EXPECT_STREQ(e.what(), "input 'x': expected [2,3] f32, given [3,2] f32");
+  }
+  int32_t xi[6] = {};
+  try {
+    run.bindInput("x", TensorRef::of(xi, {2, 3}));
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_STREQ(e.what(), "input 'x': expected [2,3] f32, given [2,3] i32");
+  }
+  TensorRef shortRef = TensorRef::of(x, {2, 3});
+  shortRef.byteSize = 20;
+  try {
+    run.bindInput("x", shortRef);
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_NE(std::string(e.what()).find("byte_size 20"), std::string::npos);
+  }
+  try {
+    run.execute();
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_EQ(e.code(), NURI_INVALID_ARGUMENT);
+    EXPECT_STREQ(e.what(), "missing input 'x' (expected [2,3] f32)");
+  }
+  float y[8];
+  try {
+    run.bindOutput("y", TensorRef::of(y, {8}));
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_STREQ(e.what(), "output 'y': expected [2,4] f32, given [8] f32");
+  }
+}
+
+TEST(RuntimeCpp, CpuRunMatchesReference) {
+  test::CpuModel m;
+  std::vector<uint8_t> bytes = m.build();
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  Session session(model, "cpu");
+  nuri::Run run = session.newRun();
+  float x[6] = {1, -2, 0.5f, 3, 0.25f, -1};
+  float h[8], y[8];
+  m.reference(x, h, y);
+  run.bindInput("x", TensorRef::of(x, {2, 3}));
+  SKIP_WITHOUT_KERNELS(run.execute());
+  OutputView hv = run.output("h"), yv = run.output("y");
+  EXPECT_EQ(yv.info.shape, (std::vector<int64_t>{2, 4}));
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_FLOAT_EQ(hv.as<float>()[i], h[i]) << i;
+    EXPECT_FLOAT_EQ(yv.as<float>()[i], y[i]) << i;
+  }
+  nuri_run_stats stats = run.stats();
+  EXPECT_EQ(stats.partitions_run, 1u);
+  EXPECT_EQ(stats.npu_partitions_run, 0u);
+  EXPECT_EQ(stats.sim_cycles, 0u);
+  EXPECT_GT(stats.wall_seconds, 0.0);
+  std::vector<PartitionStats> parts = run.partitionStats();
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_EQ(parts[0].name, "main");
+  EXPECT_EQ(parts[0].device, "cpu");
+
+  // Zero copy: a bound output is written in place.
+  float yOut[8] = {};
+  run.bindOutput("y", TensorRef::of(yOut, {2, 4}));
+  run.execute();
+  EXPECT_EQ(run.output("y").data, static_cast<const void *>(yOut));
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_FLOAT_EQ(yOut[i], y[i]);
+  }
+  // The same run again with new input data.
+  x[0] = 7;
+  m.reference(x, h, y);
+  run.execute();
+  EXPECT_FLOAT_EQ(yOut[0], y[0]);
+}
+
+TEST(RuntimeCpp, SimPackageWithoutNpuPartitionsReportsZeroCycles) {
+  test::CpuModel m;
+  std::vector<uint8_t> bytes = m.build();
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  Session session(model, "sim");
+  EXPECT_EQ(session.device(), "sim");
+  nuri::Run run = session.newRun();
+  float x[6] = {1, 2, 3, 4, 5, 6};
+  run.bindInput("x", TensorRef::of(x, {2, 3}));
+  SKIP_WITHOUT_KERNELS(run.execute());
+  nuri_run_stats stats = run.stats();
+  EXPECT_EQ(stats.npu_partitions_run, 0u);
+  EXPECT_EQ(stats.sim_cycles, 0u);
+  EXPECT_EQ(stats.sim_dram_bytes, 0u);
+}
+
+std::vector<uint16_t> randomBf16(size_t n, uint32_t seed) {
+  std::vector<uint16_t> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    v[i] = isa::f32ToBf16(float(int(seed >> 9) % 2000 - 1000) / 250.0f);
+  }
+  return v;
+}
+
+TEST(RuntimeCpp, SimRunsNpuPartition) {
+  std::vector<uint8_t> bytes = test::buildSoftmaxPackage(false);
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  EXPECT_EQ(model.npuPartitions(), 1u);
+  try {
+    Session cpuOnly(model, "cpu");
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_EQ(e.code(), NURI_UNSUPPORTED);
+    EXPECT_NE(std::string(e.what()).find("NPU program"), std::string::npos);
+  }
+  Session session(model, "auto");
+  EXPECT_EQ(session.device(), "sim");
+  std::vector<uint16_t> x = randomBf16(128 * 512, 1);
+  nuri::Run run = session.newRun();
+  TensorRef ref{NURI_DTYPE_BF16, {128, 512}, x.data(), x.size() * 2};
+  run.bindInput("x_bf16", ref);
+  run.execute();
+  OutputView p = run.output("p_bf16");
+  std::vector<float> xf(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    xf[i] = isa::bf16ToF32(x[i]);
+  }
+  std::vector<float> expect = test::softmaxRows(xf, 128, 512);
+  for (size_t i = 0; i < x.size(); ++i) {
+    float got = isa::bf16ToF32(p.as<uint16_t>()[i]);
+    ASSERT_NEAR(got, expect[i], 1e-2 * expect[i] + 1e-6) << i;
+  }
+  nuri_run_stats stats = run.stats();
+  EXPECT_EQ(stats.npu_partitions_run, 1u);
+  EXPECT_GT(stats.sim_cycles, 0u);
+  EXPECT_GT(stats.sim_seconds, 0.0);
+  // The program reads X and writes Y once: 2 x 128 KiB.
+  EXPECT_EQ(stats.sim_dram_bytes, 2u * 128 * 512 * 2);
+  EXPECT_GE(stats.sim_mac_utilization, 0.0);
+  std::vector<PartitionStats> parts = run.partitionStats();
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_EQ(parts[0].device, "sim");
+  EXPECT_EQ(parts[0].simCycles, stats.sim_cycles);
+}
+
+TEST(RuntimeCpp, SimMovesTensorsBetweenCpuAndNpu) {
+  std::vector<uint8_t> bytes = test::buildSoftmaxPackage(true);
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  Session session(model, "sim");
+  std::vector<float> x(128 * 512);
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = isa::bf16ToF32(isa::f32ToBf16(float(i % 37) / 9.0f - 2.0f));
+  }
+  nuri::Run run = session.newRun();
+  run.bindInput("x", TensorRef::of(x.data(), {128, 512}));
+  SKIP_WITHOUT_KERNELS(run.execute());
+  std::vector<float> expect = test::softmaxRows(x, 128, 512);
+  const float *probs = run.output("probs").as<float>();
+  for (size_t i = 0; i < x.size(); ++i) {
+    ASSERT_NEAR(probs[i], expect[i], 1e-2 * expect[i] + 1e-6) << i;
+  }
+  std::vector<PartitionStats> parts = run.partitionStats();
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[0].device, "cpu");
+  EXPECT_EQ(parts[1].device, "sim");
+  EXPECT_EQ(parts[2].device, "cpu");
+}
+
+TEST(RuntimeCpp, AsyncFutureAndCallback) {
+  std::vector<uint8_t> bytes = test::buildSoftmaxPackage(false);
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  Session session(model, "sim", 2);
+  std::vector<uint16_t> x = randomBf16(128 * 512, 7);
+  TensorRef ref{NURI_DTYPE_BF16, {128, 512}, x.data(), x.size() * 2};
+  nuri::Run a = session.newRun(), b = session.newRun();
+  a.bindInput("x_bf16", ref);
+  b.bindInput("x_bf16", ref);
+  std::future<void> fa = a.executeAsync();
+  std::promise<std::exception_ptr> done;
+  b.executeAsync([&](std::exception_ptr e) { done.set_value(e); });
+  fa.get();
+  EXPECT_EQ(done.get_future().get(), nullptr);
+  b.wait();
+  OutputView pa = a.output("p_bf16"), pb = b.output("p_bf16");
+  EXPECT_EQ(0, std::memcmp(pa.data, pb.data, pa.info.byteSize));
+
+  // An async binding error is returned at once.
+  nuri::Run c = session.newRun();
+  try {
+    c.executeAsync();
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_STREQ(e.what(), "missing input 'x_bf16' (expected [128,512] bf16)");
+  }
+}
+
+TEST(RuntimeC, AsyncErrorArrivesThroughCallback) {
+  // A program that fails at run time: the DMA reads past the end of DRAM is
+  // refused at load, so use a CPU op the kernels reject instead.
+  graph::Graph g;
+  g.tensors = {test::tensor("a", graph::DType::F32, {2}),
+               test::tensor("b", graph::DType::F32, {2})};
+  g.ops = {test::op("no_such_op", {0}, {1})};
+  g.inputs = {0};
+  g.outputs = {1};
+  package::PackageBuilder builder;
+  builder.addCpuPartition(g, "bad");
+  std::vector<uint8_t> bytes = builder.build().value();
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  Session session(model, "cpu");
+  nuri::Run run = session.newRun();
+  float a[2] = {1, 2};
+  run.bindInput("a", TensorRef::of(a, {2}));
+  std::future<void> f = run.executeAsync();
+  try {
+    f.get();
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_EQ(e.code(), NURI_EXECUTION_ERROR);
+    EXPECT_NE(std::string(e.what()).find("op 0 (no_such_op, "
+                                         "'no_such_op_node')"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+} // namespace
