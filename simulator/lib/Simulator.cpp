@@ -1422,8 +1422,11 @@ std::string Report::toText() const {
           "{:>4}  {:<6} {:>5.1f}  {:>7}  {}\n", c, engineName(Engine(e)),
           100 * busyFraction(unsigned(c), Engine(e)), es.instructions, st);
     }
-    s += fmt::format("{:>4}  sram peak {} B, {} MACs\n", c, cs.sramPeakBytes,
-                     cs.macs);
+    s +=
+        fmt::format("{:>4}  sram peak {} B, {} MACs ({:.1f}% of this core's "
+                    "peak)\n",
+                    c, cs.sramPeakBytes, cs.macs,
+                    100 * (cycles.count() ? cs.macCycles / cycles.count() : 0));
   }
   if (sharedSramPeakBytes) {
     s += fmt::format("shared SRAM peak  {} B\n", sharedSramPeakBytes);
@@ -1458,10 +1461,12 @@ std::string Report::toJson() const {
           e ? ", " : "", engineName(Engine(e)), es.busyCycles,
           busyFraction(unsigned(c), Engine(e)), es.instructions, stalls);
     }
-    cs += fmt::format("{}{{\"core\": {}, \"macs\": {}, \"sram_peak_bytes\": "
-                      "{}, \"dma_bytes\": {}, \"engines\": {{{}}}}}",
-                      c ? ", " : "", c, cores[c].macs, cores[c].sramPeakBytes,
-                      cores[c].dmaBytes, engines);
+    cs += fmt::format(
+        "{}{{\"core\": {}, \"macs\": {}, \"mac_utilization\": {:.6f}, "
+        "\"sram_peak_bytes\": {}, \"dma_bytes\": {}, \"engines\": {{{}}}}}",
+        c ? ", " : "", c, cores[c].macs,
+        cycles.count() ? cores[c].macCycles / cycles.count() : 0.0,
+        cores[c].sramPeakBytes, cores[c].dmaBytes, engines);
   }
   return fmt::format(
       "{{\"target\": \"{}\", \"cycles\": {}, \"seconds\": {:.9g}, "

@@ -302,6 +302,13 @@ TEST(SimTiming, CredibilityGemmLandsBetweenIdealAndFoldBounds) {
   EXPECT_EQ(r.cycles.count(), 24u * 768 + 254 + 128 + 12);
   EXPECT_NEAR(r.macUtilization * t.cores, double(ideal) / r.cycles.count(),
               1e-9);
+  // Per core too: core 0 did all the work.
+  std::string j = r.toJson();
+  std::string key = "\"mac_utilization\": ";
+  size_t first = j.find(key), second = j.find(key, first + 1);
+  ASSERT_NE(second, std::string::npos) << j;
+  EXPECT_NEAR(std::stod(j.substr(second + key.size())),
+              double(ideal) / r.cycles.count(), 1e-5);
 }
 
 TEST(SimTiming, TraceHasTracksAndFlows) {
