@@ -14,6 +14,7 @@
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
 #include "nuri/Frontend/OnnxImporter.h"
+#include "nuri/package/Package.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
@@ -96,6 +97,16 @@ std::pair<StringRef, int64_t> flopsOf(Operation *op) {
 }
 
 int runInspect() {
+  // A compiled package (.nuri) is described by the runtime's package library.
+  if (nuri::package::isPackageFile(inputPath)) {
+    Result<std::string> text = nuri::package::describePackageFile(inputPath);
+    if (!text) {
+      WithColor::error(errs(), "nuri inspect") << text.error() << "\n";
+      return 1;
+    }
+    outs() << *text;
+    return 0;
+  }
   // The raw message is read first and dropped before the import, so the
   // weights are never held twice.
   std::map<std::string, int> onnxOps, unsupported;

@@ -144,6 +144,13 @@ bool hasPackageMagic(const void *data, size_t size) {
   return size >= sizeof(kMagic) && std::memcmp(data, kMagic, 8) == 0;
 }
 
+bool isPackageFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[sizeof(kMagic)] = {};
+  in.read(magic, sizeof(magic));
+  return in && hasPackageMagic(magic, sizeof(magic));
+}
+
 //===----------------------------------------------------------------------===//
 // Shapes and values
 //===----------------------------------------------------------------------===//

@@ -245,6 +245,8 @@ std::string describePackage(const Package &package, const uint8_t *file,
 Result<std::string> describePackageFile(const std::string &path);
 /// True when the bytes start with the .nuri magic.
 bool hasPackageMagic(const void *data, size_t size);
+/// True when the file exists and starts with the .nuri magic.
+bool isPackageFile(const std::string &path);
 
 } // namespace nuri::package
 

@@ -1,0 +1,280 @@
+//===- RunCommand.cpp - nuri run ------------------------------------------===//
+//
+// nuri run PKG.nuri [--device cpu|sim|auto] [--input NAME=FILE.npy ...]
+//          [--output-dir DIR] [--json]
+//
+// Runs a package through the public runtime API (the same library apps
+// link), so the CLI exercises exactly what users get. Inputs without a file
+// get deterministic values; outputs are written as NAME.npy.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Command.h"
+
+#include "nuri/isa/Numerics.h"
+#include "nuri/npy/Npy.h"
+#include "nuri/runtime.hpp"
+
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <sys/stat.h>
+
+namespace {
+
+namespace cl = llvm::cl;
+
+cl::SubCommand runCmd("run", "Run a compiled package (.nuri) on a device");
+cl::opt<std::string> runPackage(cl::Positional, cl::desc("<PKG.nuri>"),
+                                cl::Required, cl::sub(runCmd));
+cl::opt<std::string> runDevice("device", cl::desc("cpu, sim or auto"),
+                               cl::init("auto"), cl::sub(runCmd));
+cl::list<std::string>
+    runInputs("input",
+              cl::desc("feed input NAME from a .npy file (repeatable); "
+                       "inputs without one get deterministic values"),
+              cl::value_desc("NAME=FILE.npy"), cl::sub(runCmd));
+cl::opt<std::string> runOutputDir("output-dir",
+                                  cl::desc("write each output as NAME.npy"),
+                                  cl::value_desc("DIR"), cl::sub(runCmd));
+cl::opt<bool> runJson("json", cl::desc("print one JSON object"),
+                      cl::sub(runCmd));
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    s += (i ? "," : "") + std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+/// Deterministic values (a fixed LCG seeded by the input's position):
+/// floats in [-1, 1), integers in [0, 4), bools alternating. Small
+/// integers keep index inputs (token ids, positions) in range.
+std::vector<uint8_t> deterministicInput(const nuri::TensorInfo &info,
+                                        size_t position) {
+  std::vector<uint8_t> bytes(info.byteSize);
+  uint64_t state = 0x9E3779B97F4A7C15ull * (position + 1);
+  auto next = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return uint32_t(state >> 33);
+  };
+  size_t n = static_cast<size_t>(info.elements());
+  for (size_t i = 0; i < n; ++i) {
+    float f = float(next() % 2048) / 1024.0f - 1.0f;
+    int64_t k = next() % 4;
+    switch (info.dtype) {
+    case NURI_DTYPE_F32:
+      std::memcpy(bytes.data() + 4 * i, &f, 4);
+      break;
+    case NURI_DTYPE_F64: {
+      double d = f;
+      std::memcpy(bytes.data() + 8 * i, &d, 8);
+      break;
+    }
+    case NURI_DTYPE_F16:
+    case NURI_DTYPE_BF16: {
+      uint16_t h = info.dtype == NURI_DTYPE_BF16 ? nuri::isa::f32ToBf16(f)
+                                                 : nuri::isa::f32ToF16(f);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+      break;
+    }
+    case NURI_DTYPE_BOOL:
+      bytes[i] = uint8_t(i % 2);
+      break;
+    default: {
+      size_t w = nuri_dtype_size(info.dtype);
+      std::memcpy(bytes.data() + w * i, &k, w); // little endian
+      break;
+    }
+    }
+  }
+  return bytes;
+}
+
+std::string fileNameFor(const std::string &name) {
+  std::string s = name;
+  for (char &c : s) {
+    if (c == '/' || c == '\\' || c == ':' || c == ' ') {
+      c = '_';
+    }
+  }
+  return s.empty() ? "output" : s;
+}
+
+/// min / max / mean of a float output for the summary.
+bool floatSummary(const nuri::OutputView &out, double &lo, double &hi,
+                  double &mean) {
+  if (out.info.dtype != NURI_DTYPE_F32 || out.info.elements() == 0) {
+    return false;
+  }
+  const float *p = out.as<float>();
+  lo = hi = p[0];
+  double sum = 0;
+  for (int64_t i = 0; i < out.info.elements(); ++i) {
+    lo = std::min(lo, double(p[i]));
+    hi = std::max(hi, double(p[i]));
+    sum += p[i];
+  }
+  mean = sum / double(out.info.elements());
+  return true;
+}
+
+int runRun() {
+  auto fail = [](const std::string &message) {
+    llvm::errs() << "nuri run: " << message << "\n";
+    return 1;
+  };
+  try {
+    nuri::Model model = nuri::Model::loadFile(runPackage);
+    nuri::Session session(model, runDevice);
+    nuri::Run run = session.newRun();
+
+    std::map<std::string, std::string> files;
+    for (const std::string &spec : runInputs) {
+      size_t eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return fail("--input expects NAME=FILE.npy, got '" + spec + "'");
+      }
+      files[spec.substr(0, eq)] = spec.substr(eq + 1);
+    }
+    std::vector<nuri::TensorInfo> inputs = model.inputs();
+    for (const auto &[name, file] : files) {
+      bool known = false;
+      for (const nuri::TensorInfo &i : inputs) {
+        known |= i.name == name;
+      }
+      if (!known) {
+        std::string names;
+        for (const nuri::TensorInfo &i : inputs) {
+          names += (names.empty() ? "" : ", ") + i.name;
+        }
+        return fail("--input " + name + ": the package has no input '" + name +
+                    "' (inputs: " + names + ")");
+      }
+    }
+    // Keeps the bound input bytes alive through the run (zero copy).
+    std::vector<std::vector<uint8_t>> storage;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const nuri::TensorInfo &info = inputs[k];
+      auto it = files.find(info.name);
+      if (it == files.end()) {
+        storage.push_back(deterministicInput(info, k));
+        run.bindInput(info.name, {info.dtype, info.shape, storage.back().data(),
+                                  info.byteSize});
+        continue;
+      }
+      nuri::Result<nuri::npy::Array> a = nuri::npy::readFile(it->second);
+      if (!a) {
+        return fail("input '" + info.name + "': " + a.error());
+      }
+      // numpy has no bf16/fp8: `nuri run` writes them as u16/u8, and reads
+      // them back as the type the input wants.
+      nuri_dtype dtype = static_cast<nuri_dtype>(a->dtype);
+      if ((info.dtype == NURI_DTYPE_BF16 && dtype == NURI_DTYPE_U16) ||
+          ((info.dtype == NURI_DTYPE_F8E4M3 ||
+            info.dtype == NURI_DTYPE_F8E5M2) &&
+           dtype == NURI_DTYPE_U8)) {
+        dtype = info.dtype;
+      }
+      storage.push_back(std::move(a->data));
+      run.bindInput(info.name, {dtype, a->shape, storage.back().data(),
+                                storage.back().size()});
+    }
+    run.execute();
+
+    if (!runOutputDir.empty()) {
+      ::mkdir(runOutputDir.c_str(), 0777); // an existing dir is fine
+    }
+    nuri_run_stats stats = run.stats();
+    llvm::json::Array outputsJson;
+    std::string summary;
+    for (const nuri::TensorInfo &o : model.outputs()) {
+      nuri::OutputView out = run.output(o.name);
+      std::string path;
+      if (!runOutputDir.empty()) {
+        path = runOutputDir + "/" + fileNameFor(o.name) + ".npy";
+        nuri::Result<bool> w =
+            nuri::npy::writeFile(path, static_cast<nuri::graph::DType>(o.dtype),
+                                 o.shape, out.data, o.byteSize);
+        if (!w) {
+          return fail(w.error());
+        }
+      }
+      llvm::json::Object obj{{"name", o.name},
+                             {"shape", llvm::json::Array(o.shape)},
+                             {"dtype", nuri_dtype_name(o.dtype)}};
+      if (!path.empty()) {
+        obj["file"] = path;
+      }
+      double lo, hi, mean;
+      summary += "  " + o.name + ": " + shapeText(o.shape) + " " +
+                 nuri_dtype_name(o.dtype);
+      if (floatSummary(out, lo, hi, mean)) {
+        obj["min"] = lo;
+        obj["max"] = hi;
+        obj["mean"] = mean;
+        summary +=
+            llvm::formatv("  min {0:g} max {1:g} mean {2:g}", lo, hi, mean)
+                .str();
+      }
+      if (!path.empty()) {
+        summary += "  -> " + path;
+      }
+      summary += "\n";
+      outputsJson.push_back(std::move(obj));
+    }
+    llvm::json::Array partsJson;
+    for (const nuri::PartitionStats &p : run.partitionStats()) {
+      partsJson.push_back(
+          llvm::json::Object{{"name", p.name},
+                             {"device", p.device},
+                             {"wall_seconds", p.wallSeconds},
+                             {"sim_cycles", int64_t(p.simCycles)}});
+    }
+    bool sim = session.device() == "sim";
+    if (runJson) {
+      llvm::json::Object root{{"package", std::string(runPackage)},
+                              {"device", session.device()},
+                              {"target", model.target()},
+                              {"outputs", std::move(outputsJson)},
+                              {"wall_seconds", stats.wall_seconds},
+                              {"partitions", std::move(partsJson)}};
+      if (sim) {
+        root["sim"] = llvm::json::Object{
+            {"cycles", int64_t(stats.sim_cycles)},
+            {"seconds", stats.sim_seconds},
+            {"mac_utilization", stats.sim_mac_utilization},
+            {"dram_bytes", int64_t(stats.sim_dram_bytes)},
+            {"npu_partitions", int64_t(stats.npu_partitions_run)}};
+      }
+      llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(root)))
+                   << "\n";
+      return 0;
+    }
+    llvm::outs() << "package " << runPackage << " (target " << model.target()
+                 << ") on device " << session.device() << ": "
+                 << stats.partitions_run << " partitions, "
+                 << llvm::formatv("{0:f3}", stats.wall_seconds * 1e3)
+                 << " ms\n";
+    if (sim) {
+      llvm::outs() << llvm::formatv(
+          "sim: {0} cycles, {1:g} s, mac utilization {2:f4}, {3} DRAM bytes "
+          "({4} NPU partitions)\n",
+          stats.sim_cycles, stats.sim_seconds, stats.sim_mac_utilization,
+          stats.sim_dram_bytes, stats.npu_partitions_run);
+    }
+    llvm::outs() << "outputs:\n" << summary;
+    return 0;
+  } catch (const nuri::Exception &e) {
+    return fail(e.what());
+  }
+}
+
+nuri::cli::CommandRegistration runReg(runCmd, runRun);
+
+} // namespace
