@@ -146,7 +146,9 @@ int main() {
   double peak1 = measurePeak(avx512, &sink);
   // Every core runs the same loop at once: the all-core peak.
   std::vector<double> perThread(threads);
-  tbb::parallel_for(0, threads, [&](int t) { perThread[t] = measurePeak(avx512, &sink); }, tbb::static_partitioner());
+  tbb::parallel_for(
+      0, threads, [&](int t) { perThread[t] = measurePeak(avx512, &sink); },
+      tbb::static_partitioner());
   double peakAll = 0;
   for (double p : perThread) {
     peakAll += p;
@@ -183,8 +185,8 @@ int main() {
       {"context p.v, batch 12", 12, 128, 64, 128, false},
       {"square 1024", 1, 1024, 1024, 1024, false},
   };
-  std::printf("\n%-26s %-16s %12s %12s %8s %8s\n", "gemm", "MxNxK", "1T GFLOP/s",
-              "allT GFLOP/s", "1T %pk", "allT %pk");
+  std::printf("\n%-26s %-16s %12s %12s %8s %8s\n", "gemm", "MxNxK",
+              "1T GFLOP/s", "allT GFLOP/s", "1T %pk", "allT %pk");
   for (const Shape &s : shapes) {
     Buffer a(s.batch * s.m * s.k, 1), b(s.batch * s.k * s.n, 2),
         c(s.batch * s.m * s.n, 3);
@@ -221,7 +223,8 @@ int main() {
     std::snprintf(dims, sizeof dims, "%s%ldx%ldx%ld", s.batch > 1 ? "12x" : "",
                   long(s.m), long(s.n), long(s.k));
     std::printf("%-26s %-16s %12.1f %12.1f %7.0f%% %7.0f%%\n", s.what, dims,
-                flops / t1 / 1e9, flops / tn / 1e9, 100 * flops / t1 / 1e9 / peak1,
+                flops / t1 / 1e9, flops / tn / 1e9,
+                100 * flops / t1 / 1e9 / peak1,
                 100 * flops / tn / 1e9 / peakAll);
   }
 

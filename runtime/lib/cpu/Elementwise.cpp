@@ -22,9 +22,8 @@ const std::vector<std::string> kArith = {"add", "sub", "mul", "div",
 const std::vector<std::string> kLogic = {"and", "or", "xor"};
 const std::vector<std::string> kUnaryAny = {"neg", "abs", "sign", "relu"};
 const std::vector<std::string> kUnaryFloat = {
-    "exp",   "log",  "sqrt",  "rsqrt", "reciprocal", "tanh",
-    "erf",   "sigmoid", "sin", "cos",  "ceil",       "floor",
-    "round", "silu", "gelu"};
+    "exp", "log", "sqrt", "rsqrt", "reciprocal", "tanh", "erf", "sigmoid",
+    "sin", "cos", "ceil", "floor", "round",      "silu", "gelu"};
 
 bool contains(const std::vector<std::string> &v, const std::string &s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -193,8 +192,8 @@ void binaryTyped(const TensorView &a, const TensorView &b,
 
 /// Arithmetic on staged fp32 copies for 16-bit and 8-bit floats.
 template <typename Fn>
-void binaryHalf(const TensorView &a, const TensorView &b,
-                const TensorView &out, const Fn &fn) {
+void binaryHalf(const TensorView &a, const TensorView &b, const TensorView &out,
+                const Fn &fn) {
   F32Buffer fa = toF32(a), fb = toF32(b);
   TensorView va{DType::F32, a.shape, const_cast<float *>(fa.ptr)};
   TensorView vb{DType::F32, b.shape, const_cast<float *>(fb.ptr)};
@@ -256,7 +255,7 @@ std::string runLogic(const graph::Op &op, const Inputs &in,
   char k = op.kind[0];
   binaryTyped<uint8_t>(in[0], in[1], out[0], [k](uint8_t x, uint8_t y) {
     bool p = x != 0, q = y != 0;
-    return static_cast<uint8_t>(k == 'a' ? (p && q)
+    return static_cast<uint8_t>(k == 'a'   ? (p && q)
                                 : k == 'o' ? (p || q)
                                            : (p != q));
   });
@@ -467,7 +466,8 @@ std::string runUnary(const graph::Op &op, const Inputs &in,
       auto f = [](auto x) {
         using T = decltype(x);
         const T c = T(0.7978845608028654); // sqrt(2 / pi)
-        return T(0.5) * x * (T(1) + std::tanh(c * (x + T(0.044715) * x * x * x)));
+        return T(0.5) * x *
+               (T(1) + std::tanh(c * (x + T(0.044715) * x * x * x)));
       };
       return floatUnary(op, in, out, f, f);
     }
@@ -480,14 +480,14 @@ std::string runUnary(const graph::Op &op, const Inputs &in,
     };
     return floatUnary(op, in, out, f, f);
   }
-  int which = static_cast<int>(
-      std::find(kUnaryFloat.begin(), kUnaryFloat.end(), k) -
-      kUnaryFloat.begin());
+  int which =
+      static_cast<int>(std::find(kUnaryFloat.begin(), kUnaryFloat.end(), k) -
+                       kUnaryFloat.begin());
   switch (which) {
 #define NURI_UNARY_CASE(N)                                                     \
   case N:                                                                      \
     return floatUnary(                                                         \
-        op, in, out, [&](float v) { return unaryFloat<float>(N, v); },      \
+        op, in, out, [&](float v) { return unaryFloat<float>(N, v); },         \
         [&](double v) { return unaryFloat<double>(N, v); });
     NURI_UNARY_CASE(0)
     NURI_UNARY_CASE(1)
@@ -509,8 +509,7 @@ std::string runUnary(const graph::Op &op, const Inputs &in,
   }
 }
 
-std::string runClip(const graph::Op &op, const Inputs &in,
-                    const Outputs &out) {
+std::string runClip(const graph::Op &op, const Inputs &in, const Outputs &out) {
   bool hasLo = op.has("min"), hasHi = op.has("max");
   double lo = op.getFloat("min", 0), hi = op.getFloat("max", 0);
   if (in[0].dtype != out[0].dtype) {
@@ -532,7 +531,8 @@ std::string runClip(const graph::Op &op, const Inputs &in,
   bool ok = dispatchNumeric(in[0].dtype, [&](auto tag) {
     using T = decltype(tag);
     // Integer bounds saturate into T so that e.g. clip(u8, min=-1) keeps 0.
-    T tlo = std::numeric_limits<T>::lowest(), thi = std::numeric_limits<T>::max();
+    T tlo = std::numeric_limits<T>::lowest(),
+      thi = std::numeric_limits<T>::max();
     if (hasLo && lo > static_cast<double>(tlo)) {
       tlo = static_cast<T>(lo);
     }
@@ -542,9 +542,8 @@ std::string runClip(const graph::Op &op, const Inputs &in,
     if constexpr (std::is_floating_point_v<T>) {
       unaryTyped<T>(in[0], out[0], clamp);
     } else {
-      unaryTyped<T>(in[0], out[0], [&](T x) {
-        return x < tlo ? tlo : (x > thi ? thi : x);
-      });
+      unaryTyped<T>(in[0], out[0],
+                    [&](T x) { return x < tlo ? tlo : (x > thi ? thi : x); });
     }
   });
   return ok ? "" : unsupported(op, in, out);
@@ -571,8 +570,7 @@ template <typename D, typename S> D convertValue(S v) {
   }
 }
 
-std::string runCast(const graph::Op &op, const Inputs &in,
-                    const Outputs &out) {
+std::string runCast(const graph::Op &op, const Inputs &in, const Outputs &out) {
   const TensorView &x = in[0], &o = out[0];
   int64_t n = x.elements();
   // Sources: fp16/bf16/fp8 are staged to fp32; bool reads as u8.
@@ -635,8 +633,7 @@ struct QuantParams {
   int64_t inner = 1, channels = 1;
 };
 
-std::string quantParams(const graph::Op &op, const Inputs &in,
-                        QuantParams &q) {
+std::string quantParams(const graph::Op &op, const Inputs &in, QuantParams &q) {
   const TensorView &x = in[0], &s = in[1];
   if (!graph::isFloat(s.dtype)) {
     return fail(op, "scale must be a float tensor");
@@ -694,8 +691,9 @@ std::string runQuantize(const graph::Op &op, const Inputs &in,
         if (r != r) {
           r = 0;
         }
-        r = std::min<double>(std::max<double>(r, std::numeric_limits<T>::lowest()),
-                             std::numeric_limits<T>::max());
+        r = std::min<double>(
+            std::max<double>(r, std::numeric_limits<T>::lowest()),
+            std::numeric_limits<T>::max());
         po[i] = static_cast<T>(r);
       }
     });
@@ -760,12 +758,12 @@ std::string runElementwise(const graph::Op &op, const Inputs &in,
   const std::string &k = op.kind;
   size_t arity = contains(kArith, k) || contains(kLogic, k) || k == "compare"
                      ? 2
-                 : k == "where"                            ? 3
-                 : k == "quantize" || k == "dequantize"    ? 2
-                                                           : 1;
+                 : k == "where"                         ? 3
+                 : k == "quantize" || k == "dequantize" ? 2
+                                                        : 1;
   if (in.size() < arity || out.size() != 1) {
-    return fail(op, "expected " + std::to_string(arity) +
-                        " inputs and 1 output");
+    return fail(op,
+                "expected " + std::to_string(arity) + " inputs and 1 output");
   }
   for (size_t i = 0; i < arity; ++i) {
     if (!in[i].data && in[i].elements() != 0) {

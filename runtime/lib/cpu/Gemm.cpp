@@ -38,9 +38,10 @@ struct KernelInfo {
   MicroKernel fn;
 };
 
-__attribute__((target("avx512f"))) void
-kernel8x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-           bool acc, int64_t mr, int64_t nr) {
+__attribute__((target("avx512f"))) void kernel8x32(int64_t kc, const float *a,
+                                                   const float *b, float *c,
+                                                   int64_t ldc, bool acc,
+                                                   int64_t mr, int64_t nr) {
   __m512 c0[8], c1[8];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) {
@@ -73,8 +74,9 @@ kernel8x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
     return;
   }
   auto lanes = [](int64_t k) {
-    return k >= 16 ? __mmask16(0xffff)
-                   : static_cast<__mmask16>((1u << std::max<int64_t>(k, 0)) - 1);
+    return k >= 16
+               ? __mmask16(0xffff)
+               : static_cast<__mmask16>((1u << std::max<int64_t>(k, 0)) - 1);
   };
   __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
   for (int i = 0; i < 8; ++i) {
@@ -91,9 +93,10 @@ kernel8x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
   }
 }
 
-__attribute__((target("avx2,fma"))) void
-kernel6x16(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-           bool acc, int64_t mr, int64_t nr) {
+__attribute__((target("avx2,fma"))) void kernel6x16(int64_t kc, const float *a,
+                                                    const float *b, float *c,
+                                                    int64_t ldc, bool acc,
+                                                    int64_t mr, int64_t nr) {
   __m256 c0[6], c1[6];
 #pragma GCC unroll 6
   for (int i = 0; i < 6; ++i) {
@@ -177,8 +180,10 @@ struct FreeDeleter {
 using Buffer = std::unique_ptr<float, FreeDeleter>;
 
 Buffer allocate(int64_t floats) {
-  size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) & ~size_t(63);
-  return Buffer(static_cast<float *>(std::aligned_alloc(64, bytes ? bytes : 64)));
+  size_t bytes =
+      (static_cast<size_t>(floats) * sizeof(float) + 63) & ~size_t(63);
+  return Buffer(
+      static_cast<float *>(std::aligned_alloc(64, bytes ? bytes : 64)));
 }
 
 /// A per-thread scratch block that grows and is reused. Only used by code
@@ -246,8 +251,8 @@ thread_local int64_t tlACap = 0, tlBCap = 0;
 
 const char *gemmKernelName() { return kernel().name; }
 
-void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
-           float *c, int64_t ldc, bool accumulate, bool parallel) {
+void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
+           int64_t ldc, bool accumulate, bool parallel) {
   if (m <= 0 || n <= 0) {
     return;
   }
@@ -333,8 +338,7 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
 
 namespace {
 __attribute__((target_clones("avx512f", "avx2", "default"))) void
-igemmRow(int64_t n, int64_t k, const int32_t *a, const int32_t *b,
-         int32_t *c) {
+igemmRow(int64_t n, int64_t k, const int32_t *a, const int32_t *b, int32_t *c) {
   // Unsigned arithmetic: overflow wraps (defined), as int32 hardware does.
   auto *uc = reinterpret_cast<uint32_t *>(c);
   for (int64_t p = 0; p < k; ++p) {
@@ -347,8 +351,8 @@ igemmRow(int64_t n, int64_t k, const int32_t *a, const int32_t *b,
 }
 } // namespace
 
-void igemm(int64_t m, int64_t n, int64_t k, const int32_t *a,
-           const int32_t *b, int32_t *c, bool accumulate) {
+void igemm(int64_t m, int64_t n, int64_t k, const int32_t *a, const int32_t *b,
+           int32_t *c, bool accumulate) {
   if (!accumulate) {
     std::fill(c, c + m * n, 0);
   }

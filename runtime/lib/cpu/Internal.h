@@ -39,10 +39,9 @@ void parallelRange(int64_t n, int64_t grain, const Fn &fn) {
     }
     return;
   }
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain),
-                    [&](const tbb::blocked_range<int64_t> &r) {
-                      fn(r.begin(), r.end());
-                    });
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, n, grain),
+      [&](const tbb::blocked_range<int64_t> &r) { fn(r.begin(), r.end()); });
 }
 
 std::string shapeString(const std::vector<int64_t> &shape);

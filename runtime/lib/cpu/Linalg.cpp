@@ -35,8 +35,8 @@ void widen(const TensorView &t, int64_t offset, int64_t rows, int64_t cols,
 }
 
 template <typename T>
-void naiveGemm(int64_t m, int64_t n, int64_t k, const T *a, bool ta,
-               const T *b, bool tb, T *c) {
+void naiveGemm(int64_t m, int64_t n, int64_t k, const T *a, bool ta, const T *b,
+               bool tb, T *c) {
   tbb::parallel_for(int64_t(0), m, [&](int64_t i) {
     for (int64_t j = 0; j < n; ++j) {
       T acc = 0;
@@ -102,8 +102,7 @@ std::string runMatmul(const graph::Op &op, const Inputs &in,
       using T = decltype(tag);
       for (int64_t bi = 0; bi < batch; ++bi) {
         naiveGemm<T>(m, n, k, l.as<const T>() + lOff(bi), tl,
-                     r.as<const T>() + rOff(bi), tr,
-                     o.as<T>() + bi * m * n);
+                     r.as<const T>() + rOff(bi), tr, o.as<T>() + bi * m * n);
       }
     };
     l.dtype == DType::F64 ? run(double{}) : run(int64_t{});
@@ -147,7 +146,8 @@ std::string runLinear(const graph::Op &op, const Inputs &in,
                         shapeString(w.shape) + " -> " + shapeString(o.shape) +
                         " do not form a dense layer");
   }
-  int64_t m = k ? x.elements() / k : graph::elementCount(expect) / std::max<int64_t>(n, 1);
+  int64_t m = k ? x.elements() / k
+                : graph::elementCount(expect) / std::max<int64_t>(n, 1);
   if (isIntGemmInput(x.dtype) && isIntGemmInput(w.dtype) &&
       o.dtype == DType::I32) {
     if (bias && !isIntegerIndex(bias->dtype)) {
@@ -185,8 +185,7 @@ std::string runLinear(const graph::Op &op, const Inputs &in,
   return "";
 }
 
-std::string runConv(const graph::Op &op, const Inputs &in,
-                    const Outputs &out) {
+std::string runConv(const graph::Op &op, const Inputs &in, const Outputs &out) {
   const TensorView &x = in[0], &w = in[1], &o = out[0];
   const TensorView *bias = in.size() > 2 && in[2].data ? &in[2] : nullptr;
   size_t rank = x.shape.size();
@@ -200,8 +199,7 @@ std::string runConv(const graph::Op &op, const Inputs &in,
   }
   size_t sp = rank - 2;
   std::vector<int64_t> strides = op.getInts("strides"),
-                       pads = op.getInts("pads"),
-                       dil = op.getInts("dilations");
+                       pads = op.getInts("pads"), dil = op.getInts("dilations");
   if (strides.empty()) {
     strides.assign(sp, 1);
   }
@@ -261,10 +259,9 @@ std::string runConv(const graph::Op &op, const Inputs &in,
               int64_t iy = y * sh - pt + ky * dh;
               for (int64_t xo = 0; xo < ow; ++xo) {
                 int64_t ix = xo * sw - pl + kx * dw;
-                dst[y * ow + xo] =
-                    (iy < 0 || iy >= ih || ix < 0 || ix >= iw)
-                        ? 0.0f
-                        : src[(ci * ih + iy) * iw + ix];
+                dst[y * ow + xo] = (iy < 0 || iy >= ih || ix < 0 || ix >= iw)
+                                       ? 0.0f
+                                       : src[(ci * ih + iy) * iw + ix];
               }
             }
           }
@@ -316,11 +313,13 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
   }
   bool floats = graph::isFloat(q.dtype) && k.dtype == q.dtype &&
                 v.dtype == q.dtype && o.dtype == q.dtype;
-  bool maskOk = !mask || mask->dtype == DType::Bool || graph::isFloat(mask->dtype);
+  bool maskOk =
+      !mask || mask->dtype == DType::Bool || graph::isFloat(mask->dtype);
   if (!floats || !maskOk) {
     return unsupported(op, in, out);
   }
-  float scale = static_cast<float>(op.getFloat("scale", 1.0 / std::sqrt(double(d))));
+  float scale =
+      static_cast<float>(op.getFloat("scale", 1.0 / std::sqrt(double(d))));
   bool causal = op.getInt("causal", 0) != 0;
   F32Buffer fq = toF32(q), fk = toF32(k), fv = toF32(v), fm;
   const uint8_t *boolMask = nullptr;
@@ -331,8 +330,8 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
       fm = toF32(*mask);
     }
   }
-  std::vector<int64_t> ms =
-      mask ? broadcastStrides(mask->shape, scoreShape) : std::vector<int64_t>(4, 0);
+  std::vector<int64_t> ms = mask ? broadcastStrides(mask->shape, scoreShape)
+                                 : std::vector<int64_t>(4, 0);
   F32Out fo(o);
   int64_t group = hq / hkv;
   int64_t qBlocks = (sq + kQueryBlock - 1) / kQueryBlock;
@@ -397,8 +396,9 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
       // A row that sees no key is 0 / 0, as the naive formula gives.
       float inv = 1.0f / sum[r];
       for (int64_t c = 0; c < dv; ++c) {
-        op_[r * dv + c] = sum[r] == 0.0f ? std::numeric_limits<float>::quiet_NaN()
-                                         : acc[r * dv + c] * inv;
+        op_[r * dv + c] = sum[r] == 0.0f
+                              ? std::numeric_limits<float>::quiet_NaN()
+                              : acc[r * dv + c] * inv;
       }
     }
   });

@@ -96,8 +96,8 @@ std::string runNorm(const graph::Op &op, const Inputs &in, const Outputs &out,
   const TensorView *bias =
       layerNorm && in.size() > 2 && in[2].data ? &in[2] : nullptr;
   for (const TensorView *p : {&in[1], bias}) {
-    if (p && (!graph::isFloat(p->dtype) ||
-              !broadcastable(p->shape, normShape))) {
+    if (p &&
+        (!graph::isFloat(p->dtype) || !broadcastable(p->shape, normShape))) {
       return fail(op, "scale/bias " + shapeString(p->shape) +
                           " does not broadcast to " + shapeString(normShape));
     }
@@ -150,8 +150,7 @@ std::string runNorm(const graph::Op &op, const Inputs &in, const Outputs &out,
   return "";
 }
 
-std::string runRope(const graph::Op &op, const Inputs &in,
-                    const Outputs &out) {
+std::string runRope(const graph::Op &op, const Inputs &in, const Outputs &out) {
   if (in.size() < 3 || !in[1].data || !in[2].data) {
     return fail(op, "needs input, cos and sin");
   }
@@ -160,8 +159,8 @@ std::string runRope(const graph::Op &op, const Inputs &in,
   }
   const std::vector<int64_t> &shape = in[0].shape;
   if (shape.empty() || shape.back() % 2 != 0) {
-    return fail(op, "last dimension of " + shapeString(shape) +
-                        " must be even");
+    return fail(op,
+                "last dimension of " + shapeString(shape) + " must be even");
   }
   for (int i = 1; i < 3; ++i) {
     if (!graph::isFloat(in[i].dtype) || !broadcastable(in[i].shape, shape)) {
@@ -207,74 +206,70 @@ void reduceTyped(const T *in, T *out, const std::vector<int64_t> &keptShape,
   int64_t inner = redShape.empty() ? 1 : redShape.back();
   int64_t innerStride = redStrides.empty() ? 0 : redStrides.back();
   int64_t redRows = inner ? redN / inner : 0;
-  parallelRange(outN, std::max<int64_t>(1, kParallelGrain / (redN + 1)),
-                [&](int64_t b, int64_t e) {
-                  for (int64_t o = b; o < e; ++o) {
-                    const T *base = in + offsetOf(o, keptShape, keptStrides);
-                    Acc acc;
-                    switch (kind) {
-                    case Red::Max:
-                      acc = std::numeric_limits<T>::has_infinity
-                                ? -static_cast<Acc>(
-                                      std::numeric_limits<T>::infinity())
-                                : static_cast<Acc>(
-                                      std::numeric_limits<T>::lowest());
-                      break;
-                    case Red::Min:
-                      acc = std::numeric_limits<T>::has_infinity
-                                ? static_cast<Acc>(
-                                      std::numeric_limits<T>::infinity())
-                                : static_cast<Acc>(
-                                      std::numeric_limits<T>::max());
-                      break;
-                    case Red::Prod:
-                      acc = 1;
-                      break;
-                    default:
-                      acc = 0;
-                    }
-                    for (int64_t rr = 0; rr < redRows; ++rr) {
-                      const T *p =
-                          base + offsetOf(rr * inner, redShape, redStrides);
-                      for (int64_t i = 0; i < inner; ++i) {
-                        Acc v = static_cast<Acc>(p[i * innerStride]);
-                        switch (kind) {
-                        case Red::Sum:
-                        case Red::Mean:
-                          if constexpr (std::is_integral_v<Acc>) {
-                            using U = std::make_unsigned_t<Acc>;
-                            acc = static_cast<Acc>(U(acc) + U(v));
-                          } else {
-                            acc += v;
-                          }
-                          break;
-                        case Red::Prod:
-                          if constexpr (std::is_integral_v<Acc>) {
-                            using U = std::make_unsigned_t<Acc>;
-                            acc = static_cast<Acc>(U(acc) * U(v));
-                          } else {
-                            acc *= v;
-                          }
-                          break;
-                        case Red::Max:
-                          acc = (v > acc || v != v) ? v : acc;
-                          break;
-                        case Red::Min:
-                          acc = (v < acc || v != v) ? v : acc;
-                          break;
-                        }
-                      }
-                    }
-                    if (kind == Red::Mean) {
-                      if constexpr (std::is_integral_v<Acc>) {
-                        acc = redN ? acc / static_cast<Acc>(redN) : 0;
-                      } else {
-                        acc = acc / static_cast<Acc>(redN);
-                      }
-                    }
-                    out[o] = static_cast<T>(acc);
-                  }
-                });
+  parallelRange(
+      outN, std::max<int64_t>(1, kParallelGrain / (redN + 1)),
+      [&](int64_t b, int64_t e) {
+        for (int64_t o = b; o < e; ++o) {
+          const T *base = in + offsetOf(o, keptShape, keptStrides);
+          Acc acc;
+          switch (kind) {
+          case Red::Max:
+            acc = std::numeric_limits<T>::has_infinity
+                      ? -static_cast<Acc>(std::numeric_limits<T>::infinity())
+                      : static_cast<Acc>(std::numeric_limits<T>::lowest());
+            break;
+          case Red::Min:
+            acc = std::numeric_limits<T>::has_infinity
+                      ? static_cast<Acc>(std::numeric_limits<T>::infinity())
+                      : static_cast<Acc>(std::numeric_limits<T>::max());
+            break;
+          case Red::Prod:
+            acc = 1;
+            break;
+          default:
+            acc = 0;
+          }
+          for (int64_t rr = 0; rr < redRows; ++rr) {
+            const T *p = base + offsetOf(rr * inner, redShape, redStrides);
+            for (int64_t i = 0; i < inner; ++i) {
+              Acc v = static_cast<Acc>(p[i * innerStride]);
+              switch (kind) {
+              case Red::Sum:
+              case Red::Mean:
+                if constexpr (std::is_integral_v<Acc>) {
+                  using U = std::make_unsigned_t<Acc>;
+                  acc = static_cast<Acc>(U(acc) + U(v));
+                } else {
+                  acc += v;
+                }
+                break;
+              case Red::Prod:
+                if constexpr (std::is_integral_v<Acc>) {
+                  using U = std::make_unsigned_t<Acc>;
+                  acc = static_cast<Acc>(U(acc) * U(v));
+                } else {
+                  acc *= v;
+                }
+                break;
+              case Red::Max:
+                acc = (v > acc || v != v) ? v : acc;
+                break;
+              case Red::Min:
+                acc = (v < acc || v != v) ? v : acc;
+                break;
+              }
+            }
+          }
+          if (kind == Red::Mean) {
+            if constexpr (std::is_integral_v<Acc>) {
+              acc = redN ? acc / static_cast<Acc>(redN) : 0;
+            } else {
+              acc = acc / static_cast<Acc>(redN);
+            }
+          }
+          out[o] = static_cast<T>(acc);
+        }
+      });
 }
 
 std::string runReduce(const graph::Op &op, const Inputs &in,

@@ -27,8 +27,8 @@ void stridedCopyT(const T *in, T *out, const std::vector<int64_t> &outShape,
   parallelRange(rows, std::max<int64_t>(1, kParallelGrain / inner),
                 [&](int64_t rb, int64_t re) {
                   for (int64_t r = rb; r < re; ++r) {
-                    const T *src = in + base + offsetOf(r * inner, outShape,
-                                                        strides);
+                    const T *src =
+                        in + base + offsetOf(r * inner, outShape, strides);
                     T *dst = out + r * inner;
                     if (step == 1) {
                       std::copy(src, src + inner, dst);
@@ -112,9 +112,8 @@ std::string runSlice(const graph::Op &op, const Inputs &in,
     int64_t count = st > 0 ? std::max<int64_t>(0, (l - s + st - 1) / st)
                            : std::max<int64_t>(0, (s - l + (-st) - 1) / (-st));
     // Every index read must lie inside the input.
-    if (count > 0 &&
-        (s < 0 || s >= shape[d] || s + (count - 1) * st < 0 ||
-         s + (count - 1) * st >= shape[d])) {
+    if (count > 0 && (s < 0 || s >= shape[d] || s + (count - 1) * st < 0 ||
+                      s + (count - 1) * st >= shape[d])) {
       return fail(op, "slice out of range in dimension " + std::to_string(d));
     }
     expect[d] = count;

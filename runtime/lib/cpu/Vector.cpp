@@ -41,9 +41,9 @@ __attribute__((target("avx512f"))) __m512 exp512(__m512 x) {
   __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kLow), _CMP_LT_OQ);
   x = _mm512_min_ps(x, _mm512_set1_ps(kHigh));
   x = _mm512_max_ps(x, _mm512_set1_ps(kLow));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
-                                  _MM_FROUND_TO_NEAREST_INT |
-                                      _MM_FROUND_NO_EXC);
+  __m512 n =
+      _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
+                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
   __m512 p = _mm512_set1_ps(kP0);

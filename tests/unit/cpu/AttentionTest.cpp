@@ -34,15 +34,18 @@ std::vector<double> naiveAttention(const Tensor &q, const Tensor &k,
               off = off * mask->shape[dd] + ci;
             }
             if (mask->dtype == DType::Bool) {
-              if (!mask->get(off)) s[j] = -INFINITY;
+              if (!mask->get(off))
+                s[j] = -INFINITY;
             } else {
               s[j] += mask->get(off);
             }
           }
-          if (causal && j > i + skv - sq) s[j] = -INFINITY;
+          if (causal && j > i + skv - sq)
+            s[j] = -INFINITY;
         }
         double mx = -INFINITY;
-        for (double x : s) mx = std::max(mx, x);
+        for (double x : s)
+          mx = std::max(mx, x);
         double sum = 0;
         for (double &x : s) {
           x = std::exp(x - mx);
@@ -80,8 +83,10 @@ TEST_P(AttentionTest, MatchesNaiveFormula) {
   } else if (c.maskKind == 2) {
     mask = Tensor(DType::Bool, {c.sq, c.skv});
     std::mt19937 rng(25);
-    for (int64_t i = 0; i < mask.size(); ++i) mask.set(i, rng() % 4 != 0);
-    for (int64_t i = 0; i < c.sq; ++i) mask.set(i * c.skv + c.skv - 1, 1);
+    for (int64_t i = 0; i < mask.size(); ++i)
+      mask.set(i, rng() % 4 != 0);
+    for (int64_t i = 0; i < c.sq; ++i)
+      mask.set(i * c.skv + c.skv - 1, 1);
   } else if (c.maskKind == 3) {
     mask = randomTensor(t, {c.b, c.hq, c.sq, c.skv}, -2, 2, 26);
   }
@@ -89,10 +94,13 @@ TEST_P(AttentionTest, MatchesNaiveFormula) {
   double scale = 1.0 / std::sqrt(double(c.d));
   Tensor o(t, {c.b, c.hq, c.sq, c.dv});
   std::map<std::string, graph::AttrValue> attrs = {{"scale", scale}};
-  if (c.causal) attrs["causal"] = int64_t(1);
+  if (c.causal)
+    attrs["causal"] = int64_t(1);
   ASSERT_EQ(run(makeOp("attention", attrs), {&q, &k, &v, mp}, {&o}), "");
-  std::vector<double> want = naiveAttention(q, k, v, mp, static_cast<float>(scale), c.causal);
-  for (double &w : want) w = roundTo(t, w);
+  std::vector<double> want =
+      naiveAttention(q, k, v, mp, static_cast<float>(scale), c.causal);
+  for (double &w : want)
+    w = roundTo(t, w);
   expectNear(o, want, t == DType::F32 ? 1e-4 : 1e-2, 1e-5, "attention");
 }
 
@@ -124,7 +132,8 @@ TEST(Attention, RowWithoutVisibleKeyIsNaNAsTheFormula) {
 TEST(Attention, Errors) {
   Tensor q(DType::F32, {1, 3, 4, 8}), k(DType::F32, {1, 2, 4, 8}),
       v(DType::F32, {1, 2, 4, 8}), o(DType::F32, {1, 3, 4, 8});
-  std::string e = run(makeOp("attention", {{"scale", 1.0}}), {&q, &k, &v}, {&o});
+  std::string e =
+      run(makeOp("attention", {{"scale", 1.0}}), {&q, &k, &v}, {&o});
   EXPECT_NE(e.find("attention"), std::string::npos) << e;
   Tensor qi(DType::I8, {1, 2, 4, 8}), ki(DType::I8, {1, 2, 4, 8}),
       vi(DType::I8, {1, 2, 4, 8}), oi(DType::I8, {1, 2, 4, 8});

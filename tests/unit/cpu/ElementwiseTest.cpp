@@ -41,13 +41,20 @@ double wrapInt(DType t, double v) {
 }
 
 double refBinary(const std::string &op, double a, double b, bool isInt) {
-  if (op == "add") return a + b;
-  if (op == "sub") return a - b;
-  if (op == "mul") return a * b;
-  if (op == "div") return isInt ? std::trunc(a / b) : a / b;
-  if (op == "pow") return std::pow(a, b);
-  if (op == "max") return std::max(a, b);
-  if (op == "min") return std::min(a, b);
+  if (op == "add")
+    return a + b;
+  if (op == "sub")
+    return a - b;
+  if (op == "mul")
+    return a * b;
+  if (op == "div")
+    return isInt ? std::trunc(a / b) : a / b;
+  if (op == "pow")
+    return std::pow(a, b);
+  if (op == "max")
+    return std::max(a, b);
+  if (op == "min")
+    return std::min(a, b);
   // mod: the sign of the divisor, as Python.
   return a - std::floor(a / b) * b;
 }
@@ -61,17 +68,20 @@ TEST_P(BinaryTest, BroadcastsLikeNumpy) {
   bool isUnsigned = t == DType::U8;
   std::vector<int64_t> sa = {3, 1, 5}, sb = {4, 1}, so = {3, 4, 5};
   double lo = isUnsigned ? 0 : -20, hi = 20;
-  Tensor a = randomTensor(t, sa, lo, hi, 31), b = randomTensor(t, sb, lo, hi, 32);
+  Tensor a = randomTensor(t, sa, lo, hi, 31),
+         b = randomTensor(t, sb, lo, hi, 32);
   for (int64_t i = 0; i < b.size(); ++i) {
     if (opName == "div" || opName == "mod") {
-      if (b.get(i) == 0) b.set(i, 3);
+      if (b.get(i) == 0)
+        b.set(i, 3);
     }
     if (opName == "pow") {
       b.set(i, isInt ? double(i % 4) : (i % 5) * 0.5 - 1);
     }
   }
   if (opName == "pow" && !isInt) {
-    for (int64_t i = 0; i < a.size(); ++i) a.set(i, std::fabs(a.get(i)) + 0.5);
+    for (int64_t i = 0; i < a.size(); ++i)
+      a.set(i, std::fabs(a.get(i)) + 0.5);
   }
   Tensor o(t, so);
   ASSERT_EQ(run(makeOp(opName), {&a, &b}, {&o}), "");
@@ -158,11 +168,16 @@ TEST(Compare, EveryPredicateAndDtype) {
       std::vector<double> want;
       for (int64_t i = 0; i < 12; ++i) {
         double x = a.get(i), y = b.get(i % 3);
-        bool r = p == 0 ? x == y : p == 1 ? x != y : p == 2 ? x < y
-                 : p == 3 ? x <= y : p == 4 ? x > y : x >= y;
+        bool r = p == 0   ? x == y
+                 : p == 1 ? x != y
+                 : p == 2 ? x < y
+                 : p == 3 ? x <= y
+                 : p == 4 ? x > y
+                          : x >= y;
         want.push_back(r);
       }
-      expectNear(o, want, 0, 0, std::string(preds[p]) + " " + graph::dtypeName(t));
+      expectNear(o, want, 0, 0,
+                 std::string(preds[p]) + " " + graph::dtypeName(t));
     }
   }
   Tensor a(DType::F32, {2}), o(DType::Bool, {2});
@@ -174,7 +189,8 @@ TEST(Compare, EveryPredicateAndDtype) {
 TEST(Where, BroadcastsAllThree) {
   for (DType t : {DType::F32, DType::I64, DType::F16, DType::Bool}) {
     Tensor c = fromValues(DType::Bool, {2, 1}, {1, 0});
-    Tensor x = randomTensor(t, {3}, 0, 5, 43), y = randomTensor(t, {2, 3}, 0, 5, 44);
+    Tensor x = randomTensor(t, {3}, 0, 5, 43),
+           y = randomTensor(t, {2, 3}, 0, 5, 44);
     Tensor o(t, {2, 3});
     ASSERT_EQ(run(makeOp("where"), {&c, &x, &y}, {&o}), "");
     std::vector<double> want;
@@ -185,27 +201,46 @@ TEST(Where, BroadcastsAllThree) {
   }
 }
 
-// --- Unary --------------------------------------------------------------------
+// --- Unary
+// --------------------------------------------------------------------
 
 double refUnary(const std::string &op, double x) {
-  if (op == "neg") return -x;
-  if (op == "abs") return std::fabs(x);
-  if (op == "sign") return x > 0 ? 1 : x < 0 ? -1 : 0;
-  if (op == "relu") return x > 0 ? x : 0;
-  if (op == "exp") return std::exp(x);
-  if (op == "log") return std::log(x);
-  if (op == "sqrt") return std::sqrt(x);
-  if (op == "rsqrt") return 1 / std::sqrt(x);
-  if (op == "reciprocal") return 1 / x;
-  if (op == "tanh") return std::tanh(x);
-  if (op == "erf") return std::erf(x);
-  if (op == "sigmoid") return 1 / (1 + std::exp(-x));
-  if (op == "sin") return std::sin(x);
-  if (op == "cos") return std::cos(x);
-  if (op == "ceil") return std::ceil(x);
-  if (op == "floor") return std::floor(x);
-  if (op == "round") return std::nearbyint(x);
-  if (op == "silu") return x / (1 + std::exp(-x));
+  if (op == "neg")
+    return -x;
+  if (op == "abs")
+    return std::fabs(x);
+  if (op == "sign")
+    return x > 0 ? 1 : x < 0 ? -1 : 0;
+  if (op == "relu")
+    return x > 0 ? x : 0;
+  if (op == "exp")
+    return std::exp(x);
+  if (op == "log")
+    return std::log(x);
+  if (op == "sqrt")
+    return std::sqrt(x);
+  if (op == "rsqrt")
+    return 1 / std::sqrt(x);
+  if (op == "reciprocal")
+    return 1 / x;
+  if (op == "tanh")
+    return std::tanh(x);
+  if (op == "erf")
+    return std::erf(x);
+  if (op == "sigmoid")
+    return 1 / (1 + std::exp(-x));
+  if (op == "sin")
+    return std::sin(x);
+  if (op == "cos")
+    return std::cos(x);
+  if (op == "ceil")
+    return std::ceil(x);
+  if (op == "floor")
+    return std::floor(x);
+  if (op == "round")
+    return std::nearbyint(x);
+  if (op == "silu")
+    return x / (1 + std::exp(-x));
   return NAN;
 }
 
@@ -233,12 +268,11 @@ TEST_P(UnaryTest, MatchesLibm) {
 
 INSTANTIATE_TEST_SUITE_P(
     FloatOps, UnaryTest,
-    ::testing::Combine(::testing::Values("neg", "abs", "sign", "relu", "exp",
-                                         "log", "sqrt", "rsqrt", "reciprocal",
-                                         "tanh", "erf", "sigmoid", "sin", "cos",
-                                         "ceil", "floor", "round", "silu"),
-                       ::testing::Values(DType::F32, DType::F16, DType::BF16,
-                                         DType::F64)));
+    ::testing::Combine(
+        ::testing::Values("neg", "abs", "sign", "relu", "exp", "log", "sqrt",
+                          "rsqrt", "reciprocal", "tanh", "erf", "sigmoid",
+                          "sin", "cos", "ceil", "floor", "round", "silu"),
+        ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::F64)));
 
 TEST(Unary, IntegerNegAbsSignRelu) {
   for (DType t : {DType::I8, DType::I32, DType::I64}) {
@@ -247,7 +281,8 @@ TEST(Unary, IntegerNegAbsSignRelu) {
     for (const char *op : {"neg", "abs", "sign", "relu"}) {
       ASSERT_EQ(run(makeOp(op), {&x}, {&o}), "");
       std::vector<double> want;
-      for (int64_t i = 0; i < 4; ++i) want.push_back(refUnary(op, x.get(i)));
+      for (int64_t i = 0; i < 4; ++i)
+        want.push_back(refUnary(op, x.get(i)));
       expectNear(o, want, 0, 0, op);
     }
   }
@@ -273,7 +308,8 @@ TEST(Unary, GeluBothApproximations) {
                                             (v + 0.044715 * v * v * v)));
         want.push_back(roundTo(t, g));
       }
-      expectNear(o, want, t == DType::F32 ? 2e-6 : 8e-3, 1e-6, "gelu " + approx);
+      expectNear(o, want, t == DType::F32 ? 2e-6 : 8e-3, 1e-6,
+                 "gelu " + approx);
     }
   }
 }
@@ -289,7 +325,8 @@ TEST(Clip, EitherBoundMayBeAbsent) {
   expectNear(o, {-3, -1, 0, 1, 1}, 0, 0, "max");
   Tensor xi = fromValues(DType::I64, {3}, {-9, 4, 100});
   Tensor oi(DType::I64, {3});
-  ASSERT_EQ(run(makeOp("clip", {{"min", -2.0}, {"max", 50.0}}), {&xi}, {&oi}), "");
+  ASSERT_EQ(run(makeOp("clip", {{"min", -2.0}, {"max", 50.0}}), {&xi}, {&oi}),
+            "");
   expectNear(oi, {-2, 4, 50}, 0, 0, "i64");
   Tensor xb = fromValues(DType::BF16, {2}, {-3, 3});
   Tensor ob(DType::BF16, {2});
@@ -297,7 +334,8 @@ TEST(Clip, EitherBoundMayBeAbsent) {
   expectNear(ob, {-1, 3}, 0, 0, "bf16");
 }
 
-// --- Cast ---------------------------------------------------------------------
+// --- Cast
+// ---------------------------------------------------------------------
 
 TEST(Cast, FloatToIntTruncatesToBoolIsNonZero) {
   Tensor x = fromValues(DType::F32, {6}, {-2.7, 2.7, 0, -0.5, NAN, 1e20});
@@ -312,7 +350,8 @@ TEST(Cast, FloatToIntTruncatesToBoolIsNonZero) {
 
 TEST(Cast, FloatsRoundToNearestEven) {
   // 1 + 2^-11 is halfway between two f16 values: ties go to even (1.0).
-  double tie = 1.0 + std::ldexp(1.0, -11), above = 1.0 + 3 * std::ldexp(1.0, -12);
+  double tie = 1.0 + std::ldexp(1.0, -11),
+         above = 1.0 + 3 * std::ldexp(1.0, -12);
   Tensor x = fromValues(DType::F32, {3}, {tie, above, 70000});
   Tensor h(DType::F16, {3}), bf(DType::BF16, {3});
   ASSERT_EQ(run(makeOp("cast"), {&x}, {&h}), "");
@@ -328,7 +367,8 @@ TEST(Cast, FloatsRoundToNearestEven) {
 
 TEST(Cast, IntegersWrapAndWiden) {
   Tensor x = fromValues(DType::I32, {3}, {300, -1, 7});
-  Tensor i8(DType::I8, {3}), u8(DType::U8, {3}), f(DType::F32, {3}), i64(DType::I64, {3});
+  Tensor i8(DType::I8, {3}), u8(DType::U8, {3}), f(DType::F32, {3}),
+      i64(DType::I64, {3});
   ASSERT_EQ(run(makeOp("cast"), {&x}, {&i8}), "");
   expectNear(i8, {44, -1, 7}, 0, 0, "i8");
   ASSERT_EQ(run(makeOp("cast"), {&x}, {&u8}), "");
@@ -343,7 +383,8 @@ TEST(Cast, IntegersWrapAndWiden) {
   expectNear(bf, {1, 0}, 0, 0, "bool->f16");
 }
 
-// --- Quantize / dequantize ------------------------------------------------------
+// --- Quantize / dequantize
+// ------------------------------------------------------
 
 TEST(Quantize, PerTensorRoundsHalfEvenAndSaturates) {
   Tensor x = fromValues(DType::F32, {6}, {0.25, 0.75, -0.25, 100, -100, 0.5});
@@ -367,11 +408,13 @@ TEST(Quantize, PerAxisRoundTrip) {
   Tensor s = fromValues(DType::F32, {4}, {0.01, 0.02, 0.05, 0.1});
   Tensor zp = fromValues(DType::I8, {4}, {0, 3, -2, 5});
   Tensor q(DType::I8, {3, 4, 2});
-  ASSERT_EQ(run(makeOp("quantize", {{"axis", int64_t(1)}}), {&x, &s, &zp}, {&q}), "");
+  ASSERT_EQ(
+      run(makeOp("quantize", {{"axis", int64_t(1)}}), {&x, &s, &zp}, {&q}), "");
   std::vector<double> want, back;
   for (int64_t i = 0; i < x.size(); ++i) {
     int64_t c = (i / 2) % 4;
-    double v = std::nearbyint(double(float(x.get(i)) / float(s.get(c)))) + zp.get(c);
+    double v =
+        std::nearbyint(double(float(x.get(i)) / float(s.get(c)))) + zp.get(c);
     v = std::min(127.0, std::max(-128.0, v));
     want.push_back(v);
     back.push_back((v - zp.get(c)) * float(s.get(c)));
@@ -379,13 +422,17 @@ TEST(Quantize, PerAxisRoundTrip) {
   expectNear(q, want, 0, 0, "quantize");
   for (DType t : {DType::F32, DType::BF16}) {
     Tensor d(t, {3, 4, 2});
-    ASSERT_EQ(run(makeOp("dequantize", {{"axis", int64_t(-2)}}), {&q, &s, &zp}, {&d}), "");
+    ASSERT_EQ(
+        run(makeOp("dequantize", {{"axis", int64_t(-2)}}), {&q, &s, &zp}, {&d}),
+        "");
     std::vector<double> wantT;
-    for (double v : back) wantT.push_back(roundTo(t, v));
+    for (double v : back)
+      wantT.push_back(roundTo(t, v));
     expectNear(d, wantT, 1e-6, 1e-7, "dequantize");
   }
   Tensor bad = fromValues(DType::F32, {3}, {1, 2, 3});
-  std::string e = run(makeOp("quantize", {{"axis", int64_t(1)}}), {&x, &bad, nullptr}, {&q});
+  std::string e = run(makeOp("quantize", {{"axis", int64_t(1)}}),
+                      {&x, &bad, nullptr}, {&q});
   EXPECT_NE(e.find("quantize"), std::string::npos) << e;
 }
 

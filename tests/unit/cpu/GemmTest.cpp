@@ -7,7 +7,8 @@
 namespace nuri::cpu::test {
 namespace {
 
-// --- sgemm on odd sizes, both transposes, accumulate --------------------------
+// --- sgemm on odd sizes, both transposes, accumulate
+// --------------------------
 
 struct GemmCase {
   int64_t m, n, k;
@@ -21,9 +22,12 @@ TEST_P(SgemmTest, MatchesTripleLoop) {
   std::mt19937 rng(static_cast<unsigned>(p.m * 131 + p.n * 7 + p.k));
   std::uniform_real_distribution<float> dist(-1, 1);
   std::vector<float> a(p.m * p.k), b(p.k * p.n), c(p.m * p.n);
-  for (float &v : a) v = dist(rng);
-  for (float &v : b) v = dist(rng);
-  for (float &v : c) v = dist(rng);
+  for (float &v : a)
+    v = dist(rng);
+  for (float &v : b)
+    v = dist(rng);
+  for (float &v : c)
+    v = dist(rng);
   std::vector<double> want(p.m * p.n);
   for (int64_t i = 0; i < p.m; ++i) {
     for (int64_t j = 0; j < p.n; ++j) {
@@ -68,7 +72,8 @@ TEST(Sgemm, KZeroClearsOrKeeps) {
   EXPECT_EQ(c[3], 0.0f);
 }
 
-// --- matmul op ----------------------------------------------------------------
+// --- matmul op
+// ----------------------------------------------------------------
 
 /// Reference batched product with numpy batch broadcasting.
 std::vector<double> refMatmul(const Tensor &l, const Tensor &r, bool tl,
@@ -77,7 +82,8 @@ std::vector<double> refMatmul(const Tensor &l, const Tensor &r, bool tl,
   int64_t m = outShape[orr - 2], n = outShape[orr - 1];
   int64_t k = tl ? l.shape[lr - 2] : l.shape[lr - 1];
   int64_t batch = 1;
-  for (size_t d = 0; d + 2 < orr; ++d) batch *= outShape[d];
+  for (size_t d = 0; d + 2 < orr; ++d)
+    batch *= outShape[d];
   std::vector<double> out;
   for (int64_t b = 0; b < batch; ++b) {
     // Decompose b into output batch coordinates, then map to each operand.
@@ -127,13 +133,16 @@ TEST_P(MatmulTest, MatchesReference) {
   Tensor l = randomTensor(t, c.l, -2, 2, 1), r = randomTensor(t, c.r, -2, 2, 2);
   Tensor o(t, c.o);
   std::map<std::string, graph::AttrValue> attrs;
-  if (c.tl) attrs["transpose_lhs"] = int64_t(1);
-  if (c.tr) attrs["transpose_rhs"] = int64_t(1);
+  if (c.tl)
+    attrs["transpose_lhs"] = int64_t(1);
+  if (c.tr)
+    attrs["transpose_rhs"] = int64_t(1);
   ASSERT_EQ(run(makeOp("matmul", attrs), {&l, &r}, {&o}), "");
   std::vector<double> want = refMatmul(l, r, c.tl, c.tr, c.o);
   // 16-bit outputs: the fp32 sum rounded once, so within one output ulp.
   double rtol = t == DType::F32 ? 1e-5 : t == DType::F16 ? 1e-3 : 8e-3;
-  for (double &w : want) w = roundTo(t, w);
+  for (double &w : want)
+    w = roundTo(t, w);
   expectNear(o, want, rtol, 1e-4, "matmul");
 }
 
@@ -144,12 +153,12 @@ INSTANTIATE_TEST_SUITE_P(
             MatmulCase{{7, 5}, {5, 9}, {7, 9}, false, false},
             MatmulCase{{5, 7}, {5, 9}, {7, 9}, true, false},
             MatmulCase{{7, 5}, {9, 5}, {7, 9}, false, true},
-            MatmulCase{{2, 3, 33, 17}, {2, 3, 33, 17}, {2, 3, 33, 33}, false,
-                       true},
+            MatmulCase{
+                {2, 3, 33, 17}, {2, 3, 33, 17}, {2, 3, 33, 33}, false, true},
             MatmulCase{{4, 1, 6, 8}, {3, 8, 5}, {4, 3, 6, 5}, false, false},
             MatmulCase{{129, 63}, {2, 63, 65}, {2, 129, 65}, false, false},
-            MatmulCase{{1, 63, 129}, {1, 1, 65, 63}, {1, 1, 129, 65}, true,
-                       true}),
+            MatmulCase{
+                {1, 63, 129}, {1, 1, 65, 63}, {1, 1, 129, 65}, true, true}),
         ::testing::Values(DType::F32, DType::F16, DType::BF16)));
 
 TEST(Matmul, Int8AccumulatesInInt32) {
@@ -198,7 +207,8 @@ TEST(Matmul, Errors) {
   EXPECT_NE(e.find("i16"), std::string::npos) << e;
 }
 
-// --- linear -------------------------------------------------------------------
+// --- linear
+// -------------------------------------------------------------------
 
 class LinearTest : public ::testing::TestWithParam<DType> {};
 
@@ -215,7 +225,8 @@ TEST_P(LinearTest, WithAndWithoutBias) {
     for (int64_t i = 0; i < 26; ++i) {
       for (int64_t j = 0; j < 45; ++j) {
         double s = withBias ? b.get(j) : 0;
-        for (int64_t q = 0; q < 70; ++q) s += x.get(i * 70 + q) * w.get(q * 45 + j);
+        for (int64_t q = 0; q < 70; ++q)
+          s += x.get(i * 70 + q) * w.get(q * 45 + j);
         want.push_back(roundTo(t, s));
       }
     }
@@ -236,25 +247,29 @@ TEST(Linear, Int8WithInt32Bias) {
   for (int64_t i = 0; i < 5; ++i) {
     for (int64_t j = 0; j < 7; ++j) {
       int64_t s = b.as<int32_t>()[j];
-      for (int64_t q = 0; q < 40; ++q) s += int64_t(x.as<int8_t>()[i * 40 + q]) * w.as<int8_t>()[q * 7 + j];
+      for (int64_t q = 0; q < 40; ++q)
+        s += int64_t(x.as<int8_t>()[i * 40 + q]) * w.as<int8_t>()[q * 7 + j];
       ASSERT_EQ(o.as<int32_t>()[i * 7 + j], s);
     }
   }
 }
 
-// --- conv ---------------------------------------------------------------------
+// --- conv
+// ---------------------------------------------------------------------
 
 struct ConvCase {
   std::vector<int64_t> x, w, strides, pads, dil;
   int64_t group;
 };
 
-class ConvTest : public ::testing::TestWithParam<std::tuple<ConvCase, DType>> {};
+class ConvTest : public ::testing::TestWithParam<std::tuple<ConvCase, DType>> {
+};
 
 TEST_P(ConvTest, MatchesDirectLoop) {
   auto [c, t] = GetParam();
   bool twoD = c.x.size() == 4;
-  Tensor x = randomTensor(t, c.x, -1, 1, 15), w = randomTensor(t, c.w, -1, 1, 16);
+  Tensor x = randomTensor(t, c.x, -1, 1, 15),
+         w = randomTensor(t, c.w, -1, 1, 16);
   int64_t f = c.w[0];
   Tensor b = randomTensor(t, {f}, -1, 1, 17);
   int64_t n = c.x[0], ch = c.x[1], ih = twoD ? c.x[2] : 1, iw = c.x.back();
@@ -266,7 +281,8 @@ TEST_P(ConvTest, MatchesDirectLoop) {
   int64_t oh = (ih + pt + pb - dh * (kh - 1) - 1) / sh + 1;
   int64_t ow = (iw + pl + pr - dw * (kw - 1) - 1) / sw + 1;
   std::vector<int64_t> os = {n, f};
-  if (twoD) os.push_back(oh);
+  if (twoD)
+    os.push_back(oh);
   os.push_back(ow);
   Tensor o(t, os);
   ASSERT_EQ(run(makeOp("conv", {{"strides", c.strides},
@@ -287,7 +303,8 @@ TEST_P(ConvTest, MatchesDirectLoop) {
             for (int64_t ky = 0; ky < kh; ++ky)
               for (int64_t kx = 0; kx < kw; ++kx) {
                 int64_t iy = y * sh - pt + ky * dh, ix = xo * sw - pl + kx * dw;
-                if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) continue;
+                if (iy < 0 || iy >= ih || ix < 0 || ix >= iw)
+                  continue;
                 s += x.get(((bi * ch + g * cg + ci) * ih + iy) * iw + ix) *
                      w.get(((fi * cg + ci) * kh + ky) * kw + kx);
               }
@@ -300,9 +317,12 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, ConvTest,
     ::testing::Combine(
         ::testing::Values(
-            ConvCase{{1, 3, 16, 16}, {8, 3, 4, 4}, {4, 4}, {0, 0, 0, 0}, {1, 1}, 1},
-            ConvCase{{2, 4, 9, 7}, {6, 2, 3, 3}, {2, 1}, {1, 0, 2, 1}, {1, 2}, 2},
-            ConvCase{{1, 5, 6, 6}, {3, 5, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1},
+            ConvCase{
+                {1, 3, 16, 16}, {8, 3, 4, 4}, {4, 4}, {0, 0, 0, 0}, {1, 1}, 1},
+            ConvCase{
+                {2, 4, 9, 7}, {6, 2, 3, 3}, {2, 1}, {1, 0, 2, 1}, {1, 2}, 2},
+            ConvCase{
+                {1, 5, 6, 6}, {3, 5, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1},
             ConvCase{{2, 4, 20}, {4, 1, 3}, {2}, {1, 1}, {1}, 4},
             ConvCase{{1, 2, 11}, {5, 2, 4}, {1}, {0, 2}, {2}, 1}),
         ::testing::Values(DType::F32, DType::BF16)));

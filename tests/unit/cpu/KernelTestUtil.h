@@ -185,8 +185,8 @@ inline void expectNear(const Tensor &got, const std::vector<double> &want,
     bool ok = (std::isnan(w) && std::isnan(g)) || g == w ||
               std::fabs(g - w) <= atol + rtol * std::fabs(w);
     if (!ok) {
-      ADD_FAILURE() << what << ": element " << i << " is " << g
-                    << ", expected " << w;
+      ADD_FAILURE() << what << ": element " << i << " is " << g << ", expected "
+                    << w;
       ++failures;
     }
   }

@@ -25,14 +25,14 @@ struct MatrixRef {
 /// C = A * B (accumulate: C += A * B). `parallel` lets the product split
 /// across the caller's TBB arena; kernels already running one task per
 /// head pass false.
-void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
-           float *c, int64_t ldc, bool accumulate, bool parallel = true);
+void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
+           int64_t ldc, bool accumulate, bool parallel = true);
 
 /// Integer product with int32 accumulation that wraps on overflow:
 /// C[m, n] (+)= sum_k A[m, k] * B[k, n], A and B already widened to int32
 /// (zero points subtracted), both row-major.
-void igemm(int64_t m, int64_t n, int64_t k, const int32_t *a,
-           const int32_t *b, int32_t *c, bool accumulate);
+void igemm(int64_t m, int64_t n, int64_t k, const int32_t *a, const int32_t *b,
+           int32_t *c, bool accumulate);
 
 /// "avx512", "avx2" or "scalar": the micro-kernel this machine runs.
 const char *gemmKernelName();
