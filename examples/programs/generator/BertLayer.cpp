@@ -124,16 +124,12 @@ private:
     // Activations between phases: in the shared SRAM when it holds them all
     // (no DRAM round trips), else in DRAM after the weights.
     uint64_t actBytes = S_ * (3 * H_ + 5 * H_ + F_) * kBf16 + 7 * 4096;
-    uint64_t base;
     if (t_.sram.sharedBytes >= actBytes) {
       actSpace_ = Space::Shared;
-      base = 0;
-      top = 0;
+      top = 0; // shared-SRAM addresses start at 0
     } else {
-      actSpace_ = Space::Dram;
-      base = top;
+      actSpace_ = Space::Dram; // after the weights
     }
-    (void)base;
     xs_ = take(S_ * H_ * kBf16);
     qkv_ = take(S_ * 3 * H_ * kBf16);
     ctx_ = take(S_ * H_ * kBf16);

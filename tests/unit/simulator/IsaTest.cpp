@@ -18,11 +18,10 @@ Instruction randomInstruction(const OpcodeInfo &info, std::mt19937_64 &rng) {
   for (Field f : info.fields) {
     const FieldInfo &fi = fieldInfo(f);
     uint64_t v;
-    if (unsigned n = enumCount(fi.kind)) {
+    if (enumCount(fi.kind)) {
       do {
         v = rng() % 16;
       } while (!enumName(fi.kind, v));
-      (void)n;
     } else {
       v = fi.bits >= 64 ? rng() : rng() & ((1ull << fi.bits) - 1);
     }
