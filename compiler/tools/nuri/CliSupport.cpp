@@ -6,6 +6,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Location.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -85,5 +86,29 @@ bool nuri::cli::writeOutput(llvm::StringRef path, llvm::StringRef text) {
     return false;
   }
   out.keep();
+  return true;
+}
+
+bool nuri::cli::parseImportOptions(llvm::ArrayRef<std::string> inputShapes,
+                                   llvm::ArrayRef<std::string> bindInputs,
+                                   nuri::OnnxImportOptions &options) {
+  for (const std::string &text : inputShapes) {
+    std::string error = nuri::parseInputShapeOption(text, options);
+    if (!error.empty()) {
+      llvm::WithColor::error() << "--input-shape: " << error << "\n";
+      return false;
+    }
+  }
+  for (const std::string &text : bindInputs) {
+    auto [name, file] = llvm::StringRef(text).split('=');
+    auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/false);
+    if (name.empty() || file.empty() || !buffer) {
+      llvm::WithColor::error()
+          << "--bind-input " << text
+          << ": expected NAME=FILE.pb naming a readable file\n";
+      return false;
+    }
+    options.constantInputs[name.str()] = (*buffer)->getBuffer().str();
+  }
   return true;
 }

@@ -4,6 +4,9 @@
 #define NURI_TOOLS_NURI_CLISUPPORT_H
 
 #include "mlir/IR/MLIRContext.h"
+#include "nuri/Frontend/OnnxImporter.h"
+
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <string>
@@ -23,6 +26,13 @@ private:
   uint64_t handlerId;
   int errors = 0;
 };
+
+/// Fills the import options shared by `nuri import`, `compile` and
+/// `inspect` from `--input-shape NAME=DIMS` and `--bind-input NAME=FILE.pb`
+/// values; prints an error and returns false on a malformed one.
+bool parseImportOptions(llvm::ArrayRef<std::string> inputShapes,
+                        llvm::ArrayRef<std::string> bindInputs,
+                        nuri::OnnxImportOptions &options);
 
 /// Writes `text` to `path` ("-" is stdout); prints an error and returns
 /// false on failure.

@@ -13,7 +13,6 @@
 
 #include "mlir/IR/OperationSupport.h"
 #include "mlir/Pass/PassManager.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -53,22 +52,8 @@ cl::opt<bool> elideWeights(
 int runImport() {
   nuri::OnnxImportOptions options;
   options.allowUnsupported = allowUnsupported;
-  for (const std::string &text : inputShapes) {
-    std::string error = nuri::parseInputShapeOption(text, options);
-    if (!error.empty()) {
-      WithColor::error() << "--input-shape: " << error << "\n";
-      return 2;
-    }
-  }
-  for (const std::string &text : bindInputs) {
-    auto [name, file] = StringRef(text).split('=');
-    auto buffer = MemoryBuffer::getFile(file, /*IsText=*/false);
-    if (name.empty() || file.empty() || !buffer) {
-      WithColor::error() << "--bind-input " << text
-                         << ": expected NAME=FILE.pb naming a readable file\n";
-      return 2;
-    }
-    options.constantInputs[name.str()] = (*buffer)->getBuffer().str();
+  if (!nuri::cli::parseImportOptions(inputShapes, bindInputs, options)) {
+    return 2;
   }
   mlir::DialectRegistry registry;
   nuri::registerOnnxImporterDialects(registry);
