@@ -311,6 +311,132 @@ struct Simulator::Impl {
     schedule(now, EvType::Wake, q.index);
   }
 
+  // ---- race detection --------------------------------------------------
+  // Effects apply at issue, so a program whose engines touch the same bytes
+  // while both are in flight (one writing) would compute "right" here and
+  // wrong on hardware. Every access is kept until its operation completes;
+  // an overlapping access from another queue (or another DMA transfer) is a
+  // race: the program lacks a semaphore or barrier.
+  enum class Mem : uint8_t { Dram, Shared, Sram, Acc };
+  struct Box {
+    uint64_t addr = 0, bytes = 0, rows = 1, stride = 0, planes = 1, pstride = 0;
+  };
+  struct Access {
+    Mem mem;
+    unsigned core;
+    Box box;
+    bool write;
+    unsigned queue;
+    size_t pc;
+    uint64_t end;     ///< completion cycle (DMA: removed explicitly)
+    int64_t transfer; ///< DMA transfer index, else -1
+  };
+  std::vector<Access> inflight;
+  /// SRAM tiles the current vector instruction touches (from checkTile).
+  bool collectTiles_ = false;
+  std::vector<std::pair<Box, bool>> tileNotes_;
+
+  /// Does [x, x+w) intersect a row of the 2-D box (rows at base + r*stride)?
+  static bool rowHits(uint64_t x, uint64_t w, const Box &b, uint64_t base) {
+    if (b.rows == 1 || b.stride == 0) {
+      return base < x + w && base + b.bytes > x;
+    }
+    // Rows r with base + r*s < x + w and base + r*s + bytes > x.
+    __int128 lo = (__int128)x - (__int128)b.bytes - (__int128)base;
+    __int128 hi = (__int128)x + (__int128)w - (__int128)base;
+    __int128 s = b.stride;
+    __int128 rmin = lo < 0 ? 0 : lo / s + 1;
+    if (hi <= 0) {
+      return false;
+    }
+    __int128 rmax = std::min<__int128>((hi - 1) / s, (__int128)b.rows - 1);
+    return rmin <= rmax;
+  }
+  static uint64_t boxEnd(const Box &b) {
+    return b.addr + (b.rows - 1) * b.stride + (b.planes - 1) * b.pstride +
+           b.bytes;
+  }
+  static bool overlaps(Box a, Box b) {
+    if (a.addr >= boxEnd(b) || b.addr >= boxEnd(a)) {
+      return false;
+    }
+    if (a.rows * a.planes > b.rows * b.planes) {
+      std::swap(a, b);
+    }
+    // Exact test, bounded: a pathological pair is skipped rather than
+    // reported, so the detector never raises a false alarm.
+    if (a.rows * a.planes * b.planes > (1u << 16)) {
+      return false;
+    }
+    for (uint64_t p = 0; p < a.planes; ++p) {
+      for (uint64_t r = 0; r < a.rows; ++r) {
+        uint64_t x = a.addr + p * a.pstride + r * a.stride;
+        for (uint64_t q = 0; q < b.planes; ++q) {
+          if (rowHits(x, a.bytes, b, b.addr + q * b.pstride)) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+  static const char *memName(Mem m) {
+    switch (m) {
+    case Mem::Dram:
+      return "DRAM";
+    case Mem::Shared:
+      return "shared SRAM";
+    case Mem::Sram:
+      return "SRAM";
+    case Mem::Acc:
+      return "accumulator";
+    }
+    return "?";
+  }
+  /// Checks all accesses of one instruction, then records them.
+  void checkRaces(const Queue &q, std::vector<Access> &accs) {
+    if (!opts.detectRaces) {
+      return;
+    }
+    inflight.erase(std::remove_if(inflight.begin(), inflight.end(),
+                                  [&](const Access &e) {
+                                    return e.transfer < 0 && e.end <= now;
+                                  }),
+                   inflight.end());
+    for (const Access &a : accs) {
+      for (const Access &e : inflight) {
+        bool bothDma = e.transfer >= 0 && a.transfer >= 0;
+        if (e.mem != a.mem || e.core != a.core || !(e.write || a.write) ||
+            (e.queue == a.queue && !bothDma) || !overlaps(e.box, a.box)) {
+          continue;
+        }
+        const Queue &other = queues[e.queue];
+        fail(q, fmt::format(
+                    "race: {} {} [0x{:x}, 0x{:x}) of core {} while core {} "
+                    "engine {} pc {} `{}` still {} it; no semaphore or "
+                    "barrier orders them",
+                    a.write ? "writes" : "reads", memName(a.mem), a.box.addr,
+                    boxEnd(a.box), a.core, other.core, engineName(other.kind),
+                    e.pc, formatInstruction(other.stream->insts[e.pc]),
+                    e.write ? "writes" : "reads"));
+      }
+    }
+    inflight.insert(inflight.end(), accs.begin(), accs.end());
+  }
+  Access access(const Queue &q, Mem mem, unsigned core, Box box, bool write,
+                uint64_t end, int64_t transfer = -1) const {
+    return Access{mem, core, box, write, q.index, q.pc, end, transfer};
+  }
+  static Box tile(uint64_t addr, uint64_t ld, uint64_t rows,
+                  uint64_t rowBytes) {
+    Box b;
+    b.addr = addr;
+    b.stride = ld;
+    b.rows = rows;
+    b.bytes = rowBytes;
+    return b;
+  }
+
   // ---- completion bookkeeping
   // ------------------------------------------------------
   void fireSignal(const Queue &from, unsigned core, unsigned sem,
@@ -404,6 +530,11 @@ struct Simulator::Impl {
   void transferDone(uint32_t t) {
     Transfer &tr = transfers[t];
     tr.done = true;
+    inflight.erase(std::remove_if(inflight.begin(), inflight.end(),
+                                  [&](const Access &e) {
+                                    return e.transfer == int64_t(t);
+                                  }),
+                   inflight.end());
     Queue &q = queues[tr.queue];
     uint64_t took = now - tr.issue;
     if (took > tr.ideal) {
@@ -480,6 +611,44 @@ struct Simulator::Impl {
       sharedPeak = std::max(sharedPeak, dstEnd);
     }
     uint64_t total = bytes * rows * planes;
+    {
+      auto memOf = [&](Space sp) {
+        switch (sp) {
+        case Space::Dram:
+          return std::pair<Mem, unsigned>{Mem::Dram, 0};
+        case Space::Shared:
+          return std::pair<Mem, unsigned>{Mem::Shared, 0};
+        case Space::Sram:
+          return std::pair<Mem, unsigned>{Mem::Sram, q.core};
+        case Space::Peer:
+          return std::pair<Mem, unsigned>{Mem::Sram, unsigned(in[Field::Core])};
+        }
+        return std::pair<Mem, unsigned>{Mem::Dram, 0};
+      };
+      auto box3 = [&](uint64_t addr, uint64_t stride, uint64_t pstride) {
+        Box b;
+        b.addr = addr;
+        b.bytes = bytes;
+        b.rows = rows;
+        b.stride = stride;
+        b.planes = planes;
+        b.pstride = pstride;
+        return b;
+      };
+      int64_t id = int64_t(transfers.size()); // the transfer created below
+      auto [sm, sc] = memOf(ss);
+      auto [dm, dc] = memOf(ds);
+      std::vector<Access> accs = {
+          access(
+              q, sm, sc,
+              box3(in[Field::Src], in[Field::SrcStride], in[Field::SrcPStride]),
+              false, ~0ull, id),
+          access(
+              q, dm, dc,
+              box3(in[Field::Dst], in[Field::DstStride], in[Field::DstPStride]),
+              true, ~0ull, id)};
+      checkRaces(q, accs);
+    }
     if (opts.functional) {
       std::vector<uint8_t> buf(bytes);
       for (uint64_t p = 0; p < planes; ++p) {
@@ -611,6 +780,18 @@ struct Simulator::Impl {
     uint64_t ideal = cost.idealCycles, occupancy = cost.occupancy;
     uint64_t done = now + cost.latency();
     addStall(q, Reason::BankConflict, occupancy - ideal);
+    {
+      std::vector<Access> accs = {
+          access(q, Mem::Sram, q.core,
+                 tile(in[Field::A], in[Field::Lda], m, k * dtypeBytes(at)),
+                 false, now + occupancy),
+          access(q, Mem::Sram, q.core,
+                 tile(in[Field::B], in[Field::Ldb], k, n * dtypeBytes(bt)),
+                 false, now + occupancy),
+          access(q, Mem::Acc, q.core,
+                 tile(accLo * 4, 0, 1, (accHi - accLo) * 4), true, done)};
+      checkRaces(q, accs);
+    }
 
     if (opts.functional) {
       touchAcc(q.core);
@@ -712,6 +893,8 @@ struct Simulator::Impl {
       rows = in[Field::M];
       cols = in[Field::N];
     }
+    tileNotes_.clear();
+    collectTiles_ = true;
     if (rows == 0 || cols == 0) {
       fail(q, "empty tile (rows and cols must be >= 1)");
     }
@@ -819,6 +1002,7 @@ struct Simulator::Impl {
     } else {
       dstExt = extent(in[Field::Dst], in[Field::Ldd], rows, dstRowBytes);
     }
+    collectTiles_ = false;
     if (vectorRaw(q, {s0, s1})) {
       return;
     }
@@ -833,6 +1017,19 @@ struct Simulator::Impl {
     uint64_t ideal = cost.idealCycles, occupancy = cost.occupancy;
     addStall(q, Reason::BankConflict, occupancy - ideal);
     uint64_t done = now + cost.latency();
+    {
+      std::vector<Access> accs;
+      for (auto &[box, write] : tileNotes_) {
+        accs.push_back(access(q, Mem::Sram, q.core, box, write,
+                              write ? done : now + occupancy));
+      }
+      if (op == Opcode::VecAccRead) {
+        accs.push_back(access(q, Mem::Acc, q.core,
+                              tile(in[Field::Acc] * 4, 0, 1, rows * cols * 4),
+                              false, now + occupancy));
+      }
+      checkRaces(q, accs);
+    }
 
     if (opts.functional) {
       base = sramPtr(q.core);
@@ -1214,6 +1411,7 @@ struct Simulator::Impl {
     report.clockHz = tgt.clockHz;
     report.cores.assign(tgt.cores, CoreStats());
     trace.clear();
+    inflight.clear();
     transfers.clear();
     events = {};
     now = 0;

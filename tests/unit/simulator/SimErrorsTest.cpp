@@ -104,6 +104,57 @@ TEST(SimErrors, SemaphoreNeverSignalledIsADeadlock) {
   expectHas(e, {"2 queue(s)", "engine dma pc 0", "engine vec pc 0"});
 }
 
+TEST(SimErrors, UnsynchronizedAccessesAreRaces) {
+  // The matrix engine reads A while the DMA is still writing it.
+  std::string e = runError(R"(
+    .stream core=0 engine=dma
+      dma.copy src_space=dram, dst_space=sram, src=0, dst=0x100, bytes=64, rows=8, planes=1, src_stride=64, dst_stride=64
+      end
+    .stream core=0 engine=mat
+      mat.mm acc=0, a=0x100, lda=64, b=0x1000, ldb=16, m=8, n=8, k=8, atype=bf16, btype=bf16
+      end)");
+  expectHas(e, {"core 0 engine mat pc 0", "race: reads SRAM [0x100, 0x2d0)",
+                "core 0 engine dma pc 0", "still writes it"});
+  // The vector engine reads the accumulator while the array writes it.
+  e = runError(R"(
+    .stream core=0 engine=mat
+      mat.mm acc=0, a=0x0, lda=64, b=0x1000, ldb=16, m=8, n=8, k=64, atype=bf16, btype=bf16
+      end
+    .stream core=0 engine=vec
+      vec.accrd dst=0x2000, ldd=16, acc=0, m=8, n=8, dtype=bf16
+      end)");
+  expectHas(e, {"engine vec pc 0", "race: reads accumulator", "engine mat pc 0"});
+  // Two transfers in flight write the same bytes (write-after-write).
+  e = runError(R"(
+    .stream core=0 engine=dma
+      dma.copy src_space=dram, dst_space=sram, src=0, dst=0x100, bytes=64, rows=4, planes=1, src_stride=64, dst_stride=64
+      dma.copy src_space=dram, dst_space=sram, src=0x4000, dst=0x1c0, bytes=8, rows=1, planes=1
+      end)");
+  expectHas(e, {"pc 1", "race: writes SRAM [0x1c0, 0x1c8)", "pc 0"});
+  // Interleaved column slices of the same rows do not overlap: no race.
+  Program p = test::assembleOrDie(R"(
+    .stream core=0 engine=dma
+      dma.copy src_space=dram, dst_space=sram, src=0, dst=0x100, bytes=32, rows=8, planes=1, src_stride=64, dst_stride=64
+      end
+    .stream core=0 engine=vec
+      vec.fill dst=0x120, ldd=64, rows=8, cols=16, dtype=bf16, imm=1.0
+      end)");
+  sim::Simulator ok(test::loadTarget("tiny"));
+  EXPECT_TRUE(ok.run(p));
+  // The same first program, ordered by a semaphore, is fine.
+  p = test::assembleOrDie(R"(
+    .stream core=0 engine=dma
+      dma.copy src_space=dram, dst_space=sram, src=0, dst=0x100, bytes=64, rows=8, planes=1, src_stride=64, dst_stride=64
+      sem.signal sem=0, core=0, count=1
+      end
+    .stream core=0 engine=mat
+      sem.wait sem=0, count=1
+      mat.mm acc=0, a=0x100, lda=64, b=0x1000, ldb=16, m=8, n=8, k=8, atype=bf16, btype=bf16
+      end)");
+  sim::Simulator ordered(test::loadTarget("tiny"));
+  EXPECT_TRUE(ordered.run(p));
+}
+
 TEST(SimErrors, BarrierMisuse) {
   std::string e = runError(R"(
     .stream core=0 engine=dma

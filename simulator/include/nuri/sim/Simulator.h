@@ -33,6 +33,10 @@ struct SimOptions {
   /// false: timing only; memory contents are not modeled (bounds, alignment
   /// and dtype rules are still checked).
   bool functional = true;
+  /// Stop with an error when two queues (or two DMA transfers) touch the
+  /// same bytes while both are in flight and one writes: the program lacks
+  /// a semaphore, and its results would depend on timing.
+  bool detectRaces = true;
   /// Record a Chrome/Perfetto trace (see Simulator::traceJson).
   bool trace = false;
   /// Dynamic instruction budget; `repeat` loops can not run forever.
