@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -263,6 +264,70 @@ int main() {
                   long(a.s), long(a.d));
     std::printf("%-26s %-16s %12.1f %12.1f %8.2f %8.2f\n", a.what, dims,
                 flops / t1 / 1e9, flops / tn / 1e9, t1 * 1e3, tn * 1e3);
+  }
+
+  // The non-GEMM ops of one bert-base/gpt2 layer at sequence 128: these
+  // decide whether the whole model keeps up with the GEMMs.
+  struct Other {
+    const char *what;
+    graph::Op op;
+    std::vector<std::vector<int64_t>> inShapes;
+    std::vector<int64_t> outShape;
+  };
+  auto mk = [](const char *kind, std::map<std::string, graph::AttrValue> a) {
+    graph::Op op;
+    op.kind = kind;
+    op.attrs = std::move(a);
+    return op;
+  };
+  std::vector<Other> others = {
+      {"gelu erf",
+       mk("gelu", {{"approximate", std::string("none")}}),
+       {{128, 3072}},
+       {128, 3072}},
+      {"gelu tanh",
+       mk("gelu", {{"approximate", std::string("tanh")}}),
+       {{128, 3072}},
+       {128, 3072}},
+      {"add bias", mk("add", {}), {{128, 3072}, {3072}}, {128, 3072}},
+      {"add residual", mk("add", {}), {{128, 768}, {128, 768}}, {128, 768}},
+      {"layer_norm",
+       mk("layer_norm", {{"axis", int64_t(1)}, {"epsilon", 1e-12}}),
+       {{128, 768}, {768}, {768}},
+       {128, 768}},
+      {"softmax",
+       mk("softmax", {{"axis", int64_t(-1)}}),
+       {{12, 128, 128}},
+       {12, 128, 128}},
+      {"transpose heads",
+       mk("transpose", {{"permutation", std::vector<int64_t>{0, 2, 1, 3}}}),
+       {{1, 128, 12, 64}},
+       {1, 12, 128, 64}},
+  };
+  std::printf("\n%-26s %-16s %12s %12s\n", "other op", "shape", "1T us",
+              "allT us");
+  for (Other &o : others) {
+    std::vector<Buffer> bufs;
+    std::vector<cpu::TensorView> in, out;
+    for (auto &s : o.inShapes) {
+      bufs.emplace_back(graph::elementCount(s), 8);
+    }
+    for (size_t i = 0; i < o.inShapes.size(); ++i) {
+      in.push_back(view(o.inShapes[i], bufs[i]));
+    }
+    Buffer ob(graph::elementCount(o.outShape), 9);
+    out.push_back(view(o.outShape, ob));
+    auto once = [&] { cpu::runKernel(o.op, in, out); };
+    tbb::task_arena single(1);
+    double t1 = 0;
+    single.execute([&] { t1 = timeIt(once); });
+    double tn = timeIt(once);
+    std::string dims;
+    for (int64_t d : o.inShapes[0]) {
+      dims += (dims.empty() ? "" : "x") + std::to_string(d);
+    }
+    std::printf("%-26s %-16s %12.1f %12.1f\n", o.what, dims.c_str(), t1 * 1e6,
+                tn * 1e6);
   }
   return sink == 12345.0 ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Internal.h"
+#include "Vector.h"
 
 #include <algorithm>
 #include <cmath>
@@ -431,9 +432,29 @@ std::string floatUnary(const graph::Op &op, const Inputs &in,
   return "";
 }
 
+/// GELU, sigmoid and SiLU in fp32 through the vectorized row kernels (f64
+/// keeps libm): these run on every FFN activation of a transformer.
+std::string vectorActivation(const graph::Op &op, const Inputs &in,
+                             const Outputs &out, Activation kind) {
+  const TensorView &x = in[0], &o = out[0];
+  F32Buffer fx = toF32(x);
+  F32Out fo(o);
+  parallelRange(x.elements(), kParallelGrain / 4, [&](int64_t b, int64_t e) {
+    activationRow(fx.ptr + b, fo.ptr + b, e - b, kind);
+  });
+  fo.finish();
+  return "";
+}
+
 std::string runUnary(const graph::Op &op, const Inputs &in,
                      const Outputs &out) {
   const std::string &k = op.kind;
+  bool vectorFloat = in[0].dtype == out[0].dtype &&
+                     (in[0].dtype == DType::F32 || isHalfLike(in[0].dtype));
+  if (vectorFloat && (k == "sigmoid" || k == "silu")) {
+    return vectorActivation(
+        op, in, out, k == "silu" ? Activation::Silu : Activation::Sigmoid);
+  }
   if (k == "not") {
     if (in[0].dtype != DType::Bool || out[0].dtype != DType::Bool) {
       return unsupported(op, in, out);
@@ -462,6 +483,11 @@ std::string runUnary(const graph::Op &op, const Inputs &in,
   }
   if (k == "gelu") {
     std::string approx = op.getString("approximate", "none");
+    if (vectorFloat && (approx == "tanh" || approx == "none")) {
+      return vectorActivation(op, in, out,
+                              approx == "tanh" ? Activation::GeluTanh
+                                               : Activation::GeluErf);
+    }
     if (approx == "tanh") {
       auto f = [](auto x) {
         using T = decltype(x);

@@ -59,6 +59,15 @@ std::string runSoftmax(const graph::Op &op, const Inputs &in,
   int64_t rows = s.outer * s.inner;
   parallelRange(rows, std::max<int64_t>(1, kParallelGrain / (4 * s.n + 1)),
                 [&](int64_t b, int64_t e) {
+                  if (s.inner == 1) {
+                    // Contiguous rows: work in place in the output.
+                    for (int64_t r = b; r < e; ++r) {
+                      std::copy(x.ptr + r * s.n, x.ptr + (r + 1) * s.n,
+                                o.ptr + r * s.n);
+                      softmaxRow(o.ptr + r * s.n, s.n, logOut);
+                    }
+                    return;
+                  }
                   std::vector<float> row(s.n);
                   for (int64_t r = b; r < e; ++r) {
                     int64_t base = (r / s.inner) * s.n * s.inner + r % s.inner;
@@ -125,25 +134,14 @@ std::string runNorm(const graph::Op &op, const Inputs &in, const Outputs &out,
                   for (int64_t r = b; r < e; ++r) {
                     const float *xr = x.ptr + r * n;
                     float *orow = o.ptr + r * n;
-                    float mean = 0;
-                    if (layerNorm) {
-                      float sum = 0;
-                      for (int64_t i = 0; i < n; ++i) {
-                        sum += xr[i];
-                      }
-                      mean = sum / static_cast<float>(n);
-                    }
-                    float sq = 0;
-                    for (int64_t i = 0; i < n; ++i) {
-                      float d = xr[i] - mean;
-                      sq += d * d;
-                    }
-                    float inv =
-                        1.0f / std::sqrt(sq / static_cast<float>(n) + eps);
-                    for (int64_t i = 0; i < n; ++i) {
-                      float v = (xr[i] - mean) * inv * scale[i];
-                      orow[i] = shift.empty() ? v : v + shift[i];
-                    }
+                    // Two passes (mean, then squared deviations): the
+                    // one-pass E[x^2] - E[x]^2 cancels badly.
+                    float mean =
+                        layerNorm ? rowSum(xr, n, 0.0f, false) / float(n) : 0;
+                    float var = rowSum(xr, n, mean, true) / float(n);
+                    float inv = 1.0f / std::sqrt(var + eps);
+                    normRow(xr, orow, n, mean, inv, scale.data(),
+                            shift.empty() ? nullptr : shift.data());
                   }
                 });
   o.finish();

@@ -16,8 +16,19 @@ namespace nuri::cpu::detail {
 /// x[i] = exp(x[i] - shift); returns the sum of the new values. -inf inputs
 /// give 0. Relative error below 2e-7.
 float expShiftSum(float *x, int64_t n, float shift);
-/// Maximum of x[0..n) (NaN-free input assumed; -inf for n == 0).
-float rowMax(const float *x, int64_t n);
+/// Maximum of x[0..n) (-inf for n == 0); *hasNaN says whether any was NaN.
+float rowMax(const float *x, int64_t n, bool *hasNaN = nullptr);
+/// sum(x - shift) or sum((x - shift)^2), with independent partial sums.
+float rowSum(const float *x, int64_t n, float shift, bool square);
+/// y = (x - mean) * inv * scale (+ shift when non-null).
+void normRow(const float *x, float *y, int64_t n, float mean, float inv,
+             const float *scale, const float *shift);
+
+enum class Activation { GeluErf = 0, GeluTanh = 1, Sigmoid = 2, Silu = 3 };
+/// y = activation(x) over a row (x == y allowed). GELU-erf goes through the
+/// normal CDF from erf/erfc fits, accurate to ~1e-6 relative; the others
+/// through the vector exp.
+void activationRow(const float *x, float *y, int64_t n, Activation kind);
 /// In-place softmax (or log-softmax) of one contiguous row.
 void softmaxRow(float *x, int64_t n, bool logOut);
 

@@ -314,6 +314,34 @@ TEST(Unary, GeluBothApproximations) {
   }
 }
 
+TEST(Unary, GeluAndSiluKeepRelativeAccuracyInTheTails) {
+  // The vectorized GELU goes through the normal CDF; its negative tail
+  // (x * Phi(x) down to 1e-18) must stay accurate in relative terms.
+  Tensor x(DType::F32, {2001});
+  for (int64_t i = 0; i < x.size(); ++i)
+    x.set(i, -9.0 + 18.0 * i / 2000.0);
+  for (std::string approx : {"none", "tanh"}) {
+    Tensor o(DType::F32, {2001});
+    ASSERT_EQ(run(makeOp("gelu", {{"approximate", approx}}), {&x}, {&o}), "");
+    std::vector<double> want;
+    for (int64_t i = 0; i < x.size(); ++i) {
+      double v = x.get(i);
+      want.push_back(approx == "none"
+                         ? 0.5 * v * std::erfc(-v / std::sqrt(2.0))
+                         : v / (1 + std::exp(-2 * std::sqrt(2 / M_PI) *
+                                             (v + 0.044715 * v * v * v))));
+    }
+    // fp32 rounding of the exponent (up to ~60) alone costs ~1e-5 here.
+    expectNear(o, want, 2e-5, 0, "gelu " + approx + " tails");
+  }
+  Tensor o(DType::F32, {2001});
+  ASSERT_EQ(run(makeOp("silu"), {&x}, {&o}), "");
+  std::vector<double> want;
+  for (int64_t i = 0; i < x.size(); ++i)
+    want.push_back(x.get(i) / (1 + std::exp(-x.get(i))));
+  expectNear(o, want, 2e-5, 0, "silu tails");
+}
+
 TEST(Clip, EitherBoundMayBeAbsent) {
   Tensor x = fromValues(DType::F32, {5}, {-3, -1, 0, 2, 9});
   Tensor o(DType::F32, {5});
