@@ -202,8 +202,9 @@ typedef struct nuri_session_t nuri_session;
 typedef struct nuri_session_options {
   /* "cpu", "sim" or "auto" (default). Copied during create. */
   const char *device;
-  /* Threads of the session's oneTBB task arena, which runs async runs and
-   * the kernels' parallel loops; 0 (default) uses every core. */
+  /* Concurrency of the session's oneTBB task arena, where asynchronous
+   * runs execute (with their kernels' parallel loops); 0 (default) uses
+   * every core. Synchronous runs execute on the calling thread. */
   int32_t threads;
 } nuri_session_options;
 
@@ -254,8 +255,8 @@ NURI_API nuri_status nuri_run_bind_output(nuri_run *run, const char *name,
 /* Forgets all bindings. */
 NURI_API void nuri_run_clear_bindings(nuri_run *run);
 
-/* Runs to completion on the calling thread (kernels fan out on the
- * session's arena). Fails with NURI_INVALID_ARGUMENT for missing or
+/* Runs to completion on the calling thread (the kernels' parallel loops
+ * join oneTBB's default arena). Fails with NURI_INVALID_ARGUMENT for missing or
  * mismatched inputs, NURI_EXECUTION_ERROR when a kernel fails. */
 NURI_API nuri_status nuri_run_execute(nuri_run *run);
 

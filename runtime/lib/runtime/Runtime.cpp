@@ -10,7 +10,6 @@
 #include "Device.h"
 
 #include <oneapi/tbb/task_arena.h>
-#include <oneapi/tbb/task_group.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -21,6 +20,19 @@
 #include <vector>
 
 #include <unistd.h>
+
+// oneTBB is not instrumented for ThreadSanitizer, so the hand-off of an
+// async run to an arena thread is invisible to it; these annotations state
+// the happens-before edge that TBB provides.
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __tsan_acquire(void *addr);
+extern "C" void __tsan_release(void *addr);
+#define NURI_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#define NURI_TSAN_RELEASE(p) __tsan_release(p)
+#else
+#define NURI_TSAN_ACQUIRE(p) ((void)(p))
+#define NURI_TSAN_RELEASE(p) ((void)(p))
+#endif
 
 using namespace nuri;
 using package::Package;
@@ -115,14 +127,19 @@ struct SessionImpl {
   std::shared_ptr<ModelImpl> model;
   std::unique_ptr<rt::Device> device;
   tbb::task_arena arena;
-  tbb::task_group group;
+  std::mutex inflightMutex;
+  std::condition_variable idle;
+  size_t inflight = 0; ///< async runs queued or executing
   std::mutex poolMutex;
   std::vector<AlignedBytes> pool; ///< free per-run blocks
 
   explicit SessionImpl(int threads)
       : arena(threads > 0 ? threads : tbb::task_arena::automatic) {}
-  ~SessionImpl() {
-    arena.execute([&] { group.wait(); });
+  ~SessionImpl() { waitIdle(); }
+
+  void waitIdle() {
+    std::unique_lock<std::mutex> lock(inflightMutex);
+    idle.wait(lock, [&] { return inflight == 0; });
   }
 
   AlignedBytes acquireBlock() {
@@ -528,8 +545,7 @@ void nuri_session_release(nuri_session *session) {
   if (!session) {
     return;
   }
-  SessionImpl &s = *session->impl;
-  s.arena.execute([&] { s.group.wait(); });
+  session->impl->waitIdle();
   delete session;
 }
 
@@ -725,10 +741,10 @@ nuri_status nuri_run_execute(nuri_run *run) {
     }
     nuri_status status = run->checkBindings();
     if (!status) {
-      // In the session's arena, so the kernels' parallel loops use its
-      // threads.
-      run->session->arena.execute(
-          [&] { status = guard([&] { return run->execute(); }); });
+      // On the calling thread; the kernels' parallel loops join oneTBB's
+      // default arena. (Entering the session arena from many threads would
+      // hand runs to its workers when its slots are full.)
+      status = guard([&] { return run->execute(); });
     }
     std::lock_guard<std::mutex> lock(run->mutex);
     run->running = false;
@@ -754,22 +770,31 @@ nuri_status nuri_run_execute_async(nuri_run *run, nuri_run_callback callback,
       run->running = true;
     }
     SessionImpl &session = *run->session;
-    session.arena.execute([&] {
-      session.group.run([run, callback, user_data] {
-        nuri_status status = guard([&] { return run->execute(); });
-        {
-          // Complete before the callback, so that it (or a future it
-          // fulfils) can read the outputs or execute again.
-          std::lock_guard<std::mutex> lock(run->mutex);
-          run->running = false;
-          run->done.notify_all();
-        }
-        if (callback) {
-          callback(user_data, run, status);
-        } else {
-          nuri_status_release(status);
-        }
-      });
+    {
+      std::lock_guard<std::mutex> lock(session.inflightMutex);
+      ++session.inflight;
+    }
+    NURI_TSAN_RELEASE(run);
+    // enqueue, not spawn: it runs even when no thread waits in the arena.
+    session.arena.enqueue([run, callback, user_data, &session] {
+      NURI_TSAN_ACQUIRE(run);
+      nuri_status status = guard([&] { return run->execute(); });
+      {
+        // Complete before the callback, so that it (or a future it
+        // fulfils) can read the outputs or execute again.
+        std::lock_guard<std::mutex> lock(run->mutex);
+        run->running = false;
+        run->done.notify_all();
+      }
+      if (callback) {
+        callback(user_data, run, status);
+      } else {
+        nuri_status_release(status);
+      }
+      // Last touch of the session: its release waits for this.
+      std::lock_guard<std::mutex> lock(session.inflightMutex);
+      --session.inflight;
+      session.idle.notify_all();
     });
     return nullptr;
   });

@@ -11,6 +11,7 @@
 #include "nuri/runtime.hpp"
 
 #include <gtest/gtest.h>
+#include <oneapi/tbb/global_control.h>
 
 #include <atomic>
 #include <thread>
@@ -66,6 +67,16 @@ void stress(const std::vector<uint8_t> &package, const std::string &device,
             nuri_dtype dtype, std::vector<int64_t> shape,
             const std::vector<std::vector<uint8_t>> &inputs,
             int runsPerThread) {
+  // scripts/tsan.sh sets 1: oneTBB's own hand-offs between its workers are
+  // invisible to ThreadSanitizer (libtbb is not instrumented), so the
+  // kernels' loops run on the calling threads and TSAN checks the runtime.
+  static std::unique_ptr<tbb::global_control> limit = [] {
+    const char *n = std::getenv("NURI_TBB_MAX_PARALLELISM");
+    return n ? std::make_unique<tbb::global_control>(
+                   tbb::global_control::max_allowed_parallelism,
+                   size_t(std::atoi(n)))
+             : nullptr;
+  }();
   Model model = Model::loadMemory(package.data(), package.size());
   Session session(model, device);
   auto bind = [&](Run &run, const std::vector<uint8_t> &data) {
