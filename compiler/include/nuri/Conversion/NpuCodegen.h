@@ -1,0 +1,79 @@
+//===- NpuCodegen.h - NPU partitions to ISA programs ------------*- C++ -*-===//
+//
+// The contract between the graph-level NPU flow (partitioning, outlining,
+// packaging: compiler/lib/Transforms/Partition*, `nuri compile`) and the
+// lowering pipeline that turns one NPU partition into per-core instruction
+// streams (compiler/lib/Conversion/NpuCodegen*). See docs/npu-codegen.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_CONVERSION_NPUCODEGEN_H
+#define NURI_CONVERSION_NPUCODEGEN_H
+
+#include "nuri/graph/Graph.h"
+#include "nuri/isa/Program.h"
+#include "nuri/target/Target.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nuri::npu {
+
+/// A partition input or output: the graph tensor (by its name in the
+/// package, the function argument's / result's `nuri.name`) and where the
+/// program expects it in simulated DRAM, dense row-major.
+struct DramTensor {
+  std::string name;
+  graph::DType dtype = graph::DType::BF16;
+  std::vector<int64_t> shape;
+  uint64_t address = 0;
+};
+
+/// Constant data the program expects in DRAM before it starts.
+struct DramConstant {
+  uint64_t address = 0;
+  std::vector<char> bytes; // Already in the layout the program reads.
+};
+
+/// Cycles the cost model predicts for one source op of the partition (the
+/// `nuri` op's location names it), for `nuri compile --report`.
+struct LayerEstimate {
+  std::string location;
+  std::string kind;
+  uint64_t predictedCycles = 0;
+};
+
+struct CompiledPartition {
+  isa::Program program;
+  std::vector<DramTensor> inputs;
+  std::vector<DramTensor> outputs;
+  std::vector<DramConstant> constants;
+  std::vector<LayerEstimate> estimates;
+};
+
+struct CodegenOptions {
+  /// Print the IR after every lowering pass (`--dump-ir-after-all`).
+  bool dumpIrAfterAll = false;
+};
+
+/// Whether the NPU of `target` executes `op` (with its operand and result
+/// types); when not, `reason` says why, for `nuri compile --report`.
+bool claimsOp(mlir::Operation *op, const target::Target &target,
+              std::string &reason);
+
+/// Lowers one outlined NPU partition (a func.func of nuri ops whose
+/// arguments and results carry `nuri.name`) through the lowering pipeline
+/// to a program for `target`. Fails after a diagnostic at the op that
+/// cannot be lowered (shape that does not tile, SRAM too small for one
+/// tile, weights beyond DRAM).
+mlir::FailureOr<CompiledPartition>
+compileNpuPartition(mlir::func::FuncOp partition, const target::Target &target,
+                    const CodegenOptions &options = {});
+
+} // namespace nuri::npu
+
+#endif // NURI_CONVERSION_NPUCODEGEN_H
