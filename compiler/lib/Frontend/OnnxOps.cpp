@@ -1071,13 +1071,12 @@ template <typename OpTy> Results reduce(NodeContext &n) {
   return one(n.importer.create<OpTy>(n, {n.input(0)}, attrs));
 }
 
-Results convertQuantizeLinear(NodeContext &n) {
+// QuantizeLinear(x, scale, zero_point?) and DequantizeLinear(x, scale,
+// zero_point?): same operands and axis; the result type differs.
+template <typename OpTy> Results convertAffineQuant(NodeContext &n) {
   if (failed(requireInputs(n, 2))) {
     return failure();
   }
-  Type elementType = n.input(2) ? tensorType(n.input(2)).getElementType()
-                                : Type(IntegerType::get(&n.importer.context, 8,
-                                                        IntegerType::Unsigned));
   SmallVector<Value> operands = {n.input(0), n.input(1)};
   if (n.input(2)) {
     operands.push_back(n.input(2));
@@ -1085,26 +1084,18 @@ Results convertQuantizeLinear(NodeContext &n) {
   int64_t rank = shapeOf(n.input(0)).size();
   int64_t axis = n.intAttr("axis", 1);
   axis = axis < 0 ? axis + rank : axis;
+  Type elementType;
+  if constexpr (std::is_same_v<OpTy, QuantizeOp>) {
+    // The zero point's type picks the integer type; ONNX's default is u8.
+    elementType = n.input(2) ? tensorType(n.input(2)).getElementType()
+                             : Type(IntegerType::get(&n.importer.context, 8,
+                                                     IntegerType::Unsigned));
+  } else {
+    elementType = tensorType(n.input(1)).getElementType();
+  }
   auto type = RankedTensorType::get(shapeOf(n.input(0)), elementType);
-  return one(n.importer.create<QuantizeOp>(n, operands,
-                                           {i64Attr(n, "axis", axis)}, {type}));
-}
-
-Results convertDequantizeLinear(NodeContext &n) {
-  if (failed(requireInputs(n, 2))) {
-    return failure();
-  }
-  SmallVector<Value> operands = {n.input(0), n.input(1)};
-  if (n.input(2)) {
-    operands.push_back(n.input(2));
-  }
-  int64_t rank = shapeOf(n.input(0)).size();
-  int64_t axis = n.intAttr("axis", 1);
-  axis = axis < 0 ? axis + rank : axis;
-  auto type = RankedTensorType::get(shapeOf(n.input(0)),
-                                    tensorType(n.input(1)).getElementType());
-  return one(n.importer.create<DequantizeOp>(
-      n, operands, {i64Attr(n, "axis", axis)}, {type}));
+  return one(n.importer.create<OpTy>(n, operands, {i64Attr(n, "axis", axis)},
+                                     {type}));
 }
 } // namespace
 
@@ -1122,7 +1113,7 @@ const llvm::StringMap<Converter> &onnx_import::defaultDomainConverters() {
       {"ConstantOfShape", convertConstantOfShape},
       {"Conv", convertConv},
       {"Cos", unary<CosOp>},
-      {"DequantizeLinear", convertDequantizeLinear},
+      {"DequantizeLinear", convertAffineQuant<DequantizeOp>},
       {"Div", binary<DivOp>},
       {"Dropout", convertDropout},
       {"Equal", compare<ComparePredicate::EQ>},
@@ -1154,7 +1145,7 @@ const llvm::StringMap<Converter> &onnx_import::defaultDomainConverters() {
       {"Not", unary<NotOp>},
       {"Or", binary<OrOp>},
       {"Pow", convertPow},
-      {"QuantizeLinear", convertQuantizeLinear},
+      {"QuantizeLinear", convertAffineQuant<QuantizeOp>},
       {"Range", convertRange},
       {"Reciprocal", unary<ReciprocalOp>},
       {"ReduceMax", reduce<ReduceMaxOp>},

@@ -643,38 +643,38 @@ static LogicalResult verifyQuantParams(Operation *op, RankedTensorType data,
   return success();
 }
 
+// Quantize and dequantize differ only in which side is the integer one;
+// `role` names it in the diagnostic.
+static LogicalResult verifyAffineQuant(Operation *op, RankedTensorType input,
+                                       RankedTensorType output, Value scale,
+                                       Value zeroPoint, int64_t axis,
+                                       RankedTensorType quantized,
+                                       StringRef role) {
+  if (input.getShape() != output.getShape()) {
+    return op->emitOpError("changes the shape from ")
+           << shapeString(input.getShape()) << " to "
+           << shapeString(output.getShape());
+  }
+  if (zeroPoint && cast<RankedTensorType>(zeroPoint.getType())
+                           .getElementType() != quantized.getElementType()) {
+    return op->emitOpError("zero point type ")
+           << cast<RankedTensorType>(zeroPoint.getType()).getElementType()
+           << " differs from the " << role << "'s "
+           << quantized.getElementType();
+  }
+  return verifyQuantParams(op, input, scale, zeroPoint, axis);
+}
+
 LogicalResult QuantizeOp::verify() {
-  if (getInput().getType().getShape() != getOutput().getType().getShape()) {
-    return emitOpError("changes the shape from ")
-           << shapeString(getInput().getType().getShape()) << " to "
-           << shapeString(getOutput().getType().getShape());
-  }
-  if (getZeroPoint() && getZeroPoint().getType().getElementType() !=
-                            getOutput().getType().getElementType()) {
-    return emitOpError("zero point type ")
-           << getZeroPoint().getType().getElementType()
-           << " differs from the result's "
-           << getOutput().getType().getElementType();
-  }
-  return verifyQuantParams(*this, getInput().getType(), getScale(),
-                           getZeroPoint(), getAxis());
+  return verifyAffineQuant(*this, getInput().getType(), getOutput().getType(),
+                           getScale(), getZeroPoint(), getAxis(),
+                           getOutput().getType(), "result");
 }
 
 LogicalResult DequantizeOp::verify() {
-  if (getInput().getType().getShape() != getOutput().getType().getShape()) {
-    return emitOpError("changes the shape from ")
-           << shapeString(getInput().getType().getShape()) << " to "
-           << shapeString(getOutput().getType().getShape());
-  }
-  if (getZeroPoint() && getZeroPoint().getType().getElementType() !=
-                            getInput().getType().getElementType()) {
-    return emitOpError("zero point type ")
-           << getZeroPoint().getType().getElementType()
-           << " differs from the input's "
-           << getInput().getType().getElementType();
-  }
-  return verifyQuantParams(*this, getInput().getType(), getScale(),
-                           getZeroPoint(), getAxis());
+  return verifyAffineQuant(*this, getInput().getType(), getOutput().getType(),
+                           getScale(), getZeroPoint(), getAxis(),
+                           getInput().getType(), "input");
 }
 
 //===----------------------------------------------------------------------===//
