@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang-14 in build-fuzz/ and runs each for
-# a bounded time (default 60 s), seeded with the ONNX node tests' models.
+# a bounded time (default 60 s): the ONNX importer seeded with the ONNX node
+# tests' models, the package reader seeded with the runtime tests' packages.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${NURI_FUZZ_BUILD_DIR:-$root/build-fuzz}
@@ -19,3 +20,12 @@ if [ -z "$(ls -A "$corpus")" ]; then
   done
 fi
 "$build/bin/nuri-fuzz-import" -max_total_time="$seconds" -rss_limit_mb=4096 "$corpus"
+
+# The .nuri package reader (and the .npy parser).
+flock /tmp/nuri-build.lock cmake --build "$build" --target nuri-fuzz-package nuri-fuzz-package-seeds
+corpus="$build/corpus/package"
+mkdir -p "$corpus"
+if [ -z "$(ls -A "$corpus")" ]; then
+  "$build/bin/nuri-fuzz-package-seeds" "$corpus"
+fi
+"$build/bin/nuri-fuzz-package" -max_total_time="$seconds" -rss_limit_mb=4096 "$corpus"
