@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nuri/cpu/Gemm.h"
+#include "GemmInternal.h"
 
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
 // _mm512_undefined_* placeholders.
@@ -338,6 +339,47 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
     }
   }
 }
+
+namespace detail {
+
+int64_t packedASize(int64_t m, int64_t k) {
+  const KernelInfo &kk = kernel();
+  return (m + kk.mr - 1) / kk.mr * kk.mr * k;
+}
+
+int64_t packedBSize(int64_t k, int64_t n) {
+  const KernelInfo &kk = kernel();
+  return (n + kk.nr - 1) / kk.nr * kk.nr * k;
+}
+
+void packA(MatrixRef a, int64_t m, int64_t k, float *dst) {
+  const KernelInfo &kk = kernel();
+  for (int64_t i0 = 0; i0 < m; i0 += kk.mr) {
+    packAPanel(kk, a, i0, std::min(kk.mr, m - i0), 0, k, dst + i0 * k);
+  }
+}
+
+void packB(MatrixRef b, int64_t k, int64_t n, float *dst) {
+  const KernelInfo &kk = kernel();
+  for (int64_t j0 = 0; j0 < n; j0 += kk.nr) {
+    packBPanel(kk, b, j0, n, 0, k, dst + j0 * k);
+  }
+}
+
+void gemmPacked(int64_t m, int64_t n, int64_t k, const float *ap,
+                const float *bp, int64_t bK, float *c, int64_t ldc,
+                bool accumulate) {
+  const KernelInfo &kk = kernel();
+  for (int64_t j0 = 0; j0 < n; j0 += kk.nr) {
+    int64_t nr = std::min(kk.nr, n - j0);
+    for (int64_t i0 = 0; i0 < m; i0 += kk.mr) {
+      kk.fn(k, ap + i0 * k, bp + j0 * bK, kk.nr, c + i0 * ldc + j0, ldc,
+            accumulate, std::min(kk.mr, m - i0), nr);
+    }
+  }
+}
+
+} // namespace detail
 
 namespace {
 __attribute__((target_clones("avx512f", "avx2", "default"))) void

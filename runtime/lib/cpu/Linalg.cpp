@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GemmInternal.h"
 #include "Internal.h"
 #include "Vector.h"
 
@@ -335,44 +336,85 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
   F32Out fo(o);
   int64_t group = hq / hkv;
   int64_t qBlocks = (sq + kQueryBlock - 1) / kQueryBlock;
+  int64_t kBlocks = (skv + kKeyBlock - 1) / kKeyBlock;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  // A float mask row that is contiguous along keys is added with one vector
+  // pass; a broadcast or bool mask goes element by element.
+  bool rowMask = mask && !boolMask && ms[3] == 1;
+
+  // Keys (as K^T blocks) and values are packed once per kv head and key
+  // block, then shared by every query block and every query head of the
+  // group. Head dims above one GEMM K block take the unpacked path.
+  bool packed = d <= kMaxPackedK;
+  int64_t kbFloats = packed ? packedBSize(d, kKeyBlock) : 0;
+  int64_t vbFloats = packed ? packedBSize(kKeyBlock, dv) : 0;
+  std::vector<float> kPack(packed ? bn * hkv * kBlocks * kbFloats : 0);
+  std::vector<float> vPack(packed ? bn * hkv * kBlocks * vbFloats : 0);
+  if (packed) {
+    tbb::parallel_for(int64_t(0), bn * hkv * kBlocks, [&](int64_t t) {
+      int64_t head = t / kBlocks, j0 = (t % kBlocks) * kKeyBlock;
+      int64_t bc = std::min(kKeyBlock, skv - j0);
+      const float *kp = fk.ptr + (head * skv + j0) * d;
+      const float *vp = fv.ptr + (head * skv + j0) * dv;
+      packB(MatrixRef{kp, 1, d}, d, bc, kPack.data() + t * kbFloats);
+      packB(MatrixRef{vp, dv, 1}, bc, dv, vPack.data() + t * vbFloats);
+    });
+  }
 
   tbb::parallel_for(int64_t(0), bn * hq * qBlocks, [&](int64_t t) {
     int64_t b = t / (hq * qBlocks), h = (t / qBlocks) % hq;
     int64_t i0 = (t % qBlocks) * kQueryBlock;
     int64_t br = std::min(kQueryBlock, sq - i0);
-    int64_t hk = h / group;
+    int64_t hk = h / group, kvHead = b * hkv + hk;
     const float *qp = fq.ptr + ((b * hq + h) * sq + i0) * d;
-    const float *kp = fk.ptr + (b * hkv + hk) * skv * d;
-    const float *vp = fv.ptr + (b * hkv + hk) * skv * dv;
+    const float *kp = fk.ptr + kvHead * skv * d;
+    const float *vp = fv.ptr + kvHead * skv * dv;
     float *op_ = fo.ptr + ((b * hq + h) * sq + i0) * dv;
     std::vector<float> s(br * kKeyBlock), acc(br * dv, 0.0f), mx(br, kNegInf),
-        sum(br, 0.0f);
+        sum(br, 0.0f), qPack, pPack;
+    if (packed) {
+      qPack.resize(packedASize(br, d));
+      pPack.resize(packedASize(br, kKeyBlock));
+      packA(MatrixRef{qp, d, 1}, br, d, qPack.data());
+    }
     // Causal: the last key any row of this block may see.
     int64_t jLimit = causal ? std::min(skv, i0 + br + skv - sq) : skv;
     for (int64_t j0 = 0; j0 < jLimit; j0 += kKeyBlock) {
       int64_t bc = std::min(kKeyBlock, jLimit - j0);
-      sgemm(br, bc, d, MatrixRef{qp, d, 1}, MatrixRef{kp + j0 * d, 1, d},
-            s.data(), bc, false, false);
+      int64_t kb = kvHead * kBlocks + j0 / kKeyBlock;
+      int64_t packedKeys = std::min(kKeyBlock, skv - j0);
+      if (packed) {
+        // The packed block holds min(kKeyBlock, skv - j0) keys; a causal
+        // limit only drops trailing ones, which the narrower n ignores.
+        gemmPacked(br, bc, d, qPack.data(), kPack.data() + kb * kbFloats, d,
+                   s.data(), bc, false);
+      } else {
+        sgemm(br, bc, d, MatrixRef{qp, d, 1}, MatrixRef{kp + j0 * d, 1, d},
+              s.data(), bc, false, false);
+      }
       for (int64_t r = 0; r < br; ++r) {
         int64_t i = i0 + r;
         float *row = s.data() + r * bc;
         int64_t mbase = b * ms[0] + h * ms[1] + i * ms[2];
-        for (int64_t j = 0; j < bc; ++j) {
-          float val = row[j] * scale;
-          int64_t jj = j0 + j;
+        if (rowMask) {
+          scaleAddRow(row, bc, scale, fm.ptr + mbase + j0);
+        } else {
+          scaleAddRow(row, bc, scale, nullptr);
           if (mask) {
-            int64_t mo = mbase + jj * ms[3];
-            if (boolMask) {
-              val = boolMask[mo] ? val : kNegInf;
-            } else {
-              val += fm.ptr[mo];
+            for (int64_t j = 0; j < bc; ++j) {
+              int64_t mo = mbase + (j0 + j) * ms[3];
+              if (boolMask) {
+                row[j] = boolMask[mo] ? row[j] : kNegInf;
+              } else {
+                row[j] += fm.ptr[mo];
+              }
             }
           }
-          if (causal && jj > i + skv - sq) {
-            val = kNegInf;
-          }
-          row[j] = val;
+        }
+        if (causal) {
+          // Keys past i + skv - sq are hidden.
+          int64_t visible = std::clamp<int64_t>(i + skv - sq + 1 - j0, 0, bc);
+          std::fill(row + visible, row + bc, kNegInf);
         }
         float m = std::max(mx[r], rowMax(row, bc));
         if (m == kNegInf) {
@@ -383,14 +425,17 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
         sum[r] = sum[r] * alpha + expShiftSum(row, bc, m);
         mx[r] = m;
         if (alpha != 1.0f) {
-          float *a = acc.data() + r * dv;
-          for (int64_t c = 0; c < dv; ++c) {
-            a[c] *= alpha;
-          }
+          scaleAddRow(acc.data() + r * dv, dv, alpha, nullptr);
         }
       }
-      sgemm(br, dv, bc, MatrixRef{s.data(), bc, 1},
-            MatrixRef{vp + j0 * dv, dv, 1}, acc.data(), dv, true, false);
+      if (packed) {
+        packA(MatrixRef{s.data(), bc, 1}, br, bc, pPack.data());
+        gemmPacked(br, dv, bc, pPack.data(), vPack.data() + kb * vbFloats,
+                   packedKeys, acc.data(), dv, true);
+      } else {
+        sgemm(br, dv, bc, MatrixRef{s.data(), bc, 1},
+              MatrixRef{vp + j0 * dv, dv, 1}, acc.data(), dv, true, false);
+      }
     }
     for (int64_t r = 0; r < br; ++r) {
       // A row that sees no key is 0 / 0, as the naive formula gives.

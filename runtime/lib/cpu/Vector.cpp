@@ -287,6 +287,20 @@ normRow512(const float *x, float *y, int64_t n, float mean, float inv,
   }
 }
 
+__attribute__((target("avx512f"))) void
+scaleAdd512(float *x, int64_t n, float scale, const float *add) {
+  __m512 sv = _mm512_set1_ps(scale);
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 k = n - i >= 16 ? __mmask16(0xffff)
+                              : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), sv);
+    if (add) {
+      v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, add + i));
+    }
+    _mm512_mask_storeu_ps(x + i, k, v);
+  }
+}
+
 enum class Level { Scalar, Avx2, Avx512 };
 
 Level level() {
@@ -381,6 +395,16 @@ void normRow(const float *x, float *y, int64_t n, float mean, float inv,
   for (int64_t i = 0; i < n; ++i) {
     float v = (x[i] - mean) * inv * scale[i];
     y[i] = shift ? v + shift[i] : v;
+  }
+}
+
+void scaleAddRow(float *x, int64_t n, float scale, const float *add) {
+  if (level() == Level::Avx512) {
+    scaleAdd512(x, n, scale, add);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = x[i] * scale + (add ? add[i] : 0.0f);
   }
 }
 

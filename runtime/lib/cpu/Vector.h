@@ -24,6 +24,9 @@ float rowSum(const float *x, int64_t n, float shift, bool square);
 void normRow(const float *x, float *y, int64_t n, float mean, float inv,
              const float *scale, const float *shift);
 
+/// x = x * scale (+ add[i] when add is non-null); attention's score step.
+void scaleAddRow(float *x, int64_t n, float scale, const float *add);
+
 enum class Activation { GeluErf = 0, GeluTanh = 1, Sigmoid = 2, Silu = 3 };
 /// y = activation(x) over a row (x == y allowed). GELU-erf goes through the
 /// normal CDF from erf/erfc fits, accurate to ~1e-6 relative; the others

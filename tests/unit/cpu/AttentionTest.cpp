@@ -113,7 +113,11 @@ INSTANTIATE_TEST_SUITE_P(
                           AttnCase{1, 4, 1, 7, 300, 64, 64, true, 2},
                           AttnCase{2, 2, 2, 130, 600, 16, 8, false, 3},
                           AttnCase{1, 3, 3, 1, 17, 8, 8, true, 1},
-                          AttnCase{1, 2, 1, 65, 300, 8, 8, true, 2}),
+                          AttnCase{1, 2, 1, 65, 300, 8, 8, true, 2},
+                          // Causal limits that cut a key block short while
+                          // the value rows span several GEMM panels.
+                          AttnCase{1, 2, 2, 300, 300, 16, 72, true, 0},
+                          AttnCase{1, 2, 1, 100, 130, 64, 48, true, 1}),
         ::testing::Values(DType::F32, DType::F16, DType::BF16)));
 
 TEST(Attention, RowWithoutVisibleKeyIsNaNAsTheFormula) {
