@@ -897,6 +897,16 @@ void PackageBuilder::setWeights(const void *data, size_t size) {
   weights_.assign(p, p + size);
 }
 
+uint64_t PackageBuilder::appendWeights(const void *data, size_t size) {
+  uint64_t offset =
+      (weights_.size() + kAlignment - 1) / kAlignment * kAlignment;
+  weights_.resize(offset + size);
+  if (size) {
+    std::memcpy(weights_.data() + offset, data, size);
+  }
+  return offset;
+}
+
 void PackageBuilder::setQuantization(const std::string &name,
                                      QuantParams quant) {
   quant_.emplace_back(name, std::move(quant));

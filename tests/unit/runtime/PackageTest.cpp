@@ -83,6 +83,31 @@ TEST(Package, NpuPartitionRoundTrip) {
   EXPECT_NE(text.find("npu_program"), std::string::npos) << text;
 }
 
+TEST(Package, NpuConstantsAppendToTheWeights) {
+  Result<isa::Program> prog =
+      isa::assembleFile(NURI_SOURCE_DIR "/examples/programs/softmax.nasm");
+  test::CpuModel m;
+  PackageBuilder b;
+  b.setTarget("atom",
+              test::readText(NURI_SOURCE_DIR "/backends/configs/atom.yaml"));
+  b.setWeights(std::vector<uint8_t>(100, 1));
+  std::vector<uint8_t> table(10, 7);
+  uint64_t offset = b.appendWeights(table.data(), table.size());
+  EXPECT_EQ(offset, 128u);
+  ValueDesc v{"x", graph::DType::BF16, {128, 512}, {}};
+  ValueDesc o{"y", graph::DType::BF16, {128, 512}, {}};
+  b.addNpuPartition(*prog, {{v, 0}}, {{o, 0x40000}},
+                    {{offset, table.size(), 0x80000}});
+  Result<std::vector<uint8_t>> file = b.build();
+  ASSERT_TRUE(file) << file.error();
+  Result<Package> p = readPackage(file->data(), file->size());
+  ASSERT_TRUE(p) << p.error();
+  ASSERT_EQ(p->weightBytes, 138u);
+  EXPECT_EQ(p->weights[128], 7);
+  ASSERT_EQ(p->partitions[0].weightLoads.size(), 1u);
+  EXPECT_EQ(p->partitions[0].weightLoads[0].address, 0x80000u);
+}
+
 TEST(Package, QuantizationAndExplicitIO) {
   test::CpuModel m;
   PackageBuilder b;

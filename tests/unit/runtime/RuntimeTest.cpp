@@ -368,3 +368,45 @@ TEST(RuntimeC, AsyncErrorArrivesThroughCallback) {
 }
 
 } // namespace
+
+namespace {
+
+// An NPU partition that reads a constant: the sim device must write the
+// package's weight loads into DRAM before the program starts.
+TEST(RuntimeCpp, SimWritesWeightLoadsIntoDram) {
+  const char *text = R"(
+.stream core=0 engine=dma
+  dma.copy src_space=dram, dst_space=sram, src=0x80000, dst=0, bytes=64, rows=1, planes=1, src_stride=64, dst_stride=64
+  sem.signal sem=0, core=0, count=1
+  sem.wait sem=0, count=1
+  dma.copy src_space=sram, dst_space=dram, src=0, dst=0x40000, bytes=64, rows=1, planes=1, src_stride=64, dst_stride=64
+  end
+)";
+  Result<isa::Program> prog = isa::assemble(text);
+  ASSERT_TRUE(prog) << prog.error();
+  package::PackageBuilder b;
+  b.setTarget("atom",
+              test::readText(NURI_SOURCE_DIR "/backends/configs/atom.yaml"));
+  std::vector<float> table(16);
+  for (int i = 0; i < 16; ++i) {
+    table[i] = float(i) * 1.5f;
+  }
+  uint64_t offset = b.appendWeights(table.data(), 64);
+  package::ValueDesc x{"x", graph::DType::F32, {16}, {}};
+  package::ValueDesc y{"y", graph::DType::F32, {16}, {}};
+  b.addNpuPartition(*prog, {{x, 0x0}}, {{y, 0x40000}}, {{offset, 64, 0x80000}},
+                    "copy_constant");
+  std::vector<uint8_t> bytes = b.build().value();
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  Session session(model, "sim");
+  nuri::Run run = session.newRun();
+  float in[16] = {};
+  run.bindInput("x", TensorRef::of(in, {16}));
+  run.execute();
+  const float *out = run.output("y").as<float>();
+  for (int i = 0; i < 16; ++i) {
+    EXPECT_EQ(out[i], table[i]) << i;
+  }
+}
+
+} // namespace

@@ -184,8 +184,13 @@ public:
   /// The target name and its config YAML (nuri::target::loadTargetYaml
   /// must accept it); required when there is an NPU partition.
   void setTarget(std::string name, std::string yaml);
+  /// Replaces the weight blob (TensorDesc::dataOffset points into it).
   void setWeights(std::vector<uint8_t> bytes);
   void setWeights(const void *data, size_t size);
+  /// Appends bytes to the weight blob at a 64-byte aligned offset and
+  /// returns that offset: for NPU constants (a WeightLoad of
+  /// {offset, size, address}) after setWeights.
+  uint64_t appendWeights(const void *data, size_t size);
   /// Quantization parameters of a named model-level tensor.
   void setQuantization(const std::string &name, QuantParams quant);
 
