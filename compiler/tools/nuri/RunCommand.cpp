@@ -53,8 +53,9 @@ std::string shapeText(const std::vector<int64_t> &shape) {
 }
 
 /// Deterministic values (a fixed LCG seeded by the input's position):
-/// floats in [-1, 1), integers in [0, 4), bools alternating. Small
-/// integers keep index inputs (token ids, positions) in range.
+/// floats in [-1, 1), integers 0 or 1 (1 for inputs named like a mask, so
+/// no attention row is fully masked), bools alternating. 0 and 1 are in
+/// range for every index input (token ids, token types, positions).
 std::vector<uint8_t> deterministicInput(const nuri::TensorInfo &info,
                                         size_t position) {
   std::vector<uint8_t> bytes(info.byteSize);
@@ -64,9 +65,10 @@ std::vector<uint8_t> deterministicInput(const nuri::TensorInfo &info,
     return uint32_t(state >> 33);
   };
   size_t n = static_cast<size_t>(info.elements());
+  bool isMask = info.name.find("mask") != std::string::npos;
   for (size_t i = 0; i < n; ++i) {
     float f = float(next() % 2048) / 1024.0f - 1.0f;
-    int64_t k = next() % 4;
+    int64_t k = isMask ? 1 : int64_t(next() % 2);
     switch (info.dtype) {
     case NURI_DTYPE_F32:
       std::memcpy(bytes.data() + 4 * i, &f, 4);
