@@ -95,7 +95,11 @@ std::string runMatmul(const graph::Op &op, const Inputs &in,
     }
     return "";
   }
-  if (l.dtype != r.dtype || o.dtype != l.dtype) {
+  // Narrow floats (f16, bf16, fp8) may also produce a wider float result
+  // (bf16 x bf16 -> f32 is the NPU's accumulate-and-keep form).
+  bool narrowFloat = l.dtype == r.dtype && (isHalfLike(l.dtype)) &&
+                     (o.dtype == DType::F32 || isHalfLike(o.dtype));
+  if (l.dtype != r.dtype || (o.dtype != l.dtype && !narrowFloat)) {
     return unsupported(op, in, out);
   }
   if (l.dtype == DType::F64 || l.dtype == DType::I64) {
@@ -166,9 +170,12 @@ std::string runLinear(const graph::Op &op, const Inputs &in,
     igemm(m, n, k, a.data(), b.data(), c, bias != nullptr);
     return "";
   }
+  bool outOk =
+      o.dtype == x.dtype ||
+      (isHalfLike(x.dtype) && (o.dtype == DType::F32 || isHalfLike(o.dtype)));
   bool floatOk = (x.dtype == DType::F32 || isHalfLike(x.dtype)) &&
-                 w.dtype == x.dtype && o.dtype == x.dtype &&
-                 (!bias || bias->dtype == x.dtype);
+                 w.dtype == x.dtype && outOk &&
+                 (!bias || graph::isFloat(bias->dtype));
   if (!floatOk) {
     return unsupported(op, in, out);
   }

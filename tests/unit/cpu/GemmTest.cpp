@@ -197,6 +197,22 @@ TEST(Matmul, F64AndI64) {
   }
 }
 
+TEST(Matmul, NarrowFloatsMayWidenTheResult) {
+  // bf16 x bf16 -> f32: the fp32 sum is kept, not rounded to bf16.
+  Tensor l = randomTensor(DType::BF16, {9, 40}, -1, 1, 31);
+  Tensor r = randomTensor(DType::BF16, {40, 11}, -1, 1, 32);
+  Tensor o(DType::F32, {9, 11});
+  ASSERT_EQ(run(makeOp("matmul"), {&l, &r}, {&o}), "");
+  expectNear(o, refMatmul(l, r, false, false, o.shape), 1e-5, 1e-6,
+             "bf16 -> f32");
+  Tensor b = randomTensor(DType::F32, {11}, -1, 1, 33);
+  ASSERT_EQ(run(makeOp("linear"), {&l, &r, &b}, {&o}), "");
+  std::vector<double> want = refMatmul(l, r, false, false, o.shape);
+  for (size_t i = 0; i < want.size(); ++i)
+    want[i] += b.get(i % 11);
+  expectNear(o, want, 1e-5, 1e-6, "linear bf16 -> f32");
+}
+
 TEST(Matmul, Errors) {
   Tensor l(DType::F32, {2, 3}), r(DType::F32, {4, 5}), o(DType::F32, {2, 5});
   std::string e = run(makeOp("matmul"), {&l, &r}, {&o});
