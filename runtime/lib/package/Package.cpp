@@ -982,7 +982,7 @@ void writeSchedule(ByteWriter &w, const Package &pkg,
 
 } // namespace
 
-Result<std::vector<uint8_t>> PackageBuilder::build() const {
+Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
   return catchErrors([&]() -> std::vector<uint8_t> {
     if (!deferredError_.empty()) {
       throw Error(deferredError_);
@@ -1153,26 +1153,24 @@ Result<std::vector<uint8_t>> PackageBuilder::build() const {
                           : blobs[i].bytes.size();
       end = align(end + size);
     }
-    const Blob &last = blobs.back();
-    uint64_t fileBytes = offsets.back() + weights_.size();
-    (void)last;
-    std::vector<uint8_t> file(fileBytes, 0);
+    // Everything but the weights, which are last: write() streams them
+    // from weights_ instead of copying them into one image.
+    uint64_t prefixBytes = offsets.back();
+    uint64_t fileBytes = prefixBytes + weights_.size();
+    std::vector<uint8_t> file(prefixBytes, 0);
     ByteWriter table;
     for (size_t i = 0; i < blobs.size(); ++i) {
-      const uint8_t *src = blobs[i].kind == SectionKind::Weights
-                               ? weights_.data()
-                               : blobs[i].bytes.data();
-      uint64_t size = blobs[i].kind == SectionKind::Weights
-                          ? weights_.size()
-                          : blobs[i].bytes.size();
-      if (size) {
-        std::memcpy(file.data() + offsets[i], src, size);
+      bool isWeights = blobs[i].kind == SectionKind::Weights;
+      uint64_t size = isWeights ? weights_.size() : blobs[i].bytes.size();
+      if (size && !isWeights) {
+        std::memcpy(file.data() + offsets[i], blobs[i].bytes.data(), size);
       }
       table.u32(static_cast<uint32_t>(blobs[i].kind));
       table.u32(0);
       table.u64(offsets[i]);
       table.u64(size);
-      table.u32(crc32c(file.data() + offsets[i], size));
+      table.u32(isWeights ? crc32c(weights_.data(), size)
+                          : crc32c(file.data() + offsets[i], size));
       table.u32(0);
     }
     std::memcpy(file.data() + kHeaderBytes, table.bytes.data(),
@@ -1187,31 +1185,55 @@ Result<std::vector<uint8_t>> PackageBuilder::build() const {
     h.u32(static_cast<uint32_t>(blobs.size()));
     h.u32(crc32c(table.bytes.data(), table.bytes.size()));
     std::memcpy(file.data(), h.bytes.data(), h.bytes.size()); // 40 bytes
-    uint32_t fileCrc = crc32c(file.data(), fileBytes); // [40, 48) are zero
+    // [40, 48) are still zero, as the file checksum wants them.
+    uint32_t fileCrc = crc32c(file.data(), prefixBytes);
+    fileCrc = crc32c(weights_.data(), weights_.size(), fileCrc);
     std::memcpy(file.data() + 40, &fileCrc, 4);
     uint32_t headerCrc = crc32c(file.data(), 44);
     std::memcpy(file.data() + 44, &headerCrc, 4);
-
-    // Never hand out a package the reader would refuse.
-    Result<Package> check = readPackage(file.data(), file.size());
-    if (!check) {
-      throw Error("the package would be invalid: " + check.error());
-    }
     return file;
   });
 }
 
-Result<bool> PackageBuilder::write(const std::string &path) const {
-  Result<std::vector<uint8_t>> bytes = build();
-  if (!bytes) {
-    return Result<bool>::failure(path + ": " + bytes.error());
+Result<std::vector<uint8_t>> PackageBuilder::build() const {
+  Result<std::vector<uint8_t>> prefix = buildPrefix();
+  if (!prefix) {
+    return prefix;
   }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char *>(bytes->data()),
-            static_cast<std::streamsize>(bytes->size()));
-  out.close();
-  if (!out) {
-    return Result<bool>::failure(path + ": cannot write the package");
+  std::vector<uint8_t> file = std::move(*prefix);
+  file.insert(file.end(), weights_.begin(), weights_.end());
+  // Never hand out a package the reader would refuse.
+  Result<Package> check = readPackage(file.data(), file.size());
+  if (!check) {
+    return Result<std::vector<uint8_t>>::failure(
+        "the package would be invalid: " + check.error());
+  }
+  return file;
+}
+
+Result<bool> PackageBuilder::write(const std::string &path) const {
+  Result<std::vector<uint8_t>> prefix = buildPrefix();
+  if (!prefix) {
+    return Result<bool>::failure(path + ": " + prefix.error());
+  }
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char *>(prefix->data()),
+              static_cast<std::streamsize>(prefix->size()));
+    out.write(reinterpret_cast<const char *>(weights_.data()),
+              static_cast<std::streamsize>(weights_.size()));
+    out.close();
+    if (!out) {
+      return Result<bool>::failure(path + ": cannot write the package");
+    }
+  }
+  // Read back through the mapping, as the runtime will: a package the
+  // reader would refuse is removed, never left behind.
+  Result<std::shared_ptr<const PackageFile>> check = PackageFile::open(path);
+  if (!check) {
+    std::remove(path.c_str());
+    return Result<bool>::failure("the package would be invalid: " +
+                                 check.error());
   }
   return true;
 }

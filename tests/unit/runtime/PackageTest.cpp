@@ -303,3 +303,32 @@ TEST(PackageFile, OpenMissingAndMapped) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(PackageBuilder, WriteStreamsTheSameBytesAsBuild) {
+  test::CpuModel m;
+  PackageBuilder b;
+  b.setWeights(m.weights);
+  b.addCpuPartition(m.graph, "main");
+  std::string path = ::testing::TempDir() + "/written.nuri";
+  Result<bool> ok = b.write(path);
+  ASSERT_TRUE(ok) << ok.error();
+  std::ifstream in(path, std::ios::binary);
+  std::vector<uint8_t> onDisk((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+  EXPECT_EQ(onDisk, b.build().value());
+
+  // An invalid package is an error naming the file, and no file is left.
+  PackageBuilder bad;
+  bad.addCpuPartition(m.graph); // constants without weights
+  std::string badPath = ::testing::TempDir() + "/invalid.nuri";
+  Result<bool> r = bad.write(badPath);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("outside the weight section"), std::string::npos)
+      << r.error();
+  EXPECT_FALSE(std::ifstream(badPath).good());
+  EXPECT_FALSE(b.write("/nonexistent-dir/x.nuri"));
+}
+
+} // namespace

@@ -219,6 +219,8 @@ public:
   Result<bool> write(const std::string &path) const;
 
 private:
+  /// The image up to the weights section (which is last).
+  Result<std::vector<uint8_t>> buildPrefix() const;
   struct PendingPartition {
     Partition partition;
     std::vector<ValueDesc> inputs, outputs;
