@@ -5,6 +5,7 @@
 
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 

@@ -142,4 +142,100 @@ def NuriFuseLinear : Pass<"nuri-fuse-linear"> {
   let dependentDialects = ["::nuri::NuriDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// NPU flow: compute dtype, partitioning, outlining (docs/npu-codegen.md)
+//===----------------------------------------------------------------------===//
+
+def NuriConvertDtype : Pass<"nuri-convert-dtype", "::mlir::func::FuncOp"> {
+  let summary = "Convert the float tensors and weights to the compute dtype";
+  let description = [{
+    Every float tensor of the function (f16, bf16, f32, f64) becomes a
+    tensor of the compute dtype. Float constants are converted at compile
+    time with round-to-nearest-even; float arguments are cast on entry and
+    float results cast back to their declared type before the return, so
+    the model keeps its interface. Ops whose CPU kernels or numerics want
+    the original precision (opaque `nuri.onnx_op`, `nuri.quantize`,
+    `nuri.dequantize`) keep their types, with casts around them.
+
+    The NPU then computes bf16 x bf16 -> fp32 accumulate, and the CPU device
+    runs the same converted graph, so the two can be compared.
+
+    ```mlir
+    // before
+    func.func @f(%x: tensor<2x4xf32>) -> tensor<2x3xf32> {
+      %w = nuri.constant dense<0.5> : tensor<4x3xf32>
+      %y = nuri.linear %x, %w : (tensor<2x4xf32>, tensor<4x3xf32>) -> tensor<2x3xf32>
+      return %y : tensor<2x3xf32>
+    }
+    // after --nuri-convert-dtype{dtype=bf16}
+    func.func @f(%x: tensor<2x4xf32>) -> tensor<2x3xf32> {
+      %0 = nuri.cast %x : tensor<2x4xf32> -> tensor<2x4xbf16>
+      %w = nuri.constant dense<5.000000e-01> : tensor<4x3xbf16>
+      %y = nuri.linear %0, %w : (tensor<2x4xbf16>, tensor<4x3xbf16>) -> tensor<2x3xbf16>
+      %1 = nuri.cast %y : tensor<2x3xbf16> -> tensor<2x3xf32>
+      return %1 : tensor<2x3xf32>
+    }
+    ```
+  }];
+  let options = [
+    Option<"dtype", "dtype", "std::string", /*default=*/"\"bf16\"",
+           "The compute dtype: bf16, fp16 or fp32">
+  ];
+  let dependentDialects = ["::nuri::NuriDialect"];
+}
+
+def NuriPartition : Pass<"nuri-partition", "::mlir::func::FuncOp"> {
+  let summary = "Place every op on the NPU of a target or on the CPU";
+  let description = [{
+    Asks the NPU code generation (`nuri::npu::claimsOp`) for each op of the
+    function, with its operand and result types, whether the NPU of the
+    target executes it, and records the answer as `nuri.device = "npu"` or
+    `"cpu"`; a CPU op also gets `nuri.fallback`, the reason, for
+    `nuri compile --report`. Constants get no device: they go wherever they
+    are used.
+
+    When the build has no NPU code generation every op falls back, and the
+    reason says so. `test-claim` replaces the question by a list of op names
+    for tests of the graph-level flow.
+
+    ```mlir
+    %y = nuri.linear %x, %w {nuri.device = "npu"} : ...
+    %z = nuri.softmax %y {axis = -1 : i64, nuri.device = "cpu",
+                          nuri.fallback = "no NPU lowering for nuri.softmax"} : ...
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"atom\"",
+           "The target config name (backends/configs/NAME.yaml)">,
+    ListOption<"testClaim", "test-claim", "std::string",
+               "Claim exactly the ops with these names (e.g. nuri.linear), "
+               "instead of asking the NPU code generation">
+  ];
+  let dependentDialects = ["::nuri::NuriDialect"];
+}
+
+def NuriOutlineNpuPartitions
+    : Pass<"nuri-outline-npu-partitions", "::mlir::ModuleOp"> {
+  let summary = "Outline maximal groups of NPU ops into partition functions";
+  let description = [{
+    Groups the ops of `@main` marked `nuri.device = "npu"` into maximal
+    groups that can run as one unit: an op joins a group unless that would
+    make the group depend on itself through a CPU op (or another group).
+    Each group becomes `func.func private @npu_N {nuri.partition = "npu"}`
+    whose arguments and results carry unique `nuri.name`s (the tensor names
+    the package exchanges between partitions); the constants it uses are
+    cloned into it. `@main` calls the groups and is sorted topologically.
+
+    ```mlir
+    func.func private @npu_0(%arg0: tensor<2x4xbf16> {nuri.name = "x"})
+        -> (tensor<2x3xbf16> {nuri.name = "fc1:0"}) attributes {nuri.partition = "npu"}
+    func.func @main(%x: tensor<2x4xbf16> {nuri.name = "x"}) -> ... {
+      %0 = call @npu_0(%x) : (tensor<2x4xbf16>) -> tensor<2x3xbf16>
+      ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::nuri::NuriDialect", "::mlir::func::FuncDialect"];
+}
+
 #endif // NURI_DIALECT_NURI_TRANSFORMS_PASSES_TD

@@ -1,0 +1,75 @@
+// RUN: nuri-opt %s --nuri-convert-dtype=dtype=bf16 --split-input-file | FileCheck %s
+// RUN: nuri-opt %s --nuri-convert-dtype=dtype=fp16 --split-input-file | FileCheck %s --check-prefix=FP16
+
+// Float arguments are cast on entry, float results cast back: the model
+// keeps its fp32 interface. Weights round to nearest even at compile time
+// (3 + 1/128 is a tie and goes to the even 3.0; 3 + 3/128 goes up).
+// CHECK-LABEL: func @linear
+// CHECK-SAME: (%[[X:.*]]: tensor<2x4xf32> {nuri.name = "x"}) -> (tensor<2x3xf32> {nuri.name = "y"})
+// CHECK: %[[XB:.*]] = nuri.cast %[[X]] : tensor<2x4xf32> -> tensor<2x4xbf16>
+// CHECK: %[[W:.*]] = nuri.constant dense<1.000980e-01> : tensor<4x3xbf16>
+// CHECK: %[[B:.*]] = nuri.constant dense<[1.000000e+00, 3.000000e+00, 3.031250e+00]> : tensor<3xbf16>
+// CHECK: %[[Y:.*]] = nuri.linear %[[XB]], %[[W]], %[[B]] : (tensor<2x4xbf16>, tensor<4x3xbf16>, tensor<3xbf16>) -> tensor<2x3xbf16>
+// CHECK: %[[S:.*]] = nuri.softmax %[[Y]] {axis = 1 : i64} : tensor<2x3xbf16>
+// CHECK: %[[R:.*]] = nuri.cast %[[S]] : tensor<2x3xbf16> -> tensor<2x3xf32>
+// CHECK: return %[[R]] : tensor<2x3xf32>
+func.func @linear(%x: tensor<2x4xf32> {nuri.name = "x"}) -> (tensor<2x3xf32> {nuri.name = "y"}) {
+  %w = nuri.constant dense<0.1> : tensor<4x3xf32>
+  %b = nuri.constant dense<[1.0, 3.0078125, 3.0234375]> : tensor<3xf32>
+  %y = nuri.linear %x, %w, %b : (tensor<2x4xf32>, tensor<4x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  %s = nuri.softmax %y {axis = 1 : i64} : tensor<2x3xf32>
+  return %s : tensor<2x3xf32>
+}
+
+// -----
+
+// Integer tensors are untouched; an opaque ONNX op keeps fp32 with casts
+// around it, and the converted ops after it read the compute dtype.
+// CHECK-LABEL: func @opaque
+// CHECK: %[[T:.*]] = nuri.cast %arg1 : tensor<8x2xf32> -> tensor<8x2xbf16>
+// CHECK: %[[E:.*]] = nuri.gather %[[T]], %arg0 {axis = 0 : i64} : tensor<8x2xbf16>, tensor<1x4xi64> -> tensor<1x4x2xbf16>
+// CHECK: %[[E32:.*]] = nuri.cast %[[E]] : tensor<1x4x2xbf16> -> tensor<1x4x2xf32>
+// CHECK: %[[K:.*]]:2 = nuri.onnx_op "TopK"(%[[E32]], %arg0)
+// CHECK-SAME: (tensor<1x4x2xf32>, tensor<1x4xi64>) -> (tensor<1x4x2xf32>, tensor<1x4xi64>)
+// CHECK: %[[V:.*]] = nuri.cast %[[K]]#0 : tensor<1x4x2xf32> -> tensor<1x4x2xbf16>
+// CHECK: %[[N:.*]] = nuri.neg %[[V]] : tensor<1x4x2xbf16>
+// CHECK: %[[R:.*]] = nuri.cast %[[N]] : tensor<1x4x2xbf16> -> tensor<1x4x2xf32>
+// CHECK: return %[[R]], %[[K]]#1 : tensor<1x4x2xf32>, tensor<1x4xi64>
+func.func @opaque(%ids: tensor<1x4xi64>, %t: tensor<8x2xf32>) -> (tensor<1x4x2xf32>, tensor<1x4xi64>) {
+  %e = nuri.gather %t, %ids {axis = 0 : i64} : tensor<8x2xf32>, tensor<1x4xi64> -> tensor<1x4x2xf32>
+  %v, %i = nuri.onnx_op "TopK"(%e, %ids) {domain = "", opset = 17 : i64, onnx_attributes = {axis = -1 : i64}} : (tensor<1x4x2xf32>, tensor<1x4xi64>) -> (tensor<1x4x2xf32>, tensor<1x4xi64>)
+  %n = nuri.neg %v : tensor<1x4x2xf32>
+  return %n, %i : tensor<1x4x2xf32>, tensor<1x4xi64>
+}
+
+// -----
+
+// A cast the model had (integer mask to float) now produces the compute
+// dtype; a float-to-float cast that became an identity disappears.
+// CHECK-LABEL: func @casts
+// CHECK: %[[M:.*]] = nuri.cast %arg0 : tensor<1x4xi64> -> tensor<1x4xbf16>
+// CHECK-NOT: nuri.cast
+// CHECK: %[[A:.*]] = nuri.add %[[M]], %[[M]] : tensor<1x4xbf16>, tensor<1x4xbf16> -> tensor<1x4xbf16>
+// CHECK: %[[R:.*]] = nuri.cast %[[A]] : tensor<1x4xbf16> -> tensor<1x4xf16>
+// CHECK: return %[[R]]
+func.func @casts(%mask: tensor<1x4xi64>) -> tensor<1x4xf16> {
+  %f = nuri.cast %mask : tensor<1x4xi64> -> tensor<1x4xf32>
+  %h = nuri.cast %f : tensor<1x4xf32> -> tensor<1x4xf16>
+  %a = nuri.add %h, %h : tensor<1x4xf16>, tensor<1x4xf16> -> tensor<1x4xf16>
+  return %a : tensor<1x4xf16>
+}
+
+// -----
+
+// fp16 converts the same way.
+// CHECK-LABEL: func @half
+// CHECK: nuri.constant dense<1.000980e-01> : tensor<3xbf16>
+// FP16-LABEL: func @half
+// FP16: nuri.cast %arg0 : tensor<3xf32> -> tensor<3xf16>
+// FP16: nuri.constant dense<9.997550e-02> : tensor<3xf16>
+// FP16: nuri.mul {{.*}} : tensor<3xf16>, tensor<3xf16> -> tensor<3xf16>
+func.func @half(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %c = nuri.constant dense<0.1> : tensor<3xf32>
+  %y = nuri.mul %x, %c : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+  return %y : tensor<3xf32>
+}

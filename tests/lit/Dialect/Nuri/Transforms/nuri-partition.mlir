@@ -1,0 +1,20 @@
+// RUN: nuri-opt %s --nuri-partition="target=atom test-claim=nuri.linear,nuri.matmul" --split-input-file | FileCheck %s
+// RUN: not nuri-opt %s --nuri-partition=target=no-such-chip --split-input-file 2>&1 | FileCheck %s --check-prefix=BADTARGET
+
+// Claimed ops are marked for the NPU; the rest stay on the CPU with the
+// reason; constants and the return get no device.
+// CHECK-LABEL: func @mlp
+// CHECK: %[[W:.*]] = nuri.constant dense<1.000000e+00> : tensor<4x4xbf16>
+// CHECK-NOT: nuri.device
+// CHECK: nuri.linear {{.*}} {nuri.device = "npu"}
+// CHECK: nuri.gelu {{.*}}{nuri.device = "cpu", nuri.fallback = "not in the claimed list of the test"
+// CHECK: nuri.matmul {{.*}} {nuri.device = "npu"}
+// CHECK: return
+// BADTARGET: error: cannot load target 'no-such-chip'
+func.func @mlp(%x: tensor<2x4xbf16>) -> tensor<2x4xbf16> {
+  %w = nuri.constant dense<1.0> : tensor<4x4xbf16>
+  %h = nuri.linear %x, %w : (tensor<2x4xbf16>, tensor<4x4xbf16>) -> tensor<2x4xbf16>
+  %g = nuri.gelu %h : tensor<2x4xbf16>
+  %y = nuri.matmul %g, %w : tensor<2x4xbf16>, tensor<4x4xbf16> -> tensor<2x4xbf16>
+  return %y : tensor<2x4xbf16>
+}
