@@ -5,6 +5,17 @@
 // lowering pipeline that turns one NPU partition into per-core instruction
 // streams (compiler/lib/Conversion/NpuCodegen*). See docs/npu-codegen.md.
 //
+// Status (library NuriNpuCodegen): linear/matmul (bias, gelu/relu/silu and
+// residual-add epilogues), elementwise binary (row/column/scalar
+// broadcast) and unary ops, gelu, cast, layer_norm, rms_norm, softmax (last
+// axis), attention (flash style, causal, float mask, GQA), reshape and
+// last-dim-preserving transposes. claimsOp says why for everything else.
+// Contract details the packager relies on:
+//  - inputs/outputs are dense row-major at their `address`; every output has
+//    its own buffer (values aliasing an input or constant are copied);
+//  - `constants` must be written to DRAM before the run (WeightLoad);
+//  - the program uses every core of `target` and ends with all queues idle.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef NURI_CONVERSION_NPUCODEGEN_H

@@ -1,0 +1,1098 @@
+//===- NpuCodegen.cpp - NPU partitions to ISA programs --------------------===//
+//
+// compileNpuPartition: plans DRAM for every tensor of the partition
+// (constants with the layouts the kernels read, inputs, outputs,
+// intermediates with liveness), then hands each nuri op, with epilogues
+// fused, to the kernel emitter (NpuKernels.h), which tiles, buffers and
+// schedules it over all cores.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nuri/Conversion/NpuCodegen.h"
+
+#include "NpuKernels.h"
+
+#include "nuri/Dialect/Nuri/IR/ConstantData.h"
+#include "nuri/Dialect/Nuri/IR/NuriOps.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <map>
+#include <optional>
+
+using namespace mlir;
+
+namespace nuri::npu {
+
+namespace {
+
+constexpr llvm::StringLiteral kNameAttr = "nuri.name";
+
+std::optional<isa::Dtype> isaType(Type t) {
+  if (t.isBF16()) {
+    return isa::Dtype::BF16;
+  }
+  if (t.isF16()) {
+    return isa::Dtype::F16;
+  }
+  if (t.isF32()) {
+    return isa::Dtype::F32;
+  }
+  return std::nullopt;
+}
+
+std::optional<graph::DType> graphType(Type t) {
+  if (t.isBF16()) {
+    return graph::DType::BF16;
+  }
+  if (t.isF16()) {
+    return graph::DType::F16;
+  }
+  if (t.isF32()) {
+    return graph::DType::F32;
+  }
+  return std::nullopt;
+}
+
+RankedTensorType tensorOf(Value v) {
+  return dyn_cast<RankedTensorType>(v.getType());
+}
+
+int64_t numElements(Value v) { return tensorOf(v).getNumElements(); }
+
+std::string typeStr(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
+/// The float dtype of a tensor value the vector engine handles, or a reason.
+std::string floatOperand(Value v, const char *what) {
+  auto t = tensorOf(v);
+  if (!t) {
+    return fmt::format("{} is not a ranked tensor", what);
+  }
+  if (!isaType(t.getElementType())) {
+    return fmt::format("{} has element type {} (the NPU path takes bf16, "
+                       "f16, f32)",
+                       what, typeStr(t.getElementType()));
+  }
+  return "";
+}
+
+bool isConstant(Value v) { return v.getDefiningOp<ConstantOp>() != nullptr; }
+
+/// How an elementwise operand maps onto the [rows x cols] view of the
+/// output (cols = last dimension).
+std::optional<RowOperand::Kind> broadcastKind(RankedTensorType operand,
+                                              RankedTensorType result) {
+  if (operand.getShape() == result.getShape()) {
+    return RowOperand::Full;
+  }
+  if (operand.getNumElements() == 1) {
+    return RowOperand::Scalar;
+  }
+  ArrayRef<int64_t> s = operand.getShape(), r = result.getShape();
+  if (r.empty() || s.size() > r.size()) {
+    return std::nullopt;
+  }
+  // Leading ones, then the full shape: equal after dropping the ones.
+  size_t lead = r.size() - s.size();
+  bool sameTail = true, onlyLast = true, allButLast = true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    int64_t rd = r[lead + i];
+    if (s[i] != rd) {
+      sameTail = false;
+    }
+    bool last = lead + i + 1 == r.size();
+    if (!last && s[i] != 1) {
+      onlyLast = false;
+    }
+    if (last ? s[i] != 1 : s[i] != rd) {
+      allButLast = false;
+    }
+  }
+  if (onlyLast && s.back() == r.back()) {
+    return RowOperand::Row;
+  }
+  if (allButLast && s.size() == r.size()) {
+    return RowOperand::Column;
+  }
+  if (sameTail) {
+    for (size_t i = 0; i < lead; ++i) {
+      if (r[i] != 1) {
+        return std::nullopt;
+      }
+    }
+    return RowOperand::Full;
+  }
+  return std::nullopt;
+}
+
+std::optional<isa::UnOp> unaryOpcode(Operation *op) {
+  return llvm::TypeSwitch<Operation *, std::optional<isa::UnOp>>(op)
+      .Case([](NegOp) { return isa::UnOp::Neg; })
+      .Case([](AbsOp) { return isa::UnOp::Abs; })
+      .Case([](ReluOp) { return isa::UnOp::Relu; })
+      .Case([](ExpOp) { return isa::UnOp::Exp; })
+      .Case([](SqrtOp) { return isa::UnOp::Sqrt; })
+      .Case([](RsqrtOp) { return isa::UnOp::Rsqrt; })
+      .Case([](ReciprocalOp) { return isa::UnOp::Recip; })
+      .Case([](TanhOp) { return isa::UnOp::Tanh; })
+      .Case([](ErfOp) { return isa::UnOp::Erf; })
+      .Case([](SigmoidOp) { return isa::UnOp::Sigmoid; })
+      .Case([](SiluOp) { return isa::UnOp::Silu; })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+std::optional<isa::BinOp> binaryOpcode(Operation *op) {
+  return llvm::TypeSwitch<Operation *, std::optional<isa::BinOp>>(op)
+      .Case([](AddOp) { return isa::BinOp::Add; })
+      .Case([](SubOp) { return isa::BinOp::Sub; })
+      .Case([](MulOp) { return isa::BinOp::Mul; })
+      .Case([](DivOp) { return isa::BinOp::Div; })
+      .Case([](MaxOp) { return isa::BinOp::Max; })
+      .Case([](MinOp) { return isa::BinOp::Min; })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+/// The product of the normalized dims [axis, rank) for a norm/softmax.
+int64_t trailing(RankedTensorType t, int64_t axis) {
+  int64_t n = 1;
+  for (int64_t i = axis; i < t.getRank(); ++i) {
+    n *= t.getDimSize(i);
+  }
+  return n;
+}
+
+/// Why the NPU cannot run `op` on `target`; empty when it can.
+std::string whyNot(Operation *op, const target::Target &t) {
+  for (Value v : op->getResults()) {
+    if (std::string r = floatOperand(v, "result"); !r.empty()) {
+      return r;
+    }
+  }
+  auto matrixType = [&](Value v) -> std::string {
+    Type e = tensorOf(v).getElementType();
+    auto d = isaType(e);
+    if (!d || !t.supports(*d)) {
+      return fmt::format("the {} matrix engine has no {} path", t.name,
+                         typeStr(e));
+    }
+    return "";
+  };
+  return llvm::TypeSwitch<Operation *, std::string>(op)
+      .Case([&](ConstantOp c) -> std::string { return ""; })
+      .Case([&](LinearOp l) -> std::string {
+        if (std::string r = matrixType(l.getInput()); !r.empty()) {
+          return r;
+        }
+        if (tensorOf(l.getWeight()).getElementType() !=
+            tensorOf(l.getInput()).getElementType()) {
+          return "input and weight element types differ";
+        }
+        if (l.getBias()) {
+          if (std::string r = floatOperand(l.getBias(), "bias"); !r.empty()) {
+            return r;
+          }
+          if (tensorOf(l.getBias()).getNumElements() !=
+              tensorOf(l.getWeight()).getDimSize(1)) {
+            return "bias does not have one value per output column";
+          }
+        }
+        return "";
+      })
+      .Case([&](MatmulOp m) -> std::string {
+        if (std::string r = matrixType(m.getLhs()); !r.empty()) {
+          return r;
+        }
+        auto lt = tensorOf(m.getLhs()), rt = tensorOf(m.getRhs()),
+             ot = tensorOf(m.getOutput());
+        if (lt.getElementType() != rt.getElementType()) {
+          return "operand element types differ";
+        }
+        if (m.getTransposeLhs()) {
+          return "transposed lhs (no DMA or layout lowering yet)";
+        }
+        if (m.getTransposeRhs() && !(isConstant(m.getRhs()))) {
+          return "transposed non-constant rhs (needs a vector transpose per "
+                 "tile, not lowered yet)";
+        }
+        int64_t ob = ot.getRank() - 2;
+        auto batchOk = [&](RankedTensorType x) {
+          int64_t xb = x.getRank() - 2;
+          if (xb == 0) {
+            return true;
+          }
+          if (xb != ob) {
+            return false;
+          }
+          for (int64_t i = 0; i < ob; ++i) {
+            if (x.getDimSize(i) != ot.getDimSize(i)) {
+              return false;
+            }
+          }
+          return true;
+        };
+        if (!batchOk(lt) || !batchOk(rt)) {
+          return "partially broadcast batch dimensions";
+        }
+        return "";
+      })
+      .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp>(
+          [&](Operation *b) -> std::string {
+            auto ot = tensorOf(b->getResult(0));
+            if (ot.getRank() == 0 || ot.getShape().back() > 65535) {
+              return "rank-0 or rows longer than 65535 elements";
+            }
+            for (Value v : b->getOperands()) {
+              if (std::string r = floatOperand(v, "operand"); !r.empty()) {
+                return r;
+              }
+              if (!broadcastKind(tensorOf(v), ot)) {
+                return fmt::format("broadcast of {} to {} is not a row, "
+                                   "column or scalar broadcast",
+                                   typeStr(v.getType()), typeStr(ot));
+              }
+            }
+            return "";
+          })
+      .Case<NegOp, AbsOp, ReluOp, ExpOp, SqrtOp, RsqrtOp, ReciprocalOp, TanhOp,
+            ErfOp, SigmoidOp, SiluOp, GeluOp, CastOp>(
+          [&](Operation *u) -> std::string {
+            if (std::string r = floatOperand(u->getOperand(0), "input");
+                !r.empty()) {
+              return r;
+            }
+            auto ot = tensorOf(u->getResult(0));
+            if (ot.getRank() > 0 && ot.getShape().back() > 65535) {
+              return "rows longer than 65535 elements";
+            }
+            return "";
+          })
+      .Case([&](SoftmaxOp s) -> std::string {
+        auto it = tensorOf(s.getInput());
+        if (s.getLog()) {
+          return "log-softmax is not lowered yet";
+        }
+        int64_t axis = s.getAxis() < 0 ? s.getAxis() + it.getRank()
+                                        : s.getAxis();
+        if (axis != it.getRank() - 1) {
+          return "softmax over a dimension other than the last";
+        }
+        if (it.getShape().back() > 65535) {
+          return "rows longer than 65535 elements";
+        }
+        return "";
+      })
+      .Case([&](LayerNormOp l) -> std::string {
+        auto it = tensorOf(l.getInput());
+        int64_t axis = l.getAxis() < 0 ? l.getAxis() + it.getRank()
+                                        : l.getAxis();
+        int64_t n = trailing(it, axis);
+        if (n > 65535) {
+          return "normalized size above 65535 elements";
+        }
+        if (tensorOf(l.getScale()).getNumElements() != n ||
+            (l.getBias() && tensorOf(l.getBias()).getNumElements() != n)) {
+          return "scale or bias is broadcast inside the normalized shape";
+        }
+        return "";
+      })
+      .Case([&](RmsNormOp l) -> std::string {
+        auto it = tensorOf(l.getInput());
+        int64_t axis = l.getAxis() < 0 ? l.getAxis() + it.getRank()
+                                        : l.getAxis();
+        int64_t n = trailing(it, axis);
+        if (n > 65535) {
+          return "normalized size above 65535 elements";
+        }
+        if (tensorOf(l.getScale()).getNumElements() != n) {
+          return "scale is broadcast inside the normalized shape";
+        }
+        return "";
+      })
+      .Case([&](ReshapeOp) -> std::string { return ""; })
+      .Case([&](TransposeOp tr) -> std::string {
+        ArrayRef<int64_t> perm = tr.getPermutation();
+        if (perm.empty() || perm.back() != int64_t(perm.size()) - 1) {
+          return "transpose moves the innermost dimension (needs the vector "
+                 "engine's transpose, not lowered yet)";
+        }
+        return "";
+      })
+      .Case([&](AttentionOp a) -> std::string {
+        if (std::string r = matrixType(a.getQuery()); !r.empty()) {
+          return r;
+        }
+        auto qt = tensorOf(a.getQuery());
+        if (tensorOf(a.getKey()).getElementType() != qt.getElementType() ||
+            tensorOf(a.getValue()).getElementType() != qt.getElementType()) {
+          return "query, key and value element types differ";
+        }
+        if (qt.getRank() != 4) {
+          return "attention operands are not [B, H, S, D]";
+        }
+        if (Value m = a.getMask()) {
+          auto mt = tensorOf(m);
+          if (!isaType(mt.getElementType())) {
+            return "boolean or integer attention mask (only float masks are "
+                   "lowered)";
+          }
+          if (mt.getRank() > 4 || mt.getRank() == 0 ||
+              mt.getShape().back() != tensorOf(a.getKey()).getDimSize(2)) {
+            return "mask does not span the key dimension";
+          }
+        }
+        return "";
+      })
+      .Default([&](Operation *o) -> std::string {
+        return fmt::format("no NPU lowering for '{}'",
+                           o->getName().getStringRef().str());
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// The lowering of one partition
+//===----------------------------------------------------------------------===//
+
+class PartitionLowering {
+public:
+  PartitionLowering(func::FuncOp func, const target::Target &t)
+      : func_(func), t_(t), emit_(t) {}
+
+  FailureOr<CompiledPartition> run();
+
+private:
+  /// DRAM for computed tensors; constants first, then I/O, then the rest.
+  uint64_t allocDram(uint64_t bytes) {
+    uint64_t at = dramTop_;
+    dramTop_ = (dramTop_ + bytes + 255) & ~uint64_t(255);
+    return at;
+  }
+  FailureOr<uint64_t> addrOf(Value v);
+  FailureOr<uint64_t> constantAs(Value v, isa::Dtype d, bool transpose2d);
+  uint64_t resultAddr(Value v) {
+    auto it = addr_.find(v);
+    if (it != addr_.end()) {
+      return it->second;
+    }
+    uint64_t a = allocDram(bytesOf(v));
+    addr_[v] = a;
+    return a;
+  }
+  static uint64_t bytesOf(Value v) {
+    auto t = tensorOf(v);
+    return uint64_t(t.getNumElements()) *
+           std::max<unsigned>(1, t.getElementTypeBitWidth() / 8);
+  }
+  LogicalResult lower(Operation *op);
+  LogicalResult lowerLinearLike(Operation *op, Value input, Value weight,
+                                Value bias, bool transposeW);
+  LogicalResult lowerMatmul(MatmulOp op);
+  LogicalResult lowerBinary(Operation *op, isa::BinOp code);
+  LogicalResult lowerUnary(Operation *op);
+  LogicalResult lowerNorm(Operation *op, bool rms);
+  LogicalResult lowerSoftmax(SoftmaxOp op);
+  LogicalResult lowerTranspose(TransposeOp op);
+  LogicalResult lowerAttention(AttentionOp op);
+
+  func::FuncOp func_;
+  const target::Target &t_;
+  KernelEmitter emit_;
+  llvm::DenseMap<Value, uint64_t> addr_;
+  std::map<std::tuple<void *, int, bool>, uint64_t> derived_;
+  llvm::DenseSet<Operation *> fused_;
+  uint64_t dramTop_ = 0;
+  CompiledPartition out_;
+};
+
+FailureOr<uint64_t> PartitionLowering::constantAs(Value v, isa::Dtype d,
+                                                  bool transpose2d) {
+  auto c = v.getDefiningOp<ConstantOp>();
+  auto key = std::make_tuple(v.getAsOpaquePointer(), int(d), transpose2d);
+  if (auto it = derived_.find(key); it != derived_.end()) {
+    return it->second;
+  }
+  auto t = tensorOf(v);
+  auto src = isaType(t.getElementType());
+  std::vector<char> bytes;
+  if (src == d && !transpose2d) {
+    FailureOr<std::vector<char>> raw = readRawBytes(c.getValue());
+    if (failed(raw)) {
+      return c.emitError("constant of type ") << t << " cannot be read";
+    }
+    bytes = std::move(*raw);
+  } else {
+    FailureOr<std::vector<double>> vals = readAsDouble(c.getValue());
+    if (failed(vals)) {
+      return c.emitError("constant of type ") << t << " cannot be read";
+    }
+    std::vector<double> x = std::move(*vals);
+    if (transpose2d) {
+      int64_t r = t.getDimSize(t.getRank() - 2), cc = t.getShape().back();
+      int64_t batch = t.getNumElements() / (r * cc);
+      std::vector<double> y(x.size());
+      for (int64_t b = 0; b < batch; ++b) {
+        for (int64_t i = 0; i < r; ++i) {
+          for (int64_t j = 0; j < cc; ++j) {
+            y[b * r * cc + j * r + i] = x[b * r * cc + i * cc + j];
+          }
+        }
+      }
+      x = std::move(y);
+    }
+    Type et = d == isa::Dtype::F32    ? Type(Float32Type::get(v.getContext()))
+              : d == isa::Dtype::BF16 ? Type(BFloat16Type::get(v.getContext()))
+                                      : Type(Float16Type::get(v.getContext()));
+    auto nt = RankedTensorType::get({int64_t(x.size())}, et);
+    ElementsAttr attr = makeFromDouble(nt, x);
+    FailureOr<std::vector<char>> raw = readRawBytes(attr);
+    if (failed(raw)) {
+      return c.emitError("constant of type ") << t << " cannot be converted";
+    }
+    bytes = std::move(*raw);
+  }
+  uint64_t at = allocDram(bytes.size());
+  out_.constants.push_back({at, std::move(bytes)});
+  derived_[key] = at;
+  return at;
+}
+
+FailureOr<uint64_t> PartitionLowering::addrOf(Value v) {
+  if (auto it = addr_.find(v); it != addr_.end()) {
+    return it->second;
+  }
+  if (isConstant(v)) {
+    auto d = isaType(tensorOf(v).getElementType());
+    if (!d) {
+      return v.getDefiningOp()->emitError("constant of type ")
+             << v.getType() << " is not a float tensor the NPU reads";
+    }
+    FailureOr<uint64_t> a = constantAs(v, *d, false);
+    if (succeeded(a)) {
+      addr_[v] = *a;
+    }
+    return a;
+  }
+  return func_.emitError("value without a DRAM buffer");
+}
+
+LogicalResult PartitionLowering::lowerLinearLike(Operation *op, Value input,
+                                                 Value weight, Value bias,
+                                                 bool transposeW) {
+  auto it = tensorOf(input), wt = tensorOf(weight);
+  Value result = op->getResult(0);
+  GemmDesc g;
+  g.in = *isaType(it.getElementType());
+  g.out = *isaType(tensorOf(result).getElementType());
+  g.K = it.getShape().back();
+  g.N = transposeW ? wt.getDimSize(0) : wt.getDimSize(1);
+  g.M = it.getNumElements() / g.K;
+  unsigned ei = elemBytes(g.in), eo = elemBytes(g.out);
+  g.lda = g.K * ei;
+  g.ldb = g.N * ei;
+  g.ldc = g.N * eo;
+  FailureOr<uint64_t> a = addrOf(input);
+  FailureOr<uint64_t> b = transposeW ? constantAs(weight, g.in, true)
+                                     : addrOf(weight);
+  if (failed(a) || failed(b)) {
+    return failure();
+  }
+  g.a = *a;
+  g.b = *b;
+  if (bias) {
+    g.hasBias = true;
+    FailureOr<uint64_t> ba = isConstant(bias)
+                                 ? constantAs(bias, isa::Dtype::F32, false)
+                                 : addrOf(bias);
+    if (failed(ba)) {
+      return failure();
+    }
+    g.bias = *ba;
+    g.biasType = isConstant(bias) ? isa::Dtype::F32
+                                  : *isaType(tensorOf(bias).getElementType());
+  }
+  // Epilogue fusion: an activation that is the only user, then a residual
+  // add of the same shape that is the only user of that.
+  Value cur = result;
+  auto soleUser = [](Value v) -> Operation * {
+    return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
+  };
+  if (Operation *u = soleUser(cur)) {
+    std::optional<isa::Act> act;
+    if (auto gelu = dyn_cast<GeluOp>(u)) {
+      if (gelu.getApproximate() == GeluApproximation::None) {
+        act = isa::Act::Gelu;
+      }
+    } else if (llvm::isa<ReluOp>(u)) {
+      act = isa::Act::Relu;
+    } else if (llvm::isa<SiluOp>(u)) {
+      act = isa::Act::Silu;
+    }
+    if (act) {
+      g.act = *act;
+      fused_.insert(u);
+      cur = u->getResult(0);
+    }
+  }
+  if (auto add = dyn_cast_or_null<AddOp>(soleUser(cur))) {
+    Value other = add.getLhs() == cur ? add.getRhs() : add.getLhs();
+    if (tensorOf(other) && tensorOf(other).getShape() ==
+                               tensorOf(cur).getShape() &&
+        tensorOf(other).getElementType() == tensorOf(cur).getElementType() &&
+        add.getLhs() != add.getRhs()) {
+      FailureOr<uint64_t> r = addrOf(other);
+      if (failed(r)) {
+        return failure();
+      }
+      g.hasResidual = true;
+      g.residual = *r;
+      fused_.insert(add);
+      cur = add.getResult();
+    }
+  }
+  g.c = resultAddr(cur);
+  emit_.gemm(g);
+  return success();
+}
+
+LogicalResult PartitionLowering::lowerMatmul(MatmulOp op) {
+  auto lt = tensorOf(op.getLhs()), rt = tensorOf(op.getRhs()),
+       ot = tensorOf(op.getOutput());
+  if (rt.getRank() == 2) {
+    return lowerLinearLike(op, op.getLhs(), op.getRhs(), Value(),
+                           op.getTransposeRhs());
+  }
+  GemmDesc g;
+  g.in = *isaType(lt.getElementType());
+  g.out = *isaType(ot.getElementType());
+  unsigned ei = elemBytes(g.in), eo = elemBytes(g.out);
+  g.M = ot.getDimSize(ot.getRank() - 2);
+  g.N = ot.getShape().back();
+  g.K = lt.getShape().back();
+  g.batch = ot.getNumElements() / (g.M * g.N);
+  g.lda = g.K * ei;
+  g.ldb = g.N * ei;
+  g.ldc = g.N * eo;
+  g.aBatch = lt.getRank() == 2 ? 0 : g.M * g.K * ei;
+  g.bBatch = g.K * g.N * ei;
+  g.cBatch = g.M * g.N * eo;
+  FailureOr<uint64_t> a = addrOf(op.getLhs());
+  FailureOr<uint64_t> b = op.getTransposeRhs()
+                              ? constantAs(op.getRhs(), g.in, true)
+                              : addrOf(op.getRhs());
+  if (failed(a) || failed(b)) {
+    return failure();
+  }
+  g.a = *a;
+  g.b = *b;
+  g.c = resultAddr(op.getOutput());
+  emit_.gemm(g);
+  return success();
+}
+
+LogicalResult PartitionLowering::lowerBinary(Operation *op, isa::BinOp code) {
+  auto ot = tensorOf(op->getResult(0));
+  RowwiseDesc r;
+  r.cols = ot.getRank() ? ot.getShape().back() : 1;
+  r.rows = ot.getNumElements() / r.cols;
+  r.outType = *isaType(ot.getElementType());
+  for (Value v : op->getOperands()) {
+    RowOperand o;
+    o.kind = *broadcastKind(tensorOf(v), ot);
+    o.dtype = *isaType(tensorOf(v).getElementType());
+    FailureOr<uint64_t> a = addrOf(v);
+    if (failed(a)) {
+      return failure();
+    }
+    o.addr = *a;
+    r.ins.push_back(o);
+  }
+  r.out = resultAddr(op->getResult(0));
+  RowOperand l = r.ins[0], rr = r.ins[1];
+  uint64_t cols = r.cols;
+  isa::Dtype outT = r.outType;
+  auto ld = [&](const RowOperand &o) -> uint64_t {
+    if (o.kind == RowOperand::Full) {
+      return cols * elemBytes(o.dtype);
+    }
+    return o.kind == RowOperand::Column ? elemBytes(o.dtype) : 0;
+  };
+  auto bc = [](const RowOperand &o) {
+    return o.kind == RowOperand::Full     ? isa::Bcast::None
+           : o.kind == RowOperand::Column ? isa::Bcast::Col
+                                          : isa::Bcast::Row;
+  };
+  bool direct = l.kind == RowOperand::Full && l.dtype == rr.dtype;
+  r.f32Scratch = direct ? 0 : 2;
+  r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
+    uint64_t eo = elemBytes(outT);
+    if (direct) {
+      vec.binary(code, bc(rr), {ch.out, cols * eo}, {ch.in[0], ld(l)},
+                 {ch.in[1], ld(rr)}, ch.rows, cols, outT, l.dtype);
+      return;
+    }
+    // Mixed dtypes or a broadcast lhs: both to full f32 tiles first
+    // (exact), then one fp32 op rounded once, as the CPU does.
+    const RowOperand ops[2] = {l, rr};
+    for (int i = 0; i < 2; ++i) {
+      const RowOperand &o = ops[i];
+      isa::TileRef dst{ch.f32[i], cols * 4};
+      if (o.kind == RowOperand::Full) {
+        vec.unary(isa::UnOp::Copy, dst, {ch.in[i], ld(o)}, ch.rows, cols,
+                  isa::Dtype::F32, o.dtype);
+      } else if (o.kind == RowOperand::Column) {
+        vec.bcast(isa::Bcast::Col, dst, ch.in[i], ch.rows, cols,
+                  isa::Dtype::F32, o.dtype);
+      } else {
+        vec.bcast(isa::Bcast::Row, dst, ch.in[i], ch.rows, cols,
+                  isa::Dtype::F32, o.dtype);
+      }
+    }
+    vec.binary(code, isa::Bcast::None, {ch.out, cols * eo}, {ch.f32[0],
+               cols * 4}, {ch.f32[1], cols * 4}, ch.rows, cols, outT,
+               isa::Dtype::F32);
+  };
+  emit_.rowwise(r);
+  return success();
+}
+
+LogicalResult PartitionLowering::lowerUnary(Operation *op) {
+  Value in = op->getOperand(0);
+  auto ot = tensorOf(op->getResult(0));
+  RowwiseDesc r;
+  r.cols = ot.getRank() ? ot.getShape().back() : 1;
+  r.rows = ot.getNumElements() / r.cols;
+  r.outType = *isaType(ot.getElementType());
+  RowOperand o;
+  o.dtype = *isaType(tensorOf(in).getElementType());
+  FailureOr<uint64_t> a = addrOf(in);
+  if (failed(a)) {
+    return failure();
+  }
+  o.addr = *a;
+  r.ins.push_back(o);
+  r.out = resultAddr(op->getResult(0));
+  uint64_t cols = r.cols;
+  isa::Dtype outT = r.outType, inT = o.dtype;
+  uint64_t eo = elemBytes(outT), ei = elemBytes(inT);
+  auto gelu = dyn_cast<GeluOp>(op);
+  if (gelu && gelu.getApproximate() == GeluApproximation::Tanh) {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in fp32.
+    r.f32Scratch = 2;
+    r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
+      isa::TileRef x{ch.f32[0], cols * 4}, y{ch.f32[1], cols * 4};
+      auto F = isa::Dtype::F32;
+      vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * ei}, ch.rows, cols, F,
+                inT);
+      vec.binary(isa::BinOp::Mul, isa::Bcast::None, y, x, x, ch.rows, cols, F,
+                 F);
+      vec.binary(isa::BinOp::Mul, isa::Bcast::None, y, y, x, ch.rows, cols, F,
+                 F);
+      vec.scalar(isa::BinOp::Mul, y, y, 0.044715f, ch.rows, cols, F, F);
+      vec.binary(isa::BinOp::Add, isa::Bcast::None, y, y, x, ch.rows, cols, F,
+                 F);
+      vec.scalar(isa::BinOp::Mul, y, y, 0.7978845608f, ch.rows, cols, F, F);
+      vec.unary(isa::UnOp::Tanh, y, y, ch.rows, cols, F, F);
+      vec.scalar(isa::BinOp::Add, y, y, 1.0f, ch.rows, cols, F, F);
+      vec.binary(isa::BinOp::Mul, isa::Bcast::None, y, y, x, ch.rows, cols, F,
+                 F);
+      vec.scalar(isa::BinOp::Mul, {ch.out, cols * eo}, y, 0.5f, ch.rows, cols,
+                 outT, F);
+    };
+  } else {
+    isa::UnOp code = gelu                ? isa::UnOp::Gelu
+                     : llvm::isa<CastOp>(op)   ? isa::UnOp::Copy
+                                         : *unaryOpcode(op);
+    r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
+      vec.unary(code, {ch.out, cols * eo}, {ch.in[0], cols * ei}, ch.rows,
+                cols, outT, inT);
+    };
+  }
+  emit_.rowwise(r);
+  return success();
+}
+
+LogicalResult PartitionLowering::lowerNorm(Operation *op, bool rms) {
+  Value in = op->getOperand(0), scale = op->getOperand(1);
+  Value bias = rms ? Value() : cast<LayerNormOp>(op).getBias();
+  int64_t axis = rms ? cast<RmsNormOp>(op).getAxis()
+                     : cast<LayerNormOp>(op).getAxis();
+  float eps = rms ? cast<RmsNormOp>(op).getEpsilon().convertToFloat()
+                  : cast<LayerNormOp>(op).getEpsilon().convertToFloat();
+  auto it = tensorOf(in);
+  if (axis < 0) {
+    axis += it.getRank();
+  }
+  RowwiseDesc r;
+  r.cols = trailing(it, axis);
+  r.rows = it.getNumElements() / r.cols;
+  r.outType = *isaType(tensorOf(op->getResult(0)).getElementType());
+  for (Value v : {in, scale, bias}) {
+    if (!v) {
+      continue;
+    }
+    RowOperand o;
+    o.kind = v == in ? RowOperand::Full : RowOperand::Row;
+    o.dtype = *isaType(tensorOf(v).getElementType());
+    FailureOr<uint64_t> a = addrOf(v);
+    if (failed(a)) {
+      return failure();
+    }
+    o.addr = *a;
+    r.ins.push_back(o);
+  }
+  r.out = resultAddr(op->getResult(0));
+  r.f32Scratch = 2;
+  r.vecScratch = 2;
+  uint64_t cols = r.cols;
+  isa::Dtype outT = r.outType, inT = r.ins[0].dtype, gT = r.ins[1].dtype;
+  isa::Dtype bT = bias ? r.ins[2].dtype : isa::Dtype::F32;
+  bool hasBias = bool(bias);
+  r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
+    auto F = isa::Dtype::F32;
+    uint64_t n = ch.rows;
+    isa::TileRef x{ch.f32[0], cols * 4}, y{ch.f32[1], cols * 4};
+    isa::TileRef mu{ch.vecs[0], 4}, var{ch.vecs[1], 4};
+    float inv = 1.0f / float(cols);
+    vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * elemBytes(inT)}, n, cols,
+              F, inT);
+    if (!rms) {
+      vec.reduce(isa::RedOp::Sum, mu.addr, x, n, cols, F, F);
+      vec.scalar(isa::BinOp::Mul, mu, mu, inv, n, 1, F, F);
+      vec.binary(isa::BinOp::Sub, isa::Bcast::Col, x, x, mu, n, cols, F, F);
+    }
+    vec.binary(isa::BinOp::Mul, isa::Bcast::None, y, x, x, n, cols, F, F);
+    vec.reduce(isa::RedOp::Sum, var.addr, y, n, cols, F, F);
+    vec.scalar(isa::BinOp::Mul, var, var, inv, n, 1, F, F);
+    vec.scalar(isa::BinOp::Add, var, var, eps, n, 1, F, F);
+    vec.unary(isa::UnOp::Rsqrt, var, var, n, 1, F, F);
+    vec.binary(isa::BinOp::Mul, isa::Bcast::Col, x, x, var, n, cols, F, F);
+    // Gamma and beta rows stay in their dtype; bcast reads them per row.
+    vec.bcast(isa::Bcast::Row, y, ch.in[1], n, cols, F, gT);
+    isa::TileRef out{ch.out, cols * elemBytes(outT)};
+    vec.binary(isa::BinOp::Mul, isa::Bcast::None, hasBias ? x : out, x, y, n,
+               cols, hasBias ? F : outT, F);
+    if (hasBias) {
+      vec.bcast(isa::Bcast::Row, y, ch.in[2], n, cols, F, bT);
+      vec.binary(isa::BinOp::Add, isa::Bcast::None, out, x, y, n, cols, outT,
+                 F);
+    }
+  };
+  emit_.rowwise(r);
+  return success();
+}
+
+LogicalResult PartitionLowering::lowerSoftmax(SoftmaxOp op) {
+  auto it = tensorOf(op.getInput());
+  RowwiseDesc r;
+  r.cols = it.getShape().back();
+  r.rows = it.getNumElements() / r.cols;
+  r.outType = *isaType(tensorOf(op.getOutput()).getElementType());
+  RowOperand o;
+  o.dtype = *isaType(it.getElementType());
+  FailureOr<uint64_t> a = addrOf(op.getInput());
+  if (failed(a)) {
+    return failure();
+  }
+  o.addr = *a;
+  r.ins.push_back(o);
+  r.out = resultAddr(op.getOutput());
+  r.f32Scratch = 1;
+  r.vecScratch = 2;
+  uint64_t cols = r.cols;
+  isa::Dtype outT = r.outType, inT = o.dtype;
+  r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
+    auto F = isa::Dtype::F32;
+    uint64_t n = ch.rows;
+    isa::TileRef x{ch.f32[0], cols * 4};
+    isa::TileRef mx{ch.vecs[0], 4}, sum{ch.vecs[1], 4};
+    vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * elemBytes(inT)}, n, cols,
+              F, inT);
+    vec.reduce(isa::RedOp::Max, mx.addr, x, n, cols, F, F);
+    vec.binary(isa::BinOp::Sub, isa::Bcast::Col, x, x, mx, n, cols, F, F);
+    vec.unary(isa::UnOp::Exp, x, x, n, cols, F, F);
+    vec.reduce(isa::RedOp::Sum, sum.addr, x, n, cols, F, F);
+    vec.binary(isa::BinOp::Div, isa::Bcast::Col,
+               {ch.out, cols * elemBytes(outT)}, x, sum, n, cols, outT, F);
+  };
+  emit_.rowwise(r);
+  return success();
+}
+
+LogicalResult PartitionLowering::lowerTranspose(TransposeOp op) {
+  auto it = tensorOf(op.getInput()), ot = tensorOf(op.getOutput());
+  ArrayRef<int64_t> perm = op.getPermutation();
+  int64_t rank = it.getRank();
+  uint64_t e = std::max<unsigned>(1, it.getElementTypeBitWidth() / 8);
+  SmallVector<int64_t> inStride(rank, 1);
+  for (int64_t i = rank - 2; i >= 0; --i) {
+    inStride[i] = inStride[i + 1] * it.getDimSize(i + 1);
+  }
+  SmallVector<int64_t> outStride(rank, 1);
+  for (int64_t i = rank - 2; i >= 0; --i) {
+    outStride[i] = outStride[i + 1] * ot.getDimSize(i + 1);
+  }
+  FailureOr<uint64_t> src = addrOf(op.getInput());
+  if (failed(src)) {
+    return failure();
+  }
+  uint64_t dst = resultAddr(op.getOutput());
+  // The innermost dim stays: rows are runs of it; the next two output dims
+  // are the DMA's rows and planes, the rest one descriptor each.
+  isa::DmaDesc d;
+  d.srcSpace = d.dstSpace = isa::Space::Dram;
+  d.bytes = ot.getShape().back() * e;
+  int64_t rd = rank - 2, pd = rank - 3;
+  d.rows = rd >= 0 ? ot.getDimSize(rd) : 1;
+  d.srcStride = rd >= 0 ? inStride[perm[rd]] * e : 0;
+  d.dstStride = rd >= 0 ? outStride[rd] * e : 0;
+  d.planes = pd >= 0 ? ot.getDimSize(pd) : 1;
+  d.srcPStride = pd >= 0 ? inStride[perm[pd]] * e : 0;
+  d.dstPStride = pd >= 0 ? outStride[pd] * e : 0;
+  std::vector<isa::DmaDesc> all;
+  int64_t outer = 1;
+  for (int64_t i = 0; i < pd; ++i) {
+    outer *= ot.getDimSize(i);
+  }
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t rem = o, soff = 0, doff = 0;
+    for (int64_t i = pd - 1; i >= 0; --i) {
+      int64_t idx = rem % ot.getDimSize(i);
+      rem /= ot.getDimSize(i);
+      soff += idx * inStride[perm[i]];
+      doff += idx * outStride[i];
+    }
+    isa::DmaDesc c = d;
+    c.src = *src + soff * e;
+    c.dst = dst + doff * e;
+    all.push_back(c);
+  }
+  emit_.copies(all);
+  return success();
+}
+
+LogicalResult PartitionLowering::lowerAttention(AttentionOp op) {
+  auto qt = tensorOf(op.getQuery()), kt = tensorOf(op.getKey()),
+       vt = tensorOf(op.getValue());
+  AttentionDesc a;
+  a.B = qt.getDimSize(0);
+  a.Hq = qt.getDimSize(1);
+  a.Sq = qt.getDimSize(2);
+  a.D = qt.getDimSize(3);
+  a.Hkv = kt.getDimSize(1);
+  a.Skv = kt.getDimSize(2);
+  a.Dv = vt.getDimSize(3);
+  a.dtype = *isaType(qt.getElementType());
+  a.scale = op.getScale().convertToFloat();
+  a.causal = op.getCausal();
+  FailureOr<uint64_t> q = addrOf(op.getQuery()), k = addrOf(op.getKey()),
+                      v = addrOf(op.getValue());
+  if (failed(q) || failed(k) || failed(v)) {
+    return failure();
+  }
+  a.q = *q;
+  a.k = *k;
+  a.v = *v;
+  if (Value m = op.getMask()) {
+    auto mt = tensorOf(m);
+    FailureOr<uint64_t> ma = addrOf(m);
+    if (failed(ma)) {
+      return failure();
+    }
+    a.hasMask = true;
+    a.mask = *ma;
+    a.maskType = *isaType(mt.getElementType());
+    // Right-aligned broadcast to [B, Hq, Sq, Skv]: size-1 dims stride 0.
+    int64_t lead = 4 - mt.getRank(), stride = 1;
+    for (int64_t i = 3; i >= 0; --i) {
+      int64_t mi = i - lead;
+      if (mi < 0 || mt.getDimSize(mi) == 1) {
+        a.maskStride[i] = 0;
+      } else {
+        a.maskStride[i] = stride;
+      }
+      if (mi >= 0) {
+        stride *= mt.getDimSize(mi);
+      }
+    }
+  }
+  a.o = resultAddr(op.getOutput());
+  emit_.attention(a);
+  return success();
+}
+
+LogicalResult PartitionLowering::lower(Operation *op) {
+  if (llvm::isa<ConstantOp>(op) || fused_.count(op)) {
+    return success();
+  }
+  if (std::string why = whyNot(op, t_); !why.empty()) {
+    return op->emitOpError("cannot be lowered to the NPU: ") << why;
+  }
+  try {
+    LogicalResult r =
+        llvm::TypeSwitch<Operation *, LogicalResult>(op)
+            .Case([&](LinearOp l) {
+              return lowerLinearLike(l, l.getInput(), l.getWeight(),
+                                     l.getBias(), false);
+            })
+            .Case([&](MatmulOp m) { return lowerMatmul(m); })
+            .Case([&](ReshapeOp r) -> LogicalResult {
+              FailureOr<uint64_t> a = addrOf(r.getInput());
+              if (failed(a)) {
+                return failure();
+              }
+              addr_[r.getOutput()] = *a; // dense row-major: same bytes
+              return success();
+            })
+            .Case([&](TransposeOp t) { return lowerTranspose(t); })
+            .Case([&](SoftmaxOp s) { return lowerSoftmax(s); })
+            .Case([&](LayerNormOp l) { return lowerNorm(l, false); })
+            .Case([&](RmsNormOp l) { return lowerNorm(l, true); })
+            .Case([&](AttentionOp a) { return lowerAttention(a); })
+            .Default([&](Operation *o) -> LogicalResult {
+              if (auto code = binaryOpcode(o)) {
+                return lowerBinary(o, *code);
+              }
+              return lowerUnary(o);
+            });
+    if (succeeded(r)) {
+      out_.estimates.push_back(
+          {[&] {
+             std::string s;
+             llvm::raw_string_ostream os(s);
+             os << op->getLoc();
+             return s;
+           }(),
+           op->getName().getStringRef().str(), emit_.lastEstimate()});
+    }
+    return r;
+  } catch (const Error &e) {
+    return op->emitOpError("cannot be lowered to the NPU: ") << e.what();
+  }
+}
+
+FailureOr<CompiledPartition> PartitionLowering::run() {
+  if (!func_.getBody().hasOneBlock()) {
+    return func_.emitError("npu partition must have one block");
+  }
+  Block &body = func_.getBody().front();
+  // Inputs first, so their addresses are stable and small.
+  for (BlockArgument arg : body.getArguments()) {
+    auto t = tensorOf(arg);
+    auto gt = t ? graphType(t.getElementType()) : std::nullopt;
+    if (!gt) {
+      return func_.emitError("partition argument ")
+             << arg.getArgNumber() << " has type " << arg.getType()
+             << "; the NPU takes bf16, f16 or f32 tensors";
+    }
+    DramTensor d;
+    auto name = func_.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                   kNameAttr);
+    d.name = name ? name.str() : "input_" + std::to_string(arg.getArgNumber());
+    d.dtype = *gt;
+    d.shape.assign(t.getShape().begin(), t.getShape().end());
+    d.address = resultAddr(arg);
+    out_.inputs.push_back(d);
+  }
+  func::ReturnOp ret;
+  for (Operation &op : body) {
+    if (auto r = dyn_cast<func::ReturnOp>(op)) {
+      ret = r;
+      break;
+    }
+    if (failed(lower(&op))) {
+      return failure();
+    }
+  }
+  if (!ret) {
+    return func_.emitError("npu partition has no return");
+  }
+  // Outputs: a fresh buffer each; values that alias an input, a constant
+  // or another output are copied.
+  llvm::DenseSet<uint64_t> taken;
+  for (const DramTensor &d : out_.inputs) {
+    taken.insert(d.address);
+  }
+  for (const DramConstant &c : out_.constants) {
+    taken.insert(c.address);
+  }
+  std::vector<isa::DmaDesc> copies;
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    auto t = tensorOf(v);
+    auto gt = t ? graphType(t.getElementType()) : std::nullopt;
+    if (!gt) {
+      return ret.emitError("partition result ")
+             << i << " has type " << v.getType()
+             << "; the NPU returns bf16, f16 or f32 tensors";
+    }
+    FailureOr<uint64_t> a = addrOf(v);
+    if (failed(a)) {
+      return failure();
+    }
+    uint64_t at = *a;
+    if (taken.count(at)) {
+      uint64_t fresh = allocDram(bytesOf(v));
+      isa::DmaDesc c;
+      c.srcSpace = c.dstSpace = isa::Space::Dram;
+      c.src = at;
+      c.dst = fresh;
+      c.bytes = bytesOf(v);
+      copies.push_back(c);
+      at = fresh;
+    }
+    taken.insert(at);
+    DramTensor d;
+    auto name = func_.getResultAttrOfType<StringAttr>(i, kNameAttr);
+    d.name = name ? name.str() : "output_" + std::to_string(i);
+    d.dtype = *gt;
+    d.shape.assign(t.getShape().begin(), t.getShape().end());
+    d.address = at;
+    out_.outputs.push_back(d);
+  }
+  if (!copies.empty()) {
+    try {
+      emit_.copies(copies);
+    } catch (const Error &e) {
+      return ret.emitError("copying outputs: ") << e.what();
+    }
+  }
+  if (dramTop_ > t_.dram.bytes) {
+    return func_.emitError("npu partition needs ")
+           << dramTop_ << " B of DRAM (weights, inputs, outputs and "
+           << "intermediates), target " << t_.name << " has "
+           << t_.dram.bytes;
+  }
+  try {
+    out_.program = emit_.finish();
+  } catch (const Error &e) {
+    return func_.emitError("emitting the program: ") << e.what();
+  }
+  return std::move(out_);
+}
+
+} // namespace
+
+bool claimsOp(Operation *op, const target::Target &target,
+              std::string &reason) {
+  reason = whyNot(op, target);
+  return reason.empty();
+}
+
+FailureOr<CompiledPartition>
+compileNpuPartition(func::FuncOp partition, const target::Target &target,
+                    const CodegenOptions &options) {
+  (void)options;
+  PartitionLowering lowering(partition, target);
+  return lowering.run();
+}
+
+} // namespace nuri::npu

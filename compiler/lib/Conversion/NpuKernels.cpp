@@ -1,0 +1,1017 @@
+//===- NpuKernels.cpp - Tiled, scheduled kernels for the NPU --------------===//
+
+#include "NpuKernels.h"
+
+#include "nuri/target/CostModel.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace nuri::npu {
+
+using namespace isa;
+
+unsigned elemBytes(Dtype d) { return dtypeBytes(d); }
+
+namespace {
+
+uint64_t ceilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+uint64_t roundUp(uint64_t a, uint64_t b) { return ceilDiv(a, b) * b; }
+
+/// Bump allocation of one core's scratchpad for one kernel; every core uses
+/// the same map. Rows are 64-byte aligned (the widest bank).
+class SramPlan {
+public:
+  explicit SramPlan(uint64_t size) : size_(size) {}
+  /// Returns false when the request does not fit.
+  bool tryAlloc(uint64_t bytes, uint64_t &at) {
+    uint64_t a = (top_ + 63) & ~uint64_t(63);
+    if (a + bytes > size_) {
+      return false;
+    }
+    top_ = a + bytes;
+    at = a;
+    return true;
+  }
+  uint64_t alloc(uint64_t bytes, const char *what) {
+    uint64_t at = 0;
+    if (!tryAlloc(bytes, at)) {
+      throw Error(fmt::format("{} needs {} B of SRAM at offset {}, the core "
+                              "has {} B",
+                              what, bytes, top_, size_));
+    }
+    return at;
+  }
+  uint64_t used() const { return top_; }
+
+private:
+  uint64_t size_;
+  uint64_t top_ = 0;
+};
+
+DmaDesc copy2d(Space ss, uint64_t src, uint64_t srcLd, Space ds, uint64_t dst,
+               uint64_t dstLd, uint64_t rows, uint64_t bytes) {
+  DmaDesc d;
+  d.srcSpace = ss;
+  d.dstSpace = ds;
+  d.src = src;
+  d.dst = dst;
+  d.srcStride = srcLd;
+  d.dstStride = dstLd;
+  d.rows = rows;
+  d.bytes = bytes;
+  return d;
+}
+
+DmaDesc load(uint64_t dram, uint64_t dramLd, uint64_t sram, uint64_t sramLd,
+             uint64_t rows, uint64_t bytes) {
+  return copy2d(Space::Dram, dram, dramLd, Space::Sram, sram, sramLd, rows,
+                bytes);
+}
+
+DmaDesc store(uint64_t sram, uint64_t sramLd, uint64_t dram, uint64_t dramLd,
+              uint64_t rows, uint64_t bytes) {
+  return copy2d(Space::Sram, sram, sramLd, Space::Dram, dram, dramLd, rows,
+                bytes);
+}
+
+/// A producer/consumer ring of `depth` buffers between two queues, with a
+/// counting semaphore each way. Uses are numbered 0..total-1 in the order
+/// both sides see them; frees that nobody waits for are never signaled, so
+/// every semaphore is back at zero when the kernel ends.
+struct Ring {
+  unsigned full, free, depth;
+  uint64_t total;
+  void produce(StreamBuilder &s, uint64_t use) const {
+    if (use >= depth) {
+      s.wait(free);
+    }
+  }
+  void produced(StreamBuilder &s) const { s.signal(full); }
+  void consume(StreamBuilder &s) const { s.wait(full); }
+  void consumed(StreamBuilder &s, uint64_t use) const {
+    if (use + depth < total) {
+      s.signal(free);
+    }
+  }
+};
+
+/// Loads `bytes` of a vector (bias, gamma, ...) that may exceed one DMA
+/// row's 24-bit length.
+void loadVector(StreamBuilder &dma, uint64_t dram, uint64_t sram,
+                uint64_t bytes) {
+  const uint64_t kMaxRow = (1u << 23);
+  for (uint64_t off = 0; off < bytes; off += kMaxRow) {
+    dma.dma(load(dram + off, 0, sram + off, 0, 1,
+                 std::min(kMaxRow, bytes - off)));
+  }
+}
+
+} // namespace
+
+KernelEmitter::KernelEmitter(const target::Target &t) : t_(t) {}
+
+void KernelEmitter::barrierAll() {
+  unsigned id = phase_++ % t_.barriers;
+  for (unsigned p = 0; p < t_.cores; ++p) {
+    for (Engine e : {Engine::Dma, Engine::Matrix, Engine::Vector}) {
+      q(p, e).barrier(id, t_.cores * 3);
+    }
+  }
+}
+
+Program KernelEmitter::finish() { return pb_.finish(); }
+
+//===----------------------------------------------------------------------===//
+// GEMM
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct GemmPlan {
+  uint64_t mS = 1, nS = 1;     // row and column slices of every batch
+  uint64_t mr = 0, nc = 0;     // rows and columns of a slice
+  uint64_t mb = 0, nt = 0, kc = 0;
+  unsigned nA = 1, nW = 2, nO = 2, nAcc = 2;
+  uint64_t ldaS = 0;           // SRAM row stride of A
+  uint64_t estimate = std::numeric_limits<uint64_t>::max();
+};
+
+/// SRAM row pitch for `bytes` of A so the array's parallel row reads spread
+/// over the banks (a pitch that is a multiple of banks x width puts every
+/// row in one bank).
+uint64_t padPitch(const target::Target &t, uint64_t bytes, uint64_t rows,
+                  Dtype in) {
+  uint64_t w = t.sram.bankWidthBytes;
+  uint64_t base = roundUp(bytes, 64);
+  double pack = t.packing(in);
+  uint64_t best = base;
+  double bestF = 1e30;
+  for (unsigned i = 0; i <= 4; ++i) {
+    uint64_t pitch = base + i * w;
+    double f = target::sramBankFactor(t, pitch, std::min<uint64_t>(rows,
+                                      t.matrix.rows),
+                                      pack * dtypeBytes(in), 0);
+    if (f < bestF - 1e-9) {
+      bestF = f;
+      best = pitch;
+    }
+  }
+  return best;
+}
+
+GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
+  const uint64_t P = t.cores, R = t.matrix.rows, C = t.matrix.cols;
+  const unsigned ei = dtypeBytes(g.in), eo = dtypeBytes(g.out);
+  const uint64_t accEntries = t.matrix.accBytes / 4;
+  const uint64_t S = t.sram.bytesPerCore;
+  const double dramPerCycle = t.dramBytesPerCycle();
+  const uint64_t pitch = padPitch(t, g.K * ei, R, g.in);
+  GemmPlan best;
+  // Work split: mS x nS slices per batch, balancing compute against the
+  // DRAM traffic of re-reading A (once per column slice) and B (once per
+  // row block).
+  for (uint64_t nS = 1; nS <= P; ++nS) {
+    for (uint64_t mS = 1; mS * nS <= P; ++mS) {
+      GemmPlan p;
+      p.nc = roundUp(ceilDiv(g.N, nS), std::min<uint64_t>(C, g.N));
+      p.nS = ceilDiv(g.N, p.nc);
+      p.mr = ceilDiv(g.M, mS);
+      if (p.mr > R) {
+        p.mr = roundUp(p.mr, R);
+      }
+      p.mS = ceilDiv(g.M, p.mr);
+      if (p.nS != nS || p.mS != mS) {
+        continue;
+      }
+      uint64_t perCore = ceilDiv(g.batch * mS * nS, P);
+      std::vector<uint64_t> nts = {std::min<uint64_t>(p.nc, 512)};
+      for (uint64_t x = C; x < nts[0]; x *= 2) {
+        nts.push_back(x);
+      }
+      std::vector<uint64_t> kcs;
+      for (uint64_t k : {512, 256, 128, 64, 32, 16, 8, 1}) {
+        k = std::min<uint64_t>(k, g.K);
+        if (kcs.empty() || kcs.back() != k) {
+          kcs.push_back(k);
+        }
+      }
+      for (uint64_t nt : nts) {
+        for (uint64_t kc : kcs) {
+          bool placed = false;
+          for (unsigned nA : {2u, 1u}) {
+            for (unsigned nW : {4u, 2u}) {
+              uint64_t fixed = nW * roundUp(kc * nt * ei, 64) + g.N * 6 +
+                               64 * 16;
+              uint64_t perRow = nA * pitch + 2 * nt * eo +
+                                (g.hasResidual ? 2 * nt * eo : 0);
+              if (fixed >= S) {
+                continue;
+              }
+              uint64_t mb = std::min({p.mr, accEntries / (2 * nt),
+                                      (S - fixed) / perRow});
+              if (mb > R) {
+                mb = mb / R * R;
+              }
+              if (mb == 0) {
+                continue;
+              }
+              uint64_t tilesN = ceilDiv(p.nc, nt), blocks = ceilDiv(p.mr, mb);
+              uint64_t chunks = ceilDiv(g.K, kc);
+              target::MatmulCost mc = target::matmulCost(
+                  t, mb, nt, kc, g.in, g.in, pitch, nt * ei, false);
+              double steps = double(perCore * blocks * tilesN * chunks);
+              double compute = steps * double(mc.occupancy);
+              double bytes =
+                  double(g.batch) * (double(nS) * g.M * g.K * ei +
+                                     double(mS) * blocks * g.K * g.N * ei +
+                                     double(g.M) * g.N * eo);
+              double dma = bytes / dramPerCycle;
+              double overhead =
+                  steps * t.dma.issueCycles +
+                  double(perCore * blocks) *
+                      (nA == 1 ? double(t.dram.latencyCycles) : 0.0) +
+                  double(t.dram.latencyCycles + R + C);
+              uint64_t est = uint64_t(std::max(compute, dma) + overhead);
+              if (est < p.estimate) {
+                p.estimate = est;
+                p.mb = mb;
+                p.nt = nt;
+                p.kc = kc;
+                p.nA = nA;
+                p.nW = nW;
+                p.ldaS = pitch;
+              }
+              placed = true;
+              break;
+            }
+            if (placed) {
+              break;
+            }
+          }
+        }
+      }
+      if (p.mb && p.estimate < best.estimate) {
+        best = p;
+      }
+    }
+  }
+  if (!best.mb) {
+    throw Error(fmt::format(
+        "sram of {} B per core cannot hold one gemm tile: an A row of {} B "
+        "(K = {}) plus the smallest weight and output buffers",
+        S, g.K * ei, g.K));
+  }
+  return best;
+}
+
+} // namespace
+
+void KernelEmitter::gemm(const GemmDesc &g) {
+  if (!t_.supports(g.in)) {
+    throw Error(fmt::format("target {} has no {} matrix path", t_.name,
+                            dtypeName(g.in)));
+  }
+  const GemmPlan pl = planGemm(t_, g);
+  estimate_ = pl.estimate;
+  const unsigned P = t_.cores;
+  const unsigned ei = dtypeBytes(g.in), eo = dtypeBytes(g.out);
+  const unsigned eb = dtypeBytes(g.biasType);
+
+  struct Tile {
+    uint64_t n0, nt;
+  };
+  struct Block {
+    uint64_t b, m0, rows;
+    std::vector<Tile> tiles;
+  };
+  std::vector<std::vector<Block>> work(P);
+  uint64_t u = 0;
+  for (uint64_t b = 0; b < g.batch; ++b) {
+    for (uint64_t ms = 0; ms < pl.mS; ++ms) {
+      for (uint64_t ns = 0; ns < pl.nS; ++ns, ++u) {
+        uint64_t m0 = ms * pl.mr, m1 = std::min(g.M, m0 + pl.mr);
+        uint64_t n0 = ns * pl.nc, n1 = std::min(g.N, n0 + pl.nc);
+        for (uint64_t r = m0; r < m1; r += pl.mb) {
+          Block blk{b, r, std::min(pl.mb, m1 - r), {}};
+          for (uint64_t n = n0; n < n1; n += pl.nt) {
+            blk.tiles.push_back({n, std::min(pl.nt, n1 - n)});
+          }
+          work[u % P].push_back(blk);
+        }
+      }
+    }
+  }
+
+  SramPlan sram(t_.sram.bytesPerCore);
+  uint64_t biasF = 0, biasStage = 0;
+  if (g.hasBias) {
+    biasF = sram.alloc(g.N * 4, "gemm bias");
+    biasStage = g.biasType == Dtype::F32
+                    ? biasF
+                    : sram.alloc(g.N * eb, "gemm bias staging");
+  }
+  uint64_t abuf[2], wbuf[4], obuf[2], rbuf[2];
+  for (unsigned i = 0; i < pl.nA; ++i) {
+    abuf[i] = sram.alloc(pl.mb * pl.ldaS, "gemm A block");
+  }
+  for (unsigned i = 0; i < pl.nW; ++i) {
+    wbuf[i] = sram.alloc(pl.kc * pl.nt * ei, "gemm weight buffer");
+  }
+  for (unsigned i = 0; i < pl.nO; ++i) {
+    obuf[i] = sram.alloc(pl.mb * pl.nt * eo, "gemm output tile");
+    rbuf[i] = g.hasResidual ? sram.alloc(pl.mb * pl.nt * eo, "gemm residual")
+                            : 0;
+  }
+  uint64_t accBase[2] = {0, pl.mb * pl.nt};
+
+  enum : unsigned {
+    kAFull,
+    kAFree,
+    kWFull,
+    kWFree,
+    kAccFull,
+    kAccFree,
+    kOutFull,
+    kOutFree,
+    kBias,
+    kResFull,
+    kResFree
+  };
+  const uint64_t chunks = ceilDiv(g.K, pl.kc);
+
+  for (unsigned p = 0; p < P; ++p) {
+    const std::vector<Block> &blocks = work[p];
+    uint64_t T = 0;
+    for (const Block &b : blocks) {
+      T += b.tiles.size();
+    }
+    const uint64_t G = T * chunks;
+    Ring ringA{kAFull, kAFree, pl.nA, blocks.size()};
+    Ring ringW{kWFull, kWFree, pl.nW, G};
+    Ring ringAcc{kAccFull, kAccFree, pl.nAcc, T};
+    Ring ringOut{kOutFull, kOutFree, pl.nO, T};
+    Ring ringRes{kResFull, kResFree, pl.nO, T};
+    StreamBuilder dma = q(p, Engine::Dma), mat = q(p, Engine::Matrix),
+                  vec = q(p, Engine::Vector);
+    if (T == 0) {
+      continue;
+    }
+
+    // DMA: bias once, then per block its A rows, per tile its weight chunks
+    // (running up to nW chunks ahead of the array), the previous tile's
+    // store after the next tile's loads so stores never delay prefetch.
+    if (g.hasBias) {
+      loadVector(dma, g.bias, biasStage, g.N * eb);
+      dma.signal(kBias);
+    }
+    struct Pending {
+      const Block *blk;
+      Tile tile;
+      uint64_t index;
+    };
+    std::vector<Pending> pending;
+    auto storeTile = [&](const Pending &pt) {
+      ringOut.consume(dma);
+      uint64_t dst = g.c + pt.blk->b * g.cBatch + pt.blk->m0 * g.ldc +
+                     pt.tile.n0 * eo;
+      dma.dma(store(obuf[pt.index % pl.nO], pt.tile.nt * eo, dst, g.ldc,
+                    pt.blk->rows, pt.tile.nt * eo));
+      ringOut.consumed(dma, pt.index);
+    };
+    uint64_t gw = 0, ti = 0;
+    for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
+      const Block &blk = blocks[bi];
+      ringA.produce(dma, bi);
+      dma.dma(load(g.a + blk.b * g.aBatch + blk.m0 * g.lda, g.lda,
+                   abuf[bi % pl.nA], pl.ldaS, blk.rows, g.K * ei));
+      ringA.produced(dma);
+      for (const Tile &tile : blk.tiles) {
+        if (g.hasResidual) {
+          ringRes.produce(dma, ti);
+          dma.dma(load(g.residual + blk.b * g.residualBatch + blk.m0 * g.ldc +
+                           tile.n0 * eo,
+                       g.ldc, rbuf[ti % pl.nO], tile.nt * eo, blk.rows,
+                       tile.nt * eo));
+          ringRes.produced(dma);
+        }
+        for (uint64_t c = 0; c < chunks; ++c, ++gw) {
+          uint64_t k0 = c * pl.kc, kcc = std::min(pl.kc, g.K - k0);
+          ringW.produce(dma, gw);
+          dma.dma(load(g.b + blk.b * g.bBatch + k0 * g.ldb + tile.n0 * ei,
+                       g.ldb, wbuf[gw % pl.nW], tile.nt * ei, kcc,
+                       tile.nt * ei));
+          ringW.produced(dma);
+        }
+        for (const Pending &pt : pending) {
+          storeTile(pt);
+        }
+        pending = {{&blk, tile, ti}};
+        ++ti;
+      }
+    }
+    for (const Pending &pt : pending) {
+      storeTile(pt);
+    }
+
+    // Matrix: one accumulator tile per (block, tile), K in chunks.
+    gw = 0;
+    ti = 0;
+    for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
+      const Block &blk = blocks[bi];
+      ringA.consume(mat);
+      for (const Tile &tile : blk.tiles) {
+        ringAcc.produce(mat, ti);
+        for (uint64_t c = 0; c < chunks; ++c, ++gw) {
+          uint64_t k0 = c * pl.kc, kcc = std::min(pl.kc, g.K - k0);
+          ringW.consume(mat);
+          mat.mm(accBase[ti % pl.nAcc], {abuf[bi % pl.nA] + k0 * ei, pl.ldaS},
+                 {wbuf[gw % pl.nW], tile.nt * ei}, blk.rows, tile.nt, kcc,
+                 g.in, g.in, c > 0);
+          ringW.consumed(mat, gw);
+        }
+        ringAcc.produced(mat);
+        ++ti;
+      }
+      ringA.consumed(mat, bi);
+    }
+
+    // Vector: the read-out epilogue (bias, activation, cast), then the
+    // residual add in the output dtype.
+    if (g.hasBias) {
+      vec.wait(kBias);
+      if (g.biasType != Dtype::F32) {
+        for (uint64_t off = 0; off < g.N; off += 32768) {
+          uint64_t n = std::min<uint64_t>(32768, g.N - off);
+          vec.unary(UnOp::Copy, {biasF + off * 4, n * 4},
+                    {biasStage + off * eb, n * eb}, 1, n, Dtype::F32,
+                    g.biasType);
+        }
+      }
+    }
+    ti = 0;
+    for (const Block &blk : blocks) {
+      for (const Tile &tile : blk.tiles) {
+        ringAcc.consume(vec);
+        ringOut.produce(vec, ti);
+        Epilogue e;
+        e.out = g.out;
+        e.act = g.act;
+        e.useBias = g.hasBias;
+        e.bias = biasF + tile.n0 * 4;
+        TileRef out{obuf[ti % pl.nO], tile.nt * eo};
+        vec.accRead(out, accBase[ti % pl.nAcc], blk.rows, tile.nt, e);
+        ringAcc.consumed(vec, ti);
+        if (g.hasResidual) {
+          ringRes.consume(vec);
+          vec.binary(BinOp::Add, Bcast::None, out, out,
+                     {rbuf[ti % pl.nO], tile.nt * eo}, blk.rows, tile.nt,
+                     g.out, g.out);
+          ringRes.consumed(vec, ti);
+        }
+        ringOut.produced(vec);
+        ++ti;
+      }
+    }
+  }
+  barrierAll();
+}
+
+//===----------------------------------------------------------------------===//
+// Row-wise kernels (elementwise, normalizations, softmax)
+//===----------------------------------------------------------------------===//
+
+void KernelEmitter::rowwise(const RowwiseDesc &r) {
+  const unsigned P = t_.cores;
+  if (r.cols == 0 || r.rows == 0) {
+    barrierAll();
+    return;
+  }
+  if (r.cols > 65535) {
+    throw Error(fmt::format("rows of {} elements exceed the vector engine's "
+                            "65535 columns",
+                            r.cols));
+  }
+  const unsigned eo = dtypeBytes(r.outType);
+  SramPlan sram(t_.sram.bytesPerCore);
+  // Row and scalar operands: loaded once per core.
+  std::vector<uint64_t> fixedAddr(r.ins.size(), 0);
+  for (size_t i = 0; i < r.ins.size(); ++i) {
+    const RowOperand &o = r.ins[i];
+    if (o.kind == RowOperand::Row) {
+      fixedAddr[i] = sram.alloc(r.cols * dtypeBytes(o.dtype), "row operand");
+    } else if (o.kind == RowOperand::Scalar) {
+      fixedAddr[i] = sram.alloc(r.cols * dtypeBytes(o.dtype), "scalar operand");
+    }
+  }
+  uint64_t perRow = r.cols * eo + r.f32Scratch * r.cols * 4 + r.vecScratch * 4 +
+                    6 * 64;
+  for (const RowOperand &o : r.ins) {
+    if (o.kind == RowOperand::Full) {
+      perRow += r.cols * dtypeBytes(o.dtype);
+    } else if (o.kind == RowOperand::Column) {
+      perRow += dtypeBytes(o.dtype);
+    }
+  }
+  uint64_t rowsPerCore = ceilDiv(r.rows, P);
+  uint64_t avail = t_.sram.bytesPerCore > sram.used() + 64 * 16
+                       ? t_.sram.bytesPerCore - sram.used() - 64 * 16
+                       : 0;
+  uint64_t rb = std::min<uint64_t>({rowsPerCore, avail / (2 * perRow), 65535});
+  // Chunks big enough to amortize DMA latency, small enough to pipeline.
+  uint64_t target = std::max<uint64_t>(1, (16384 + r.cols * eo - 1) /
+                                              (r.cols * eo));
+  if (rb > 2 * target && rowsPerCore > 2 * target) {
+    rb = std::max(target, ceilDiv(rowsPerCore, ceilDiv(rowsPerCore, rb)));
+  }
+  if (rb == 0) {
+    throw Error(fmt::format("sram of {} B per core cannot hold one row of {} "
+                            "elements with its scratch buffers",
+                            t_.sram.bytesPerCore, r.cols));
+  }
+  struct Slot {
+    std::vector<uint64_t> in;
+    uint64_t out;
+    std::vector<uint64_t> f32, vecs;
+  } slots[2];
+  for (Slot &s : slots) {
+    for (size_t i = 0; i < r.ins.size(); ++i) {
+      const RowOperand &o = r.ins[i];
+      if (o.kind == RowOperand::Full) {
+        s.in.push_back(sram.alloc(rb * r.cols * dtypeBytes(o.dtype), "input"));
+      } else if (o.kind == RowOperand::Column) {
+        s.in.push_back(sram.alloc(rb * dtypeBytes(o.dtype), "column input"));
+      } else {
+        s.in.push_back(fixedAddr[i]);
+      }
+    }
+    s.out = sram.alloc(rb * r.cols * eo, "output");
+    for (unsigned i = 0; i < r.f32Scratch; ++i) {
+      s.f32.push_back(sram.alloc(rb * r.cols * 4, "f32 scratch"));
+    }
+    for (unsigned i = 0; i < r.vecScratch; ++i) {
+      s.vecs.push_back(sram.alloc(rb * 4, "row scratch"));
+    }
+  }
+  // Estimate: vector passes ~ (f32Scratch + 2) elementwise passes.
+  {
+    target::VectorCost vc = target::vectorCost(
+        t_, target::VectorKind::Elementwise, rowsPerCore, r.cols,
+        t_.vector.transcendentalPasses, 8);
+    uint64_t bytes = r.rows * r.cols * eo * (1 + r.ins.size());
+    estimate_ = std::max<uint64_t>(vc.latency() * (2 + r.f32Scratch),
+                                   uint64_t(double(bytes) /
+                                            t_.dramBytesPerCycle()));
+  }
+
+  enum : unsigned { kConst, kInFull, kInFree, kOutFull, kOutFree };
+  for (unsigned p = 0; p < P; ++p) {
+    uint64_t r0 = std::min<uint64_t>(r.rows, p * rowsPerCore);
+    uint64_t r1 = std::min<uint64_t>(r.rows, r0 + rowsPerCore);
+    StreamBuilder dma = q(p, Engine::Dma), vec = q(p, Engine::Vector);
+    q(p, Engine::Matrix);
+    if (r0 >= r1) {
+      continue;
+    }
+    uint64_t n = ceilDiv(r1 - r0, rb);
+    Ring in{kInFull, kInFree, 2, n}, out{kOutFull, kOutFree, 2, n};
+    bool anyFixed = false;
+    for (size_t i = 0; i < r.ins.size(); ++i) {
+      const RowOperand &o = r.ins[i];
+      if (o.kind == RowOperand::Row) {
+        loadVector(dma, o.addr, fixedAddr[i], r.cols * dtypeBytes(o.dtype));
+        anyFixed = true;
+      } else if (o.kind == RowOperand::Scalar) {
+        loadVector(dma, o.addr, fixedAddr[i], dtypeBytes(o.dtype));
+        anyFixed = true;
+      }
+    }
+    if (anyFixed) {
+      dma.signal(kConst);
+    }
+    auto storeChunk = [&](uint64_t ci) {
+      uint64_t row = r0 + ci * rb, rows = std::min(rb, r1 - row);
+      out.consume(dma);
+      dma.dma(store(slots[ci % 2].out, r.cols * eo, r.out + row * r.cols * eo,
+                    r.cols * eo, rows, r.cols * eo));
+      out.consumed(dma, ci);
+    };
+    for (uint64_t ci = 0; ci < n; ++ci) {
+      uint64_t row = r0 + ci * rb, rows = std::min(rb, r1 - row);
+      in.produce(dma, ci);
+      for (size_t i = 0; i < r.ins.size(); ++i) {
+        const RowOperand &o = r.ins[i];
+        unsigned e = dtypeBytes(o.dtype);
+        if (o.kind == RowOperand::Full) {
+          dma.dma(load(o.addr + row * r.cols * e, r.cols * e,
+                       slots[ci % 2].in[i], r.cols * e, rows, r.cols * e));
+        } else if (o.kind == RowOperand::Column) {
+          dma.dma(load(o.addr + row * e, 0, slots[ci % 2].in[i], 0, 1,
+                       rows * e));
+        }
+      }
+      in.produced(dma);
+      if (ci > 0) {
+        storeChunk(ci - 1);
+      }
+    }
+    storeChunk(n - 1);
+
+    if (anyFixed) {
+      vec.wait(kConst);
+      for (size_t i = 0; i < r.ins.size(); ++i) {
+        const RowOperand &o = r.ins[i];
+        if (o.kind == RowOperand::Scalar) {
+          // One element -> a full row, so bodies treat it as a Row operand.
+          vec.bcast(Bcast::Col, {fixedAddr[i], r.cols * dtypeBytes(o.dtype)},
+                    fixedAddr[i], 1, r.cols, o.dtype, o.dtype);
+        }
+      }
+    }
+    for (uint64_t ci = 0; ci < n; ++ci) {
+      uint64_t row = r0 + ci * rb, rows = std::min(rb, r1 - row);
+      in.consume(vec);
+      out.produce(vec, ci);
+      RowChunk ch;
+      ch.rows = rows;
+      ch.in = slots[ci % 2].in;
+      ch.out = slots[ci % 2].out;
+      ch.f32 = slots[ci % 2].f32;
+      ch.vecs = slots[ci % 2].vecs;
+      r.body(vec, ch);
+      in.consumed(vec, ci);
+      out.produced(vec);
+    }
+  }
+  barrierAll();
+}
+
+//===----------------------------------------------------------------------===//
+// DRAM copies (reshape materialization, transposes that keep the last dim)
+//===----------------------------------------------------------------------===//
+
+void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
+  // Descriptors round-robin over the cores' DMA queues; long flat copies
+  // are cut to the 24-bit row length.
+  const uint64_t kMaxRow = 1u << 23;
+  std::vector<DmaDesc> parts;
+  uint64_t bytes = 0;
+  for (const DmaDesc &d : all) {
+    bytes += d.planes * d.rows * d.bytes;
+    if (d.rows == 1 && d.planes == 1 && d.bytes > kMaxRow) {
+      for (uint64_t off = 0; off < d.bytes; off += kMaxRow) {
+        DmaDesc c = d;
+        c.src += off;
+        c.dst += off;
+        c.bytes = std::min(kMaxRow, d.bytes - off);
+        parts.push_back(c);
+      }
+    } else {
+      parts.push_back(d);
+    }
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    q(unsigned(i % t_.cores), Engine::Dma).dma(parts[i]);
+  }
+  estimate_ = target::dmaCycles(t_, bytes * 2, true);
+  barrierAll();
+}
+
+//===----------------------------------------------------------------------===//
+// Attention: flash-attention style, the scores stay in SRAM
+//===----------------------------------------------------------------------===//
+
+void KernelEmitter::attention(const AttentionDesc &a) {
+  const unsigned P = t_.cores;
+  const Dtype dt = a.dtype;
+  const unsigned e = dtypeBytes(dt), em = dtypeBytes(a.maskType);
+  if (!t_.supports(dt)) {
+    throw Error(fmt::format("target {} has no {} matrix path", t_.name,
+                            dtypeName(dt)));
+  }
+  const uint64_t accEntries = t_.matrix.accBytes / 4;
+  // Tiles: qb query rows, kb keys per block; both bounded by the
+  // accumulator (S and PV tiles) and the SRAM.
+  uint64_t qb = std::min<uint64_t>(a.Sq, 128), kb = std::min<uint64_t>(a.Skv,
+                                                                        256);
+  auto sramNeed = [&](uint64_t qb, uint64_t kb) {
+    uint64_t need = 0;
+    auto add = [&](uint64_t b) { need += roundUp(b, 64); };
+    add(kb * 4);                          // scale vector
+    for (int i = 0; i < 2; ++i) {
+      add(qb * a.D * e);                  // Q
+      add(kb * a.D * e);                  // K
+      add(kb * a.Dv * e);                 // V
+      if (a.hasMask) {
+        add(qb * kb * em);                // mask
+      }
+      add(qb * a.Dv * e);                 // out
+    }
+    add(a.D * kb * e);                    // K^T
+    add(qb * kb * 4);                     // s
+    add(qb * kb * 4);                     // mask f32
+    add(qb * kb * e);                     // P
+    add(qb * a.Dv * 4 * 2);               // o, pv
+    add(qb * 4 * 7);                      // m, l, alpha, ...
+    return need;
+  };
+  while ((qb * kb + qb * a.Dv > accEntries ||
+          sramNeed(qb, kb) > t_.sram.bytesPerCore) &&
+         (qb > 1 || kb > 1)) {
+    if (kb >= qb && kb > 1) {
+      kb = ceilDiv(kb, 2);
+    } else {
+      qb = ceilDiv(qb, 2);
+    }
+  }
+  if (qb * kb + qb * a.Dv > accEntries ||
+      sramNeed(qb, kb) > t_.sram.bytesPerCore) {
+    throw Error(fmt::format("sram of {} B per core cannot hold one attention "
+                            "tile (head dim {})",
+                            t_.sram.bytesPerCore, a.D));
+  }
+  SramPlan sram(t_.sram.bytesPerCore);
+  uint64_t scaleV = sram.alloc(kb * 4, "attention scale");
+  uint64_t qS[2], kS[2], vS[2], mS[2], oS[2];
+  for (int i = 0; i < 2; ++i) {
+    qS[i] = sram.alloc(qb * a.D * e, "Q");
+    kS[i] = sram.alloc(kb * a.D * e, "K");
+    vS[i] = sram.alloc(kb * a.Dv * e, "V");
+    mS[i] = a.hasMask ? sram.alloc(qb * kb * em, "mask") : 0;
+    oS[i] = sram.alloc(qb * a.Dv * e, "attention out");
+  }
+  uint64_t kt = sram.alloc(a.D * kb * e, "K^T");
+  uint64_t s = sram.alloc(qb * kb * 4, "scores");
+  uint64_t mf = sram.alloc(qb * kb * 4, "mask f32");
+  uint64_t pb = sram.alloc(qb * kb * e, "P");
+  uint64_t o = sram.alloc(qb * a.Dv * 4, "o");
+  uint64_t pv = sram.alloc(qb * a.Dv * 4, "pv");
+  uint64_t mrow = sram.alloc(qb * 4, "m"), lrow = sram.alloc(qb * 4, "l"),
+           alpha = sram.alloc(qb * 4, "alpha"), bmax = sram.alloc(qb * 4, "mb"),
+           mnew = sram.alloc(qb * 4, "mnew"), bsum = sram.alloc(qb * 4, "ls"),
+           rl = sram.alloc(qb * 4, "1/l");
+  const uint64_t accS = 0, accPV = qb * kb;
+
+  struct Unit {
+    uint64_t b, h, i0, rows;
+  };
+  std::vector<std::vector<Unit>> work(P);
+  uint64_t u = 0;
+  for (uint64_t b = 0; b < a.B; ++b) {
+    for (uint64_t h = 0; h < a.Hq; ++h) {
+      for (uint64_t i0 = 0; i0 < a.Sq; i0 += qb, ++u) {
+        work[u % P].push_back({b, h, i0, std::min(qb, a.Sq - i0)});
+      }
+    }
+  }
+  // Key blocks a query block needs: causal blocks past the diagonal are
+  // skipped entirely.
+  auto kvBlocks = [&](const Unit &un) {
+    uint64_t end = a.Skv;
+    if (a.causal) {
+      end = std::min(a.Skv, un.i0 + un.rows + a.Skv - a.Sq);
+    }
+    return ceilDiv(std::max<uint64_t>(end, 1), kb);
+  };
+  {
+    uint64_t blocks = 0;
+    for (const Unit &un : work[0]) {
+      blocks += kvBlocks(un);
+    }
+    target::MatmulCost m1 = target::matmulCost(t_, qb, kb, a.D, dt, dt,
+                                               a.D * e, kb * e);
+    target::MatmulCost m2 = target::matmulCost(t_, qb, a.Dv, kb, dt, dt,
+                                               kb * e, a.Dv * e);
+    target::VectorCost v = target::vectorCost(
+        t_, target::VectorKind::Elementwise, qb, kb,
+        t_.vector.transcendentalPasses, 8);
+    estimate_ = blocks * std::max(m1.latency() + m2.latency(),
+                                  v.occupancy * 6);
+  }
+  enum : unsigned {
+    kQFull,
+    kQFree,
+    kKvFull,
+    kKvFree,
+    kTReady,
+    kSFull,
+    kPReady,
+    kPvFull,
+    kOFull,
+    kOFree
+  };
+  const uint64_t ldq = a.D * e, ldv = a.Dv * e;
+  auto qAddr = [&](const Unit &un) {
+    return a.q + ((un.b * a.Hq + un.h) * a.Sq + un.i0) * ldq;
+  };
+  auto kvHead = [&](const Unit &un) { return un.h / (a.Hq / a.Hkv); };
+  for (unsigned p = 0; p < P; ++p) {
+    const std::vector<Unit> &units = work[p];
+    StreamBuilder dma = q(p, Engine::Dma), mat = q(p, Engine::Matrix),
+                  vec = q(p, Engine::Vector);
+    if (units.empty()) {
+      continue;
+    }
+    uint64_t G = 0;
+    for (const Unit &un : units) {
+      G += kvBlocks(un);
+    }
+    const uint64_t U = units.size();
+    Ring ringQ{kQFull, kQFree, 2, U}, ringKv{kKvFull, kKvFree, 2, G},
+        ringO{kOFull, kOFree, 2, U};
+
+    // DMA.
+    std::vector<uint64_t> pendingStores;
+    auto storeUnit = [&](uint64_t ui) {
+      const Unit &un = units[ui];
+      ringO.consume(dma);
+      dma.dma(store(oS[ui % 2], ldv,
+                    a.o + ((un.b * a.Hq + un.h) * a.Sq + un.i0) * ldv, ldv,
+                    un.rows, ldv));
+      ringO.consumed(dma, ui);
+    };
+    uint64_t g = 0;
+    for (uint64_t ui = 0; ui < U; ++ui) {
+      const Unit &un = units[ui];
+      ringQ.produce(dma, ui);
+      dma.dma(load(qAddr(un), ldq, qS[ui % 2], ldq, un.rows, ldq));
+      ringQ.produced(dma);
+      uint64_t hk = kvHead(un);
+      uint64_t nb = kvBlocks(un);
+      for (uint64_t j = 0; j < nb; ++j, ++g) {
+        uint64_t j0 = j * kb, kn = std::min(kb, a.Skv - j0);
+        ringKv.produce(dma, g);
+        dma.dma(load(a.k + ((un.b * a.Hkv + hk) * a.Skv + j0) * ldq, ldq,
+                     kS[g % 2], ldq, kn, ldq));
+        dma.dma(load(a.v + ((un.b * a.Hkv + hk) * a.Skv + j0) * ldv, ldv,
+                     vS[g % 2], ldv, kn, ldv));
+        if (a.hasMask) {
+          uint64_t base = a.mask + (un.b * a.maskStride[0] +
+                                    un.h * a.maskStride[1] +
+                                    un.i0 * a.maskStride[2] +
+                                    j0 * a.maskStride[3]) *
+                                       em;
+          dma.dma(load(base, a.maskStride[2] * em, mS[g % 2], kn * em, un.rows,
+                       kn * em));
+        }
+        ringKv.produced(dma);
+        if (j == 0) {
+          for (uint64_t st : pendingStores) {
+            storeUnit(st);
+          }
+          pendingStores.clear();
+        }
+      }
+      pendingStores.push_back(ui);
+    }
+    for (uint64_t st : pendingStores) {
+      storeUnit(st);
+    }
+
+    // Matrix: S_g = Q K_g^T, then PV_g = P_g V_g.
+    g = 0;
+    for (uint64_t ui = 0; ui < U; ++ui) {
+      const Unit &un = units[ui];
+      uint64_t nb = kvBlocks(un);
+      ringQ.consume(mat);
+      for (uint64_t j = 0; j < nb; ++j, ++g) {
+        uint64_t kn = std::min(kb, a.Skv - j * kb);
+        mat.wait(kTReady);
+        mat.mm(accS, {qS[ui % 2], ldq}, {kt, kn * e}, un.rows, kn, a.D, dt, dt,
+               false);
+        if (j + 1 == nb) {
+          ringQ.consumed(mat, ui);
+        }
+        mat.signal(kSFull);
+        mat.wait(kPReady);
+        mat.mm(accPV, {pb, kn * e}, {vS[g % 2], ldv}, un.rows, a.Dv, kn, dt, dt,
+               false);
+        mat.signal(kPvFull);
+      }
+    }
+
+    // Vector: transpose K, online softmax, rescale and accumulate O.
+    vec.fill({scaleV, kb * 4}, a.scale, 1, kb, Dtype::F32);
+    struct Step {
+      uint64_t ui, j, g, kn;
+      bool first, last;
+    };
+    std::vector<Step> steps;
+    g = 0;
+    for (uint64_t ui = 0; ui < U; ++ui) {
+      uint64_t nb = kvBlocks(units[ui]);
+      for (uint64_t j = 0; j < nb; ++j, ++g) {
+        steps.push_back({ui, j, g, std::min(kb, a.Skv - j * kb), j == 0,
+                         j + 1 == nb});
+      }
+    }
+    auto transposeK = [&](const Step &st) {
+      ringKv.consume(vec);
+      vec.transpose({kt, st.kn * e}, {kS[st.g % 2], ldq}, st.kn, a.D, dt);
+      vec.signal(kTReady);
+    };
+    auto softmax = [&](const Step &st) {
+      const Unit &un = units[st.ui];
+      uint64_t rows = un.rows, kn = st.kn;
+      TileRef sc{s, kn * 4};
+      vec.wait(kSFull);
+      Epilogue ep;
+      ep.out = Dtype::F32;
+      ep.useScale = true;
+      ep.scale = scaleV;
+      vec.accRead(sc, accS, rows, kn, ep);
+      if (a.hasMask) {
+        vec.unary(UnOp::Copy, {mf, kn * 4}, {mS[st.g % 2], kn * em}, rows, kn,
+                  Dtype::F32, a.maskType);
+        vec.binary(BinOp::Add, Bcast::None, sc, sc, {mf, kn * 4}, rows, kn,
+                   Dtype::F32, Dtype::F32);
+      }
+      if (a.causal) {
+        // Keys j > i + Skv - Sq get -1e30 (finite, so a fully hidden block
+        // never makes NaN; its weight is rescaled to 0 by a later block).
+        uint64_t j0 = st.j * kb;
+        for (uint64_t r = 0; r < rows; ++r) {
+          uint64_t i = un.i0 + r;
+          uint64_t firstHidden = i + a.Skv - a.Sq + 1;
+          if (firstHidden < j0 + kn) {
+            uint64_t c0 = firstHidden > j0 ? firstHidden - j0 : 0;
+            // Rows with the same cut share one fill instruction.
+            uint64_t r1 = r + 1;
+            vec.fill({s + r * kn * 4 + c0 * 4, kn * 4}, -1e30f, r1 - r, kn - c0,
+                     Dtype::F32);
+          }
+        }
+      }
+      vec.reduce(RedOp::Max, bmax, sc, rows, kn, Dtype::F32, Dtype::F32);
+      TileRef mr{mrow, 4}, mn{mnew, 4}, al{alpha, 4};
+      if (st.first) {
+        vec.unary(UnOp::Copy, mr, {bmax, 4}, rows, 1, Dtype::F32, Dtype::F32);
+      } else {
+        vec.binary(BinOp::Max, Bcast::None, mn, mr, {bmax, 4}, rows, 1,
+                   Dtype::F32, Dtype::F32);
+        vec.binary(BinOp::Sub, Bcast::None, al, mr, mn, rows, 1, Dtype::F32,
+                   Dtype::F32);
+        vec.unary(UnOp::Exp, al, al, rows, 1, Dtype::F32, Dtype::F32);
+        vec.unary(UnOp::Copy, mr, mn, rows, 1, Dtype::F32, Dtype::F32);
+      }
+      vec.binary(BinOp::Sub, Bcast::Col, sc, sc, mr, rows, kn, Dtype::F32,
+                 Dtype::F32);
+      vec.unary(UnOp::Exp, sc, sc, rows, kn, Dtype::F32, Dtype::F32);
+      vec.reduce(RedOp::Sum, bsum, sc, rows, kn, Dtype::F32, Dtype::F32);
+      TileRef lr{lrow, 4};
+      if (st.first) {
+        vec.unary(UnOp::Copy, lr, {bsum, 4}, rows, 1, Dtype::F32, Dtype::F32);
+      } else {
+        vec.binary(BinOp::Mul, Bcast::None, lr, lr, al, rows, 1, Dtype::F32,
+                   Dtype::F32);
+        vec.binary(BinOp::Add, Bcast::None, lr, lr, {bsum, 4}, rows, 1,
+                   Dtype::F32, Dtype::F32);
+      }
+      vec.unary(UnOp::Copy, {pb, kn * e}, sc, rows, kn, dt, Dtype::F32);
+      vec.signal(kPReady);
+    };
+    auto update = [&](const Step &st) {
+      const Unit &un = units[st.ui];
+      uint64_t rows = un.rows;
+      vec.wait(kPvFull);
+      Epilogue ep;
+      ep.out = Dtype::F32;
+      TileRef ot{o, ldv * 4 / e};
+      if (st.first) {
+        vec.accRead(ot, accPV, rows, a.Dv, ep);
+      } else {
+        TileRef pt{pv, a.Dv * 4};
+        vec.accRead(pt, accPV, rows, a.Dv, ep);
+        vec.binary(BinOp::Mul, Bcast::Col, ot, ot, {alpha, 4}, rows, a.Dv,
+                   Dtype::F32, Dtype::F32);
+        vec.binary(BinOp::Add, Bcast::None, ot, ot, pt, rows, a.Dv, Dtype::F32,
+                   Dtype::F32);
+      }
+      ringKv.consumed(vec, st.g);
+      if (st.last) {
+        ringO.produce(vec, st.ui);
+        vec.unary(UnOp::Recip, {rl, 4}, {lrow, 4}, rows, 1, Dtype::F32,
+                  Dtype::F32);
+        vec.binary(BinOp::Mul, Bcast::Col, {oS[st.ui % 2], ldv}, ot, {rl, 4},
+                   rows, a.Dv, dt, Dtype::F32);
+        ringO.produced(vec);
+      }
+    };
+    // T_0, SM_0, T_1, UPD_0, SM_1, T_2, UPD_1, ...: the array computes
+    // PV_g and S_{g+1} while the vector engine transposes and rescales.
+    transposeK(steps[0]);
+    for (size_t i = 0; i < steps.size(); ++i) {
+      softmax(steps[i]);
+      if (i + 1 < steps.size()) {
+        transposeK(steps[i + 1]);
+      }
+      update(steps[i]);
+    }
+  }
+  barrierAll();
+}
+
+} // namespace nuri::npu

@@ -1,0 +1,129 @@
+//===- NpuKernels.h - Tiled, scheduled kernels for the NPU ------*- C++ -*-===//
+//
+// The part of the NPU lowering that knows the chip: given one op's operands
+// as dense tensors in DRAM, it chooses tiles with the cost model, places
+// SRAM and accumulator buffers, splits the work over all cores and writes
+// the per-engine streams (DMA, matrix, vector) with their semaphores. It
+// never includes MLIR: the MLIR side (NpuCodegen.cpp) plans DRAM and hands
+// each op here, so this file compiles in seconds and can be unit tested.
+//
+// Every kernel runs on all cores and ends with a chip-wide barrier, so
+// kernels compose without sharing SRAM or semaphores; within a kernel the
+// engines are decoupled through semaphore rings (double/multi buffering).
+// Errors (SRAM too small for one tile, ...) throw nuri::Error.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_CONVERSION_NPUKERNELS_H
+#define NURI_CONVERSION_NPUKERNELS_H
+
+#include "nuri/isa/Builder.h"
+#include "nuri/target/Target.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace nuri::npu {
+
+/// out[b][M x N] = act(A[b][M x K] x B[b][K x N] + bias) for b < batch.
+/// Row strides in bytes; a zero batch stride broadcasts that operand.
+struct GemmDesc {
+  uint64_t batch = 1;
+  uint64_t M = 0, N = 0, K = 0;
+  uint64_t a = 0, b = 0, c = 0;
+  uint64_t lda = 0, ldb = 0, ldc = 0;
+  uint64_t aBatch = 0, bBatch = 0, cBatch = 0;
+  isa::Dtype in = isa::Dtype::BF16;
+  isa::Dtype out = isa::Dtype::BF16;
+  bool hasBias = false;
+  uint64_t bias = 0; ///< N values of biasType
+  isa::Dtype biasType = isa::Dtype::F32;
+  isa::Act act = isa::Act::None;
+  /// Optional residual R[b][M x N] (dtype `out`, row stride ldc) added after
+  /// the read-out: out = round(round(act(acc + bias)) + R), the same two
+  /// roundings as the unfused graph.
+  bool hasResidual = false;
+  uint64_t residual = 0;
+  uint64_t residualBatch = 0;
+};
+
+/// An operand of a row-wise kernel over a [rows x cols] view.
+struct RowOperand {
+  enum Kind { Full, Row, Scalar, Column };
+  Kind kind = Full;
+  uint64_t addr = 0;
+  isa::Dtype dtype = isa::Dtype::BF16;
+};
+
+/// SRAM addresses of one chunk of `rows` rows handed to a row-wise body.
+/// `in[i]` is the chunk of Full/Column inputs in their own dtype (row stride
+/// cols x size, 1 element for Column); Row operands are converted to f32
+/// once (`in[i]` then points at one row of f32), Scalar operands too.
+struct RowChunk {
+  uint64_t rows = 0;
+  std::vector<uint64_t> in;
+  uint64_t out = 0;
+  std::vector<uint64_t> f32; ///< scratch: rows x cols f32 each
+  std::vector<uint64_t> vecs; ///< scratch: rows f32 each
+};
+
+struct RowwiseDesc {
+  uint64_t rows = 0, cols = 0;
+  std::vector<RowOperand> ins;
+  uint64_t out = 0;
+  isa::Dtype outType = isa::Dtype::BF16;
+  unsigned f32Scratch = 0; ///< rows x cols f32 buffers the body needs
+  unsigned vecScratch = 0; ///< rows-long f32 vectors the body needs
+  std::function<void(isa::StreamBuilder &vec, const RowChunk &)> body;
+};
+
+/// Scaled dot-product attention on dense [B, H, S, D] tensors; a float
+/// mask (any broadcast, given by its element strides over [B, H, Sq, Skv])
+/// is added to the scores; causal hides j > i + Skv - Sq.
+struct AttentionDesc {
+  uint64_t B = 1, Hq = 1, Hkv = 1, Sq = 0, Skv = 0, D = 0, Dv = 0;
+  uint64_t q = 0, k = 0, v = 0, o = 0;
+  isa::Dtype dtype = isa::Dtype::BF16;
+  float scale = 1.0f;
+  bool causal = false;
+  bool hasMask = false;
+  uint64_t mask = 0;
+  isa::Dtype maskType = isa::Dtype::BF16;
+  uint64_t maskStride[4] = {0, 0, 0, 0}; ///< elements
+};
+
+class KernelEmitter {
+public:
+  explicit KernelEmitter(const target::Target &t);
+
+  void gemm(const GemmDesc &g);
+  void rowwise(const RowwiseDesc &r);
+  void attention(const AttentionDesc &a);
+  /// Strided DRAM -> DRAM copies (materialized transposes, outputs that
+  /// alias an input), spread over the cores' DMA queues.
+  void copies(const std::vector<isa::DmaDesc> &all);
+
+  /// Cycles the cost model predicts for the last kernel.
+  uint64_t lastEstimate() const { return estimate_; }
+  isa::Program finish();
+
+private:
+  isa::StreamBuilder q(unsigned core, isa::Engine e) {
+    return pb_.queue(core, e);
+  }
+  void barrierAll();
+
+  const target::Target &t_;
+  isa::ProgramBuilder pb_;
+  unsigned phase_ = 0;
+  uint64_t estimate_ = 0;
+};
+
+/// Bytes of one element of an ISA dtype.
+unsigned elemBytes(isa::Dtype d);
+
+} // namespace nuri::npu
+
+#endif // NURI_CONVERSION_NPUKERNELS_H
