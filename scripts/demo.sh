@@ -19,3 +19,7 @@ echo "== nuri import: ONNX -> nuri dialect, shapes pinned, patterns fused"
 "$nuri" import "$model" "${shapes[@]}" -o "$out/bert-tiny.mlir"
 "$nuri" import "$model" "${shapes[@]}" --elide-weights | grep -E "nuri\.(attention|layer_norm|gelu)" | head -3
 echo "wrote $out/bert-tiny.mlir"
+echo
+echo "== nuri compile --target cpu, then nuri run on the CPU device"
+"$nuri" compile "$model" --target cpu "${shapes[@]}" -o "$out/bert-tiny-cpu.nuri"
+"$nuri" run "$out/bert-tiny-cpu.nuri" --device cpu --output-dir "$out/cpu"
