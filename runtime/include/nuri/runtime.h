@@ -148,6 +148,11 @@ typedef struct nuri_model_options {
   /* Verify the per-section and whole-file checksums (reads every byte of
    * the weights once). Default 1. */
   int verify_checksums;
+  /* Refuse a model whose runs need more host memory than this (bytes for
+   * intermediates and owned outputs, computed at load), so a hostile
+   * package fails at load instead of exhausting the host. 0 (default) is
+   * half the host's physical memory. */
+  uint64_t max_run_bytes;
 } nuri_model_options;
 
 NURI_API void nuri_model_options_initialize(nuri_model_options *options);

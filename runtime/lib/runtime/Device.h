@@ -44,6 +44,14 @@ struct LoadedModel {
 
   const package::Package &pkg() const { return file->package(); }
   uint64_t blockBytes() const { return valueBytes + scratchBytes; }
+  /// Host memory one run allocates: the block and the model outputs.
+  uint64_t runBytes() const {
+    uint64_t bytes = blockBytes();
+    for (int32_t id : pkg().outputs) {
+      bytes += static_cast<uint64_t>(pkg().values[id].byteSize());
+    }
+    return bytes;
+  }
 };
 
 /// Builds the plans; fails on a target config that does not load.

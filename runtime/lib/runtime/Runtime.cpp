@@ -368,6 +368,7 @@ const char *nuri_device_name(size_t index) {
 void nuri_model_options_initialize(nuri_model_options *options) {
   if (options) {
     options->verify_checksums = 1;
+    options->max_run_bytes = 0;
   }
 }
 
@@ -376,6 +377,7 @@ void nuri_model_options_initialize(nuri_model_options *options) {
 namespace {
 
 nuri_status finishLoad(Result<std::shared_ptr<const package::PackageFile>> file,
+                       const nuri_model_options *options,
                        nuri_model **out_model) {
   if (!file) {
     return makeStatus(NURI_INVALID_PACKAGE, file.error());
@@ -384,6 +386,19 @@ nuri_status finishLoad(Result<std::shared_ptr<const package::PackageFile>> file,
       rt::prepareModel(std::move(*file));
   if (!loaded) {
     return makeStatus(NURI_INVALID_PACKAGE, loaded.error());
+  }
+  uint64_t limit = options ? options->max_run_bytes : 0;
+  if (limit == 0) {
+    limit =
+        uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE)) / 2;
+  }
+  uint64_t need = (*loaded)->runBytes();
+  if (need > limit) {
+    return makeStatus(
+        NURI_INVALID_PACKAGE,
+        (*loaded)->file->origin() + ": a run needs " + std::to_string(need) +
+            " bytes of host memory, more than the limit of " +
+            std::to_string(limit) + " (nuri_model_options.max_run_bytes)");
   }
   auto impl = std::make_shared<ModelImpl>();
   impl->loaded = std::move(*loaded);
@@ -415,7 +430,7 @@ nuri_status nuri_model_load_file(const char *path,
                                            std::strerror(errno));
     }
     return finishLoad(package::PackageFile::open(path, readOptions(options)),
-                      out_model);
+                      options, out_model);
   });
 }
 
@@ -430,7 +445,7 @@ nuri_status nuri_model_load_memory(const void *data, size_t size,
     }
     return finishLoad(
         package::PackageFile::fromMemory(data, size, readOptions(options)),
-        out_model);
+        options, out_model);
   });
 }
 

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 
 using namespace nuri;
@@ -407,6 +408,99 @@ TEST(RuntimeCpp, SimWritesWeightLoadsIntoDram) {
   for (int i = 0; i < 16; ++i) {
     EXPECT_EQ(out[i], table[i]) << i;
   }
+}
+
+} // namespace
+
+namespace {
+
+// Packages that pass every structural check but carry changed bytes
+// (checksums recomputed) must still run or fail cleanly: the executor and
+// the kernels see shapes, attributes and ids an honest compiler never
+// writes.
+void runEveryResealedMutation(const std::vector<uint8_t> &file,
+                              const char *input, nuri_dtype dtype,
+                              std::vector<int64_t> shape, size_t bytes,
+                              std::vector<uint8_t> patterns) {
+  std::vector<uint8_t> data(bytes, 0x3c);
+  size_t loaded = 0, ran = 0;
+  for (size_t i = 0; i < file.size(); ++i) {
+    for (uint8_t x : patterns) {
+      std::vector<uint8_t> bad = file;
+      bad[i] ^= x;
+      test::reseal(bad);
+      nuri_model *model = nullptr;
+      nuri_model_options options;
+      nuri_model_options_initialize(&options);
+      options.max_run_bytes = 64 << 20; // mutated shapes can be huge
+      nuri_status s =
+          nuri_model_load_memory(bad.data(), bad.size(), &options, &model);
+      if (s) {
+        nuri_status_release(s);
+        continue;
+      }
+      ++loaded;
+      nuri_session *session = nullptr;
+      nuri_run *run = nullptr;
+      s = nuri_session_create(model, nullptr, &session);
+      if (!s) {
+        s = nuri_run_create(session, &run);
+      }
+      if (!s) {
+        s = nuri_run_bind_input(run, input, dtype, shape.data(), shape.size(),
+                                data.data(), data.size());
+      }
+      if (!s) {
+        s = nuri_run_execute(run);
+        ran += s == nullptr;
+      }
+      nuri_status_release(s);
+      nuri_run_release(run);
+      nuri_session_release(session);
+      nuri_model_release(model);
+    }
+  }
+  EXPECT_GT(loaded, 0u);
+  ::testing::Test::RecordProperty("loaded", int(loaded));
+  std::printf("%zu mutations loaded, %zu ran\n", loaded, ran);
+  ::testing::Test::RecordProperty("ran", int(ran));
+}
+
+TEST(RuntimeHostile, ResealedCpuPackagesRunOrFailCleanly) {
+  runEveryResealedMutation(test::CpuModel().build(), "x", NURI_DTYPE_F32,
+                           {2, 3}, 24, {0x01, 0x80, 0xFF});
+}
+
+TEST(RuntimeHostile, ResealedMixedPackagesRunOrFailCleanly) {
+  runEveryResealedMutation(test::buildSoftmaxPackage(true), "x", NURI_DTYPE_F32,
+                           {128, 512}, 128 * 512 * 4, {0xFF});
+}
+
+} // namespace
+
+namespace {
+
+TEST(RuntimeC, ModelsNeedingTooMuchMemoryAreRefusedAtLoad) {
+  std::vector<uint8_t> bytes = test::buildSoftmaxPackage(true);
+  nuri_model_options options;
+  nuri_model_options_initialize(&options);
+  EXPECT_EQ(options.max_run_bytes, 0u);
+  options.max_run_bytes = 100000; // the mixed package needs ~512 KiB
+  nuri_model *model = nullptr;
+  nuri_status s =
+      nuri_model_load_memory(bytes.data(), bytes.size(), &options, &model);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(nuri_status_get_code(s), NURI_INVALID_PACKAGE);
+  EXPECT_NE(
+      std::string(nuri_status_message(s)).find("more than the limit of 100000"),
+      std::string::npos)
+      << nuri_status_message(s);
+  nuri_status_release(s);
+  options.max_run_bytes = 0;
+  ASSERT_EQ(
+      nuri_model_load_memory(bytes.data(), bytes.size(), &options, &model),
+      nullptr);
+  nuri_model_release(model);
 }
 
 } // namespace
