@@ -298,7 +298,7 @@ constexpr int64_t kKeyBlock = 256;
 
 std::string runAttention(const graph::Op &op, const Inputs &in,
                          const Outputs &out) {
-  if (in.size() < 3) {
+  if (in.size() < 3 || (!in[2].data && in[2].elements() != 0)) {
     return fail(op, "needs query, key and value");
   }
   const TensorView &q = in[0], &k = in[1], &v = in[2], &o = out[0];

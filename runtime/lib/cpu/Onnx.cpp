@@ -237,6 +237,9 @@ std::string runIsNanInf(const graph::Op &op, bool nan, const Inputs &in,
   if (!graph::isFloat(in[0].dtype) || out[0].dtype != DType::Bool) {
     return unsupported(op, in, out);
   }
+  if (out[0].elements() != in[0].elements()) {
+    return fail(op, "output size differs from the input");
+  }
   bool neg = op.getInt("detect_negative", 1) != 0;
   bool pos = op.getInt("detect_positive", 1) != 0;
   uint8_t *o = out[0].as<uint8_t>();
@@ -566,6 +569,11 @@ std::string runGatherND(const graph::Op &op, const Inputs &in,
   int64_t last = idx.shape.back();
   if (last > r - b) {
     return fail(op, "index tuples longer than the data rank");
+  }
+  for (int64_t d = 0; d < b; ++d) {
+    if (idx.shape[d] != x.shape[d]) {
+      return fail(op, "batch dimensions of data and indices differ");
+    }
   }
   int64_t batch = 1, slice = 1;
   for (int64_t d = 0; d < b; ++d) {
@@ -1072,6 +1080,11 @@ std::string runDynamicQuantize(const graph::Op &op, const Inputs &in,
     return unsupported(op, in, out);
   }
   const TensorView &x = in[0];
+  if (out[0].elements() != x.elements() || out[1].elements() != 1 ||
+      out[2].elements() != 1 || !graph::isFloat(out[1].dtype)) {
+    return fail(op,
+                "outputs must be y (like x), a scalar scale and zero point");
+  }
   float lo = 0, hi = 0;
   for (int64_t i = 0; i < x.elements(); ++i) {
     float v = static_cast<float>(readValue(x, i));
@@ -1177,6 +1190,28 @@ const std::map<std::string, OnnxKernel> &table() {
   return t;
 }
 
+/// Inputs that must be present (non-null) and the number of outputs.
+struct Arity {
+  size_t inputs, outputs;
+};
+Arity arityOf(const std::string &t) {
+  static const std::map<std::string, Arity> kArity = {
+      {"PRelu", {2, 1}},
+      {"TopK", {2, 2}},
+      {"CumSum", {2, 1}},
+      {"GatherElements", {2, 1}},
+      {"GatherND", {2, 1}},
+      {"ScatterElements", {3, 1}},
+      {"OneHot", {3, 1}},
+      {"InstanceNormalization", {3, 1}},
+      {"BatchNormalization", {5, 1}},
+      {"MatMulInteger", {2, 1}},
+      {"QLinearMatMul", {8, 1}},
+      {"DynamicQuantizeLinear", {1, 3}}};
+  auto it = kArity.find(t);
+  return it == kArity.end() ? Arity{1, 1} : it->second;
+}
+
 } // namespace
 
 bool hasOnnxKernel(const std::string &opType) {
@@ -1192,8 +1227,21 @@ std::string runOnnxOp(const graph::Op &op, const Inputs &in,
     return fail(op, "no CPU kernel for ONNX op '" +
                         (domain.empty() ? "" : domain + "::") + type + "'");
   }
-  if (in.empty() || !in[0].data || out.empty()) {
-    return fail(op, "needs at least one input and one output");
+  Arity arity = arityOf(type);
+  // Einsum takes any number of operands, all of them required.
+  size_t required = type == "Einsum" ? in.size() : arity.inputs;
+  // QLinearMatMul's zero points (inputs 2, 5, 7) may be absent.
+  auto optionalInput = [&](size_t i) {
+    return type == "QLinearMatMul" && (i == 2 || i == 5 || i == 7);
+  };
+  if (in.size() < required || in.empty() || out.size() < arity.outputs) {
+    return fail(op, "needs " + std::to_string(required) + " inputs and " +
+                        std::to_string(arity.outputs) + " outputs");
+  }
+  for (size_t i = 0; i < required; ++i) {
+    if (!in[i].data && in[i].elements() != 0 && !optionalInput(i)) {
+      return fail(op, "input " + std::to_string(i) + " is missing");
+    }
   }
   for (const TensorView &t : out) {
     if (!t.data && t.elements() != 0) {
