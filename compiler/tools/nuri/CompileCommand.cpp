@@ -1,26 +1,24 @@
 //===- CompileCommand.cpp - nuri compile ----------------------------------===//
 //
-// nuri compile MODEL.onnx --target cpu [--input-shape NAME=DIMS ...]
-//              [--bind-input NAME=FILE.pb ...] -o PKG.nuri
+// nuri compile MODEL.onnx [--target cpu|atom|x220|x330|rngd|tiny]
+//              [--dtype bf16|fp16|fp32] [--input-shape NAME=DIMS ...]
+//              [--bind-input NAME=FILE.pb ...] [--emit package|mlir|asm]
+//              [--report] [--dump-ir-after-all] [--progress] -o OUT
 //
-// Imports, runs the default graph passes, and packages the graph for the
-// runtime. With --target cpu the whole model is one CPU partition; every op
-// must have a CPU kernel, which is checked here rather than at run time.
+// A command line over nuri::driver (compiler/lib/Driver): import, graph
+// passes, compute dtype, partitioning into NPU and CPU partitions, package.
+// With --target cpu the whole model is one CPU partition.
 //
 //===----------------------------------------------------------------------===//
 
 #include "CliSupport.h"
 #include "Command.h"
 
-#include "nuri/Dialect/Nuri/Transforms/Passes.h"
-#include "nuri/Frontend/OnnxImporter.h"
-#include "nuri/Package/GraphEmitter.h"
-#include "nuri/cpu/Kernels.h"
-#include "nuri/package/Package.h"
+#include "nuri/Driver/Compile.h"
 
-#include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -31,11 +29,37 @@ cl::SubCommand compileCommand("compile",
                               "Compile an ONNX model into a .nuri package");
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
                                cl::desc("<model.onnx>"), cl::sub(compileCommand));
-cl::opt<std::string> outputPath("o", cl::desc("Output package"),
-                                cl::value_desc("file.nuri"), cl::Required,
+cl::opt<std::string> outputPath("o",
+                                cl::desc("Output (package, or the text of "
+                                         "--emit mlir|asm; '-' is stdout)"),
+                                cl::value_desc("file"), cl::Required,
                                 cl::sub(compileCommand));
-cl::opt<std::string> targetName("target", cl::desc("Target: cpu"),
-                                cl::init("cpu"), cl::sub(compileCommand));
+cl::opt<std::string>
+    targetName("target",
+               cl::desc("cpu, or a chip config: atom, x220, x330, rngd, tiny"),
+               cl::init("cpu"), cl::sub(compileCommand));
+cl::opt<std::string> dtypeName("dtype",
+                               cl::desc("Compute dtype: bf16, fp16 or fp32 "
+                                        "(default: fp32 for cpu, bf16 for a "
+                                        "chip)"),
+                               cl::init(""), cl::sub(compileCommand));
+cl::opt<std::string> emitKind("emit",
+                              cl::desc("What to write: package, mlir (the "
+                                       "partitioned graph) or asm (the NPU "
+                                       "programs)"),
+                              cl::init("package"), cl::sub(compileCommand));
+cl::opt<bool> printReport("report",
+                          cl::desc("Print the partitions, the ops that fell "
+                                   "back to the CPU and why, and the cost "
+                                   "model's cycles per layer"),
+                          cl::sub(compileCommand));
+cl::opt<bool> dumpIr("dump-ir-after-all",
+                     cl::desc("Print the IR after every pass to stderr"),
+                     cl::sub(compileCommand));
+cl::opt<bool> showProgress("progress",
+                           cl::desc("Print a progress line (default: when "
+                                    "stderr is a terminal)"),
+                           cl::sub(compileCommand));
 cl::list<std::string> inputShapes("input-shape",
                                   cl::desc("Pin an input's shape, e.g. "
                                            "input_ids=1x128"),
@@ -46,56 +70,71 @@ cl::list<std::string> bindInputs(
     cl::value_desc("NAME=FILE.pb"), cl::sub(compileCommand));
 
 int runCompile() {
-  if (targetName != "cpu") {
-    WithColor::error() << "--target " << targetName
-                       << ": this build compiles for 'cpu' only; NPU code "
-                          "generation for the chip targets is not built yet\n";
+  nuri::driver::CompileOptions options;
+  options.target = targetName;
+  options.dtype = dtypeName;
+  options.dumpIrAfterAll = dumpIr;
+  options.producer =
+      "nuri compile " + std::string(sys::path::filename(inputPath));
+  if (emitKind == "package") {
+    options.emit = nuri::driver::Emit::Package;
+  } else if (emitKind == "mlir") {
+    options.emit = nuri::driver::Emit::Mlir;
+  } else if (emitKind == "asm") {
+    options.emit = nuri::driver::Emit::Asm;
+  } else {
+    WithColor::error() << "--emit " << emitKind
+                       << ": expected package, mlir or asm\n";
     return 2;
   }
-  nuri::OnnxImportOptions options;
-  // The CPU runs ONNX ops Nuri has no op for, where it has a kernel.
-  options.allowUnsupported = true;
-  if (!nuri::cli::parseImportOptions(inputShapes, bindInputs, options)) {
+  bool terminal = sys::Process::StandardErrIsDisplayed();
+  if (showProgress || terminal) {
+    // One line, rewritten in place on a terminal.
+    options.progress = [terminal](const std::string &what) {
+      if (terminal) {
+        errs() << "\r\033[K[nuri compile] " << what;
+      } else {
+        errs() << "[nuri compile] " << what << "\n";
+      }
+      errs().flush();
+    };
+  }
+  nuri::OnnxImportOptions importOptions;
+  if (!nuri::cli::parseImportOptions(inputShapes, bindInputs, importOptions)) {
     return 2;
   }
   mlir::DialectRegistry registry;
-  nuri::registerOnnxImporterDialects(registry);
+  nuri::driver::registerDialects(registry);
   mlir::MLIRContext context(registry);
   context.disableMultithreading();
   nuri::cli::DiagnosticPrinter diagnostics(context);
 
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      nuri::importOnnxFile(context, inputPath, options);
-  if (!module) {
+  mlir::FailureOr<nuri::driver::CompileResult> result =
+      nuri::driver::compileOnnxFile(context, inputPath, importOptions, options);
+  if (terminal && options.progress) {
+    errs() << "\r\033[K";
+  }
+  if (mlir::failed(result)) {
     return 1;
   }
-  mlir::PassManager pm(&context);
-  nuri::buildDefaultGraphPipeline(pm);
-  if (mlir::failed(pm.run(*module))) {
-    return 1;
-  }
-  mlir::FailureOr<nuri::EmittedGraph> emitted = nuri::emitGraph(*module);
-  if (mlir::failed(emitted)) {
-    return 1;
-  }
-  for (const nuri::graph::Op &op : emitted->graph.ops) {
-    if (!nuri::cpu::hasKernel(op)) {
-      std::string what = op.kind == "onnx_op"
-                             ? "ONNX op '" + op.getString("op_type", "?") + "'"
-                             : "op '" + op.kind + "'";
-      errs() << inputPath << ": node '" << op.location << "': ";
-      WithColor::error() << "the CPU has no kernel for " << what << "\n";
+  if (options.emit == nuri::driver::Emit::Package) {
+    std::error_code ec;
+    raw_fd_ostream out(outputPath, ec, sys::fs::OF_None);
+    if (!ec) {
+      out.write(reinterpret_cast<const char *>(result->package.data()),
+                result->package.size());
+      out.close();
+      ec = out.error();
+    }
+    if (ec) {
+      WithColor::error() << outputPath << ": " << ec.message() << "\n";
       return 1;
     }
-  }
-  nuri::package::PackageBuilder builder;
-  builder.setProducer("nuri compile " + std::string(sys::path::filename(inputPath)));
-  builder.setWeights(emitted->weights.data(), emitted->weights.size());
-  builder.addCpuPartition(std::move(emitted->graph), "cpu");
-  nuri::Result<bool> written = builder.write(outputPath);
-  if (!written) {
-    WithColor::error() << written.error() << "\n";
+  } else if (!nuri::cli::writeOutput(outputPath, result->text)) {
     return 1;
+  }
+  if (printReport) {
+    outs() << result->report.text();
   }
   return 0;
 }

@@ -1,0 +1,97 @@
+//===- Compile.h - The compile flow of `nuri compile` -----------*- C++ -*-===//
+//
+// ONNX model (or an imported module) -> graph passes -> compute dtype ->
+// partitioning -> outlined NPU partitions -> package. `nuri compile` is a
+// thin command line over this; the unit tests and the compile-time
+// benchmark call it directly. See docs/npu-codegen.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_DRIVER_COMPILE_H
+#define NURI_DRIVER_COMPILE_H
+
+#include "nuri/Frontend/OnnxImporter.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace nuri::driver {
+
+enum class Emit { Package, Mlir, Asm };
+
+struct CompileOptions {
+  /// "cpu" (one CPU partition) or a chip config name (atom, rngd, ...).
+  std::string target = "cpu";
+  /// bf16, fp16 or fp32; empty: fp32 for cpu, bf16 for a chip.
+  std::string dtype;
+  Emit emit = Emit::Package;
+  /// Print the IR after every pass, graph-level and NPU lowering, to stderr.
+  bool dumpIrAfterAll = false;
+  /// Called at each stage with a short description (a progress line).
+  std::function<void(const std::string &)> progress;
+  /// Tests of the flow: claim exactly these op names (see nuri-partition).
+  std::vector<std::string> testClaim;
+  /// The `producer` string of the package.
+  std::string producer = "nuri compile";
+};
+
+/// What the report says about one partition.
+struct PartitionInfo {
+  bool npu = false;
+  std::string name;
+  int64_t ops = 0;
+  std::vector<std::string> inputs, outputs;
+  uint64_t predictedCycles = 0; ///< NPU: sum of the cost model's estimates
+};
+
+/// One group of ops that fell back to the CPU for the same reason.
+struct Fallback {
+  std::string op;
+  std::string reason;
+  int64_t count = 0;
+  std::string example; ///< the location of the first one
+};
+
+struct LayerEstimateInfo {
+  std::string partition, location, kind;
+  uint64_t predictedCycles = 0;
+};
+
+struct Report {
+  std::string target, dtype;
+  int64_t npuOps = 0, cpuOps = 0;
+  std::vector<PartitionInfo> partitions;
+  std::vector<Fallback> fallbacks;
+  std::vector<LayerEstimateInfo> layers;
+  double seconds = 0;
+  /// The human-readable form `nuri compile --report` prints.
+  std::string text() const;
+};
+
+struct CompileResult {
+  std::vector<uint8_t> package; ///< Emit::Package
+  std::string text;             ///< Emit::Mlir / Emit::Asm
+  Report report;
+};
+
+/// Registers the dialects the flow needs.
+void registerDialects(mlir::DialectRegistry &registry);
+
+/// Compiles an imported module (its `@main`). Fails after a diagnostic
+/// through the context's handler.
+mlir::FailureOr<CompileResult> compileModule(mlir::ModuleOp module,
+                                             const CompileOptions &options);
+
+/// Imports `path` (allowing ops only the CPU runs) and compiles it.
+mlir::FailureOr<CompileResult>
+compileOnnxFile(mlir::MLIRContext &context, const std::string &path,
+                OnnxImportOptions importOptions, const CompileOptions &options);
+
+} // namespace nuri::driver
+
+#endif // NURI_DRIVER_COMPILE_H
