@@ -1,6 +1,7 @@
 //===- Kernels.cpp - Entry point and shared helpers of the CPU kernels ----===//
 
 #include "Internal.h"
+#include "Vector.h"
 
 #include <sstream>
 
@@ -46,6 +47,14 @@ bool isHalfLike(DType t) {
 }
 
 void loadF32(DType t, const void *src, float *dst, int64_t n) {
+  size_t es = graph::dtypeSize(t);
+  if (canConvertRow(t, DType::F32)) {
+    parallelRange(n, kParallelGrain, [&](int64_t b, int64_t e) {
+      convertRow(t, static_cast<const uint8_t *>(src) + b * es, DType::F32,
+                 dst + b, e - b);
+    });
+    return;
+  }
   auto convert = [&](auto fn, auto *p) {
     parallelRange(n, kParallelGrain, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
@@ -79,6 +88,14 @@ void loadF32(DType t, const void *src, float *dst, int64_t n) {
 }
 
 void storeF32(DType t, const float *src, void *dst, int64_t n) {
+  size_t es = graph::dtypeSize(t);
+  if (canConvertRow(DType::F32, t)) {
+    parallelRange(n, kParallelGrain, [&](int64_t b, int64_t e) {
+      convertRow(DType::F32, src + b, t, static_cast<uint8_t *>(dst) + b * es,
+                 e - b);
+    });
+    return;
+  }
   auto convert = [&](auto fn, auto *p) {
     parallelRange(n, kParallelGrain, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {

@@ -8,6 +8,8 @@
 
 #include "Vector.h"
 
+#include "nuri/isa/Numerics.h"
+
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
 // _mm512_undefined_* placeholders.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -301,6 +303,78 @@ scaleAdd512(float *x, int64_t n, float scale, const float *add) {
   }
 }
 
+// fp16/bf16 <-> fp32 rows. The hardware conversions (F16C, AVX-512) are
+// IEEE round-to-nearest-even like nuri::isa's, so finite values and
+// infinities match bit for bit; NaN lanes are redone by the isa functions
+// so that payloads match too (the simulator is checked bit for bit).
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void
+f16ToF32Row512(const uint16_t *src, float *dst, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 k = n - i >= 16 ? __mmask16(0xffff)
+                              : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m256i h = _mm256_maskz_loadu_epi16(k, src + i);
+    _mm512_mask_storeu_ps(dst + i, k, _mm512_cvtph_ps(h));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if ((src[i] & 0x7c00) == 0x7c00 && (src[i] & 0x3ff) != 0) {
+      dst[i] = isa::f16ToF32(src[i]);
+    }
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void
+f32ToF16Row512(const float *src, uint16_t *dst, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 k = n - i >= 16 ? __mmask16(0xffff)
+                              : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(k, src + i);
+    __m256i h =
+        _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_mask_storeu_epi16(dst + i, k, h);
+    if (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & k) {
+      for (int64_t j = i; j < std::min(n, i + 16); ++j) {
+        if (src[j] != src[j]) {
+          dst[j] = isa::f32ToF16(src[j]);
+        }
+      }
+    }
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void
+bf16ToF32Row512(const uint16_t *src, float *dst, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 k = n - i >= 16 ? __mmask16(0xffff)
+                              : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, src + i));
+    _mm512_mask_storeu_ps(dst + i, k,
+                          _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void
+f32ToBf16Row512(const float *src, uint16_t *dst, int64_t n) {
+  const __m512i absMask = _mm512_set1_epi32(0x7fffffff);
+  const __m512i inf = _mm512_set1_epi32(0x7f800000);
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 k = n - i >= 16 ? __mmask16(0xffff)
+                              : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512i u = _mm512_maskz_loadu_epi32(k, src + i);
+    // Same arithmetic as isa::f32ToBf16: add 0x7fff plus the kept LSB.
+    __m512i lsb =
+        _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(
+        _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))),
+        16);
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, absMask), inf);
+    r = _mm512_mask_mov_epi32(
+        r, nan,
+        _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
+    _mm256_mask_storeu_epi16(dst + i, k, _mm512_cvtepi32_epi16(r));
+  }
+}
+
 enum class Level { Scalar, Avx2, Avx512 };
 
 Level level() {
@@ -334,6 +408,43 @@ float expShiftSum(float *x, int64_t n, float shift) {
     return sum;
   }
   }
+}
+
+bool canConvertRow(graph::DType from, graph::DType to) {
+  static const bool bw = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
+  }();
+  using graph::DType;
+  bool half = from == DType::F16 || from == DType::BF16 || to == DType::F16 ||
+              to == DType::BF16;
+  bool f32 = from == DType::F32 || to == DType::F32;
+  return level() == Level::Avx512 && bw && half && f32 && from != to;
+}
+
+bool convertRow(graph::DType from, const void *src, graph::DType to, void *dst,
+                int64_t n) {
+  if (!canConvertRow(from, to)) {
+    return false;
+  }
+  using graph::DType;
+  if (from == DType::F16 && to == DType::F32) {
+    f16ToF32Row512(static_cast<const uint16_t *>(src),
+                   static_cast<float *>(dst), n);
+  } else if (from == DType::BF16 && to == DType::F32) {
+    bf16ToF32Row512(static_cast<const uint16_t *>(src),
+                    static_cast<float *>(dst), n);
+  } else if (from == DType::F32 && to == DType::F16) {
+    f32ToF16Row512(static_cast<const float *>(src),
+                   static_cast<uint16_t *>(dst), n);
+  } else if (from == DType::F32 && to == DType::BF16) {
+    f32ToBf16Row512(static_cast<const float *>(src),
+                    static_cast<uint16_t *>(dst), n);
+  } else {
+    return false;
+  }
+  return true;
 }
 
 void activationRow(const float *x, float *y, int64_t n, Activation kind) {

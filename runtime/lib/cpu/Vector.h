@@ -9,6 +9,8 @@
 #ifndef NURI_CPU_VECTOR_H
 #define NURI_CPU_VECTOR_H
 
+#include "nuri/graph/Graph.h"
+
 #include <cstdint>
 
 namespace nuri::cpu::detail {
@@ -26,6 +28,13 @@ void normRow(const float *x, float *y, int64_t n, float mean, float inv,
 
 /// x = x * scale (+ add[i] when add is non-null); attention's score step.
 void scaleAddRow(float *x, int64_t n, float scale, const float *add);
+
+/// Converts n values between f32 and f16/bf16 with the vector units, bit
+/// for bit what nuri::isa's scalar conversions give; false when this
+/// machine or dtype pair has no vector path (the caller loops instead).
+bool convertRow(graph::DType from, const void *src, graph::DType to, void *dst,
+                int64_t n);
+bool canConvertRow(graph::DType from, graph::DType to);
 
 enum class Activation { GeluErf = 0, GeluTanh = 1, Sigmoid = 2, Silu = 3 };
 /// y = activation(x) over a row (x == y allowed). GELU-erf goes through the

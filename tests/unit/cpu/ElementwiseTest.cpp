@@ -393,6 +393,44 @@ TEST(Cast, FloatsRoundToNearestEven) {
   EXPECT_EQ(back.get(2), isa::bf16ToF32(isa::f32ToBf16(70000.0f)));
 }
 
+TEST(Cast, HalfConversionsMatchTheIsaBitForBit) {
+  // Every f16 and bf16 bit pattern (NaN payloads included) to f32.
+  for (DType t : {DType::F16, DType::BF16}) {
+    Tensor h(t, {65536});
+    for (int64_t i = 0; i < 65536; ++i)
+      h.as<uint16_t>()[i] = uint16_t(i);
+    Tensor f(DType::F32, {65536});
+    ASSERT_EQ(run(makeOp("cast"), {&h}, {&f}), "");
+    for (int64_t i = 0; i < 65536; ++i) {
+      float want = t == DType::F16 ? isa::f16ToF32(uint16_t(i))
+                                   : isa::bf16ToF32(uint16_t(i));
+      ASSERT_EQ(isa::floatBits(f.as<float>()[i]), isa::floatBits(want))
+          << graph::dtypeName(t) << " pattern " << i;
+    }
+  }
+  // f32 to f16/bf16: random bit patterns (all classes) and rounding ties.
+  std::mt19937 rng(7);
+  Tensor f(DType::F32, {1 << 20});
+  for (int64_t i = 0; i < f.size(); ++i) {
+    uint32_t u = static_cast<uint32_t>(rng());
+    if (i % 4 == 1)
+      u = (u & 0xffffe000u) | 0x1000u; // f16 ties
+    if (i % 4 == 2)
+      u = (u & 0xffff0000u) | 0x8000u; // bf16 ties
+    f.as<float>()[i] = isa::bitsFloat(u);
+  }
+  for (DType t : {DType::F16, DType::BF16}) {
+    Tensor h(t, {1 << 20});
+    ASSERT_EQ(run(makeOp("cast"), {&f}, {&h}), "");
+    for (int64_t i = 0; i < f.size(); ++i) {
+      float v = f.as<float>()[i];
+      uint16_t want = t == DType::F16 ? isa::f32ToF16(v) : isa::f32ToBf16(v);
+      ASSERT_EQ(h.as<uint16_t>()[i], want)
+          << graph::dtypeName(t) << " from 0x" << std::hex << isa::floatBits(v);
+    }
+  }
+}
+
 TEST(Cast, IntegersWrapAndWiden) {
   Tensor x = fromValues(DType::I32, {3}, {300, -1, 7});
   Tensor i8(DType::I8, {3}), u8(DType::U8, {3}), f(DType::F32, {3}),
