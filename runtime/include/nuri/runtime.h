@@ -269,7 +269,8 @@ NURI_API nuri_status nuri_run_execute(nuri_run *run);
  * session's arena. `status` is owned by the callee (release it). The run is
  * already complete when it is called: the callback may read its outputs or
  * execute it again; it must not release the run (a thread in nuri_run_wait
- * may already have resumed). */
+ * may already have resumed) and must return normally (a C++ exception
+ * escaping it terminates the process). */
 typedef void (*nuri_run_callback)(void *user_data, nuri_run *run,
                                   nuri_status status);
 /* Validates the bindings, then queues the run on the session's arena and

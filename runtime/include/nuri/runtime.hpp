@@ -253,7 +253,7 @@ public:
     return future;
   }
   /// Calls `done` (with nullptr on success, or the exception) on an arena
-  /// thread when the run completes.
+  /// thread when the run completes; `done` must not throw.
   void executeAsync(std::function<void(std::exception_ptr)> done) {
     auto fn = std::make_unique<std::function<void(std::exception_ptr)>>(
         std::move(done));

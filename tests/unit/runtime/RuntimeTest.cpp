@@ -126,8 +126,8 @@ TEST(RuntimeC, ModelInfo) {
 }
 
 TEST(RuntimeC, BindingErrorsNameTheInput) {
-  Model model = Model::loadMemory(test::CpuModel().build().data(),
-                                  test::CpuModel().build().size());
+  std::vector<uint8_t> bytes = test::CpuModel().build();
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
   Session session(model, "cpu");
   nuri::Run run = session.newRun();
   float x[6] = {};

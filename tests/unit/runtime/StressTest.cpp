@@ -56,10 +56,6 @@ std::vector<uint8_t> buildChain() {
   return b.build().value();
 }
 
-struct Case {
-  TensorRef (*ref)(std::vector<uint8_t> &) = nullptr;
-};
-
 /// Runs `inputs` once each on one thread, then kThreads x runsPerThread
 /// times concurrently (sync and async alternating), comparing bytes.
 void stress(const std::vector<uint8_t> &package, const std::string &device,
