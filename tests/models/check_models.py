@@ -9,6 +9,15 @@ reference. Prints one line per model and data set, and a closing
 
   check_models.py --nuri build/bin/nuri --models ../shared/models \
       [--device cpu] [--rtol 1e-3] [--atol 1e-4] [--work DIR]
+  check_models.py ... --device sim --target atom --dtype bf16 \
+      --metric cosine --min-cosine 0.999 [--compare-cpu]
+
+With --metric cosine every float output must reach --min-cosine against
+the reference (integer and boolean outputs must match exactly); the cosine
+of every output is printed. --compare-cpu also compiles the same model for
+the CPU with the same --dtype, runs it on the CPU device and prints the
+cosine between the two devices (informational: the NPU accumulates in fp32
+in another order). --report prints the compile report's summary line.
 """
 import argparse
 import os
@@ -38,7 +47,108 @@ def compare(name, got, want, rtol, atol):
             f"(got {float(got[worst]):.6g}, want {float(want[worst]):.6g})")
 
 
-def run_set(nuri, model, inputs_dir, outputs_dir, device, work, rtol, atol):
+def cosine(got, want):
+    a = got.astype(np.float64).ravel()
+    b = want.astype(np.float64).ravel()
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        finite = np.isfinite(a) & np.isfinite(b)
+        if (np.isfinite(a) != np.isfinite(b)).any():
+            return float("nan")
+        a, b = a[finite], b[finite]
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return 1.0 if na == nb else 0.0
+    return float(a @ b / (na * nb))
+
+
+def compare_cosine(name, got, want, min_cosine, notes):
+    if got.shape != want.shape:
+        return f"{name}: shape {got.shape}, expected {want.shape}"
+    if want.dtype.kind in "biu":
+        bad = np.count_nonzero(got.astype(want.dtype) != want)
+        notes.append(f"{name} exact" if not bad else f"{name} {bad} differ")
+        return f"{name}: {bad} integer elements differ" if bad else None
+    c = cosine(got, want)
+    notes.append(f"{name} cos {c:.6f}")
+    if not c >= min_cosine:
+        return f"{name}: cosine {c:.6f} < {min_cosine}"
+    return None
+
+
+def compile_and_run(nuri, model, shapes, feeds, target, dtype, device, work,
+                    tag, report):
+    package = work / f"{tag}.nuri"
+    out_dir = work / f"out_{tag}"
+    out_dir.mkdir(exist_ok=True)
+    compile_cmd = [nuri, "compile", str(model), "--target", target, *shapes,
+                   "-o", str(package)]
+    if dtype:
+        compile_cmd += ["--dtype", dtype]
+    if report is not None:
+        compile_cmd += ["--report"]
+    result = subprocess.run(compile_cmd, capture_output=True, text=True)
+    if result.returncode:
+        return None, f"compile failed: {result.stderr.strip()[:600]}"
+    if report is not None:
+        report += [l for l in result.stdout.splitlines() if l.startswith("ops:")]
+    run_cmd = [nuri, "run", str(package), "--device", device, *feeds,
+               "--output-dir", str(out_dir)]
+    result = subprocess.run(run_cmd, capture_output=True, text=True)
+    if result.returncode:
+        return None, f"run failed: {result.stderr.strip()[:600]}"
+    return out_dir, None
+
+
+def run_set(nuri, model, inputs_dir, outputs_dir, device, work, rtol, atol,
+            args=None, notes=None):
+    if args is not None and (args.metric == "cosine" or args.target != "cpu"
+                             or args.dtype):
+        return run_set_cosine(nuri, model, inputs_dir, outputs_dir, device,
+                              work, args, notes)
+    return run_set_close(nuri, model, inputs_dir, outputs_dir, device, work,
+                         rtol, atol)
+
+
+def run_set_cosine(nuri, model, inputs_dir, outputs_dir, device, work, args,
+                   notes):
+    shapes, feeds = [], []
+    for npy in sorted(inputs_dir.glob("*.npy")):
+        dims = "x".join(str(d) for d in np.load(npy).shape)
+        shapes += ["--input-shape", f"{npy.stem}={dims}"]
+        feeds += ["--input", f"{npy.stem}={npy}"]
+    report = [] if args.report else None
+    out_dir, error = compile_and_run(nuri, model, shapes, feeds, args.target,
+                                     args.dtype, device, work, "dev", report)
+    if error:
+        return [error]
+    notes += report or []
+    cpu_dir = None
+    if args.compare_cpu:
+        cpu_dir, error = compile_and_run(nuri, model, shapes, feeds, "cpu",
+                                         args.dtype, "cpu", work, "cpu", None)
+        if error:
+            notes.append(f"cpu device: {error}")
+    problems = []
+    for want_file in sorted(outputs_dir.glob("*.npy")):
+        got_file = out_dir / want_file.name
+        if not got_file.exists():
+            problems.append(f"{want_file.stem}: not written")
+            continue
+        got = np.load(got_file)
+        problem = compare_cosine(want_file.stem, got, np.load(want_file),
+                                 args.min_cosine, notes)
+        if problem:
+            problems.append(problem)
+        if cpu_dir is not None and (cpu_dir / want_file.name).exists():
+            other = np.load(cpu_dir / want_file.name)
+            if other.dtype.kind == "f" and other.shape == got.shape:
+                notes.append(f"{want_file.stem} vs cpu device cos "
+                             f"{cosine(got, other):.6f}")
+    return problems
+
+
+def run_set_close(nuri, model, inputs_dir, outputs_dir, device, work, rtol,
+                  atol):
     inputs = sorted(inputs_dir.glob("*.npy"))
     shapes = []
     feeds = []
@@ -81,6 +191,13 @@ def main():
     parser.add_argument("--rtol", type=float, default=1e-3)
     parser.add_argument("--atol", type=float, default=1e-4)
     parser.add_argument("--only", default="")
+    parser.add_argument("--target", default="cpu")
+    parser.add_argument("--dtype", default="")
+    parser.add_argument("--metric", choices=["allclose", "cosine"],
+                        default="allclose")
+    parser.add_argument("--min-cosine", type=float, default=0.999)
+    parser.add_argument("--compare-cpu", action="store_true")
+    parser.add_argument("--report", action="store_true")
     args = parser.parse_args()
 
     passed = failed = 0
@@ -94,18 +211,21 @@ def main():
                 sets.append((suffix, extra, folder / f"outputs{suffix}"))
         for suffix, inputs_dir, outputs_dir in sets:
             label = folder.name + suffix
+            notes = []
             with tempfile.TemporaryDirectory() as tmp:
                 problems = run_set(args.nuri, folder / "model.onnx", inputs_dir,
                                    outputs_dir, args.device,
-                                   pathlib.Path(tmp), args.rtol, args.atol)
+                                   pathlib.Path(tmp), args.rtol, args.atol,
+                                   args, notes)
+            detail = f"  ({'; '.join(notes)})" if notes else ""
             if problems:
                 failed += 1
-                print(f"FAIL {label}")
+                print(f"FAIL {label}{detail}")
                 for p in problems:
                     print(f"     {p}")
             else:
                 passed += 1
-                print(f"ok   {label}")
+                print(f"ok   {label}{detail}")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -14,6 +14,9 @@
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace nuri {
 #define GEN_PASS_DEF_NURICONVERTDTYPE
 #include "nuri/Dialect/Nuri/Transforms/Passes.h.inc"
@@ -48,10 +51,22 @@ FailureOr<ElementsAttr> convertPayload(ElementsAttr value, Type element,
   auto from = value.getShapedType();
   auto type = cast<ShapedType>(from.clone(element));
   Type src = from.getElementType();
+  // Finite values saturate to the largest finite value instead of rounding
+  // to infinity: masks written as -FLT_MAX must stay finite, or a row that
+  // is masked twice (causal and padding) or entirely becomes -inf - -inf.
+  double largest = element.isBF16()   ? 3.3895313892515355e38
+                   : element.isF16() ? 65504.0
+                                     : 3.4028234663852886e38;
+  auto saturate = [largest](double v) {
+    return std::isfinite(v) ? std::clamp(v, -largest, largest) : v;
+  };
   if (value.isSplat() || from.getNumElements() <= 16) {
     FailureOr<std::vector<double>> values = readAsDouble(value);
     if (failed(values)) {
       return failure();
+    }
+    for (double &v : *values) {
+      v = saturate(v);
     }
     return makeFromDouble(type, *values);
   }
@@ -61,7 +76,7 @@ FailureOr<ElementsAttr> convertPayload(ElementsAttr value, Type element,
     return failure();
   }
   size_t n = static_cast<size_t>(from.getNumElements());
-  auto load = [&](size_t i) -> float {
+  auto loadRaw = [&](size_t i) -> double {
     const char *p = raw->data();
     if (src.isF32()) {
       float f;
@@ -71,11 +86,14 @@ FailureOr<ElementsAttr> convertPayload(ElementsAttr value, Type element,
     if (src.isF64()) {
       double d;
       std::memcpy(&d, p + 8 * i, 8);
-      return static_cast<float>(d);
+      return d;
     }
     uint16_t h;
     std::memcpy(&h, p + 2 * i, 2);
     return src.isBF16() ? nuri::isa::bf16ToF32(h) : nuri::isa::f16ToF32(h);
+  };
+  auto load = [&](size_t i) -> float {
+    return static_cast<float>(saturate(loadRaw(i)));
   };
   std::vector<char> bytes;
   if (element.isF32()) {

@@ -73,3 +73,17 @@ func.func @half(%x: tensor<3xf32>) -> tensor<3xf32> {
   %y = nuri.mul %x, %c : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
   return %y : tensor<3xf32>
 }
+
+// -----
+
+// -FLT_MAX (a mask value) saturates to the largest finite bf16 instead of
+// rounding to -inf; infinities stay infinite.
+// CHECK-LABEL: func @saturate
+// CHECK: nuri.constant dense<[-3.389530e+38, 0xFF80]> : tensor<2xbf16>
+// FP16-LABEL: func @saturate
+// FP16: nuri.constant dense<[-6.550400e+04, 0xFC00]> : tensor<2xf16>
+func.func @saturate(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %m = nuri.constant dense<[-3.40282347e+38, 0xFF800000]> : tensor<2xf32>
+  %y = nuri.add %x, %m : tensor<2xf32>, tensor<2xf32> -> tensor<2xf32>
+  return %y : tensor<2xf32>
+}
