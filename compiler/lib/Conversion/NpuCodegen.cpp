@@ -379,15 +379,49 @@ private:
   }
   FailureOr<uint64_t> addrOf(Value v);
   FailureOr<uint64_t> constantAs(Value v, isa::Dtype d, bool transpose2d);
+  /// The buffer of a value an op computes: intermediates go to the shared
+  /// SRAM when they fit beside the live ones (first fit; a buffer is free
+  /// once the last op reading it, or an alias of it, has run), everything
+  /// else to DRAM.
   uint64_t resultAddr(Value v) {
     auto it = addr_.find(v);
     if (it != addr_.end()) {
       return it->second;
     }
-    uint64_t a = allocDram(bytesOf(v));
+    uint64_t bytes = bytesOf(v);
+    uint64_t a = 0;
+    if (!outputRoots_.count(v) && !llvm::isa<BlockArgument>(v) &&
+        placeShared(bytes, lastUse_.lookup(v), a)) {
+      a |= kSharedTag;
+    } else {
+      a = allocDram(bytes);
+    }
     addr_[v] = a;
     return a;
   }
+  bool placeShared(uint64_t bytes, int64_t lastUse, uint64_t &at) {
+    uint64_t cap = t_.sram.sharedBytes;
+    bytes = (bytes + 255) & ~uint64_t(255);
+    uint64_t cursor = 0;
+    for (auto it = shared_.begin(); it != shared_.end(); ++it) {
+      if (it->first - cursor >= bytes) {
+        break;
+      }
+      cursor = it->first + it->second.first;
+    }
+    if (cursor + bytes > cap) {
+      return false;
+    }
+    shared_[cursor] = {bytes, lastUse};
+    at = cursor;
+    return true;
+  }
+  void releaseShared(int64_t opIndex) {
+    for (auto it = shared_.begin(); it != shared_.end();) {
+      it = it->second.second < opIndex ? shared_.erase(it) : std::next(it);
+    }
+  }
+  void planLiveness(Block &body);
   static uint64_t bytesOf(Value v) {
     auto t = tensorOf(v);
     return uint64_t(t.getNumElements()) *
@@ -411,6 +445,12 @@ private:
   std::map<std::tuple<void *, int, bool>, uint64_t> derived_;
   llvm::DenseSet<Operation *> fused_;
   uint64_t dramTop_ = 0;
+  /// Liveness: the index of the last op reading a value or an alias of it
+  /// (keyed by the value that owns the buffer).
+  llvm::DenseMap<Value, int64_t> lastUse_;
+  llvm::DenseSet<Value> outputRoots_;
+  /// Shared-SRAM buffers: offset -> (bytes, last use).
+  std::map<uint64_t, std::pair<uint64_t, int64_t>> shared_;
   CompiledPartition out_;
 };
 
@@ -980,11 +1020,36 @@ LogicalResult PartitionLowering::lower(Operation *op) {
   }
 }
 
+void PartitionLowering::planLiveness(Block &body) {
+  llvm::DenseMap<Value, Value> root;
+  auto rootOf = [&](Value v) {
+    auto it = root.find(v);
+    return it == root.end() ? v : it->second;
+  };
+  int64_t index = 0;
+  for (Operation &op : body) {
+    for (Value in : op.getOperands()) {
+      Value r = rootOf(in);
+      lastUse_[r] = std::max(lastUse_.lookup(r), index);
+    }
+    if (auto reshape = dyn_cast<ReshapeOp>(op)) {
+      root[reshape.getOutput()] = rootOf(reshape.getInput());
+    }
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (Value v : ret.getOperands()) {
+        outputRoots_.insert(rootOf(v));
+      }
+    }
+    ++index;
+  }
+}
+
 FailureOr<CompiledPartition> PartitionLowering::run() {
   if (!func_.getBody().hasOneBlock()) {
     return func_.emitError("npu partition must have one block");
   }
   Block &body = func_.getBody().front();
+  planLiveness(body);
   // Inputs first, so their addresses are stable and small.
   for (BlockArgument arg : body.getArguments()) {
     auto t = tensorOf(arg);
@@ -1004,11 +1069,13 @@ FailureOr<CompiledPartition> PartitionLowering::run() {
     out_.inputs.push_back(d);
   }
   func::ReturnOp ret;
+  int64_t index = 0;
   for (Operation &op : body) {
     if (auto r = dyn_cast<func::ReturnOp>(op)) {
       ret = r;
       break;
     }
+    releaseShared(index++);
     if (failed(lower(&op))) {
       return failure();
     }

@@ -66,16 +66,23 @@ DmaDesc copy2d(Space ss, uint64_t src, uint64_t srcLd, Space ds, uint64_t dst,
   return d;
 }
 
+/// A tensor address handed in by the partition plan: DRAM, or the chip's
+/// shared SRAM when tagged with kSharedTag.
+Space spaceOf(uint64_t addr) {
+  return (addr & kSharedTag) ? Space::Shared : Space::Dram;
+}
+uint64_t untag(uint64_t addr) { return addr & ~kSharedTag; }
+
 DmaDesc load(uint64_t dram, uint64_t dramLd, uint64_t sram, uint64_t sramLd,
              uint64_t rows, uint64_t bytes) {
-  return copy2d(Space::Dram, dram, dramLd, Space::Sram, sram, sramLd, rows,
-                bytes);
+  return copy2d(spaceOf(dram), untag(dram), dramLd, Space::Sram, sram, sramLd,
+                rows, bytes);
 }
 
 DmaDesc store(uint64_t sram, uint64_t sramLd, uint64_t dram, uint64_t dramLd,
               uint64_t rows, uint64_t bytes) {
-  return copy2d(Space::Sram, sram, sramLd, Space::Dram, dram, dramLd, rows,
-                bytes);
+  return copy2d(Space::Sram, sram, sramLd, spaceOf(dram), untag(dram), dramLd,
+                rows, bytes);
 }
 
 /// A producer/consumer ring of `depth` buffers between two queues, with a
@@ -385,10 +392,11 @@ void KernelEmitter::gemm(const GemmDesc &g) {
     uint64_t gw = 0, ti = 0;
     for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
       const Block &blk = blocks[bi];
+      // A arrives in K chunks together with the first tile's weight
+      // chunks (one semaphore covers both), so the array starts after the
+      // first chunk instead of after the whole block.
       ringA.produce(dma, bi);
-      dma.dma(load(g.a + blk.b * g.aBatch + blk.m0 * g.lda, g.lda,
-                   abuf[bi % pl.nA], pl.ldaS, blk.rows, g.K * ei));
-      ringA.produced(dma);
+      bool firstTile = true;
       for (const Tile &tile : blk.tiles) {
         if (g.hasResidual) {
           ringRes.produce(dma, ti);
@@ -401,6 +409,11 @@ void KernelEmitter::gemm(const GemmDesc &g) {
         for (uint64_t c = 0; c < chunks; ++c, ++gw) {
           uint64_t k0 = c * pl.kc, kcc = std::min(pl.kc, g.K - k0);
           ringW.produce(dma, gw);
+          if (firstTile) {
+            dma.dma(load(g.a + blk.b * g.aBatch + blk.m0 * g.lda + k0 * ei,
+                         g.lda, abuf[bi % pl.nA] + k0 * ei, pl.ldaS, blk.rows,
+                         kcc * ei));
+          }
           dma.dma(load(g.b + blk.b * g.bBatch + k0 * g.ldb + tile.n0 * ei,
                        g.ldb, wbuf[gw % pl.nW], tile.nt * ei, kcc,
                        tile.nt * ei));
@@ -411,6 +424,7 @@ void KernelEmitter::gemm(const GemmDesc &g) {
         }
         pending = {{&blk, tile, ti}};
         ++ti;
+        firstTile = false;
       }
     }
     for (const Pending &pt : pending) {
@@ -422,7 +436,6 @@ void KernelEmitter::gemm(const GemmDesc &g) {
     ti = 0;
     for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
       const Block &blk = blocks[bi];
-      ringA.consume(mat);
       for (const Tile &tile : blk.tiles) {
         ringAcc.produce(mat, ti);
         for (uint64_t c = 0; c < chunks; ++c, ++gw) {
@@ -674,7 +687,12 @@ void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
     }
   }
   for (size_t i = 0; i < parts.size(); ++i) {
-    q(unsigned(i % t_.cores), Engine::Dma).dma(parts[i]);
+    DmaDesc &d = parts[i];
+    d.srcSpace = spaceOf(d.src);
+    d.dstSpace = spaceOf(d.dst);
+    d.src = untag(d.src);
+    d.dst = untag(d.dst);
+    q(unsigned(i % t_.cores), Engine::Dma).dma(d);
   }
   estimate_ = target::dmaCycles(t_, bytes * 2, true);
   barrierAll();

@@ -27,6 +27,11 @@
 
 namespace nuri::npu {
 
+/// Tensor addresses given to the kernels are DRAM byte addresses, or shared
+/// SRAM addresses with this bit set (intermediates the memory plan keeps
+/// on chip).
+constexpr uint64_t kSharedTag = 1ull << 62;
+
 /// out[b][M x N] = act(A[b][M x K] x B[b][K x N] + bias) for b < batch.
 /// Row strides in bytes; a zero batch stride broadcasts that operand.
 struct GemmDesc {
