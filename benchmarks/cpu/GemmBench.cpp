@@ -255,6 +255,36 @@ int main() {
                 100 * flops / tn / 1e9 / peakAll, blas.c_str());
   }
 
+  // The same layer products with bf16 and int8 operands: bf16 stages to
+  // fp32 (vector conversions) and rounds once on store; int8 accumulates in
+  // int32 (the NPU's numerics, used to check the simulator).
+  std::printf("\n%-26s %-16s %12s %12s\n", "low precision linear", "MxNxK",
+              "1T GFLOP/s", "allT GFLOP/s");
+  for (graph::DType t : {graph::DType::BF16, graph::DType::I8}) {
+    int64_t m = 128, n = 3072, k = 768;
+    size_t es = graph::dtypeSize(t);
+    std::vector<uint8_t> x(m * k * es, 1), w(k * n * es, 1);
+    std::vector<uint8_t> y(m * n * (t == graph::DType::I8 ? 4 : es));
+    graph::Op op;
+    op.kind = "linear";
+    graph::DType outType = t == graph::DType::I8 ? graph::DType::I32 : t;
+    std::vector<cpu::TensorView> in = {cpu::TensorView{t, {m, k}, x.data()},
+                                       cpu::TensorView{t, {k, n}, w.data()},
+                                       cpu::TensorView{}};
+    std::vector<cpu::TensorView> out = {
+        cpu::TensorView{outType, {m, n}, y.data()}};
+    auto once = [&] { cpu::runKernel(op, in, out); };
+    tbb::task_arena single(1);
+    double t1 = 0;
+    single.execute([&] { t1 = timeIt(once); });
+    double tn = timeIt(once);
+    double flops = 2.0 * m * n * k;
+    std::printf("%-26s %-16s %12.1f %12.1f\n",
+                t == graph::DType::I8 ? "linear ffn up i8->i32"
+                                      : "linear ffn up bf16",
+                "128x3072x768", flops / t1 / 1e9, flops / tn / 1e9);
+  }
+
   struct Attn {
     const char *what;
     int64_t b, h, s, d;

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 namespace nuri::cpu {
 namespace {
@@ -452,12 +453,43 @@ igemmRow(int64_t n, int64_t k, const int32_t *a, const int32_t *b, int32_t *c) {
     }
   }
 }
+
+int64_t maxAbs(const int32_t *v, int64_t n) {
+  int64_t m = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    m = std::max<int64_t>(m, v[i] < 0 ? -int64_t(v[i]) : v[i]);
+  }
+  return m;
+}
 } // namespace
 
 void igemm(int64_t m, int64_t n, int64_t k, const int32_t *a, const int32_t *b,
            int32_t *c, bool accumulate) {
   if (!accumulate) {
     std::fill(c, c + m * n, 0);
+  }
+  if (m <= 0 || n <= 0 || k <= 0) {
+    return;
+  }
+  // fp32 holds every integer up to 2^24 exactly, so a product over a K
+  // slice whose partial sums stay below 2^24 in magnitude is exact on the
+  // fp32 GEMM, in any summation order. int8 operands (products <= 2^14)
+  // allow 1024-deep slices; the exact slice results then add up in int32
+  // with wrap-around. Wide integers fall back to the int32 loop.
+  int64_t maxProduct = maxAbs(a, m * k) * maxAbs(b, k * n);
+  int64_t slice = maxProduct == 0 ? k : (int64_t(1) << 24) / maxProduct;
+  if (slice >= 64 || slice >= k) {
+    std::vector<float> fa(a, a + m * k), fb(b, b + k * n), part(m * n);
+    for (int64_t p0 = 0; p0 < k; p0 += slice) {
+      int64_t kc = std::min(slice, k - p0);
+      sgemm(m, n, kc, MatrixRef{fa.data() + p0, k, 1},
+            MatrixRef{fb.data() + p0 * n, n, 1}, part.data(), n, false);
+      auto *uc = reinterpret_cast<uint32_t *>(c);
+      for (int64_t i = 0; i < m * n; ++i) {
+        uc[i] += static_cast<uint32_t>(static_cast<int32_t>(part[i]));
+      }
+    }
+    return;
   }
   auto rows = [&](int64_t i) { igemmRow(n, k, a + i * k, b, c + i * n); };
   if (2.0 * m * n * k < 2e6) {

@@ -27,11 +27,29 @@ bool isIntGemmInput(DType t) {
 /// Widens a (possibly transposed) [rows, cols] matrix to row-major int32.
 void widen(const TensorView &t, int64_t offset, int64_t rows, int64_t cols,
            bool transposed, int32_t *dst) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) {
-      int64_t idx = transposed ? c * rows + r : r * cols + c;
-      dst[r * cols + c] = static_cast<int32_t>(readIndex(t, offset + idx));
-    }
+  auto typed = [&](auto tag) {
+    using T = decltype(tag);
+    const T *src = t.as<const T>() + offset;
+    parallelRange(rows, std::max<int64_t>(1, kParallelGrain / (cols + 1)),
+                  [&](int64_t rb, int64_t re) {
+                    for (int64_t r = rb; r < re; ++r) {
+                      for (int64_t c = 0; c < cols; ++c) {
+                        dst[r * cols + c] = static_cast<int32_t>(
+                            transposed ? src[c * rows + r] : src[r * cols + c]);
+                      }
+                    }
+                  });
+  };
+  switch (t.dtype) {
+  case DType::I8:
+    typed(int8_t{});
+    break;
+  case DType::U8:
+    typed(uint8_t{});
+    break;
+  default:
+    typed(int32_t{});
+    break;
   }
 }
 

@@ -186,6 +186,41 @@ TEST(Matmul, Int8Transposed) {
   }
 }
 
+TEST(Igemm, ExactAcrossSlicesAndWrapsLikeInt32) {
+  // u8 x i8 magnitudes: several exact fp32 K slices (1500 > 2^24 / 32640).
+  std::mt19937 rng(9);
+  auto fill = [&](std::vector<int32_t> &v, int lo, int hi) {
+    std::uniform_int_distribution<int> d(lo, hi);
+    for (int32_t &x : v)
+      x = d(rng);
+  };
+  int64_t m = 5, n = 7, k = 1500;
+  std::vector<int32_t> a(m * k), b(k * n), c(m * n);
+  fill(a, 0, 255);
+  fill(b, -128, 127);
+  igemm(m, n, k, a.data(), b.data(), c.data(), false);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t s = 0;
+      for (int64_t p = 0; p < k; ++p)
+        s += int64_t(a[i * k + p]) * b[p * n + j];
+      ASSERT_EQ(c[i * n + j], static_cast<int32_t>(s));
+    }
+  // Wide int32 values overflow: the result wraps modulo 2^32.
+  std::vector<int32_t> wa(m * 3), wb(3 * n), wc(m * n, 5);
+  fill(wa, -2000000000, 2000000000);
+  fill(wb, -2000000000, 2000000000);
+  igemm(m, n, 3, wa.data(), wb.data(), wc.data(), true);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      uint32_t s = 5;
+      for (int64_t p = 0; p < 3; ++p)
+        s += static_cast<uint32_t>(wa[i * 3 + p]) *
+             static_cast<uint32_t>(wb[p * n + j]);
+      ASSERT_EQ(static_cast<uint32_t>(wc[i * n + j]), s);
+    }
+}
+
 TEST(Matmul, F64AndI64) {
   for (DType t : {DType::F64, DType::I64}) {
     Tensor l = randomTensor(t, {2, 5, 3}, -9, 9, 7);
