@@ -107,6 +107,8 @@ int runCompile() {
   nuri::driver::registerDialects(registry);
   mlir::MLIRContext context(registry);
   context.disableMultithreading();
+  // A diagnostic at a partition would otherwise print the whole function.
+  context.printOpOnDiagnostic(false);
   nuri::cli::DiagnosticPrinter diagnostics(context);
 
   mlir::FailureOr<nuri::driver::CompileResult> result =

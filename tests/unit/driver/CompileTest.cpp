@@ -1,0 +1,249 @@
+//===- CompileTest.cpp - The compile flow of `nuri compile` ---------------===//
+//
+// A small zoo model through nuri::driver: a mixed package (CPU and NPU
+// partitions) that runs on the sim device and agrees with the CPU device
+// running the same bf16 graph; the report, --emit mlir, and the errors.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nuri/Driver/Compile.h"
+#include "nuri/Zoo/Zoo.h"
+#include "nuri/package/Package.h"
+#include "nuri/runtime.hpp"
+
+#include "mlir/IR/Diagnostics.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A temporary folder removed when the test binary exits.
+struct TempDir {
+  fs::path path = fs::temp_directory_path() /
+                  ("nuri-driver-test-" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// bert-tiny (2 layers, hidden 128) written once per test binary.
+const std::string &bertTinyPath() {
+  static TempDir dir;
+  static std::string path = [] {
+    std::string p = (dir.path / "bert-tiny.onnx").string();
+    std::string error;
+    auto model = nuri::zoo::buildModel("bert-tiny", {}, error);
+    EXPECT_TRUE(model) << error;
+    EXPECT_TRUE(nuri::zoo::writeModel(*model, p, {}, error)) << error;
+    return p;
+  }();
+  return path;
+}
+
+nuri::OnnxImportOptions seq16() {
+  nuri::OnnxImportOptions o;
+  for (const char *name : {"input_ids", "attention_mask", "token_type_ids"}) {
+    o.inputShapes[name] = {1, 16};
+  }
+  return o;
+}
+
+struct Compiled {
+  mlir::FailureOr<nuri::driver::CompileResult> result;
+  std::string diagnostics;
+};
+
+Compiled compile(const std::string &path, nuri::driver::CompileOptions options,
+                 nuri::OnnxImportOptions import = seq16()) {
+  mlir::DialectRegistry registry;
+  nuri::driver::registerDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.disableMultithreading();
+  context.printOpOnDiagnostic(false);
+  Compiled c;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    c.diagnostics += d.str() + "\n";
+    return mlir::success();
+  });
+  c.result = nuri::driver::compileOnnxFile(context, path, import, options);
+  return c;
+}
+
+struct Outputs {
+  std::map<std::string, std::vector<float>> values;
+  std::vector<nuri::PartitionStats> partitions;
+};
+
+Outputs runPackage(const std::vector<uint8_t> &bytes, const std::string &device) {
+  nuri::Model model = nuri::Model::loadMemory(bytes.data(), bytes.size());
+  nuri::Session session(model, device);
+  nuri::Run run = session.newRun();
+  std::vector<int64_t> ids(16), mask(16, 1), types(16, 0);
+  for (int i = 0; i < 16; ++i) {
+    ids[i] = (i * 37 + 11) % 4096;
+  }
+  mask[15] = 0; // one padded position
+  run.bindInput("input_ids", nuri::TensorRef::of(ids.data(), {1, 16}));
+  run.bindInput("attention_mask", nuri::TensorRef::of(mask.data(), {1, 16}));
+  run.bindInput("token_type_ids", nuri::TensorRef::of(types.data(), {1, 16}));
+  run.execute();
+  Outputs out;
+  for (const nuri::TensorInfo &o : model.outputs()) {
+    nuri::OutputView v = run.output(o.name);
+    EXPECT_EQ(v.info.dtype, NURI_DTYPE_F32) << o.name;
+    const float *p = v.as<float>();
+    out.values[o.name].assign(p, p + v.info.elements());
+  }
+  out.partitions = run.partitionStats();
+  return out;
+}
+
+double cosine(const std::vector<float> &a, const std::vector<float> &b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    ab += double(a[i]) * b[i];
+    aa += double(a[i]) * a[i];
+    bb += double(b[i]) * b[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+TEST(DriverCompile, TargetCpuIsOneFp32CpuPartition) {
+  nuri::driver::CompileOptions options;
+  Compiled c = compile(bertTinyPath(), options);
+  ASSERT_TRUE(mlir::succeeded(c.result)) << c.diagnostics;
+  auto pkg = nuri::package::readPackage(c.result->package.data(),
+                                        c.result->package.size());
+  ASSERT_TRUE(pkg) << pkg.error();
+  ASSERT_EQ(pkg->partitions.size(), 1u);
+  EXPECT_EQ(pkg->partitions[0].kind, nuri::package::PartitionKind::Cpu);
+  EXPECT_EQ(pkg->targetName, "cpu");
+  EXPECT_EQ(c.result->report.dtype, "fp32");
+  EXPECT_EQ(c.result->report.npuOps, 0);
+}
+
+TEST(DriverCompile, MixedPackageRunsOnSimAndAgreesWithCpuDevice) {
+  nuri::driver::CompileOptions npu;
+  npu.target = "atom";
+  Compiled chip = compile(bertTinyPath(), npu);
+  ASSERT_TRUE(mlir::succeeded(chip.result)) << chip.diagnostics;
+  const nuri::driver::Report &report = chip.result->report;
+  EXPECT_EQ(report.dtype, "bf16");
+  EXPECT_GT(report.npuOps, 0);
+
+  auto pkg = nuri::package::readPackage(chip.result->package.data(),
+                                        chip.result->package.size());
+  ASSERT_TRUE(pkg) << pkg.error();
+  EXPECT_EQ(pkg->targetName, "atom");
+  EXPECT_FALSE(pkg->targetYaml.empty());
+  bool cpuPart = false, npuPart = false;
+  for (const nuri::package::Partition &p : pkg->partitions) {
+    cpuPart |= p.kind == nuri::package::PartitionKind::Cpu;
+    npuPart |= p.kind == nuri::package::PartitionKind::Npu;
+  }
+  // The embedding gathers stay on the CPU, the encoder goes to the NPU.
+  EXPECT_TRUE(cpuPart);
+  EXPECT_TRUE(npuPart);
+  ASSERT_EQ(report.partitions.size(), pkg->partitions.size());
+  // The model keeps its fp32/int64 interface.
+  ASSERT_EQ(pkg->inputs.size(), 3u);
+  for (int32_t id : pkg->outputs) {
+    EXPECT_EQ(pkg->values[id].dtype, nuri::graph::DType::F32);
+  }
+
+  Outputs sim = runPackage(chip.result->package, "sim");
+  uint64_t cycles = 0;
+  for (const nuri::PartitionStats &p : sim.partitions) {
+    cycles += p.simCycles;
+  }
+  EXPECT_GT(cycles, 0u);
+
+  // The CPU device runs the same bf16 graph.
+  nuri::driver::CompileOptions cpu;
+  cpu.dtype = "bf16";
+  Compiled host = compile(bertTinyPath(), cpu);
+  ASSERT_TRUE(mlir::succeeded(host.result)) << host.diagnostics;
+  Outputs ref = runPackage(host.result->package, "cpu");
+  // And the fp32 graph is the reference for both.
+  Compiled fp32 = compile(bertTinyPath(), {});
+  ASSERT_TRUE(mlir::succeeded(fp32.result)) << fp32.diagnostics;
+  Outputs exact = runPackage(fp32.result->package, "cpu");
+  ASSERT_EQ(sim.values.size(), ref.values.size());
+  for (const auto &[name, values] : sim.values) {
+    EXPECT_GT(cosine(values, ref.values[name]), 0.9999) << name;
+    EXPECT_GT(cosine(values, exact.values[name]), 0.999) << name;
+  }
+}
+
+TEST(DriverCompile, ReportNamesPartitionsFallbacksAndLayers) {
+  nuri::driver::CompileOptions options;
+  options.target = "rngd";
+  std::vector<std::string> stages;
+  options.progress = [&](const std::string &s) { stages.push_back(s); };
+  Compiled c = compile(bertTinyPath(), options);
+  ASSERT_TRUE(mlir::succeeded(c.result)) << c.diagnostics;
+  std::string text = c.result->report.text();
+  EXPECT_NE(text.find("target rngd, dtype bf16"), std::string::npos) << text;
+  EXPECT_NE(text.find(" npu npu_0"), std::string::npos) << text;
+  EXPECT_NE(text.find(" cpu cpu_0"), std::string::npos) << text;
+  EXPECT_NE(text.find("fell back to the CPU"), std::string::npos) << text;
+  EXPECT_NE(text.find("nuri.gather"), std::string::npos) << text;
+  EXPECT_NE(text.find("predicted by the cost model"), std::string::npos)
+      << text;
+  EXPECT_FALSE(c.result->report.layers.empty());
+  ASSERT_GE(stages.size(), 3u);
+  EXPECT_EQ(stages.front().rfind("importing", 0), 0u);
+}
+
+TEST(DriverCompile, EmitMlirShowsOutlinedPartitions) {
+  nuri::driver::CompileOptions options;
+  options.target = "atom";
+  options.emit = nuri::driver::Emit::Mlir;
+  Compiled c = compile(bertTinyPath(), options);
+  ASSERT_TRUE(mlir::succeeded(c.result)) << c.diagnostics;
+  const std::string &ir = c.result->text;
+  EXPECT_NE(ir.find("func.func private @npu_0"), std::string::npos);
+  EXPECT_NE(ir.find("nuri.partition = \"npu\""), std::string::npos);
+  EXPECT_NE(ir.find("call @npu_0"), std::string::npos);
+  EXPECT_NE(ir.find("xbf16>"), std::string::npos);
+  EXPECT_TRUE(c.result->package.empty());
+}
+
+TEST(DriverCompile, EmitAsmDisassemblesThePrograms) {
+  nuri::driver::CompileOptions options;
+  options.target = "atom";
+  options.emit = nuri::driver::Emit::Asm;
+  Compiled c = compile(bertTinyPath(), options);
+  ASSERT_TRUE(mlir::succeeded(c.result)) << c.diagnostics;
+  EXPECT_NE(c.result->text.find("// partition npu_0 (target atom)"),
+            std::string::npos);
+  EXPECT_NE(c.result->text.find("dma."), std::string::npos);
+}
+
+TEST(DriverCompile, UnknownTargetAndDtypeAreErrors) {
+  nuri::driver::CompileOptions target;
+  target.target = "no-such-chip";
+  Compiled a = compile(bertTinyPath(), target);
+  EXPECT_TRUE(mlir::failed(a.result));
+  EXPECT_NE(a.diagnostics.find("unknown target 'no-such-chip'"),
+            std::string::npos)
+      << a.diagnostics;
+  nuri::driver::CompileOptions dtype;
+  dtype.dtype = "int4";
+  Compiled b = compile(bertTinyPath(), dtype);
+  EXPECT_TRUE(mlir::failed(b.result));
+  EXPECT_NE(b.diagnostics.find("unknown dtype 'int4'"), std::string::npos)
+      << b.diagnostics;
+}
+
+} // namespace
