@@ -22,11 +22,12 @@ namespace {
 
 constexpr int kThreads = 8;
 
-/// x[16,32] -> t1 = x W1 -> t2 = t1*t1 -> t3 = t2 + t1 -> t4 = t3 W2 ->
-/// y = t4 + x: intermediates that share the scratch block.
-std::vector<uint8_t> buildChain() {
+/// x[m,k] -> t1 = x W1[k,n] -> t2 = t1*t1 -> t3 = t2 + t1 ->
+/// t4 = t3 W2[n,k] -> y = t4 + x: intermediates that share the scratch
+/// block.
+std::vector<uint8_t> buildChain(int64_t m, int64_t k, int64_t n) {
   using graph::DType;
-  std::vector<float> w1(32 * 64), w2(64 * 32);
+  std::vector<float> w1(k * n), w2(n * k);
   for (size_t i = 0; i < w1.size(); ++i) {
     w1[i] = float(int(i * 7 % 13) - 6) / 32.0f;
   }
@@ -37,14 +38,14 @@ std::vector<uint8_t> buildChain() {
   std::memcpy(weights.data(), w1.data(), w1.size() * 4);
   std::memcpy(weights.data() + w1.size() * 4, w2.data(), w2.size() * 4);
   graph::Graph g;
-  g.tensors = {test::tensor("x", DType::F32, {16, 32}),
-               test::tensor("W1", DType::F32, {32, 64}, 0),
-               test::tensor("t1", DType::F32, {16, 64}),
-               test::tensor("t2", DType::F32, {16, 64}),
-               test::tensor("t3", DType::F32, {16, 64}),
-               test::tensor("W2", DType::F32, {64, 32}, int64_t(w1.size() * 4)),
-               test::tensor("t4", DType::F32, {16, 32}),
-               test::tensor("y", DType::F32, {16, 32})};
+  g.tensors = {test::tensor("x", DType::F32, {m, k}),
+               test::tensor("W1", DType::F32, {k, n}, 0),
+               test::tensor("t1", DType::F32, {m, n}),
+               test::tensor("t2", DType::F32, {m, n}),
+               test::tensor("t3", DType::F32, {m, n}),
+               test::tensor("W2", DType::F32, {n, k}, int64_t(w1.size() * 4)),
+               test::tensor("t4", DType::F32, {m, k}),
+               test::tensor("y", DType::F32, {m, k})};
   g.ops = {test::op("matmul", {0, 1}, {2}), test::op("mul", {2, 2}, {3}),
            test::op("add", {3, 2}, {4}), test::op("matmul", {4, 5}, {6}),
            test::op("add", {6, 0}, {7})};
@@ -134,18 +135,30 @@ void stress(const std::vector<uint8_t> &package, const std::string &device,
   EXPECT_EQ(mismatches.load(), 0);
 }
 
-TEST(RuntimeStress, CpuEightThreads) {
+std::vector<std::vector<uint8_t>> chainInputs(int64_t m, int64_t k, int count) {
   std::vector<std::vector<uint8_t>> inputs;
-  for (int k = 0; k < 16; ++k) {
-    std::vector<float> x(16 * 32);
+  for (int c = 0; c < count; ++c) {
+    std::vector<float> x(size_t(m * k));
     for (size_t i = 0; i < x.size(); ++i) {
-      x[i] = float(int((i + 3) * (k + 1) % 17) - 8) / 8.0f;
+      x[i] = float(int((i + 3) * (c + 1) % 17) - 8) / 8.0f;
     }
     std::vector<uint8_t> bytes(x.size() * 4);
     std::memcpy(bytes.data(), x.data(), bytes.size());
     inputs.push_back(std::move(bytes));
   }
-  stress(buildChain(), "cpu", "x", "y", NURI_DTYPE_F32, {16, 32}, inputs, 100);
+  return inputs;
+}
+
+TEST(RuntimeStress, CpuEightThreads) {
+  stress(buildChain(16, 32, 64), "cpu", "x", "y", NURI_DTYPE_F32, {16, 32},
+         chainInputs(16, 32, 16), 100);
+}
+
+// Large enough that the GEMMs fan out on oneTBB workers while other runs
+// execute: the kernels' own scratch must be per call, too.
+TEST(RuntimeStress, CpuEightThreadsParallelKernels) {
+  stress(buildChain(64, 256, 512), "cpu", "x", "y", NURI_DTYPE_F32, {64, 256},
+         chainInputs(64, 256, 8), 12);
 }
 
 TEST(RuntimeStress, SimEightThreads) {
