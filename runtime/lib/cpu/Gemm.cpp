@@ -10,6 +10,7 @@
 
 #include "nuri/cpu/Gemm.h"
 #include "GemmInternal.h"
+#include "Vector.h"
 
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
 // _mm512_undefined_* placeholders.
@@ -82,6 +83,8 @@ kernel8x32(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
                : static_cast<__mmask16>((1u << std::max<int64_t>(k, 0)) - 1);
   };
   __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+  // Unrolled so that c0/c1 stay registers in the k loop above.
+#pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) {
     if (i >= mr) {
       break;
@@ -131,6 +134,8 @@ kernel6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
     return;
   }
   alignas(32) float tile[6][16];
+  // Unrolled so that c0/c1 stay registers in the k loop above.
+#pragma GCC unroll 6
   for (int i = 0; i < 6; ++i) {
     _mm256_store_ps(tile[i], c0[i]);
     _mm256_store_ps(tile[i] + 8, c1[i]);
@@ -164,11 +169,10 @@ void kernel4x8(int64_t kc, const float *a, const float *b, int64_t ldb,
 
 const KernelInfo &kernel() {
   static const KernelInfo k = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
+    if (detail::isaLevel() == detail::IsaLevel::Avx512) {
       return KernelInfo{"avx512", 8, 32, 128, kernel8x32};
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (detail::isaLevel() == detail::IsaLevel::Avx2) {
       return KernelInfo{"avx2", 6, 16, 96, kernel6x16};
     }
     return KernelInfo{"scalar", 4, 8, 64, kernel4x8};
@@ -227,8 +231,7 @@ __attribute__((target("avx"))) void transpose8x8(const float *src,
 
 bool hasAvx() {
   static const bool avx = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx") != 0;
+    return detail::isaLevel() != detail::IsaLevel::Scalar;
   }();
   return avx;
 }

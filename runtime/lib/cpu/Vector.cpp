@@ -18,7 +18,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace nuri::cpu::detail {
@@ -375,23 +377,30 @@ f32ToBf16Row512(const float *src, uint16_t *dst, int64_t n) {
   }
 }
 
-enum class Level { Scalar, Avx2, Avx512 };
+using Level = IsaLevel;
+Level level() { return isaLevel(); }
 
-Level level() {
-  static const Level l = [] {
+} // namespace
+
+IsaLevel isaLevel() {
+  static const IsaLevel l = [] {
     __builtin_cpu_init();
+    IsaLevel hw = IsaLevel::Scalar;
     if (__builtin_cpu_supports("avx512f")) {
-      return Level::Avx512;
+      hw = IsaLevel::Avx512;
+    } else if (__builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma")) {
+      hw = IsaLevel::Avx2;
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-      return Level::Avx2;
-    }
-    return Level::Scalar;
+    const char *cap = std::getenv("NURI_CPU_ISA");
+    std::string c = cap ? cap : "";
+    IsaLevel limit = c == "scalar" ? IsaLevel::Scalar
+                     : c == "avx2" ? IsaLevel::Avx2
+                                   : IsaLevel::Avx512;
+    return std::min(hw, limit);
   }();
   return l;
 }
-
-} // namespace
 
 float expShiftSum(float *x, int64_t n, float shift) {
   switch (level()) {
@@ -414,7 +423,7 @@ bool canConvertRow(graph::DType from, graph::DType to) {
   static const bool bw = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl");
+           __builtin_cpu_supports("avx512vl") && isaLevel() == IsaLevel::Avx512;
   }();
   using graph::DType;
   bool half = from == DType::F16 || from == DType::BF16 || to == DType::F16 ||

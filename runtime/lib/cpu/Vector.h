@@ -15,6 +15,12 @@
 
 namespace nuri::cpu::detail {
 
+/// The widest vector ISA the kernels may use: what the CPU supports,
+/// lowered by NURI_CPU_ISA=avx2|scalar (read once) so that tests run the
+/// portable paths on machines that have AVX-512.
+enum class IsaLevel { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+IsaLevel isaLevel();
+
 /// x[i] = exp(x[i] - shift); returns the sum of the new values. -inf inputs
 /// give 0. Relative error below 2e-7.
 float expShiftSum(float *x, int64_t n, float shift);
