@@ -310,7 +310,11 @@ typedef struct nuri_partition_stats {
   const char *name;   /* borrowed from the model */
   const char *device; /* "cpu" or "sim"; static storage */
   double wall_seconds;
-  uint64_t sim_cycles; /* 0 for CPU partitions */
+  /* Simulator figures; 0 for CPU partitions. */
+  uint64_t sim_cycles;
+  double sim_seconds;
+  double sim_mac_utilization;
+  uint64_t sim_dram_bytes;
 } nuri_partition_stats;
 
 /* Per-partition figures of the last completed execution, in schedule

@@ -217,7 +217,10 @@ struct PartitionStats {
   std::string name;
   std::string device;
   double wallSeconds = 0;
-  uint64_t simCycles = 0;
+  uint64_t simCycles = 0; ///< simulator figures: 0 for CPU partitions
+  double simSeconds = 0;
+  double simMacUtilization = 0;
+  uint64_t simDramBytes = 0;
 };
 
 /// One inference's bindings and results. Movable, not copyable.
@@ -278,7 +281,8 @@ public:
     for (size_t i = 0; i < stats().partitions_run; ++i) {
       nuri_partition_stats s;
       check(nuri_run_get_partition_stats(get(), i, &s));
-      out.push_back({s.name, s.device, s.wall_seconds, s.sim_cycles});
+      out.push_back({s.name, s.device, s.wall_seconds, s.sim_cycles,
+                     s.sim_seconds, s.sim_mac_utilization, s.sim_dram_bytes});
     }
     return out;
   }

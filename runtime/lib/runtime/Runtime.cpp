@@ -877,6 +877,9 @@ nuri_status nuri_run_get_partition_stats(const nuri_run *run, size_t index,
     out_stats->device = s.npu ? "sim" : "cpu";
     out_stats->wall_seconds = s.wallSeconds;
     out_stats->sim_cycles = s.cycles;
+    out_stats->sim_seconds = s.simSeconds;
+    out_stats->sim_mac_utilization = s.macUtilization;
+    out_stats->sim_dram_bytes = s.dramBytes;
     return nullptr;
   });
 }

@@ -285,6 +285,9 @@ TEST(RuntimeCpp, SimRunsNpuPartition) {
   ASSERT_EQ(parts.size(), 1u);
   EXPECT_EQ(parts[0].device, "sim");
   EXPECT_EQ(parts[0].simCycles, stats.sim_cycles);
+  EXPECT_EQ(parts[0].simDramBytes, stats.sim_dram_bytes);
+  EXPECT_DOUBLE_EQ(parts[0].simSeconds, stats.sim_seconds);
+  EXPECT_DOUBLE_EQ(parts[0].simMacUtilization, stats.sim_mac_utilization);
 }
 
 TEST(RuntimeCpp, SimMovesTensorsBetweenCpuAndNpu) {
