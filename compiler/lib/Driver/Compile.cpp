@@ -466,7 +466,9 @@ FailureOr<std::vector<uint8_t>> Packager::run(std::string &asmText) {
     if (pending.empty()) {
       return success();
     }
-    LogicalResult ok = emitCpuSegment(pending, first && npuCount == 0);
+    // Model inputs are there from the start: the first CPU partition takes
+    // them all, so an input nothing reads stays part of the interface.
+    LogicalResult ok = emitCpuSegment(pending, first);
     first = false;
     pending.clear();
     return ok;

@@ -1,7 +1,7 @@
 //===- RunCommand.cpp - nuri run ------------------------------------------===//
 //
 // nuri run PKG.nuri [--device cpu|sim|auto] [--input NAME=FILE.npy ...]
-//          [--output-dir DIR] [--json]
+//          [--output-dir DIR] [--json] [--trace OUT.json]
 //
 // Runs a package through the public runtime API (the same library apps
 // link), so the CLI exercises exactly what users get. Inputs without a file
@@ -13,7 +13,10 @@
 
 #include "nuri/isa/Numerics.h"
 #include "nuri/npy/Npy.h"
+#include "nuri/package/Package.h"
 #include "nuri/runtime.hpp"
+#include "nuri/sim/Simulator.h"
+#include "nuri/target/Target.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -22,6 +25,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <sys/stat.h>
 
 namespace {
@@ -43,6 +47,109 @@ cl::opt<std::string> runOutputDir("output-dir",
                                   cl::value_desc("DIR"), cl::sub(runCmd));
 cl::opt<bool> runJson("json", cl::desc("print one JSON object"),
                       cl::sub(runCmd));
+cl::opt<std::string>
+    runTrace("trace",
+             cl::desc("write a Chrome/Perfetto trace of the whole run: the "
+                      "partitions in order on a 'run' track, the simulator's "
+                      "engine tracks inside each NPU partition"),
+             cl::value_desc("OUT.json"), cl::sub(runCmd));
+
+/// The trace of a whole run. CPU partitions take their measured wall time,
+/// NPU partitions their simulated time; each NPU partition's program is
+/// simulated again for timing only with the trace on (the timing model does
+/// not depend on the data), its events shifted to where the partition
+/// starts. Returns an error message, empty on success.
+std::string writeRunTrace(const std::string &packagePath,
+                          const std::vector<nuri::PartitionStats> &stats,
+                          const std::string &out) {
+  nuri::Result<std::shared_ptr<const nuri::package::PackageFile>> file =
+      nuri::package::PackageFile::open(packagePath);
+  if (!file) {
+    return file.error();
+  }
+  const nuri::package::Package &pkg = (*file)->package();
+  std::optional<nuri::target::Target> target;
+  if (!pkg.targetYaml.empty()) {
+    nuri::Result<nuri::target::Target> t =
+        nuri::target::loadTargetYaml(pkg.targetYaml, packagePath);
+    if (!t) {
+      return t.error();
+    }
+    target = std::move(*t);
+  }
+  llvm::json::Array events;
+  events.push_back(llvm::json::Object{
+      {"ph", "M"}, {"pid", 1000}, {"name", "process_name"},
+      {"args", llvm::json::Object{{"name", "run"}}}});
+  double cursor = 0; // microseconds
+  int64_t flowBase = 0;
+  bool named = false;
+  for (size_t i = 0; i < pkg.partitions.size() && i < stats.size(); ++i) {
+    const nuri::package::Partition &part = pkg.partitions[i];
+    bool npu = part.kind == nuri::package::PartitionKind::Npu;
+    double dur = stats[i].wallSeconds * 1e6;
+    if (npu && target) {
+      nuri::sim::SimOptions options;
+      options.functional = false;
+      options.detectRaces = false;
+      options.trace = true;
+      nuri::sim::Simulator sim(*target, options);
+      nuri::Result<nuri::sim::Report> report = sim.run(part.program);
+      if (!report) {
+        return "partition '" + part.name + "': " + report.error();
+      }
+      dur = report->seconds.value() * 1e6;
+      llvm::Expected<llvm::json::Value> parsed =
+          llvm::json::parse(sim.traceJson());
+      if (!parsed) {
+        return "partition '" + part.name +
+               "': unreadable trace: " + llvm::toString(parsed.takeError());
+      }
+      int64_t maxFlow = -1;
+      if (auto *inner = parsed->getAsObject()->getArray("traceEvents")) {
+        for (llvm::json::Value &v : *inner) {
+          llvm::json::Object &e = *v.getAsObject();
+          bool meta = e.getString("ph") == llvm::StringRef("M");
+          if (meta && named) {
+            continue; // the cores' track names once
+          }
+          if (std::optional<double> ts = e.getNumber("ts")) {
+            e["ts"] = *ts + cursor;
+          }
+          if (std::optional<int64_t> id = e.getInteger("id")) {
+            maxFlow = std::max(maxFlow, *id);
+            e["id"] = *id + flowBase;
+          }
+          events.push_back(std::move(v));
+        }
+      }
+      flowBase += maxFlow + 1;
+      named = true;
+    }
+    events.push_back(llvm::json::Object{
+        {"ph", "X"},
+        {"pid", 1000},
+        {"tid", npu ? 1 : 0},
+        {"name", (part.name.empty() ? "partition " + std::to_string(i)
+                                    : part.name) +
+                     (npu ? " (npu, simulated)" : " (cpu, wall time)")},
+        {"ts", cursor},
+        {"dur", dur},
+        {"args", llvm::json::Object{{"partition", int64_t(i)},
+                                    {"sim_cycles", int64_t(stats[i].simCycles)},
+                                    {"wall_seconds", stats[i].wallSeconds}}}});
+    cursor += dur;
+  }
+  std::error_code ec;
+  llvm::raw_fd_ostream os(out, ec);
+  if (ec) {
+    return out + ": " + ec.message();
+  }
+  os << llvm::json::Value(llvm::json::Object{
+      {"displayTimeUnit", "ns"}, {"traceEvents", std::move(events)}});
+  os.close();
+  return os.has_error() ? out + ": cannot write" : "";
+}
 
 std::string shapeText(const std::vector<int64_t> &shape) {
   std::string s = "[";
@@ -239,6 +346,13 @@ int runRun() {
                              {"sim_cycles", int64_t(p.simCycles)}});
     }
     bool sim = session.device() == "sim";
+    if (!runTrace.empty()) {
+      std::string problem =
+          writeRunTrace(runPackage, run.partitionStats(), runTrace);
+      if (!problem.empty()) {
+        return fail("--trace: " + problem);
+      }
+    }
     if (runJson) {
       llvm::json::Object root{{"package", std::string(runPackage)},
                               {"device", session.device()},
@@ -269,6 +383,14 @@ int runRun() {
           "({4} NPU partitions)\n",
           stats.sim_cycles, stats.sim_seconds, stats.sim_mac_utilization,
           stats.sim_dram_bytes, stats.npu_partitions_run);
+    }
+    if (sim) {
+      for (const nuri::PartitionStats &p : run.partitionStats()) {
+        llvm::outs() << llvm::formatv("  partition {0,-10} {1,-4} {2,10} "
+                                      "cycles  {3:f3} ms wall\n",
+                                      p.name, p.simCycles ? "npu" : "cpu",
+                                      p.simCycles, p.wallSeconds * 1e3);
+      }
     }
     llvm::outs() << "outputs:\n" << summary;
     return 0;

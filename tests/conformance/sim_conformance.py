@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""ONNX backend node tests on the sim device, for the ops the NPU claims.
+
+For each test in the conformance list: `nuri compile --target TARGET
+--dtype DTYPE --report`; a test none of whose ops the NPU claims is not an
+NPU test and is skipped. The others run with `nuri run --device sim` (NPU
+partitions on the simulator, the rest on the CPU) and every output is
+compared with the expected one within the dtype's tolerance (bf16: rtol and
+atol 2e-2, fp16: 2e-3, fp32: the CPU suite's 1e-3/1e-5). Prints a line per
+failure, "sim conformance (TARGET, DTYPE): P of N NPU tests pass", and exits
+non-zero when fewer than --min-pass-rate of them pass.
+"""
+import argparse
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from cpu_conformance import first_line, load_tensor  # noqa: E402
+
+TOLERANCE = {"bf16": (2e-2, 2e-2), "fp16": (2e-3, 2e-3), "fp32": (1e-3, 1e-5)}
+
+
+def run_test(nuri, test_dir, work, target, dtype):
+    """Returns (claimed, failure reason or None)."""
+    model = onnx.load(str(test_dir / "model.onnx"), load_external_data=False)
+    data = test_dir / "test_data_set_0"
+    initializers = {i.name for i in model.graph.initializer}
+    graph_inputs = [i for i in model.graph.input if i.name not in initializers]
+    compile_args, run_args = [], []
+    for index, info in enumerate(graph_inputs):
+        pb = data / f"input_{index}.pb"
+        if not pb.exists():
+            return False, "missing input data"
+        tensor_type = info.type.tensor_type
+        shape_like = (tensor_type.elem_type == onnx.TensorProto.INT64 or
+                      (tensor_type.HasField("shape") and
+                       len(tensor_type.shape.dim) == 0))
+        if shape_like:
+            compile_args += ["--bind-input", f"{info.name}={pb}"]
+            continue
+        array = load_tensor(pb)
+        npy = work / f"input_{index}.npy"
+        np.save(npy, array)
+        dims = tensor_type.shape.dim if tensor_type.HasField("shape") else None
+        if dims is None or any(not d.HasField("dim_value") for d in dims):
+            pinned = "x".join(str(d) for d in array.shape)
+            compile_args += ["--input-shape", f"{info.name}={pinned}"]
+        run_args += ["--input", f"{info.name}={npy}"]
+    package = work / "test.nuri"
+    result = subprocess.run(
+        [nuri, "compile", str(test_dir / "model.onnx"), "--target", target,
+         "--dtype", dtype, "--report", *compile_args, "-o", str(package)],
+        capture_output=True, text=True)
+    if result.returncode:
+        # Only a test the NPU would have claimed counts; without a report we
+        # cannot tell, so a compile failure is reported but not counted.
+        return False, "compile: " + first_line(result.stderr)
+    match = re.search(r"ops: (\d+) of (\d+) on the NPU", result.stdout)
+    if not match or int(match.group(1)) == 0:
+        return False, None
+    out = work / "out"
+    result = subprocess.run(
+        [nuri, "run", str(package), "--device", "sim", *run_args,
+         "--output-dir", str(out)], capture_output=True, text=True)
+    if result.returncode:
+        return True, "run: " + first_line(result.stderr)
+    rtol, atol = TOLERANCE[dtype]
+    for index, info in enumerate(model.graph.output):
+        want = load_tensor(data / f"output_{index}.pb")
+        got_file = out / f"{info.name}.npy"
+        if not got_file.exists():
+            return True, f"output '{info.name}' not written"
+        got = np.load(got_file)
+        if got.shape != want.shape:
+            return True, f"output '{info.name}': shape {got.shape}, expected {want.shape}"
+        if want.dtype.kind in "biuO" or got.dtype.kind in "biu":
+            if not np.array_equal(got.astype(want.dtype), want):
+                return True, f"output '{info.name}': elements differ"
+            continue
+        if not np.allclose(got.astype(np.float64), want.astype(np.float64),
+                           rtol=rtol, atol=atol, equal_nan=True):
+            err = np.nanmax(np.abs(got.astype(np.float64) - want.astype(np.float64)))
+            return True, f"output '{info.name}': max error {err:.3g}"
+    return True, None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--nuri", required=True)
+    parser.add_argument("--list", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--target", default="atom")
+    parser.add_argument("--dtype", default="bf16", choices=sorted(TOLERANCE))
+    parser.add_argument("--min-pass-rate", type=float, default=0.0)
+    parser.add_argument("--only", default="")
+    args = parser.parse_args()
+
+    names = [l.strip() for l in open(args.list)
+             if l.strip() and not l.startswith("#") and args.only in l]
+    claimed, failures, compile_errors = [], [], 0
+    for name in names:
+        test_dir = pathlib.Path(args.data) / name
+        if not (test_dir / "model.onnx").exists():
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                npu, reason = run_test(args.nuri, test_dir, pathlib.Path(tmp),
+                                       args.target, args.dtype)
+            except Exception as error:  # unreadable test data
+                npu, reason = False, f"test data unreadable: {error}"
+        if npu:
+            claimed.append(name)
+            if reason:
+                failures.append((name, reason))
+                print(f"FAIL {name}: {reason}")
+        elif reason:
+            compile_errors += 1
+    passed = len(claimed) - len(failures)
+    rate = passed / len(claimed) if claimed else 0.0
+    print(f"sim conformance ({args.target}, {args.dtype}): {passed} of "
+          f"{len(claimed)} NPU tests pass ({100 * rate:.1f}%); "
+          f"{len(names) - len(claimed)} tests have no op the NPU claims "
+          f"({compile_errors} of them do not compile for {args.target})")
+    print(f"{passed} passed, {len(failures)} failed")
+    return 0 if rate >= args.min_pass_rate else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
