@@ -4,6 +4,8 @@
   compile_cli_test.py --nuri build/bin/nuri --configs backends/configs
 
 - --report, --emit mlir|asm, --dump-ir-after-all, --progress, --target cpu;
+- `nuri run --device sim --trace OUT.json` (partitions in order, engine
+  tracks inside the NPU partitions);
 - a sequence length that does not tile the array (13 on `tiny`'s 8x8) runs
   on the sim device and agrees with the CPU device;
 - bad input: weights beyond DRAM and a config whose SRAM cannot hold one
@@ -76,6 +78,20 @@ def main():
             ok = stats["sim"]["npu_partitions"] >= 1 and len(npu) >= 1
         check(ok, "run --device sim reports simulated cycles per partition",
               r.stderr + r.stdout[:300])
+
+        trace = work / "trace.json"
+        r = run([nuri, "run", pkg, "--device", "sim", "--trace", trace])
+        ok = r.returncode == 0 and trace.exists()
+        if ok:
+            events = json.loads(trace.read_text())["traceEvents"]
+            parts = [e for e in events if e.get("pid") == 1000 and e["ph"] == "X"]
+            engines = [e for e in events if e.get("pid") != 1000 and e["ph"] == "X"]
+            ends = [p["ts"] + p["dur"] for p in parts]
+            ok = (len(parts) >= 3 and len(engines) > 0 and
+                  any("(npu, simulated)" in p["name"] for p in parts) and
+                  all(a <= b["ts"] + 1e-6 for a, b in zip(ends, parts[1:])) and
+                  max(e["ts"] for e in engines) <= ends[-1] + 1e-6)
+        check(ok, "run --trace writes the whole run as one trace", r.stderr)
 
         r = run([nuri, "compile", model, "--target", "atom", *shapes(16),
                  "--emit", "mlir", "-o", "-"])
