@@ -463,6 +463,15 @@ FailureOr<uint64_t> PartitionLowering::constantAs(Value v, isa::Dtype d,
   }
   auto t = tensorOf(v);
   auto src = isaType(t.getElementType());
+  // Refuse before materializing anything: a weight beyond DRAM is an error
+  // at the constant, not an allocation of its bytes on the host.
+  uint64_t need = uint64_t(t.getNumElements()) * elemBytes(d);
+  if (dramTop_ + need > t_.dram.bytes) {
+    return c.emitError("constant of ")
+           << need << " B does not fit in the " << t_.dram.bytes
+           << " B of DRAM of target " << t_.name << " (" << dramTop_
+           << " B already planned)";
+  }
   std::vector<char> bytes;
   if (src == d && !transpose2d) {
     FailureOr<std::vector<char>> raw = readRawBytes(c.getValue());

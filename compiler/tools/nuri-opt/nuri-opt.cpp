@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "nuri/Dialect/Npu/Transforms/Passes.h"
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
 
@@ -15,8 +16,10 @@
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   nuri::registerAllNuriPasses();
+  nuri::npu::registerNpuPasses();
   mlir::DialectRegistry registry;
-  registry.insert<nuri::NuriDialect, mlir::func::FuncDialect>();
+  registry.insert<nuri::NuriDialect, nuri::npu::NpuDialect,
+                  mlir::func::FuncDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "Nuri optimizer driver\n", registry));
 }

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nuri/Conversion/NpuCodegen.h"
+#include "nuri/Conversion/NpuProgram.h"
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
 #include "nuri/Package/GraphEmitter.h"
 #include "nuri/cpu/Kernels.h"
@@ -18,6 +19,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 
 #include <gtest/gtest.h>
@@ -553,5 +555,32 @@ TEST(NpuPerf, BertBaseLayerOnAtomAgainstTheRoofline) {
                 (long long)B, (unsigned long long)p.cycles, p.bound,
                 100.0 * p.bound / double(p.cycles), 100.0 * p.util);
     EXPECT_GE(double(p.cycles), p.bound);
+  }
+}
+
+TEST(NpuProgram, ImportThenEmitIsTheSameProgram) {
+  // The bert layer touches every instruction the lowering emits.
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect, npu::NpuDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(bertLayer(1, 16), &ctx);
+  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  target::Target t = loadTarget("tiny");
+  mlir::FailureOr<npu::CompiledPartition> part =
+      npu::compileNpuPartition(func, t);
+  ASSERT_TRUE(mlir::succeeded(part));
+  mlir::OpBuilder b(&ctx);
+  b.setInsertionPointToEnd(module->getBody());
+  npu::ProgramOp prog =
+      npu::importProgram(b, b.getUnknownLoc(), "p", *part, t.name);
+  ASSERT_TRUE(mlir::succeeded(mlir::verify(prog)));
+  mlir::FailureOr<isa::Program> back = npu::emitProgram(prog);
+  ASSERT_TRUE(mlir::succeeded(back));
+  ASSERT_EQ(back->streams.size(), part->program.streams.size());
+  for (size_t i = 0; i < back->streams.size(); ++i) {
+    EXPECT_EQ(back->streams[i].core, part->program.streams[i].core);
+    EXPECT_EQ(back->streams[i].engine, part->program.streams[i].engine);
+    EXPECT_TRUE(back->streams[i].insts == part->program.streams[i].insts)
+        << "stream " << i;
   }
 }

@@ -1,0 +1,266 @@
+//===- NpuOps.td - Operations of the npu dialect -----------*- tablegen -*-===//
+//
+// Structure (program, stream), then one op per ISA instruction grouped by
+// engine: synchronization, DMA, matrix, vector. Attribute names are the ISA
+// field mnemonics; enumerated fields are strings (`"bf16"`, `"dram"`,
+// `"gelu"`) checked against Isa.def by the verifier.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_DIALECT_NPU_IR_NPUOPS_TD
+#define NURI_DIALECT_NPU_IR_NPUOPS_TD
+
+include "nuri/Dialect/Npu/IR/NpuBase.td"
+include "mlir/IR/RegionKindInterface.td"
+include "mlir/IR/SymbolInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Structure
+//===----------------------------------------------------------------------===//
+
+def Npu_ProgramOp : Npu_Op<"program",
+    [Symbol, NoTerminator, SingleBlock, NoRegionArguments,
+     IsolatedFromAbove]> {
+  let summary = "a compiled NPU partition: one stream per core and engine";
+  let description = [{
+    The program of one NPU partition for `target`. `inputs` and `outputs`
+    name the partition's tensors and their DRAM addresses (dense row-major),
+    in argument and result order.
+
+    ```mlir
+    npu.program @npu_0 {target = "atom", inputs = [{name = "x", address = 0 : i64} ], outputs = [ ]} {
+      npu.stream {core = 0 : i64, engine = "dma"} {
+        npu.sem_signal {sem = 0 : i64, core = 0 : i64, count = 1 : i64}
+      }
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$target,
+                   ArrayAttr:$inputs, ArrayAttr:$outputs);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+}
+
+def Npu_StreamOp : Npu_Op<"stream",
+    [HasParent<"ProgramOp">, NoTerminator, SingleBlock, NoRegionArguments]> {
+  let summary = "the in-order instruction stream of one engine queue";
+  let description = [{
+    `engine` is `dma`, `mat` or `vec`; every instruction in the body must be
+    legal on that queue. The emitter appends the final `end`.
+
+    ```mlir
+    npu.stream {core = 1 : i64, engine = "mat"} {
+      npu.sem_wait {sem = 2 : i64, count = 1 : i64}
+    }
+    ```
+  }];
+  let arguments = (ins I64Attr:$core, StrAttr:$engine);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Synchronization (any queue)
+//===----------------------------------------------------------------------===//
+
+def Npu_SemWaitOp : Npu_InstOp<"sem_wait", "sem.wait"> {
+  let summary = "block the queue until a semaphore holds count, then take it";
+  let description = [{
+    ```mlir
+    npu.sem_wait {sem = 3 : i64, count = 1 : i64}
+    ```
+  }];
+  let arguments = (ins I64Attr:$sem, I64Attr:$count);
+}
+
+def Npu_SemSignalOp : Npu_InstOp<"sem_signal", "sem.signal"> {
+  let summary = "add count to a semaphore once the queue's earlier work is done";
+  let description = [{
+    A sync token: it fires when every instruction issued before it on the
+    same queue has completed (for DMA: landed), without blocking the queue.
+
+    ```mlir
+    npu.sem_signal {sem = 3 : i64, core = 0 : i64, count = 1 : i64}
+    ```
+  }];
+  let arguments = (ins I64Attr:$sem, I64Attr:$core, I64Attr:$count);
+}
+
+def Npu_BarrierOp : Npu_InstOp<"barrier", "barrier"> {
+  let summary = "chip-wide barrier of count queues";
+  let description = [{
+    ```mlir
+    npu.barrier {bar = 0 : i64, count = 24 : i64}
+    ```
+  }];
+  let arguments = (ins I64Attr:$bar, I64Attr:$count);
+}
+
+def Npu_NopOp : Npu_InstOp<"nop", "nop"> {
+  let summary = "occupy the queue for some cycles";
+  let description = [{
+    ```mlir
+    npu.nop {cycles = 10 : i64}
+    ```
+  }];
+  let arguments = (ins I64Attr:$cycles);
+}
+
+def Npu_RepeatOp : Npu_InstOp<"repeat", "repeat"> {
+  let summary = "hardware loop back to the instruction at index body";
+  let description = [{
+    ```mlir
+    npu.repeat {body = 0 : i64, times = 4 : i64}
+    ```
+  }];
+  let arguments = (ins I64Attr:$body, I64Attr:$times);
+}
+
+//===----------------------------------------------------------------------===//
+// DMA
+//===----------------------------------------------------------------------===//
+
+def Npu_DmaCopyOp : Npu_InstOp<"dma_copy", "dma.copy"> {
+  let summary = "strided 3-D copy: planes x rows x bytes";
+  let description = [{
+    Spaces are `dram`, `sram`, `shared` or `peer` (the SRAM of core
+    `core`). Strides are bytes between rows and between planes.
+
+    ```mlir
+    npu.dma_copy {src_space = "dram", dst_space = "sram", core = 0 : i64, src = 4096 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 16 : i64, planes = 1 : i64, src_stride = 1536 : i64, dst_stride = 256 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    ```
+  }];
+  let arguments = (ins StrAttr:$src_space, StrAttr:$dst_space, I64Attr:$core,
+                   I64Attr:$src, I64Attr:$dst, I64Attr:$bytes, I64Attr:$rows,
+                   I64Attr:$planes, I64Attr:$src_stride, I64Attr:$dst_stride,
+                   I64Attr:$src_pstride, I64Attr:$dst_pstride);
+}
+
+//===----------------------------------------------------------------------===//
+// Matrix engine
+//===----------------------------------------------------------------------===//
+
+def Npu_MatmulOp : Npu_InstOp<"mm", "mat.mm"> {
+  let summary = "matrix tile: acc[m x n] (+)= A[m x k] x B[k x n]";
+  let description = [{
+    A and B are SRAM tiles (address, row stride in bytes); the result goes
+    to accumulator entries `acc .. acc + m*n`. bf16/f16/fp8 inputs
+    accumulate in fp32, i8 in i32.
+
+    ```mlir
+    npu.mm {acc = 0 : i64, a = 0 : i64, lda = 1600 : i64, b = 204800 : i64, ldb = 256 : i64, m = 64 : i64, n = 128 : i64, k = 256 : i64, atype = "bf16", btype = "bf16", accumulate = 1 : i64}
+    ```
+  }];
+  let arguments = (ins I64Attr:$acc, I64Attr:$a, I64Attr:$lda, I64Attr:$b,
+                   I64Attr:$ldb, I64Attr:$m, I64Attr:$n, I64Attr:$k,
+                   StrAttr:$atype, StrAttr:$btype, I64Attr:$accumulate);
+}
+
+//===----------------------------------------------------------------------===//
+// Vector engine
+//===----------------------------------------------------------------------===//
+
+def Npu_AccReadOp : Npu_InstOp<"acc_read", "vec.accrd"> {
+  let summary = "accumulator read-out with the fused epilogue";
+  let description = [{
+    `dst = cast(act((acc + bias) * scale))` for an m x n accumulator tile:
+    bias (per column, f32 or i32), scale (per column, f32), the activation
+    (`none`, `relu`, `gelu`, `silu`, `tanh`) and the cast to `dtype`.
+
+    ```mlir
+    npu.acc_read {dst = 4096 : i64, ldd = 256 : i64, acc = 0 : i64, m = 64 : i64, n = 128 : i64, dtype = "bf16", act = "gelu", use_scale = 0 : i64, scale = 0 : i64, use_bias = 1 : i64, bias = 0 : i64}
+    ```
+  }];
+  let arguments = (ins I64Attr:$dst, I64Attr:$ldd, I64Attr:$acc, I64Attr:$m,
+                   I64Attr:$n, StrAttr:$dtype, StrAttr:$act,
+                   I64Attr:$use_scale, I64Attr:$scale, I64Attr:$use_bias,
+                   I64Attr:$bias);
+}
+
+def Npu_VecBinaryOp : Npu_InstOp<"vec_binary", "vec.binary"> {
+  let summary = "dst = src binop src1 with src1 broadcast per bcast";
+  let description = [{
+    ```mlir
+    npu.vec_binary {binop = "add", bcast = "none", dst = 0 : i64, ldd = 64 : i64, src = 0 : i64, lds = 64 : i64, src1 = 512 : i64, lds1 = 64 : i64, rows = 4 : i64, cols = 32 : i64, dtype = "bf16", stype = "bf16"}
+    ```
+  }];
+  let arguments = (ins StrAttr:$binop, StrAttr:$bcast, I64Attr:$dst,
+                   I64Attr:$ldd, I64Attr:$src, I64Attr:$lds, I64Attr:$src1,
+                   I64Attr:$lds1, I64Attr:$rows, I64Attr:$cols,
+                   StrAttr:$dtype, StrAttr:$stype);
+}
+
+def Npu_VecScalarOp : Npu_InstOp<"vec_scalar", "vec.scalar"> {
+  let summary = "dst = src binop imm";
+  let description = [{
+    ```mlir
+    npu.vec_scalar {binop = "mul", dst = 0 : i64, ldd = 4 : i64, src = 0 : i64, lds = 4 : i64, rows = 8 : i64, cols = 1 : i64, dtype = "f32", stype = "f32", imm = 1.250000e-01 : f32}
+    ```
+  }];
+  let arguments = (ins StrAttr:$binop, I64Attr:$dst, I64Attr:$ldd,
+                   I64Attr:$src, I64Attr:$lds, I64Attr:$rows, I64Attr:$cols,
+                   StrAttr:$dtype, StrAttr:$stype, F32Attr:$imm);
+}
+
+def Npu_VecUnaryOp : Npu_InstOp<"vec_unary", "vec.unary"> {
+  let summary = "dst = unop(src), also the cast (unop copy)";
+  let description = [{
+    ```mlir
+    npu.vec_unary {unop = "exp", dst = 0 : i64, ldd = 128 : i64, src = 0 : i64, lds = 128 : i64, rows = 8 : i64, cols = 32 : i64, dtype = "f32", stype = "f32"}
+    ```
+  }];
+  let arguments = (ins StrAttr:$unop, I64Attr:$dst, I64Attr:$ldd,
+                   I64Attr:$src, I64Attr:$lds, I64Attr:$rows, I64Attr:$cols,
+                   StrAttr:$dtype, StrAttr:$stype);
+}
+
+def Npu_VecReduceOp : Npu_InstOp<"vec_reduce", "vec.reduce"> {
+  let summary = "row reduction (sum or max) into rows contiguous values";
+  let description = [{
+    ```mlir
+    npu.vec_reduce {redop = "max", dst = 1024 : i64, src = 0 : i64, lds = 128 : i64, rows = 8 : i64, cols = 32 : i64, dtype = "f32", stype = "f32"}
+    ```
+  }];
+  let arguments = (ins StrAttr:$redop, I64Attr:$dst, I64Attr:$src,
+                   I64Attr:$lds, I64Attr:$rows, I64Attr:$cols,
+                   StrAttr:$dtype, StrAttr:$stype);
+}
+
+def Npu_VecBcastOp : Npu_InstOp<"vec_bcast", "vec.bcast"> {
+  let summary = "broadcast a vector along rows or columns";
+  let description = [{
+    ```mlir
+    npu.vec_bcast {bcast = "row", dst = 0 : i64, ldd = 128 : i64, src = 4096 : i64, rows = 8 : i64, cols = 32 : i64, dtype = "f32", stype = "bf16"}
+    ```
+  }];
+  let arguments = (ins StrAttr:$bcast, I64Attr:$dst, I64Attr:$ldd,
+                   I64Attr:$src, I64Attr:$rows, I64Attr:$cols,
+                   StrAttr:$dtype, StrAttr:$stype);
+}
+
+def Npu_VecTransposeOp : Npu_InstOp<"vec_transpose", "vec.transpose"> {
+  let summary = "rows x cols in, cols x rows out";
+  let description = [{
+    ```mlir
+    npu.vec_transpose {dst = 0 : i64, ldd = 256 : i64, src = 8192 : i64, lds = 128 : i64, rows = 128 : i64, cols = 64 : i64, dtype = "bf16"}
+    ```
+  }];
+  let arguments = (ins I64Attr:$dst, I64Attr:$ldd, I64Attr:$src,
+                   I64Attr:$lds, I64Attr:$rows, I64Attr:$cols,
+                   StrAttr:$dtype);
+}
+
+def Npu_VecFillOp : Npu_InstOp<"vec_fill", "vec.fill"> {
+  let summary = "fill a tile with an immediate";
+  let description = [{
+    ```mlir
+    npu.vec_fill {dst = 0 : i64, ldd = 512 : i64, rows = 1 : i64, cols = 128 : i64, dtype = "f32", imm = 1.250000e-01 : f32}
+    ```
+  }];
+  let arguments = (ins I64Attr:$dst, I64Attr:$ldd, I64Attr:$rows,
+                   I64Attr:$cols, StrAttr:$dtype, F32Attr:$imm);
+}
+
+#endif // NURI_DIALECT_NPU_IR_NPUOPS_TD

@@ -1,0 +1,282 @@
+//===- NpuOps.cpp - The npu hardware dialect ------------------------------===//
+
+#include "nuri/Dialect/Npu/IR/NpuOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/DenseSet.h"
+
+using namespace mlir;
+using namespace nuri::npu;
+
+#include "nuri/Dialect/Npu/IR/NpuDialect.cpp.inc"
+
+void NpuDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "nuri/Dialect/Npu/IR/NpuOps.cpp.inc"
+      >();
+}
+
+#define GET_OP_CLASSES
+#include "nuri/Dialect/Npu/IR/NpuOps.cpp.inc"
+
+namespace nuri::npu {
+
+namespace {
+
+struct NameMap {
+  isa::Opcode opcode;
+  const char *op;
+};
+// The op of each opcode (`end` is implicit: the emitter appends it).
+constexpr NameMap kNames[] = {
+    {isa::Opcode::SemWait, "sem_wait"},       {isa::Opcode::SemSignal, "sem_signal"},
+    {isa::Opcode::Barrier, "barrier"},        {isa::Opcode::Repeat, "repeat"},
+    {isa::Opcode::Nop, "nop"},                {isa::Opcode::DmaCopy, "dma_copy"},
+    {isa::Opcode::MatMul, "mm"},               {isa::Opcode::VecBinary, "vec_binary"},
+    {isa::Opcode::VecScalar, "vec_scalar"},   {isa::Opcode::VecUnary, "vec_unary"},
+    {isa::Opcode::VecReduce, "vec_reduce"},   {isa::Opcode::VecBcast, "vec_bcast"},
+    {isa::Opcode::VecTranspose, "vec_transpose"},
+    {isa::Opcode::VecFill, "vec_fill"},       {isa::Opcode::VecAccRead, "acc_read"},
+};
+
+const isa::OpcodeInfo *infoOf(Operation *op) {
+  StringRef name = op->getName().stripDialect();
+  for (const NameMap &n : kNames) {
+    if (name == n.op) {
+      return isa::opcodeInfo(n.opcode);
+    }
+  }
+  return nullptr;
+}
+
+int64_t intAttr(Operation *op, StringRef name) {
+  auto a = op->getAttrOfType<IntegerAttr>(name);
+  return a ? a.getInt() : 0;
+}
+
+/// Checks every instruction shares: fields, then the queue.
+LogicalResult verifyInstruction(Operation *op) {
+  FailureOr<isa::Instruction> inst = toInstruction(op);
+  if (failed(inst)) {
+    return failure();
+  }
+  auto stream = op->getParentOfType<StreamOp>();
+  isa::Engine engine;
+  if (stream && isa::parseEngine(stream.getEngine().str(), engine) &&
+      !isa::engineAccepts(engine, inst->opcode)) {
+    return op->emitOpError("is not legal on the '")
+           << stream.getEngine() << "' queue";
+  }
+  return success();
+}
+
+LogicalResult atLeastOne(Operation *op, ArrayRef<StringRef> names) {
+  for (StringRef n : names) {
+    if (intAttr(op, n) < 1) {
+      return op->emitOpError("expects ") << n << " >= 1, got "
+                                         << intAttr(op, n);
+    }
+  }
+  return success();
+}
+
+} // namespace
+
+StringRef opNameOf(isa::Opcode opcode) {
+  for (const NameMap &n : kNames) {
+    if (n.opcode == opcode) {
+      return n.op;
+    }
+  }
+  return "";
+}
+
+FailureOr<isa::Instruction> toInstruction(Operation *op) {
+  const isa::OpcodeInfo *info = infoOf(op);
+  if (!info) {
+    return op->emitOpError("is not an instruction");
+  }
+  isa::Instruction inst(info->opcode);
+  for (isa::Field f : info->fields) {
+    const isa::FieldInfo &fi = isa::fieldInfo(f);
+    Attribute a = op->getAttr(fi.mnemonic);
+    if (!a) {
+      return op->emitOpError("misses field '") << fi.mnemonic << "'";
+    }
+    switch (fi.kind) {
+    case isa::FieldKind::Int:
+    case isa::FieldKind::Addr:
+    case isa::FieldKind::Label: {
+      auto i = dyn_cast<IntegerAttr>(a);
+      if (!i) {
+        return op->emitOpError("field '") << fi.mnemonic
+                                          << "' must be an integer";
+      }
+      int64_t v = i.getInt();
+      if (v < 0 || (fi.bits < 64 && uint64_t(v) >> fi.bits)) {
+        return op->emitOpError("field '")
+               << fi.mnemonic << "' = " << v << " does not fit in "
+               << fi.bits << " bits";
+      }
+      inst.set(f, uint64_t(v));
+      break;
+    }
+    case isa::FieldKind::F32: {
+      auto x = dyn_cast<FloatAttr>(a);
+      if (!x) {
+        return op->emitOpError("field '") << fi.mnemonic
+                                          << "' must be a float";
+      }
+      inst.setImm(float(x.getValueAsDouble()));
+      break;
+    }
+    default: {
+      auto s = dyn_cast<StringAttr>(a);
+      uint64_t v = 0;
+      if (!s || !isa::parseEnum(fi.kind, s.getValue(), v)) {
+        return op->emitOpError("field '")
+               << fi.mnemonic << "' has no enumerator " << a;
+      }
+      inst.set(f, v);
+      break;
+    }
+    }
+  }
+  return inst;
+}
+
+} // namespace nuri::npu
+
+//===----------------------------------------------------------------------===//
+// Verifiers
+//===----------------------------------------------------------------------===//
+
+LogicalResult ProgramOp::verify() {
+  llvm::DenseSet<std::pair<int64_t, StringRef>> seen;
+  for (Operation &op : getBody().front()) {
+    auto s = dyn_cast<StreamOp>(op);
+    if (!s) {
+      return emitOpError("holds only npu.stream ops, found ") << op.getName();
+    }
+    if (!seen.insert({s.getCore(), s.getEngine()}).second) {
+      return s.emitOpError("duplicates the stream of core ")
+             << s.getCore() << " engine " << s.getEngine();
+    }
+  }
+  return success();
+}
+
+LogicalResult StreamOp::verify() {
+  isa::Engine e;
+  if (!isa::parseEngine(getEngine().str(), e)) {
+    return emitOpError("has engine '")
+           << getEngine() << "'; expected dma, mat or vec";
+  }
+  if (getCore() < 0 || getCore() > 255) {
+    return emitOpError("has core ") << getCore() << " outside [0, 255]";
+  }
+  return success();
+}
+
+LogicalResult SemWaitOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"count"});
+}
+LogicalResult SemSignalOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"count"});
+}
+LogicalResult BarrierOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"count"});
+}
+LogicalResult NopOp::verify() { return verifyInstruction(*this); }
+LogicalResult RepeatOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"times"});
+}
+LogicalResult DmaCopyOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"bytes", "rows", "planes"});
+}
+LogicalResult MatmulOp::verify() {
+  if (failed(verifyInstruction(*this)) ||
+      failed(nuri::npu::atLeastOne(*this, {"m", "n", "k"}))) {
+    return failure();
+  }
+  isa::Dtype a, b;
+  uint64_t av = 0, bv = 0;
+  isa::parseEnum(isa::FieldKind::Dtype, getAtype(), av);
+  isa::parseEnum(isa::FieldKind::Dtype, getBtype(), bv);
+  a = isa::Dtype(av);
+  b = isa::Dtype(bv);
+  bool ok = (a == isa::Dtype::I8 && b == isa::Dtype::I8) ||
+            (a == b && (a == isa::Dtype::BF16 || a == isa::Dtype::F16)) ||
+            (isa::isFp8(a) && isa::isFp8(b));
+  if (!ok) {
+    return emitOpError("multiplies ")
+           << getAtype() << " by " << getBtype()
+           << "; legal pairs are i8 x i8, equal bf16/f16, fp8 x fp8";
+  }
+  return success();
+}
+LogicalResult AccReadOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"m", "n"});
+}
+LogicalResult VecBinaryOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"rows", "cols"});
+}
+LogicalResult VecScalarOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"rows", "cols"});
+}
+LogicalResult VecUnaryOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"rows", "cols"});
+}
+LogicalResult VecReduceOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"rows", "cols"});
+}
+LogicalResult VecBcastOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"rows", "cols"});
+}
+LogicalResult VecTransposeOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"rows", "cols"});
+}
+LogicalResult VecFillOp::verify() {
+  if (failed(verifyInstruction(*this))) {
+    return failure();
+  }
+  return nuri::npu::atLeastOne(*this, {"rows", "cols"});
+}

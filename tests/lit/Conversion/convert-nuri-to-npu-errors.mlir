@@ -1,0 +1,37 @@
+// RUN: nuri-opt %s --convert-nuri-to-npu=target=%S/Inputs/tiny-1k-sram.yaml --split-input-file --verify-diagnostics
+
+// An op the NPU does not run is an error naming claimsOp's reason.
+func.func @unsupported(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{'nuri.log' op cannot be lowered to the NPU: no NPU lowering for 'nuri.log'}}
+  %y = nuri.log %x : tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+// A 1 KiB scratchpad cannot hold one A row of K = 1024 plus buffers.
+func.func @sram_too_small(%x: tensor<8x1024xbf16>, %w: tensor<1024x8xbf16>) -> tensor<8x8xbf16> {
+  // expected-error @+1 {{cannot be lowered to the NPU: sram of 1024 B per core cannot hold one gemm tile: an A row of 2048 B (K = 1024)}}
+  %y = nuri.linear %x, %w : (tensor<8x1024xbf16>, tensor<1024x8xbf16>) -> tensor<8x8xbf16>
+  return %y : tensor<8x8xbf16>
+}
+
+// -----
+
+// Weights beyond the 64 MiB of DRAM are refused at the constant, before
+// any byte is materialized.
+func.func @weights_beyond_dram(%x: tensor<8x8192xbf16>) -> tensor<8x8192xbf16> {
+  // expected-error @+1 {{constant of 134217728 B does not fit in the 67108864 B of DRAM of target tiny-sram}}
+  %w = nuri.constant dense<1.0> : tensor<8192x8192xbf16>
+  %y = nuri.linear %x, %w : (tensor<8x8192xbf16>, tensor<8192x8192xbf16>) -> tensor<8x8192xbf16>
+  return %y : tensor<8x8192xbf16>
+}
+
+// -----
+
+// f32 matmuls: the matrix engine has no f32 path on this chip.
+func.func @f32_matmul(%x: tensor<4x4xf32>, %w: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{cannot be lowered to the NPU: the tiny-sram matrix engine has no f32 path}}
+  %y = nuri.matmul %x, %w : tensor<4x4xf32>, tensor<4x4xf32> -> tensor<4x4xf32>
+  return %y : tensor<4x4xf32>
+}

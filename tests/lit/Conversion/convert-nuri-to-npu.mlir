@@ -1,0 +1,108 @@
+// RUN: nuri-opt %s --convert-nuri-to-npu=target=tiny --split-input-file | FileCheck %s
+
+// A linear layer: weights stream into SRAM, the array multiplies, the
+// vector engine reads the accumulator out with bias and GELU fused into the
+// epilogue, DMA stores the tile; semaphores order the three queues and a
+// barrier ends the kernel on every queue of both cores.
+// CHECK-LABEL: npu.program @linear_gelu_npu
+// CHECK-SAME: inputs = [{address = 0 : i64, dtype = "bf16", name = "x", shape = array<i64: 8, 16>}]
+// CHECK-SAME: outputs = [{address = {{[0-9]+}} : i64, dtype = "bf16", name = "y"
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "dma"}
+// CHECK: npu.dma_copy {{.*}}dst_space = "sram"{{.*}}src_space = "dram"
+// CHECK: npu.sem_signal
+// CHECK: npu.barrier
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "mat"}
+// CHECK-NEXT: npu.sem_wait
+// CHECK-NEXT: npu.mm {{.*}}atype = "bf16"{{.*}}k = 16 : i64{{.*}}m = 8 : i64, n = 8 : i64
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "vec"}
+// CHECK: npu.acc_read {{.*}}act = "gelu"{{.*}}use_bias = 1 : i64
+// CHECK-NOT: nuri.gelu
+// CHECK: npu.stream attributes {core = 1 : i64, engine = "dma"}
+func.func @linear_gelu(%x: tensor<8x16xbf16> {nuri.name = "x"}) -> (tensor<8x8xbf16> {nuri.name = "y"}) {
+  %w = nuri.constant dense<0.5> : tensor<16x8xbf16>
+  %b = nuri.constant dense<1.0> : tensor<8xbf16>
+  %y = nuri.linear %x, %w, %b : (tensor<8x16xbf16>, tensor<16x8xbf16>, tensor<8xbf16>) -> tensor<8x8xbf16>
+  %g = nuri.gelu %y : tensor<8x8xbf16>
+  return %g : tensor<8x8xbf16>
+}
+
+// -----
+
+// The residual add joins the read-out on the vector engine: one binary op
+// in the output dtype after the epilogue, its operand loaded by DMA.
+// CHECK-LABEL: npu.program @linear_residual_npu
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "vec"}
+// CHECK: npu.acc_read {{.*}}act = "none"
+// CHECK-NEXT: npu.sem_wait
+// CHECK-NEXT: npu.vec_binary {bcast = "none", binop = "add"{{.*}}dtype = "bf16"
+func.func @linear_residual(%x: tensor<8x16xbf16>, %r: tensor<8x8xbf16>) -> tensor<8x8xbf16> {
+  %w = nuri.constant dense<0.5> : tensor<16x8xbf16>
+  %y = nuri.linear %x, %w : (tensor<8x16xbf16>, tensor<16x8xbf16>) -> tensor<8x8xbf16>
+  %s = nuri.add %y, %r : tensor<8x8xbf16>, tensor<8x8xbf16> -> tensor<8x8xbf16>
+  return %s : tensor<8x8xbf16>
+}
+
+// -----
+
+// Only functions marked for the NPU are lowered when any is marked.
+// CHECK-LABEL: func.func @cpu_side
+// CHECK-NOT: npu.program @cpu_side_npu
+// CHECK: npu.program @npu_0_npu
+func.func @cpu_side(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  return %x : tensor<4x8xf32>
+}
+func.func @npu_0(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> attributes {nuri.partition = "npu"} {
+  %y = nuri.relu %x : tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+// Softmax over rows: one fp32 pass per step on the vector engine, rows
+// split over both cores.
+// CHECK-LABEL: npu.program @softmax_npu
+// CHECK: npu.vec_unary {{.*}}dtype = "f32"{{.*}}stype = "bf16"{{.*}}unop = "copy"
+// CHECK-NEXT: npu.vec_reduce {{.*}}redop = "max"
+// CHECK-NEXT: npu.vec_binary {bcast = "col", binop = "sub"
+// CHECK-NEXT: npu.vec_unary {{.*}}unop = "exp"
+// CHECK-NEXT: npu.vec_reduce {{.*}}redop = "sum"
+// CHECK-NEXT: npu.vec_binary {bcast = "col", binop = "div"{{.*}}dtype = "bf16"
+// CHECK: npu.stream attributes {core = 1 : i64, engine = "vec"}
+// CHECK: npu.vec_reduce {{.*}}redop = "max"
+func.func @softmax(%x: tensor<4x32xbf16>) -> tensor<4x32xbf16> {
+  %y = nuri.softmax %x {axis = 1 : i64} : tensor<4x32xbf16>
+  return %y : tensor<4x32xbf16>
+}
+
+// -----
+
+// Attention, flash style: K is transposed in SRAM, S = Q K^T stays in the
+// accumulator and SRAM (read out scaled in f32), online softmax, P V.
+// CHECK-LABEL: npu.program @attention_npu
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "mat"}
+// CHECK: npu.mm {{.*}}k = 8 : i64, lda = 16 : i64
+// CHECK: npu.mm {{.*}}k = 16 : i64
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "vec"}
+// CHECK: npu.vec_fill
+// CHECK: npu.vec_transpose
+// CHECK: npu.acc_read {{.*}}dtype = "f32"{{.*}}use_scale = 1 : i64
+// CHECK: npu.vec_reduce {{.*}}redop = "max"
+// CHECK: npu.vec_unary {{.*}}unop = "exp"
+// CHECK: npu.vec_unary {{.*}}unop = "recip"
+// CHECK-NOT: dst_space = "dram"{{.*}}bytes = 64
+func.func @attention(%q: tensor<1x2x16x8xbf16>, %k: tensor<1x2x16x8xbf16>, %v: tensor<1x2x16x8xbf16>) -> tensor<1x2x16x8xbf16> {
+  %o = nuri.attention %q, %k, %v {scale = 0.35 : f32, causal} : (tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>) -> tensor<1x2x16x8xbf16>
+  return %o : tensor<1x2x16x8xbf16>
+}
+
+// -----
+
+// Transposes that keep the innermost dimension are strided DMA copies;
+// reshapes are free (same bytes).
+// CHECK-LABEL: npu.program @heads_npu
+// CHECK: npu.dma_copy {bytes = 16 : i64{{.*}}planes = 2 : i64{{.*}}rows = 3 : i64, src = {{[0-9]+}} : i64, src_pstride = 16 : i64, src_space = "dram", src_stride = 32 : i64
+func.func @heads(%x: tensor<3x16xbf16>) -> tensor<2x3x8xbf16> {
+  %r = nuri.reshape %x : tensor<3x16xbf16> -> tensor<3x2x8xbf16>
+  %t = nuri.transpose %r {permutation = array<i64: 1, 0, 2>} : tensor<3x2x8xbf16> -> tensor<2x3x8xbf16>
+  return %t : tensor<2x3x8xbf16>
+}

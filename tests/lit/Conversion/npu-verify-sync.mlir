@@ -1,0 +1,54 @@
+// RUN: nuri-opt %s --pass-pipeline='builtin.module(npu.program(npu-verify-sync))' --split-input-file --verify-diagnostics
+
+// Balanced: one token each way between DMA and the array, one barrier of
+// two participants.
+npu.program @balanced attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    npu.sem_signal {sem = 0 : i64, core = 0 : i64, count = 1 : i64}
+    npu.barrier {bar = 0 : i64, count = 2 : i64}
+  }
+  npu.stream attributes {core = 0 : i64, engine = "mat"} {
+    npu.sem_wait {sem = 0 : i64, count = 1 : i64}
+    npu.barrier {bar = 0 : i64, count = 2 : i64}
+  }
+}
+
+// -----
+
+// A token nobody waits for would be consumed by the next kernel.
+// expected-error @+1 {{semaphore 3 of core 0 is signaled 2 times but waited for 1 times}}
+npu.program @stale_token attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    npu.sem_signal {sem = 3 : i64, core = 0 : i64, count = 1 : i64}
+    npu.sem_signal {sem = 3 : i64, core = 0 : i64, count = 1 : i64}
+  }
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    npu.sem_wait {sem = 3 : i64, count = 1 : i64}
+  }
+}
+
+// -----
+
+// expected-error @+1 {{barrier 1 has 3 arrivals, not a multiple of its 2 participants}}
+npu.program @short_barrier attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    npu.barrier {bar = 1 : i64, count = 2 : i64}
+    npu.barrier {bar = 1 : i64, count = 2 : i64}
+  }
+  npu.stream attributes {core = 0 : i64, engine = "mat"} {
+    npu.barrier {bar = 1 : i64, count = 2 : i64}
+  }
+}
+
+// -----
+
+// expected-error @+1 {{barrier 0 has 2 arrivals, not a multiple of its 3 participants}}
+npu.program @mixed_counts attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    npu.barrier {bar = 0 : i64, count = 2 : i64}
+  }
+  npu.stream attributes {core = 0 : i64, engine = "mat"} {
+    // expected-error @+1 {{names 3 participants at barrier 0, an earlier arrival named 2}}
+    npu.barrier {bar = 0 : i64, count = 3 : i64}
+  }
+}

@@ -1,0 +1,222 @@
+// RUN: nuri-opt %s -split-input-file -verify-diagnostics
+// One case per verifier error of the npu dialect.
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  // expected-error @+1 {{has engine 'gpu'; expected dma, mat or vec}}
+  npu.stream attributes {core = 0 : i64, engine = "gpu"} {
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  // expected-error @+1 {{has core 300 outside [0, 255]}}
+  npu.stream attributes {core = 300 : i64, engine = "dma"} {
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+  }
+  // expected-error @+1 {{duplicates the stream of core 0 engine dma}}
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{is not legal on the 'dma' queue}}
+    npu.mm {acc = 0 : i64, a = 0 : i64, lda = 256 : i64, b = 0 : i64, ldb = 16 : i64, m = 16 : i64, n = 8 : i64, k = 128 : i64, atype = "bf16", btype = "bf16", accumulate = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "mat"} {
+    // expected-error @+1 {{multiplies bf16 by f16; legal pairs are i8 x i8, equal bf16/f16, fp8 x fp8}}
+    npu.mm {acc = 0 : i64, a = 0 : i64, lda = 256 : i64, b = 0 : i64, ldb = 16 : i64, m = 16 : i64, n = 8 : i64, k = 128 : i64, atype = "bf16", btype = "f16", accumulate = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "mat"} {
+    // expected-error @+1 {{expects k >= 1, got 0}}
+    npu.mm {acc = 0 : i64, a = 0 : i64, lda = 256 : i64, b = 0 : i64, ldb = 16 : i64, m = 16 : i64, n = 8 : i64, k = 0 : i64, atype = "bf16", btype = "bf16", accumulate = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "mat"} {
+    // expected-error @+1 {{field 'accumulate' = 2 does not fit in 1 bits}}
+    npu.mm {acc = 0 : i64, a = 0 : i64, lda = 256 : i64, b = 0 : i64, ldb = 16 : i64, m = 16 : i64, n = 8 : i64, k = 8 : i64, atype = "bf16", btype = "bf16", accumulate = 2 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{field 'src_space' has no enumerator "hbm"}}
+    npu.dma_copy {src_space = "hbm", dst_space = "sram", core = 0 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{field 'bytes' = 33554432 does not fit in 24 bits}}
+    npu.dma_copy {src_space = "dram", dst_space = "sram", core = 0 : i64, src = 0 : i64, dst = 0 : i64, bytes = 33554432 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{expects planes >= 1, got 0}}
+    npu.dma_copy {src_space = "dram", dst_space = "sram", core = 0 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 0 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    // expected-error @+1 {{field 'use_scale' = 3 does not fit in 1 bits}}
+    npu.acc_read {dst = 0 : i64, ldd = 16 : i64, acc = 0 : i64, m = 16 : i64, n = 8 : i64, dtype = "bf16", act = "none", use_scale = 3 : i64, scale = 0 : i64, use_bias = 0 : i64, bias = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    // expected-error @+1 {{field 'act' has no enumerator "swish"}}
+    npu.acc_read {dst = 0 : i64, ldd = 16 : i64, acc = 0 : i64, m = 16 : i64, n = 8 : i64, dtype = "bf16", act = "swish", use_scale = 0 : i64, scale = 0 : i64, use_bias = 0 : i64, bias = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    // expected-error @+1 {{expects cols >= 1, got 0}}
+    npu.vec_unary {unop = "exp", dst = 0 : i64, ldd = 128 : i64, src = 0 : i64, lds = 128 : i64, rows = 8 : i64, cols = 0 : i64, dtype = "f32", stype = "f32"}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    // expected-error @+1 {{field 'binop' has no enumerator "pow"}}
+    npu.vec_binary {binop = "pow", bcast = "none", dst = 0 : i64, ldd = 64 : i64, src = 0 : i64, lds = 64 : i64, src1 = 512 : i64, lds1 = 64 : i64, rows = 4 : i64, cols = 32 : i64, dtype = "bf16", stype = "bf16"}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    // expected-error @+1 {{field 'redop' has no enumerator "min"}}
+    npu.vec_reduce {redop = "min", dst = 1024 : i64, src = 0 : i64, lds = 128 : i64, rows = 8 : i64, cols = 32 : i64, dtype = "f32", stype = "f32"}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    // expected-error @+1 {{expects rows >= 1, got 0}}
+    npu.vec_transpose {dst = 0 : i64, ldd = 256 : i64, src = 8192 : i64, lds = 128 : i64, rows = 0 : i64, cols = 64 : i64, dtype = "bf16"}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    // expected-error @+1 {{field 'dtype' has no enumerator "f64"}}
+    npu.vec_fill {dst = 0 : i64, ldd = 512 : i64, rows = 1 : i64, cols = 128 : i64, dtype = "f64", imm = 1.0 : f32}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    // expected-error @+1 {{expects rows >= 1, got 0}}
+    npu.vec_scalar {binop = "mul", dst = 0 : i64, ldd = 4 : i64, src = 0 : i64, lds = 4 : i64, rows = 0 : i64, cols = 1 : i64, dtype = "f32", stype = "f32", imm = 1.0 : f32}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    // expected-error @+1 {{field 'bcast' has no enumerator "diag"}}
+    npu.vec_bcast {bcast = "diag", dst = 0 : i64, ldd = 128 : i64, src = 4096 : i64, rows = 8 : i64, cols = 32 : i64, dtype = "f32", stype = "bf16"}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{expects count >= 1, got 0}}
+    npu.sem_signal {sem = 0 : i64, core = 0 : i64, count = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{expects count >= 1, got 0}}
+    npu.sem_wait {sem = 0 : i64, count = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{field 'sem' = 300 does not fit in 8 bits}}
+    npu.sem_wait {sem = 300 : i64, count = 1 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{expects count >= 1, got 0}}
+    npu.barrier {bar = 0 : i64, count = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{expects times >= 1, got 0}}
+    npu.repeat {body = 0 : i64, times = 0 : i64}
+  }
+}
+
+// -----
+
+// expected-error @+1 {{holds only npu.stream ops, found npu.nop}}
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.nop {cycles = 1 : i64}
+}

@@ -1,0 +1,41 @@
+// RUN: nuri-opt %s | nuri-opt | FileCheck %s
+// Every npu op parses, verifies and prints back.
+
+// CHECK-LABEL: npu.program @all_ops
+// CHECK: npu.dma_copy
+// CHECK: npu.sem_signal
+// CHECK: npu.nop
+// CHECK: npu.repeat
+// CHECK: npu.mm
+// CHECK: npu.acc_read
+// CHECK: npu.vec_binary
+// CHECK: npu.vec_scalar
+// CHECK: npu.vec_unary
+// CHECK: npu.vec_reduce
+// CHECK: npu.vec_bcast
+// CHECK: npu.vec_transpose
+// CHECK: npu.vec_fill
+// CHECK: npu.barrier
+npu.program @all_ops attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    npu.dma_copy {src_space = "dram", dst_space = "sram", core = 0 : i64, src = 4096 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 16 : i64, planes = 1 : i64, src_stride = 1536 : i64, dst_stride = 256 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    npu.sem_signal {sem = 0 : i64, core = 0 : i64, count = 1 : i64}
+    npu.nop {cycles = 10 : i64}
+    npu.repeat {body = 2 : i64, times = 3 : i64}
+  }
+  npu.stream attributes {core = 0 : i64, engine = "mat"} {
+    npu.sem_wait {sem = 0 : i64, count = 1 : i64}
+    npu.mm {acc = 0 : i64, a = 0 : i64, lda = 256 : i64, b = 8192 : i64, ldb = 16 : i64, m = 16 : i64, n = 8 : i64, k = 128 : i64, atype = "bf16", btype = "bf16", accumulate = 0 : i64}
+  }
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    npu.acc_read {dst = 4096 : i64, ldd = 16 : i64, acc = 0 : i64, m = 16 : i64, n = 8 : i64, dtype = "bf16", act = "gelu", use_scale = 0 : i64, scale = 0 : i64, use_bias = 0 : i64, bias = 0 : i64}
+    npu.vec_binary {binop = "add", bcast = "row", dst = 0 : i64, ldd = 64 : i64, src = 0 : i64, lds = 64 : i64, src1 = 512 : i64, lds1 = 0 : i64, rows = 4 : i64, cols = 32 : i64, dtype = "bf16", stype = "bf16"}
+    npu.vec_scalar {binop = "mul", dst = 0 : i64, ldd = 4 : i64, src = 0 : i64, lds = 4 : i64, rows = 8 : i64, cols = 1 : i64, dtype = "f32", stype = "f32", imm = 1.250000e-01 : f32}
+    npu.vec_unary {unop = "exp", dst = 0 : i64, ldd = 128 : i64, src = 0 : i64, lds = 128 : i64, rows = 8 : i64, cols = 32 : i64, dtype = "f32", stype = "f32"}
+    npu.vec_reduce {redop = "max", dst = 1024 : i64, src = 0 : i64, lds = 128 : i64, rows = 8 : i64, cols = 32 : i64, dtype = "f32", stype = "f32"}
+    npu.vec_bcast {bcast = "row", dst = 0 : i64, ldd = 128 : i64, src = 4096 : i64, rows = 8 : i64, cols = 32 : i64, dtype = "f32", stype = "bf16"}
+    npu.vec_transpose {dst = 0 : i64, ldd = 256 : i64, src = 8192 : i64, lds = 128 : i64, rows = 128 : i64, cols = 64 : i64, dtype = "bf16"}
+    npu.vec_fill {dst = 0 : i64, ldd = 512 : i64, rows = 1 : i64, cols = 128 : i64, dtype = "f32", imm = 1.250000e-01 : f32}
+    npu.barrier {bar = 0 : i64, count = 1 : i64}
+  }
+}
