@@ -7,6 +7,22 @@
 // and bf16 inputs computed in fp32 and rounded to nearest even on output;
 // int8 x int8 -> int32 accumulation.
 //
+// Coverage (runtime/lib/cpu):
+// - every nuri op but constant; floats in f32, f16, bf16 (staged to fp32,
+//   rounded to nearest even once on store; fp8 stages the same way) and
+//   f64; integers (i8..i64, u8..u64) and bool wherever ONNX allows them
+//   (arithmetic, compare, where, clip, reductions, data movement, cast);
+//   matmul/linear also i8/u8/i32 -> i32 and narrow floats -> f32.
+// - onnx_op: ArgMax/ArgMin, TopK, CumSum, Pad, Einsum, GatherElements,
+//   GatherND, ScatterElements, OneHot, LeakyRelu, Elu, Selu, Celu,
+//   HardSigmoid, HardSwish, PRelu, Softplus, Softsign, Sinh, Cosh, Tan,
+//   Asin, Acos, Atan, Mish, ThresholdedRelu, IsNaN, IsInf,
+//   InstanceNormalization, BatchNormalization (inference), LRN, ReduceL1,
+//   ReduceL2, ReduceLogSum, ReduceLogSumExp, ReduceSumSquare,
+//   MatMulInteger, QLinearMatMul, DynamicQuantizeLinear (hasKernel says).
+// - the vector ISA is picked at run time (AVX-512, AVX2+FMA, scalar);
+//   NURI_CPU_ISA=avx2|scalar caps it, for tests and comparisons.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef NURI_CPU_KERNELS_H
