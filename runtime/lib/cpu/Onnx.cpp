@@ -745,7 +745,8 @@ std::string runReduceOnnx(const graph::Op &op, const std::string &t,
   int64_t rank = static_cast<int64_t>(x.shape.size());
   std::vector<int64_t> axes =
       in.size() > 1 && in[1].data ? readInts(in[1]) : op.getInts("axes");
-  bool keep = op.getInt("keepdims", 1) != 0;
+  // keepdims only changes the output's shape, which the graph declares;
+  // the element count is checked below.
   bool noop = op.getInt("noop_with_empty_axes", 0) != 0;
   if (!isNumeric(x.dtype) || o.dtype != x.dtype) {
     return unsupported(op, in, out);
@@ -767,7 +768,6 @@ std::string runReduceOnnx(const graph::Op &op, const std::string &t,
   if (o.elements() != graph::elementCount(keptShape)) {
     return fail(op, "output size does not match the reduction");
   }
-  (void)keep;
   std::vector<double> acc(o.elements(), 0.0), mx(o.elements(), -INFINITY);
   std::vector<int64_t> c(rank);
   auto slot = [&](int64_t i) {
