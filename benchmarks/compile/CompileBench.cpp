@@ -29,7 +29,8 @@ namespace {
 nuri::OnnxImportOptions shapesFor(const std::string &name) {
   nuri::OnnxImportOptions options;
   if (name.rfind("bert", 0) == 0) {
-    for (const char *input : {"input_ids", "attention_mask", "token_type_ids"}) {
+    for (const char *input :
+         {"input_ids", "attention_mask", "token_type_ids"}) {
       options.inputShapes[input] = {1, 128};
     }
   } else if (name.rfind("gpt2", 0) == 0) {
@@ -81,11 +82,10 @@ int main(int argc, char **argv) {
     nuri::driver::registerDialects(registry);
     mlir::MLIRContext context(registry);
     context.disableMultithreading();
-    mlir::ScopedDiagnosticHandler handler(
-        &context, [](mlir::Diagnostic &d) {
-          std::fprintf(stderr, "%s\n", d.str().c_str());
-          return mlir::success();
-        });
+    mlir::ScopedDiagnosticHandler handler(&context, [](mlir::Diagnostic &d) {
+      std::fprintf(stderr, "%s\n", d.str().c_str());
+      return mlir::success();
+    });
 
     // Stage times from the progress callback: each stage lasts until the
     // next one starts.
@@ -118,15 +118,14 @@ int main(int argc, char **argv) {
     for (const nuri::driver::PartitionInfo &p : result->report.partitions) {
       npu += p.npu;
     }
-    std::printf("compile %s seq128 for %s (bf16): %.2f s (%.2fx of the 10 s "
-                "target); %lld of %lld ops on the NPU, %zu partitions (%d NPU), "
-                "package %.0f MB\n",
-                name.c_str(), target.c_str(), seconds, seconds / 10.0,
-                static_cast<long long>(result->report.npuOps),
-                static_cast<long long>(result->report.npuOps +
-                                       result->report.cpuOps),
-                result->report.partitions.size(), npu,
-                result->package.size() / 1e6);
+    std::printf(
+        "compile %s seq128 for %s (bf16): %.2f s (%.2fx of the 10 s "
+        "target); %lld of %lld ops on the NPU, %zu partitions (%d NPU), "
+        "package %.0f MB\n",
+        name.c_str(), target.c_str(), seconds, seconds / 10.0,
+        static_cast<long long>(result->report.npuOps),
+        static_cast<long long>(result->report.npuOps + result->report.cpuOps),
+        result->report.partitions.size(), npu, result->package.size() / 1e6);
     for (const auto &[what, s] : stages) {
       std::printf("  %-14s %6.2f s  %5.1f%%\n", what.c_str(), s,
                   100.0 * s / seconds);

@@ -142,8 +142,12 @@ def run_set_cosine(nuri, model, inputs_dir, outputs_dir, device, work, args,
         if cpu_dir is not None and (cpu_dir / want_file.name).exists():
             other = np.load(cpu_dir / want_file.name)
             if other.dtype.kind == "f" and other.shape == got.shape:
-                notes.append(f"{want_file.stem} vs cpu device cos "
-                             f"{cosine(got, other):.6f}")
+                c = cosine(got, other)
+                notes.append(f"{want_file.stem} vs cpu device cos {c:.6f}")
+                if not c >= args.min_cpu_cosine:
+                    problems.append(f"{want_file.stem}: cosine against the "
+                                    f"CPU device {c:.6f} < "
+                                    f"{args.min_cpu_cosine}")
     return problems
 
 
@@ -197,6 +201,10 @@ def main():
                         default="allclose")
     parser.add_argument("--min-cosine", type=float, default=0.999)
     parser.add_argument("--compare-cpu", action="store_true")
+    parser.add_argument("--min-cpu-cosine", type=float, default=0.0,
+                        help="with --compare-cpu: the least cosine between "
+                             "the device and the CPU device on the same "
+                             "bf16 graph")
     parser.add_argument("--report", action="store_true")
     args = parser.parse_args()
 

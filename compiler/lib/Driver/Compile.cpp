@@ -16,6 +16,7 @@
 #include "nuri/cpu/Kernels.h"
 #include "nuri/isa/Assembler.h"
 #include "nuri/package/Package.h"
+#include "nuri/sim/Simulator.h"
 #include "nuri/target/Target.h"
 
 #ifdef NURI_HAVE_NPU_CODEGEN
@@ -159,7 +160,7 @@ private:
 };
 
 LogicalResult Packager::checkKernels(const graph::Graph &graph,
-                                    ArrayRef<Operation *> ops) {
+                                     ArrayRef<Operation *> ops) {
   // The emitter writes the ops in order, constants aside.
   for (auto [i, op] : llvm::enumerate(graph.ops)) {
     if (cpu::hasKernel(op)) {
@@ -275,7 +276,8 @@ LogicalResult Packager::emitCpuSegment(ArrayRef<Operation *> ops,
   if (failed(checkKernels(emitted->graph, ops))) {
     return failure();
   }
-  uint64_t base = appendWeights(emitted->weights.data(), emitted->weights.size());
+  uint64_t base =
+      appendWeights(emitted->weights.data(), emitted->weights.size());
   for (graph::TensorDesc &t : emitted->graph.tensors) {
     if (t.dataOffset >= 0) {
       t.dataOffset += static_cast<int64_t>(base);
@@ -355,6 +357,17 @@ LogicalResult Packager::emitNpuCall(func::CallOp call, std::string &asmText) {
     report.layers.push_back(
         {info.name, shortLocation(e.location), e.kind, e.predictedCycles});
   }
+  if (options.simulate) {
+    sim::SimOptions simOptions;
+    simOptions.functional = false;
+    sim::Simulator simulator(*target, simOptions);
+    Result<sim::Report> simulated = simulator.run(compiled->program);
+    if (!simulated) {
+      return callee.emitError("the simulator rejects the program of @")
+             << callee.getSymName() << ": " << simulated.error();
+    }
+    info.simulatedCycles = simulated->cycles.count();
+  }
   if (options.emit == Emit::Asm) {
     asmText += "// partition " + info.name + " (target " + target->name + ")\n";
     asmText += isa::disassemble(compiled->program);
@@ -420,9 +433,9 @@ FailureOr<std::vector<uint8_t>> Packager::run(std::string &asmText) {
   for (BlockArgument arg : body.getArguments()) {
     auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
                                                   onnx_attrs::kName);
-    namer.reserve(arg, name ? name.getValue()
-                            : StringRef("input_" +
-                                        std::to_string(arg.getArgNumber())));
+    namer.reserve(
+        arg, name ? name.getValue()
+                  : StringRef("input_" + std::to_string(arg.getArgNumber())));
   }
   for (auto call : body.getOps<func::CallOp>()) {
     ++npuTotal;
@@ -534,6 +547,11 @@ std::string Report::text() const {
                         p.npu ? "npu" : "cpu", p.name, p.ops);
     if (p.npu) {
       os << llvm::formatv("  predicted {0} cycles", p.predictedCycles);
+      if (p.simulatedCycles) {
+        os << llvm::formatv(", simulated {0} ({1:f2}x)", p.simulatedCycles,
+                            double(p.predictedCycles) /
+                                double(p.simulatedCycles));
+      }
     }
     os << "  in: " << joined(p.inputs) << "  out: " << joined(p.outputs)
        << "\n";
@@ -591,13 +609,14 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
   PassManager pm(context);
   if (options.dumpIrAfterAll) {
     context->disableMultithreading();
-    pm.enableIRPrinting([](Pass *, Operation *) { return false; },
-                        [](Pass *, Operation *) { return true; },
-                        /*printModuleScope=*/true,
-                        /*printAfterOnlyOnChange=*/false,
-                        /*printAfterOnlyOnFailure=*/false, llvm::errs(),
-                        OpPrintingFlags().elideLargeElementsAttrs(16)
-                            .elideLargeResourceString(64));
+    pm.enableIRPrinting(
+        [](Pass *, Operation *) { return false; },
+        [](Pass *, Operation *) { return true; },
+        /*printModuleScope=*/true,
+        /*printAfterOnlyOnChange=*/false,
+        /*printAfterOnlyOnFailure=*/false, llvm::errs(),
+        OpPrintingFlags().elideLargeElementsAttrs(16).elideLargeResourceString(
+            64));
   }
   buildDefaultGraphPipeline(pm);
   if (dtype != "fp32") {
@@ -642,11 +661,10 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
       name += " " + onnx.getOpType().str();
     }
     auto key = std::make_pair(name, reason.str());
-    auto [it, inserted] =
-        fallbackIndex.emplace(key, report.fallbacks.size());
+    auto [it, inserted] = fallbackIndex.emplace(key, report.fallbacks.size());
     if (inserted) {
-      report.fallbacks.push_back({name, reason.str(), 0,
-                                  locationName(op->getLoc())});
+      report.fallbacks.push_back(
+          {name, reason.str(), 0, locationName(op->getLoc())});
     }
     ++report.fallbacks[it->second].count;
   });
@@ -669,9 +687,9 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
       result.package = std::move(*bytes);
     }
   }
-  report.seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return result;
 }
 
@@ -691,9 +709,9 @@ FailureOr<CompileResult> compileOnnxFile(MLIRContext &context,
   }
   FailureOr<CompileResult> result = compileModule(*module, options);
   if (succeeded(result)) {
-    result->report.seconds = std::chrono::duration<double>(
-                                 std::chrono::steady_clock::now() - start)
-                                 .count();
+    result->report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
   }
   return result;
 }

@@ -3,7 +3,8 @@
 // nuri compile MODEL.onnx [--target cpu|atom|x220|x330|rngd|tiny]
 //              [--dtype bf16|fp16|fp32] [--input-shape NAME=DIMS ...]
 //              [--bind-input NAME=FILE.pb ...] [--emit package|mlir|asm]
-//              [--report] [--dump-ir-after-all] [--progress] -o OUT
+//              [--report [--simulate]] [--dump-ir-after-all] [--progress]
+//              -o OUT
 //
 // A command line over nuri::driver (compiler/lib/Driver): import, graph
 // passes, compute dtype, partitioning into NPU and CPU partitions, package.
@@ -28,7 +29,8 @@ namespace {
 cl::SubCommand compileCommand("compile",
                               "Compile an ONNX model into a .nuri package");
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
-                               cl::desc("<model.onnx>"), cl::sub(compileCommand));
+                               cl::desc("<model.onnx>"),
+                               cl::sub(compileCommand));
 cl::opt<std::string> outputPath("o",
                                 cl::desc("Output (package, or the text of "
                                          "--emit mlir|asm; '-' is stdout)"),
@@ -53,6 +55,11 @@ cl::opt<bool> printReport("report",
                                    "back to the CPU and why, and the cost "
                                    "model's cycles per layer"),
                           cl::sub(compileCommand));
+cl::opt<bool> simulate("simulate",
+                       cl::desc("With --report: run each NPU program "
+                                "through the simulator's timing model and "
+                                "show simulated next to predicted cycles"),
+                       cl::sub(compileCommand));
 cl::opt<bool> dumpIr("dump-ir-after-all",
                      cl::desc("Print the IR after every pass to stderr"),
                      cl::sub(compileCommand));
@@ -65,15 +72,17 @@ cl::list<std::string> inputShapes("input-shape",
                                            "input_ids=1x128"),
                                   cl::value_desc("NAME=DIMS"),
                                   cl::sub(compileCommand));
-cl::list<std::string> bindInputs(
-    "bind-input", cl::desc("Freeze a graph input to a TensorProto's value"),
-    cl::value_desc("NAME=FILE.pb"), cl::sub(compileCommand));
+cl::list<std::string>
+    bindInputs("bind-input",
+               cl::desc("Freeze a graph input to a TensorProto's value"),
+               cl::value_desc("NAME=FILE.pb"), cl::sub(compileCommand));
 
 int runCompile() {
   nuri::driver::CompileOptions options;
   options.target = targetName;
   options.dtype = dtypeName;
   options.dumpIrAfterAll = dumpIr;
+  options.simulate = simulate;
   options.producer =
       "nuri compile " + std::string(sys::path::filename(inputPath));
   if (emitKind == "package") {

@@ -78,9 +78,11 @@ std::string writeRunTrace(const std::string &packagePath,
     target = std::move(*t);
   }
   llvm::json::Array events;
-  events.push_back(llvm::json::Object{
-      {"ph", "M"}, {"pid", 1000}, {"name", "process_name"},
-      {"args", llvm::json::Object{{"name", "run"}}}});
+  events.push_back(
+      llvm::json::Object{{"ph", "M"},
+                         {"pid", 1000},
+                         {"name", "process_name"},
+                         {"args", llvm::json::Object{{"name", "run"}}}});
   double cursor = 0; // microseconds
   int64_t flowBase = 0;
   bool named = false;
@@ -130,9 +132,9 @@ std::string writeRunTrace(const std::string &packagePath,
         {"ph", "X"},
         {"pid", 1000},
         {"tid", npu ? 1 : 0},
-        {"name", (part.name.empty() ? "partition " + std::to_string(i)
-                                    : part.name) +
-                     (npu ? " (npu, simulated)" : " (cpu, wall time)")},
+        {"name",
+         (part.name.empty() ? "partition " + std::to_string(i) : part.name) +
+             (npu ? " (npu, simulated)" : " (cpu, wall time)")},
         {"ts", cursor},
         {"dur", dur},
         {"args", llvm::json::Object{{"partition", int64_t(i)},

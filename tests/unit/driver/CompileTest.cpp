@@ -84,7 +84,8 @@ struct Outputs {
   std::vector<nuri::PartitionStats> partitions;
 };
 
-Outputs runPackage(const std::vector<uint8_t> &bytes, const std::string &device) {
+Outputs runPackage(const std::vector<uint8_t> &bytes,
+                   const std::string &device) {
   nuri::Model model = nuri::Model::loadMemory(bytes.data(), bytes.size());
   nuri::Session session(model, device);
   nuri::Run run = session.newRun();

@@ -3,7 +3,7 @@
 
   compile_cli_test.py --nuri build/bin/nuri --configs backends/configs
 
-- --report, --emit mlir|asm, --dump-ir-after-all, --progress, --target cpu;
+- --report (--simulate), --emit mlir|asm, --dump-ir-after-all, --progress, --target cpu;
 - `nuri run --device sim --trace OUT.json` (partitions in order, engine
   tracks inside the NPU partitions);
 - a sequence length that does not tile the array (13 on `tiny`'s 8x8) runs
@@ -69,6 +69,13 @@ def main():
               "--report lists partitions, fallbacks and layers", r.stdout)
         check("[nuri compile] lowering NPU partition" in r.stderr,
               "--progress prints the stages", r.stderr)
+        r = run([nuri, "compile", model, "--target", "atom", *shapes(16),
+                 "--report", "--simulate", "-o", work / "s.nuri"])
+        check(r.returncode == 0 and
+              re.search(r"npu npu_0 .* predicted \d+ cycles, simulated \d+",
+                        r.stdout) is not None,
+              "--report --simulate shows predicted and simulated cycles",
+              r.stdout + r.stderr)
         r = run([nuri, "run", pkg, "--device", "sim", "--json"])
         ok = r.returncode == 0
         if ok:

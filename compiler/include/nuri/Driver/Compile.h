@@ -34,6 +34,10 @@ struct CompileOptions {
   bool dumpIrAfterAll = false;
   /// Called at each stage with a short description (a progress line).
   std::function<void(const std::string &)> progress;
+  /// Also run each NPU program through the simulator's timing model (no
+  /// data: the timing does not depend on it), so the report shows simulated
+  /// next to predicted cycles per partition.
+  bool simulate = false;
   /// Tests of the flow: claim exactly these op names (see nuri-partition).
   std::vector<std::string> testClaim;
   /// The `producer` string of the package.
@@ -47,6 +51,7 @@ struct PartitionInfo {
   int64_t ops = 0;
   std::vector<std::string> inputs, outputs;
   uint64_t predictedCycles = 0; ///< NPU: sum of the cost model's estimates
+  uint64_t simulatedCycles = 0; ///< NPU with CompileOptions::simulate
 };
 
 /// One group of ops that fell back to the CPU for the same reason.
@@ -88,9 +93,10 @@ mlir::FailureOr<CompileResult> compileModule(mlir::ModuleOp module,
                                              const CompileOptions &options);
 
 /// Imports `path` (allowing ops only the CPU runs) and compiles it.
-mlir::FailureOr<CompileResult>
-compileOnnxFile(mlir::MLIRContext &context, const std::string &path,
-                OnnxImportOptions importOptions, const CompileOptions &options);
+mlir::FailureOr<CompileResult> compileOnnxFile(mlir::MLIRContext &context,
+                                               const std::string &path,
+                                               OnnxImportOptions importOptions,
+                                               const CompileOptions &options);
 
 } // namespace nuri::driver
 

@@ -54,7 +54,7 @@ FailureOr<ElementsAttr> convertPayload(ElementsAttr value, Type element,
   // Finite values saturate to the largest finite value instead of rounding
   // to infinity: masks written as -FLT_MAX must stay finite, or a row that
   // is masked twice (causal and padding) or entirely becomes -inf - -inf.
-  double largest = element.isBF16()   ? 3.3895313892515355e38
+  double largest = element.isBF16()  ? 3.3895313892515355e38
                    : element.isF16() ? 65504.0
                                      : 3.4028234663852886e38;
   auto saturate = [largest](double v) {
@@ -106,7 +106,8 @@ FailureOr<ElementsAttr> convertPayload(ElementsAttr value, Type element,
     bytes.resize(2 * n);
     bool bf16 = element.isBF16();
     for (size_t i = 0; i < n; ++i) {
-      uint16_t h = bf16 ? nuri::isa::f32ToBf16(load(i)) : nuri::isa::f32ToF16(load(i));
+      uint16_t h =
+          bf16 ? nuri::isa::f32ToBf16(load(i)) : nuri::isa::f32ToF16(load(i));
       std::memcpy(bytes.data() + 2 * i, &h, 2);
     }
   }

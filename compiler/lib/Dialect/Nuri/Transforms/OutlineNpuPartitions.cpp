@@ -207,9 +207,8 @@ struct OutlineNpuPartitionsPass
     names.clear();
     // The model's own names come first, so crossing tensors never take them.
     for (BlockArgument arg : body.getArguments()) {
-      if (auto name =
-              main.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                onnx_attrs::kName)) {
+      if (auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                        onnx_attrs::kName)) {
         names[arg] = name;
         used.insert(name.getValue());
       }
@@ -311,7 +310,8 @@ struct OutlineNpuPartitionsPass
         op->erase();
       }
     }
-    for (Operation &op : llvm::make_early_inc_range(body.without_terminator())) {
+    for (Operation &op :
+         llvm::make_early_inc_range(body.without_terminator())) {
       if (isa<ConstantOp>(op) && op.use_empty()) {
         op.erase();
       }
