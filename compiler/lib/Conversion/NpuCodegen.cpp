@@ -172,6 +172,11 @@ int64_t trailing(RankedTensorType t, int64_t axis) {
   return n;
 }
 
+bool isHeadSwap(TransposeOp t) {
+  ArrayRef<int64_t> p = t.getPermutation();
+  return p.size() == 4 && p[0] == 0 && p[1] == 2 && p[2] == 1 && p[3] == 3;
+}
+
 /// Why the NPU cannot run `op` on `target`; empty when it can.
 std::string whyNot(Operation *op, const target::Target &t) {
   for (Value v : op->getResults()) {
@@ -943,14 +948,35 @@ LogicalResult PartitionLowering::lowerAttention(AttentionOp op) {
   a.dtype = *isaType(qt.getElementType());
   a.scale = op.getScale().convertToFloat();
   a.causal = op.getCausal();
-  FailureOr<uint64_t> q = addrOf(op.getQuery()), k = addrOf(op.getKey()),
-                      v = addrOf(op.getValue());
-  if (failed(q) || failed(k) || failed(v)) {
+  unsigned e = elemBytes(a.dtype);
+  // Operand address and strides: dense [B, H, S, D], or the [B, S, H, D]
+  // input of a folded head-split transpose.
+  auto operand = [&](Value v, uint64_t &addr, uint64_t *stride) {
+    auto t = tensorOf(v);
+    int64_t H = t.getDimSize(1), S = t.getDimSize(2), D = t.getDimSize(3);
+    auto tr = v.getDefiningOp<TransposeOp>();
+    if (tr && fused_.count(tr)) {
+      v = tr.getInput();
+      stride[0] = S * H * D * e;
+      stride[1] = D * e;
+      stride[2] = H * D * e;
+    } else {
+      stride[0] = H * S * D * e;
+      stride[1] = S * D * e;
+      stride[2] = D * e;
+    }
+    FailureOr<uint64_t> at = addrOf(v);
+    if (failed(at)) {
+      return failure();
+    }
+    addr = *at;
+    return success();
+  };
+  if (failed(operand(op.getQuery(), a.q, a.qStride)) ||
+      failed(operand(op.getKey(), a.k, a.kStride)) ||
+      failed(operand(op.getValue(), a.v, a.vStride))) {
     return failure();
   }
-  a.q = *q;
-  a.k = *k;
-  a.v = *v;
   if (Value m = op.getMask()) {
     auto mt = tensorOf(m);
     FailureOr<uint64_t> ma = addrOf(m);
@@ -974,7 +1000,20 @@ LogicalResult PartitionLowering::lowerAttention(AttentionOp op) {
       }
     }
   }
-  a.o = resultAddr(op.getOutput());
+  Value out = op.getOutput();
+  a.oStride[0] = a.Hq * a.Sq * a.Dv * e;
+  a.oStride[1] = a.Sq * a.Dv * e;
+  a.oStride[2] = a.Dv * e;
+  if (out.hasOneUse()) {
+    auto tr = dyn_cast<TransposeOp>(*out.getUsers().begin());
+    if (tr && fused_.count(tr)) {
+      // Written straight into the merged-heads layout [B, S, H, Dv].
+      out = tr.getOutput();
+      a.oStride[1] = a.Dv * e;
+      a.oStride[2] = a.Hq * a.Dv * e;
+    }
+  }
+  a.o = resultAddr(out);
   emit_.attention(a);
   return success();
 }
@@ -1035,6 +1074,28 @@ void PartitionLowering::planLiveness(Block &body) {
     auto it = root.find(v);
     return it == root.end() ? v : it->second;
   };
+  // Layout folding: a head split ([B,S,H,D] -> [B,H,S,D]) feeding only an
+  // attention, or the head merge right after it, becomes the attention's
+  // DMA strides instead of a copy.
+  for (Operation &op : body) {
+    auto att = dyn_cast<AttentionOp>(op);
+    if (!att) {
+      continue;
+    }
+    for (Value v : {att.getQuery(), att.getKey(), att.getValue()}) {
+      auto t = v.getDefiningOp<TransposeOp>();
+      if (t && isHeadSwap(t) && v.hasOneUse()) {
+        fused_.insert(t);
+      }
+    }
+    Value r = att.getOutput();
+    if (r.hasOneUse()) {
+      auto t = dyn_cast<TransposeOp>(*r.getUsers().begin());
+      if (t && isHeadSwap(t)) {
+        fused_.insert(t);
+      }
+    }
+  }
   int64_t index = 0;
   for (Operation &op : body) {
     for (Value in : op.getOperands()) {
@@ -1043,6 +1104,11 @@ void PartitionLowering::planLiveness(Block &body) {
     }
     if (auto reshape = dyn_cast<ReshapeOp>(op)) {
       root[reshape.getOutput()] = rootOf(reshape.getInput());
+    }
+    auto tr = dyn_cast<TransposeOp>(op);
+    if (tr && fused_.count(tr) &&
+        !tr.getInput().getDefiningOp<AttentionOp>()) {
+      root[tr.getOutput()] = rootOf(tr.getInput());
     }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (Value v : ret.getOperands()) {
@@ -1076,6 +1142,34 @@ FailureOr<CompiledPartition> PartitionLowering::run() {
     d.shape.assign(t.getShape().begin(), t.getShape().end());
     d.address = resultAddr(arg);
     out_.inputs.push_back(d);
+  }
+  // Inputs every core re-reads as a GEMM's A operand are staged once into
+  // the shared SRAM: one DRAM read, then the NoC, instead of one DRAM read
+  // per column slice.
+  {
+    std::vector<isa::DmaDesc> stage;
+    for (BlockArgument arg : body.getArguments()) {
+      bool isA = llvm::any_of(arg.getUses(), [](OpOperand &u) {
+        return (llvm::isa<LinearOp>(u.getOwner()) && u.getOperandNumber() == 0) ||
+               (llvm::isa<MatmulOp>(u.getOwner()) && u.getOperandNumber() == 0);
+      });
+      uint64_t at = 0;
+      if (isA && placeShared(bytesOf(arg), lastUse_.lookup(arg), at)) {
+        isa::DmaDesc c;
+        c.src = addr_[arg];
+        c.dst = at | kSharedTag;
+        c.bytes = bytesOf(arg);
+        stage.push_back(c);
+        addr_[arg] = at | kSharedTag;
+      }
+    }
+    if (!stage.empty()) {
+      try {
+        emit_.copies(stage);
+      } catch (const Error &e) {
+        return func_.emitError("staging inputs: ") << e.what();
+      }
+    }
   }
   func::ReturnOp ret;
   int64_t index = 0;
@@ -1115,7 +1209,7 @@ FailureOr<CompiledPartition> PartitionLowering::run() {
       return failure();
     }
     uint64_t at = *a;
-    if (taken.count(at)) {
+    if (taken.count(at) || (at & kSharedTag)) {
       uint64_t fresh = allocDram(bytesOf(v));
       isa::DmaDesc c;
       c.srcSpace = c.dstSpace = isa::Space::Dram;

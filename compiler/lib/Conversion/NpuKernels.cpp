@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 
@@ -232,11 +234,17 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
                   t, mb, nt, kc, g.in, g.in, pitch, nt * ei, false);
               double steps = double(perCore * blocks * tilesN * chunks);
               double compute = steps * double(mc.occupancy);
-              double bytes =
-                  double(g.batch) * (double(nS) * g.M * g.K * ei +
-                                     double(mS) * blocks * g.K * g.N * ei +
-                                     double(g.M) * g.N * eo);
-              double dma = bytes / dramPerCycle;
+              // Each operand's traffic goes over the link of its space:
+              // DRAM, or the NoC for the shared SRAM.
+              double aBytes = double(g.batch) * nS * g.M * g.K * ei;
+              double bBytes = double(g.batch) * mS * blocks * g.K * g.N * ei;
+              double cBytes = double(g.batch) * g.M * g.N * eo;
+              double dram = 0, noc = 0;
+              ((g.a & kSharedTag) ? noc : dram) += aBytes;
+              ((g.b & kSharedTag) ? noc : dram) += bBytes;
+              ((g.c & kSharedTag) ? noc : dram) += cBytes;
+              double dma = std::max(dram / dramPerCycle,
+                                    noc / std::max(1.0, t.noc.bytesPerCycle));
               double overhead =
                   steps * t.dma.issueCycles +
                   double(perCore * blocks) *
@@ -284,6 +292,18 @@ void KernelEmitter::gemm(const GemmDesc &g) {
   }
   const GemmPlan pl = planGemm(t_, g);
   estimate_ = pl.estimate;
+  if (std::getenv("NURI_NPU_DEBUG")) {
+    std::fprintf(stderr,
+                 "gemm %llux%llux%llu x%llu: mS %llu nS %llu mb %llu nt %llu "
+                 "kc %llu nA %u nW %u est %llu%s\n",
+                 (unsigned long long)g.M, (unsigned long long)g.K,
+                 (unsigned long long)g.N, (unsigned long long)g.batch,
+                 (unsigned long long)pl.mS, (unsigned long long)pl.nS,
+                 (unsigned long long)pl.mb, (unsigned long long)pl.nt,
+                 (unsigned long long)pl.kc, pl.nA, pl.nW,
+                 (unsigned long long)pl.estimate,
+                 (g.a & kSharedTag) ? " (A shared)" : "");
+  }
   const unsigned P = t_.cores;
   const unsigned ei = dtypeBytes(g.in), eo = dtypeBytes(g.out);
   const unsigned eb = dtypeBytes(g.biasType);
@@ -674,16 +694,37 @@ void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
   uint64_t bytes = 0;
   for (const DmaDesc &d : all) {
     bytes += d.planes * d.rows * d.bytes;
-    if (d.rows == 1 && d.planes == 1 && d.bytes > kMaxRow) {
-      for (uint64_t off = 0; off < d.bytes; off += kMaxRow) {
+    if (d.rows == 1 && d.planes == 1) {
+      // One transfer is capped at dma.bytes_per_cycle: cut flat copies so
+      // every core's DMA moves a share.
+      uint64_t piece = std::min(kMaxRow, roundUp(ceilDiv(d.bytes, t_.cores),
+                                                 256));
+      for (uint64_t off = 0; off < d.bytes; off += piece) {
         DmaDesc c = d;
         c.src += off;
         c.dst += off;
-        c.bytes = std::min(kMaxRow, d.bytes - off);
+        c.bytes = std::min(piece, d.bytes - off);
+        parts.push_back(c);
+      }
+    } else if (d.planes >= t_.cores) {
+      uint64_t per = ceilDiv(d.planes, t_.cores);
+      for (uint64_t p0 = 0; p0 < d.planes; p0 += per) {
+        DmaDesc c = d;
+        c.src += p0 * d.srcPStride;
+        c.dst += p0 * d.dstPStride;
+        c.planes = std::min(per, d.planes - p0);
         parts.push_back(c);
       }
     } else {
-      parts.push_back(d);
+      // Few planes: cut rows so every core moves a share.
+      uint64_t per = ceilDiv(d.rows, std::max<uint64_t>(1, t_.cores / d.planes));
+      for (uint64_t r0 = 0; r0 < d.rows; r0 += per) {
+        DmaDesc c = d;
+        c.src += r0 * d.srcStride;
+        c.dst += r0 * d.dstStride;
+        c.rows = std::min(per, d.rows - r0);
+        parts.push_back(c);
+      }
     }
   }
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -823,7 +864,8 @@ void KernelEmitter::attention(const AttentionDesc &a) {
   };
   const uint64_t ldq = a.D * e, ldv = a.Dv * e;
   auto qAddr = [&](const Unit &un) {
-    return a.q + ((un.b * a.Hq + un.h) * a.Sq + un.i0) * ldq;
+    return a.q + un.b * a.qStride[0] + un.h * a.qStride[1] +
+           un.i0 * a.qStride[2];
   };
   auto kvHead = [&](const Unit &un) { return un.h / (a.Hq / a.Hkv); };
   for (unsigned p = 0; p < P; ++p) {
@@ -847,25 +889,28 @@ void KernelEmitter::attention(const AttentionDesc &a) {
       const Unit &un = units[ui];
       ringO.consume(dma);
       dma.dma(store(oS[ui % 2], ldv,
-                    a.o + ((un.b * a.Hq + un.h) * a.Sq + un.i0) * ldv, ldv,
-                    un.rows, ldv));
+                    a.o + un.b * a.oStride[0] + un.h * a.oStride[1] +
+                        un.i0 * a.oStride[2],
+                    a.oStride[2], un.rows, ldv));
       ringO.consumed(dma, ui);
     };
     uint64_t g = 0;
     for (uint64_t ui = 0; ui < U; ++ui) {
       const Unit &un = units[ui];
       ringQ.produce(dma, ui);
-      dma.dma(load(qAddr(un), ldq, qS[ui % 2], ldq, un.rows, ldq));
+      dma.dma(load(qAddr(un), a.qStride[2], qS[ui % 2], ldq, un.rows, ldq));
       ringQ.produced(dma);
       uint64_t hk = kvHead(un);
       uint64_t nb = kvBlocks(un);
       for (uint64_t j = 0; j < nb; ++j, ++g) {
         uint64_t j0 = j * kb, kn = std::min(kb, a.Skv - j0);
         ringKv.produce(dma, g);
-        dma.dma(load(a.k + ((un.b * a.Hkv + hk) * a.Skv + j0) * ldq, ldq,
-                     kS[g % 2], ldq, kn, ldq));
-        dma.dma(load(a.v + ((un.b * a.Hkv + hk) * a.Skv + j0) * ldv, ldv,
-                     vS[g % 2], ldv, kn, ldv));
+        dma.dma(load(a.k + un.b * a.kStride[0] + hk * a.kStride[1] +
+                         j0 * a.kStride[2],
+                     a.kStride[2], kS[g % 2], ldq, kn, ldq));
+        dma.dma(load(a.v + un.b * a.vStride[0] + hk * a.vStride[1] +
+                         j0 * a.vStride[2],
+                     a.vStride[2], vS[g % 2], ldv, kn, ldv));
         if (a.hasMask) {
           uint64_t base = a.mask + (un.b * a.maskStride[0] +
                                     un.h * a.maskStride[1] +

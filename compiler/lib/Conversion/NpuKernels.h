@@ -97,6 +97,11 @@ struct AttentionDesc {
   uint64_t mask = 0;
   isa::Dtype maskType = isa::Dtype::BF16;
   uint64_t maskStride[4] = {0, 0, 0, 0}; ///< elements
+  /// Byte strides of batch, head and sequence position (the head dim is
+  /// contiguous): [B, H, S, D] dense by default, or the [B, S, H*D] layout
+  /// of a projection when the head split is folded into the DMA.
+  uint64_t qStride[3] = {0, 0, 0}, kStride[3] = {0, 0, 0},
+           vStride[3] = {0, 0, 0}, oStride[3] = {0, 0, 0};
 };
 
 class KernelEmitter {

@@ -439,6 +439,9 @@ Perf timeIt(const std::string &src, const std::string &targetName,
   if (!r) {
     throw Error(r.error());
   }
+  if (std::getenv("NURI_NPU_DEBUG")) {
+    std::fprintf(stderr, "%s\n", r->toText().c_str());
+  }
   Perf p;
   p.cycles = r->cycles.count();
   p.util = r->macUtilization;
@@ -582,5 +585,41 @@ TEST(NpuProgram, ImportThenEmitIsTheSameProgram) {
     EXPECT_EQ(back->streams[i].engine, part->program.streams[i].engine);
     EXPECT_TRUE(back->streams[i].insts == part->program.streams[i].insts)
         << "stream " << i;
+  }
+}
+
+// Where a layer's cycles go: each prefix of the layer compiled and timed
+// alone (its last value returned); the differences are per-op costs.
+// Diagnostic only: run with --gtest_also_run_disabled_tests.
+TEST(NpuPerf, DISABLED_BertLayerPerOp) {
+  for (int64_t B : {1, 8}) {
+    std::string src = bertLayer(B, 128);
+    std::vector<std::string> lines;
+    size_t pos = 0;
+    while (pos < src.size()) {
+      size_t nl = src.find('\n', pos);
+      lines.push_back(src.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
+    std::string header = lines[0].substr(0, lines[0].rfind(") -> ") + 1);
+    uint64_t prev = 0;
+    for (size_t k = 1; k + 2 < lines.size(); ++k) {
+      const std::string &l = lines[k];
+      std::string name = l.substr(2, l.find(' ', 2) - 2);
+      size_t arrow = l.rfind("-> ");
+      std::string type = arrow != std::string::npos ? l.substr(arrow + 3)
+                                                    : l.substr(l.rfind(": ") + 2);
+      std::string body;
+      for (size_t i = 1; i <= k; ++i) {
+        body += lines[i] + "\n";
+      }
+      std::string fn = header + " -> " + type + " {\n" + body + "  return " +
+                       name + " : " + type + "\n}\n";
+      Perf p = timeIt(fn, "atom", 0);
+      std::printf("B=%lld %-6s %10llu (+%llu)\n", (long long)B, name.c_str(),
+                  (unsigned long long)p.cycles,
+                  (unsigned long long)(p.cycles - std::min(prev, p.cycles)));
+      prev = p.cycles;
+    }
   }
 }
