@@ -1,18 +1,22 @@
 // RUN: nuri-opt %s --convert-nuri-to-npu=target=tiny --split-input-file | FileCheck %s
 
-// A linear layer: weights stream into SRAM, the array multiplies, the
-// vector engine reads the accumulator out with bias and GELU fused into the
-// epilogue, DMA stores the tile; semaphores order the three queues and a
-// barrier ends the kernel on every queue of both cores.
+// A linear layer: its input is staged once into the shared SRAM (every
+// column slice reads it), weights stream into SRAM, the array multiplies,
+// the vector engine reads the accumulator out with bias and GELU fused into
+// the epilogue, DMA stores the tile; semaphores order the three queues and
+// a barrier ends each kernel on every queue of both cores.
 // CHECK-LABEL: npu.program @linear_gelu_npu
 // CHECK-SAME: inputs = [{address = 0 : i64, dtype = "bf16", name = "x", shape = array<i64: 8, 16>}]
 // CHECK-SAME: outputs = [{address = {{[0-9]+}} : i64, dtype = "bf16", name = "y"
 // CHECK: npu.stream attributes {core = 0 : i64, engine = "dma"}
+// CHECK-NEXT: npu.dma_copy {{.*}}dst_space = "shared"{{.*}}src_space = "dram"
+// CHECK-NEXT: npu.barrier
 // CHECK: npu.dma_copy {{.*}}dst_space = "sram"{{.*}}src_space = "dram"
+// CHECK: npu.dma_copy {{.*}}dst_space = "sram"{{.*}}src_space = "shared"
 // CHECK: npu.sem_signal
 // CHECK: npu.barrier
 // CHECK: npu.stream attributes {core = 0 : i64, engine = "mat"}
-// CHECK-NEXT: npu.sem_wait
+// CHECK: npu.sem_wait
 // CHECK-NEXT: npu.mm {{.*}}atype = "bf16"{{.*}}k = 16 : i64{{.*}}m = 8 : i64, n = 8 : i64
 // CHECK: npu.stream attributes {core = 0 : i64, engine = "vec"}
 // CHECK: npu.acc_read {{.*}}act = "gelu"{{.*}}use_bias = 1 : i64
@@ -98,9 +102,9 @@ func.func @attention(%q: tensor<1x2x16x8xbf16>, %k: tensor<1x2x16x8xbf16>, %v: t
 // -----
 
 // Transposes that keep the innermost dimension are strided DMA copies;
-// reshapes are free (same bytes).
+// reshapes are free (same bytes). One plane per core.
 // CHECK-LABEL: npu.program @heads_npu
-// CHECK: npu.dma_copy {bytes = 16 : i64{{.*}}planes = 2 : i64{{.*}}rows = 3 : i64, src = {{[0-9]+}} : i64, src_pstride = 16 : i64, src_space = "dram", src_stride = 32 : i64
+// CHECK: npu.dma_copy {bytes = 16 : i64{{.*}}planes = 1 : i64{{.*}}rows = 3 : i64, src = {{[0-9]+}} : i64, src_pstride = 16 : i64, src_space = "dram", src_stride = 32 : i64
 func.func @heads(%x: tensor<3x16xbf16>) -> tensor<2x3x8xbf16> {
   %r = nuri.reshape %x : tensor<3x16xbf16> -> tensor<3x2x8xbf16>
   %t = nuri.transpose %r {permutation = array<i64: 1, 0, 2>} : tensor<3x2x8xbf16> -> tensor<2x3x8xbf16>
