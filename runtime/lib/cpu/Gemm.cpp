@@ -456,6 +456,31 @@ void gemmPacked(int64_t m, int64_t n, int64_t k, const float *ap,
   }
 }
 
+void igemmExactF32(int64_t m, int64_t n, int64_t k, const float *a,
+                   const float *b, int64_t maxProduct, int32_t *c,
+                   bool accumulate) {
+  if (!accumulate) {
+    std::fill(c, c + m * n, 0);
+  }
+  if (m <= 0 || n <= 0 || k <= 0) {
+    return;
+  }
+  int64_t slice = maxProduct <= 0
+                      ? k
+                      : std::max<int64_t>(1, (int64_t(1) << 24) / maxProduct);
+  std::vector<float> part(m * n);
+  auto *uc = reinterpret_cast<uint32_t *>(c);
+  for (int64_t p0 = 0; p0 < k; p0 += slice) {
+    int64_t kc = std::min(slice, k - p0);
+    sgemm(m, n, kc, MatrixRef{a + p0, k, 1}, MatrixRef{b + p0 * n, n, 1},
+          part.data(), n, false);
+    // Exact slice sums add in wrapping int32, as the NPU's accumulators.
+    for (int64_t i = 0; i < m * n; ++i) {
+      uc[i] += static_cast<uint32_t>(static_cast<int32_t>(part[i]));
+    }
+  }
+}
+
 } // namespace detail
 
 namespace {
@@ -491,22 +516,13 @@ void igemm(int64_t m, int64_t n, int64_t k, const int32_t *a, const int32_t *b,
   }
   // fp32 holds every integer up to 2^24 exactly, so a product over a K
   // slice whose partial sums stay below 2^24 in magnitude is exact on the
-  // fp32 GEMM, in any summation order. int8 operands (products <= 2^14)
-  // allow 1024-deep slices; the exact slice results then add up in int32
-  // with wrap-around. Wide integers fall back to the int32 loop.
+  // fp32 GEMM, in any summation order (detail::igemmExactF32). Wide
+  // integers fall back to the int32 loop.
   int64_t maxProduct = maxAbs(a, m * k) * maxAbs(b, k * n);
   int64_t slice = maxProduct == 0 ? k : (int64_t(1) << 24) / maxProduct;
   if (slice >= 64 || slice >= k) {
-    std::vector<float> fa(a, a + m * k), fb(b, b + k * n), part(m * n);
-    for (int64_t p0 = 0; p0 < k; p0 += slice) {
-      int64_t kc = std::min(slice, k - p0);
-      sgemm(m, n, kc, MatrixRef{fa.data() + p0, k, 1},
-            MatrixRef{fb.data() + p0 * n, n, 1}, part.data(), n, false);
-      auto *uc = reinterpret_cast<uint32_t *>(c);
-      for (int64_t i = 0; i < m * n; ++i) {
-        uc[i] += static_cast<uint32_t>(static_cast<int32_t>(part[i]));
-      }
-    }
+    std::vector<float> fa(a, a + m * k), fb(b, b + k * n);
+    detail::igemmExactF32(m, n, k, fa.data(), fb.data(), maxProduct, c, true);
     return;
   }
   auto rows = [&](int64_t i) { igemmRow(n, k, a + i * k, b, c + i * n); };

@@ -31,6 +31,14 @@ void gemmPacked(int64_t m, int64_t n, int64_t k, const float *ap,
                 const float *bp, int64_t bK, float *c, int64_t ldc,
                 bool accumulate);
 
+/// C (+)= A x B for integer-valued fp32 operands whose products are at most
+/// maxProduct in magnitude: runs the fp32 GEMM over K slices short enough
+/// that every partial sum is an exact fp32 integer (< 2^24) and adds the
+/// slices in wrapping int32. A is m x k and B k x n, row-major.
+void igemmExactF32(int64_t m, int64_t n, int64_t k, const float *a,
+                   const float *b, int64_t maxProduct, int32_t *c,
+                   bool accumulate);
+
 } // namespace nuri::cpu::detail
 
 #endif // NURI_CPU_GEMMINTERNAL_H

@@ -53,6 +53,28 @@ void widen(const TensorView &t, int64_t offset, int64_t rows, int64_t cols,
   }
 }
 
+/// 8-bit operands widen straight to fp32 for the exact sliced fp32 GEMM.
+bool is8Bit(DType t) { return t == DType::I8 || t == DType::U8; }
+int64_t maxMagnitude(DType t) { return t == DType::U8 ? 255 : 128; }
+
+void widenF(const TensorView &t, int64_t offset, int64_t rows, int64_t cols,
+            bool transposed, float *dst) {
+  auto typed = [&](auto tag) {
+    using T = decltype(tag);
+    const T *src = t.as<const T>() + offset;
+    parallelRange(rows, std::max<int64_t>(1, kParallelGrain / (cols + 1)),
+                  [&](int64_t rb, int64_t re) {
+                    for (int64_t r = rb; r < re; ++r) {
+                      for (int64_t c = 0; c < cols; ++c) {
+                        dst[r * cols + c] = static_cast<float>(
+                            transposed ? src[c * rows + r] : src[r * cols + c]);
+                      }
+                    }
+                  });
+  };
+  t.dtype == DType::U8 ? typed(uint8_t{}) : typed(int8_t{});
+}
+
 template <typename T>
 void naiveGemm(int64_t m, int64_t n, int64_t k, const T *a, bool ta, const T *b,
                bool tb, T *c) {
@@ -105,6 +127,17 @@ std::string runMatmul(const graph::Op &op, const Inputs &in,
 
   if (isIntGemmInput(l.dtype) && isIntGemmInput(r.dtype) &&
       o.dtype == DType::I32) {
+    if (is8Bit(l.dtype) && is8Bit(r.dtype)) {
+      std::vector<float> a(m * k), bm(k * n);
+      int64_t maxProduct = maxMagnitude(l.dtype) * maxMagnitude(r.dtype);
+      for (int64_t bi = 0; bi < batch; ++bi) {
+        widenF(l, lOff(bi), m, k, tl, a.data());
+        widenF(r, rOff(bi), k, n, tr, bm.data());
+        igemmExactF32(m, n, k, a.data(), bm.data(), maxProduct,
+                      o.as<int32_t>() + bi * m * n, false);
+      }
+      return "";
+    }
     std::vector<int32_t> a(m * k), bm(k * n);
     for (int64_t bi = 0; bi < batch; ++bi) {
       widen(l, lOff(bi), m, k, tl, a.data());
@@ -176,15 +209,24 @@ std::string runLinear(const graph::Op &op, const Inputs &in,
     if (bias && !isIntegerIndex(bias->dtype)) {
       return unsupported(op, in, out);
     }
-    std::vector<int32_t> a(m * k), b(k * n);
-    widen(x, 0, m, k, false, a.data());
-    widen(w, 0, k, n, false, b.data());
     int32_t *c = o.as<int32_t>();
     for (int64_t i = 0; bias && i < m; ++i) {
       for (int64_t j = 0; j < n; ++j) {
         c[i * n + j] = static_cast<int32_t>(readIndex(*bias, j));
       }
     }
+    if (is8Bit(x.dtype) && is8Bit(w.dtype)) {
+      std::vector<float> a(m * k), b(k * n);
+      widenF(x, 0, m, k, false, a.data());
+      widenF(w, 0, k, n, false, b.data());
+      igemmExactF32(m, n, k, a.data(), b.data(),
+                    maxMagnitude(x.dtype) * maxMagnitude(w.dtype), c,
+                    bias != nullptr);
+      return "";
+    }
+    std::vector<int32_t> a(m * k), b(k * n);
+    widen(x, 0, m, k, false, a.data());
+    widen(w, 0, k, n, false, b.data());
     igemm(m, n, k, a.data(), b.data(), c, bias != nullptr);
     return "";
   }

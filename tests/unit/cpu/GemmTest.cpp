@@ -172,6 +172,19 @@ TEST(Matmul, Int8AccumulatesInInt32) {
   }
 }
 
+TEST(Matmul, Uint8ProductsSpanSeveralExactSlices) {
+  // u8 x u8 products reach 65025, so the exact fp32 slices are 258 deep and
+  // K = 600 takes three of them.
+  Tensor l = randomTensor(DType::U8, {2, 9, 600}, 0, 255, 34);
+  Tensor r = randomTensor(DType::U8, {600, 13}, 0, 255, 35);
+  Tensor o(DType::I32, {2, 9, 13});
+  ASSERT_EQ(run(makeOp("matmul"), {&l, &r}, {&o}), "");
+  std::vector<double> want = refMatmul(l, r, false, false, o.shape);
+  for (int64_t i = 0; i < o.size(); ++i) {
+    ASSERT_EQ(o.as<int32_t>()[i], static_cast<int32_t>(want[i])) << i;
+  }
+}
+
 TEST(Matmul, Int8Transposed) {
   Tensor l = randomTensor(DType::I8, {9, 4}, -128, 127, 5);
   Tensor r = randomTensor(DType::I8, {6, 9}, -128, 127, 6);
