@@ -198,11 +198,13 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
       }
       uint64_t perCore = ceilDiv(g.batch * mS * nS, P);
       std::vector<uint64_t> nts = {std::min<uint64_t>(p.nc, 512)};
-      for (uint64_t x = C; x < nts[0]; x *= 2) {
+      // Narrower than two array widths the weight rows are too short for
+      // the DMA to stream efficiently.
+      for (uint64_t x = 2 * C; x < nts[0]; x *= 2) {
         nts.push_back(x);
       }
       std::vector<uint64_t> kcs;
-      for (uint64_t k : {512, 256, 128, 64, 32, 16, 8, 1}) {
+      for (uint64_t k : {512, 256, 128}) {
         k = std::min<uint64_t>(k, g.K);
         if (kcs.empty() || kcs.back() != k) {
           kcs.push_back(k);
@@ -245,12 +247,33 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
               ((g.c & kSharedTag) ? noc : dram) += cBytes;
               double dma = std::max(dram / dramPerCycle,
                                     noc / std::max(1.0, t.noc.bytesPerCycle));
+              // Pipeline fill and drain: nothing overlaps the first
+              // chunk's loads (A and B at this core's share of the link)
+              // or the last chunk's multiply and read-out.
+              double share = std::min(double(t.dma.bytesPerCycle),
+                                      dramPerCycle / double(P));
+              double fill = double(t.dram.latencyCycles) +
+                            double(mb * kc * ei + kc * nt * ei) / share +
+                            double(mc.occupancy) +
+                            double(mb * ceilDiv(nt, t.vector.lanes));
               double overhead =
-                  steps * t.dma.issueCycles +
+                  fill + steps * t.dma.issueCycles +
                   double(perCore * blocks) *
                       (nA == 1 ? double(t.dram.latencyCycles) : 0.0) +
                   double(t.dram.latencyCycles + R + C);
-              uint64_t est = uint64_t(std::max(compute, dma) + overhead);
+              // One core's DMA queue: `outstanding` transfers in flight,
+              // each paying the link latency.
+              double stepBytes = double(kc * nt * ei) +
+                                 double(mb * kc * ei) / double(tilesN);
+              double stepDescs = 1.0 + 1.0 / double(tilesN);
+              double perStep = std::max(
+                  stepBytes / share,
+                  (double(t.dram.latencyCycles) +
+                   stepBytes / stepDescs / double(t.dma.bytesPerCycle)) *
+                      stepDescs / double(std::max(1u, t.dma.outstanding)));
+              double dmaCore = steps * perStep;
+              uint64_t est = uint64_t(std::max({compute, dma, dmaCore}) +
+                                      overhead);
               if (est < p.estimate) {
                 p.estimate = est;
                 p.mb = mb;
