@@ -310,6 +310,30 @@ void packBPanel(const KernelInfo &kk, MatrixRef b, int64_t j0, int64_t n,
 thread_local Buffer tlA, tlB, tlPanel;
 thread_local int64_t tlACap = 0, tlBCap = 0, tlPanelCap = 0;
 
+/// Rows of C for a few rows of A (a decode step's M = 1..4): stream B once,
+/// row by row, with no packing and no MR padding. Memory-bound, like the
+/// problem.
+constexpr int64_t kThinM = 4;
+__attribute__((target_clones("avx512f", "avx2", "default"))) void
+thinRows(int64_t m, int64_t j0, int64_t j1, int64_t k, MatrixRef a,
+         const float *b, int64_t ldb, float *c, int64_t ldc, bool acc) {
+  for (int64_t i = 0; i < m; ++i) {
+    if (!acc) {
+      std::fill(c + i * ldc + j0, c + i * ldc + j1, 0.0f);
+    }
+  }
+  for (int64_t p = 0; p < k; ++p) {
+    const float *brow = b + p * ldb;
+    for (int64_t i = 0; i < m; ++i) {
+      float av = a.data[i * a.rowStride + p * a.colStride];
+      float *crow = c + i * ldc;
+      for (int64_t j = j0; j < j1; ++j) {
+        crow[j] += av * brow[j];
+      }
+    }
+  }
+}
+
 } // namespace
 
 const char *gemmKernelName() { return kernel().name; }
@@ -333,6 +357,23 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
   if (threads <= 1 || 2.0 * m * n * k < 2e6) {
     parallel = false;
     threads = 1;
+  }
+  if (m <= kThinM && b.colStride == 1) {
+    // Column chunks of 512 keep the C rows in L1 while B streams past.
+    constexpr int64_t kChunk = 512;
+    int64_t chunks = (n + kChunk - 1) / kChunk;
+    auto chunk = [&](int64_t t) {
+      int64_t j0 = t * kChunk, j1 = std::min(n, j0 + kChunk);
+      thinRows(m, j0, j1, k, a, b.data, b.rowStride, c, ldc, accumulate);
+    };
+    if (parallel && chunks > 1) {
+      tbb::parallel_for(int64_t(0), chunks, chunk);
+    } else {
+      for (int64_t t = 0; t < chunks; ++t) {
+        chunk(t);
+      }
+    }
+    return;
   }
   int64_t nPanels = (n + kk.nr - 1) / kk.nr;
   int64_t mPanels = (m + kk.mr - 1) / kk.mr;

@@ -60,7 +60,11 @@ INSTANTIATE_TEST_SUITE_P(
                       GemmCase{63, 63, 129, true, true, true},
                       GemmCase{200, 300, 600, false, true, false},
                       GemmCase{128, 768, 64, false, false, true},
-                      GemmCase{5, 33, 513, true, false, true}));
+                      GemmCase{5, 33, 513, true, false, true},
+                      // Decode-step shapes (M <= 4) take the streaming path.
+                      GemmCase{3, 1000, 77, false, false, true},
+                      GemmCase{4, 600, 300, true, false, false},
+                      GemmCase{1, 3072, 768, false, false, false}));
 
 TEST(Sgemm, KZeroClearsOrKeeps) {
   std::vector<float> c = {1, 2, 3, 4};
