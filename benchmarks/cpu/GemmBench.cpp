@@ -190,6 +190,7 @@ int main() {
       {"scores q.k^T, batch 12", 12, 128, 128, 64, true},
       {"context p.v, batch 12", 12, 128, 64, 128, false},
       {"square 1024", 1, 1024, 1024, 1024, false},
+      {"decode step ffn up (M=1)", 1, 1, 3072, 768, false},
   };
   std::printf("\n%-26s %-16s %12s %12s %8s %8s %14s\n", "gemm", "MxNxK",
               "1T GFLOP/s", "allT GFLOP/s", "1T %pk", "allT %pk",
