@@ -429,6 +429,32 @@ FailureOr<std::vector<uint8_t>> Packager::run(std::string &asmText) {
     }
     return std::move(*bytes);
   }
+  // An output that is a model input, a constant or another output gets a
+  // copy of its own (a reshape to the same shape, as the graph emitter does),
+  // so each model-level tensor has exactly one name.
+  {
+    Operation *ret = body.getTerminator();
+    llvm::SmallPtrSet<Value, 8> seen;
+    OpBuilder b(ret);
+    for (OpOperand &use : ret->getOpOperands()) {
+      Value v = use.get();
+      auto name = main.getResultAttrOfType<StringAttr>(use.getOperandNumber(),
+                                                       onnx_attrs::kName);
+      auto arg = llvm::dyn_cast<BlockArgument>(v);
+      if (arg && name &&
+          main.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                            onnx_attrs::kName) == name) {
+        seen.insert(v);
+        continue; // ONNX's way to say the output is the input itself
+      }
+      bool alias =
+          arg || !seen.insert(v).second ||
+          (v.getDefiningOp() && llvm::isa<ConstantOp>(v.getDefiningOp()));
+      if (alias) {
+        use.set(b.create<ReshapeOp>(ret->getLoc(), v.getType(), v));
+      }
+    }
+  }
   // The names the model and the outlining gave come first.
   for (BlockArgument arg : body.getArguments()) {
     auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(),

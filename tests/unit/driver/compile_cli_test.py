@@ -23,6 +23,8 @@ import sys
 import tempfile
 
 import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
 failures = 0
 
@@ -140,6 +142,32 @@ def main():
             ok = cos > 0.9999
         check(ok, "seq 13 on tiny (does not tile 8x8) matches the CPU device",
               r1.stderr + r2.stderr)
+
+        # A model that returns its input as an output and is all NPU: the
+        # output is the input itself, next to the NPU partition's result.
+        w = numpy_helper.from_array(
+            np.random.RandomState(0).randn(16, 16).astype(np.float32), "W")
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 16])
+        graph = helper.make_graph(
+            [helper.make_node("MatMul", ["x", "W"], ["y"]),
+             helper.make_node("Relu", ["y"], ["z"])], "passthrough", [x],
+            [helper.make_tensor_value_info("z", TensorProto.FLOAT, [4, 16]), x],
+            [w])
+        alias = work / "alias.onnx"
+        onnx.save(helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", 17)]), str(alias))
+        feed = work / "x.npy"
+        np.save(feed, np.linspace(-1, 1, 64, dtype=np.float32).reshape(4, 16))
+        r = run([nuri, "compile", alias, "--target", "atom", "-o",
+                 work / "alias.nuri"])
+        ok = r.returncode == 0
+        if ok:
+            r = run([nuri, "run", work / "alias.nuri", "--device", "sim",
+                     "--input", f"x={feed}", "--output-dir", work / "alias"])
+            ok = (r.returncode == 0 and np.array_equal(
+                np.load(work / "alias" / "x.npy"), np.load(feed)))
+        check(ok, "an output that is the model's input, beside NPU partitions",
+              r.stderr)
 
         # Chips too small for the model: the errors come from the NPU
         # lowering and name the node; no package is written.

@@ -152,7 +152,11 @@ struct ConvertDtypePass
         continue;
       }
       auto cast = builder.create<CastOp>(arg.getLoc(), want, arg);
-      arg.replaceAllUsesExcept(cast.getResult(), cast);
+      // An argument returned as it is stays the model's input, uncast.
+      arg.replaceUsesWithIf(cast.getResult(), [&](OpOperand &use) {
+        return use.getOwner() != cast &&
+               !llvm::isa<func::ReturnOp>(use.getOwner());
+      });
     }
 
     // Ops in order, so every operand already has its final type.
