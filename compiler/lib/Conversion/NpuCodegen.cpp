@@ -87,7 +87,15 @@ std::string floatOperand(Value v, const char *what) {
   return "";
 }
 
-bool isConstant(Value v) { return v.getDefiningOp<ConstantOp>() != nullptr; }
+/// The constant a value is (through reshapes, which keep row-major bytes).
+ConstantOp constantOf(Value v) {
+  while (auto r = v.getDefiningOp<ReshapeOp>()) {
+    v = r.getInput();
+  }
+  return v.getDefiningOp<ConstantOp>();
+}
+
+bool isConstant(Value v) { return constantOf(v) != nullptr; }
 
 /// How an elementwise operand maps onto the [rows x cols] view of the
 /// output (cols = last dimension).
@@ -436,6 +444,8 @@ private:
   LogicalResult lowerLinearLike(Operation *op, Value input, Value weight,
                                 Value bias, bool transposeW);
   LogicalResult lowerMatmul(MatmulOp op);
+  LogicalResult lowerMergedLinears(ArrayRef<LinearOp> group);
+  void findMergeableLinears(Block &body);
   LogicalResult lowerBinary(Operation *op, isa::BinOp code);
   LogicalResult lowerUnary(Operation *op);
   LogicalResult lowerNorm(Operation *op, bool rms);
@@ -454,6 +464,11 @@ private:
   /// (keyed by the value that owns the buffer).
   llvm::DenseMap<Value, int64_t> lastUse_;
   llvm::DenseSet<Value> outputRoots_;
+  /// Projections of one input merged into one GEMM (Q, K, V): the first
+  /// op of each group -> the group; the others are in fused_.
+  llvm::DenseMap<Operation *, SmallVector<LinearOp>> groups_;
+  /// Row pitch in bytes of values that are column slices of a wider buffer.
+  llvm::DenseMap<Value, uint64_t> pitch_;
   /// Shared-SRAM buffers: offset -> (bytes, last use).
   std::map<uint64_t, std::pair<uint64_t, int64_t>> shared_;
   CompiledPartition out_;
@@ -461,8 +476,9 @@ private:
 
 FailureOr<uint64_t> PartitionLowering::constantAs(Value v, isa::Dtype d,
                                                   bool transpose2d) {
-  auto c = v.getDefiningOp<ConstantOp>();
-  auto key = std::make_tuple(v.getAsOpaquePointer(), int(d), transpose2d);
+  auto c = constantOf(v);
+  auto key = std::make_tuple(c.getResult().getAsOpaquePointer(), int(d),
+                             transpose2d);
   if (auto it = derived_.find(key); it != derived_.end()) {
     return it->second;
   }
@@ -957,9 +973,13 @@ LogicalResult PartitionLowering::lowerAttention(AttentionOp op) {
     auto tr = v.getDefiningOp<TransposeOp>();
     if (tr && fused_.count(tr)) {
       v = tr.getInput();
-      stride[0] = S * H * D * e;
+      uint64_t row = H * D * e;
+      if (auto p = pitch_.find(v); p != pitch_.end()) {
+        row = p->second; // a column slice of a merged projection
+      }
+      stride[0] = S * row;
       stride[1] = D * e;
-      stride[2] = H * D * e;
+      stride[2] = row;
     } else {
       stride[0] = H * S * D * e;
       stride[1] = S * D * e;
@@ -1029,16 +1049,25 @@ LogicalResult PartitionLowering::lower(Operation *op) {
     LogicalResult r =
         llvm::TypeSwitch<Operation *, LogicalResult>(op)
             .Case([&](LinearOp l) {
+              if (auto g = groups_.find(l); g != groups_.end()) {
+                return lowerMergedLinears(g->second);
+              }
               return lowerLinearLike(l, l.getInput(), l.getWeight(),
                                      l.getBias(), false);
             })
             .Case([&](MatmulOp m) { return lowerMatmul(m); })
             .Case([&](ReshapeOp r) -> LogicalResult {
+              if (isConstant(r.getInput())) {
+                return success(); // materialized by its reader, if any
+              }
               FailureOr<uint64_t> a = addrOf(r.getInput());
               if (failed(a)) {
                 return failure();
               }
               addr_[r.getOutput()] = *a; // dense row-major: same bytes
+              if (auto p = pitch_.find(r.getInput()); p != pitch_.end()) {
+                pitch_[r.getOutput()] = p->second;
+              }
               return success();
             })
             .Case([&](TransposeOp t) { return lowerTranspose(t); })
@@ -1066,6 +1095,150 @@ LogicalResult PartitionLowering::lower(Operation *op) {
   } catch (const Error &e) {
     return op->emitOpError("cannot be lowered to the NPU: ") << e.what();
   }
+}
+
+void PartitionLowering::findMergeableLinears(Block &body) {
+  // A projection qualifies when its weight is a constant matrix, it has no
+  // fused epilogue, and its result only reaches attentions through a
+  // reshape and a folded head-split transpose (the consumers that take a
+  // row pitch).
+  auto qualifies = [&](LinearOp l) {
+    if (!isConstant(l.getWeight()) ||
+        (l.getBias() && !isConstant(l.getBias())) ||
+        tensorOf(l.getWeight()).getRank() != 2 || !l.getOutput().hasOneUse()) {
+      return false;
+    }
+    auto r = dyn_cast<ReshapeOp>(*l.getOutput().getUsers().begin());
+    if (!r || !r.getOutput().hasOneUse()) {
+      return false;
+    }
+    auto t = dyn_cast<TransposeOp>(*r.getOutput().getUsers().begin());
+    return t && fused_.count(t);
+  };
+  llvm::DenseMap<Value, SmallVector<LinearOp>> byInput;
+  SmallVector<Value> order;
+  for (Operation &op : body) {
+    auto l = dyn_cast<LinearOp>(op);
+    if (l && qualifies(l)) {
+      if (!byInput.count(l.getInput())) {
+        order.push_back(l.getInput());
+      }
+      byInput[l.getInput()].push_back(l);
+    }
+  }
+  for (Value in : order) {
+    SmallVector<LinearOp> &g = byInput[in];
+    if (g.size() < 2) {
+      continue;
+    }
+    bool same = llvm::all_of(g, [&](LinearOp l) {
+      return bool(l.getBias()) == bool(g[0].getBias()) &&
+             tensorOf(l.getWeight()).getElementType() ==
+                 tensorOf(g[0].getWeight()).getElementType();
+    });
+    if (!same) {
+      continue;
+    }
+    groups_[g[0]] = g;
+    for (size_t i = 1; i < g.size(); ++i) {
+      fused_.insert(g[i]);
+    }
+  }
+}
+
+LogicalResult PartitionLowering::lowerMergedLinears(ArrayRef<LinearOp> group) {
+  LinearOp first = group[0];
+  auto it = tensorOf(first.getInput());
+  isa::Dtype in = *isaType(it.getElementType());
+  isa::Dtype out = *isaType(tensorOf(first.getOutput()).getElementType());
+  unsigned ei = elemBytes(in), eo = elemBytes(out);
+  int64_t K = it.getShape().back(), M = it.getNumElements() / K, N = 0;
+  for (LinearOp l : group) {
+    N += tensorOf(l.getWeight()).getDimSize(1);
+  }
+  // The concatenated weight [K, sum N] and bias, laid out once at compile
+  // time.
+  std::vector<double> w(size_t(K) * N), b(size_t(N), 0.0);
+  int64_t col = 0;
+  for (LinearOp l : group) {
+    int64_t n = tensorOf(l.getWeight()).getDimSize(1);
+    FailureOr<std::vector<double>> x =
+        readAsDouble(constantOf(l.getWeight()).getValue());
+    if (failed(x)) {
+      return l.emitOpError("weight cannot be read");
+    }
+    for (int64_t k = 0; k < K; ++k) {
+      for (int64_t j = 0; j < n; ++j) {
+        w[size_t(k) * N + col + j] = (*x)[size_t(k) * n + j];
+      }
+    }
+    if (l.getBias()) {
+      FailureOr<std::vector<double>> y =
+          readAsDouble(constantOf(l.getBias()).getValue());
+      if (failed(y)) {
+        return l.emitOpError("bias cannot be read");
+      }
+      std::copy(y->begin(), y->end(), b.begin() + col);
+    }
+    col += n;
+  }
+  MLIRContext *ctx = first.getContext();
+  auto store = [&](std::vector<double> &vals, Type et) -> FailureOr<uint64_t> {
+    auto ty = RankedTensorType::get({int64_t(vals.size())}, et);
+    FailureOr<std::vector<char>> raw = readRawBytes(makeFromDouble(ty, vals));
+    if (failed(raw) || dramTop_ + raw->size() > t_.dram.bytes) {
+      return first.emitOpError("merged projection weights do not fit");
+    }
+    uint64_t at = allocDram(raw->size());
+    out_.constants.push_back({at, std::move(*raw)});
+    return at;
+  };
+  Type wt = tensorOf(first.getWeight()).getElementType();
+  GemmDesc g;
+  g.in = in;
+  g.out = out;
+  g.M = M;
+  g.K = K;
+  g.N = N;
+  g.lda = K * ei;
+  g.ldb = N * ei;
+  g.ldc = N * eo;
+  FailureOr<uint64_t> a = addrOf(first.getInput());
+  FailureOr<uint64_t> wb = store(w, wt);
+  if (failed(a) || failed(wb)) {
+    return failure();
+  }
+  g.a = *a;
+  g.b = *wb;
+  if (first.getBias()) {
+    FailureOr<uint64_t> bb = store(b, Float32Type::get(ctx));
+    if (failed(bb)) {
+      return failure();
+    }
+    g.hasBias = true;
+    g.bias = *bb;
+    g.biasType = isa::Dtype::F32;
+  }
+  // One buffer [M, sum N] alive until the last reader of any slice.
+  int64_t last = 0;
+  for (LinearOp l : group) {
+    last = std::max(last, lastUse_.lookup(l.getOutput()));
+  }
+  uint64_t bytes = uint64_t(M) * N * eo, base = 0;
+  if (placeShared(bytes, last, base)) {
+    base |= kSharedTag;
+  } else {
+    base = allocDram(bytes);
+  }
+  g.c = base;
+  col = 0;
+  for (LinearOp l : group) {
+    addr_[l.getOutput()] = base + uint64_t(col) * eo;
+    pitch_[l.getOutput()] = uint64_t(N) * eo;
+    col += tensorOf(l.getWeight()).getDimSize(1);
+  }
+  emit_.gemm(g);
+  return success();
 }
 
 void PartitionLowering::planLiveness(Block &body) {
@@ -1096,6 +1269,7 @@ void PartitionLowering::planLiveness(Block &body) {
       }
     }
   }
+  findMergeableLinears(body);
   int64_t index = 0;
   for (Operation &op : body) {
     for (Value in : op.getOperands()) {
