@@ -17,7 +17,7 @@
 // CHECK: npu.barrier
 // CHECK: npu.stream attributes {core = 0 : i64, engine = "mat"}
 // CHECK: npu.sem_wait
-// CHECK-NEXT: npu.mm {{.*}}atype = "bf16"{{.*}}k = 16 : i64{{.*}}m = 8 : i64, n = 8 : i64
+// CHECK-NEXT: npu.mm {{.*}}atype = "bf16"{{.*}}k = 16 : i64{{.*}}m = {{[48]}} : i64, n = 8 : i64
 // CHECK: npu.stream attributes {core = 0 : i64, engine = "vec"}
 // CHECK: npu.acc_read {{.*}}act = "gelu"{{.*}}use_bias = 1 : i64
 // CHECK-NOT: nuri.gelu
