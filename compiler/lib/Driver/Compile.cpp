@@ -89,6 +89,44 @@ std::string shortLocation(const std::string &text) {
   return text.substr(5, end - 5);
 }
 
+// Multiply-accumulates of the matrix ops (linear, matmul, conv, attention):
+// the work the report weighs the partitioning by; 0 for other ops.
+uint64_t macsOf(Operation *op) {
+  auto shape = [](Value v) {
+    return llvm::cast<RankedTensorType>(v.getType()).getShape();
+  };
+  auto elements = [](Value v) {
+    return static_cast<uint64_t>(
+        llvm::cast<RankedTensorType>(v.getType()).getNumElements());
+  };
+  if (auto linear = llvm::dyn_cast<LinearOp>(op)) {
+    return elements(linear.getResult()) *
+           static_cast<uint64_t>(shape(linear.getWeight())[0]);
+  }
+  if (auto matmul = llvm::dyn_cast<MatmulOp>(op)) {
+    ArrayRef<int64_t> lhs = shape(matmul.getLhs());
+    int64_t k = lhs.size() < 2 || !matmul.getTransposeLhs()
+                    ? lhs.back()
+                    : lhs[lhs.size() - 2];
+    return elements(matmul.getResult()) * static_cast<uint64_t>(k);
+  }
+  if (auto conv = llvm::dyn_cast<ConvOp>(op)) {
+    ArrayRef<int64_t> w = shape(conv.getWeight());
+    uint64_t perOutput = 1;
+    for (int64_t d : w.drop_front()) {
+      perOutput *= static_cast<uint64_t>(d);
+    }
+    return elements(conv.getResult()) * perOutput;
+  }
+  if (auto attention = llvm::dyn_cast<AttentionOp>(op)) {
+    // Scores and the weighted sum: 2 x (queries x keys x head dim) per head.
+    ArrayRef<int64_t> k = shape(attention.getKey());
+    return 2 * elements(attention.getQuery()) *
+           static_cast<uint64_t>(k[k.size() - 2]);
+  }
+  return 0;
+}
+
 // Unique names for the tensors that cross partition boundaries.
 class Namer {
 public:
@@ -563,9 +601,17 @@ std::string Report::text() const {
                       total, cpuOps);
   if (target == "cpu") {
     os << " (--target cpu: the whole model is one CPU partition)";
-  } else if (cpuOps > npuOps) {
-    os << " (most of the work runs in CPU partitions: the NPU lowers few ops "
-          "yet)";
+  }
+  uint64_t macs = npuMacs + cpuMacs;
+  if (macs) {
+    double share = double(npuMacs) / double(macs);
+    os << llvm::formatv("\nmatrix work (linear, matmul, conv, attention): "
+                        "{0:f1}% of {1} MACs on the NPU",
+                        100 * share, macs);
+    if (target != "cpu" && share < 0.5) {
+      os << " (most of the work runs in CPU partitions; the reasons are "
+            "below)";
+    }
   }
   os << "\npartitions, in execution order:\n";
   for (auto [i, p] : llvm::enumerate(partitions)) {
@@ -675,9 +721,11 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
     auto device = op->getAttrOfType<StringAttr>("nuri.device");
     if (device && device.getValue() == "npu") {
       ++report.npuOps;
+      report.npuMacs += macsOf(op);
       return;
     }
     ++report.cpuOps;
+    report.cpuMacs += macsOf(op);
     auto reason = op->getAttrOfType<StringAttr>("nuri.fallback");
     if (!reason) {
       return;

@@ -66,6 +66,8 @@ def main():
         check(r.returncode == 0 and pkg.exists(), "compile --target atom",
               r.stderr)
         check(re.search(r"ops: \d+ of \d+ on the NPU", r.stdout) is not None and
+              re.search(r"matrix work .*: [\d.]+% of \d+ MACs on the NPU",
+                        r.stdout) is not None and
               "fell back to the CPU" in r.stdout and
               "per layer, predicted by the cost model" in r.stdout,
               "--report lists partitions, fallbacks and layers", r.stdout)

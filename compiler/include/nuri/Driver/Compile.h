@@ -70,6 +70,8 @@ struct LayerEstimateInfo {
 struct Report {
   std::string target, dtype;
   int64_t npuOps = 0, cpuOps = 0;
+  /// Multiply-accumulates of the matrix ops on each side.
+  uint64_t npuMacs = 0, cpuMacs = 0;
   std::vector<PartitionInfo> partitions;
   std::vector<Fallback> fallbacks;
   std::vector<LayerEstimateInfo> layers;
