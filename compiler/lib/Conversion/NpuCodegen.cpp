@@ -823,9 +823,9 @@ LogicalResult PartitionLowering::lowerNorm(Operation *op, bool rms) {
   r.out = resultAddr(op->getResult(0));
   r.f32Scratch = 2;
   r.vecScratch = 2;
+  r.rowsAsF32 = true;
   uint64_t cols = r.cols;
-  isa::Dtype outT = r.outType, inT = r.ins[0].dtype, gT = r.ins[1].dtype;
-  isa::Dtype bT = bias ? r.ins[2].dtype : isa::Dtype::F32;
+  isa::Dtype outT = r.outType, inT = r.ins[0].dtype;
   bool hasBias = bool(bias);
   r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
     auto F = isa::Dtype::F32;
@@ -846,15 +846,13 @@ LogicalResult PartitionLowering::lowerNorm(Operation *op, bool rms) {
     vec.scalar(isa::BinOp::Add, var, var, eps, n, 1, F, F);
     vec.unary(isa::UnOp::Rsqrt, var, var, n, 1, F, F);
     vec.binary(isa::BinOp::Mul, isa::Bcast::Col, x, x, var, n, cols, F, F);
-    // Gamma and beta rows stay in their dtype; bcast reads them per row.
-    vec.bcast(isa::Bcast::Row, y, ch.in[1], n, cols, F, gT);
+    // Gamma and beta arrive as f32 rows (converted once per core).
     isa::TileRef out{ch.out, cols * elemBytes(outT)};
-    vec.binary(isa::BinOp::Mul, isa::Bcast::None, hasBias ? x : out, x, y, n,
-               cols, hasBias ? F : outT, F);
+    vec.binary(isa::BinOp::Mul, isa::Bcast::Row, hasBias ? x : out, x,
+               {ch.in[1], 0}, n, cols, hasBias ? F : outT, F);
     if (hasBias) {
-      vec.bcast(isa::Bcast::Row, y, ch.in[2], n, cols, F, bT);
-      vec.binary(isa::BinOp::Add, isa::Bcast::None, out, x, y, n, cols, outT,
-                 F);
+      vec.binary(isa::BinOp::Add, isa::Bcast::Row, out, x, {ch.in[2], 0}, n,
+                 cols, outT, F);
     }
   };
   emit_.rowwise(r);

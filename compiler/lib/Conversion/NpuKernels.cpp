@@ -554,11 +554,14 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
   const unsigned eo = dtypeBytes(r.outType);
   SramPlan sram(t_.sram.bytesPerCore);
   // Row and scalar operands: loaded once per core.
-  std::vector<uint64_t> fixedAddr(r.ins.size(), 0);
+  std::vector<uint64_t> fixedAddr(r.ins.size(), 0), rowF32(r.ins.size(), 0);
   for (size_t i = 0; i < r.ins.size(); ++i) {
     const RowOperand &o = r.ins[i];
     if (o.kind == RowOperand::Row) {
       fixedAddr[i] = sram.alloc(r.cols * dtypeBytes(o.dtype), "row operand");
+      if (r.rowsAsF32) {
+        rowF32[i] = sram.alloc(r.cols * 4, "row operand f32");
+      }
     } else if (o.kind == RowOperand::Scalar) {
       fixedAddr[i] = sram.alloc(r.cols * dtypeBytes(o.dtype), "scalar operand");
     }
@@ -601,7 +604,7 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
       } else if (o.kind == RowOperand::Column) {
         s.in.push_back(sram.alloc(rb * dtypeBytes(o.dtype), "column input"));
       } else {
-        s.in.push_back(fixedAddr[i]);
+        s.in.push_back(rowF32[i] ? rowF32[i] : fixedAddr[i]);
       }
     }
     s.out = sram.alloc(rb * r.cols * eo, "output");
@@ -684,6 +687,11 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
           // One element -> a full row, so bodies treat it as a Row operand.
           vec.bcast(Bcast::Col, {fixedAddr[i], r.cols * dtypeBytes(o.dtype)},
                     fixedAddr[i], 1, r.cols, o.dtype, o.dtype);
+        }
+        if (rowF32[i]) {
+          vec.unary(UnOp::Copy, {rowF32[i], r.cols * 4},
+                    {fixedAddr[i], r.cols * dtypeBytes(o.dtype)}, 1, r.cols,
+                    Dtype::F32, o.dtype);
         }
       }
     }
@@ -777,8 +785,26 @@ void KernelEmitter::attention(const AttentionDesc &a) {
   const uint64_t accEntries = t_.matrix.accBytes / 4;
   // Tiles: qb query rows, kb keys per block; both bounded by the
   // accumulator (S and PV tiles) and the SRAM.
+  // Query blocks: as tall as the array allows, but cut further when that
+  // balances the (batch, head, block) units over the cores better.
   uint64_t qb = std::min<uint64_t>(a.Sq, 128), kb = std::min<uint64_t>(a.Skv,
                                                                         256);
+  {
+    uint64_t floor = std::min<uint64_t>(a.Sq, t_.matrix.rows);
+    uint64_t best = ~uint64_t(0);
+    for (uint64_t c = std::min<uint64_t>(a.Sq, 128); c >= floor && c >= 1;
+         c = c / 2) {
+      uint64_t units = a.B * a.Hq * ceilDiv(a.Sq, c);
+      uint64_t rows = ceilDiv(units, P) * c;
+      if (rows < best) {
+        best = rows;
+        qb = c;
+      }
+      if (c == 1) {
+        break;
+      }
+    }
+  }
   auto sramNeed = [&](uint64_t qb, uint64_t kb) {
     uint64_t need = 0;
     auto add = [&](uint64_t b) { need += roundUp(b, 64); };

@@ -81,6 +81,9 @@ struct RowwiseDesc {
   isa::Dtype outType = isa::Dtype::BF16;
   unsigned f32Scratch = 0; ///< rows x cols f32 buffers the body needs
   unsigned vecScratch = 0; ///< rows-long f32 vectors the body needs
+  /// Row operands reach the body as f32 rows (converted once per core), so
+  /// it can combine them with f32 tiles in one vector op.
+  bool rowsAsF32 = false;
   std::function<void(isa::StreamBuilder &vec, const RowChunk &)> body;
 };
 
