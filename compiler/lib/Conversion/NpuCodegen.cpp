@@ -332,6 +332,24 @@ std::string whyNot(Operation *op, const target::Target &t) {
         }
         return "";
       })
+      .Case([&](RopeOp r) -> std::string {
+        auto it = tensorOf(r.getInput()), ct = tensorOf(r.getCos());
+        if (std::string why = floatOperand(r.getInput(), "input");
+            !why.empty()) {
+          return why;
+        }
+        if (it.getRank() != 4 || it.getShape().back() % 2 ||
+            ct.getShape() != tensorOf(r.getSin()).getShape() ||
+            ct.getRank() != 4 || ct.getDimSize(1) != 1 ||
+            ct.getDimSize(2) != it.getDimSize(2) ||
+            ct.getDimSize(3) != it.getDimSize(3) ||
+            (ct.getDimSize(0) != 1 && ct.getDimSize(0) != it.getDimSize(0)) ||
+            !isaType(ct.getElementType())) {
+          return "rope tables that are not [B or 1, 1, S, D] against "
+                 "[B, H, S, D] with an even D";
+        }
+        return "";
+      })
       .Case([&](ReshapeOp) -> std::string { return ""; })
       .Case([&](TransposeOp tr) -> std::string {
         ArrayRef<int64_t> perm = tr.getPermutation();
@@ -452,6 +470,7 @@ private:
   LogicalResult lowerSoftmax(SoftmaxOp op);
   LogicalResult lowerTranspose(TransposeOp op);
   LogicalResult lowerAttention(AttentionOp op);
+  LogicalResult lowerRope(RopeOp op);
 
   func::FuncOp func_;
   const target::Target &t_;
@@ -1036,6 +1055,59 @@ LogicalResult PartitionLowering::lowerAttention(AttentionOp op) {
   return success();
 }
 
+LogicalResult PartitionLowering::lowerRope(RopeOp op) {
+  auto it = tensorOf(op.getInput()), ct = tensorOf(op.getCos());
+  int64_t H = it.getDimSize(1), S = it.getDimSize(2), D = it.getDimSize(3);
+  RowwiseDesc r;
+  r.cols = D;
+  r.rows = it.getNumElements() / D;
+  r.outType = *isaType(tensorOf(op.getOutput()).getElementType());
+  for (Value v : {op.getInput(), op.getCos(), op.getSin()}) {
+    RowOperand o;
+    o.dtype = *isaType(tensorOf(v).getElementType());
+    if (v != op.getInput()) {
+      o.kind = RowOperand::Periodic;
+      o.period = S;
+      o.groupRows = H * S;
+      o.groupStride = ct.getDimSize(0) == 1 ? 0 : S;
+    }
+    FailureOr<uint64_t> a = addrOf(v);
+    if (failed(a)) {
+      return failure();
+    }
+    o.addr = *a;
+    r.ins.push_back(o);
+  }
+  r.out = resultAddr(op.getOutput());
+  r.f32Scratch = 3;
+  uint64_t cols = D, half = D / 2;
+  isa::Dtype outT = r.outType, inT = r.ins[0].dtype, cT = r.ins[1].dtype,
+             sT = r.ins[2].dtype;
+  r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
+    auto F = isa::Dtype::F32;
+    uint64_t n = ch.rows, ld = cols * 4;
+    isa::TileRef x{ch.f32[0], ld}, c{ch.f32[1], ld}, s{ch.f32[2], ld};
+    vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * elemBytes(inT)}, n, cols,
+              F, inT);
+    vec.unary(isa::UnOp::Copy, c, {ch.in[1], cols * elemBytes(cT)}, n, cols,
+              F, cT);
+    vec.unary(isa::UnOp::Copy, s, {ch.in[2], cols * elemBytes(sT)}, n, cols,
+              F, sT);
+    // s1 = -x2 * s1, s2 = x1 * s2 (rotate_half times sin), then
+    // x * cos + that, rounded once.
+    isa::TileRef x1{x.addr, ld}, x2{x.addr + half * 4, ld};
+    isa::TileRef s1{s.addr, ld}, s2{s.addr + half * 4, ld};
+    vec.binary(isa::BinOp::Mul, isa::Bcast::None, s1, x2, s1, n, half, F, F);
+    vec.unary(isa::UnOp::Neg, s1, s1, n, half, F, F);
+    vec.binary(isa::BinOp::Mul, isa::Bcast::None, s2, x1, s2, n, half, F, F);
+    vec.binary(isa::BinOp::Mul, isa::Bcast::None, c, x, c, n, cols, F, F);
+    vec.binary(isa::BinOp::Add, isa::Bcast::None,
+               {ch.out, cols * elemBytes(outT)}, c, s, n, cols, outT, F);
+  };
+  emit_.rowwise(r);
+  return success();
+}
+
 LogicalResult PartitionLowering::lower(Operation *op) {
   if (llvm::isa<ConstantOp>(op) || fused_.count(op)) {
     return success();
@@ -1073,6 +1145,7 @@ LogicalResult PartitionLowering::lower(Operation *op) {
             .Case([&](LayerNormOp l) { return lowerNorm(l, false); })
             .Case([&](RmsNormOp l) { return lowerNorm(l, true); })
             .Case([&](AttentionOp a) { return lowerAttention(a); })
+            .Case([&](RopeOp r) { return lowerRope(r); })
             .Default([&](Operation *o) -> LogicalResult {
               if (auto code = binaryOpcode(o)) {
                 return lowerBinary(o, *code);

@@ -569,7 +569,7 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
   uint64_t perRow = r.cols * eo + r.f32Scratch * r.cols * 4 + r.vecScratch * 4 +
                     6 * 64;
   for (const RowOperand &o : r.ins) {
-    if (o.kind == RowOperand::Full) {
+    if (o.kind == RowOperand::Full || o.kind == RowOperand::Periodic) {
       perRow += r.cols * dtypeBytes(o.dtype);
     } else if (o.kind == RowOperand::Column) {
       perRow += dtypeBytes(o.dtype);
@@ -599,7 +599,7 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
   for (Slot &s : slots) {
     for (size_t i = 0; i < r.ins.size(); ++i) {
       const RowOperand &o = r.ins[i];
-      if (o.kind == RowOperand::Full) {
+      if (o.kind == RowOperand::Full || o.kind == RowOperand::Periodic) {
         s.in.push_back(sram.alloc(rb * r.cols * dtypeBytes(o.dtype), "input"));
       } else if (o.kind == RowOperand::Column) {
         s.in.push_back(sram.alloc(rb * dtypeBytes(o.dtype), "column input"));
@@ -670,6 +670,19 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
         } else if (o.kind == RowOperand::Column) {
           dma.dma(load(o.addr + row * e, 0, slots[ci % 2].in[i], 0, 1,
                        rows * e));
+        } else if (o.kind == RowOperand::Periodic) {
+          // One transfer per run of rows that is contiguous in the table.
+          uint64_t rr = 0;
+          while (rr < rows) {
+            uint64_t g = row + rr;
+            uint64_t src = (g / o.groupRows) * o.groupStride + g % o.period;
+            uint64_t run = std::min(rows - rr, o.period - g % o.period);
+            run = std::min(run, o.groupRows - g % o.groupRows);
+            dma.dma(load(o.addr + src * r.cols * e, r.cols * e,
+                         slots[ci % 2].in[i] + rr * r.cols * e, r.cols * e, run,
+                         r.cols * e));
+            rr += run;
+          }
         }
       }
       in.produced(dma);

@@ -56,10 +56,14 @@ struct GemmDesc {
 
 /// An operand of a row-wise kernel over a [rows x cols] view.
 struct RowOperand {
-  enum Kind { Full, Row, Scalar, Column };
+  /// Periodic: a [rows x cols] operand whose row for output row r is
+  /// (r / groupRows) * groupStride + r % period (cos/sin tables of rope
+  /// shared by the heads).
+  enum Kind { Full, Row, Scalar, Column, Periodic };
   Kind kind = Full;
   uint64_t addr = 0;
   isa::Dtype dtype = isa::Dtype::BF16;
+  uint64_t period = 1, groupRows = 1, groupStride = 0;
 };
 
 /// SRAM addresses of one chunk of `rows` rows handed to a row-wise body.

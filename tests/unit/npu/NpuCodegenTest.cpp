@@ -641,3 +641,17 @@ TEST(NpuPerf, DISABLED_BertLayerPerOp) {
     }
   }
 }
+
+TEST(NpuCodegen, RopeMatchesCpu) {
+  // Tables per batch ([B, 1, S, D]) and shared ([1, 1, S, D]); chunks of
+  // rows cross head boundaries, so the table rows wrap.
+  for (int64_t cb : {2, 1}) {
+    std::string x = tensorType({2, 3, 5, 8}), c = tensorType({cb, 1, 5, 8});
+    std::string src = "func.func @main(%x: " + x + ", %c: " + c + ", %s: " +
+                      c + ") -> " + x + " {\n  %r = nuri.rope %x, %c, %s : (" +
+                      x + ", " + c + ", " + c + ") -> " + x +
+                      "\n  return %r : " + x + "\n}\n";
+    Outcome o = runBoth(src, "tiny");
+    expectClose(o, 1.0, 1e-3);
+  }
+}
