@@ -12,9 +12,12 @@
 
 #include "NpuKernels.h"
 
+#include "nuri/Conversion/NpuProgram.h"
+
 #include "nuri/Dialect/Nuri/IR/ConstantData.h"
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
@@ -1505,9 +1508,21 @@ bool claimsOp(Operation *op, const target::Target &target,
 FailureOr<CompiledPartition>
 compileNpuPartition(func::FuncOp partition, const target::Target &target,
                     const CodegenOptions &options) {
-  (void)options;
   PartitionLowering lowering(partition, target);
-  return lowering.run();
+  FailureOr<CompiledPartition> part = lowering.run();
+  if (succeeded(part) && options.dumpIrAfterAll) {
+    // The lowered form in the npu dialect, as --mlir-print-ir-after-all
+    // would show it after convert-nuri-to-npu.
+    OwningOpRef<ModuleOp> tmp = ModuleOp::create(partition.getLoc());
+    OpBuilder b = OpBuilder::atBlockEnd(tmp->getBody());
+    importProgram(b, partition.getLoc(), (partition.getName() + "_npu").str(),
+                  *part, target.name);
+    llvm::errs() << "// -----// IR Dump After convert-nuri-to-npu ("
+                 << partition.getName() << ") //----- //\n";
+    tmp->print(llvm::errs());
+    llvm::errs() << "\n";
+  }
+  return part;
 }
 
 } // namespace nuri::npu

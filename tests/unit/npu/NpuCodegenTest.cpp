@@ -655,3 +655,23 @@ TEST(NpuCodegen, RopeMatchesCpu) {
     expectClose(o, 1.0, 1e-3);
   }
 }
+
+TEST(NpuCodegen, DumpIrAfterAllPrintsTheNpuProgram) {
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(linearModule(8, 16, 8, true),
+                                              &ctx);
+  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  npu::CodegenOptions opts;
+  opts.dumpIrAfterAll = true;
+  testing::internal::CaptureStderr();
+  mlir::FailureOr<npu::CompiledPartition> part =
+      npu::compileNpuPartition(func, loadTarget("tiny"), opts);
+  std::string err = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(mlir::succeeded(part));
+  EXPECT_NE(err.find("IR Dump After convert-nuri-to-npu (main)"),
+            std::string::npos);
+  EXPECT_NE(err.find("npu.program @main_npu"), std::string::npos);
+  EXPECT_NE(err.find("npu.mm"), std::string::npos);
+}

@@ -14,7 +14,9 @@
 //  - inputs/outputs are dense row-major at their `address`; every output has
 //    its own buffer (values aliasing an input or constant are copied);
 //  - `constants` must be written to DRAM before the run (WeightLoad);
-//  - the program uses every core of `target` and ends with all queues idle.
+//  - the program uses every core of `target` and ends with all queues idle;
+//  - `nuri/Conversion/NpuProgram.h` turns a CompiledPartition into its
+//    `npu.program` (for `--emit mlir`) and back.
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,7 +69,8 @@ struct CompiledPartition {
 };
 
 struct CodegenOptions {
-  /// Print the IR after every lowering pass (`--dump-ir-after-all`).
+  /// Print the IR after every lowering pass (`--dump-ir-after-all`): the
+  /// partition's `npu.program` goes to stderr.
   bool dumpIrAfterAll = false;
 };
 

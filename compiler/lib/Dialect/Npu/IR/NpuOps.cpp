@@ -211,7 +211,7 @@ LogicalResult DmaCopyOp::verify() {
   }
   return nuri::npu::atLeastOne(*this, {"bytes", "rows", "planes"});
 }
-LogicalResult MatmulOp::verify() {
+LogicalResult MmOp::verify() {
   if (failed(verifyInstruction(*this)) ||
       failed(nuri::npu::atLeastOne(*this, {"m", "n", "k"}))) {
     return failure();

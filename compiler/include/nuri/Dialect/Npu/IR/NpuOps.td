@@ -142,7 +142,7 @@ def Npu_DmaCopyOp : Npu_InstOp<"dma_copy", "dma.copy"> {
 // Matrix engine
 //===----------------------------------------------------------------------===//
 
-def Npu_MatmulOp : Npu_InstOp<"mm", "mat.mm"> {
+def Npu_MmOp : Npu_InstOp<"mm", "mat.mm"> {
   let summary = "matrix tile: acc[m x n] (+)= A[m x k] x B[k x n]";
   let description = [{
     A and B are SRAM tiles (address, row stride in bytes); the result goes
