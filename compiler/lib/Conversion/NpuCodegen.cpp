@@ -1513,6 +1513,7 @@ compileNpuPartition(func::FuncOp partition, const target::Target &target,
   if (succeeded(part) && options.dumpIrAfterAll) {
     // The lowered form in the npu dialect, as --mlir-print-ir-after-all
     // would show it after convert-nuri-to-npu.
+    partition.getContext()->getOrLoadDialect<NpuDialect>();
     OwningOpRef<ModuleOp> tmp = ModuleOp::create(partition.getLoc());
     OpBuilder b = OpBuilder::atBlockEnd(tmp->getBody());
     importProgram(b, partition.getLoc(), (partition.getName() + "_npu").str(),
