@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace nuri::cpu {
@@ -338,8 +339,12 @@ thinRows(int64_t m, int64_t j0, int64_t j1, int64_t k, MatrixRef a,
 
 const char *gemmKernelName() { return kernel().name; }
 
-void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
-           int64_t ldc, bool accumulate, bool parallel) {
+namespace {
+/// The GEMM driver; `prepacked` (optional) holds all of B packed by
+/// packMatrixB, so no B packing happens here.
+void sgemmImpl(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
+               float *c, int64_t ldc, bool accumulate, bool parallel,
+               const float *prepacked) {
   if (m <= 0 || n <= 0) {
     return;
   }
@@ -358,7 +363,7 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
     parallel = false;
     threads = 1;
   }
-  if (m <= kThinM && b.colStride == 1) {
+  if (m <= kThinM && b.colStride == 1 && !prepacked) {
     // Column chunks of 512 keep the C rows in L1 while B streams past.
     constexpr int64_t kChunk = 512;
     int64_t chunks = (n + kChunk - 1) / kChunk;
@@ -395,8 +400,8 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
   // whole packed B (megabytes for a weight matrix) going out to L3 and
   // back (1-3% faster on 128x3072x768, and no B-sized buffer). With more M
   // blocks, B is packed once up front and shared.
-  bool fuseB = mBlocks == 1;
-  int64_t bFloats = fuseB ? 0 : kcMax * nPanels * kk.nr;
+  bool fuseB = mBlocks == 1 && !prepacked;
+  int64_t bFloats = fuseB || prepacked ? 0 : kcMax * nPanels * kk.nr;
   Buffer ownA, ownB;
   float *ap = parallel ? (ownA = allocate(aFloats)).get()
                        : scratch(tlA, tlACap, aFloats);
@@ -413,7 +418,7 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
                    ap + t * kc * kk.mr);
       } else {
         int64_t jp = t - mPanels;
-        if (!fuseB) {
+        if (!fuseB && !prepacked) {
           packBPanel(kk, b, jp * kk.nr, n, p0, kc, bp + jp * kc * kk.nr);
         }
       }
@@ -433,6 +438,9 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
           float *panel = scratch(tlPanel, tlPanelCap, kc * kk.nr);
           packBPanel(kk, b, j0, n, p0, kc, panel);
           bpanel = panel;
+        } else if (prepacked) {
+          // Prepacked K blocks lie one after another, each kc x all panels.
+          bpanel = prepacked + p0 * nPanels * kk.nr + jp * kc * kk.nr;
         } else {
           bpanel = bp + jp * kc * kk.nr;
         }
@@ -445,10 +453,12 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
       }
     };
     if (parallel) {
-      tbb::parallel_for(int64_t(0), mPanels + (fuseB ? 0 : nPanels), pack);
+      tbb::parallel_for(int64_t(0),
+                        mPanels + (fuseB || prepacked ? 0 : nPanels), pack);
       tbb::parallel_for(int64_t(0), mBlocks * nChunks, task);
     } else {
-      for (int64_t t = 0; t < mPanels + (fuseB ? 0 : nPanels); ++t) {
+      for (int64_t t = 0; t < mPanels + (fuseB || prepacked ? 0 : nPanels);
+           ++t) {
         pack(t);
       }
       for (int64_t t = 0; t < mBlocks * nChunks; ++t) {
@@ -456,6 +466,38 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
       }
     }
   }
+}
+} // namespace
+
+void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
+           int64_t ldc, bool accumulate, bool parallel) {
+  sgemmImpl(m, n, k, a, b, c, ldc, accumulate, parallel, nullptr);
+}
+
+PackedMatrix packMatrixB(int64_t k, int64_t n, MatrixRef b) {
+  const KernelInfo &kk = kernel();
+  PackedMatrix p;
+  p.k = k;
+  p.n = n;
+  p.kernel = kk.name;
+  int64_t nPanels = (n + kk.nr - 1) / kk.nr;
+  p.data.resize(static_cast<size_t>(std::max<int64_t>(k, 0) * nPanels * kk.nr));
+  tbb::parallel_for(int64_t(0), (k + kKc - 1) / kKc * nPanels, [&](int64_t t) {
+    int64_t p0 = t / nPanels * kKc, jp = t % nPanels;
+    int64_t kc = std::min(kKc, k - p0);
+    packBPanel(kk, b, jp * kk.nr, n, p0, kc,
+               p.data.data() + p0 * nPanels * kk.nr + jp * kc * kk.nr);
+  });
+  return p;
+}
+
+void sgemmPrepacked(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
+                    const PackedMatrix &packed, float *c, int64_t ldc,
+                    bool accumulate, bool parallel) {
+  bool usable = packed.k == k && packed.n == n &&
+                std::string(packed.kernel) == kernel().name;
+  sgemmImpl(m, n, k, a, b, c, ldc, accumulate, parallel,
+            usable ? packed.data.data() : nullptr);
 }
 
 namespace detail {

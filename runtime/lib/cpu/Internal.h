@@ -9,6 +9,7 @@
 #ifndef NURI_CPU_INTERNAL_H
 #define NURI_CPU_INTERNAL_H
 
+#include "nuri/cpu/Gemm.h"
 #include "nuri/cpu/Kernels.h"
 #include "nuri/isa/Numerics.h"
 
@@ -17,8 +18,25 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
+
+namespace nuri::cpu {
+
+/// What a KernelCache holds: one packed weight, with what it was made from
+/// so that a different input never picks it up.
+struct KernelCache::Impl {
+  std::mutex mutex;
+  const void *key = nullptr;
+  graph::DType dtype = graph::DType::F32;
+  int64_t k = 0, n = 0;
+  bool transposed = false;
+  std::shared_ptr<const PackedMatrix> packed;
+};
+
+} // namespace nuri::cpu
 
 namespace nuri::cpu::detail {
 
@@ -178,7 +196,7 @@ std::string runNormOp(const graph::Op &op, const Inputs &in,
                       const Outputs &out);
 bool isNormOp(const std::string &kind);
 std::string runLinalgOp(const graph::Op &op, const Inputs &in,
-                        const Outputs &out);
+                        const Outputs &out, KernelCache *cache);
 bool isLinalgOp(const std::string &kind);
 std::string runOnnxOp(const graph::Op &op, const Inputs &in,
                       const Outputs &out);

@@ -258,8 +258,16 @@ bool hasKernel(const graph::Op &op) {
          isLinalgOp(op.kind);
 }
 
+KernelCache::KernelCache() : impl(std::make_unique<Impl>()) {}
+KernelCache::~KernelCache() = default;
+
 std::string runKernel(const graph::Op &op, const std::vector<TensorView> &in,
                       const std::vector<TensorView> &out) {
+  return runKernel(op, in, out, nullptr);
+}
+
+std::string runKernel(const graph::Op &op, const std::vector<TensorView> &in,
+                      const std::vector<TensorView> &out, KernelCache *cache) {
   if (op.kind == "constant") {
     return fail(op, "constants are data, never executed");
   }
@@ -284,7 +292,7 @@ std::string runKernel(const graph::Op &op, const std::vector<TensorView> &in,
       return runNormOp(op, in, out);
     }
     if (isLinalgOp(op.kind)) {
-      return runLinalgOp(op, in, out);
+      return runLinalgOp(op, in, out, cache);
     }
   } catch (const std::exception &e) {
     // Allocation failure of scratch space is the only expected source.

@@ -13,6 +13,8 @@
 
 #include "nuri/cpu/Gemm.h"
 
+#include <oneapi/tbb/task_arena.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -97,8 +99,41 @@ void naiveGemm(int64_t m, int64_t n, int64_t k, const T *a, bool ta, const T *b,
   });
 }
 
-std::string runMatmul(const graph::Op &op, const Inputs &in,
-                      const Outputs &out) {
+/// A constant float weight (k x n, or n x k when transposed) packed for the
+/// GEMM: from the cache when it was packed before, else packed now and kept.
+/// Null without a cache or for inputs that are not constants.
+std::shared_ptr<const PackedMatrix> cachedPack(KernelCache *cache,
+                                               const TensorView &w, int64_t k,
+                                               int64_t n, bool transposed) {
+  if (!cache || !cache->impl || !w.constant || !w.data ||
+      !(w.dtype == DType::F32 || isHalfLike(w.dtype))) {
+    return nullptr;
+  }
+  KernelCache::Impl &c = *cache->impl;
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (c.packed && c.key == w.data && c.dtype == w.dtype && c.k == k &&
+      c.n == n && c.transposed == transposed) {
+    return c.packed;
+  }
+  std::shared_ptr<const PackedMatrix> packed;
+  // Isolated: while this thread waits for the packing tasks it must not
+  // pick up another run's task that would take this same lock.
+  tbb::this_task_arena::isolate([&] {
+    F32Buffer f = toF32(w);
+    MatrixRef b{f.ptr, transposed ? 1 : n, transposed ? k : 1};
+    packed = std::make_shared<const PackedMatrix>(packMatrixB(k, n, b));
+  });
+  c.key = w.data;
+  c.dtype = w.dtype;
+  c.k = k;
+  c.n = n;
+  c.transposed = transposed;
+  c.packed = packed;
+  return packed;
+}
+
+std::string runMatmul(const graph::Op &op, const Inputs &in, const Outputs &out,
+                      KernelCache *cache) {
   const TensorView &l = in[0], &r = in[1], &o = out[0];
   bool tl = op.getInt("transpose_lhs", 0) != 0;
   bool tr = op.getInt("transpose_rhs", 0) != 0;
@@ -167,10 +202,21 @@ std::string runMatmul(const graph::Op &op, const Inputs &in,
   if (l.dtype != DType::F32 && !isHalfLike(l.dtype)) {
     return unsupported(op, in, out);
   }
-  F32Buffer fa = toF32(l), fb = toF32(r);
+  // A constant 2-D rhs (a weight shared by every batch) is packed once.
+  std::shared_ptr<const PackedMatrix> packed =
+      rr == 2 ? cachedPack(cache, r, k, n, tr) : nullptr;
+  F32Buffer fa = toF32(l), fb;
+  if (!packed) {
+    fb = toF32(r);
+  }
   F32Out fo(o);
   auto one = [&](int64_t bi, bool parallel) {
     MatrixRef a{fa.ptr + lOff(bi), tl ? 1 : k, tl ? m : 1};
+    if (packed) {
+      sgemmPrepacked(m, n, k, a, MatrixRef{}, *packed, fo.ptr + bi * m * n, n,
+                     false, parallel);
+      return;
+    }
     MatrixRef b{fb.ptr + rOff(bi), tr ? 1 : n, tr ? k : 1};
     sgemm(m, n, k, a, b, fo.ptr + bi * m * n, n, false, parallel);
   };
@@ -186,8 +232,8 @@ std::string runMatmul(const graph::Op &op, const Inputs &in,
   return "";
 }
 
-std::string runLinear(const graph::Op &op, const Inputs &in,
-                      const Outputs &out) {
+std::string runLinear(const graph::Op &op, const Inputs &in, const Outputs &out,
+                      KernelCache *cache) {
   const TensorView &x = in[0], &w = in[1], &o = out[0];
   const TensorView *bias = in.size() > 2 && in[2].data ? &in[2] : nullptr;
   if (w.shape.size() != 2 || x.shape.empty()) {
@@ -239,7 +285,12 @@ std::string runLinear(const graph::Op &op, const Inputs &in,
   if (!floatOk) {
     return unsupported(op, in, out);
   }
-  F32Buffer fx = toF32(x), fw = toF32(w);
+  std::shared_ptr<const PackedMatrix> packed =
+      cachedPack(cache, w, k, n, false);
+  F32Buffer fx = toF32(x), fw;
+  if (!packed) {
+    fw = toF32(w);
+  }
   F32Out fo(o);
   if (bias) {
     F32Buffer fbias = toF32(*bias);
@@ -247,8 +298,13 @@ std::string runLinear(const graph::Op &op, const Inputs &in,
       std::copy(fbias.ptr, fbias.ptr + n, fo.ptr + i * n);
     }
   }
-  sgemm(m, n, k, MatrixRef{fx.ptr, k, 1}, MatrixRef{fw.ptr, n, 1}, fo.ptr, n,
-        bias != nullptr, true);
+  if (packed) {
+    sgemmPrepacked(m, n, k, MatrixRef{fx.ptr, k, 1}, MatrixRef{}, *packed,
+                   fo.ptr, n, bias != nullptr, true);
+  } else {
+    sgemm(m, n, k, MatrixRef{fx.ptr, k, 1}, MatrixRef{fw.ptr, n, 1}, fo.ptr, n,
+          bias != nullptr, true);
+  }
   fo.finish();
   return "";
 }
@@ -525,15 +581,15 @@ bool isLinalgOp(const std::string &k) {
 }
 
 std::string runLinalgOp(const graph::Op &op, const Inputs &in,
-                        const Outputs &out) {
+                        const Outputs &out, KernelCache *cache) {
   if (in.size() < 2 || out.size() != 1 || !in[0].data || !in[1].data) {
     return fail(op, "wrong number of inputs or outputs");
   }
   if (op.kind == "matmul") {
-    return runMatmul(op, in, out);
+    return runMatmul(op, in, out, cache);
   }
   if (op.kind == "linear") {
-    return runLinear(op, in, out);
+    return runLinear(op, in, out, cache);
   }
   if (op.kind == "conv") {
     return runConv(op, in, out);

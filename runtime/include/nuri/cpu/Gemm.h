@@ -13,6 +13,7 @@
 #define NURI_CPU_GEMM_H
 
 #include <cstdint>
+#include <vector>
 
 namespace nuri::cpu {
 
@@ -27,6 +28,20 @@ struct MatrixRef {
 /// head pass false.
 void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
            int64_t ldc, bool accumulate, bool parallel = true);
+
+/// B packed once in the micro-kernel's panel layout, for products that
+/// reuse the same B (a model's weights) across many calls.
+struct PackedMatrix {
+  int64_t k = 0, n = 0;
+  const char *kernel = ""; // the micro-kernel whose layout this is
+  std::vector<float> data;
+};
+PackedMatrix packMatrixB(int64_t k, int64_t n, MatrixRef b);
+/// sgemm with B taken from `packed`. `b` is used only when `packed` does
+/// not fit (another shape or micro-kernel); it may be null otherwise.
+void sgemmPrepacked(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
+                    const PackedMatrix &packed, float *c, int64_t ldc,
+                    bool accumulate, bool parallel = true);
 
 /// Integer product with int32 accumulation that wraps on overflow:
 /// C[m, n] (+)= sum_k A[m, k] * B[k, n], A and B already widened to int32

@@ -30,6 +30,7 @@
 
 #include "nuri/graph/Graph.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,12 +41,30 @@ struct TensorView {
   graph::DType dtype = graph::DType::F32;
   std::vector<int64_t> shape;
   void *data = nullptr;
+  /// A constant of the model (a weight): its pointer and bytes stay the same
+  /// for as long as a KernelCache passed with it lives.
+  bool constant = false;
 
   int64_t elements() const { return graph::elementCount(shape); }
   size_t bytes() const {
     return static_cast<size_t>(elements()) * graph::dtypeSize(dtype);
   }
   template <typename T> T *as() const { return static_cast<T *>(data); }
+};
+
+/// State a caller keeps per op instance across runs: kernels put what they
+/// derive from constant inputs here (linear's and matmul's weights packed
+/// once into the GEMM's panel layout, fp16/bf16 weights converted once).
+/// One per op of a loaded model; safe to share among concurrent runs.
+class KernelCache {
+public:
+  KernelCache();
+  ~KernelCache();
+  KernelCache(const KernelCache &) = delete;
+  KernelCache &operator=(const KernelCache &) = delete;
+
+  struct Impl;
+  std::unique_ptr<Impl> impl;
 };
 
 /// Whether a kernel exists for this op (for onnx_op: its "op_type").
@@ -59,6 +78,13 @@ bool hasKernel(const graph::Op &op);
 std::string runKernel(const graph::Op &op,
                       const std::vector<TensorView> &inputs,
                       const std::vector<TensorView> &outputs);
+/// The same with a cache for this op (null: none). Inputs marked constant
+/// may be kept in derived form in the cache; a cache whose entry does not
+/// match the current input (other pointer, shape or dtype) is not used.
+std::string runKernel(const graph::Op &op,
+                      const std::vector<TensorView> &inputs,
+                      const std::vector<TensorView> &outputs,
+                      KernelCache *cache);
 
 } // namespace nuri::cpu
 
