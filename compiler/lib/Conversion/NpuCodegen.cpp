@@ -1397,9 +1397,16 @@ FailureOr<CompiledPartition> PartitionLowering::run() {
   {
     std::vector<isa::DmaDesc> stage;
     for (BlockArgument arg : body.getArguments()) {
-      bool isA = llvm::any_of(arg.getUses(), [](OpOperand &u) {
-        return (llvm::isa<LinearOp>(u.getOwner()) && u.getOperandNumber() == 0) ||
-               (llvm::isa<MatmulOp>(u.getOwner()) && u.getOperandNumber() == 0);
+      // Worth it when the GEMMs are weight-dominated (wide, split over many
+      // column slices); for a large A the serialized copy costs more than
+      // the re-reads it saves.
+      bool isA = llvm::any_of(arg.getUses(), [&](OpOperand &u) {
+        Operation *o = u.getOwner();
+        if (u.getOperandNumber() != 0 ||
+            !(llvm::isa<LinearOp>(o) || llvm::isa<MatmulOp>(o))) {
+          return false;
+        }
+        return 2 * bytesOf(arg) <= bytesOf(o->getOperand(1));
       });
       uint64_t at = 0;
       if (isA && placeShared(bytesOf(arg), lastUse_.lookup(arg), at)) {
