@@ -569,12 +569,43 @@ FailureOr<std::vector<uint8_t>> Packager::run(std::string &asmText) {
     return main.emitError("the model computes nothing (no partition)");
   }
 
-  std::vector<std::string> inputNames;
+  // Model inputs no partition reads (only when there is no CPU partition to
+  // carry them: the first one takes every input) keep their place in the
+  // interface through a CPU partition without ops.
+  graph::Graph unread;
   for (BlockArgument arg : body.getArguments()) {
     std::string name = namer.get(arg);
     if (partitionInputs.contains(name)) {
-      inputNames.push_back(name);
+      continue;
     }
+    auto type = llvm::dyn_cast<RankedTensorType>(arg.getType());
+    std::optional<graph::DType> dtype = type && type.hasStaticShape()
+                                            ? toDType(type.getElementType())
+                                            : std::nullopt;
+    if (!dtype) {
+      return emitError(arg.getLoc()) << "model input '" << name
+                                     << "' has a type the runtime cannot hold";
+    }
+    graph::TensorDesc desc;
+    desc.name = name;
+    desc.dtype = *dtype;
+    desc.shape.assign(type.getShape().begin(), type.getShape().end());
+    unread.inputs.push_back(static_cast<int32_t>(unread.tensors.size()));
+    unread.tensors.push_back(std::move(desc));
+    partitionInputs.insert(name);
+  }
+  if (!unread.inputs.empty()) {
+    PartitionInfo info;
+    info.name = "cpu_unread_inputs";
+    for (const graph::TensorDesc &t : unread.tensors) {
+      info.inputs.push_back(t.name);
+    }
+    report.partitions.push_back(info);
+    builder.addCpuPartition(std::move(unread), info.name);
+  }
+  std::vector<std::string> inputNames;
+  for (BlockArgument arg : body.getArguments()) {
+    inputNames.push_back(namer.get(arg));
   }
   builder.setProducer(options.producer);
   if (failed(setTarget())) {
