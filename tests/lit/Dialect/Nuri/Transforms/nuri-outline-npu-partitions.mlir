@@ -98,3 +98,24 @@ func.func @all_cpu(%x: tensor<2x4xbf16>) -> tensor<2x4xbf16> {
   %n = nuri.neg %x {nuri.device = "cpu"} : tensor<2x4xbf16>
   return %n : tensor<2x4xbf16>
 }
+
+// -----
+
+// Two crossing tensors from nodes of the same name get distinct names; the
+// model's own names are never reused for another tensor.
+// CHECK-LABEL: func.func private @npu_0
+// CHECK-SAME: -> (tensor<2x4xbf16> {nuri.name = "dup"})
+// CHECK-LABEL: func.func private @npu_1
+// CHECK-SAME: -> (tensor<2x4xbf16> {nuri.name = "dup_2"})
+// CHECK-LABEL: func.func private @npu_2
+// CHECK-SAME: -> (tensor<2x4xbf16> {nuri.name = "x_2"})
+func.func @names(%x: tensor<2x4xbf16> {nuri.name = "x"}) -> (tensor<2x4xbf16> {nuri.name = "y"}) {
+  %w = nuri.constant dense<1.0> : tensor<4x4xbf16>
+  %a = nuri.linear %x, %w {nuri.device = "npu"} : (tensor<2x4xbf16>, tensor<4x4xbf16>) -> tensor<2x4xbf16> loc("dup")
+  %c = nuri.neg %a {nuri.device = "cpu"} : tensor<2x4xbf16>
+  %b = nuri.linear %c, %w {nuri.device = "npu"} : (tensor<2x4xbf16>, tensor<4x4xbf16>) -> tensor<2x4xbf16> loc("dup")
+  %d = nuri.neg %b {nuri.device = "cpu"} : tensor<2x4xbf16>
+  %e = nuri.linear %d, %w {nuri.device = "npu"} : (tensor<2x4xbf16>, tensor<4x4xbf16>) -> tensor<2x4xbf16> loc("x")
+  %f = nuri.neg %e {nuri.device = "cpu"} : tensor<2x4xbf16>
+  return %f : tensor<2x4xbf16>
+}
