@@ -87,3 +87,17 @@ func.func @saturate(%x: tensor<2xf32>) -> tensor<2xf32> {
   %y = nuri.add %x, %m : tensor<2xf32>, tensor<2xf32> -> tensor<2xf32>
   return %y : tensor<2xf32>
 }
+
+// -----
+
+// Constants of more than 16 elements convert byte to byte (the weight path),
+// with the same rounding and saturation.
+// CHECK-LABEL: func @weights
+// CHECK: nuri.constant dense<[1.000000e+00, 3.000000e+00, 3.031250e+00, -3.389530e+38, 0xFF80, 1.000980e-01, 2.000000e+00, {{.*}}]> : tensor<20xbf16>
+// FP16-LABEL: func @weights
+// FP16: nuri.constant dense<[1.000000e+00, 3.007810e+00, 3.023440e+00, -6.550400e+04, 0xFC00, 9.997550e-02, 2.000000e+00, {{.*}}]> : tensor<20xf16>
+func.func @weights(%x: tensor<20xf32>) -> tensor<20xf32> {
+  %m = nuri.constant dense<[1.0, 3.0078125, 3.0234375, -3.40282347e+38, 0xFF800000, 0.1, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0]> : tensor<20xf32>
+  %y = nuri.add %x, %m : tensor<20xf32>, tensor<20xf32> -> tensor<20xf32>
+  return %y : tensor<20xf32>
+}
