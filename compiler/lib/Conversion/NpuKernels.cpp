@@ -771,6 +771,28 @@ void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
       }
     }
   }
+  // The rows and planes fields are 16 bits wide.
+  const uint64_t kMaxDim = 65535;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    DmaDesc d = parts[i]; // a copy: push_back may move parts
+    if (d.planes > kMaxDim) {
+      DmaDesc rest = d;
+      rest.src += kMaxDim * d.srcPStride;
+      rest.dst += kMaxDim * d.dstPStride;
+      rest.planes -= kMaxDim;
+      d.planes = kMaxDim;
+      parts.push_back(rest);
+    }
+    if (d.rows > kMaxDim) {
+      DmaDesc rest = d;
+      rest.src += kMaxDim * d.srcStride;
+      rest.dst += kMaxDim * d.dstStride;
+      rest.rows -= kMaxDim;
+      d.rows = kMaxDim;
+      parts.push_back(rest);
+    }
+    parts[i] = d;
+  }
   for (size_t i = 0; i < parts.size(); ++i) {
     DmaDesc &d = parts[i];
     d.srcSpace = spaceOf(d.src);

@@ -675,3 +675,14 @@ TEST(NpuCodegen, DumpIrAfterAllPrintsTheNpuProgram) {
   EXPECT_NE(err.find("npu.program @main_npu"), std::string::npos);
   EXPECT_NE(err.find("npu.mm"), std::string::npos);
 }
+
+TEST(NpuCodegen, TransposeWithMoreRowsThanOneDescriptorMatchesCpu) {
+  // 70000 rows exceed the DMA's 16-bit row count: the copy is cut.
+  std::string in = tensorType({70000, 2, 2}), out = tensorType({2, 70000, 2});
+  std::string src = "func.func @main(%x: " + in + ") -> " + out +
+                    " {\n  %0 = nuri.transpose %x {permutation = array<i64: "
+                    "1, 0, 2>} : " + in + " -> " + out + "\n  return %0 : " +
+                    out + "\n}\n";
+  Outcome o = runBoth(src, "tiny");
+  expectClose(o, 0.0, 0.0);
+}
