@@ -1118,6 +1118,7 @@ LogicalResult PartitionLowering::lower(Operation *op) {
   if (std::string why = whyNot(op, t_); !why.empty()) {
     return op->emitOpError("cannot be lowered to the NPU: ") << why;
   }
+  unsigned kernelsBefore = emit_.kernelCount();
   try {
     LogicalResult r =
         llvm::TypeSwitch<Operation *, LogicalResult>(op)
@@ -1163,7 +1164,9 @@ LogicalResult PartitionLowering::lower(Operation *op) {
              os << op->getLoc();
              return s;
            }(),
-           op->getName().getStringRef().str(), emit_.lastEstimate()});
+           op->getName().getStringRef().str(),
+           // Reshapes and ops folded into another op's kernel cost nothing.
+           emit_.kernelCount() != kernelsBefore ? emit_.lastEstimate() : 0});
     }
     return r;
   } catch (const Error &e) {

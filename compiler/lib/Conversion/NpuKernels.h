@@ -124,6 +124,8 @@ public:
 
   /// Cycles the cost model predicts for the last kernel.
   uint64_t lastEstimate() const { return estimate_; }
+  /// Kernels emitted so far (each ends with one barrier).
+  unsigned kernelCount() const { return phase_; }
   isa::Program finish();
 
 private:
