@@ -215,8 +215,8 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
           bool placed = false;
           for (unsigned nA : {2u, 1u}) {
             for (unsigned nW : {4u, 2u}) {
-              uint64_t fixed = nW * roundUp(kc * nt * ei, 64) + g.N * 6 +
-                               64 * 16;
+              uint64_t fixed = nW * roundUp(kc * nt * ei, 64) +
+                               2 * roundUp(p.nc * 6, 64) + 64 * 16;
               uint64_t perRow = nA * pitch + 2 * nt * eo +
                                 (g.hasResidual ? 2 * nt * eo : 0);
               if (fixed >= S) {
@@ -357,12 +357,17 @@ void KernelEmitter::gemm(const GemmDesc &g) {
   }
 
   SramPlan sram(t_.sram.bytesPerCore);
-  uint64_t biasF = 0, biasStage = 0;
+  // Bias: the block's column range, two slots alternating with the blocks
+  // (a slot is reloaded two blocks later, after every tile of the block
+  // that read it has been stored).
+  uint64_t biasF[2] = {0, 0}, biasStage[2] = {0, 0};
   if (g.hasBias) {
-    biasF = sram.alloc(g.N * 4, "gemm bias");
-    biasStage = g.biasType == Dtype::F32
-                    ? biasF
-                    : sram.alloc(g.N * eb, "gemm bias staging");
+    for (int i = 0; i < 2; ++i) {
+      biasF[i] = sram.alloc(pl.nc * 4, "gemm bias");
+      biasStage[i] = g.biasType == Dtype::F32
+                         ? biasF[i]
+                         : sram.alloc(pl.nc * eb, "gemm bias staging");
+    }
   }
   uint64_t abuf[2], wbuf[4], obuf[2], rbuf[2];
   for (unsigned i = 0; i < pl.nA; ++i) {
@@ -414,10 +419,10 @@ void KernelEmitter::gemm(const GemmDesc &g) {
     // DMA: bias once, then per block its A rows, per tile its weight chunks
     // (running up to nW chunks ahead of the array), the previous tile's
     // store after the next tile's loads so stores never delay prefetch.
-    if (g.hasBias) {
-      loadVector(dma, g.bias, biasStage, g.N * eb);
-      dma.signal(kBias);
-    }
+    auto blockCols = [](const Block &b) {
+      return std::make_pair(b.tiles.front().n0,
+                            b.tiles.back().n0 + b.tiles.back().nt);
+    };
     struct Pending {
       const Block *blk;
       Tile tile;
@@ -439,6 +444,11 @@ void KernelEmitter::gemm(const GemmDesc &g) {
       // chunks (one semaphore covers both), so the array starts after the
       // first chunk instead of after the whole block.
       ringA.produce(dma, bi);
+      if (g.hasBias) {
+        auto [c0, c1] = blockCols(blk);
+        loadVector(dma, g.bias + c0 * eb, biasStage[bi % 2], (c1 - c0) * eb);
+        dma.signal(kBias);
+      }
       bool firstTile = true;
       for (const Tile &tile : blk.tiles) {
         if (g.hasResidual) {
@@ -497,19 +507,21 @@ void KernelEmitter::gemm(const GemmDesc &g) {
 
     // Vector: the read-out epilogue (bias, activation, cast), then the
     // residual add in the output dtype.
-    if (g.hasBias) {
-      vec.wait(kBias);
-      if (g.biasType != Dtype::F32) {
-        for (uint64_t off = 0; off < g.N; off += 32768) {
-          uint64_t n = std::min<uint64_t>(32768, g.N - off);
-          vec.unary(UnOp::Copy, {biasF + off * 4, n * 4},
-                    {biasStage + off * eb, n * eb}, 1, n, Dtype::F32,
-                    g.biasType);
+    ti = 0;
+    for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
+      const Block &blk = blocks[bi];
+      auto [c0, c1] = blockCols(blk);
+      if (g.hasBias) {
+        vec.wait(kBias);
+        if (g.biasType != Dtype::F32) {
+          for (uint64_t off = 0; off < c1 - c0; off += 32768) {
+            uint64_t n = std::min<uint64_t>(32768, c1 - c0 - off);
+            vec.unary(UnOp::Copy, {biasF[bi % 2] + off * 4, n * 4},
+                      {biasStage[bi % 2] + off * eb, n * eb}, 1, n, Dtype::F32,
+                      g.biasType);
+          }
         }
       }
-    }
-    ti = 0;
-    for (const Block &blk : blocks) {
       for (const Tile &tile : blk.tiles) {
         ringAcc.consume(vec);
         ringOut.produce(vec, ti);
@@ -517,7 +529,7 @@ void KernelEmitter::gemm(const GemmDesc &g) {
         e.out = g.out;
         e.act = g.act;
         e.useBias = g.hasBias;
-        e.bias = biasF + tile.n0 * 4;
+        e.bias = biasF[bi % 2] + (tile.n0 - c0) * 4;
         TileRef out{obuf[ti % pl.nO], tile.nt * eo};
         vec.accRead(out, accBase[ti % pl.nAcc], blk.rows, tile.nt, e);
         ringAcc.consumed(vec, ti);

@@ -686,3 +686,16 @@ TEST(NpuCodegen, TransposeWithMoreRowsThanOneDescriptorMatchesCpu) {
   Outcome o = runBoth(src, "tiny");
   expectClose(o, 0.0, 0.0);
 }
+
+TEST(NpuCodegen, WideLinearWithBf16BiasOnTinyMatchesCpu) {
+  // A vocabulary-sized output: the bias no longer has to fit the 256 KiB
+  // scratchpad whole; a runtime bf16 bias is converted per block.
+  std::string x = tensorType({4, 16}), w = tensorType({16, 40000}),
+              b = tensorType({40000}), y = tensorType({4, 40000});
+  std::string src = "func.func @main(%x: " + x + ", %w: " + w + ", %b: " + b +
+                    ") -> " + y + " {\n  %y = nuri.linear %x, %w, %b : (" + x +
+                    ", " + w + ", " + b + ") -> " + y + "\n  return %y : " + y +
+                    "\n}\n";
+  Outcome o = runBoth(src, "tiny");
+  expectClose(o);
+}
