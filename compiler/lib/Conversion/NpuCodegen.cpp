@@ -139,10 +139,24 @@ std::optional<RowOperand::Kind> broadcastKind(RankedTensorType operand,
   if (sameTail) {
     for (size_t i = 0; i < lead; ++i) {
       if (r[i] != 1) {
-        return std::nullopt;
+        return RowOperand::Periodic; // repeats over the leading dims
       }
     }
     return RowOperand::Full;
+  }
+  // Leading ones, then the result's trailing dims ([1, S, H] + [B, S, H]):
+  // the operand's rows repeat.
+  size_t k = 0;
+  while (k < s.size() && s[k] == 1) {
+    ++k;
+  }
+  if (k > 0 && k < s.size()) {
+    for (size_t i = k; i < s.size(); ++i) {
+      if (s[i] != r[lead + i]) {
+        return std::nullopt;
+      }
+    }
+    return RowOperand::Periodic;
   }
   return std::nullopt;
 }
@@ -274,7 +288,7 @@ std::string whyNot(Operation *op, const target::Target &t) {
               }
               if (!broadcastKind(tensorOf(v), ot)) {
                 return fmt::format("broadcast of {} to {} is not a row, "
-                                   "column or scalar broadcast",
+                                   "column, scalar or repeated-rows broadcast",
                                    typeStr(v.getType()), typeStr(ot));
               }
             }
@@ -701,6 +715,11 @@ LogicalResult PartitionLowering::lowerBinary(Operation *op, isa::BinOp code) {
     RowOperand o;
     o.kind = *broadcastKind(tensorOf(v), ot);
     o.dtype = *isaType(tensorOf(v).getElementType());
+    if (o.kind == RowOperand::Periodic) {
+      o.period = uint64_t(numElements(v)) / r.cols;
+      o.groupRows = r.rows;
+      o.groupStride = 0;
+    }
     FailureOr<uint64_t> a = addrOf(v);
     if (failed(a)) {
       return failure();
@@ -713,17 +732,21 @@ LogicalResult PartitionLowering::lowerBinary(Operation *op, isa::BinOp code) {
   uint64_t cols = r.cols;
   isa::Dtype outT = r.outType;
   auto ld = [&](const RowOperand &o) -> uint64_t {
-    if (o.kind == RowOperand::Full) {
+    if (o.kind == RowOperand::Full || o.kind == RowOperand::Periodic) {
       return cols * elemBytes(o.dtype);
     }
     return o.kind == RowOperand::Column ? elemBytes(o.dtype) : 0;
   };
   auto bc = [](const RowOperand &o) {
-    return o.kind == RowOperand::Full     ? isa::Bcast::None
+    return o.kind == RowOperand::Full || o.kind == RowOperand::Periodic
+               ? isa::Bcast::None
            : o.kind == RowOperand::Column ? isa::Bcast::Col
                                           : isa::Bcast::Row;
   };
-  bool direct = l.kind == RowOperand::Full && l.dtype == rr.dtype;
+  auto full = [](const RowOperand &o) {
+    return o.kind == RowOperand::Full || o.kind == RowOperand::Periodic;
+  };
+  bool direct = full(l) && l.dtype == rr.dtype;
   r.f32Scratch = direct ? 0 : 2;
   r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
     uint64_t eo = elemBytes(outT);
@@ -738,7 +761,7 @@ LogicalResult PartitionLowering::lowerBinary(Operation *op, isa::BinOp code) {
     for (int i = 0; i < 2; ++i) {
       const RowOperand &o = ops[i];
       isa::TileRef dst{ch.f32[i], cols * 4};
-      if (o.kind == RowOperand::Full) {
+      if (full(o)) {
         vec.unary(isa::UnOp::Copy, dst, {ch.in[i], ld(o)}, ch.rows, cols,
                   isa::Dtype::F32, o.dtype);
       } else if (o.kind == RowOperand::Column) {

@@ -699,3 +699,16 @@ TEST(NpuCodegen, WideLinearWithBf16BiasOnTinyMatchesCpu) {
   Outcome o = runBoth(src, "tiny");
   expectClose(o);
 }
+
+TEST(NpuCodegen, RepeatedRowsBroadcastMatchesCpu) {
+  // Position embeddings: [1, S, H] or [S, H] against [B, S, H].
+  std::string t = tensorType({3, 6, 8}), p1 = tensorType({1, 6, 8}),
+              p2 = tensorType({6, 8});
+  std::string src = "func.func @main(%a: " + t + ", %p: " + p1 + ", %q: " + p2 +
+                    ") -> (" + t + ", " + t + ") {\n  %0 = nuri.add %a, %p : " +
+                    t + ", " + p1 + " -> " + t + "\n  %1 = nuri.sub %q, %a : " +
+                    p2 + ", " + t + " -> " + t + "\n  return %0, %1 : " + t +
+                    ", " + t + "\n}\n";
+  Outcome o = runBoth(src, "tiny");
+  expectClose(o, 1.0, 1e-3);
+}
