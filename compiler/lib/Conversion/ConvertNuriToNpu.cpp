@@ -16,16 +16,14 @@ using namespace mlir;
 namespace nuri::npu {
 namespace {
 
-struct ConvertNuriToNpuPass
-    : impl::ConvertNuriToNpuBase<ConvertNuriToNpuPass> {
+struct ConvertNuriToNpuPass : impl::ConvertNuriToNpuBase<ConvertNuriToNpuPass> {
   using ConvertNuriToNpuBase::ConvertNuriToNpuBase;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    Result<target::Target> t =
-        llvm::StringRef(target).ends_with(".yaml")
-            ? target::loadTargetFile(target)
-            : target::findTarget(target);
+    Result<target::Target> t = llvm::StringRef(target).ends_with(".yaml")
+                                   ? target::loadTargetFile(target)
+                                   : target::findTarget(target);
     if (!t) {
       module.emitError("cannot load target '") << target << "': " << t.error();
       return signalPassFailure();

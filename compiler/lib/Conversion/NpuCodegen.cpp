@@ -312,8 +312,8 @@ std::string whyNot(Operation *op, const target::Target &t) {
         if (s.getLog()) {
           return "log-softmax is not lowered yet";
         }
-        int64_t axis = s.getAxis() < 0 ? s.getAxis() + it.getRank()
-                                        : s.getAxis();
+        int64_t axis =
+            s.getAxis() < 0 ? s.getAxis() + it.getRank() : s.getAxis();
         if (axis != it.getRank() - 1) {
           return "softmax over a dimension other than the last";
         }
@@ -324,8 +324,8 @@ std::string whyNot(Operation *op, const target::Target &t) {
       })
       .Case([&](LayerNormOp l) -> std::string {
         auto it = tensorOf(l.getInput());
-        int64_t axis = l.getAxis() < 0 ? l.getAxis() + it.getRank()
-                                        : l.getAxis();
+        int64_t axis =
+            l.getAxis() < 0 ? l.getAxis() + it.getRank() : l.getAxis();
         int64_t n = trailing(it, axis);
         if (n > 65535) {
           return "normalized size above 65535 elements";
@@ -338,8 +338,8 @@ std::string whyNot(Operation *op, const target::Target &t) {
       })
       .Case([&](RmsNormOp l) -> std::string {
         auto it = tensorOf(l.getInput());
-        int64_t axis = l.getAxis() < 0 ? l.getAxis() + it.getRank()
-                                        : l.getAxis();
+        int64_t axis =
+            l.getAxis() < 0 ? l.getAxis() + it.getRank() : l.getAxis();
         int64_t n = trailing(it, axis);
         if (n > 65535) {
           return "normalized size above 65535 elements";
@@ -513,8 +513,8 @@ private:
 FailureOr<uint64_t> PartitionLowering::constantAs(Value v, isa::Dtype d,
                                                   bool transpose2d) {
   auto c = constantOf(v);
-  auto key = std::make_tuple(c.getResult().getAsOpaquePointer(), int(d),
-                             transpose2d);
+  auto key =
+      std::make_tuple(c.getResult().getAsOpaquePointer(), int(d), transpose2d);
   if (auto it = derived_.find(key); it != derived_.end()) {
     return it->second;
   }
@@ -607,8 +607,8 @@ LogicalResult PartitionLowering::lowerLinearLike(Operation *op, Value input,
   g.ldb = g.N * ei;
   g.ldc = g.N * eo;
   FailureOr<uint64_t> a = addrOf(input);
-  FailureOr<uint64_t> b = transposeW ? constantAs(weight, g.in, true)
-                                     : addrOf(weight);
+  FailureOr<uint64_t> b =
+      transposeW ? constantAs(weight, g.in, true) : addrOf(weight);
   if (failed(a) || failed(b)) {
     return failure();
   }
@@ -651,8 +651,8 @@ LogicalResult PartitionLowering::lowerLinearLike(Operation *op, Value input,
   }
   if (auto add = dyn_cast_or_null<AddOp>(soleUser(cur))) {
     Value other = add.getLhs() == cur ? add.getRhs() : add.getLhs();
-    if (tensorOf(other) && tensorOf(other).getShape() ==
-                               tensorOf(cur).getShape() &&
+    if (tensorOf(other) &&
+        tensorOf(other).getShape() == tensorOf(cur).getShape() &&
         tensorOf(other).getElementType() == tensorOf(cur).getElementType() &&
         add.getLhs() != add.getRhs()) {
       FailureOr<uint64_t> r = addrOf(other);
@@ -772,9 +772,9 @@ LogicalResult PartitionLowering::lowerBinary(Operation *op, isa::BinOp code) {
                   isa::Dtype::F32, o.dtype);
       }
     }
-    vec.binary(code, isa::Bcast::None, {ch.out, cols * eo}, {ch.f32[0],
-               cols * 4}, {ch.f32[1], cols * 4}, ch.rows, cols, outT,
-               isa::Dtype::F32);
+    vec.binary(code, isa::Bcast::None, {ch.out, cols * eo},
+               {ch.f32[0], cols * 4}, {ch.f32[1], cols * 4}, ch.rows, cols,
+               outT, isa::Dtype::F32);
   };
   emit_.rowwise(r);
   return success();
@@ -824,12 +824,12 @@ LogicalResult PartitionLowering::lowerUnary(Operation *op) {
                  outT, F);
     };
   } else {
-    isa::UnOp code = gelu                ? isa::UnOp::Gelu
-                     : llvm::isa<CastOp>(op)   ? isa::UnOp::Copy
-                                         : *unaryOpcode(op);
+    isa::UnOp code = gelu                    ? isa::UnOp::Gelu
+                     : llvm::isa<CastOp>(op) ? isa::UnOp::Copy
+                                             : *unaryOpcode(op);
     r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
-      vec.unary(code, {ch.out, cols * eo}, {ch.in[0], cols * ei}, ch.rows,
-                cols, outT, inT);
+      vec.unary(code, {ch.out, cols * eo}, {ch.in[0], cols * ei}, ch.rows, cols,
+                outT, inT);
     };
   }
   emit_.rowwise(r);
@@ -839,8 +839,8 @@ LogicalResult PartitionLowering::lowerUnary(Operation *op) {
 LogicalResult PartitionLowering::lowerNorm(Operation *op, bool rms) {
   Value in = op->getOperand(0), scale = op->getOperand(1);
   Value bias = rms ? Value() : cast<LayerNormOp>(op).getBias();
-  int64_t axis = rms ? cast<RmsNormOp>(op).getAxis()
-                     : cast<LayerNormOp>(op).getAxis();
+  int64_t axis =
+      rms ? cast<RmsNormOp>(op).getAxis() : cast<LayerNormOp>(op).getAxis();
   float eps = rms ? cast<RmsNormOp>(op).getEpsilon().convertToFloat()
                   : cast<LayerNormOp>(op).getEpsilon().convertToFloat();
   auto it = tensorOf(in);
@@ -878,8 +878,8 @@ LogicalResult PartitionLowering::lowerNorm(Operation *op, bool rms) {
     isa::TileRef x{ch.f32[0], cols * 4}, y{ch.f32[1], cols * 4};
     isa::TileRef mu{ch.vecs[0], 4}, var{ch.vecs[1], 4};
     float inv = 1.0f / float(cols);
-    vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * elemBytes(inT)}, n, cols,
-              F, inT);
+    vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * elemBytes(inT)}, n, cols, F,
+              inT);
     if (!rms) {
       vec.reduce(isa::RedOp::Sum, mu.addr, x, n, cols, F, F);
       vec.scalar(isa::BinOp::Mul, mu, mu, inv, n, 1, F, F);
@@ -928,8 +928,8 @@ LogicalResult PartitionLowering::lowerSoftmax(SoftmaxOp op) {
     uint64_t n = ch.rows;
     isa::TileRef x{ch.f32[0], cols * 4};
     isa::TileRef mx{ch.vecs[0], 4}, sum{ch.vecs[1], 4};
-    vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * elemBytes(inT)}, n, cols,
-              F, inT);
+    vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * elemBytes(inT)}, n, cols, F,
+              inT);
     vec.reduce(isa::RedOp::Max, mx.addr, x, n, cols, F, F);
     vec.binary(isa::BinOp::Sub, isa::Bcast::Col, x, x, mx, n, cols, F, F);
     vec.unary(isa::UnOp::Exp, x, x, n, cols, F, F);
@@ -1113,12 +1113,12 @@ LogicalResult PartitionLowering::lowerRope(RopeOp op) {
     auto F = isa::Dtype::F32;
     uint64_t n = ch.rows, ld = cols * 4;
     isa::TileRef x{ch.f32[0], ld}, c{ch.f32[1], ld}, s{ch.f32[2], ld};
-    vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * elemBytes(inT)}, n, cols,
-              F, inT);
-    vec.unary(isa::UnOp::Copy, c, {ch.in[1], cols * elemBytes(cT)}, n, cols,
-              F, cT);
-    vec.unary(isa::UnOp::Copy, s, {ch.in[2], cols * elemBytes(sT)}, n, cols,
-              F, sT);
+    vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * elemBytes(inT)}, n, cols, F,
+              inT);
+    vec.unary(isa::UnOp::Copy, c, {ch.in[1], cols * elemBytes(cT)}, n, cols, F,
+              cT);
+    vec.unary(isa::UnOp::Copy, s, {ch.in[2], cols * elemBytes(sT)}, n, cols, F,
+              sT);
     // s1 = -x2 * s1, s2 = x1 * s2 (rotate_half times sin), then
     // x * cos + that, rounded once.
     isa::TileRef x1{x.addr, ld}, x2{x.addr + half * 4, ld};
@@ -1380,8 +1380,7 @@ void PartitionLowering::planLiveness(Block &body) {
       root[reshape.getOutput()] = rootOf(reshape.getInput());
     }
     auto tr = dyn_cast<TransposeOp>(op);
-    if (tr && fused_.count(tr) &&
-        !tr.getInput().getDefiningOp<AttentionOp>()) {
+    if (tr && fused_.count(tr) && !tr.getInput().getDefiningOp<AttentionOp>()) {
       root[tr.getOutput()] = rootOf(tr.getInput());
     }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
@@ -1409,8 +1408,8 @@ FailureOr<CompiledPartition> PartitionLowering::run() {
              << "; the NPU takes bf16, f16 or f32 tensors";
     }
     DramTensor d;
-    auto name = func_.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                   kNameAttr);
+    auto name =
+        func_.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kNameAttr);
     d.name = name ? name.str() : "input_" + std::to_string(arg.getArgNumber());
     d.dtype = *gt;
     d.shape.assign(t.getShape().begin(), t.getShape().end());
@@ -1519,8 +1518,7 @@ FailureOr<CompiledPartition> PartitionLowering::run() {
   if (dramTop_ > t_.dram.bytes) {
     return func_.emitError("npu partition needs ")
            << dramTop_ << " B of DRAM (weights, inputs, outputs and "
-           << "intermediates), target " << t_.name << " has "
-           << t_.dram.bytes;
+           << "intermediates), target " << t_.name << " has " << t_.dram.bytes;
   }
   try {
     out_.program = emit_.finish();

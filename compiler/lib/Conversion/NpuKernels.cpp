@@ -7,9 +7,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cmath>
 #include <limits>
 
 namespace nuri::npu {
@@ -114,8 +114,8 @@ void loadVector(StreamBuilder &dma, uint64_t dram, uint64_t sram,
                 uint64_t bytes) {
   const uint64_t kMaxRow = (1u << 23);
   for (uint64_t off = 0; off < bytes; off += kMaxRow) {
-    dma.dma(load(dram + off, 0, sram + off, 0, 1,
-                 std::min(kMaxRow, bytes - off)));
+    dma.dma(
+        load(dram + off, 0, sram + off, 0, 1, std::min(kMaxRow, bytes - off)));
   }
 }
 
@@ -141,11 +141,11 @@ Program KernelEmitter::finish() { return pb_.finish(); }
 namespace {
 
 struct GemmPlan {
-  uint64_t mS = 1, nS = 1;     // row and column slices of every batch
-  uint64_t mr = 0, nc = 0;     // rows and columns of a slice
+  uint64_t mS = 1, nS = 1; // row and column slices of every batch
+  uint64_t mr = 0, nc = 0; // rows and columns of a slice
   uint64_t mb = 0, nt = 0, kc = 0;
   unsigned nA = 1, nW = 2, nO = 2, nAcc = 2;
-  uint64_t ldaS = 0;           // SRAM row stride of A
+  uint64_t ldaS = 0; // SRAM row stride of A
   uint64_t estimate = std::numeric_limits<uint64_t>::max();
 };
 
@@ -161,8 +161,8 @@ uint64_t padPitch(const target::Target &t, uint64_t bytes, uint64_t rows,
   double bestF = 1e30;
   for (unsigned i = 0; i <= 4; ++i) {
     uint64_t pitch = base + i * w;
-    double f = target::sramBankFactor(t, pitch, std::min<uint64_t>(rows,
-                                      t.matrix.rows),
+    double f = target::sramBankFactor(t, pitch,
+                                      std::min<uint64_t>(rows, t.matrix.rows),
                                       pack * dtypeBytes(in), 0);
     if (f < bestF - 1e-9) {
       bestF = f;
@@ -217,13 +217,13 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
             for (unsigned nW : {4u, 2u}) {
               uint64_t fixed = nW * roundUp(kc * nt * ei, 64) +
                                2 * roundUp(p.nc * 6, 64) + 64 * 16;
-              uint64_t perRow = nA * pitch + 2 * nt * eo +
-                                (g.hasResidual ? 2 * nt * eo : 0);
+              uint64_t perRow =
+                  nA * pitch + 2 * nt * eo + (g.hasResidual ? 2 * nt * eo : 0);
               if (fixed >= S) {
                 continue;
               }
-              uint64_t mb = std::min({p.mr, accEntries / (2 * nt),
-                                      (S - fixed) / perRow});
+              uint64_t mb =
+                  std::min({p.mr, accEntries / (2 * nt), (S - fixed) / perRow});
               if (mb > R) {
                 mb = mb / R * R;
               }
@@ -263,8 +263,8 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
                   double(t.dram.latencyCycles + R + C);
               // One core's DMA queue: `outstanding` transfers in flight,
               // each paying the link latency.
-              double stepBytes = double(kc * nt * ei) +
-                                 double(mb * kc * ei) / double(tilesN);
+              double stepBytes =
+                  double(kc * nt * ei) + double(mb * kc * ei) / double(tilesN);
               double stepDescs = 1.0 + 1.0 / double(tilesN);
               double perStep = std::max(
                   stepBytes / share,
@@ -272,8 +272,8 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
                    stepBytes / stepDescs / double(t.dma.bytesPerCycle)) *
                       stepDescs / double(std::max(1u, t.dma.outstanding)));
               double dmaCore = steps * perStep;
-              uint64_t est = uint64_t(std::max({compute, dma, dmaCore}) +
-                                      overhead);
+              uint64_t est =
+                  uint64_t(std::max({compute, dma, dmaCore}) + overhead);
               if (est < p.estimate) {
                 p.estimate = est;
                 p.mb = mb;
@@ -378,8 +378,8 @@ void KernelEmitter::gemm(const GemmDesc &g) {
   }
   for (unsigned i = 0; i < pl.nO; ++i) {
     obuf[i] = sram.alloc(pl.mb * pl.nt * eo, "gemm output tile");
-    rbuf[i] = g.hasResidual ? sram.alloc(pl.mb * pl.nt * eo, "gemm residual")
-                            : 0;
+    rbuf[i] =
+        g.hasResidual ? sram.alloc(pl.mb * pl.nt * eo, "gemm residual") : 0;
   }
   uint64_t accBase[2] = {0, pl.mb * pl.nt};
 
@@ -431,8 +431,8 @@ void KernelEmitter::gemm(const GemmDesc &g) {
     std::vector<Pending> pending;
     auto storeTile = [&](const Pending &pt) {
       ringOut.consume(dma);
-      uint64_t dst = g.c + pt.blk->b * g.cBatch + pt.blk->m0 * g.ldc +
-                     pt.tile.n0 * eo;
+      uint64_t dst =
+          g.c + pt.blk->b * g.cBatch + pt.blk->m0 * g.ldc + pt.tile.n0 * eo;
       dma.dma(store(obuf[pt.index % pl.nO], pt.tile.nt * eo, dst, g.ldc,
                     pt.blk->rows, pt.tile.nt * eo));
       ringOut.consumed(dma, pt.index);
@@ -495,8 +495,8 @@ void KernelEmitter::gemm(const GemmDesc &g) {
           uint64_t k0 = c * pl.kc, kcc = std::min(pl.kc, g.K - k0);
           ringW.consume(mat);
           mat.mm(accBase[ti % pl.nAcc], {abuf[bi % pl.nA] + k0 * ei, pl.ldaS},
-                 {wbuf[gw % pl.nW], tile.nt * ei}, blk.rows, tile.nt, kcc,
-                 g.in, g.in, c > 0);
+                 {wbuf[gw % pl.nW], tile.nt * ei}, blk.rows, tile.nt, kcc, g.in,
+                 g.in, c > 0);
           ringW.consumed(mat, gw);
         }
         ringAcc.produced(mat);
@@ -536,8 +536,8 @@ void KernelEmitter::gemm(const GemmDesc &g) {
         if (g.hasResidual) {
           ringRes.consume(vec);
           vec.binary(BinOp::Add, Bcast::None, out, out,
-                     {rbuf[ti % pl.nO], tile.nt * eo}, blk.rows, tile.nt,
-                     g.out, g.out);
+                     {rbuf[ti % pl.nO], tile.nt * eo}, blk.rows, tile.nt, g.out,
+                     g.out);
           ringRes.consumed(vec, ti);
         }
         ringOut.produced(vec);
@@ -578,8 +578,8 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
       fixedAddr[i] = sram.alloc(r.cols * dtypeBytes(o.dtype), "scalar operand");
     }
   }
-  uint64_t perRow = r.cols * eo + r.f32Scratch * r.cols * 4 + r.vecScratch * 4 +
-                    6 * 64;
+  uint64_t perRow =
+      r.cols * eo + r.f32Scratch * r.cols * 4 + r.vecScratch * 4 + 6 * 64;
   for (const RowOperand &o : r.ins) {
     if (o.kind == RowOperand::Full || o.kind == RowOperand::Periodic) {
       perRow += r.cols * dtypeBytes(o.dtype);
@@ -593,8 +593,8 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
                        : 0;
   uint64_t rb = std::min<uint64_t>({rowsPerCore, avail / (2 * perRow), 65535});
   // Chunks big enough to amortize DMA latency, small enough to pipeline.
-  uint64_t target = std::max<uint64_t>(1, (16384 + r.cols * eo - 1) /
-                                              (r.cols * eo));
+  uint64_t target =
+      std::max<uint64_t>(1, (16384 + r.cols * eo - 1) / (r.cols * eo));
   if (rb > 2 * target && rowsPerCore > 2 * target) {
     rb = std::max(target, ceilDiv(rowsPerCore, ceilDiv(rowsPerCore, rb)));
   }
@@ -629,13 +629,13 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
   }
   // Estimate: vector passes ~ (f32Scratch + 2) elementwise passes.
   {
-    target::VectorCost vc = target::vectorCost(
-        t_, target::VectorKind::Elementwise, rowsPerCore, r.cols,
-        t_.vector.transcendentalPasses, 8);
+    target::VectorCost vc =
+        target::vectorCost(t_, target::VectorKind::Elementwise, rowsPerCore,
+                           r.cols, t_.vector.transcendentalPasses, 8);
     uint64_t bytes = r.rows * r.cols * eo * (1 + r.ins.size());
-    estimate_ = std::max<uint64_t>(vc.latency() * (2 + r.f32Scratch),
-                                   uint64_t(double(bytes) /
-                                            t_.dramBytesPerCycle()));
+    estimate_ =
+        std::max<uint64_t>(vc.latency() * (2 + r.f32Scratch),
+                           uint64_t(double(bytes) / t_.dramBytesPerCycle()));
   }
 
   enum : unsigned { kConst, kInFull, kInFree, kOutFull, kOutFree };
@@ -680,8 +680,8 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
           dma.dma(load(o.addr + row * r.cols * e, r.cols * e,
                        slots[ci % 2].in[i], r.cols * e, rows, r.cols * e));
         } else if (o.kind == RowOperand::Column) {
-          dma.dma(load(o.addr + row * e, 0, slots[ci % 2].in[i], 0, 1,
-                       rows * e));
+          dma.dma(
+              load(o.addr + row * e, 0, slots[ci % 2].in[i], 0, 1, rows * e));
         } else if (o.kind == RowOperand::Periodic) {
           // One transfer per run of rows that is contiguous in the table.
           uint64_t rr = 0;
@@ -753,8 +753,8 @@ void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
     if (d.rows == 1 && d.planes == 1) {
       // One transfer is capped at dma.bytes_per_cycle: cut flat copies so
       // every core's DMA moves a share.
-      uint64_t piece = std::min(kMaxRow, roundUp(ceilDiv(d.bytes, t_.cores),
-                                                 256));
+      uint64_t piece =
+          std::min(kMaxRow, roundUp(ceilDiv(d.bytes, t_.cores), 256));
       for (uint64_t off = 0; off < d.bytes; off += piece) {
         DmaDesc c = d;
         c.src += off;
@@ -773,7 +773,8 @@ void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
       }
     } else {
       // Few planes: cut rows so every core moves a share.
-      uint64_t per = ceilDiv(d.rows, std::max<uint64_t>(1, t_.cores / d.planes));
+      uint64_t per =
+          ceilDiv(d.rows, std::max<uint64_t>(1, t_.cores / d.planes));
       for (uint64_t r0 = 0; r0 < d.rows; r0 += per) {
         DmaDesc c = d;
         c.src += r0 * d.srcStride;
@@ -826,16 +827,16 @@ void KernelEmitter::attention(const AttentionDesc &a) {
   const Dtype dt = a.dtype;
   const unsigned e = dtypeBytes(dt), em = dtypeBytes(a.maskType);
   if (!t_.supports(dt)) {
-    throw Error(fmt::format("target {} has no {} matrix path", t_.name,
-                            dtypeName(dt)));
+    throw Error(
+        fmt::format("target {} has no {} matrix path", t_.name, dtypeName(dt)));
   }
   const uint64_t accEntries = t_.matrix.accBytes / 4;
   // Tiles: qb query rows, kb keys per block; both bounded by the
   // accumulator (S and PV tiles) and the SRAM.
   // Query blocks: as tall as the array allows, but cut further when that
   // balances the (batch, head, block) units over the cores better.
-  uint64_t qb = std::min<uint64_t>(a.Sq, 128), kb = std::min<uint64_t>(a.Skv,
-                                                                        256);
+  uint64_t qb = std::min<uint64_t>(a.Sq, 128),
+           kb = std::min<uint64_t>(a.Skv, 256);
   {
     uint64_t floor = std::min<uint64_t>(a.Sq, t_.matrix.rows);
     uint64_t best = ~uint64_t(0);
@@ -855,22 +856,22 @@ void KernelEmitter::attention(const AttentionDesc &a) {
   auto sramNeed = [&](uint64_t qb, uint64_t kb) {
     uint64_t need = 0;
     auto add = [&](uint64_t b) { need += roundUp(b, 64); };
-    add(kb * 4);                          // scale vector
+    add(kb * 4); // scale vector
     for (int i = 0; i < 2; ++i) {
-      add(qb * a.D * e);                  // Q
-      add(kb * a.D * e);                  // K
-      add(kb * a.Dv * e);                 // V
+      add(qb * a.D * e);  // Q
+      add(kb * a.D * e);  // K
+      add(kb * a.Dv * e); // V
       if (a.hasMask) {
-        add(qb * kb * em);                // mask
+        add(qb * kb * em); // mask
       }
-      add(qb * a.Dv * e);                 // out
+      add(qb * a.Dv * e); // out
     }
-    add(a.D * kb * e);                    // K^T
-    add(qb * kb * 4);                     // s
-    add(qb * kb * 4);                     // mask f32
-    add(qb * kb * e);                     // P
-    add(qb * a.Dv * 4 * 2);               // o, pv
-    add(qb * 4 * 7);                      // m, l, alpha, ...
+    add(a.D * kb * e);      // K^T
+    add(qb * kb * 4);       // s
+    add(qb * kb * 4);       // mask f32
+    add(qb * kb * e);       // P
+    add(qb * a.Dv * 4 * 2); // o, pv
+    add(qb * 4 * 7);        // m, l, alpha, ...
     return need;
   };
   while ((qb * kb + qb * a.Dv > accEntries ||
@@ -936,15 +937,14 @@ void KernelEmitter::attention(const AttentionDesc &a) {
     for (const Unit &un : work[0]) {
       blocks += kvBlocks(un);
     }
-    target::MatmulCost m1 = target::matmulCost(t_, qb, kb, a.D, dt, dt,
-                                               a.D * e, kb * e);
-    target::MatmulCost m2 = target::matmulCost(t_, qb, a.Dv, kb, dt, dt,
-                                               kb * e, a.Dv * e);
-    target::VectorCost v = target::vectorCost(
-        t_, target::VectorKind::Elementwise, qb, kb,
-        t_.vector.transcendentalPasses, 8);
-    estimate_ = blocks * std::max(m1.latency() + m2.latency(),
-                                  v.occupancy * 6);
+    target::MatmulCost m1 =
+        target::matmulCost(t_, qb, kb, a.D, dt, dt, a.D * e, kb * e);
+    target::MatmulCost m2 =
+        target::matmulCost(t_, qb, a.Dv, kb, dt, dt, kb * e, a.Dv * e);
+    target::VectorCost v =
+        target::vectorCost(t_, target::VectorKind::Elementwise, qb, kb,
+                           t_.vector.transcendentalPasses, 8);
+    estimate_ = blocks * std::max(m1.latency() + m2.latency(), v.occupancy * 6);
   }
   enum : unsigned {
     kQFull,
@@ -1008,11 +1008,10 @@ void KernelEmitter::attention(const AttentionDesc &a) {
                          j0 * a.vStride[2],
                      a.vStride[2], vS[g % 2], ldv, kn, ldv));
         if (a.hasMask) {
-          uint64_t base = a.mask + (un.b * a.maskStride[0] +
-                                    un.h * a.maskStride[1] +
-                                    un.i0 * a.maskStride[2] +
-                                    j0 * a.maskStride[3]) *
-                                       em;
+          uint64_t base =
+              a.mask + (un.b * a.maskStride[0] + un.h * a.maskStride[1] +
+                        un.i0 * a.maskStride[2] + j0 * a.maskStride[3]) *
+                           em;
           dma.dma(load(base, a.maskStride[2] * em, mS[g % 2], kn * em, un.rows,
                        kn * em));
         }
@@ -1063,8 +1062,8 @@ void KernelEmitter::attention(const AttentionDesc &a) {
     for (uint64_t ui = 0; ui < U; ++ui) {
       uint64_t nb = kvBlocks(units[ui]);
       for (uint64_t j = 0; j < nb; ++j, ++g) {
-        steps.push_back({ui, j, g, std::min(kb, a.Skv - j * kb), j == 0,
-                         j + 1 == nb});
+        steps.push_back(
+            {ui, j, g, std::min(kb, a.Skv - j * kb), j == 0, j + 1 == nb});
       }
     }
     auto transposeK = [&](const Step &st) {

@@ -74,7 +74,7 @@ struct RowChunk {
   uint64_t rows = 0;
   std::vector<uint64_t> in;
   uint64_t out = 0;
-  std::vector<uint64_t> f32; ///< scratch: rows x cols f32 each
+  std::vector<uint64_t> f32;  ///< scratch: rows x cols f32 each
   std::vector<uint64_t> vecs; ///< scratch: rows f32 each
 };
 

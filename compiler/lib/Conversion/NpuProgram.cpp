@@ -40,8 +40,9 @@ ProgramOp importProgram(OpBuilder &builder, Location loc, StringRef name,
   program.getBody().push_back(new Block());
   OpBuilder pb = OpBuilder::atBlockEnd(&program.getBody().front());
   for (const isa::Stream &s : part.program.streams) {
-    auto stream = pb.create<StreamOp>(loc, pb.getI64IntegerAttr(s.core),
-                                      pb.getStringAttr(isa::engineName(s.engine)));
+    auto stream =
+        pb.create<StreamOp>(loc, pb.getI64IntegerAttr(s.core),
+                            pb.getStringAttr(isa::engineName(s.engine)));
     stream.getBody().push_back(new Block());
     OpBuilder sb = OpBuilder::atBlockEnd(&stream.getBody().front());
     for (const isa::Instruction &inst : s.insts) {

@@ -31,9 +31,9 @@ struct NpuVerifySyncPass : impl::NpuVerifySyncBase<NpuVerifySyncPass> {
       } else if (auto b = dyn_cast<BarrierOp>(op)) {
         auto &[arrivals, count] = bars[b.getBar()];
         if (arrivals && count != b.getCount()) {
-          b.emitOpError("names ") << b.getCount() << " participants at barrier "
-                                  << b.getBar() << ", an earlier arrival named "
-                                  << count;
+          b.emitOpError("names ")
+              << b.getCount() << " participants at barrier " << b.getBar()
+              << ", an earlier arrival named " << count;
           ok = false;
         }
         ++arrivals;
@@ -51,9 +51,8 @@ struct NpuVerifySyncPass : impl::NpuVerifySyncBase<NpuVerifySyncPass> {
     for (const auto &[bar, v] : bars) {
       if (v.second > 0 && v.first % v.second != 0) {
         program.emitError("barrier ")
-            << bar << " has " << v.first
-            << " arrivals, not a multiple of its " << v.second
-            << " participants";
+            << bar << " has " << v.first << " arrivals, not a multiple of its "
+            << v.second << " participants";
         ok = false;
       }
     }

@@ -220,8 +220,8 @@ std::string denseConst(const std::string &type, int64_t n, unsigned seed,
 
 std::string linearModule(int64_t M, int64_t K, int64_t N, bool bias,
                          const std::string &after = "") {
-  std::string w = denseConst("tensor<" + std::to_string(K * N) + "xbf16>",
-                             K * N, 1);
+  std::string w =
+      denseConst("tensor<" + std::to_string(K * N) + "xbf16>", K * N, 1);
   std::string s = "func.func @main(%x: tensor<" + std::to_string(M) + "x" +
                   std::to_string(K) + "xbf16> {nuri.name = \"x\"}) -> ";
   std::string ot =
@@ -318,34 +318,38 @@ TEST(NpuCodegen, LinearGeluResidualEpilogueMatchesCpu) {
 TEST(NpuCodegen, ElementwiseWithBroadcastsMatchesCpu) {
   std::string t = tensorType({2, 9, 40}), row = tensorType({40}),
               col = tensorType({2, 9, 1}), sc = tensorType({1});
-  std::string src = "func.func @main(%a: " + t + ", %b: " + t + ", %c: " + col +
-                    ") -> (" + t + ", " + t + ", " + t + ", " + t + ") {\n" +
-                    constOf("r", {40}, 3) + constOf("s", {1}, 4) +
-                    "  %0 = nuri.add %a, %b : " + t + ", " + t + " -> " + t +
-                    "\n  %1 = nuri.mul %0, %r : " + t + ", " + row + " -> " +
-                    t + "\n  %2 = nuri.sub %r, %1 : " + row + ", " + t +
-                    " -> " + t + "\n  %3 = nuri.div %2, %c : " + t + ", " +
-                    col + " -> " + t + "\n  %4 = nuri.max %a, %s : " + t +
-                    ", " + sc + " -> " + t + "\n  %5 = nuri.sigmoid %4 : " + t +
-                    "\n  return %0, %3, %5, %1 : " + t + ", " + t + ", " + t +
-                    ", " + t + "\n}\n";
+  std::string src =
+      "func.func @main(%a: " + t + ", %b: " + t + ", %c: " + col + ") -> (" +
+      t + ", " + t + ", " + t + ", " + t + ") {\n" + constOf("r", {40}, 3) +
+      constOf("s", {1}, 4) + "  %0 = nuri.add %a, %b : " + t + ", " + t +
+      " -> " + t + "\n  %1 = nuri.mul %0, %r : " + t + ", " + row + " -> " + t +
+      "\n  %2 = nuri.sub %r, %1 : " + row + ", " + t + " -> " + t +
+      "\n  %3 = nuri.div %2, %c : " + t + ", " + col + " -> " + t +
+      "\n  %4 = nuri.max %a, %s : " + t + ", " + sc + " -> " + t +
+      "\n  %5 = nuri.sigmoid %4 : " + t + "\n  return %0, %3, %5, %1 : " + t +
+      ", " + t + ", " + t + ", " + t + "\n}\n";
   Outcome o = runBoth(src, "tiny");
   expectClose(o, 2.0, 1e-2);
 }
 
 TEST(NpuCodegen, LayerNormSoftmaxGeluMatchCpu) {
   std::string t = tensorType({3, 10, 48}), g = tensorType({48});
-  std::string src =
-      "func.func @main(%x: " + t + ") -> (" + t + ", " + t + ", " + t + ", " +
-      t + ", " + t + ") {\n" + constOf("g", {48}, 5, 0.5f, 1.0f) +
-      constOf("b", {48}, 6) + "  %0 = nuri.layer_norm %x, %g, %b {axis = 2 : "
-      "i64, epsilon = 1.0e-5 : f32} : (" + t + ", " + g + ", " + g + ") -> " +
-      t + "\n  %1 = nuri.softmax %x {axis = 2 : i64} : " + t +
-      "\n  %2 = nuri.gelu %x : " + t + "\n  %3 = nuri.gelu %x {approximate = "
-      "#nuri<gelu tanh>} : " + t + "\n  %4 = nuri.rms_norm %x, %g {axis = 2 "
-      ": i64, epsilon = 1.0e-6 : f32} : (" + t + ", " + g + ") -> " + t +
-      "\n  return %0, %1, %2, %3, %4 : " + t + ", " + t + ", " + t + ", " + t +
-      ", " + t + "\n}\n";
+  std::string src = "func.func @main(%x: " + t + ") -> (" + t + ", " + t +
+                    ", " + t + ", " + t + ", " + t + ") {\n" +
+                    constOf("g", {48}, 5, 0.5f, 1.0f) + constOf("b", {48}, 6) +
+                    "  %0 = nuri.layer_norm %x, %g, %b {axis = 2 : "
+                    "i64, epsilon = 1.0e-5 : f32} : (" +
+                    t + ", " + g + ", " + g + ") -> " + t +
+                    "\n  %1 = nuri.softmax %x {axis = 2 : i64} : " + t +
+                    "\n  %2 = nuri.gelu %x : " + t +
+                    "\n  %3 = nuri.gelu %x {approximate = "
+                    "#nuri<gelu tanh>} : " +
+                    t +
+                    "\n  %4 = nuri.rms_norm %x, %g {axis = 2 "
+                    ": i64, epsilon = 1.0e-6 : f32} : (" +
+                    t + ", " + g + ") -> " + t +
+                    "\n  return %0, %1, %2, %3, %4 : " + t + ", " + t + ", " +
+                    t + ", " + t + ", " + t + "\n}\n";
   Outcome o = runBoth(src, "tiny", 3.0f);
   expectClose(o, 2.0, 1e-2);
 }
@@ -355,9 +359,10 @@ TEST(NpuCodegen, TransposeAndReshapeMatchCpu) {
               flat = tensorType({2, 24, 8});
   std::string src = "func.func @main(%x: " + in + ") -> (" + out + ", " + flat +
                     ") {\n  %0 = nuri.transpose %x {permutation = array<i64: "
-                    "0, 2, 1, 3>} : " + in + " -> " + out +
-                    "\n  %1 = nuri.reshape %x : " + in + " -> " + flat +
-                    "\n  return %0, %1 : " + out + ", " + flat + "\n}\n";
+                    "0, 2, 1, 3>} : " +
+                    in + " -> " + out + "\n  %1 = nuri.reshape %x : " + in +
+                    " -> " + flat + "\n  return %0, %1 : " + out + ", " + flat +
+                    "\n}\n";
   Outcome o = runBoth(src, "tiny");
   expectClose(o, 0.0, 0.0);
 }
@@ -378,14 +383,16 @@ std::string attentionModule(int64_t B, int64_t Hq, int64_t Hkv, int64_t Sq,
 } // namespace
 
 TEST(NpuCodegen, AttentionMatchesCpu) {
-  Outcome o = runBoth(attentionModule(1, 2, 2, 16, 16, 8, false, false), "tiny");
+  Outcome o =
+      runBoth(attentionModule(1, 2, 2, 16, 16, 8, false, false), "tiny");
   expectClose(o, 4.0, 2e-2);
 }
 
 TEST(NpuCodegen, AttentionManyKeyBlocksCausalGqaMatchesCpu) {
   // 300 keys in blocks of 128 on tiny's accumulator: the online
   // softmax rescales across blocks; causal skips blocks past the diagonal.
-  Outcome o = runBoth(attentionModule(2, 4, 2, 24, 300, 8, true, false), "tiny");
+  Outcome o =
+      runBoth(attentionModule(2, 4, 2, 24, 300, 8, true, false), "tiny");
   expectClose(o, 4.0, 2e-2);
 }
 
@@ -471,8 +478,8 @@ TEST(NpuPerf, GemmsOnAtomAgainstTheRoofline) {
   struct Case {
     int64_t M, K, N;
     const char *act;
-  } cases[] = {{128, 768, 2304, ""},  {128, 768, 768, ""},
-               {128, 768, 3072, "gelu"}, {128, 3072, 768, ""},
+  } cases[] = {{128, 768, 2304, ""},      {128, 768, 768, ""},
+               {128, 768, 3072, "gelu"},  {128, 3072, 768, ""},
                {1024, 768, 3072, "gelu"}, {1024, 3072, 768, ""},
                {2048, 2048, 2048, ""}};
   std::printf("%-20s %10s %10s %8s %8s\n", "M x K x N", "cycles", "bound",
@@ -509,8 +516,8 @@ std::string bertLayer(int64_t B, int64_t S, int64_t H = 768, int64_t NH = 12,
     }
   }
   s += ", %w1: " + w1 + ", %b1: " + b1 + ", %w2: " + w2 + ", %b2: " + b +
-       ", %g1: " + b + ", %e1: " + b + ", %g2: " + b + ", %e2: " + b +
-       ") -> " + x + " {\n";
+       ", %g1: " + b + ", %e1: " + b + ", %g2: " + b + ", %e2: " + b + ") -> " +
+       x + " {\n";
   if (constQkv) {
     // Constant projections: the lowering merges them into one GEMM.
     unsigned seed = 11;
@@ -524,8 +531,10 @@ std::string bertLayer(int64_t B, int64_t S, int64_t H = 768, int64_t NH = 12,
     s += "  %" + N + "0 = nuri.linear %x, %w" + N + ", %b" + N + " : (" + x +
          ", " + w + ", " + b + ") -> " + x + "\n";
     s += "  %" + N + "1 = nuri.reshape %" + N + "0 : " + x + " -> " + h4 + "\n";
-    s += "  %" + N + " = nuri.transpose %" + N + "1 {permutation = array<i64: "
-         "0, 2, 1, 3>} : " + h4 + " -> " + hd + "\n";
+    s += "  %" + N + " = nuri.transpose %" + N +
+         "1 {permutation = array<i64: "
+         "0, 2, 1, 3>} : " +
+         h4 + " -> " + hd + "\n";
   }
   s += "  %a = nuri.attention %q, %k, %v, %m {scale = 0.125 : f32} : (" + hd +
        ", " + hd + ", " + hd + ", " + m + ") -> " + hd + "\n";
@@ -536,7 +545,8 @@ std::string bertLayer(int64_t B, int64_t S, int64_t H = 768, int64_t NH = 12,
        ") -> " + x + "\n";
   s += "  %o1 = nuri.add %o0, %x : " + x + ", " + x + " -> " + x + "\n";
   s += "  %l1 = nuri.layer_norm %o1, %g1, %e1 {axis = 2 : i64, epsilon = "
-       "1.0e-12 : f32} : (" + x + ", " + b + ", " + b + ") -> " + x + "\n";
+       "1.0e-12 : f32} : (" +
+       x + ", " + b + ", " + b + ") -> " + x + "\n";
   s += "  %f0 = nuri.linear %l1, %w1, %b1 : (" + x + ", " + w1 + ", " + b1 +
        ") -> " + f + "\n";
   s += "  %f1 = nuri.gelu %f0 : " + f + "\n";
@@ -544,7 +554,8 @@ std::string bertLayer(int64_t B, int64_t S, int64_t H = 768, int64_t NH = 12,
        ") -> " + x + "\n";
   s += "  %f3 = nuri.add %f2, %l1 : " + x + ", " + x + " -> " + x + "\n";
   s += "  %y = nuri.layer_norm %f3, %g2, %e2 {axis = 2 : i64, epsilon = "
-       "1.0e-12 : f32} : (" + x + ", " + b + ", " + b + ") -> " + x + "\n";
+       "1.0e-12 : f32} : (" +
+       x + ", " + b + ", " + b + ") -> " + x + "\n";
   s += "  return %y : " + x + "\n}\n";
   return s;
 }
@@ -569,7 +580,8 @@ TEST(NpuCodegen, BertLayerMatchesCpu) {
 TEST(NpuPerf, BertBaseLayerOnAtomAgainstTheRoofline) {
   for (int64_t B : {1, 8}) {
     const double S = 128, H = 768, F = 3072;
-    double flops = B * (2.0 * S * (4 * H * H + 2 * H * F) + 4.0 * 12 * S * S * 64);
+    double flops =
+        B * (2.0 * S * (4 * H * H + 2 * H * F) + 4.0 * 12 * S * S * 64);
     Perf p = timeIt(bertLayer(B, 128, 768, 12, 3072, true), "atom", flops);
     std::printf("bert-base layer batch %lld seq 128: %llu cycles, bound %.0f "
                 "(%.1f%% of bound), MAC utilization %.1f%%\n",
@@ -625,8 +637,9 @@ TEST(NpuPerf, DISABLED_BertLayerPerOp) {
       const std::string &l = lines[k];
       std::string name = l.substr(2, l.find(' ', 2) - 2);
       size_t arrow = l.rfind("-> ");
-      std::string type = arrow != std::string::npos ? l.substr(arrow + 3)
-                                                    : l.substr(l.rfind(": ") + 2);
+      std::string type = arrow != std::string::npos
+                             ? l.substr(arrow + 3)
+                             : l.substr(l.rfind(": ") + 2);
       std::string body;
       for (size_t i = 1; i <= k; ++i) {
         body += lines[i] + "\n";
@@ -647,9 +660,9 @@ TEST(NpuCodegen, RopeMatchesCpu) {
   // rows cross head boundaries, so the table rows wrap.
   for (int64_t cb : {2, 1}) {
     std::string x = tensorType({2, 3, 5, 8}), c = tensorType({cb, 1, 5, 8});
-    std::string src = "func.func @main(%x: " + x + ", %c: " + c + ", %s: " +
-                      c + ") -> " + x + " {\n  %r = nuri.rope %x, %c, %s : (" +
-                      x + ", " + c + ", " + c + ") -> " + x +
+    std::string src = "func.func @main(%x: " + x + ", %c: " + c + ", %s: " + c +
+                      ") -> " + x + " {\n  %r = nuri.rope %x, %c, %s : (" + x +
+                      ", " + c + ", " + c + ") -> " + x +
                       "\n  return %r : " + x + "\n}\n";
     Outcome o = runBoth(src, "tiny");
     expectClose(o, 1.0, 1e-3);
@@ -681,8 +694,8 @@ TEST(NpuCodegen, TransposeWithMoreRowsThanOneDescriptorMatchesCpu) {
   std::string in = tensorType({70000, 2, 2}), out = tensorType({2, 70000, 2});
   std::string src = "func.func @main(%x: " + in + ") -> " + out +
                     " {\n  %0 = nuri.transpose %x {permutation = array<i64: "
-                    "1, 0, 2>} : " + in + " -> " + out + "\n  return %0 : " +
-                    out + "\n}\n";
+                    "1, 0, 2>} : " +
+                    in + " -> " + out + "\n  return %0 : " + out + "\n}\n";
   Outcome o = runBoth(src, "tiny");
   expectClose(o, 0.0, 0.0);
 }
@@ -705,10 +718,10 @@ TEST(NpuCodegen, RepeatedRowsBroadcastMatchesCpu) {
   std::string t = tensorType({3, 6, 8}), p1 = tensorType({1, 6, 8}),
               p2 = tensorType({6, 8});
   std::string src = "func.func @main(%a: " + t + ", %p: " + p1 + ", %q: " + p2 +
-                    ") -> (" + t + ", " + t + ") {\n  %0 = nuri.add %a, %p : " +
-                    t + ", " + p1 + " -> " + t + "\n  %1 = nuri.sub %q, %a : " +
-                    p2 + ", " + t + " -> " + t + "\n  return %0, %1 : " + t +
-                    ", " + t + "\n}\n";
+                    ") -> (" + t + ", " + t +
+                    ") {\n  %0 = nuri.add %a, %p : " + t + ", " + p1 + " -> " +
+                    t + "\n  %1 = nuri.sub %q, %a : " + p2 + ", " + t + " -> " +
+                    t + "\n  return %0, %1 : " + t + ", " + t + "\n}\n";
   Outcome o = runBoth(src, "tiny");
   expectClose(o, 1.0, 1e-3);
 }

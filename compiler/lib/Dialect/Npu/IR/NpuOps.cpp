@@ -31,14 +31,21 @@ struct NameMap {
 };
 // The op of each opcode (`end` is implicit: the emitter appends it).
 constexpr NameMap kNames[] = {
-    {isa::Opcode::SemWait, "sem_wait"},       {isa::Opcode::SemSignal, "sem_signal"},
-    {isa::Opcode::Barrier, "barrier"},        {isa::Opcode::Repeat, "repeat"},
-    {isa::Opcode::Nop, "nop"},                {isa::Opcode::DmaCopy, "dma_copy"},
-    {isa::Opcode::MatMul, "mm"},               {isa::Opcode::VecBinary, "vec_binary"},
-    {isa::Opcode::VecScalar, "vec_scalar"},   {isa::Opcode::VecUnary, "vec_unary"},
-    {isa::Opcode::VecReduce, "vec_reduce"},   {isa::Opcode::VecBcast, "vec_bcast"},
+    {isa::Opcode::SemWait, "sem_wait"},
+    {isa::Opcode::SemSignal, "sem_signal"},
+    {isa::Opcode::Barrier, "barrier"},
+    {isa::Opcode::Repeat, "repeat"},
+    {isa::Opcode::Nop, "nop"},
+    {isa::Opcode::DmaCopy, "dma_copy"},
+    {isa::Opcode::MatMul, "mm"},
+    {isa::Opcode::VecBinary, "vec_binary"},
+    {isa::Opcode::VecScalar, "vec_scalar"},
+    {isa::Opcode::VecUnary, "vec_unary"},
+    {isa::Opcode::VecReduce, "vec_reduce"},
+    {isa::Opcode::VecBcast, "vec_bcast"},
     {isa::Opcode::VecTranspose, "vec_transpose"},
-    {isa::Opcode::VecFill, "vec_fill"},       {isa::Opcode::VecAccRead, "acc_read"},
+    {isa::Opcode::VecFill, "vec_fill"},
+    {isa::Opcode::VecAccRead, "acc_read"},
 };
 
 const isa::OpcodeInfo *infoOf(Operation *op) {
@@ -75,8 +82,8 @@ LogicalResult verifyInstruction(Operation *op) {
 LogicalResult atLeastOne(Operation *op, ArrayRef<StringRef> names) {
   for (StringRef n : names) {
     if (intAttr(op, n) < 1) {
-      return op->emitOpError("expects ") << n << " >= 1, got "
-                                         << intAttr(op, n);
+      return op->emitOpError("expects ")
+             << n << " >= 1, got " << intAttr(op, n);
     }
   }
   return success();
@@ -111,14 +118,14 @@ FailureOr<isa::Instruction> toInstruction(Operation *op) {
     case isa::FieldKind::Label: {
       auto i = dyn_cast<IntegerAttr>(a);
       if (!i) {
-        return op->emitOpError("field '") << fi.mnemonic
-                                          << "' must be an integer";
+        return op->emitOpError("field '")
+               << fi.mnemonic << "' must be an integer";
       }
       int64_t v = i.getInt();
       if (v < 0 || (fi.bits < 64 && uint64_t(v) >> fi.bits)) {
         return op->emitOpError("field '")
-               << fi.mnemonic << "' = " << v << " does not fit in "
-               << fi.bits << " bits";
+               << fi.mnemonic << "' = " << v << " does not fit in " << fi.bits
+               << " bits";
       }
       inst.set(f, uint64_t(v));
       break;
@@ -126,8 +133,7 @@ FailureOr<isa::Instruction> toInstruction(Operation *op) {
     case isa::FieldKind::F32: {
       auto x = dyn_cast<FloatAttr>(a);
       if (!x) {
-        return op->emitOpError("field '") << fi.mnemonic
-                                          << "' must be a float";
+        return op->emitOpError("field '") << fi.mnemonic << "' must be a float";
       }
       inst.setImm(float(x.getValueAsDouble()));
       break;
