@@ -35,3 +35,21 @@ func.func @f32_matmul(%x: tensor<4x4xf32>, %w: tensor<4x4xf32>) -> tensor<4x4xf3
   %y = nuri.matmul %x, %w : tensor<4x4xf32>, tensor<4x4xf32> -> tensor<4x4xf32>
   return %y : tensor<4x4xf32>
 }
+
+// -----
+
+// A row of 8192 elements with its f32 scratch does not fit 1 KiB.
+func.func @row_too_long(%x: tensor<2x8192xbf16>) -> tensor<2x8192xbf16> {
+  // expected-error @+1 {{cannot be lowered to the NPU: sram of 1024 B per core cannot hold one row of 8192 elements with its scratch buffers}}
+  %y = nuri.softmax %x {axis = 1 : i64} : tensor<2x8192xbf16>
+  return %y : tensor<2x8192xbf16>
+}
+
+// -----
+
+// Not even a 1 x 1 attention tile with a head dim of 512 fits 1 KiB.
+func.func @attention_too_big(%q: tensor<1x1x4x512xbf16>) -> tensor<1x1x4x512xbf16> {
+  // expected-error @+1 {{cannot be lowered to the NPU: sram of 1024 B per core cannot hold one attention tile (head dim 512)}}
+  %o = nuri.attention %q, %q, %q {scale = 0.125 : f32} : (tensor<1x1x4x512xbf16>, tensor<1x1x4x512xbf16>, tensor<1x1x4x512xbf16>) -> tensor<1x1x4x512xbf16>
+  return %o : tensor<1x1x4x512xbf16>
+}

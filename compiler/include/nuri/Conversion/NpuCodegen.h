@@ -6,10 +6,12 @@
 // streams (compiler/lib/Conversion/NpuCodegen*). See docs/npu-codegen.md.
 //
 // Status (library NuriNpuCodegen): linear/matmul (bias, gelu/relu/silu and
-// residual-add epilogues), elementwise binary (row/column/scalar
-// broadcast) and unary ops, gelu, cast, layer_norm, rms_norm, softmax (last
-// axis), attention (flash style, causal, float mask, GQA), reshape and
-// last-dim-preserving transposes. claimsOp says why for everything else.
+// residual-add epilogues; Q/K/V projections of one input merged), elementwise
+// binary (row/column/scalar/repeated-rows broadcast) and unary ops, gelu,
+// cast, layer_norm, rms_norm, softmax (last axis), rope, attention (flash
+// style, causal, float mask, GQA, head split/merge folded into its DMA),
+// reshape and last-dim-preserving transposes. claimsOp says why for
+// everything else.
 // Contract details the packager relies on:
 //  - inputs/outputs are dense row-major at their `address`; every output has
 //    its own buffer (values aliasing an input or constant are copied);
