@@ -10,6 +10,7 @@
 #ifndef NURI_RUNTIME_DEVICE_H
 #define NURI_RUNTIME_DEVICE_H
 
+#include "nuri/cpu/Kernels.h"
 #include "nuri/isa/Result.h"
 #include "nuri/package/Package.h"
 #include "nuri/target/Target.h"
@@ -28,6 +29,10 @@ namespace nuri::rt {
 struct CpuPlan {
   std::vector<int64_t> scratchOffset; ///< per tensor; -1: not in scratch
   uint64_t scratchBytes = 0;
+  /// Per op: what kernels derive from the weights (packed GEMM panels,
+  /// converted fp16/bf16 weights), made on the first run and shared by all
+  /// runs of the model. Kernel caches synchronize internally.
+  std::vector<std::unique_ptr<cpu::KernelCache>> kernelCaches;
 };
 
 /// A validated package plus what every run needs precomputed. Immutable

@@ -92,6 +92,9 @@ CpuPlan planCpuPartition(const Partition &part) {
     plan.scratchOffset[l.tensor] = static_cast<int64_t>(offset);
     plan.scratchBytes = std::max(plan.scratchBytes, offset + l.bytes);
   }
+  for (size_t k = 0; k < part.graph.ops.size(); ++k) {
+    plan.kernelCaches.push_back(std::make_unique<cpu::KernelCache>());
+  }
   return plan;
 }
 
@@ -179,6 +182,7 @@ Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
         v.dtype = g.tensors[t].dtype;
         v.shape = g.tensors[t].shape;
         v.data = data[t];
+        v.constant = g.tensors[t].isConstant();
       }
       ins.push_back(std::move(v));
     }
@@ -187,7 +191,7 @@ Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
     }
     std::string error;
     try {
-      error = cpu::runKernel(op, ins, outs);
+      error = cpu::runKernel(op, ins, outs, plan.kernelCaches[i].get());
     } catch (const std::bad_alloc &) {
       error = "out of host memory";
     } catch (const std::exception &e) {
