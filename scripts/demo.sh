@@ -23,3 +23,7 @@ echo
 echo "== nuri compile --target cpu, then nuri run on the CPU device"
 "$nuri" compile "$model" --target cpu "${shapes[@]}" -o "$out/bert-tiny-cpu.nuri"
 "$nuri" run "$out/bert-tiny-cpu.nuri" --device cpu --output-dir "$out/cpu"
+echo
+echo "== nuri compile --target atom (bf16), then nuri run on the simulated NPU"
+"$nuri" compile "$model" --target atom --dtype bf16 "${shapes[@]}" -o "$out/bert-tiny-atom.nuri" --report
+"$nuri" run "$out/bert-tiny-atom.nuri" --device sim --output-dir "$out/sim"
