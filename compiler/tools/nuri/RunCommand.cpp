@@ -381,9 +381,9 @@ int runRun() {
                  << " ms\n";
     if (sim) {
       llvm::outs() << llvm::formatv(
-          "sim: {0} cycles, {1:g} s, mac utilization {2:f4}, {3} DRAM bytes "
-          "({4} NPU partitions)\n",
-          stats.sim_cycles, stats.sim_seconds, stats.sim_mac_utilization,
+          "sim: {0} cycles, {1:f3} us, mac utilization {2:f4}, {3} DRAM "
+          "bytes ({4} NPU partitions)\n",
+          stats.sim_cycles, stats.sim_seconds * 1e6, stats.sim_mac_utilization,
           stats.sim_dram_bytes, stats.npu_partitions_run);
     }
     if (sim) {
