@@ -313,7 +313,21 @@ void KernelEmitter::gemm(const GemmDesc &g) {
     throw Error(fmt::format("target {} has no {} matrix path", t_.name,
                             dtypeName(g.in)));
   }
-  const GemmPlan pl = planGemm(t_, g);
+  GemmPlan pl = planGemm(t_, g);
+  if (const char *force = std::getenv("NURI_NPU_FORCE_GEMM")) {
+    // Diagnostics only: "mS,nS,mb,nt,kc" replaces the planner's choice.
+    unsigned long long v[5];
+    if (std::sscanf(force, "%llu,%llu,%llu,%llu,%llu", &v[0], &v[1], &v[2],
+                    &v[3], &v[4]) == 5) {
+      pl.mS = v[0];
+      pl.nS = v[1];
+      pl.mr = roundUp(ceilDiv(g.M, pl.mS), 1);
+      pl.nc = ceilDiv(g.N, pl.nS);
+      pl.mb = v[2];
+      pl.nt = v[3];
+      pl.kc = v[4];
+    }
+  }
   estimate_ = pl.estimate;
   if (std::getenv("NURI_NPU_DEBUG")) {
     std::fprintf(stderr,

@@ -725,3 +725,16 @@ TEST(NpuCodegen, RepeatedRowsBroadcastMatchesCpu) {
   Outcome o = runBoth(src, "tiny");
   expectClose(o, 1.0, 1e-3);
 }
+
+// Diagnostics: time one GEMM given by NURI_NPU_GEMM="M,K,N" (combine with
+// NURI_NPU_FORCE_GEMM to try a plan).
+TEST(NpuPerf, DISABLED_OneGemm) {
+  const char *shape = std::getenv("NURI_NPU_GEMM");
+  long long M = 128, K = 768, N = 768;
+  if (shape) {
+    std::sscanf(shape, "%lld,%lld,%lld", &M, &K, &N);
+  }
+  Perf p = timeIt(gemmArgs(M, K, N, ""), "atom", 2.0 * M * K * N);
+  std::printf("gemm %lldx%lldx%lld: %llu cycles, %.1f%% of bound\n", M, K, N,
+              (unsigned long long)p.cycles, 100.0 * p.bound / p.cycles);
+}
