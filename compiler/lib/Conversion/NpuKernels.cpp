@@ -607,11 +607,12 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
                        : 0;
   uint64_t rb = std::min<uint64_t>({rowsPerCore, avail / (2 * perRow), 65535});
   // Chunks big enough to amortize DMA latency, small enough to pipeline.
-  uint64_t target =
-      std::max<uint64_t>(1, (16384 + r.cols * eo - 1) / (r.cols * eo));
-  if (rb > 2 * target && rowsPerCore > 2 * target) {
-    rb = std::max(target, ceilDiv(rowsPerCore, ceilDiv(rowsPerCore, rb)));
-  }
+  // About four chunks per core, so loads, vector work and stores of
+  // neighbouring chunks overlap, but no chunk under ~8 KiB.
+  uint64_t minRows =
+      std::max<uint64_t>(1, ceilDiv(8192, std::max<uint64_t>(1, r.cols * eo)));
+  uint64_t want = std::max(minRows, ceilDiv(rowsPerCore, 4));
+  rb = std::min(rb, want);
   if (rb == 0) {
     throw Error(fmt::format("sram of {} B per core cannot hold one row of {} "
                             "elements with its scratch buffers",
