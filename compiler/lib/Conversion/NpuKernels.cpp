@@ -974,6 +974,7 @@ void KernelEmitter::attention(const AttentionDesc &a) {
     kOFree
   };
   const uint64_t ldq = a.D * e, ldv = a.Dv * e;
+  const bool maskRow = a.hasMask && a.maskStride[2] == 0;
   auto qAddr = [&](const Unit &un) {
     return a.q + un.b * a.qStride[0] + un.h * a.qStride[1] +
            un.i0 * a.qStride[2];
@@ -1027,8 +1028,10 @@ void KernelEmitter::attention(const AttentionDesc &a) {
               a.mask + (un.b * a.maskStride[0] + un.h * a.maskStride[1] +
                         un.i0 * a.maskStride[2] + j0 * a.maskStride[3]) *
                            em;
-          dma.dma(load(base, a.maskStride[2] * em, mS[g % 2], kn * em, un.rows,
-                       kn * em));
+          // A mask shared by every query row ([B, 1, 1, Skv] padding
+          // masks) is one row, added by row broadcast.
+          dma.dma(load(base, a.maskStride[2] * em, mS[g % 2], kn * em,
+                       maskRow ? 1 : un.rows, kn * em));
         }
         ringKv.produced(dma);
         if (j == 0) {
@@ -1097,10 +1100,12 @@ void KernelEmitter::attention(const AttentionDesc &a) {
       ep.scale = scaleV;
       vec.accRead(sc, accS, rows, kn, ep);
       if (a.hasMask) {
-        vec.unary(UnOp::Copy, {mf, kn * 4}, {mS[st.g % 2], kn * em}, rows, kn,
+        uint64_t mrows = maskRow ? 1 : rows;
+        vec.unary(UnOp::Copy, {mf, kn * 4}, {mS[st.g % 2], kn * em}, mrows, kn,
                   Dtype::F32, a.maskType);
-        vec.binary(BinOp::Add, Bcast::None, sc, sc, {mf, kn * 4}, rows, kn,
-                   Dtype::F32, Dtype::F32);
+        vec.binary(BinOp::Add, maskRow ? Bcast::Row : Bcast::None, sc, sc,
+                   {mf, maskRow ? 0 : kn * 4}, rows, kn, Dtype::F32,
+                   Dtype::F32);
       }
       if (a.causal) {
         // Keys j > i + Skv - Sq get -1e30 (finite, so a fully hidden block
