@@ -409,6 +409,26 @@ std::string runConv(const graph::Op &op, const Inputs &in, const Outputs &out) {
 
 // --- Attention ---------------------------------------------------------------
 
+/// Reused per-thread float buffers (uninitialized, grown on demand).
+class AttentionScratch {
+public:
+  float *get(int slot, int64_t floats) {
+    Slot &b = slots_[slot];
+    if (floats > b.capacity) {
+      b.data.reset(new float[static_cast<size_t>(floats)]);
+      b.capacity = floats;
+    }
+    return b.data.get();
+  }
+
+private:
+  struct Slot {
+    std::unique_ptr<float[]> data;
+    int64_t capacity = 0;
+  };
+  Slot slots_[5];
+};
+
 constexpr int64_t kQueryBlock = 64;
 constexpr int64_t kKeyBlock = 256;
 
@@ -471,16 +491,23 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
   bool packed = d <= kMaxPackedK;
   int64_t kbFloats = packed ? packedBSize(d, kKeyBlock) : 0;
   int64_t vbFloats = packed ? packedBSize(kKeyBlock, dv) : 0;
-  std::vector<float> kPack(packed ? bn * hkv * kBlocks * kbFloats : 0);
-  std::vector<float> vPack(packed ? bn * hkv * kBlocks * vbFloats : 0);
+  // Packed keys and values live in this thread's reused scratch (packing
+  // writes every float that is read, padding included), so no call pays
+  // for fresh zeroed pages: at seq 128 that allocation cost more than the
+  // attention itself.
+  thread_local AttentionScratch kvScratch;
+  float *kPack = packed ? kvScratch.get(0, bn * hkv * kBlocks * kbFloats)
+                        : nullptr;
+  float *vPack = packed ? kvScratch.get(1, bn * hkv * kBlocks * vbFloats)
+                        : nullptr;
   if (packed) {
     tbb::parallel_for(int64_t(0), bn * hkv * kBlocks, [&](int64_t t) {
       int64_t head = t / kBlocks, j0 = (t % kBlocks) * kKeyBlock;
       int64_t bc = std::min(kKeyBlock, skv - j0);
       const float *kp = fk.ptr + (head * skv + j0) * d;
       const float *vp = fv.ptr + (head * skv + j0) * dv;
-      packB(MatrixRef{kp, 1, d}, d, bc, kPack.data() + t * kbFloats);
-      packB(MatrixRef{vp, dv, 1}, bc, dv, vPack.data() + t * vbFloats);
+      packB(MatrixRef{kp, 1, d}, d, bc, kPack + t * kbFloats);
+      packB(MatrixRef{vp, dv, 1}, bc, dv, vPack + t * vbFloats);
     });
   }
 
@@ -493,12 +520,20 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
     const float *kp = fk.ptr + kvHead * skv * d;
     const float *vp = fv.ptr + kvHead * skv * dv;
     float *op_ = fo.ptr + ((b * hq + h) * sq + i0) * dv;
-    std::vector<float> s(br * kKeyBlock), acc(br * dv, 0.0f), mx(br, kNegInf),
-        sum(br, 0.0f), qPack, pPack;
+    // Per-thread reused scratch: this body spawns no tasks, so a thread
+    // never re-enters it while the buffers are in use.
+    thread_local AttentionScratch taskScratch;
+    float *sBuf = taskScratch.get(0, br * kKeyBlock);
+    float *accBuf = taskScratch.get(1, br * dv);
+    float *mx = taskScratch.get(2, 2 * br), *sum = mx + br;
+    std::fill(accBuf, accBuf + br * dv, 0.0f);
+    std::fill(mx, mx + br, kNegInf);
+    std::fill(sum, sum + br, 0.0f);
+    float *qPack = nullptr, *pPack = nullptr;
     if (packed) {
-      qPack.resize(packedASize(br, d));
-      pPack.resize(packedASize(br, kKeyBlock));
-      packA(MatrixRef{qp, d, 1}, br, d, qPack.data());
+      qPack = taskScratch.get(3, packedASize(br, d));
+      pPack = taskScratch.get(4, packedASize(br, kKeyBlock));
+      packA(MatrixRef{qp, d, 1}, br, d, qPack);
     }
     // Causal: the last key any row of this block may see.
     int64_t jLimit = causal ? std::min(skv, i0 + br + skv - sq) : skv;
@@ -509,15 +544,15 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
       if (packed) {
         // The packed block holds min(kKeyBlock, skv - j0) keys; a causal
         // limit only drops trailing ones, which the narrower n ignores.
-        gemmPacked(br, bc, d, qPack.data(), kPack.data() + kb * kbFloats, d,
-                   s.data(), bc, false);
+        gemmPacked(br, bc, d, qPack, kPack + kb * kbFloats, d,
+                   sBuf, bc, false);
       } else {
         sgemm(br, bc, d, MatrixRef{qp, d, 1}, MatrixRef{kp + j0 * d, 1, d},
-              s.data(), bc, false, false);
+              sBuf, bc, false, false);
       }
       for (int64_t r = 0; r < br; ++r) {
         int64_t i = i0 + r;
-        float *row = s.data() + r * bc;
+        float *row = sBuf + r * bc;
         int64_t mbase = b * ms[0] + h * ms[1] + i * ms[2];
         if (rowMask) {
           scaleAddRow(row, bc, scale, fm.ptr + mbase + j0);
@@ -548,16 +583,16 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
         sum[r] = sum[r] * alpha + expShiftSum(row, bc, m);
         mx[r] = m;
         if (alpha != 1.0f) {
-          scaleAddRow(acc.data() + r * dv, dv, alpha, nullptr);
+          scaleAddRow(accBuf + r * dv, dv, alpha, nullptr);
         }
       }
       if (packed) {
-        packA(MatrixRef{s.data(), bc, 1}, br, bc, pPack.data());
-        gemmPacked(br, dv, bc, pPack.data(), vPack.data() + kb * vbFloats,
-                   packedKeys, acc.data(), dv, true);
+        packA(MatrixRef{sBuf, bc, 1}, br, bc, pPack);
+        gemmPacked(br, dv, bc, pPack, vPack + kb * vbFloats,
+                   packedKeys, accBuf, dv, true);
       } else {
-        sgemm(br, dv, bc, MatrixRef{s.data(), bc, 1},
-              MatrixRef{vp + j0 * dv, dv, 1}, acc.data(), dv, true, false);
+        sgemm(br, dv, bc, MatrixRef{sBuf, bc, 1},
+              MatrixRef{vp + j0 * dv, dv, 1}, accBuf, dv, true, false);
       }
     }
     for (int64_t r = 0; r < br; ++r) {
@@ -566,7 +601,7 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
       for (int64_t c = 0; c < dv; ++c) {
         op_[r * dv + c] = sum[r] == 0.0f
                               ? std::numeric_limits<float>::quiet_NaN()
-                              : acc[r * dv + c] * inv;
+                              : accBuf[r * dv + c] * inv;
       }
     }
   });

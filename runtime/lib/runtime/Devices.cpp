@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -25,6 +27,49 @@ uint64_t alignUp(uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
+}
+
+/// NURI_PROFILE=1: accumulate wall time per op kind over all CPU runs and
+/// print a table (kind, calls, total ms, share) to stderr at exit.
+struct OpProfile {
+  bool enabled = false;
+  std::mutex mutex;
+  std::map<std::string, std::pair<uint64_t, double>> byKind;
+  OpProfile() {
+    const char *env = std::getenv("NURI_PROFILE");
+    enabled = env && *env && std::strcmp(env, "0") != 0;
+  }
+  ~OpProfile() {
+    if (!enabled || byKind.empty()) {
+      return;
+    }
+    double total = 0;
+    std::vector<std::pair<double, std::string>> rows;
+    for (const auto &[kind, v] : byKind) {
+      total += v.second;
+      rows.emplace_back(v.second, kind);
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    std::fprintf(stderr, "%-28s %8s %12s %7s\n", "op kind", "calls",
+                 "total ms", "share");
+    for (const auto &[sec, kind] : rows) {
+      std::fprintf(stderr, "%-28s %8llu %12.2f %6.1f%%\n", kind.c_str(),
+                   static_cast<unsigned long long>(byKind[kind].first),
+                   sec * 1e3, 100.0 * sec / total);
+    }
+    std::fprintf(stderr, "%-28s %8s %12.2f\n", "total", "", total * 1e3);
+  }
+  void add(const std::string &kind, double seconds) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto &v = byKind[kind];
+    ++v.first;
+    v.second += seconds;
+  }
+};
+
+OpProfile &opProfile() {
+  static OpProfile profile;
+  return profile;
 }
 
 /// Liveness-based placement of one CPU partition's computed tensors.
@@ -172,6 +217,7 @@ Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
     }
   }
   std::vector<cpu::TensorView> ins, outs;
+  OpProfile &profile = opProfile();
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const graph::Op &op = g.ops[i];
     ins.clear();
@@ -190,8 +236,22 @@ Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
       outs.push_back({g.tensors[t].dtype, g.tensors[t].shape, data[t]});
     }
     std::string error;
+    auto opStart = profile.enabled ? std::chrono::steady_clock::now()
+                                   : std::chrono::steady_clock::time_point();
     try {
       error = cpu::runKernel(op, ins, outs, plan.kernelCaches[i].get());
+      if (profile.enabled) {
+        // Products are split by their weight shape (K x N), the GEMMs
+        // that dominate transformer runs.
+        std::string key = op.kind;
+        if ((op.kind == "matmul" || op.kind == "linear") && ins.size() > 1 &&
+            ins[1].shape.size() >= 2) {
+          const std::vector<int64_t> &w = ins[1].shape;
+          key += " " + std::to_string(w[w.size() - 2]) + "x" +
+                 std::to_string(w.back()) + (ins[1].constant ? " w" : "");
+        }
+        profile.add(key, secondsSince(opStart));
+      }
     } catch (const std::bad_alloc &) {
       error = "out of host memory";
     } catch (const std::exception &e) {
