@@ -367,6 +367,15 @@ std::string whyNot(Operation *op, const target::Target &t) {
         }
         return "";
       })
+      .Case([&](SliceOp sl) -> std::string {
+        for (int64_t st : sl.getSteps()) {
+          if (st != 1) {
+            return "slice with a step other than 1";
+          }
+        }
+        return "";
+      })
+      .Case<SplitOp, ConcatOp>([&](Operation *) -> std::string { return ""; })
       .Case([&](ReshapeOp) -> std::string { return ""; })
       .Case([&](TransposeOp tr) -> std::string {
         ArrayRef<int64_t> perm = tr.getPermutation();
@@ -488,6 +497,7 @@ private:
   LogicalResult lowerTranspose(TransposeOp op);
   LogicalResult lowerAttention(AttentionOp op);
   LogicalResult lowerRope(RopeOp op);
+  LogicalResult lowerDataMovement(Operation *op);
 
   func::FuncOp func_;
   const target::Target &t_;
@@ -1081,6 +1091,120 @@ LogicalResult PartitionLowering::lowerAttention(AttentionOp op) {
   return success();
 }
 
+namespace {
+/// Strided copies of the box `extent` at `srcOff` of a row-major `src` to
+/// `dstOff` of a row-major `dst`: the innermost dim is a contiguous run,
+/// the next two are the DMA's rows and planes, the rest one descriptor each.
+void boxCopies(uint64_t src, ArrayRef<int64_t> srcShape,
+               ArrayRef<int64_t> srcOff, uint64_t dst,
+               ArrayRef<int64_t> dstShape, ArrayRef<int64_t> dstOff,
+               ArrayRef<int64_t> extent, uint64_t e,
+               std::vector<isa::DmaDesc> &out) {
+  int64_t n = int64_t(extent.size());
+  if (n == 0) {
+    isa::DmaDesc d;
+    d.src = src;
+    d.dst = dst;
+    d.bytes = e;
+    out.push_back(d);
+    return;
+  }
+  SmallVector<int64_t> ss = rowMajorStrides(srcShape),
+                       ds = rowMajorStrides(dstShape);
+  uint64_t sBase = 0, dBase = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    sBase += srcOff[i] * ss[i];
+    dBase += dstOff[i] * ds[i];
+  }
+  isa::DmaDesc d;
+  d.bytes = extent[n - 1] * e;
+  d.rows = n >= 2 ? extent[n - 2] : 1;
+  d.srcStride = n >= 2 ? ss[n - 2] * e : 0;
+  d.dstStride = n >= 2 ? ds[n - 2] * e : 0;
+  d.planes = n >= 3 ? extent[n - 3] : 1;
+  d.srcPStride = n >= 3 ? ss[n - 3] * e : 0;
+  d.dstPStride = n >= 3 ? ds[n - 3] * e : 0;
+  int64_t outer = 1;
+  for (int64_t i = 0; i + 3 < n; ++i) {
+    outer *= extent[i];
+  }
+  if (d.bytes == 0 || d.rows == 0 || d.planes == 0 || outer == 0) {
+    return;
+  }
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t rem = o, so = 0, dOff = 0;
+    for (int64_t i = n - 4; i >= 0; --i) {
+      int64_t idx = rem % extent[i];
+      rem /= extent[i];
+      so += idx * ss[i];
+      dOff += idx * ds[i];
+    }
+    isa::DmaDesc c = d;
+    c.src = src + (sBase + so) * e;
+    c.dst = dst + (dBase + dOff) * e;
+    out.push_back(c);
+  }
+}
+} // namespace
+
+LogicalResult PartitionLowering::lowerDataMovement(Operation *op) {
+  std::vector<isa::DmaDesc> copies;
+  if (auto sp = dyn_cast<SplitOp>(op)) {
+    auto it = tensorOf(sp.getInput());
+    uint64_t e =
+        bytesOf(sp.getInput()) / std::max<int64_t>(1, it.getNumElements());
+    FailureOr<uint64_t> src = addrOf(sp.getInput());
+    if (failed(src)) {
+      return failure();
+    }
+    int64_t axis =
+        sp.getAxis() < 0 ? sp.getAxis() + it.getRank() : sp.getAxis();
+    int64_t off = 0;
+    for (Value r : sp.getOutputs()) {
+      auto rt = tensorOf(r);
+      SmallVector<int64_t> so(it.getRank(), 0), zero(it.getRank(), 0);
+      so[axis] = off;
+      boxCopies(*src, it.getShape(), so, resultAddr(r), rt.getShape(), zero,
+                rt.getShape(), e, copies);
+      off += rt.getDimSize(axis);
+    }
+  } else if (auto cc = dyn_cast<ConcatOp>(op)) {
+    auto ot = tensorOf(cc.getOutput());
+    uint64_t e =
+        bytesOf(cc.getOutput()) / std::max<int64_t>(1, ot.getNumElements());
+    int64_t axis =
+        cc.getAxis() < 0 ? cc.getAxis() + ot.getRank() : cc.getAxis();
+    uint64_t dst = resultAddr(cc.getOutput());
+    int64_t off = 0;
+    for (Value in : cc.getInputs()) {
+      auto t = tensorOf(in);
+      FailureOr<uint64_t> src = addrOf(in);
+      if (failed(src)) {
+        return failure();
+      }
+      SmallVector<int64_t> dOff(ot.getRank(), 0), zero(ot.getRank(), 0);
+      dOff[axis] = off;
+      boxCopies(*src, t.getShape(), zero, dst, ot.getShape(), dOff,
+                t.getShape(), e, copies);
+      off += t.getDimSize(axis);
+    }
+  } else {
+    auto sl = cast<SliceOp>(op);
+    auto it = tensorOf(sl.getInput()), ot = tensorOf(sl.getOutput());
+    uint64_t e =
+        bytesOf(sl.getInput()) / std::max<int64_t>(1, it.getNumElements());
+    FailureOr<uint64_t> src = addrOf(sl.getInput());
+    if (failed(src)) {
+      return failure();
+    }
+    SmallVector<int64_t> zero(ot.getRank(), 0);
+    boxCopies(*src, it.getShape(), sl.getStarts(), resultAddr(sl.getOutput()),
+              ot.getShape(), zero, ot.getShape(), e, copies);
+  }
+  emit_.copies(copies);
+  return success();
+}
+
 LogicalResult PartitionLowering::lowerRope(RopeOp op) {
   auto it = tensorOf(op.getInput()), ct = tensorOf(op.getCos());
   int64_t H = it.getDimSize(1), S = it.getDimSize(2), D = it.getDimSize(3);
@@ -1173,6 +1297,8 @@ LogicalResult PartitionLowering::lower(Operation *op) {
             .Case([&](RmsNormOp l) { return lowerNorm(l, true); })
             .Case([&](AttentionOp a) { return lowerAttention(a); })
             .Case([&](RopeOp r) { return lowerRope(r); })
+            .Case<SplitOp, ConcatOp, SliceOp>(
+                [&](Operation *o) { return lowerDataMovement(o); })
             .Default([&](Operation *o) -> LogicalResult {
               if (auto code = binaryOpcode(o)) {
                 return lowerBinary(o, *code);

@@ -738,3 +738,22 @@ TEST(NpuPerf, DISABLED_OneGemm) {
   std::printf("gemm %lldx%lldx%lld: %llu cycles, %.1f%% of bound\n", M, K, N,
               (unsigned long long)p.cycles, 100.0 * p.bound / p.cycles);
 }
+
+TEST(NpuCodegen, SplitConcatSliceMatchCpu) {
+  std::string x = tensorType({2, 5, 12}), p = tensorType({2, 5, 4}),
+              c = tensorType({2, 10, 4}), s = tensorType({1, 3, 6});
+  std::string src =
+      "func.func @main(%x: " + x + ") -> (" + p + ", " + p + ", " + c + ", " +
+      s +
+      ") {\n  %a, %b, %d = nuri.split %x {axis = 2 : i64, sizes = "
+      "array<i64: 4, 4, 4>} : " +
+      x + " -> " + p + ", " + p + ", " + p +
+      "\n  %e = nuri.concat %a, %d {axis = 1 : i64} : (" + p + ", " + p +
+      ") -> " + c +
+      "\n  %f = nuri.slice %x {starts = array<i64: 1, 2, 3>, "
+      "limits = array<i64: 2, 5, 9>, steps = array<i64: 1, 1, 1>} : " +
+      x + " -> " + s + "\n  return %a, %b, %e, %f : " + p + ", " + p + ", " +
+      c + ", " + s + "\n}\n";
+  Outcome o = runBoth(src, "tiny");
+  expectClose(o, 0.0, 0.0);
+}
