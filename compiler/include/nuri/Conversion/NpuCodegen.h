@@ -10,8 +10,8 @@
 // binary (row/column/scalar/repeated-rows broadcast) and unary ops, gelu,
 // cast, layer_norm, rms_norm, softmax (last axis), rope, attention (flash
 // style, causal, float mask, GQA, head split/merge folded into its DMA),
-// reshape and last-dim-preserving transposes. claimsOp says why for
-// everything else.
+// reshape, split/concat/slice and last-dim-preserving transposes. claimsOp
+// says why for everything else (gather, int8, bool masks, ...).
 // Contract details the packager relies on:
 //  - inputs/outputs are dense row-major at their `address`; every output has
 //    its own buffer (values aliasing an input or constant are copied);
