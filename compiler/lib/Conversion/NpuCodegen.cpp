@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -295,7 +296,7 @@ std::string whyNot(Operation *op, const target::Target &t) {
             return "";
           })
       .Case<NegOp, AbsOp, ReluOp, ExpOp, SqrtOp, RsqrtOp, ReciprocalOp, TanhOp,
-            ErfOp, SigmoidOp, SiluOp, GeluOp, CastOp>(
+            ErfOp, SigmoidOp, SiluOp, GeluOp, CastOp, ClipOp>(
           [&](Operation *u) -> std::string {
             if (std::string r = floatOperand(u->getOperand(0), "input");
                 !r.empty()) {
@@ -810,7 +811,29 @@ LogicalResult PartitionLowering::lowerUnary(Operation *op) {
   isa::Dtype outT = r.outType, inT = o.dtype;
   uint64_t eo = elemBytes(outT), ei = elemBytes(inT);
   auto gelu = dyn_cast<GeluOp>(op);
-  if (gelu && gelu.getApproximate() == GeluApproximation::Tanh) {
+  if (auto clip = dyn_cast<ClipOp>(op)) {
+    // min(max(x, lo), hi) in fp32, rounded once.
+    std::optional<float> lo, hi;
+    if (auto a = clip.getMinAttr()) {
+      lo = float(a.getValueAsDouble());
+    }
+    if (auto a = clip.getMaxAttr()) {
+      hi = float(a.getValueAsDouble());
+    }
+    r.f32Scratch = 1;
+    r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
+      auto F = isa::Dtype::F32;
+      isa::TileRef x{ch.f32[0], cols * 4};
+      vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * ei}, ch.rows, cols, F,
+                inT);
+      if (lo) {
+        vec.scalar(isa::BinOp::Max, x, x, *lo, ch.rows, cols, F, F);
+      }
+      vec.scalar(isa::BinOp::Min, {ch.out, cols * eo}, x,
+                 hi ? *hi : std::numeric_limits<float>::infinity(), ch.rows,
+                 cols, outT, F);
+    };
+  } else if (gelu && gelu.getApproximate() == GeluApproximation::Tanh) {
     // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in fp32.
     r.f32Scratch = 2;
     r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {

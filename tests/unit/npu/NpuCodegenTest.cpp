@@ -757,3 +757,14 @@ TEST(NpuCodegen, SplitConcatSliceMatchCpu) {
   Outcome o = runBoth(src, "tiny");
   expectClose(o, 0.0, 0.0);
 }
+
+TEST(NpuCodegen, ClipMatchesCpu) {
+  std::string t = tensorType({4, 16});
+  std::string src = "func.func @main(%x: " + t + ") -> (" + t + ", " + t +
+                    ") {\n  %0 = nuri.clip %x {min = -0.25 : f64, max = 0.5 : "
+                    "f64} : " +
+                    t + "\n  %1 = nuri.clip %x {min = 0.0 : f64} : " + t +
+                    "\n  return %0, %1 : " + t + ", " + t + "\n}\n";
+  Outcome o = runBoth(src, "tiny");
+  expectClose(o, 0.0, 0.0);
+}
