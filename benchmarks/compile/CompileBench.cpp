@@ -28,19 +28,7 @@ namespace {
 
 nuri::OnnxImportOptions shapesFor(const std::string &name) {
   nuri::OnnxImportOptions options;
-  if (name.rfind("bert", 0) == 0) {
-    for (const char *input :
-         {"input_ids", "attention_mask", "token_type_ids"}) {
-      options.inputShapes[input] = {1, 128};
-    }
-  } else if (name.rfind("gpt2", 0) == 0) {
-    options.inputShapes["input_ids"] = {1, 128};
-    options.inputShapes["attention_mask"] = {1, 128};
-  } else if (name.rfind("llama", 0) == 0) {
-    for (const char *input : {"input_ids", "attention_mask", "position_ids"}) {
-      options.inputShapes[input] = {1, 128};
-    }
-  }
+  options.inputShapes = nuri::zoo::inputShapes(name, 1, 128);
   return options;
 }
 

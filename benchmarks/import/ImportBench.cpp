@@ -36,23 +36,7 @@ struct Measurement {
 // The input shapes of the benchmark: batch 1, sequence 128.
 nuri::OnnxImportOptions shapesFor(const std::string &name) {
   nuri::OnnxImportOptions options;
-  if (name.rfind("bert", 0) == 0) {
-    for (const char *input :
-         {"input_ids", "attention_mask", "token_type_ids"}) {
-      options.inputShapes[input] = {1, 128};
-    }
-  } else if (name.rfind("gpt2", 0) == 0) {
-    options.inputShapes["input_ids"] = {1, 128};
-    options.inputShapes["attention_mask"] = {1, 128};
-  } else if (name.rfind("llama", 0) == 0) {
-    for (const char *input : {"input_ids", "attention_mask", "position_ids"}) {
-      options.inputShapes[input] = {1, 128};
-    }
-  } else if (name.rfind("vit", 0) == 0) {
-    options.inputShapes["pixel_values"] = {1, 3, 224, 224};
-  } else if (name.rfind("whisper", 0) == 0) {
-    options.inputShapes["input_features"] = {1, 80, 3000};
-  }
+  options.inputShapes = nuri::zoo::inputShapes(name, 1, 128);
   return options;
 }
 

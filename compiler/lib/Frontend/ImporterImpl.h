@@ -47,6 +47,17 @@ struct NodeContext {
   mlir::InFlightDiagnostic error() const;
 };
 
+/// What a converter returns: the node's outputs, or failure.
+using Results = mlir::FailureOr<llvm::SmallVector<mlir::Value>>;
+
+/// The single output of a one-output node.
+inline Results one(mlir::FailureOr<mlir::Value> value) {
+  if (mlir::failed(value)) {
+    return mlir::failure();
+  }
+  return llvm::SmallVector<mlir::Value>{*value};
+}
+
 /// Converts one node; returns the node's outputs in order (null for outputs
 /// it does not produce) or failure after reporting an error.
 using Converter =

@@ -15,14 +15,6 @@ using namespace nuri;
 using namespace nuri::onnx_import;
 
 namespace {
-using Results = FailureOr<SmallVector<Value>>;
-
-Results one(FailureOr<Value> value) {
-  if (failed(value)) {
-    return failure();
-  }
-  return SmallVector<Value>{*value};
-}
 
 FailureOr<Value> addIfPresent(NodeContext &n, Value x, Value bias) {
   if (!bias) {

@@ -21,14 +21,6 @@ using namespace nuri;
 using namespace nuri::onnx_import;
 
 namespace {
-using Results = FailureOr<SmallVector<Value>>;
-
-Results one(FailureOr<Value> value) {
-  if (failed(value)) {
-    return failure();
-  }
-  return SmallVector<Value>{*value};
-}
 
 Builder &b(NodeContext &n) { return n.importer.builder; }
 

@@ -311,3 +311,28 @@ bool nuri::zoo::writeModel(Model &model, const std::string &path,
   }
   return true;
 }
+
+std::map<std::string, std::vector<int64_t>>
+nuri::zoo::inputShapes(const std::string &name, int64_t batch,
+                       int64_t sequence) {
+  auto startsWith = [&](const char *prefix) {
+    return name.rfind(prefix, 0) == 0;
+  };
+  std::vector<const char *> tokenInputs;
+  if (startsWith("bert")) {
+    tokenInputs = {"input_ids", "attention_mask", "token_type_ids"};
+  } else if (startsWith("gpt2")) {
+    tokenInputs = {"input_ids", "attention_mask"};
+  } else if (startsWith("llama")) {
+    tokenInputs = {"input_ids", "attention_mask", "position_ids"};
+  } else if (startsWith("vit")) {
+    return {{"pixel_values", {batch, 3, 224, 224}}};
+  } else if (startsWith("whisper")) {
+    return {{"input_features", {batch, 80, 3000}}};
+  }
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const char *input : tokenInputs) {
+    shapes[input] = {batch, sequence};
+  }
+  return shapes;
+}

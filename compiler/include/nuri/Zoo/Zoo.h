@@ -19,6 +19,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,12 @@ struct ModelInfo {
 
 /// The catalogue, in the order `nuri zoo --list` prints it.
 const std::vector<ModelInfo> &catalogue();
+
+/// Static shapes for a zoo model's inputs at a batch size and sequence
+/// length (token models) or the model's fixed image/audio size: what
+/// benchmarks pass as `--input-shape`. Empty for an unknown name.
+std::map<std::string, std::vector<int64_t>>
+inputShapes(const std::string &name, int64_t batch, int64_t sequence);
 
 /// Knobs that change a model without changing its layout.
 struct BuildOptions {
