@@ -445,10 +445,26 @@ void sgemmImpl(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
           bpanel = bp + jp * kc * kk.nr;
         }
         int64_t ldb = kk.nr;
+        // A prepacked weight comes from DRAM (a model's weights do not stay
+        // in cache between runs): while this panel is in use, the next one
+        // is prefetched in slices spread over the row panels (into L1:
+        // measured 1-3% faster than into L2 on bert-base and gpt2-small).
+        const char *next =
+            prepacked && jp + 1 < jEnd
+                ? reinterpret_cast<const char *>(bpanel + kc * kk.nr)
+                : nullptr;
+        int64_t lines = kc * kk.nr * int64_t(sizeof(float)) / 64;
+        int64_t slice = (lines + (ipEnd - ipBegin) - 1) /
+                        std::max<int64_t>(ipEnd - ipBegin, 1);
+        int64_t line = 0;
         for (int64_t ip = ipBegin; ip < ipEnd; ++ip) {
           int64_t i = ip * kk.mr, mr = std::min(kk.mr, m - i);
           kk.fn(kc, ap + ip * kk.mr * kc, bpanel, ldb, c + i * ldc + j0, ldc,
                 acc, mr, nr);
+          for (int64_t e = std::min(lines, line + slice); next && line < e;
+               ++line) {
+            _mm_prefetch(next + line * 64, _MM_HINT_T0);
+          }
         }
       }
     };
