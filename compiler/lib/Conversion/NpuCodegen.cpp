@@ -314,7 +314,7 @@ std::string whyNot(Operation *op, const target::Target &t) {
           return "log-softmax is not lowered yet";
         }
         int64_t axis =
-            s.getAxis() < 0 ? s.getAxis() + it.getRank() : s.getAxis();
+            static_cast<int64_t>(s.getAxis());
         if (axis != it.getRank() - 1) {
           return "softmax over a dimension other than the last";
         }
@@ -326,7 +326,7 @@ std::string whyNot(Operation *op, const target::Target &t) {
       .Case([&](LayerNormOp l) -> std::string {
         auto it = tensorOf(l.getInput());
         int64_t axis =
-            l.getAxis() < 0 ? l.getAxis() + it.getRank() : l.getAxis();
+            static_cast<int64_t>(l.getAxis());
         int64_t n = trailing(it, axis);
         if (n > 65535) {
           return "normalized size above 65535 elements";
@@ -340,7 +340,7 @@ std::string whyNot(Operation *op, const target::Target &t) {
       .Case([&](RmsNormOp l) -> std::string {
         auto it = tensorOf(l.getInput());
         int64_t axis =
-            l.getAxis() < 0 ? l.getAxis() + it.getRank() : l.getAxis();
+            static_cast<int64_t>(l.getAxis());
         int64_t n = trailing(it, axis);
         if (n > 65535) {
           return "normalized size above 65535 elements";
@@ -1181,7 +1181,7 @@ LogicalResult PartitionLowering::lowerDataMovement(Operation *op) {
       return failure();
     }
     int64_t axis =
-        sp.getAxis() < 0 ? sp.getAxis() + it.getRank() : sp.getAxis();
+        static_cast<int64_t>(sp.getAxis());
     int64_t off = 0;
     for (Value r : sp.getOutputs()) {
       auto rt = tensorOf(r);
@@ -1196,7 +1196,7 @@ LogicalResult PartitionLowering::lowerDataMovement(Operation *op) {
     uint64_t e =
         bytesOf(cc.getOutput()) / std::max<int64_t>(1, ot.getNumElements());
     int64_t axis =
-        cc.getAxis() < 0 ? cc.getAxis() + ot.getRank() : cc.getAxis();
+        static_cast<int64_t>(cc.getAxis());
     uint64_t dst = resultAddr(cc.getOutput());
     int64_t off = 0;
     for (Value in : cc.getInputs()) {

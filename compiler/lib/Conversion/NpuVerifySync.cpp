@@ -30,7 +30,7 @@ struct NpuVerifySyncPass : impl::NpuVerifySyncBase<NpuVerifySyncPass> {
         sems[{stream.getCore(), w.getSem()}].second += w.getCount();
       } else if (auto b = dyn_cast<BarrierOp>(op)) {
         auto &[arrivals, count] = bars[b.getBar()];
-        if (arrivals && count != b.getCount()) {
+        if (arrivals && static_cast<uint64_t>(count) != b.getCount()) {
           b.emitOpError("names ")
               << b.getCount() << " participants at barrier " << b.getBar()
               << ", an earlier arrival named " << count;

@@ -180,7 +180,7 @@ LogicalResult StreamOp::verify() {
     return emitOpError("has engine '")
            << getEngine() << "'; expected dma, mat or vec";
   }
-  if (getCore() < 0 || getCore() > 255) {
+  if (getCore() > 255) {
     return emitOpError("has core ") << getCore() << " outside [0, 255]";
   }
   return success();
