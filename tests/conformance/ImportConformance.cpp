@@ -13,8 +13,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 
-#include <onnx/onnx_pb.h>
 #include "llvm/Support/raw_ostream.h"
+#include <onnx/onnx_pb.h>
 
 #include <fstream>
 #include <iostream>

@@ -313,8 +313,7 @@ std::string whyNot(Operation *op, const target::Target &t) {
         if (s.getLog()) {
           return "log-softmax is not lowered yet";
         }
-        int64_t axis =
-            static_cast<int64_t>(s.getAxis());
+        int64_t axis = static_cast<int64_t>(s.getAxis());
         if (axis != it.getRank() - 1) {
           return "softmax over a dimension other than the last";
         }
@@ -325,8 +324,7 @@ std::string whyNot(Operation *op, const target::Target &t) {
       })
       .Case([&](LayerNormOp l) -> std::string {
         auto it = tensorOf(l.getInput());
-        int64_t axis =
-            static_cast<int64_t>(l.getAxis());
+        int64_t axis = static_cast<int64_t>(l.getAxis());
         int64_t n = trailing(it, axis);
         if (n > 65535) {
           return "normalized size above 65535 elements";
@@ -339,8 +337,7 @@ std::string whyNot(Operation *op, const target::Target &t) {
       })
       .Case([&](RmsNormOp l) -> std::string {
         auto it = tensorOf(l.getInput());
-        int64_t axis =
-            static_cast<int64_t>(l.getAxis());
+        int64_t axis = static_cast<int64_t>(l.getAxis());
         int64_t n = trailing(it, axis);
         if (n > 65535) {
           return "normalized size above 65535 elements";
@@ -1180,8 +1177,7 @@ LogicalResult PartitionLowering::lowerDataMovement(Operation *op) {
     if (failed(src)) {
       return failure();
     }
-    int64_t axis =
-        static_cast<int64_t>(sp.getAxis());
+    int64_t axis = static_cast<int64_t>(sp.getAxis());
     int64_t off = 0;
     for (Value r : sp.getOutputs()) {
       auto rt = tensorOf(r);
@@ -1195,8 +1191,7 @@ LogicalResult PartitionLowering::lowerDataMovement(Operation *op) {
     auto ot = tensorOf(cc.getOutput());
     uint64_t e =
         bytesOf(cc.getOutput()) / std::max<int64_t>(1, ot.getNumElements());
-    int64_t axis =
-        static_cast<int64_t>(cc.getAxis());
+    int64_t axis = static_cast<int64_t>(cc.getAxis());
     uint64_t dst = resultAddr(cc.getOutput());
     int64_t off = 0;
     for (Value in : cc.getInputs()) {

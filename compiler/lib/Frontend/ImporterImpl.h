@@ -136,10 +136,10 @@ private:
                                  llvm::SmallVectorImpl<mlir::Type> &types) {
     if constexpr (OpTy::template hasTrait<
                       mlir::InferTypeOpInterface::Trait>()) {
-      return OpTy::inferReturnTypes(
-          &context, state.location, state.operands,
-          state.attributes.getDictionary(&context), state.getRawProperties(),
-          state.regions, types);
+      return OpTy::inferReturnTypes(&context, state.location, state.operands,
+                                    state.attributes.getDictionary(&context),
+                                    state.getRawProperties(), state.regions,
+                                    types);
     } else {
       return mlir::emitError(state.location)
              << state.name << " needs explicit result types";
@@ -148,8 +148,8 @@ private:
   mlir::FailureOr<llvm::SmallVector<mlir::Value>>
   finish(mlir::OperationState &state);
 
-  mlir::LogicalResult importNodes(
-      llvm::ArrayRef<const onnx::NodeProto *> nodes);
+  mlir::LogicalResult
+  importNodes(llvm::ArrayRef<const onnx::NodeProto *> nodes);
   mlir::LogicalResult importNode(const onnx::NodeProto &node);
   /// Result types of a node kept as nuri.onnx_op.
   mlir::FailureOr<llvm::SmallVector<mlir::Type>>

@@ -77,7 +77,8 @@ Results skipNorm(NodeContext &n, bool rms) {
   if (failed(sum)) {
     return failure();
   }
-  FailureOr<Value> out = layerNorm(n, *sum, n.input(2), rms ? Value() : n.input(3), rms);
+  FailureOr<Value> out =
+      layerNorm(n, *sum, n.input(2), rms ? Value() : n.input(3), rms);
   if (failed(out)) {
     return failure();
   }
@@ -120,13 +121,15 @@ Results convertEmbedLayerNorm(NodeContext &n) {
     }
     positions = im.constantInts(range, {1, idShape[1]}, b.getI64Type());
   }
-  FailureOr<Value> pos = im.create<GatherOp>(n, {n.input(3), positions}, {axis0});
+  FailureOr<Value> pos =
+      im.create<GatherOp>(n, {n.input(3), positions}, {axis0});
   if (failed(pos)) {
     return failure();
   }
   sum = im.create<AddOp>(n, {*sum, *pos});
   if (succeeded(sum) && n.input(1) && n.input(4)) {
-    FailureOr<Value> seg = im.create<GatherOp>(n, {n.input(4), n.input(1)}, {axis0});
+    FailureOr<Value> seg =
+        im.create<GatherOp>(n, {n.input(4), n.input(1)}, {axis0});
     sum = failed(seg) ? seg : im.create<AddOp>(n, {*sum, *seg});
   }
   if (failed(sum)) {
@@ -193,15 +196,18 @@ Results convertAttention(NodeContext &n) {
   auto parts = im.createAll<SplitOp>(
       n, {*qkv},
       {b.getNamedAttr("axis", b.getI64IntegerAttr(2)),
-       b.getNamedAttr("sizes", b.getDenseI64ArrayAttr({hidden, hidden, hidden}))});
+       b.getNamedAttr("sizes",
+                      b.getDenseI64ArrayAttr({hidden, hidden, hidden}))});
   if (failed(parts)) {
     return failure();
   }
   Type elementType = tensorType(input).getElementType();
-  auto perm = b.getNamedAttr("permutation", b.getDenseI64ArrayAttr({0, 2, 1, 3}));
+  auto perm =
+      b.getNamedAttr("permutation", b.getDenseI64ArrayAttr({0, 2, 1, 3}));
   SmallVector<Value> qkvHeads;
   for (Value part : *parts) {
-    auto split = RankedTensorType::get({batch, seq, heads, headDim}, elementType);
+    auto split =
+        RankedTensorType::get({batch, seq, heads, headDim}, elementType);
     FailureOr<Value> r = im.create<ReshapeOp>(n, {part}, {}, {split});
     FailureOr<Value> t =
         failed(r) ? r : im.create<TransposeOp>(n, {*r}, {perm});
@@ -220,7 +226,8 @@ Results convertAttention(NodeContext &n) {
     auto sliceOf = [&](int64_t which) -> FailureOr<Value> {
       FailureOr<Value> s = im.create<SliceOp>(
           n, {past},
-          {b.getNamedAttr("starts", b.getDenseI64ArrayAttr({which, 0, 0, 0, 0})),
+          {b.getNamedAttr("starts",
+                          b.getDenseI64ArrayAttr({which, 0, 0, 0, 0})),
            b.getNamedAttr("limits", b.getDenseI64ArrayAttr(
                                         {which + 1, p[1], p[2], p[3], p[4]})),
            b.getNamedAttr("steps", b.getDenseI64ArrayAttr({1, 1, 1, 1, 1}))});
@@ -282,7 +289,8 @@ Results convertAttention(NodeContext &n) {
   }
   FailureOr<Value> attended = im.create<AttentionOp>(n, operands, attrs);
   FailureOr<Value> merged =
-      failed(attended) ? attended : im.create<TransposeOp>(n, {*attended}, {perm});
+      failed(attended) ? attended
+                       : im.create<TransposeOp>(n, {*attended}, {perm});
   if (failed(merged)) {
     return failure();
   }

@@ -71,8 +71,8 @@ NodeContext::intsAttr(llvm::StringRef name) const {
 InFlightDiagnostic NodeContext::error() const {
   std::string domain = node.domain().empty() ? "ai.onnx" : node.domain();
   // The location names the node; the message names what kind of node.
-  return mlir::emitError(loc) << node.op_type() << " (" << domain << " opset "
-                              << opset << "): ";
+  return mlir::emitError(loc)
+         << node.op_type() << " (" << domain << " opset " << opset << "): ";
 }
 
 FailureOr<int64_t> onnx_import::normalizeAxis(NodeContext &n, int64_t axis,
@@ -131,10 +131,10 @@ Importer::Importer(MLIRContext &context, StringRef sourceName,
 
 Location Importer::nodeLoc(const onnx::NodeProto &node) {
   Location file = FileLineColLoc::get(&context, sourceName, 0, 0);
-  std::string name = node.name().empty()
-                         ? node.op_type() + ":" +
-                               (node.output_size() ? node.output(0) : "")
-                         : node.name();
+  std::string name =
+      node.name().empty()
+          ? node.op_type() + ":" + (node.output_size() ? node.output(0) : "")
+          : node.name();
   return NameLoc::get(StringAttr::get(&context, name), file);
 }
 
@@ -254,10 +254,10 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
         path, length < 0 ? expectedBytes : length, offset,
         /*IsVolatile=*/false);
     if (!file) {
-      return emitError(loc) << "cannot read external data of tensor '"
-                            << tensor.name() << "' from '" << path
-                            << "' (offset " << offset << "): "
-                            << file.getError().message();
+      return emitError(loc)
+             << "cannot read external data of tensor '" << tensor.name()
+             << "' from '" << path << "' (offset " << offset
+             << "): " << file.getError().message();
     }
     raw = (*file)->getBuffer().str();
   } else if (tensor.has_raw_data()) {
@@ -267,9 +267,9 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
 
   if (raw) {
     if (static_cast<int64_t>(raw->size()) != expectedBytes) {
-      return emitError(loc) << "tensor '" << tensor.name() << "' holds "
-                            << raw->size() << " bytes, its shape and type need "
-                            << expectedBytes;
+      return emitError(loc)
+             << "tensor '" << tensor.name() << "' holds " << raw->size()
+             << " bytes, its shape and type need " << expectedBytes;
     }
     if (bits == 1) {
       SmallVector<bool> bools;
@@ -282,8 +282,8 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
       return ElementsAttr(DenseElementsAttr::getFromRawBuffer(
           type, ArrayRef<char>(raw->data(), raw->size())));
     }
-    std::string name = sanitizeResourceName(
-        tensor.name().empty() ? "tensor" : tensor.name());
+    std::string name =
+        sanitizeResourceName(tensor.name().empty() ? "tensor" : tensor.name());
     return ElementsAttr(DenseResourceElementsAttr::get(
         type, name, blobFromString(std::move(*raw))));
   }
@@ -314,9 +314,9 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
       bytes.append(reinterpret_cast<const char *>(&half), 2);
     }
     if (static_cast<int64_t>(bytes.size()) != expectedBytes) {
-      return emitError(loc) << "tensor '" << tensor.name() << "' holds "
-                            << bytes.size() / 2 << " elements, its shape needs "
-                            << count;
+      return emitError(loc)
+             << "tensor '" << tensor.name() << "' holds " << bytes.size() / 2
+             << " elements, its shape needs " << count;
     }
     return ElementsAttr(DenseElementsAttr::getFromRawBuffer(
         type, ArrayRef<char>(bytes.data(), bytes.size())));
@@ -330,7 +330,8 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
     return emitError(loc) << "tensor '" << tensor.name() << "' holds " << have
                           << " elements, its shape needs " << count;
   }
-  return floats.empty() ? makeFromInt(type, ints) : makeFromDouble(type, floats);
+  return floats.empty() ? makeFromInt(type, ints)
+                        : makeFromDouble(type, floats);
 }
 
 Value Importer::constant(ElementsAttr attr) {
@@ -347,7 +348,8 @@ Value Importer::scalar(double value, Type elementType) {
       makeFromDouble(RankedTensorType::get({}, elementType), {value}));
 }
 
-std::optional<int64_t> onnx_import::checkedElementCount(ArrayRef<int64_t> shape) {
+std::optional<int64_t>
+onnx_import::checkedElementCount(ArrayRef<int64_t> shape) {
   int64_t count = 1;
   for (int64_t d : shape) {
     if (d < 0 || (d && count > kMaxTensorElements / d)) {
@@ -462,8 +464,7 @@ Importer::sortNodes(const onnx::GraphProto &graph) {
   return order;
 }
 
-LogicalResult
-Importer::importNodes(ArrayRef<const onnx::NodeProto *> nodes) {
+LogicalResult Importer::importNodes(ArrayRef<const onnx::NodeProto *> nodes) {
   for (const onnx::NodeProto *node : nodes) {
     if (failed(importNode(*node))) {
       return failure();
@@ -636,8 +637,7 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
   }
   if (!supported) {
     if (!options.allowUnsupported) {
-      return n.error() << "unsupported op '" << node.op_type()
-                       << "' (domain '"
+      return n.error() << "unsupported op '" << node.op_type() << "' (domain '"
                        << (domain.empty() ? "ai.onnx" : domain)
                        << "'); pass --allow-unsupported to keep it for the "
                           "CPU";
@@ -802,9 +802,8 @@ OwningOpRef<ModuleOp> Importer::importModel(onnx::ModelProto &model) {
   SmallVector<std::string> argNames;
   for (const auto &entry : options.constantInputs) {
     const std::string &name = entry.first;
-    bool isInput = llvm::any_of(graph.input(), [&](const auto &input) {
-      return input.name() == name;
-    });
+    bool isInput = llvm::any_of(
+        graph.input(), [&](const auto &input) { return input.name() == name; });
     if (!isInput) {
       emitError(fileLoc) << "cannot bind '" << name
                          << "': the model has no such input";
@@ -838,7 +837,8 @@ OwningOpRef<ModuleOp> Importer::importModel(onnx::ModelProto &model) {
     }
     if (pinned != options.inputShapes.end()) {
       shape.assign(pinned->second.begin(), pinned->second.end());
-      if (t.has_shape() && t.shape().dim_size() != static_cast<int>(shape.size())) {
+      if (t.has_shape() &&
+          t.shape().dim_size() != static_cast<int>(shape.size())) {
         emitError(fileLoc) << "--input-shape gives input '" << input.name()
                            << "' rank " << shape.size() << ", the model says "
                            << t.shape().dim_size();
@@ -859,7 +859,8 @@ OwningOpRef<ModuleOp> Importer::importModel(onnx::ModelProto &model) {
         if (!dim.has_dim_value() || dim.dim_value() < 0) {
           emitError(fileLoc)
               << "graph input '" << input.name() << "' has a dynamic dimension "
-              << d << (dim.has_dim_param() ? " ('" + dim.dim_param() + "')" : "")
+              << d
+              << (dim.has_dim_param() ? " ('" + dim.dim_param() + "')" : "")
               << "; pin it with --input-shape " << input.name() << "=...";
           return nullptr;
         }

@@ -40,8 +40,8 @@ NamedAttribute arrayAttr(NodeContext &n, StringRef name,
 LogicalResult requireInputs(NodeContext &n, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (!n.input(i)) {
-      return n.error() << "expects at least " << count << " inputs, input "
-                       << i << " is missing";
+      return n.error() << "expects at least " << count << " inputs, input " << i
+                       << " is missing";
     }
   }
   return success();
@@ -161,8 +161,8 @@ Results convertGelu(NodeContext &n) {
     return n.error() << "unknown approximate '" << approximate << "'";
   }
   auto attr = GeluApproximationAttr::get(
-      &n.importer.context,
-      approximate == "tanh" ? GeluApproximation::Tanh : GeluApproximation::None);
+      &n.importer.context, approximate == "tanh" ? GeluApproximation::Tanh
+                                                 : GeluApproximation::None);
   return one(n.importer.create<GeluOp>(n, {n.input(0)},
                                        {named(n, "approximate", attr)}));
 }
@@ -218,14 +218,14 @@ Results convertConstant(NodeContext &n) {
     }
     if (a.name() == "value_floats") {
       std::vector<double> values(a.floats().begin(), a.floats().end());
-      auto type = RankedTensorType::get({(int64_t)values.size()},
-                                        b(n).getF32Type());
+      auto type =
+          RankedTensorType::get({(int64_t)values.size()}, b(n).getF32Type());
       return SmallVector<Value>{im.constant(makeFromDouble(type, values))};
     }
     if (a.name() == "value_ints") {
       std::vector<int64_t> values(a.ints().begin(), a.ints().end());
-      return SmallVector<Value>{im.constantInts(
-          values, {(int64_t)values.size()}, b(n).getI64Type())};
+      return SmallVector<Value>{
+          im.constantInts(values, {(int64_t)values.size()}, b(n).getI64Type())};
     }
   }
   return n.error() << "has no supported value attribute (sparse and string "
@@ -243,8 +243,8 @@ Results convertShape(NodeContext &n) {
   end = std::clamp(end < 0 ? end + rank : end, int64_t(0), rank);
   std::vector<int64_t> dims(shape.begin() + start,
                             shape.begin() + std::max(start, end));
-  return SmallVector<Value>{n.importer.constantInts(
-      dims, {(int64_t)dims.size()}, b(n).getI64Type())};
+  return SmallVector<Value>{
+      n.importer.constantInts(dims, {(int64_t)dims.size()}, b(n).getI64Type())};
 }
 
 Results convertSize(NodeContext &n) {
@@ -310,8 +310,7 @@ Results convertReshape(NodeContext &n) {
     if (d == 0 && !allowZero) {
       if (i >= in.size()) {
         return n.error() << "target dimension " << i
-                         << " is 0 (copy) but the input has rank "
-                         << in.size();
+                         << " is 0 (copy) but the input has rank " << in.size();
       }
       d = in[i];
     }
@@ -427,9 +426,9 @@ Results convertFlatten(NodeContext &n) {
   if (axis < 0 || axis > static_cast<int64_t>(in.size())) {
     return n.error() << "axis " << n.intAttr("axis", 1) << " is out of range";
   }
-  return one(reshape(n, n.input(0),
-                     {product(in.take_front(axis)),
-                      product(in.drop_front(axis))}));
+  return one(
+      reshape(n, n.input(0),
+              {product(in.take_front(axis)), product(in.drop_front(axis))}));
 }
 
 Results convertConcat(NodeContext &n) {
@@ -447,7 +446,8 @@ Results convertConcat(NodeContext &n) {
       inputs.push_back(v);
     }
   }
-  return one(n.importer.create<ConcatOp>(n, inputs, {i64Attr(n, "axis", *axis)}));
+  return one(
+      n.importer.create<ConcatOp>(n, inputs, {i64Attr(n, "axis", *axis)}));
 }
 
 Results convertGather(NodeContext &n) {
@@ -455,7 +455,8 @@ Results convertGather(NodeContext &n) {
     return failure();
   }
   ArrayRef<int64_t> shape = shapeOf(n.input(0));
-  FailureOr<int64_t> axis = normalizeAxis(n, n.intAttr("axis", 0), shape.size());
+  FailureOr<int64_t> axis =
+      normalizeAxis(n, n.intAttr("axis", 0), shape.size());
   if (failed(axis)) {
     return failure();
   }
@@ -504,11 +505,10 @@ Results convertConstantOfShape(NodeContext &n) {
     return n.error() << "the requested shape is negative or impossibly large";
   }
   auto type = RankedTensorType::get(*shape, elementType);
-  Attribute element =
-      isa<FloatType>(elementType)
-          ? Attribute(b(n).getFloatAttr(elementType, value))
-          : Attribute(b(n).getIntegerAttr(elementType,
-                                           static_cast<int64_t>(value)));
+  Attribute element = isa<FloatType>(elementType)
+                          ? Attribute(b(n).getFloatAttr(elementType, value))
+                          : Attribute(b(n).getIntegerAttr(
+                                elementType, static_cast<int64_t>(value)));
   return SmallVector<Value>{
       n.importer.constant(DenseElementsAttr::get(type, element))};
 }
@@ -519,8 +519,8 @@ Results convertRange(NodeContext &n) {
   }
   auto start = constantFloats(n.input(0)), limit = constantFloats(n.input(1)),
        delta = constantFloats(n.input(2));
-  if (!start || !limit || !delta || start->size() != 1 ||
-      limit->size() != 1 || delta->size() != 1) {
+  if (!start || !limit || !delta || start->size() != 1 || limit->size() != 1 ||
+      delta->size() != 1) {
     return n.error() << "start, limit and delta must be scalar constants once "
                         "input shapes are pinned";
   }
@@ -609,7 +609,8 @@ Results convertSlice(NodeContext &n) {
     if (failed(requireInputs(n, 3))) {
       return failure();
     }
-    auto s = requireConstInts(n, 1, "starts"), e = requireConstInts(n, 2, "ends");
+    auto s = requireConstInts(n, 1, "starts"),
+         e = requireConstInts(n, 2, "ends");
     if (failed(s) || failed(e)) {
       return failure();
     }
@@ -658,7 +659,9 @@ Results convertSlice(NodeContext &n) {
       return n.error() << "step of axis " << axes[i] << " is zero";
     }
     // ONNX clamping rules; exporters write INT64_MAX/MIN for "to the end".
-    auto wrap = [dim](int64_t v) { return v < 0 ? (v < -dim ? -dim - 1 : v) + dim : v; };
+    auto wrap = [dim](int64_t v) {
+      return v < 0 ? (v < -dim ? -dim - 1 : v) + dim : v;
+    };
     int64_t start = wrap(starts[i]), end = wrap(ends[i]);
     if (step > 0) {
       start = std::clamp<int64_t>(start, 0, dim);
@@ -671,10 +674,10 @@ Results convertSlice(NodeContext &n) {
     limits[*axis] = end;
     outSteps[*axis] = step;
   }
-  return one(n.importer.create<SliceOp>(
-      n, {n.input(0)},
-      {arrayAttr(n, "starts", outStarts), arrayAttr(n, "limits", limits),
-       arrayAttr(n, "steps", outSteps)}));
+  return one(n.importer.create<SliceOp>(n, {n.input(0)},
+                                        {arrayAttr(n, "starts", outStarts),
+                                         arrayAttr(n, "limits", limits),
+                                         arrayAttr(n, "steps", outSteps)}));
 }
 
 Results convertSplit(NodeContext &n) {
@@ -682,7 +685,8 @@ Results convertSplit(NodeContext &n) {
     return failure();
   }
   ArrayRef<int64_t> shape = shapeOf(n.input(0));
-  FailureOr<int64_t> axis = normalizeAxis(n, n.intAttr("axis", 0), shape.size());
+  FailureOr<int64_t> axis =
+      normalizeAxis(n, n.intAttr("axis", 0), shape.size());
   if (failed(axis)) {
     return failure();
   }
@@ -714,7 +718,8 @@ Results convertSplit(NodeContext &n) {
     }
   }
   return n.importer.createAll<SplitOp>(
-      n, {n.input(0)}, {i64Attr(n, "axis", *axis), arrayAttr(n, "sizes", sizes)});
+      n, {n.input(0)},
+      {i64Attr(n, "axis", *axis), arrayAttr(n, "sizes", sizes)});
 }
 
 Results convertTranspose(NodeContext &n) {
@@ -722,7 +727,8 @@ Results convertTranspose(NodeContext &n) {
     return failure();
   }
   int64_t rank = shapeOf(n.input(0)).size();
-  std::vector<int64_t> perm = n.intsAttr("perm").value_or(std::vector<int64_t>{});
+  std::vector<int64_t> perm =
+      n.intsAttr("perm").value_or(std::vector<int64_t>{});
   if (perm.empty()) {
     for (int64_t i = rank - 1; i >= 0; --i) {
       perm.push_back(i);
@@ -792,7 +798,8 @@ Results convertEyeLike(NodeContext &n) {
       values.push_back(j - i == k);
     }
   }
-  return SmallVector<Value>{n.importer.constantInts(values, shape, elementType)};
+  return SmallVector<Value>{
+      n.importer.constantInts(values, shape, elementType)};
 }
 
 Results convertIf(NodeContext &n) {
@@ -825,7 +832,8 @@ Results convertMatMul(NodeContext &n) {
   }
   Value lhs = n.input(0), rhs = n.input(1);
   // numpy semantics for 1-D operands: promote, multiply, drop the dim.
-  bool lhsVector = shapeOf(lhs).size() == 1, rhsVector = shapeOf(rhs).size() == 1;
+  bool lhsVector = shapeOf(lhs).size() == 1,
+       rhsVector = shapeOf(rhs).size() == 1;
   bool ok = true;
   if (lhsVector) {
     lhs = reshapeValue(n, lhs, {1, shapeOf(lhs)[0]}, ok);
@@ -869,15 +877,16 @@ Results convertGemm(NodeContext &n) {
   Type elementType = tensorType(*y).getElementType();
   float alpha = n.floatAttr("alpha", 1.0f), beta = n.floatAttr("beta", 1.0f);
   if (alpha != 1.0f) {
-    y = n.importer.create<MulOp>(n, {*y, n.importer.scalar(alpha, elementType)});
+    y = n.importer.create<MulOp>(n,
+                                 {*y, n.importer.scalar(alpha, elementType)});
     if (failed(y)) {
       return failure();
     }
   }
   if (Value c = n.input(2); c && beta != 0.0f) {
     if (beta != 1.0f) {
-      FailureOr<Value> scaled =
-          n.importer.create<MulOp>(n, {c, n.importer.scalar(beta, elementType)});
+      FailureOr<Value> scaled = n.importer.create<MulOp>(
+          n, {c, n.importer.scalar(beta, elementType)});
       if (failed(scaled)) {
         return failure();
       }
@@ -1010,8 +1019,9 @@ Results convertLayerNormalization(NodeContext &n) {
       failed(centered) ? centered
                        : n.importer.create<MulOp>(n, {*centered, *centered});
   FailureOr<Value> variance =
-      failed(squared) ? squared
-                      : n.importer.create<ReduceMeanOp>(n, {*squared}, reduceAttrs);
+      failed(squared)
+          ? squared
+          : n.importer.create<ReduceMeanOp>(n, {*squared}, reduceAttrs);
   Type elementType = tensorType(x).getElementType();
   FailureOr<Value> shifted =
       failed(variance)
@@ -1086,8 +1096,8 @@ template <typename OpTy> Results convertAffineQuant(NodeContext &n) {
     elementType = tensorType(n.input(1)).getElementType();
   }
   auto type = RankedTensorType::get(shapeOf(n.input(0)), elementType);
-  return one(n.importer.create<OpTy>(n, operands, {i64Attr(n, "axis", axis)},
-                                     {type}));
+  return one(
+      n.importer.create<OpTy>(n, operands, {i64Attr(n, "axis", axis)}, {type}));
 }
 } // namespace
 

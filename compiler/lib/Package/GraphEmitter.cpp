@@ -16,12 +16,18 @@ using namespace nuri;
 
 std::optional<graph::DType> nuri::toDType(Type type) {
   using graph::DType;
-  if (type.isF32()) return DType::F32;
-  if (type.isF16()) return DType::F16;
-  if (type.isBF16()) return DType::BF16;
-  if (type.isF64()) return DType::F64;
-  if (type.isFloat8E4M3FN()) return DType::F8E4M3;
-  if (type.isFloat8E5M2()) return DType::F8E5M2;
+  if (type.isF32())
+    return DType::F32;
+  if (type.isF16())
+    return DType::F16;
+  if (type.isBF16())
+    return DType::BF16;
+  if (type.isF64())
+    return DType::F64;
+  if (type.isFloat8E4M3FN())
+    return DType::F8E4M3;
+  if (type.isFloat8E5M2())
+    return DType::F8E5M2;
   auto integer = dyn_cast<IntegerType>(type);
   if (!integer) {
     return std::nullopt;
@@ -73,8 +79,8 @@ FailureOr<graph::AttrValue> convertAttr(Attribute attr) {
                                                  ints.asArrayRef().end()));
   }
   if (auto floats = dyn_cast<DenseF64ArrayAttr>(attr)) {
-    return graph::AttrValue(std::vector<double>(
-        floats.asArrayRef().begin(), floats.asArrayRef().end()));
+    return graph::AttrValue(std::vector<double>(floats.asArrayRef().begin(),
+                                                floats.asArrayRef().end()));
   }
   if (auto gelu = dyn_cast<GeluApproximationAttr>(attr)) {
     return graph::AttrValue(stringifyGeluApproximation(gelu.getValue()).str());
@@ -119,9 +125,9 @@ FailureOr<int32_t> Emitter::tensorFor(Value value) {
     return it->second;
   }
   auto type = dyn_cast<RankedTensorType>(value.getType());
-  std::optional<graph::DType> dtype =
-      type && type.hasStaticShape() ? toDType(type.getElementType())
-                                    : std::nullopt;
+  std::optional<graph::DType> dtype = type && type.hasStaticShape()
+                                          ? toDType(type.getElementType())
+                                          : std::nullopt;
   if (!dtype) {
     return emitError(value.getLoc())
            << "the runtime cannot hold a value of type " << value.getType();

@@ -74,8 +74,8 @@ bool nuri::cli::writeOutput(llvm::StringRef path, llvm::StringRef text) {
   std::error_code ec;
   llvm::ToolOutputFile out(path, ec, llvm::sys::fs::OF_None);
   if (ec) {
-    llvm::WithColor::error() << "cannot write '" << path << "': " << ec.message()
-                             << "\n";
+    llvm::WithColor::error()
+        << "cannot write '" << path << "': " << ec.message() << "\n";
     return false;
   }
   out.os() << text;

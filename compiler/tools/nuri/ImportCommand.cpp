@@ -22,7 +22,8 @@ namespace {
 cl::SubCommand importCommand("import",
                              "Import an ONNX model into the nuri dialect");
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
-                               cl::desc("<model.onnx>"), cl::sub(importCommand));
+                               cl::desc("<model.onnx>"),
+                               cl::sub(importCommand));
 cl::opt<std::string> outputPath("o", cl::desc("Output .mlir file"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::sub(importCommand));

@@ -443,8 +443,8 @@ void sgemmImpl(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
           const float *nextPanel =
               p0 + kKc < k ? panelOf(jp, p0 + kKc)
                            : (jp + 1 < jEnd ? panelOf(jp + 1, 0) : nullptr);
-          int64_t nextKc = p0 + kKc < k ? std::min(kKc, k - p0 - kKc)
-                                        : std::min(kKc, k);
+          int64_t nextKc =
+              p0 + kKc < k ? std::min(kKc, k - p0 - kKc) : std::min(kKc, k);
           const char *next = reinterpret_cast<const char *>(nextPanel);
           int64_t lines = nextKc * kk.nr * int64_t(sizeof(float)) / 64;
           int64_t slice = (lines + mPanels - 1) / mPanels;

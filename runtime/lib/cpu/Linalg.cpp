@@ -496,10 +496,10 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
   // for fresh zeroed pages: at seq 128 that allocation cost more than the
   // attention itself.
   thread_local AttentionScratch kvScratch;
-  float *kPack = packed ? kvScratch.get(0, bn * hkv * kBlocks * kbFloats)
-                        : nullptr;
-  float *vPack = packed ? kvScratch.get(1, bn * hkv * kBlocks * vbFloats)
-                        : nullptr;
+  float *kPack =
+      packed ? kvScratch.get(0, bn * hkv * kBlocks * kbFloats) : nullptr;
+  float *vPack =
+      packed ? kvScratch.get(1, bn * hkv * kBlocks * vbFloats) : nullptr;
   if (packed) {
     tbb::parallel_for(int64_t(0), bn * hkv * kBlocks, [&](int64_t t) {
       int64_t head = t / kBlocks, j0 = (t % kBlocks) * kKeyBlock;
@@ -544,8 +544,7 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
       if (packed) {
         // The packed block holds min(kKeyBlock, skv - j0) keys; a causal
         // limit only drops trailing ones, which the narrower n ignores.
-        gemmPacked(br, bc, d, qPack, kPack + kb * kbFloats, d,
-                   sBuf, bc, false);
+        gemmPacked(br, bc, d, qPack, kPack + kb * kbFloats, d, sBuf, bc, false);
       } else {
         sgemm(br, bc, d, MatrixRef{qp, d, 1}, MatrixRef{kp + j0 * d, 1, d},
               sBuf, bc, false, false);
@@ -588,8 +587,8 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
       }
       if (packed) {
         packA(MatrixRef{sBuf, bc, 1}, br, bc, pPack);
-        gemmPacked(br, dv, bc, pPack, vPack + kb * vbFloats,
-                   packedKeys, accBuf, dv, true);
+        gemmPacked(br, dv, bc, pPack, vPack + kb * vbFloats, packedKeys, accBuf,
+                   dv, true);
       } else {
         sgemm(br, dv, bc, MatrixRef{sBuf, bc, 1},
               MatrixRef{vp + j0 * dv, dv, 1}, accBuf, dv, true, false);

@@ -14,13 +14,13 @@ struct DTypeInfo {
   bool isFloat;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F32, "f32", 4, true},      {DType::F16, "f16", 2, true},
-    {DType::BF16, "bf16", 2, true},    {DType::F64, "f64", 8, true},
-    {DType::I8, "i8", 1, false},       {DType::I16, "i16", 2, false},
-    {DType::I32, "i32", 4, false},     {DType::I64, "i64", 8, false},
-    {DType::U8, "u8", 1, false},       {DType::U16, "u16", 2, false},
-    {DType::U32, "u32", 4, false},     {DType::U64, "u64", 8, false},
-    {DType::Bool, "bool", 1, false},   {DType::F8E4M3, "f8e4m3", 1, true},
+    {DType::F32, "f32", 4, true},       {DType::F16, "f16", 2, true},
+    {DType::BF16, "bf16", 2, true},     {DType::F64, "f64", 8, true},
+    {DType::I8, "i8", 1, false},        {DType::I16, "i16", 2, false},
+    {DType::I32, "i32", 4, false},      {DType::I64, "i64", 8, false},
+    {DType::U8, "u8", 1, false},        {DType::U16, "u16", 2, false},
+    {DType::U32, "u32", 4, false},      {DType::U64, "u64", 8, false},
+    {DType::Bool, "bool", 1, false},    {DType::F8E4M3, "f8e4m3", 1, true},
     {DType::F8E5M2, "f8e5m2", 1, true},
 };
 

@@ -50,8 +50,8 @@ struct OpProfile {
       rows.emplace_back(v.second, kind);
     }
     std::sort(rows.rbegin(), rows.rend());
-    std::fprintf(stderr, "%-28s %8s %12s %7s\n", "op kind", "calls",
-                 "total ms", "share");
+    std::fprintf(stderr, "%-28s %8s %12s %7s\n", "op kind", "calls", "total ms",
+                 "share");
     for (const auto &[sec, kind] : rows) {
       std::fprintf(stderr, "%-28s %8llu %12.2f %6.1f%%\n", kind.c_str(),
                    static_cast<unsigned long long>(byKind[kind].first),

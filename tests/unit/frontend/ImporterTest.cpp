@@ -89,7 +89,11 @@ onnx::ModelProto makeModel(const std::string &opType, int64_t opset = 17,
   x->mutable_type()->mutable_tensor_type()->set_elem_type(
       onnx::TensorProto::FLOAT);
   for (int64_t d : xShape) {
-    x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+    x->mutable_type()
+        ->mutable_tensor_type()
+        ->mutable_shape()
+        ->add_dim()
+        ->set_dim_value(d);
   }
   auto *node = graph->add_node();
   node->set_name("the_node");
@@ -145,7 +149,8 @@ TEST_F(Importer, SharedModelsImportWithStaticShapes) {
     for (const auto &npy : fs::directory_iterator(dir.path() / "inputs")) {
       options.inputShapes[npy.path().stem().string()] = npyShape(npy.path());
     }
-    ImportResult result = importFile((dir.path() / "model.onnx").string(), options);
+    ImportResult result =
+        importFile((dir.path() / "model.onnx").string(), options);
     ASSERT_TRUE(result.module) << result.diagnostics;
     ++count;
     bool allStatic = true;
@@ -191,8 +196,7 @@ TEST_F(Importer, EveryTruncationIsAnErrorNotACrash) {
     std::string path = tempDir() + "/truncated.onnx";
     std::ofstream(path, std::ios::binary) << bytes.substr(0, size);
     ImportResult r = importFile(path);
-    EXPECT_FALSE(r.module && r.diagnostics.empty() &&
-                 size < bytes.size() / 2)
+    EXPECT_FALSE(r.module && r.diagnostics.empty() && size < bytes.size() / 2)
         << "truncated to " << size;
   }
 }
@@ -208,8 +212,12 @@ TEST_F(Importer, UnsupportedOpNamesTypeDomainNodeAndOpset) {
 
 TEST_F(Importer, UnpinnedDynamicDimIsAnError) {
   onnx::ModelProto model = makeModel("Relu");
-  auto *dim = model.mutable_graph()->mutable_input(0)->mutable_type()
-                  ->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
+  auto *dim = model.mutable_graph()
+                  ->mutable_input(0)
+                  ->mutable_type()
+                  ->mutable_tensor_type()
+                  ->mutable_shape()
+                  ->mutable_dim(0);
   dim->set_dim_param("batch");
   ImportResult r = importModel(model);
   EXPECT_FALSE(r.module);
@@ -304,8 +312,7 @@ TEST_F(Importer, MissingExternalDataIsAnError) {
       << r.diagnostics;
 
   // Present, the weights load.
-  std::ofstream(tempDir() + "/weights-that-are-not-there.bin",
-                std::ios::binary)
+  std::ofstream(tempDir() + "/weights-that-are-not-there.bin", std::ios::binary)
       .write("\0\0\x80?\0\0\0@\0\0@@", 12);
   ImportResult ok = importModel(model);
   ASSERT_TRUE(ok.module) << ok.diagnostics;
@@ -345,7 +352,9 @@ TEST_F(Importer, ShapeArithmeticFoldsToConstants) {
   addInts("axes0", {0}, false);
   addNode("Gather", {"s", "zero"}, "d0");
   addNode("Unsqueeze", {"d0", "axes0"}, "d0v");
-  addNode("Concat", {"d0v", "minus1"}, "shape")->add_attribute()->set_name("axis");
+  addNode("Concat", {"d0v", "minus1"}, "shape")
+      ->add_attribute()
+      ->set_name("axis");
   graph->mutable_node(3)->mutable_attribute(0)->set_type(
       onnx::AttributeProto::INT);
   addNode("Reshape", {"x", "shape"}, "y");
@@ -355,8 +364,9 @@ TEST_F(Importer, ShapeArithmeticFoldsToConstants) {
   EXPECT_EQ(ops["nuri.reshape"], 1);
   EXPECT_EQ(ops.size(), 1u) << "shape machinery left behind";
   auto func = *r.module->getOps<mlir::func::FuncOp>().begin();
-  EXPECT_EQ(mlir::cast<mlir::RankedTensorType>(func.getResultTypes()[0]).getShape(),
-            llvm::ArrayRef<int64_t>({2, 12}));
+  EXPECT_EQ(
+      mlir::cast<mlir::RankedTensorType>(func.getResultTypes()[0]).getShape(),
+      llvm::ArrayRef<int64_t>({2, 12}));
 }
 
 TEST_F(Importer, AllowUnsupportedKeepsOpaqueOpWithValueInfoTypes) {
@@ -366,7 +376,10 @@ TEST_F(Importer, AllowUnsupportedKeepsOpaqueOpWithValueInfoTypes) {
   info->mutable_type()->mutable_tensor_type()->set_elem_type(
       onnx::TensorProto::FLOAT);
   for (int64_t d : {2, 3}) {
-    info->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()
+    info->mutable_type()
+        ->mutable_tensor_type()
+        ->mutable_shape()
+        ->add_dim()
         ->set_dim_value(d);
   }
   OnnxImportOptions options;
@@ -392,8 +405,8 @@ namespace {
 // Byte flips anywhere in a real export: each import either succeeds or
 // reports an error, and never crashes, hangs or allocates without bound.
 TEST_F(Importer, RandomByteFlipsNeverCrash) {
-  fs::path model =
-      fs::path(NURI_SHARED_DIR) / "models" / "distilbert-tiny-optimum" / "model.onnx";
+  fs::path model = fs::path(NURI_SHARED_DIR) / "models" /
+                   "distilbert-tiny-optimum" / "model.onnx";
   if (!fs::exists(model)) {
     GTEST_SKIP() << "no shared model at " << model;
   }

@@ -123,7 +123,8 @@ TEST(SimErrors, UnsynchronizedAccessesAreRaces) {
     .stream core=0 engine=vec
       vec.accrd dst=0x2000, ldd=16, acc=0, m=8, n=8, dtype=bf16
       end)");
-  expectHas(e, {"engine vec pc 0", "race: reads accumulator", "engine mat pc 0"});
+  expectHas(e,
+            {"engine vec pc 0", "race: reads accumulator", "engine mat pc 0"});
   // Two transfers in flight write the same bytes (write-after-write).
   e = runError(R"(
     .stream core=0 engine=dma

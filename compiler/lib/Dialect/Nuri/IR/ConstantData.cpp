@@ -2,9 +2,9 @@
 
 #include "nuri/Dialect/Nuri/IR/ConstantData.h"
 
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
-#include "mlir/IR/AsmState.h"
 
 #include <cmath>
 #include <cstring>
@@ -121,7 +121,8 @@ static FailureOr<std::vector<T>> readElements(ElementsAttr attr) {
     if (auto floatType = dyn_cast<FloatType>(elementType)) {
       out.push_back(static_cast<T>(decodeFloat(floatType, p)));
     } else {
-      out.push_back(static_cast<T>(decodeInt(cast<IntegerType>(elementType), p)));
+      out.push_back(
+          static_cast<T>(decodeInt(cast<IntegerType>(elementType), p)));
     }
   }
   return out;
@@ -171,8 +172,9 @@ ElementsAttr makeFromDouble(ShapedType type, ArrayRef<double> values) {
     std::vector<int64_t> ints;
     ints.reserve(values.size());
     for (double v : values) {
-      ints.push_back(intType.getWidth() == 1 ? (v != 0.0)
-                                             : static_cast<int64_t>(std::trunc(v)));
+      ints.push_back(intType.getWidth() == 1
+                         ? (v != 0.0)
+                         : static_cast<int64_t>(std::trunc(v)));
     }
     return makeFromInt(type, ints);
   }
@@ -229,7 +231,8 @@ std::vector<int64_t> broadcastIndexMap(ArrayRef<int64_t> operandShape,
       }
     }
     map[flat] = source;
-    for (int64_t d = static_cast<int64_t>(resultShape.size()) - 1; d >= 0; --d) {
+    for (int64_t d = static_cast<int64_t>(resultShape.size()) - 1; d >= 0;
+         --d) {
       if (++index[d] < resultShape[d]) {
         break;
       }

@@ -118,7 +118,7 @@ LogicalResult nuri::detail::inferBroadcast(Loc loc, ValueRange operands,
     }
     if (boolResult && type.getElementType() != first.getElementType()) {
       return fail(loc, "compares operands of different element "
-                                    "types ")
+                       "types ")
              << first.getElementType() << " and " << type.getElementType();
     }
     FailureOr<SmallVector<int64_t>> broadcast =
@@ -130,9 +130,8 @@ LogicalResult nuri::detail::inferBroadcast(Loc loc, ValueRange operands,
     }
     shape = *broadcast;
   }
-  Type elementType = boolResult
-                         ? IntegerType::get(first.getContext(), 1)
-                         : first.getElementType();
+  Type elementType = boolResult ? IntegerType::get(first.getContext(), 1)
+                                : first.getElementType();
   inferred.push_back(RankedTensorType::get(shape, elementType));
   return success();
 }
@@ -142,7 +141,7 @@ LogicalResult nuri::detail::inferWhere(Loc loc, Value condition, Value onTrue,
   auto t = ranked(onTrue.getType()), f = ranked(onFalse.getType());
   if (t.getElementType() != f.getElementType()) {
     return fail(loc, "expects both branches of one element type, "
-                                  "got ")
+                     "got ")
            << t.getElementType() << " and " << f.getElementType();
   }
   FailureOr<SmallVector<int64_t>> shape =
@@ -178,8 +177,7 @@ LogicalResult nuri::detail::inferMatmul(Loc loc, Type lhsType, Type rhsType,
   int64_t kb = b[b.size() - (transposeRhs ? 1 : 2)];
   int64_t n = b[b.size() - (transposeRhs ? 2 : 1)];
   if (ka != kb) {
-    return fail(loc, "contracting dimensions differ: ")
-           << ka << " vs " << kb;
+    return fail(loc, "contracting dimensions differ: ") << ka << " vs " << kb;
   }
   FailureOr<SmallVector<int64_t>> batch =
       broadcastShapes(a.drop_back(2), b.drop_back(2));
@@ -209,7 +207,7 @@ LogicalResult nuri::detail::inferLinear(Loc loc, Type inputType,
   }
   if (input.getElementType() != weight.getElementType()) {
     return fail(loc, "expects input and weight of one element "
-                                  "type, got ")
+                     "type, got ")
            << input.getElementType() << " and " << weight.getElementType();
   }
   if (bias) {
@@ -241,7 +239,7 @@ LogicalResult nuri::detail::inferConv(Loc loc, Type inputType, Type weightType,
   int64_t spatial = rank - 2;
   if (rank != 3 && rank != 4) {
     return fail(loc, "supports 1-D and 2-D convolution (input "
-                                  "rank 3 or 4), got rank ")
+                     "rank 3 or 4), got rank ")
            << rank;
   }
   if (weight.getRank() != rank) {
@@ -567,8 +565,8 @@ LogicalResult nuri::detail::inferAttention(Loc loc, Type queryType,
              << shapeString(scores);
     }
   }
-  inferred.push_back(RankedTensorType::get(
-      {batch, heads, seq, v.getDimSize(3)}, q.getElementType()));
+  inferred.push_back(RankedTensorType::get({batch, heads, seq, v.getDimSize(3)},
+                                           q.getElementType()));
   return success();
 }
 
@@ -632,9 +630,8 @@ static LogicalResult verifyQuantParams(Operation *op, RankedTensorType data,
              << " of " << shapeString(data.getShape());
     }
   }
-  if (zeroPoint &&
-      cast<RankedTensorType>(zeroPoint.getType()).getShape() !=
-          scaleType.getShape()) {
+  if (zeroPoint && cast<RankedTensorType>(zeroPoint.getType()).getShape() !=
+                       scaleType.getShape()) {
     return op->emitOpError("zero point shape ")
            << shapeString(
                   cast<RankedTensorType>(zeroPoint.getType()).getShape())
@@ -655,8 +652,9 @@ static LogicalResult verifyAffineQuant(Operation *op, RankedTensorType input,
            << shapeString(input.getShape()) << " to "
            << shapeString(output.getShape());
   }
-  if (zeroPoint && cast<RankedTensorType>(zeroPoint.getType())
-                           .getElementType() != quantized.getElementType()) {
+  if (zeroPoint &&
+      cast<RankedTensorType>(zeroPoint.getType()).getElementType() !=
+          quantized.getElementType()) {
     return op->emitOpError("zero point type ")
            << cast<RankedTensorType>(zeroPoint.getType()).getElementType()
            << " differs from the " << role << "'s "
@@ -691,7 +689,8 @@ bool isSplatOf(Attribute attr, double value) {
   if (!dense || !dense.isSplat()) {
     return false;
   }
-  FailureOr<std::vector<double>> values = readAsDouble(cast<ElementsAttr>(dense));
+  FailureOr<std::vector<double>> values =
+      readAsDouble(cast<ElementsAttr>(dense));
   return succeeded(values) && !values->empty() && (*values)[0] == value;
 }
 
@@ -716,8 +715,8 @@ OpFoldResult foldElementwise(ArrayRef<Attribute> operands,
   bool isFloat = isa<FloatType>(operandElementType);
   SmallVector<std::vector<int64_t>> maps;
   for (ElementsAttr e : elements) {
-    maps.push_back(broadcastIndexMap(e.getShapedType().getShape(),
-                                     resultType.getShape()));
+    maps.push_back(
+        broadcastIndexMap(e.getShapedType().getShape(), resultType.getShape()));
   }
   int64_t count = resultType.getNumElements();
   if (isFloat) {
@@ -771,7 +770,8 @@ OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
     return getLhs();
   }
   return foldElementwise(
-      adaptor.getOperands(), getType(), [](double a, double b) { return a + b; },
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return a + b; },
       [](int64_t a, int64_t b) -> OptInt { return a + b; });
 }
 
@@ -780,7 +780,8 @@ OpFoldResult SubOp::fold(FoldAdaptor adaptor) {
     return getLhs();
   }
   return foldElementwise(
-      adaptor.getOperands(), getType(), [](double a, double b) { return a - b; },
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return a - b; },
       [](int64_t a, int64_t b) -> OptInt { return a - b; });
 }
 
@@ -792,7 +793,8 @@ OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
     return getLhs();
   }
   return foldElementwise(
-      adaptor.getOperands(), getType(), [](double a, double b) { return a * b; },
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return a * b; },
       [](int64_t a, int64_t b) -> OptInt { return a * b; });
 }
 
@@ -801,7 +803,8 @@ OpFoldResult DivOp::fold(FoldAdaptor adaptor) {
     return getLhs();
   }
   return foldElementwise(
-      adaptor.getOperands(), getType(), [](double a, double b) { return a / b; },
+      adaptor.getOperands(), getType(),
+      [](double a, double b) { return a / b; },
       [](int64_t a, int64_t b) -> OptInt {
         if (b == 0) {
           return std::nullopt; // Leave the division for run time to report.
@@ -921,9 +924,12 @@ OpFoldResult WhereOp::fold(FoldAdaptor adaptor) {
   }
   auto cv = readAsInt(c);
   ArrayRef<int64_t> shape = getType().getShape();
-  std::vector<int64_t> cm = broadcastIndexMap(c.getShapedType().getShape(), shape),
-                       tm = broadcastIndexMap(t.getShapedType().getShape(), shape),
-                       fm = broadcastIndexMap(f.getShapedType().getShape(), shape);
+  std::vector<int64_t> cm = broadcastIndexMap(c.getShapedType().getShape(),
+                                              shape),
+                       tm = broadcastIndexMap(t.getShapedType().getShape(),
+                                              shape),
+                       fm = broadcastIndexMap(f.getShapedType().getShape(),
+                                              shape);
   if (failed(cv)) {
     return {};
   }
@@ -1079,9 +1085,9 @@ OpFoldResult BroadcastToOp::fold(FoldAdaptor adaptor) {
   if (!input || getType().getNumElements() > kMaxFoldElements) {
     return {};
   }
-  if (auto dense = dyn_cast<DenseElementsAttr>(input); dense && dense.isSplat()) {
-    return DenseElementsAttr::get(getType(),
-                                  dense.getSplatValue<Attribute>());
+  if (auto dense = dyn_cast<DenseElementsAttr>(input);
+      dense && dense.isSplat()) {
+    return DenseElementsAttr::get(getType(), dense.getSplatValue<Attribute>());
   }
   std::vector<int64_t> map =
       broadcastIndexMap(getInput().getType().getShape(), getType().getShape());
@@ -1260,7 +1266,9 @@ OpFoldResult nuri::detail::foldUnary(Operation *op, Attribute input) {
           .Case([](CosOp) { return [](double x) { return std::cos(x); }; })
           .Case([](CeilOp) { return [](double x) { return std::ceil(x); }; })
           .Case([](FloorOp) { return [](double x) { return std::floor(x); }; })
-          .Case([](RoundOp) { return [](double x) { return std::nearbyint(x); }; })
+          .Case([](RoundOp) {
+            return [](double x) { return std::nearbyint(x); };
+          })
           .Case([](SiluOp) {
             return [](double x) { return x / (1.0 + std::exp(-x)); };
           })
@@ -1324,8 +1332,10 @@ OpFoldResult nuri::detail::foldReduce(Operation *op, Attribute input,
       target += index[d] * keptStrides[d];
     }
     double &acc = out[target];
-    acc = isMax ? std::max(acc, v) : isMin ? std::min(acc, v)
-          : isProd ? acc * v : acc + v;
+    acc = isMax    ? std::max(acc, v)
+          : isMin  ? std::min(acc, v)
+          : isProd ? acc * v
+                   : acc + v;
     for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
       if (++index[d] < shape[d]) {
         break;
