@@ -31,9 +31,10 @@ def first_line(text):
     return lines[0][:300] if lines else "(no message)"
 
 
-def run_test(nuri, test_dir, work, rtol, atol):
-    model = onnx.load(str(test_dir / "model.onnx"), load_external_data=False)
-    data = test_dir / "test_data_set_0"
+def prepare_inputs(model, data, work):
+    """Splits test_data_set_0's inputs into compile-time bindings (int64
+    tensors and scalars, which feed shapes) and run-time .npy feeds.
+    Returns (compile_args, run_args), or a failure reason string."""
     initializers = {i.name for i in model.graph.initializer}
     graph_inputs = [i for i in model.graph.input if i.name not in initializers]
     compile_args, run_args = [], []
@@ -57,6 +58,38 @@ def run_test(nuri, test_dir, work, rtol, atol):
             pinned = "x".join(str(d) for d in array.shape)
             compile_args += ["--input-shape", f"{info.name}={pinned}"]
         run_args += ["--input", f"{info.name}={npy}"]
+    return compile_args, run_args
+
+
+def compare_outputs(model, data, out, rtol, atol):
+    """The first output that differs from the expected one, or None."""
+    for index, info in enumerate(model.graph.output):
+        want = load_tensor(data / f"output_{index}.pb")
+        got_file = out / f"{info.name}.npy"
+        if not got_file.exists():
+            return f"output '{info.name}' not written"
+        got = np.load(got_file)
+        if got.shape != want.shape:
+            return f"output '{info.name}': shape {got.shape}, expected {want.shape}"
+        if want.dtype.kind in "biuO" or got.dtype.kind in "biu":
+            differ = np.count_nonzero(got.astype(want.dtype) != want)
+            if differ:
+                return f"output '{info.name}': {differ} elements differ"
+            continue
+        if not np.allclose(got.astype(np.float64), want.astype(np.float64),
+                           rtol=rtol, atol=atol, equal_nan=True):
+            err = np.nanmax(np.abs(got.astype(np.float64) - want.astype(np.float64)))
+            return f"output '{info.name}': max error {err:.3g}"
+    return None
+
+
+def run_test(nuri, test_dir, work, rtol, atol):
+    model = onnx.load(str(test_dir / "model.onnx"), load_external_data=False)
+    data = test_dir / "test_data_set_0"
+    prepared = prepare_inputs(model, data, work)
+    if isinstance(prepared, str):
+        return prepared
+    compile_args, run_args = prepared
     package = work / "test.nuri"
     out = work / "out"
     result = subprocess.run(
@@ -69,23 +102,7 @@ def run_test(nuri, test_dir, work, rtol, atol):
          "--output-dir", str(out)], capture_output=True, text=True)
     if result.returncode:
         return "run: " + first_line(result.stderr)
-    for index, info in enumerate(model.graph.output):
-        want = load_tensor(data / f"output_{index}.pb")
-        got_file = out / f"{info.name}.npy"
-        if not got_file.exists():
-            return f"output '{info.name}' not written"
-        got = np.load(got_file)
-        if got.shape != want.shape:
-            return f"output '{info.name}': shape {got.shape}, expected {want.shape}"
-        if want.dtype.kind in "biuO" or got.dtype.kind in "biu":
-            if not np.array_equal(got.astype(want.dtype), want):
-                return f"output '{info.name}': {np.count_nonzero(got.astype(want.dtype) != want)} elements differ"
-            continue
-        if not np.allclose(got.astype(np.float64), want.astype(np.float64),
-                           rtol=rtol, atol=atol, equal_nan=True):
-            err = np.nanmax(np.abs(got.astype(np.float64) - want.astype(np.float64)))
-            return f"output '{info.name}': max error {err:.3g}"
-    return None
+    return compare_outputs(model, data, out, rtol, atol)
 
 
 def main():

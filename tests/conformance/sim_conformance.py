@@ -17,11 +17,10 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
 import onnx
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from cpu_conformance import first_line, load_tensor  # noqa: E402
+from cpu_conformance import compare_outputs, first_line, prepare_inputs  # noqa: E402
 
 TOLERANCE = {"bf16": (2e-2, 2e-2), "fp16": (2e-3, 2e-3), "fp32": (1e-3, 1e-5)}
 
@@ -30,28 +29,10 @@ def run_test(nuri, test_dir, work, target, dtype):
     """Returns (claimed, failure reason or None)."""
     model = onnx.load(str(test_dir / "model.onnx"), load_external_data=False)
     data = test_dir / "test_data_set_0"
-    initializers = {i.name for i in model.graph.initializer}
-    graph_inputs = [i for i in model.graph.input if i.name not in initializers]
-    compile_args, run_args = [], []
-    for index, info in enumerate(graph_inputs):
-        pb = data / f"input_{index}.pb"
-        if not pb.exists():
-            return False, "missing input data"
-        tensor_type = info.type.tensor_type
-        shape_like = (tensor_type.elem_type == onnx.TensorProto.INT64 or
-                      (tensor_type.HasField("shape") and
-                       len(tensor_type.shape.dim) == 0))
-        if shape_like:
-            compile_args += ["--bind-input", f"{info.name}={pb}"]
-            continue
-        array = load_tensor(pb)
-        npy = work / f"input_{index}.npy"
-        np.save(npy, array)
-        dims = tensor_type.shape.dim if tensor_type.HasField("shape") else None
-        if dims is None or any(not d.HasField("dim_value") for d in dims):
-            pinned = "x".join(str(d) for d in array.shape)
-            compile_args += ["--input-shape", f"{info.name}={pinned}"]
-        run_args += ["--input", f"{info.name}={npy}"]
+    prepared = prepare_inputs(model, data, work)
+    if isinstance(prepared, str):
+        return False, prepared
+    compile_args, run_args = prepared
     package = work / "test.nuri"
     result = subprocess.run(
         [nuri, "compile", str(test_dir / "model.onnx"), "--target", target,
@@ -71,23 +52,7 @@ def run_test(nuri, test_dir, work, target, dtype):
     if result.returncode:
         return True, "run: " + first_line(result.stderr)
     rtol, atol = TOLERANCE[dtype]
-    for index, info in enumerate(model.graph.output):
-        want = load_tensor(data / f"output_{index}.pb")
-        got_file = out / f"{info.name}.npy"
-        if not got_file.exists():
-            return True, f"output '{info.name}' not written"
-        got = np.load(got_file)
-        if got.shape != want.shape:
-            return True, f"output '{info.name}': shape {got.shape}, expected {want.shape}"
-        if want.dtype.kind in "biuO" or got.dtype.kind in "biu":
-            if not np.array_equal(got.astype(want.dtype), want):
-                return True, f"output '{info.name}': elements differ"
-            continue
-        if not np.allclose(got.astype(np.float64), want.astype(np.float64),
-                           rtol=rtol, atol=atol, equal_nan=True):
-            err = np.nanmax(np.abs(got.astype(np.float64) - want.astype(np.float64)))
-            return True, f"output '{info.name}': max error {err:.3g}"
-    return True, None
+    return True, compare_outputs(model, data, out, rtol, atol)
 
 
 def main():
