@@ -20,69 +20,40 @@ struct Entry {
 const std::vector<Entry> &entries() {
   static const std::vector<Entry> all = [] {
     std::vector<Entry> list;
-    auto bert = [&](const char *name, const char *description,
-                    BertConfig config) {
+    // Every family registers the same way: a config whose layer count the
+    // caller may override, and the function that builds it.
+    auto add = [&](const char *name, const char *description, auto config,
+                   auto build) {
       list.push_back({{name, description, int(config.layers)},
-                      [config](Model &model, int layers) {
-                        BertConfig c = config;
+                      [config, build](Model &model, int layers) {
+                        auto c = config;
                         c.layers = layers;
-                        buildBert(model, c);
-                      }});
-    };
-    auto gpt2 = [&](const char *name, const char *description,
-                    Gpt2Config config) {
-      list.push_back({{name, description, int(config.layers)},
-                      [config](Model &model, int layers) {
-                        Gpt2Config c = config;
-                        c.layers = layers;
-                        buildGpt2(model, c);
-                      }});
-    };
-    auto llama = [&](const char *name, const char *description,
-                     LlamaConfig config) {
-      list.push_back({{name, description, int(config.layers)},
-                      [config](Model &model, int layers) {
-                        LlamaConfig c = config;
-                        c.layers = layers;
-                        buildLlama(model, c);
+                        build(model, c);
                       }});
     };
     // bert-tiny is google/bert_uncased_L-2_H-128_A-2 with the vocabulary cut
     // from 30522 to 4096 entries: it is the bundled demo model and has to
     // stay under 5 MB.
-    bert("bert-tiny", "BERT L2 H128 A2 I512, vocab 4096 (demo model, < 5 MB)",
-         {2, 128, 2, 512, 4096, 512});
-    bert("bert-base", "bert-base-uncased: L12 H768 A12 I3072, vocab 30522",
-         {12, 768, 12, 3072, 30522, 512});
-    gpt2("gpt2-tiny", "GPT-2 L2 H128 A2, vocab 4096, 512 positions",
-         {2, 128, 2, 4096, 512});
-    gpt2("gpt2-small", "gpt2 (124M): L12 H768 A12, vocab 50257, n_ctx 1024",
-         {12, 768, 12, 50257, 1024});
-    llama("llama-tiny", "LLaMA L2 H128 A4 KV2 (grouped-query) I344, vocab 4096",
-          {2, 128, 4, 2, 344, 4096, 512});
-    llama("llama-7b-1layer",
-          "one LLaMA-7B decoder layer: H4096 A32 I11008, vocab 32000 "
-          "(1.9 GB, external data)",
-          {1, 4096, 32, 32, 11008, 32000, 2048});
-    VitConfig vit = {12, 192, 3, 768, 224, 16, 1000};
-    list.push_back({{"vit-tiny",
-                     "ViT-Ti/16 (DeiT-tiny shapes): L12 H192 A3, 224x224, "
-                     "1000 classes",
-                     int(vit.layers)},
-                    [vit](Model &model, int layers) {
-                      VitConfig c = vit;
-                      c.layers = layers;
-                      buildVit(model, c);
-                    }});
-    WhisperEncoderConfig whisper = {4, 384, 6, 1536, 80, 3000};
-    list.push_back({{"whisper-tiny-encoder",
-                     "whisper-tiny encoder: L4 H384 A6, 80 mels x 3000 frames",
-                     int(whisper.layers)},
-                    [whisper](Model &model, int layers) {
-                      WhisperEncoderConfig c = whisper;
-                      c.layers = layers;
-                      buildWhisperEncoder(model, c);
-                    }});
+    add("bert-tiny", "BERT L2 H128 A2 I512, vocab 4096 (demo model, < 5 MB)",
+        BertConfig{2, 128, 2, 512, 4096, 512}, buildBert);
+    add("bert-base", "bert-base-uncased: L12 H768 A12 I3072, vocab 30522",
+        BertConfig{12, 768, 12, 3072, 30522, 512}, buildBert);
+    add("gpt2-tiny", "GPT-2 L2 H128 A2, vocab 4096, 512 positions",
+        Gpt2Config{2, 128, 2, 4096, 512}, buildGpt2);
+    add("gpt2-small", "gpt2 (124M): L12 H768 A12, vocab 50257, n_ctx 1024",
+        Gpt2Config{12, 768, 12, 50257, 1024}, buildGpt2);
+    add("llama-tiny", "LLaMA L2 H128 A4 KV2 (grouped-query) I344, vocab 4096",
+        LlamaConfig{2, 128, 4, 2, 344, 4096, 512}, buildLlama);
+    add("llama-7b-1layer",
+        "one LLaMA-7B decoder layer: H4096 A32 I11008, vocab 32000 "
+        "(1.9 GB, external data)",
+        LlamaConfig{1, 4096, 32, 32, 11008, 32000, 2048}, buildLlama);
+    add("vit-tiny",
+        "ViT-Ti/16 (DeiT-tiny shapes): L12 H192 A3, 224x224, 1000 classes",
+        VitConfig{12, 192, 3, 768, 224, 16, 1000}, buildVit);
+    add("whisper-tiny-encoder",
+        "whisper-tiny encoder: L4 H384 A6, 80 mels x 3000 frames",
+        WhisperEncoderConfig{4, 384, 6, 1536, 80, 3000}, buildWhisperEncoder);
     return list;
   }();
   return all;
