@@ -67,31 +67,27 @@ StreamBuilder &StreamBuilder::dma(const DmaDesc &d) {
                   .set(Field::SrcPStride, d.srcPStride)
                   .set(Field::DstPStride, d.dstPStride));
 }
-StreamBuilder &StreamBuilder::load(TileRef dram, TileRef sram, uint64_t rows,
-                                   uint64_t bytes) {
+// load and store are one 2-D copy in opposite directions.
+static DmaDesc tileCopy(Space fromSpace, TileRef from, Space toSpace,
+                        TileRef to, uint64_t rows, uint64_t bytes) {
   DmaDesc d;
-  d.srcSpace = Space::Dram;
-  d.dstSpace = Space::Sram;
-  d.src = dram.addr;
-  d.srcStride = dram.ld;
-  d.dst = sram.addr;
-  d.dstStride = sram.ld;
+  d.srcSpace = fromSpace;
+  d.dstSpace = toSpace;
+  d.src = from.addr;
+  d.srcStride = from.ld;
+  d.dst = to.addr;
+  d.dstStride = to.ld;
   d.rows = rows;
   d.bytes = bytes;
-  return dma(d);
+  return d;
+}
+StreamBuilder &StreamBuilder::load(TileRef dram, TileRef sram, uint64_t rows,
+                                   uint64_t bytes) {
+  return dma(tileCopy(Space::Dram, dram, Space::Sram, sram, rows, bytes));
 }
 StreamBuilder &StreamBuilder::store(TileRef sram, TileRef dram, uint64_t rows,
                                     uint64_t bytes) {
-  DmaDesc d;
-  d.srcSpace = Space::Sram;
-  d.dstSpace = Space::Dram;
-  d.src = sram.addr;
-  d.srcStride = sram.ld;
-  d.dst = dram.addr;
-  d.dstStride = dram.ld;
-  d.rows = rows;
-  d.bytes = bytes;
-  return dma(d);
+  return dma(tileCopy(Space::Sram, sram, Space::Dram, dram, rows, bytes));
 }
 
 StreamBuilder &StreamBuilder::mm(uint64_t acc, TileRef a, TileRef b, uint64_t m,
