@@ -574,11 +574,20 @@ LogicalResult nuri::detail::inferAttention(Loc loc, Type queryType,
 // Verifiers
 //===----------------------------------------------------------------------===//
 
+// Ops that only move or repeat elements keep their element type.
+static LogicalResult verifyKeepsElementType(Operation *op, ShapedType in,
+                                            ShapedType out) {
+  if (in.getElementType() != out.getElementType()) {
+    return op->emitOpError("changes the element type from ")
+           << in.getElementType() << " to " << out.getElementType();
+  }
+  return success();
+}
+
 LogicalResult ReshapeOp::verify() {
   auto in = getInput().getType(), out = getOutput().getType();
-  if (in.getElementType() != out.getElementType()) {
-    return emitOpError("changes the element type from ")
-           << in.getElementType() << " to " << out.getElementType();
+  if (failed(verifyKeepsElementType(*this, in, out))) {
+    return failure();
   }
   if (in.getNumElements() != out.getNumElements()) {
     return emitOpError("changes the element count from ")
@@ -589,9 +598,8 @@ LogicalResult ReshapeOp::verify() {
 
 LogicalResult BroadcastToOp::verify() {
   auto in = getInput().getType(), out = getOutput().getType();
-  if (in.getElementType() != out.getElementType()) {
-    return emitOpError("changes the element type from ")
-           << in.getElementType() << " to " << out.getElementType();
+  if (failed(verifyKeepsElementType(*this, in, out))) {
+    return failure();
   }
   FailureOr<SmallVector<int64_t>> shape =
       broadcastShapes(in.getShape(), out.getShape());
