@@ -123,6 +123,8 @@ public:
   mlir::FailureOr<mlir::ElementsAttr> tensorAttr(onnx::TensorProto &tensor,
                                                  mlir::Location loc);
   mlir::FailureOr<mlir::Type> elementType(int32_t onnxType, mlir::Location loc);
+  /// The same without a diagnostic: null for types Nuri does not hold.
+  mlir::Type elementTypeOrNull(int32_t onnxType);
 
   /// Imports a subgraph's nodes inline (If branches); its outputs.
   mlir::FailureOr<llvm::SmallVector<mlir::Value>>

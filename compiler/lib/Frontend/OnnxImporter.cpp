@@ -138,7 +138,7 @@ Location Importer::nodeLoc(const onnx::NodeProto &node) {
   return NameLoc::get(StringAttr::get(&context, name), file);
 }
 
-FailureOr<Type> Importer::elementType(int32_t onnxType, Location loc) {
+Type Importer::elementTypeOrNull(int32_t onnxType) {
   MLIRContext *ctx = &context;
   switch (onnxType) {
   case onnx::TensorProto::FLOAT:
@@ -178,12 +178,19 @@ FailureOr<Type> Importer::elementType(int32_t onnxType, Location loc) {
   case 20:
     return Type(Float8E5M2FNUZType::get(ctx));
   default:
-    return emitError(loc) << "unsupported ONNX element type "
-                          << onnx::TensorProto::DataType_Name(
-                                 static_cast<onnx::TensorProto::DataType>(
-                                     onnxType))
-                          << " (" << onnxType << ")";
+    return Type();
   }
+}
+
+FailureOr<Type> Importer::elementType(int32_t onnxType, Location loc) {
+  if (Type type = elementTypeOrNull(onnxType)) {
+    return type;
+  }
+  return emitError(loc) << "unsupported ONNX element type "
+                        << onnx::TensorProto::DataType_Name(
+                               static_cast<onnx::TensorProto::DataType>(
+                                   onnxType))
+                        << " (" << onnxType << ")";
 }
 
 namespace {
@@ -481,11 +488,7 @@ std::optional<int32_t> Importer::onnxTypeOf(Type type) {
                        onnx::TensorProto::INT64, onnx::TensorProto::UINT8,
                        onnx::TensorProto::UINT16, onnx::TensorProto::UINT32,
                        onnx::TensorProto::UINT64}) {
-    DiagnosticEngine::HandlerID id = context.getDiagEngine().registerHandler(
-        [](Diagnostic &) { return success(); });
-    FailureOr<Type> candidate = elementType(code, builder.getUnknownLoc());
-    context.getDiagEngine().eraseHandler(id);
-    if (succeeded(candidate) && *candidate == type) {
+    if (elementTypeOrNull(code) == type) {
       return code;
     }
   }
@@ -568,12 +571,9 @@ FailureOr<SmallVector<Type>> Importer::inferOpaqueTypes(NodeContext &n) {
       isStatic &= dim.has_dim_value();
       shape.push_back(dim.dim_value());
     }
-    DiagnosticEngine::HandlerID id = context.getDiagEngine().registerHandler(
-        [](Diagnostic &) { return success(); });
-    FailureOr<Type> element = elementType(t.elem_type(), n.loc);
-    context.getDiagEngine().eraseHandler(id);
-    if (isStatic && succeeded(element)) {
-      inferred[info.name()] = RankedTensorType::get(shape, *element);
+    Type element = elementTypeOrNull(t.elem_type());
+    if (isStatic && element) {
+      inferred[info.name()] = RankedTensorType::get(shape, element);
     }
   }
   SmallVector<Type> types;
