@@ -1333,7 +1333,8 @@ LogicalResult PartitionLowering::lower(Operation *op) {
            }(),
            op->getName().getStringRef().str(),
            // Reshapes and ops folded into another op's kernel cost nothing.
-           emit_.kernelCount() != kernelsBefore ? emit_.lastEstimate() : 0});
+           emit_.kernelCount() != kernelsBefore ? emit_.lastEstimate() : 0,
+           kernelsBefore, emit_.kernelCount() - kernelsBefore});
     }
     return r;
   } catch (const Error &e) {

@@ -60,6 +60,11 @@ struct LayerEstimate {
   std::string location;
   std::string kind;
   uint64_t predictedCycles = 0;
+  /// The op's kernels are [firstKernel, firstKernel + kernelCount) in
+  /// program order (none for reshapes and ops fused into another kernel).
+  /// Every kernel ends with one chip-wide barrier, so the simulator's
+  /// barrier releases time each op without instrumenting the program.
+  unsigned firstKernel = 0, kernelCount = 0;
 };
 
 struct CompiledPartition {
