@@ -547,10 +547,12 @@ struct Simulator::Impl {
     q.slotBusy[tr.slot] = 0;
     if (opts.trace) {
       const Instruction &inst = q.stream->insts[tr.pc];
+      std::string to = inst.opcode == Opcode::DmaMcast
+                           ? fmt::format("mcast 0x{:x}", inst[Field::Cores])
+                           : enumName(FieldKind::Space, inst[Field::DstSpace]);
       slice(q, kDmaTidBase + tr.slot,
             fmt::format("{}->{} {}B pc{}",
-                        enumName(FieldKind::Space, inst[Field::SrcSpace]),
-                        enumName(FieldKind::Space, inst[Field::DstSpace]),
+                        enumName(FieldKind::Space, inst[Field::SrcSpace]), to,
                         uint64_t(tr.bytes), tr.pc),
             tr.issue, std::max<uint64_t>(1, took));
     }
@@ -689,9 +691,107 @@ struct Simulator::Impl {
       report.nocBytes += total;
     }
     report.cores[q.core].dmaBytes += total;
+    startTransfer(q, viaDram ? 0 : 1, linkBytes);
+  }
 
-    unsigned li = viaDram ? 0 : 1;
-    uint64_t latency = viaDram ? tgt.dram.latencyCycles : tgt.noc.latencyCycles;
+  /// The 3-D source or destination box of a DMA instruction.
+  static Box dmaBox(const Instruction &in, bool source) {
+    Box b;
+    b.addr = in[source ? Field::Src : Field::Dst];
+    b.bytes = in[Field::Bytes];
+    b.rows = in[Field::Rows];
+    b.stride = in[source ? Field::SrcStride : Field::DstStride];
+    b.planes = in[Field::Planes];
+    b.pstride = in[source ? Field::SrcPStride : Field::DstPStride];
+    return b;
+  }
+
+  /// dma.mcast: the source is read once and its bytes cross the source's
+  /// link once; the fan-out to the destination scratchpads is free (the
+  /// model of docs/simulator.md, "Multicast").
+  void issueDmaMcast(Queue &q, const Instruction &in) {
+    Space ss = Space(in[Field::SrcSpace]);
+    if (ss == Space::Peer) {
+      fail(q, "dma.mcast cannot read a peer's SRAM (src_space must be dram, "
+              "sram or shared)");
+    }
+    uint64_t mask = in[Field::Cores];
+    if (mask == 0) {
+      fail(q, "cores=0: the multicast names no destination core");
+    }
+    if (tgt.cores < 64 && (mask >> tgt.cores) != 0) {
+      unsigned bad = 0;
+      while (bad < tgt.cores || !((mask >> bad) & 1)) {
+        ++bad;
+      }
+      fail(q, fmt::format("cores=0x{:x} names core {}, which does not exist "
+                          "(target {} has {} cores)",
+                          mask, bad, tgt.name, tgt.cores));
+    }
+    std::vector<unsigned> dsts;
+    for (unsigned c = 0; c < tgt.cores; ++c) {
+      if ((mask >> c) & 1) {
+        dsts.push_back(c);
+      }
+    }
+    Box sb = dmaBox(in, true), db = dmaBox(in, false);
+    SpaceRef src = spaceRef(q, ss, 0);
+    std::string sw = fmt::format("{} source", src.name);
+    checkRange(q, sw.c_str(), src.size, sb.addr, sb.bytes, sb.rows, sb.stride,
+               sb.planes, sb.pstride);
+    for (unsigned c : dsts) {
+      std::string dw = fmt::format("SRAM destination of core {}", c);
+      checkRange(q, dw.c_str(), tgt.sram.bytesPerCore, db.addr, db.bytes,
+                 db.rows, db.stride, db.planes, db.pstride);
+    }
+    uint64_t dstEnd = boxEnd(db);
+    for (unsigned c : dsts) {
+      report.cores[c].sramPeakBytes =
+          std::max(report.cores[c].sramPeakBytes, dstEnd);
+    }
+    {
+      int64_t id = int64_t(transfers.size()); // the transfer created below
+      Mem sm = ss == Space::Dram     ? Mem::Dram
+               : ss == Space::Shared ? Mem::Shared
+                                     : Mem::Sram;
+      std::vector<Access> accs = {
+          access(q, sm, sm == Mem::Sram ? q.core : 0, sb, false, ~0ull, id)};
+      for (unsigned c : dsts) {
+        accs.push_back(access(q, Mem::Sram, c, db, true, ~0ull, id));
+      }
+      checkRaces(q, accs);
+    }
+    if (opts.functional) {
+      std::vector<uint8_t> buf(sb.bytes);
+      for (uint64_t p = 0; p < sb.planes; ++p) {
+        for (uint64_t r = 0; r < sb.rows; ++r) {
+          uint64_t sa = sb.addr + p * sb.pstride + r * sb.stride;
+          uint64_t da = db.addr + p * db.pstride + r * db.stride;
+          if (src.kind == 0) {
+            dram.read(sa, buf.data(), sb.bytes);
+          } else {
+            src.flat->read(sa, buf.data(), sb.bytes);
+          }
+          for (unsigned c : dsts) {
+            sram[c].write(da, buf.data(), sb.bytes);
+          }
+        }
+      }
+    }
+    uint64_t total = sb.bytes * sb.rows * sb.planes;
+    if (ss == Space::Dram) {
+      report.dramBytesRead += total;
+    } else {
+      report.nocBytes += total;
+    }
+    report.cores[q.core].dmaBytes += total;
+    startTransfer(q, ss == Space::Dram ? 0 : 1, double(total));
+  }
+
+  /// Puts one transfer of `linkBytes` on link `li` (0 DRAM, 1 NoC): it joins
+  /// the link after the link's latency and completes when its bytes drain.
+  void startTransfer(Queue &q, unsigned li, double linkBytes) {
+    uint64_t latency = li == 0 ? tgt.dram.latencyCycles : tgt.noc.latencyCycles;
     double peakRate = std::min(links[li].perFlowCap, links[li].capacity);
     Transfer tr;
     tr.queue = q.index;
@@ -1336,13 +1436,18 @@ struct Simulator::Impl {
         return;
       }
       case Opcode::DmaCopy:
+      case Opcode::DmaMcast:
         if (q.active >= tgt.dma.outstanding) {
           --dynInstructions;
           block(q, Reason::DmaQueueFull);
           return;
         }
         ++q.stats->instructions;
-        issueDma(q, in);
+        if (in.opcode == Opcode::DmaMcast) {
+          issueDmaMcast(q, in);
+        } else {
+          issueDma(q, in);
+        }
         q.readyAt = now + tgt.dma.issueCycles;
         ++q.pc;
         schedule(q.readyAt, EvType::Wake, q.index);

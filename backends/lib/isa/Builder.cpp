@@ -18,11 +18,16 @@ StreamBuilder &StreamBuilder::emit(const Instruction &inst) {
                       formatInstruction(inst), engineName(s.engine));
   }
   if (!err.empty()) {
-    throw Error(fmt::format("core {} engine {} pc {}: {}", s.core,
-                            engineName(s.engine), s.insts.size(), err));
+    fail(err);
   }
   s.insts.push_back(inst);
   return *this;
+}
+
+void StreamBuilder::fail(const std::string &why) const {
+  const Stream &s = program_->streams[index_];
+  throw Error(fmt::format("core {} engine {} pc {}: {}", s.core,
+                          engineName(s.engine), s.insts.size(), why));
 }
 
 StreamBuilder &StreamBuilder::wait(unsigned sem, unsigned count) {
@@ -57,6 +62,37 @@ StreamBuilder &StreamBuilder::dma(const DmaDesc &d) {
                   .set(Field::SrcSpace, static_cast<uint64_t>(d.srcSpace))
                   .set(Field::DstSpace, static_cast<uint64_t>(d.dstSpace))
                   .set(Field::Core, d.peerCore)
+                  .set(Field::Src, d.src)
+                  .set(Field::Dst, d.dst)
+                  .set(Field::Bytes, d.bytes)
+                  .set(Field::Rows, d.rows)
+                  .set(Field::Planes, d.planes)
+                  .set(Field::SrcStride, d.srcStride)
+                  .set(Field::DstStride, d.dstStride)
+                  .set(Field::SrcPStride, d.srcPStride)
+                  .set(Field::DstPStride, d.dstPStride));
+}
+StreamBuilder &StreamBuilder::dmaMcast(const DmaDesc &d, uint32_t coreMask) {
+  // The encoding has no `core` field for dma.mcast, so a peer source could
+  // not say whose SRAM to read.
+  if (d.srcSpace == Space::Peer) {
+    fail("dma.mcast: src_space=peer is not supported (use dram, sram or "
+         "shared)");
+  }
+  // A destination other than the scratchpads would be silently ignored by
+  // the encoding; refuse it instead.
+  if (d.dstSpace != Space::Sram) {
+    const char *name = enumName(FieldKind::Space, uint64_t(d.dstSpace));
+    fail(fmt::format("dma.mcast: the destination is always the scratchpads "
+                     "(dst_space sram), got {}",
+                     name ? name : "an invalid space"));
+  }
+  if (coreMask == 0) {
+    fail("dma.mcast: empty core mask (cores=0) names no destination");
+  }
+  return emit(Instruction(Opcode::DmaMcast)
+                  .set(Field::SrcSpace, static_cast<uint64_t>(d.srcSpace))
+                  .set(Field::Cores, coreMask)
                   .set(Field::Src, d.src)
                   .set(Field::Dst, d.dst)
                   .set(Field::Bytes, d.bytes)

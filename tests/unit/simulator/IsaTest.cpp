@@ -123,6 +123,57 @@ TEST(Isa, EncodeAndBuilderRejectFieldsThatDoNotFit) {
                Error); // matrix op on the vector queue
 }
 
+TEST(Isa, BuilderMulticastValidatesMaskAndSpaces) {
+  ProgramBuilder pb;
+  auto dma = pb.queue(2, Engine::Dma);
+  DmaDesc d;
+  d.srcSpace = Space::Shared;
+  d.src = 0x40;
+  d.dst = 0x100;
+  d.bytes = 64;
+  d.rows = 3;
+  d.srcStride = 128;
+  d.dstStride = 64;
+  dma.dmaMcast(d, 0x80000005u);
+  const Instruction &in = pb.program().streams[0].insts[0];
+  EXPECT_EQ(in.opcode, Opcode::DmaMcast);
+  EXPECT_EQ(in.get(Field::Cores), 0x80000005u);
+  EXPECT_EQ(in.get(Field::SrcSpace), uint64_t(Space::Shared));
+  EXPECT_EQ(in.get(Field::SrcStride), 128u);
+  EXPECT_EQ(formatInstruction(in),
+            "dma.mcast src_space=shared, cores=0x80000005, src=0x40, "
+            "dst=0x100, bytes=64, rows=3, planes=1, src_stride=128, "
+            "dst_stride=64, src_pstride=0, dst_pstride=0");
+
+  auto expectThrow = [&](auto &&fn, const char *needle) {
+    try {
+      fn();
+      ADD_FAILURE() << "no error, expected: " << needle;
+    } catch (const Error &e) {
+      std::string msg = e.what();
+      EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+      EXPECT_NE(msg.find("core 2 engine dma pc 1"), std::string::npos) << msg;
+    }
+  };
+  expectThrow([&] { dma.dmaMcast(d, 0); }, "empty core mask");
+  DmaDesc peer = d;
+  peer.srcSpace = Space::Peer;
+  expectThrow([&] { dma.dmaMcast(peer, 1); }, "src_space=peer");
+  DmaDesc toShared = d;
+  toShared.dstSpace = Space::Shared;
+  expectThrow([&] { dma.dmaMcast(toShared, 1); }, "got shared");
+  DmaDesc wide = d;
+  wide.bytes = 1u << 24;
+  expectThrow([&] { dma.dmaMcast(wide, 1); }, "bytes=16777216");
+  // Nothing was appended by the failed calls.
+  EXPECT_EQ(dma.pc(), 1u);
+  // The raw path checks the mask width like any other field.
+  Instruction raw = in;
+  raw.set(Field::Cores, 1ull << 32);
+  EXPECT_THROW(dma.emit(raw), Error);
+  EXPECT_THROW(pb.queue(0, Engine::Vector).dmaMcast(d, 1), Error);
+}
+
 TEST(Isa, AssemblerReportsFileLineAndReason) {
   struct Case {
     const char *text, *needle;

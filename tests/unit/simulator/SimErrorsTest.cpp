@@ -156,6 +156,86 @@ TEST(SimErrors, UnsynchronizedAccessesAreRaces) {
   EXPECT_TRUE(ordered.run(p));
 }
 
+TEST(SimErrors, MulticastMaskAndRangesAreChecked) {
+  for (bool functional : {true, false}) {
+    // tiny has cores 0 and 1: bit 2 names a core that does not exist.
+    std::string e = runError(R"(
+      .stream core=1 engine=dma
+        nop cycles=1
+        dma.mcast src_space=dram, cores=0b101, src=0, dst=0, bytes=64, rows=1, planes=1
+        end)",
+                             "tiny", functional);
+    expectHas(e,
+              {"core 1 engine dma pc 1", "`dma.mcast src_space=dram, cores=5",
+               "names core 2, which does not exist", "tiny has 2 cores"});
+    // The destination range is checked for every core and names the one.
+    e = runError(R"(
+      .stream core=0 engine=dma
+        dma.mcast src_space=shared, cores=0b10, src=0, dst=0x3ffc0, bytes=64, rows=2, planes=1, src_stride=64, dst_stride=64
+        end)",
+                 "tiny", functional);
+    expectHas(e, {"core 0 engine dma pc 0", "SRAM destination of core 1",
+                  "[0x3ffc0, 0x40040) out of bounds", "size 0x40000"});
+    e = runError(R"(
+      .stream core=0 engine=dma
+        dma.mcast src_space=shared, cores=0b11, src=0xfff0, dst=0, bytes=64, rows=1, planes=1
+        end)",
+                 "tiny", functional);
+    expectHas(e,
+              {"pc 0", "shared SRAM source [0xfff0, 0x10030) out of bounds"});
+  }
+  expectHas(runError(".stream core=0 engine=dma\n dma.mcast src_space=dram, "
+                     "cores=0, bytes=4, rows=1, planes=1\n end\n"),
+            {"engine dma pc 0", "cores=0: the multicast names no destination"});
+  expectHas(runError(".stream core=0 engine=dma\n dma.mcast src_space=peer, "
+                     "cores=1, bytes=4, rows=1, planes=1\n end\n"),
+            {"engine dma pc 0", "cannot read a peer's SRAM"});
+  expectHas(runError(".stream core=0 engine=dma\n dma.mcast src_space=dram, "
+                     "cores=3, bytes=0, rows=1, planes=1\n end\n"),
+            {"is empty"});
+}
+
+TEST(SimErrors, MulticastRacesWithEveryDestinationCore) {
+  // Core 1's matrix engine reads A while core 0's multicast still writes it.
+  std::string e = runError(R"(
+    .stream core=0 engine=dma
+      dma.mcast src_space=dram, cores=0b11, src=0, dst=0x100, bytes=64, rows=4, planes=1, src_stride=64, dst_stride=64
+      end
+    .stream core=1 engine=mat
+      nop cycles=5
+      mat.mm acc=0, a=0x100, lda=64, b=0x1000, ldb=16, m=8, n=8, k=32, atype=bf16, btype=bf16
+      end)");
+  expectHas(e, {"core 1 engine mat pc 1",
+                "race: reads SRAM [0x100, 0x300) of core 1",
+                "core 0 engine dma pc 0", "`dma.mcast", "still writes it"});
+  // The other direction: the multicast lands on an operand core 1 is still
+  // reading (a long reduction).
+  e = runError(R"(
+    .stream core=1 engine=mat
+      mat.mm acc=0, a=0x100, lda=2048, b=0x8000, ldb=16, m=8, n=8, k=1024, atype=bf16, btype=bf16
+      end
+    .stream core=0 engine=dma
+      nop cycles=5
+      dma.mcast src_space=shared, cores=0b10, src=0, dst=0x100, bytes=64, rows=1, planes=1
+      end)");
+  expectHas(e, {"core 0 engine dma pc 1",
+                "race: writes SRAM [0x100, 0x140) of core 1",
+                "core 1 engine mat pc 0", "still reads it"});
+  // Ordered by a semaphore signalled after the multicast: no race.
+  Program p = test::assembleOrDie(R"(
+    .stream core=0 engine=dma
+      dma.mcast src_space=dram, cores=0b11, src=0, dst=0x100, bytes=64, rows=4, planes=1, src_stride=64, dst_stride=64
+      sem.signal sem=0, core=1, count=1
+      end
+    .stream core=1 engine=mat
+      sem.wait sem=0, count=1
+      mat.mm acc=0, a=0x100, lda=64, b=0x1000, ldb=16, m=8, n=8, k=32, atype=bf16, btype=bf16
+      end)");
+  sim::Simulator ok(test::loadTarget("tiny"));
+  Result<sim::Report> r = ok.run(p);
+  EXPECT_TRUE(r) << r.error();
+}
+
 TEST(SimErrors, BarrierMisuse) {
   std::string e = runError(R"(
     .stream core=0 engine=dma

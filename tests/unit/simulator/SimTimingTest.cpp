@@ -178,6 +178,60 @@ TEST(SimTiming, SingleTransferPaysLatencyAndIssue) {
             t.dram.latencyCycles + uint64_t(std::ceil(4096 / rate)));
 }
 
+TEST(SimTiming, MulticastCostsOneTransferNotOnePerCore) {
+  // The output projection's A operand of the BERT layer: 128 x 768 bf16 in
+  // the shared SRAM, needed by all 8 cores of atom.
+  target::Target t = test::loadTarget("atom");
+  const uint64_t bytes = 196608;
+  DmaDesc d;
+  d.srcSpace = Space::Shared;
+  d.src = 0;
+  d.dst = 0x10000;
+  d.bytes = 1536;
+  d.rows = bytes / 1536;
+  d.srcStride = 1536;
+  d.dstStride = 1536;
+
+  ProgramBuilder one;
+  one.queue(0, Engine::Dma).dma(d);
+  Report copy = runTiming(t, one.finish());
+
+  ProgramBuilder mc;
+  mc.queue(0, Engine::Dma).dmaMcast(d, 0xff);
+  Report mcast = runTiming(t, mc.finish());
+
+  ProgramBuilder eight; // today's code: every core pulls its own copy
+  for (unsigned c = 0; c < 8; ++c) {
+    eight.queue(c, Engine::Dma).dma(d);
+  }
+  Report copies = runTiming(t, eight.finish());
+
+  // One NoC transfer at one DMA's rate: latency + bytes / min(cap, NoC).
+  double rate = std::min(t.dma.bytesPerCycle, t.noc.bytesPerCycle);
+  uint64_t want = t.noc.latencyCycles + uint64_t(std::ceil(bytes / rate));
+  EXPECT_EQ(copy.cycles.count(), want);
+  EXPECT_EQ(mcast.cycles.count(), want);
+  // Eight copies share the NoC: 8 x bytes at its full capacity.
+  EXPECT_EQ(copies.cycles.count(),
+            t.noc.latencyCycles +
+                uint64_t(std::ceil(8 * bytes / t.noc.bytesPerCycle)));
+  EXPECT_LT(double(mcast.cycles.count()), 0.55 * double(copies.cycles.count()));
+  EXPECT_EQ(mcast.nocBytes, bytes);
+  EXPECT_EQ(copies.nocBytes, 8 * bytes);
+  EXPECT_EQ(mcast.cores[0].dmaBytes, bytes);
+
+  // From DRAM, the bytes cross the DRAM link once, with DRAM's latency.
+  d.srcSpace = Space::Dram;
+  ProgramBuilder fromDram;
+  fromDram.queue(5, Engine::Dma).dmaMcast(d, 0xff);
+  Report dr = runTiming(t, fromDram.finish());
+  double dramRate = std::min(t.dma.bytesPerCycle, t.dramBytesPerCycle());
+  EXPECT_EQ(dr.cycles.count(),
+            t.dram.latencyCycles + uint64_t(std::ceil(bytes / dramRate)));
+  EXPECT_EQ(dr.dramBytesRead, bytes);
+  EXPECT_EQ(dr.nocBytes, 0u);
+}
+
 TEST(SimTiming, SramBankConflictsSlowStridedOperands) {
   // Narrow banks so one bank cannot feed the 8 A rows alone: 8 rows x 2 B
   // per cycle = 16 B/cycle against 8 B per bank.

@@ -73,6 +73,12 @@ public:
   StreamBuilder &end();
 
   StreamBuilder &dma(const DmaDesc &d);
+  /// `dma.mcast`: copies d's source once into the same SRAM address of every
+  /// core whose bit is set in `coreMask`. d.srcSpace is dram, sram or shared;
+  /// d.dstSpace must be Sram (the destination is always the scratchpads) and
+  /// d.peerCore is unused. Throws nuri::Error on an empty mask or a peer
+  /// source.
+  StreamBuilder &dmaMcast(const DmaDesc &d, uint32_t coreMask);
   /// DRAM -> own SRAM, `rows` rows of `bytes`.
   StreamBuilder &load(TileRef dram, TileRef sram, uint64_t rows,
                       uint64_t bytes);
@@ -102,6 +108,9 @@ public:
                          const Epilogue &epi);
 
 private:
+  /// Throws nuri::Error naming this queue and the pc being emitted.
+  [[noreturn]] void fail(const std::string &why) const;
+
   Program *program_;
   size_t index_;
 };
