@@ -1394,6 +1394,7 @@ struct Simulator::Impl {
         ++q.stats->instructions;
         ++q.pc;
         if (++bs.arrived == bs.expected) {
+          report.barrierReleases.push_back(now);
           std::vector<unsigned> waiting;
           waiting.swap(bs.waiting);
           bs.arrived = 0;
@@ -1771,6 +1772,10 @@ std::string Report::toJson() const {
         cycles.count() ? cores[c].macCycles / cycles.count() : 0.0,
         cores[c].sramPeakBytes, cores[c].dmaBytes, engines);
   }
+  std::string releases;
+  for (uint64_t c : barrierReleases) {
+    releases += fmt::format("{}{}", releases.empty() ? "" : ", ", c);
+  }
   return fmt::format(
       "{{\"target\": \"{}\", \"cycles\": {}, \"seconds\": {:.9g}, "
       "\"clock_hz\": {:.6g}, \"instructions\": {}, \"macs\": {}, "
@@ -1778,11 +1783,12 @@ std::string Report::toJson() const {
       "\"dram_bytes_read\": {}, \"dram_bytes_written\": {}, "
       "\"dram_bytes_per_s\": {:.6g}, \"dram_utilization\": {:.6f}, "
       "\"dram_busy_cycles\": {}, \"noc_bytes\": {}, \"sram_peak_bytes\": {}, "
-      "\"shared_sram_peak_bytes\": {}, \"stalls\": {{{}}}, \"cores\": [{}]}}",
+      "\"shared_sram_peak_bytes\": {}, \"barrier_releases\": [{}], "
+      "\"stalls\": {{{}}}, \"cores\": [{}]}}",
       target, cycles.count(), seconds.value(), clockHz, instructions, macs,
       macUtilization, dramBytes(), dramBytesRead, dramBytesWritten,
       dramBytesPerSecond, dramUtilization, dramBusyCycles, nocBytes, sramPeak,
-      sharedSramPeakBytes, st, cs);
+      sharedSramPeakBytes, releases, st, cs);
 }
 
 // ---- Simulator

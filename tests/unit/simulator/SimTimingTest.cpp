@@ -368,6 +368,54 @@ TEST(SimTiming, CredibilityGemmLandsBetweenIdealAndFoldBounds) {
               double(ideal) / r.cycles.count(), 1e-5);
 }
 
+TEST(SimTiming, BarrierReleasesAreReportedPerEpisode) {
+  target::Target t = test::loadTarget("tiny");
+  ProgramBuilder pb;
+  // Every queue of both cores meets at barrier 0, then 1, then 0 again; core
+  // 0's vector queue arrives last each time, after its nops.
+  for (unsigned c = 0; c < 2; ++c) {
+    for (Engine e : {Engine::Dma, Engine::Matrix, Engine::Vector}) {
+      auto q = pb.queue(c, e);
+      bool last = c == 0 && e == Engine::Vector;
+      if (last) {
+        q.nop(100);
+      }
+      q.barrier(0, 6);
+      if (last) {
+        q.nop(50);
+      }
+      q.barrier(1, 6);
+      if (last) {
+        q.nop(10);
+      }
+      q.barrier(0, 6);
+      // A barrier of two queues is an episode too.
+      if (c == 1 && e != Engine::Vector) {
+        q.barrier(2, 2);
+      }
+    }
+  }
+  Program p = pb.finish();
+  sim::SimOptions o;
+  o.functional = false;
+  Simulator sim(t, o);
+  for (int run = 0; run < 2; ++run) { // per run, not accumulated
+    Result<Report> r = sim.run(p);
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ(r->barrierReleases, (std::vector<uint64_t>{100, 150, 160, 160}));
+    EXPECT_NE(r->toJson().find("\"barrier_releases\": [100, 150, 160, 160]"),
+              std::string::npos)
+        << r->toJson();
+    EXPECT_EQ(r->toText().find("release"), std::string::npos) << r->toText();
+  }
+  ProgramBuilder none;
+  none.queue(0, Engine::Vector).nop(5);
+  Result<Report> r = sim.run(none.finish());
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->barrierReleases.empty());
+  EXPECT_NE(r->toJson().find("\"barrier_releases\": []"), std::string::npos);
+}
+
 TEST(SimTiming, TraceHasTracksAndFlows) {
   target::Target t = test::loadTarget("atom");
   Program p = *isa::assembleFile(std::string(NURI_SOURCE_DIR) +

@@ -80,6 +80,11 @@ struct Report {
   uint64_t sharedSramPeakBytes = 0;
   std::vector<CoreStats> cores;
   std::map<std::string, uint64_t> stalls; ///< summed over queues
+  /// Cycle at which each chip-wide barrier episode released (its last
+  /// participant arrived), in release order, one entry per episode of any
+  /// barrier index. A compiler that ends every kernel with a barrier reads
+  /// kernel i's span as barrierReleases[i] - barrierReleases[i - 1].
+  std::vector<uint64_t> barrierReleases;
 
   uint64_t dramBytes() const { return dramBytesRead + dramBytesWritten; }
   /// busy cycles / total cycles of one queue.
