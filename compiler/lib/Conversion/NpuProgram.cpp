@@ -46,12 +46,16 @@ ProgramOp importProgram(OpBuilder &builder, Location loc, StringRef name,
     stream.getBody().push_back(new Block());
     OpBuilder sb = OpBuilder::atBlockEnd(&stream.getBody().front());
     for (const isa::Instruction &inst : s.insts) {
-      StringRef opName = opNameOf(inst.opcode);
-      if (opName.empty()) {
-        continue; // `end`: implicit
+      if (inst.opcode == isa::Opcode::End) {
+        continue; // implicit: emitProgram appends it
       }
       const isa::OpcodeInfo *info = isa::opcodeInfo(inst.opcode);
-      OperationState state(loc, ("npu." + opName).str());
+      StringRef opName = opNameOf(inst.opcode);
+      // An opcode Isa.def has and the dialect lacks must not vanish from the
+      // program: as an unregistered op it fails verification instead.
+      OperationState state(
+          loc, ("npu." + (opName.empty() ? StringRef(info->mnemonic) : opName))
+                   .str());
       for (isa::Field f : info->fields) {
         const isa::FieldInfo &fi = isa::fieldInfo(f);
         Attribute a;

@@ -91,6 +91,42 @@ npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
 // -----
 
 npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{expects cores >= 1, got 0}}
+    npu.dma_mcast {src_space = "dram", cores = 0 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{reads src_space 'peer'; a multicast reads dram, sram or shared}}
+    npu.dma_mcast {src_space = "peer", cores = 3 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{field 'cores' = 4294967296 does not fit in 32 bits}}
+    npu.dma_mcast {src_space = "dram", cores = 4294967296 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "vec"} {
+    // expected-error @+1 {{is not legal on the 'vec' queue}}
+    npu.dma_mcast {src_space = "dram", cores = 1 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "vec"} {
     // expected-error @+1 {{field 'use_scale' = 3 does not fit in 1 bits}}
     npu.acc_read {dst = 0 : i64, ldd = 16 : i64, acc = 0 : i64, m = 16 : i64, n = 8 : i64, dtype = "bf16", act = "none", use_scale = 3 : i64, scale = 0 : i64, use_bias = 0 : i64, bias = 0 : i64}

@@ -3,6 +3,7 @@
 
 // CHECK-LABEL: npu.program @all_ops
 // CHECK: npu.dma_copy
+// CHECK: npu.dma_mcast {bytes = 128 : i64, cores = 3 : i64, dst = 4096 : i64, dst_pstride = 512 : i64, dst_stride = 128 : i64, planes = 2 : i64, rows = 4 : i64, src = 64 : i64, src_pstride = 1024 : i64, src_space = "shared", src_stride = 256 : i64}
 // CHECK: npu.sem_signal
 // CHECK: npu.nop
 // CHECK: npu.repeat
@@ -19,6 +20,7 @@
 npu.program @all_ops attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "dma"} {
     npu.dma_copy {src_space = "dram", dst_space = "sram", core = 0 : i64, src = 4096 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 16 : i64, planes = 1 : i64, src_stride = 1536 : i64, dst_stride = 256 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    npu.dma_mcast {src_space = "shared", cores = 3 : i64, src = 64 : i64, dst = 4096 : i64, bytes = 128 : i64, rows = 4 : i64, planes = 2 : i64, src_stride = 256 : i64, dst_stride = 128 : i64, src_pstride = 1024 : i64, dst_pstride = 512 : i64}
     npu.sem_signal {sem = 0 : i64, core = 0 : i64, count = 1 : i64}
     npu.nop {cycles = 10 : i64}
     npu.repeat {body = 2 : i64, times = 3 : i64}

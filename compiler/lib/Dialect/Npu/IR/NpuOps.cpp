@@ -37,6 +37,7 @@ constexpr NameMap kNames[] = {
     {isa::Opcode::Repeat, "repeat"},
     {isa::Opcode::Nop, "nop"},
     {isa::Opcode::DmaCopy, "dma_copy"},
+    {isa::Opcode::DmaMcast, "dma_mcast"},
     {isa::Opcode::MatMul, "mm"},
     {isa::Opcode::VecBinary, "vec_binary"},
     {isa::Opcode::VecScalar, "vec_scalar"},
@@ -216,6 +217,20 @@ LogicalResult DmaCopyOp::verify() {
     return failure();
   }
   return nuri::npu::atLeastOne(*this, {"bytes", "rows", "planes"});
+}
+LogicalResult DmaMcastOp::verify() {
+  if (failed(verifyInstruction(*this)) ||
+      failed(
+          nuri::npu::atLeastOne(*this, {"cores", "bytes", "rows", "planes"}))) {
+    return failure();
+  }
+  // The instruction has no `core` field, so it cannot name whose SRAM a
+  // peer source would be.
+  if (getSrcSpace() == "peer") {
+    return emitOpError("reads src_space 'peer'; a multicast reads dram, sram "
+                       "or shared");
+  }
+  return success();
 }
 LogicalResult MmOp::verify() {
   if (failed(verifyInstruction(*this)) ||
