@@ -89,9 +89,53 @@ std::string shortLocation(const std::string &text) {
   return text.substr(5, end - 5);
 }
 
-// Multiply-accumulates of the matrix ops (linear, matmul, conv, attention):
-// the work the report weighs the partitioning by; 0 for other ops.
-uint64_t macsOf(Operation *op) {
+// The transformer layer an op belongs to, from its printed location: the
+// ONNX node path up to its first directory `name.N` (how a PyTorch export
+// names a ModuleList entry: `/encoder/layer.3/attention/...`,
+// `/transformer/h.3/mlp/...`, `/model/layers.3/...`), without the leading
+// slash; "" when the path has none. The last segment is the node's own name
+// (`MatMul_1`), never a layer.
+std::string layerOf(const std::string &location) {
+  auto isLayerSegment = [](llvm::StringRef seg) {
+    auto [name, index] = seg.split('.');
+    if (name.empty() || index.empty() || seg.count('.') != 1 ||
+        !(std::isalpha(static_cast<unsigned char>(name[0])) ||
+          name[0] == '_')) {
+      return false;
+    }
+    return llvm::all_of(name,
+                        [](char c) {
+                          return std::isalnum(static_cast<unsigned char>(c)) ||
+                                 c == '_';
+                        }) &&
+           llvm::all_of(index, [](char c) {
+             return std::isdigit(static_cast<unsigned char>(c));
+           });
+  };
+  llvm::StringRef text(location);
+  size_t pathStart = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '"') {
+      pathStart = i + 1; // a name inside loc("...")
+      continue;
+    }
+    if (text[i] != '/') {
+      continue;
+    }
+    size_t next = text.find_first_of("/\"", i + 1);
+    if (next == llvm::StringRef::npos || text[next] != '/') {
+      continue;
+    }
+    if (isLayerSegment(text.slice(i + 1, next))) {
+      return text.slice(pathStart, next).ltrim('/').str();
+    }
+  }
+  return "";
+}
+
+} // namespace
+
+uint64_t flopsOf(Operation *op) {
   auto shape = [](Value v) {
     return llvm::cast<RankedTensorType>(v.getType()).getShape();
   };
@@ -100,7 +144,7 @@ uint64_t macsOf(Operation *op) {
         llvm::cast<RankedTensorType>(v.getType()).getNumElements());
   };
   if (auto linear = llvm::dyn_cast<LinearOp>(op)) {
-    return elements(linear.getResult()) *
+    return 2 * elements(linear.getResult()) *
            static_cast<uint64_t>(shape(linear.getWeight())[0]);
   }
   if (auto matmul = llvm::dyn_cast<MatmulOp>(op)) {
@@ -108,7 +152,7 @@ uint64_t macsOf(Operation *op) {
     int64_t k = lhs.size() < 2 || !matmul.getTransposeLhs()
                     ? lhs.back()
                     : lhs[lhs.size() - 2];
-    return elements(matmul.getResult()) * static_cast<uint64_t>(k);
+    return 2 * elements(matmul.getResult()) * static_cast<uint64_t>(k);
   }
   if (auto conv = llvm::dyn_cast<ConvOp>(op)) {
     ArrayRef<int64_t> w = shape(conv.getWeight());
@@ -116,16 +160,37 @@ uint64_t macsOf(Operation *op) {
     for (int64_t d : w.drop_front()) {
       perOutput *= static_cast<uint64_t>(d);
     }
-    return elements(conv.getResult()) * perOutput;
+    return 2 * elements(conv.getResult()) * perOutput;
   }
   if (auto attention = llvm::dyn_cast<AttentionOp>(op)) {
-    // Scores and the weighted sum: 2 x (queries x keys x head dim) per head.
+    // Q K^T and P V over the (query, key) pairs that count: a causal mask
+    // hides key j > i + Skv - Sq, work a kernel may skip, so a bound that
+    // billed it could be beaten.
+    ArrayRef<int64_t> q = shape(attention.getQuery());
     ArrayRef<int64_t> k = shape(attention.getKey());
-    return 2 * elements(attention.getQuery()) *
-           static_cast<uint64_t>(k[k.size() - 2]);
+    ArrayRef<int64_t> v = shape(attention.getValue());
+    if (elements(attention.getQuery()) == 0) {
+      return 0;
+    }
+    uint64_t sq = static_cast<uint64_t>(q[q.size() - 2]);
+    uint64_t skv = static_cast<uint64_t>(k[k.size() - 2]);
+    uint64_t pairs = sq * skv;
+    if (attention.getCausal()) {
+      pairs = 0;
+      for (uint64_t i = 0; i < sq; ++i) {
+        // Keys 0 .. i + skv - sq are visible (none when that is negative).
+        if (i + skv >= sq) {
+          pairs += std::min(skv, i + skv - sq + 1);
+        }
+      }
+    }
+    uint64_t heads = elements(attention.getQuery()) / (sq * q.back());
+    return 2 * heads * pairs * static_cast<uint64_t>(q.back() + v.back());
   }
   return 0;
 }
+
+namespace {
 
 // Unique names for the tensors that cross partition boundaries.
 class Namer {
@@ -184,6 +249,19 @@ private:
   LogicalResult checkKernels(const graph::Graph &graph,
                              ArrayRef<Operation *> ops);
   LogicalResult setTarget();
+  void finishLayers();
+
+  // One NPU op, or kernels no op claims (input staging, output copies), in
+  // execution order; the layer table is built from these once every
+  // partition is lowered, since ops outside every layer are named by where
+  // they fall relative to all the layers.
+  struct OpRecord {
+    std::string layer; ///< layerOf its location; "" outside every layer
+    bool isOp = true;
+    int64_t estimate = -1; ///< index in report.opEstimates, if lowered alone
+    uint64_t flops = 0;
+    SmallVector<std::pair<Operation *, uint64_t>> constants; ///< and bytes
+  };
 
   ModuleOp module;
   const CompileOptions &options;
@@ -195,7 +273,63 @@ private:
   package::PackageBuilder builder;
   llvm::StringSet<> partitionInputs;
   int cpuCount = 0, npuCount = 0, npuTotal = 0;
+  std::vector<OpRecord> records;
 };
+
+#ifdef NURI_HAVE_NPU_CODEGEN
+std::string printed(Location loc) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << loc;
+  return s;
+}
+
+uint64_t tensorBytes(const std::vector<int64_t> &shape, graph::DType dtype) {
+  return static_cast<uint64_t>(graph::elementCount(shape)) *
+         graph::dtypeSize(dtype);
+}
+#endif
+
+void Packager::finishLayers() {
+  size_t first = records.size(), last = 0;
+  for (auto [i, r] : llvm::enumerate(records)) {
+    if (!r.layer.empty()) {
+      first = std::min(first, i);
+      last = i;
+    }
+  }
+  std::map<std::string, size_t> index;
+  std::vector<llvm::DenseSet<Operation *>> seen;
+  for (auto [i, r] : llvm::enumerate(records)) {
+    std::string name = r.layer;
+    if (name.empty()) {
+      name = first == records.size() ? "other"
+             : i < first             ? "embeddings"
+             : i > last              ? "head"
+                                     : "other";
+    }
+    auto [it, inserted] = index.emplace(name, report.layers.size());
+    if (inserted) {
+      report.layers.push_back({});
+      report.layers.back().name = name;
+      seen.emplace_back();
+    }
+    LayerInfo &layer = report.layers[it->second];
+    layer.ops += r.isOp;
+    layer.flops += r.flops;
+    for (auto [constant, bytes] : r.constants) {
+      if (seen[it->second].insert(constant).second) {
+        layer.weightBytes += bytes;
+      }
+    }
+    if (r.estimate >= 0) {
+      OpEstimate &e = report.opEstimates[r.estimate];
+      e.layer = name;
+      layer.predictedCycles += e.predictedCycles;
+      layer.simulatedCycles += e.simulatedCycles;
+    }
+  }
+}
 
 LogicalResult Packager::checkKernels(const graph::Graph &graph,
                                      ArrayRef<Operation *> ops) {
@@ -324,6 +458,9 @@ LogicalResult Packager::emitCpuSegment(ArrayRef<Operation *> ops,
   PartitionInfo info;
   info.name = "cpu_" + std::to_string(cpuCount++);
   info.ops = static_cast<int64_t>(ops.size());
+  for (Operation *op : ops) {
+    info.flops += flopsOf(op);
+  }
   for (Value v : inputs) {
     info.inputs.push_back(namer.get(v));
   }
@@ -390,11 +527,27 @@ LogicalResult Packager::emitNpuCall(func::CallOp call, std::string &asmText) {
     load.address = c.address;
     loads.push_back(load);
   }
-  for (const npu::LayerEstimate &e : compiled->estimates) {
-    info.predictedCycles += e.predictedCycles;
-    report.layers.push_back(
-        {info.name, shortLocation(e.location), e.kind, e.predictedCycles});
+  for (const npu::DramTensor &t : compiled->inputs) {
+    info.ioBytes += tensorBytes(t.shape, t.dtype);
   }
+  for (const npu::DramTensor &t : compiled->outputs) {
+    info.ioBytes += tensorBytes(t.shape, t.dtype);
+  }
+  for (const npu::DramConstant &c : compiled->constants) {
+    info.weightBytes += c.bytes.size();
+  }
+
+  // The kernels' barriers, counted on one queue: every queue takes part.
+  unsigned kernels = 0;
+  if (const isa::Stream *s = compiled->program.find(0, isa::Engine::Dma)) {
+    kernels = llvm::count_if(s->insts, [](const isa::Instruction &i) {
+      return i.opcode == isa::Opcode::Barrier;
+    });
+  }
+  // Each kernel ends with one chip-wide barrier, so with the simulator's
+  // barrier releases the kernels [first, end) took
+  // release[end - 1] - release[first - 1] cycles.
+  std::vector<uint64_t> releases;
   if (options.simulate) {
     sim::SimOptions simOptions;
     simOptions.functional = false;
@@ -405,6 +558,107 @@ LogicalResult Packager::emitNpuCall(func::CallOp call, std::string &asmText) {
              << callee.getSymName() << ": " << simulated.error();
     }
     info.simulatedCycles = simulated->cycles.count();
+    info.macUtilization = simulated->macUtilization;
+    releases = simulated->barrierReleases;
+    if (releases.size() != kernels) {
+      return callee.emitError("the simulator reports ")
+             << releases.size() << " barrier releases for the " << kernels
+             << " kernels of @" << callee.getSymName();
+    }
+    info.tailCycles =
+        info.simulatedCycles - (releases.empty() ? 0 : releases.back());
+  }
+  auto span = [&](unsigned first, unsigned end) -> uint64_t {
+    if (releases.empty() || end <= first) {
+      return 0;
+    }
+    return releases[end - 1] - (first ? releases[first - 1] : 0);
+  };
+
+  // The partition's ops in order, each with the estimate of its kernels:
+  // estimates come in body order for the ops lowered on their own (fused
+  // epilogues have none) and name the op by its printed location and kind.
+  struct Pending {
+    OpRecord record;
+    const npu::LayerEstimate *estimate = nullptr;
+  };
+  std::vector<Pending> ops;
+  size_t next = 0;
+  const std::vector<npu::LayerEstimate> &estimates = compiled->estimates;
+  for (Operation &op : callee.getBody().front()) {
+    if (!op.getDialect() || !llvm::isa<NuriDialect>(op.getDialect()) ||
+        llvm::isa<ConstantOp>(op)) {
+      continue;
+    }
+    Pending p;
+    std::string loc = printed(op.getLoc());
+    p.record.layer = layerOf(loc);
+    p.record.flops = flopsOf(&op);
+    for (Value operand : op.getOperands()) {
+      if (auto c = operand.getDefiningOp<ConstantOp>()) {
+        auto type = llvm::cast<RankedTensorType>(c.getType());
+        p.record.constants.push_back(
+            {c, static_cast<uint64_t>(type.getNumElements()) *
+                    ((type.getElementTypeBitWidth() + 7) / 8)});
+      }
+    }
+    info.flops += p.record.flops;
+    if (next < estimates.size() && estimates[next].location == loc &&
+        estimates[next].kind == op.getName().getStringRef()) {
+      p.estimate = &estimates[next++];
+    }
+    ops.push_back(std::move(p));
+  }
+  for (; next < estimates.size(); ++next) {
+    // Not matched to an op (should not happen): still billed, by location.
+    Pending p;
+    p.record.layer = layerOf(estimates[next].location);
+    p.record.isOp = false;
+    p.estimate = &estimates[next];
+    ops.push_back(std::move(p));
+  }
+  // Kernels between the ops' ranges (inputs staged before the first op,
+  // outputs copied after the last) are rows of their own in the op table,
+  // billed to the layer next to them.
+  unsigned covered = 0;
+  auto gap = [&](unsigned end, const std::string &layer, const char *what) {
+    OpRecord r;
+    r.layer = layer;
+    r.isOp = false;
+    r.estimate = static_cast<int64_t>(report.opEstimates.size());
+    OpEstimate e;
+    e.partition = info.name;
+    e.location = "-";
+    e.kind = what;
+    e.simulatedCycles = span(covered, end);
+    report.opEstimates.push_back(e);
+    records.push_back(std::move(r));
+    covered = end;
+  };
+  for (Pending &p : ops) {
+    if (const npu::LayerEstimate *e = p.estimate) {
+      if (e->kernelCount && e->firstKernel > covered) {
+        gap(e->firstKernel, p.record.layer,
+            covered ? "(kernels of no op)" : "(staging inputs)");
+      }
+      p.record.estimate = static_cast<int64_t>(report.opEstimates.size());
+      OpEstimate o;
+      o.partition = info.name;
+      o.location = shortLocation(e->location);
+      o.kind = e->kind;
+      o.predictedCycles = e->predictedCycles;
+      o.simulatedCycles = span(e->firstKernel, e->firstKernel + e->kernelCount);
+      info.predictedCycles += o.predictedCycles;
+      report.opEstimates.push_back(std::move(o));
+      if (e->kernelCount) {
+        covered = std::max(covered, e->firstKernel + e->kernelCount);
+      }
+    }
+    records.push_back(std::move(p.record));
+  }
+  if (covered < kernels) {
+    gap(kernels, records.empty() ? "" : records.back().layer,
+        "(copying outputs)");
   }
   if (options.emit == Emit::Asm) {
     asmText += "// partition " + info.name + " (target " + target->name + ")\n";
@@ -448,6 +702,9 @@ FailureOr<std::vector<uint8_t>> Packager::run(std::string &asmText) {
     PartitionInfo info;
     info.name = "cpu";
     info.ops = static_cast<int64_t>(ops.size());
+    for (Operation *op : ops) {
+      info.flops += flopsOf(op);
+    }
     for (int32_t id : emitted->graph.inputs) {
       info.inputs.push_back(emitted->graph.tensors[id].name);
     }
@@ -565,6 +822,7 @@ FailureOr<std::vector<uint8_t>> Packager::run(std::string &asmText) {
   if (failed(flush())) {
     return failure();
   }
+  finishLayers();
   if (report.partitions.empty()) {
     return main.emitError("the model computes nothing (no partition)");
   }
@@ -669,15 +927,56 @@ std::string Report::text() const {
       os << "\n";
     }
   }
-  if (!layers.empty()) {
-    os << "per layer, predicted by the cost model (partition, location, "
-          "kind, cycles):\n";
-    for (const LayerEstimateInfo &l : layers) {
-      os << llvm::formatv("  {0,-8} {1,-32} {2,-16} {3,10}\n", l.partition,
-                          l.location, l.kind, l.predictedCycles);
+  bool simulated = llvm::any_of(
+      partitions, [](const PartitionInfo &p) { return p.simulatedCycles; });
+  auto ratio = [](uint64_t predicted, uint64_t simulated) -> std::string {
+    return simulated
+               ? llvm::formatv("{0:f2}x", double(predicted) / double(simulated))
+                     .str()
+               : "-";
+  };
+  if (!opEstimates.empty()) {
+    os << "per op (partition, location, kind, predicted cycles"
+       << (simulated ? ", simulated cycles" : "") << "):\n";
+    for (const OpEstimate &e : opEstimates) {
+      os << llvm::formatv("  {0,-8} {1,-44} {2,-18} {3,10}", e.partition,
+                          e.location, e.kind, e.predictedCycles);
+      if (simulated) {
+        os << llvm::formatv(" {0,10}", e.simulatedCycles);
+      }
+      os << "\n";
     }
-    os << "simulated cycles per partition: nuri run PKG --device sim "
-          "(--json: partitions[].sim_cycles)\n";
+  }
+  if (!layers.empty()) {
+    os << "per layer (NPU ops; predicted/simulated is the cost model's "
+          "error):\n";
+    os << llvm::formatv("  {0,-24} {1,5} {2,12} {3,12} {4,8}\n", "layer", "ops",
+                        "predicted", "simulated", "pred/sim");
+    uint64_t predicted = 0, simulatedSum = 0, tail = 0;
+    for (const LayerInfo &l : layers) {
+      os << llvm::formatv("  {0,-24} {1,5} {2,12} {3,12} {4,8}\n", l.name,
+                          l.ops, l.predictedCycles,
+                          simulated ? std::to_string(l.simulatedCycles) : "-",
+                          ratio(l.predictedCycles, l.simulatedCycles));
+      predicted += l.predictedCycles;
+      simulatedSum += l.simulatedCycles;
+    }
+    for (const PartitionInfo &p : partitions) {
+      tail += p.tailCycles;
+    }
+    os << llvm::formatv("  {0,-24} {1,5} {2,12} {3,12} {4,8}\n", "total", "",
+                        predicted,
+                        simulated ? std::to_string(simulatedSum) : "-",
+                        ratio(predicted, simulatedSum));
+    if (simulated) {
+      os << llvm::formatv("  (simulated: each op's kernels from barrier to "
+                          "barrier; {0} cycles after the last barriers are "
+                          "in no layer)\n",
+                          tail);
+    } else {
+      os << "simulated cycles: --simulate, or nuri run PKG --device sim "
+            "(--json: partitions[].sim_cycles)\n";
+    }
   }
   return os.str();
 }
@@ -752,11 +1051,11 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
     auto device = op->getAttrOfType<StringAttr>("nuri.device");
     if (device && device.getValue() == "npu") {
       ++report.npuOps;
-      report.npuMacs += macsOf(op);
+      report.npuMacs += flopsOf(op) / 2;
       return;
     }
     ++report.cpuOps;
-    report.cpuMacs += macsOf(op);
+    report.cpuMacs += flopsOf(op) / 2;
     auto reason = op->getAttrOfType<StringAttr>("nuri.fallback");
     if (!reason) {
       return;

@@ -53,12 +53,14 @@ cl::opt<std::string> emitKind("emit",
 cl::opt<bool> printReport("report",
                           cl::desc("Print the partitions, the ops that fell "
                                    "back to the CPU and why, and the cost "
-                                   "model's cycles per layer"),
+                                   "model's cycles per op and per "
+                                   "transformer layer"),
                           cl::sub(compileCommand));
 cl::opt<bool> simulate("simulate",
                        cl::desc("With --report: run each NPU program "
                                 "through the simulator's timing model and "
-                                "show simulated next to predicted cycles"),
+                                "show simulated next to predicted cycles "
+                                "per partition, op and layer"),
                        cl::sub(compileCommand));
 cl::opt<bool> dumpIr("dump-ir-after-all",
                      cl::desc("Print the IR after every pass to stderr"),

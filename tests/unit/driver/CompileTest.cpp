@@ -199,11 +199,93 @@ TEST(DriverCompile, ReportNamesPartitionsFallbacksAndLayers) {
   EXPECT_NE(text.find(" cpu cpu_0"), std::string::npos) << text;
   EXPECT_NE(text.find("fell back to the CPU"), std::string::npos) << text;
   EXPECT_NE(text.find("nuri.gather"), std::string::npos) << text;
-  EXPECT_NE(text.find("predicted by the cost model"), std::string::npos)
+  EXPECT_NE(text.find("per op (partition, location, kind, predicted cycles)"),
+            std::string::npos)
       << text;
+  EXPECT_NE(text.find("per layer"), std::string::npos) << text;
+  EXPECT_NE(text.find("simulated cycles: --simulate"), std::string::npos)
+      << text;
+  EXPECT_FALSE(c.result->report.opEstimates.empty());
   EXPECT_FALSE(c.result->report.layers.empty());
   ASSERT_GE(stages.size(), 3u);
   EXPECT_EQ(stages.front().rfind("importing", 0), 0u);
+}
+
+// The ops' simulated cycles come from the barrier that ends each kernel:
+// they must add up, layer by layer, to the partitions' simulated cycles
+// (less what runs after the last barrier), and bert-tiny's two identical
+// encoder layers must come out as two rows of equal work.
+TEST(DriverCompile, SimulatedLayersSumToThePartitions) {
+  nuri::driver::CompileOptions options;
+  options.target = "atom";
+  options.simulate = true;
+  Compiled c = compile(bertTinyPath(), options);
+  ASSERT_TRUE(mlir::succeeded(c.result)) << c.diagnostics;
+  const nuri::driver::Report &r = c.result->report;
+
+  std::vector<std::string> names;
+  for (const nuri::driver::LayerInfo &l : r.layers) {
+    names.push_back(l.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"embeddings", "encoder/layer.0",
+                                             "encoder/layer.1", "head"}));
+
+  uint64_t partitionCycles = 0, tails = 0, predicted = 0;
+  int64_t npuOps = 0;
+  for (const nuri::driver::PartitionInfo &p : r.partitions) {
+    if (!p.npu) {
+      continue;
+    }
+    EXPECT_GT(p.simulatedCycles, 0u) << p.name;
+    EXPECT_GT(p.macUtilization, 0.0) << p.name;
+    // The program ends at its last kernel's barrier.
+    EXPECT_LE(p.tailCycles * 100, p.simulatedCycles) << p.name;
+    partitionCycles += p.simulatedCycles;
+    tails += p.tailCycles;
+    predicted += p.predictedCycles;
+    npuOps += p.ops;
+  }
+  uint64_t layerCycles = 0, layerPredicted = 0, layerFlops = 0;
+  int64_t layerOps = 0;
+  for (const nuri::driver::LayerInfo &l : r.layers) {
+    EXPECT_GT(l.simulatedCycles, 0u) << l.name;
+    layerCycles += l.simulatedCycles;
+    layerPredicted += l.predictedCycles;
+    layerFlops += l.flops;
+    layerOps += l.ops;
+  }
+  EXPECT_EQ(layerCycles + tails, partitionCycles);
+  EXPECT_EQ(layerPredicted, predicted);
+  EXPECT_EQ(layerOps, npuOps);
+  EXPECT_EQ(layerFlops, 2 * r.npuMacs);
+  uint64_t opCycles = 0;
+  for (const nuri::driver::OpEstimate &e : r.opEstimates) {
+    opCycles += e.simulatedCycles;
+    EXPECT_FALSE(e.layer.empty()) << e.location;
+  }
+  EXPECT_EQ(opCycles, layerCycles);
+
+  ASSERT_EQ(r.layers.size(), 4u);
+  const nuri::driver::LayerInfo &l0 = r.layers[1], &l1 = r.layers[2];
+  EXPECT_EQ(l0.ops, l1.ops);
+  EXPECT_EQ(l0.flops, l1.flops);
+  EXPECT_EQ(l0.weightBytes, l1.weightBytes);
+  EXPECT_EQ(l0.predictedCycles, l1.predictedCycles);
+  EXPECT_NEAR(double(l0.simulatedCycles), double(l1.simulatedCycles),
+              0.1 * double(l1.simulatedCycles));
+  // Four projections and two FFN matrices of 128x128 / 128x512 weights and
+  // their biases, bf16, plus the two layer norms' scale and shift.
+  EXPECT_GE(l0.weightBytes, 2u * (4 * 128 * 128 + 2 * 128 * 512));
+
+  std::string text = r.text();
+  EXPECT_NE(text.find("per op (partition, location, kind, predicted cycles, "
+                      "simulated cycles)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("  encoder/layer.1 "), std::string::npos) << text;
+  EXPECT_NE(text.find("after the last barriers are in no layer"),
+            std::string::npos)
+      << text;
 }
 
 TEST(DriverCompile, EmitMlirShowsOutlinedPartitions) {

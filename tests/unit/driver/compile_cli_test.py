@@ -69,7 +69,9 @@ def main():
               re.search(r"matrix work .*: [\d.]+% of \d+ MACs on the NPU",
                         r.stdout) is not None and
               "fell back to the CPU" in r.stdout and
-              "per layer, predicted by the cost model" in r.stdout,
+              "per op (partition, location, kind, predicted cycles)" in r.stdout and
+              re.search(r"^  encoder/layer\.0 +\d+ +\d+ +- +- *$", r.stdout,
+                        re.M) is not None,
               "--report lists partitions, fallbacks and layers", r.stdout)
         check("[nuri compile] lowering NPU partition" in r.stderr,
               "--progress prints the stages", r.stderr)
@@ -80,6 +82,23 @@ def main():
                         r.stdout) is not None,
               "--report --simulate shows predicted and simulated cycles",
               r.stdout + r.stderr)
+        # Per layer: ops, predicted, simulated, their ratio; the layers and
+        # what runs after the partitions' last barriers add up to the
+        # partitions' simulated cycles.
+        rows = dict((m.group(1), int(m.group(2))) for m in re.finditer(
+            r"^  (\S+) +(?:\d+ +)?\d+ +(\d+) +[\d.]+x$", r.stdout, re.M))
+        parts = sum(int(m.group(1)) for m in re.finditer(
+            r" predicted \d+ cycles, simulated (\d+)", r.stdout))
+        tail = re.search(r"(\d+) cycles after the last barriers", r.stdout)
+        layers = [k for k in rows if k != "total"]
+        check(r.returncode == 0 and tail is not None and
+              layers == ["embeddings", "encoder/layer.0", "encoder/layer.1",
+                         "head"] and
+              all(rows[k] > 0 for k in layers) and
+              sum(rows[k] for k in layers) == rows.get("total") and
+              rows["total"] + int(tail.group(1)) == parts,
+              "--report --simulate: simulated cycles per layer sum to the "
+              "partitions'", r.stdout)
         r = run([nuri, "run", pkg, "--device", "sim", "--json"])
         ok = r.returncode == 0
         if ok:

@@ -52,6 +52,16 @@ struct PartitionInfo {
   std::vector<std::string> inputs, outputs;
   uint64_t predictedCycles = 0; ///< NPU: sum of the cost model's estimates
   uint64_t simulatedCycles = 0; ///< NPU with CompileOptions::simulate
+  /// NPU with simulate: cycles after the last kernel's barrier, which no op
+  /// is billed for (the per-op cycles sum to simulatedCycles - tailCycles).
+  uint64_t tailCycles = 0;
+  /// NPU with simulate: useful MAC-cycles / (cycles x cores).
+  double macUtilization = 0;
+  /// What a roofline bound of the partition weighs: FLOPs of its matrix ops
+  /// (see Report::flopsOf), bytes of the constants it loads into DRAM and
+  /// of its inputs and outputs. For CPU partitions only `flops`.
+  uint64_t flops = 0;
+  uint64_t weightBytes = 0, ioBytes = 0;
 };
 
 /// One group of ops that fell back to the CPU for the same reason.
@@ -62,9 +72,27 @@ struct Fallback {
   std::string example; ///< the location of the first one
 };
 
-struct LayerEstimateInfo {
+/// One op an NPU partition lowered: the cost model's cycles and, with
+/// CompileOptions::simulate, the simulated cycles of its kernels (0 for ops
+/// without a kernel of their own: reshapes, epilogues fused into a GEMM).
+struct OpEstimate {
   std::string partition, location, kind;
+  std::string layer; ///< the LayerInfo::name it is billed to
   uint64_t predictedCycles = 0;
+  uint64_t simulatedCycles = 0;
+};
+
+/// The NPU ops of one transformer layer (by the layer index in their ONNX
+/// node names, `/encoder/layer.3/...`, `/h.3/...`), possibly over several
+/// partitions; ops outside every layer are "embeddings" before the first
+/// layer, "head" after the last and "other" in between.
+struct LayerInfo {
+  std::string name; ///< `encoder/layer.3`, `transformer/h.3`, `head`, ...
+  int64_t ops = 0;  ///< NPU ops, fused and folded ones included
+  uint64_t predictedCycles = 0, simulatedCycles = 0;
+  /// Matrix FLOPs of its ops and bytes of the constants they read (each
+  /// constant once), for a per-layer roofline bound.
+  uint64_t flops = 0, weightBytes = 0;
 };
 
 struct Report {
@@ -74,11 +102,18 @@ struct Report {
   uint64_t npuMacs = 0, cpuMacs = 0;
   std::vector<PartitionInfo> partitions;
   std::vector<Fallback> fallbacks;
-  std::vector<LayerEstimateInfo> layers;
+  std::vector<OpEstimate> opEstimates; ///< NPU ops in execution order
+  std::vector<LayerInfo> layers;       ///< in execution order
   double seconds = 0;
   /// The human-readable form `nuri compile --report` prints.
   std::string text() const;
 };
+
+/// FLOPs of one nuri op's matrix work (a multiply-add counts two): linear
+/// and matmul 2*M*N*K, conv 2 x outputs x taps, attention 2*B*H*Sq*Skv*(D+Dv)
+/// over the (query, key) pairs a causal mask leaves; 0 for everything else
+/// (elementwise work is ignored). The report's MAC share is half of it.
+uint64_t flopsOf(mlir::Operation *op);
 
 struct CompileResult {
   std::vector<uint8_t> package; ///< Emit::Package
