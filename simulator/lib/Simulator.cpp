@@ -263,6 +263,12 @@ struct Simulator::Impl {
     checkAlign(q, what, addr, ld, d);
     checkRange(q, what, tgt.sram.bytesPerCore, addr, cols * dtypeBytes(d), rows,
                ld);
+    // issueVector race-checks the tiles noted here; without the note a
+    // vector op's SRAM operands were invisible to the detector.
+    if (collectTiles_) {
+      tileNotes_.emplace_back(tile(addr, ld, rows, cols * dtypeBytes(d)),
+                              write);
+    }
     if (write) {
       uint64_t end = addr + (rows - 1) * ld + cols * dtypeBytes(d);
       auto &peak = report.cores[q.core].sramPeakBytes;

@@ -125,6 +125,28 @@ TEST(SimErrors, UnsynchronizedAccessesAreRaces) {
       end)");
   expectHas(e,
             {"engine vec pc 0", "race: reads accumulator", "engine mat pc 0"});
+  // The vector engine reads a tile the DMA is still writing.
+  e = runError(R"(
+    .stream core=0 engine=dma
+      dma.copy src_space=dram, dst_space=sram, src=0, dst=0x100, bytes=64, rows=8, planes=1, src_stride=64, dst_stride=64
+      end
+    .stream core=0 engine=vec
+      vec.unary unop=exp, dst=0x1000, ldd=64, src=0x140, lds=64, rows=2, cols=32, dtype=bf16, stype=bf16
+      end)");
+  expectHas(e, {"core 0 engine vec pc 0", "race: reads SRAM [0x140, 0x1c0)",
+                "core 0 engine dma pc 0", "still writes it"});
+  // A multicast lands on a tile another core's vector engine still writes.
+  e = runError(R"(
+    .stream core=1 engine=vec
+      vec.fill dst=0x200, ldd=64, rows=64, cols=32, dtype=bf16, imm=2.0
+      end
+    .stream core=0 engine=dma
+      nop cycles=3
+      dma.mcast src_space=shared, cores=0b11, src=0, dst=0x200, bytes=16, rows=1, planes=1
+      end)");
+  expectHas(e, {"core 0 engine dma pc 1",
+                "race: writes SRAM [0x200, 0x210) of core 1",
+                "core 1 engine vec pc 0", "still writes it"});
   // Two transfers in flight write the same bytes (write-after-write).
   e = runError(R"(
     .stream core=0 engine=dma
