@@ -40,6 +40,7 @@ enum class Reason : uint8_t {
   WaitDma,
   WaitMat,
   WaitVec,
+  WaitFetch,
   Barrier,
   DmaQueueFull,
   AccHazard,
@@ -53,10 +54,11 @@ enum class Reason : uint8_t {
 
 const char *reasonName(Reason r) {
   static const char *names[] = {
-      "wait_dma",        "wait_mat",           "wait_vec",
-      "barrier",         "dma_queue_full",     "acc_hazard",
-      "vector_raw",      "sram_bank_conflict", "drain",
-      "dram_contention", "noc_contention"};
+      "wait_dma",   "wait_mat",        "wait_vec",
+      "wait_fetch", "barrier",         "dma_queue_full",
+      "acc_hazard", "vector_raw",      "sram_bank_conflict",
+      "drain",      "dram_contention", "noc_contention"};
+  static_assert(sizeof(names) / sizeof(names[0]) == unsigned(Reason::Count));
   return names[static_cast<unsigned>(r)];
 }
 
@@ -68,6 +70,8 @@ Reason waitReason(Engine signaller) {
     return Reason::WaitMat;
   case Engine::Vector:
     return Reason::WaitVec;
+  case Engine::Fetch:
+    return Reason::WaitFetch;
   }
   return Reason::WaitDma;
 }
@@ -292,8 +296,25 @@ struct Simulator::Impl {
                                  flowOut, flowIn});
     }
   }
+  /// Trace tracks per core: sync 0, mat 1, vec 2, then an issue track per DMA
+  /// queue (dma 3, fetch 4) and one track per transfer slot of each DMA
+  /// queue, dma's slots first. A queue never holds more than dma.outstanding
+  /// slots, so the fetch slots start right after dma's.
   static unsigned tidOf(Engine e) {
-    return e == Engine::Matrix ? 1 : e == Engine::Vector ? 2 : 3;
+    switch (e) {
+    case Engine::Matrix:
+      return 1;
+    case Engine::Vector:
+      return 2;
+    case Engine::Dma:
+      return 3;
+    case Engine::Fetch:
+      return 4;
+    }
+    return 3;
+  }
+  unsigned slotTid(Engine e, unsigned slot) const {
+    return kDmaTidBase + (e == Engine::Fetch ? tgt.dma.outstanding : 0) + slot;
   }
   static constexpr unsigned kSyncTid = 0;
   static constexpr unsigned kDmaTidBase = 10;
@@ -556,7 +577,7 @@ struct Simulator::Impl {
       std::string to = inst.opcode == Opcode::DmaMcast
                            ? fmt::format("mcast 0x{:x}", inst[Field::Cores])
                            : enumName(FieldKind::Space, inst[Field::DstSpace]);
-      slice(q, kDmaTidBase + tr.slot,
+      slice(q, slotTid(q.kind, tr.slot),
             fmt::format("{}->{} {}B pc{}",
                         enumName(FieldKind::Space, inst[Field::SrcSpace]), to,
                         uint64_t(tr.bytes), tr.pc),
@@ -1631,7 +1652,16 @@ struct Simulator::Impl {
       s += e;
       first = false;
     };
-    // Name every track, even idle ones, so each core shows all its engines.
+    // Name every track, even idle ones, so each core shows all its engines;
+    // the fetch queue's tracks only when the program uses that queue
+    // somewhere, so traces of programs without it stay as they were.
+    std::vector<Engine> dmaQueues = {Engine::Dma};
+    for (const Queue &q : queues) {
+      if (q.kind == Engine::Fetch && q.stream) {
+        dmaQueues.push_back(Engine::Fetch);
+        break;
+      }
+    }
     for (unsigned c = 0; c < tgt.cores; ++c) {
       add(fmt::format("{{\"ph\": \"M\", \"pid\": {}, \"name\": "
                       "\"process_name\", \"args\": {{\"name\": \"core {}\"}}}}",
@@ -1644,20 +1674,23 @@ struct Simulator::Impl {
                         "\"thread_name\", \"args\": {{\"name\": \"{}\"}}}}",
                         c, tidOf(e), engineName(e)));
       }
-      add(fmt::format(
-          "{{\"ph\": \"M\", \"pid\": {}, \"tid\": {}, \"name\": "
-          "\"thread_name\", \"args\": {{\"name\": \"dma issue\"}}}}",
-          c, tidOf(Engine::Dma)));
-      unsigned slots = 0;
-      for (const Queue &q : queues) {
-        if (q.core == c && q.kind == Engine::Dma) {
-          slots = unsigned(q.slotBusy.size());
-        }
-      }
-      for (unsigned i = 0; i < slots; ++i) {
+      for (Engine e : dmaQueues) {
         add(fmt::format("{{\"ph\": \"M\", \"pid\": {}, \"tid\": {}, \"name\": "
-                        "\"thread_name\", \"args\": {{\"name\": \"dma.{}\"}}}}",
-                        c, kDmaTidBase + i, i));
+                        "\"thread_name\", \"args\": {{\"name\": \"{} "
+                        "issue\"}}}}",
+                        c, tidOf(e), engineName(e)));
+        unsigned slots = 0;
+        for (const Queue &q : queues) {
+          if (q.core == c && q.kind == e) {
+            slots = unsigned(q.slotBusy.size());
+          }
+        }
+        for (unsigned i = 0; i < slots; ++i) {
+          add(fmt::format("{{\"ph\": \"M\", \"pid\": {}, \"tid\": {}, "
+                          "\"name\": \"thread_name\", \"args\": {{\"name\": "
+                          "\"{}.{}\"}}}}",
+                          c, slotTid(e, i), engineName(e), i));
+        }
       }
     }
     for (const TraceSlice &t : trace) {
@@ -1724,6 +1757,12 @@ std::string Report::toText() const {
     }
     for (unsigned e = 0; e < kNumEngines; ++e) {
       const EngineStats &es = cs.engines[e];
+      // The fetch queue is optional: an idle one would only add a row of
+      // zeros to every core (and change the report of every program that
+      // predates it).
+      if (Engine(e) == Engine::Fetch && es.instructions == 0) {
+        continue;
+      }
       std::string st;
       for (auto &[r, v] : es.stalls) {
         st += fmt::format("{}={} ", r, v);

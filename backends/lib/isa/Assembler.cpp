@@ -291,7 +291,7 @@ private:
           haveCore = true;
         } else if (k == "engine") {
           if (!parseEngine(v, engine_)) {
-            fail(fmt::format("unknown engine `{}` (dma, mat, vec)", v));
+            fail(fmt::format("unknown engine `{}` ({})", v, engineNames(", ")));
           }
           haveEngine = true;
         } else {
@@ -299,7 +299,8 @@ private:
         }
       }
       if (!haveCore || !haveEngine) {
-        fail("expected `.stream core=N engine=dma|mat|vec`");
+        fail(fmt::format("expected `.stream core=N engine={}`",
+                         engineNames("|")));
       }
       if (core_ > 0xffff) {
         fail("core index too large");

@@ -200,22 +200,34 @@ bool parseEngine(std::string_view s, Engine &out) {
 #include "nuri/isa/Isa.def"
   return false;
 }
+std::string engineNames(std::string_view sep) {
+  std::string s;
+  for (unsigned e = 0; e < kNumEngines; ++e) {
+    if (e) {
+      s += sep;
+    }
+    s += engineName(Engine(e));
+  }
+  return s;
+}
+EngineClass engineClass(Engine e) {
+  switch (e) {
+  case Engine::Dma:
+  case Engine::Fetch:
+    return EngineClass::Dma;
+  case Engine::Matrix:
+    return EngineClass::Matrix;
+  case Engine::Vector:
+    return EngineClass::Vector;
+  }
+  return EngineClass::Any;
+}
 bool engineAccepts(Engine e, Opcode op) {
   const OpcodeInfo *info = opcodeInfo(op);
   if (!info) {
     return false;
   }
-  switch (info->engines) {
-  case EngineClass::Any:
-    return true;
-  case EngineClass::Dma:
-    return e == Engine::Dma;
-  case EngineClass::Matrix:
-    return e == Engine::Matrix;
-  case EngineClass::Vector:
-    return e == Engine::Vector;
-  }
-  return false;
+  return info->engines == EngineClass::Any || info->engines == engineClass(e);
 }
 
 const char *dtypeName(Dtype d) {

@@ -35,18 +35,19 @@ const char *kindName(FieldKind k) {
   }
   return "?";
 }
-const char *engineClassName(EngineClass c) {
-  switch (c) {
-  case EngineClass::Any:
+/// The queues an opcode is legal on, from the same rule the assembler and
+/// the verifier apply, so the table cannot drift from them.
+std::string queuesOf(const OpcodeInfo &op) {
+  if (op.engines == EngineClass::Any) {
     return "any";
-  case EngineClass::Dma:
-    return "dma";
-  case EngineClass::Matrix:
-    return "mat";
-  case EngineClass::Vector:
-    return "vec";
   }
-  return "?";
+  std::string q;
+  for (unsigned e = 0; e < kNumEngines; ++e) {
+    if (engineAccepts(Engine(e), op.opcode)) {
+      q += fmt::format("{}{}", q.empty() ? "" : ", ", engineName(Engine(e)));
+    }
+  }
+  return q;
 }
 } // namespace
 
@@ -99,8 +100,8 @@ std::string renderIsaReference() {
                             op.offsets[i]);
     }
     s += fmt::format("| `{}` | 0x{:02x} | {} | {} | {} |\n", op.mnemonic,
-                     op.value, engineClassName(op.engines),
-                     fields.empty() ? "-" : fields, op.summary);
+                     op.value, queuesOf(op), fields.empty() ? "-" : fields,
+                     op.summary);
   }
   return s;
 }

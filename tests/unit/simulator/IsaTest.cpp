@@ -297,6 +297,111 @@ TEST(Isa, ProgramFilesAreValidatedBeforeUse) {
             std::string::npos);
 }
 
+TEST(Isa, FetchQueueTakesExactlyTheDmaQueuesOpcodes) {
+  unsigned dmaOps = 0;
+  for (const OpcodeInfo &op : opcodeTable()) {
+    EXPECT_EQ(engineAccepts(Engine::Fetch, op.opcode),
+              engineAccepts(Engine::Dma, op.opcode))
+        << op.mnemonic;
+    dmaOps += op.engines == EngineClass::Dma;
+  }
+  EXPECT_GE(dmaOps, 2u); // dma.copy and dma.mcast
+  EXPECT_TRUE(engineAccepts(Engine::Fetch, Opcode::DmaMcast));
+  EXPECT_TRUE(engineAccepts(Engine::Fetch, Opcode::SemSignal));
+  EXPECT_FALSE(engineAccepts(Engine::Fetch, Opcode::MatMul));
+  EXPECT_FALSE(engineAccepts(Engine::Fetch, Opcode::VecFill));
+  EXPECT_EQ(engineClass(Engine::Fetch), EngineClass::Dma);
+  Engine e;
+  ASSERT_TRUE(parseEngine("fetch", e));
+  EXPECT_EQ(e, Engine::Fetch);
+  EXPECT_STREQ(engineName(Engine::Fetch), "fetch");
+}
+
+TEST(Isa, FetchStreamRoundTripsThroughTextAndBinary) {
+  const char *text = R"(
+    .stream core=0 engine=dma
+      dma.copy src_space=dram, dst_space=sram, src=0x2000, dst=0x0, bytes=64, rows=1, planes=1
+      end
+    .stream core=0 engine=fetch
+    top:
+      dma.copy src_space=dram, dst_space=sram, src=0x1000, dst=0x400, bytes=256, rows=4, planes=1, src_stride=256, dst_stride=256
+      dma.mcast src_space=dram, cores=3, src=0x8000, dst=0x800, bytes=32, rows=1, planes=1
+      sem.signal sem=1, core=0, count=1
+      repeat body=top, times=2
+      barrier bar=0, count=2
+      end
+  )";
+  Program p = test::assembleOrDie(text);
+  const Stream *f = p.find(0, Engine::Fetch);
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->insts.size(), 6u);
+  EXPECT_EQ(f->insts[0].opcode, Opcode::DmaCopy);
+  EXPECT_EQ(f->insts[0].get(Field::Src), 0x1000u);
+
+  std::string dis = disassemble(p);
+  EXPECT_NE(dis.find("engine=fetch"), std::string::npos) << dis;
+  Program back = test::assembleOrDie(dis);
+  ASSERT_NE(back.find(0, Engine::Fetch), nullptr);
+  EXPECT_EQ(back.find(0, Engine::Fetch)->insts, f->insts);
+  EXPECT_EQ(disassemble(back), dis);
+
+  std::vector<uint8_t> bin = *encodeProgram(p);
+  // Stream table entries are 16 bytes after the 16-byte header; the engine
+  // code sits at byte 2 of an entry, and fetch is the fourth engine.
+  EXPECT_EQ(bin[16 + 16 + 2], 3u);
+  Result<Program> dec = decodeProgram(bin.data(), bin.size());
+  ASSERT_TRUE(dec) << dec.error();
+  ASSERT_NE(dec->find(0, Engine::Fetch), nullptr);
+  EXPECT_EQ(dec->find(0, Engine::Fetch)->insts, f->insts);
+  // One past the last engine is still rejected.
+  bin[16 + 16 + 2] = uint8_t(kNumEngines);
+  Result<Program> bad = decodeProgram(bin.data(), bin.size());
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("bad engine 4"), std::string::npos) << bad.error();
+}
+
+TEST(Isa, ComputeOpcodesAreIllegalOnTheFetchQueue) {
+  Result<Program> p = assemble(".stream core=0 engine=fetch\n"
+                               "  mat.mm m=1, n=1, k=1\n  end\n",
+                               "test.nasm");
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().find("mat.mm is not legal on the fetch queue"),
+            std::string::npos)
+      << p.error();
+
+  ProgramBuilder pb;
+  auto fetch = pb.queue(0, Engine::Fetch);
+  try {
+    fetch.mm(0, {0, 2}, {0, 2}, 1, 1, 1, Dtype::BF16, Dtype::BF16, false);
+    ADD_FAILURE() << "mat.mm accepted on the fetch queue";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("not legal on the fetch queue"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(fetch.fill({0, 4}, 1.0f, 1, 1, Dtype::F32), Error);
+  // What a DMA queue takes, the fetch queue takes too.
+  fetch.load({0x1000, 64}, {0x0, 64}, 2, 64).signal(0).barrier(0, 1);
+  DmaDesc d;
+  d.srcSpace = Space::Dram;
+  d.bytes = 16;
+  fetch.dmaMcast(d, 0b1);
+  Program prog = pb.finish();
+  EXPECT_EQ(prog.find(0, Engine::Fetch)->insts.size(), 5u);
+
+  // A hand-made stream that smuggles mat.mm onto the queue fails
+  // verification, so the binary writer refuses it too.
+  Program raw;
+  raw.stream(0, Engine::Fetch).insts = {Instruction(Opcode::MatMul)
+                                            .set(Field::M, 1)
+                                            .set(Field::N, 1)
+                                            .set(Field::K, 1),
+                                        Instruction(Opcode::End)};
+  std::string err = verifyProgram(raw);
+  EXPECT_NE(err.find("not legal on the fetch queue"), std::string::npos) << err;
+  EXPECT_FALSE(encodeProgram(raw));
+}
+
 TEST(Isa, DocsAgreeWithIsaDef) {
   std::string doc =
       test::readFile(std::string(NURI_SOURCE_DIR) + "/docs/isa.md");

@@ -13,6 +13,9 @@
 //                   Dtype::BF16, Dtype::BF16, false);
 //   Program p = pb.finish();   // appends `end` to every queue, verifies
 //
+// pb.queue(core, Engine::Fetch) is the core's second DMA queue: the same DMA
+// and sync methods, its own transfer slots, no ordering against Engine::Dma.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef NURI_ISA_BUILDER_H

@@ -123,6 +123,15 @@ const FieldInfo *fieldByMnemonic(std::string_view mnemonic);
 const char *engineName(Engine e);
 const char *engineDoc(Engine e);
 bool parseEngine(std::string_view s, Engine &out);
+/// Every engine mnemonic in code order, joined by `sep`, for messages that
+/// list the valid engines.
+std::string engineNames(std::string_view sep);
+/// The class of non-Any opcodes queue `e` executes. Several queues may share a
+/// class (dma and fetch both run DMA instructions), so code that asks "is this
+/// a DMA queue" compares classes, never engines.
+EngineClass engineClass(Engine e);
+/// Whether `op` is legal on queue `e`: the one legality rule the builder, the
+/// assembler, program verification, the npu dialect and the docs share.
 bool engineAccepts(Engine e, Opcode op);
 
 const char *dtypeName(Dtype d);
