@@ -29,6 +29,9 @@ struct NpuVerifySyncPass : impl::NpuVerifySyncBase<NpuVerifySyncPass> {
       } else if (auto w = dyn_cast<SemWaitOp>(op)) {
         sems[{stream.getCore(), w.getSem()}].second += w.getCount();
       } else if (auto b = dyn_cast<BarrierOp>(op)) {
+        // One arrival per op, whatever its queue: the count a program names
+        // already includes e.g. the fetch queues that take part, and queues
+        // that skip the barrier must not be assumed to arrive.
         auto &[arrivals, count] = bars[b.getBar()];
         if (arrivals && static_cast<uint64_t>(count) != b.getCount()) {
           b.emitOpError("names ")

@@ -2,7 +2,7 @@
 // One case per verifier error of the npu dialect.
 
 npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
-  // expected-error @+1 {{has engine 'gpu'; expected dma, mat or vec}}
+  // expected-error @+1 {{has engine 'gpu'; expected one of dma, mat, vec, fetch}}
   npu.stream attributes {core = 0 : i64, engine = "gpu"} {
   }
 }
@@ -31,6 +31,35 @@ npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "dma"} {
     // expected-error @+1 {{is not legal on the 'dma' queue}}
     npu.mm {acc = 0 : i64, a = 0 : i64, lda = 256 : i64, b = 0 : i64, ldb = 16 : i64, m = 16 : i64, n = 8 : i64, k = 128 : i64, atype = "bf16", btype = "bf16", accumulate = 0 : i64}
+  }
+}
+
+// -----
+
+// The fetch queue is a DMA queue: the array's instructions are not legal on it.
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "fetch"} {
+    // expected-error @+1 {{is not legal on the 'fetch' queue}}
+    npu.mm {acc = 0 : i64, a = 0 : i64, lda = 256 : i64, b = 0 : i64, ldb = 16 : i64, m = 16 : i64, n = 8 : i64, k = 128 : i64, atype = "bf16", btype = "bf16", accumulate = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "fetch"} {
+    // expected-error @+1 {{is not legal on the 'fetch' queue}}
+    npu.vec_fill {dst = 0 : i64, ldd = 512 : i64, rows = 1 : i64, cols = 128 : i64, dtype = "f32", imm = 1.250000e-01 : f32}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "fetch"} {
+  }
+  // expected-error @+1 {{duplicates the stream of core 0 engine fetch}}
+  npu.stream attributes {core = 0 : i64, engine = "fetch"} {
   }
 }
 

@@ -41,3 +41,28 @@ npu.program @all_ops attributes {target = "tiny", inputs = [], outputs = []} {
     npu.barrier {bar = 0 : i64, count = 1 : i64}
   }
 }
+
+// The fetch queue: DMA and sync ops, next to a dma stream of the same core.
+// CHECK-LABEL: npu.program @fetch_stream
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "dma"}
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "fetch"}
+// CHECK-NEXT: npu.dma_copy {bytes = 4096 : i64
+// CHECK-NEXT: npu.dma_mcast
+// CHECK-NEXT: npu.sem_signal {core = 0 : i64, count = 1 : i64, sem = 1 : i64}
+// CHECK-NEXT: npu.barrier {bar = 0 : i64, count = 3 : i64}
+npu.program @fetch_stream attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    npu.dma_copy {src_space = "dram", dst_space = "sram", core = 0 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    npu.barrier {bar = 0 : i64, count = 3 : i64}
+  }
+  npu.stream attributes {core = 0 : i64, engine = "fetch"} {
+    npu.dma_copy {src_space = "dram", dst_space = "sram", core = 0 : i64, src = 65536 : i64, dst = 8192 : i64, bytes = 4096 : i64, rows = 4 : i64, planes = 1 : i64, src_stride = 4096 : i64, dst_stride = 4096 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    npu.dma_mcast {src_space = "dram", cores = 3 : i64, src = 0 : i64, dst = 4096 : i64, bytes = 128 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    npu.sem_signal {sem = 1 : i64, core = 0 : i64, count = 1 : i64}
+    npu.barrier {bar = 0 : i64, count = 3 : i64}
+  }
+  npu.stream attributes {core = 0 : i64, engine = "mat"} {
+    npu.sem_wait {sem = 1 : i64, count = 1 : i64}
+    npu.barrier {bar = 0 : i64, count = 3 : i64}
+  }
+}

@@ -179,7 +179,7 @@ LogicalResult StreamOp::verify() {
   isa::Engine e;
   if (!isa::parseEngine(getEngine().str(), e)) {
     return emitOpError("has engine '")
-           << getEngine() << "'; expected dma, mat or vec";
+           << getEngine() << "'; expected one of " << isa::engineNames(", ");
   }
   if (getCore() > 255) {
     return emitOpError("has core ") << getCore() << " outside [0, 255]";

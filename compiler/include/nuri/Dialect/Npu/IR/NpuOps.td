@@ -46,8 +46,11 @@ def Npu_StreamOp : Npu_Op<"stream",
     [HasParent<"ProgramOp">, NoTerminator, SingleBlock, NoRegionArguments]> {
   let summary = "the in-order instruction stream of one engine queue";
   let description = [{
-    `engine` is `dma`, `mat` or `vec`; every instruction in the body must be
-    legal on that queue. The emitter appends the final `end`.
+    `engine` is `dma`, `mat`, `vec` or `fetch` (the core's second DMA queue:
+    the same instructions as `dma`, its own transfer slots, so a weight
+    stream for the next kernel does not hold back the current kernel's
+    transfers and signals). Every instruction in the body must be legal on
+    that queue. The emitter appends the final `end`.
 
     ```mlir
     npu.stream {core = 1 : i64, engine = "mat"} {

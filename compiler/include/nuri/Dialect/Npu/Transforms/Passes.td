@@ -36,8 +36,10 @@ def NpuVerifySync : Pass<"npu-verify-sync", "::nuri::npu::ProgramOp"> {
     For every core and semaphore, the counts signaled to it must equal the
     counts waited for (a surplus is a stale token the next partition would
     consume; a deficit deadlocks), and every barrier index must be reached a
-    multiple of its participant count. Errors name the core, the semaphore
-    or barrier and both totals.
+    multiple of its participant count. Every `npu.barrier` is one arrival,
+    whichever queue runs it (`dma`, `fetch`, `mat`, `vec`): a core whose
+    `fetch` stream joins a barrier adds a participant. Errors name the core,
+    the semaphore or barrier and both totals.
   }];
   let dependentDialects = ["::nuri::npu::NpuDialect"];
 }
