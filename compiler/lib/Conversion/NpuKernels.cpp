@@ -91,19 +91,25 @@ DmaDesc store(uint64_t sram, uint64_t sramLd, uint64_t dram, uint64_t dramLd,
 /// counting semaphore each way. Uses are numbered 0..total-1 in the order
 /// both sides see them; frees that nobody waits for are never signaled, so
 /// every semaphore is back at zero when the kernel ends.
+///
+/// A ring can be filled by one core for several (a multicast): the producer
+/// then waits for `consumers` frees per buffer, and each consumer signals
+/// the free to `producer`'s core.
 struct Ring {
   unsigned full, free, depth;
   uint64_t total;
+  unsigned consumers = 1;
+  int producer = -1; ///< core of the producing queue; -1: the consumer's own
   void produce(StreamBuilder &s, uint64_t use) const {
     if (use >= depth) {
-      s.wait(free);
+      s.wait(free, consumers);
     }
   }
   void produced(StreamBuilder &s) const { s.signal(full); }
   void consume(StreamBuilder &s) const { s.wait(full); }
   void consumed(StreamBuilder &s, uint64_t use) const {
     if (use + depth < total) {
-      s.signal(free);
+      s.signal(free, producer < 0 ? s.core() : unsigned(producer));
     }
   }
 };
@@ -121,14 +127,50 @@ void loadVector(StreamBuilder &dma, uint64_t dram, uint64_t sram,
 
 } // namespace
 
-KernelEmitter::KernelEmitter(const target::Target &t) : t_(t) {}
+KernelEmitter::KernelEmitter(const target::Target &t)
+    : t_(t), previousMatStart_(t.cores, 0), currentMatStart_(t.cores, 0),
+      fetchFull_(t.semaphoresPerCore - 1), fetchFree_(t.semaphoresPerCore - 2),
+      kernelStarted_(t.semaphoresPerCore - 3) {
+  // The kernels' own semaphores count up from 0 (at most 11, the GEMM's).
+  if (t.semaphoresPerCore < 14) {
+    throw Error(fmt::format("target {} has {} semaphores per core; the NPU "
+                            "lowering needs 14",
+                            t.name, t.semaphoresPerCore));
+  }
+}
 
-void KernelEmitter::barrierAll() {
+void KernelEmitter::barrierAll(const Footprint &used) {
   unsigned id = phase_++ % t_.barriers;
   for (unsigned p = 0; p < t_.cores; ++p) {
     for (Engine e : {Engine::Dma, Engine::Matrix, Engine::Vector}) {
       q(p, e).barrier(id, t_.cores * 3);
     }
+  }
+  previous_ = used;
+  previousMatStart_ = currentMatStart_;
+  for (unsigned p = 0; p < t_.cores; ++p) {
+    currentMatStart_[p] = q(p, Engine::Matrix).pc();
+  }
+}
+
+void KernelEmitter::releaseFetch(bool previous) {
+  for (unsigned p = 0; p < t_.cores; ++p) {
+    q(p, Engine::Fetch).wait(kernelStarted_);
+    if (!previous) {
+      q(p, Engine::Matrix).signal(kernelStarted_);
+      continue;
+    }
+    // The signal goes first in that kernel's matrix stream. The kernels use
+    // no `repeat`, so no pc after the splice is referenced.
+    ProgramBuilder scratch;
+    scratch.queue(p, Engine::Matrix).signal(kernelStarted_);
+    Instruction sig = scratch.program().streams.front().insts.front();
+    for (Stream &st : pb_.program().streams) {
+      if (st.core == p && st.engine == Engine::Matrix) {
+        st.insts.insert(st.insts.begin() + previousMatStart_[p], sig);
+      }
+    }
+    ++currentMatStart_[p];
   }
 }
 
@@ -146,6 +188,13 @@ struct GemmPlan {
   uint64_t mb = 0, nt = 0, kc = 0;
   unsigned nA = 1, nW = 2, nO = 2, nAcc = 2;
   uint64_t ldaS = 0; // SRAM row stride of A
+  /// The nS cores of a row slice are neighbours (nS divides the core
+  /// count); the first of them multicasts the A block to all, so A crosses
+  /// its link once instead of once per column slice.
+  bool mcastA = false;
+  /// Every core keeps its whole weight slice (K x nc) in SRAM and loads it
+  /// once, instead of once per row block.
+  bool residentW = false;
   uint64_t estimate = std::numeric_limits<uint64_t>::max();
 };
 
@@ -179,10 +228,11 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
   const uint64_t S = t.sram.bytesPerCore;
   const double dramPerCycle = t.dramBytesPerCycle();
   const uint64_t pitch = padPitch(t, g.K * ei, R, g.in);
+  const double lat = double(t.dram.latencyCycles);
   GemmPlan best;
   // Work split: mS x nS slices per batch, balancing compute against the
-  // DRAM traffic of re-reading A (once per column slice) and B (once per
-  // row block).
+  // DRAM traffic of re-reading A (once per column slice, unless multicast)
+  // and B (once per row block, unless resident).
   for (uint64_t nS = 1; nS <= P; ++nS) {
     for (uint64_t mS = 1; mS * nS <= P; ++mS) {
       GemmPlan p;
@@ -196,7 +246,14 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
       if (p.nS != nS || p.mS != mS) {
         continue;
       }
-      uint64_t perCore = ceilDiv(g.batch * mS * nS, P);
+      // Slices go to cores round-robin, so with nS dividing the core count
+      // each core always gets the same column slice and the cores of a row
+      // slice are neighbours.
+      const bool grouped = P % nS == 0;
+      p.mcastA = grouped && nS > 1;
+      const uint64_t slices = g.batch * mS * nS;
+      const uint64_t perCore = ceilDiv(slices, P);
+      const uint64_t coresUsed = std::min<uint64_t>(P, slices);
       std::vector<uint64_t> nts = {std::min<uint64_t>(p.nc, 512)};
       // Narrower than two array widths the weight rows are too short for
       // the DMA to stream efficiently.
@@ -211,12 +268,19 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
         }
       }
       for (uint64_t nt : nts) {
+        const uint64_t tilesN = ceilDiv(p.nc, nt);
         for (uint64_t kc : kcs) {
-          bool placed = false;
+          const uint64_t chunks = ceilDiv(g.K, kc);
+          // nW == 0: the weight slice stays resident.
           for (unsigned nA : {2u, 1u}) {
-            for (unsigned nW : {4u, 2u}) {
-              uint64_t fixed = nW * roundUp(kc * nt * ei, 64) +
-                               2 * roundUp(p.nc * 6, 64) + 64 * 16;
+            for (unsigned nW : {0u, 4u, 2u}) {
+              if (nW == 0 && (!grouped || g.bBatch != 0)) {
+                continue;
+              }
+              uint64_t wBytes = nW ? nW * roundUp(kc * nt * ei, 64)
+                                   : tilesN * chunks * roundUp(kc * nt * ei, 64);
+              uint64_t fixed =
+                  wBytes + 2 * roundUp(p.nc * 6, 64) + 64 * 16;
               uint64_t perRow =
                   nA * pitch + 2 * nt * eo + (g.hasResidual ? 2 * nt * eo : 0);
               if (fixed >= S) {
@@ -230,16 +294,22 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
               if (mb == 0) {
                 continue;
               }
-              uint64_t tilesN = ceilDiv(p.nc, nt), blocks = ceilDiv(p.mr, mb);
-              uint64_t chunks = ceilDiv(g.K, kc);
+              const uint64_t blocks = ceilDiv(p.mr, mb);
+              const uint64_t coreBlocks = perCore * blocks;
+              if (nW == 0 && coreBlocks < 2) {
+                continue; // nothing to reuse; streaming overlaps better
+              }
               target::MatmulCost mc = target::matmulCost(
                   t, mb, nt, kc, g.in, g.in, pitch, nt * ei, false);
-              double steps = double(perCore * blocks * tilesN * chunks);
+              double steps = double(coreBlocks * tilesN * chunks);
               double compute = steps * double(mc.occupancy);
               // Each operand's traffic goes over the link of its space:
               // DRAM, or the NoC for the shared SRAM.
-              double aBytes = double(g.batch) * nS * g.M * g.K * ei;
-              double bBytes = double(g.batch) * mS * blocks * g.K * g.N * ei;
+              double aBytes =
+                  double(g.batch) * (p.mcastA ? 1 : nS) * g.M * g.K * ei;
+              double bBytes =
+                  nW ? double(g.batch) * mS * blocks * g.K * g.N * ei
+                     : double(coresUsed) * g.K * p.nc * ei;
               double cBytes = double(g.batch) * g.M * g.N * eo;
               double dram = 0, noc = 0;
               ((g.a & kSharedTag) ? noc : dram) += aBytes;
@@ -252,26 +322,25 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
               // or the last chunk's multiply and read-out.
               double share = std::min(double(t.dma.bytesPerCycle),
                                       dramPerCycle / double(P));
-              double fill = double(t.dram.latencyCycles) +
-                            double(mb * kc * ei + kc * nt * ei) / share +
+              double fill = lat + double(mb * kc * ei + kc * nt * ei) / share +
                             double(mc.occupancy) +
                             double(mb * ceilDiv(nt, t.vector.lanes));
+              // One core's DMA queue (the busiest: a multicasting leader
+              // also carries its group's A): `outstanding` transfers in
+              // flight, each paying the link latency.
+              double wLoads = double((nW ? coreBlocks : 1) * tilesN * chunks);
+              double aLoads = double(coreBlocks * chunks);
+              double coreBytes = wLoads * double(kc * nt * ei) +
+                                 double(coreBlocks) * double(mb * g.K * ei);
+              double descs = wLoads + aLoads;
+              double dmaCore = std::max(
+                  coreBytes / share,
+                  (lat * descs + coreBytes / double(t.dma.bytesPerCycle)) /
+                      double(std::max(1u, t.dma.outstanding)));
               double overhead =
-                  fill + steps * t.dma.issueCycles +
-                  double(perCore * blocks) *
-                      (nA == 1 ? double(t.dram.latencyCycles) : 0.0) +
+                  fill + descs * t.dma.issueCycles +
+                  double(coreBlocks) * (nA == 1 ? lat : 0.0) +
                   double(t.dram.latencyCycles + R + C);
-              // One core's DMA queue: `outstanding` transfers in flight,
-              // each paying the link latency.
-              double stepBytes =
-                  double(kc * nt * ei) + double(mb * kc * ei) / double(tilesN);
-              double stepDescs = 1.0 + 1.0 / double(tilesN);
-              double perStep = std::max(
-                  stepBytes / share,
-                  (double(t.dram.latencyCycles) +
-                   stepBytes / stepDescs / double(t.dma.bytesPerCycle)) *
-                      stepDescs / double(std::max(1u, t.dma.outstanding)));
-              double dmaCore = steps * perStep;
               uint64_t est =
                   uint64_t(std::max({compute, dma, dmaCore}) + overhead);
               if (est < p.estimate) {
@@ -281,13 +350,9 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
                 p.kc = kc;
                 p.nA = nA;
                 p.nW = nW;
+                p.residentW = nW == 0;
                 p.ldaS = pitch;
               }
-              placed = true;
-              break;
-            }
-            if (placed) {
-              break;
             }
           }
         }
@@ -326,20 +391,25 @@ void KernelEmitter::gemm(const GemmDesc &g) {
       pl.mb = v[2];
       pl.nt = v[3];
       pl.kc = v[4];
+      pl.mcastA = t_.cores % pl.nS == 0 && pl.nS > 1;
+      pl.residentW = false;
+      pl.nW = 4;
     }
   }
   estimate_ = pl.estimate;
   if (std::getenv("NURI_NPU_DEBUG")) {
     std::fprintf(stderr,
                  "gemm %llux%llux%llu x%llu: mS %llu nS %llu mb %llu nt %llu "
-                 "kc %llu nA %u nW %u est %llu%s\n",
+                 "kc %llu nA %u nW %u est %llu%s%s%s\n",
                  (unsigned long long)g.M, (unsigned long long)g.K,
                  (unsigned long long)g.N, (unsigned long long)g.batch,
                  (unsigned long long)pl.mS, (unsigned long long)pl.nS,
                  (unsigned long long)pl.mb, (unsigned long long)pl.nt,
                  (unsigned long long)pl.kc, pl.nA, pl.nW,
                  (unsigned long long)pl.estimate,
-                 (g.a & kSharedTag) ? " (A shared)" : "");
+                 (g.a & kSharedTag) ? " (A shared)" : "",
+                 pl.mcastA ? " (A multicast)" : "",
+                 pl.residentW ? " (W resident)" : "");
   }
   const unsigned P = t_.cores;
   const unsigned ei = dtypeBytes(g.in), eo = dtypeBytes(g.out);
@@ -383,52 +453,112 @@ void KernelEmitter::gemm(const GemmDesc &g) {
                          : sram.alloc(pl.nc * eb, "gemm bias staging");
     }
   }
-  uint64_t abuf[2], wbuf[4], obuf[2], rbuf[2];
+  uint64_t abuf[2], obuf[2], rbuf[2];
   for (unsigned i = 0; i < pl.nA; ++i) {
     abuf[i] = sram.alloc(pl.mb * pl.ldaS, "gemm A block");
   }
-  for (unsigned i = 0; i < pl.nW; ++i) {
-    wbuf[i] = sram.alloc(pl.kc * pl.nt * ei, "gemm weight buffer");
-  }
+  const uint64_t chunks = ceilDiv(g.K, pl.kc);
+  const uint64_t wSlot = roundUp(pl.kc * pl.nt * ei, 64);
   for (unsigned i = 0; i < pl.nO; ++i) {
     obuf[i] = sram.alloc(pl.mb * pl.nt * eo, "gemm output tile");
     rbuf[i] =
         g.hasResidual ? sram.alloc(pl.mb * pl.nt * eo, "gemm residual") : 0;
   }
+  // Weight slots: a ring, or for a resident slice one per (tile, K
+  // chunk), filled by the fetch queue, which never joins a barrier. When
+  // the previous kernel leaves a place in SRAM alone and does not write the
+  // weights, the slots go there and the fetch queue starts as soon as that
+  // kernel does: the weights stream while it computes, and a chain of
+  // memory-bound kernels keeps DRAM busy. The ring then grows into the free
+  // place, by as many slots as that kernel leaves DRAM idle for: more would
+  // take DRAM bandwidth from it (at batch 1 a transformer sits at the
+  // ridge point, so the weights must stream while this kernel computes).
+  const uint64_t residentSlots = ceilDiv(pl.nc, pl.nt) * chunks;
+  const uint64_t budgetSlots =
+      uint64_t(double(previous_.dramIdle) * t_.dramBytesPerCycle() /
+               double(P) / double(wSlot));
+  uint64_t wSlots = pl.residentW ? residentSlots : pl.nW;
+  uint64_t wbase = 0;
+  bool early = false;
+  {
+    uint64_t bLo = g.b, bHi = g.b + (g.batch - 1) * g.bBatch +
+                              (g.K - 1) * g.ldb + g.N * ei;
+    bool untouched = bHi <= previous_.writeLo || bLo >= previous_.writeHi;
+    // The previous kernel's SRAM is [0, low) and [highLo, highHi); this
+    // kernel's other buffers are [0, used).
+    uint64_t lo = std::max(previous_.low, sram.used());
+    uint64_t S = t_.sram.bytesPerCore;
+    std::pair<uint64_t, uint64_t> gaps[2] = {
+        {std::max(lo, previous_.highHi), S}, {lo, previous_.highLo}};
+    uint64_t bestRoom = 0, bestEnd = 0;
+    for (auto [from, to] : gaps) {
+      if (to > from && to - from > bestRoom) {
+        bestRoom = to - from;
+        bestEnd = to;
+      }
+    }
+    if (phase_ > 0 && untouched && bestRoom >= wSlots * wSlot) {
+      if (!pl.residentW) {
+        wSlots = std::max<uint64_t>(
+            wSlots, std::min<uint64_t>(budgetSlots, bestRoom / wSlot));
+      }
+      wbase = (bestEnd - wSlots * wSlot) & ~uint64_t(63);
+      early = true;
+    }
+  }
+  const uint64_t wTotal = wSlots * wSlot;
+  if (!early) {
+    wbase = sram.alloc(wTotal, "gemm weight buffers");
+  }
+  auto wbuf = [&](uint64_t slot) { return wbase + slot * wSlot; };
+  releaseFetch(early);
   uint64_t accBase[2] = {0, pl.mb * pl.nt};
 
   enum : unsigned {
     kAFull,
     kAFree,
-    kWFull,
-    kWFree,
     kAccFull,
     kAccFree,
     kOutFull,
     kOutFree,
     kBias,
     kResFull,
-    kResFree
+    kResFree,
+    kAChain
   };
-  const uint64_t chunks = ceilDiv(g.K, pl.kc);
-
   for (unsigned p = 0; p < P; ++p) {
     const std::vector<Block> &blocks = work[p];
     uint64_t T = 0;
     for (const Block &b : blocks) {
       T += b.tiles.size();
     }
-    const uint64_t G = T * chunks;
-    Ring ringA{kAFull, kAFree, pl.nA, blocks.size()};
-    Ring ringW{kWFull, kWFree, pl.nW, G};
+    if (T == 0) {
+      continue;
+    }
+    // Weight loads: every (tile, chunk), or the first block's only when
+    // the slice stays resident (every block has the same tiles).
+    const uint64_t G = pl.residentW ? blocks.front().tiles.size() * chunks
+                                    : T * chunks;
+    // A: this core's own loads, or the group leader's multicasts (every
+    // member has the same blocks, so they consume in lockstep).
+    const unsigned leader = pl.mcastA ? p - p % unsigned(pl.nS) : p;
+    const bool leads = leader == p;
+    const unsigned members = pl.mcastA ? unsigned(pl.nS) : 1;
+    Ring ringA{kAFull,  kAFree, pl.nA, blocks.size(), members,
+               int(leader)};
+    // A resident slice has a slot per load, but the fetch queue still runs
+    // at most a window ahead of the array: racing through the whole slice
+    // would take the DRAM from the A loads the array needs as urgently.
+    Ring ringW{fetchFull_, fetchFree_,
+               pl.residentW ? unsigned(std::min<uint64_t>(
+                                  G, std::max<uint64_t>(8, budgetSlots)))
+                            : unsigned(wSlots),
+               G};
     Ring ringAcc{kAccFull, kAccFree, pl.nAcc, T};
     Ring ringOut{kOutFull, kOutFree, pl.nO, T};
     Ring ringRes{kResFull, kResFree, pl.nO, T};
     StreamBuilder dma = q(p, Engine::Dma), mat = q(p, Engine::Matrix),
-                  vec = q(p, Engine::Vector);
-    if (T == 0) {
-      continue;
-    }
+                  vec = q(p, Engine::Vector), fetch = q(p, Engine::Fetch);
 
     // DMA: bias once, then per block its A rows, per tile its weight chunks
     // (running up to nW chunks ahead of the array), the previous tile's
@@ -454,17 +584,63 @@ void KernelEmitter::gemm(const GemmDesc &g) {
     uint64_t gw = 0, ti = 0;
     for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
       const Block &blk = blocks[bi];
-      // A arrives in K chunks together with the first tile's weight
-      // chunks (one semaphore covers both), so the array starts after the
-      // first chunk instead of after the whole block.
-      ringA.produce(dma, bi);
-      if (g.hasBias) {
-        auto [c0, c1] = blockCols(blk);
-        loadVector(dma, g.bias + c0 * eb, biasStage[bi % 2], (c1 - c0) * eb);
-        dma.signal(kBias);
+      // A arrives in K chunks, so the array starts after the first chunk
+      // instead of after the whole block; the bias and residual, needed only
+      // at the read-out, follow it (a signal waits for everything before it
+      // on its queue).
+      if (leads) {
+        ringA.produce(dma, bi);
       }
       bool firstTile = true;
       for (const Tile &tile : blk.tiles) {
+        const bool loadW = !pl.residentW || bi == 0;
+        for (uint64_t c = 0; c < chunks; ++c) {
+          uint64_t k0 = c * pl.kc, kcc = std::min(pl.kc, g.K - k0);
+          if (firstTile && leads) {
+            // The kernel's first block: at most two A chunks in flight.
+            // Chunks issued together share the link and all land late,
+            // while the array needs the first one first (a chunk multiplies
+            // for longer than it loads). Later blocks load while the array
+            // works on the one before, where holding up the queue would
+            // delay the stores instead.
+            const bool chain = bi == 0 && chunks > 2;
+            if (chain && c >= 2) {
+              dma.wait(kAChain);
+            }
+            DmaDesc a =
+                load(g.a + blk.b * g.aBatch + blk.m0 * g.lda + k0 * ei, g.lda,
+                     abuf[bi % pl.nA] + k0 * ei, pl.ldaS, blk.rows, kcc * ei);
+            if (pl.mcastA) {
+              dma.dmaMcast(a, uint32_t(((uint64_t(1) << members) - 1) << leader));
+              for (unsigned m = leader; m < leader + members; ++m) {
+                dma.signal(kAFull, m);
+              }
+            } else {
+              dma.dma(a);
+              dma.signal(kAFull);
+            }
+            if (chain) {
+              dma.signal(kAChain);
+              if (c + 1 == chunks) {
+                dma.wait(kAChain, unsigned(std::min<uint64_t>(2, chunks)));
+              }
+            }
+          }
+          if (loadW) {
+            DmaDesc w =
+                load(g.b + blk.b * g.bBatch + k0 * g.ldb + tile.n0 * ei, g.ldb,
+                     wbuf(gw % wSlots), tile.nt * ei, kcc, tile.nt * ei);
+            ringW.produce(fetch, gw);
+            fetch.dma(w);
+            ringW.produced(fetch);
+            ++gw;
+          }
+        }
+        if (firstTile && g.hasBias) {
+          auto [c0, c1] = blockCols(blk);
+          loadVector(dma, g.bias + c0 * eb, biasStage[bi % 2], (c1 - c0) * eb);
+          dma.signal(kBias);
+        }
         if (g.hasResidual) {
           ringRes.produce(dma, ti);
           dma.dma(load(g.residual + blk.b * g.residualBatch + blk.m0 * g.ldc +
@@ -472,19 +648,6 @@ void KernelEmitter::gemm(const GemmDesc &g) {
                        g.ldc, rbuf[ti % pl.nO], tile.nt * eo, blk.rows,
                        tile.nt * eo));
           ringRes.produced(dma);
-        }
-        for (uint64_t c = 0; c < chunks; ++c, ++gw) {
-          uint64_t k0 = c * pl.kc, kcc = std::min(pl.kc, g.K - k0);
-          ringW.produce(dma, gw);
-          if (firstTile) {
-            dma.dma(load(g.a + blk.b * g.aBatch + blk.m0 * g.lda + k0 * ei,
-                         g.lda, abuf[bi % pl.nA] + k0 * ei, pl.ldaS, blk.rows,
-                         kcc * ei));
-          }
-          dma.dma(load(g.b + blk.b * g.bBatch + k0 * g.ldb + tile.n0 * ei,
-                       g.ldb, wbuf[gw % pl.nW], tile.nt * ei, kcc,
-                       tile.nt * ei));
-          ringW.produced(dma);
         }
         for (const Pending &pt : pending) {
           storeTile(pt);
@@ -503,15 +666,26 @@ void KernelEmitter::gemm(const GemmDesc &g) {
     ti = 0;
     for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
       const Block &blk = blocks[bi];
-      for (const Tile &tile : blk.tiles) {
+      const bool loadW = !pl.residentW || bi == 0;
+      for (size_t tj = 0; tj < blk.tiles.size(); ++tj) {
+        const Tile &tile = blk.tiles[tj];
         ringAcc.produce(mat, ti);
-        for (uint64_t c = 0; c < chunks; ++c, ++gw) {
+        for (uint64_t c = 0; c < chunks; ++c) {
           uint64_t k0 = c * pl.kc, kcc = std::min(pl.kc, g.K - k0);
-          ringW.consume(mat);
+          if (tj == 0) {
+            ringA.consume(mat);
+          }
+          uint64_t slot = pl.residentW ? tj * chunks + c : gw % wSlots;
+          if (loadW) {
+            ringW.consume(mat);
+          }
           mat.mm(accBase[ti % pl.nAcc], {abuf[bi % pl.nA] + k0 * ei, pl.ldaS},
-                 {wbuf[gw % pl.nW], tile.nt * ei}, blk.rows, tile.nt, kcc, g.in,
+                 {wbuf(slot), tile.nt * ei}, blk.rows, tile.nt, kcc, g.in,
                  g.in, c > 0);
-          ringW.consumed(mat, gw);
+          if (loadW) {
+            ringW.consumed(mat, gw);
+            ++gw;
+          }
         }
         ringAcc.produced(mat);
         ++ti;
@@ -559,7 +733,20 @@ void KernelEmitter::gemm(const GemmDesc &g) {
       }
     }
   }
-  barrierAll();
+  Footprint used;
+  used.low = sram.used();
+  used.highLo = early ? wbase : 0;
+  used.highHi = early ? wbase + wTotal : 0;
+  used.writeLo = g.c;
+  used.writeHi = g.c + (g.batch - 1) * g.cBatch + (g.M - 1) * g.ldc + g.N * eo;
+  // The fetch queue reaches the next kernel's weights after this one's last
+  // load: what is left is the last tile's multiply, read-out and store.
+  used.dramIdle = target::matmulCost(t_, pl.mb, pl.nt, pl.kc, g.in, g.in,
+                                     pl.ldaS, pl.nt * ei)
+                      .latency() +
+                  pl.mb * ceilDiv(pl.nt, t_.vector.lanes) +
+                  t_.dram.latencyCycles;
+  barrierAll(used);
 }
 
 //===----------------------------------------------------------------------===//
@@ -750,7 +937,22 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
       out.produced(vec);
     }
   }
-  barrierAll();
+  Footprint used;
+  used.low = sram.used();
+  used.writeLo = r.out;
+  used.writeHi = r.out + r.rows * r.cols * eo;
+  {
+    double dram = (r.out & kSharedTag) ? 0.0 : double(r.rows * r.cols * eo);
+    for (const RowOperand &o : r.ins) {
+      if (!(o.addr & kSharedTag) && (o.kind == RowOperand::Full ||
+                                     o.kind == RowOperand::Periodic)) {
+        dram += double(r.rows * r.cols * dtypeBytes(o.dtype));
+      }
+    }
+    used.dramIdle = uint64_t(std::max(
+        0.0, double(estimate_) - dram / t_.dramBytesPerCycle()));
+  }
+  barrierAll(used);
 }
 
 //===----------------------------------------------------------------------===//
@@ -821,8 +1023,16 @@ void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
     }
     parts[i] = d;
   }
+  Footprint used;
+  used.low = 0;
+  used.writeLo = ~0ull;
+  used.writeHi = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     DmaDesc &d = parts[i];
+    used.writeLo = std::min(used.writeLo, d.dst);
+    used.writeHi = std::max(used.writeHi, d.dst + (d.planes - 1) * d.dstPStride +
+                                              (d.rows - 1) * d.dstStride +
+                                              d.bytes);
     d.srcSpace = spaceOf(d.src);
     d.dstSpace = spaceOf(d.dst);
     d.src = untag(d.src);
@@ -830,7 +1040,7 @@ void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
     q(unsigned(i % t_.cores), Engine::Dma).dma(d);
   }
   estimate_ = target::dmaCycles(t_, bytes * 2, true);
-  barrierAll();
+  barrierAll(used);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1189,7 +1399,24 @@ void KernelEmitter::attention(const AttentionDesc &a) {
       update(steps[i]);
     }
   }
-  barrierAll();
+  Footprint used;
+  used.low = sram.used();
+  used.writeLo = a.o;
+  used.writeHi = a.o + (a.B - 1) * a.oStride[0] + (a.Hq - 1) * a.oStride[1] +
+                 (a.Sq - 1) * a.oStride[2] + a.Dv * dtypeBytes(a.dtype);
+  {
+    double e = dtypeBytes(a.dtype), dram = 0;
+    auto add = [&](uint64_t addr, double bytes) {
+      dram += (addr & kSharedTag) ? 0.0 : bytes;
+    };
+    add(a.q, double(a.B * a.Hq * a.Sq * a.D) * e);
+    add(a.k, double(a.B * a.Hkv * a.Skv * a.D) * e);
+    add(a.v, double(a.B * a.Hkv * a.Skv * a.Dv) * e);
+    add(a.o, double(a.B * a.Hq * a.Sq * a.Dv) * e);
+    used.dramIdle = uint64_t(std::max(
+        0.0, double(estimate_) - dram / t_.dramBytesPerCycle()));
+  }
+  barrierAll(used);
 }
 
 } // namespace nuri::npu

@@ -7,9 +7,13 @@
 // never includes MLIR: the MLIR side (NpuCodegen.cpp) plans DRAM and hands
 // each op here, so this file compiles in seconds and can be unit tested.
 //
-// Every kernel runs on all cores and ends with a chip-wide barrier, so
-// kernels compose without sharing SRAM or semaphores; within a kernel the
-// engines are decoupled through semaphore rings (double/multi buffering).
+// Every kernel runs on all cores and ends with a chip-wide barrier of the
+// dma, matrix and vector queues, so kernels compose without sharing SRAM or
+// semaphores; within a kernel the engines are decoupled through semaphore
+// rings (double/multi buffering). The one stream that crosses kernels is
+// the GEMM weights on each core's fetch queue: it starts a GEMM's loads as
+// soon as the kernel before it has started, into SRAM that kernel leaves
+// alone, with semaphores no kernel uses.
 // Errors (SRAM too small for one tile, ...) throw nuri::Error.
 //
 //===----------------------------------------------------------------------===//
@@ -111,6 +115,17 @@ struct AttentionDesc {
            vStride[3] = {0, 0, 0}, oStride[3] = {0, 0, 0};
 };
 
+/// What a kernel leaves alone for the next one's weight stream to use
+/// while it runs: it used the per-core SRAM [0, low) and [highLo, highHi)
+/// (the same on every core), wrote the tensor bytes [writeLo, writeHi)
+/// (tagged addresses), and leaves DRAM idle for about `dramIdle` cycles
+/// (cost model). The default claims everything.
+struct KernelFootprint {
+  uint64_t low = ~0ull, highLo = 0, highHi = 0;
+  uint64_t writeLo = 0, writeHi = ~0ull;
+  uint64_t dramIdle = 0;
+};
+
 class KernelEmitter {
 public:
   explicit KernelEmitter(const target::Target &t);
@@ -129,15 +144,31 @@ public:
   isa::Program finish();
 
 private:
+  using Footprint = KernelFootprint;
+
   isa::StreamBuilder q(unsigned core, isa::Engine e) {
     return pb_.queue(core, e);
   }
-  void barrierAll();
+  /// Ends a kernel: the dma, matrix and vector queues of every core meet at
+  /// one barrier (the fetch queues never do; see gemm()).
+  void barrierAll(const Footprint &used = {});
+  /// Lets the fetch queue of every core go on once the previous kernel
+  /// (`previous`) or the one being emitted has started: a token its
+  /// matrix queue signals right after the barrier that starts it.
+  void releaseFetch(bool previous);
 
   const target::Target &t_;
   isa::ProgramBuilder pb_;
   unsigned phase_ = 0;
   uint64_t estimate_ = 0;
+  /// The kernel before the one being emitted, and where its matrix
+  /// streams and the current kernel's start (per core).
+  Footprint previous_;
+  std::vector<size_t> previousMatStart_, currentMatStart_;
+  /// Semaphores of the fetch queue's weight stream, at the top of every
+  /// core's file: the stream crosses kernel boundaries, so they must not be
+  /// any kernel's own (those count up from 0).
+  unsigned fetchFull_, fetchFree_, kernelStarted_;
 };
 
 /// Bytes of one element of an ISA dtype.

@@ -1,19 +1,26 @@
 // RUN: nuri-opt %s --convert-nuri-to-npu=target=tiny --split-input-file | FileCheck %s
 
-// A linear layer: weights stream into SRAM, the array multiplies, the
-// vector engine reads the accumulator out with bias and GELU fused into the
-// epilogue, DMA stores the tile; semaphores order the three queues and a
-// barrier ends the kernel on every queue of both cores.
+// A linear layer: the fetch queue streams the weights into SRAM once the
+// kernel has started (the token at the top of the semaphore file, signaled
+// by the matrix queue), the array multiplies, the vector engine reads the
+// accumulator out with bias and GELU fused into the epilogue, DMA loads A
+// and stores the tile; semaphores order the queues and a barrier of the
+// dma, matrix and vector queues of both cores ends the kernel.
 // CHECK-LABEL: npu.program @linear_gelu_npu
 // CHECK-SAME: inputs = [{address = 0 : i64, dtype = "bf16", name = "x", shape = array<i64: 8, 16>}]
 // CHECK-SAME: outputs = [{address = {{[0-9]+}} : i64, dtype = "bf16", name = "y"
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "fetch"}
+// CHECK-NEXT: npu.sem_wait {count = 1 : i64, sem = 13 : i64}
+// CHECK-NEXT: npu.dma_copy {{.*}}dst_space = "sram"{{.*}}src_space = "dram"
+// CHECK-NEXT: npu.sem_signal {core = 0 : i64, count = 1 : i64, sem = 15 : i64}
+// CHECK-NOT: npu.barrier
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "mat"}
+// CHECK-NEXT: npu.sem_signal {core = 0 : i64, count = 1 : i64, sem = 13 : i64}
+// CHECK: npu.sem_wait {count = 1 : i64, sem = 15 : i64}
+// CHECK-NEXT: npu.mm {{.*}}atype = "bf16"{{.*}}k = 16 : i64{{.*}}m = {{[48]}} : i64, n = 8 : i64
+// CHECK: npu.barrier {bar = 0 : i64, count = 6 : i64}
 // CHECK: npu.stream attributes {core = 0 : i64, engine = "dma"}
 // CHECK-NEXT: npu.dma_copy {{.*}}dst_space = "sram"{{.*}}src_space = "dram"
-// CHECK: npu.sem_signal
-// CHECK: npu.barrier
-// CHECK: npu.stream attributes {core = 0 : i64, engine = "mat"}
-// CHECK: npu.sem_wait
-// CHECK-NEXT: npu.mm {{.*}}atype = "bf16"{{.*}}k = 16 : i64{{.*}}m = {{[48]}} : i64, n = 8 : i64
 // CHECK: npu.stream attributes {core = 0 : i64, engine = "vec"}
 // CHECK: npu.acc_read {{.*}}act = "gelu"{{.*}}use_bias = 1 : i64
 // CHECK-NOT: nuri.gelu
@@ -29,12 +36,24 @@ func.func @linear_gelu(%x: tensor<8x16xbf16> {nuri.name = "x"}) -> (tensor<8x8xb
 // -----
 
 // An input read by a weight-dominated GEMM is staged once into the shared
-// SRAM; every column slice then reads it over the NoC, not from DRAM.
+// SRAM; the first core of the column slices then multicasts it to both
+// cores over the NoC, and signals each. The weights stream during the
+// staging copy: their slots are where that kernel leaves SRAM alone, and
+// the matrix queue releases the fetch queue before the copy's barrier.
 // CHECK-LABEL: npu.program @staged_input_npu
 // CHECK: npu.stream attributes {core = 0 : i64, engine = "dma"}
 // CHECK-NEXT: npu.dma_copy {{.*}}dst_space = "shared"{{.*}}src_space = "dram"
 // CHECK-NEXT: npu.barrier
-// CHECK: npu.dma_copy {{.*}}dst_space = "sram"{{.*}}src_space = "shared"
+// CHECK-NEXT: npu.dma_mcast {{.*}}cores = 3 : i64{{.*}}src_space = "shared"
+// CHECK-NEXT: npu.sem_signal {core = 0 : i64, count = 1 : i64, sem = 0 : i64}
+// CHECK-NEXT: npu.sem_signal {core = 1 : i64, count = 1 : i64, sem = 0 : i64}
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "mat"}
+// CHECK-NEXT: npu.sem_signal {core = 0 : i64, count = 1 : i64, sem = 13 : i64}
+// CHECK-NEXT: npu.barrier {bar = 0 : i64
+// CHECK: npu.stream attributes {core = 1 : i64, engine = "dma"}
+// CHECK-NEXT: npu.barrier
+// CHECK-NOT: npu.dma_mcast
+// CHECK: npu.stream
 func.func @staged_input(%x: tensor<8x16xbf16>) -> tensor<8x64xbf16> {
   %w = nuri.constant dense<0.5> : tensor<16x64xbf16>
   %y = nuri.linear %x, %w : (tensor<8x16xbf16>, tensor<16x64xbf16>) -> tensor<8x64xbf16>

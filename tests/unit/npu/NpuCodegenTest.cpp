@@ -27,6 +27,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <set>
 
@@ -443,13 +444,27 @@ Perf timeIt(const std::string &src, const std::string &targetName,
   }
   sim::SimOptions opts;
   opts.functional = false;
+  const char *tracePath = std::getenv("NURI_NPU_TRACE");
+  opts.trace = tracePath != nullptr;
   sim::Simulator sim(t, opts);
   Result<sim::Report> r = sim.run(part->program);
   if (!r) {
     throw Error(r.error());
   }
+  if (tracePath) {
+    static int runs = 0;
+    std::ofstream(std::string(tracePath) + "." + std::to_string(runs++))
+        << sim.traceJson();
+  }
   if (std::getenv("NURI_NPU_DEBUG")) {
     std::fprintf(stderr, "%s\n", r->toText().c_str());
+    // Every kernel ends at one barrier: the gaps are per-kernel cycles.
+    uint64_t prev = 0;
+    for (size_t i = 0; i < r->barrierReleases.size(); ++i) {
+      std::fprintf(stderr, "kernel %zu: %llu cycles\n", i,
+                   (unsigned long long)(r->barrierReleases[i] - prev));
+      prev = r->barrierReleases[i];
+    }
   }
   Perf p;
   p.cycles = r->cycles.count();
