@@ -75,6 +75,13 @@ namespace {
 float gelu(float x) {
   return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
 }
+/// GPT-2's approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
+/// written as x / (1 + exp(-2u)) like the CPU kernels (the same value in
+/// exact arithmetic; this form also saturates cleanly for large |x|).
+float geluTanh(float x) {
+  float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+  return x / (1.0f + std::exp(-2.0f * u));
+}
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 } // namespace
 
@@ -102,6 +109,8 @@ float applyUnary(isa::UnOp op, float x) {
     return std::erf(x);
   case isa::UnOp::Gelu:
     return gelu(x);
+  case isa::UnOp::GeluTanh:
+    return geluTanh(x);
   case isa::UnOp::Silu:
     return x * sigmoid(x);
   case isa::UnOp::Sigmoid:
@@ -118,6 +127,8 @@ float applyAct(isa::Act act, float x) {
     return x > 0 ? x : 0.0f;
   case isa::Act::Gelu:
     return gelu(x);
+  case isa::Act::GeluTanh:
+    return geluTanh(x);
   case isa::Act::Silu:
     return x * sigmoid(x);
   case isa::Act::Tanh:

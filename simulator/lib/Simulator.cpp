@@ -1110,7 +1110,8 @@ struct Simulator::Impl {
         s1 = extent(in[Field::Bias], 0, 1, cols * 4);
       }
       Act act = Act(in[Field::ActF]);
-      if (act == Act::Gelu || act == Act::Silu || act == Act::Tanh) {
+      if (act == Act::Gelu || act == Act::GeluTanh || act == Act::Silu ||
+          act == Act::Tanh) {
         passes = vc.transcendentalPasses;
       }
       opBytes = 4 + dtypeBytes(dt);

@@ -643,9 +643,9 @@ LogicalResult PartitionLowering::lowerLinearLike(Operation *op, Value input,
   if (Operation *u = soleUser(cur)) {
     std::optional<isa::Act> act;
     if (auto gelu = dyn_cast<GeluOp>(u)) {
-      if (gelu.getApproximate() == GeluApproximation::None) {
-        act = isa::Act::Gelu;
-      }
+      act = gelu.getApproximate() == GeluApproximation::Tanh
+                ? isa::Act::GeluTanh
+                : isa::Act::Gelu;
     } else if (llvm::isa<ReluOp>(u)) {
       act = isa::Act::Relu;
     } else if (llvm::isa<SiluOp>(u)) {
@@ -830,33 +830,13 @@ LogicalResult PartitionLowering::lowerUnary(Operation *op) {
                  hi ? *hi : std::numeric_limits<float>::infinity(), ch.rows,
                  cols, outT, F);
     };
-  } else if (gelu && gelu.getApproximate() == GeluApproximation::Tanh) {
-    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in fp32.
-    r.f32Scratch = 2;
-    r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
-      isa::TileRef x{ch.f32[0], cols * 4}, y{ch.f32[1], cols * 4};
-      auto F = isa::Dtype::F32;
-      vec.unary(isa::UnOp::Copy, x, {ch.in[0], cols * ei}, ch.rows, cols, F,
-                inT);
-      vec.binary(isa::BinOp::Mul, isa::Bcast::None, y, x, x, ch.rows, cols, F,
-                 F);
-      vec.binary(isa::BinOp::Mul, isa::Bcast::None, y, y, x, ch.rows, cols, F,
-                 F);
-      vec.scalar(isa::BinOp::Mul, y, y, 0.044715f, ch.rows, cols, F, F);
-      vec.binary(isa::BinOp::Add, isa::Bcast::None, y, y, x, ch.rows, cols, F,
-                 F);
-      vec.scalar(isa::BinOp::Mul, y, y, 0.7978845608f, ch.rows, cols, F, F);
-      vec.unary(isa::UnOp::Tanh, y, y, ch.rows, cols, F, F);
-      vec.scalar(isa::BinOp::Add, y, y, 1.0f, ch.rows, cols, F, F);
-      vec.binary(isa::BinOp::Mul, isa::Bcast::None, y, y, x, ch.rows, cols, F,
-                 F);
-      vec.scalar(isa::BinOp::Mul, {ch.out, cols * eo}, y, 0.5f, ch.rows, cols,
-                 outT, F);
-    };
   } else {
-    isa::UnOp code = gelu                    ? isa::UnOp::Gelu
-                     : llvm::isa<CastOp>(op) ? isa::UnOp::Copy
-                                             : *unaryOpcode(op);
+    isa::UnOp code =
+        gelu ? (gelu.getApproximate() == GeluApproximation::Tanh
+                    ? isa::UnOp::GeluTanh
+                    : isa::UnOp::Gelu)
+        : llvm::isa<CastOp>(op) ? isa::UnOp::Copy
+                                : *unaryOpcode(op);
     r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
       vec.unary(code, {ch.out, cols * eo}, {ch.in[0], cols * ei}, ch.rows, cols,
                 outT, inT);

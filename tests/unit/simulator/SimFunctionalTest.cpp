@@ -119,6 +119,9 @@ float refUnary(UnOp op, float x) {
   // The exact fp32 formulas docs/isa.md specifies.
   case UnOp::Gelu:
     return 0.5f * x * (1.0f + std::erf(x * 0.70710678f));
+  case UnOp::GeluTanh:
+    return x / (1.0f + std::exp(-2.0f * (0.7978845608028654f *
+                                         (x + 0.044715f * x * x * x))));
   case UnOp::Silu:
     return x * (1.0f / (1.0f + std::exp(-x)));
   case UnOp::Sigmoid:
@@ -189,7 +192,8 @@ TEST(SimFunctional, MatMulEveryDtypeAccumulateAndOverwrite) {
 TEST(SimFunctional, AccReadEpilogueEveryOutputType) {
   for (bool intAcc : {true, false}) {
     for (Dtype out : kAllTypes) {
-      for (Act act : {Act::None, Act::Relu, Act::Gelu, Act::Silu, Act::Tanh}) {
+      for (Act act : {Act::None, Act::Relu, Act::Gelu, Act::Silu, Act::Tanh,
+                      Act::GeluTanh}) {
         Harness h;
         const uint64_t m = 5, n = 9, k = 8;
         Dtype in = intAcc ? Dtype::I8 : Dtype::BF16;
@@ -259,6 +263,9 @@ TEST(SimFunctional, AccReadEpilogueEveryOutputType) {
               break;
             case Act::Tanh:
               v = std::tanh(v);
+              break;
+            case Act::GeluTanh:
+              v = refUnary(UnOp::GeluTanh, v);
               break;
             }
             storeFromF32(out, want.data() + i * ldd, j, v);
