@@ -317,28 +317,45 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
               ((g.c & kSharedTag) ? noc : dram) += cBytes;
               double dma = std::max(dram / dramPerCycle,
                                     noc / std::max(1.0, t.noc.bytesPerCycle));
+              // A core's share of a link: one transfer's cap, or the link
+              // split among the cores streaming over it.
+              auto shareOf = [&](bool shared, double streams) {
+                double link = shared ? std::max(1.0, t.noc.bytesPerCycle)
+                                     : dramPerCycle;
+                return std::min(double(t.dma.bytesPerCycle),
+                                link / std::max(1.0, streams));
+              };
+              const double used = double(coresUsed);
+              const double aShare = shareOf(g.a & kSharedTag,
+                                            p.mcastA ? used / nS : used);
+              const double wShare = shareOf(g.b & kSharedTag, used);
               // Pipeline fill and drain: nothing overlaps the first
-              // chunk's loads (A and B at this core's share of the link)
-              // or the last chunk's multiply and read-out.
-              double share = std::min(double(t.dma.bytesPerCycle),
-                                      dramPerCycle / double(P));
-              double fill = lat + double(mb * kc * ei + kc * nt * ei) / share +
+              // chunk's loads or the last chunk's multiply and read-out.
+              double fill = lat +
+                            std::max(double(mb * kc * ei) / aShare,
+                                     double(kc * nt * ei) / wShare) +
                             double(mc.occupancy) +
                             double(mb * ceilDiv(nt, t.vector.lanes));
-              // One core's DMA queue (the busiest: a multicasting leader
-              // also carries its group's A): `outstanding` transfers in
+              // The two queues of the busiest core: the fetch queue streams
+              // the weights, the dma queue A (a multicasting leader
+              // carries its group's); each keeps `outstanding` transfers in
               // flight, each paying the link latency.
+              auto queueCycles = [&](double descs, double bytes,
+                                     double share) {
+                return std::max(bytes / share,
+                                (lat * descs +
+                                 bytes / double(t.dma.bytesPerCycle)) /
+                                    double(std::max(1u, t.dma.outstanding)));
+              };
               double wLoads = double((nW ? coreBlocks : 1) * tilesN * chunks);
               double aLoads = double(coreBlocks * chunks);
-              double coreBytes = wLoads * double(kc * nt * ei) +
-                                 double(coreBlocks) * double(mb * g.K * ei);
-              double descs = wLoads + aLoads;
               double dmaCore = std::max(
-                  coreBytes / share,
-                  (lat * descs + coreBytes / double(t.dma.bytesPerCycle)) /
-                      double(std::max(1u, t.dma.outstanding)));
+                  queueCycles(wLoads, wLoads * double(kc * nt * ei), wShare),
+                  queueCycles(aLoads,
+                              double(coreBlocks) * double(mb * g.K * ei),
+                              aShare));
               double overhead =
-                  fill + descs * t.dma.issueCycles +
+                  fill + (wLoads + aLoads) * t.dma.issueCycles +
                   double(coreBlocks) * (nA == 1 ? lat : 0.0) +
                   double(t.dram.latencyCycles + R + C);
               uint64_t est =
@@ -1039,7 +1056,22 @@ void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
     d.dst = untag(d.dst);
     q(unsigned(i % t_.cores), Engine::Dma).dma(d);
   }
-  estimate_ = target::dmaCycles(t_, bytes * 2, true);
+  {
+    // The parts stream from every core's queue at once: each link at its
+    // rate or all queues' caps, whichever is lower.
+    double dram = 0, noc = 0;
+    for (const DmaDesc &d : parts) {
+      double b = double(d.planes * d.rows * d.bytes);
+      bool viaDram = d.srcSpace == Space::Dram || d.dstSpace == Space::Dram;
+      (viaDram ? dram : noc) +=
+          d.srcSpace == Space::Dram && d.dstSpace == Space::Dram ? 2 * b : b;
+    }
+    double caps = double(t_.cores) * double(t_.dma.bytesPerCycle);
+    estimate_ = uint64_t(
+        std::max(dram / std::min(caps, t_.dramBytesPerCycle()),
+                 noc / std::min(caps, std::max(1.0, t_.noc.bytesPerCycle))) +
+        double(dram > 0 ? t_.dram.latencyCycles : t_.noc.latencyCycles));
+  }
   barrierAll(used);
 }
 
@@ -1169,7 +1201,34 @@ void KernelEmitter::attention(const AttentionDesc &a) {
     target::VectorCost v =
         target::vectorCost(t_, target::VectorKind::Elementwise, qb, kb,
                            t_.vector.transcendentalPasses, 8);
-    estimate_ = blocks * std::max(m1.latency() + m2.latency(), v.occupancy * 6);
+    // Per key block the vector engine makes about 12 passes over the
+    // qb x kb scores besides the exp (mask, max, sum, rescale, casts, the
+    // transposed K and the read-outs), each paying its pipeline depth (the
+    // ops of a block depend on each other); Q, K, V and O
+    // cross their links once per (unit, block), the links shared by the
+    // cores.
+    target::VectorCost v1 = target::vectorCost(
+        t_, target::VectorKind::Elementwise, qb, kb, 1, 8);
+    uint64_t perBlock = std::max<uint64_t>(
+        m1.latency() + m2.latency(),
+        v1.occupancy * 12 + v.occupancy +
+            16 * uint64_t(t_.vector.pipelineDepth));
+    double io = 0, ioDram = 0;
+    for (const std::vector<Unit> &units : work) {
+      for (const Unit &un : units) {
+        double bytes =
+            double(un.rows * (a.D + a.Dv) * e) +
+            double(kvBlocks(un) * kb * (a.D + a.Dv) * e) +
+            (a.hasMask ? double(un.rows * std::min(a.Skv, kb * kvBlocks(un)) *
+                                em)
+                       : 0.0);
+        ((a.k & kSharedTag) ? io : ioDram) += bytes;
+      }
+    }
+    double link = std::max(io / std::max(1.0, t_.noc.bytesPerCycle),
+                           ioDram / t_.dramBytesPerCycle());
+    estimate_ = std::max<uint64_t>(blocks * perBlock, uint64_t(link)) +
+                t_.dram.latencyCycles + perBlock;
   }
   enum : unsigned {
     kQFull,
