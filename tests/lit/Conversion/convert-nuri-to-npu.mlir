@@ -47,17 +47,20 @@ func.func @linear_gelu(%x: tensor<8x16xbf16> {nuri.name = "x"}) -> (tensor<8x8xb
 // CHECK-NEXT: npu.dma_mcast {{.*}}cores = 3 : i64{{.*}}src_space = "shared"
 // CHECK-NEXT: npu.sem_signal {core = 0 : i64, count = 1 : i64, sem = 0 : i64}
 // CHECK-NEXT: npu.sem_signal {core = 1 : i64, count = 1 : i64, sem = 0 : i64}
+// CHECK: npu.stream attributes {core = 1 : i64, engine = "dma"}
+// CHECK-NEXT: npu.dma_copy {{.*}}dst_space = "shared"
+// CHECK-NEXT: npu.barrier
+// CHECK-NOT: npu.dma_mcast
 // CHECK: npu.stream attributes {core = 0 : i64, engine = "mat"}
 // CHECK-NEXT: npu.sem_signal {core = 0 : i64, count = 1 : i64, sem = 13 : i64}
 // CHECK-NEXT: npu.barrier {bar = 0 : i64
-// CHECK: npu.stream attributes {core = 1 : i64, engine = "dma"}
-// CHECK-NEXT: npu.barrier
-// CHECK-NOT: npu.dma_mcast
-// CHECK: npu.stream
-func.func @staged_input(%x: tensor<8x16xbf16>) -> tensor<8x64xbf16> {
-  %w = nuri.constant dense<0.5> : tensor<16x64xbf16>
-  %y = nuri.linear %x, %w : (tensor<8x16xbf16>, tensor<16x64xbf16>) -> tensor<8x64xbf16>
-  return %y : tensor<8x64xbf16>
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "fetch"}
+// CHECK-NEXT: npu.sem_wait {count = 1 : i64, sem = 13 : i64}
+// CHECK-NEXT: npu.dma_copy {{.*}}dst_space = "sram"{{.*}}src_space = "dram"
+func.func @staged_input(%x: tensor<32x64xbf16>) -> tensor<32x256xbf16> {
+  %w = nuri.constant dense<0.5> : tensor<64x256xbf16>
+  %y = nuri.linear %x, %w : (tensor<32x64xbf16>, tensor<64x256xbf16>) -> tensor<32x256xbf16>
+  return %y : tensor<32x256xbf16>
 }
 
 // -----
