@@ -408,6 +408,12 @@ std::string whyNot(Operation *op, const target::Target &t) {
         }
         return "";
       })
+      .Case([&](GatherOp) -> std::string {
+        // Embedding lookups address rows by token ids known only at run
+        // time; the DMA engines take addresses from the instruction.
+        return "gather reads rows chosen by run-time indices (the ISA has no "
+               "indirect DMA)";
+      })
       .Default([&](Operation *o) -> std::string {
         return fmt::format("no NPU lowering for '{}'",
                            o->getName().getStringRef().str());
