@@ -1670,6 +1670,12 @@ bool claimsOp(Operation *op, const target::Target &target,
 FailureOr<CompiledPartition>
 compileNpuPartition(func::FuncOp partition, const target::Target &target,
                     const CodegenOptions &options) {
+  if (target.semaphoresPerCore < kMinSemaphoresPerCore) {
+    return partition.emitError("target ")
+           << target.name << " has " << target.semaphoresPerCore
+           << " semaphores per core; the NPU lowering needs "
+           << kMinSemaphoresPerCore;
+  }
   PartitionLowering lowering(partition, target);
   FailureOr<CompiledPartition> part = lowering.run();
   if (succeeded(part) && options.dumpIrAfterAll) {

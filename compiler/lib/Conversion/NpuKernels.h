@@ -171,6 +171,10 @@ private:
   unsigned fetchFull_, fetchFree_, kernelStarted_;
 };
 
+/// Semaphores per core the kernels need: their own count up from 0 (at most
+/// 11, the GEMM's), the fetch queue's weight stream takes the top three.
+constexpr unsigned kMinSemaphoresPerCore = 14;
+
 /// Bytes of one element of an ISA dtype.
 unsigned elemBytes(isa::Dtype d);
 
