@@ -49,6 +49,9 @@ public:
     return at;
   }
   uint64_t used() const { return top_; }
+  uint64_t size() const { return size_; }
+  /// Keeps everything allocated from now on below `end`.
+  void limit(uint64_t end) { size_ = std::min(size_, end); }
 
 private:
   uint64_t size_;
@@ -148,6 +151,31 @@ void KernelEmitter::barrierAll(const Footprint &used) {
   for (unsigned p = 0; p < t_.cores; ++p) {
     currentMatStart_[p] = q(p, Engine::Matrix).pc();
   }
+}
+
+std::pair<uint64_t, uint64_t> KernelEmitter::placeBesidePrevious(
+    uint64_t used,
+    const std::vector<std::pair<uint64_t, uint64_t>> &reads) const {
+  if (phase_ == 0) {
+    return {0, 0};
+  }
+  for (auto [lo, hi] : reads) {
+    if (hi > previous_.writeLo && lo < previous_.writeHi) {
+      return {0, 0};
+    }
+  }
+  // The previous kernel's SRAM is [0, low) and [highLo, highHi).
+  uint64_t lo = std::max(previous_.low, used);
+  std::pair<uint64_t, uint64_t> gaps[2] = {
+      {std::max(lo, previous_.highHi), t_.sram.bytesPerCore},
+      {lo, previous_.highLo}};
+  std::pair<uint64_t, uint64_t> best{0, 0};
+  for (auto [from, to] : gaps) {
+    if (to > from && to - from > best.second) {
+      best = {to, to - from};
+    }
+  }
+  return best;
 }
 
 void KernelEmitter::releaseFetch(bool previous) {
@@ -495,28 +523,15 @@ void KernelEmitter::gemm(const GemmDesc &g) {
   uint64_t wbase = 0;
   bool early = false;
   {
-    uint64_t bLo = g.b, bHi = g.b + (g.batch - 1) * g.bBatch +
-                              (g.K - 1) * g.ldb + g.N * ei;
-    bool untouched = bHi <= previous_.writeLo || bLo >= previous_.writeHi;
-    // The previous kernel's SRAM is [0, low) and [highLo, highHi); this
-    // kernel's other buffers are [0, used).
-    uint64_t lo = std::max(previous_.low, sram.used());
-    uint64_t S = t_.sram.bytesPerCore;
-    std::pair<uint64_t, uint64_t> gaps[2] = {
-        {std::max(lo, previous_.highHi), S}, {lo, previous_.highLo}};
-    uint64_t bestRoom = 0, bestEnd = 0;
-    for (auto [from, to] : gaps) {
-      if (to > from && to - from > bestRoom) {
-        bestRoom = to - from;
-        bestEnd = to;
-      }
-    }
-    if (phase_ > 0 && untouched && bestRoom >= wSlots * wSlot) {
+    auto [end, room] = placeBesidePrevious(
+        sram.used(), {{g.b, g.b + (g.batch - 1) * g.bBatch +
+                                (g.K - 1) * g.ldb + g.N * ei}});
+    if (room >= wSlots * wSlot) {
       if (!pl.residentW) {
         wSlots = std::max<uint64_t>(
-            wSlots, std::min<uint64_t>(budgetSlots, bestRoom / wSlot));
+            wSlots, std::min<uint64_t>(budgetSlots, room / wSlot));
       }
-      wbase = (bestEnd - wSlots * wSlot) & ~uint64_t(63);
+      wbase = (end - wSlots * wSlot) & ~uint64_t(63);
       early = true;
     }
   }
@@ -780,18 +795,58 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
   }
   const unsigned eo = dtypeBytes(r.outType);
   SramPlan sram(t_.sram.bytesPerCore);
-  // Row and scalar operands: loaded once per core.
-  std::vector<uint64_t> fixedAddr(r.ins.size(), 0), rowF32(r.ins.size(), 0);
+  // Row and scalar operands (gamma, beta, ...): loaded once per core. When
+  // none is written by the previous kernel and that kernel leaves room in
+  // SRAM, the fetch queue loads them while it runs; otherwise the first
+  // chunk would wait a DRAM round trip for them.
+  // rowF32: the operand's f32 copy, kNoCopy when the body reads it as is
+  // (0 is a valid SRAM address).
+  const uint64_t kNoCopy = ~uint64_t(0);
+  std::vector<uint64_t> fixedAddr(r.ins.size(), 0),
+      rowF32(r.ins.size(), kNoCopy);
+  auto fixedBytes = [&](const RowOperand &o) {
+    return o.kind == RowOperand::Row      ? r.cols * dtypeBytes(o.dtype)
+           : o.kind == RowOperand::Scalar ? dtypeBytes(o.dtype)
+                                          : 0;
+  };
+  uint64_t fixedTotal = 0, earlyLo = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> reads;
+  for (const RowOperand &o : r.ins) {
+    if (uint64_t b = fixedBytes(o)) {
+      // Scalars are broadcast to a row in place.
+      fixedTotal += roundUp(r.cols * dtypeBytes(o.dtype), 64);
+      reads.push_back({o.addr, o.addr + b});
+    }
+  }
+  auto [earlyEnd, earlyRoom] = placeBesidePrevious(0, reads);
+  // Only where it leaves this kernel most of the scratchpad below it.
+  const bool early = fixedTotal > 0 && earlyRoom >= fixedTotal &&
+                     earlyEnd - fixedTotal >= t_.sram.bytesPerCore / 2;
+  if (early) {
+    earlyLo = earlyEnd - fixedTotal;
+    sram.limit(earlyLo);
+  }
+  uint64_t earlyNext = earlyLo;
   for (size_t i = 0; i < r.ins.size(); ++i) {
     const RowOperand &o = r.ins[i];
-    if (o.kind == RowOperand::Row) {
-      fixedAddr[i] = sram.alloc(r.cols * dtypeBytes(o.dtype), "row operand");
-      if (r.rowsAsF32) {
-        rowF32[i] = sram.alloc(r.cols * 4, "row operand f32");
-      }
-    } else if (o.kind == RowOperand::Scalar) {
-      fixedAddr[i] = sram.alloc(r.cols * dtypeBytes(o.dtype), "scalar operand");
+    if (!fixedBytes(o)) {
+      continue;
     }
+    uint64_t bytes = r.cols * dtypeBytes(o.dtype);
+    if (early) {
+      fixedAddr[i] = earlyNext;
+      earlyNext += roundUp(bytes, 64);
+    } else {
+      fixedAddr[i] = sram.alloc(bytes, o.kind == RowOperand::Row
+                                           ? "row operand"
+                                           : "scalar operand");
+    }
+    if (o.kind == RowOperand::Row && r.rowsAsF32) {
+      rowF32[i] = sram.alloc(r.cols * 4, "row operand f32");
+    }
+  }
+  if (early) {
+    releaseFetch(true);
   }
   uint64_t perRow =
       r.cols * eo + r.f32Scratch * r.cols * 4 + r.vecScratch * 4 + 6 * 64;
@@ -803,8 +858,8 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
     }
   }
   uint64_t rowsPerCore = ceilDiv(r.rows, P);
-  uint64_t avail = t_.sram.bytesPerCore > sram.used() + 64 * 16
-                       ? t_.sram.bytesPerCore - sram.used() - 64 * 16
+  uint64_t avail = sram.size() > sram.used() + 64 * 16
+                       ? sram.size() - sram.used() - 64 * 16
                        : 0;
   uint64_t rb = std::min<uint64_t>({rowsPerCore, avail / (2 * perRow), 65535});
   // Chunks big enough to amortize DMA latency, small enough to pipeline.
@@ -832,7 +887,7 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
       } else if (o.kind == RowOperand::Column) {
         s.in.push_back(sram.alloc(rb * dtypeBytes(o.dtype), "column input"));
       } else {
-        s.in.push_back(rowF32[i] ? rowF32[i] : fixedAddr[i]);
+        s.in.push_back(rowF32[i] != kNoCopy ? rowF32[i] : fixedAddr[i]);
       }
     }
     s.out = sram.alloc(rb * r.cols * eo, "output");
@@ -865,19 +920,20 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
     }
     uint64_t n = ceilDiv(r1 - r0, rb);
     Ring in{kInFull, kInFree, 2, n}, out{kOutFull, kOutFree, 2, n};
+    // The fixed operands' loads, and the semaphore the vector engine
+    // waits on for them: the fetch queue's (it crosses kernels, so it
+    // signals one no kernel uses) or this kernel's own.
+    StreamBuilder fixedQ = early ? q(p, Engine::Fetch) : dma;
+    const unsigned fixedSem = early ? fetchFull_ : unsigned(kConst);
     bool anyFixed = false;
     for (size_t i = 0; i < r.ins.size(); ++i) {
-      const RowOperand &o = r.ins[i];
-      if (o.kind == RowOperand::Row) {
-        loadVector(dma, o.addr, fixedAddr[i], r.cols * dtypeBytes(o.dtype));
-        anyFixed = true;
-      } else if (o.kind == RowOperand::Scalar) {
-        loadVector(dma, o.addr, fixedAddr[i], dtypeBytes(o.dtype));
+      if (uint64_t b = fixedBytes(r.ins[i])) {
+        loadVector(fixedQ, r.ins[i].addr, fixedAddr[i], b);
         anyFixed = true;
       }
     }
     if (anyFixed) {
-      dma.signal(kConst);
+      fixedQ.signal(fixedSem);
     }
     auto storeChunk = [&](uint64_t ci) {
       uint64_t row = r0 + ci * rb, rows = std::min(rb, r1 - row);
@@ -921,7 +977,7 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
     storeChunk(n - 1);
 
     if (anyFixed) {
-      vec.wait(kConst);
+      vec.wait(fixedSem);
       for (size_t i = 0; i < r.ins.size(); ++i) {
         const RowOperand &o = r.ins[i];
         if (o.kind == RowOperand::Scalar) {
@@ -929,7 +985,7 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
           vec.bcast(Bcast::Col, {fixedAddr[i], r.cols * dtypeBytes(o.dtype)},
                     fixedAddr[i], 1, r.cols, o.dtype, o.dtype);
         }
-        if (rowF32[i]) {
+        if (rowF32[i] != kNoCopy) {
           vec.unary(UnOp::Copy, {rowF32[i], r.cols * 4},
                     {fixedAddr[i], r.cols * dtypeBytes(o.dtype)}, 1, r.cols,
                     Dtype::F32, o.dtype);
@@ -953,6 +1009,8 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
   }
   Footprint used;
   used.low = sram.used();
+  used.highLo = early ? earlyLo : 0;
+  used.highHi = early ? earlyLo + fixedTotal : 0;
   used.writeLo = r.out;
   used.writeHi = r.out + r.rows * r.cols * eo;
   {

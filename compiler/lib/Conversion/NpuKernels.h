@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nuri::npu {
@@ -152,6 +153,14 @@ private:
   /// Ends a kernel: the dma, matrix and vector queues of every core meet at
   /// one barrier (the fetch queues never do; see gemm()).
   void barrierAll(const Footprint &used = {});
+  /// Where this kernel may put buffers the fetch queue fills while the
+  /// previous kernel still runs: the largest stretch of SRAM above `used`
+  /// (this kernel's own buffers so far) that the previous kernel leaves
+  /// alone, as its end and size; {0, 0} when there is no previous kernel or
+  /// it writes any of `reads` (tagged [lo, hi) ranges the loads read).
+  std::pair<uint64_t, uint64_t> placeBesidePrevious(
+      uint64_t used,
+      const std::vector<std::pair<uint64_t, uint64_t>> &reads) const;
   /// Lets the fetch queue of every core go on once the previous kernel
   /// (`previous`) or the one being emitted has started: a token its
   /// matrix queue signals right after the barrier that starts it.
