@@ -57,20 +57,24 @@ StreamBuilder &StreamBuilder::nop(unsigned cycles) {
 }
 StreamBuilder &StreamBuilder::end() { return emit(Instruction(Opcode::End)); }
 
+// dma.copy and dma.mcast move the same 3-D box; only where it goes differs.
+static Instruction dmaBox(Opcode op, const DmaDesc &d) {
+  return Instruction(op)
+      .set(Field::SrcSpace, static_cast<uint64_t>(d.srcSpace))
+      .set(Field::Src, d.src)
+      .set(Field::Dst, d.dst)
+      .set(Field::Bytes, d.bytes)
+      .set(Field::Rows, d.rows)
+      .set(Field::Planes, d.planes)
+      .set(Field::SrcStride, d.srcStride)
+      .set(Field::DstStride, d.dstStride)
+      .set(Field::SrcPStride, d.srcPStride)
+      .set(Field::DstPStride, d.dstPStride);
+}
 StreamBuilder &StreamBuilder::dma(const DmaDesc &d) {
-  return emit(Instruction(Opcode::DmaCopy)
-                  .set(Field::SrcSpace, static_cast<uint64_t>(d.srcSpace))
+  return emit(dmaBox(Opcode::DmaCopy, d)
                   .set(Field::DstSpace, static_cast<uint64_t>(d.dstSpace))
-                  .set(Field::Core, d.peerCore)
-                  .set(Field::Src, d.src)
-                  .set(Field::Dst, d.dst)
-                  .set(Field::Bytes, d.bytes)
-                  .set(Field::Rows, d.rows)
-                  .set(Field::Planes, d.planes)
-                  .set(Field::SrcStride, d.srcStride)
-                  .set(Field::DstStride, d.dstStride)
-                  .set(Field::SrcPStride, d.srcPStride)
-                  .set(Field::DstPStride, d.dstPStride));
+                  .set(Field::Core, d.peerCore));
 }
 StreamBuilder &StreamBuilder::dmaMcast(const DmaDesc &d, uint32_t coreMask) {
   // The encoding has no `core` field for dma.mcast, so a peer source could
@@ -90,18 +94,7 @@ StreamBuilder &StreamBuilder::dmaMcast(const DmaDesc &d, uint32_t coreMask) {
   if (coreMask == 0) {
     fail("dma.mcast: empty core mask (cores=0) names no destination");
   }
-  return emit(Instruction(Opcode::DmaMcast)
-                  .set(Field::SrcSpace, static_cast<uint64_t>(d.srcSpace))
-                  .set(Field::Cores, coreMask)
-                  .set(Field::Src, d.src)
-                  .set(Field::Dst, d.dst)
-                  .set(Field::Bytes, d.bytes)
-                  .set(Field::Rows, d.rows)
-                  .set(Field::Planes, d.planes)
-                  .set(Field::SrcStride, d.srcStride)
-                  .set(Field::DstStride, d.dstStride)
-                  .set(Field::SrcPStride, d.srcPStride)
-                  .set(Field::DstPStride, d.dstPStride));
+  return emit(dmaBox(Opcode::DmaMcast, d).set(Field::Cores, coreMask));
 }
 // load and store are one 2-D copy in opposite directions.
 static DmaDesc tileCopy(Space fromSpace, TileRef from, Space toSpace,

@@ -10,6 +10,7 @@
 
 #include "nuri/Conversion/NpuCodegen.h"
 #include "nuri/Conversion/NpuProgram.h"
+#include "RoundTrip.h"
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
 #include "nuri/Package/GraphEmitter.h"
 #include "nuri/cpu/Kernels.h"
@@ -619,20 +620,8 @@ TEST(NpuProgram, ImportThenEmitIsTheSameProgram) {
   mlir::FailureOr<npu::CompiledPartition> part =
       npu::compileNpuPartition(func, t);
   ASSERT_TRUE(mlir::succeeded(part));
-  mlir::OpBuilder b(&ctx);
-  b.setInsertionPointToEnd(module->getBody());
-  npu::ProgramOp prog =
-      npu::importProgram(b, b.getUnknownLoc(), "p", *part, t.name);
-  ASSERT_TRUE(mlir::succeeded(mlir::verify(prog)));
-  mlir::FailureOr<isa::Program> back = npu::emitProgram(prog);
-  ASSERT_TRUE(mlir::succeeded(back));
-  ASSERT_EQ(back->streams.size(), part->program.streams.size());
-  for (size_t i = 0; i < back->streams.size(); ++i) {
-    EXPECT_EQ(back->streams[i].core, part->program.streams[i].core);
-    EXPECT_EQ(back->streams[i].engine, part->program.streams[i].engine);
-    EXPECT_TRUE(back->streams[i].insts == part->program.streams[i].insts)
-        << "stream " << i;
-  }
+  EXPECT_TRUE(test::emitsBack(
+      test::importForTest(*module, part->program, t.name), part->program));
 }
 
 TEST(NpuProgram, EveryOpcodeHasAnOpAndRoundTrips) {
@@ -682,20 +671,8 @@ TEST(NpuProgram, EveryOpcodeHasAnOpAndRoundTrips) {
   ctx.loadDialect<npu::NpuDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx));
-  mlir::OpBuilder b(&ctx);
-  b.setInsertionPointToEnd(module->getBody());
-  npu::CompiledPartition part;
-  part.program = *program;
-  npu::ProgramOp prog =
-      npu::importProgram(b, b.getUnknownLoc(), "p", part, "tiny");
-  ASSERT_TRUE(mlir::succeeded(mlir::verify(prog)));
-  mlir::FailureOr<isa::Program> back = npu::emitProgram(prog);
-  ASSERT_TRUE(mlir::succeeded(back));
-  ASSERT_EQ(back->streams.size(), program->streams.size());
-  for (size_t i = 0; i < back->streams.size(); ++i) {
-    EXPECT_TRUE(back->streams[i].insts == program->streams[i].insts)
-        << "stream " << i;
-  }
+  EXPECT_TRUE(test::emitsBack(test::importForTest(*module, *program),
+                              *program));
 }
 
 // Where a layer's cycles go: each prefix of the layer compiled and timed

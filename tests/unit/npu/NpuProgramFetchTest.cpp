@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "RoundTrip.h"
 #include "nuri/Conversion/NpuProgram.h"
 #include "nuri/isa/Assembler.h"
 
@@ -45,13 +46,7 @@ TEST(NpuProgram, FetchStreamImportsAndEmitsUnchanged) {
   ctx.loadDialect<npu::NpuDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx));
-  mlir::OpBuilder b(&ctx);
-  b.setInsertionPointToEnd(module->getBody());
-  npu::CompiledPartition part;
-  part.program = *program;
-  npu::ProgramOp prog =
-      npu::importProgram(b, b.getUnknownLoc(), "p", part, "tiny");
-  ASSERT_TRUE(mlir::succeeded(mlir::verify(prog)));
+  npu::ProgramOp prog = test::importForTest(*module, *program);
 
   unsigned fetchStreams = 0;
   for (mlir::Operation &op : prog.getBody().front()) {
@@ -62,17 +57,7 @@ TEST(NpuProgram, FetchStreamImportsAndEmitsUnchanged) {
     }
   }
   EXPECT_EQ(fetchStreams, 1u);
-
-  mlir::FailureOr<isa::Program> back = npu::emitProgram(prog);
-  ASSERT_TRUE(mlir::succeeded(back));
-  ASSERT_EQ(back->streams.size(), program->streams.size());
-  for (size_t i = 0; i < back->streams.size(); ++i) {
-    EXPECT_EQ(back->streams[i].core, program->streams[i].core);
-    EXPECT_EQ(back->streams[i].engine, program->streams[i].engine) << i;
-    EXPECT_TRUE(back->streams[i].insts == program->streams[i].insts)
-        << "stream " << i;
-  }
-  ASSERT_NE(back->find(0, isa::Engine::Fetch), nullptr);
+  EXPECT_TRUE(test::emitsBack(prog, *program));
 }
 
 TEST(NpuProgram, EmitterRejectsAComputeOpOnTheFetchQueue) {
@@ -83,13 +68,9 @@ TEST(NpuProgram, EmitterRejectsAComputeOpOnTheFetchQueue) {
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx));
   mlir::OpBuilder b(&ctx);
-  b.setInsertionPointToEnd(module->getBody());
-  npu::CompiledPartition part;
-  isa::Program good = *isa::assemble(".stream core=0 engine=fetch\n"
-                                     "  nop cycles=1\n  end\n");
-  part.program = good;
-  npu::ProgramOp prog =
-      npu::importProgram(b, b.getUnknownLoc(), "p", part, "tiny");
+  npu::ProgramOp prog = test::importForTest(
+      *module, *isa::assemble(".stream core=0 engine=fetch\n"
+                              "  nop cycles=1\n  end\n"));
   auto stream = mlir::cast<npu::StreamOp>(prog.getBody().front().front());
   mlir::OpBuilder sb = mlir::OpBuilder::atBlockEnd(&stream.getBody().front());
   mlir::OperationState st(b.getUnknownLoc(), "npu.mm");
