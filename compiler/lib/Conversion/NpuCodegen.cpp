@@ -28,6 +28,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <array>
 #include <optional>
 
 using namespace mlir;
@@ -196,6 +197,56 @@ int64_t trailing(RankedTensorType t, int64_t axis) {
     n *= t.getDimSize(i);
   }
   return n;
+}
+
+/// A transpose that moves the innermost dimension as a batch of 2-D
+/// transposes: perm = (0..k-1, m..rank-1, k..m-1), i.e. two groups of
+/// adjacent dims swap places behind an untouched prefix. Returns
+/// {batch, rows, cols} of the grouped [batch, rows, cols] input.
+std::optional<std::array<int64_t, 3>> asBatchedTranspose(TransposeOp t) {
+  ArrayRef<int64_t> perm = t.getPermutation();
+  ArrayRef<int64_t> in = tensorOf(t.getInput()).getShape();
+  int64_t rank = int64_t(perm.size()), k = 0;
+  while (k < rank && perm[k] == k) {
+    ++k;
+  }
+  if (k >= rank - 1) {
+    return std::nullopt;
+  }
+  int64_t m = perm[k];
+  for (int64_t i = k; i < rank; ++i) {
+    int64_t want = i - k < rank - m ? m + (i - k) : k + (i - k - (rank - m));
+    if (perm[i] != want) {
+      return std::nullopt;
+    }
+  }
+  std::array<int64_t, 3> g{1, 1, 1};
+  for (int64_t i = 0; i < rank; ++i) {
+    g[i < k ? 0 : i < m ? 1 : 2] *= in[i];
+  }
+  return g;
+}
+
+/// The indices of a gather whose index operand is a constant (a KV cache
+/// split into layers, a fixed token), normalized to [0, dim); nullopt when
+/// they are only known at run time or out of range.
+std::optional<std::vector<int64_t>> constantGatherIndices(GatherOp g) {
+  ConstantOp c = constantOf(g.getIndices());
+  if (!c) {
+    return std::nullopt;
+  }
+  FailureOr<std::vector<int64_t>> v = readAsInt(c.getValue());
+  if (failed(v)) {
+    return std::nullopt;
+  }
+  int64_t dim = tensorOf(g.getInput()).getDimSize(int64_t(g.getAxis()));
+  for (int64_t &i : *v) {
+    i = i < 0 ? i + dim : i;
+    if (i < 0 || i >= dim) {
+      return std::nullopt;
+    }
+  }
+  return std::move(*v);
 }
 
 bool isHeadSwap(TransposeOp t) {
@@ -377,9 +428,11 @@ std::string whyNot(Operation *op, const target::Target &t) {
       .Case([&](ReshapeOp) -> std::string { return ""; })
       .Case([&](TransposeOp tr) -> std::string {
         ArrayRef<int64_t> perm = tr.getPermutation();
-        if (perm.empty() || perm.back() != int64_t(perm.size()) - 1) {
-          return "transpose moves the innermost dimension (needs the vector "
-                 "engine's transpose, not lowered yet)";
+        if (!perm.empty() && perm.back() != int64_t(perm.size()) - 1 &&
+            !asBatchedTranspose(tr)) {
+          return "transpose moves the innermost dimension in a way that is "
+                 "not a batch of 2-D transposes (two groups of adjacent dims "
+                 "swapping places)";
         }
         return "";
       })
@@ -408,11 +461,17 @@ std::string whyNot(Operation *op, const target::Target &t) {
         }
         return "";
       })
-      .Case([&](GatherOp) -> std::string {
+      .Case([&](GatherOp g) -> std::string {
         // Embedding lookups address rows by token ids known only at run
-        // time; the DMA engines take addresses from the instruction.
-        return "gather reads rows chosen by run-time indices (the ISA has no "
-               "indirect DMA)";
+        // time; the DMA engines take addresses from the instruction. With
+        // constant indices a gather is a set of copies.
+        if (!constantGatherIndices(g)) {
+          return constantOf(g.getIndices())
+                     ? "gather index out of range"
+                     : "gather reads rows chosen by run-time indices (the "
+                       "ISA has no indirect DMA)";
+        }
+        return "";
       })
       .Default([&](Operation *o) -> std::string {
         return fmt::format("no NPU lowering for '{}'",
@@ -975,6 +1034,19 @@ LogicalResult PartitionLowering::lowerTranspose(TransposeOp op) {
     return failure();
   }
   uint64_t dst = resultAddr(op.getOutput());
+  if (!perm.empty() && perm.back() != rank - 1) {
+    // claimsOp admitted it: a batch of 2-D transposes on the vector engine.
+    std::array<int64_t, 3> g = *asBatchedTranspose(op);
+    TransposeDesc td;
+    td.batch = uint64_t(g[0]);
+    td.rows = uint64_t(g[1]);
+    td.cols = uint64_t(g[2]);
+    td.in = *src;
+    td.out = dst;
+    td.dtype = *isaType(it.getElementType());
+    emit_.transpose(td);
+    return success();
+  }
   // The innermost dim stays: rows are runs of it; the next two output dims
   // are the DMA's rows and planes, the rest one descriptor each.
   isa::DmaDesc d;
@@ -1192,6 +1264,28 @@ LogicalResult PartitionLowering::lowerDataMovement(Operation *op) {
                 t.getShape(), e, copies);
       off += t.getDimSize(axis);
     }
+  } else if (auto ga = dyn_cast<GatherOp>(op)) {
+    // Constant indices (claimsOp): one box copy per index, the output seen
+    // as [input dims before axis, indices flattened, input dims after].
+    std::vector<int64_t> idx = *constantGatherIndices(ga);
+    auto it = tensorOf(ga.getInput());
+    uint64_t e =
+        bytesOf(ga.getInput()) / std::max<int64_t>(1, it.getNumElements());
+    FailureOr<uint64_t> src = addrOf(ga.getInput());
+    if (failed(src)) {
+      return failure();
+    }
+    int64_t axis = int64_t(ga.getAxis());
+    SmallVector<int64_t> outShape(it.getShape()), box(it.getShape());
+    outShape[axis] = int64_t(idx.size());
+    box[axis] = 1;
+    uint64_t dst = resultAddr(ga.getOutput());
+    for (size_t j = 0; j < idx.size(); ++j) {
+      SmallVector<int64_t> so(it.getRank(), 0), dOff(it.getRank(), 0);
+      so[axis] = idx[j];
+      dOff[axis] = int64_t(j);
+      boxCopies(*src, it.getShape(), so, dst, outShape, dOff, box, e, copies);
+    }
   } else {
     auto sl = cast<SliceOp>(op);
     auto it = tensorOf(sl.getInput()), ot = tensorOf(sl.getOutput());
@@ -1301,7 +1395,7 @@ LogicalResult PartitionLowering::lower(Operation *op) {
             .Case([&](RmsNormOp l) { return lowerNorm(l, true); })
             .Case([&](AttentionOp a) { return lowerAttention(a); })
             .Case([&](RopeOp r) { return lowerRope(r); })
-            .Case<SplitOp, ConcatOp, SliceOp>(
+            .Case<SplitOp, ConcatOp, SliceOp, GatherOp>(
                 [&](Operation *o) { return lowerDataMovement(o); })
             .Default([&](Operation *o) -> LogicalResult {
               if (auto code = binaryOpcode(o)) {

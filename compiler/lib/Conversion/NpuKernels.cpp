@@ -1028,6 +1028,104 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
 }
 
 //===----------------------------------------------------------------------===//
+// Transposes that move the innermost dimension
+//===----------------------------------------------------------------------===//
+
+void KernelEmitter::transpose(const TransposeDesc &t) {
+  const unsigned P = t_.cores, e = dtypeBytes(t.dtype);
+  if (t.batch == 0 || t.rows == 0 || t.cols == 0) {
+    barrierAll();
+    return;
+  }
+  // Square-ish tiles up to 128 x 128, two of each (in, out) per core so
+  // loads, transposes and stores of neighbouring tiles overlap.
+  uint64_t tr = std::min<uint64_t>(t.rows, 128),
+           tc = std::min<uint64_t>(t.cols, 128);
+  while (4 * tr * tc * e + 64 * 8 > t_.sram.bytesPerCore && (tr > 1 || tc > 1)) {
+    if (tr >= tc) {
+      tr = ceilDiv(tr, 2);
+    } else {
+      tc = ceilDiv(tc, 2);
+    }
+  }
+  SramPlan sram(t_.sram.bytesPerCore);
+  uint64_t inS[2], outS[2];
+  for (int i = 0; i < 2; ++i) {
+    inS[i] = sram.alloc(tr * tc * e, "transpose input tile");
+    outS[i] = sram.alloc(tr * tc * e, "transpose output tile");
+  }
+  struct Tile {
+    uint64_t b, r0, c0, rows, cols;
+  };
+  std::vector<std::vector<Tile>> work(P);
+  uint64_t u = 0;
+  for (uint64_t b = 0; b < t.batch; ++b) {
+    for (uint64_t r0 = 0; r0 < t.rows; r0 += tr) {
+      for (uint64_t c0 = 0; c0 < t.cols; c0 += tc, ++u) {
+        work[u % P].push_back({b, r0, c0, std::min(tr, t.rows - r0),
+                               std::min(tc, t.cols - c0)});
+      }
+    }
+  }
+  {
+    target::VectorCost v = target::vectorCost(
+        t_, target::VectorKind::Transpose, tr, tc, 1, 2 * e);
+    double bytes = 2.0 * double(t.batch * t.rows * t.cols * e);
+    bool viaDram = !(t.in & kSharedTag) || !(t.out & kSharedTag);
+    double link = viaDram ? t_.dramBytesPerCycle()
+                          : std::max(1.0, t_.noc.bytesPerCycle);
+    estimate_ = std::max<uint64_t>(work[0].size() * v.latency(),
+                                   uint64_t(bytes / link)) +
+                2 * t_.dram.latencyCycles;
+  }
+  enum : unsigned { kInFull, kInFree, kOutFull, kOutFree };
+  const uint64_t matrix = t.rows * t.cols * e;
+  for (unsigned p = 0; p < P; ++p) {
+    StreamBuilder dma = q(p, Engine::Dma), vec = q(p, Engine::Vector);
+    q(p, Engine::Matrix);
+    const std::vector<Tile> &tiles = work[p];
+    const uint64_t n = tiles.size();
+    Ring in{kInFull, kInFree, 2, n}, out{kOutFull, kOutFree, 2, n};
+    auto storeTile = [&](uint64_t i) {
+      const Tile &x = tiles[i];
+      out.consume(dma);
+      // Column c of the input tile is row c0 + c of the output.
+      dma.dma(store(outS[i % 2], x.rows * e,
+                    t.out + x.b * matrix + (x.c0 * t.rows + x.r0) * e,
+                    t.rows * e, x.cols, x.rows * e));
+      out.consumed(dma, i);
+    };
+    for (uint64_t i = 0; i < n; ++i) {
+      const Tile &x = tiles[i];
+      in.produce(dma, i);
+      dma.dma(load(t.in + x.b * matrix + (x.r0 * t.cols + x.c0) * e,
+                   t.cols * e, inS[i % 2], x.cols * e, x.rows, x.cols * e));
+      in.produced(dma);
+      if (i > 0) {
+        storeTile(i - 1);
+      }
+    }
+    if (n > 0) {
+      storeTile(n - 1);
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      const Tile &x = tiles[i];
+      in.consume(vec);
+      out.produce(vec, i);
+      vec.transpose({outS[i % 2], x.rows * e}, {inS[i % 2], x.cols * e},
+                    x.rows, x.cols, t.dtype);
+      in.consumed(vec, i);
+      out.produced(vec);
+    }
+  }
+  Footprint used;
+  used.low = sram.used();
+  used.writeLo = t.out;
+  used.writeHi = t.out + t.batch * matrix;
+  barrierAll(used);
+}
+
+//===----------------------------------------------------------------------===//
 // DRAM copies (reshape materialization, transposes that keep the last dim)
 //===----------------------------------------------------------------------===//
 

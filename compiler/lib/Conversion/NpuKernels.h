@@ -116,6 +116,15 @@ struct AttentionDesc {
            vStride[3] = {0, 0, 0}, oStride[3] = {0, 0, 0};
 };
 
+/// out[b] = in[b]^T for b < batch: dense row-major [rows x cols] matrices
+/// in, [cols x rows] out (a transpose that moves the innermost dimension,
+/// once its dims are grouped into batch, rows and cols).
+struct TransposeDesc {
+  uint64_t batch = 1, rows = 0, cols = 0;
+  uint64_t in = 0, out = 0;
+  isa::Dtype dtype = isa::Dtype::BF16;
+};
+
 /// What a kernel leaves alone for the next one's weight stream to use
 /// while it runs: it used the per-core SRAM [0, low) and [highLo, highHi)
 /// (the same on every core), wrote the tensor bytes [writeLo, writeHi)
@@ -134,6 +143,8 @@ public:
   void gemm(const GemmDesc &g);
   void rowwise(const RowwiseDesc &r);
   void attention(const AttentionDesc &a);
+  /// Tiles through SRAM, transposed by the vector engine.
+  void transpose(const TransposeDesc &t);
   /// Strided DRAM -> DRAM copies (materialized transposes, outputs that
   /// alias an input), spread over the cores' DMA queues.
   void copies(const std::vector<isa::DmaDesc> &all);

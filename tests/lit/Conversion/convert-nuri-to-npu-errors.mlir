@@ -53,3 +53,13 @@ func.func @attention_too_big(%q: tensor<1x1x4x512xbf16>) -> tensor<1x1x4x512xbf1
   %o = nuri.attention %q, %q, %q {scale = 0.125 : f32} : (tensor<1x1x4x512xbf16>, tensor<1x1x4x512xbf16>, tensor<1x1x4x512xbf16>) -> tensor<1x1x4x512xbf16>
   return %o : tensor<1x1x4x512xbf16>
 }
+
+// -----
+
+// Swapping two pairs of dims is not one batch of 2-D transposes.
+func.func @two_swaps(%x: tensor<2x3x5x7xbf16>) -> tensor<3x2x7x5xbf16> {
+  // expected-error @+1 {{cannot be lowered to the NPU: transpose moves the innermost dimension in a way that is not a batch of 2-D transposes}}
+  %0 = nuri.transpose %x {permutation = array<i64: 1, 0, 3, 2>} : tensor<2x3x5x7xbf16> -> tensor<3x2x7x5xbf16>
+  return %0 : tensor<3x2x7x5xbf16>
+}
+

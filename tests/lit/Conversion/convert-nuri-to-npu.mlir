@@ -143,3 +143,17 @@ func.func @heads(%x: tensor<3x16xbf16>) -> tensor<2x3x8xbf16> {
   %t = nuri.transpose %r {permutation = array<i64: 1, 0, 2>} : tensor<3x2x8xbf16> -> tensor<2x3x8xbf16>
   return %t : tensor<2x3x8xbf16>
 }
+
+// -----
+
+// A transpose that moves the innermost dimension is a batch of 2-D
+// transposes: tiles loaded by DMA, transposed by the vector engine, stored
+// with the output's row stride.
+// CHECK-LABEL: npu.program @innermost_transpose_npu
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "vec"}
+// CHECK-NEXT: npu.sem_wait
+// CHECK-NEXT: npu.vec_transpose {cols = 35 : i64, dst = {{[0-9]+}} : i64, dtype = "bf16", ldd = 6 : i64, lds = 70 : i64, rows = 3 : i64
+func.func @innermost_transpose(%x: tensor<2x3x5x7xbf16>) -> tensor<2x5x7x3xbf16> {
+  %0 = nuri.transpose %x {permutation = array<i64: 0, 2, 3, 1>} : tensor<2x3x5x7xbf16> -> tensor<2x5x7x3xbf16>
+  return %0 : tensor<2x5x7x3xbf16>
+}

@@ -746,6 +746,54 @@ TEST(NpuCodegen, DumpIrAfterAllPrintsTheNpuProgram) {
   EXPECT_NE(err.find("npu.mm"), std::string::npos);
 }
 
+TEST(NpuCodegen, TransposesOfTheInnermostDimMatchCpu) {
+  // Batches of 2-D transposes on the vector engine: shapes that do not fill
+  // a 128 x 128 tile, several tiles, every grouping of the swapped dims, on
+  // both cores of tiny and in f32 as in bf16.
+  struct Case {
+    std::vector<int64_t> in;
+    std::vector<int64_t> perm;
+    const char *et;
+  } cases[] = {{{37, 300}, {1, 0}, "bf16"},
+               {{2, 3, 5, 7}, {0, 2, 3, 1}, "bf16"},
+               {{2, 3, 5, 7}, {0, 1, 3, 2}, "f32"},
+               {{2, 9, 4, 130}, {0, 3, 1, 2}, "bf16"},
+               {{6, 4, 5}, {2, 0, 1}, "f32"}};
+  for (const Case &c : cases) {
+    std::vector<int64_t> out;
+    std::string perm;
+    for (int64_t p : c.perm) {
+      out.push_back(c.in[p]);
+      perm += (perm.empty() ? "" : ", ") + std::to_string(p);
+    }
+    std::string it = tensorType(c.in, c.et), ot = tensorType(out, c.et);
+    std::string src = "func.func @main(%x: " + it + ") -> " + ot +
+                      " {\n  %0 = nuri.transpose %x {permutation = array<i64: " +
+                      perm + ">} : " + it + " -> " + ot +
+                      "\n  return %0 : " + ot + "\n}\n";
+    SCOPED_TRACE(src);
+    Outcome o = runBoth(src, "tiny");
+    expectClose(o, 0.0, 0.0);
+  }
+}
+
+TEST(NpuCodegen, GatherWithConstantIndicesMatchesCpu) {
+  // A KV cache split into its layers (a scalar index on axis 0) and rows
+  // picked on an inner axis, negative indices counting from the end.
+  std::string x = tensorType({4, 3, 6}), a = tensorType({3, 6}),
+              b = tensorType({4, 2, 2, 6});
+  std::string src =
+      "func.func @main(%x: " + x + ") -> (" + a + ", " + b +
+      ") {\n  %i = nuri.constant dense<-2> : tensor<i64>\n"
+      "  %j = nuri.constant dense<[[2, 0], [-1, 2]]> : tensor<2x2xi64>\n"
+      "  %0 = nuri.gather %x, %i {axis = 0 : i64} : " + x +
+      ", tensor<i64> -> " + a + "\n  %1 = nuri.gather %x, %j {axis = 1 : i64} : " +
+      x + ", tensor<2x2xi64> -> " + b + "\n  return %0, %1 : " + a + ", " + b +
+      "\n}\n";
+  Outcome o = runBoth(src, "tiny");
+  expectClose(o, 0.0, 0.0);
+}
+
 TEST(NpuCodegen, TransposeWithMoreRowsThanOneDescriptorMatchesCpu) {
   // 70000 rows exceed the DMA's 16-bit row count: the copy is cut.
   std::string in = tensorType({70000, 2, 2}), out = tensorType({2, 70000, 2});
