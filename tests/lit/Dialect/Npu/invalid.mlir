@@ -285,3 +285,174 @@ npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
 npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
   npu.nop {cycles = 1 : i64}
 }
+
+// -----
+
+func.func @f(%a: tensor<8x16xbf16>, %b: tensor<16x8xf16>) -> tensor<8x8xbf16> {
+  // expected-error @+1 {{multiplies 'bf16' by 'f16'; a and b must have one element type}}
+  %y = npu.gemm %a, %b : (tensor<8x16xbf16>, tensor<16x8xf16>) -> tensor<8x8xbf16>
+  return %y : tensor<8x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<8xbf16>, %b: tensor<8x8xbf16>) -> tensor<8xbf16> {
+  // expected-error @+1 {{expects a and b of rank >= 2, got 1 and 2}}
+  %y = npu.gemm %a, %b : (tensor<8xbf16>, tensor<8x8xbf16>) -> tensor<8xbf16>
+  return %y : tensor<8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<8x16xbf16>, %b: tensor<12x8xbf16>) -> tensor<8x8xbf16> {
+  // expected-error @+1 {{contracts K = 16 of a with 12 rows of b}}
+  %y = npu.gemm %a, %b : (tensor<8x16xbf16>, tensor<12x8xbf16>) -> tensor<8x8xbf16>
+  return %y : tensor<8x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8x16xbf16>, %b: tensor<16x8xbf16>) -> tensor<16x8xbf16> {
+  // expected-error @+1 {{has result 'tensor<16x8xbf16>'; a x b has shape [2, 8, 8]}}
+  %y = npu.gemm %a, %b : (tensor<2x8x16xbf16>, tensor<16x8xbf16>) -> tensor<16x8xbf16>
+  return %y : tensor<16x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<3x8x16xbf16>, %b: tensor<2x16x8xbf16>) -> tensor<2x8x8xbf16> {
+  // expected-error @+1 {{has batch dims of a that are neither absent nor those of b}}
+  %y = npu.gemm %a, %b : (tensor<3x8x16xbf16>, tensor<2x16x8xbf16>) -> tensor<2x8x8xbf16>
+  return %y : tensor<2x8x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<8x16xbf16>, %b: tensor<2x16x8xbf16>, %r: tensor<2x8x8xbf16>) -> tensor<2x8x8xbf16> {
+  // expected-error @+1 {{fuses an epilogue into a batched GEMM (b is 'tensor<2x16x8xbf16>'); epilogues take a [K, N] b}}
+  %y = npu.gemm %a, %b residual %r : (tensor<8x16xbf16>, tensor<2x16x8xbf16>, tensor<2x8x8xbf16>) -> tensor<2x8x8xbf16>
+  return %y : tensor<2x8x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<8x16xbf16>, %b: tensor<16x8xbf16>, %c: tensor<4xf32>) -> tensor<8x8xbf16> {
+  // expected-error @+1 {{has a bias of 4 values for 8 columns}}
+  %y = npu.gemm %a, %b bias %c : (tensor<8x16xbf16>, tensor<16x8xbf16>, tensor<4xf32>) -> tensor<8x8xbf16>
+  return %y : tensor<8x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<8x16xbf16>, %b: tensor<16x8xbf16>, %r: tensor<8x8xf32>) -> tensor<8x8xbf16> {
+  // expected-error @+1 {{has a residual of type 'tensor<8x8xf32>', not the result type 'tensor<8x8xbf16>'}}
+  %y = npu.gemm %a, %b residual %r : (tensor<8x16xbf16>, tensor<16x8xbf16>, tensor<8x8xf32>) -> tensor<8x8xbf16>
+  return %y : tensor<8x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<8x16xbf16>, %b: tensor<16x8xbf16>) -> tensor<8x8xbf16> {
+  // expected-error @+1 {{has act 'swish'; expected none, relu, gelu, silu or tanh}}
+  %y = npu.gemm %a, %b {act = "swish"} : (tensor<8x16xbf16>, tensor<16x8xbf16>) -> tensor<8x8xbf16>
+  return %y : tensor<8x8xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{'npu.layout' = "strided" is not alias, head_split, head_merge or columns}}
+  %y = nuri.relu %x {npu.layout = "strided"} : tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{'npu.layout' = "alias" applies to nuri.reshape}}
+  %y = nuri.relu %x {npu.layout = "alias"} : tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x2x3x4xbf16>) -> tensor<2x1x3x4xbf16> {
+  // expected-error @+1 {{'npu.layout' = "head_split" applies to a nuri.transpose with permutation [0, 2, 1, 3]}}
+  %y = nuri.transpose %x {npu.layout = "head_split", permutation = array<i64: 1, 0, 2, 3>} : tensor<1x2x3x4xbf16> -> tensor<2x1x3x4xbf16>
+  return %y : tensor<2x1x3x4xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xbf16>) -> tensor<2x4xbf16> {
+  // expected-error @+1 {{'npu.layout' = "columns" applies to a unit-step nuri.slice of the last dimension}}
+  %y = nuri.slice %x {npu.layout = "columns", starts = array<i64: 1, 0>, limits = array<i64: 3, 4>, steps = array<i64: 1, 1>} : tensor<4x8xbf16> -> tensor<2x4xbf16>
+  return %y : tensor<2x4xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{'npu.buffers' has 2 entries for 1 results}}
+  %y = nuri.relu %x {npu.buffers = [#npu.buffer<"dram", 0>, #npu.buffer<"dram", 256>]} : tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{'npu.buffers' must be an array of #npu.buffer}}
+  %y = nuri.relu %x {npu.buffers = [0]} : tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{memory space 'sram' is not dram or shared}}
+  %y = nuri.relu %x {npu.buffers = [#npu.buffer<"sram", 0>]} : tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{offset 100 is not a non-negative multiple of 256}}
+  %y = nuri.relu %x {npu.buffers = [#npu.buffer<"dram", 100>]} : tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+// expected-error @+1 {{'npu.buffer' of argument must be a #npu.buffer in dram, got #npu.buffer<"shared", 0>}}
+func.func @f(%x: tensor<4x8xbf16> {npu.buffer = #npu.buffer<"shared", 0>}) -> tensor<4x8xbf16> {
+  return %x : tensor<4x8xbf16>
+}
+
+// -----
+
+// expected-error @+1 {{'npu.staged' of argument must be a #npu.buffer in shared, got #npu.buffer<"dram", 0>}}
+func.func @f(%x: tensor<4x8xbf16> {npu.staged = #npu.buffer<"dram", 0>}) -> tensor<4x8xbf16> {
+  return %x : tensor<4x8xbf16>
+}
+
+// -----
+
+// expected-error @+1 {{'npu.staged' applies to arguments}}
+func.func @f(%x: tensor<4x8xbf16>) -> (tensor<4x8xbf16> {npu.staged = #npu.buffer<"shared", 0>}) {
+  return %x : tensor<4x8xbf16>
+}
+
+// -----
+
+// expected-error @+1 {{has unknown attribute 'npu.plan'}}
+func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> attributes {npu.plan = 1} {
+  return %x : tensor<4x8xbf16>
+}
+
+// -----
+
+// expected-error @+1 {{'npu.dram_bytes' must be a non-negative integer}}
+func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> attributes {npu.dram_bytes = -1} {
+  return %x : tensor<4x8xbf16>
+}

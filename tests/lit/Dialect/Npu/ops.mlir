@@ -1,4 +1,4 @@
-// RUN: nuri-opt %s | nuri-opt | FileCheck %s
+// RUN: nuri-opt %s --split-input-file | nuri-opt --split-input-file | FileCheck %s
 // Every npu op parses, verifies and prints back.
 
 // CHECK-LABEL: npu.program @all_ops
@@ -65,4 +65,24 @@ npu.program @fetch_stream attributes {target = "tiny", inputs = [], outputs = []
     npu.sem_wait {sem = 1 : i64, count = 1 : i64}
     npu.barrier {bar = 0 : i64, count = 3 : i64}
   }
+}
+
+// -----
+
+// The kernel op and the planning attributes on a partition.
+// CHECK-LABEL: func.func @planned
+// CHECK-SAME: {npu.buffer = #npu.buffer<"dram", 0>, npu.staged = #npu.buffer<"shared", 0>}
+// CHECK-SAME: -> (tensor<8x32xbf16> {npu.buffer = #npu.buffer<"dram", 4096>})
+// CHECK-SAME: attributes {npu.dram_bytes = 8192 : i64}
+// CHECK: npu.gemm %arg0, %{{.*}} bias %{{.*}} residual %arg1 {act = "gelu", npu.buffers = [#npu.buffer<"dram", 4096>]} : (tensor<8x16xbf16>, tensor<16x32xbf16>, tensor<32xf32>, tensor<8x32xbf16>) -> tensor<8x32xbf16>
+// CHECK: npu.gemm %arg2, %{{.*}} : (tensor<2x8x16xbf16>, tensor<2x16x32xbf16>) -> tensor<2x8x32xbf16>
+// CHECK: nuri.reshape %{{.*}} {npu.layout = "alias"}
+func.func @planned(%x: tensor<8x16xbf16> {npu.buffer = #npu.buffer<"dram", 0>, npu.staged = #npu.buffer<"shared", 0>}, %r: tensor<8x32xbf16> {npu.buffer = #npu.buffer<"dram", 256>}, %a: tensor<2x8x16xbf16> {npu.buffer = #npu.buffer<"dram", 1024>}) -> (tensor<8x32xbf16> {npu.buffer = #npu.buffer<"dram", 4096>}) attributes {npu.dram_bytes = 8192 : i64} {
+  %w = nuri.constant {npu.buffers = [#npu.buffer<"dram", 2048>]} dense<0.5> : tensor<16x32xbf16>
+  %b = nuri.constant dense<1.0> : tensor<32xf32>
+  %y = npu.gemm %x, %w bias %b residual %r {act = "gelu", npu.buffers = [#npu.buffer<"dram", 4096>]} : (tensor<8x16xbf16>, tensor<16x32xbf16>, tensor<32xf32>, tensor<8x32xbf16>) -> tensor<8x32xbf16>
+  %wb = nuri.constant dense<0.5> : tensor<2x16x32xbf16>
+  %z = npu.gemm %a, %wb : (tensor<2x8x16xbf16>, tensor<2x16x32xbf16>) -> tensor<2x8x32xbf16>
+  %f = nuri.reshape %z {npu.layout = "alias"} : tensor<2x8x32xbf16> -> tensor<16x32xbf16>
+  return %y : tensor<8x32xbf16>
 }

@@ -5,21 +5,237 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace nuri::npu;
 
 #include "nuri/Dialect/Npu/IR/NpuDialect.cpp.inc"
 
+#define GET_ATTRDEF_CLASSES
+#include "nuri/Dialect/Npu/IR/NpuAttrs.cpp.inc"
+
 void NpuDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
 #include "nuri/Dialect/Npu/IR/NpuOps.cpp.inc"
       >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "nuri/Dialect/Npu/IR/NpuAttrs.cpp.inc"
+      >();
 }
 
 #define GET_OP_CLASSES
 #include "nuri/Dialect/Npu/IR/NpuOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// The planning passes' attributes
+//===----------------------------------------------------------------------===//
+
+LogicalResult BufferAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 StringRef space, int64_t offset) {
+  if (space != "dram" && space != "shared") {
+    return emitError() << "memory space '" << space
+                       << "' is not dram or shared";
+  }
+  if (offset < 0 || offset % 256) {
+    return emitError() << "offset " << offset
+                       << " is not a non-negative multiple of 256";
+  }
+  return success();
+}
+
+namespace {
+
+bool isHeadSwapTranspose(Operation *op) {
+  auto perm = op->getAttrOfType<DenseI64ArrayAttr>("permutation");
+  return op->getName().getStringRef() == "nuri.transpose" && perm &&
+         perm.asArrayRef() == ArrayRef<int64_t>{0, 2, 1, 3};
+}
+
+/// A unit-step slice that keeps every dimension but the last whole.
+bool isColumnSlice(Operation *op) {
+  if (op->getName().getStringRef() != "nuri.slice" ||
+      op->getNumOperands() != 1) {
+    return false;
+  }
+  auto in = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
+  auto starts = op->getAttrOfType<DenseI64ArrayAttr>("starts");
+  auto limits = op->getAttrOfType<DenseI64ArrayAttr>("limits");
+  auto steps = op->getAttrOfType<DenseI64ArrayAttr>("steps");
+  if (!in || !starts || !limits || !steps || in.getRank() == 0 ||
+      int64_t(steps.size()) != in.getRank()) {
+    return false;
+  }
+  for (int64_t d = 0; d < in.getRank(); ++d) {
+    bool last = d + 1 == in.getRank();
+    if (steps[d] != 1 ||
+        (!last && (starts[d] != 0 || limits[d] != in.getDimSize(d)))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+LogicalResult verifyLayout(Operation *op, Attribute attr) {
+  auto s = dyn_cast<StringAttr>(attr);
+  if (!s) {
+    return op->emitOpError("'") << kLayoutAttr << "' must be a string";
+  }
+  StringRef v = s.getValue();
+  if (v == kLayoutAlias) {
+    if (op->getName().getStringRef() != "nuri.reshape") {
+      return op->emitOpError("'")
+             << kLayoutAttr << "' = \"" << v << "\" applies to nuri.reshape";
+    }
+    return success();
+  }
+  if (v == kLayoutHeadSplit || v == kLayoutHeadMerge) {
+    if (!isHeadSwapTranspose(op)) {
+      return op->emitOpError("'")
+             << kLayoutAttr << "' = \"" << v
+             << "\" applies to a nuri.transpose with permutation [0, 2, 1, 3]";
+    }
+    return success();
+  }
+  if (v == kLayoutColumns) {
+    if (!isColumnSlice(op)) {
+      return op->emitOpError("'")
+             << kLayoutAttr << "' = \"" << v
+             << "\" applies to a unit-step nuri.slice of the last dimension";
+    }
+    return success();
+  }
+  return op->emitOpError("'")
+         << kLayoutAttr << "' = \"" << v
+         << "\" is not alias, head_split, head_merge or columns";
+}
+
+LogicalResult verifyBinding(Operation *op, NamedAttribute attr,
+                            StringRef what) {
+  auto b = dyn_cast<BufferAttr>(attr.getValue());
+  StringRef want = attr.getName() == kStagedAttr ? "shared" : "dram";
+  if (attr.getName() != kBufferAttr && attr.getName() != kStagedAttr) {
+    return op->emitOpError("has unknown ")
+           << what << " attribute '" << attr.getName().getValue() << "'";
+  }
+  if (attr.getName() == kStagedAttr && what != "argument") {
+    return op->emitOpError("'") << kStagedAttr << "' applies to arguments";
+  }
+  if (!b || b.getSpace() != want) {
+    return op->emitOpError("'") << attr.getName().getValue() << "' of " << what
+                                << " must be a #npu.buffer in " << want
+                                << ", got " << attr.getValue();
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult NpuDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attr) {
+  if (attr.getName() == kLayoutAttr) {
+    return verifyLayout(op, attr.getValue());
+  }
+  if (attr.getName() == kBuffersAttr) {
+    auto list = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!list || !llvm::all_of(list, llvm::IsaPred<BufferAttr>)) {
+      return op->emitOpError("'")
+             << kBuffersAttr << "' must be an array of #npu.buffer";
+    }
+    if (list.size() != op->getNumResults()) {
+      return op->emitOpError("'")
+             << kBuffersAttr << "' has " << list.size() << " entries for "
+             << op->getNumResults() << " results";
+    }
+    return success();
+  }
+  if (attr.getName() == kDramBytesAttr) {
+    auto n = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!n || n.getInt() < 0) {
+      return op->emitOpError("'")
+             << kDramBytesAttr << "' must be a non-negative integer";
+    }
+    return success();
+  }
+  return op->emitOpError("has unknown attribute '")
+         << attr.getName().getValue() << "'";
+}
+
+LogicalResult NpuDialect::verifyRegionArgAttribute(Operation *op, unsigned,
+                                                   unsigned,
+                                                   NamedAttribute attr) {
+  return verifyBinding(op, attr, "argument");
+}
+
+LogicalResult NpuDialect::verifyRegionResultAttribute(Operation *op, unsigned,
+                                                      unsigned,
+                                                      NamedAttribute attr) {
+  return verifyBinding(op, attr, "result");
+}
+
+LogicalResult GemmOp::verify() {
+  auto at = cast<RankedTensorType>(getA().getType());
+  auto bt = cast<RankedTensorType>(getB().getType());
+  auto ot = cast<RankedTensorType>(getOutput().getType());
+  if (at.getRank() < 2 || bt.getRank() < 2) {
+    return emitOpError("expects a and b of rank >= 2, got ")
+           << at.getRank() << " and " << bt.getRank();
+  }
+  if (at.getElementType() != bt.getElementType()) {
+    return emitOpError("multiplies ")
+           << at.getElementType() << " by " << bt.getElementType()
+           << "; a and b must have one element type";
+  }
+  int64_t k = at.getShape().back(), n = bt.getShape().back();
+  if (bt.getDimSize(bt.getRank() - 2) != k) {
+    return emitOpError("contracts K = ")
+           << k << " of a with " << bt.getDimSize(bt.getRank() - 2)
+           << " rows of b";
+  }
+  SmallVector<int64_t> want;
+  if (bt.getRank() == 2) {
+    want.assign(at.getShape().begin(), at.getShape().end() - 1);
+  } else {
+    ArrayRef<int64_t> batch = bt.getShape().drop_back(2);
+    if (at.getRank() != 2 && at.getShape().drop_back(2) != batch) {
+      return emitOpError("has batch dims of a that are neither absent nor "
+                         "those of b: ")
+             << at << " and " << bt;
+    }
+    want.assign(batch.begin(), batch.end());
+    want.push_back(at.getDimSize(at.getRank() - 2));
+  }
+  want.push_back(n);
+  if (ot.getShape() != ArrayRef<int64_t>(want)) {
+    return emitOpError("has result ")
+           << ot << "; a x b has shape [" << ArrayRef<int64_t>(want) << "]";
+  }
+  if ((getBias() || getResidual()) && bt.getRank() != 2) {
+    return emitOpError("fuses an epilogue into a batched GEMM (b is ")
+           << bt << "); epilogues take a [K, N] b";
+  }
+  if (Value bias = getBias()) {
+    auto t = cast<RankedTensorType>(bias.getType());
+    if (t.getNumElements() != n) {
+      return emitOpError("has a bias of ")
+             << t.getNumElements() << " values for " << n << " columns";
+    }
+  }
+  if (Value r = getResidual()) {
+    if (r.getType() != ot) {
+      return emitOpError("has a residual of type ")
+             << r.getType() << ", not the result type " << ot;
+    }
+  }
+  uint64_t act = 0;
+  if (!nuri::isa::parseEnum(nuri::isa::FieldKind::Act, getAct().str(), act)) {
+    return emitOpError("has act '")
+           << getAct() << "'; expected none, relu, gelu, silu or tanh";
+  }
+  return success();
+}
 
 namespace nuri::npu {
 

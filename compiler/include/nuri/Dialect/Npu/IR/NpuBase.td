@@ -29,6 +29,13 @@ def Npu_Dialect : Dialect {
   // Fields are inherent attributes in the op's dictionary, like the nuri
   // dialect: the importer and the emitter address them by ISA field name.
   let usePropertiesForAttributes = 0;
+  // The lowering's planning passes record their decisions as discardable
+  // `npu.*` attributes on nuri ops and on the partition's arguments and
+  // results (docs/npu-codegen.md); the dialect checks them.
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
 }
 
 class Npu_Op<string mnemonic, list<Trait> traits = []>

@@ -1,9 +1,11 @@
 //===- NpuOps.td - Operations of the npu dialect -----------*- tablegen -*-===//
 //
-// Structure (program, stream), then one op per ISA instruction grouped by
-// engine: synchronization, DMA, matrix, vector. Attribute names are the ISA
-// field mnemonics; enumerated fields are strings (`"bf16"`, `"dram"`,
-// `"gelu"`) checked against Isa.def by the verifier.
+// Kernels on tensors (what the planning passes of the lowering form from
+// nuri ops), then structure (program, stream), then one op per ISA
+// instruction grouped by engine: synchronization, DMA, matrix, vector.
+// Instruction attribute names are the ISA field mnemonics; enumerated
+// fields are strings (`"bf16"`, `"dram"`, `"gelu"`) checked against Isa.def
+// by the verifier.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +15,41 @@
 include "nuri/Dialect/Npu/IR/NpuBase.td"
 include "mlir/IR/RegionKindInterface.td"
 include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Kernels on tensors
+//===----------------------------------------------------------------------===//
+
+def Npu_GemmOp : Npu_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
+  let summary = "one GEMM kernel with its accumulator read-out epilogue";
+  let description = [{
+    `output = act(a x b + bias) + residual`, what one GEMM kernel computes:
+    the bias (one value per output column, added in f32), the activation
+    (`none`, `relu`, `gelu`, `silu`, `tanh`) and the cast to the output
+    type happen in the accumulator read-out, the residual (the output's
+    shape and type) is added to the rounded result, as the unfused graph
+    rounds. `b` is `[K, N]` (every row of `a`, whatever its leading dims,
+    is one GEMM row) or batched `[..., K, N]` with `a` either `[M, K]`
+    (shared by the batch) or batched alike; epilogues take the first form.
+    `npu-fuse-epilogues` forms it from `nuri.linear` / `nuri.matmul` and
+    the ops it absorbs.
+
+    ```mlir
+    %y = npu.gemm %x, %w bias %b residual %r {act = "gelu"} : (tensor<8x16xbf16>, tensor<16x32xbf16>, tensor<32xf32>, tensor<8x32xbf16>) -> tensor<8x32xbf16>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$a, AnyStaticShapeTensor:$b,
+                   Optional<AnyStaticShapeTensor>:$bias,
+                   Optional<AnyStaticShapeTensor>:$residual,
+                   DefaultValuedStrAttr<StrAttr, "none">:$act);
+  let results = (outs AnyStaticShapeTensor:$output);
+  let assemblyFormat = [{
+    $a `,` $b (`bias` $bias^)? (`residual` $residual^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
 
 //===----------------------------------------------------------------------===//
 // Structure
