@@ -1,5 +1,7 @@
 //===- ConvertNuriToNpu.cpp - NPU partitions to npu programs --------------===//
 
+#include "NpuPlan.h"
+
 #include "nuri/Conversion/NpuCodegen.h"
 #include "nuri/Conversion/NpuProgram.h"
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
@@ -21,9 +23,7 @@ struct ConvertNuriToNpuPass : impl::ConvertNuriToNpuBase<ConvertNuriToNpuPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    Result<target::Target> t = llvm::StringRef(target).ends_with(".yaml")
-                                   ? target::loadTargetFile(target)
-                                   : target::findTarget(target);
+    Result<target::Target> t = loadTargetOption(target);
     if (!t) {
       module.emitError("cannot load target '") << target << "': " << t.error();
       return signalPassFailure();

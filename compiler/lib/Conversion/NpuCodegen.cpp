@@ -1,18 +1,20 @@
 //===- NpuCodegen.cpp - NPU partitions to ISA programs --------------------===//
 //
-// compileNpuPartition: plans DRAM for every tensor of the partition
-// (constants with the layouts the kernels read, inputs, outputs,
-// intermediates with liveness), then hands each nuri op, with epilogues
-// fused, to the kernel emitter (NpuKernels.h), which tiles, buffers and
-// schedules it over all cores.
+// compileNpuPartition: runs the planning passes (npu-fuse-epilogues,
+// npu-select-layouts, npu-plan-memory) on a copy of the partition, then
+// hands each op, at the buffers the plan gave it, to the kernel emitter
+// (NpuKernels.h), which tiles, buffers and schedules it over all cores.
+// claimsOp: what the NPU runs.
 //
 //===----------------------------------------------------------------------===//
 
 #include "nuri/Conversion/NpuCodegen.h"
 
 #include "NpuKernels.h"
+#include "NpuPlan.h"
 
 #include "nuri/Conversion/NpuProgram.h"
+#include "nuri/Dialect/Npu/Transforms/Passes.h"
 
 #include "nuri/Dialect/Nuri/IR/ConstantData.h"
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
@@ -20,15 +22,15 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
-#include "llvm/ADT/DenseMap.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cstring>
 #include <limits>
-#include <map>
-#include <array>
 #include <optional>
 
 using namespace mlir;
@@ -38,19 +40,6 @@ namespace nuri::npu {
 namespace {
 
 constexpr llvm::StringLiteral kNameAttr = "nuri.name";
-
-std::optional<isa::Dtype> isaType(Type t) {
-  if (t.isBF16()) {
-    return isa::Dtype::BF16;
-  }
-  if (t.isF16()) {
-    return isa::Dtype::F16;
-  }
-  if (t.isF32()) {
-    return isa::Dtype::F32;
-  }
-  return std::nullopt;
-}
 
 std::optional<graph::DType> graphType(Type t) {
   if (t.isBF16()) {
@@ -63,10 +52,6 @@ std::optional<graph::DType> graphType(Type t) {
     return graph::DType::F32;
   }
   return std::nullopt;
-}
-
-RankedTensorType tensorOf(Value v) {
-  return dyn_cast<RankedTensorType>(v.getType());
 }
 
 int64_t numElements(Value v) { return tensorOf(v).getNumElements(); }
@@ -91,16 +76,6 @@ std::string floatOperand(Value v, const char *what) {
   }
   return "";
 }
-
-/// The constant a value is (through reshapes, which keep row-major bytes).
-ConstantOp constantOf(Value v) {
-  while (auto r = v.getDefiningOp<ReshapeOp>()) {
-    v = r.getInput();
-  }
-  return v.getDefiningOp<ConstantOp>();
-}
-
-bool isConstant(Value v) { return constantOf(v) != nullptr; }
 
 /// How an elementwise operand maps onto the [rows x cols] view of the
 /// output (cols = last dimension).
@@ -199,6 +174,14 @@ int64_t trailing(RankedTensorType t, int64_t axis) {
   return n;
 }
 
+/// The nuri.constant a value is, through reshapes (same row-major bytes).
+ConstantOp constantOf(Value v) {
+  while (auto r = v.getDefiningOp<ReshapeOp>()) {
+    v = r.getInput();
+  }
+  return v.getDefiningOp<ConstantOp>();
+}
+
 /// A transpose that moves the innermost dimension as a batch of 2-D
 /// transposes: perm = (0..k-1, m..rank-1, k..m-1), i.e. two groups of
 /// adjacent dims swap places behind an untouched prefix. Returns
@@ -249,11 +232,6 @@ std::optional<std::vector<int64_t>> constantGatherIndices(GatherOp g) {
   return std::move(*v);
 }
 
-bool isHeadSwap(TransposeOp t) {
-  ArrayRef<int64_t> p = t.getPermutation();
-  return p.size() == 4 && p[0] == 0 && p[1] == 2 && p[2] == 1 && p[3] == 3;
-}
-
 /// Why the NPU cannot run `op` on `target`; empty when it can.
 std::string whyNot(Operation *op, const target::Target &t) {
   for (Value v : op->getResults()) {
@@ -272,62 +250,13 @@ std::string whyNot(Operation *op, const target::Target &t) {
   };
   return llvm::TypeSwitch<Operation *, std::string>(op)
       .Case([&](ConstantOp c) -> std::string { return ""; })
-      .Case([&](LinearOp l) -> std::string {
-        if (std::string r = matrixType(l.getInput()); !r.empty()) {
+      .Case<LinearOp, MatmulOp>([&](Operation *g) -> std::string {
+        if (std::string r = matrixType(g->getOperand(0)); !r.empty()) {
           return r;
         }
-        if (tensorOf(l.getWeight()).getElementType() !=
-            tensorOf(l.getInput()).getElementType()) {
-          return "input and weight element types differ";
-        }
-        if (l.getBias()) {
-          if (std::string r = floatOperand(l.getBias(), "bias"); !r.empty()) {
-            return r;
-          }
-          if (tensorOf(l.getBias()).getNumElements() !=
-              tensorOf(l.getWeight()).getDimSize(1)) {
-            return "bias does not have one value per output column";
-          }
-        }
-        return "";
+        return gemmFormProblem(g);
       })
-      .Case([&](MatmulOp m) -> std::string {
-        if (std::string r = matrixType(m.getLhs()); !r.empty()) {
-          return r;
-        }
-        auto lt = tensorOf(m.getLhs()), rt = tensorOf(m.getRhs()),
-             ot = tensorOf(m.getOutput());
-        if (lt.getElementType() != rt.getElementType()) {
-          return "operand element types differ";
-        }
-        if (m.getTransposeLhs()) {
-          return "transposed lhs (no DMA or layout lowering yet)";
-        }
-        if (m.getTransposeRhs() && !(isConstant(m.getRhs()))) {
-          return "transposed non-constant rhs (needs a vector transpose per "
-                 "tile, not lowered yet)";
-        }
-        int64_t ob = ot.getRank() - 2;
-        auto batchOk = [&](RankedTensorType x) {
-          int64_t xb = x.getRank() - 2;
-          if (xb == 0) {
-            return true;
-          }
-          if (xb != ob) {
-            return false;
-          }
-          for (int64_t i = 0; i < ob; ++i) {
-            if (x.getDimSize(i) != ot.getDimSize(i)) {
-              return false;
-            }
-          }
-          return true;
-        };
-        if (!batchOk(lt) || !batchOk(rt)) {
-          return "partially broadcast batch dimensions";
-        }
-        return "";
-      })
+      .Case([&](GemmOp g) -> std::string { return matrixType(g.getA()); })
       .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp>(
           [&](Operation *b) -> std::string {
             auto ot = tensorOf(b->getResult(0));
@@ -485,74 +414,45 @@ std::string whyNot(Operation *op, const target::Target &t) {
 
 class PartitionLowering {
 public:
-  PartitionLowering(func::FuncOp func, const target::Target &t)
-      : func_(func), t_(t), emit_(t) {}
+  /// `source` is the partition as the caller has it: estimates name its
+  /// ops (an npu.gemm by the linear or matmul it was formed from).
+  PartitionLowering(func::FuncOp func, func::FuncOp source,
+                    const target::Target &t)
+      : func_(func), t_(t), emit_(t) {
+    source.walk([&](Operation *op) {
+      if (llvm::isa<LinearOp, MatmulOp>(op)) {
+        gemmSources_.try_emplace(op->getLoc(), op->getName().getStringRef());
+      }
+    });
+  }
 
   FailureOr<CompiledPartition> run();
 
 private:
-  /// DRAM for computed tensors; constants first, then I/O, then the rest.
-  uint64_t allocDram(uint64_t bytes) {
-    uint64_t at = dramTop_;
-    dramTop_ = (dramTop_ + bytes + 255) & ~uint64_t(255);
-    return at;
+  /// The source op kind an estimate names.
+  std::string kindOf(Operation *op) const {
+    StringRef src =
+        llvm::isa<GemmOp>(op) ? gemmSources_.lookup(op->getLoc()) : StringRef();
+    return (src.empty() ? op->getName().getStringRef() : src).str();
   }
+  /// Where the kernels find `v`: the buffer npu-plan-memory gave the value
+  /// it views, as a DRAM address or a shared-SRAM address with kSharedTag;
+  /// a constant expression's bytes are materialized on first use.
   FailureOr<uint64_t> addrOf(Value v);
-  FailureOr<uint64_t> constantAs(Value v, isa::Dtype d, bool transpose2d);
-  /// The buffer of a value an op computes: intermediates go to the shared
-  /// SRAM when they fit beside the live ones (first fit; a buffer is free
-  /// once the last op reading it, or an alias of it, has run), everything
-  /// else to DRAM.
+  /// The buffer of a value an op computes; the plan gives every one.
   uint64_t resultAddr(Value v) {
-    auto it = addr_.find(v);
-    if (it != addr_.end()) {
-      return it->second;
+    FailureOr<uint64_t> a = addrOf(v);
+    if (failed(a)) {
+      throw Error("a result has no buffer in the memory plan");
     }
-    uint64_t bytes = bytesOf(v);
-    uint64_t a = 0;
-    if (!outputRoots_.count(v) && !llvm::isa<BlockArgument>(v) &&
-        placeShared(bytes, lastUse_.lookup(v), a)) {
-      a |= kSharedTag;
-    } else {
-      a = allocDram(bytes);
-    }
-    addr_[v] = a;
-    return a;
+    return *a;
   }
-  bool placeShared(uint64_t bytes, int64_t lastUse, uint64_t &at) {
-    uint64_t cap = t_.sram.sharedBytes;
-    bytes = (bytes + 255) & ~uint64_t(255);
-    uint64_t cursor = 0;
-    for (auto it = shared_.begin(); it != shared_.end(); ++it) {
-      if (it->first - cursor >= bytes) {
-        break;
-      }
-      cursor = it->first + it->second.first;
-    }
-    if (cursor + bytes > cap) {
-      return false;
-    }
-    shared_[cursor] = {bytes, lastUse};
-    at = cursor;
-    return true;
-  }
-  void releaseShared(int64_t opIndex) {
-    for (auto it = shared_.begin(); it != shared_.end();) {
-      it = it->second.second < opIndex ? shared_.erase(it) : std::next(it);
-    }
-  }
-  void planLiveness(Block &body);
-  static uint64_t bytesOf(Value v) {
-    auto t = tensorOf(v);
-    return uint64_t(t.getNumElements()) *
-           std::max<unsigned>(1, t.getElementTypeBitWidth() / 8);
-  }
+  /// The row pitch in bytes of a column view (a slice of a merged
+  /// projection), seen through aliases.
+  std::optional<uint64_t> pitchOf(Value v);
+  LogicalResult materialize(Value root, uint64_t at);
   LogicalResult lower(Operation *op);
-  LogicalResult lowerLinearLike(Operation *op, Value input, Value weight,
-                                Value bias, bool transposeW);
-  LogicalResult lowerMatmul(MatmulOp op);
-  LogicalResult lowerMergedLinears(ArrayRef<LinearOp> group);
-  void findMergeableLinears(Block &body);
+  LogicalResult lowerGemm(GemmOp op);
   LogicalResult lowerBinary(Operation *op, isa::BinOp code);
   LogicalResult lowerUnary(Operation *op);
   LogicalResult lowerNorm(Operation *op, bool rms);
@@ -565,215 +465,206 @@ private:
   func::FuncOp func_;
   const target::Target &t_;
   KernelEmitter emit_;
-  llvm::DenseMap<Value, uint64_t> addr_;
-  std::map<std::tuple<void *, int, bool>, uint64_t> derived_;
-  llvm::DenseSet<Operation *> fused_;
-  uint64_t dramTop_ = 0;
-  /// Liveness: the index of the last op reading a value or an alias of it
-  /// (keyed by the value that owns the buffer).
-  llvm::DenseMap<Value, int64_t> lastUse_;
-  llvm::DenseSet<Value> outputRoots_;
-  /// Projections of one input merged into one GEMM (Q, K, V): the first
-  /// op of each group -> the group; the others are in fused_.
-  llvm::DenseMap<Operation *, SmallVector<LinearOp>> groups_;
-  /// Row pitch in bytes of values that are column slices of a wider buffer.
-  llvm::DenseMap<Value, uint64_t> pitch_;
-  /// Shared-SRAM buffers: offset -> (bytes, last use).
-  std::map<uint64_t, std::pair<uint64_t, int64_t>> shared_;
+  llvm::DenseSet<Value> materialized_;
+  llvm::DenseMap<Location, StringRef> gemmSources_;
   CompiledPartition out_;
 };
 
-FailureOr<uint64_t> PartitionLowering::constantAs(Value v, isa::Dtype d,
-                                                  bool transpose2d) {
-  auto c = constantOf(v);
-  auto key =
-      std::make_tuple(c.getResult().getAsOpaquePointer(), int(d), transpose2d);
-  if (auto it = derived_.find(key); it != derived_.end()) {
-    return it->second;
+/// A constant expression's values in row-major order, as doubles (every
+/// dtype the NPU reads is exact in a double).
+FailureOr<std::vector<double>> evaluate(Value v) {
+  Operation *op = v.getDefiningOp();
+  if (auto c = dyn_cast<ConstantOp>(op)) {
+    FailureOr<std::vector<double>> x = readAsDouble(c.getValue());
+    if (failed(x)) {
+      return c.emitError("constant of type ")
+             << c.getType() << " cannot be read";
+    }
+    return x;
   }
-  auto t = tensorOf(v);
-  auto src = isaType(t.getElementType());
-  // Refuse before materializing anything: a weight beyond DRAM is an error
-  // at the constant, not an allocation of its bytes on the host.
-  uint64_t need = uint64_t(t.getNumElements()) * elemBytes(d);
-  if (dramTop_ + need > t_.dram.bytes) {
-    return c.emitError("constant of ")
-           << need << " B does not fit in the " << t_.dram.bytes
-           << " B of DRAM of target " << t_.name << " (" << dramTop_
-           << " B already planned)";
+  SmallVector<std::vector<double>> ins;
+  for (Value in : op->getOperands()) {
+    FailureOr<std::vector<double>> x = evaluate(in);
+    if (failed(x)) {
+      return failure();
+    }
+    ins.push_back(std::move(*x));
+  }
+  auto ot = tensorOf(v);
+  if (llvm::isa<ReshapeOp>(op)) {
+    return std::move(ins[0]);
+  }
+  if (llvm::isa<CastOp>(op)) {
+    // Round to the cast's type here: a later widening must not undo it.
+    auto flat =
+        RankedTensorType::get({ot.getNumElements()}, ot.getElementType());
+    return readAsDouble(makeFromDouble(flat, ins[0]));
+  }
+  std::vector<double> y(size_t(ot.getNumElements()));
+  if (auto t = dyn_cast<TransposeOp>(op)) {
+    auto it = tensorOf(t.getInput());
+    ArrayRef<int64_t> perm = t.getPermutation();
+    SmallVector<int64_t> is = rowMajorStrides(it.getShape());
+    int64_t rank = ot.getRank();
+    SmallVector<int64_t> idx(rank, 0);
+    for (size_t o = 0; o < y.size(); ++o) {
+      int64_t src = 0;
+      for (int64_t d = 0; d < rank; ++d) {
+        src += idx[d] * is[perm[d]];
+      }
+      y[o] = ins[0][size_t(src)];
+      for (int64_t d = rank - 1; d >= 0 && ++idx[d] == ot.getDimSize(d); --d) {
+        idx[d] = 0;
+      }
+    }
+    return y;
+  }
+  auto c = cast<ConcatOp>(op);
+  int64_t axis = int64_t(c.getAxis()), outer = 1, inner = 1;
+  for (int64_t d = 0; d < ot.getRank(); ++d) {
+    if (d < axis) {
+      outer *= ot.getDimSize(d);
+    } else if (d > axis) {
+      inner *= ot.getDimSize(d);
+    }
+  }
+  size_t at = 0;
+  for (int64_t o = 0; o < outer; ++o) {
+    for (auto [in, x] : llvm::zip(c.getInputs(), ins)) {
+      size_t run = size_t(tensorOf(in).getDimSize(axis) * inner);
+      std::copy_n(x.begin() + o * run, run, y.begin() + at);
+      at += run;
+    }
+  }
+  return y;
+}
+
+LogicalResult PartitionLowering::materialize(Value root, uint64_t at) {
+  Value c = root;
+  while (auto r = c.getDefiningOp<ReshapeOp>()) {
+    c = r.getInput(); // a reshape keeps the row-major bytes
   }
   std::vector<char> bytes;
-  if (src == d && !transpose2d) {
-    FailureOr<std::vector<char>> raw = readRawBytes(c.getValue());
+  if (auto cst = c.getDefiningOp<ConstantOp>()) {
+    FailureOr<std::vector<char>> raw = readRawBytes(cst.getValue());
     if (failed(raw)) {
-      return c.emitError("constant of type ") << t << " cannot be read";
+      return cst.emitError("constant of type ")
+             << cst.getType() << " cannot be read";
     }
     bytes = std::move(*raw);
   } else {
-    FailureOr<std::vector<double>> vals = readAsDouble(c.getValue());
-    if (failed(vals)) {
-      return c.emitError("constant of type ") << t << " cannot be read";
+    FailureOr<std::vector<double>> x = evaluate(root);
+    if (failed(x)) {
+      return failure();
     }
-    std::vector<double> x = std::move(*vals);
-    if (transpose2d) {
-      int64_t r = t.getDimSize(t.getRank() - 2), cc = t.getShape().back();
-      int64_t batch = t.getNumElements() / (r * cc);
-      std::vector<double> y(x.size());
-      for (int64_t b = 0; b < batch; ++b) {
-        for (int64_t i = 0; i < r; ++i) {
-          for (int64_t j = 0; j < cc; ++j) {
-            y[b * r * cc + j * r + i] = x[b * r * cc + i * cc + j];
-          }
-        }
-      }
-      x = std::move(y);
-    }
-    Type et = d == isa::Dtype::F32    ? Type(Float32Type::get(v.getContext()))
-              : d == isa::Dtype::BF16 ? Type(BFloat16Type::get(v.getContext()))
-                                      : Type(Float16Type::get(v.getContext()));
-    auto nt = RankedTensorType::get({int64_t(x.size())}, et);
-    ElementsAttr attr = makeFromDouble(nt, x);
-    FailureOr<std::vector<char>> raw = readRawBytes(attr);
+    auto t = tensorOf(root);
+    auto flat = RankedTensorType::get({t.getNumElements()}, t.getElementType());
+    FailureOr<std::vector<char>> raw = readRawBytes(makeFromDouble(flat, *x));
     if (failed(raw)) {
-      return c.emitError("constant of type ") << t << " cannot be converted";
+      return root.getDefiningOp()->emitError("constant of type ")
+             << t << " cannot be converted";
     }
     bytes = std::move(*raw);
   }
-  uint64_t at = allocDram(bytes.size());
   out_.constants.push_back({at, std::move(bytes)});
-  derived_[key] = at;
-  return at;
-}
-
-FailureOr<uint64_t> PartitionLowering::addrOf(Value v) {
-  if (auto it = addr_.find(v); it != addr_.end()) {
-    return it->second;
-  }
-  if (isConstant(v)) {
-    auto d = isaType(tensorOf(v).getElementType());
-    if (!d) {
-      return v.getDefiningOp()->emitError("constant of type ")
-             << v.getType() << " is not a float tensor the NPU reads";
-    }
-    FailureOr<uint64_t> a = constantAs(v, *d, false);
-    if (succeeded(a)) {
-      addr_[v] = *a;
-    }
-    return a;
-  }
-  return func_.emitError("value without a DRAM buffer");
-}
-
-LogicalResult PartitionLowering::lowerLinearLike(Operation *op, Value input,
-                                                 Value weight, Value bias,
-                                                 bool transposeW) {
-  auto it = tensorOf(input), wt = tensorOf(weight);
-  Value result = op->getResult(0);
-  GemmDesc g;
-  g.in = *isaType(it.getElementType());
-  g.out = *isaType(tensorOf(result).getElementType());
-  g.K = it.getShape().back();
-  g.N = transposeW ? wt.getDimSize(0) : wt.getDimSize(1);
-  g.M = it.getNumElements() / g.K;
-  unsigned ei = elemBytes(g.in), eo = elemBytes(g.out);
-  g.lda = g.K * ei;
-  g.ldb = g.N * ei;
-  g.ldc = g.N * eo;
-  FailureOr<uint64_t> a = addrOf(input);
-  FailureOr<uint64_t> b =
-      transposeW ? constantAs(weight, g.in, true) : addrOf(weight);
-  if (failed(a) || failed(b)) {
-    return failure();
-  }
-  g.a = *a;
-  g.b = *b;
-  if (bias) {
-    g.hasBias = true;
-    FailureOr<uint64_t> ba = isConstant(bias)
-                                 ? constantAs(bias, isa::Dtype::F32, false)
-                                 : addrOf(bias);
-    if (failed(ba)) {
-      return failure();
-    }
-    g.bias = *ba;
-    g.biasType = isConstant(bias) ? isa::Dtype::F32
-                                  : *isaType(tensorOf(bias).getElementType());
-  }
-  // Epilogue fusion: an activation that is the only user, then a residual
-  // add of the same shape that is the only user of that.
-  Value cur = result;
-  auto soleUser = [](Value v) -> Operation * {
-    return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
-  };
-  if (Operation *u = soleUser(cur)) {
-    std::optional<isa::Act> act;
-    if (auto gelu = dyn_cast<GeluOp>(u)) {
-      act = gelu.getApproximate() == GeluApproximation::Tanh
-                ? isa::Act::GeluTanh
-                : isa::Act::Gelu;
-    } else if (llvm::isa<ReluOp>(u)) {
-      act = isa::Act::Relu;
-    } else if (llvm::isa<SiluOp>(u)) {
-      act = isa::Act::Silu;
-    }
-    if (act) {
-      g.act = *act;
-      fused_.insert(u);
-      cur = u->getResult(0);
-    }
-  }
-  if (auto add = dyn_cast_or_null<AddOp>(soleUser(cur))) {
-    Value other = add.getLhs() == cur ? add.getRhs() : add.getLhs();
-    if (tensorOf(other) &&
-        tensorOf(other).getShape() == tensorOf(cur).getShape() &&
-        tensorOf(other).getElementType() == tensorOf(cur).getElementType() &&
-        add.getLhs() != add.getRhs()) {
-      FailureOr<uint64_t> r = addrOf(other);
-      if (failed(r)) {
-        return failure();
-      }
-      g.hasResidual = true;
-      g.residual = *r;
-      fused_.insert(add);
-      cur = add.getResult();
-    }
-  }
-  g.c = resultAddr(cur);
-  emit_.gemm(g);
   return success();
 }
 
-LogicalResult PartitionLowering::lowerMatmul(MatmulOp op) {
-  auto lt = tensorOf(op.getLhs()), rt = tensorOf(op.getRhs()),
-       ot = tensorOf(op.getOutput());
-  if (rt.getRank() == 2) {
-    return lowerLinearLike(op, op.getLhs(), op.getRhs(), Value(),
-                           op.getTransposeRhs());
+FailureOr<uint64_t> PartitionLowering::addrOf(Value v) {
+  uint64_t column = 0;
+  for (; isView(v); v = v.getDefiningOp()->getOperand(0)) {
+    if (auto s = v.getDefiningOp<SliceOp>()) {
+      column += uint64_t(s.getStarts().back()) * bytesOf(v) /
+                uint64_t(std::max<int64_t>(1, tensorOf(v).getNumElements()));
+    }
   }
+  BufferAttr buf;
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    unsigned i = arg.getArgNumber();
+    buf = func_.getArgAttrOfType<BufferAttr>(i, kStagedAttr);
+    if (!buf) {
+      buf = func_.getArgAttrOfType<BufferAttr>(i, kBufferAttr);
+    }
+  } else if (auto bufs =
+                 v.getDefiningOp()->getAttrOfType<ArrayAttr>(kBuffersAttr)) {
+    buf = dyn_cast<BufferAttr>(bufs[cast<OpResult>(v).getResultNumber()]);
+  }
+  if (!buf) {
+    return func_.emitError("value without a buffer in the memory plan "
+                           "(npu-plan-memory)");
+  }
+  uint64_t at = uint64_t(buf.getOffset());
+  if (isConstantExpr(v) && materialized_.insert(v).second &&
+      failed(materialize(v, at))) {
+    return failure();
+  }
+  return (buf.getSpace() == "shared" ? at | kSharedTag : at) + column;
+}
+
+std::optional<uint64_t> PartitionLowering::pitchOf(Value v) {
+  for (; isView(v); v = v.getDefiningOp()->getOperand(0)) {
+    if (layoutOf(v) == kLayoutColumns) {
+      Value src = v.getDefiningOp()->getOperand(0);
+      return uint64_t(tensorOf(src).getShape().back()) * bytesOf(src) /
+             uint64_t(std::max<int64_t>(1, tensorOf(src).getNumElements()));
+    }
+  }
+  return std::nullopt;
+}
+
+LogicalResult PartitionLowering::lowerGemm(GemmOp op) {
+  auto at = tensorOf(op.getA()), bt = tensorOf(op.getB()),
+       ot = tensorOf(op.getOutput());
   GemmDesc g;
-  g.in = *isaType(lt.getElementType());
+  g.in = *isaType(at.getElementType());
   g.out = *isaType(ot.getElementType());
   unsigned ei = elemBytes(g.in), eo = elemBytes(g.out);
-  g.M = ot.getDimSize(ot.getRank() - 2);
-  g.N = ot.getShape().back();
-  g.K = lt.getShape().back();
-  g.batch = ot.getNumElements() / (g.M * g.N);
+  g.K = at.getShape().back();
+  g.N = bt.getShape().back();
+  if (bt.getRank() == 2) {
+    g.M = at.getNumElements() / g.K; // every row of A is a GEMM row
+  } else {
+    g.M = ot.getDimSize(ot.getRank() - 2);
+    g.batch = ot.getNumElements() / (g.M * g.N);
+    g.aBatch = at.getRank() == 2 ? 0 : g.M * g.K * ei;
+    g.bBatch = g.K * g.N * ei;
+    g.cBatch = g.M * g.N * eo;
+  }
   g.lda = g.K * ei;
   g.ldb = g.N * ei;
   g.ldc = g.N * eo;
-  g.aBatch = lt.getRank() == 2 ? 0 : g.M * g.K * ei;
-  g.bBatch = g.K * g.N * ei;
-  g.cBatch = g.M * g.N * eo;
-  FailureOr<uint64_t> a = addrOf(op.getLhs());
-  FailureOr<uint64_t> b = op.getTransposeRhs()
-                              ? constantAs(op.getRhs(), g.in, true)
-                              : addrOf(op.getRhs());
+  FailureOr<uint64_t> a = addrOf(op.getA());
+  FailureOr<uint64_t> b = addrOf(op.getB());
   if (failed(a) || failed(b)) {
     return failure();
   }
   g.a = *a;
   g.b = *b;
-  g.c = resultAddr(op.getOutput());
+  if (Value bias = op.getBias()) {
+    FailureOr<uint64_t> ba = addrOf(bias);
+    if (failed(ba)) {
+      return failure();
+    }
+    g.hasBias = true;
+    g.bias = *ba;
+    g.biasType = *isaType(tensorOf(bias).getElementType());
+  }
+  if (Value r = op.getResidual()) {
+    FailureOr<uint64_t> ra = addrOf(r);
+    if (failed(ra)) {
+      return failure();
+    }
+    g.hasResidual = true;
+    g.residual = *ra;
+  }
+  uint64_t act = 0;
+  isa::parseEnum(isa::FieldKind::Act, op.getAct().str(), act);
+  g.act = isa::Act(act);
+  FailureOr<uint64_t> c = addrOf(op.getOutput());
+  if (failed(c)) {
+    return failure();
+  }
+  g.c = *c;
   emit_.gemm(g);
   return success();
 }
@@ -896,12 +787,11 @@ LogicalResult PartitionLowering::lowerUnary(Operation *op) {
                  cols, outT, F);
     };
   } else {
-    isa::UnOp code =
-        gelu ? (gelu.getApproximate() == GeluApproximation::Tanh
-                    ? isa::UnOp::GeluTanh
-                    : isa::UnOp::Gelu)
-        : llvm::isa<CastOp>(op) ? isa::UnOp::Copy
-                                : *unaryOpcode(op);
+    isa::UnOp code = gelu ? (gelu.getApproximate() == GeluApproximation::Tanh
+                                 ? isa::UnOp::GeluTanh
+                                 : isa::UnOp::Gelu)
+                     : llvm::isa<CastOp>(op) ? isa::UnOp::Copy
+                                             : *unaryOpcode(op);
     r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
       vec.unary(code, {ch.out, cols * eo}, {ch.in[0], cols * ei}, ch.rows, cols,
                 outT, inT);
@@ -1101,13 +991,10 @@ LogicalResult PartitionLowering::lowerAttention(AttentionOp op) {
   auto operand = [&](Value v, uint64_t &addr, uint64_t *stride) {
     auto t = tensorOf(v);
     int64_t H = t.getDimSize(1), S = t.getDimSize(2), D = t.getDimSize(3);
-    auto tr = v.getDefiningOp<TransposeOp>();
-    if (tr && fused_.count(tr)) {
-      v = tr.getInput();
-      uint64_t row = H * D * e;
-      if (auto p = pitch_.find(v); p != pitch_.end()) {
-        row = p->second; // a column slice of a merged projection
-      }
+    if (layoutOf(v) == kLayoutHeadSplit) {
+      v = v.getDefiningOp<TransposeOp>().getInput();
+      // A column slice of a merged projection has the wide row's pitch.
+      uint64_t row = pitchOf(v).value_or(H * D * e);
       stride[0] = S * row;
       stride[1] = D * e;
       stride[2] = row;
@@ -1157,7 +1044,7 @@ LogicalResult PartitionLowering::lowerAttention(AttentionOp op) {
   a.oStride[2] = a.Dv * e;
   if (out.hasOneUse()) {
     auto tr = dyn_cast<TransposeOp>(*out.getUsers().begin());
-    if (tr && fused_.count(tr)) {
+    if (tr && layoutOf(tr.getOutput()) == kLayoutHeadMerge) {
       // Written straight into the merged-heads layout [B, S, H, Dv].
       out = tr.getOutput();
       a.oStride[1] = a.Dv * e;
@@ -1357,7 +1244,10 @@ LogicalResult PartitionLowering::lowerRope(RopeOp op) {
 }
 
 LogicalResult PartitionLowering::lower(Operation *op) {
-  if (llvm::isa<ConstantOp>(op) || fused_.count(op)) {
+  // Constant expressions are materialized by their readers; views and the
+  // head merge an attention writes are addresses, not kernels.
+  if (op->getNumResults() == 0 || isConstantExpr(op->getResult(0)) ||
+      !layoutOf(op->getResult(0)).empty()) {
     return success();
   }
   if (std::string why = whyNot(op, t_); !why.empty()) {
@@ -1367,27 +1257,14 @@ LogicalResult PartitionLowering::lower(Operation *op) {
   try {
     LogicalResult r =
         llvm::TypeSwitch<Operation *, LogicalResult>(op)
-            .Case([&](LinearOp l) {
-              if (auto g = groups_.find(l); g != groups_.end()) {
-                return lowerMergedLinears(g->second);
-              }
-              return lowerLinearLike(l, l.getInput(), l.getWeight(),
-                                     l.getBias(), false);
+            .Case([&](GemmOp g) { return lowerGemm(g); })
+            .Case<LinearOp, MatmulOp>([&](Operation *o) {
+              return o->emitOpError("reached the NPU lowering without "
+                                    "npu-fuse-epilogues");
             })
-            .Case([&](MatmulOp m) { return lowerMatmul(m); })
-            .Case([&](ReshapeOp r) -> LogicalResult {
-              if (isConstant(r.getInput())) {
-                return success(); // materialized by its reader, if any
-              }
-              FailureOr<uint64_t> a = addrOf(r.getInput());
-              if (failed(a)) {
-                return failure();
-              }
-              addr_[r.getOutput()] = *a; // dense row-major: same bytes
-              if (auto p = pitch_.find(r.getInput()); p != pitch_.end()) {
-                pitch_[r.getOutput()] = p->second;
-              }
-              return success();
+            .Case([&](ReshapeOp r) {
+              return r.emitOpError("reached the NPU lowering without "
+                                   "npu-select-layouts");
             })
             .Case([&](TransposeOp t) { return lowerTranspose(t); })
             .Case([&](SoftmaxOp s) { return lowerSoftmax(s); })
@@ -1411,8 +1288,8 @@ LogicalResult PartitionLowering::lower(Operation *op) {
              os << op->getLoc();
              return s;
            }(),
-           op->getName().getStringRef().str(),
-           // Reshapes and ops folded into another op's kernel cost nothing.
+           kindOf(op),
+           // Ops that move nothing (an empty copy) cost nothing.
            emit_.kernelCount() != kernelsBefore ? emit_.lastEstimate() : 0,
            kernelsBefore, emit_.kernelCount() - kernelsBefore});
     }
@@ -1422,316 +1299,77 @@ LogicalResult PartitionLowering::lower(Operation *op) {
   }
 }
 
-void PartitionLowering::findMergeableLinears(Block &body) {
-  // A projection qualifies when its weight is a constant matrix, it has no
-  // fused epilogue, and its result only reaches attentions through a
-  // reshape and a folded head-split transpose (the consumers that take a
-  // row pitch).
-  auto qualifies = [&](LinearOp l) {
-    if (!isConstant(l.getWeight()) ||
-        (l.getBias() && !isConstant(l.getBias())) ||
-        tensorOf(l.getWeight()).getRank() != 2 || !l.getOutput().hasOneUse()) {
-      return false;
-    }
-    auto r = dyn_cast<ReshapeOp>(*l.getOutput().getUsers().begin());
-    if (!r || !r.getOutput().hasOneUse()) {
-      return false;
-    }
-    auto t = dyn_cast<TransposeOp>(*r.getOutput().getUsers().begin());
-    return t && fused_.count(t);
-  };
-  llvm::DenseMap<Value, SmallVector<LinearOp>> byInput;
-  SmallVector<Value> order;
-  for (Operation &op : body) {
-    auto l = dyn_cast<LinearOp>(op);
-    if (l && qualifies(l)) {
-      if (!byInput.count(l.getInput())) {
-        order.push_back(l.getInput());
-      }
-      byInput[l.getInput()].push_back(l);
-    }
-  }
-  for (Value in : order) {
-    SmallVector<LinearOp> &g = byInput[in];
-    if (g.size() < 2) {
-      continue;
-    }
-    bool same = llvm::all_of(g, [&](LinearOp l) {
-      return bool(l.getBias()) == bool(g[0].getBias()) &&
-             tensorOf(l.getWeight()).getElementType() ==
-                 tensorOf(g[0].getWeight()).getElementType();
-    });
-    if (!same) {
-      continue;
-    }
-    groups_[g[0]] = g;
-    for (size_t i = 1; i < g.size(); ++i) {
-      fused_.insert(g[i]);
-    }
-  }
-}
-
-LogicalResult PartitionLowering::lowerMergedLinears(ArrayRef<LinearOp> group) {
-  LinearOp first = group[0];
-  auto it = tensorOf(first.getInput());
-  isa::Dtype in = *isaType(it.getElementType());
-  isa::Dtype out = *isaType(tensorOf(first.getOutput()).getElementType());
-  unsigned ei = elemBytes(in), eo = elemBytes(out);
-  int64_t K = it.getShape().back(), M = it.getNumElements() / K, N = 0;
-  for (LinearOp l : group) {
-    N += tensorOf(l.getWeight()).getDimSize(1);
-  }
-  // The concatenated weight [K, sum N] and bias, laid out once at compile
-  // time.
-  std::vector<double> w(size_t(K) * N), b(size_t(N), 0.0);
-  int64_t col = 0;
-  for (LinearOp l : group) {
-    int64_t n = tensorOf(l.getWeight()).getDimSize(1);
-    FailureOr<std::vector<double>> x =
-        readAsDouble(constantOf(l.getWeight()).getValue());
-    if (failed(x)) {
-      return l.emitOpError("weight cannot be read");
-    }
-    for (int64_t k = 0; k < K; ++k) {
-      for (int64_t j = 0; j < n; ++j) {
-        w[size_t(k) * N + col + j] = (*x)[size_t(k) * n + j];
-      }
-    }
-    if (l.getBias()) {
-      FailureOr<std::vector<double>> y =
-          readAsDouble(constantOf(l.getBias()).getValue());
-      if (failed(y)) {
-        return l.emitOpError("bias cannot be read");
-      }
-      std::copy(y->begin(), y->end(), b.begin() + col);
-    }
-    col += n;
-  }
-  MLIRContext *ctx = first.getContext();
-  auto store = [&](std::vector<double> &vals, Type et) -> FailureOr<uint64_t> {
-    auto ty = RankedTensorType::get({int64_t(vals.size())}, et);
-    FailureOr<std::vector<char>> raw = readRawBytes(makeFromDouble(ty, vals));
-    if (failed(raw) || dramTop_ + raw->size() > t_.dram.bytes) {
-      return first.emitOpError("merged projection weights do not fit");
-    }
-    uint64_t at = allocDram(raw->size());
-    out_.constants.push_back({at, std::move(*raw)});
-    return at;
-  };
-  Type wt = tensorOf(first.getWeight()).getElementType();
-  GemmDesc g;
-  g.in = in;
-  g.out = out;
-  g.M = M;
-  g.K = K;
-  g.N = N;
-  g.lda = K * ei;
-  g.ldb = N * ei;
-  g.ldc = N * eo;
-  FailureOr<uint64_t> a = addrOf(first.getInput());
-  FailureOr<uint64_t> wb = store(w, wt);
-  if (failed(a) || failed(wb)) {
-    return failure();
-  }
-  g.a = *a;
-  g.b = *wb;
-  if (first.getBias()) {
-    FailureOr<uint64_t> bb = store(b, Float32Type::get(ctx));
-    if (failed(bb)) {
-      return failure();
-    }
-    g.hasBias = true;
-    g.bias = *bb;
-    g.biasType = isa::Dtype::F32;
-  }
-  // One buffer [M, sum N] alive until the last reader of any slice.
-  int64_t last = 0;
-  for (LinearOp l : group) {
-    last = std::max(last, lastUse_.lookup(l.getOutput()));
-  }
-  uint64_t bytes = uint64_t(M) * N * eo, base = 0;
-  if (placeShared(bytes, last, base)) {
-    base |= kSharedTag;
-  } else {
-    base = allocDram(bytes);
-  }
-  g.c = base;
-  col = 0;
-  for (LinearOp l : group) {
-    addr_[l.getOutput()] = base + uint64_t(col) * eo;
-    pitch_[l.getOutput()] = uint64_t(N) * eo;
-    col += tensorOf(l.getWeight()).getDimSize(1);
-  }
-  emit_.gemm(g);
-  return success();
-}
-
-void PartitionLowering::planLiveness(Block &body) {
-  llvm::DenseMap<Value, Value> root;
-  auto rootOf = [&](Value v) {
-    auto it = root.find(v);
-    return it == root.end() ? v : it->second;
-  };
-  // Layout folding: a head split ([B,S,H,D] -> [B,H,S,D]) feeding only an
-  // attention, or the head merge right after it, becomes the attention's
-  // DMA strides instead of a copy.
-  for (Operation &op : body) {
-    auto att = dyn_cast<AttentionOp>(op);
-    if (!att) {
-      continue;
-    }
-    for (Value v : {att.getQuery(), att.getKey(), att.getValue()}) {
-      auto t = v.getDefiningOp<TransposeOp>();
-      if (t && isHeadSwap(t) && v.hasOneUse()) {
-        fused_.insert(t);
-      }
-    }
-    Value r = att.getOutput();
-    if (r.hasOneUse()) {
-      auto t = dyn_cast<TransposeOp>(*r.getUsers().begin());
-      if (t && isHeadSwap(t)) {
-        fused_.insert(t);
-      }
-    }
-  }
-  findMergeableLinears(body);
-  int64_t index = 0;
-  for (Operation &op : body) {
-    for (Value in : op.getOperands()) {
-      Value r = rootOf(in);
-      lastUse_[r] = std::max(lastUse_.lookup(r), index);
-    }
-    if (auto reshape = dyn_cast<ReshapeOp>(op)) {
-      root[reshape.getOutput()] = rootOf(reshape.getInput());
-    }
-    auto tr = dyn_cast<TransposeOp>(op);
-    if (tr && fused_.count(tr) && !tr.getInput().getDefiningOp<AttentionOp>()) {
-      root[tr.getOutput()] = rootOf(tr.getInput());
-    }
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      for (Value v : ret.getOperands()) {
-        outputRoots_.insert(rootOf(v));
-      }
-    }
-    ++index;
-  }
-}
-
 FailureOr<CompiledPartition> PartitionLowering::run() {
-  if (!func_.getBody().hasOneBlock()) {
-    return func_.emitError("npu partition must have one block");
-  }
   Block &body = func_.getBody().front();
-  planLiveness(body);
-  // Inputs first, so their addresses are stable and small.
-  for (BlockArgument arg : body.getArguments()) {
-    auto t = tensorOf(arg);
-    auto gt = t ? graphType(t.getElementType()) : std::nullopt;
-    if (!gt) {
-      return func_.emitError("partition argument ")
-             << arg.getArgNumber() << " has type " << arg.getType()
-             << "; the NPU takes bf16, f16 or f32 tensors";
-    }
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  auto binding = [&](BufferAttr buf, Type type, StringAttr name,
+                     std::string fallback) {
+    auto t = cast<RankedTensorType>(type);
     DramTensor d;
-    auto name =
-        func_.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kNameAttr);
-    d.name = name ? name.str() : "input_" + std::to_string(arg.getArgNumber());
-    d.dtype = *gt;
+    d.name = name ? name.str() : fallback;
+    d.dtype = *graphType(t.getElementType());
     d.shape.assign(t.getShape().begin(), t.getShape().end());
-    d.address = resultAddr(arg);
-    out_.inputs.push_back(d);
-  }
-  // Inputs every core re-reads as a GEMM's A operand are staged once into
-  // the shared SRAM: one DRAM read, then the NoC, instead of one DRAM read
-  // per column slice.
-  {
-    std::vector<isa::DmaDesc> stage;
-    for (BlockArgument arg : body.getArguments()) {
-      // Worth it when the GEMMs are weight-dominated (wide, split over many
-      // column slices); for a large A the serialized copy costs more than
-      // the re-reads it saves.
-      bool isA = llvm::any_of(arg.getUses(), [&](OpOperand &u) {
-        Operation *o = u.getOwner();
-        if (u.getOperandNumber() != 0 ||
-            !(llvm::isa<LinearOp>(o) || llvm::isa<MatmulOp>(o))) {
-          return false;
-        }
-        return 2 * bytesOf(arg) <= bytesOf(o->getOperand(1));
-      });
-      uint64_t at = 0;
-      if (isA && placeShared(bytesOf(arg), lastUse_.lookup(arg), at)) {
-        isa::DmaDesc c;
-        c.src = addr_[arg];
-        c.dst = at | kSharedTag;
-        c.bytes = bytesOf(arg);
-        stage.push_back(c);
-        addr_[arg] = at | kSharedTag;
-      }
+    d.address = uint64_t(buf.getOffset());
+    return d;
+  };
+  // Inputs at their DRAM bindings; the staged ones copied once into the
+  // shared SRAM before the first kernel.
+  std::vector<isa::DmaDesc> stage;
+  for (BlockArgument arg : body.getArguments()) {
+    unsigned i = arg.getArgNumber();
+    auto buf = func_.getArgAttrOfType<BufferAttr>(i, kBufferAttr);
+    if (!buf) {
+      return func_.emitError("partition argument ")
+             << i << " has no DRAM binding in the memory plan";
     }
-    if (!stage.empty()) {
-      try {
-        emit_.copies(stage);
-      } catch (const Error &e) {
-        return func_.emitError("staging inputs: ") << e.what();
-      }
+    out_.inputs.push_back(binding(
+        buf, arg.getType(), func_.getArgAttrOfType<StringAttr>(i, kNameAttr),
+        "input_" + std::to_string(i)));
+    if (auto staged = func_.getArgAttrOfType<BufferAttr>(i, kStagedAttr)) {
+      isa::DmaDesc c;
+      c.src = uint64_t(buf.getOffset());
+      c.dst = uint64_t(staged.getOffset()) | kSharedTag;
+      c.bytes = bytesOf(arg);
+      stage.push_back(c);
     }
   }
-  func::ReturnOp ret;
-  int64_t index = 0;
-  for (Operation &op : body) {
-    if (auto r = dyn_cast<func::ReturnOp>(op)) {
-      ret = r;
-      break;
+  if (!stage.empty()) {
+    try {
+      emit_.copies(stage);
+    } catch (const Error &e) {
+      return func_.emitError("staging inputs: ") << e.what();
     }
-    releaseShared(index++);
+  }
+  for (Operation &op : body.without_terminator()) {
     if (failed(lower(&op))) {
       return failure();
     }
   }
-  if (!ret) {
-    return func_.emitError("npu partition has no return");
-  }
-  // Outputs: a fresh buffer each; values that alias an input, a constant
-  // or another output are copied.
-  llvm::DenseSet<uint64_t> taken;
-  for (const DramTensor &d : out_.inputs) {
-    taken.insert(d.address);
-  }
-  for (const DramConstant &c : out_.constants) {
-    taken.insert(c.address);
-  }
+  // Outputs at their DRAM bindings: a value the plan keeps elsewhere
+  // (shared SRAM, an input, a constant, another output) is copied there.
   std::vector<isa::DmaDesc> copies;
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-    auto t = tensorOf(v);
-    auto gt = t ? graphType(t.getElementType()) : std::nullopt;
-    if (!gt) {
+    auto buf = func_.getResultAttrOfType<BufferAttr>(i, kBufferAttr);
+    if (!buf) {
       return ret.emitError("partition result ")
-             << i << " has type " << v.getType()
-             << "; the NPU returns bf16, f16 or f32 tensors";
+             << i << " has no DRAM binding in the memory plan";
     }
-    FailureOr<uint64_t> a = addrOf(v);
-    if (failed(a)) {
+    FailureOr<uint64_t> at = addrOf(v);
+    if (failed(at)) {
       return failure();
     }
-    uint64_t at = *a;
-    if (taken.count(at) || (at & kSharedTag)) {
-      uint64_t fresh = allocDram(bytesOf(v));
+    uint64_t dst = uint64_t(buf.getOffset());
+    if (*at != dst) {
       isa::DmaDesc c;
       c.srcSpace = c.dstSpace = isa::Space::Dram;
-      c.src = at;
-      c.dst = fresh;
+      c.src = *at;
+      c.dst = dst;
       c.bytes = bytesOf(v);
       copies.push_back(c);
-      at = fresh;
     }
-    taken.insert(at);
-    DramTensor d;
-    auto name = func_.getResultAttrOfType<StringAttr>(i, kNameAttr);
-    d.name = name ? name.str() : "output_" + std::to_string(i);
-    d.dtype = *gt;
-    d.shape.assign(t.getShape().begin(), t.getShape().end());
-    d.address = at;
-    out_.outputs.push_back(d);
+    out_.outputs.push_back(binding(
+        buf, v.getType(), func_.getResultAttrOfType<StringAttr>(i, kNameAttr),
+        "output_" + std::to_string(i)));
   }
   if (!copies.empty()) {
     try {
@@ -1739,11 +1377,6 @@ FailureOr<CompiledPartition> PartitionLowering::run() {
     } catch (const Error &e) {
       return ret.emitError("copying outputs: ") << e.what();
     }
-  }
-  if (dramTop_ > t_.dram.bytes) {
-    return func_.emitError("npu partition needs ")
-           << dramTop_ << " B of DRAM (weights, inputs, outputs and "
-           << "intermediates), target " << t_.name << " has " << t_.dram.bytes;
   }
   try {
     out_.program = emit_.finish();
@@ -1755,10 +1388,68 @@ FailureOr<CompiledPartition> PartitionLowering::run() {
 
 } // namespace
 
+std::string gemmFormProblem(Operation *op) {
+  if (auto l = dyn_cast<LinearOp>(op)) {
+    if (tensorOf(l.getWeight()).getElementType() !=
+        tensorOf(l.getInput()).getElementType()) {
+      return "input and weight element types differ";
+    }
+    if (l.getBias()) {
+      if (std::string r = floatOperand(l.getBias(), "bias"); !r.empty()) {
+        return r;
+      }
+      if (tensorOf(l.getBias()).getNumElements() !=
+          tensorOf(l.getWeight()).getDimSize(1)) {
+        return "bias does not have one value per output column";
+      }
+    }
+    return "";
+  }
+  auto m = cast<MatmulOp>(op);
+  auto lt = tensorOf(m.getLhs()), rt = tensorOf(m.getRhs()),
+       ot = tensorOf(m.getOutput());
+  if (lt.getElementType() != rt.getElementType()) {
+    return "operand element types differ";
+  }
+  if (m.getTransposeLhs()) {
+    return "transposed lhs (no DMA or layout lowering yet)";
+  }
+  if (m.getTransposeRhs() && !isConstantExpr(m.getRhs())) {
+    return "transposed non-constant rhs (needs a vector transpose per "
+           "tile, not lowered yet)";
+  }
+  int64_t ob = ot.getRank() - 2;
+  auto batchOk = [&](RankedTensorType x) {
+    int64_t xb = x.getRank() - 2;
+    if (xb == 0) {
+      return true;
+    }
+    if (xb != ob) {
+      return false;
+    }
+    for (int64_t i = 0; i < ob; ++i) {
+      if (x.getDimSize(i) != ot.getDimSize(i)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!batchOk(lt) || !batchOk(rt)) {
+    return "partially broadcast batch dimensions";
+  }
+  return "";
+}
+
 bool claimsOp(Operation *op, const target::Target &target,
               std::string &reason) {
   reason = whyNot(op, target);
   return reason.empty();
+}
+
+void buildNpuPlanningPipeline(OpPassManager &pm, const target::Target &t) {
+  pm.addPass(createNpuFuseEpilogues());
+  pm.addPass(createNpuSelectLayouts());
+  pm.addPass(createNpuPlanMemory(t));
 }
 
 FailureOr<CompiledPartition>
@@ -1770,12 +1461,35 @@ compileNpuPartition(func::FuncOp partition, const target::Target &target,
            << " semaphores per core; the NPU lowering needs "
            << kMinSemaphoresPerCore;
   }
-  PartitionLowering lowering(partition, target);
+  if (!partition.getBody().hasOneBlock()) {
+    return partition.emitError("npu partition must have one block");
+  }
+  MLIRContext *ctx = partition.getContext();
+  ctx->getOrLoadDialect<NpuDialect>();
+  // The passes rewrite and annotate a copy: the caller's function stays
+  // the graph (the packager counts its ops, --emit mlir prints it).
+  OwningOpRef<ModuleOp> work = ModuleOp::create(partition.getLoc());
+  work->getBody()->push_back(partition.clone());
+  auto func = cast<func::FuncOp>(work->getBody()->front());
+  PassManager pm(ctx);
+  if (options.dumpIrAfterAll) {
+    pm.enableIRPrinting(
+        [](Pass *, Operation *) { return false; },
+        [](Pass *, Operation *) { return true; },
+        /*printModuleScope=*/false, /*printAfterOnlyOnChange=*/false,
+        /*printAfterOnlyOnFailure=*/false, llvm::errs(),
+        OpPrintingFlags().elideLargeElementsAttrs(16).elideLargeResourceString(
+            64));
+  }
+  buildNpuPlanningPipeline(pm.nest<func::FuncOp>(), target);
+  if (failed(pm.run(*work))) {
+    return failure();
+  }
+  PartitionLowering lowering(func, partition, target);
   FailureOr<CompiledPartition> part = lowering.run();
   if (succeeded(part) && options.dumpIrAfterAll) {
     // The lowered form in the npu dialect, as --mlir-print-ir-after-all
     // would show it after convert-nuri-to-npu.
-    partition.getContext()->getOrLoadDialect<NpuDialect>();
     OwningOpRef<ModuleOp> tmp = ModuleOp::create(partition.getLoc());
     OpBuilder b = OpBuilder::atBlockEnd(tmp->getBody());
     importProgram(b, partition.getLoc(), (partition.getName() + "_npu").str(),

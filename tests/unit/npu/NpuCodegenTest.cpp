@@ -740,8 +740,21 @@ TEST(NpuCodegen, DumpIrAfterAllPrintsTheNpuProgram) {
       npu::compileNpuPartition(func, loadTarget("tiny"), opts);
   std::string err = testing::internal::GetCapturedStderr();
   ASSERT_TRUE(mlir::succeeded(part));
-  EXPECT_NE(err.find("IR Dump After convert-nuri-to-npu (main)"),
-            std::string::npos);
+  // The planning passes, in order, each with its decisions in the IR.
+  size_t fuse = err.find("IR Dump After NpuFuseEpilogues (npu-fuse-epilogues)");
+  size_t layouts =
+      err.find("IR Dump After NpuSelectLayouts (npu-select-layouts)");
+  size_t plan = err.find("IR Dump After NpuPlanMemory (npu-plan-memory)");
+  size_t lowered = err.find("IR Dump After convert-nuri-to-npu (main)");
+  ASSERT_NE(fuse, std::string::npos) << err;
+  ASSERT_NE(layouts, std::string::npos) << err;
+  ASSERT_NE(plan, std::string::npos) << err;
+  ASSERT_NE(lowered, std::string::npos) << err;
+  EXPECT_LT(fuse, layouts);
+  EXPECT_LT(layouts, plan);
+  EXPECT_LT(plan, lowered);
+  EXPECT_NE(err.find("npu.gemm", fuse), std::string::npos);
+  EXPECT_NE(err.find("npu.buffers = [#npu.buffer<", plan), std::string::npos);
   EXPECT_NE(err.find("npu.program @main_npu"), std::string::npos);
   EXPECT_NE(err.find("npu.mm"), std::string::npos);
 }

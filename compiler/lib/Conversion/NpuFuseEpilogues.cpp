@@ -1,0 +1,255 @@
+//===- NpuFuseEpilogues.cpp - GEMM kernels with their read-out epilogues --===//
+//
+// Rewrites linears and matmuls into npu.gemm, absorbing the ops the GEMM's
+// accumulator read-out computes for free (bias, activation, residual add)
+// and merging the projections of one input into one wide GEMM.
+//
+//===----------------------------------------------------------------------===//
+
+#include "NpuPlan.h"
+
+#include "nuri/Dialect/Npu/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace nuri::npu {
+#define GEN_PASS_DEF_NPUFUSEEPILOGUES
+#include "nuri/Dialect/Npu/Transforms/Passes.h.inc"
+} // namespace nuri::npu
+
+using namespace mlir;
+
+namespace nuri::npu {
+namespace {
+
+/// A constant expression computed from `v` by an op of type OpT with
+/// `attrs` and result `type`; reuses an identical one, so that a weight
+/// read by two GEMMs is laid out once.
+template <typename OpT>
+Value derive(OpBuilder &b, Location loc, Type type, Value v,
+             ArrayRef<NamedAttribute> attrs = {}) {
+  for (Operation *user : v.getUsers()) {
+    auto same = dyn_cast<OpT>(user);
+    if (same && same->getResult(0).getType() == type &&
+        same->getNumOperands() == 1 &&
+        same->getBlock() == b.getInsertionBlock() &&
+        same->isBeforeInBlock(&*b.getInsertionPoint()) &&
+        llvm::all_of(attrs, [&](NamedAttribute a) {
+          return same->getAttr(a.getName()) == a.getValue();
+        })) {
+      return same->getResult(0);
+    }
+  }
+  return b.create<OpT>(loc, type, v, attrs)->getResult(0);
+}
+
+/// The bias as the [N] f32 vector the read-out adds: a constant is
+/// converted at compile time, a computed bias is read in its own type.
+Value readOutBias(OpBuilder &b, Location loc, Value bias) {
+  if (!isConstantExpr(bias)) {
+    return bias;
+  }
+  auto t = tensorOf(bias);
+  if (t.getRank() != 1) {
+    bias = derive<ReshapeOp>(
+        b, loc, RankedTensorType::get({t.getNumElements()}, t.getElementType()),
+        bias);
+  }
+  if (t.getElementType().isF32()) {
+    return bias;
+  }
+  return derive<CastOp>(
+      b, loc, RankedTensorType::get({t.getNumElements()}, b.getF32Type()),
+      bias);
+}
+
+/// The constant rhs of a matmul with transpose_rhs, transposed at compile
+/// time (the GEMM reads B as [K, N]).
+Value transposedConstant(OpBuilder &b, Location loc, Value rhs) {
+  auto t = tensorOf(rhs);
+  SmallVector<int64_t> perm, shape(t.getShape());
+  for (int64_t i = 0; i < t.getRank(); ++i) {
+    perm.push_back(i);
+  }
+  std::swap(perm[t.getRank() - 1], perm[t.getRank() - 2]);
+  std::swap(shape[t.getRank() - 1], shape[t.getRank() - 2]);
+  return derive<TransposeOp>(
+      b, loc, RankedTensorType::get(shape, t.getElementType()), rhs,
+      {b.getNamedAttr("permutation", b.getDenseI64ArrayAttr(perm))});
+}
+
+bool definedBefore(Value v, Operation *op) {
+  Operation *def = v.getDefiningOp();
+  return !def ||
+         (def->getBlock() == op->getBlock() && def->isBeforeInBlock(op));
+}
+
+Operation *soleUser(Value v) {
+  return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
+}
+
+/// One linear or matmul -> npu.gemm with the epilogue its result's users
+/// allow: an activation that is the only user, then a residual add of the
+/// same type that is the only user of that.
+void fuse(Operation *op) {
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  Value a, w, bias;
+  if (auto l = dyn_cast<LinearOp>(op)) {
+    a = l.getInput();
+    w = l.getWeight();
+    bias = l.getBias();
+  } else {
+    auto m = cast<MatmulOp>(op);
+    a = m.getLhs();
+    w = m.getTransposeRhs() ? transposedConstant(b, loc, m.getRhs())
+                            : m.getRhs();
+  }
+  if (bias) {
+    bias = readOutBias(b, loc, bias);
+  }
+  Value cur = op->getResult(0);
+  SmallVector<Operation *> absorbed;
+  StringRef act = "none";
+  // Epilogues need one row-major [M, N] output: not for batched B.
+  bool epilogue = tensorOf(w).getRank() == 2;
+  if (Operation *u = epilogue ? soleUser(cur) : nullptr) {
+    if (auto gelu = dyn_cast<GeluOp>(u)) {
+      act = gelu.getApproximate() == GeluApproximation::Tanh ? "gelu_tanh"
+                                                             : "gelu";
+    } else if (llvm::isa<ReluOp>(u)) {
+      act = "relu";
+    } else if (llvm::isa<SiluOp>(u)) {
+      act = "silu";
+    }
+    if (act != "none") {
+      absorbed.push_back(u);
+      cur = u->getResult(0);
+    }
+  }
+  Value residual;
+  if (auto add = dyn_cast_or_null<AddOp>(epilogue ? soleUser(cur) : nullptr)) {
+    Value other = add.getLhs() == cur ? add.getRhs() : add.getLhs();
+    // The GEMM runs where the linear was: the residual must exist by then.
+    if (other.getType() == cur.getType() && add.getLhs() != add.getRhs() &&
+        definedBefore(other, op)) {
+      residual = other;
+      absorbed.push_back(add);
+      cur = add.getResult();
+    }
+  }
+  auto gemm = b.create<GemmOp>(loc, cur.getType(), a, w, bias, residual,
+                               b.getStringAttr(act));
+  cur.replaceAllUsesWith(gemm.getOutput());
+  for (Operation *o : llvm::reverse(absorbed)) {
+    o->erase();
+  }
+  op->erase();
+}
+
+/// Whether a linear may join a merged projection: constant weight matrix
+/// (and bias), and its result only reaches an attention through a reshape
+/// and a head split the attention reads through its strides, the readers
+/// that take a column slice of a wider buffer.
+bool mergeable(LinearOp l) {
+  if (!isConstantExpr(l.getWeight()) ||
+      (l.getBias() && !isConstantExpr(l.getBias())) ||
+      tensorOf(l.getWeight()).getRank() != 2 || !gemmFormProblem(l).empty()) {
+    return false;
+  }
+  auto r = dyn_cast_or_null<ReshapeOp>(soleUser(l.getOutput()));
+  auto t = r ? dyn_cast_or_null<TransposeOp>(soleUser(r.getOutput())) : nullptr;
+  return t && foldsIntoAttentionRead(t);
+}
+
+/// Q, K and V of one input -> one GEMM over [K, sum N] weights; each
+/// projection becomes the slice of its columns.
+void merge(ArrayRef<LinearOp> group) {
+  LinearOp first = group.front();
+  OpBuilder b(first);
+  Location loc = first.getLoc();
+  SmallVector<Value> weights, biases;
+  int64_t n = 0;
+  for (LinearOp l : group) {
+    weights.push_back(l.getWeight());
+    if (l.getBias()) {
+      biases.push_back(readOutBias(b, loc, l.getBias()));
+    }
+    n += tensorOf(l.getWeight()).getDimSize(1);
+  }
+  auto wt = tensorOf(first.getWeight());
+  Value w = b.create<ConcatOp>(
+      loc, RankedTensorType::get({wt.getDimSize(0), n}, wt.getElementType()),
+      weights, b.getI64IntegerAttr(1));
+  Value bias;
+  if (!biases.empty()) {
+    bias = b.create<ConcatOp>(
+        loc, RankedTensorType::get({n}, tensorOf(biases[0]).getElementType()),
+        biases, b.getI64IntegerAttr(0));
+  }
+  auto ot = tensorOf(first.getOutput());
+  SmallVector<int64_t> shape(ot.getShape());
+  shape.back() = n;
+  auto gemm = b.create<GemmOp>(
+      loc, RankedTensorType::get(shape, ot.getElementType()), first.getInput(),
+      w, bias, Value(), b.getStringAttr("none"));
+  int64_t col = 0;
+  for (LinearOp l : group) {
+    auto t = tensorOf(l.getOutput());
+    SmallVector<int64_t> starts(t.getRank(), 0), limits(t.getShape()),
+        steps(t.getRank(), 1);
+    starts.back() = col;
+    col += t.getShape().back();
+    limits.back() = col;
+    b.setInsertionPoint(l);
+    auto slice = b.create<SliceOp>(
+        l.getLoc(), t, gemm.getOutput(), b.getDenseI64ArrayAttr(starts),
+        b.getDenseI64ArrayAttr(limits), b.getDenseI64ArrayAttr(steps));
+    l.getOutput().replaceAllUsesWith(slice.getOutput());
+    l.erase();
+  }
+}
+
+struct NpuFuseEpiloguesPass : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (!func.getBody().hasOneBlock()) {
+      return; // not a partition; the lowering says so
+    }
+    Block &body = func.getBody().front();
+    // Merging first: a merged projection has no epilogue to fuse.
+    llvm::MapVector<Value, SmallVector<LinearOp>> byInput;
+    for (auto l : body.getOps<LinearOp>()) {
+      if (mergeable(l)) {
+        byInput[l.getInput()].push_back(l);
+      }
+    }
+    for (auto &[input, group] : byInput) {
+      LinearOp first = group.front();
+      bool same = llvm::all_of(group, [&](LinearOp l) {
+        return bool(l.getBias()) == bool(first.getBias()) &&
+               tensorOf(l.getWeight()).getElementType() ==
+                   tensorOf(first.getWeight()).getElementType() &&
+               // The concatenated weights are built where the first
+               // projection runs.
+               definedBefore(l.getWeight(), first) &&
+               (!l.getBias() || definedBefore(l.getBias(), first));
+      });
+      if (group.size() >= 2 && same) {
+        merge(group);
+      }
+    }
+    SmallVector<Operation *> gemms;
+    for (Operation &op : body) {
+      if (llvm::isa<LinearOp, MatmulOp>(op) && gemmFormProblem(&op).empty()) {
+        gemms.push_back(&op);
+      }
+    }
+    for (Operation *op : gemms) {
+      fuse(op);
+    }
+  }
+};
+
+} // namespace
+} // namespace nuri::npu

@@ -1,0 +1,134 @@
+//===- NpuPlan.h - Decisions of the NPU planning passes ---------*- C++ -*-===//
+//
+// The vocabulary of the decisions npu-fuse-epilogues, npu-select-layouts and
+// npu-plan-memory write into a partition's IR, and how the lowering reads
+// them back: which values are constant expressions (laid out at compile
+// time), which are views of another value's bytes, and the predicates two
+// passes must agree on. Internal to NuriNpuCodegen.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_CONVERSION_NPUPLAN_H
+#define NURI_CONVERSION_NPUPLAN_H
+
+#include "nuri/Dialect/Npu/IR/NpuOps.h"
+#include "nuri/Dialect/Nuri/IR/NuriOps.h"
+#include "nuri/target/Target.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
+#include <string>
+
+namespace nuri::npu {
+
+/// The `target` option of the passes: a config name or a .yaml path.
+inline Result<target::Target> loadTargetOption(llvm::StringRef nameOrPath) {
+  return nameOrPath.ends_with(".yaml")
+             ? target::loadTargetFile(nameOrPath.str())
+             : target::findTarget(nameOrPath.str());
+}
+
+inline mlir::RankedTensorType tensorOf(mlir::Value v) {
+  return llvm::dyn_cast<mlir::RankedTensorType>(v.getType());
+}
+
+inline std::optional<isa::Dtype> isaType(mlir::Type t) {
+  if (t.isBF16()) {
+    return isa::Dtype::BF16;
+  }
+  if (t.isF16()) {
+    return isa::Dtype::F16;
+  }
+  if (t.isF32()) {
+    return isa::Dtype::F32;
+  }
+  return std::nullopt;
+}
+
+/// Bytes of a tensor value, dense.
+inline uint64_t bytesOf(mlir::Value v) {
+  auto t = tensorOf(v);
+  return uint64_t(t.getNumElements()) *
+         std::max<unsigned>(1, t.getElementTypeBitWidth() / 8);
+}
+
+/// A value computed at compile time: a nuri.constant, or a reshape,
+/// transpose, concat or cast of constant expressions (the layouts the
+/// kernels read weights in: transposed, f32 bias, merged projections).
+inline bool isConstantExpr(mlir::Value v) {
+  mlir::Operation *op = v.getDefiningOp();
+  if (!op) {
+    return false;
+  }
+  if (llvm::isa<ConstantOp>(op)) {
+    return true;
+  }
+  if (!llvm::isa<ReshapeOp, TransposeOp, ConcatOp, CastOp>(op)) {
+    return false;
+  }
+  return llvm::all_of(op->getOperands(), isConstantExpr);
+}
+
+/// The operands a kernel reads from memory: a gather's indices are
+/// constants the lowering turns into copy addresses (claimsOp), not data.
+inline mlir::OperandRange kernelOperands(mlir::Operation *op) {
+  return llvm::isa<GatherOp>(op) ? op->getOperands().take_front(1)
+                                 : op->getOperands();
+}
+
+/// The npu.layout npu-select-layouts gave the op defining `v`, or "".
+inline llvm::StringRef layoutOf(mlir::Value v) {
+  mlir::Operation *op = v.getDefiningOp();
+  auto a = op ? op->getAttrOfType<mlir::StringAttr>(kLayoutAttr) : nullptr;
+  return a ? a.getValue() : llvm::StringRef();
+}
+
+/// Whether `v` addresses its defining op's operand (alias, head split,
+/// column slice). A head merge owns its buffer: the attention writes it.
+inline bool isView(mlir::Value v) {
+  llvm::StringRef l = layoutOf(v);
+  return !l.empty() && l != kLayoutHeadMerge;
+}
+
+/// The value that owns the bytes `v` addresses.
+inline mlir::Value bufferRoot(mlir::Value v) {
+  while (isView(v)) {
+    v = v.getDefiningOp()->getOperand(0);
+  }
+  return v;
+}
+
+inline bool isHeadSwap(TransposeOp t) {
+  return t.getPermutation() == llvm::ArrayRef<int64_t>{0, 2, 1, 3};
+}
+
+/// A head split the attention reading it can take as DMA strides: a
+/// [0, 2, 1, 3] transpose whose only user is that attention's query, key
+/// or value. npu-fuse-epilogues merges projections only when they end in
+/// one; npu-select-layouts marks it.
+inline bool foldsIntoAttentionRead(TransposeOp t) {
+  mlir::Value r = t.getOutput();
+  if (!isHeadSwap(t) || !r.hasOneUse() || isConstantExpr(r)) {
+    return false;
+  }
+  auto att = llvm::dyn_cast<AttentionOp>(*r.getUsers().begin());
+  return att &&
+         (att.getQuery() == r || att.getKey() == r || att.getValue() == r);
+}
+
+/// The head merge right after an attention, which it writes directly.
+inline bool foldsIntoAttentionWrite(TransposeOp t) {
+  auto att = t.getInput().getDefiningOp<AttentionOp>();
+  return att && isHeadSwap(t) && att.getOutput().hasOneUse();
+}
+
+/// Why a nuri.linear or nuri.matmul has no npu.gemm form; empty when it
+/// has one. Target-independent: the element type against the chip is the
+/// lowering's check (claimsOp).
+std::string gemmFormProblem(mlir::Operation *op);
+
+} // namespace nuri::npu
+
+#endif // NURI_CONVERSION_NPUPLAN_H

@@ -1,0 +1,127 @@
+// RUN: nuri-opt %s --npu-fuse-epilogues --split-input-file | FileCheck %s
+
+// Bias, activation and residual add join the GEMM's read-out; the constant
+// bias is converted to f32 at compile time.
+// CHECK-LABEL: func.func @linear_bias_gelu_residual
+// CHECK: %[[B32:.*]] = nuri.cast %{{.*}} : tensor<8xbf16> -> tensor<8xf32>
+// CHECK: %[[Y:.*]] = npu.gemm %arg0, %{{.*}} bias %[[B32]] residual %arg1 {act = "gelu"}
+// CHECK-NOT: nuri.gelu
+// CHECK-NOT: nuri.add
+// CHECK: return %[[Y]]
+func.func @linear_bias_gelu_residual(%x: tensor<4x16xbf16>, %r: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+  %w = nuri.constant dense<0.5> : tensor<16x8xbf16>
+  %b = nuri.constant dense<1.0> : tensor<8xbf16>
+  %y = nuri.linear %x, %w, %b : (tensor<4x16xbf16>, tensor<16x8xbf16>, tensor<8xbf16>) -> tensor<4x8xbf16>
+  %g = nuri.gelu %y : tensor<4x8xbf16>
+  %s = nuri.add %g, %r : tensor<4x8xbf16>, tensor<4x8xbf16> -> tensor<4x8xbf16>
+  return %s : tensor<4x8xbf16>
+}
+
+// -----
+
+// An activation with a second user stays an op of its own; so does a
+// residual computed after the GEMM would run. The tanh form of GELU is an
+// activation of the read-out too.
+// CHECK-LABEL: func.func @not_fused
+// CHECK: %[[Y:.*]] = npu.gemm %arg0, %{{[^ ]*}} :
+// CHECK-NEXT: nuri.relu %[[Y]]
+// CHECK: npu.gemm %arg0, %{{[^ ]*}} {act = "gelu_tanh"} :
+// CHECK-NOT: nuri.gelu
+// CHECK: %[[V:.*]] = npu.gemm %arg0, %{{[^ ]*}} :
+// CHECK-NEXT: %[[L:.*]] = nuri.exp %arg1
+// CHECK-NEXT: nuri.add %[[V]], %[[L]]
+func.func @not_fused(%x: tensor<4x16xbf16>, %r: tensor<4x8xbf16>) -> (tensor<4x8xbf16>, tensor<4x8xbf16>, tensor<4x8xbf16>, tensor<4x8xbf16>) {
+  %w = nuri.constant dense<0.5> : tensor<16x8xbf16>
+  %y = nuri.linear %x, %w : (tensor<4x16xbf16>, tensor<16x8xbf16>) -> tensor<4x8xbf16>
+  %a = nuri.relu %y : tensor<4x8xbf16>
+  %z = nuri.linear %x, %w : (tensor<4x16xbf16>, tensor<16x8xbf16>) -> tensor<4x8xbf16>
+  %t = nuri.gelu %z {approximate = #nuri<gelu tanh>} : tensor<4x8xbf16>
+  %v = nuri.linear %x, %w : (tensor<4x16xbf16>, tensor<16x8xbf16>) -> tensor<4x8xbf16>
+  %l = nuri.exp %r : tensor<4x8xbf16>
+  %s = nuri.add %v, %l : tensor<4x8xbf16>, tensor<4x8xbf16> -> tensor<4x8xbf16>
+  return %y, %a, %t, %s : tensor<4x8xbf16>, tensor<4x8xbf16>, tensor<4x8xbf16>, tensor<4x8xbf16>
+}
+
+// -----
+
+// A constant rhs read transposed is laid out transposed at compile time;
+// a batched matmul is a batched GEMM without epilogue.
+// CHECK-LABEL: func.func @matmuls
+// CHECK: %[[WT:.*]] = nuri.transpose %{{.*}} {permutation = array<i64: 1, 0>} : tensor<8x16xbf16> -> tensor<16x8xbf16>
+// CHECK: npu.gemm %arg0, %[[WT]] {act = "relu"}
+// CHECK: %[[P:.*]] = npu.gemm %arg1, %arg2 : (tensor<2x4x16xbf16>, tensor<2x16x8xbf16>) -> tensor<2x4x8xbf16>
+// CHECK: nuri.relu %[[P]]
+func.func @matmuls(%x: tensor<4x16xbf16>, %a: tensor<2x4x16xbf16>, %b: tensor<2x16x8xbf16>) -> (tensor<4x8xbf16>, tensor<2x4x8xbf16>) {
+  %w = nuri.constant dense<0.5> : tensor<8x16xbf16>
+  %y = nuri.matmul %x, %w {transpose_rhs} : tensor<4x16xbf16>, tensor<8x16xbf16> -> tensor<4x8xbf16>
+  %r = nuri.relu %y : tensor<4x8xbf16>
+  %p = nuri.matmul %a, %b : tensor<2x4x16xbf16>, tensor<2x16x8xbf16> -> tensor<2x4x8xbf16>
+  %q = nuri.relu %p : tensor<2x4x8xbf16>
+  return %r, %q : tensor<4x8xbf16>, tensor<2x4x8xbf16>
+}
+
+// -----
+
+// What the GEMM kernel cannot take stays a nuri op (the lowering names the
+// reason): a transposed lhs, a transposed rhs computed at run time.
+// CHECK-LABEL: func.func @no_gemm_form
+// CHECK-NOT: npu.gemm
+// CHECK: nuri.matmul %arg0, %arg1 {transpose_lhs}
+// CHECK: nuri.matmul %arg0, %arg1 {transpose_rhs}
+func.func @no_gemm_form(%a: tensor<4x4xbf16>, %b: tensor<4x4xbf16>) -> (tensor<4x4xbf16>, tensor<4x4xbf16>) {
+  %p = nuri.matmul %a, %b {transpose_lhs} : tensor<4x4xbf16>, tensor<4x4xbf16> -> tensor<4x4xbf16>
+  %q = nuri.matmul %a, %b {transpose_rhs} : tensor<4x4xbf16>, tensor<4x4xbf16> -> tensor<4x4xbf16>
+  return %p, %q : tensor<4x4xbf16>, tensor<4x4xbf16>
+}
+
+// -----
+
+// Q, K and V of one input, each read by the attention through a head
+// split, become one GEMM over the concatenated weights and biases; each
+// projection is the slice of its columns.
+// CHECK-LABEL: func.func @qkv
+// CHECK-DAG: %[[W:.*]] = nuri.concat %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64} : (tensor<8x8xbf16>, tensor<8x8xbf16>, tensor<8x8xbf16>) -> tensor<8x24xbf16>
+// CHECK-DAG: %[[B:.*]] = nuri.concat %{{.*}}, %{{.*}}, %{{.*}} {axis = 0 : i64} : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<24xf32>
+// CHECK: %[[QKV:.*]] = npu.gemm %arg0, %[[W]] bias %[[B]] : (tensor<1x4x8xbf16>, tensor<8x24xbf16>, tensor<24xf32>) -> tensor<1x4x24xbf16>
+// CHECK: nuri.slice %[[QKV]] {limits = array<i64: 1, 4, 8>, starts = array<i64: 0, 0, 0>, steps = array<i64: 1, 1, 1>}
+// CHECK: nuri.slice %[[QKV]] {limits = array<i64: 1, 4, 16>, starts = array<i64: 0, 0, 8>, steps = array<i64: 1, 1, 1>}
+// CHECK: nuri.slice %[[QKV]] {limits = array<i64: 1, 4, 24>, starts = array<i64: 0, 0, 16>, steps = array<i64: 1, 1, 1>}
+// CHECK-NOT: nuri.linear
+func.func @qkv(%x: tensor<1x4x8xbf16>) -> tensor<1x2x4x4xbf16> {
+  %wq = nuri.constant dense<0.5> : tensor<8x8xbf16>
+  %wk = nuri.constant dense<0.25> : tensor<8x8xbf16>
+  %wv = nuri.constant dense<0.125> : tensor<8x8xbf16>
+  %bq = nuri.constant dense<1.0> : tensor<8xbf16>
+  %bk = nuri.constant dense<2.0> : tensor<8xbf16>
+  %bv = nuri.constant dense<3.0> : tensor<8xbf16>
+  %q = nuri.linear %x, %wq, %bq : (tensor<1x4x8xbf16>, tensor<8x8xbf16>, tensor<8xbf16>) -> tensor<1x4x8xbf16>
+  %q4 = nuri.reshape %q : tensor<1x4x8xbf16> -> tensor<1x4x2x4xbf16>
+  %qt = nuri.transpose %q4 {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x4x2x4xbf16> -> tensor<1x2x4x4xbf16>
+  %k = nuri.linear %x, %wk, %bk : (tensor<1x4x8xbf16>, tensor<8x8xbf16>, tensor<8xbf16>) -> tensor<1x4x8xbf16>
+  %k4 = nuri.reshape %k : tensor<1x4x8xbf16> -> tensor<1x4x2x4xbf16>
+  %kt = nuri.transpose %k4 {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x4x2x4xbf16> -> tensor<1x2x4x4xbf16>
+  %v = nuri.linear %x, %wv, %bv : (tensor<1x4x8xbf16>, tensor<8x8xbf16>, tensor<8xbf16>) -> tensor<1x4x8xbf16>
+  %v4 = nuri.reshape %v : tensor<1x4x8xbf16> -> tensor<1x4x2x4xbf16>
+  %vt = nuri.transpose %v4 {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x4x2x4xbf16> -> tensor<1x2x4x4xbf16>
+  %o = nuri.attention %qt, %kt, %vt {scale = 0.5 : f32} : (tensor<1x2x4x4xbf16>, tensor<1x2x4x4xbf16>, tensor<1x2x4x4xbf16>) -> tensor<1x2x4x4xbf16>
+  return %o : tensor<1x2x4x4xbf16>
+}
+
+// -----
+
+// A projection whose result is also read elsewhere is not merged.
+// CHECK-LABEL: func.func @qk_not_merged
+// CHECK-NOT: nuri.concat
+// CHECK-COUNT-2: npu.gemm
+func.func @qk_not_merged(%x: tensor<1x4x8xbf16>) -> (tensor<1x2x4x4xbf16>, tensor<1x4x8xbf16>) {
+  %wq = nuri.constant dense<0.5> : tensor<8x8xbf16>
+  %wk = nuri.constant dense<0.25> : tensor<8x8xbf16>
+  %q = nuri.linear %x, %wq : (tensor<1x4x8xbf16>, tensor<8x8xbf16>) -> tensor<1x4x8xbf16>
+  %q4 = nuri.reshape %q : tensor<1x4x8xbf16> -> tensor<1x4x2x4xbf16>
+  %qt = nuri.transpose %q4 {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x4x2x4xbf16> -> tensor<1x2x4x4xbf16>
+  %k = nuri.linear %x, %wk : (tensor<1x4x8xbf16>, tensor<8x8xbf16>) -> tensor<1x4x8xbf16>
+  %k4 = nuri.reshape %k : tensor<1x4x8xbf16> -> tensor<1x4x2x4xbf16>
+  %kt = nuri.transpose %k4 {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x4x2x4xbf16> -> tensor<1x2x4x4xbf16>
+  %o = nuri.attention %qt, %kt, %kt {scale = 0.5 : f32} : (tensor<1x2x4x4xbf16>, tensor<1x2x4x4xbf16>, tensor<1x2x4x4xbf16>) -> tensor<1x2x4x4xbf16>
+  return %o, %k : tensor<1x2x4x4xbf16>, tensor<1x4x8xbf16>
+}
