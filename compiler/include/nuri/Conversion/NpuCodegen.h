@@ -19,6 +19,9 @@
 //  - the program uses every core of `target` and ends with all queues idle;
 //  - `nuri/Conversion/NpuProgram.h` turns a CompiledPartition into its
 //    `npu.program` (for `--emit mlir`) and back.
+// The planning (epilogue fusion, layouts, memory plan) is a pipeline of
+// passes (nuri/Dialect/Npu/Transforms/Passes.h) run on a copy of the
+// partition; the caller's function is left as it is.
 //
 //===----------------------------------------------------------------------===//
 
@@ -77,7 +80,8 @@ struct CompiledPartition {
 
 struct CodegenOptions {
   /// Print the IR after every lowering pass (`--dump-ir-after-all`): the
-  /// partition's `npu.program` goes to stderr.
+  /// planned partition after each planning pass, then its `npu.program`,
+  /// go to stderr.
   bool dumpIrAfterAll = false;
 };
 
