@@ -157,3 +157,36 @@ func.func @innermost_transpose(%x: tensor<2x3x5x7xbf16>) -> tensor<2x5x7x3xbf16>
   %0 = nuri.transpose %x {permutation = array<i64: 0, 2, 3, 1>} : tensor<2x3x5x7xbf16> -> tensor<2x5x7x3xbf16>
   return %0 : tensor<2x5x7x3xbf16>
 }
+
+// -----
+
+// Q, K and V of one input are one GEMM (N = 24) into one shared-SRAM
+// buffer; each head's attention reads its Q, K and V columns at the
+// merged row pitch (48 B) and writes the merged heads (rows of 16 B)
+// straight to the output: no transpose copies.
+// CHECK-LABEL: npu.program @qkv_attention_npu
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "dma"}
+// CHECK: npu.dma_copy {bytes = 8 : i64{{.*}}src = 256 : i64, src_pstride = 0 : i64, src_space = "shared", src_stride = 48 : i64}
+// CHECK: npu.dma_copy {bytes = 8 : i64{{.*}}src = 272 : i64, src_pstride = 0 : i64, src_space = "shared", src_stride = 48 : i64}
+// CHECK: npu.dma_copy {bytes = 8 : i64{{.*}}src = 288 : i64, src_pstride = 0 : i64, src_space = "shared", src_stride = 48 : i64}
+// CHECK: npu.dma_copy {bytes = 8 : i64{{.*}}dst_space = "dram", dst_stride = 16 : i64
+// CHECK: npu.stream attributes {core = 1 : i64, engine = "dma"}
+// CHECK: npu.dma_copy {bytes = 8 : i64{{.*}}src = 264 : i64, src_pstride = 0 : i64, src_space = "shared", src_stride = 48 : i64}
+func.func @qkv_attention(%x: tensor<1x4x8xbf16>) -> tensor<1x4x8xbf16> {
+  %wq = nuri.constant dense<0.5> : tensor<8x8xbf16>
+  %wk = nuri.constant dense<0.25> : tensor<8x8xbf16>
+  %wv = nuri.constant dense<0.125> : tensor<8x8xbf16>
+  %q = nuri.linear %x, %wq : (tensor<1x4x8xbf16>, tensor<8x8xbf16>) -> tensor<1x4x8xbf16>
+  %q4 = nuri.reshape %q : tensor<1x4x8xbf16> -> tensor<1x4x2x4xbf16>
+  %qt = nuri.transpose %q4 {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x4x2x4xbf16> -> tensor<1x2x4x4xbf16>
+  %k = nuri.linear %x, %wk : (tensor<1x4x8xbf16>, tensor<8x8xbf16>) -> tensor<1x4x8xbf16>
+  %k4 = nuri.reshape %k : tensor<1x4x8xbf16> -> tensor<1x4x2x4xbf16>
+  %kt = nuri.transpose %k4 {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x4x2x4xbf16> -> tensor<1x2x4x4xbf16>
+  %v = nuri.linear %x, %wv : (tensor<1x4x8xbf16>, tensor<8x8xbf16>) -> tensor<1x4x8xbf16>
+  %v4 = nuri.reshape %v : tensor<1x4x8xbf16> -> tensor<1x4x2x4xbf16>
+  %vt = nuri.transpose %v4 {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x4x2x4xbf16> -> tensor<1x2x4x4xbf16>
+  %o = nuri.attention %qt, %kt, %vt {scale = 0.5 : f32} : (tensor<1x2x4x4xbf16>, tensor<1x2x4x4xbf16>, tensor<1x2x4x4xbf16>) -> tensor<1x2x4x4xbf16>
+  %m = nuri.transpose %o {permutation = array<i64: 0, 2, 1, 3>} : tensor<1x2x4x4xbf16> -> tensor<1x4x2x4xbf16>
+  %r = nuri.reshape %m : tensor<1x4x2x4xbf16> -> tensor<1x4x8xbf16>
+  return %r : tensor<1x4x8xbf16>
+}

@@ -11,6 +11,7 @@
 #include "nuri/Conversion/NpuCodegen.h"
 #include "nuri/Conversion/NpuProgram.h"
 #include "RoundTrip.h"
+#include "nuri/Dialect/Npu/Transforms/Passes.h"
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
 #include "nuri/Package/GraphEmitter.h"
 #include "nuri/cpu/Kernels.h"
@@ -673,6 +674,39 @@ TEST(NpuProgram, EveryOpcodeHasAnOpAndRoundTrips) {
       mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx));
   EXPECT_TRUE(test::emitsBack(test::importForTest(*module, *program),
                               *program));
+}
+
+TEST(NpuCodegen, PlanningAPlannedPartitionGivesTheSameProgram) {
+  // The planning passes are idempotent: a partition that already carries
+  // their decisions (nuri-opt --npu-fuse-epilogues ... before
+  // --convert-nuri-to-npu) compiles to the same program and constants.
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect, npu::NpuDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(bertLayer(1, 16), &ctx);
+  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  target::Target t = loadTarget("tiny");
+  mlir::FailureOr<npu::CompiledPartition> first =
+      npu::compileNpuPartition(func, t);
+  ASSERT_TRUE(mlir::succeeded(first));
+  mlir::PassManager pm(&ctx);
+  npu::buildNpuPlanningPipeline(pm.nest<mlir::func::FuncOp>(), t);
+  ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
+  ASSERT_TRUE(func->hasAttr("npu.dram_bytes"));
+  mlir::FailureOr<npu::CompiledPartition> again =
+      npu::compileNpuPartition(func, t);
+  ASSERT_TRUE(mlir::succeeded(again));
+  ASSERT_EQ(again->program.streams.size(), first->program.streams.size());
+  for (size_t i = 0; i < again->program.streams.size(); ++i) {
+    EXPECT_TRUE(again->program.streams[i].insts ==
+                first->program.streams[i].insts)
+        << "stream " << i;
+  }
+  ASSERT_EQ(again->constants.size(), first->constants.size());
+  for (size_t i = 0; i < again->constants.size(); ++i) {
+    EXPECT_EQ(again->constants[i].address, first->constants[i].address);
+    EXPECT_TRUE(again->constants[i].bytes == first->constants[i].bytes);
+  }
 }
 
 // Where a layer's cycles go: each prefix of the layer compiled and timed
