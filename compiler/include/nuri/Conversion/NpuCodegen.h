@@ -64,7 +64,8 @@ struct LayerEstimate {
   std::string kind;
   uint64_t predictedCycles = 0;
   /// The op's kernels are [firstKernel, firstKernel + kernelCount) in
-  /// program order (none for reshapes and ops fused into another kernel).
+  /// program order. Ops fused into another op's kernel, views (reshapes,
+  /// folded transposes) and compile-time constants have no estimate.
   /// Every kernel ends with one chip-wide barrier, so the simulator's
   /// barrier releases time each op without instrumenting the program.
   unsigned firstKernel = 0, kernelCount = 0;
