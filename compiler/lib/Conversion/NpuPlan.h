@@ -100,17 +100,13 @@ inline mlir::Value bufferRoot(mlir::Value v) {
   return v;
 }
 
-inline bool isHeadSwap(TransposeOp t) {
-  return t.getPermutation() == llvm::ArrayRef<int64_t>{0, 2, 1, 3};
-}
-
 /// A head split the attention reading it can take as DMA strides: a
 /// [0, 2, 1, 3] transpose whose only user is that attention's query, key
 /// or value. npu-fuse-epilogues merges projections only when they end in
 /// one; npu-select-layouts marks it.
 inline bool foldsIntoAttentionRead(TransposeOp t) {
   mlir::Value r = t.getOutput();
-  if (!isHeadSwap(t) || !r.hasOneUse() || isConstantExpr(r)) {
+  if (!isHeadSwapTranspose(t) || !r.hasOneUse() || isConstantExpr(r)) {
     return false;
   }
   auto att = llvm::dyn_cast<AttentionOp>(*r.getUsers().begin());
@@ -121,7 +117,7 @@ inline bool foldsIntoAttentionRead(TransposeOp t) {
 /// The head merge right after an attention, which it writes directly.
 inline bool foldsIntoAttentionWrite(TransposeOp t) {
   auto att = t.getInput().getDefiningOp<AttentionOp>();
-  return att && isHeadSwap(t) && att.getOutput().hasOneUse();
+  return att && isHeadSwapTranspose(t) && att.getOutput().hasOneUse();
 }
 
 /// Why a nuri.linear or nuri.matmul has no npu.gemm form; empty when it

@@ -27,14 +27,8 @@ namespace {
 /// into a head split: the attention reads the columns at the source's row
 /// pitch (the Q, K and V of a merged projection).
 bool isColumnView(SliceOp s) {
-  auto it = tensorOf(s.getInput());
-  for (int64_t d = 0; d < it.getRank(); ++d) {
-    bool last = d + 1 == it.getRank();
-    if (s.getSteps()[d] != 1 ||
-        (!last &&
-         (s.getStarts()[d] != 0 || s.getLimits()[d] != it.getDimSize(d)))) {
-      return false;
-    }
+  if (!isColumnSlice(s)) {
+    return false;
   }
   // The source must be dense rows: a buffer or an alias of one.
   StringRef src = layoutOf(s.getInput());

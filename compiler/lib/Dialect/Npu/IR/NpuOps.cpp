@@ -46,16 +46,13 @@ LogicalResult BufferAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-namespace {
-
-bool isHeadSwapTranspose(Operation *op) {
+bool nuri::npu::isHeadSwapTranspose(Operation *op) {
   auto perm = op->getAttrOfType<DenseI64ArrayAttr>("permutation");
   return op->getName().getStringRef() == "nuri.transpose" && perm &&
          perm.asArrayRef() == ArrayRef<int64_t>{0, 2, 1, 3};
 }
 
-/// A unit-step slice that keeps every dimension but the last whole.
-bool isColumnSlice(Operation *op) {
+bool nuri::npu::isColumnSlice(Operation *op) {
   if (op->getName().getStringRef() != "nuri.slice" ||
       op->getNumOperands() != 1) {
     return false;
@@ -77,6 +74,8 @@ bool isColumnSlice(Operation *op) {
   }
   return true;
 }
+
+namespace {
 
 LogicalResult verifyLayout(Operation *op, Attribute attr) {
   auto s = dyn_cast<StringAttr>(attr);

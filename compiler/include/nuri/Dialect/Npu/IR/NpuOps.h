@@ -43,6 +43,14 @@ constexpr llvm::StringLiteral kStagedAttr = "npu.staged";
 /// On the partition: the DRAM bytes the plan uses.
 constexpr llvm::StringLiteral kDramBytesAttr = "npu.dram_bytes";
 
+/// A [0, 2, 1, 3] nuri.transpose: the head split or merge of [B, S, H, D]
+/// an attention can fold (by op name: the npu dialect does not depend on
+/// the nuri dialect).
+bool isHeadSwapTranspose(mlir::Operation *op);
+/// A unit-step nuri.slice that keeps every dimension but the last whole:
+/// a column range of its input.
+bool isColumnSlice(mlir::Operation *op);
+
 /// The ISA instruction an npu instruction op stands for: every field read
 /// from the attribute of the same name, range- and enum-checked. Emits a
 /// diagnostic at `op` and fails when a field is missing or out of range.
