@@ -353,7 +353,7 @@ func.func @f(%a: tensor<8x16xbf16>, %b: tensor<16x8xbf16>, %r: tensor<8x8xf32>) 
 // -----
 
 func.func @f(%a: tensor<8x16xbf16>, %b: tensor<16x8xbf16>) -> tensor<8x8xbf16> {
-  // expected-error @+1 {{has act 'swish'; expected none, relu, gelu, silu or tanh}}
+  // expected-error @+1 {{has act 'swish'; expected none, relu, gelu, silu, tanh, gelu_tanh}}
   %y = npu.gemm %a, %b {act = "swish"} : (tensor<8x16xbf16>, tensor<16x8xbf16>) -> tensor<8x8xbf16>
   return %y : tensor<8x8xbf16>
 }

@@ -230,8 +230,15 @@ LogicalResult GemmOp::verify() {
   }
   uint64_t act = 0;
   if (!nuri::isa::parseEnum(nuri::isa::FieldKind::Act, getAct().str(), act)) {
-    return emitOpError("has act '")
-           << getAct() << "'; expected none, relu, gelu, silu or tanh";
+    // The read-out's activations are Isa.def's: list them from there.
+    InFlightDiagnostic d = emitOpError("has act '")
+                           << getAct() << "'; expected";
+    unsigned n = nuri::isa::enumCount(nuri::isa::FieldKind::Act);
+    for (unsigned i = 0; i < n; ++i) {
+      d << (i ? ", " : " ")
+        << nuri::isa::enumName(nuri::isa::FieldKind::Act, i);
+    }
+    return d;
   }
   return success();
 }

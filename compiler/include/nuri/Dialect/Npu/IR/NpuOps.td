@@ -26,12 +26,13 @@ def Npu_GemmOp : Npu_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
   let description = [{
     `output = act(a x b + bias) + residual`, what one GEMM kernel computes:
     the bias (one value per output column, added in f32), the activation
-    (`none`, `relu`, `gelu`, `silu`, `tanh`) and the cast to the output
-    type happen in the accumulator read-out, the residual (the output's
-    shape and type) is added to the rounded result, as the unfused graph
-    rounds. `b` is `[K, N]` (every row of `a`, whatever its leading dims,
-    is one GEMM row) or batched `[..., K, N]` with `a` either `[M, K]`
-    (shared by the batch) or batched alike; epilogues take the first form.
+    (one of Isa.def's: `none`, `relu`, `gelu`, `gelu_tanh`, ...) and the
+    cast to the output type happen in the accumulator read-out, the
+    residual (the output's shape and type) is added to the rounded result,
+    as the unfused graph rounds. `b` is `[K, N]` (every row of `a`,
+    whatever its leading dims, is one GEMM row) or batched `[..., K, N]`
+    with `a` either `[M, K]` (shared by the batch) or batched alike;
+    epilogues take the first form.
     `npu-fuse-epilogues` forms it from `nuri.linear` / `nuri.matmul` and
     the ops it absorbs.
 
