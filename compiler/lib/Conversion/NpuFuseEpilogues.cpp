@@ -127,20 +127,35 @@ void fuse(Operation *op) {
       cur = u->getResult(0);
     }
   }
+  // The residual add may sit behind a reshape (GPT-2 reshapes the projection
+  // back to [B, S, H] before adding): a reshape moves no bytes, so the
+  // residual is read through the inverse reshape and the sum reshaped after.
   Value residual;
-  if (auto add = dyn_cast_or_null<AddOp>(epilogue ? soleUser(cur) : nullptr)) {
-    Value other = add.getLhs() == cur ? add.getRhs() : add.getLhs();
+  Operation *next = epilogue ? soleUser(cur) : nullptr;
+  auto view = dyn_cast_or_null<ReshapeOp>(next);
+  Value viewed = view ? view.getOutput() : cur;
+  Type gemmType = cur.getType();
+  if (auto add = dyn_cast_or_null<AddOp>(view ? soleUser(viewed) : next)) {
+    Value other = add.getLhs() == viewed ? add.getRhs() : add.getLhs();
     // The GEMM runs where the linear was: the residual must exist by then.
-    if (other.getType() == cur.getType() && add.getLhs() != add.getRhs() &&
+    if (other.getType() == viewed.getType() && add.getLhs() != add.getRhs() &&
         definedBefore(other, op)) {
-      residual = other;
+      residual = view ? b.create<ReshapeOp>(loc, gemmType, other).getOutput()
+                      : other;
+      if (view) {
+        absorbed.push_back(view);
+      }
       absorbed.push_back(add);
       cur = add.getResult();
     }
   }
-  auto gemm = b.create<GemmOp>(loc, cur.getType(), a, w, bias, residual,
+  auto gemm = b.create<GemmOp>(loc, gemmType, a, w, bias, residual,
                                b.getStringAttr(act));
-  cur.replaceAllUsesWith(gemm.getOutput());
+  Value out = gemm.getOutput();
+  if (out.getType() != cur.getType()) {
+    out = b.create<ReshapeOp>(loc, cur.getType(), out).getOutput();
+  }
+  cur.replaceAllUsesWith(out);
   for (Operation *o : llvm::reverse(absorbed)) {
     o->erase();
   }

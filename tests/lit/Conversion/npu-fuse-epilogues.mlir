@@ -125,3 +125,22 @@ func.func @qk_not_merged(%x: tensor<1x4x8xbf16>) -> (tensor<1x2x4x4xbf16>, tenso
   %o = nuri.attention %qt, %kt, %kt {scale = 0.5 : f32} : (tensor<1x2x4x4xbf16>, tensor<1x2x4x4xbf16>, tensor<1x2x4x4xbf16>) -> tensor<1x2x4x4xbf16>
   return %o, %k : tensor<1x2x4x4xbf16>, tensor<1x4x8xbf16>
 }
+
+// -----
+
+// GPT-2 reshapes the projection back to [B, S, H] before the residual add:
+// the add still joins the read-out, the residual read through the inverse
+// reshape and the sum reshaped after (reshapes move no bytes).
+// CHECK-LABEL: func.func @residual_behind_reshape
+// CHECK: %[[R:.*]] = nuri.reshape %arg1 : tensor<1x8x16xbf16> -> tensor<8x16xbf16>
+// CHECK-NEXT: %[[G:.*]] = npu.gemm %arg0, %{{.*}} residual %[[R]] :
+// CHECK-NEXT: %[[O:.*]] = nuri.reshape %[[G]] : tensor<8x16xbf16> -> tensor<1x8x16xbf16>
+// CHECK-NOT: nuri.add
+// CHECK: return %[[O]]
+func.func @residual_behind_reshape(%x: tensor<8x32xbf16>, %res: tensor<1x8x16xbf16>) -> tensor<1x8x16xbf16> {
+  %w = nuri.constant dense<0.5> : tensor<32x16xbf16>
+  %y = nuri.linear %x, %w : (tensor<8x32xbf16>, tensor<32x16xbf16>) -> tensor<8x16xbf16>
+  %v = nuri.reshape %y : tensor<8x16xbf16> -> tensor<1x8x16xbf16>
+  %s = nuri.add %v, %res : tensor<1x8x16xbf16>, tensor<1x8x16xbf16> -> tensor<1x8x16xbf16>
+  return %s : tensor<1x8x16xbf16>
+}
