@@ -610,19 +610,31 @@ TEST(NpuPerf, BertBaseLayerOnAtomAgainstTheRoofline) {
   }
 }
 
-TEST(NpuProgram, ImportThenEmitIsTheSameProgram) {
-  // The bert layer touches every instruction the lowering emits.
+namespace {
+
+/// A 16-token BERT layer on tiny: it touches every instruction the lowering
+/// emits, and every planning pass.
+struct SmallBertLayer {
   mlir::MLIRContext ctx;
-  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect, npu::NpuDialect>();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(bertLayer(1, 16), &ctx);
-  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  mlir::func::FuncOp func;
   target::Target t = loadTarget("tiny");
+  SmallBertLayer() {
+    ctx.loadDialect<NuriDialect, mlir::func::FuncDialect, npu::NpuDialect>();
+    module = mlir::parseSourceString<mlir::ModuleOp>(bertLayer(1, 16), &ctx);
+    func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  }
+};
+
+} // namespace
+
+TEST(NpuProgram, ImportThenEmitIsTheSameProgram) {
+  SmallBertLayer l;
   mlir::FailureOr<npu::CompiledPartition> part =
-      npu::compileNpuPartition(func, t);
+      npu::compileNpuPartition(l.func, l.t);
   ASSERT_TRUE(mlir::succeeded(part));
   EXPECT_TRUE(test::emitsBack(
-      test::importForTest(*module, part->program, t.name), part->program));
+      test::importForTest(*l.module, part->program, l.t.name), part->program));
 }
 
 TEST(NpuProgram, EveryOpcodeHasAnOpAndRoundTrips) {
@@ -680,21 +692,16 @@ TEST(NpuCodegen, PlanningAPlannedPartitionGivesTheSameProgram) {
   // The planning passes are idempotent: a partition that already carries
   // their decisions (nuri-opt --npu-fuse-epilogues ... before
   // --convert-nuri-to-npu) compiles to the same program and constants.
-  mlir::MLIRContext ctx;
-  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect, npu::NpuDialect>();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(bertLayer(1, 16), &ctx);
-  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
-  target::Target t = loadTarget("tiny");
+  SmallBertLayer l;
   mlir::FailureOr<npu::CompiledPartition> first =
-      npu::compileNpuPartition(func, t);
+      npu::compileNpuPartition(l.func, l.t);
   ASSERT_TRUE(mlir::succeeded(first));
-  mlir::PassManager pm(&ctx);
-  npu::buildNpuPlanningPipeline(pm.nest<mlir::func::FuncOp>(), t);
-  ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
-  ASSERT_TRUE(func->hasAttr("npu.dram_bytes"));
+  mlir::PassManager pm(&l.ctx);
+  npu::buildNpuPlanningPipeline(pm.nest<mlir::func::FuncOp>(), l.t);
+  ASSERT_TRUE(mlir::succeeded(pm.run(*l.module)));
+  ASSERT_TRUE(l.func->hasAttr("npu.dram_bytes"));
   mlir::FailureOr<npu::CompiledPartition> again =
-      npu::compileNpuPartition(func, t);
+      npu::compileNpuPartition(l.func, l.t);
   ASSERT_TRUE(mlir::succeeded(again));
   ASSERT_EQ(again->program.streams.size(), first->program.streams.size());
   for (size_t i = 0; i < again->program.streams.size(); ++i) {
