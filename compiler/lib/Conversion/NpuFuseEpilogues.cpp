@@ -140,8 +140,8 @@ void fuse(Operation *op) {
     // The GEMM runs where the linear was: the residual must exist by then.
     if (other.getType() == viewed.getType() && add.getLhs() != add.getRhs() &&
         definedBefore(other, op)) {
-      residual = view ? b.create<ReshapeOp>(loc, gemmType, other).getOutput()
-                      : other;
+      residual =
+          view ? b.create<ReshapeOp>(loc, gemmType, other).getOutput() : other;
       if (view) {
         absorbed.push_back(view);
       }

@@ -302,10 +302,10 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
               if (nW == 0 && (!grouped || g.bBatch != 0)) {
                 continue;
               }
-              uint64_t wBytes = nW ? nW * roundUp(kc * nt * ei, 64)
-                                   : tilesN * chunks * roundUp(kc * nt * ei, 64);
-              uint64_t fixed =
-                  wBytes + 2 * roundUp(p.nc * 6, 64) + 64 * 16;
+              uint64_t wBytes =
+                  nW ? nW * roundUp(kc * nt * ei, 64)
+                     : tilesN * chunks * roundUp(kc * nt * ei, 64);
+              uint64_t fixed = wBytes + 2 * roundUp(p.nc * 6, 64) + 64 * 16;
               uint64_t perRow =
                   nA * pitch + 2 * nt * eo + (g.hasResidual ? 2 * nt * eo : 0);
               if (fixed >= S) {
@@ -345,14 +345,14 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
               // A core's share of a link: one transfer's cap, or the link
               // split among the cores streaming over it.
               auto shareOf = [&](bool shared, double streams) {
-                double link = shared ? std::max(1.0, t.noc.bytesPerCycle)
-                                     : dramPerCycle;
+                double link =
+                    shared ? std::max(1.0, t.noc.bytesPerCycle) : dramPerCycle;
                 return std::min(double(t.dma.bytesPerCycle),
                                 link / std::max(1.0, streams));
               };
               const double used = double(coresUsed);
-              const double aShare = shareOf(g.a & kSharedTag,
-                                            p.mcastA ? used / nS : used);
+              const double aShare =
+                  shareOf(g.a & kSharedTag, p.mcastA ? used / nS : used);
               const double wShare = shareOf(g.b & kSharedTag, used);
               // Pipeline fill and drain: nothing overlaps the first
               // chunk's loads or the last chunk's multiply and read-out.
@@ -365,12 +365,11 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
               // the weights, the dma queue A (a multicasting leader
               // carries its group's); each keeps `outstanding` transfers in
               // flight, each paying the link latency.
-              auto queueCycles = [&](double descs, double bytes,
-                                     double share) {
-                return std::max(bytes / share,
-                                (lat * descs +
-                                 bytes / double(t.dma.bytesPerCycle)) /
-                                    double(std::max(1u, t.dma.outstanding)));
+              auto queueCycles = [&](double descs, double bytes, double share) {
+                return std::max(
+                    bytes / share,
+                    (lat * descs + bytes / double(t.dma.bytesPerCycle)) /
+                        double(std::max(1u, t.dma.outstanding)));
               };
               double wLoads = double((nW ? coreBlocks : 1) * tilesN * chunks);
               double aLoads = double(coreBlocks * chunks);
@@ -379,10 +378,9 @@ GemmPlan planGemm(const target::Target &t, const GemmDesc &g) {
                   queueCycles(aLoads,
                               double(coreBlocks) * double(mb * g.K * ei),
                               aShare));
-              double overhead =
-                  fill + (wLoads + aLoads) * t.dma.issueCycles +
-                  double(coreBlocks) * (nA == 1 ? lat : 0.0) +
-                  double(t.dram.latencyCycles + R + C);
+              double overhead = fill + (wLoads + aLoads) * t.dma.issueCycles +
+                                double(coreBlocks) * (nA == 1 ? lat : 0.0) +
+                                double(t.dram.latencyCycles + R + C);
               uint64_t est =
                   uint64_t(std::max({compute, dma, dmaCore}) + overhead);
               if (est < p.estimate) {
@@ -517,15 +515,15 @@ void KernelEmitter::gemm(const GemmDesc &g) {
   // ridge point, so the weights must stream while this kernel computes).
   const uint64_t residentSlots = ceilDiv(pl.nc, pl.nt) * chunks;
   const uint64_t budgetSlots =
-      uint64_t(double(previous_.dramIdle) * t_.dramBytesPerCycle() /
-               double(P) / double(wSlot));
+      uint64_t(double(previous_.dramIdle) * t_.dramBytesPerCycle() / double(P) /
+               double(wSlot));
   uint64_t wSlots = pl.residentW ? residentSlots : pl.nW;
   uint64_t wbase = 0;
   bool early = false;
   {
     auto [end, room] = placeBesidePrevious(
-        sram.used(), {{g.b, g.b + (g.batch - 1) * g.bBatch +
-                                (g.K - 1) * g.ldb + g.N * ei}});
+        sram.used(),
+        {{g.b, g.b + (g.batch - 1) * g.bBatch + (g.K - 1) * g.ldb + g.N * ei}});
     if (room >= wSlots * wSlot) {
       if (!pl.residentW) {
         wSlots = std::max<uint64_t>(
@@ -566,15 +564,14 @@ void KernelEmitter::gemm(const GemmDesc &g) {
     }
     // Weight loads: every (tile, chunk), or the first block's only when
     // the slice stays resident (every block has the same tiles).
-    const uint64_t G = pl.residentW ? blocks.front().tiles.size() * chunks
-                                    : T * chunks;
+    const uint64_t G =
+        pl.residentW ? blocks.front().tiles.size() * chunks : T * chunks;
     // A: this core's own loads, or the group leader's multicasts (every
     // member has the same blocks, so they consume in lockstep).
     const unsigned leader = pl.mcastA ? p - p % unsigned(pl.nS) : p;
     const bool leads = leader == p;
     const unsigned members = pl.mcastA ? unsigned(pl.nS) : 1;
-    Ring ringA{kAFull,  kAFree, pl.nA, blocks.size(), members,
-               int(leader)};
+    Ring ringA{kAFull, kAFree, pl.nA, blocks.size(), members, int(leader)};
     // A resident slice has a slot per load, but the fetch queue still runs
     // at most a window ahead of the array: racing through the whole slice
     // would take the DRAM from the A loads the array needs as urgently.
@@ -640,7 +637,8 @@ void KernelEmitter::gemm(const GemmDesc &g) {
                 load(g.a + blk.b * g.aBatch + blk.m0 * g.lda + k0 * ei, g.lda,
                      abuf[bi % pl.nA] + k0 * ei, pl.ldaS, blk.rows, kcc * ei);
             if (pl.mcastA) {
-              dma.dmaMcast(a, uint32_t(((uint64_t(1) << members) - 1) << leader));
+              dma.dmaMcast(a,
+                           uint32_t(((uint64_t(1) << members) - 1) << leader));
               for (unsigned m = leader; m < leader + members; ++m) {
                 dma.signal(kAFull, m);
               }
@@ -709,8 +707,8 @@ void KernelEmitter::gemm(const GemmDesc &g) {
             ringW.consume(mat);
           }
           mat.mm(accBase[ti % pl.nAcc], {abuf[bi % pl.nA] + k0 * ei, pl.ldaS},
-                 {wbuf(slot), tile.nt * ei}, blk.rows, tile.nt, kcc, g.in,
-                 g.in, c > 0);
+                 {wbuf(slot), tile.nt * ei}, blk.rows, tile.nt, kcc, g.in, g.in,
+                 c > 0);
           if (loadW) {
             ringW.consumed(mat, gw);
             ++gw;
@@ -837,9 +835,8 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
       fixedAddr[i] = earlyNext;
       earlyNext += roundUp(bytes, 64);
     } else {
-      fixedAddr[i] = sram.alloc(bytes, o.kind == RowOperand::Row
-                                           ? "row operand"
-                                           : "scalar operand");
+      fixedAddr[i] = sram.alloc(
+          bytes, o.kind == RowOperand::Row ? "row operand" : "scalar operand");
     }
     if (o.kind == RowOperand::Row && r.rowsAsF32) {
       rowF32[i] = sram.alloc(r.cols * 4, "row operand f32");
@@ -1016,13 +1013,13 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
   {
     double dram = (r.out & kSharedTag) ? 0.0 : double(r.rows * r.cols * eo);
     for (const RowOperand &o : r.ins) {
-      if (!(o.addr & kSharedTag) && (o.kind == RowOperand::Full ||
-                                     o.kind == RowOperand::Periodic)) {
+      if (!(o.addr & kSharedTag) &&
+          (o.kind == RowOperand::Full || o.kind == RowOperand::Periodic)) {
         dram += double(r.rows * r.cols * dtypeBytes(o.dtype));
       }
     }
-    used.dramIdle = uint64_t(std::max(
-        0.0, double(estimate_) - dram / t_.dramBytesPerCycle()));
+    used.dramIdle = uint64_t(
+        std::max(0.0, double(estimate_) - dram / t_.dramBytesPerCycle()));
   }
   barrierAll(used);
 }
@@ -1041,7 +1038,8 @@ void KernelEmitter::transpose(const TransposeDesc &t) {
   // loads, transposes and stores of neighbouring tiles overlap.
   uint64_t tr = std::min<uint64_t>(t.rows, 128),
            tc = std::min<uint64_t>(t.cols, 128);
-  while (4 * tr * tc * e + 64 * 8 > t_.sram.bytesPerCore && (tr > 1 || tc > 1)) {
+  while (4 * tr * tc * e + 64 * 8 > t_.sram.bytesPerCore &&
+         (tr > 1 || tc > 1)) {
     if (tr >= tc) {
       tr = ceilDiv(tr, 2);
     } else {
@@ -1062,18 +1060,18 @@ void KernelEmitter::transpose(const TransposeDesc &t) {
   for (uint64_t b = 0; b < t.batch; ++b) {
     for (uint64_t r0 = 0; r0 < t.rows; r0 += tr) {
       for (uint64_t c0 = 0; c0 < t.cols; c0 += tc, ++u) {
-        work[u % P].push_back({b, r0, c0, std::min(tr, t.rows - r0),
-                               std::min(tc, t.cols - c0)});
+        work[u % P].push_back(
+            {b, r0, c0, std::min(tr, t.rows - r0), std::min(tc, t.cols - c0)});
       }
     }
   }
   {
-    target::VectorCost v = target::vectorCost(
-        t_, target::VectorKind::Transpose, tr, tc, 1, 2 * e);
+    target::VectorCost v =
+        target::vectorCost(t_, target::VectorKind::Transpose, tr, tc, 1, 2 * e);
     double bytes = 2.0 * double(t.batch * t.rows * t.cols * e);
     bool viaDram = !(t.in & kSharedTag) || !(t.out & kSharedTag);
-    double link = viaDram ? t_.dramBytesPerCycle()
-                          : std::max(1.0, t_.noc.bytesPerCycle);
+    double link =
+        viaDram ? t_.dramBytesPerCycle() : std::max(1.0, t_.noc.bytesPerCycle);
     estimate_ = std::max<uint64_t>(work[0].size() * v.latency(),
                                    uint64_t(bytes / link)) +
                 2 * t_.dram.latencyCycles;
@@ -1098,8 +1096,8 @@ void KernelEmitter::transpose(const TransposeDesc &t) {
     for (uint64_t i = 0; i < n; ++i) {
       const Tile &x = tiles[i];
       in.produce(dma, i);
-      dma.dma(load(t.in + x.b * matrix + (x.r0 * t.cols + x.c0) * e,
-                   t.cols * e, inS[i % 2], x.cols * e, x.rows, x.cols * e));
+      dma.dma(load(t.in + x.b * matrix + (x.r0 * t.cols + x.c0) * e, t.cols * e,
+                   inS[i % 2], x.cols * e, x.rows, x.cols * e));
       in.produced(dma);
       if (i > 0) {
         storeTile(i - 1);
@@ -1112,8 +1110,8 @@ void KernelEmitter::transpose(const TransposeDesc &t) {
       const Tile &x = tiles[i];
       in.consume(vec);
       out.produce(vec, i);
-      vec.transpose({outS[i % 2], x.rows * e}, {inS[i % 2], x.cols * e},
-                    x.rows, x.cols, t.dtype);
+      vec.transpose({outS[i % 2], x.rows * e}, {inS[i % 2], x.cols * e}, x.rows,
+                    x.cols, t.dtype);
       in.consumed(vec, i);
       out.produced(vec);
     }
@@ -1200,9 +1198,9 @@ void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
   for (size_t i = 0; i < parts.size(); ++i) {
     DmaDesc &d = parts[i];
     used.writeLo = std::min(used.writeLo, d.dst);
-    used.writeHi = std::max(used.writeHi, d.dst + (d.planes - 1) * d.dstPStride +
-                                              (d.rows - 1) * d.dstStride +
-                                              d.bytes);
+    used.writeHi =
+        std::max(used.writeHi, d.dst + (d.planes - 1) * d.dstPStride +
+                                   (d.rows - 1) * d.dstStride + d.bytes);
     d.srcSpace = spaceOf(d.src);
     d.dstSpace = spaceOf(d.dst);
     d.src = untag(d.src);
@@ -1360,21 +1358,21 @@ void KernelEmitter::attention(const AttentionDesc &a) {
     // ops of a block depend on each other); Q, K, V and O
     // cross their links once per (unit, block), the links shared by the
     // cores.
-    target::VectorCost v1 = target::vectorCost(
-        t_, target::VectorKind::Elementwise, qb, kb, 1, 8);
-    uint64_t perBlock = std::max<uint64_t>(
-        m1.latency() + m2.latency(),
-        v1.occupancy * 12 + v.occupancy +
-            16 * uint64_t(t_.vector.pipelineDepth));
+    target::VectorCost v1 =
+        target::vectorCost(t_, target::VectorKind::Elementwise, qb, kb, 1, 8);
+    uint64_t perBlock =
+        std::max<uint64_t>(m1.latency() + m2.latency(),
+                           v1.occupancy * 12 + v.occupancy +
+                               16 * uint64_t(t_.vector.pipelineDepth));
     double io = 0, ioDram = 0;
     for (const std::vector<Unit> &units : work) {
       for (const Unit &un : units) {
         double bytes =
             double(un.rows * (a.D + a.Dv) * e) +
             double(kvBlocks(un) * kb * (a.D + a.Dv) * e) +
-            (a.hasMask ? double(un.rows * std::min(a.Skv, kb * kvBlocks(un)) *
-                                em)
-                       : 0.0);
+            (a.hasMask
+                 ? double(un.rows * std::min(a.Skv, kb * kvBlocks(un)) * em)
+                 : 0.0);
         ((a.k & kSharedTag) ? io : ioDram) += bytes;
       }
     }
@@ -1625,8 +1623,8 @@ void KernelEmitter::attention(const AttentionDesc &a) {
     add(a.k, double(a.B * a.Hkv * a.Skv * a.D) * e);
     add(a.v, double(a.B * a.Hkv * a.Skv * a.Dv) * e);
     add(a.o, double(a.B * a.Hq * a.Sq * a.Dv) * e);
-    used.dramIdle = uint64_t(std::max(
-        0.0, double(estimate_) - dram / t_.dramBytesPerCycle()));
+    used.dramIdle = uint64_t(
+        std::max(0.0, double(estimate_) - dram / t_.dramBytesPerCycle()));
   }
   barrierAll(used);
 }

@@ -9,8 +9,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "nuri/Conversion/NpuCodegen.h"
-#include "nuri/Conversion/NpuProgram.h"
 #include "RoundTrip.h"
+#include "nuri/Conversion/NpuProgram.h"
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
 #include "nuri/Package/GraphEmitter.h"
@@ -684,8 +684,8 @@ TEST(NpuProgram, EveryOpcodeHasAnOpAndRoundTrips) {
   ctx.loadDialect<npu::NpuDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx));
-  EXPECT_TRUE(test::emitsBack(test::importForTest(*module, *program),
-                              *program));
+  EXPECT_TRUE(
+      test::emitsBack(test::importForTest(*module, *program), *program));
 }
 
 TEST(NpuCodegen, PlanningAPlannedPartitionGivesTheSameProgram) {
@@ -821,10 +821,10 @@ TEST(NpuCodegen, TransposesOfTheInnermostDimMatchCpu) {
       perm += (perm.empty() ? "" : ", ") + std::to_string(p);
     }
     std::string it = tensorType(c.in, c.et), ot = tensorType(out, c.et);
-    std::string src = "func.func @main(%x: " + it + ") -> " + ot +
-                      " {\n  %0 = nuri.transpose %x {permutation = array<i64: " +
-                      perm + ">} : " + it + " -> " + ot +
-                      "\n  return %0 : " + ot + "\n}\n";
+    std::string src =
+        "func.func @main(%x: " + it + ") -> " + ot +
+        " {\n  %0 = nuri.transpose %x {permutation = array<i64: " + perm +
+        ">} : " + it + " -> " + ot + "\n  return %0 : " + ot + "\n}\n";
     SCOPED_TRACE(src);
     Outcome o = runBoth(src, "tiny");
     expectClose(o, 0.0, 0.0);
@@ -840,9 +840,10 @@ TEST(NpuCodegen, GatherWithConstantIndicesMatchesCpu) {
       "func.func @main(%x: " + x + ") -> (" + a + ", " + b +
       ") {\n  %i = nuri.constant dense<-2> : tensor<i64>\n"
       "  %j = nuri.constant dense<[[2, 0], [-1, 2]]> : tensor<2x2xi64>\n"
-      "  %0 = nuri.gather %x, %i {axis = 0 : i64} : " + x +
-      ", tensor<i64> -> " + a + "\n  %1 = nuri.gather %x, %j {axis = 1 : i64} : " +
-      x + ", tensor<2x2xi64> -> " + b + "\n  return %0, %1 : " + a + ", " + b +
+      "  %0 = nuri.gather %x, %i {axis = 0 : i64} : " +
+      x + ", tensor<i64> -> " + a +
+      "\n  %1 = nuri.gather %x, %j {axis = 1 : i64} : " + x +
+      ", tensor<2x2xi64> -> " + b + "\n  return %0, %1 : " + a + ", " + b +
       "\n}\n";
   Outcome o = runBoth(src, "tiny");
   expectClose(o, 0.0, 0.0);
