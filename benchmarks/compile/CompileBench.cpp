@@ -11,10 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "nuri/Driver/Compile.h"
-#include "nuri/Zoo/Zoo.h"
-
-#include "mlir/IR/Diagnostics.h"
+#include "../common/DriverBench.h"
 
 #include <chrono>
 #include <cstdio>
@@ -57,23 +54,11 @@ int main(int argc, char **argv) {
   int failures = 0;
   for (const std::string &name : names) {
     std::string path = (dir / (name + ".onnx")).string();
-    if (!std::filesystem::exists(path)) {
-      std::string error;
-      std::unique_ptr<nuri::zoo::Model> model =
-          nuri::zoo::buildModel(name, {}, error);
-      if (!model || !nuri::zoo::writeModel(*model, path, {}, error)) {
-        std::fprintf(stderr, "nuri-bench-compile: %s\n", error.c_str());
-        return 2;
-      }
+    if (!nuri::bench::ensureZooModel("nuri-bench-compile", name, path)) {
+      return 2;
     }
-    mlir::DialectRegistry registry;
-    nuri::driver::registerDialects(registry);
-    mlir::MLIRContext context(registry);
-    context.disableMultithreading();
-    mlir::ScopedDiagnosticHandler handler(&context, [](mlir::Diagnostic &d) {
-      std::fprintf(stderr, "%s\n", d.str().c_str());
-      return mlir::success();
-    });
+    nuri::bench::DriverContext driver;
+    mlir::MLIRContext &context = driver.context;
 
     // Stage times from the progress callback: each stage lasts until the
     // next one starts.

@@ -24,11 +24,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "nuri/Driver/Compile.h"
-#include "nuri/Zoo/Zoo.h"
+#include "../common/DriverBench.h"
 #include "nuri/target/Target.h"
-
-#include "mlir/IR/Diagnostics.h"
 
 #include <algorithm>
 #include <chrono>
@@ -56,20 +53,6 @@ struct Roofline {
 
 // The zoo model at `path`, written once (the models nuri-bench-compile
 // writes are the same files).
-bool ensureModel(const std::string &name, const std::string &path) {
-  if (std::filesystem::exists(path)) {
-    return true;
-  }
-  std::string error;
-  std::unique_ptr<nuri::zoo::Model> model =
-      nuri::zoo::buildModel(name, {}, error);
-  if (!model || !nuri::zoo::writeModel(*model, path, {}, error)) {
-    std::fprintf(stderr, "nuri-bench-npu: %s\n", error.c_str());
-    return false;
-  }
-  return true;
-}
-
 std::string percent(double part, double whole) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f%%", whole > 0 ? 100 * part / whole : 0);
@@ -282,19 +265,13 @@ int main(int argc, char **argv) {
   int beaten = 0, failures = 0;
   for (const Workload &w : workloads) {
     std::string path = (dir / (w.model + ".onnx")).string();
-    if (!ensureModel(w.model, path)) {
+    if (!nuri::bench::ensureZooModel("nuri-bench-npu", w.model, path)) {
       return 2;
     }
     nuri::OnnxImportOptions import;
     import.inputShapes = nuri::zoo::inputShapes(w.model, w.batch, seq);
-    mlir::DialectRegistry registry;
-    nuri::driver::registerDialects(registry);
-    mlir::MLIRContext context(registry);
-    context.disableMultithreading();
-    mlir::ScopedDiagnosticHandler handler(&context, [](mlir::Diagnostic &d) {
-      std::fprintf(stderr, "%s\n", d.str().c_str());
-      return mlir::success();
-    });
+    nuri::bench::DriverContext driver;
+    mlir::MLIRContext &context = driver.context;
     nuri::driver::CompileOptions options;
     options.target = targetName;
     options.dtype = "bf16";
