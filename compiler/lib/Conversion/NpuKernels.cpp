@@ -78,6 +78,10 @@ Space spaceOf(uint64_t addr) {
   return (addr & kSharedTag) ? Space::Shared : Space::Dram;
 }
 uint64_t untag(uint64_t addr) { return addr & ~kSharedTag; }
+/// `bytes` of the tensor at `addr` if they cross the DRAM link, else 0.
+double dramBytes(uint64_t addr, uint64_t bytes) {
+  return spaceOf(addr) == Space::Dram ? double(bytes) : 0.0;
+}
 
 DmaDesc load(uint64_t dram, uint64_t dramLd, uint64_t sram, uint64_t sramLd,
              uint64_t rows, uint64_t bytes) {
@@ -176,6 +180,11 @@ std::pair<uint64_t, uint64_t> KernelEmitter::placeBesidePrevious(
     }
   }
   return best;
+}
+
+uint64_t KernelEmitter::dramIdleBeside(double dramBytes) const {
+  return uint64_t(
+      std::max(0.0, double(estimate_) - dramBytes / t_.dramBytesPerCycle()));
 }
 
 void KernelEmitter::releaseFetch(bool previous) {
@@ -1011,15 +1020,13 @@ void KernelEmitter::rowwise(const RowwiseDesc &r) {
   used.writeLo = r.out;
   used.writeHi = r.out + r.rows * r.cols * eo;
   {
-    double dram = (r.out & kSharedTag) ? 0.0 : double(r.rows * r.cols * eo);
+    double dram = dramBytes(r.out, r.rows * r.cols * eo);
     for (const RowOperand &o : r.ins) {
-      if (!(o.addr & kSharedTag) &&
-          (o.kind == RowOperand::Full || o.kind == RowOperand::Periodic)) {
-        dram += double(r.rows * r.cols * dtypeBytes(o.dtype));
+      if (o.kind == RowOperand::Full || o.kind == RowOperand::Periodic) {
+        dram += dramBytes(o.addr, r.rows * r.cols * dtypeBytes(o.dtype));
       }
     }
-    used.dramIdle = uint64_t(
-        std::max(0.0, double(estimate_) - dram / t_.dramBytesPerCycle()));
+    used.dramIdle = dramIdleBeside(dram);
   }
   barrierAll(used);
 }
@@ -1614,18 +1621,11 @@ void KernelEmitter::attention(const AttentionDesc &a) {
   used.writeLo = a.o;
   used.writeHi = a.o + (a.B - 1) * a.oStride[0] + (a.Hq - 1) * a.oStride[1] +
                  (a.Sq - 1) * a.oStride[2] + a.Dv * dtypeBytes(a.dtype);
-  {
-    double e = dtypeBytes(a.dtype), dram = 0;
-    auto add = [&](uint64_t addr, double bytes) {
-      dram += (addr & kSharedTag) ? 0.0 : bytes;
-    };
-    add(a.q, double(a.B * a.Hq * a.Sq * a.D) * e);
-    add(a.k, double(a.B * a.Hkv * a.Skv * a.D) * e);
-    add(a.v, double(a.B * a.Hkv * a.Skv * a.Dv) * e);
-    add(a.o, double(a.B * a.Hq * a.Sq * a.Dv) * e);
-    used.dramIdle = uint64_t(
-        std::max(0.0, double(estimate_) - dram / t_.dramBytesPerCycle()));
-  }
+  used.dramIdle = dramIdleBeside(
+      dramBytes(a.q, a.B * a.Hq * a.Sq * a.D * e) +
+      dramBytes(a.k, a.B * a.Hkv * a.Skv * a.D * e) +
+      dramBytes(a.v, a.B * a.Hkv * a.Skv * a.Dv * e) +
+      dramBytes(a.o, a.B * a.Hq * a.Sq * a.Dv * e));
   barrierAll(used);
 }
 

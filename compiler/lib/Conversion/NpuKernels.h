@@ -172,6 +172,9 @@ private:
   std::pair<uint64_t, uint64_t> placeBesidePrevious(
       uint64_t used,
       const std::vector<std::pair<uint64_t, uint64_t>> &reads) const;
+  /// Cycles the kernel being emitted leaves DRAM idle: its estimate less
+  /// the time its own `dramBytes` take on the link.
+  uint64_t dramIdleBeside(double dramBytes) const;
   /// Lets the fetch queue of every core go on once the previous kernel
   /// (`previous`) or the one being emitted has started: a token its
   /// matrix queue signals right after the barrier that starts it.
