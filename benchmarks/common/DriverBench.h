@@ -46,8 +46,7 @@ struct DriverContext {
     driver::registerDialects(r);
     return r;
   }
-  mlir::MLIRContext context{registry(),
-                            mlir::MLIRContext::Threading::DISABLED};
+  mlir::MLIRContext context{registry(), mlir::MLIRContext::Threading::DISABLED};
   mlir::ScopedDiagnosticHandler handler{&context, [](mlir::Diagnostic &d) {
                                           std::fprintf(stderr, "%s\n",
                                                        d.str().c_str());

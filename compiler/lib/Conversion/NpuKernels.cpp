@@ -1621,11 +1621,11 @@ void KernelEmitter::attention(const AttentionDesc &a) {
   used.writeLo = a.o;
   used.writeHi = a.o + (a.B - 1) * a.oStride[0] + (a.Hq - 1) * a.oStride[1] +
                  (a.Sq - 1) * a.oStride[2] + a.Dv * dtypeBytes(a.dtype);
-  used.dramIdle = dramIdleBeside(
-      dramBytes(a.q, a.B * a.Hq * a.Sq * a.D * e) +
-      dramBytes(a.k, a.B * a.Hkv * a.Skv * a.D * e) +
-      dramBytes(a.v, a.B * a.Hkv * a.Skv * a.Dv * e) +
-      dramBytes(a.o, a.B * a.Hq * a.Sq * a.Dv * e));
+  used.dramIdle =
+      dramIdleBeside(dramBytes(a.q, a.B * a.Hq * a.Sq * a.D * e) +
+                     dramBytes(a.k, a.B * a.Hkv * a.Skv * a.D * e) +
+                     dramBytes(a.v, a.B * a.Hkv * a.Skv * a.Dv * e) +
+                     dramBytes(a.o, a.B * a.Hq * a.Sq * a.Dv * e));
   barrierAll(used);
 }
 

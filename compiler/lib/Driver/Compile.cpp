@@ -11,6 +11,7 @@
 #include "nuri/Driver/Compile.h"
 
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
+#include "nuri/Dialect/Nuri/Transforms/OpGroup.h"
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
 #include "nuri/Package/GraphEmitter.h"
 #include "nuri/cpu/Kernels.h"
@@ -364,38 +365,15 @@ LogicalResult Packager::setTarget() {
 
 LogicalResult Packager::emitCpuSegment(ArrayRef<Operation *> ops,
                                        bool allArgs) {
-  llvm::SmallPtrSet<Operation *, 32> inSegment(ops.begin(), ops.end());
-  llvm::SetVector<Value> inputs;
-  llvm::SetVector<Operation *> constants;
+  // Model inputs nothing reads still belong to the model's interface.
+  SmallVector<Value> leading;
   if (allArgs) {
-    // Model inputs nothing reads still belong to the model's interface.
-    for (BlockArgument arg : main.getArguments()) {
-      inputs.insert(arg);
-    }
+    leading.assign(main.getArguments().begin(), main.getArguments().end());
   }
-  for (Operation *op : ops) {
-    for (Value operand : op->getOperands()) {
-      Operation *def = operand.getDefiningOp();
-      if (def && inSegment.contains(def)) {
-        continue;
-      }
-      if (def && llvm::isa<ConstantOp>(def)) {
-        constants.insert(def);
-      } else {
-        inputs.insert(operand);
-      }
-    }
-  }
-  SmallVector<Value> outputs;
-  for (Operation *op : ops) {
-    for (Value result : op->getResults()) {
-      if (llvm::any_of(result.getUsers(), [&](Operation *user) {
-            return !inSegment.contains(user);
-          })) {
-        outputs.push_back(result);
-      }
-    }
-  }
+  GroupBoundary boundary = groupBoundary(ops, leading);
+  const llvm::SetVector<Value> &inputs = boundary.inputs;
+  const llvm::SetVector<Operation *> &constants = boundary.constants;
+  const SmallVector<Value> &outputs = boundary.outputs;
   if (outputs.empty()) {
     return success(); // dead code the cleanup left behind
   }
@@ -404,15 +382,8 @@ LogicalResult Packager::emitCpuSegment(ArrayRef<Operation *> ops,
   OpBuilder b(module.getContext());
   OwningOpRef<ModuleOp> segment = ModuleOp::create(main.getLoc());
   b.setInsertionPointToEnd(segment->getBody());
-  SmallVector<Type> inTypes, outTypes;
-  for (Value v : inputs) {
-    inTypes.push_back(v.getType());
-  }
-  for (Value v : outputs) {
-    outTypes.push_back(v.getType());
-  }
   auto func = b.create<func::FuncOp>(main.getLoc(), "main",
-                                     b.getFunctionType(inTypes, outTypes));
+                                     boundary.type(b.getContext()));
   for (auto [i, v] : llvm::enumerate(inputs)) {
     std::string name = namer.get(v);
     partitionInputs.insert(name);

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
+#include "nuri/Dialect/Nuri/Transforms/OpGroup.h"
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
 #include "nuri/Frontend/OnnxImporter.h"
 
@@ -228,46 +229,14 @@ struct OutlineNpuPartitionsPass
     OpBuilder builder(ctx);
     SymbolTable symbols(module);
     for (SmallVector<Operation *> &members : grouping.members) {
-      llvm::SmallPtrSet<Operation *, 16> inGroup(members.begin(),
-                                                 members.end());
-      llvm::SetVector<Value> inputs;
-      llvm::SetVector<Operation *> constants;
-      for (Operation *op : members) {
-        for (Value operand : op->getOperands()) {
-          Operation *def = operand.getDefiningOp();
-          if (def && inGroup.contains(def)) {
-            continue;
-          }
-          if (def && isa<ConstantOp>(def)) {
-            constants.insert(def);
-          } else {
-            inputs.insert(operand);
-          }
-        }
-      }
-      SmallVector<Value> outputs;
-      for (Operation *op : members) {
-        for (Value result : op->getResults()) {
-          if (llvm::any_of(result.getUsers(), [&](Operation *user) {
-                return !inGroup.contains(user);
-              })) {
-            outputs.push_back(result);
-          }
-        }
-      }
-
-      SmallVector<Type> inTypes, outTypes;
-      for (Value v : inputs) {
-        inTypes.push_back(v.getType());
-      }
-      for (Value v : outputs) {
-        outTypes.push_back(v.getType());
-      }
+      GroupBoundary boundary = groupBoundary(members);
+      const llvm::SetVector<Value> &inputs = boundary.inputs;
+      const llvm::SetVector<Operation *> &constants = boundary.constants;
+      SmallVector<Value> &outputs = boundary.outputs;
       builder.setInsertionPoint(main);
       std::string symbol = "npu_" + std::to_string(nextIndex++);
-      auto func = builder.create<func::FuncOp>(
-          members.front()->getLoc(), symbol,
-          builder.getFunctionType(inTypes, outTypes));
+      auto func = builder.create<func::FuncOp>(members.front()->getLoc(),
+                                               symbol, boundary.type(ctx));
       func.setPrivate();
       func->setAttr("nuri.partition", builder.getStringAttr("npu"));
       for (auto [i, v] : llvm::enumerate(inputs)) {

@@ -1,0 +1,36 @@
+//===- OpGroup.h - The boundary of a group of ops ---------------*- C++ -*-===//
+//
+// Outlining NPU partitions and packaging CPU segments both turn a group of
+// ops of one block into a function of its own; this is what crosses the
+// group's edge.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_DIALECT_NURI_TRANSFORMS_OPGROUP_H
+#define NURI_DIALECT_NURI_TRANSFORMS_OPGROUP_H
+
+#include "mlir/IR/Operation.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace nuri {
+
+struct GroupBoundary {
+  /// Values the group reads from outside (block arguments, other ops'
+  /// results), in first-use order; `nuri.constant`s are not among them.
+  llvm::SetVector<mlir::Value> inputs;
+  /// Constants the group reads: cloned into the new function.
+  llvm::SetVector<mlir::Operation *> constants;
+  /// The group's results something outside it reads.
+  llvm::SmallVector<mlir::Value> outputs;
+  /// The function type: inputs -> outputs.
+  mlir::FunctionType type(mlir::MLIRContext *ctx) const;
+};
+
+/// The boundary of `ops`; `inputs` starts from `leadingInputs` (a model's
+/// arguments that must stay in the interface even when nothing reads them).
+GroupBoundary groupBoundary(llvm::ArrayRef<mlir::Operation *> ops,
+                            llvm::ArrayRef<mlir::Value> leadingInputs = {});
+
+} // namespace nuri
+
+#endif // NURI_DIALECT_NURI_TRANSFORMS_OPGROUP_H
