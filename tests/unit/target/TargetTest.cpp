@@ -1,6 +1,8 @@
 //===- TargetTest.cpp - Chip configs load, derive and reject nonsense -----===//
 
-#include "TestUtil.h"
+#include "TestFiles.h"
+
+#include <gtest/gtest.h>
 
 using namespace nuri;
 using namespace nuri::target;

@@ -1,6 +1,8 @@
 //===- IsaTest.cpp - Encoding, assembler, disassembler, docs --------------===//
 
-#include "TestUtil.h"
+#include "TestFiles.h"
+
+#include <gtest/gtest.h>
 
 #include "nuri/isa/IsaDoc.h"
 
