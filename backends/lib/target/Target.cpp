@@ -243,6 +243,11 @@ Target parse(const YAML::Node &root, const std::string &origin) {
     dram.fail("dram.bytes_per_s", "must be > 0");
   }
   t.dram.latencyCycles = dram.integer("latency_cycles", true, 0, 0, 1u << 24);
+  // The simulator checks the name against its registered models.
+  t.dram.model = dram.str("model", kDefaultLinkModel);
+  if (t.dram.model.empty()) {
+    dram.fail("dram.model", "must name a memory-link model");
+  }
   dram.finish();
 
   Section dma = top.sub("dma");
@@ -262,6 +267,10 @@ Target parse(const YAML::Node &root, const std::string &origin) {
     noc.fail("noc.bytes_per_cycle", "must be > 0");
   }
   t.noc.latencyCycles = noc.integer("latency_cycles", true, 0, 0, 1u << 24);
+  t.noc.model = noc.str("model", kDefaultLinkModel);
+  if (t.noc.model.empty()) {
+    noc.fail("noc.model", "must name a memory-link model");
+  }
   noc.finish();
 
   top.finish();

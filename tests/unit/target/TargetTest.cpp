@@ -139,4 +139,26 @@ TEST(Target, ImpossibleConfigsNameTheField) {
   EXPECT_NE(missing.error().find("known: "), std::string::npos);
 }
 
+TEST(Target, LinkModelsDefaultAndCanBeNamed) {
+  std::string base = tinyText();
+  Result<Target> t = loadTargetYaml(base, "tiny.yaml");
+  ASSERT_TRUE(t) << t.error();
+  // Configs written before the key existed get today's model.
+  EXPECT_EQ(t->dram.model, kDefaultLinkModel);
+  EXPECT_EQ(t->noc.model, kDefaultLinkModel);
+  t = loadTargetYaml(replaced(base, "  latency_cycles: 50",
+                              "  latency_cycles: 50\n  model: banked"),
+                     "tiny.yaml", {"noc.model=mesh"});
+  ASSERT_TRUE(t) << t.error();
+  // The target does not know the simulator's models; the simulator rejects
+  // a name it has no model for when it builds the link.
+  EXPECT_EQ(t->dram.model, "banked");
+  EXPECT_EQ(t->noc.model, "mesh");
+  Result<Target> bad = loadTargetYaml(base, "tiny.yaml", {"dram.model="});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("dram.model: must name a memory-link model"),
+            std::string::npos)
+      << bad.error();
+}
+
 } // namespace

@@ -44,10 +44,15 @@ struct SramConfig {
   uint64_t sharedBytes = 0;    ///< chip-wide shared SRAM (0 = none)
 };
 
+/// The memory-link model a link of the simulator uses when none is named
+/// (`dram.model`, `noc.model`; docs/simulator.md lists the models).
+inline constexpr const char *kDefaultLinkModel = "shared-bandwidth";
+
 struct DramConfig {
   uint64_t bytes = 0;
   double bytesPerSecond = 0;
   uint64_t latencyCycles = 0;
+  std::string model = kDefaultLinkModel; ///< simulator link model
 };
 
 struct DmaConfig {
@@ -59,6 +64,7 @@ struct DmaConfig {
 struct NocConfig {
   double bytesPerCycle = 0; ///< shared on-chip bandwidth (SRAM<->SRAM)
   uint64_t latencyCycles = 0;
+  std::string model = kDefaultLinkModel; ///< simulator link model
 };
 
 struct Target {
