@@ -4,7 +4,9 @@
 
 #include "nuri/isa/Numerics.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace nuri::sim::detail {
@@ -186,6 +188,156 @@ void matmulFloat(const uint8_t *a, uint64_t lda, Dtype at, const uint8_t *b,
     for (uint64_t j = 0; j < n; ++j) {
       acc[i * n + j] = row[j];
     }
+  }
+}
+
+void vectorOp(const isa::Instruction &in, uint8_t *base, uint64_t rows,
+              uint64_t cols, const uint32_t *acc, bool accIsInt) {
+  using namespace isa;
+  Dtype dt = Dtype(in[Field::DType]);
+  Dtype st = Dtype(in[Field::SType]);
+  std::vector<float> x(cols), y(cols), out(cols);
+  uint8_t *dst = base + in[Field::Dst];
+  uint64_t ldd = in[Field::Ldd];
+  switch (in.opcode) {
+  case Opcode::VecBinary: {
+    BinOp bop = BinOp(in[Field::BinOpF]);
+    Bcast bc = Bcast(in[Field::BcastF]);
+    // Read all sources before writing, so in-place ops are well defined.
+    std::vector<float> all(rows * cols);
+    for (uint64_t r = 0; r < rows; ++r) {
+      loadRow(st, base + in[Field::Src] + r * in[Field::Lds], cols, x.data());
+      if (bc == Bcast::None) {
+        loadRow(st, base + in[Field::Src1] + r * in[Field::Lds1], cols,
+                y.data());
+      } else if (bc == Bcast::Row) {
+        loadRow(st, base + in[Field::Src1], cols, y.data());
+      } else {
+        float v;
+        loadRow(st, base + in[Field::Src1] + r * in[Field::Lds1], 1, &v);
+        std::fill(y.begin(), y.end(), v);
+      }
+      for (uint64_t c = 0; c < cols; ++c) {
+        all[r * cols + c] = applyBinary(bop, x[c], y[c]);
+      }
+    }
+    for (uint64_t r = 0; r < rows; ++r) {
+      storeRow(dt, dst + r * ldd, cols, all.data() + r * cols);
+    }
+    return;
+  }
+  case Opcode::VecScalar:
+  case Opcode::VecUnary: {
+    std::vector<float> all(rows * cols);
+    float imm = in.imm();
+    for (uint64_t r = 0; r < rows; ++r) {
+      loadRow(st, base + in[Field::Src] + r * in[Field::Lds], cols, x.data());
+      for (uint64_t c = 0; c < cols; ++c) {
+        all[r * cols + c] =
+            in.opcode == Opcode::VecScalar
+                ? applyBinary(BinOp(in[Field::BinOpF]), x[c], imm)
+                : applyUnary(UnOp(in[Field::UnOpF]), x[c]);
+      }
+    }
+    for (uint64_t r = 0; r < rows; ++r) {
+      storeRow(dt, dst + r * ldd, cols, all.data() + r * cols);
+    }
+    return;
+  }
+  case Opcode::VecReduce: {
+    std::vector<float> res(rows);
+    bool isMax = RedOp(in[Field::RedOpF]) == RedOp::Max;
+    for (uint64_t r = 0; r < rows; ++r) {
+      loadRow(st, base + in[Field::Src] + r * in[Field::Lds], cols, x.data());
+      float a = isMax ? x[0] : 0.0f;
+      for (uint64_t c = isMax ? 1 : 0; c < cols; ++c) {
+        a = isMax ? std::fmax(a, x[c]) : a + x[c];
+      }
+      res[r] = a;
+    }
+    storeRow(dt, dst, rows, res.data());
+    return;
+  }
+  case Opcode::VecBcast: {
+    Bcast bc = Bcast(in[Field::BcastF]);
+    uint64_t n = bc == Bcast::Row ? cols : rows;
+    std::vector<float> v(n);
+    loadRow(st, base + in[Field::Src], n, v.data());
+    for (uint64_t r = 0; r < rows; ++r) {
+      for (uint64_t c = 0; c < cols; ++c) {
+        out[c] = bc == Bcast::Row ? v[c] : v[r];
+      }
+      storeRow(dt, dst + r * ldd, cols, out.data());
+    }
+    return;
+  }
+  case Opcode::VecTranspose: {
+    unsigned eb = dtypeBytes(dt);
+    std::vector<uint8_t> tmp(rows * cols * eb);
+    for (uint64_t r = 0; r < rows; ++r) {
+      const uint8_t *srow = base + in[Field::Src] + r * in[Field::Lds];
+      for (uint64_t c = 0; c < cols; ++c) {
+        std::memcpy(&tmp[(c * rows + r) * eb], srow + c * eb, eb);
+      }
+    }
+    for (uint64_t c = 0; c < cols; ++c) {
+      std::memcpy(dst + c * ldd, &tmp[c * rows * eb], rows * eb);
+    }
+    return;
+  }
+  case Opcode::VecFill: {
+    std::fill(out.begin(), out.end(), in.imm());
+    for (uint64_t r = 0; r < rows; ++r) {
+      storeRow(dt, dst + r * ldd, cols, out.data());
+    }
+    return;
+  }
+  case Opcode::VecAccRead: {
+    bool useScale = in[Field::UseScale], useBias = in[Field::UseBias];
+    Act act = Act(in[Field::ActF]);
+    std::vector<float> scale(cols, 1.0f);
+    std::vector<uint32_t> bias(cols, 0);
+    if (useScale) {
+      std::memcpy(scale.data(), base + in[Field::Scale], cols * 4);
+    }
+    if (useBias) {
+      std::memcpy(bias.data(), base + in[Field::Bias], cols * 4);
+    }
+    const uint32_t *a = acc;
+    bool exactInt = accIsInt && dt == Dtype::I32 && !useScale &&
+                    (act == Act::None || act == Act::Relu);
+    for (uint64_t r = 0; r < rows; ++r) {
+      if (exactInt) {
+        for (uint64_t c = 0; c < cols; ++c) {
+          int32_t v = int32_t(a[r * cols + c] + bias[c]);
+          if (act == Act::Relu && v < 0) {
+            v = 0;
+          }
+          std::memcpy(dst + r * ldd + 4 * c, &v, 4);
+        }
+        continue;
+      }
+      for (uint64_t c = 0; c < cols; ++c) {
+        float v;
+        if (accIsInt) {
+          v = float(int32_t(a[r * cols + c] + bias[c]));
+        } else {
+          v = bitsFloat(a[r * cols + c]);
+          if (useBias) {
+            v += bitsFloat(bias[c]);
+          }
+        }
+        if (useScale) {
+          v *= scale[c];
+        }
+        out[c] = applyAct(act, v);
+      }
+      storeRow(dt, dst + r * ldd, cols, out.data());
+    }
+    return;
+  }
+  default:
+    return;
   }
 }
 

@@ -33,6 +33,15 @@ void matmulFloat(const uint8_t *a, uint64_t lda, isa::Dtype at,
                  const uint8_t *b, uint64_t ldb, isa::Dtype bt, uint64_t m,
                  uint64_t n, uint64_t k, float *acc, bool accumulate);
 
+/// The effect of a vector-engine instruction (any opcode of the vector
+/// queue) on the SRAM at `sram` of a tile of `rows` x `cols` (for
+/// vec.accrd: m x n). Sources are read before the destination is written,
+/// so in-place operations are well defined. vec.accrd reads the
+/// accumulator entries at `acc` (i32 if `accIsInt`, else f32 bits); the
+/// caller has checked that they are of one kind.
+void vectorOp(const isa::Instruction &in, uint8_t *sram, uint64_t rows,
+              uint64_t cols, const uint32_t *acc, bool accIsInt);
+
 } // namespace nuri::sim::detail
 
 #endif // NURI_SIM_LIB_KERNELS_H

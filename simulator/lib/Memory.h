@@ -10,9 +10,11 @@
 #define NURI_SIM_LIB_MEMORY_H
 
 #include "nuri/isa/Result.h"
+#include "nuri/target/Target.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -103,6 +105,53 @@ private:
   std::vector<std::unique_ptr<uint8_t[]>> pages_;
   uint64_t resident_ = 0;
   uint64_t budgetPages_ = ~0ull;
+};
+
+/// Every memory of the chip: DRAM, the shared SRAM, each core's scratchpad
+/// and accumulator buffer. Contents persist across runs (a runtime loads its
+/// weights once); the statistics are per run.
+struct ChipMemory {
+  ChipMemory(const target::Target &t, uint64_t hostDramBudget)
+      : dram(t.dram.bytes), shared(t.sram.sharedBytes),
+        accEntries(t.matrix.accBytes / 4) {
+    dram.setBudget(hostDramBudget);
+    sram.reserve(t.cores);
+    for (unsigned c = 0; c < t.cores; ++c) {
+      sram.emplace_back(t.sram.bytesPerCore);
+    }
+    acc.resize(t.cores);
+    accTag.resize(t.cores);
+    sramPeak.assign(t.cores, 0);
+  }
+
+  PagedMemory dram;
+  FlatMemory shared;
+  std::vector<FlatMemory> sram;
+  std::vector<std::vector<uint32_t>> acc;   ///< raw bits per entry
+  std::vector<std::vector<uint8_t>> accTag; ///< 0 unwritten, 1 i32, 2 f32
+  uint64_t accEntries;
+
+  /// Allocates a core's accumulator on first use (timing-only runs never
+  /// do).
+  void touchAcc(unsigned core) {
+    if (acc[core].empty()) {
+      acc[core].assign(accEntries, 0);
+      accTag[core].assign(accEntries, 0);
+    }
+  }
+
+  // ---- statistics of the current run -------------------------------------
+  /// Highest SRAM byte written + 1, per core, and of the shared SRAM.
+  std::vector<uint64_t> sramPeak;
+  uint64_t sharedPeak = 0;
+  void resetStats() {
+    std::fill(sramPeak.begin(), sramPeak.end(), 0);
+    sharedPeak = 0;
+  }
+  void noteSramWrite(unsigned core, uint64_t end) {
+    sramPeak[core] = std::max(sramPeak[core], end);
+  }
+  void noteSharedWrite(uint64_t end) { sharedPeak = std::max(sharedPeak, end); }
 };
 
 } // namespace nuri::sim::detail

@@ -1,0 +1,307 @@
+//===- DmaEngine.cpp - A DMA queue of one core ----------------------------===//
+
+#include "DmaEngine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace nuri::sim::detail {
+
+using namespace isa;
+
+namespace {
+/// The 3-D source or destination box of a DMA instruction.
+Box dmaBox(const Instruction &in, bool source) {
+  Box b;
+  b.addr = in[source ? Field::Src : Field::Dst];
+  b.bytes = in[Field::Bytes];
+  b.rows = in[Field::Rows];
+  b.stride = in[source ? Field::SrcStride : Field::DstStride];
+  b.planes = in[Field::Planes];
+  b.pstride = in[source ? Field::SrcPStride : Field::DstPStride];
+  return b;
+}
+} // namespace
+
+void DmaEngine::resetEngine() {
+  slotBusy_.clear();
+  slots_.clear();
+  active_ = 0;
+  activeSince_ = Cycles(0);
+  bytes_ = dramRead_ = dramWritten_ = nocBytes_ = 0;
+}
+
+void DmaEngine::gather(CoreStats &cs) const {
+  EngineQueue::gather(cs);
+  cs.dmaBytes += bytes_;
+}
+
+bool DmaEngine::issue(const Instruction &in) {
+  if (active_ >= ctx_.tgt.dma.outstanding) {
+    block(Reason::DmaQueueFull);
+    return false;
+  }
+  if (in.opcode == Opcode::DmaMcast) {
+    issueMulticast(in);
+  } else {
+    issueCopy(in);
+  }
+  readyAt_ = now() + Cycles(ctx_.tgt.dma.issueCycles);
+  ++pc_;
+  wakeAt(readyAt_);
+  return true;
+}
+
+DmaEngine::SpaceRef DmaEngine::spaceRef(Space s, uint64_t peer) const {
+  const target::Target &tgt = ctx_.tgt;
+  ChipMemory &mem = ctx_.mem;
+  switch (s) {
+  case Space::Dram:
+    return {tgt.dram.bytes, nullptr, "DRAM"};
+  case Space::Sram:
+    return {tgt.sram.bytesPerCore, &mem.sram[core_], "SRAM"};
+  case Space::Shared:
+    if (tgt.sram.sharedBytes == 0) {
+      fail("target has no shared SRAM");
+    }
+    return {tgt.sram.sharedBytes, &mem.shared, "shared SRAM"};
+  case Space::Peer:
+    if (peer >= tgt.cores) {
+      fail(fmt::format("peer core {} does not exist (target has {})", peer,
+                       tgt.cores));
+    }
+    return {tgt.sram.bytesPerCore, &mem.sram[peer], "peer SRAM"};
+  }
+  fail("bad space");
+}
+
+void DmaEngine::read(const SpaceRef &src, uint64_t addr, uint8_t *dst,
+                     uint64_t n) {
+  if (src.flat) {
+    src.flat->read(addr, dst, n);
+  } else {
+    ctx_.mem.dram.read(addr, dst, n);
+  }
+}
+
+void DmaEngine::issueCopy(const Instruction &in) {
+  ChipMemory &mem = ctx_.mem;
+  Space ss = Space(in[Field::SrcSpace]), ds = Space(in[Field::DstSpace]);
+  Box sb = dmaBox(in, true), db = dmaBox(in, false);
+  uint64_t peer = in[Field::Core];
+  SpaceRef src = spaceRef(ss, peer);
+  SpaceRef dst = spaceRef(ds, peer);
+  std::string sw = fmt::format("{} source", src.name);
+  std::string dw = fmt::format("{} destination", dst.name);
+  checkRange(sw.c_str(), src.size, sb.addr, sb.bytes, sb.rows, sb.stride,
+             sb.planes, sb.pstride);
+  checkRange(dw.c_str(), dst.size, db.addr, db.bytes, db.rows, db.stride,
+             db.planes, db.pstride);
+  uint64_t dstEnd = db.end();
+  if (ds == Space::Sram || (ds == Space::Peer && peer == core_)) {
+    mem.noteSramWrite(core_, dstEnd);
+  } else if (ds == Space::Peer) {
+    mem.noteSramWrite(unsigned(peer), dstEnd);
+  } else if (ds == Space::Shared) {
+    mem.noteSharedWrite(dstEnd);
+  }
+  uint64_t total = sb.bytes * sb.rows * sb.planes;
+  int64_t id = ctx_.nextTransfer++;
+  if (ctx_.races.enabled()) {
+    auto memOf = [&](Space sp) -> std::pair<Mem, unsigned> {
+      switch (sp) {
+      case Space::Dram:
+        return {Mem::Dram, 0};
+      case Space::Shared:
+        return {Mem::Shared, 0};
+      case Space::Sram:
+        return {Mem::Sram, core_};
+      case Space::Peer:
+        return {Mem::Sram, unsigned(peer)};
+      }
+      return {Mem::Dram, 0};
+    };
+    auto [sm, sc] = memOf(ss);
+    auto [dm, dc] = memOf(ds);
+    accesses_.clear();
+    accesses_.push_back(access(sm, sc, sb, false, Cycles(~0ull), id));
+    accesses_.push_back(access(dm, dc, db, true, Cycles(~0ull), id));
+    ctx_.races.check(*this, accesses_, now());
+  }
+  if (ctx_.opts.functional) {
+    buf_.resize(sb.bytes);
+    for (uint64_t p = 0; p < sb.planes; ++p) {
+      for (uint64_t r = 0; r < sb.rows; ++r) {
+        read(src, sb.addr + p * sb.pstride + r * sb.stride, buf_.data(),
+             sb.bytes);
+        uint64_t da = db.addr + p * db.pstride + r * db.stride;
+        if (dst.flat) {
+          dst.flat->write(da, buf_.data(), sb.bytes);
+        } else {
+          try {
+            mem.dram.write(da, buf_.data(), sb.bytes);
+          } catch (const Error &e) {
+            fail(e.what()); // the host DRAM budget, named at this pc
+          }
+        }
+      }
+    }
+  }
+  bool viaDram = ss == Space::Dram || ds == Space::Dram;
+  double linkBytes = double(total);
+  if (ss == Space::Dram && ds == Space::Dram) {
+    linkBytes *= 2; // read and write both cross the DRAM interface
+  }
+  if (ss == Space::Dram) {
+    dramRead_ += total;
+  }
+  if (ds == Space::Dram) {
+    dramWritten_ += total;
+  }
+  if (!viaDram) {
+    nocBytes_ += total;
+  }
+  bytes_ += total;
+  startTransfer(viaDram, linkBytes, id);
+}
+
+/// dma.mcast: the source is read once and its bytes cross the source's link
+/// once; the fan-out to the destination scratchpads is free (the model of
+/// docs/simulator.md, "Multicast").
+void DmaEngine::issueMulticast(const Instruction &in) {
+  const target::Target &tgt = ctx_.tgt;
+  ChipMemory &mem = ctx_.mem;
+  Space ss = Space(in[Field::SrcSpace]);
+  if (ss == Space::Peer) {
+    fail("dma.mcast cannot read a peer's SRAM (src_space must be dram, "
+         "sram or shared)");
+  }
+  uint64_t mask = in[Field::Cores];
+  if (mask == 0) {
+    fail("cores=0: the multicast names no destination core");
+  }
+  if (tgt.cores < 64 && (mask >> tgt.cores) != 0) {
+    unsigned bad = 0;
+    while (bad < tgt.cores || !((mask >> bad) & 1)) {
+      ++bad;
+    }
+    fail(fmt::format("cores=0x{:x} names core {}, which does not exist "
+                     "(target {} has {} cores)",
+                     mask, bad, tgt.name, tgt.cores));
+  }
+  std::vector<unsigned> dsts;
+  for (unsigned c = 0; c < tgt.cores; ++c) {
+    if ((mask >> c) & 1) {
+      dsts.push_back(c);
+    }
+  }
+  Box sb = dmaBox(in, true), db = dmaBox(in, false);
+  SpaceRef src = spaceRef(ss, 0);
+  std::string sw = fmt::format("{} source", src.name);
+  checkRange(sw.c_str(), src.size, sb.addr, sb.bytes, sb.rows, sb.stride,
+             sb.planes, sb.pstride);
+  for (unsigned c : dsts) {
+    std::string dw = fmt::format("SRAM destination of core {}", c);
+    checkRange(dw.c_str(), tgt.sram.bytesPerCore, db.addr, db.bytes, db.rows,
+               db.stride, db.planes, db.pstride);
+  }
+  uint64_t dstEnd = db.end();
+  for (unsigned c : dsts) {
+    mem.noteSramWrite(c, dstEnd);
+  }
+  int64_t id = ctx_.nextTransfer++;
+  if (ctx_.races.enabled()) {
+    Mem sm = ss == Space::Dram     ? Mem::Dram
+             : ss == Space::Shared ? Mem::Shared
+                                   : Mem::Sram;
+    accesses_.clear();
+    accesses_.push_back(
+        access(sm, sm == Mem::Sram ? core_ : 0, sb, false, Cycles(~0ull), id));
+    for (unsigned c : dsts) {
+      accesses_.push_back(access(Mem::Sram, c, db, true, Cycles(~0ull), id));
+    }
+    ctx_.races.check(*this, accesses_, now());
+  }
+  if (ctx_.opts.functional) {
+    buf_.resize(sb.bytes);
+    for (uint64_t p = 0; p < sb.planes; ++p) {
+      for (uint64_t r = 0; r < sb.rows; ++r) {
+        read(src, sb.addr + p * sb.pstride + r * sb.stride, buf_.data(),
+             sb.bytes);
+        uint64_t da = db.addr + p * db.pstride + r * db.stride;
+        for (unsigned c : dsts) {
+          mem.sram[c].write(da, buf_.data(), sb.bytes);
+        }
+      }
+    }
+  }
+  uint64_t total = sb.bytes * sb.rows * sb.planes;
+  if (ss == Space::Dram) {
+    dramRead_ += total;
+  } else {
+    nocBytes_ += total;
+  }
+  bytes_ += total;
+  startTransfer(ss == Space::Dram, double(total), id);
+}
+
+void DmaEngine::startTransfer(bool viaDram, double linkBytes, int64_t id) {
+  MemoryLink &link = viaDram ? *ctx_.dram : *ctx_.noc;
+  Transfer tr;
+  tr.seq = beginOp();
+  tr.id = id;
+  tr.bytes = linkBytes;
+  tr.viaDram = viaDram;
+  tr.issue = now();
+  tr.ideal = link.uncontendedCycles(linkBytes);
+  tr.pc = pc_;
+  unsigned slot = 0;
+  while (slot < slotBusy_.size() && slotBusy_[slot]) {
+    ++slot;
+  }
+  if (slot == slotBusy_.size()) {
+    slotBusy_.push_back(false);
+    slots_.emplace_back();
+    ctx_.trace.noteSlot(core_, kind_, slot);
+  }
+  slotBusy_[slot] = true;
+  slots_[slot] = tr;
+  if (active_++ == 0) {
+    activeSince_ = now();
+  }
+  link.submit(LinkTransfer{this, slot, linkBytes});
+}
+
+void DmaEngine::transferDone(uint32_t slot) {
+  const Transfer tr = slots_[slot];
+  ctx_.races.transferDone(tr.id);
+  Cycles t = now();
+  uint64_t took = (t - tr.issue).count();
+  if (t - tr.issue > tr.ideal) {
+    addStall(tr.viaDram ? Reason::DramContention : Reason::NocContention,
+             (t - tr.issue - tr.ideal).count());
+  }
+  if (--active_ == 0) {
+    busyCycles_ += (t - activeSince_).count();
+  }
+  slotBusy_[slot] = false;
+  if (ctx_.trace.enabled()) {
+    const Instruction &inst = stream_->insts[tr.pc];
+    slice(
+        ctx_.trace.slotTrack(kind_, slot),
+        [&] {
+          std::string to =
+              inst.opcode == Opcode::DmaMcast
+                  ? fmt::format("mcast 0x{:x}", inst[Field::Cores])
+                  : enumName(FieldKind::Space, inst[Field::DstSpace]);
+          return fmt::format("{}->{} {}B pc{}",
+                             enumName(FieldKind::Space, inst[Field::SrcSpace]),
+                             to, uint64_t(tr.bytes), tr.pc);
+        },
+        tr.issue, std::max<uint64_t>(1, took));
+  }
+  opDone(tr.seq);
+}
+
+} // namespace nuri::sim::detail
