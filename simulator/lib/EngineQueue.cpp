@@ -17,8 +17,7 @@ void EngineQueue::reset() {
   reason_ = Reason::Drain;
   blockedSince_ = Cycles(0);
   readyAt_ = Cycles(0);
-  nextSeq_ = 0;
-  incomplete_.clear();
+  ops_.clear();
   pending_.clear();
   loops_.clear();
   instructions_ = 0;
@@ -65,8 +64,8 @@ void EngineQueue::unblock(Reason r, uint64_t flowIn) {
 }
 
 void EngineQueue::opDone(OpSeq seq) {
-  incomplete_.erase(seq);
-  OpSeq bound = incomplete_.empty() ? nextSeq_ : *incomplete_.begin();
+  ops_.close(seq);
+  OpSeq bound = ops_.completedBelow();
   while (!pending_.empty() && pending_.front().seqBound <= bound) {
     PendingSignal p = pending_.front();
     pending_.pop_front();
@@ -74,7 +73,7 @@ void EngineQueue::opDone(OpSeq seq) {
   }
   if (state_ == State::Blocked &&
       (reason_ == Reason::DmaQueueFull ||
-       (reason_ == Reason::Drain && incomplete_.empty()))) {
+       (reason_ == Reason::Drain && ops_.empty()))) {
     unblock(reason_);
   }
 }
@@ -89,7 +88,7 @@ void EngineQueue::step() {
     }
     switch (in.opcode) {
     case Opcode::End:
-      if (!incomplete_.empty()) {
+      if (!ops_.empty()) {
         --ctx_.dynInstructions;
         block(Reason::Drain);
         return;
@@ -130,17 +129,17 @@ void EngineQueue::step() {
       }
       uint64_t flow = ctx_.opts.trace ? ctx_.nextFlow++ : 0;
       ++instructions_;
-      if (incomplete_.empty()) {
+      if (ops_.empty()) {
         ctx_.sync.signal(*this, c, s, unsigned(in[Field::Count]), flow, now());
       } else {
         pending_.push_back(
-            PendingSignal{nextSeq_, s, c, unsigned(in[Field::Count]), flow});
+            PendingSignal{ops_.next(), s, c, unsigned(in[Field::Count]), flow});
       }
       ++pc_;
       continue;
     }
     case Opcode::Barrier: {
-      if (!incomplete_.empty()) {
+      if (!ops_.empty()) {
         --ctx_.dynInstructions;
         block(Reason::Drain);
         return;

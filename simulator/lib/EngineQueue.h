@@ -21,12 +21,50 @@
 
 #include <algorithm>
 #include <deque>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace nuri::sim::detail {
+
+/// The operations of one queue that have not completed. Operations are
+/// numbered in issue order and complete in any order (DMA transfers
+/// overtake each other); what `sem.signal` needs is the oldest one still
+/// open. A window of flags from that oldest operation answers in O(1)
+/// without a tree node per operation.
+class OpWindow {
+public:
+  void clear() {
+    done_.clear();
+    oldest_ = next_ = 0;
+    open_ = 0;
+  }
+  /// Numbers a new operation.
+  OpSeq open() {
+    done_.push_back(false);
+    ++open_;
+    return next_++;
+  }
+  void close(OpSeq seq) {
+    done_[seq - oldest_] = true;
+    --open_;
+    while (!done_.empty() && done_.front()) {
+      done_.pop_front();
+      ++oldest_;
+    }
+  }
+  bool empty() const { return open_ == 0; }
+  /// The oldest open operation, or the next number if none is open: every
+  /// operation numbered below it has completed.
+  OpSeq completedBelow() const { return oldest_; }
+  /// The number the next operation will get.
+  OpSeq next() const { return next_; }
+
+private:
+  std::deque<bool> done_; ///< from oldest_ on
+  OpSeq oldest_ = 0, next_ = 0;
+  size_t open_ = 0;
+};
 
 class EngineQueue {
 public:
@@ -81,11 +119,7 @@ protected:
     }
   }
   /// Starts an operation that completes later (numbered for `sem.signal`).
-  OpSeq beginOp() {
-    OpSeq s = nextSeq_++;
-    incomplete_.insert(s);
-    return s;
-  }
+  OpSeq beginOp() { return ops_.open(); }
   /// The common tail of a compute instruction: it occupies the queue for
   /// `occupancy` cycles and completes at `done`.
   template <typename NameFn>
@@ -157,8 +191,7 @@ private:
     uint64_t traceFlow;
   };
 
-  OpSeq nextSeq_ = 0;
-  std::set<OpSeq> incomplete_;
+  OpWindow ops_;
   std::deque<PendingSignal> pending_;
   std::vector<std::pair<size_t, uint64_t>> loops_; ///< (repeat pc, left)
 };
