@@ -37,6 +37,14 @@ using namespace nuri;
 
 namespace {
 
+/// The dialects a lowering test parses, with the NPU kernels attached.
+mlir::DialectRegistry npuRegistry() {
+  mlir::DialectRegistry registry;
+  npu::registerNpuKernels(registry);
+  registry.insert<mlir::func::FuncDialect>();
+  return registry;
+}
+
 target::Target loadTarget(const std::string &name) {
   Result<target::Target> t = target::loadTargetFile(
       std::string(NURI_SOURCE_DIR) + "/backends/configs/" + name + ".yaml");
@@ -83,7 +91,7 @@ struct Outcome {
 /// Compiles and runs `src` (a module with func @main) both ways.
 Outcome runBoth(const std::string &src, const std::string &targetName,
                 float inputRange = 1.0f) {
-  mlir::MLIRContext ctx;
+  mlir::MLIRContext ctx(npuRegistry());
   ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
@@ -423,7 +431,7 @@ struct Perf {
 /// max(FLOPs / peak, DRAM bytes of inputs, weights and outputs / bandwidth).
 Perf timeIt(const std::string &src, const std::string &targetName,
             double flops) {
-  mlir::MLIRContext ctx;
+  mlir::MLIRContext ctx(npuRegistry());
   ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
@@ -615,7 +623,7 @@ namespace {
 /// A 16-token BERT layer on tiny: it touches every instruction the lowering
 /// emits, and every planning pass.
 struct SmallBertLayer {
-  mlir::MLIRContext ctx;
+  mlir::MLIRContext ctx{npuRegistry()};
   mlir::OwningOpRef<mlir::ModuleOp> module;
   mlir::func::FuncOp func;
   target::Target t = loadTarget("tiny");
@@ -768,7 +776,7 @@ TEST(NpuCodegen, RopeMatchesCpu) {
 }
 
 TEST(NpuCodegen, DumpIrAfterAllPrintsTheNpuProgram) {
-  mlir::MLIRContext ctx;
+  mlir::MLIRContext ctx(npuRegistry());
   ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(linearModule(8, 16, 8, true),
@@ -786,14 +794,19 @@ TEST(NpuCodegen, DumpIrAfterAllPrintsTheNpuProgram) {
   size_t layouts =
       err.find("IR Dump After NpuSelectLayouts (npu-select-layouts)");
   size_t plan = err.find("IR Dump After NpuPlanMemory (npu-plan-memory)");
-  size_t lowered = err.find("IR Dump After convert-nuri-to-npu (main)");
+  size_t tiling = err.find("IR Dump After NpuPlanKernels (npu-plan-kernels)");
+  // Every compile checks the program's synchronization before emitting it.
+  size_t lowered = err.find("IR Dump After NpuVerifySync (npu-verify-sync)");
   ASSERT_NE(fuse, std::string::npos) << err;
   ASSERT_NE(layouts, std::string::npos) << err;
   ASSERT_NE(plan, std::string::npos) << err;
+  ASSERT_NE(tiling, std::string::npos) << err;
   ASSERT_NE(lowered, std::string::npos) << err;
   EXPECT_LT(fuse, layouts);
   EXPECT_LT(layouts, plan);
-  EXPECT_LT(plan, lowered);
+  EXPECT_LT(plan, tiling);
+  EXPECT_LT(tiling, lowered);
+  EXPECT_NE(err.find("npu.plan = #npu.gemm_plan<", tiling), std::string::npos);
   EXPECT_NE(err.find("npu.gemm", fuse), std::string::npos);
   EXPECT_NE(err.find("npu.buffers = [#npu.buffer<", plan), std::string::npos);
   EXPECT_NE(err.find("npu.program @main_npu"), std::string::npos);
@@ -886,8 +899,9 @@ TEST(NpuCodegen, RepeatedRowsBroadcastMatchesCpu) {
   expectClose(o, 1.0, 1e-3);
 }
 
-// Diagnostics: time one GEMM given by NURI_NPU_GEMM="M,K,N" (combine with
-// NURI_NPU_FORCE_GEMM to try a plan).
+// Diagnostics: time one GEMM given by NURI_NPU_GEMM="M,K,N" (to try a
+// tiling, pin it with npu.plan = #npu.gemm_plan<...> on the npu.gemm:
+// npu-plan-kernels keeps it).
 TEST(NpuPerf, DISABLED_OneGemm) {
   const char *shape = std::getenv("NURI_NPU_GEMM");
   long long M = 128, K = 768, N = 768;

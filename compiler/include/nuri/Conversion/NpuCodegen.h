@@ -86,6 +86,13 @@ struct CodegenOptions {
   bool dumpIrAfterAll = false;
 };
 
+/// Attaches the NPU kernels (NpuKernelOpInterface implementations,
+/// compiler/lib/Dialect/Npu/Kernels/) to the ops they lower. Every context
+/// that partitions or compiles for the NPU registers them before loading
+/// its dialects (driver::registerDialects does); without them claimsOp
+/// claims nothing and compileNpuPartition refuses.
+void registerNpuKernels(mlir::DialectRegistry &registry);
+
 /// Whether the NPU of `target` executes `op` (with its operand and result
 /// types); when not, `reason` says why, for `nuri compile --report`.
 bool claimsOp(mlir::Operation *op, const target::Target &target,
