@@ -3,7 +3,9 @@
 // The contract between the graph-level NPU flow (partitioning, outlining,
 // packaging: compiler/lib/Transforms/Partition*, `nuri compile`) and the
 // lowering pipeline that turns one NPU partition into per-core instruction
-// streams (compiler/lib/Conversion/NpuCodegen*). See docs/npu-codegen.md.
+// streams (compiler/lib/Conversion/NpuCodegen*, the kernels behind
+// NpuKernelOpInterface in compiler/lib/Dialect/Npu/Kernels). See
+// docs/npu-codegen.md.
 //
 // Status (library NuriNpuCodegen): linear/matmul (bias, gelu/relu/silu and
 // residual-add epilogues; Q/K/V projections of one input merged), elementwise
@@ -19,9 +21,10 @@
 //  - the program uses every core of `target` and ends with all queues idle;
 //  - `nuri/Conversion/NpuProgram.h` turns a CompiledPartition into its
 //    `npu.program` (for `--emit mlir`) and back.
-// The planning (epilogue fusion, layouts, memory plan) is a pipeline of
-// passes (nuri/Dialect/Npu/Transforms/Passes.h) run on a copy of the
-// partition; the caller's function is left as it is.
+// The planning (epilogue fusion, layouts, memory plan, kernel tiling) is a
+// pipeline of passes (nuri/Dialect/Npu/Transforms/Passes.h) run on a copy
+// of the partition; the caller's function is left as it is. Every program
+// passes npu-verify-sync before it is serialized.
 //
 //===----------------------------------------------------------------------===//
 
