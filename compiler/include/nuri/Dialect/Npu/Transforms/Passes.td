@@ -3,8 +3,9 @@
 // The NPU lowering as passes nuri-opt can run: the planning passes, whose
 // decisions are attributes and npu ops in the partition's IR, the partition
 // lowering that reads them (nuri -> npu programs,
-// compiler/lib/Conversion/NpuCodegen.cpp and NpuKernels.cpp) and checks on
-// the npu dialect. npu::compileNpuPartition runs them in this order.
+// compiler/lib/Conversion/NpuCodegen.cpp asking each op's kernel in
+// compiler/lib/Dialect/Npu/Kernels) and checks on the npu dialect.
+// npu::compileNpuPartition runs them in this order, npu-verify-sync last.
 //
 //===----------------------------------------------------------------------===//
 
