@@ -17,6 +17,9 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <fmt/format.h>
 
 #include <optional>
 #include <string>
@@ -34,6 +37,13 @@ inline mlir::RankedTensorType tensorOf(mlir::Value v) {
   return llvm::dyn_cast<mlir::RankedTensorType>(v.getType());
 }
 
+inline std::string typeStr(mlir::Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
 inline std::optional<isa::Dtype> isaType(mlir::Type t) {
   if (t.isBF16()) {
     return isa::Dtype::BF16;
@@ -45,6 +55,21 @@ inline std::optional<isa::Dtype> isaType(mlir::Type t) {
     return isa::Dtype::F32;
   }
   return std::nullopt;
+}
+
+/// The float dtype of a tensor value the vector engine handles, or why
+/// not (`what` names the value).
+inline std::string floatOperand(mlir::Value v, const char *what) {
+  auto t = tensorOf(v);
+  if (!t) {
+    return fmt::format("{} is not a ranked tensor", what);
+  }
+  if (!isaType(t.getElementType())) {
+    return fmt::format("{} has element type {} (the NPU path takes bf16, "
+                       "f16, f32)",
+                       what, typeStr(t.getElementType()));
+  }
+  return "";
 }
 
 /// Bytes of a tensor value, dense.

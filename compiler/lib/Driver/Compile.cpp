@@ -45,6 +45,7 @@ namespace nuri::driver {
 
 void registerDialects(DialectRegistry &registry) {
   registerOnnxImporterDialects(registry);
+  npu::registerNpuKernels(registry);
 }
 
 namespace {

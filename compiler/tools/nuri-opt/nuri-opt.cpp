@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "nuri/Conversion/NpuCodegen.h"
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
@@ -18,6 +19,7 @@ int main(int argc, char **argv) {
   nuri::registerAllNuriPasses();
   nuri::npu::registerNpuPasses();
   mlir::DialectRegistry registry;
+  nuri::npu::registerNpuKernels(registry);
   registry.insert<nuri::NuriDialect, nuri::npu::NpuDialect,
                   mlir::func::FuncDialect>();
   return mlir::asMainReturnCode(

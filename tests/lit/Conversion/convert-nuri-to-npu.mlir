@@ -190,3 +190,23 @@ func.func @qkv_attention(%x: tensor<1x4x8xbf16>) -> tensor<1x4x8xbf16> {
   %r = nuri.reshape %m : tensor<1x4x2x4xbf16> -> tensor<1x4x8xbf16>
   return %r : tensor<1x4x8xbf16>
 }
+
+// -----
+
+// The lowering emits the tiling npu-plan-kernels recorded. On tiny the
+// planner splits this GEMM's rows over the two cores, so A is not
+// multicast; a plan pinned in the input that splits the columns instead
+// has core 0 multicast each A block to both cores.
+// CHECK-LABEL: npu.program @planned_gemm_npu
+// CHECK-NOT: npu.dma_mcast
+// CHECK-LABEL: npu.program @pinned_gemm_npu
+// CHECK: npu.stream attributes {core = 0 : i64, engine = "dma"}
+// CHECK: npu.dma_mcast
+func.func @planned_gemm(%x: tensor<64x128xbf16> {nuri.name = "x"}, %w: tensor<128x256xbf16> {nuri.name = "w"}) -> (tensor<64x256xbf16> {nuri.name = "y"}) {
+  %y = npu.gemm %x, %w : (tensor<64x128xbf16>, tensor<128x256xbf16>) -> tensor<64x256xbf16>
+  return %y : tensor<64x256xbf16>
+}
+func.func @pinned_gemm(%x: tensor<64x128xbf16> {nuri.name = "x"}, %w: tensor<128x256xbf16> {nuri.name = "w"}) -> (tensor<64x256xbf16> {nuri.name = "y"}) {
+  %y = npu.gemm %x, %w {npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 2, slice_rows = 64, slice_cols = 128, block_rows = 16, tile_cols = 64, k_chunk = 64, a_buffers = 2, w_buffers = 4, a_pitch = 256, multicast_a = true, cycles = 12345>} : (tensor<64x128xbf16>, tensor<128x256xbf16>) -> tensor<64x256xbf16>
+  return %y : tensor<64x256xbf16>
+}

@@ -29,6 +29,23 @@ npu.program @stale_token attributes {target = "tiny", inputs = [], outputs = []}
 
 // -----
 
+// A kernel that forgets a wait: the vector engine reads the tile the DMA
+// signals as loaded without waiting for it (a race the simulator may not
+// hit), and the token is left for the next kernel. `nuri compile` runs this
+// check on every program before it is serialized.
+// expected-error @+1 {{semaphore 0 of core 1 is signaled 1 times but waited for 0 times}}
+npu.program @missing_wait attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 1 : i64, engine = "dma"} {
+    npu.sem_signal {sem = 0 : i64, core = 1 : i64, count = 1 : i64}
+    npu.barrier {bar = 0 : i64, count = 2 : i64}
+  }
+  npu.stream attributes {core = 1 : i64, engine = "vec"} {
+    npu.barrier {bar = 0 : i64, count = 2 : i64}
+  }
+}
+
+// -----
+
 // expected-error @+1 {{barrier 1 has 3 arrivals, not a multiple of its 2 participants}}
 npu.program @short_barrier attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "dma"} {

@@ -37,6 +37,14 @@ using namespace nuri;
 
 namespace {
 
+/// The dialects a lowering test parses, with the NPU kernels attached.
+mlir::DialectRegistry npuRegistry() {
+  mlir::DialectRegistry registry;
+  npu::registerNpuKernels(registry);
+  registry.insert<mlir::func::FuncDialect>();
+  return registry;
+}
+
 target::Target loadTarget(const std::string &name) {
   Result<target::Target> t = target::loadTargetFile(
       std::string(NURI_SOURCE_DIR) + "/backends/configs/" + name + ".yaml");
@@ -80,10 +88,12 @@ struct Outcome {
   npu::CompiledPartition part;
 };
 
-/// Compiles and runs `src` (a module with func @main) both ways.
+/// Compiles and runs `src` (a module with func @main) both ways; the CPU
+/// runs `cpuSrc` instead when given (the same computation in graph ops, for
+/// a partition written with npu ops), with the same inputs in order.
 Outcome runBoth(const std::string &src, const std::string &targetName,
-                float inputRange = 1.0f) {
-  mlir::MLIRContext ctx;
+                float inputRange = 1.0f, const std::string &cpuSrc = "") {
+  mlir::MLIRContext ctx(npuRegistry());
   ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
@@ -135,7 +145,14 @@ Outcome runBoth(const std::string &src, const std::string &targetName,
   }
 
   // The same graph on the CPU kernels.
-  mlir::FailureOr<EmittedGraph> g = emitGraph(*module);
+  mlir::OwningOpRef<mlir::ModuleOp> cpuModule;
+  if (!cpuSrc.empty()) {
+    cpuModule = mlir::parseSourceString<mlir::ModuleOp>(cpuSrc, &ctx);
+    if (!cpuModule) {
+      throw Error("cannot parse the cpu reference module");
+    }
+  }
+  mlir::FailureOr<EmittedGraph> g = emitGraph(cpuModule ? *cpuModule : *module);
   if (mlir::failed(g)) {
     throw Error("emitGraph failed");
   }
@@ -272,6 +289,56 @@ TEST(NpuCodegen, LinearRemainderTilesMatchCpu) {
 TEST(NpuCodegen, LinearOnAtomMatchesCpu) {
   Outcome o = runBoth(linearModule(64, 96, 80, true), "atom");
   expectClose(o);
+}
+
+namespace {
+
+/// x[64x128] x w[128x256] as one npu.gemm with `attrs`, or as the
+/// nuri.matmul the CPU runs.
+std::string gemmModule(const std::string &attrs, bool cpu) {
+  std::string in = "(%x: tensor<64x128xbf16> {nuri.name = \"x\"}, %w: "
+                   "tensor<128x256xbf16> {nuri.name = \"w\"})";
+  std::string body =
+      cpu ? "  %y = nuri.matmul %x, %w : tensor<64x128xbf16>, "
+            "tensor<128x256xbf16> -> tensor<64x256xbf16>\n"
+          : "  %y = npu.gemm %x, %w " + attrs +
+                " : (tensor<64x128xbf16>, tensor<128x256xbf16>) -> "
+                "tensor<64x256xbf16>\n";
+  return "func.func @main" + in + " -> tensor<64x256xbf16> {\n" + body +
+         "  return %y : tensor<64x256xbf16>\n}\n";
+}
+
+} // namespace
+
+TEST(NpuCodegen, PinnedGemmPlanIsEmittedAndMatchesCpu) {
+  // npu-plan-kernels keeps a plan written into the input: here the columns
+  // split over tiny's two cores with A multicast, where the planner splits
+  // the rows. The program differs, the result does not.
+  Outcome planned = runBoth(gemmModule("", false), "tiny", 1.0f,
+                            gemmModule("", true));
+  Outcome pinned = runBoth(
+      gemmModule("{npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 2, "
+                 "slice_rows = 64, slice_cols = 128, block_rows = 16, "
+                 "tile_cols = 64, k_chunk = 64, a_buffers = 2, w_buffers = 4, "
+                 "a_pitch = 256, multicast_a = true, cycles = 12345>}",
+                 false),
+      "tiny", 1.0f, gemmModule("", true));
+  expectClose(planned);
+  expectClose(pinned);
+  auto mcasts = [](const isa::Program &p) {
+    size_t n = 0;
+    for (const isa::Stream &st : p.streams) {
+      for (const isa::Instruction &i : st.insts) {
+        n += i.opcode == isa::Opcode::DmaMcast;
+      }
+    }
+    return n;
+  };
+  EXPECT_EQ(mcasts(planned.part.program), 0u);
+  EXPECT_GT(mcasts(pinned.part.program), 0u);
+  // The pinned plan's estimate is what --report bills the GEMM.
+  ASSERT_EQ(pinned.part.estimates.size(), 1u);
+  EXPECT_EQ(pinned.part.estimates[0].predictedCycles, 12345u);
 }
 
 namespace {
@@ -423,7 +490,7 @@ struct Perf {
 /// max(FLOPs / peak, DRAM bytes of inputs, weights and outputs / bandwidth).
 Perf timeIt(const std::string &src, const std::string &targetName,
             double flops) {
-  mlir::MLIRContext ctx;
+  mlir::MLIRContext ctx(npuRegistry());
   ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
@@ -615,7 +682,7 @@ namespace {
 /// A 16-token BERT layer on tiny: it touches every instruction the lowering
 /// emits, and every planning pass.
 struct SmallBertLayer {
-  mlir::MLIRContext ctx;
+  mlir::MLIRContext ctx{npuRegistry()};
   mlir::OwningOpRef<mlir::ModuleOp> module;
   mlir::func::FuncOp func;
   target::Target t = loadTarget("tiny");
@@ -768,7 +835,7 @@ TEST(NpuCodegen, RopeMatchesCpu) {
 }
 
 TEST(NpuCodegen, DumpIrAfterAllPrintsTheNpuProgram) {
-  mlir::MLIRContext ctx;
+  mlir::MLIRContext ctx(npuRegistry());
   ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(linearModule(8, 16, 8, true),
@@ -786,14 +853,19 @@ TEST(NpuCodegen, DumpIrAfterAllPrintsTheNpuProgram) {
   size_t layouts =
       err.find("IR Dump After NpuSelectLayouts (npu-select-layouts)");
   size_t plan = err.find("IR Dump After NpuPlanMemory (npu-plan-memory)");
-  size_t lowered = err.find("IR Dump After convert-nuri-to-npu (main)");
+  size_t tiling = err.find("IR Dump After NpuPlanKernels (npu-plan-kernels)");
+  // Every compile checks the program's synchronization before emitting it.
+  size_t lowered = err.find("IR Dump After NpuVerifySync (npu-verify-sync)");
   ASSERT_NE(fuse, std::string::npos) << err;
   ASSERT_NE(layouts, std::string::npos) << err;
   ASSERT_NE(plan, std::string::npos) << err;
+  ASSERT_NE(tiling, std::string::npos) << err;
   ASSERT_NE(lowered, std::string::npos) << err;
   EXPECT_LT(fuse, layouts);
   EXPECT_LT(layouts, plan);
-  EXPECT_LT(plan, lowered);
+  EXPECT_LT(plan, tiling);
+  EXPECT_LT(tiling, lowered);
+  EXPECT_NE(err.find("npu.plan = #npu.gemm_plan<", tiling), std::string::npos);
   EXPECT_NE(err.find("npu.gemm", fuse), std::string::npos);
   EXPECT_NE(err.find("npu.buffers = [#npu.buffer<", plan), std::string::npos);
   EXPECT_NE(err.find("npu.program @main_npu"), std::string::npos);
@@ -886,8 +958,9 @@ TEST(NpuCodegen, RepeatedRowsBroadcastMatchesCpu) {
   expectClose(o, 1.0, 1e-3);
 }
 
-// Diagnostics: time one GEMM given by NURI_NPU_GEMM="M,K,N" (combine with
-// NURI_NPU_FORCE_GEMM to try a plan).
+// Diagnostics: time one GEMM given by NURI_NPU_GEMM="M,K,N" (to try a
+// tiling, pin it with npu.plan = #npu.gemm_plan<...> on the npu.gemm:
+// npu-plan-kernels keeps it).
 TEST(NpuPerf, DISABLED_OneGemm) {
   const char *shape = std::getenv("NURI_NPU_GEMM");
   long long M = 128, K = 768, N = 768;

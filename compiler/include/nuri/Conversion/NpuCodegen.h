@@ -3,7 +3,9 @@
 // The contract between the graph-level NPU flow (partitioning, outlining,
 // packaging: compiler/lib/Transforms/Partition*, `nuri compile`) and the
 // lowering pipeline that turns one NPU partition into per-core instruction
-// streams (compiler/lib/Conversion/NpuCodegen*). See docs/npu-codegen.md.
+// streams (compiler/lib/Conversion/NpuCodegen*, the kernels behind
+// NpuKernelOpInterface in compiler/lib/Dialect/Npu/Kernels). See
+// docs/npu-codegen.md.
 //
 // Status (library NuriNpuCodegen): linear/matmul (bias, gelu/relu/silu and
 // residual-add epilogues; Q/K/V projections of one input merged), elementwise
@@ -19,9 +21,10 @@
 //  - the program uses every core of `target` and ends with all queues idle;
 //  - `nuri/Conversion/NpuProgram.h` turns a CompiledPartition into its
 //    `npu.program` (for `--emit mlir`) and back.
-// The planning (epilogue fusion, layouts, memory plan) is a pipeline of
-// passes (nuri/Dialect/Npu/Transforms/Passes.h) run on a copy of the
-// partition; the caller's function is left as it is.
+// The planning (epilogue fusion, layouts, memory plan, kernel tiling) is a
+// pipeline of passes (nuri/Dialect/Npu/Transforms/Passes.h) run on a copy
+// of the partition; the caller's function is left as it is. Every program
+// passes npu-verify-sync before it is serialized.
 //
 //===----------------------------------------------------------------------===//
 
@@ -85,6 +88,13 @@ struct CodegenOptions {
   /// go to stderr.
   bool dumpIrAfterAll = false;
 };
+
+/// Attaches the NPU kernels (NpuKernelOpInterface implementations,
+/// compiler/lib/Dialect/Npu/Kernels/) to the ops they lower. Every context
+/// that partitions or compiles for the NPU registers them before loading
+/// its dialects (driver::registerDialects does); without them claimsOp
+/// claims nothing and compileNpuPartition refuses.
+void registerNpuKernels(mlir::DialectRegistry &registry);
 
 /// Whether the NPU of `target` executes `op` (with its operand and result
 /// types); when not, `reason` says why, for `nuri compile --report`.

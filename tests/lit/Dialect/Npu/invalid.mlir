@@ -445,8 +445,8 @@ func.func @f(%x: tensor<4x8xbf16>) -> (tensor<4x8xbf16> {npu.staged = #npu.buffe
 
 // -----
 
-// expected-error @+1 {{has unknown attribute 'npu.plan'}}
-func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> attributes {npu.plan = 1} {
+// expected-error @+1 {{has unknown attribute 'npu.tiling'}}
+func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> attributes {npu.tiling = 1} {
   return %x : tensor<4x8xbf16>
 }
 
@@ -455,4 +455,60 @@ func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> attributes {npu.plan = 1}
 // expected-error @+1 {{'npu.dram_bytes' must be a non-negative integer}}
 func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> attributes {npu.dram_bytes = -1} {
   return %x : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @plan_zero_tile(%x: tensor<8x16xbf16>, %w: tensor<16x32xbf16>) -> tensor<8x32xbf16> {
+  // expected-error @+1 {{tile_cols must be positive, got 0}}
+  %y = npu.gemm %x, %w {npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 1, slice_rows = 8, slice_cols = 32, block_rows = 8, tile_cols = 0, k_chunk = 16, a_buffers = 2, w_buffers = 2, a_pitch = 64, multicast_a = false, cycles = 1>} : (tensor<8x16xbf16>, tensor<16x32xbf16>) -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
+}
+
+// -----
+
+func.func @plan_three_a_buffers(%x: tensor<8x16xbf16>, %w: tensor<16x32xbf16>) -> tensor<8x32xbf16> {
+  // expected-error @+1 {{a_buffers must be 1 or 2, got 3}}
+  %y = npu.gemm %x, %w {npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 1, slice_rows = 8, slice_cols = 32, block_rows = 8, tile_cols = 32, k_chunk = 16, a_buffers = 3, w_buffers = 2, a_pitch = 64, multicast_a = false, cycles = 1>} : (tensor<8x16xbf16>, tensor<16x32xbf16>) -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
+}
+
+// -----
+
+func.func @plan_negative_w_buffers(%x: tensor<8x16xbf16>, %w: tensor<16x32xbf16>) -> tensor<8x32xbf16> {
+  // expected-error @+1 {{w_buffers must be 0 (resident) or positive, got -1}}
+  %y = npu.gemm %x, %w {npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 1, slice_rows = 8, slice_cols = 32, block_rows = 8, tile_cols = 32, k_chunk = 16, a_buffers = 2, w_buffers = -1, a_pitch = 64, multicast_a = false, cycles = 1>} : (tensor<8x16xbf16>, tensor<16x32xbf16>) -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
+}
+
+// -----
+
+func.func @plan_block_beyond_slice(%x: tensor<8x16xbf16>, %w: tensor<16x32xbf16>) -> tensor<8x32xbf16> {
+  // expected-error @+1 {{a 16x32 block does not fit in a 8x32 slice}}
+  %y = npu.gemm %x, %w {npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 1, slice_rows = 8, slice_cols = 32, block_rows = 16, tile_cols = 32, k_chunk = 16, a_buffers = 2, w_buffers = 2, a_pitch = 64, multicast_a = false, cycles = 1>} : (tensor<8x16xbf16>, tensor<16x32xbf16>) -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
+}
+
+// -----
+
+func.func @plan_multicast_one_column(%x: tensor<8x16xbf16>, %w: tensor<16x32xbf16>) -> tensor<8x32xbf16> {
+  // expected-error @+1 {{multicast_a needs more than one column slice}}
+  %y = npu.gemm %x, %w {npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 1, slice_rows = 8, slice_cols = 32, block_rows = 8, tile_cols = 32, k_chunk = 16, a_buffers = 2, w_buffers = 2, a_pitch = 64, multicast_a = true, cycles = 1>} : (tensor<8x16xbf16>, tensor<16x32xbf16>) -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
+}
+
+// -----
+
+func.func @plan_negative_cycles(%x: tensor<8x16xbf16>, %w: tensor<16x32xbf16>) -> tensor<8x32xbf16> {
+  // expected-error @+1 {{cycles must not be negative, got -5}}
+  %y = npu.gemm %x, %w {npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 1, slice_rows = 8, slice_cols = 32, block_rows = 8, tile_cols = 32, k_chunk = 16, a_buffers = 2, w_buffers = 2, a_pitch = 64, multicast_a = false, cycles = -5>} : (tensor<8x16xbf16>, tensor<16x32xbf16>) -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
+}
+
+// -----
+
+func.func @plan_on_a_graph_op(%x: tensor<8x16xbf16>) -> tensor<8x16xbf16> {
+  // expected-error @+1 {{'npu.plan' must be a #npu.gemm_plan on an npu.gemm}}
+  %y = nuri.relu %x {npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 1, slice_rows = 8, slice_cols = 16, block_rows = 8, tile_cols = 16, k_chunk = 16, a_buffers = 2, w_buffers = 2, a_pitch = 64, multicast_a = false, cycles = 1>} : tensor<8x16xbf16>
+  return %y : tensor<8x16xbf16>
 }

@@ -15,6 +15,8 @@ using namespace nuri::npu;
 #define GET_ATTRDEF_CLASSES
 #include "nuri/Dialect/Npu/IR/NpuAttrs.cpp.inc"
 
+#include "nuri/Dialect/Npu/IR/NpuInterfaces.cpp.inc"
+
 void NpuDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
@@ -42,6 +44,47 @@ LogicalResult BufferAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (offset < 0 || offset % 256) {
     return emitError() << "offset " << offset
                        << " is not a non-negative multiple of 256";
+  }
+  return success();
+}
+
+LogicalResult GemmPlanAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   int64_t rowSlices, int64_t colSlices,
+                                   int64_t sliceRows, int64_t sliceCols,
+                                   int64_t blockRows, int64_t tileCols,
+                                   int64_t kChunk, int64_t aBuffers,
+                                   int64_t wBuffers, int64_t aPitch,
+                                   bool multicastA, int64_t cycles) {
+  for (auto [name, v] :
+       {std::pair<const char *, int64_t>{"row_slices", rowSlices},
+        {"col_slices", colSlices},
+        {"slice_rows", sliceRows},
+        {"slice_cols", sliceCols},
+        {"block_rows", blockRows},
+        {"tile_cols", tileCols},
+        {"k_chunk", kChunk},
+        {"a_pitch", aPitch}}) {
+    if (v <= 0) {
+      return emitError() << name << " must be positive, got " << v;
+    }
+  }
+  if (aBuffers != 1 && aBuffers != 2) {
+    return emitError() << "a_buffers must be 1 or 2, got " << aBuffers;
+  }
+  if (wBuffers < 0) {
+    return emitError() << "w_buffers must be 0 (resident) or positive, got "
+                       << wBuffers;
+  }
+  if (blockRows > sliceRows || tileCols > sliceCols) {
+    return emitError() << "a " << blockRows << "x" << tileCols
+                       << " block does not fit in a " << sliceRows << "x"
+                       << sliceCols << " slice";
+  }
+  if (multicastA && colSlices < 2) {
+    return emitError() << "multicast_a needs more than one column slice";
+  }
+  if (cycles < 0) {
+    return emitError() << "cycles must not be negative, got " << cycles;
   }
   return success();
 }
@@ -147,6 +190,13 @@ LogicalResult NpuDialect::verifyOperationAttribute(Operation *op,
       return op->emitOpError("'")
              << kBuffersAttr << "' has " << list.size() << " entries for "
              << op->getNumResults() << " results";
+    }
+    return success();
+  }
+  if (attr.getName() == kPlanAttr) {
+    if (!llvm::isa<GemmOp>(op) || !llvm::isa<GemmPlanAttr>(attr.getValue())) {
+      return op->emitOpError("'")
+             << kPlanAttr << "' must be a #npu.gemm_plan on an npu.gemm";
     }
     return success();
   }

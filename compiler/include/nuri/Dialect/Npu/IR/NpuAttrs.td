@@ -32,4 +32,36 @@ def Npu_BufferAttr : AttrDef<Npu_Dialect, "Buffer"> {
   let genVerifyDecl = 1;
 }
 
+def Npu_GemmPlanAttr : AttrDef<Npu_Dialect, "GemmPlan"> {
+  let mnemonic = "gemm_plan";
+  let summary = "the tiling and core split of one npu.gemm kernel";
+  let description = [{
+    What `npu-plan-kernels` chose for an `npu.gemm` (attribute `npu.plan`)
+    with the cost model, once `npu-plan-memory` placed its operands: every
+    batch of the `M x N` output is cut into `row_slices x col_slices`
+    slices of `slice_rows x slice_cols`, dealt round-robin to the cores;
+    a core walks its slice in blocks of `block_rows` rows, each in tiles of
+    `tile_cols` columns, accumulating over `k_chunk`-deep chunks of K. A
+    blocks are `a_buffers`-buffered at an SRAM row pitch of `a_pitch` bytes
+    (padded to spread the array's row reads over the banks); the weights
+    stream through a ring of `w_buffers` slots, or stay resident (the whole
+    `K x slice_cols` slice, loaded once) when `w_buffers` is 0. With
+    `multicast_a` the first core of a row slice sends its A blocks to the
+    others. `cycles` is the cost model's estimate. A plan written into the
+    input is kept: a test, or an experiment, pins the tiling with it.
+
+    ```mlir
+    %y = npu.gemm %x, %w {npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 2, slice_rows = 8, slice_cols = 16, block_rows = 8, tile_cols = 16, k_chunk = 16, a_buffers = 2, w_buffers = 2, a_pitch = 128, multicast_a = true, cycles = 400>} : (tensor<8x16xbf16>, tensor<16x32xbf16>) -> tensor<8x32xbf16>
+    ```
+  }];
+  let parameters = (ins "int64_t":$row_slices, "int64_t":$col_slices,
+                        "int64_t":$slice_rows, "int64_t":$slice_cols,
+                        "int64_t":$block_rows, "int64_t":$tile_cols,
+                        "int64_t":$k_chunk, "int64_t":$a_buffers,
+                        "int64_t":$w_buffers, "int64_t":$a_pitch,
+                        "bool":$multicast_a, "int64_t":$cycles);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif // NURI_DIALECT_NPU_IR_NPUATTRS_TD

@@ -4,6 +4,7 @@
 #define NURI_DIALECT_NPU_IR_NPUOPS_H
 
 #include "nuri/Dialect/Npu/IR/NpuDialect.h"
+#include "nuri/Dialect/Npu/IR/NpuKernelInterface.h"
 #include "nuri/isa/Isa.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -40,6 +41,9 @@ constexpr llvm::StringLiteral kBuffersAttr = "npu.buffers";
 constexpr llvm::StringLiteral kBufferAttr = "npu.buffer";
 /// On a partition argument: the shared-SRAM copy kernels read instead.
 constexpr llvm::StringLiteral kStagedAttr = "npu.staged";
+/// On an npu kernel op: its tiling and core split (npu-plan-kernels), e.g.
+/// #npu.gemm_plan.
+constexpr llvm::StringLiteral kPlanAttr = "npu.plan";
 /// On the partition: the DRAM bytes the plan uses.
 constexpr llvm::StringLiteral kDramBytesAttr = "npu.dram_bytes";
 

@@ -22,6 +22,9 @@ namespace nuri::npu {
 /// npu-plan-memory for a target already loaded (compileNpuPartition).
 std::unique_ptr<mlir::Pass> createNpuPlanMemory(const target::Target &t);
 
+/// npu-plan-kernels for a target already loaded (compileNpuPartition).
+std::unique_ptr<mlir::Pass> createNpuPlanKernels(const target::Target &t);
+
 /// The planning passes in order, on func.func partitions: what
 /// compileNpuPartition runs before the lowering reads their decisions.
 void buildNpuPlanningPipeline(mlir::OpPassManager &pm, const target::Target &t);

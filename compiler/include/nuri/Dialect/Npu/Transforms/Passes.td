@@ -3,8 +3,9 @@
 // The NPU lowering as passes nuri-opt can run: the planning passes, whose
 // decisions are attributes and npu ops in the partition's IR, the partition
 // lowering that reads them (nuri -> npu programs,
-// compiler/lib/Conversion/NpuCodegen.cpp and NpuKernels.cpp) and checks on
-// the npu dialect. npu::compileNpuPartition runs them in this order.
+// compiler/lib/Conversion/NpuCodegen.cpp asking each op's kernel in
+// compiler/lib/Dialect/Npu/Kernels) and checks on the npu dialect.
+// npu::compileNpuPartition runs them in this order, npu-verify-sync last.
 //
 //===----------------------------------------------------------------------===//
 
@@ -76,13 +77,39 @@ def NpuPlanMemory : Pass<"npu-plan-memory", "mlir::func::FuncOp"> {
   let dependentDialects = ["::nuri::npu::NpuDialect"];
 }
 
+def NpuPlanKernels : Pass<"npu-plan-kernels", "mlir::func::FuncOp"> {
+  let summary = "choose every kernel's tiling and core split";
+  let description = [{
+    Asks every op implementing `NpuKernelOpInterface` for its plan, once
+    `npu-plan-memory` has placed the operands (whether A streams from DRAM
+    or the shared SRAM changes the best GEMM tiling), and records it on the
+    op: an `npu.gemm` gets `npu.plan = #npu.gemm_plan<...>`, the tiling with
+    the lowest estimate of the cost model. A plan already on the op is kept
+    after checking that the target can run it (it covers the output, its
+    buffers fit the SRAM and the accumulator), so a test pins a tiling by
+    writing it into the input. Kernels whose schedule follows from their
+    shape plan nothing.
+
+    ```mlir
+    %y = npu.gemm %x, %w {npu.buffers = [#npu.buffer<"shared", 0>]} : (tensor<8x16xbf16>, tensor<16x32xbf16>) -> tensor<8x32xbf16>
+    // becomes
+    %y = npu.gemm %x, %w {npu.buffers = [#npu.buffer<"shared", 0>], npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 2, ...>} : ...
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"tiny\"",
+           "chip config name (backends/configs/NAME.yaml) or a .yaml path">,
+  ];
+  let dependentDialects = ["::nuri::npu::NpuDialect"];
+}
+
 def ConvertNuriToNpu : Pass<"convert-nuri-to-npu", "mlir::ModuleOp"> {
   let summary = "lower NPU partitions of nuri ops to npu programs";
   let description = [{
     Every `func.func` marked `nuri.partition = "npu"` (every function when
     none is marked) is lowered by `npu::compileNpuPartition` for `target`:
-    on a copy of the function, `npu-fuse-epilogues`, `npu-select-layouts`
-    and `npu-plan-memory` make the decisions, then each op (an `npu.gemm`,
+    on a copy of the function, `npu-fuse-epilogues`, `npu-select-layouts`,
+    `npu-plan-memory` and `npu-plan-kernels` make the decisions, then each op (an `npu.gemm`,
     a nuri op) goes to the kernel emitter at the buffers the plan gave it:
     tiling to the array and the SRAM with the cost model, multi-buffered
     DMA, the split over cores and the semaphores between engines. The

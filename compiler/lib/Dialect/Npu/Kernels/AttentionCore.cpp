@@ -1,0 +1,466 @@
+//===- AttentionCore.cpp - The flash-attention kernel ---------------------===//
+//
+// The MLIR-free core of the attention kernel (Attention.cpp is its MLIR
+// side): per (batch, head, query block) unit, key blocks of S = Q K^T in
+// the accumulator, the scaled read-out, the mask, an online softmax in
+// SRAM and P V; the scores never reach DRAM.
+//
+//===----------------------------------------------------------------------===//
+
+#include "AttentionCore.h"
+
+#include "KernelSupport.h"
+
+#include "nuri/target/CostModel.h"
+
+#include <vector>
+
+namespace nuri::npu {
+
+using namespace isa;
+using namespace kernel;
+
+namespace {
+
+/// One core's share: `rows` query rows from `i0` of head `h` of batch `b`.
+struct Unit {
+  uint64_t b, h, i0, rows;
+};
+
+/// The units dealt round-robin to the cores, core 0 first.
+std::vector<std::vector<Unit>> dealUnits(const AttentionDesc &a, uint64_t qb,
+                                         unsigned cores) {
+  std::vector<std::vector<Unit>> work(cores);
+  uint64_t u = 0;
+  for (uint64_t b = 0; b < a.B; ++b) {
+    for (uint64_t h = 0; h < a.Hq; ++h) {
+      for (uint64_t i0 = 0; i0 < a.Sq; i0 += qb, ++u) {
+        work[u % cores].push_back({b, h, i0, std::min(qb, a.Sq - i0)});
+      }
+    }
+  }
+  return work;
+}
+
+/// Key blocks a query block needs: causal blocks past the diagonal are
+/// skipped entirely.
+uint64_t kvBlocks(const AttentionDesc &a, uint64_t kb, const Unit &un) {
+  uint64_t end = a.Skv;
+  if (a.causal) {
+    end = std::min(a.Skv, un.i0 + un.rows + a.Skv - a.Sq);
+  }
+  return ceilDiv(std::max<uint64_t>(end, 1), kb);
+}
+
+/// Every SRAM buffer of the kernel, placed in one order: the planner sizes
+/// the tiles with it and the emitter uses it, so the two cannot disagree.
+struct AttentionBuffers {
+  uint64_t scaleV = 0;
+  uint64_t qS[2] = {0, 0}, kS[2] = {0, 0}, vS[2] = {0, 0}, mS[2] = {0, 0},
+           oS[2] = {0, 0};
+  uint64_t kt = 0, s = 0, mf = 0, pb = 0, o = 0, pv = 0;
+  uint64_t mrow = 0, lrow = 0, alpha = 0, bmax = 0, mnew = 0, bsum = 0, rl = 0;
+};
+
+AttentionBuffers placeBuffers(const AttentionDesc &a, uint64_t qb, uint64_t kb,
+                              SramPlan &sram) {
+  const unsigned e = dtypeBytes(a.dtype), em = dtypeBytes(a.maskType);
+  AttentionBuffers x;
+  x.scaleV = sram.alloc(kb * 4, "attention scale");
+  for (int i = 0; i < 2; ++i) {
+    x.qS[i] = sram.alloc(qb * a.D * e, "Q");
+    x.kS[i] = sram.alloc(kb * a.D * e, "K");
+    x.vS[i] = sram.alloc(kb * a.Dv * e, "V");
+    x.mS[i] = a.hasMask ? sram.alloc(qb * kb * em, "mask") : 0;
+    x.oS[i] = sram.alloc(qb * a.Dv * e, "attention out");
+  }
+  x.kt = sram.alloc(a.D * kb * e, "K^T");
+  x.s = sram.alloc(qb * kb * 4, "scores");
+  x.mf = sram.alloc(qb * kb * 4, "mask f32");
+  x.pb = sram.alloc(qb * kb * e, "P");
+  x.o = sram.alloc(qb * a.Dv * 4, "o");
+  x.pv = sram.alloc(qb * a.Dv * 4, "pv");
+  x.mrow = sram.alloc(qb * 4, "m");
+  x.lrow = sram.alloc(qb * 4, "l");
+  x.alpha = sram.alloc(qb * 4, "alpha");
+  x.bmax = sram.alloc(qb * 4, "mb");
+  x.mnew = sram.alloc(qb * 4, "mnew");
+  x.bsum = sram.alloc(qb * 4, "ls");
+  x.rl = sram.alloc(qb * 4, "1/l");
+  return x;
+}
+
+/// The SRAM the kernel's buffers take with `qb` x `kb` tiles.
+uint64_t sramNeed(const AttentionDesc &a, uint64_t qb, uint64_t kb) {
+  SramPlan sram(~uint64_t(0) >> 1);
+  placeBuffers(a, qb, kb, sram);
+  return sram.used();
+}
+
+} // namespace
+
+Result<AttentionPlan> planAttention(const target::Target &t,
+                                    const AttentionDesc &a) {
+  const unsigned P = t.cores;
+  const Dtype dt = a.dtype;
+  const unsigned e = dtypeBytes(dt), em = dtypeBytes(a.maskType);
+  if (!t.supports(dt)) {
+    return Result<AttentionPlan>::failure(
+        fmt::format("target {} has no {} matrix path", t.name, dtypeName(dt)));
+  }
+  const uint64_t accEntries = t.matrix.accBytes / 4;
+  // Tiles: qb query rows, kb keys per block; both bounded by the
+  // accumulator (S and PV tiles) and the SRAM.
+  // Query blocks: as tall as the array allows, but cut further when that
+  // balances the (batch, head, block) units over the cores better.
+  uint64_t qb = std::min<uint64_t>(a.Sq, 128),
+           kb = std::min<uint64_t>(a.Skv, 256);
+  {
+    uint64_t floor = std::min<uint64_t>(a.Sq, t.matrix.rows);
+    uint64_t best = ~uint64_t(0);
+    for (uint64_t c = std::min<uint64_t>(a.Sq, 128); c >= floor && c >= 1;
+         c = c / 2) {
+      uint64_t units = a.B * a.Hq * ceilDiv(a.Sq, c);
+      uint64_t rows = ceilDiv(units, P) * c;
+      if (rows < best) {
+        best = rows;
+        qb = c;
+      }
+      if (c == 1) {
+        break;
+      }
+    }
+  }
+  // The SRAM bound is the buffers as the emitter places them (a tile that
+  // fits here is one the emitter can allocate).
+  while ((qb * kb + qb * a.Dv > accEntries ||
+          sramNeed(a, qb, kb) > t.sram.bytesPerCore) &&
+         (qb > 1 || kb > 1)) {
+    if (kb >= qb && kb > 1) {
+      kb = ceilDiv(kb, 2);
+    } else {
+      qb = ceilDiv(qb, 2);
+    }
+  }
+  if (qb * kb + qb * a.Dv > accEntries ||
+      sramNeed(a, qb, kb) > t.sram.bytesPerCore) {
+    return Result<AttentionPlan>::failure(
+        fmt::format("sram of {} B per core cannot hold one attention tile "
+                    "(head dim {})",
+                    t.sram.bytesPerCore, a.D));
+  }
+  AttentionPlan plan;
+  plan.queryBlock = qb;
+  plan.keyBlock = kb;
+  plan.sramBytesPerCore = sramNeed(a, qb, kb);
+  const std::vector<std::vector<Unit>> work = dealUnits(a, qb, P);
+  {
+    uint64_t blocks = 0;
+    for (const Unit &un : work[0]) {
+      blocks += kvBlocks(a, kb, un);
+    }
+    target::MatmulCost m1 =
+        target::matmulCost(t, qb, kb, a.D, dt, dt, a.D * e, kb * e);
+    target::MatmulCost m2 =
+        target::matmulCost(t, qb, a.Dv, kb, dt, dt, kb * e, a.Dv * e);
+    target::VectorCost v =
+        target::vectorCost(t, target::VectorKind::Elementwise, qb, kb,
+                           t.vector.transcendentalPasses, 8);
+    // Per key block the vector engine makes about 12 passes over the
+    // qb x kb scores besides the exp (mask, max, sum, rescale, casts, the
+    // transposed K and the read-outs), each paying its pipeline depth (the
+    // ops of a block depend on each other); Q, K, V and O
+    // cross their links once per (unit, block), the links shared by the
+    // cores.
+    target::VectorCost v1 =
+        target::vectorCost(t, target::VectorKind::Elementwise, qb, kb, 1, 8);
+    uint64_t perBlock = std::max<uint64_t>(
+        m1.latency() + m2.latency(), v1.occupancy * 12 + v.occupancy +
+                                         16 * uint64_t(t.vector.pipelineDepth));
+    double io = 0, ioDram = 0;
+    for (const std::vector<Unit> &units : work) {
+      for (const Unit &un : units) {
+        double bytes =
+            double(un.rows * (a.D + a.Dv) * e) +
+            double(kvBlocks(a, kb, un) * kb * (a.D + a.Dv) * e) +
+            (a.hasMask ? double(un.rows *
+                                std::min(a.Skv, kb * kvBlocks(a, kb, un)) * em)
+                       : 0.0);
+        ((a.k & kSharedTag) ? io : ioDram) += bytes;
+      }
+    }
+    double link = std::max(io / std::max(1.0, t.noc.bytesPerCycle),
+                           ioDram / t.dramBytesPerCycle());
+    plan.estimate = std::max<uint64_t>(blocks * perBlock, uint64_t(link)) +
+                    t.dram.latencyCycles + perBlock;
+  }
+  return plan;
+}
+
+Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
+                           const AttentionPlan &plan) {
+  const target::Target &t = emitter.target();
+  const unsigned P = t.cores;
+  const Dtype dt = a.dtype;
+  const unsigned e = dtypeBytes(dt), em = dtypeBytes(a.maskType);
+  const uint64_t qb = plan.queryBlock, kb = plan.keyBlock;
+  emitter.setEstimate(plan.estimate);
+  SramPlan sram(t.sram.bytesPerCore);
+  const AttentionBuffers bufs = placeBuffers(a, qb, kb, sram);
+  if (!sram.ok()) {
+    return Result<bool>::failure(sram.error());
+  }
+  const uint64_t scaleV = bufs.scaleV;
+  const uint64_t *qS = bufs.qS, *kS = bufs.kS, *vS = bufs.vS, *mS = bufs.mS,
+                 *oS = bufs.oS;
+  const uint64_t kt = bufs.kt, s = bufs.s, mf = bufs.mf, pb = bufs.pb,
+                 o = bufs.o, pv = bufs.pv;
+  const uint64_t mrow = bufs.mrow, lrow = bufs.lrow, alpha = bufs.alpha,
+                 bmax = bufs.bmax, mnew = bufs.mnew, bsum = bufs.bsum,
+                 rl = bufs.rl;
+  const uint64_t accS = 0, accPV = qb * kb;
+  const std::vector<std::vector<Unit>> work = dealUnits(a, qb, P);
+  enum : unsigned {
+    kQFull,
+    kQFree,
+    kKvFull,
+    kKvFree,
+    kTReady,
+    kSFull,
+    kPReady,
+    kPvFull,
+    kOFull,
+    kOFree
+  };
+  const uint64_t ldq = a.D * e, ldv = a.Dv * e;
+  const bool maskRow = a.hasMask && a.maskStride[2] == 0;
+  auto qAddr = [&](const Unit &un) {
+    return a.q + un.b * a.qStride[0] + un.h * a.qStride[1] +
+           un.i0 * a.qStride[2];
+  };
+  auto kvHead = [&](const Unit &un) { return un.h / (a.Hq / a.Hkv); };
+  for (unsigned p = 0; p < P; ++p) {
+    const std::vector<Unit> &units = work[p];
+    StreamBuilder dma = emitter.q(p, Engine::Dma),
+                  mat = emitter.q(p, Engine::Matrix),
+                  vec = emitter.q(p, Engine::Vector);
+    if (units.empty()) {
+      continue;
+    }
+    uint64_t G = 0;
+    for (const Unit &un : units) {
+      G += kvBlocks(a, kb, un);
+    }
+    const uint64_t U = units.size();
+    Ring ringQ{kQFull, kQFree, 2, U}, ringKv{kKvFull, kKvFree, 2, G},
+        ringO{kOFull, kOFree, 2, U};
+
+    // DMA.
+    std::vector<uint64_t> pendingStores;
+    auto storeUnit = [&](uint64_t ui) {
+      const Unit &un = units[ui];
+      ringO.consume(dma);
+      dma.dma(store(oS[ui % 2], ldv,
+                    a.o + un.b * a.oStride[0] + un.h * a.oStride[1] +
+                        un.i0 * a.oStride[2],
+                    a.oStride[2], un.rows, ldv));
+      ringO.consumed(dma, ui);
+    };
+    uint64_t g = 0;
+    for (uint64_t ui = 0; ui < U; ++ui) {
+      const Unit &un = units[ui];
+      ringQ.produce(dma, ui);
+      dma.dma(load(qAddr(un), a.qStride[2], qS[ui % 2], ldq, un.rows, ldq));
+      ringQ.produced(dma);
+      uint64_t hk = kvHead(un);
+      uint64_t nb = kvBlocks(a, kb, un);
+      for (uint64_t j = 0; j < nb; ++j, ++g) {
+        uint64_t j0 = j * kb, kn = std::min(kb, a.Skv - j0);
+        ringKv.produce(dma, g);
+        dma.dma(load(a.k + un.b * a.kStride[0] + hk * a.kStride[1] +
+                         j0 * a.kStride[2],
+                     a.kStride[2], kS[g % 2], ldq, kn, ldq));
+        dma.dma(load(a.v + un.b * a.vStride[0] + hk * a.vStride[1] +
+                         j0 * a.vStride[2],
+                     a.vStride[2], vS[g % 2], ldv, kn, ldv));
+        if (a.hasMask) {
+          uint64_t base =
+              a.mask + (un.b * a.maskStride[0] + un.h * a.maskStride[1] +
+                        un.i0 * a.maskStride[2] + j0 * a.maskStride[3]) *
+                           em;
+          // A mask shared by every query row ([B, 1, 1, Skv] padding
+          // masks) is one row, added by row broadcast.
+          dma.dma(load(base, a.maskStride[2] * em, mS[g % 2], kn * em,
+                       maskRow ? 1 : un.rows, kn * em));
+        }
+        ringKv.produced(dma);
+        if (j == 0) {
+          for (uint64_t st : pendingStores) {
+            storeUnit(st);
+          }
+          pendingStores.clear();
+        }
+      }
+      pendingStores.push_back(ui);
+    }
+    for (uint64_t st : pendingStores) {
+      storeUnit(st);
+    }
+
+    // Matrix: S_g = Q K_g^T, then PV_g = P_g V_g.
+    g = 0;
+    for (uint64_t ui = 0; ui < U; ++ui) {
+      const Unit &un = units[ui];
+      uint64_t nb = kvBlocks(a, kb, un);
+      ringQ.consume(mat);
+      for (uint64_t j = 0; j < nb; ++j, ++g) {
+        uint64_t kn = std::min(kb, a.Skv - j * kb);
+        mat.wait(kTReady);
+        mat.mm(accS, {qS[ui % 2], ldq}, {kt, kn * e}, un.rows, kn, a.D, dt, dt,
+               false);
+        if (j + 1 == nb) {
+          ringQ.consumed(mat, ui);
+        }
+        mat.signal(kSFull);
+        mat.wait(kPReady);
+        mat.mm(accPV, {pb, kn * e}, {vS[g % 2], ldv}, un.rows, a.Dv, kn, dt, dt,
+               false);
+        mat.signal(kPvFull);
+      }
+    }
+
+    // Vector: transpose K, online softmax, rescale and accumulate O.
+    vec.fill({scaleV, kb * 4}, a.scale, 1, kb, Dtype::F32);
+    struct Step {
+      uint64_t ui, j, g, kn;
+      bool first, last;
+    };
+    std::vector<Step> steps;
+    g = 0;
+    for (uint64_t ui = 0; ui < U; ++ui) {
+      uint64_t nb = kvBlocks(a, kb, units[ui]);
+      for (uint64_t j = 0; j < nb; ++j, ++g) {
+        steps.push_back(
+            {ui, j, g, std::min(kb, a.Skv - j * kb), j == 0, j + 1 == nb});
+      }
+    }
+    auto transposeK = [&](const Step &st) {
+      ringKv.consume(vec);
+      vec.transpose({kt, st.kn * e}, {kS[st.g % 2], ldq}, st.kn, a.D, dt);
+      vec.signal(kTReady);
+    };
+    auto softmax = [&](const Step &st) {
+      const Unit &un = units[st.ui];
+      uint64_t rows = un.rows, kn = st.kn;
+      TileRef sc{s, kn * 4};
+      vec.wait(kSFull);
+      Epilogue ep;
+      ep.out = Dtype::F32;
+      ep.useScale = true;
+      ep.scale = scaleV;
+      vec.accRead(sc, accS, rows, kn, ep);
+      if (a.hasMask) {
+        uint64_t mrows = maskRow ? 1 : rows;
+        vec.unary(UnOp::Copy, {mf, kn * 4}, {mS[st.g % 2], kn * em}, mrows, kn,
+                  Dtype::F32, a.maskType);
+        vec.binary(BinOp::Add, maskRow ? Bcast::Row : Bcast::None, sc, sc,
+                   {mf, maskRow ? 0 : kn * 4}, rows, kn, Dtype::F32,
+                   Dtype::F32);
+      }
+      if (a.causal) {
+        // Keys j > i + Skv - Sq get -1e30 (finite, so a fully hidden block
+        // never makes NaN; its weight is rescaled to 0 by a later block).
+        uint64_t j0 = st.j * kb;
+        for (uint64_t r = 0; r < rows; ++r) {
+          uint64_t i = un.i0 + r;
+          uint64_t firstHidden = i + a.Skv - a.Sq + 1;
+          if (firstHidden < j0 + kn) {
+            uint64_t c0 = firstHidden > j0 ? firstHidden - j0 : 0;
+            // Rows with the same cut share one fill instruction.
+            uint64_t r1 = r + 1;
+            vec.fill({s + r * kn * 4 + c0 * 4, kn * 4}, -1e30f, r1 - r, kn - c0,
+                     Dtype::F32);
+          }
+        }
+      }
+      vec.reduce(RedOp::Max, bmax, sc, rows, kn, Dtype::F32, Dtype::F32);
+      TileRef mr{mrow, 4}, mn{mnew, 4}, al{alpha, 4};
+      if (st.first) {
+        vec.unary(UnOp::Copy, mr, {bmax, 4}, rows, 1, Dtype::F32, Dtype::F32);
+      } else {
+        vec.binary(BinOp::Max, Bcast::None, mn, mr, {bmax, 4}, rows, 1,
+                   Dtype::F32, Dtype::F32);
+        vec.binary(BinOp::Sub, Bcast::None, al, mr, mn, rows, 1, Dtype::F32,
+                   Dtype::F32);
+        vec.unary(UnOp::Exp, al, al, rows, 1, Dtype::F32, Dtype::F32);
+        vec.unary(UnOp::Copy, mr, mn, rows, 1, Dtype::F32, Dtype::F32);
+      }
+      vec.binary(BinOp::Sub, Bcast::Col, sc, sc, mr, rows, kn, Dtype::F32,
+                 Dtype::F32);
+      vec.unary(UnOp::Exp, sc, sc, rows, kn, Dtype::F32, Dtype::F32);
+      vec.reduce(RedOp::Sum, bsum, sc, rows, kn, Dtype::F32, Dtype::F32);
+      TileRef lr{lrow, 4};
+      if (st.first) {
+        vec.unary(UnOp::Copy, lr, {bsum, 4}, rows, 1, Dtype::F32, Dtype::F32);
+      } else {
+        vec.binary(BinOp::Mul, Bcast::None, lr, lr, al, rows, 1, Dtype::F32,
+                   Dtype::F32);
+        vec.binary(BinOp::Add, Bcast::None, lr, lr, {bsum, 4}, rows, 1,
+                   Dtype::F32, Dtype::F32);
+      }
+      vec.unary(UnOp::Copy, {pb, kn * e}, sc, rows, kn, dt, Dtype::F32);
+      vec.signal(kPReady);
+    };
+    auto update = [&](const Step &st) {
+      const Unit &un = units[st.ui];
+      uint64_t rows = un.rows;
+      vec.wait(kPvFull);
+      Epilogue ep;
+      ep.out = Dtype::F32;
+      TileRef ot{o, ldv * 4 / e};
+      if (st.first) {
+        vec.accRead(ot, accPV, rows, a.Dv, ep);
+      } else {
+        TileRef pt{pv, a.Dv * 4};
+        vec.accRead(pt, accPV, rows, a.Dv, ep);
+        vec.binary(BinOp::Mul, Bcast::Col, ot, ot, {alpha, 4}, rows, a.Dv,
+                   Dtype::F32, Dtype::F32);
+        vec.binary(BinOp::Add, Bcast::None, ot, ot, pt, rows, a.Dv, Dtype::F32,
+                   Dtype::F32);
+      }
+      ringKv.consumed(vec, st.g);
+      if (st.last) {
+        ringO.produce(vec, st.ui);
+        vec.unary(UnOp::Recip, {rl, 4}, {lrow, 4}, rows, 1, Dtype::F32,
+                  Dtype::F32);
+        vec.binary(BinOp::Mul, Bcast::Col, {oS[st.ui % 2], ldv}, ot, {rl, 4},
+                   rows, a.Dv, dt, Dtype::F32);
+        ringO.produced(vec);
+      }
+    };
+    // T_0, SM_0, T_1, UPD_0, SM_1, T_2, UPD_1, ...: the array computes
+    // PV_g and S_{g+1} while the vector engine transposes and rescales.
+    transposeK(steps[0]);
+    for (size_t i = 0; i < steps.size(); ++i) {
+      softmax(steps[i]);
+      if (i + 1 < steps.size()) {
+        transposeK(steps[i + 1]);
+      }
+      update(steps[i]);
+    }
+  }
+  KernelFootprint used;
+  used.low = sram.used();
+  used.writeLo = a.o;
+  used.writeHi = a.o + (a.B - 1) * a.oStride[0] + (a.Hq - 1) * a.oStride[1] +
+                 (a.Sq - 1) * a.oStride[2] + a.Dv * dtypeBytes(a.dtype);
+  used.dramIdle =
+      emitter.dramIdleBeside(dramBytes(a.q, a.B * a.Hq * a.Sq * a.D * e) +
+                             dramBytes(a.k, a.B * a.Hkv * a.Skv * a.D * e) +
+                             dramBytes(a.v, a.B * a.Hkv * a.Skv * a.Dv * e) +
+                             dramBytes(a.o, a.B * a.Hq * a.Sq * a.Dv * e));
+  emitter.barrierAll(used);
+  return true;
+}
+
+} // namespace nuri::npu

@@ -1,0 +1,226 @@
+//===- Gemm.cpp - npu.gemm as an NPU kernel -------------------------------===//
+//
+// The MLIR side of the GEMM kernel: which npu.gemm ops the matrix engine of
+// a target runs, the plan npu-plan-kernels records on each (#npu.gemm_plan:
+// the cost model's choice, or one pinned in the input), and the kernel the
+// plan becomes. The tiling, buffering and scheduling are the MLIR-free core
+// (GemmCore.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "GemmCore.h"
+#include "KernelContext.h"
+#include "NpuPlan.h"
+
+#include "nuri/Dialect/Npu/IR/NpuOps.h"
+
+#include <fmt/format.h>
+
+using namespace mlir;
+
+namespace nuri::npu {
+
+namespace {
+
+/// The GEMM `op` computes with its operands at the addresses `addressOf`
+/// gives, in the order A, B, bias, residual, output (constants are laid
+/// out in the order they are first read).
+FailureOr<GemmDesc>
+describe(GemmOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
+  auto at = tensorOf(op.getA()), bt = tensorOf(op.getB()),
+       ot = tensorOf(op.getOutput());
+  GemmDesc g;
+  g.in = *isaType(at.getElementType());
+  g.out = *isaType(ot.getElementType());
+  unsigned ei = elemBytes(g.in), eo = elemBytes(g.out);
+  g.K = at.getShape().back();
+  g.N = bt.getShape().back();
+  if (bt.getRank() == 2) {
+    g.M = at.getNumElements() / g.K; // every row of A is a GEMM row
+  } else {
+    g.M = ot.getDimSize(ot.getRank() - 2);
+    g.batch = ot.getNumElements() / (g.M * g.N);
+    g.aBatch = at.getRank() == 2 ? 0 : g.M * g.K * ei;
+    g.bBatch = g.K * g.N * ei;
+    g.cBatch = g.M * g.N * eo;
+  }
+  g.lda = g.K * ei;
+  g.ldb = g.N * ei;
+  g.ldc = g.N * eo;
+  FailureOr<uint64_t> a = addressOf(op.getA());
+  FailureOr<uint64_t> b = addressOf(op.getB());
+  if (failed(a) || failed(b)) {
+    return failure();
+  }
+  g.a = *a;
+  g.b = *b;
+  if (Value bias = op.getBias()) {
+    FailureOr<uint64_t> ba = addressOf(bias);
+    if (failed(ba)) {
+      return failure();
+    }
+    g.hasBias = true;
+    g.bias = *ba;
+    g.biasType = *isaType(tensorOf(bias).getElementType());
+  }
+  if (Value r = op.getResidual()) {
+    FailureOr<uint64_t> ra = addressOf(r);
+    if (failed(ra)) {
+      return failure();
+    }
+    g.hasResidual = true;
+    g.residual = *ra;
+  }
+  uint64_t act = 0;
+  isa::parseEnum(isa::FieldKind::Act, op.getAct().str(), act);
+  g.act = isa::Act(act);
+  FailureOr<uint64_t> c = addressOf(op.getOutput());
+  if (failed(c)) {
+    return failure();
+  }
+  g.c = *c;
+  return g;
+}
+
+GemmPlanAttr toAttr(MLIRContext *ctx, const GemmPlan &p) {
+  return GemmPlanAttr::get(ctx, int64_t(p.mS), int64_t(p.nS), int64_t(p.mr),
+                           int64_t(p.nc), int64_t(p.mb), int64_t(p.nt),
+                           int64_t(p.kc), int64_t(p.nA), int64_t(p.nW),
+                           int64_t(p.ldaS), p.mcastA, int64_t(p.estimate));
+}
+
+GemmPlan fromAttr(GemmPlanAttr a) {
+  GemmPlan p;
+  p.mS = uint64_t(a.getRowSlices());
+  p.nS = uint64_t(a.getColSlices());
+  p.mr = uint64_t(a.getSliceRows());
+  p.nc = uint64_t(a.getSliceCols());
+  p.mb = uint64_t(a.getBlockRows());
+  p.nt = uint64_t(a.getTileCols());
+  p.kc = uint64_t(a.getKChunk());
+  p.nA = unsigned(a.getABuffers());
+  p.nW = unsigned(a.getWBuffers());
+  p.residentW = p.nW == 0;
+  p.ldaS = uint64_t(a.getAPitch());
+  p.mcastA = a.getMulticastA();
+  p.estimate = uint64_t(a.getCycles());
+  return p;
+}
+
+/// Why `p` cannot run `g` on `t` (beyond what the attribute verifier
+/// checks alone); empty when it can.
+std::string planProblem(const target::Target &t, const GemmDesc &g,
+                        const GemmPlan &p) {
+  if (p.mS * p.mr < g.M || p.nS * p.nc < g.N) {
+    return fmt::format("{} x {} slices of {} x {} do not cover the {} x {} "
+                       "output",
+                       p.mS, p.nS, p.mr, p.nc, g.M, g.N);
+  }
+  if (p.ldaS < g.K * elemBytes(g.in) && p.ldaS < p.kc * elemBytes(g.in)) {
+    return fmt::format("a_pitch {} is shorter than a chunk of an A row",
+                       p.ldaS);
+  }
+  const bool grouped = t.cores % p.nS == 0;
+  if (p.mcastA && !grouped) {
+    return fmt::format("multicast_a needs col_slices ({}) to divide the {} "
+                       "cores",
+                       p.nS, t.cores);
+  }
+  if (p.residentW && (!grouped || g.bBatch != 0)) {
+    return "resident weights (w_buffers = 0) need col_slices to divide the "
+           "cores and unbatched weights";
+  }
+  const uint64_t accEntries = t.matrix.accBytes / 4;
+  if (2 * p.mb * p.nt > accEntries) {
+    return fmt::format("two {} x {} accumulator tiles exceed the {} entries",
+                       p.mb, p.nt, accEntries);
+  }
+  uint64_t sram = gemmSramBytes(g, p);
+  if (sram > t.sram.bytesPerCore) {
+    return fmt::format("the plan needs {} B of SRAM per core, the core has "
+                       "{} B",
+                       sram, t.sram.bytesPerCore);
+  }
+  return "";
+}
+
+struct GemmKernel : NpuKernelOpInterface::ExternalModel<GemmKernel, GemmOp> {
+  std::string getNpuIllegalReason(Operation *op,
+                                  const target::Target &t) const {
+    Type e = tensorOf(cast<GemmOp>(op).getA()).getElementType();
+    std::optional<isa::Dtype> d = isaType(e);
+    if (!d || !t.supports(*d)) {
+      return fmt::format("the {} matrix engine has no {} path", t.name,
+                         typeStr(e));
+    }
+    return "";
+  }
+
+  LogicalResult planNpuKernel(Operation *op, KernelContext &ctx) const {
+    auto gemm = cast<GemmOp>(op);
+    FailureOr<GemmDesc> g =
+        describe(gemm, [&](Value v) { return ctx.plannedAddress(v); });
+    if (failed(g)) {
+      return failure();
+    }
+    if (auto pinned = op->getAttrOfType<GemmPlanAttr>(kPlanAttr)) {
+      std::string why = planProblem(ctx.target(), *g, fromAttr(pinned));
+      if (!why.empty()) {
+        return op->emitOpError("has a plan the target cannot run: ") << why;
+      }
+      return success();
+    }
+    Result<GemmPlan> plan = planGemm(ctx.target(), *g);
+    if (!plan) {
+      return op->emitOpError("cannot be lowered to the NPU: ") << plan.error();
+    }
+    op->setAttr(kPlanAttr, toAttr(op->getContext(), *plan));
+    return success();
+  }
+
+  FailureOr<KernelCost> getNpuKernelCost(Operation *op,
+                                         KernelContext &ctx) const {
+    auto gemm = cast<GemmOp>(op);
+    auto attr = op->getAttrOfType<GemmPlanAttr>(kPlanAttr);
+    if (!attr) {
+      return op->emitOpError("has no plan (npu-plan-kernels)");
+    }
+    FailureOr<GemmDesc> g =
+        describe(gemm, [&](Value v) { return ctx.plannedAddress(v); });
+    if (failed(g)) {
+      return failure();
+    }
+    GemmPlan plan = fromAttr(attr);
+    return KernelCost{gemmSramBytes(*g, plan), plan.estimate};
+  }
+
+  LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
+    KernelEmitter *emitter = ctx.emitter();
+    assert(emitter && "emitNpuKernel outside the lowering");
+    auto attr = op->getAttrOfType<GemmPlanAttr>(kPlanAttr);
+    if (!attr) {
+      return op->emitOpError("has no plan (npu-plan-kernels)");
+    }
+    FailureOr<GemmDesc> g =
+        describe(cast<GemmOp>(op), [&](Value v) { return ctx.addressOf(v); });
+    if (failed(g)) {
+      return failure();
+    }
+    Result<bool> emitted = emitGemm(*emitter, *g, fromAttr(attr));
+    if (!emitted) {
+      return op->emitOpError("cannot be lowered to the NPU: ")
+             << emitted.error();
+    }
+    return success();
+  }
+};
+
+} // namespace
+
+void registerGemmKernel(DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, NpuDialect *) {
+    GemmOp::attachInterface<GemmKernel>(*ctx);
+  });
+}
+
+} // namespace nuri::npu

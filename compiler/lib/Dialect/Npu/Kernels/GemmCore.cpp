@@ -1,0 +1,584 @@
+//===- GemmCore.cpp - The GEMM kernel -------------------------------------===//
+//
+// The MLIR-free core of the GEMM kernel (Gemm.cpp is its MLIR side): the
+// planner that enumerates core splits and tiles against the cost model,
+// and the emitter of the planned kernel (A multicast to a row slice's
+// cores, weights streamed or resident on the fetch queue, the read-out
+// epilogue on the vector engine).
+//
+//===----------------------------------------------------------------------===//
+
+#include "GemmCore.h"
+
+#include "KernelSupport.h"
+
+#include "nuri/target/CostModel.h"
+
+#include <vector>
+
+namespace nuri::npu {
+
+using namespace isa;
+using namespace kernel;
+
+namespace {
+
+/// SRAM row pitch for `bytes` of A so the array's parallel row reads spread
+/// over the banks (a pitch that is a multiple of banks x width puts every
+/// row in one bank).
+uint64_t padPitch(const target::Target &t, uint64_t bytes, uint64_t rows,
+                  Dtype in) {
+  uint64_t w = t.sram.bankWidthBytes;
+  uint64_t base = roundUp(bytes, 64);
+  double pack = t.packing(in);
+  uint64_t best = base;
+  double bestF = 1e30;
+  for (unsigned i = 0; i <= 4; ++i) {
+    uint64_t pitch = base + i * w;
+    double f = target::sramBankFactor(t, pitch,
+                                      std::min<uint64_t>(rows, t.matrix.rows),
+                                      pack * dtypeBytes(in), 0);
+    if (f < bestF - 1e-9) {
+      bestF = f;
+      best = pitch;
+    }
+  }
+  return best;
+}
+
+} // namespace
+
+Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
+  if (!t.supports(g.in)) {
+    return Result<GemmPlan>::failure(fmt::format(
+        "target {} has no {} matrix path", t.name, dtypeName(g.in)));
+  }
+  const uint64_t P = t.cores, R = t.matrix.rows, C = t.matrix.cols;
+  const unsigned ei = dtypeBytes(g.in), eo = dtypeBytes(g.out);
+  const uint64_t accEntries = t.matrix.accBytes / 4;
+  const uint64_t S = t.sram.bytesPerCore;
+  const double dramPerCycle = t.dramBytesPerCycle();
+  const uint64_t pitch = padPitch(t, g.K * ei, R, g.in);
+  const double lat = double(t.dram.latencyCycles);
+  GemmPlan best;
+  // Work split: mS x nS slices per batch, balancing compute against the
+  // DRAM traffic of re-reading A (once per column slice, unless multicast)
+  // and B (once per row block, unless resident).
+  for (uint64_t nS = 1; nS <= P; ++nS) {
+    for (uint64_t mS = 1; mS * nS <= P; ++mS) {
+      GemmPlan p;
+      p.nc = roundUp(ceilDiv(g.N, nS), std::min<uint64_t>(C, g.N));
+      p.nS = ceilDiv(g.N, p.nc);
+      p.mr = ceilDiv(g.M, mS);
+      if (p.mr > R) {
+        p.mr = roundUp(p.mr, R);
+      }
+      p.mS = ceilDiv(g.M, p.mr);
+      if (p.nS != nS || p.mS != mS) {
+        continue;
+      }
+      // Slices go to cores round-robin, so with nS dividing the core count
+      // each core always gets the same column slice and the cores of a row
+      // slice are neighbours.
+      const bool grouped = P % nS == 0;
+      p.mcastA = grouped && nS > 1;
+      const uint64_t slices = g.batch * mS * nS;
+      const uint64_t perCore = ceilDiv(slices, P);
+      const uint64_t coresUsed = std::min<uint64_t>(P, slices);
+      std::vector<uint64_t> nts = {std::min<uint64_t>(p.nc, 512)};
+      // Narrower than two array widths the weight rows are too short for
+      // the DMA to stream efficiently.
+      for (uint64_t x = 2 * C; x < nts[0]; x *= 2) {
+        nts.push_back(x);
+      }
+      std::vector<uint64_t> kcs;
+      for (uint64_t k : {512, 256, 128}) {
+        k = std::min<uint64_t>(k, g.K);
+        if (kcs.empty() || kcs.back() != k) {
+          kcs.push_back(k);
+        }
+      }
+      for (uint64_t nt : nts) {
+        const uint64_t tilesN = ceilDiv(p.nc, nt);
+        for (uint64_t kc : kcs) {
+          const uint64_t chunks = ceilDiv(g.K, kc);
+          // nW == 0: the weight slice stays resident.
+          for (unsigned nA : {2u, 1u}) {
+            for (unsigned nW : {0u, 4u, 2u}) {
+              if (nW == 0 && (!grouped || g.bBatch != 0)) {
+                continue;
+              }
+              uint64_t wBytes =
+                  nW ? nW * roundUp(kc * nt * ei, 64)
+                     : tilesN * chunks * roundUp(kc * nt * ei, 64);
+              uint64_t fixed = wBytes + 2 * roundUp(p.nc * 6, 64) + 64 * 16;
+              uint64_t perRow =
+                  nA * pitch + 2 * nt * eo + (g.hasResidual ? 2 * nt * eo : 0);
+              if (fixed >= S) {
+                continue;
+              }
+              uint64_t mb =
+                  std::min({p.mr, accEntries / (2 * nt), (S - fixed) / perRow});
+              if (mb > R) {
+                mb = mb / R * R;
+              }
+              if (mb == 0) {
+                continue;
+              }
+              const uint64_t blocks = ceilDiv(p.mr, mb);
+              const uint64_t coreBlocks = perCore * blocks;
+              if (nW == 0 && coreBlocks < 2) {
+                continue; // nothing to reuse; streaming overlaps better
+              }
+              target::MatmulCost mc = target::matmulCost(
+                  t, mb, nt, kc, g.in, g.in, pitch, nt * ei, false);
+              double steps = double(coreBlocks * tilesN * chunks);
+              double compute = steps * double(mc.occupancy);
+              // Each operand's traffic goes over the link of its space:
+              // DRAM, or the NoC for the shared SRAM.
+              double aBytes =
+                  double(g.batch) * (p.mcastA ? 1 : nS) * g.M * g.K * ei;
+              double bBytes =
+                  nW ? double(g.batch) * mS * blocks * g.K * g.N * ei
+                     : double(coresUsed) * g.K * p.nc * ei;
+              double cBytes = double(g.batch) * g.M * g.N * eo;
+              double dram = 0, noc = 0;
+              ((g.a & kSharedTag) ? noc : dram) += aBytes;
+              ((g.b & kSharedTag) ? noc : dram) += bBytes;
+              ((g.c & kSharedTag) ? noc : dram) += cBytes;
+              double dma = std::max(dram / dramPerCycle,
+                                    noc / std::max(1.0, t.noc.bytesPerCycle));
+              // A core's share of a link: one transfer's cap, or the link
+              // split among the cores streaming over it.
+              auto shareOf = [&](bool shared, double streams) {
+                double link =
+                    shared ? std::max(1.0, t.noc.bytesPerCycle) : dramPerCycle;
+                return std::min(double(t.dma.bytesPerCycle),
+                                link / std::max(1.0, streams));
+              };
+              const double used = double(coresUsed);
+              const double aShare =
+                  shareOf(g.a & kSharedTag, p.mcastA ? used / nS : used);
+              const double wShare = shareOf(g.b & kSharedTag, used);
+              // Pipeline fill and drain: nothing overlaps the first
+              // chunk's loads or the last chunk's multiply and read-out.
+              double fill = lat +
+                            std::max(double(mb * kc * ei) / aShare,
+                                     double(kc * nt * ei) / wShare) +
+                            double(mc.occupancy) +
+                            double(mb * ceilDiv(nt, t.vector.lanes));
+              // The two queues of the busiest core: the fetch queue streams
+              // the weights, the dma queue A (a multicasting leader
+              // carries its group's); each keeps `outstanding` transfers in
+              // flight, each paying the link latency.
+              auto queueCycles = [&](double descs, double bytes, double share) {
+                return std::max(
+                    bytes / share,
+                    (lat * descs + bytes / double(t.dma.bytesPerCycle)) /
+                        double(std::max(1u, t.dma.outstanding)));
+              };
+              double wLoads = double((nW ? coreBlocks : 1) * tilesN * chunks);
+              double aLoads = double(coreBlocks * chunks);
+              double dmaCore = std::max(
+                  queueCycles(wLoads, wLoads * double(kc * nt * ei), wShare),
+                  queueCycles(aLoads,
+                              double(coreBlocks) * double(mb * g.K * ei),
+                              aShare));
+              double overhead = fill + (wLoads + aLoads) * t.dma.issueCycles +
+                                double(coreBlocks) * (nA == 1 ? lat : 0.0) +
+                                double(t.dram.latencyCycles + R + C);
+              uint64_t est =
+                  uint64_t(std::max({compute, dma, dmaCore}) + overhead);
+              if (est < p.estimate) {
+                p.estimate = est;
+                p.mb = mb;
+                p.nt = nt;
+                p.kc = kc;
+                p.nA = nA;
+                p.nW = nW;
+                p.residentW = nW == 0;
+                p.ldaS = pitch;
+              }
+            }
+          }
+        }
+      }
+      if (p.mb && p.estimate < best.estimate) {
+        best = p;
+      }
+    }
+  }
+  if (!best.mb) {
+    return Result<GemmPlan>::failure(fmt::format(
+        "sram of {} B per core cannot hold one gemm tile: an A row of {} B "
+        "(K = {}) plus the smallest weight and output buffers",
+        S, g.K * ei, g.K));
+  }
+  return best;
+}
+
+uint64_t gemmSramBytes(const GemmDesc &g, const GemmPlan &pl) {
+  // The emitter's allocations, in its order, with the weights in their own
+  // place (it may put them beside the previous kernel instead).
+  SramPlan sram(~uint64_t(0) >> 1);
+  uint64_t at = 0;
+  if (g.hasBias) {
+    for (int i = 0; i < 2; ++i) {
+      sram.tryAlloc(pl.nc * 4, at);
+      if (g.biasType != Dtype::F32) {
+        sram.tryAlloc(pl.nc * dtypeBytes(g.biasType), at);
+      }
+    }
+  }
+  for (unsigned i = 0; i < pl.nA; ++i) {
+    sram.tryAlloc(pl.mb * pl.ldaS, at);
+  }
+  const unsigned eo = dtypeBytes(g.out);
+  for (unsigned i = 0; i < pl.nO; ++i) {
+    sram.tryAlloc(pl.mb * pl.nt * eo, at);
+    if (g.hasResidual) {
+      sram.tryAlloc(pl.mb * pl.nt * eo, at);
+    }
+  }
+  const uint64_t chunks = ceilDiv(g.K, pl.kc);
+  const uint64_t wSlot = roundUp(pl.kc * pl.nt * dtypeBytes(g.in), 64);
+  sram.tryAlloc((pl.residentW ? ceilDiv(pl.nc, pl.nt) * chunks : pl.nW) * wSlot,
+                at);
+  return sram.used();
+}
+
+Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
+                      const GemmPlan &pl) {
+  const target::Target &t = emitter.target();
+  emitter.setEstimate(pl.estimate);
+  const unsigned P = t.cores;
+  const unsigned ei = dtypeBytes(g.in), eo = dtypeBytes(g.out);
+  const unsigned eb = dtypeBytes(g.biasType);
+
+  struct Tile {
+    uint64_t n0, nt;
+  };
+  struct Block {
+    uint64_t b, m0, rows;
+    std::vector<Tile> tiles;
+  };
+  std::vector<std::vector<Block>> work(P);
+  uint64_t u = 0;
+  for (uint64_t b = 0; b < g.batch; ++b) {
+    for (uint64_t ms = 0; ms < pl.mS; ++ms) {
+      for (uint64_t ns = 0; ns < pl.nS; ++ns, ++u) {
+        uint64_t m0 = ms * pl.mr, m1 = std::min(g.M, m0 + pl.mr);
+        uint64_t n0 = ns * pl.nc, n1 = std::min(g.N, n0 + pl.nc);
+        for (uint64_t r = m0; r < m1; r += pl.mb) {
+          Block blk{b, r, std::min(pl.mb, m1 - r), {}};
+          for (uint64_t n = n0; n < n1; n += pl.nt) {
+            blk.tiles.push_back({n, std::min(pl.nt, n1 - n)});
+          }
+          work[u % P].push_back(blk);
+        }
+      }
+    }
+  }
+
+  SramPlan sram(t.sram.bytesPerCore);
+  // Bias: the block's column range, two slots alternating with the blocks
+  // (a slot is reloaded two blocks later, after every tile of the block
+  // that read it has been stored).
+  uint64_t biasF[2] = {0, 0}, biasStage[2] = {0, 0};
+  if (g.hasBias) {
+    for (int i = 0; i < 2; ++i) {
+      biasF[i] = sram.alloc(pl.nc * 4, "gemm bias");
+      biasStage[i] = g.biasType == Dtype::F32
+                         ? biasF[i]
+                         : sram.alloc(pl.nc * eb, "gemm bias staging");
+    }
+  }
+  uint64_t abuf[2], obuf[2], rbuf[2];
+  for (unsigned i = 0; i < pl.nA; ++i) {
+    abuf[i] = sram.alloc(pl.mb * pl.ldaS, "gemm A block");
+  }
+  const uint64_t chunks = ceilDiv(g.K, pl.kc);
+  const uint64_t wSlot = roundUp(pl.kc * pl.nt * ei, 64);
+  for (unsigned i = 0; i < pl.nO; ++i) {
+    obuf[i] = sram.alloc(pl.mb * pl.nt * eo, "gemm output tile");
+    rbuf[i] =
+        g.hasResidual ? sram.alloc(pl.mb * pl.nt * eo, "gemm residual") : 0;
+  }
+  // Weight slots: a ring, or for a resident slice one per (tile, K
+  // chunk), filled by the fetch queue, which never joins a barrier. When
+  // the previous kernel leaves a place in SRAM alone and does not write the
+  // weights, the slots go there and the fetch queue starts as soon as that
+  // kernel does: the weights stream while it computes, and a chain of
+  // memory-bound kernels keeps DRAM busy. The ring then grows into the free
+  // place, by as many slots as that kernel leaves DRAM idle for: more would
+  // take DRAM bandwidth from it (at batch 1 a transformer sits at the
+  // ridge point, so the weights must stream while this kernel computes).
+  const uint64_t residentSlots = ceilDiv(pl.nc, pl.nt) * chunks;
+  const uint64_t budgetSlots =
+      uint64_t(double(emitter.previousDramIdle()) * t.dramBytesPerCycle() /
+               double(P) / double(wSlot));
+  uint64_t wSlots = pl.residentW ? residentSlots : pl.nW;
+  uint64_t wbase = 0;
+  bool early = false;
+  {
+    auto [end, room] = emitter.placeBesidePrevious(
+        sram.used(),
+        {{g.b, g.b + (g.batch - 1) * g.bBatch + (g.K - 1) * g.ldb + g.N * ei}});
+    if (room >= wSlots * wSlot) {
+      if (!pl.residentW) {
+        wSlots = std::max<uint64_t>(
+            wSlots, std::min<uint64_t>(budgetSlots, room / wSlot));
+      }
+      wbase = (end - wSlots * wSlot) & ~uint64_t(63);
+      early = true;
+    }
+  }
+  const uint64_t wTotal = wSlots * wSlot;
+  if (!early) {
+    wbase = sram.alloc(wTotal, "gemm weight buffers");
+  }
+  if (!sram.ok()) {
+    return Result<bool>::failure(sram.error());
+  }
+  auto wbuf = [&](uint64_t slot) { return wbase + slot * wSlot; };
+  emitter.releaseFetch(early);
+  uint64_t accBase[2] = {0, pl.mb * pl.nt};
+
+  enum : unsigned {
+    kAFull,
+    kAFree,
+    kAccFull,
+    kAccFree,
+    kOutFull,
+    kOutFree,
+    kBias,
+    kResFull,
+    kResFree,
+    kAChain
+  };
+  for (unsigned p = 0; p < P; ++p) {
+    const std::vector<Block> &blocks = work[p];
+    uint64_t T = 0;
+    for (const Block &b : blocks) {
+      T += b.tiles.size();
+    }
+    if (T == 0) {
+      continue;
+    }
+    // Weight loads: every (tile, chunk), or the first block's only when
+    // the slice stays resident (every block has the same tiles).
+    const uint64_t G =
+        pl.residentW ? blocks.front().tiles.size() * chunks : T * chunks;
+    // A: this core's own loads, or the group leader's multicasts (every
+    // member has the same blocks, so they consume in lockstep).
+    const unsigned leader = pl.mcastA ? p - p % unsigned(pl.nS) : p;
+    const bool leads = leader == p;
+    const unsigned members = pl.mcastA ? unsigned(pl.nS) : 1;
+    Ring ringA{kAFull, kAFree, pl.nA, blocks.size(), members, int(leader)};
+    // A resident slice has a slot per load, but the fetch queue still runs
+    // at most a window ahead of the array: racing through the whole slice
+    // would take the DRAM from the A loads the array needs as urgently.
+    Ring ringW{emitter.fetchFullSemaphore(), emitter.fetchFreeSemaphore(),
+               pl.residentW ? unsigned(std::min<uint64_t>(
+                                  G, std::max<uint64_t>(8, budgetSlots)))
+                            : unsigned(wSlots),
+               G};
+    Ring ringAcc{kAccFull, kAccFree, pl.nAcc, T};
+    Ring ringOut{kOutFull, kOutFree, pl.nO, T};
+    Ring ringRes{kResFull, kResFree, pl.nO, T};
+    StreamBuilder dma = emitter.q(p, Engine::Dma),
+                  mat = emitter.q(p, Engine::Matrix),
+                  vec = emitter.q(p, Engine::Vector),
+                  fetch = emitter.q(p, Engine::Fetch);
+
+    // DMA: bias once, then per block its A rows, per tile its weight chunks
+    // (running up to nW chunks ahead of the array), the previous tile's
+    // store after the next tile's loads so stores never delay prefetch.
+    auto blockCols = [](const Block &b) {
+      return std::make_pair(b.tiles.front().n0,
+                            b.tiles.back().n0 + b.tiles.back().nt);
+    };
+    struct Pending {
+      const Block *blk;
+      Tile tile;
+      uint64_t index;
+    };
+    std::vector<Pending> pending;
+    auto storeTile = [&](const Pending &pt) {
+      ringOut.consume(dma);
+      uint64_t dst =
+          g.c + pt.blk->b * g.cBatch + pt.blk->m0 * g.ldc + pt.tile.n0 * eo;
+      dma.dma(store(obuf[pt.index % pl.nO], pt.tile.nt * eo, dst, g.ldc,
+                    pt.blk->rows, pt.tile.nt * eo));
+      ringOut.consumed(dma, pt.index);
+    };
+    uint64_t gw = 0, ti = 0;
+    for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
+      const Block &blk = blocks[bi];
+      // A arrives in K chunks, so the array starts after the first chunk
+      // instead of after the whole block; the bias and residual, needed only
+      // at the read-out, follow it (a signal waits for everything before it
+      // on its queue).
+      if (leads) {
+        ringA.produce(dma, bi);
+      }
+      bool firstTile = true;
+      for (const Tile &tile : blk.tiles) {
+        const bool loadW = !pl.residentW || bi == 0;
+        for (uint64_t c = 0; c < chunks; ++c) {
+          uint64_t k0 = c * pl.kc, kcc = std::min(pl.kc, g.K - k0);
+          if (firstTile && leads) {
+            // The kernel's first block: at most two A chunks in flight.
+            // Chunks issued together share the link and all land late,
+            // while the array needs the first one first (a chunk multiplies
+            // for longer than it loads). Later blocks load while the array
+            // works on the one before, where holding up the queue would
+            // delay the stores instead.
+            const bool chain = bi == 0 && chunks > 2;
+            if (chain && c >= 2) {
+              dma.wait(kAChain);
+            }
+            DmaDesc a =
+                load(g.a + blk.b * g.aBatch + blk.m0 * g.lda + k0 * ei, g.lda,
+                     abuf[bi % pl.nA] + k0 * ei, pl.ldaS, blk.rows, kcc * ei);
+            if (pl.mcastA) {
+              dma.dmaMcast(a,
+                           uint32_t(((uint64_t(1) << members) - 1) << leader));
+              for (unsigned m = leader; m < leader + members; ++m) {
+                dma.signal(kAFull, m);
+              }
+            } else {
+              dma.dma(a);
+              dma.signal(kAFull);
+            }
+            if (chain) {
+              dma.signal(kAChain);
+              if (c + 1 == chunks) {
+                dma.wait(kAChain, unsigned(std::min<uint64_t>(2, chunks)));
+              }
+            }
+          }
+          if (loadW) {
+            DmaDesc w =
+                load(g.b + blk.b * g.bBatch + k0 * g.ldb + tile.n0 * ei, g.ldb,
+                     wbuf(gw % wSlots), tile.nt * ei, kcc, tile.nt * ei);
+            ringW.produce(fetch, gw);
+            fetch.dma(w);
+            ringW.produced(fetch);
+            ++gw;
+          }
+        }
+        if (firstTile && g.hasBias) {
+          auto [c0, c1] = blockCols(blk);
+          loadVector(dma, g.bias + c0 * eb, biasStage[bi % 2], (c1 - c0) * eb);
+          dma.signal(kBias);
+        }
+        if (g.hasResidual) {
+          ringRes.produce(dma, ti);
+          dma.dma(load(g.residual + blk.b * g.residualBatch + blk.m0 * g.ldc +
+                           tile.n0 * eo,
+                       g.ldc, rbuf[ti % pl.nO], tile.nt * eo, blk.rows,
+                       tile.nt * eo));
+          ringRes.produced(dma);
+        }
+        for (const Pending &pt : pending) {
+          storeTile(pt);
+        }
+        pending = {{&blk, tile, ti}};
+        ++ti;
+        firstTile = false;
+      }
+    }
+    for (const Pending &pt : pending) {
+      storeTile(pt);
+    }
+
+    // Matrix: one accumulator tile per (block, tile), K in chunks.
+    gw = 0;
+    ti = 0;
+    for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
+      const Block &blk = blocks[bi];
+      const bool loadW = !pl.residentW || bi == 0;
+      for (size_t tj = 0; tj < blk.tiles.size(); ++tj) {
+        const Tile &tile = blk.tiles[tj];
+        ringAcc.produce(mat, ti);
+        for (uint64_t c = 0; c < chunks; ++c) {
+          uint64_t k0 = c * pl.kc, kcc = std::min(pl.kc, g.K - k0);
+          if (tj == 0) {
+            ringA.consume(mat);
+          }
+          uint64_t slot = pl.residentW ? tj * chunks + c : gw % wSlots;
+          if (loadW) {
+            ringW.consume(mat);
+          }
+          mat.mm(accBase[ti % pl.nAcc], {abuf[bi % pl.nA] + k0 * ei, pl.ldaS},
+                 {wbuf(slot), tile.nt * ei}, blk.rows, tile.nt, kcc, g.in, g.in,
+                 c > 0);
+          if (loadW) {
+            ringW.consumed(mat, gw);
+            ++gw;
+          }
+        }
+        ringAcc.produced(mat);
+        ++ti;
+      }
+      ringA.consumed(mat, bi);
+    }
+
+    // Vector: the read-out epilogue (bias, activation, cast), then the
+    // residual add in the output dtype.
+    ti = 0;
+    for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
+      const Block &blk = blocks[bi];
+      auto [c0, c1] = blockCols(blk);
+      if (g.hasBias) {
+        vec.wait(kBias);
+        if (g.biasType != Dtype::F32) {
+          for (uint64_t off = 0; off < c1 - c0; off += 32768) {
+            uint64_t n = std::min<uint64_t>(32768, c1 - c0 - off);
+            vec.unary(UnOp::Copy, {biasF[bi % 2] + off * 4, n * 4},
+                      {biasStage[bi % 2] + off * eb, n * eb}, 1, n, Dtype::F32,
+                      g.biasType);
+          }
+        }
+      }
+      for (const Tile &tile : blk.tiles) {
+        ringAcc.consume(vec);
+        ringOut.produce(vec, ti);
+        Epilogue e;
+        e.out = g.out;
+        e.act = g.act;
+        e.useBias = g.hasBias;
+        e.bias = biasF[bi % 2] + (tile.n0 - c0) * 4;
+        TileRef out{obuf[ti % pl.nO], tile.nt * eo};
+        vec.accRead(out, accBase[ti % pl.nAcc], blk.rows, tile.nt, e);
+        ringAcc.consumed(vec, ti);
+        if (g.hasResidual) {
+          ringRes.consume(vec);
+          vec.binary(BinOp::Add, Bcast::None, out, out,
+                     {rbuf[ti % pl.nO], tile.nt * eo}, blk.rows, tile.nt, g.out,
+                     g.out);
+          ringRes.consumed(vec, ti);
+        }
+        ringOut.produced(vec);
+        ++ti;
+      }
+    }
+  }
+  KernelFootprint used;
+  used.low = sram.used();
+  used.highLo = early ? wbase : 0;
+  used.highHi = early ? wbase + wTotal : 0;
+  used.writeLo = g.c;
+  used.writeHi = g.c + (g.batch - 1) * g.cBatch + (g.M - 1) * g.ldc + g.N * eo;
+  // The fetch queue reaches the next kernel's weights after this one's last
+  // load: what is left is the last tile's multiply, read-out and store.
+  used.dramIdle = target::matmulCost(t, pl.mb, pl.nt, pl.kc, g.in, g.in,
+                                     pl.ldaS, pl.nt * ei)
+                      .latency() +
+                  pl.mb * ceilDiv(pl.nt, t.vector.lanes) + t.dram.latencyCycles;
+  emitter.barrierAll(used);
+  return true;
+}
+
+} // namespace nuri::npu

@@ -1,0 +1,74 @@
+//===- GemmCore.h - The GEMM kernel -----------------------------*- C++ -*-===//
+//
+// The MLIR-free core of the GEMM kernel (Gemm.cpp is its MLIR side).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NURI_DIALECT_NPU_KERNELS_GEMMCORE_H
+#define NURI_DIALECT_NPU_KERNELS_GEMMCORE_H
+
+#include "NpuKernels.h"
+
+#include <limits>
+
+namespace nuri::npu {
+
+/// out[b][M x N] = act(A[b][M x K] x B[b][K x N] + bias) for b < batch.
+/// Row strides in bytes; a zero batch stride broadcasts that operand.
+struct GemmDesc {
+  uint64_t batch = 1;
+  uint64_t M = 0, N = 0, K = 0;
+  uint64_t a = 0, b = 0, c = 0;
+  uint64_t lda = 0, ldb = 0, ldc = 0;
+  uint64_t aBatch = 0, bBatch = 0, cBatch = 0;
+  isa::Dtype in = isa::Dtype::BF16;
+  isa::Dtype out = isa::Dtype::BF16;
+  bool hasBias = false;
+  uint64_t bias = 0; ///< N values of biasType
+  isa::Dtype biasType = isa::Dtype::F32;
+  isa::Act act = isa::Act::None;
+  /// Optional residual R[b][M x N] (dtype `out`, row stride ldc) added after
+  /// the read-out: out = round(round(act(acc + bias)) + R), the same two
+  /// roundings as the unfused graph.
+  bool hasResidual = false;
+  uint64_t residual = 0;
+  uint64_t residualBatch = 0;
+};
+
+/// The tiling and core split of one GEMM (#npu.gemm_plan in the IR, where
+/// npu-plan-kernels records it): mS x nS slices of mr x nc per batch, dealt
+/// round-robin to the cores, each walked in mb-row blocks of nt-column
+/// tiles over kc-deep K chunks; nA A buffers at an SRAM pitch of ldaS, a
+/// ring of nW weight slots (or the slice resident), nO output and nAcc
+/// accumulator buffers.
+struct GemmPlan {
+  uint64_t mS = 1, nS = 1; // row and column slices of every batch
+  uint64_t mr = 0, nc = 0; // rows and columns of a slice
+  uint64_t mb = 0, nt = 0, kc = 0;
+  unsigned nA = 1, nW = 2, nO = 2, nAcc = 2;
+  uint64_t ldaS = 0; // SRAM row stride of A
+  /// The nS cores of a row slice are neighbours (nS divides the core
+  /// count); the first of them multicasts the A block to all, so A crosses
+  /// its link once instead of once per column slice.
+  bool mcastA = false;
+  /// Every core keeps its whole weight slice (K x nc) in SRAM and loads it
+  /// once, instead of once per row block.
+  bool residentW = false;
+  uint64_t estimate = std::numeric_limits<uint64_t>::max();
+};
+
+/// The plan with the lowest estimate for `g` on `t` (its operands' spaces
+/// as tagged in `g`), or why none fits.
+Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g);
+/// The per-core SRAM the GEMM's own buffers take under `plan` (the weight
+/// slots in their own place; the emitter may put them beside the previous
+/// kernel instead).
+uint64_t gemmSramBytes(const GemmDesc &g, const GemmPlan &plan);
+
+/// Emits `g` under `plan` as one kernel; fails when its buffers do not fit.
+Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
+                      const GemmPlan &plan);
+
+} // namespace nuri::npu
+
+#endif // NURI_DIALECT_NPU_KERNELS_GEMMCORE_H
