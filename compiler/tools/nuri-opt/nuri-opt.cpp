@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "nuri/Conversion/NpuCodegen.h"
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
@@ -17,6 +18,8 @@ int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   nuri::registerAllNuriPasses();
   nuri::npu::registerNpuPasses();
+  // nuri-partition asks the NPU code generation through the registry.
+  nuri::npu::registerNpuTargetBackend();
   mlir::DialectRegistry registry;
   registry.insert<nuri::NuriDialect, nuri::npu::NpuDialect,
                   mlir::func::FuncDialect>();
