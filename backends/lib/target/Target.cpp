@@ -514,4 +514,74 @@ std::string targetToText(const Target &t) {
   return s;
 }
 
+std::string targetToYaml(const Target &t) {
+  // Shortest decimal that parses back to the same double or integer; the
+  // loader reads every scalar as text and converts it with strtod.
+  auto num = [](auto v) { return fmt::format("{}", v); };
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << t.name;
+  out << YAML::Key << "description" << YAML::Value << t.description;
+  out << YAML::Key << "clock_hz" << YAML::Value << num(t.clockHz);
+  out << YAML::Key << "cores" << YAML::Value << num(t.cores);
+  out << YAML::Key << "semaphores_per_core" << YAML::Value
+      << num(t.semaphoresPerCore);
+  out << YAML::Key << "barriers" << YAML::Value << num(t.barriers);
+
+  out << YAML::Key << "matrix" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "rows" << YAML::Value << num(t.matrix.rows);
+  out << YAML::Key << "cols" << YAML::Value << num(t.matrix.cols);
+  out << YAML::Key << "dataflow" << YAML::Value
+      << dataflowName(t.matrix.dataflow);
+  out << YAML::Key << "macs_per_cycle" << YAML::Value << YAML::BeginMap;
+  for (auto &[d, m] : t.matrix.macsPerCycle) {
+    out << YAML::Key << isa::dtypeName(d) << YAML::Value << num(m);
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "acc_bytes" << YAML::Value << num(t.matrix.accBytes);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "vector" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "lanes" << YAML::Value << num(t.vector.lanes);
+  out << YAML::Key << "pipeline_depth" << YAML::Value
+      << num(t.vector.pipelineDepth);
+  out << YAML::Key << "transcendental_passes" << YAML::Value
+      << num(t.vector.transcendentalPasses);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "sram" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "bytes_per_core" << YAML::Value
+      << num(t.sram.bytesPerCore);
+  out << YAML::Key << "banks" << YAML::Value << num(t.sram.banks);
+  out << YAML::Key << "bank_width_bytes" << YAML::Value
+      << num(t.sram.bankWidthBytes);
+  out << YAML::Key << "shared_bytes" << YAML::Value << num(t.sram.sharedBytes);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "dram" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "bytes" << YAML::Value << num(t.dram.bytes);
+  out << YAML::Key << "bytes_per_s" << YAML::Value
+      << num(t.dram.bytesPerSecond);
+  out << YAML::Key << "latency_cycles" << YAML::Value
+      << num(t.dram.latencyCycles);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "dma" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "outstanding" << YAML::Value << num(t.dma.outstanding);
+  out << YAML::Key << "bytes_per_cycle" << YAML::Value
+      << num(t.dma.bytesPerCycle);
+  out << YAML::Key << "issue_cycles" << YAML::Value << num(t.dma.issueCycles);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "noc" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "bytes_per_cycle" << YAML::Value
+      << num(t.noc.bytesPerCycle);
+  out << YAML::Key << "latency_cycles" << YAML::Value
+      << num(t.noc.latencyCycles);
+  out << YAML::EndMap;
+
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
 } // namespace nuri::target

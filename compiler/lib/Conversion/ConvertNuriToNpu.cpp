@@ -5,6 +5,7 @@
 #include "nuri/Conversion/NpuCodegen.h"
 #include "nuri/Conversion/NpuProgram.h"
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
+#include "nuri/Dialect/Nuri/IR/NuriTarget.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -23,9 +24,17 @@ struct ConvertNuriToNpuPass : impl::ConvertNuriToNpuBase<ConvertNuriToNpuPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    Result<target::Target> t = loadTargetOption(target);
+    // The module's target unless the option names another one.
+    std::optional<target::Target> named;
+    const target::Target *t = nullptr;
+    if (target.empty()) {
+      t = lookupTarget(module);
+    } else if (Result<target::Target> r = loadTargetOption(target)) {
+      t = &named.emplace(std::move(*r));
+    } else {
+      module.emitError("cannot load target '") << target << "': " << r.error();
+    }
     if (!t) {
-      module.emitError("cannot load target '") << target << "': " << t.error();
       return signalPassFailure();
     }
     SmallVector<func::FuncOp> funcs, marked;

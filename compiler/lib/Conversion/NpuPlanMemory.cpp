@@ -13,6 +13,7 @@
 #include "NpuKernels.h"
 
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
+#include "nuri/Dialect/Nuri/IR/NuriTarget.h"
 
 #include "llvm/ADT/DenseSet.h"
 
@@ -301,8 +302,8 @@ struct NpuPlanMemoryPass : impl::NpuPlanMemoryBase<NpuPlanMemoryPass> {
   explicit NpuPlanMemoryPass(const target::Target &t) : given_(t) {}
 
   LogicalResult initialize(MLIRContext *ctx) override {
-    if (given_) {
-      return success();
+    if (given_ || target.empty()) {
+      return success(); // empty: the module's target, at run time
     }
     Result<target::Target> t = loadTargetOption(target);
     if (!t) {
@@ -314,7 +315,8 @@ struct NpuPlanMemoryPass : impl::NpuPlanMemoryBase<NpuPlanMemoryPass> {
   }
 
   void runOnOperation() override {
-    if (failed(MemoryPlanner(getOperation(), *given_).run())) {
+    const target::Target *t = given_ ? &*given_ : lookupTarget(getOperation());
+    if (!t || failed(MemoryPlanner(getOperation(), *t).run())) {
       signalPassFailure();
     }
   }

@@ -18,6 +18,8 @@ int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   nuri::registerAllNuriPasses();
   nuri::npu::registerNpuPasses();
+  // nuri-partition asks the NPU code generation through the registry.
+  nuri::npu::registerNpuTargetBackend();
   mlir::DialectRegistry registry;
   nuri::npu::registerNpuKernels(registry);
   registry.insert<nuri::NuriDialect, nuri::npu::NpuDialect,

@@ -122,6 +122,12 @@ std::vector<std::string> listTargets();
 std::string targetToJson(const Target &t);
 std::string targetToText(const Target &t);
 
+/// The config as YAML that loadTargetYaml reads back into an equal Target
+/// (every field written, numbers exact, no comments). Packages embed this,
+/// not the file the target came from: it is what the compiler used,
+/// overrides included.
+std::string targetToYaml(const Target &t);
+
 } // namespace nuri::target
 
 #endif // NURI_TARGET_TARGET_H

@@ -101,6 +101,11 @@ void registerNpuKernels(mlir::DialectRegistry &registry);
 bool claimsOp(mlir::Operation *op, const target::Target &target,
               std::string &reason);
 
+/// Registers the NPU code generation as the TargetBackend of every chip
+/// config (nuri/Dialect/Nuri/IR/TargetBackend.h), so nuri-partition asks
+/// claimsOp through the registry. Idempotent; tools call it at start-up.
+void registerNpuTargetBackend();
+
 /// Lowers one outlined NPU partition (a func.func of nuri ops whose
 /// arguments and results carry `nuri.name`) through the lowering pipeline
 /// to a program for `target`. Fails after a diagnostic at the op that

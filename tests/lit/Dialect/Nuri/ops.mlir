@@ -69,3 +69,16 @@ func.func @misc(%img: tensor<1x3x32x32xf32>, %w: tensor<8x3x16x16xf32>, %table: 
   %v, %i = nuri.onnx_op "TopK"(%t) {domain = "", opset = 17 : i64, onnx_attributes = {axis = -1 : i64}} : (tensor<2x8xf32>) -> (tensor<2x3xf32>, tensor<2x3xi64>)
   return %c, %e, %q : tensor<1x8x2x2xf32>, tensor<1x4x8xf32>, tensor<2x8xi8>
 }
+
+// -----
+
+// The chip a module is compiled for: a name, or a name and its config.
+// CHECK: module attributes {nuri.target = #nuri.target<"tiny">}
+module attributes {nuri.target = #nuri.target<"tiny">} {
+}
+
+// -----
+
+// CHECK: module attributes {nuri.target = #nuri.target<"small", config = "name: small\0Aclock_hz: 1GHz\0A{{.*}}">}
+module attributes {nuri.target = #nuri.target<"small", config = "name: small\nclock_hz: 1GHz\ncores: 2\nmatrix: {rows: 8, cols: 8, macs_per_cycle: {bf16: 64}, acc_bytes: 16KiB}\nvector: {lanes: 8, pipeline_depth: 4}\nsram: {bytes_per_core: 256KiB, banks: 4, bank_width_bytes: 16}\ndram: {bytes: 64MiB, bytes_per_s: 16GB, latency_cycles: 50}\ndma: {outstanding: 4, bytes_per_cycle: 16}\nnoc: {bytes_per_cycle: 32, latency_cycles: 10}\n">} {
+}

@@ -1,19 +1,17 @@
 //===- Partition.cpp - Place each op on the NPU or the CPU ----------------===//
 //
-// The question "does the NPU run this op" belongs to the code generation
-// (npu::claimsOp): it knows which ops, dtypes and shapes it lowers. This
-// pass only asks and records the answer, so the report and the outlining
-// read one attribute.
+// The question "does the NPU run this op" belongs to the code generation: it
+// knows which ops, dtypes and shapes it lowers. This pass asks the target
+// backend registered for the module's target (TargetBackend.h) and records
+// the answer, so the report and the outlining read one attribute; it never
+// includes or links the code generation itself.
 //
 //===----------------------------------------------------------------------===//
 
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
+#include "nuri/Dialect/Nuri/IR/NuriTarget.h"
+#include "nuri/Dialect/Nuri/IR/TargetBackend.h"
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
-#include "nuri/target/Target.h"
-
-#ifdef NURI_HAVE_NPU_CODEGEN
-#include "nuri/Conversion/NpuCodegen.h"
-#endif
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringSet.h"
@@ -45,12 +43,11 @@ struct PartitionPass : public nuri::impl::NuriPartitionBase<PartitionPass> {
     if (func.isExternal()) {
       return;
     }
-    Result<target::Target> loaded = target::findTarget(target);
-    if (!loaded) {
-      func.emitError("cannot load target '")
-          << target << "': " << loaded.error();
+    const target::Target *target = lookupTarget(func);
+    if (!target) {
       return signalPassFailure();
     }
+    const TargetBackend *backend = findTargetBackend(*target);
     llvm::StringSet<> claimed;
     for (const std::string &name : testClaim) {
       claimed.insert(name);
@@ -72,12 +69,11 @@ struct PartitionPass : public nuri::impl::NuriPartitionBase<PartitionPass> {
         if (!npu) {
           reason = "not in the claimed list of the test";
         }
+      } else if (backend) {
+        npu = backend->claims(op, *target, reason);
       } else {
-#ifdef NURI_HAVE_NPU_CODEGEN
-        npu = npu::claimsOp(op, *loaded, reason);
-#else
-        reason = "this build has no NPU code generation (NuriNpuCodegen)";
-#endif
+        reason = "no code generation is registered for target '" +
+                 target->name + "' (this tool links no NuriNpuCodegen)";
       }
       op->setAttr("nuri.device", b.getStringAttr(npu ? "npu" : "cpu"));
       if (npu) {

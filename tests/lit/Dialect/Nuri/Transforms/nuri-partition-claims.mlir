@@ -1,7 +1,8 @@
-// RUN: nuri-opt %s --nuri-partition=target=atom | FileCheck %s
+// RUN: nuri-opt %s --nuri-attach-target=target=atom --nuri-partition | FileCheck %s
 
-// What the atom NPU claims, asked of the lowering itself (npu::claimsOp),
-// for the data-movement ops whose claim depends on their operands.
+// What the atom NPU claims, asked of the lowering itself (npu::claimsOp,
+// through the registered target backend), for the data-movement ops whose
+// claim depends on their operands.
 // A gather with run-time indices (an embedding lookup) stays on the CPU; with
 // constant indices (a KV cache split into layers) it is a set of copies.
 // CHECK-LABEL: func @gathers

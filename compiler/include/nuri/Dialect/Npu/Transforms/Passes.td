@@ -71,8 +71,9 @@ def NpuPlanMemory : Pass<"npu-plan-memory", "mlir::func::FuncOp"> {
     `npu.dram_bytes`; more than the target's DRAM is an error.
   }];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"tiny\"",
-           "chip config name (backends/configs/NAME.yaml) or a .yaml path">,
+    Option<"target", "target", "std::string", /*default=*/"\"\"",
+           "chip config name (backends/configs/NAME.yaml) or a .yaml path; "
+           "empty: the module's nuri.target">,
   ];
   let dependentDialects = ["::nuri::npu::NpuDialect"];
 }
@@ -118,8 +119,9 @@ def ConvertNuriToNpu : Pass<"convert-nuri-to-npu", "mlir::ModuleOp"> {
     `claimsOp` gives.
   }];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"tiny\"",
-           "chip config name (backends/configs/NAME.yaml) or a .yaml path">,
+    Option<"target", "target", "std::string", /*default=*/"\"\"",
+           "chip config name (backends/configs/NAME.yaml) or a .yaml path; "
+           "empty: the module's nuri.target">,
   ];
   let dependentDialects = ["::nuri::npu::NpuDialect"];
 }

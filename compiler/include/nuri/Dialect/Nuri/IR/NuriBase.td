@@ -32,6 +32,18 @@ def Nuri_Dialect : Dialect {
   // the importer builds ops generically by name and runs type inference on
   // that dictionary before the op exists.
   let usePropertiesForAttributes = 0;
+  // `nuri.target` on a module must name a chip config that loads.
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Parsed chip configs by #nuri.target attribute (NuriTarget.h): one
+    /// parse per attribute for the context's lifetime.
+    detail::TargetCache &getTargetCache() { return *targetCache; }
+
+  private:
+    std::shared_ptr<detail::TargetCache> targetCache;
+
+  public:
+  }];
 }
 
 class Nuri_Op<string mnemonic, list<Trait> traits = []>

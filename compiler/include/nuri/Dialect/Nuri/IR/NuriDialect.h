@@ -5,6 +5,13 @@
 
 #include "mlir/IR/Dialect.h"
 
+#include <memory>
+
+namespace nuri::detail {
+/// Chip configs parsed from #nuri.target attributes (NuriTarget.cpp).
+class TargetCache;
+} // namespace nuri::detail
+
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h.inc"
 
 #endif // NURI_DIALECT_NURI_IR_NURIDIALECT_H

@@ -12,6 +12,7 @@
 
 include "nuri/Dialect/Nuri/IR/NuriBase.td"
 include "nuri/Dialect/Nuri/IR/NuriEnums.td"
+include "nuri/Dialect/Nuri/IR/NuriAttrs.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"

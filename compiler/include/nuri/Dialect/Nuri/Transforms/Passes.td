@@ -184,19 +184,44 @@ def NuriConvertDtype : Pass<"nuri-convert-dtype", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::nuri::NuriDialect"];
 }
 
+def NuriAttachTarget : Pass<"nuri-attach-target", "::mlir::ModuleOp"> {
+  let summary = "Attach a chip config to the module as nuri.target";
+  let description = [{
+    Loads the chip config `target` names and attaches it to the module as
+    `nuri.target = #nuri.target<...>`, as `nuri compile` does with the config
+    it loaded: passes that need the chip (`nuri-partition`, the NPU
+    lowering) read it from there with `lookupTarget`. A config name stays a
+    name in the attribute; a `.yaml` path is embedded as its config.
+
+    ```mlir
+    // --nuri-attach-target=target=atom
+    module attributes {nuri.target = #nuri.target<"atom">} {
+    }
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"atom\"",
+           "The chip config: a name (backends/configs/NAME.yaml) or a path "
+           "ending in .yaml">
+  ];
+  let dependentDialects = ["::nuri::NuriDialect"];
+}
+
 def NuriPartition : Pass<"nuri-partition", "::mlir::func::FuncOp"> {
   let summary = "Place every op on the NPU of a target or on the CPU";
   let description = [{
-    Asks the NPU code generation (`nuri::npu::claimsOp`) for each op of the
-    function, with its operand and result types, whether the NPU of the
-    target executes it, and records the answer as `nuri.device = "npu"` or
-    `"cpu"`; a CPU op also gets `nuri.fallback`, the reason, for
-    `nuri compile --report`. Constants get no device: they go wherever they
-    are used.
+    Asks the target backend registered for the module's target (`nuri.target`,
+    see `nuri-attach-target`; the NPU code generation registers the backend
+    of every chip config) for each op of the function, with its operand and
+    result types, whether the chip executes it, and records the answer as
+    `nuri.device = "npu"` or `"cpu"`; a CPU op also gets `nuri.fallback`, the
+    reason, for `nuri compile --report`. Constants get no device: they go
+    wherever they are used. A function outside any module with a
+    `nuri.target` is an error.
 
-    When the build has no NPU code generation every op falls back, and the
-    reason says so. `test-claim` replaces the question by a list of op names
-    for tests of the graph-level flow.
+    When no backend is registered (a tool that links no code generation)
+    every op falls back, and the reason says so. `test-claim` replaces the
+    question by a list of op names for tests of the graph-level flow.
 
     ```mlir
     %y = nuri.linear %x, %w {nuri.device = "npu"} : ...
@@ -205,8 +230,6 @@ def NuriPartition : Pass<"nuri-partition", "::mlir::func::FuncOp"> {
     ```
   }];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"atom\"",
-           "The target config name (backends/configs/NAME.yaml)">,
     ListOption<"testClaim", "test-claim", "std::string",
                "Claim exactly the ops with these names (e.g. nuri.linear), "
                "instead of asking the NPU code generation">
