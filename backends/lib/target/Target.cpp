@@ -564,6 +564,7 @@ std::string targetToYaml(const Target &t) {
       << num(t.dram.bytesPerSecond);
   out << YAML::Key << "latency_cycles" << YAML::Value
       << num(t.dram.latencyCycles);
+  out << YAML::Key << "model" << YAML::Value << t.dram.model;
   out << YAML::EndMap;
 
   out << YAML::Key << "dma" << YAML::Value << YAML::BeginMap;
@@ -578,6 +579,7 @@ std::string targetToYaml(const Target &t) {
       << num(t.noc.bytesPerCycle);
   out << YAML::Key << "latency_cycles" << YAML::Value
       << num(t.noc.latencyCycles);
+  out << YAML::Key << "model" << YAML::Value << t.noc.model;
   out << YAML::EndMap;
 
   out << YAML::EndMap;

@@ -37,11 +37,13 @@ void expectSame(const Target &a, const Target &b) {
   EXPECT_EQ(a.dram.bytes, b.dram.bytes);
   EXPECT_EQ(a.dram.bytesPerSecond, b.dram.bytesPerSecond);
   EXPECT_EQ(a.dram.latencyCycles, b.dram.latencyCycles);
+  EXPECT_EQ(a.dram.model, b.dram.model);
   EXPECT_EQ(a.dma.outstanding, b.dma.outstanding);
   EXPECT_EQ(a.dma.bytesPerCycle, b.dma.bytesPerCycle);
   EXPECT_EQ(a.dma.issueCycles, b.dma.issueCycles);
   EXPECT_EQ(a.noc.bytesPerCycle, b.noc.bytesPerCycle);
   EXPECT_EQ(a.noc.latencyCycles, b.noc.latencyCycles);
+  EXPECT_EQ(a.noc.model, b.noc.model);
 }
 
 // The keys of a YAML mapping, nested ones as `section.key`.
@@ -91,16 +93,18 @@ INSTANTIATE_TEST_SUITE_P(Target, ShippedConfig,
 TEST(TargetYaml, KeepsOverridesAndOddNumbers) {
   // What a sweep sets on the command line is part of the target, and values
   // no config file spells (fractions, large sizes) must survive exactly.
-  Result<Target> t =
-      findTarget("tiny", {"dram.bytes_per_s=123456789.125",
-                          "noc.bytes_per_cycle=0.1", "clock_hz=1.37GHz",
-                          "description=a: \"quoted\" # not a comment"});
+  Result<Target> t = findTarget(
+      "tiny", {"dram.bytes_per_s=123456789.125", "noc.bytes_per_cycle=0.1",
+               "clock_hz=1.37GHz", "dram.model=bank-level",
+               "description=a: \"quoted\" # not a comment"});
   ASSERT_TRUE(t) << t.error();
   Result<Target> again = loadTargetYaml(targetToYaml(*t), "serialized");
   ASSERT_TRUE(again) << again.error();
   expectSame(*t, *again);
   EXPECT_EQ(again->dram.bytesPerSecond, 123456789.125);
   EXPECT_EQ(again->noc.bytesPerCycle, 0.1);
+  // A link model the simulator is told to use must reach it from a package.
+  EXPECT_EQ(again->dram.model, "bank-level");
   EXPECT_EQ(again->description, "a: \"quoted\" # not a comment");
 }
 
