@@ -84,6 +84,7 @@ int main(int argc, char **argv) {
                          std::chrono::steady_clock::now() - firstStart)
                          .count();
     double firstWeightBytes = run.counters().get("device_weight_bytes_written");
+    double firstPrepareMs = run.counters().get("device_prepare_seconds") * 1e3;
     for (int i = 1; i < warmup; ++i) {
       run.execute();
     }
@@ -102,10 +103,11 @@ int main(int argc, char **argv) {
     std::printf("{\"package\":\"%s\",\"device\":\"%s\",\"threads\":%d,"
                 "\"iters\":%d,\"median_ms\":%.3f,\"min_ms\":%.3f,"
                 "\"first_ms\":%.3f,\"first_over_median\":%.2f,"
-                "\"first_weight_bytes\":%.0f,\"steady_weight_bytes\":%.0f}\n",
+                "\"first_prepare_ms\":%.3f,\"first_weight_bytes\":%.0f,"
+                "\"steady_weight_bytes\":%.0f}\n",
                 path.c_str(), device.c_str(), threads, iters, median,
                 ms.front(), firstMs, median > 0 ? firstMs / median : 0.0,
-                firstWeightBytes, steadyWeightBytes);
+                firstPrepareMs, firstWeightBytes, steadyWeightBytes);
   } catch (const std::exception &e) {
     std::fprintf(stderr, "nuri-bench-run: %s\n", e.what());
     return 1;

@@ -330,9 +330,10 @@ NURI_API nuri_status nuri_run_get_output(nuri_run *run, const char *name,
  * (a real driver reports the same ones); docs/runtime.md lists them:
  * wall_seconds, partitions_run, npu_partitions_run, cycles, device_seconds,
  * mac_utilization, dram_bytes, device_weight_bytes_written,
- * host_to_device_bytes, device_to_host_bytes, op_seconds.<kind>, ...
- * A device reports only the counters it knows. `name` is borrowed from the
- * run: valid until it executes again, is cleared or released. */
+ * device_prepare_seconds, host_to_device_bytes, device_to_host_bytes,
+ * op_seconds.<kind>, ... A device reports only the counters it knows. `name` is
+ * borrowed from the run: valid until it executes again, is cleared or released.
+ */
 typedef struct nuri_counter {
   const char *name;
   double value;
@@ -346,8 +347,7 @@ NURI_API nuri_status nuri_run_get_counter(const nuri_run *run, size_t index,
                                           nuri_counter *out_counter);
 /* NURI_NOT_FOUND when no device reported `name` in this run. */
 NURI_API nuri_status nuri_run_find_counter(const nuri_run *run,
-                                           const char *name,
-                                           double *out_value);
+                                           const char *name, double *out_value);
 
 /* The partitions of the last completed execution, in schedule order. */
 NURI_API size_t nuri_run_partition_count(const nuri_run *run);

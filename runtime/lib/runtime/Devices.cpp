@@ -433,13 +433,16 @@ PartitionResult SimDevice::runNpu(size_t index, const RunBuffers &buffers) {
     }
   }
   uint64_t weightBytes = 0, toDevice = 0, toHost = 0;
+  double uploadSeconds = 0;
   try {
     if (!sim) {
+      auto uploadStart = std::chrono::steady_clock::now();
       sim = std::make_unique<sim::Simulator>(*model_->target(), options_);
       for (const package::WeightLoad &w : part.weightLoads) {
         sim->writeDram(w.address, pkg.weights + w.weightOffset, w.bytes);
         weightBytes += w.bytes;
       }
+      uploadSeconds = secondsSince(uploadStart);
     }
     for (size_t i = 0; i < part.inputs.size(); ++i) {
       size_t bytes = static_cast<size_t>(pkg.values[part.inputs[i]].byteSize());
@@ -482,6 +485,7 @@ PartitionResult SimDevice::runNpu(size_t index, const RunBuffers &buffers) {
   c.add("mac_utilization", report->macUtilization);
   c.add("dram_bytes", double(report->dramBytes()));
   c.add("device_weight_bytes_written", double(weightBytes));
+  c.add("device_prepare_seconds", uploadSeconds);
   c.add("host_to_device_bytes", double(toDevice));
   c.add("device_to_host_bytes", double(toHost));
   return result;

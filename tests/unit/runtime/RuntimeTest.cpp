@@ -327,6 +327,7 @@ TEST(RuntimeCpp, SimLoadsWeightsOncePerSession) {
     // Only the session's first run uploads the weights.
     EXPECT_EQ(c.get("device_weight_bytes_written"), i == 0 ? 4096.0 : 0.0)
         << "run " << i;
+    EXPECT_EQ(c.get("device_prepare_seconds") > 0, i == 0) << "run " << i;
     const uint16_t *p = run.output("p_bf16").as<uint16_t>();
     if (i == 0) {
       first.assign(p, p + x.size());
