@@ -64,7 +64,14 @@ int main(int argc, char **argv) {
       }
     }
     std::printf("async run: same outputs, %.3f ms\n",
-                second.stats().wall_seconds * 1e3);
+                second.counters().get("wall_seconds") * 1e3);
+    // Counters are named and generic: each device reports what it knows
+    // (the sim device: cycles, DRAM bytes, weight bytes uploaded, ...).
+    // The first run of the session uploaded the weights; the second did not.
+    for (const auto &[name, value] : second.counters().items) {
+      std::printf("  %s: %g (first run: %g)\n", name.c_str(), value,
+                  run.counters().get(name));
+    }
     return 0;
   } catch (const nuri::Exception &e) {
     std::fprintf(stderr, "error (%s): %s\n", nuri_status_code_name(e.code()),

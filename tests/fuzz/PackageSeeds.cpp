@@ -1,7 +1,8 @@
 //===- PackageSeeds.cpp - Seed corpus for nuri-fuzz-package ---------------===//
 //
 // nuri-fuzz-package-seeds DIR: writes the unit tests' packages (CPU-only,
-// NPU-only, mixed) and a .npy file as starting points for the fuzzer.
+// NPU-only, mixed, with weight uploads, with a state buffer) and a .npy file
+// as starting points for the fuzzer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,10 +25,13 @@ int main(int argc, char **argv) {
     return static_cast<bool>(out);
   };
   float v[6] = {1, 2, 3, 4, 5, 6};
-  bool ok = write("cpu.nuri", nuri::test::CpuModel().build()) &&
-            write("softmax.nuri", nuri::test::buildSoftmaxPackage(false)) &&
-            write("mixed.nuri", nuri::test::buildSoftmaxPackage(true)) &&
-            write("v.npy", nuri::npy::serialize(nuri::graph::DType::F32, {2, 3},
-                                                v, sizeof(v)));
+  bool ok =
+      write("cpu.nuri", nuri::test::CpuModel().build()) &&
+      write("softmax.nuri", nuri::test::buildSoftmaxPackage(false)) &&
+      write("mixed.nuri", nuri::test::buildSoftmaxPackage(true)) &&
+      write("weights.nuri", nuri::test::buildSoftmaxPackage(false, 256)) &&
+      write("state.nuri", nuri::test::buildAccumulatePackage(true)) &&
+      write("v.npy", nuri::npy::serialize(nuri::graph::DType::F32, {2, 3}, v,
+                                          sizeof(v)));
   return ok ? 0 : 1;
 }

@@ -1,11 +1,14 @@
 //===- RunCommand.cpp - nuri run ------------------------------------------===//
 //
 // nuri run PKG.nuri [--device cpu|sim|auto] [--input NAME=FILE.npy ...]
-//          [--output-dir DIR] [--json] [--trace OUT.json]
+//          [--output-dir DIR] [--json] [--trace OUT.json] [--repeat N]
+//          [--profile]
 //
 // Runs a package through the public runtime API (the same library apps
 // link), so the CLI exercises exactly what users get. Inputs without a file
-// get deterministic values; outputs are written as NAME.npy.
+// get deterministic values; outputs are written as NAME.npy. --repeat runs
+// the same inputs N times in one session and reports each run's counters
+// (the first run of a session uploads the weights, later ones do not).
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,15 +16,13 @@
 
 #include "nuri/isa/Numerics.h"
 #include "nuri/npy/Npy.h"
-#include "nuri/package/Package.h"
 #include "nuri/runtime.hpp"
-#include "nuri/sim/Simulator.h"
-#include "nuri/target/Target.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -49,34 +50,25 @@ cl::opt<bool> runJson("json", cl::desc("print one JSON object"),
                       cl::sub(runCmd));
 cl::opt<std::string>
     runTrace("trace",
-             cl::desc("write a Chrome/Perfetto trace of the whole run: the "
+             cl::desc("write a Chrome/Perfetto trace of the (last) run: the "
                       "partitions in order on a 'run' track, the simulator's "
                       "engine tracks inside each NPU partition"),
              cl::value_desc("OUT.json"), cl::sub(runCmd));
+cl::opt<unsigned> runRepeat("repeat",
+                            cl::desc("run N times in one session and report "
+                                     "each run's counters"),
+                            cl::value_desc("N"), cl::init(1), cl::sub(runCmd));
+cl::opt<bool> runProfile("profile",
+                         cl::desc("time every CPU op; print the wall time per "
+                                  "op kind"),
+                         cl::sub(runCmd));
 
-/// The trace of a whole run. CPU partitions take their measured wall time,
-/// NPU partitions their simulated time; each NPU partition's program is
-/// simulated again for timing only with the trace on (the timing model does
-/// not depend on the data), its events shifted to where the partition
-/// starts. Returns an error message, empty on success.
-std::string writeRunTrace(const std::string &packagePath,
-                          const std::vector<nuri::PartitionStats> &stats,
+/// The trace of a whole run from the traces the session recorded (no
+/// second simulation). CPU partitions take their measured wall time, NPU
+/// partitions their simulated time with the simulator's events shifted to
+/// where the partition starts. Returns an error message, empty on success.
+std::string writeRunTrace(const std::vector<nuri::PartitionStats> &stats,
                           const std::string &out) {
-  nuri::Result<std::shared_ptr<const nuri::package::PackageFile>> file =
-      nuri::package::PackageFile::open(packagePath);
-  if (!file) {
-    return file.error();
-  }
-  const nuri::package::Package &pkg = (*file)->package();
-  std::optional<nuri::target::Target> target;
-  if (!pkg.targetYaml.empty()) {
-    nuri::Result<nuri::target::Target> t =
-        nuri::target::loadTargetYaml(pkg.targetYaml, packagePath);
-    if (!t) {
-      return t.error();
-    }
-    target = std::move(*t);
-  }
   llvm::json::Array events;
   events.push_back(
       llvm::json::Object{{"ph", "M"},
@@ -86,41 +78,36 @@ std::string writeRunTrace(const std::string &packagePath,
   double cursor = 0; // microseconds
   int64_t flowBase = 0;
   bool named = false;
-  for (size_t i = 0; i < pkg.partitions.size() && i < stats.size(); ++i) {
-    const nuri::package::Partition &part = pkg.partitions[i];
-    bool npu = part.kind == nuri::package::PartitionKind::Npu;
-    double dur = stats[i].wallSeconds * 1e6;
-    if (npu && target) {
-      nuri::sim::SimOptions options;
-      options.functional = false;
-      options.detectRaces = false;
-      options.trace = true;
-      nuri::sim::Simulator sim(*target, options);
-      nuri::Result<nuri::sim::Report> report = sim.run(part.program);
-      if (!report) {
-        return "partition '" + part.name + "': " + report.error();
-      }
-      dur = report->seconds.value() * 1e6;
+  for (size_t i = 0; i < stats.size(); ++i) {
+    const nuri::PartitionStats &part = stats[i];
+    bool npu = part.device != "cpu";
+    double dur = part.wallSeconds() * 1e6;
+    if (npu && !part.traceJson.empty()) {
+      dur = part.counters.get("device_seconds") * 1e6;
       llvm::Expected<llvm::json::Value> parsed =
-          llvm::json::parse(sim.traceJson());
+          llvm::json::parse(part.traceJson);
       if (!parsed) {
         return "partition '" + part.name +
                "': unreadable trace: " + llvm::toString(parsed.takeError());
       }
       int64_t maxFlow = -1;
-      if (auto *inner = parsed->getAsObject()->getArray("traceEvents")) {
+      llvm::json::Object *root = parsed->getAsObject();
+      if (auto *inner = root ? root->getArray("traceEvents") : nullptr) {
         for (llvm::json::Value &v : *inner) {
-          llvm::json::Object &e = *v.getAsObject();
-          bool meta = e.getString("ph") == llvm::StringRef("M");
+          llvm::json::Object *e = v.getAsObject();
+          if (!e) {
+            continue;
+          }
+          bool meta = e->getString("ph") == llvm::StringRef("M");
           if (meta && named) {
             continue; // the cores' track names once
           }
-          if (std::optional<double> ts = e.getNumber("ts")) {
-            e["ts"] = *ts + cursor;
+          if (std::optional<double> ts = e->getNumber("ts")) {
+            (*e)["ts"] = *ts + cursor;
           }
-          if (std::optional<int64_t> id = e.getInteger("id")) {
+          if (std::optional<int64_t> id = e->getInteger("id")) {
             maxFlow = std::max(maxFlow, *id);
-            e["id"] = *id + flowBase;
+            (*e)["id"] = *id + flowBase;
           }
           events.push_back(std::move(v));
         }
@@ -137,9 +124,10 @@ std::string writeRunTrace(const std::string &packagePath,
              (npu ? " (npu, simulated)" : " (cpu, wall time)")},
         {"ts", cursor},
         {"dur", dur},
-        {"args", llvm::json::Object{{"partition", int64_t(i)},
-                                    {"sim_cycles", int64_t(stats[i].simCycles)},
-                                    {"wall_seconds", stats[i].wallSeconds}}}});
+        {"args", llvm::json::Object{
+                     {"partition", int64_t(i)},
+                     {"sim_cycles", int64_t(part.counters.get("cycles"))},
+                     {"wall_seconds", part.wallSeconds()}}}});
     cursor += dur;
   }
   std::error_code ec;
@@ -151,6 +139,21 @@ std::string writeRunTrace(const std::string &packagePath,
       {"displayTimeUnit", "ns"}, {"traceEvents", std::move(events)}});
   os.close();
   return os.has_error() ? out + ": cannot write" : "";
+}
+
+llvm::json::Object countersJson(const nuri::Counters &counters) {
+  llvm::json::Object obj;
+  for (const auto &[name, value] : counters.items) {
+    // Counts print as integers; times and ratios as doubles.
+    if (value == std::floor(value) && std::fabs(value) < 9e15 &&
+        name.find("seconds") == std::string::npos &&
+        name.find("utilization") == std::string::npos) {
+      obj[name] = int64_t(value);
+    } else {
+      obj[name] = value;
+    }
+  }
+  return obj;
 }
 
 std::string shapeText(const std::vector<int64_t> &shape) {
@@ -242,7 +245,10 @@ int runRun() {
   };
   try {
     nuri::Model model = nuri::Model::loadFile(runPackage);
-    nuri::Session session(model, runDevice);
+    nuri::SessionOptions options;
+    options.trace = !runTrace.empty();
+    options.profile = runProfile;
+    nuri::Session session(model, runDevice, options);
     nuri::Run run = session.newRun();
 
     std::map<std::string, std::string> files;
@@ -296,12 +302,34 @@ int runRun() {
       run.bindInput(info.name, {dtype, a->shape, storage.back().data(),
                                 storage.back().size()});
     }
-    run.execute();
+    if (runRepeat < 1) {
+      return fail("--repeat must be at least 1");
+    }
+    // Every run's counters; the outputs are those of the last run (every
+    // run computes the same ones unless the package keeps state).
+    llvm::json::Array runsJson;
+    std::vector<nuri::Counters> runCounters;
+    for (unsigned r = 0; r < runRepeat; ++r) {
+      run.execute();
+      nuri::Counters counters = run.counters();
+      llvm::json::Array parts;
+      for (const nuri::PartitionStats &p : run.partitionStats()) {
+        parts.push_back(
+            llvm::json::Object{{"name", p.name},
+                               {"device", p.device},
+                               {"counters", countersJson(p.counters)}});
+      }
+      runsJson.push_back(
+          llvm::json::Object{{"run", int64_t(r)},
+                             {"counters", countersJson(counters)},
+                             {"partitions", std::move(parts)}});
+      runCounters.push_back(std::move(counters));
+    }
+    const nuri::Counters &stats = runCounters.back();
 
     if (!runOutputDir.empty()) {
       ::mkdir(runOutputDir.c_str(), 0777); // an existing dir is fine
     }
-    nuri_run_stats stats = run.stats();
     llvm::json::Array outputsJson;
     std::string summary;
     for (const nuri::TensorInfo &o : model.outputs()) {
@@ -339,36 +367,69 @@ int runRun() {
       summary += "\n";
       outputsJson.push_back(std::move(obj));
     }
+    std::vector<nuri::PartitionStats> partitions = run.partitionStats();
     llvm::json::Array partsJson;
-    for (const nuri::PartitionStats &p : run.partitionStats()) {
-      partsJson.push_back(
-          llvm::json::Object{{"name", p.name},
-                             {"device", p.device},
-                             {"wall_seconds", p.wallSeconds},
-                             {"sim_cycles", int64_t(p.simCycles)}});
+    for (const nuri::PartitionStats &p : partitions) {
+      partsJson.push_back(llvm::json::Object{
+          {"name", p.name},
+          {"device", p.device},
+          {"wall_seconds", p.wallSeconds()},
+          {"sim_cycles", int64_t(p.counters.get("cycles"))}});
     }
     bool sim = session.device() == "sim";
     if (!runTrace.empty()) {
-      std::string problem =
-          writeRunTrace(runPackage, run.partitionStats(), runTrace);
+      std::string problem = writeRunTrace(partitions, runTrace);
       if (!problem.empty()) {
         return fail("--trace: " + problem);
       }
+    }
+    // Per op kind over the CPU partitions of the last run, largest first.
+    std::vector<std::pair<double, std::string>> opTimes;
+    if (runProfile) {
+      nuri::Counters byKind;
+      for (const nuri::PartitionStats &p : partitions) {
+        for (const auto &[name, value] : p.counters.items) {
+          if (name.rfind("op_seconds.", 0) == 0) {
+            bool found = false;
+            for (auto &item : byKind.items) {
+              if (item.first == name) {
+                item.second += value;
+                found = true;
+              }
+            }
+            if (!found) {
+              byKind.items.emplace_back(name, value);
+            }
+          }
+        }
+      }
+      for (const auto &[name, value] : byKind.items) {
+        opTimes.emplace_back(value, name.substr(strlen("op_seconds.")));
+      }
+      std::sort(opTimes.rbegin(), opTimes.rend());
     }
     if (runJson) {
       llvm::json::Object root{{"package", std::string(runPackage)},
                               {"device", session.device()},
                               {"target", model.target()},
                               {"outputs", std::move(outputsJson)},
-                              {"wall_seconds", stats.wall_seconds},
-                              {"partitions", std::move(partsJson)}};
+                              {"wall_seconds", stats.get("wall_seconds")},
+                              {"partitions", std::move(partsJson)},
+                              {"runs", std::move(runsJson)}};
       if (sim) {
         root["sim"] = llvm::json::Object{
-            {"cycles", int64_t(stats.sim_cycles)},
-            {"seconds", stats.sim_seconds},
-            {"mac_utilization", stats.sim_mac_utilization},
-            {"dram_bytes", int64_t(stats.sim_dram_bytes)},
-            {"npu_partitions", int64_t(stats.npu_partitions_run)}};
+            {"cycles", int64_t(stats.get("cycles"))},
+            {"seconds", stats.get("device_seconds")},
+            {"mac_utilization", stats.get("mac_utilization")},
+            {"dram_bytes", int64_t(stats.get("dram_bytes"))},
+            {"npu_partitions", int64_t(stats.get("npu_partitions_run"))}};
+      }
+      if (runProfile) {
+        llvm::json::Object ops;
+        for (const auto &[seconds, kind] : opTimes) {
+          ops[kind] = seconds;
+        }
+        root["op_seconds"] = std::move(ops);
       }
       llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(root)))
                    << "\n";
@@ -376,22 +437,44 @@ int runRun() {
     }
     llvm::outs() << "package " << runPackage << " (target " << model.target()
                  << ") on device " << session.device() << ": "
-                 << stats.partitions_run << " partitions, "
-                 << llvm::formatv("{0:f3}", stats.wall_seconds * 1e3)
+                 << int64_t(stats.get("partitions_run")) << " partitions, "
+                 << llvm::formatv("{0:f3}", stats.get("wall_seconds") * 1e3)
                  << " ms\n";
+    if (runRepeat > 1) {
+      for (size_t r = 0; r < runCounters.size(); ++r) {
+        llvm::outs() << llvm::formatv(
+            "  run {0}: {1:f3} ms, {2} weight bytes written to the device\n", r,
+            runCounters[r].get("wall_seconds") * 1e3,
+            int64_t(runCounters[r].get("device_weight_bytes_written")));
+      }
+    }
     if (sim) {
       llvm::outs() << llvm::formatv(
           "sim: {0} cycles, {1:f3} us, mac utilization {2:f4}, {3} DRAM "
           "bytes ({4} NPU partitions)\n",
-          stats.sim_cycles, stats.sim_seconds * 1e6, stats.sim_mac_utilization,
-          stats.sim_dram_bytes, stats.npu_partitions_run);
+          int64_t(stats.get("cycles")), stats.get("device_seconds") * 1e6,
+          stats.get("mac_utilization"), int64_t(stats.get("dram_bytes")),
+          int64_t(stats.get("npu_partitions_run")));
     }
     if (sim) {
-      for (const nuri::PartitionStats &p : run.partitionStats()) {
+      for (const nuri::PartitionStats &p : partitions) {
+        int64_t cycles = int64_t(p.counters.get("cycles"));
         llvm::outs() << llvm::formatv("  partition {0,-10} {1,-4} {2,10} "
                                       "cycles  {3:f3} ms wall\n",
-                                      p.name, p.simCycles ? "npu" : "cpu",
-                                      p.simCycles, p.wallSeconds * 1e3);
+                                      p.name, p.device == "cpu" ? "cpu" : "npu",
+                                      cycles, p.wallSeconds() * 1e3);
+      }
+    }
+    if (runProfile) {
+      double total = 0;
+      for (const auto &[seconds, kind] : opTimes) {
+        total += seconds;
+      }
+      llvm::outs() << "cpu ops by wall time:\n";
+      for (const auto &[seconds, kind] : opTimes) {
+        llvm::outs() << llvm::formatv("  {0,-28} {1,10:f3} ms {2,6:f1}%\n",
+                                      kind, seconds * 1e3,
+                                      total > 0 ? 100 * seconds / total : 0.0);
       }
     }
     llvm::outs() << "outputs:\n" << summary;

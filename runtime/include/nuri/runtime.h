@@ -49,8 +49,10 @@ extern "C" {
 
 /* Version of this API. A change of major breaks source or binary
  * compatibility; minor adds functions. */
-#define NURI_RUNTIME_VERSION_MAJOR 0
-#define NURI_RUNTIME_VERSION_MINOR 1
+/* 1.0: generic named counters replace the sim_* statistics; state buffers;
+ * trace and profile session options. */
+#define NURI_RUNTIME_VERSION_MAJOR 1
+#define NURI_RUNTIME_VERSION_MINOR 0
 #define NURI_RUNTIME_VERSION_PATCH 0
 #define NURI_RUNTIME_VERSION                                                   \
   (NURI_RUNTIME_VERSION_MAJOR * 10000 + NURI_RUNTIME_VERSION_MINOR * 100 +     \
@@ -59,7 +61,7 @@ extern "C" {
 /* The version of the library linked at run time, in the form of
  * NURI_RUNTIME_VERSION; compare with the macro to detect a mismatch. */
 NURI_API int nuri_version(void);
-/* "0.1.0". Static storage. Thread-safe. */
+/* "1.0.0". Static storage. Thread-safe. */
 NURI_API const char *nuri_version_string(void);
 
 /*===------------------------------------------------------------------===*
@@ -187,6 +189,15 @@ NURI_API size_t nuri_model_npu_partition_count(const nuri_model *model);
  * from the model. */
 NURI_API const char *nuri_model_target(const nuri_model *model);
 
+/* State buffers the package declares (a decoder's KV cache): tensors the
+ * session keeps across runs. Each run reads a state's contents and leaves
+ * its new contents; they start as the package's initial value (zeros unless
+ * it gives one). Info is borrowed from the model (no quantization). */
+NURI_API size_t nuri_model_state_count(const nuri_model *model);
+NURI_API nuri_status nuri_model_state_info(const nuri_model *model,
+                                           size_t index,
+                                           nuri_tensor_info *out_info);
+
 /*===------------------------------------------------------------------===*
  * Devices
  *===------------------------------------------------------------------===*/
@@ -199,7 +210,10 @@ NURI_API const char *nuri_device_name(size_t index);
 /*===------------------------------------------------------------------===*
  * Session: a model on a device.
  * Thread-safe: any number of runs may execute concurrently on one session
- * (each run has its own buffers).
+ * (each run has its own buffers). A session prepares its model on its
+ * devices once (the sim device keeps the weights in its memory from the
+ * first run on); runs of a model with state buffers take turns, since each
+ * continues from the state the previous one left.
  *===------------------------------------------------------------------===*/
 
 typedef struct nuri_session_t nuri_session;
@@ -211,6 +225,13 @@ typedef struct nuri_session_options {
    * runs execute (with their kernels' parallel loops); 0 (default) uses
    * every core. Synchronous runs execute on the calling thread. */
   int32_t threads;
+  /* Nonzero: devices record a Chrome/Perfetto trace of every partition they
+   * run (the simulator's engine timelines), read with
+   * nuri_run_get_partition_info. Default 0. */
+  int32_t trace;
+  /* Nonzero: the cpu device adds an "op_seconds.<op kind>" counter per op
+   * kind to each CPU partition's counters. Default 0. */
+  int32_t profile;
 } nuri_session_options;
 
 NURI_API void nuri_session_options_initialize(nuri_session_options *options);
@@ -227,6 +248,21 @@ NURI_API void nuri_session_release(nuri_session *session);
 /* The device the session runs on ("cpu" or "sim" after resolving "auto").
  * Borrowed from the session. */
 NURI_API const char *nuri_session_device(const nuri_session *session);
+
+/* State buffers of the session (see nuri_model_state_count), by name.
+ * `byte_size` must be the state's size. Each call waits for the run that is
+ * using the states to finish, so it sees a state between runs.
+ * NURI_NOT_FOUND for an unknown name. */
+NURI_API nuri_status nuri_session_read_state(nuri_session *session,
+                                             const char *name, void *data,
+                                             size_t byte_size);
+NURI_API nuri_status nuri_session_write_state(nuri_session *session,
+                                              const char *name,
+                                              const void *data,
+                                              size_t byte_size);
+/* Restores the initial value of state `name`, or of every state for NULL. */
+NURI_API nuri_status nuri_session_reset_state(nuri_session *session,
+                                              const char *name);
 
 /*===------------------------------------------------------------------===*
  * Run: the bindings, outputs and statistics of one inference.
@@ -290,37 +326,49 @@ NURI_API nuri_status nuri_run_get_output(nuri_run *run, const char *name,
                                          nuri_tensor_info *out_info,
                                          const void **out_data);
 
-/* Statistics of the last completed execution. */
-typedef struct nuri_run_stats {
-  double wall_seconds;   /* execute call to completion */
-  size_t partitions_run; /* all partitions */
-  size_t npu_partitions_run;
-  /* Simulator figures summed over NPU partitions (0 on "cpu" and for
-   * packages without NPU partitions). */
-  uint64_t sim_cycles;
-  double sim_seconds;         /* simulated time at the target's clock */
-  double sim_mac_utilization; /* cycle-weighted over NPU partitions */
-  uint64_t sim_dram_bytes;    /* read + written */
-} nuri_run_stats;
+/* A named figure of the last completed execution. The names are generic
+ * (a real driver reports the same ones); docs/runtime.md lists them:
+ * wall_seconds, partitions_run, npu_partitions_run, cycles, device_seconds,
+ * mac_utilization, dram_bytes, device_weight_bytes_written,
+ * device_prepare_seconds, host_to_device_bytes, device_to_host_bytes,
+ * op_seconds.<kind>, ... A device reports only the counters it knows. `name` is
+ * borrowed from the run: valid until it executes again, is cleared or released.
+ */
+typedef struct nuri_counter {
+  const char *name;
+  double value;
+} nuri_counter;
 
-NURI_API nuri_status nuri_run_get_stats(const nuri_run *run,
-                                        nuri_run_stats *out_stats);
+/* Run-level counters: each partition counter summed over the partitions
+ * (mac_utilization cycle-weighted), wall_seconds of the whole execution.
+ * The count is 0 before an execution completed or while one is running. */
+NURI_API size_t nuri_run_counter_count(const nuri_run *run);
+NURI_API nuri_status nuri_run_get_counter(const nuri_run *run, size_t index,
+                                          nuri_counter *out_counter);
+/* NURI_NOT_FOUND when no device reported `name` in this run. */
+NURI_API nuri_status nuri_run_find_counter(const nuri_run *run,
+                                           const char *name, double *out_value);
 
-typedef struct nuri_partition_stats {
-  const char *name;   /* borrowed from the model */
-  const char *device; /* "cpu" or "sim"; static storage */
-  double wall_seconds;
-  /* Simulator figures; 0 for CPU partitions. */
-  uint64_t sim_cycles;
-  double sim_seconds;
-  double sim_mac_utilization;
-  uint64_t sim_dram_bytes;
-} nuri_partition_stats;
+/* The partitions of the last completed execution, in schedule order. */
+NURI_API size_t nuri_run_partition_count(const nuri_run *run);
 
-/* Per-partition figures of the last completed execution, in schedule
- * order; `index` < partitions_run. */
-NURI_API nuri_status nuri_run_get_partition_stats(
-    const nuri_run *run, size_t index, nuri_partition_stats *out_stats);
+typedef struct nuri_partition_info {
+  const char *name;   /* borrowed from the run */
+  const char *device; /* the device that ran it ("cpu", "sim") */
+  size_t counter_count;
+  /* Chrome/Perfetto trace JSON of this partition ("" unless the session's
+   * trace option is on and the device traces). Borrowed from the run. */
+  const char *trace_json;
+} nuri_partition_info;
+
+NURI_API nuri_status nuri_run_get_partition_info(const nuri_run *run,
+                                                 size_t index,
+                                                 nuri_partition_info *out_info);
+/* Counter `index` (< counter_count) of partition `partition`. */
+NURI_API nuri_status nuri_run_get_partition_counter(const nuri_run *run,
+                                                    size_t partition,
+                                                    size_t index,
+                                                    nuri_counter *out_counter);
 
 #ifdef __cplusplus
 } /* extern "C" */

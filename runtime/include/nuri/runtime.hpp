@@ -1,5 +1,4 @@
-//===- runtime.hpp - Header-only C++ wrapper of the Nuri runtime -*- C++
-//-*-===//
+//===- runtime.hpp - Header-only C++ wrapper of the runtime -----*- C++ -*-===//
 //
 // RAII owners over the C API (runtime.h); every nuri_status becomes a
 // nuri::Exception in one place, check().
@@ -181,6 +180,16 @@ public:
     }
     return out;
   }
+  /// The state buffers the package declares.
+  std::vector<TensorInfo> states() const {
+    std::vector<TensorInfo> out;
+    for (size_t i = 0; i < nuri_model_state_count(get()); ++i) {
+      nuri_tensor_info info;
+      check(nuri_model_state_info(get(), i, &info));
+      out.push_back(TensorInfo::from(info));
+    }
+    return out;
+  }
   std::string target() const { return nuri_model_target(get()); }
   size_t partitions() const { return nuri_model_partition_count(get()); }
   size_t npuPartitions() const { return nuri_model_npu_partition_count(get()); }
@@ -193,34 +202,97 @@ private:
 
 class Run;
 
+/// Session options beyond the device (see nuri_session_options).
+struct SessionOptions {
+  int threads = 0;
+  bool trace = false;
+  bool profile = false;
+};
+
 class Session {
 public:
   Session(const Model &model, const std::string &device = "auto",
-          int threads = 0) {
+          int threads = 0)
+      : Session(model, device, SessionOptions{threads, false, false}) {}
+  Session(const Model &model, const std::string &device,
+          const SessionOptions &opts) {
     nuri_session_options options;
     nuri_session_options_initialize(&options);
     options.device = device.c_str();
-    options.threads = threads;
+    options.threads = opts.threads;
+    options.trace = opts.trace;
+    options.profile = opts.profile;
     nuri_session *s = nullptr;
     check(nuri_session_create(model.get(), &options, &s));
     handle_.reset(s, detail::SessionDeleter());
+    states_ = model.states();
   }
   std::string device() const { return nuri_session_device(get()); }
   Run newRun() const;
+
+  /// State buffers (see nuri_session_read_state).
+  void readState(const std::string &name, void *data, size_t bytes) const {
+    check(nuri_session_read_state(get(), name.c_str(), data, bytes));
+  }
+  template <typename T>
+  std::vector<T> readState(const std::string &name) const {
+    std::vector<T> out(stateBytes(name) / sizeof(T));
+    readState(name, out.data(), out.size() * sizeof(T));
+    return out;
+  }
+  void writeState(const std::string &name, const void *data,
+                  size_t bytes) const {
+    check(nuri_session_write_state(get(), name.c_str(), data, bytes));
+  }
+  /// Restores the initial value of `name`, or of every state when empty.
+  void resetState(const std::string &name = "") const {
+    check(
+        nuri_session_reset_state(get(), name.empty() ? nullptr : name.c_str()));
+  }
   nuri_session *get() const { return handle_.get(); }
 
 private:
+  size_t stateBytes(const std::string &name) const {
+    for (const TensorInfo &t : states_) {
+      if (t.name == name) {
+        return t.byteSize;
+      }
+    }
+    return 0; // nuri_session_read_state names the unknown state
+  }
   std::shared_ptr<nuri_session> handle_;
+  std::vector<TensorInfo> states_;
 };
 
+/// Named counters (see nuri_counter), in the order the devices reported them.
+struct Counters {
+  std::vector<std::pair<std::string, double>> items;
+  /// The value of `name`, or `fallback` when no device reported it.
+  double get(const std::string &name, double fallback = 0) const {
+    for (const auto &[n, v] : items) {
+      if (n == name) {
+        return v;
+      }
+    }
+    return fallback;
+  }
+  bool has(const std::string &name) const {
+    for (const auto &item : items) {
+      if (item.first == name) {
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+/// One partition of a completed execution.
 struct PartitionStats {
   std::string name;
   std::string device;
-  double wallSeconds = 0;
-  uint64_t simCycles = 0; ///< simulator figures: 0 for CPU partitions
-  double simSeconds = 0;
-  double simMacUtilization = 0;
-  uint64_t simDramBytes = 0;
+  Counters counters;
+  std::string traceJson; ///< empty unless the session traces
+  double wallSeconds() const { return counters.get("wall_seconds"); }
 };
 
 /// One inference's bindings and results. Movable, not copyable.
@@ -271,18 +343,28 @@ public:
     check(nuri_run_get_output(get(), name.c_str(), &info, &data));
     return {TensorInfo::from(info), data};
   }
-  nuri_run_stats stats() const {
-    nuri_run_stats s;
-    check(nuri_run_get_stats(get(), &s));
-    return s;
+  /// Run-level counters of the last completed execution.
+  Counters counters() const {
+    Counters out;
+    for (size_t i = 0; i < nuri_run_counter_count(get()); ++i) {
+      nuri_counter c;
+      check(nuri_run_get_counter(get(), i, &c));
+      out.items.emplace_back(c.name, c.value);
+    }
+    return out;
   }
   std::vector<PartitionStats> partitionStats() const {
     std::vector<PartitionStats> out;
-    for (size_t i = 0; i < stats().partitions_run; ++i) {
-      nuri_partition_stats s;
-      check(nuri_run_get_partition_stats(get(), i, &s));
-      out.push_back({s.name, s.device, s.wall_seconds, s.sim_cycles,
-                     s.sim_seconds, s.sim_mac_utilization, s.sim_dram_bytes});
+    for (size_t p = 0; p < nuri_run_partition_count(get()); ++p) {
+      nuri_partition_info info;
+      check(nuri_run_get_partition_info(get(), p, &info));
+      PartitionStats s{info.name, info.device, {}, info.trace_json};
+      for (size_t i = 0; i < info.counter_count; ++i) {
+        nuri_counter c;
+        check(nuri_run_get_partition_counter(get(), p, i, &c));
+        s.counters.items.emplace_back(c.name, c.value);
+      }
+      out.push_back(std::move(s));
     }
     return out;
   }

@@ -261,6 +261,69 @@ bool hasKernel(const graph::Op &op) {
 KernelCache::KernelCache() : impl(std::make_unique<Impl>()) {}
 KernelCache::~KernelCache() = default;
 
+namespace {
+
+/// What every entry checks before its family runs, and the one place where
+/// a kernel's exception becomes a message.
+template <typename Fn>
+std::string guarded(const graph::Op &op, const Outputs &out, Fn &&fn) {
+  // Kernels index their operands by ODS position; a short list would read
+  // past the end, so it is an error before any kernel runs.
+  for (const TensorView &t : out) {
+    if (!t.data && t.elements() != 0) {
+      return fail(op, "output has no buffer");
+    }
+  }
+  try {
+    return fn();
+  } catch (const std::exception &e) {
+    // Allocation failure of scratch space is the only expected source.
+    return fail(op, e.what());
+  }
+}
+
+std::string onnxEntry(const graph::Op &op, const Inputs &in, const Outputs &out,
+                      KernelCache *) {
+  return guarded(op, out, [&] { return runOnnxOp(op, in, out); });
+}
+std::string elementwiseEntry(const graph::Op &op, const Inputs &in,
+                             const Outputs &out, KernelCache *) {
+  return guarded(op, out, [&] { return runElementwise(op, in, out); });
+}
+std::string shapeEntry(const graph::Op &op, const Inputs &in,
+                       const Outputs &out, KernelCache *) {
+  return guarded(op, out, [&] { return runShapeOp(op, in, out); });
+}
+std::string normEntry(const graph::Op &op, const Inputs &in, const Outputs &out,
+                      KernelCache *) {
+  return guarded(op, out, [&] { return runNormOp(op, in, out); });
+}
+std::string linalgEntry(const graph::Op &op, const Inputs &in,
+                        const Outputs &out, KernelCache *cache) {
+  return guarded(op, out, [&] { return runLinalgOp(op, in, out, cache); });
+}
+
+} // namespace
+
+KernelFn resolveKernel(const graph::Op &op) {
+  if (op.kind == "onnx_op") {
+    return hasOnnxKernel(op.getString("op_type", "")) ? onnxEntry : nullptr;
+  }
+  if (isElementwise(op.kind)) {
+    return elementwiseEntry;
+  }
+  if (isShapeOp(op.kind)) {
+    return shapeEntry;
+  }
+  if (isNormOp(op.kind)) {
+    return normEntry;
+  }
+  if (isLinalgOp(op.kind)) {
+    return linalgEntry;
+  }
+  return nullptr;
+}
+
 std::string runKernel(const graph::Op &op, const std::vector<TensorView> &in,
                       const std::vector<TensorView> &out) {
   return runKernel(op, in, out, nullptr);
@@ -271,32 +334,12 @@ std::string runKernel(const graph::Op &op, const std::vector<TensorView> &in,
   if (op.kind == "constant") {
     return fail(op, "constants are data, never executed");
   }
-  // Kernels index their operands by ODS position; a short list would read
-  // past the end, so it is an error before any kernel runs.
-  for (const TensorView &t : out) {
-    if (!t.data && t.elements() != 0) {
-      return fail(op, "output has no buffer");
-    }
+  if (KernelFn fn = resolveKernel(op)) {
+    return fn(op, in, out, cache);
   }
-  try {
-    if (op.kind == "onnx_op") {
-      return runOnnxOp(op, in, out);
-    }
-    if (isElementwise(op.kind)) {
-      return runElementwise(op, in, out);
-    }
-    if (isShapeOp(op.kind)) {
-      return runShapeOp(op, in, out);
-    }
-    if (isNormOp(op.kind)) {
-      return runNormOp(op, in, out);
-    }
-    if (isLinalgOp(op.kind)) {
-      return runLinalgOp(op, in, out, cache);
-    }
-  } catch (const std::exception &e) {
-    // Allocation failure of scratch space is the only expected source.
-    return fail(op, e.what());
+  if (op.kind == "onnx_op") {
+    // Its message names the ONNX op type and domain.
+    return guarded(op, out, [&] { return runOnnxOp(op, in, out); });
   }
   return fail(op, "no CPU kernel for this op");
 }

@@ -71,6 +71,16 @@ std::string describePackage(const Package &pkg, const uint8_t *file,
     const ValueDesc &v = pkg.values[id];
     out += fmt::format("  {}: {}{}\n", v.name, typeOf(v), quantOf(v.quant));
   }
+  if (!pkg.states.empty()) {
+    out += "states:\n";
+    for (const StateBuffer &st : pkg.states) {
+      out += fmt::format("  {}: {} {}, '{}' -> '{}'{}\n", st.name,
+                         typeOf(pkg.values[st.input]),
+                         st.initOffset < 0 ? "zeros" : "initialized",
+                         pkg.values[st.input].name, pkg.values[st.output].name,
+                         st.inPlace ? " in place" : "");
+    }
+  }
   out += fmt::format("schedule ({} partitions):\n", pkg.partitions.size());
   // Which device wrote each value, to show what crosses CPU <-> NPU.
   std::vector<int> writer(pkg.values.size(), -1);

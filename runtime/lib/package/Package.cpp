@@ -114,6 +114,8 @@ const char *sectionKindName(SectionKind kind) {
     return "weights";
   case SectionKind::Target:
     return "target";
+  case SectionKind::State:
+    return "state";
   }
   return "unknown";
 }
@@ -363,7 +365,9 @@ public:
     readWeights();
     readTarget();
     readValues();
+    readStates();
     readSchedule();
+    checkStateOutputs();
     return std::move(pkg_);
   }
 
@@ -374,7 +378,8 @@ private:
   Package pkg_;
   std::vector<SectionEntry> sections_;
   std::vector<bool> used_;
-  std::optional<target::Target> target_;
+  std::shared_ptr<target::Target> target_;
+  std::vector<bool> stateInput_; ///< per value: bound to a state's input
 
   [[noreturn]] static void fail(const std::string &message) {
     throw Error(message);
@@ -546,7 +551,8 @@ private:
     if (!t) {
       fail(t.error());
     }
-    target_ = std::move(*t);
+    target_ = std::make_shared<target::Target>(std::move(*t));
+    pkg_.target = target_;
   }
 
   void readValues() {
@@ -570,6 +576,90 @@ private:
     pkg_.inputs = readValueIds(r, "model input");
     pkg_.outputs = readValueIds(r, "model output");
     r.expectEnd();
+  }
+
+  /// State buffers: each binds a value nobody writes (its contents at run
+  /// start) and a value a partition writes (kept at run end).
+  void readStates() {
+    stateInput_.assign(pkg_.values.size(), false);
+    const SectionEntry *s = single(SectionKind::State, false);
+    if (!s) {
+      return;
+    }
+    ByteReader r = reader(*s);
+    // name length, dtype, rank, input, output, flags, init offset
+    pkg_.states.resize(r.count(4 + 1 + 4 + 4 + 4 + 1 + 8, "state buffer"));
+    std::set<std::string> names;
+    std::vector<bool> bound(pkg_.values.size(), false);
+    std::vector<bool> isIo(pkg_.values.size(), false);
+    for (int32_t id : pkg_.inputs) {
+      isIo[id] = true;
+    }
+    for (int32_t id : pkg_.outputs) {
+      isIo[id] = true;
+    }
+    for (size_t i = 0; i < pkg_.states.size(); ++i) {
+      StateBuffer &st = pkg_.states[i];
+      st.name = r.str("state name");
+      if (st.name.empty() || !names.insert(st.name).second) {
+        r.fail("state buffer " + std::to_string(i) +
+               " has an empty or repeated name '" + st.name + "'");
+      }
+      std::string where = "state '" + st.name + "'";
+      st.dtype = readDType(r);
+      st.shape = readShape(r);
+      st.input = r.i32();
+      st.output = r.i32();
+      uint8_t flags = r.u8();
+      if (flags > 1) {
+        r.fail(where + ": unknown flags " + std::to_string(flags));
+      }
+      st.inPlace = flags == 1;
+      st.initOffset = r.i64();
+      for (int32_t id : {st.input, st.output}) {
+        if (id < 0 || id >= static_cast<int32_t>(pkg_.values.size())) {
+          r.fail(where + ": value id " + std::to_string(id) +
+                 " is out of range");
+        }
+        const ValueDesc &v = pkg_.values[id];
+        if (isIo[id]) {
+          r.fail(where + ": value '" + v.name + "' is a model input or output");
+        }
+        if (bound[id]) {
+          r.fail(where + ": value '" + v.name + "' is bound to a state twice");
+        }
+        bound[id] = true;
+        if (v.dtype != st.dtype || v.shape != st.shape) {
+          r.fail(where + " is " + typeString(st.dtype, st.shape) +
+                 " but its value '" + v.name + "' is " +
+                 typeString(v.dtype, v.shape));
+        }
+      }
+      if (st.initOffset < -1 ||
+          (st.initOffset >= 0 &&
+           (static_cast<uint64_t>(st.initOffset) > pkg_.weightBytes ||
+            static_cast<uint64_t>(st.byteSize()) >
+                pkg_.weightBytes - static_cast<uint64_t>(st.initOffset)))) {
+        r.fail(where + ": initial value at weight offset " +
+               std::to_string(st.initOffset) + " lies outside the weights");
+      }
+      stateInput_[st.input] = true;
+    }
+    r.expectEnd();
+  }
+
+  void checkStateOutputs() {
+    for (const StateBuffer &st : pkg_.states) {
+      bool written = false;
+      for (const Partition &p : pkg_.partitions) {
+        written |= std::find(p.outputs.begin(), p.outputs.end(), st.output) !=
+                   p.outputs.end();
+      }
+      if (!written) {
+        fail("state '" + st.name + "': no partition writes its value '" +
+             pkg_.values[st.output].name + "'");
+      }
+    }
   }
 
   void checkQuant(ByteReader &r, const ValueDesc &v) {
@@ -633,6 +723,11 @@ private:
     for (int32_t id : pkg_.inputs) {
       available[id] = true;
     }
+    for (size_t v = 0; v < pkg_.values.size(); ++v) {
+      if (stateInput_[v]) {
+        available[v] = true; // the state's contents at run start
+      }
+    }
     for (size_t p = 0; p < pkg_.partitions.size(); ++p) {
       Partition &part = pkg_.partitions[p];
       uint8_t kind = r.u8();
@@ -657,7 +752,8 @@ private:
       for (int32_t id : part.outputs) {
         if (available[id]) {
           fail(where + " writes '" + pkg_.values[id].name +
-               "', which is already a model input or written earlier");
+               "', which is already a model input, a state's input or "
+               "written earlier");
         }
       }
       if (part.kind == PartitionKind::Cpu) {
@@ -959,6 +1055,10 @@ void PackageBuilder::addNpuPartition(isa::Program program,
   partitions_.push_back(std::move(pending));
 }
 
+void PackageBuilder::addState(StateSpec state) {
+  states_.push_back(std::move(state));
+}
+
 void PackageBuilder::setIO(std::vector<std::string> inputs,
                            std::vector<std::string> outputs) {
   io_.emplace(std::move(inputs), std::move(outputs));
@@ -1009,6 +1109,15 @@ Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
       }
       return it->second;
     };
+    // State-bound values are neither model inputs nor model outputs.
+    std::set<std::string> stateValues;
+    for (const StateSpec &st : states_) {
+      stateValues.insert(st.input);
+      stateValues.insert(st.output);
+    }
+    auto isStateValue = [&](int32_t id) {
+      return stateValues.count(pkg.values[id].name) != 0;
+    };
     std::vector<bool> written, read;
     for (size_t i = 0; i < partitions_.size(); ++i) {
       const PendingPartition &pp = partitions_[i];
@@ -1023,7 +1132,7 @@ Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
       written.resize(pkg.values.size(), false);
       read.resize(pkg.values.size(), false);
       for (int32_t id : part.inputs) {
-        if (!written[id] && !read[id] && !io_) {
+        if (!written[id] && !read[id] && !io_ && !isStateValue(id)) {
           pkg.inputs.push_back(id);
         }
         read[id] = true;
@@ -1056,7 +1165,7 @@ Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
       for (size_t i = pkg.partitions.size(); i-- > 0;) {
         const Partition &p = pkg.partitions[i];
         for (size_t k = p.outputs.size(); k-- > 0;) {
-          if (!readLater[p.outputs[k]]) {
+          if (!readLater[p.outputs[k]] && !isStateValue(p.outputs[k])) {
             outs.push_back(p.outputs[k]);
           }
         }
@@ -1072,6 +1181,24 @@ Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
         throw Error("quantization for unknown tensor '" + name + "'");
       }
       pkg.values[it->second].quant = q;
+    }
+    for (const StateSpec &st : states_) {
+      StateBuffer b;
+      b.name = st.name;
+      b.dtype = st.dtype;
+      b.shape = st.shape;
+      b.inPlace = st.inPlace;
+      b.initOffset = st.initOffset;
+      for (auto [name, id] :
+           {std::pair{&st.input, &b.input}, std::pair{&st.output, &b.output}}) {
+        auto it = byName.find(*name);
+        if (it == byName.end()) {
+          throw Error("state '" + st.name +
+                      "': no partition reads or writes '" + *name + "'");
+        }
+        *id = it->second;
+      }
+      pkg.states.push_back(std::move(b));
     }
 
     // Sections: meta, values, schedule, target, bodies, weights (last, so
@@ -1108,6 +1235,20 @@ Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
       ByteWriter w;
       w.str(targetYaml_);
       blobs.push_back({SectionKind::Target, std::move(w.bytes)});
+    }
+    if (!pkg.states.empty()) {
+      ByteWriter w;
+      w.u32(static_cast<uint32_t>(pkg.states.size()));
+      for (const StateBuffer &st : pkg.states) {
+        w.str(st.name);
+        w.u8(static_cast<uint8_t>(st.dtype));
+        writeShape(w, st.shape);
+        w.i32(st.input);
+        w.i32(st.output);
+        w.u8(st.inPlace ? 1 : 0);
+        w.i64(st.initOffset);
+      }
+      blobs.push_back({SectionKind::State, std::move(w.bytes)});
     }
     std::vector<std::pair<uint32_t, uint32_t>> refs;
     for (const Partition &p : pkg.partitions) {

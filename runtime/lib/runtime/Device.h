@@ -1,9 +1,13 @@
 //===- Device.h - Devices behind one interface ------------------*- C++ -*-===//
 //
-// A device executes partitions of a loaded model (IREE's HAL in miniature):
-// the CPU device runs CPU partitions op by op with the kernels, the sim
-// device runs NPU partitions on the simulator and delegates CPU partitions.
-// A real driver would be a third implementation registered by name.
+// A device executes partitions of a loaded model (IREE's HAL in miniature,
+// hal/device.h and hal/executable_cache.h): a session creates its devices,
+// each prepares the model once (the CPU device resolves its kernels, the sim
+// device keeps simulators whose DRAM holds the weights) and then runs the
+// partitions routed to it, any number of times, from any number of threads.
+// The cpu device runs CPU partitions op by op with the kernels, the sim
+// device runs NPU partitions on the simulator. A real driver would be a
+// third implementation registered by name.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,7 +35,7 @@ struct CpuPlan {
   uint64_t scratchBytes = 0;
   /// Per op: what kernels derive from the weights (packed GEMM panels,
   /// converted fp16/bf16 weights), made on the first run and shared by all
-  /// runs of the model. Kernel caches synchronize internally.
+  /// runs and sessions of the model. Kernel caches synchronize internally.
   std::vector<std::unique_ptr<cpu::KernelCache>> kernelCaches;
 };
 
@@ -41,13 +45,15 @@ struct LoadedModel {
   std::shared_ptr<const package::PackageFile> file;
   std::vector<CpuPlan> cpuPlans; ///< per partition (empty for NPU ones)
   /// Values that cross partitions and are not model outputs: offsets in
-  /// the per-run block, before the scratch region.
+  /// the per-run block, before the scratch region. State-bound values live
+  /// in the session's state storage instead (-1 here).
   std::vector<int64_t> valueOffset; ///< per value; -1: not in the block
   uint64_t valueBytes = 0;
   uint64_t scratchBytes = 0; ///< max over partitions
-  std::optional<target::Target> target;
 
   const package::Package &pkg() const { return file->package(); }
+  /// The target the reader parsed (null for CPU-only packages).
+  const target::Target *target() const { return pkg().target.get(); }
   uint64_t blockBytes() const { return valueBytes + scratchBytes; }
   /// Host memory one run allocates: the block and the model outputs.
   uint64_t runBytes() const {
@@ -59,17 +65,23 @@ struct LoadedModel {
   }
 };
 
-/// Builds the plans; fails on a target config that does not load.
+/// Builds the plans.
 Result<std::shared_ptr<const LoadedModel>>
 prepareModel(std::shared_ptr<const package::PackageFile> file);
 
-struct PartitionStats {
-  double wallSeconds = 0;
-  bool npu = false;
-  uint64_t cycles = 0;
-  double simSeconds = 0;
-  double macUtilization = 0;
-  uint64_t dramBytes = 0;
+/// Named figures of one partition's execution. Names are generic (a real
+/// driver reports the same ones): see docs/runtime.md for the list.
+struct Counters {
+  std::vector<std::pair<std::string, double>> items;
+  void add(const std::string &name, double value);
+  double get(const std::string &name) const; ///< 0 when absent
+};
+
+/// What a device reports for one partition of one run.
+struct PartitionResult {
+  std::string device; ///< the name of the device that ran it
+  Counters counters;
+  std::string traceJson; ///< Chrome trace (sim with the trace option)
 };
 
 /// The buffers of one run: `values[id]` for every model-level value, and a
@@ -79,16 +91,33 @@ struct RunBuffers {
   uint8_t *scratch = nullptr;
 };
 
+/// Session options a device sees.
+struct SessionConfig {
+  bool trace = false;   ///< keep a Chrome trace of every NPU partition run
+  bool profile = false; ///< per-op-kind wall-time counters on the CPU
+};
+
+/// One device of one session (a factory makes a new one per session, so
+/// what it prepares is the session's). Its state is device-resident: it
+/// survives across runs and is shared by concurrent runs.
 class Device {
 public:
   virtual ~Device() = default;
   virtual const char *name() const = 0;
-  /// Empty when the device can run every partition of `model`, else why not.
+  /// Whether partitions of this kind run here; the session sends the others
+  /// to the cpu device.
+  virtual bool runs(package::PartitionKind kind) const = 0;
+  /// Empty when the device can run `model`'s partitions of the kinds it
+  /// runs, else why not.
   virtual std::string check(const LoadedModel &model) const = 0;
+  /// Once per session, before any run; `model` outlives the device. Fails
+  /// with a message naming what could not be prepared.
+  virtual Result<bool> prepare(const LoadedModel &model,
+                               const SessionConfig &config) = 0;
   /// Runs one partition. Thread-safe: concurrent calls use distinct
   /// RunBuffers. The error names the partition and the op or instruction.
-  virtual Result<PartitionStats> run(const LoadedModel &model, size_t partition,
-                                     const RunBuffers &buffers) = 0;
+  virtual Result<PartitionResult> run(size_t partition,
+                                      const RunBuffers &buffers) = 0;
 };
 
 using DeviceFactory = std::function<std::unique_ptr<Device>()>;
@@ -100,11 +129,6 @@ std::vector<std::string> deviceNames();
 /// cpu. Fails for unknown names, naming the known ones.
 Result<std::unique_ptr<Device>> createDevice(const std::string &name,
                                              const LoadedModel &model);
-
-/// Runs a CPU partition with the CPU kernels (used by both devices).
-Result<PartitionStats> runCpuPartition(const LoadedModel &model,
-                                       size_t partition,
-                                       const RunBuffers &buffers);
 
 } // namespace nuri::rt
 

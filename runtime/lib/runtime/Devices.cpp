@@ -151,25 +151,21 @@ prepareModel(std::shared_ptr<const package::PackageFile> file) {
   auto model = std::make_shared<LoadedModel>();
   model->file = std::move(file);
   const Package &pkg = model->pkg();
-  if (!pkg.targetYaml.empty()) {
-    Result<target::Target> t =
-        target::loadTargetYaml(pkg.targetYaml, "package target section");
-    if (!t) {
-      return R::failure(t.error());
-    }
-    model->target = std::move(*t);
-  }
-  std::vector<bool> isOutput(pkg.values.size(), false);
+  std::vector<bool> outside(pkg.values.size(), false);
   for (int32_t id : pkg.outputs) {
-    isOutput[id] = true;
+    outside[id] = true;
   }
-  std::vector<bool> isInput(pkg.values.size(), false);
   for (int32_t id : pkg.inputs) {
-    isInput[id] = true;
+    outside[id] = true;
+  }
+  // State values are the session's state storage (in-place outputs too).
+  for (const package::StateBuffer &st : pkg.states) {
+    outside[st.input] = true;
+    outside[st.output] = outside[st.output] || st.inPlace;
   }
   model->valueOffset.assign(pkg.values.size(), -1);
   for (size_t v = 0; v < pkg.values.size(); ++v) {
-    if (!isOutput[v] && !isInput[v]) {
+    if (!outside[v]) {
       model->valueOffset[v] = static_cast<int64_t>(model->valueBytes);
       model->valueBytes +=
           alignUp(static_cast<uint64_t>(pkg.values[v].byteSize()));
@@ -184,15 +180,89 @@ prepareModel(std::shared_ptr<const package::PackageFile> file) {
   return R(std::shared_ptr<const LoadedModel>(std::move(model)));
 }
 
-Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
+void Counters::add(const std::string &name, double value) {
+  for (auto &[n, v] : items) {
+    if (n == name) {
+      v += value;
+      return;
+    }
+  }
+  items.emplace_back(name, value);
+}
+
+double Counters::get(const std::string &name) const {
+  for (const auto &[n, v] : items) {
+    if (n == name) {
+      return v;
+    }
+  }
+  return 0;
+}
+
+namespace {
+
+std::string partitionName(const Package &pkg, size_t index) {
+  const Partition &part = pkg.partitions[index];
+  return "partition " + std::to_string(index) +
+         (part.name.empty() ? "" : " ('" + part.name + "')");
+}
+
+/// Runs CPU partitions op by op. Prepare resolves every op's kernel once;
+/// a run only binds buffers and calls them.
+class CpuDevice final : public Device {
+public:
+  const char *name() const override { return "cpu"; }
+  bool runs(PartitionKind kind) const override {
+    return kind == PartitionKind::Cpu;
+  }
+  std::string check(const LoadedModel &model) const override {
+    const Package &pkg = model.pkg();
+    for (size_t i = 0; i < pkg.partitions.size(); ++i) {
+      if (pkg.partitions[i].kind == PartitionKind::Npu) {
+        return "partition " + std::to_string(i) + " ('" +
+               pkg.partitions[i].name +
+               "') is an NPU program, which the cpu device cannot run; use "
+               "the sim device or compile with --target cpu";
+      }
+    }
+    return "";
+  }
+  Result<bool> prepare(const LoadedModel &model,
+                       const SessionConfig &config) override {
+    model_ = &model;
+    config_ = config;
+    const Package &pkg = model.pkg();
+    kernels_.assign(pkg.partitions.size(), {});
+    for (size_t p = 0; p < pkg.partitions.size(); ++p) {
+      if (pkg.partitions[p].kind != PartitionKind::Cpu) {
+        continue;
+      }
+      // A missing kernel stays null: the run reports it with the op, as a
+      // package may carry ops this build has no kernel for (and never run).
+      for (const graph::Op &op : pkg.partitions[p].graph.ops) {
+        kernels_[p].push_back(cpu::resolveKernel(op));
+      }
+    }
+    return true;
+  }
+  Result<PartitionResult> run(size_t partition,
+                              const RunBuffers &buffers) override;
+
+private:
+  const LoadedModel *model_ = nullptr;
+  SessionConfig config_;
+  std::vector<std::vector<cpu::KernelFn>> kernels_; ///< per partition, op
+};
+
+Result<PartitionResult> CpuDevice::run(size_t index,
                                        const RunBuffers &buffers) {
   auto start = std::chrono::steady_clock::now();
+  const LoadedModel &model = *model_;
   const Package &pkg = model.pkg();
   const Partition &part = pkg.partitions[index];
   const graph::Graph &g = part.graph;
   const CpuPlan &plan = model.cpuPlans[index];
-  std::string where = "partition " + std::to_string(index) +
-                      (part.name.empty() ? "" : " ('" + part.name + "')");
+  const std::vector<cpu::KernelFn> &kernels = kernels_[index];
 
   std::vector<void *> data(g.tensors.size(), nullptr);
   for (size_t t = 0; t < g.tensors.size(); ++t) {
@@ -218,6 +288,9 @@ Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
   }
   std::vector<cpu::TensorView> ins, outs;
   OpProfile &profile = opProfile();
+  bool timeOps = profile.enabled || config_.profile;
+  PartitionResult result;
+  result.device = name();
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const graph::Op &op = g.ops[i];
     ins.clear();
@@ -236,11 +309,13 @@ Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
       outs.push_back({g.tensors[t].dtype, g.tensors[t].shape, data[t]});
     }
     std::string error;
-    auto opStart = profile.enabled ? std::chrono::steady_clock::now()
-                                   : std::chrono::steady_clock::time_point();
+    auto opStart = timeOps ? std::chrono::steady_clock::now()
+                           : std::chrono::steady_clock::time_point();
     try {
-      error = cpu::runKernel(op, ins, outs, plan.kernelCaches[i].get());
-      if (profile.enabled) {
+      cpu::KernelCache *cache = plan.kernelCaches[i].get();
+      error = kernels[i] ? kernels[i](op, ins, outs, cache)
+                         : cpu::runKernel(op, ins, outs, cache);
+      if (timeOps) {
         // Products are split by their weight shape (K x N), the GEMMs
         // that dominate transformer runs.
         std::string key = op.kind;
@@ -250,7 +325,13 @@ Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
           key += " " + std::to_string(w[w.size() - 2]) + "x" +
                  std::to_string(w.back()) + (ins[1].constant ? " w" : "");
         }
-        profile.add(key, secondsSince(opStart));
+        double seconds = secondsSince(opStart);
+        if (profile.enabled) {
+          profile.add(key, seconds);
+        }
+        if (config_.profile) {
+          result.counters.add("op_seconds." + key, seconds);
+        }
       }
     } catch (const std::bad_alloc &) {
       error = "out of host memory";
@@ -258,9 +339,9 @@ Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
       error = e.what();
     }
     if (!error.empty()) {
-      return Result<PartitionStats>::failure(
-          where + ": op " + std::to_string(i) + " (" + op.kind +
-          (op.location.empty() ? "" : ", '" + op.location + "'") +
+      return Result<PartitionResult>::failure(
+          partitionName(pkg, index) + ": op " + std::to_string(i) + " (" +
+          op.kind + (op.location.empty() ? "" : ", '" + op.location + "'") +
           "): " + error);
     }
   }
@@ -274,98 +355,141 @@ Result<PartitionStats> runCpuPartition(const LoadedModel &model, size_t index,
                   static_cast<size_t>(g.tensors[g.outputs[i]].byteSize()));
     }
   }
-  PartitionStats stats;
-  stats.wallSeconds = secondsSince(start);
-  return stats;
+  // Wall time first, as the sim device reports it.
+  result.counters.items.insert(
+      result.counters.items.begin(),
+      std::make_pair(std::string("wall_seconds"), secondsSince(start)));
+  return result;
 }
 
-namespace {
-
-class CpuDevice final : public Device {
-public:
-  const char *name() const override { return "cpu"; }
-  std::string check(const LoadedModel &model) const override {
-    const Package &pkg = model.pkg();
-    for (size_t i = 0; i < pkg.partitions.size(); ++i) {
-      if (pkg.partitions[i].kind == PartitionKind::Npu) {
-        return "partition " + std::to_string(i) + " ('" +
-               pkg.partitions[i].name +
-               "') is an NPU program, which the cpu device cannot run; use "
-               "the sim device or compile with --target cpu";
-      }
-    }
-    return "";
-  }
-  Result<PartitionStats> run(const LoadedModel &model, size_t partition,
-                             const RunBuffers &buffers) override {
-    return runCpuPartition(model, partition, buffers);
-  }
-};
-
+/// Runs NPU partitions on the simulator. The device memory of a partition
+/// is a Simulator whose DRAM keeps the partition's weights from the first
+/// run on; every run writes the inputs and reads the outputs, which the
+/// program rewrites anyway, and programs never write their weights.
+///
+/// One DRAM per partition: each NPU partition was compiled with its own
+/// address space, so two partitions may place different tensors at the
+/// same address; giving each its own simulator keeps both weight sets
+/// resident without relocation. (DRAM pages are allocated on first write,
+/// so a partition's simulator holds only what it touches.)
+///
+/// Concurrency: a partition keeps a pool of simulators. A run takes an
+/// idle one (or builds another, loading the weights, when all are busy) and
+/// gives it back afterwards, so concurrent runs never share a simulator and
+/// sequential runs reuse one: the pool grows to the peak number of runs of
+/// that partition in flight at once.
 class SimDevice final : public Device {
 public:
   const char *name() const override { return "sim"; }
+  bool runs(PartitionKind kind) const override {
+    return kind == PartitionKind::Npu;
+  }
   std::string check(const LoadedModel &model) const override {
-    if (model.pkg().hasNpuPartitions() && !model.target) {
+    if (model.pkg().hasNpuPartitions() && !model.target()) {
       return "the package has NPU partitions but no target config";
     }
     return "";
   }
-  Result<PartitionStats> run(const LoadedModel &model, size_t partition,
-                             const RunBuffers &buffers) override {
-    const Partition &part = model.pkg().partitions[partition];
-    if (part.kind == PartitionKind::Cpu) {
-      return runCpuPartition(model, partition, buffers);
+  Result<bool> prepare(const LoadedModel &model,
+                       const SessionConfig &config) override {
+    model_ = &model;
+    options_.trace = config.trace;
+    pools_.clear();
+    for (size_t p = 0; p < model.pkg().partitions.size(); ++p) {
+      pools_.push_back(std::make_unique<Pool>());
     }
-    return catchErrors([&] { return runNpu(model, partition, buffers); });
+    return true;
+  }
+  Result<PartitionResult> run(size_t partition,
+                              const RunBuffers &buffers) override {
+    return catchErrors([&] { return runNpu(partition, buffers); });
   }
 
 private:
-  PartitionStats runNpu(const LoadedModel &model, size_t index,
-                        const RunBuffers &buffers) {
-    auto start = std::chrono::steady_clock::now();
-    const Package &pkg = model.pkg();
-    const Partition &part = pkg.partitions[index];
-    std::string where = "partition " + std::to_string(index) +
-                        (part.name.empty() ? "" : " ('" + part.name + "')");
-    // One simulator per run: its memory is the run's private device memory,
-    // so concurrent runs never share state.
-    sim::Simulator sim(*model.target, {});
-    try {
-      for (const package::WeightLoad &w : part.weightLoads) {
-        sim.writeDram(w.address, pkg.weights + w.weightOffset, w.bytes);
-      }
-      for (size_t i = 0; i < part.inputs.size(); ++i) {
-        sim.writeDram(
-            part.inputAddresses[i], buffers.values[part.inputs[i]],
-            static_cast<size_t>(pkg.values[part.inputs[i]].byteSize()));
-      }
-    } catch (const Error &e) {
-      throw Error(where + ": copying to device memory: " + e.what());
-    }
-    Result<sim::Report> report = sim.run(part.program);
-    if (!report) {
-      throw Error(where + ": " + report.error());
-    }
-    try {
-      for (size_t i = 0; i < part.outputs.size(); ++i) {
-        sim.readDram(
-            part.outputAddresses[i], buffers.values[part.outputs[i]],
-            static_cast<size_t>(pkg.values[part.outputs[i]].byteSize()));
-      }
-    } catch (const Error &e) {
-      throw Error(where + ": copying from device memory: " + e.what());
-    }
-    PartitionStats stats;
-    stats.npu = true;
-    stats.cycles = report->cycles.count();
-    stats.simSeconds = report->seconds.value();
-    stats.macUtilization = report->macUtilization;
-    stats.dramBytes = report->dramBytes();
-    stats.wallSeconds = secondsSince(start);
-    return stats;
-  }
+  struct Pool {
+    std::mutex mutex;
+    std::vector<std::unique_ptr<sim::Simulator>> idle;
+  };
+
+  PartitionResult runNpu(size_t index, const RunBuffers &buffers);
+
+  const LoadedModel *model_ = nullptr;
+  sim::SimOptions options_;
+  std::vector<std::unique_ptr<Pool>> pools_; ///< per partition
 };
+
+PartitionResult SimDevice::runNpu(size_t index, const RunBuffers &buffers) {
+  auto start = std::chrono::steady_clock::now();
+  const Package &pkg = model_->pkg();
+  const Partition &part = pkg.partitions[index];
+  std::string where = partitionName(pkg, index);
+  Pool &pool = *pools_[index];
+  std::unique_ptr<sim::Simulator> sim;
+  {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    if (!pool.idle.empty()) {
+      sim = std::move(pool.idle.back());
+      pool.idle.pop_back();
+    }
+  }
+  uint64_t weightBytes = 0, toDevice = 0, toHost = 0;
+  double uploadSeconds = 0;
+  try {
+    if (!sim) {
+      auto uploadStart = std::chrono::steady_clock::now();
+      sim = std::make_unique<sim::Simulator>(*model_->target(), options_);
+      for (const package::WeightLoad &w : part.weightLoads) {
+        sim->writeDram(w.address, pkg.weights + w.weightOffset, w.bytes);
+        weightBytes += w.bytes;
+      }
+      uploadSeconds = secondsSince(uploadStart);
+    }
+    for (size_t i = 0; i < part.inputs.size(); ++i) {
+      size_t bytes = static_cast<size_t>(pkg.values[part.inputs[i]].byteSize());
+      sim->writeDram(part.inputAddresses[i], buffers.values[part.inputs[i]],
+                     bytes);
+      toDevice += bytes;
+    }
+  } catch (const Error &e) {
+    throw Error(where + ": copying to device memory: " + e.what());
+  }
+  Result<sim::Report> report = sim->run(part.program);
+  if (!report) {
+    // The simulator stopped part-way; it is not given back to the pool.
+    throw Error(where + ": " + report.error());
+  }
+  try {
+    for (size_t i = 0; i < part.outputs.size(); ++i) {
+      size_t bytes =
+          static_cast<size_t>(pkg.values[part.outputs[i]].byteSize());
+      sim->readDram(part.outputAddresses[i], buffers.values[part.outputs[i]],
+                    bytes);
+      toHost += bytes;
+    }
+  } catch (const Error &e) {
+    throw Error(where + ": copying from device memory: " + e.what());
+  }
+  PartitionResult result;
+  result.device = name();
+  if (options_.trace) {
+    result.traceJson = sim->traceJson();
+  }
+  {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    pool.idle.push_back(std::move(sim));
+  }
+  Counters &c = result.counters;
+  c.add("wall_seconds", secondsSince(start));
+  c.add("cycles", double(report->cycles.count()));
+  c.add("device_seconds", report->seconds.value());
+  c.add("mac_utilization", report->macUtilization);
+  c.add("dram_bytes", double(report->dramBytes()));
+  c.add("device_weight_bytes_written", double(weightBytes));
+  c.add("device_prepare_seconds", uploadSeconds);
+  c.add("host_to_device_bytes", double(toDevice));
+  c.add("device_to_host_bytes", double(toHost));
+  return result;
+}
 
 struct Registry {
   std::mutex mutex;

@@ -123,15 +123,36 @@ struct ModelImpl {
   }
 };
 
+/// A state buffer's storage in the session (see package::StateBuffer).
+struct StateSlot {
+  const package::StateBuffer *desc = nullptr;
+  AlignedBytes bytes;
+  size_t size = 0;
+  void reset(const Package &pkg) {
+    if (desc->initOffset >= 0) {
+      std::memcpy(bytes.get(), pkg.weights + desc->initOffset, size);
+    } else {
+      std::memset(bytes.get(), 0, size);
+    }
+  }
+};
+
 struct SessionImpl {
   std::shared_ptr<ModelImpl> model;
-  std::unique_ptr<rt::Device> device;
+  std::unique_ptr<rt::Device> device; ///< the requested one
+  std::unique_ptr<rt::Device> cpu;    ///< CPU partitions when device isn't
+  std::vector<rt::Device *> route;    ///< per partition
+  rt::SessionConfig config;
   tbb::task_arena arena;
   std::mutex inflightMutex;
   std::condition_variable idle;
   size_t inflight = 0; ///< async runs queued or executing
   std::mutex poolMutex;
   std::vector<AlignedBytes> pool; ///< free per-run blocks
+  /// State buffers, and the lock that orders the runs of a model that has
+  /// them: each run reads what the previous one left, so they take turns.
+  std::vector<StateSlot> states;
+  std::mutex stateMutex;
 
   explicit SessionImpl(int threads)
       : arena(threads > 0 ? threads : tbb::task_arena::automatic) {}
@@ -157,7 +178,58 @@ struct SessionImpl {
     std::lock_guard<std::mutex> lock(poolMutex);
     pool.push_back(std::move(block));
   }
+
+  StateSlot *findState(const char *name) {
+    for (StateSlot &s : states) {
+      if (name && s.desc->name == name) {
+        return &s;
+      }
+    }
+    return nullptr;
+  }
+  std::string describeStates() const {
+    std::string s;
+    for (const StateSlot &st : states) {
+      s += (s.empty() ? "" : ", ") + st.desc->name;
+    }
+    return s.empty() ? "none" : s;
+  }
 };
+
+/// One partition's figures of a completed execution.
+struct PartitionRecord {
+  std::string name;
+  std::string device;
+  rt::Counters counters;
+  std::string trace;
+};
+
+/// Run-level counters from the partitions': sums, except the cycle-weighted
+/// MAC utilization and the wall time, which is the whole execution's.
+rt::Counters summarize(const std::vector<PartitionRecord> &parts,
+                       double wallSeconds) {
+  rt::Counters total;
+  total.add("wall_seconds", wallSeconds);
+  total.add("partitions_run", double(parts.size()));
+  double npu = 0, weighted = 0, cycles = 0;
+  for (const PartitionRecord &p : parts) {
+    npu += p.device != "cpu";
+    cycles += p.counters.get("cycles");
+    weighted += p.counters.get("mac_utilization") * p.counters.get("cycles");
+  }
+  total.add("npu_partitions_run", npu);
+  for (const PartitionRecord &p : parts) {
+    for (const auto &[name, value] : p.counters.items) {
+      if (name != "wall_seconds" && name != "mac_utilization") {
+        total.add(name, value);
+      }
+    }
+  }
+  if (npu > 0) {
+    total.add("mac_utilization", cycles > 0 ? weighted / cycles : 0.0);
+  }
+  return total;
+}
 
 } // namespace
 
@@ -176,8 +248,8 @@ struct nuri_run_t {
   std::vector<void *> boundOutputs;
   std::vector<AlignedBytes> ownedOutputs;
   std::vector<const void *> results; ///< last completed execution
-  std::vector<rt::PartitionStats> partitionStats;
-  nuri_run_stats stats{};
+  std::vector<PartitionRecord> partitions;
+  rt::Counters counters;
   bool hasResults = false;
 
   std::mutex mutex;
@@ -188,8 +260,8 @@ struct nuri_run_t {
 
   void clearResults() {
     hasResults = false;
-    partitionStats.clear();
-    stats = nuri_run_stats{};
+    partitions.clear();
+    counters = rt::Counters();
   }
 
   /// The errors a caller can fix before anything runs.
@@ -240,26 +312,41 @@ struct nuri_run_t {
       }
     }
     buffers.scratch = block.get() + model.valueBytes;
+    std::unique_lock<std::mutex> stateLock(session->stateMutex,
+                                           std::defer_lock);
+    if (!session->states.empty()) {
+      stateLock.lock();
+      for (StateSlot &st : session->states) {
+        buffers.values[st.desc->input] = st.bytes.get();
+        if (st.desc->inPlace) {
+          buffers.values[st.desc->output] = st.bytes.get();
+        }
+      }
+    }
     nuri_status status = nullptr;
-    double weightedUtil = 0;
     for (size_t i = 0; i < p.partitions.size(); ++i) {
-      Result<rt::PartitionStats> s = session->device->run(model, i, buffers);
-      if (!s) {
-        status = makeStatus(NURI_EXECUTION_ERROR, s.error());
+      Result<rt::PartitionResult> r = session->route[i]->run(i, buffers);
+      if (!r) {
+        status = makeStatus(NURI_EXECUTION_ERROR, r.error());
         break;
       }
-      partitionStats.push_back(*s);
-      if (s->npu) {
-        ++stats.npu_partitions_run;
-        stats.sim_cycles += s->cycles;
-        stats.sim_seconds += s->simSeconds;
-        stats.sim_dram_bytes += s->dramBytes;
-        weightedUtil += s->macUtilization * double(s->cycles);
+      partitions.push_back({p.partitions[i].name, std::move(r->device),
+                            std::move(r->counters), std::move(r->traceJson)});
+    }
+    if (!status) {
+      // Copied states take the value the run computed.
+      for (StateSlot &st : session->states) {
+        if (!st.desc->inPlace) {
+          std::memcpy(st.bytes.get(), buffers.values[st.desc->output], st.size);
+        }
       }
+    }
+    if (stateLock.owns_lock()) {
+      stateLock.unlock();
     }
     session->releaseBlock(std::move(block));
     if (status) {
-      partitionStats.clear();
+      partitions.clear();
       return status;
     }
     // A model output that is also a model input passes straight through.
@@ -271,12 +358,10 @@ struct nuri_run_t {
       }
     }
     results.assign(outputPtrs.begin(), outputPtrs.end());
-    stats.partitions_run = partitionStats.size();
-    stats.sim_mac_utilization =
-        stats.sim_cycles ? weightedUtil / double(stats.sim_cycles) : 0.0;
-    stats.wall_seconds =
+    counters = summarize(
+        partitions,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
+            .count());
     hasResults = true;
     return nullptr;
   }
@@ -514,6 +599,8 @@ void nuri_session_options_initialize(nuri_session_options *options) {
   if (options) {
     options->device = "auto";
     options->threads = 0;
+    options->trace = 0;
+    options->profile = 0;
   }
 }
 
@@ -551,6 +638,52 @@ nuri_status nuri_session_create(nuri_model *model,
     auto impl = std::make_shared<SessionImpl>(options->threads);
     impl->model = model->impl;
     impl->device = std::move(*device);
+    impl->config.trace = options->trace != 0;
+    impl->config.profile = options->profile != 0;
+    // Each partition goes to the device that runs its kind: CPU partitions
+    // of a model on "sim" run on a cpu device of the session.
+    const Package &pkg = loaded.pkg();
+    for (const package::Partition &part : pkg.partitions) {
+      rt::Device *target = impl->device.get();
+      if (!target->runs(part.kind)) {
+        if (!impl->cpu) {
+          Result<std::unique_ptr<rt::Device>> cpu =
+              rt::createDevice("cpu", loaded);
+          if (!cpu) {
+            return makeStatus(NURI_NOT_FOUND, cpu.error());
+          }
+          impl->cpu = std::move(*cpu);
+        }
+        target = impl->cpu.get();
+        if (!target->runs(part.kind)) {
+          return makeStatus(NURI_UNSUPPORTED,
+                            "device '" + std::string(impl->device->name()) +
+                                "' cannot run " +
+                                package::partitionKindName(part.kind) +
+                                " partition '" + part.name + "'");
+        }
+      }
+      impl->route.push_back(target);
+    }
+    for (rt::Device *d : {impl->device.get(), impl->cpu.get()}) {
+      if (!d) {
+        continue;
+      }
+      Result<bool> prepared = d->prepare(loaded, impl->config);
+      if (!prepared) {
+        return makeStatus(NURI_EXECUTION_ERROR,
+                          "device '" + std::string(d->name()) +
+                              "': preparing the model: " + prepared.error());
+      }
+    }
+    for (const package::StateBuffer &st : pkg.states) {
+      StateSlot slot;
+      slot.desc = &st;
+      slot.size = static_cast<size_t>(st.byteSize());
+      slot.bytes = allocateAligned(slot.size);
+      slot.reset(pkg);
+      impl->states.push_back(std::move(slot));
+    }
     *out_session = new nuri_session_t{std::move(impl)};
     return nullptr;
   });
@@ -842,44 +975,257 @@ nuri_status nuri_run_get_output(nuri_run *run, const char *name,
   });
 }
 
-nuri_status nuri_run_get_stats(const nuri_run *run, nuri_run_stats *out_stats) {
+} // extern "C"
+
+namespace {
+
+nuri_status checkCompleted(const nuri_run *run, const char *what) {
+  if (!run) {
+    return makeStatus(NURI_INVALID_ARGUMENT, "run must not be NULL");
+  }
+  if (isRunning(const_cast<nuri_run *>(run))) {
+    return busy(what);
+  }
+  if (!run->hasResults) {
+    return makeStatus(NURI_INVALID_ARGUMENT,
+                      std::string(what) +
+                          ": the run has not completed an execution");
+  }
+  return nullptr;
+}
+
+nuri_status counterAt(const rt::Counters &counters, size_t index,
+                      nuri_counter *out_counter) {
+  if (!out_counter) {
+    return makeStatus(NURI_INVALID_ARGUMENT, "out_counter must not be NULL");
+  }
+  if (index >= counters.items.size()) {
+    return makeStatus(NURI_INVALID_ARGUMENT,
+                      "counter index " + std::to_string(index) +
+                          " is out of range (" +
+                          std::to_string(counters.items.size()) + ")");
+  }
+  out_counter->name = counters.items[index].first.c_str();
+  out_counter->value = counters.items[index].second;
+  return nullptr;
+}
+
+nuri_status partitionAt(const nuri_run *run, size_t index, const char *what,
+                        const PartitionRecord **out) {
+  if (nuri_status s = checkCompleted(run, what)) {
+    return s;
+  }
+  if (index >= run->partitions.size()) {
+    return makeStatus(NURI_INVALID_ARGUMENT,
+                      std::string(what) + ": partition index " +
+                          std::to_string(index) + " is out of range (" +
+                          std::to_string(run->partitions.size()) +
+                          " partitions ran)");
+  }
+  *out = &run->partitions[index];
+  return nullptr;
+}
+
+} // namespace
+
+extern "C" {
+
+size_t nuri_run_counter_count(const nuri_run *run) {
+  if (!run || isRunning(const_cast<nuri_run *>(run)) || !run->hasResults) {
+    return 0;
+  }
+  return run->counters.items.size();
+}
+
+nuri_status nuri_run_get_counter(const nuri_run *run, size_t index,
+                                 nuri_counter *out_counter) {
   return guard([&]() -> nuri_status {
-    if (!run || !out_stats) {
+    if (nuri_status s = checkCompleted(run, "nuri_run_get_counter")) {
+      return s;
+    }
+    return counterAt(run->counters, index, out_counter);
+  });
+}
+
+nuri_status nuri_run_find_counter(const nuri_run *run, const char *name,
+                                  double *out_value) {
+  return guard([&]() -> nuri_status {
+    if (nuri_status s = checkCompleted(run, "nuri_run_find_counter")) {
+      return s;
+    }
+    if (!name || !out_value) {
       return makeStatus(NURI_INVALID_ARGUMENT,
-                        "run and out_stats must not be NULL");
+                        "name and out_value must not be NULL");
     }
-    if (isRunning(const_cast<nuri_run *>(run))) {
-      return busy("nuri_run_get_stats");
+    for (const auto &[n, v] : run->counters.items) {
+      if (n == name) {
+        *out_value = v;
+        return nullptr;
+      }
     }
-    *out_stats = run->stats;
+    return makeStatus(NURI_NOT_FOUND,
+                      std::string("no counter '") + name + "' in this run");
+  });
+}
+
+size_t nuri_run_partition_count(const nuri_run *run) {
+  if (!run || isRunning(const_cast<nuri_run *>(run)) || !run->hasResults) {
+    return 0;
+  }
+  return run->partitions.size();
+}
+
+nuri_status nuri_run_get_partition_info(const nuri_run *run, size_t index,
+                                        nuri_partition_info *out_info) {
+  return guard([&]() -> nuri_status {
+    const PartitionRecord *p = nullptr;
+    if (nuri_status s =
+            partitionAt(run, index, "nuri_run_get_partition_info", &p)) {
+      return s;
+    }
+    if (!out_info) {
+      return makeStatus(NURI_INVALID_ARGUMENT, "out_info must not be NULL");
+    }
+    out_info->name = p->name.c_str();
+    out_info->device = p->device.c_str();
+    out_info->counter_count = p->counters.items.size();
+    out_info->trace_json = p->trace.c_str();
     return nullptr;
   });
 }
 
-nuri_status nuri_run_get_partition_stats(const nuri_run *run, size_t index,
-                                         nuri_partition_stats *out_stats) {
+nuri_status nuri_run_get_partition_counter(const nuri_run *run,
+                                           size_t partition, size_t index,
+                                           nuri_counter *out_counter) {
   return guard([&]() -> nuri_status {
-    if (!run || !out_stats) {
+    const PartitionRecord *p = nullptr;
+    if (nuri_status s =
+            partitionAt(run, partition, "nuri_run_get_partition_counter", &p)) {
+      return s;
+    }
+    return counterAt(p->counters, index, out_counter);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// State buffers
+//===----------------------------------------------------------------------===//
+
+size_t nuri_model_state_count(const nuri_model *model) {
+  return model ? model->impl->pkg().states.size() : 0;
+}
+
+nuri_status nuri_model_state_info(const nuri_model *model, size_t index,
+                                  nuri_tensor_info *out_info) {
+  return guard([&]() -> nuri_status {
+    if (!model || !out_info) {
       return makeStatus(NURI_INVALID_ARGUMENT,
-                        "run and out_stats must not be NULL");
+                        "model and out_info must not be NULL");
     }
-    if (isRunning(const_cast<nuri_run *>(run))) {
-      return busy("nuri_run_get_partition_stats");
+    const Package &p = model->impl->pkg();
+    if (index >= p.states.size()) {
+      return makeStatus(NURI_INVALID_ARGUMENT,
+                        "state index " + std::to_string(index) +
+                            " is out of range (" +
+                            std::to_string(p.states.size()) + ")");
     }
-    if (index >= run->partitionStats.size()) {
-      return makeStatus(
-          NURI_INVALID_ARGUMENT,
-          "partition index " + std::to_string(index) + " is out of range (" +
-              std::to_string(run->partitionStats.size()) + " partitions ran)");
+    const package::StateBuffer &st = p.states[index];
+    nuri_tensor_info info{};
+    info.name = st.name.c_str();
+    info.dtype = static_cast<nuri_dtype>(st.dtype);
+    info.rank = st.shape.size();
+    info.shape = st.shape.data();
+    info.byte_size = static_cast<size_t>(st.byteSize());
+    info.quant_axis = -1;
+    *out_info = info;
+    return nullptr;
+  });
+}
+
+} // extern "C"
+
+namespace {
+
+/// The state `name` of `session` with `byte_size` checked against it.
+nuri_status findState(nuri_session *session, const char *name, size_t bytes,
+                      bool checkBytes, StateSlot **out) {
+  if (!session) {
+    return makeStatus(NURI_INVALID_ARGUMENT, "session must not be NULL");
+  }
+  StateSlot *st = session->impl->findState(name);
+  if (!st) {
+    return makeStatus(
+        NURI_NOT_FOUND,
+        std::string("unknown state '") + (name ? name : "") +
+            "'; the model's states are: " + session->impl->describeStates());
+  }
+  if (checkBytes && bytes != st->size) {
+    return makeStatus(NURI_INVALID_ARGUMENT,
+                      "state '" + st->desc->name + "': byte_size " +
+                          std::to_string(bytes) + " does not match " +
+                          typeString(st->desc->dtype, st->desc->shape.data(),
+                                     st->desc->shape.size()) +
+                          " (" + std::to_string(st->size) + " bytes)");
+  }
+  *out = st;
+  return nullptr;
+}
+
+} // namespace
+
+extern "C" {
+
+nuri_status nuri_session_read_state(nuri_session *session, const char *name,
+                                    void *data, size_t byte_size) {
+  return guard([&]() -> nuri_status {
+    StateSlot *st = nullptr;
+    if (nuri_status s = findState(session, name, byte_size, true, &st)) {
+      return s;
     }
-    const rt::PartitionStats &s = run->partitionStats[index];
-    out_stats->name = run->pkg().partitions[index].name.c_str();
-    out_stats->device = s.npu ? "sim" : "cpu";
-    out_stats->wall_seconds = s.wallSeconds;
-    out_stats->sim_cycles = s.cycles;
-    out_stats->sim_seconds = s.simSeconds;
-    out_stats->sim_mac_utilization = s.macUtilization;
-    out_stats->sim_dram_bytes = s.dramBytes;
+    if (!data && byte_size) {
+      return makeStatus(NURI_INVALID_ARGUMENT, "data must not be NULL");
+    }
+    std::lock_guard<std::mutex> lock(session->impl->stateMutex);
+    std::memcpy(data, st->bytes.get(), st->size);
+    return nullptr;
+  });
+}
+
+nuri_status nuri_session_write_state(nuri_session *session, const char *name,
+                                     const void *data, size_t byte_size) {
+  return guard([&]() -> nuri_status {
+    StateSlot *st = nullptr;
+    if (nuri_status s = findState(session, name, byte_size, true, &st)) {
+      return s;
+    }
+    if (!data && byte_size) {
+      return makeStatus(NURI_INVALID_ARGUMENT, "data must not be NULL");
+    }
+    std::lock_guard<std::mutex> lock(session->impl->stateMutex);
+    std::memcpy(st->bytes.get(), data, st->size);
+    return nullptr;
+  });
+}
+
+nuri_status nuri_session_reset_state(nuri_session *session, const char *name) {
+  return guard([&]() -> nuri_status {
+    if (!session) {
+      return makeStatus(NURI_INVALID_ARGUMENT, "session must not be NULL");
+    }
+    SessionImpl &impl = *session->impl;
+    if (!name) {
+      std::lock_guard<std::mutex> lock(impl.stateMutex);
+      for (StateSlot &st : impl.states) {
+        st.reset(impl.model->pkg());
+      }
+      return nullptr;
+    }
+    StateSlot *st = nullptr;
+    if (nuri_status s = findState(session, name, 0, false, &st)) {
+      return s;
+    }
+    std::lock_guard<std::mutex> lock(impl.stateMutex);
+    st->reset(impl.model->pkg());
     return nullptr;
   });
 }

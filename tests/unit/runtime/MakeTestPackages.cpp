@@ -1,7 +1,9 @@
 //===- MakeTestPackages.cpp - Writes the test packages to a directory -----===//
 //
 // nuri-make-test-packages DIR: cpu.nuri (a matmul/mul/add graph),
-// softmax.nuri (one NPU partition), mixed.nuri (CPU -> NPU -> CPU) and
+// softmax.nuri (one NPU partition), mixed.nuri (CPU -> NPU -> CPU),
+// weights.nuri (softmax with a weight upload), state.nuri (a CPU partition
+// accumulating into a state buffer) and
 // two broken copies of cpu.nuri (corrupt.nuri, truncated.nuri), for
 // the CLI and install tests, which cannot build packages themselves.
 //
@@ -36,7 +38,10 @@ int main(int argc, char **argv) {
       writeBytes(dir + "/truncated.nuri", truncated) &&
       writeBytes(dir + "/softmax.nuri",
                  nuri::test::buildSoftmaxPackage(false)) &&
-      writeBytes(dir + "/mixed.nuri", nuri::test::buildSoftmaxPackage(true));
+      writeBytes(dir + "/mixed.nuri", nuri::test::buildSoftmaxPackage(true)) &&
+      writeBytes(dir + "/weights.nuri",
+                 nuri::test::buildSoftmaxPackage(false, 4096)) &&
+      writeBytes(dir + "/state.nuri", nuri::test::buildAccumulatePackage(true));
   if (!ok) {
     std::fprintf(stderr, "cannot write into %s\n", dir.c_str());
     return 1;

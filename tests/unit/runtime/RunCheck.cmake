@@ -30,6 +30,17 @@ nuri_expect(0 "\"sim\": {;\"cycles\": [1-9];\"seconds\": ;\"mac_utilization\": ;
 # A CPU-only package on sim: honest zeros.
 nuri_expect(0 "\"cycles\": 0,;\"npu_partitions\": 0"
             run ${OUT}/cpu.nuri --device sim --json)
+# One session, three runs: only the first uploads the weights.
+nuri_expect(0 "run 0: [0-9.]+ ms, 4096 weight bytes written to the device;run 1: [0-9.]+ ms, 0 weight bytes;run 2: [0-9.]+ ms, 0 weight bytes"
+            run ${OUT}/weights.nuri --device sim --repeat 3)
+nuri_expect(0 "\"runs\": ;\"device_weight_bytes_written\": 4096,;\"device_weight_bytes_written\": 0,;\"host_to_device_bytes\": 131072;\"run\": 2"
+            run ${OUT}/weights.nuri --device sim --repeat 3 --json)
+nuri_expect(1 "--repeat must be at least 1"
+            run ${OUT}/weights.nuri --device sim --repeat 0)
+nuri_expect(0 "cpu ops by wall time:\n  (add|mul|matmul) "
+            run ${OUT}/cpu.nuri --device cpu --profile)
+nuri_expect(0 "states:\n  acc: \\[2,3\\] f32 zeros, 'acc' -> 'acc_next' in place"
+            inspect ${OUT}/state.nuri)
 nuri_expect(0 "on device cpu;h: \\[2,4\\] f32;-> ${OUT}/o/y.npy"
             run ${OUT}/cpu.nuri --device cpu --output-dir ${OUT}/o)
 if(NOT EXISTS ${OUT}/o/h.npy OR NOT EXISTS ${OUT}/o/y.npy)

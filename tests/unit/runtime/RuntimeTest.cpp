@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 using namespace nuri;
 
@@ -40,7 +41,7 @@ std::string writeTemp(const std::string &name,
 
 TEST(RuntimeC, VersionAndDevices) {
   EXPECT_EQ(nuri_version(), NURI_RUNTIME_VERSION);
-  EXPECT_STREQ(nuri_version_string(), "0.1.0");
+  EXPECT_STREQ(nuri_version_string(), "1.0.0");
   std::vector<std::string> names;
   for (size_t i = 0; i < nuri_device_count(); ++i) {
     names.push_back(nuri_device_name(i));
@@ -196,15 +197,18 @@ TEST(RuntimeCpp, CpuRunMatchesReference) {
     EXPECT_FLOAT_EQ(hv.as<float>()[i], h[i]) << i;
     EXPECT_FLOAT_EQ(yv.as<float>()[i], y[i]) << i;
   }
-  nuri_run_stats stats = run.stats();
-  EXPECT_EQ(stats.partitions_run, 1u);
-  EXPECT_EQ(stats.npu_partitions_run, 0u);
-  EXPECT_EQ(stats.sim_cycles, 0u);
-  EXPECT_GT(stats.wall_seconds, 0.0);
+  Counters stats = run.counters();
+  EXPECT_EQ(stats.get("partitions_run"), 1.0);
+  EXPECT_EQ(stats.get("npu_partitions_run"), 0.0);
+  // The cpu device reports no simulator figures, not zeros.
+  EXPECT_FALSE(stats.has("cycles"));
+  EXPECT_GT(stats.get("wall_seconds"), 0.0);
   std::vector<PartitionStats> parts = run.partitionStats();
   ASSERT_EQ(parts.size(), 1u);
   EXPECT_EQ(parts[0].name, "main");
   EXPECT_EQ(parts[0].device, "cpu");
+  EXPECT_GT(parts[0].wallSeconds(), 0.0);
+  EXPECT_TRUE(parts[0].traceJson.empty());
 
   // Zero copy: a bound output is written in place.
   float yOut[8] = {};
@@ -231,10 +235,13 @@ TEST(RuntimeCpp, SimPackageWithoutNpuPartitionsReportsZeroCycles) {
   float x[6] = {1, 2, 3, 4, 5, 6};
   run.bindInput("x", TensorRef::of(x, {2, 3}));
   SKIP_WITHOUT_KERNELS(run.execute());
-  nuri_run_stats stats = run.stats();
-  EXPECT_EQ(stats.npu_partitions_run, 0u);
-  EXPECT_EQ(stats.sim_cycles, 0u);
-  EXPECT_EQ(stats.sim_dram_bytes, 0u);
+  Counters stats = run.counters();
+  EXPECT_EQ(stats.get("npu_partitions_run"), 0.0);
+  EXPECT_EQ(stats.get("cycles"), 0.0);
+  EXPECT_EQ(stats.get("dram_bytes"), 0.0);
+  // The CPU partition went to the session's cpu device.
+  ASSERT_EQ(run.partitionStats().size(), 1u);
+  EXPECT_EQ(run.partitionStats()[0].device, "cpu");
 }
 
 std::vector<uint16_t> randomBf16(size_t n, uint32_t seed) {
@@ -274,20 +281,206 @@ TEST(RuntimeCpp, SimRunsNpuPartition) {
     float got = isa::bf16ToF32(p.as<uint16_t>()[i]);
     ASSERT_NEAR(got, expect[i], 1e-2 * expect[i] + 1e-6) << i;
   }
-  nuri_run_stats stats = run.stats();
-  EXPECT_EQ(stats.npu_partitions_run, 1u);
-  EXPECT_GT(stats.sim_cycles, 0u);
-  EXPECT_GT(stats.sim_seconds, 0.0);
+  Counters stats = run.counters();
+  EXPECT_EQ(stats.get("npu_partitions_run"), 1.0);
+  EXPECT_GT(stats.get("cycles"), 0.0);
+  EXPECT_GT(stats.get("device_seconds"), 0.0);
   // The program reads X and writes Y once: 2 x 128 KiB.
-  EXPECT_EQ(stats.sim_dram_bytes, 2u * 128 * 512 * 2);
-  EXPECT_GE(stats.sim_mac_utilization, 0.0);
+  EXPECT_EQ(stats.get("dram_bytes"), 2.0 * 128 * 512 * 2);
+  EXPECT_GE(stats.get("mac_utilization"), 0.0);
+  EXPECT_EQ(stats.get("host_to_device_bytes"), 128.0 * 512 * 2);
+  EXPECT_EQ(stats.get("device_to_host_bytes"), 128.0 * 512 * 2);
   std::vector<PartitionStats> parts = run.partitionStats();
   ASSERT_EQ(parts.size(), 1u);
   EXPECT_EQ(parts[0].device, "sim");
-  EXPECT_EQ(parts[0].simCycles, stats.sim_cycles);
-  EXPECT_EQ(parts[0].simDramBytes, stats.sim_dram_bytes);
-  EXPECT_DOUBLE_EQ(parts[0].simSeconds, stats.sim_seconds);
-  EXPECT_DOUBLE_EQ(parts[0].simMacUtilization, stats.sim_mac_utilization);
+  for (const char *name : {"cycles", "dram_bytes", "device_seconds",
+                           "mac_utilization", "host_to_device_bytes"}) {
+    EXPECT_DOUBLE_EQ(parts[0].counters.get(name), stats.get(name)) << name;
+  }
+  // Through the C API too.
+  double cycles = 0;
+  nuri_status s = nuri_run_find_counter(run.get(), "cycles", &cycles);
+  EXPECT_EQ(s, nullptr);
+  EXPECT_EQ(cycles, stats.get("cycles"));
+  s = nuri_run_find_counter(run.get(), "no_such_counter", &cycles);
+  EXPECT_EQ(nuri_status_get_code(s), NURI_NOT_FOUND);
+  nuri_status_release(s);
+  nuri_counter c;
+  s = nuri_run_get_counter(run.get(), 999, &c);
+  EXPECT_EQ(nuri_status_get_code(s), NURI_INVALID_ARGUMENT);
+  nuri_status_release(s);
+}
+
+TEST(RuntimeCpp, SimLoadsWeightsOncePerSession) {
+  std::vector<uint8_t> bytes = test::buildSoftmaxPackage(false, 4096);
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  Session session(model, "sim");
+  std::vector<uint16_t> x = randomBf16(128 * 512, 3);
+  nuri::Run run = session.newRun();
+  run.bindInput("x_bf16",
+                TensorRef{NURI_DTYPE_BF16, {128, 512}, x.data(), x.size() * 2});
+  std::vector<uint16_t> first;
+  double firstCycles = 0;
+  for (int i = 0; i < 3; ++i) {
+    run.execute();
+    Counters c = run.counters();
+    // Only the session's first run uploads the weights.
+    EXPECT_EQ(c.get("device_weight_bytes_written"), i == 0 ? 4096.0 : 0.0)
+        << "run " << i;
+    EXPECT_EQ(c.get("device_prepare_seconds") > 0, i == 0) << "run " << i;
+    const uint16_t *p = run.output("p_bf16").as<uint16_t>();
+    if (i == 0) {
+      first.assign(p, p + x.size());
+      firstCycles = c.get("cycles");
+    } else {
+      // The device state carried over changes nothing a run computes.
+      EXPECT_EQ(std::vector<uint16_t>(p, p + x.size()), first) << "run " << i;
+      EXPECT_EQ(c.get("cycles"), firstCycles) << "run " << i;
+    }
+  }
+  // A new session prepares its own device memory.
+  Session other(model, "sim");
+  nuri::Run again = other.newRun();
+  again.bindInput(
+      "x_bf16", TensorRef{NURI_DTYPE_BF16, {128, 512}, x.data(), x.size() * 2});
+  again.execute();
+  EXPECT_EQ(again.counters().get("device_weight_bytes_written"), 4096.0);
+}
+
+TEST(RuntimeCpp, TraceIsASessionOption) {
+  std::vector<uint8_t> bytes = test::buildSoftmaxPackage(false);
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  SessionOptions options;
+  options.trace = true;
+  Session session(model, "sim", options);
+  std::vector<uint16_t> x = randomBf16(128 * 512, 5);
+  nuri::Run run = session.newRun();
+  run.bindInput("x_bf16",
+                TensorRef{NURI_DTYPE_BF16, {128, 512}, x.data(), x.size() * 2});
+  run.execute();
+  std::vector<PartitionStats> parts = run.partitionStats();
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_NE(parts[0].traceJson.find("traceEvents"), std::string::npos);
+  // Without the option nothing is recorded.
+  Session plain(model, "sim");
+  nuri::Run quiet = plain.newRun();
+  quiet.bindInput(
+      "x_bf16", TensorRef{NURI_DTYPE_BF16, {128, 512}, x.data(), x.size() * 2});
+  quiet.execute();
+  EXPECT_TRUE(quiet.partitionStats()[0].traceJson.empty());
+  EXPECT_EQ(quiet.counters().get("cycles"), run.counters().get("cycles"));
+}
+
+void checkAccumulate(bool inPlace) {
+  std::vector<uint8_t> bytes = test::buildAccumulatePackage(inPlace);
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  std::vector<TensorInfo> states = model.states();
+  ASSERT_EQ(states.size(), 1u);
+  EXPECT_EQ(states[0].name, "acc");
+  EXPECT_EQ(states[0].shape, (std::vector<int64_t>{2, 3}));
+  // The state's values are not model I/O.
+  ASSERT_EQ(model.inputs().size(), 1u);
+  EXPECT_EQ(model.inputs()[0].name, "x");
+  ASSERT_EQ(model.outputs().size(), 1u);
+  EXPECT_EQ(model.outputs()[0].name, "y");
+
+  for (const char *device : {"cpu", "sim"}) {
+    SCOPED_TRACE(device);
+    Session session(model, device);
+    EXPECT_EQ(session.readState<float>("acc"), std::vector<float>(6, 0.0f));
+    nuri::Run run = session.newRun();
+    float x[6] = {1, -2, 0.5f, 3, 0.25f, -1};
+    run.bindInput("x", TensorRef::of(x, {2, 3}));
+    for (int k = 1; k <= 3; ++k) {
+      SKIP_WITHOUT_KERNELS(run.execute());
+      const float *y = run.output("y").as<float>();
+      std::vector<float> acc = session.readState<float>("acc");
+      for (int i = 0; i < 6; ++i) {
+        EXPECT_FLOAT_EQ(acc[i], float(k) * x[i]) << "run " << k << " " << i;
+        EXPECT_FLOAT_EQ(y[i], 2.0f * float(k) * x[i])
+            << "run " << k << " " << i;
+      }
+    }
+    session.resetState("acc");
+    EXPECT_EQ(session.readState<float>("acc"), std::vector<float>(6, 0.0f));
+    run.execute();
+    EXPECT_FLOAT_EQ(run.output("y").as<float>()[0], 2.0f * x[0]);
+    // Written by the caller, e.g. a cache restored from elsewhere.
+    std::vector<float> seed(6, 10.0f);
+    session.writeState("acc", seed.data(), seed.size() * 4);
+    run.execute();
+    EXPECT_FLOAT_EQ(session.readState<float>("acc")[1], 10.0f + x[1]);
+    session.resetState(); // all states
+    EXPECT_EQ(session.readState<float>("acc"), std::vector<float>(6, 0.0f));
+    // Sessions do not share state.
+    Session other(model, device);
+    EXPECT_EQ(other.readState<float>("acc"), std::vector<float>(6, 0.0f));
+  }
+}
+
+TEST(RuntimeCpp, StateAccumulatesInPlaceAcrossRuns) { checkAccumulate(true); }
+
+TEST(RuntimeCpp, StateAccumulatesByCopyAcrossRuns) { checkAccumulate(false); }
+
+TEST(RuntimeCpp, StateInitialValueAndErrors) {
+  std::vector<uint8_t> bytes = test::buildAccumulatePackage(true, true);
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  Session session(model, "cpu");
+  std::vector<float> acc = session.readState<float>("acc");
+  EXPECT_EQ(acc, (std::vector<float>{100, 200, 300, 400, 500, 600}));
+  std::vector<float> zeros(6, 0.0f);
+  session.writeState("acc", zeros.data(), 24);
+  session.resetState("acc");
+  EXPECT_EQ(session.readState<float>("acc")[5], 600.0f);
+
+  float small[2];
+  try {
+    session.readState("acc", small, sizeof(small));
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_EQ(e.code(), NURI_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(e.what()).find("byte_size 8 does not match"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    session.resetState("kv");
+    FAIL();
+  } catch (const Exception &e) {
+    EXPECT_EQ(e.code(), NURI_NOT_FOUND);
+    EXPECT_NE(std::string(e.what()).find("states are: acc"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(RuntimeCpp, StateRunsTakeTurnsAcrossThreads) {
+  std::vector<uint8_t> bytes = test::buildAccumulatePackage(true);
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  Session session(model, "cpu");
+  constexpr int kThreads = 4, kRuns = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      try {
+        nuri::Run run = session.newRun();
+        float x[6] = {1, 1, 1, 1, 1, 1};
+        run.bindInput("x", TensorRef::of(x, {2, 3}));
+        for (int i = 0; i < kRuns; ++i) {
+          run.execute();
+        }
+      } catch (const std::exception &) {
+        ++failures;
+      }
+    });
+  }
+  for (std::thread &t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  // Every run added 1 to every element: none was lost to a race.
+  EXPECT_EQ(session.readState<float>("acc"),
+            std::vector<float>(6, float(kThreads * kRuns)));
 }
 
 TEST(RuntimeCpp, SimMovesTensorsBetweenCpuAndNpu) {

@@ -100,7 +100,12 @@ struct CpuModel {
 /// partitions cast an f32 input "x" to bf16 before and the result back to
 /// f32 "probs" after; otherwise the input "x_bf16" and output "p_bf16" are
 /// bf16.
-inline std::vector<uint8_t> buildSoftmaxPackage(bool mixed) {
+///
+/// With `weightBytes`, the NPU partition also loads that many bytes of
+/// weights into DRAM at 0x100000, where the program never looks: a package
+/// whose device upload the tests can count.
+inline std::vector<uint8_t> buildSoftmaxPackage(bool mixed,
+                                                size_t weightBytes = 0) {
   using graph::DType;
   Result<isa::Program> program =
       isa::assembleFile(NURI_SOURCE_DIR "/examples/programs/softmax.nasm");
@@ -120,8 +125,17 @@ inline std::vector<uint8_t> buildSoftmaxPackage(bool mixed) {
   }
   package::ValueDesc xin{"x_bf16", DType::BF16, shape, {}};
   package::ValueDesc pout{"p_bf16", DType::BF16, shape, {}};
-  builder.addNpuPartition(program.value(), {{xin, 0x0}}, {{pout, 0x40000}}, {},
-                          "softmax");
+  std::vector<package::WeightLoad> loads;
+  if (weightBytes) {
+    std::vector<uint8_t> w(weightBytes);
+    for (size_t i = 0; i < w.size(); ++i) {
+      w[i] = uint8_t(i * 31);
+    }
+    loads.push_back(
+        {builder.appendWeights(w.data(), w.size()), w.size(), 0x100000});
+  }
+  builder.addNpuPartition(program.value(), {{xin, 0x0}}, {{pout, 0x40000}},
+                          loads, "softmax");
   if (mixed) {
     graph::Graph out;
     out.tensors = {tensor("p_bf16", DType::BF16, shape),
@@ -131,6 +145,37 @@ inline std::vector<uint8_t> buildSoftmaxPackage(bool mixed) {
     out.outputs = {1};
     builder.addCpuPartition(out, "to_f32");
   }
+  return builder.build().value();
+}
+
+/// A CPU partition that accumulates its input into a state buffer:
+/// acc_next = acc + x (x [2,3] f32), y = 2 * acc_next. The state "acc"
+/// binds "acc" (run start) and "acc_next" (run end), in place or copied;
+/// `init` gives it an initial value from the weights instead of zeros.
+inline std::vector<uint8_t> buildAccumulatePackage(bool inPlace,
+                                                   bool init = false) {
+  using graph::DType;
+  graph::Graph g;
+  g.tensors = {
+      tensor("x", DType::F32, {2, 3}), tensor("acc", DType::F32, {2, 3}),
+      tensor("acc_next", DType::F32, {2, 3}), tensor("two", DType::F32, {1}, 0),
+      tensor("y", DType::F32, {2, 3})};
+  g.ops = {op("add", {1, 0}, {2}), op("mul", {2, 3}, {4})};
+  g.inputs = {0, 1};
+  g.outputs = {2, 4};
+  std::vector<uint8_t> weights(128, 0);
+  float two = 2.0f;
+  std::memcpy(weights.data(), &two, 4);
+  for (int i = 0; i < 6; ++i) {
+    float v = float(i + 1) * 100.0f; // the initial value, when asked for
+    std::memcpy(weights.data() + 64 + 4 * i, &v, 4);
+  }
+  package::PackageBuilder builder;
+  builder.setProducer("test");
+  builder.setWeights(weights);
+  builder.addCpuPartition(g, "accumulate");
+  builder.addState(
+      {"acc", DType::F32, {2, 3}, "acc", "acc_next", inPlace, init ? 64 : -1});
   return builder.build().value();
 }
 

@@ -86,6 +86,18 @@ std::string runKernel(const graph::Op &op,
                       const std::vector<TensorView> &outputs,
                       KernelCache *cache);
 
+/// A kernel entry point, as resolveKernel returns it.
+using KernelFn = std::string (*)(const graph::Op &op,
+                                 const std::vector<TensorView> &inputs,
+                                 const std::vector<TensorView> &outputs,
+                                 KernelCache *cache);
+/// The kernel family that runs `op` (elementwise, data movement,
+/// normalization, linear algebra, ONNX), chosen from its kind once, when a
+/// model is prepared, so that runs do not compare op-kind strings per op.
+/// Calling it is runKernel(op, ...). Null when no kernel exists;
+/// runKernel's message then says why.
+KernelFn resolveKernel(const graph::Op &op);
+
 } // namespace nuri::cpu
 
 #endif // NURI_CPU_KERNELS_H

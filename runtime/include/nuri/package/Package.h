@@ -20,6 +20,7 @@
 #include "nuri/graph/Graph.h"
 #include "nuri/isa/Program.h"
 #include "nuri/isa/Result.h"
+#include "nuri/target/Target.h"
 
 #include <cstdint>
 #include <memory>
@@ -33,7 +34,8 @@ constexpr char kMagic[8] = {'N', 'U', 'R', 'I', 'P', 'K', 'G', '\0'};
 /// A reader accepts its own major version and any minor version: minor
 /// versions only add section kinds, which older readers skip.
 constexpr uint16_t kVersionMajor = 1;
-constexpr uint16_t kVersionMinor = 0;
+/// 1.1 added the State section.
+constexpr uint16_t kVersionMinor = 1;
 constexpr uint64_t kHeaderBytes = 64;
 constexpr uint64_t kSectionEntryBytes = 32;
 /// Every section starts on this boundary, so weights can be used in place
@@ -50,6 +52,7 @@ enum class SectionKind : uint32_t {
   MemoryPlan = 6, ///< one per NPU partition: tensor -> DRAM address
   Weights = 7,    ///< the weight blob (TensorDesc::dataOffset points here)
   Target = 8,     ///< the target config YAML, as loaded by NuriTarget
+  State = 9,      ///< state buffers that persist across runs (format 1.1)
 };
 const char *sectionKindName(SectionKind kind);
 
@@ -102,6 +105,31 @@ struct Partition {
   std::vector<WeightLoad> weightLoads;
 };
 
+/// A buffer the session keeps across runs (the KV cache of a decoder). At
+/// the start of a run the value `input` is the buffer's contents; at the end
+/// the buffer takes the contents of the value `output`. With `inPlace` the
+/// value `output` lives in the buffer itself (no copy): the partition that
+/// writes it updates the state where it stands, reading `input` from the
+/// same bytes, so it must read every element before it overwrites it (an
+/// elementwise accumulate, or a cache written only at new positions).
+/// Otherwise `output` has its own buffer and is copied in after the run.
+struct StateBuffer {
+  std::string name;
+  graph::DType dtype = graph::DType::F32;
+  std::vector<int64_t> shape;
+  int32_t input = -1;  ///< value id: read by partitions, written by none
+  int32_t output = -1; ///< value id: written by a partition
+  bool inPlace = false;
+  /// Initial contents (and those after a reset): weights[initOffset, +size)
+  /// or, for -1, zeros.
+  int64_t initOffset = -1;
+
+  int64_t byteSize() const {
+    return graph::elementCount(shape) *
+           static_cast<int64_t>(graph::dtypeSize(dtype));
+  }
+};
+
 /// A decoded package. `weights` points into the bytes it was read from (the
 /// caller keeps them alive; see PackageFile).
 struct Package {
@@ -110,10 +138,14 @@ struct Package {
   std::string producer;
   std::string targetName; ///< "cpu" for packages with no NPU partition
   std::string targetYaml; ///< empty when no NPU partition needs it
+  /// The target config, parsed once by the reader (null without a target
+  /// section); the runtime uses it and never parses the YAML again.
+  std::shared_ptr<const target::Target> target;
   std::vector<ValueDesc> values;
   std::vector<int32_t> inputs;  ///< value ids of the model inputs, in order
   std::vector<int32_t> outputs; ///< value ids of the model outputs, in order
   std::vector<Partition> partitions; ///< in execution order
+  std::vector<StateBuffer> states;
   const uint8_t *weights = nullptr;
   uint64_t weightBytes = 0;
   uint64_t fileBytes = 0;
@@ -209,6 +241,19 @@ public:
                        std::vector<WeightLoad> weightLoads,
                        std::string name = "");
 
+  struct StateSpec {
+    std::string name;
+    graph::DType dtype = graph::DType::F32;
+    std::vector<int64_t> shape;
+    std::string input;  ///< value read at run start (no partition writes it)
+    std::string output; ///< value written by a partition, kept at run end
+    bool inPlace = false;
+    int64_t initOffset = -1; ///< in the weight blob; -1: zeros
+  };
+  /// Declares a state buffer (see StateBuffer). Its input and output values
+  /// are neither model inputs nor model outputs.
+  void addState(StateSpec state);
+
   /// Names the model inputs and outputs explicitly, in this order.
   void setIO(std::vector<std::string> inputs, std::vector<std::string> outputs);
 
@@ -231,6 +276,7 @@ private:
   std::vector<uint8_t> weights_;
   std::vector<std::pair<std::string, QuantParams>> quant_;
   std::vector<PendingPartition> partitions_;
+  std::vector<StateSpec> states_;
   std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>>
       io_;
   std::string deferredError_;
