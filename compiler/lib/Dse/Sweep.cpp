@@ -21,6 +21,7 @@
 #include "nuri/Driver/Compile.h"
 #include "nuri/Frontend/OnnxImporter.h"
 #include "nuri/Zoo/Zoo.h"
+#include "nuri/isa/Program.h"
 #include "nuri/package/Package.h"
 #include "nuri/sim/Energy.h"
 #include "nuri/sim/Simulator.h"
@@ -646,31 +647,34 @@ Plan Runner::resolve(uint64_t index) {
 
 Compiled Runner::compileOne(size_t w, const std::string &key) {
   const Workload &wl = spec_.workloads[w];
+  // The cache keeps the NPU programs only (a few MB), not the package: its
+  // weight blob is the same for every point and would cost hundreds of MB
+  // of disk per point on bert-base.
   fs::path base = dir_ / "cache/programs" / (wl.name + "-" + key);
-  fs::path pkgPath = base, metaPath = base, errPath = base;
-  pkgPath += ".nuri";
-  metaPath += ".meta";
-  errPath += ".error";
+  auto file = [&](const std::string &suffix) {
+    fs::path p = base;
+    p += suffix;
+    return p;
+  };
   Compiled c;
   auto load = [&]() -> bool {
-    if (fs::exists(errPath)) {
-      c.error = readFile(errPath);
+    if (fs::exists(file(".error"))) {
+      c.error = readFile(file(".error"));
       return true;
     }
-    if (!fs::exists(pkgPath) || !fs::exists(metaPath)) {
+    std::istringstream meta(readFile(file(".meta")));
+    size_t count = 0;
+    if (!(meta >> c.cpuOps >> c.npuOps >> count)) {
       return false;
     }
-    auto file = pkgPath.string();
-    Result<std::shared_ptr<const package::PackageFile>> pf =
-        package::PackageFile::open(file);
-    std::istringstream meta(readFile(metaPath));
-    if (!pf || !(meta >> c.cpuOps >> c.npuOps)) {
-      return false; // a damaged cache entry: compile again
-    }
-    for (const package::Partition &part : (*pf)->package().partitions) {
-      if (part.kind == package::PartitionKind::Npu) {
-        c.programs.push_back(part.program);
+    for (size_t i = 0; i < count; ++i) {
+      Result<isa::Program> p =
+          isa::readProgramFile(file(fmt::format(".{}.bin", i)).string());
+      if (!p) {
+        c.programs.clear();
+        return false; // a damaged cache entry: compile again
       }
+      c.programs.push_back(std::move(*p));
     }
     c.ok = true;
     return true;
@@ -693,25 +697,37 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
     // Deterministic: the same compile fails the same way on a resume.
     c.error = diags.empty() ? "the compiler failed without a diagnostic"
                             : diags.substr(0, diags.find('\n'));
-    writeFileAtomic(errPath, c.error);
+    writeFileAtomic(file(".error"), c.error);
     return c;
   }
-  Result<std::shared_ptr<const package::PackageFile>> pf =
-      package::PackageFile::fromMemory(r->package.data(), r->package.size());
-  if (!pf) {
-    c.error = "the compiled package does not read back: " + pf.error();
+  // Straight from the compiler's bytes: no copy, no checksum pass over the
+  // weight blob.
+  package::ReadOptions ro;
+  ro.verifyChecksums = false;
+  Result<package::Package> pkg =
+      package::readPackage(r->package.data(), r->package.size(), ro);
+  if (!pkg) {
+    c.error = "the compiled package does not read back: " + pkg.error();
     return c;
   }
-  for (const package::Partition &part : (*pf)->package().partitions) {
+  for (package::Partition &part : pkg->partitions) {
     if (part.kind == package::PartitionKind::Npu) {
-      c.programs.push_back(part.program);
+      c.programs.push_back(std::move(part.program));
     }
   }
   c.cpuOps = r->report.cpuOps;
   c.npuOps = r->report.npuOps;
   c.ok = true;
-  writeFileAtomic(pkgPath, std::string(r->package.begin(), r->package.end()));
-  writeFileAtomic(metaPath, fmt::format("{} {}\n", c.cpuOps, c.npuOps));
+  for (size_t i = 0; i < c.programs.size(); ++i) {
+    Result<std::vector<uint8_t>> bytes = isa::encodeProgram(c.programs[i]);
+    if (bytes) {
+      writeFileAtomic(file(fmt::format(".{}.bin", i)),
+                      std::string(bytes->begin(), bytes->end()));
+    }
+  }
+  // The meta file last: an entry without it is incomplete and recompiles.
+  writeFileAtomic(file(".meta"), fmt::format("{} {} {}\n", c.cpuOps, c.npuOps,
+                                             c.programs.size()));
   return c;
 }
 
