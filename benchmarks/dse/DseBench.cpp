@@ -123,11 +123,12 @@ int main(int argc, char **argv) {
     st += fmt::format("{}{} {}", st.empty() ? "" : ", ", n, k);
   }
   fmt::print(stdout,
-             "bert-base grid: {} points ({}), {} compiles in {:.1f} s "
+             "bert-base grid: {} points ({}), {} compiles, {} frontend runs "
+             "in {:.1f} s "
              "(target < 120 s); {:.1f}x faster than {} points one by one "
              "({:.1f} s)\n",
-             g.summary.points, st, g.summary.compiled, g.seconds,
-             one.seconds * double(g.summary.points) / g.seconds,
+             g.summary.points, st, g.summary.compiled, g.summary.imports,
+             g.seconds, one.seconds * double(g.summary.points) / g.seconds,
              g.summary.points, one.seconds * double(g.summary.points));
   std::fflush(stdout);
 

@@ -345,6 +345,17 @@ struct Compiled {
   int64_t cpuOps = 0, npuOps = 0;
 };
 
+/// An MLIRContext with every workload imported. MLIR never frees the
+/// attributes a context uniques, and a bert-base compile leaves a few
+/// hundred MB of them behind, so a context is dropped after
+/// kCompilesPerContext compiles and the workloads are imported afresh.
+struct CompileContext {
+  std::unique_ptr<mlir::MLIRContext> context;
+  std::vector<mlir::OwningOpRef<mlir::ModuleOp>> modules; ///< per workload
+  unsigned compiles = 0;
+};
+constexpr unsigned kCompilesPerContext = 4;
+
 /// A point resolved before any compile.
 struct Plan {
   uint64_t index = 0;
@@ -379,8 +390,14 @@ private:
   const SweepOptions &options_;
   fs::path dir_;
   Progress progress_;
-  std::unique_ptr<mlir::MLIRContext> context_;
-  std::vector<mlir::OwningOpRef<mlir::ModuleOp>> modules_;
+  std::unique_ptr<CompileContext> newContext();
+  std::vector<std::string> workloadPaths_;
+  unsigned workers_ = 1;
+  /// Idle compile contexts; a compile takes one (or makes one) and gives it
+  /// back, until it has served kCompilesPerContext compiles.
+  std::mutex poolMutex_;
+  std::vector<std::unique_ptr<CompileContext>> pool_;
+  std::atomic<uint64_t> imports_{0};
   std::map<std::string, double> baseValues_;
   std::string commit_;
   std::map<std::string, std::string> compileYaml_; ///< key -> config text
@@ -411,20 +428,44 @@ void Runner::prepareDirs() {
   ::setenv("NURI_CONFIG_PATH", path.c_str(), 1);
 }
 
-void Runner::importWorkloads() {
+std::unique_ptr<CompileContext> Runner::newContext() {
+  auto c = std::make_unique<CompileContext>();
   mlir::DialectRegistry registry;
   driver::registerDialects(registry);
-  context_ = std::make_unique<mlir::MLIRContext>(registry);
-  // Several threads compile in this context at once: every dialect must be
-  // loaded before they start (loading one is not thread-safe).
-  context_->loadAllAvailableDialects();
-  context_->printOpOnDiagnostic(false);
-  context_->getDiagEngine().registerHandler([](mlir::Diagnostic &d) {
+  c->context = std::make_unique<mlir::MLIRContext>(registry);
+  c->context->loadAllAvailableDialects();
+  // One thread compiles in a context at a time; with several workers the
+  // parallelism is across points, not inside one compile.
+  if (workers_ > 1) {
+    c->context->disableMultithreading();
+  }
+  c->context->printOpOnDiagnostic(false);
+  c->context->getDiagEngine().registerHandler([](mlir::Diagnostic &d) {
     if (tlsDiagnostics) {
       *tlsDiagnostics += d.str() + "\n";
     }
     return mlir::success();
   });
+  for (size_t w = 0; w < spec_.workloads.size(); ++w) {
+    OnnxImportOptions io;
+    io.inputShapes = spec_.workloads[w].inputShapes;
+    io.allowUnsupported = true; // the CPU runs what the NPU does not
+    std::string diags;
+    tlsDiagnostics = &diags;
+    mlir::OwningOpRef<mlir::ModuleOp> m =
+        importOnnxFile(*c->context, workloadPaths_[w], io);
+    tlsDiagnostics = nullptr;
+    ++imports_;
+    if (!m) {
+      throw Error(fmt::format("workload `{}`: {}: {}", spec_.workloads[w].name,
+                              workloadPaths_[w], diags));
+    }
+    c->modules.push_back(std::move(m));
+  }
+  return c;
+}
+
+void Runner::importWorkloads() {
   for (const Workload &w : spec_.workloads) {
     std::string path = w.onnx;
     if (!w.zoo.empty()) {
@@ -437,18 +478,11 @@ void Runner::importWorkloads() {
         throw Error(fmt::format("workload `{}`: {}", w.name, error));
       }
     }
-    OnnxImportOptions io;
-    io.inputShapes = w.inputShapes;
-    io.allowUnsupported = true; // the CPU runs what the NPU does not
-    std::string diags;
-    tlsDiagnostics = &diags;
-    mlir::OwningOpRef<mlir::ModuleOp> m = importOnnxFile(*context_, path, io);
-    tlsDiagnostics = nullptr;
-    if (!m) {
-      throw Error(fmt::format("workload `{}`: {}: {}", w.name, path, diags));
-    }
-    modules_.push_back(std::move(m));
+    workloadPaths_.push_back(path);
   }
+  // The first context imports every workload up front, so a workload that
+  // does not import is an error before any point runs.
+  pool_.push_back(newContext());
 }
 
 std::vector<std::string> Runner::columns() const {
@@ -684,13 +718,33 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
     return c;
   }
   std::string diags;
-  tlsDiagnostics = &diags;
   driver::CompileOptions o;
   o.target = "c" + key; // DIR/cache/configs/c<key>.yaml, on the search path
   o.dtype = wl.dtype;
   o.producer = "nuri sweep";
-  mlir::OwningOpRef<mlir::ModuleOp> module = modules_[w]->clone();
-  mlir::FailureOr<driver::CompileResult> r = driver::compileModule(*module, o);
+  std::unique_ptr<CompileContext> ctx;
+  {
+    std::lock_guard<std::mutex> lock(poolMutex_);
+    if (!pool_.empty()) {
+      ctx = std::move(pool_.back());
+      pool_.pop_back();
+    }
+  }
+  if (!ctx || ctx->compiles >= kCompilesPerContext) {
+    ctx.reset(); // free the old one before importing into a new one
+    ctx = newContext();
+  }
+  mlir::FailureOr<driver::CompileResult> r = mlir::failure();
+  tlsDiagnostics = &diags; // after newContext, which uses it too
+  {
+    mlir::OwningOpRef<mlir::ModuleOp> module = ctx->modules[w]->clone();
+    r = driver::compileModule(*module, o);
+  }
+  ++ctx->compiles;
+  {
+    std::lock_guard<std::mutex> lock(poolMutex_);
+    pool_.push_back(std::move(ctx));
+  }
   tlsDiagnostics = nullptr;
   ++compiledCount_;
   if (failed(r)) {
@@ -918,6 +972,7 @@ SweepSummary Runner::run() {
   unsigned jobs = options_.jobs ? options_.jobs
                                 : unsigned(tbb::info::default_concurrency());
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, jobs);
+  workers_ = jobs;
   bool imported = false;
   // Evaluates the points not done yet (in parallel) and records them.
   auto evaluate = [&](const std::vector<uint64_t> &indices) {
@@ -1021,6 +1076,7 @@ SweepSummary Runner::run() {
     s.pareto.push_back(s.rows[okRows[f]]);
   }
   s.compiled = compiledCount_;
+  s.imports = imports_;
   s.compileCacheHits = cacheHits_;
   s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   // The front, as point indices and objective values, beside the results.

@@ -55,9 +55,11 @@ int runSweep() {
   }
   llvm::outs() << fmt::format(
       "{}: {} points ({}), {} resumed, {} evaluated; {} compiles, {} from "
-      "the cache; {} on the Pareto front; {:.1f} s\n  {}/results.csv\n",
+      "the cache, {} frontend runs; {} on the Pareto front; {:.1f} s\n  "
+      "{}/results.csv\n",
       spec->name, s->points, statuses, s->resumed, s->evaluated, s->compiled,
-      s->compileCacheHits, s->pareto.size(), s->seconds, sweepOut.getValue());
+      s->compileCacheHits, s->imports, s->pareto.size(), s->seconds,
+      sweepOut.getValue());
   return 0;
 }
 nuri::cli::CommandRegistration sweepReg(sweepCmd, runSweep);

@@ -107,6 +107,10 @@ struct SweepSummary {
   uint64_t points = 0;  ///< in the search
   uint64_t resumed = 0; ///< already in DIR/results.jsonl
   uint64_t evaluated = 0, ok = 0, compiled = 0, compileCacheHits = 0;
+  /// Frontend runs (workload imports): one per workload per compile
+  /// context; a context serves a few compiles (MLIR keeps every attribute
+  /// a context made, so contexts are recycled to bound memory).
+  uint64_t imports = 0;
   double seconds = 0;
   std::vector<Row> rows;   ///< every row of the search, by index
   std::vector<Row> pareto; ///< non-dominated ok rows over the objectives
