@@ -928,7 +928,7 @@ void Runner::finishRow(Row &r) const {
     if (v != r.values.end() && std::holds_alternative<double>(v->second)) {
       return std::get<double>(v->second);
     }
-    return std::nullopt;
+    return configValue(name);
   };
   for (const Objective &o : spec_.objectives) {
     Result<double> v = o.expr.evaluate(lookup);
