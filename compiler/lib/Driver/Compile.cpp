@@ -602,6 +602,8 @@ LogicalResult Packager::emitNpuCall(func::CallOp call, std::string &asmText) {
     e.location = "-";
     e.kind = what;
     e.simulatedCycles = span(covered, end);
+    e.firstKernel = covered;
+    e.kernelCount = end - covered;
     report.opEstimates.push_back(e);
     records.push_back(std::move(r));
     covered = end;
@@ -619,6 +621,8 @@ LogicalResult Packager::emitNpuCall(func::CallOp call, std::string &asmText) {
       o.kind = e->kind;
       o.predictedCycles = e->predictedCycles;
       o.simulatedCycles = span(e->firstKernel, e->firstKernel + e->kernelCount);
+      o.firstKernel = e->firstKernel;
+      o.kernelCount = e->kernelCount;
       info.predictedCycles += o.predictedCycles;
       report.opEstimates.push_back(std::move(o));
       if (e->kernelCount) {

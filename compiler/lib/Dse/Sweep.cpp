@@ -133,7 +133,7 @@ public:
       : dir_(std::move(dir)), columns_(std::move(columns)),
         specHash_(std::move(specHash)) {}
   ~ResultsFiles() {
-    for (int fd : {jsonl_, csv_}) {
+    for (int fd : {jsonl_, csv_, detail_}) {
       if (fd >= 0) {
         ::close(fd);
       }
@@ -217,20 +217,38 @@ public:
       csv += csvLine(r);
     }
     writeFileAtomic(dir_ / "results.csv", csv);
+    // layers.jsonl (per-layer detail, docs/dse.md) loses a torn last line
+    // too, so appends after a kill start on a line of their own.
+    fs::path detail = dir_ / "layers.jsonl";
+    if (fs::exists(detail)) {
+      std::string text = readFile(detail);
+      if (!text.empty() && text.back() != '\n') {
+        size_t nl = text.rfind('\n');
+        fs::resize_file(detail, nl == std::string::npos ? 0 : nl + 1);
+      }
+    }
+    detail_ =
+        ::open(detail.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     jsonl_ = ::open((dir_ / "results.jsonl").c_str(),
                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     csv_ =
         ::open((dir_ / "results.csv").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (jsonl_ < 0 || csv_ < 0) {
+    if (jsonl_ < 0 || csv_ < 0 || detail_ < 0) {
       throw Error((dir_ / "results.jsonl").string() + ": cannot open");
     }
   }
 
   /// One write per line and file, under a lock: O_APPEND keeps whole lines
   /// together, and a kill leaves at most one torn last line.
-  void append(const Row &r) {
+  /// `detail` (a JSON object, or empty) goes to layers.jsonl first: a point
+  /// in results.jsonl always has its detail; a kill between the two writes
+  /// reruns the point and the reader takes a point's last detail line.
+  void append(const Row &r, const std::string &detail) {
     std::string json = jsonLine(r), csv = csvLine(r);
     std::lock_guard<std::mutex> lock(mutex_);
+    if (!detail.empty()) {
+      writeAll(detail_, detail + "\n");
+    }
     writeAll(jsonl_, json);
     writeAll(csv_, csv);
   }
@@ -281,7 +299,7 @@ private:
   fs::path dir_;
   std::vector<std::string> columns_;
   std::string specHash_;
-  int jsonl_ = -1, csv_ = -1;
+  int jsonl_ = -1, csv_ = -1, detail_ = -1;
   std::mutex mutex_;
 };
 
@@ -343,7 +361,65 @@ struct Compiled {
   std::string error;
   std::vector<isa::Program> programs; ///< NPU partitions in order
   int64_t cpuOps = 0, npuOps = 0;
+  /// The compile report's layers (nuri::driver::LayerInfo): their matrix
+  /// FLOPs and the constant bytes they read.
+  struct Layer {
+    std::string name;
+    uint64_t flops = 0, weightBytes = 0;
+  };
+  std::vector<Layer> layers;
+  /// Per program, the layer (an index into `layers`) each kernel is billed
+  /// to: every kernel ends with one chip-wide barrier, so the simulation's
+  /// barrier releases time each layer at the point's own config.
+  std::vector<std::vector<int>> kernelLayers;
 };
+
+/// The `.layers` cache file: one line per layer (`L name flops bytes`),
+/// then one per program (`P kernels layer...`). Layer names are ONNX node
+/// path prefixes (`encoder/layer.3`) and hold no spaces.
+std::string layersText(const Compiled &c) {
+  std::string s;
+  for (const Compiled::Layer &l : c.layers) {
+    s += fmt::format("L {} {} {}\n", l.name, l.flops, l.weightBytes);
+  }
+  for (const std::vector<int> &k : c.kernelLayers) {
+    s += fmt::format("P {}", k.size());
+    for (int l : k) {
+      s += fmt::format(" {}", l);
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+bool parseLayers(const std::string &text, Compiled &c) {
+  std::istringstream in(text);
+  std::string tag;
+  while (in >> tag) {
+    if (tag == "L") {
+      Compiled::Layer l;
+      if (!(in >> l.name >> l.flops >> l.weightBytes)) {
+        return false;
+      }
+      c.layers.push_back(std::move(l));
+    } else if (tag == "P") {
+      size_t n = 0;
+      if (!(in >> n)) {
+        return false;
+      }
+      std::vector<int> k(n);
+      for (int &l : k) {
+        if (!(in >> l) || l < 0 || size_t(l) >= c.layers.size()) {
+          return false;
+        }
+      }
+      c.kernelLayers.push_back(std::move(k));
+    } else {
+      return false;
+    }
+  }
+  return c.kernelLayers.size() == c.programs.size();
+}
 
 /// An MLIRContext with every workload imported. MLIR never frees the
 /// attributes a context uniques, and a bert-base compile leaves a few
@@ -364,6 +440,7 @@ struct Plan {
   std::map<std::string, double> vars; ///< axis and derived values
   std::optional<target::Target> target;
   std::vector<std::string> compileKeys; ///< per workload
+  std::string detail; ///< the layers.jsonl line, once simulated
 };
 
 class Runner {
@@ -376,6 +453,7 @@ public:
 
 private:
   void prepareDirs();
+  void writeManifest();
   void importWorkloads();
   std::vector<std::string> columns() const;
   std::vector<uint64_t> searchPoints() const;
@@ -407,6 +485,60 @@ private:
   std::set<std::string> metricNames_;
   std::atomic<uint64_t> compiledCount_{0}, cacheHits_{0};
 };
+
+/// DIR/sweep.json: what `nuri report` needs to know of the spec (which
+/// columns are axes, the objectives, the column order of the results).
+void Runner::writeManifest() {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  llvm::json::OStream j(os, 1);
+  j.object([&] {
+    j.attribute("name", spec_.name);
+    j.attribute("spec", spec_.path);
+    j.attribute("spec_hash", spec_.hash);
+    j.attribute("target", spec_.target);
+    j.attribute("search", spec_.search.kind == SearchKind::Grid     ? "grid"
+                          : spec_.search.kind == SearchKind::Random ? "random"
+                                                                    : "nsga2");
+    j.attributeArray("axes", [&] {
+      for (const Axis &a : spec_.axes) {
+        j.object([&] {
+          j.attribute("key", a.key);
+          j.attributeArray("values", [&] {
+            for (const std::string &v : a.values) {
+              j.value(v);
+            }
+          });
+        });
+      }
+    });
+    j.attributeArray("derived", [&] {
+      for (const Derived &d : spec_.derived) {
+        j.value(d.key);
+      }
+    });
+    j.attributeArray("objectives", [&] {
+      for (const Objective &o : spec_.objectives) {
+        j.object([&] {
+          j.attribute("expr", o.expr.text());
+          j.attribute("sense", o.maximize ? "maximize" : "minimize");
+        });
+      }
+    });
+    j.attributeArray("workloads", [&] {
+      for (const Workload &w : spec_.workloads) {
+        j.value(w.name);
+      }
+    });
+    j.attributeArray("columns", [&] {
+      for (const std::string &c : columns()) {
+        j.value(c);
+      }
+    });
+  });
+  os.flush();
+  writeFileAtomic(dir_ / "sweep.json", s + "\n");
+}
 
 void Runner::prepareDirs() {
   std::error_code ec;
@@ -710,6 +842,12 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
       }
       c.programs.push_back(std::move(*p));
     }
+    if (!parseLayers(readFile(file(".layers")), c)) {
+      c.programs.clear();
+      c.layers.clear();
+      c.kernelLayers.clear();
+      return false; // an entry from before per-layer figures: compile again
+    }
     c.ok = true;
     return true;
   };
@@ -771,6 +909,35 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
   }
   c.cpuOps = r->report.cpuOps;
   c.npuOps = r->report.npuOps;
+  // Kernel -> layer, per NPU partition (report.partitions lists the
+  // partitions in package order, so its NPU ones match c.programs).
+  std::map<std::string, int> layerIndex;
+  for (const driver::LayerInfo &l : r->report.layers) {
+    layerIndex[l.name] = int(c.layers.size());
+    c.layers.push_back({l.name, l.flops, l.weightBytes});
+  }
+  std::map<std::string, size_t> programOf;
+  for (const driver::PartitionInfo &pi : r->report.partitions) {
+    if (pi.npu) {
+      programOf.emplace(pi.name, programOf.size());
+    }
+  }
+  c.kernelLayers.resize(c.programs.size());
+  for (const driver::OpEstimate &e : r->report.opEstimates) {
+    auto p = programOf.find(e.partition);
+    auto l = layerIndex.find(e.layer);
+    if (p == programOf.end() || p->second >= c.programs.size() ||
+        l == layerIndex.end()) {
+      continue;
+    }
+    std::vector<int> &k = c.kernelLayers[p->second];
+    if (k.size() < e.firstKernel + e.kernelCount) {
+      k.resize(e.firstKernel + e.kernelCount, l->second);
+    }
+    for (unsigned i = e.firstKernel; i < e.firstKernel + e.kernelCount; ++i) {
+      k[i] = l->second;
+    }
+  }
   c.ok = true;
   for (size_t i = 0; i < c.programs.size(); ++i) {
     Result<std::vector<uint8_t>> bytes = isa::encodeProgram(c.programs[i]);
@@ -779,6 +946,7 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
                       std::string(bytes->begin(), bytes->end()));
     }
   }
+  writeFileAtomic(file(".layers"), layersText(c));
   // The meta file last: an entry without it is incomplete and recompiles.
   writeFileAtomic(file(".meta"), fmt::format("{} {} {}\n", c.cpuOps, c.npuOps,
                                              c.programs.size()));
@@ -825,6 +993,16 @@ void Runner::simulate(Plan &p) {
   std::string firstError;
   bool allOk = true;
   std::string status;
+  // Per-layer cycles from each program's barrier releases, and what the
+  // simulator reports chip-wide (docs/dse.md, "How to read the report").
+  struct LayerCycles {
+    std::string workload, name;
+    uint64_t cycles = 0, flops = 0, weightBytes = 0;
+  };
+  std::vector<LayerCycles> layers;
+  std::map<std::string, size_t> layerAt;
+  uint64_t busy[isa::kNumEngines] = {}, macs = 0, dramBytes = 0, nocBytes = 0;
+  std::map<std::string, uint64_t> stalls;
   for (size_t w = 0; w < spec_.workloads.size(); ++w) {
     const Workload &wl = spec_.workloads[w];
     const Compiled &c = compiled_.at(p.compileKeys[w]);
@@ -837,7 +1015,20 @@ void Runner::simulate(Plan &p) {
     double wc = 0, ws = 0;
     sim::EnergyReport we;
     bool simOk = true;
-    for (const isa::Program &prog : c.programs) {
+    auto layerSlot = [&](const std::string &name) -> LayerCycles & {
+      auto [it, fresh] = layerAt.emplace(wl.name + "\n" + name, layers.size());
+      if (fresh) {
+        layers.push_back({wl.name, name});
+      }
+      return layers[it->second];
+    };
+    for (const Compiled::Layer &l : c.layers) {
+      LayerCycles &lc = layerSlot(l.name);
+      lc.flops = l.flops;
+      lc.weightBytes = l.weightBytes;
+    }
+    for (size_t pi = 0; pi < c.programs.size(); ++pi) {
+      const isa::Program &prog = c.programs[pi];
       sim::SimOptions so;
       so.functional = false;
       // The compiler's programs pass npu-verify-sync; the race detector
@@ -853,6 +1044,31 @@ void Runner::simulate(Plan &p) {
       }
       wc += double(rep->cycles.count());
       ws += rep->seconds.value();
+      const std::vector<int> &kl = c.kernelLayers[pi];
+      const std::vector<uint64_t> &rel = rep->barrierReleases;
+      uint64_t billed = 0;
+      if (rel.size() == kl.size()) {
+        for (size_t k = 0; k < rel.size(); ++k) {
+          layerSlot(c.layers[kl[k]].name).cycles += rel[k] - billed;
+          billed = rel[k];
+        }
+      }
+      // After the last kernel's barrier (or all of it, if the program's
+      // kernels do not match the compile's): billed to no layer.
+      if (uint64_t(rep->cycles.count()) > billed) {
+        layerSlot("(unattributed)").cycles += rep->cycles.count() - billed;
+      }
+      for (const sim::CoreStats &cs : rep->cores) {
+        for (unsigned e = 0; e < isa::kNumEngines; ++e) {
+          busy[e] += cs.engines[e].busyCycles;
+        }
+      }
+      for (auto &[why, n] : rep->stalls) {
+        stalls[why] += n;
+      }
+      macs += rep->macs;
+      dramBytes += rep->dramBytes();
+      nocBytes += rep->nocBytes;
       we.add(sim::estimateEnergy(*rep, *p.target,
                                  wl.dtype == "fp16" ? isa::Dtype::F16
                                                     : isa::Dtype::BF16));
@@ -879,6 +1095,56 @@ void Runner::simulate(Plan &p) {
   }
   r.values["cycles"] = cycles;
   r.values["latency_s"] = seconds;
+  {
+    const target::Target &t = *p.target;
+    isa::Dtype dt = spec_.workloads.front().dtype == "fp16" ? isa::Dtype::F16
+                                                            : isa::Dtype::BF16;
+    auto peak = t.matrix.macsPerCycle.find(dt);
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    llvm::json::OStream j(os);
+    j.object([&] {
+      j.attribute("point", double(p.index));
+      j.attribute("spec_hash", spec_.hash);
+      j.attribute("cycles", cycles);
+      j.attribute("clock_hz", t.clockHz);
+      j.attribute("cores", double(t.cores));
+      j.attribute("macs_per_cycle_per_core", peak == t.matrix.macsPerCycle.end()
+                                                 ? 0.0
+                                                 : double(peak->second));
+      j.attribute("dram_bytes_per_s", t.dram.bytesPerSecond);
+      j.attribute("macs", double(macs));
+      j.attribute("dram_bytes", double(dramBytes));
+      j.attribute("noc_bytes", double(nocBytes));
+      j.attributeObject("engine_busy_cycles", [&] {
+        const char *names[] = {
+#define NURI_ENGINE(Name, Mnem, Doc) Mnem,
+#include "nuri/isa/Isa.def"
+        };
+        for (unsigned e = 0; e < isa::kNumEngines; ++e) {
+          j.attribute(names[e], double(busy[e]));
+        }
+      });
+      j.attributeObject("stall_cycles", [&] {
+        for (auto &[why, n] : stalls) {
+          j.attribute(why, double(n));
+        }
+      });
+      j.attributeArray("layers", [&] {
+        for (const LayerCycles &l : layers) {
+          j.object([&] {
+            j.attribute("workload", l.workload);
+            j.attribute("name", l.name);
+            j.attribute("cycles", double(l.cycles));
+            j.attribute("flops", double(l.flops));
+            j.attribute("weight_bytes", double(l.weightBytes));
+          });
+        }
+      });
+    });
+    os.flush();
+    p.detail = s;
+  }
   if (energy.modeled) {
     r.values["energy_j"] = energy.totalJoules();
     r.values["average_power_w"] =
@@ -956,6 +1222,7 @@ SweepSummary Runner::run() {
   }
   flatten(YAML::Load(spec_.targetText), "", baseValues_);
   prepareDirs();
+  writeManifest();
   results_ = std::make_unique<ResultsFiles>(dir_, columns(), spec_.hash);
   std::string warning;
   std::map<uint64_t, Row> done = results_->resume(warning);
@@ -994,7 +1261,7 @@ SweepSummary Runner::run() {
         simulate(p);
       }
       finishRow(p.row);
-      results_->append(p.row);
+      results_->append(p.row, p.detail);
       if (options_.onRow) {
         options_.onRow(p.row);
       }
