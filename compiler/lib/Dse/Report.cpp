@@ -428,6 +428,7 @@ struct Plot {
   double w = 460, h = 320, left = 70, right = 15, top = 28, bottom = 48;
   std::string body;
   Scale x, y;
+  bool numericX = true; ///< false: the caller labels x (categorical axes)
   std::string open(const std::string &title, const std::string &xl,
                    const std::string &yl) const {
     std::string s = fmt::format(
@@ -438,7 +439,7 @@ struct Plot {
         "<rect x=\"{3}\" y=\"{4}\" width=\"{5}\" height=\"{6}\" "
         "class=\"frame\"/>",
         w, h, esc(title), left, top, w - left - right, h - top - bottom);
-    for (double v : x.ticks()) {
+    for (double v : numericX ? x.ticks() : std::vector<double>()) {
       double px = x(v);
       s += fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" "
                        "y2=\"{2}\" class=\"grid\"/><text x=\"{0:.1f}\" "
@@ -596,10 +597,8 @@ std::string sensitivity(const Sweep &s, const Point &anchor,
       // Categorical x: one tick per axis value, labelled as the spec wrote it.
       plot.x.min = -0.5;
       plot.x.max = double(a.texts.size()) - 0.5;
-      Scale xCopy = plot.x;
-      plot.x.min = plot.x.max = 0; // no numeric x ticks
+      plot.numericX = false;
       std::string head = plot.open(o.text + " vs " + a.key, a.key, "");
-      plot.x = xCopy;
       for (size_t i = 0; i < a.texts.size(); ++i) {
         head += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"tick\" "
                             "text-anchor=\"middle\">{}</text>",
@@ -642,12 +641,14 @@ std::string roofline(const Detail &d, bool withWorkload) {
     std::string label;
     double x, y;
     bool run;
+    size_t layer = 0; ///< its row in the bottleneck table
   };
   std::vector<Dot> dots;
-  for (const Layer &l : d.layers) {
+  for (size_t i = 0; i < d.layers.size(); ++i) {
+    const Layer &l = d.layers[i];
     if (l.flops > 0 && l.cycles > 0 && l.weightBytes > 0) {
       dots.push_back({layerName(l, withWorkload), l.flops / l.weightBytes,
-                      l.flops / (l.cycles / d.clockHz), false});
+                      l.flops / (l.cycles / d.clockHz), false, i});
     }
   }
   if (d.dramBytes > 0 && d.cycles > 0 && d.macs > 0) {
@@ -689,12 +690,14 @@ std::string roofline(const Detail &d, bool withWorkload) {
     if (!dot.run) {
       plot.body += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" "
                                "class=\"lbl\">{}</text>",
-                               plot.x(dot.x) + 6, plot.y(dot.y) + 3, i);
+                               plot.x(dot.x) + 6, plot.y(dot.y) + 3, dot.layer);
     }
   }
-  std::string legend = "<p class=\"note\">Numbers on the dots index the "
-                       "layers of the table below; the larger dot is the "
-                       "whole run at its measured DRAM traffic.</p>";
+  std::string legend = "<p class=\"note\">Numbers on the dots are the "
+                       "layers' rows (#) in the table below (layers without "
+                       "matrix FLOPs or weights have no dot; layers with "
+                       "the same figures share one); the larger red dot is "
+                       "the whole run at its measured DRAM traffic.</p>";
   return head + plot.close() + legend;
 }
 
@@ -831,7 +834,7 @@ h3{font-size:15px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:2px 6px}
 th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#555}.plot{margin:4px 8px 4px 0;background:#fff}
-.grid3{display:flex;flex-wrap:wrap}
+.grid3{display:flex;flex-wrap:wrap}.wide{overflow-x:auto}
 .frame{fill:none;stroke:#999}.grid{stroke:#eee}.tick{font-size:10px;fill:#444}
 .al{font-size:11px;fill:#222}.pt{font-size:12px;font-weight:bold}.lbl{font-size:9px}
 .pd{fill:#9aa5b1;fill-opacity:.7}.pn{fill:#f0a04b}.pf{fill:#d62728}
@@ -959,14 +962,15 @@ std::string render(const Sweep &s) {
   h += paretoPlot(s, ok, ndFront, "energy_j", "latency_s", "energy (J)",
                   "latency (s)");
   h += "</div>\n";
-  h += "<h3>Points on the front of all objectives</h3>\n<table class=\"res\">" +
+  h += "<h3>Points on the front of all objectives</h3>\n<div "
+       "class=\"wide\"><table class=\"res\">" +
        header();
   for (const Point *p : ok) {
     if (ndFront.count(p->index)) {
       h += rowOf(*p);
     }
   }
-  h += "</table>\n";
+  h += "</table></div>\n";
 
   if (best) {
     h += fmt::format("<h2>Sensitivity</h2>\n<p class=\"note\">Each objective "
@@ -977,9 +981,10 @@ std::string render(const Sweep &s) {
     h += sensitivity(s, *best, ok);
     auto d = s.details.find(best->index);
     bool multi = s.workloads.size() > 1;
-    h += fmt::format("<h2>Best point: {} (best {})</h2>\n<table class=\"res\">",
+    h += fmt::format("<h2>Best point: {} (best {})</h2>\n<div "
+                     "class=\"wide\"><table class=\"res\">",
                      best->index, esc(bestBy)) +
-         header() + rowOf(*best) + "</table>\n";
+         header() + rowOf(*best) + "</table></div>\n";
     if (d == s.details.end()) {
       h += "<p class=\"note\">No per-layer detail for this point in "
            "layers.jsonl (a sweep from before it was recorded: rerun it in a "
@@ -1038,12 +1043,12 @@ std::string render(const Sweep &s) {
 
   h += "<h2>All points</h2>\n<details><summary>every row of results.csv "
        "(six significant digits; the exact value is in each cell's "
-       "data-v)</summary>\n<table class=\"res all\">" +
+       "data-v)</summary>\n<div class=\"wide\"><table class=\"res all\">" +
        header();
   for (const Point &p : s.points) {
     h += rowOf(p);
   }
-  h += "</table></details>\n</body></html>\n";
+  h += "</table></div></details>\n</body></html>\n";
   return h;
 }
 
