@@ -680,18 +680,24 @@ std::string roofline(const Detail &d, bool withWorkload) {
       "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tick\">peak {:.3g} TFLOP/s, "
       "DRAM {:.3g} GB/s, ridge {:.3g} FLOP/B</text>",
       plot.x(x0) + 6, plot.y(peak) - 6, peak / 1e12, bw / 1e9, ridge);
-  for (size_t i = 0; i < dots.size(); ++i) {
-    const Dot &dot = dots[i];
+  // Layers with the same figures (the encoder layers of a transformer)
+  // land on one spot: one label lists them all.
+  std::map<std::pair<long, long>, std::string> labels;
+  for (const Dot &dot : dots) {
     plot.body += fmt::format(
         "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" class=\"{}\">"
         "<title>{}: {:.3g} FLOP/B, {:.3g} TFLOP/s</title></circle>",
         plot.x(dot.x), plot.y(dot.y), dot.run ? 6 : 4, dot.run ? "prun" : "pl",
         esc(dot.label), dot.x, dot.y / 1e12);
     if (!dot.run) {
-      plot.body += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" "
-                               "class=\"lbl\">{}</text>",
-                               plot.x(dot.x) + 6, plot.y(dot.y) + 3, dot.layer);
+      std::string &l =
+          labels[{std::lround(plot.x(dot.x)), std::lround(plot.y(dot.y))}];
+      l += (l.empty() ? "" : ",") + std::to_string(dot.layer);
     }
+  }
+  for (auto &[at, text] : labels) {
+    plot.body += fmt::format("<text x=\"{}\" y=\"{}\" class=\"lbl\">{}</text>",
+                             at.first + 6, at.second + 3, text);
   }
   std::string legend = "<p class=\"note\">Numbers on the dots are the "
                        "layers' rows (#) in the table below (layers without "

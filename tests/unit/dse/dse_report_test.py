@@ -212,6 +212,28 @@ def main():
               "their status and reason equal results.csv")
         check_cells(bpage, brows, "bad", "failed-points table")
 
+        # A kill mid-write: the last results line lost, the last layers line
+        # torn. The resumed sweep drops the torn line and reruns the point;
+        # the report reads both files and the layers still add up.
+        killed = work / "killed"
+        shutil.copytree(out, killed)
+        res = (killed / "results.jsonl").read_text().splitlines(keepends=True)
+        (killed / "results.jsonl").write_text("".join(res[:-1]))
+        lay = (killed / "layers.jsonl").read_text()
+        (killed / "layers.jsonl").write_text(lay[: len(lay) - 40])
+        r = run([nuri, "sweep", src / "examples/sweeps/bert-tiny-grid.yaml", "-o", killed, "--quiet"])
+        check(r.returncode == 0, "resume after a torn layers.jsonl line", r.stderr)
+        r = run([nuri, "report", killed, "-o", work / "killed.html"])
+        check(r.returncode == 0, "report after the resume", r.stderr)
+        kd = {}
+        for line in (killed / "layers.jsonl").read_text().splitlines():
+            d = json.loads(line)
+            kd[d["point"]] = d
+        krows = read_csv(killed / "results.csv")
+        check(set(kd) == set(krows) and all(
+            sum(l["cycles"] for l in kd[p]["layers"]) == float(krows[p]["cycles"]) for p in krows),
+            "every resumed point has its layers, adding up")
+
         # Bad input.
         r = run([nuri, "report", work / "nonexistent", "-o", work / "x.html"])
         check(r.returncode == 1 and "nonexistent" in r.stderr and "no such directory" in r.stderr,
