@@ -580,7 +580,14 @@ std::string sensitivity(const Sweep &s, const Point &anchor,
           "class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
           "</tr>\n",
           esc(o.text), esc(a.key), line.size(), a.texts.size(), shown(mn),
-          shown(mx), mn > 0 ? fmt::format("{:.2f}x", mx / mn) : "-");
+          shown(mx),
+          // One point says nothing about the axis: no ratio, no plot.
+          line.size() < 2 ? "- (one point)"
+          : mn > 0        ? fmt::format("{:.2f}x", mx / mn)
+                          : "-");
+      if (line.size() < 2) {
+        continue;
+      }
       Plot plot;
       plot.w = 240;
       plot.h = 170;
