@@ -6,12 +6,17 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "nuri/Driver/Compile.h"
 #include "nuri/Dse/Nsga2.h"
 #include "nuri/Dse/Sweep.h"
+#include "nuri/Frontend/OnnxImporter.h"
 #include "nuri/isa/Assembler.h"
 #include "nuri/sim/Energy.h"
 #include "nuri/sim/Simulator.h"
 #include "nuri/target/Target.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/JSON.h"
 
 #include <gtest/gtest.h>
 
@@ -718,6 +723,74 @@ objectives:
   EXPECT_FALSE(g.pareto.empty());
   EXPECT_EQ(indices(n.pareto), indices(g.pareto));
   EXPECT_LE(n.points, g.points);
+}
+
+} // namespace
+
+namespace {
+
+// The sweep times each layer from its own simulation (layers.jsonl, for
+// `nuri report`); at the base config that must be what the compiler's own
+// simulated report says per layer, the tail after the last kernel aside.
+TEST(DseSweep, LayerCyclesEqualTheCompileReportsAtTheBaseConfig) {
+  TempDir d("layers");
+  fs::path spec = writeSpec(d.path, "s.yaml", R"(name: layers
+workloads:
+  - name: bert
+    zoo: bert-tiny
+    seq: 32
+target: atom
+axes:
+  cores: [8]   # atom's own: the point is the base config
+)");
+  dse::SweepSummary s = sweep(spec, d.path / "o");
+  ASSERT_EQ(s.rows.size(), 1u);
+  ASSERT_EQ(s.rows[0].status, "ok");
+  std::vector<std::string> detail = lines(d.path / "o/layers.jsonl");
+  ASSERT_EQ(detail.size(), 1u);
+  llvm::Expected<llvm::json::Value> v = llvm::json::parse(detail[0]);
+  ASSERT_TRUE(bool(v));
+  const llvm::json::Array *layers = v->getAsObject()->getArray("layers");
+  ASSERT_NE(layers, nullptr);
+  std::map<std::string, std::vector<double>> swept; // cycles, flops, bytes
+  for (const llvm::json::Value &l : *layers) {
+    const llvm::json::Object *o = l.getAsObject();
+    swept[o->getString("name")->str()] = {*o->getNumber("cycles"),
+                                          *o->getNumber("flops"),
+                                          *o->getNumber("weight_bytes")};
+  }
+
+  mlir::DialectRegistry registry;
+  driver::registerDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  OnnxImportOptions io;
+  io.allowUnsupported = true;
+  Result<dse::Spec> loaded = dse::loadSpec(spec.string());
+  ASSERT_TRUE(loaded);
+  io.inputShapes = loaded->workloads[0].inputShapes; // the zoo's (batch, seq)
+  mlir::OwningOpRef<mlir::ModuleOp> m = importOnnxFile(
+      context, (d.path / "o/cache/workloads/bert.onnx").string(), io);
+  ASSERT_TRUE(m);
+  driver::CompileOptions o;
+  o.target = "atom";
+  o.simulate = true;
+  mlir::FailureOr<driver::CompileResult> r = driver::compileModule(*m, o);
+  ASSERT_TRUE(mlir::succeeded(r));
+  uint64_t tails = 0;
+  for (const driver::PartitionInfo &p : r->report.partitions) {
+    tails += p.npu ? p.tailCycles : 0;
+  }
+  ASSERT_EQ(r->report.layers.size() + (tails ? 1 : 0), swept.size());
+  for (const driver::LayerInfo &l : r->report.layers) {
+    ASSERT_TRUE(swept.count(l.name)) << l.name;
+    EXPECT_EQ(swept[l.name][0], double(l.simulatedCycles)) << l.name;
+    EXPECT_EQ(swept[l.name][1], double(l.flops)) << l.name;
+    EXPECT_EQ(swept[l.name][2], double(l.weightBytes)) << l.name;
+  }
+  if (tails) {
+    EXPECT_EQ(swept["(unattributed)"][0], double(tails));
+  }
 }
 
 } // namespace
