@@ -7,6 +7,8 @@ packages=(
   cmake ninja-build g++ python3 ccache
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   libtbb-dev libfmt-dev libgtest-dev libyaml-cpp-dev
+  libpagmo-dev
+  chromium
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   python3-numpy python3-onnx
   clang-14 libclang-rt-14-dev

@@ -151,6 +151,78 @@ private:
 
 bool isPow2(uint64_t v) { return v && !(v & (v - 1)); }
 
+/// `matrix.macs_per_cycle`-style per-dtype figures: every dtype the array
+/// supports needs one, and only those may appear.
+std::map<Dtype, double> perDtype(Section &parent, const std::string &key,
+                                 const Target &t) {
+  Section sec = parent.sub(key);
+  std::map<Dtype, double> out;
+  for (auto it = sec.node().begin(); it != sec.node().end(); ++it) {
+    std::string dt = it->first.as<std::string>();
+    uint64_t code;
+    if (!isa::parseEnum(isa::FieldKind::Dtype, dt, code) ||
+        !t.matrix.macsPerCycle.count(Dtype(code))) {
+      sec.fail(sec.name(dt), "not a dtype in matrix.macs_per_cycle");
+    }
+    double v = sec.number(dt, true);
+    if (v <= 0) {
+      sec.fail(sec.name(dt), "must be > 0");
+    }
+    out[Dtype(code)] = v;
+  }
+  for (auto &[d, m] : t.matrix.macsPerCycle) {
+    if (!out.count(d)) {
+      sec.fail(sec.name(isa::dtypeName(d)),
+               "missing (matrix.macs_per_cycle lists it)");
+    }
+  }
+  sec.finish();
+  return out;
+}
+
+/// The optional `energy:` and `area:` sections (docs/dse.md): figures for
+/// design-space exploration that neither the compiler nor the timing model
+/// reads.
+void parseEnergyAndArea(Section &top, Target &t) {
+  if (top.get("energy", false)) {
+    Section e = top.sub("energy");
+    EnergyConfig &c = t.energy;
+    c.present = true;
+    c.macPj = perDtype(e, "mac_pj", t);
+    c.sramPjPerByte = e.number("sram_pj_per_byte", true);
+    c.accPjPerByte = e.number("acc_pj_per_byte", true);
+    c.dramPjPerByte = e.number("dram_pj_per_byte", true);
+    c.nocPjPerByte = e.number("noc_pj_per_byte", true);
+    c.vectorPjPerLaneOp = e.number("vector_pj_per_lane_op", true);
+    c.staticWPerMm2 = e.number("static_w_per_mm2", false, 0);
+    c.staticW = e.number("static_w", false, 0);
+    e.finish();
+  }
+  if (top.get("area", false)) {
+    Section a = top.sub("area");
+    AreaConfig &c = t.area;
+    c.present = true;
+    c.macMm2 = perDtype(a, "mac_mm2", t);
+    c.sramMm2PerMiB = a.number("sram_mm2_per_mib", true);
+    c.coreMm2 = a.number("core_mm2", true);
+    c.vectorMm2PerLane = a.number("vector_mm2_per_lane", false, 0);
+    c.dramChannelBytesPerS = a.number("dram_channel_bytes_per_s", true);
+    if (c.dramChannelBytesPerS <= 0) {
+      a.fail("area.dram_channel_bytes_per_s", "must be > 0");
+    }
+    c.dramPhyMm2PerChannel = a.number("dram_phy_mm2_per_channel", true);
+    c.fixedMm2 = a.number("fixed_mm2", false, 0);
+    c.utilization = a.number("utilization", false, 1);
+    if (c.utilization <= 0 || c.utilization > 1) {
+      a.fail("area.utilization", "must be in (0, 1]");
+    }
+    a.finish();
+  }
+  if (t.energy.staticWPerMm2 > 0 && !t.area.present) {
+    top.fail("energy.static_w_per_mm2", "needs an `area:` section");
+  }
+}
+
 Target parse(const YAML::Node &root, const std::string &origin) {
   Target t;
   Section top(root, "", origin);
@@ -273,6 +345,7 @@ Target parse(const YAML::Node &root, const std::string &origin) {
   }
   noc.finish();
 
+  parseEnergyAndArea(top, t);
   top.finish();
   return t;
 }
@@ -582,8 +655,98 @@ std::string targetToYaml(const Target &t) {
   out << YAML::Key << "model" << YAML::Value << t.noc.model;
   out << YAML::EndMap;
 
+  auto perDtypeMap = [&](const char *key, const std::map<Dtype, double> &m) {
+    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    for (auto &[d, v] : m) {
+      out << YAML::Key << isa::dtypeName(d) << YAML::Value << num(v);
+    }
+    out << YAML::EndMap;
+  };
+  if (t.energy.present) {
+    const EnergyConfig &e = t.energy;
+    out << YAML::Key << "energy" << YAML::Value << YAML::BeginMap;
+    perDtypeMap("mac_pj", e.macPj);
+    out << YAML::Key << "sram_pj_per_byte" << YAML::Value
+        << num(e.sramPjPerByte);
+    out << YAML::Key << "acc_pj_per_byte" << YAML::Value << num(e.accPjPerByte);
+    out << YAML::Key << "dram_pj_per_byte" << YAML::Value
+        << num(e.dramPjPerByte);
+    out << YAML::Key << "noc_pj_per_byte" << YAML::Value << num(e.nocPjPerByte);
+    out << YAML::Key << "vector_pj_per_lane_op" << YAML::Value
+        << num(e.vectorPjPerLaneOp);
+    out << YAML::Key << "static_w_per_mm2" << YAML::Value
+        << num(e.staticWPerMm2);
+    out << YAML::Key << "static_w" << YAML::Value << num(e.staticW);
+    out << YAML::EndMap;
+  }
+  if (t.area.present) {
+    const AreaConfig &a = t.area;
+    out << YAML::Key << "area" << YAML::Value << YAML::BeginMap;
+    perDtypeMap("mac_mm2", a.macMm2);
+    out << YAML::Key << "sram_mm2_per_mib" << YAML::Value
+        << num(a.sramMm2PerMiB);
+    out << YAML::Key << "core_mm2" << YAML::Value << num(a.coreMm2);
+    out << YAML::Key << "vector_mm2_per_lane" << YAML::Value
+        << num(a.vectorMm2PerLane);
+    out << YAML::Key << "dram_channel_bytes_per_s" << YAML::Value
+        << num(a.dramChannelBytesPerS);
+    out << YAML::Key << "dram_phy_mm2_per_channel" << YAML::Value
+        << num(a.dramPhyMm2PerChannel);
+    out << YAML::Key << "fixed_mm2" << YAML::Value << num(a.fixedMm2);
+    out << YAML::Key << "utilization" << YAML::Value << num(a.utilization);
+    out << YAML::EndMap;
+  }
+
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
-}
+
+  Result<double> parseQuantity(const std::string &text) {
+    // The loader's rules (Section::number), for values a sweep computes with.
+    std::string s = text;
+    s.erase(std::remove(s.begin(), s.end(), '_'), s.end());
+    char *end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || end == s.c_str()) {
+      return Result<double>::failure(fmt::format("`{}` is not a number", text));
+    }
+    std::string suffix(end);
+    suffix.erase(0, suffix.find_first_not_of(' '));
+    static const std::pair<const char *, double> units[] = {
+        {"", 1},
+        {"KiB", 1024.0},
+        {"MiB", 1048576.0},
+        {"GiB", 1073741824.0},
+        {"KB", 1e3},
+        {"MB", 1e6},
+        {"GB", 1e9},
+        {"TB", 1e12},
+        {"GHz", 1e9},
+        {"MHz", 1e6}};
+    for (auto &[u, scale] : units) {
+      if (suffix == u) {
+        return v * scale;
+      }
+    }
+    return Result<double>::failure(
+        fmt::format("`{}`: unknown unit `{}`", text, suffix));
+  }
+
+  Result<std::string> applyOverridesToYaml(const std::string &text,
+                                           const std::string &origin,
+                                           const Overrides &overrides) {
+    return catchErrors([&]() -> std::string {
+      try {
+        YAML::Node root = YAML::Load(text);
+        for (const std::string &o : overrides) {
+          applyOverride(root, o, origin);
+        }
+        YAML::Emitter out;
+        out << root;
+        return std::string(out.c_str()) + "\n";
+      } catch (const YAML::Exception &e) {
+        throw Error(fmt::format("{}:{}: {}", origin, e.mark.line + 1, e.msg));
+      }
+    });
+  }
 
 } // namespace nuri::target

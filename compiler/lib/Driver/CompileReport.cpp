@@ -440,6 +440,8 @@ ReportBuilder::addNpuPartition(func::FuncOp callee,
     e.location = "-";
     e.kind = what;
     e.simulatedCycles = span(covered, end);
+    e.firstKernel = covered;
+    e.kernelCount = end - covered;
     report.opEstimates.push_back(e);
     records.push_back(std::move(r));
     covered = end;
@@ -457,6 +459,8 @@ ReportBuilder::addNpuPartition(func::FuncOp callee,
       o.kind = e->kind;
       o.predictedCycles = e->predictedCycles;
       o.simulatedCycles = span(e->firstKernel, e->firstKernel + e->kernelCount);
+      o.firstKernel = e->firstKernel;
+      o.kernelCount = e->kernelCount;
       info.predictedCycles += o.predictedCycles;
       report.opEstimates.push_back(std::move(o));
       if (e->kernelCount) {

@@ -9,6 +9,7 @@
 #include "Command.h"
 
 #include "nuri/isa/Assembler.h"
+#include "nuri/sim/Energy.h"
 #include "nuri/sim/Simulator.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -109,7 +110,16 @@ int runSim() {
       return 1;
     }
   }
-  llvm::outs() << (simJson ? r->toJson() + "\n" : r->toText());
+  // Energy by component from the run's counters (docs/dse.md); null when
+  // the config has no `energy:` section.
+  nuri::sim::EnergyReport energy = nuri::sim::estimateEnergy(*r, *t);
+  if (simJson) {
+    std::string json = r->toJson();
+    json.pop_back(); // the closing brace; the energy fields go inside it
+    llvm::outs() << json << ", " << energy.toJsonFields() << "}\n";
+  } else {
+    llvm::outs() << r->toText() << energy.toText();
+  }
   return 0;
 }
 nuri::cli::CommandRegistration simReg(simCmd, runSim);

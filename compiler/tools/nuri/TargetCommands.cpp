@@ -2,7 +2,10 @@
 
 #include "Command.h"
 
+#include "nuri/sim/Energy.h"
 #include "nuri/target/Target.h"
+
+#include <fmt/format.h>
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -44,6 +47,49 @@ cl::list<std::string> targetSet("set",
                                          "(section.key=value, repeatable)"),
                                 cl::sub(targetCmd));
 
+/// The config's JSON plus the design-space figures computed from its
+/// `area:` and `energy:` sections (null without them): area_mm2, its
+/// breakdown, and the power with every unit at peak per dtype.
+std::string withAreaAndPower(const nuri::target::Target &t) {
+  std::string json = nuri::target::targetToJson(t);
+  json.pop_back(); // the closing brace; the fields below go inside it
+  nuri::target::AreaBreakdown area = nuri::target::areaOf(t);
+  std::string power;
+  for (auto &[d, macs] : t.matrix.macsPerCycle) {
+    power += fmt::format("{}\"{}\": {:.6g}", power.empty() ? "" : ", ",
+                         nuri::isa::dtypeName(d),
+                         nuri::sim::peakPower(t, d).totalJoules());
+  }
+  json +=
+      t.area.present
+          ? fmt::format(", \"area_mm2\": {:.6g}, \"area_breakdown_mm2\": {}",
+                        area.total, area.toJson())
+          : std::string(", \"area_mm2\": null");
+  json += t.energy.present ? fmt::format(", \"peak_power_w\": {{{}}}}}", power)
+                           : std::string(", \"peak_power_w\": null}");
+  return json;
+}
+
+std::string areaAndPowerText(const nuri::target::Target &t) {
+  std::string s;
+  if (t.area.present) {
+    nuri::target::AreaBreakdown a = nuri::target::areaOf(t);
+    s += fmt::format("  area               {:.1f} mm^2 (array {:.1f}, sram "
+                     "{:.1f}, vector {:.1f}, cores {:.1f}, dram phy {:.1f}, "
+                     "fixed {:.1f}; utilization {:.2f})\n",
+                     a.total, a.matrix, a.sram, a.vector, a.cores, a.dramPhy,
+                     a.fixed, t.area.utilization);
+  }
+  if (t.energy.present) {
+    for (auto &[d, macs] : t.matrix.macsPerCycle) {
+      s += fmt::format(
+          "  peak power {:<5}   {:.1f} W (array and DRAM at peak)\n",
+          nuri::isa::dtypeName(d), nuri::sim::peakPower(t, d).totalJoules());
+    }
+  }
+  return s;
+}
+
 int runTarget() {
   if (targetArgs.empty() || targetArgs[0] != "show" ||
       (targetArgs.size() != 2 &&
@@ -60,8 +106,9 @@ int runTarget() {
     llvm::errs() << "nuri target: " << t.error() << "\n";
     return 1;
   }
-  llvm::outs() << (targetJson ? nuri::target::targetToJson(*t) + "\n"
-                              : nuri::target::targetToText(*t));
+  llvm::outs() << (targetJson
+                       ? withAreaAndPower(*t) + "\n"
+                       : nuri::target::targetToText(*t) + areaAndPowerText(*t));
   return 0;
 }
 nuri::cli::CommandRegistration targetReg(targetCmd, runTarget);

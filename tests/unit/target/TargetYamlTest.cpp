@@ -44,6 +44,24 @@ void expectSame(const Target &a, const Target &b) {
   EXPECT_EQ(a.noc.bytesPerCycle, b.noc.bytesPerCycle);
   EXPECT_EQ(a.noc.latencyCycles, b.noc.latencyCycles);
   EXPECT_EQ(a.noc.model, b.noc.model);
+  EXPECT_EQ(a.energy.present, b.energy.present);
+  EXPECT_EQ(a.energy.macPj, b.energy.macPj);
+  EXPECT_EQ(a.energy.sramPjPerByte, b.energy.sramPjPerByte);
+  EXPECT_EQ(a.energy.accPjPerByte, b.energy.accPjPerByte);
+  EXPECT_EQ(a.energy.dramPjPerByte, b.energy.dramPjPerByte);
+  EXPECT_EQ(a.energy.nocPjPerByte, b.energy.nocPjPerByte);
+  EXPECT_EQ(a.energy.vectorPjPerLaneOp, b.energy.vectorPjPerLaneOp);
+  EXPECT_EQ(a.energy.staticWPerMm2, b.energy.staticWPerMm2);
+  EXPECT_EQ(a.energy.staticW, b.energy.staticW);
+  EXPECT_EQ(a.area.present, b.area.present);
+  EXPECT_EQ(a.area.macMm2, b.area.macMm2);
+  EXPECT_EQ(a.area.sramMm2PerMiB, b.area.sramMm2PerMiB);
+  EXPECT_EQ(a.area.coreMm2, b.area.coreMm2);
+  EXPECT_EQ(a.area.vectorMm2PerLane, b.area.vectorMm2PerLane);
+  EXPECT_EQ(a.area.dramChannelBytesPerS, b.area.dramChannelBytesPerS);
+  EXPECT_EQ(a.area.dramPhyMm2PerChannel, b.area.dramPhyMm2PerChannel);
+  EXPECT_EQ(a.area.fixedMm2, b.area.fixedMm2);
+  EXPECT_EQ(a.area.utilization, b.area.utilization);
 }
 
 // The keys of a YAML mapping, nested ones as `section.key`.

@@ -67,6 +67,38 @@ struct NocConfig {
   std::string model = kDefaultLinkModel; ///< simulator link model
 };
 
+/// Energy figures (`energy:` section, optional): what a unit of work costs.
+/// The simulator's Energy.h charges them to a Report; docs/dse.md gives the
+/// sources and the scaling to the chip's node.
+struct EnergyConfig {
+  bool present = false;
+  std::map<isa::Dtype, double> macPj; ///< one multiply-accumulate, per dtype
+  double sramPjPerByte = 0;           ///< scratchpad read or write
+  double accPjPerByte = 0;            ///< accumulator buffer read or write
+  double dramPjPerByte = 0;           ///< DRAM device + PHY, per byte moved
+  double nocPjPerByte = 0;            ///< on-chip network, per byte moved
+  double vectorPjPerLaneOp = 0; ///< one fp32 lane-cycle of the vector unit
+  double staticWPerMm2 = 0;     ///< leakage, per mm^2 of die
+  /// Always-on power the model does not simulate: host interface, control
+  /// processors, clock distribution, PLLs.
+  double staticW = 0;
+};
+
+/// Area figures (`area:` section, optional); areaOf() adds them up.
+struct AreaConfig {
+  bool present = false;
+  /// One MAC unit for each dtype; the array is sized by the dtype whose
+  /// units take the most area (narrower dtypes reuse it by packing).
+  std::map<isa::Dtype, double> macMm2;
+  double sramMm2PerMiB = 0;        ///< scratchpad, accumulator, shared SRAM
+  double coreMm2 = 0;              ///< per core: control, DMA, sync
+  double vectorMm2PerLane = 0;     ///< per fp32 lane
+  double dramChannelBytesPerS = 0; ///< bandwidth one channel/PHY provides
+  double dramPhyMm2PerChannel = 0;
+  double fixedMm2 = 0;    ///< host interface, PLLs, misc
+  double utilization = 1; ///< placed cell area / die area
+};
+
 struct Target {
   std::string name;
   std::string description;
@@ -81,6 +113,8 @@ struct Target {
   DramConfig dram;
   DmaConfig dma;
   NocConfig noc;
+  EnergyConfig energy;
+  AreaConfig area;
 
   /// All on-chip SRAM: per-core scratchpads plus the shared SRAM.
   uint64_t sramBytesTotal() const {
@@ -127,6 +161,26 @@ std::string targetToText(const Target &t);
 /// not the file the target came from: it is what the compiler used,
 /// overrides included.
 std::string targetToYaml(const Target &t);
+
+/// Die area by block (mm^2); all zero without an `area:` section.
+struct AreaBreakdown {
+  double matrix = 0, sram = 0, vector = 0, cores = 0, dramPhy = 0, fixed = 0;
+  double total = 0; ///< the blocks divided by AreaConfig::utilization
+  /// {"total": ..., "matrix": ..., ...}
+  std::string toJson() const;
+};
+AreaBreakdown areaOf(const Target &t);
+
+/// A config number as the loader reads it: `4MiB`, `1.5TB`, `1 GHz`, `2e-3`,
+/// `1_000`. Fails with a message naming the text.
+Result<double> parseQuantity(const std::string &text);
+
+/// The config text with `overrides` applied (the same `a.b=value` rules as
+/// loadTargetYaml), re-emitted as YAML: what a design-space sweep writes for
+/// one point. The result is not validated; load it to validate.
+Result<std::string> applyOverridesToYaml(const std::string &text,
+                                         const std::string &origin,
+                                         const Overrides &overrides);
 
 } // namespace nuri::target
 

@@ -80,6 +80,11 @@ struct OpEstimate {
   std::string layer; ///< the LayerInfo::name it is billed to
   uint64_t predictedCycles = 0;
   uint64_t simulatedCycles = 0;
+  /// Its kernels are [firstKernel, firstKernel + kernelCount) of its
+  /// partition's program; each ends with one chip-wide barrier, so a later
+  /// simulation (`nuri sweep` at another DRAM speed) can time the op again
+  /// from its own barrier releases.
+  unsigned firstKernel = 0, kernelCount = 0;
 };
 
 /// The NPU ops of one transformer layer (by the layer index in their ONNX

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""The design-space CLI as a user runs it (docs/dse.md).
+
+  dse_cli_test.py --nuri build/bin/nuri --src .
+
+- `nuri target show --json` carries area_mm2, its breakdown and peak power;
+- `nuri sim --json` carries energy_j and average_power_w by component, and
+  they add up;
+- `nuri sweep examples/sweeps/bert-tiny-grid.yaml`: results files, a
+  progress line with an ETA, a rerun that resumes everything;
+- bad specs exit 1 with the file, line and column: a YAML syntax error and
+  an axis over a key the config does not have.
+Prints one line per check and exits non-zero if any failed.
+"""
+import argparse
+import csv
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+failures = 0
+
+
+def check(ok, what, detail=""):
+    global failures
+    print(f"{'ok  ' if ok else 'FAIL'} {what}" + (f": {detail}" if detail and not ok else ""))
+    if not ok:
+        failures += 1
+
+
+def run(cmd):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nuri", required=True)
+    ap.add_argument("--src", required=True)
+    args = ap.parse_args()
+    nuri, src = args.nuri, pathlib.Path(args.src)
+
+    with tempfile.TemporaryDirectory(prefix="nuri-dse-cli-") as tmp:
+        work = pathlib.Path(tmp)
+
+        r = run([nuri, "target", "show", "rngd", "--json"])
+        t = json.loads(r.stdout) if r.returncode == 0 else {}
+        check(t.get("area_mm2", 0) > 0, "target show --json has area_mm2", r.stderr)
+        bd = t.get("area_breakdown_mm2", {})
+        check(abs(sum(v for k, v in bd.items() if k != "total") / 0.7 - t.get("area_mm2", 0)) < 1e-3 * t.get("area_mm2", 1),
+              "the area breakdown adds up to area_mm2 (utilization 0.7)", str(bd))
+        check(set(t.get("peak_power_w", {})) == {"i8", "e4m3", "e5m2", "bf16", "f16"},
+              "target show --json has peak power per dtype", str(t.get("peak_power_w")))
+        r = run([nuri, "target", "show", "atom"])
+        check(r.returncode == 0 and "area " in r.stdout and "peak power bf16" in r.stdout,
+              "target show prints area and peak power", r.stdout)
+
+        prog = work / "gemm.bin"
+        r = run([nuri, "asm", src / "examples/programs/gemm.nasm", "-o", prog])
+        check(r.returncode == 0, "asm gemm.nasm", r.stderr)
+        r = run([nuri, "sim", prog, "--target", "atom", "--json", "--timing-only"])
+        s = json.loads(r.stdout) if r.returncode == 0 else {}
+        e, p = s.get("energy_j") or {}, s.get("average_power_w") or {}
+        comps = ["matrix", "sram", "accumulator", "vector", "dram", "noc", "static"]
+        check(all(c in e and c in p for c in comps + ["total"]),
+              "sim --json has energy_j and average_power_w by component", str(e))
+        if e:
+            check(abs(sum(e[c] for c in comps) - e["total"]) <= 1e-5 * e["total"],
+                  "the components add up to the total", str(e))
+            check(abs(e["total"] / s["seconds"] - p["total"]) <= 1e-5 * p["total"],
+                  "average power is energy over simulated time", f"{e['total']} {s['seconds']} {p['total']}")
+            check(e["matrix"] > 0 and e["dram"] > 0, "a GEMM spends energy in the array and DRAM", str(e))
+        r = run([nuri, "sim", prog, "--target", "atom", "--timing-only"])
+        check(r.returncode == 0 and "energy:" in r.stdout and "average" in r.stdout,
+              "sim prints the energy by component", r.stdout[-400:])
+
+        out = work / "grid"
+        spec = src / "examples/sweeps/bert-tiny-grid.yaml"
+        r = run([nuri, "sweep", spec, "-o", out])
+        check(r.returncode == 0, "sweep bert-tiny-grid", r.stderr[-2000:])
+        check("ETA" in r.stderr, "the sweep prints a progress line with an ETA", r.stderr[-500:])
+        rows = list(csv.DictReader(open(out / "results.csv"))) if (out / "results.csv").exists() else []
+        check(len(rows) == 12, "12 rows in results.csv", str(len(rows)))
+        jl = (out / "results.jsonl").read_text().splitlines() if (out / "results.jsonl").exists() else []
+        check(len(jl) == 12, "12 lines in results.jsonl", str(len(jl)))
+        statuses = {row["status"] for row in rows}
+        check(statuses <= {"ok", "infeasible"} and "ok" in statuses, "points are ok or infeasible", str(statuses))
+        for row in rows:
+            if row["status"] == "ok":
+                check(float(row["latency_s"]) > 0 and float(row["energy_j"]) > 0 and
+                      float(row["area_mm2"]) <= 400 and len(row["git_commit"]) >= 7 and
+                      len(row["config_hash"]) == 16,
+                      f"point {row['point']} has latency, energy, area <= 400 and provenance", str(row))
+        r = run([nuri, "sweep", spec, "-o", out, "--quiet"])
+        check(r.returncode == 0 and "12 resumed, 0 evaluated" in r.stdout, "a rerun resumes every point", r.stdout + r.stderr)
+
+        bad = work / "bad.yaml"
+        bad.write_text("name: x\nworkloads:\n  - zoo: bert-tiny\ntarget: atom\naxes:\n  cores: [2, 4\n")
+        r = run([nuri, "sweep", bad, "-o", work / "bad"])
+        check(r.returncode == 1 and f"{bad}:7:1:" in r.stderr, "a YAML syntax error names line and column", r.stderr)
+        bad.write_text("name: x\nworkloads:\n  - zoo: bert-tiny\ntarget: atom\naxes:\n  sram.bytes_per_kore: [1MiB]\n")
+        r = run([nuri, "sweep", bad, "-o", work / "bad"])
+        check(r.returncode == 1 and f"{bad}:6:3: axis `sram.bytes_per_kore` is not a key of the config" in r.stderr,
+              "an unknown config key on an axis names it", r.stderr)
+    print(f"{failures} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
