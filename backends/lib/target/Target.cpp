@@ -699,54 +699,48 @@ std::string targetToYaml(const Target &t) {
 
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
 
-  Result<double> parseQuantity(const std::string &text) {
-    // The loader's rules (Section::number), for values a sweep computes with.
-    std::string s = text;
-    s.erase(std::remove(s.begin(), s.end(), '_'), s.end());
-    char *end = nullptr;
-    double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || end == s.c_str()) {
-      return Result<double>::failure(fmt::format("`{}` is not a number", text));
-    }
-    std::string suffix(end);
-    suffix.erase(0, suffix.find_first_not_of(' '));
-    static const std::pair<const char *, double> units[] = {
-        {"", 1},
-        {"KiB", 1024.0},
-        {"MiB", 1048576.0},
-        {"GiB", 1073741824.0},
-        {"KB", 1e3},
-        {"MB", 1e6},
-        {"GB", 1e9},
-        {"TB", 1e12},
-        {"GHz", 1e9},
-        {"MHz", 1e6}};
-    for (auto &[u, scale] : units) {
-      if (suffix == u) {
-        return v * scale;
-      }
-    }
-    return Result<double>::failure(
-        fmt::format("`{}`: unknown unit `{}`", text, suffix));
+Result<double> parseQuantity(const std::string &text) {
+  // The loader's rules (Section::number), for values a sweep computes with.
+  std::string s = text;
+  s.erase(std::remove(s.begin(), s.end(), '_'), s.end());
+  char *end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end == s.c_str()) {
+    return Result<double>::failure(fmt::format("`{}` is not a number", text));
   }
+  std::string suffix(end);
+  suffix.erase(0, suffix.find_first_not_of(' '));
+  static const std::pair<const char *, double> units[] = {
+      {"", 1},      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+      {"KB", 1e3},  {"MB", 1e6},     {"GB", 1e9},        {"TB", 1e12},
+      {"GHz", 1e9}, {"MHz", 1e6}};
+  for (auto &[u, scale] : units) {
+    if (suffix == u) {
+      return v * scale;
+    }
+  }
+  return Result<double>::failure(
+      fmt::format("`{}`: unknown unit `{}`", text, suffix));
+}
 
-  Result<std::string> applyOverridesToYaml(const std::string &text,
-                                           const std::string &origin,
-                                           const Overrides &overrides) {
-    return catchErrors([&]() -> std::string {
-      try {
-        YAML::Node root = YAML::Load(text);
-        for (const std::string &o : overrides) {
-          applyOverride(root, o, origin);
-        }
-        YAML::Emitter out;
-        out << root;
-        return std::string(out.c_str()) + "\n";
-      } catch (const YAML::Exception &e) {
-        throw Error(fmt::format("{}:{}: {}", origin, e.mark.line + 1, e.msg));
+Result<std::string> applyOverridesToYaml(const std::string &text,
+                                         const std::string &origin,
+                                         const Overrides &overrides) {
+  return catchErrors([&]() -> std::string {
+    try {
+      YAML::Node root = YAML::Load(text);
+      for (const std::string &o : overrides) {
+        applyOverride(root, o, origin);
       }
-    });
-  }
+      YAML::Emitter out;
+      out << root;
+      return std::string(out.c_str()) + "\n";
+    } catch (const YAML::Exception &e) {
+      throw Error(fmt::format("{}:{}: {}", origin, e.mark.line + 1, e.msg));
+    }
+  });
+}
 
 } // namespace nuri::target
