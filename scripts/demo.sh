@@ -27,3 +27,15 @@ echo
 echo "== nuri compile --target atom (bf16), then nuri run on the simulated NPU"
 "$nuri" compile "$model" --target atom --dtype bf16 "${shapes[@]}" -o "$out/bert-tiny-atom.nuri" --report
 "$nuri" run "$out/bert-tiny-atom.nuri" --device sim --output-dir "$out/sim"
+echo
+echo "== nuri run --repeat 3: the sim device keeps the weights in its DRAM, so only run 1 writes them"
+"$nuri" run "$out/bert-tiny-atom.nuri" --device sim --repeat 3 --json | python3 -c '
+import json, sys
+for i, r in enumerate(json.load(sys.stdin)["runs"], 1):
+    c = r["counters"]
+    print("run %d: %d cycles, %d weight bytes written, %.1f ms" % (i, c["cycles"], c["device_weight_bytes_written"], c["wall_seconds"] * 1e3))'
+echo
+echo "== nuri sweep: a small grid of chip configs (cores, SRAM, DRAM bandwidth), then its report"
+"$nuri" sweep "$root/examples/sweeps/bert-tiny-grid.yaml" -o "$out/sweep" --quiet
+"$nuri" report "$out/sweep" -o "$out/sweep/report.html"
+echo "open $out/sweep/report.html: Pareto fronts of latency against area and energy, roofline, per-layer bottlenecks"
