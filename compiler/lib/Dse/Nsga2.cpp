@@ -1,100 +1,82 @@
 //===- Nsga2.cpp - Multi-objective search over a sweep's grid -------------===//
+//
+// Validates the options and runs the search in libnuri_nsga2.so
+// (Nsga2Pagmo.cpp), which this file loads the first time a sweep needs it, so
+// that commands that never search do not load pagmo.
+//
+//===----------------------------------------------------------------------===//
 
 #include "nuri/Dse/Nsga2.h"
 
 #include <fmt/format.h>
 
-#ifdef NURI_HAVE_PAGMO
-#include <pagmo/algorithms/nsga2.hpp>
-#include <pagmo/batch_evaluators/member_bfe.hpp>
-#include <pagmo/bfe.hpp>
-#include <pagmo/population.hpp>
-#include <pagmo/problem.hpp>
-#endif
+#include <dlfcn.h>
 
-#include <cmath>
-#include <map>
-#include <memory>
+#include <filesystem>
 #include <mutex>
+#include <string>
 
 namespace nuri::dse {
 
-#ifdef NURI_HAVE_PAGMO
 namespace {
 
-/// What the search has seen, shared by the problem's copies (pagmo copies
-/// the problem into the population).
-struct Archive {
-  std::mutex mutex;
-  std::map<std::vector<uint64_t>, std::vector<double>> seen;
-  std::vector<std::vector<uint64_t>> order;
+using SearchFn = bool (*)(const std::vector<uint64_t> &, unsigned,
+                          const BatchEvaluator &, const Nsga2Options &,
+                          std::vector<std::vector<uint64_t>> &, std::string &);
+
+/// The module's search function, or why it could not be loaded. Loaded once
+/// per process and never unloaded.
+struct Module {
+  SearchFn search = nullptr;
+  std::string error;
 };
 
-/// The pagmo user-defined problem: integer variables, batch fitness.
-struct GridProblem {
-  std::vector<uint64_t> radix;
-  unsigned nobj = 1;
-  const BatchEvaluator *evaluate = nullptr;
-  std::shared_ptr<Archive> archive;
-
-  std::pair<pagmo::vector_double, pagmo::vector_double> get_bounds() const {
-    pagmo::vector_double lo(radix.size(), 0), hi;
-    for (uint64_t r : radix) {
-      hi.push_back(double(r - 1));
+const Module &module() {
+  static const Module loaded = [] {
+    Module m;
+#ifdef NURI_NSGA2_MODULE
+    // Beside the tools (<build>/bin/nuri -> <build>/lib), then where the
+    // build put it.
+    std::vector<std::string> candidates;
+    std::error_code ec;
+    std::filesystem::path exe =
+        std::filesystem::read_symlink("/proc/self/exe", ec);
+    std::string file =
+        std::filesystem::path(NURI_NSGA2_MODULE).filename().string();
+    if (!ec) {
+      candidates.push_back(
+          (exe.parent_path().parent_path() / "lib" / file).string());
     }
-    return {lo, hi};
-  }
-  pagmo::vector_double::size_type get_nobj() const { return nobj; }
-  pagmo::vector_double::size_type get_nix() const { return radix.size(); }
-
-  pagmo::vector_double fitness(const pagmo::vector_double &x) const {
-    return batch_fitness(x);
-  }
-  /// `dvs` holds the points back to back; fitnesses come back the same way.
-  pagmo::vector_double batch_fitness(const pagmo::vector_double &dvs) const {
-    size_t n = dvs.size() / radix.size();
-    std::vector<std::vector<uint64_t>> points(n), fresh;
-    for (size_t i = 0; i < n; ++i) {
-      for (size_t a = 0; a < radix.size(); ++a) {
-        points[i].push_back(uint64_t(std::llround(dvs[i * radix.size() + a])));
+    candidates.push_back(NURI_NSGA2_MODULE);
+    for (const std::string &path : candidates) {
+      void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!handle) {
+        m.error += fmt::format("\n  {}: {}", path, dlerror());
+        continue;
       }
-    }
-    {
-      std::lock_guard<std::mutex> lock(archive->mutex);
-      std::map<std::vector<uint64_t>, bool> queued;
-      for (const auto &p : points) {
-        if (!archive->seen.count(p) && !queued[p]) {
-          queued[p] = true;
-          fresh.push_back(p);
-        }
+      m.search =
+          reinterpret_cast<SearchFn>(dlsym(handle, "nuri_dse_nsga2_search"));
+      if (m.search) {
+        m.error.clear();
+        break;
       }
+      m.error += fmt::format("\n  {}: no nuri_dse_nsga2_search", path);
     }
-    std::vector<std::vector<double>> f =
-        fresh.empty() ? std::vector<std::vector<double>>() : (*evaluate)(fresh);
-    pagmo::vector_double out;
-    std::lock_guard<std::mutex> lock(archive->mutex);
-    for (size_t i = 0; i < fresh.size(); ++i) {
-      archive->seen[fresh[i]] = f[i];
-      archive->order.push_back(fresh[i]);
+    if (!m.search) {
+      m.error = "nsga2: cannot load the NSGA-II module:" + m.error;
     }
-    for (const auto &p : points) {
-      const std::vector<double> &v = archive->seen.at(p);
-      out.insert(out.end(), v.begin(), v.end());
-    }
-    return out;
-  }
-};
+#else
+    m.error = "nsga2: this Nuri was built without pagmo (install libpagmo-dev, "
+              "scripts/install-deps.sh, and reconfigure)";
+#endif
+    return m;
+  }();
+  return loaded;
+}
 
 } // namespace
-#endif
 
-bool haveNsga2() {
-#ifdef NURI_HAVE_PAGMO
-  return true;
-#else
-  return false;
-#endif
-}
+bool haveNsga2() { return module().search != nullptr; }
 
 Result<std::vector<std::vector<uint64_t>>>
 nsga2Search(const std::vector<uint64_t> &radix, unsigned objectives,
@@ -109,34 +91,16 @@ nsga2Search(const std::vector<uint64_t> &radix, unsigned objectives,
     return Result<Out>::failure(
         "nsga2: a multi-objective search needs at least two objectives");
   }
-#ifdef NURI_HAVE_PAGMO
-  try {
-    GridProblem udp;
-    udp.radix = radix;
-    udp.nobj = objectives;
-    udp.evaluate = &evaluate;
-    udp.archive = std::make_shared<Archive>();
-    std::shared_ptr<Archive> archive = udp.archive;
-    pagmo::problem prob{udp};
-    // pagmo's seeds are unsigned; the spec's seed is folded into one.
-    unsigned seed = unsigned(options.seed ^ (options.seed >> 32));
-    pagmo::bfe batch{pagmo::member_bfe{}};
-    pagmo::population pop{prob, batch, options.population, seed};
-    pagmo::nsga2 algo(options.generations, 0.95, 10., 1.0 / radix.size(), 50.,
-                      seed);
-    algo.set_bfe(batch);
-    pop = algo.evolve(pop);
-    return archive->order;
-  } catch (const std::exception &e) {
-    return Result<Out>::failure(std::string("nsga2: ") + e.what());
+  const Module &m = module();
+  if (!m.search) {
+    return Result<Out>::failure(m.error);
   }
-#else
-  (void)radix;
-  (void)evaluate;
-  return Result<Out>::failure(
-      "nsga2: this Nuri was built without pagmo (install libpagmo-dev, "
-      "scripts/install-deps.sh, and reconfigure)");
-#endif
+  Out out;
+  std::string error;
+  if (!m.search(radix, objectives, evaluate, options, out, error)) {
+    return Result<Out>::failure(error);
+  }
+  return out;
 }
 
 } // namespace nuri::dse
