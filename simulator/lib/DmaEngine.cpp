@@ -85,6 +85,19 @@ void DmaEngine::read(const SpaceRef &src, uint64_t addr, uint8_t *dst,
   }
 }
 
+template <typename WriteRow>
+void DmaEngine::copyRows(const SpaceRef &src, const Box &sb, const Box &db,
+                         WriteRow writeRow) {
+  buf_.resize(sb.bytes);
+  for (uint64_t p = 0; p < sb.planes; ++p) {
+    for (uint64_t r = 0; r < sb.rows; ++r) {
+      read(src, sb.addr + p * sb.pstride + r * sb.stride, buf_.data(),
+           sb.bytes);
+      writeRow(db.addr + p * db.pstride + r * db.stride, buf_.data());
+    }
+  }
+}
+
 void DmaEngine::issueCopy(const Instruction &in) {
   ChipMemory &mem = ctx_.mem;
   Space ss = Space(in[Field::SrcSpace]), ds = Space(in[Field::DstSpace]);
@@ -130,23 +143,17 @@ void DmaEngine::issueCopy(const Instruction &in) {
     ctx_.races.check(*this, accesses_, now());
   }
   if (ctx_.opts.functional) {
-    buf_.resize(sb.bytes);
-    for (uint64_t p = 0; p < sb.planes; ++p) {
-      for (uint64_t r = 0; r < sb.rows; ++r) {
-        read(src, sb.addr + p * sb.pstride + r * sb.stride, buf_.data(),
-             sb.bytes);
-        uint64_t da = db.addr + p * db.pstride + r * db.stride;
-        if (dst.flat) {
-          dst.flat->write(da, buf_.data(), sb.bytes);
-        } else {
-          try {
-            mem.dram.write(da, buf_.data(), sb.bytes);
-          } catch (const Error &e) {
-            fail(e.what()); // the host DRAM budget, named at this pc
-          }
+    copyRows(src, sb, db, [&](uint64_t da, const uint8_t *row) {
+      if (dst.flat) {
+        dst.flat->write(da, row, sb.bytes);
+      } else {
+        try {
+          mem.dram.write(da, row, sb.bytes);
+        } catch (const Error &e) {
+          fail(e.what()); // the host DRAM budget, named at this pc
         }
       }
-    }
+    });
   }
   bool viaDram = ss == Space::Dram || ds == Space::Dram;
   double linkBytes = double(total);
@@ -224,17 +231,11 @@ void DmaEngine::issueMulticast(const Instruction &in) {
     ctx_.races.check(*this, accesses_, now());
   }
   if (ctx_.opts.functional) {
-    buf_.resize(sb.bytes);
-    for (uint64_t p = 0; p < sb.planes; ++p) {
-      for (uint64_t r = 0; r < sb.rows; ++r) {
-        read(src, sb.addr + p * sb.pstride + r * sb.stride, buf_.data(),
-             sb.bytes);
-        uint64_t da = db.addr + p * db.pstride + r * db.stride;
-        for (unsigned c : dsts) {
-          mem.sram[c].write(da, buf_.data(), sb.bytes);
-        }
+    copyRows(src, sb, db, [&](uint64_t da, const uint8_t *row) {
+      for (unsigned c : dsts) {
+        mem.sram[c].write(da, row, sb.bytes);
       }
-    }
+    });
   }
   uint64_t total = sb.bytes * sb.rows * sb.planes;
   if (ss == Space::Dram) {

@@ -43,6 +43,12 @@ private:
   void issueMulticast(const isa::Instruction &in);
   /// Copies `bytes` from `src` to `dst` (functional).
   void read(const SpaceRef &src, uint64_t addr, uint8_t *dst, uint64_t n);
+  /// Reads box `sb` of `src` one row at a time and hands each row to
+  /// `writeRow(addr, data)`, `addr` being the matching row of box `db`
+  /// (functional). Copy and multicast differ only in where a row lands.
+  template <typename WriteRow>
+  void copyRows(const SpaceRef &src, const Box &sb, const Box &db,
+                WriteRow writeRow);
   /// Hands `linkBytes` to the DRAM (`viaDram`) or NoC link.
   void startTransfer(bool viaDram, double linkBytes, int64_t id);
 

@@ -126,7 +126,6 @@ LogicalResult PackageWriter::emitCpuSegment(ArrayRef<Operation *> ops,
   }
   GroupBoundary boundary = groupBoundary(ops, leading);
   const llvm::SetVector<Value> &inputs = boundary.inputs;
-  const llvm::SetVector<Operation *> &constants = boundary.constants;
   const SmallVector<Value> &outputs = boundary.outputs;
   if (outputs.empty()) {
     return success(); // dead code the cleanup left behind
@@ -146,25 +145,13 @@ LogicalResult PackageWriter::emitCpuSegment(ArrayRef<Operation *> ops,
   for (auto [i, v] : llvm::enumerate(outputs)) {
     func.setResultAttr(i, onnx_attrs::kName, b.getStringAttr(namer.get(v)));
   }
-  Block *entry = func.addEntryBlock();
-  IRMapping mapping;
-  for (auto [v, arg] : llvm::zip(inputs, entry->getArguments())) {
-    mapping.map(v, arg);
-  }
-  b.setInsertionPointToStart(entry);
-  for (Operation *constant : constants) {
-    b.clone(*constant, mapping);
-  }
+  IRMapping mapping = cloneGroupInto(b, func, boundary, ops, main.getLoc());
+  // A segment runs on the CPU as a whole: its ops keep no placement marks.
   for (Operation *op : ops) {
-    Operation *copy = b.clone(*op, mapping);
+    Operation *copy = mapping.lookup(op);
     copy->removeAttr("nuri.device");
     copy->removeAttr("nuri.fallback");
   }
-  SmallVector<Value> results;
-  for (Value v : outputs) {
-    results.push_back(mapping.lookup(v));
-  }
-  b.create<func::ReturnOp>(main.getLoc(), results);
 
   FailureOr<EmittedGraph> emitted = emitGraph(*segment);
   if (failed(emitted)) {

@@ -184,6 +184,20 @@ DType readDType(ByteReader &r) {
   return static_cast<DType>(code);
 }
 
+/// Reads the name of entry `index` of a section (`entry`: "value", "state
+/// buffer"): the runtime looks entries up by name, so a name is non-empty
+/// and no two entries of the section share it (`seen` holds the earlier
+/// ones).
+std::string readUniqueName(ByteReader &r, const char *what, const char *entry,
+                           size_t index, std::set<std::string> &seen) {
+  std::string name = r.str(what);
+  if (name.empty() || !seen.insert(name).second) {
+    r.fail(std::string(entry) + " " + std::to_string(index) +
+           " has an empty or repeated name '" + name + "'");
+  }
+  return name;
+}
+
 std::vector<int64_t> readShape(ByteReader &r) {
   uint32_t rank = r.count(8, "rank");
   if (rank > kMaxRank) {
@@ -561,11 +575,7 @@ private:
     std::set<std::string> names;
     for (size_t i = 0; i < pkg_.values.size(); ++i) {
       ValueDesc &v = pkg_.values[i];
-      v.name = r.str("value name");
-      if (v.name.empty() || !names.insert(v.name).second) {
-        r.fail("value " + std::to_string(i) +
-               " has an empty or repeated name '" + v.name + "'");
-      }
+      v.name = readUniqueName(r, "value name", "value", i, names);
       v.dtype = readDType(r);
       v.shape = readShape(r);
       v.quant.scales = r.f64s("quantization scale");
@@ -600,11 +610,7 @@ private:
     }
     for (size_t i = 0; i < pkg_.states.size(); ++i) {
       StateBuffer &st = pkg_.states[i];
-      st.name = r.str("state name");
-      if (st.name.empty() || !names.insert(st.name).second) {
-        r.fail("state buffer " + std::to_string(i) +
-               " has an empty or repeated name '" + st.name + "'");
-      }
+      st.name = readUniqueName(r, "state name", "state buffer", i, names);
       std::string where = "state '" + st.name + "'";
       st.dtype = readDType(r);
       st.shape = readShape(r);

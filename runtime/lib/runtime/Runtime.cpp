@@ -1171,6 +1171,23 @@ nuri_status findState(nuri_session *session, const char *name, size_t bytes,
   return nullptr;
 }
 
+/// Reading and writing a state check the same arguments and take the same
+/// lock; only the direction of `copy(slot)` differs.
+template <typename Copy>
+nuri_status copyState(nuri_session *session, const char *name, const void *data,
+                      size_t byte_size, Copy copy) {
+  StateSlot *st = nullptr;
+  if (nuri_status s = findState(session, name, byte_size, true, &st)) {
+    return s;
+  }
+  if (!data && byte_size) {
+    return makeStatus(NURI_INVALID_ARGUMENT, "data must not be NULL");
+  }
+  std::lock_guard<std::mutex> lock(session->impl->stateMutex);
+  copy(*st);
+  return nullptr;
+}
+
 } // namespace
 
 extern "C" {
@@ -1178,32 +1195,18 @@ extern "C" {
 nuri_status nuri_session_read_state(nuri_session *session, const char *name,
                                     void *data, size_t byte_size) {
   return guard([&]() -> nuri_status {
-    StateSlot *st = nullptr;
-    if (nuri_status s = findState(session, name, byte_size, true, &st)) {
-      return s;
-    }
-    if (!data && byte_size) {
-      return makeStatus(NURI_INVALID_ARGUMENT, "data must not be NULL");
-    }
-    std::lock_guard<std::mutex> lock(session->impl->stateMutex);
-    std::memcpy(data, st->bytes.get(), st->size);
-    return nullptr;
+    return copyState(session, name, data, byte_size, [&](StateSlot &st) {
+      std::memcpy(data, st.bytes.get(), st.size);
+    });
   });
 }
 
 nuri_status nuri_session_write_state(nuri_session *session, const char *name,
                                      const void *data, size_t byte_size) {
   return guard([&]() -> nuri_status {
-    StateSlot *st = nullptr;
-    if (nuri_status s = findState(session, name, byte_size, true, &st)) {
-      return s;
-    }
-    if (!data && byte_size) {
-      return makeStatus(NURI_INVALID_ARGUMENT, "data must not be NULL");
-    }
-    std::lock_guard<std::mutex> lock(session->impl->stateMutex);
-    std::memcpy(st->bytes.get(), data, st->size);
-    return nullptr;
+    return copyState(session, name, data, byte_size, [&](StateSlot &st) {
+      std::memcpy(st.bytes.get(), data, st.size);
+    });
   });
 }
 

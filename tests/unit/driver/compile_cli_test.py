@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`nuri compile` for the chip targets, as a user runs it, and its bad inputs.
 
-  compile_cli_test.py --nuri build/bin/nuri --configs backends/configs
+  PYTHONPATH=tests/common compile_cli_test.py --nuri build/bin/nuri --configs backends/configs
 
 - --report (--simulate), --emit mlir|asm, --dump-ir-after-all, --progress, --target cpu;
 - `nuri run --device sim --trace OUT.json` (partitions in order, engine
@@ -18,7 +18,6 @@ import json
 import os
 import pathlib
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -26,19 +25,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-failures = 0
-
-
-def check(ok, what, detail=""):
-    global failures
-    print(f"{'ok  ' if ok else 'FAIL'} {what}" + (f": {detail}" if detail and not ok else ""))
-    if not ok:
-        failures += 1
-
-
-def run(cmd, env=None):
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
-                          env=env)
+from cli_test_util import check, failures, run
 
 
 def shapes(seq):
@@ -223,8 +210,8 @@ def main():
                      work / "bad.nuri"])
             check(r.returncode != 0 and pattern in r.stderr,
                   f"{' '.join(flags)} is an error", r.stderr)
-    print(f"{failures} failed")
-    return 1 if failures else 0
+    print(f"{failures()} failed")
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":

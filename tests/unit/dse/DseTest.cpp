@@ -536,6 +536,26 @@ std::vector<double> synthetic(const std::vector<uint64_t> &c) {
   return {latency, area};
 }
 
+/// `synthetic` of each of `points`.
+std::vector<std::vector<double>>
+syntheticObjectives(const std::vector<std::vector<uint64_t>> &points) {
+  std::vector<std::vector<double>> out;
+  for (const auto &p : points) {
+    out.push_back(synthetic(p));
+  }
+  return out;
+}
+
+/// The objective vectors of `objs` on its Pareto front, in front order.
+std::vector<std::vector<double>>
+frontOf(const std::vector<std::vector<double>> &objs) {
+  std::vector<std::vector<double>> front;
+  for (size_t i : dse::paretoFront(objs)) {
+    front.push_back(objs[i]);
+  }
+  return front;
+}
+
 TEST(DseNsga2, FindsTheExhaustiveFrontOfAnEnumerableSpace) {
   if (!dse::haveNsga2()) {
     GTEST_SKIP() << "built without pagmo (libpagmo-dev)";
@@ -551,10 +571,9 @@ TEST(DseNsga2, FindsTheExhaustiveFrontOfAnEnumerableSpace) {
       }
     }
   }
-  std::set<std::vector<double>> exhaustive;
-  for (size_t i : dse::paretoFront(objs)) {
-    exhaustive.insert(objs[i]);
-  }
+  std::vector<std::vector<double>> exhaustiveFront = frontOf(objs);
+  std::set<std::vector<double>> exhaustive(exhaustiveFront.begin(),
+                                           exhaustiveFront.end());
   size_t evaluations = 0;
   dse::BatchEvaluator eval = [&](const std::vector<std::vector<uint64_t>> &ps) {
     std::vector<std::vector<double>> out;
@@ -575,14 +594,9 @@ TEST(DseNsga2, FindsTheExhaustiveFrontOfAnEnumerableSpace) {
   Result<std::vector<std::vector<uint64_t>>> seen =
       dse::nsga2Search(radix, 2, eval, o);
   ASSERT_TRUE(seen) << seen.error();
-  std::vector<std::vector<double>> found;
-  for (const auto &p : *seen) {
-    found.push_back(synthetic(p));
-  }
-  std::set<std::vector<double>> front;
-  for (size_t i : dse::paretoFront(found)) {
-    front.insert(found[i]);
-  }
+  std::vector<std::vector<double>> foundFront =
+      frontOf(syntheticObjectives(*seen));
+  std::set<std::vector<double>> front(foundFront.begin(), foundFront.end());
   std::printf("nsga2: %zu distinct of %zu points evaluated, front %zu "
               "(exhaustive %zu)\n",
               seen->size(), all.size(), front.size(), exhaustive.size());
@@ -620,18 +634,12 @@ TEST(DseNsga2, ReachesTheFrontOfAMillionPointSpace) {
   // 100 x 100 x 100 = 10^6 points, enumerable here only because the
   // objectives are synthetic; the search sees 0.2% of them.
   const std::vector<uint64_t> radix = {100, 100, 100};
-  auto f = [](const std::vector<uint64_t> &c) {
-    double cores = double(c[0] + 1), sram = double(c[1] + 1),
-           array = double(c[2] + 1);
-    return std::vector<double>{100.0 / (cores * std::sqrt(array)) + 3.0 / sram,
-                               cores * (array + 0.5 * sram)};
-  };
   std::vector<std::vector<double>> all;
   all.reserve(1000000);
   for (uint64_t a = 0; a < 100; ++a) {
     for (uint64_t b = 0; b < 100; ++b) {
       for (uint64_t c = 0; c < 100; ++c) {
-        all.push_back(f({a, b, c}));
+        all.push_back(synthetic({a, b, c}));
       }
     }
   }
@@ -650,13 +658,7 @@ TEST(DseNsga2, ReachesTheFrontOfAMillionPointSpace) {
       best = all[i][1];
     }
   }
-  dse::BatchEvaluator eval = [&](const std::vector<std::vector<uint64_t>> &ps) {
-    std::vector<std::vector<double>> out;
-    for (const auto &p : ps) {
-      out.push_back(f(p));
-    }
-    return out;
-  };
+  dse::BatchEvaluator eval = syntheticObjectives;
   dse::Nsga2Options o;
   o.population = 40;
   o.generations = 50;
@@ -664,14 +666,7 @@ TEST(DseNsga2, ReachesTheFrontOfAMillionPointSpace) {
   Result<std::vector<std::vector<uint64_t>>> seen =
       dse::nsga2Search(radix, 2, eval, o);
   ASSERT_TRUE(seen) << seen.error();
-  std::vector<std::vector<double>> found;
-  for (const auto &p : *seen) {
-    found.push_back(f(p));
-  }
-  std::vector<std::vector<double>> front;
-  for (size_t i : dse::paretoFront(found)) {
-    front.push_back(found[i]);
-  }
+  std::vector<std::vector<double>> front = frontOf(syntheticObjectives(*seen));
   // Reference point: the worst of each objective over the space.
   std::vector<double> ref = {0, 0};
   for (const auto &p : all) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The design-space CLI as a user runs it (docs/dse.md).
 
-  dse_cli_test.py --nuri build/bin/nuri --src .
+  PYTHONPATH=tests/common dse_cli_test.py --nuri build/bin/nuri --src .
 
 - `nuri target show --json` carries area_mm2, its breakdown and peak power;
 - `nuri sim --json` carries energy_j and average_power_w by component, and
@@ -16,22 +16,10 @@ import argparse
 import csv
 import json
 import pathlib
-import subprocess
 import sys
 import tempfile
 
-failures = 0
-
-
-def check(ok, what, detail=""):
-    global failures
-    print(f"{'ok  ' if ok else 'FAIL'} {what}" + (f": {detail}" if detail and not ok else ""))
-    if not ok:
-        failures += 1
-
-
-def run(cmd):
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600)
+from cli_test_util import check, failures, run
 
 
 def main():
@@ -103,8 +91,8 @@ def main():
         r = run([nuri, "sweep", bad, "-o", work / "bad"])
         check(r.returncode == 1 and f"{bad}:6:3: axis `sram.bytes_per_kore` is not a key of the config" in r.stderr,
               "an unknown config key on an axis names it", r.stderr)
-    print(f"{failures} failure(s)")
-    return 1 if failures else 0
+    print(f"{failures()} failure(s)")
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":

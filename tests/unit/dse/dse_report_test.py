@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`nuri report` on a real sweep (docs/dse.md, "How to read the report").
 
-  dse_report_test.py --nuri build/bin/nuri --src . [--keep DIR]
+  PYTHONPATH=tests/common dse_report_test.py --nuri build/bin/nuri --src . [--keep DIR]
 
 - runs examples/sweeps/bert-tiny-grid.yaml, then `nuri report`;
 - the page is self-contained: no script, nothing fetched;
@@ -23,22 +23,10 @@ import html.parser
 import json
 import pathlib
 import shutil
-import subprocess
 import sys
 import tempfile
 
-failures = 0
-
-
-def check(ok, what, detail=""):
-    global failures
-    print(f"{'ok  ' if ok else 'FAIL'} {what}" + (f": {detail}" if detail and not ok else ""))
-    if not ok:
-        failures += 1
-
-
-def run(cmd):
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600)
+from cli_test_util import check, failures, run
 
 
 class Page(html.parser.HTMLParser):
@@ -144,7 +132,7 @@ def main():
         report = work / "report.html"
         r = run([nuri, "report", out, "-o", report])
         check(r.returncode == 0 and report.exists(), "nuri report", r.stderr)
-        if failures:
+        if failures():
             return 1
         text = report.read_text()
         page = Page()
@@ -258,8 +246,8 @@ def main():
             keep = pathlib.Path(args.keep)
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(report, keep / "report.html")
-    print(f"{failures} failed")
-    return 1 if failures else 0
+    print(f"{failures()} failed")
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":

@@ -128,6 +128,19 @@ describe(TransposeOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   return TransposeKernelForm(std::move(all));
 }
 
+/// The plan of the batched transpose `td`, or an error on `op` saying why the
+/// target cannot hold it. The cost and the emission both plan through here,
+/// so they agree on whether the op fits and say so in the same words.
+FailureOr<TransposePlan> planOrEmitError(Operation *op,
+                                         const target::Target &tgt,
+                                         const TransposeDesc &td) {
+  Result<TransposePlan> plan = planTranspose(tgt, td);
+  if (!plan) {
+    return op->emitOpError("cannot be lowered to the NPU: ") << plan.error();
+  }
+  return *plan;
+}
+
 struct TransposeKernel
     : NpuKernelOpInterface::ExternalModel<TransposeKernel, TransposeOp> {
   std::string getNpuIllegalReason(Operation *op, const target::Target &) const {
@@ -148,10 +161,9 @@ struct TransposeKernel
       return failure();
     }
     if (auto *td = std::get_if<TransposeDesc>(&*form)) {
-      Result<TransposePlan> plan = planTranspose(ctx.target(), *td);
-      if (!plan) {
-        return op->emitOpError("cannot be lowered to the NPU: ")
-               << plan.error();
+      FailureOr<TransposePlan> plan = planOrEmitError(op, ctx.target(), *td);
+      if (failed(plan)) {
+        return failure();
       }
       return KernelCost{plan->sramBytesPerCore, plan->estimate};
     }
@@ -169,10 +181,9 @@ struct TransposeKernel
       return failure();
     }
     if (auto *td = std::get_if<TransposeDesc>(&*form)) {
-      Result<TransposePlan> plan = planTranspose(ctx.target(), *td);
-      if (!plan) {
-        return op->emitOpError("cannot be lowered to the NPU: ")
-               << plan.error();
+      FailureOr<TransposePlan> plan = planOrEmitError(op, ctx.target(), *td);
+      if (failed(plan)) {
+        return failure();
       }
       emitTranspose(*emitter, *td, *plan);
       return success();

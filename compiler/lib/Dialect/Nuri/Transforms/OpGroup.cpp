@@ -52,4 +52,27 @@ GroupBoundary groupBoundary(ArrayRef<Operation *> ops,
   return b;
 }
 
+IRMapping cloneGroupInto(OpBuilder &b, func::FuncOp func,
+                         const GroupBoundary &boundary,
+                         ArrayRef<Operation *> ops, Location returnLoc) {
+  Block *entry = func.addEntryBlock();
+  IRMapping mapping;
+  for (auto [v, arg] : llvm::zip(boundary.inputs, entry->getArguments())) {
+    mapping.map(v, arg);
+  }
+  b.setInsertionPointToStart(entry);
+  for (Operation *constant : boundary.constants) {
+    b.clone(*constant, mapping);
+  }
+  for (Operation *op : ops) {
+    b.clone(*op, mapping);
+  }
+  SmallVector<Value> results;
+  for (Value v : boundary.outputs) {
+    results.push_back(mapping.lookup(v));
+  }
+  b.create<func::ReturnOp>(returnLoc, results);
+  return mapping;
+}
+
 } // namespace nuri

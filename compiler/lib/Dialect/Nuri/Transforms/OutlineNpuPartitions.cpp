@@ -231,7 +231,6 @@ struct OutlineNpuPartitionsPass
     for (SmallVector<Operation *> &members : grouping.members) {
       GroupBoundary boundary = groupBoundary(members);
       const llvm::SetVector<Value> &inputs = boundary.inputs;
-      const llvm::SetVector<Operation *> &constants = boundary.constants;
       SmallVector<Value> &outputs = boundary.outputs;
       builder.setInsertionPoint(main);
       std::string symbol = "npu_" + std::to_string(nextIndex++);
@@ -247,23 +246,8 @@ struct OutlineNpuPartitionsPass
       }
       symbols.insert(func);
 
-      Block *entry = func.addEntryBlock();
-      IRMapping mapping;
-      for (auto [v, arg] : llvm::zip(inputs, entry->getArguments())) {
-        mapping.map(v, arg);
-      }
-      builder.setInsertionPointToStart(entry);
-      for (Operation *constant : constants) {
-        builder.clone(*constant, mapping);
-      }
-      for (Operation *op : members) {
-        builder.clone(*op, mapping);
-      }
-      SmallVector<Value> results;
-      for (Value v : outputs) {
-        results.push_back(mapping.lookup(v));
-      }
-      builder.create<func::ReturnOp>(members.back()->getLoc(), results);
+      cloneGroupInto(builder, func, boundary, members,
+                     members.back()->getLoc());
 
       builder.setInsertionPointAfter(members.back());
       auto call = builder.create<func::CallOp>(members.back()->getLoc(), func,

@@ -9,6 +9,9 @@
 #ifndef NURI_DIALECT_NURI_TRANSFORMS_OPGROUP_H
 #define NURI_DIALECT_NURI_TRANSFORMS_OPGROUP_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -30,6 +33,16 @@ struct GroupBoundary {
 /// arguments that must stay in the interface even when nothing reads them).
 GroupBoundary groupBoundary(llvm::ArrayRef<mlir::Operation *> ops,
                             llvm::ArrayRef<mlir::Value> leadingInputs = {});
+
+/// Fills the empty `func`, whose type is `boundary.type(...)`, with the
+/// group: an entry block whose arguments stand for `boundary.inputs`, clones
+/// of `boundary.constants` and of `ops`, and a return of `boundary.outputs`
+/// at `returnLoc`. Returns the mapping from the originals (values and ops) to
+/// their clones, for callers that adjust the clones.
+mlir::IRMapping cloneGroupInto(mlir::OpBuilder &b, mlir::func::FuncOp func,
+                               const GroupBoundary &boundary,
+                               llvm::ArrayRef<mlir::Operation *> ops,
+                               mlir::Location returnLoc);
 
 } // namespace nuri
 
