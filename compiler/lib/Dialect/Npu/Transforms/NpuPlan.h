@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef NURI_CONVERSION_NPUPLAN_H
-#define NURI_CONVERSION_NPUPLAN_H
+#ifndef NURI_DIALECT_NPU_TRANSFORMS_NPUPLAN_H
+#define NURI_DIALECT_NPU_TRANSFORMS_NPUPLAN_H
 
 #include "nuri/Dialect/Npu/IR/NpuOps.h"
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
@@ -152,4 +152,4 @@ std::string gemmFormProblem(mlir::Operation *op);
 
 } // namespace nuri::npu
 
-#endif // NURI_CONVERSION_NPUPLAN_H
+#endif // NURI_DIALECT_NPU_TRANSFORMS_NPUPLAN_H
