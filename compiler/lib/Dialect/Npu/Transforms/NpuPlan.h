@@ -26,13 +26,6 @@
 
 namespace nuri::npu {
 
-/// The `target` option of the passes: a config name or a .yaml path.
-inline Result<target::Target> loadTargetOption(llvm::StringRef nameOrPath) {
-  return nameOrPath.ends_with(".yaml")
-             ? target::loadTargetFile(nameOrPath.str())
-             : target::findTarget(nameOrPath.str());
-}
-
 inline mlir::RankedTensorType tensorOf(mlir::Value v) {
   return llvm::dyn_cast<mlir::RankedTensorType>(v.getType());
 }

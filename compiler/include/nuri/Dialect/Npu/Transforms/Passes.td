@@ -99,8 +99,9 @@ def NpuPlanKernels : Pass<"npu-plan-kernels", "mlir::func::FuncOp"> {
     ```
   }];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"tiny\"",
-           "chip config name (backends/configs/NAME.yaml) or a .yaml path">,
+    Option<"target", "target", "std::string", /*default=*/"\"\"",
+           "chip config name (backends/configs/NAME.yaml) or a .yaml path; "
+           "empty: the module's nuri.target">,
   ];
   let dependentDialects = ["::nuri::npu::NpuDialect"];
 }
