@@ -29,7 +29,7 @@ struct ConvertNuriToNpuPass : impl::ConvertNuriToNpuBase<ConvertNuriToNpuPass> {
     const target::Target *t = nullptr;
     if (target.empty()) {
       t = lookupTarget(module);
-    } else if (Result<target::Target> r = loadTargetOption(target)) {
+    } else if (Result<target::Target> r = loadNamedTarget(target)) {
       t = &named.emplace(std::move(*r));
     } else {
       module.emitError("cannot load target '") << target << "': " << r.error();

@@ -21,6 +21,7 @@
 
 #include "nuri/Dialect/Nuri/IR/ConstantData.h"
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
+#include "nuri/Dialect/Nuri/IR/NuriTarget.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -443,11 +444,23 @@ bool claimsOp(Operation *op, const target::Target &target,
   return reason.empty();
 }
 
-void buildNpuPlanningPipeline(OpPassManager &pm, const target::Target &t) {
+void buildNpuPlanningPipeline(OpPassManager &pm) {
   pm.addPass(createNpuFuseEpilogues());
   pm.addPass(createNpuSelectLayouts());
-  pm.addPass(createNpuPlanMemory(t));
-  pm.addPass(createNpuPlanKernels(t));
+  pm.addPass(createNpuPlanMemory());
+  pm.addPass(createNpuPlanKernels());
+}
+
+/// The #nuri.target of the nearest op enclosing `op` that has one and whose
+/// parse is `t` itself, else null.
+static TargetAttr enclosingTargetAttr(Operation *op, const target::Target &t) {
+  for (Operation *at = op; at; at = at->getParentOp()) {
+    if (auto attr = at->getAttrOfType<TargetAttr>(kTargetAttrName)) {
+      const Result<target::Target> &parsed = getParsedTarget(attr);
+      return parsed && &*parsed == &t ? attr : TargetAttr();
+    }
+  }
+  return {};
 }
 
 FailureOr<CompiledPartition>
@@ -472,6 +485,15 @@ compileNpuPartition(func::FuncOp partition, const target::Target &target,
   // the graph (the packager counts its ops, --emit mlir prints it).
   OwningOpRef<ModuleOp> work = ModuleOp::create(partition.getLoc());
   work->getBody()->push_back(partition.clone());
+  // The planning passes read the target from the module, as everywhere:
+  // the partition's own #nuri.target when it is the one given (nuri
+  // compile), else `target` attached with its config (a test's target, or
+  // convert-nuri-to-npu's option naming another one).
+  if (TargetAttr attr = enclosingTargetAttr(partition, target)) {
+    (*work)->setAttr(kTargetAttrName, attr);
+  } else {
+    attachTarget(*work, target, /*embedConfig=*/true);
+  }
   auto func = cast<func::FuncOp>(work->getBody()->front());
   // --dump-ir-after-all prints every pass of the lowering: the planned
   // partition after each planning pass, then the npu.program.
@@ -489,7 +511,7 @@ compileNpuPartition(func::FuncOp partition, const target::Target &target,
   };
   PassManager pm(ctx);
   printing(pm);
-  buildNpuPlanningPipeline(pm.nest<func::FuncOp>(), target);
+  buildNpuPlanningPipeline(pm.nest<func::FuncOp>());
   if (failed(pm.run(*work))) {
     return failure();
   }

@@ -13,6 +13,7 @@
 #include "nuri/Conversion/NpuProgram.h"
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
+#include "nuri/Dialect/Nuri/IR/NuriTarget.h"
 #include "nuri/Package/GraphEmitter.h"
 #include "nuri/cpu/Kernels.h"
 #include "nuri/isa/Assembler.h"
@@ -314,8 +315,8 @@ TEST(NpuCodegen, PinnedGemmPlanIsEmittedAndMatchesCpu) {
   // npu-plan-kernels keeps a plan written into the input: here the columns
   // split over tiny's two cores with A multicast, where the planner splits
   // the rows. The program differs, the result does not.
-  Outcome planned = runBoth(gemmModule("", false), "tiny", 1.0f,
-                            gemmModule("", true));
+  Outcome planned =
+      runBoth(gemmModule("", false), "tiny", 1.0f, gemmModule("", true));
   Outcome pinned = runBoth(
       gemmModule("{npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 2, "
                  "slice_rows = 64, slice_cols = 128, block_rows = 16, "
@@ -764,7 +765,9 @@ TEST(NpuCodegen, PlanningAPlannedPartitionGivesTheSameProgram) {
       npu::compileNpuPartition(l.func, l.t);
   ASSERT_TRUE(mlir::succeeded(first));
   mlir::PassManager pm(&l.ctx);
-  npu::buildNpuPlanningPipeline(pm.nest<mlir::func::FuncOp>(), l.t);
+  // The passes plan for the module's target, as compileNpuPartition's do.
+  attachTarget(*l.module, l.t);
+  npu::buildNpuPlanningPipeline(pm.nest<mlir::func::FuncOp>());
   ASSERT_TRUE(mlir::succeeded(pm.run(*l.module)));
   ASSERT_TRUE(l.func->hasAttr("npu.dram_bytes"));
   mlir::FailureOr<npu::CompiledPartition> again =

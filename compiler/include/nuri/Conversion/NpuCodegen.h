@@ -3,7 +3,8 @@
 // The contract between the graph-level NPU flow (partitioning, outlining,
 // packaging: compiler/lib/Transforms/Partition*, `nuri compile`) and the
 // lowering pipeline that turns one NPU partition into per-core instruction
-// streams (compiler/lib/Conversion/NpuCodegen*, the kernels behind
+// streams (compiler/lib/Conversion/NpuCodegen*, the passes in
+// compiler/lib/Dialect/Npu/Transforms, the kernels behind
 // NpuKernelOpInterface in compiler/lib/Dialect/Npu/Kernels). See
 // docs/npu-codegen.md.
 //

@@ -10,24 +10,15 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
-namespace nuri::target {
-struct Target;
-} // namespace nuri::target
-
 namespace nuri::npu {
 
 #define GEN_PASS_DECL
 #include "nuri/Dialect/Npu/Transforms/Passes.h.inc"
 
-/// npu-plan-memory for a target already loaded (compileNpuPartition).
-std::unique_ptr<mlir::Pass> createNpuPlanMemory(const target::Target &t);
-
-/// npu-plan-kernels for a target already loaded (compileNpuPartition).
-std::unique_ptr<mlir::Pass> createNpuPlanKernels(const target::Target &t);
-
 /// The planning passes in order, on func.func partitions: what
-/// compileNpuPartition runs before the lowering reads their decisions.
-void buildNpuPlanningPipeline(mlir::OpPassManager &pm, const target::Target &t);
+/// compileNpuPartition runs before the lowering reads their decisions. They
+/// plan for the enclosing module's #nuri.target (lookupTarget).
+void buildNpuPlanningPipeline(mlir::OpPassManager &pm);
 
 #define GEN_PASS_REGISTRATION
 #include "nuri/Dialect/Npu/Transforms/Passes.h.inc"

@@ -1,10 +1,11 @@
 //===- Passes.td - Passes of the NPU lowering --------------*- tablegen -*-===//
 //
-// The NPU lowering as passes nuri-opt can run: the planning passes, whose
-// decisions are attributes and npu ops in the partition's IR, the partition
-// lowering that reads them (nuri -> npu programs,
-// compiler/lib/Conversion/NpuCodegen.cpp asking each op's kernel in
-// compiler/lib/Dialect/Npu/Kernels) and checks on the npu dialect.
+// The NPU lowering as passes nuri-opt can run: the planning passes
+// (compiler/lib/Dialect/Npu/Transforms), whose decisions are attributes and
+// npu ops in the partition's IR, the partition lowering that reads them
+// (nuri -> npu programs, compiler/lib/Conversion/NpuCodegen.cpp asking each
+// op's kernel in compiler/lib/Dialect/Npu/Kernels) and checks on the npu
+// dialect (npu-verify-sync, also in compiler/lib/Dialect/Npu/Transforms).
 // npu::compileNpuPartition runs them in this order, npu-verify-sync last.
 //
 //===----------------------------------------------------------------------===//
@@ -98,8 +99,9 @@ def NpuPlanKernels : Pass<"npu-plan-kernels", "mlir::func::FuncOp"> {
     ```
   }];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"tiny\"",
-           "chip config name (backends/configs/NAME.yaml) or a .yaml path">,
+    Option<"target", "target", "std::string", /*default=*/"\"\"",
+           "chip config name (backends/configs/NAME.yaml) or a .yaml path; "
+           "empty: the module's nuri.target">,
   ];
   let dependentDialects = ["::nuri::npu::NpuDialect"];
 }

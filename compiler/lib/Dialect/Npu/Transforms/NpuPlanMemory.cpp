@@ -299,35 +299,31 @@ LogicalResult MemoryPlanner::run() {
 
 struct NpuPlanMemoryPass : impl::NpuPlanMemoryBase<NpuPlanMemoryPass> {
   using NpuPlanMemoryBase::NpuPlanMemoryBase;
-  explicit NpuPlanMemoryPass(const target::Target &t) : given_(t) {}
 
   LogicalResult initialize(MLIRContext *ctx) override {
-    if (given_ || target.empty()) {
+    if (target.empty()) {
       return success(); // empty: the module's target, at run time
     }
-    Result<target::Target> t = loadTargetOption(target);
+    Result<target::Target> t = loadNamedTarget(target);
     if (!t) {
       return emitError(UnknownLoc::get(ctx), "cannot load target '")
              << target << "': " << t.error();
     }
-    given_ = std::move(*t);
+    named_ = std::move(*t);
     return success();
   }
 
   void runOnOperation() override {
-    const target::Target *t = given_ ? &*given_ : lookupTarget(getOperation());
+    const target::Target *t = named_ ? &*named_ : lookupTarget(getOperation());
     if (!t || failed(MemoryPlanner(getOperation(), *t).run())) {
       signalPassFailure();
     }
   }
 
-  std::optional<target::Target> given_;
+  /// The target the option names, when it names one.
+  std::optional<target::Target> named_;
 };
 
 } // namespace
-
-std::unique_ptr<Pass> createNpuPlanMemory(const target::Target &t) {
-  return std::make_unique<NpuPlanMemoryPass>(t);
-}
 
 } // namespace nuri::npu

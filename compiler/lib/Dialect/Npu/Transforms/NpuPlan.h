@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef NURI_CONVERSION_NPUPLAN_H
-#define NURI_CONVERSION_NPUPLAN_H
+#ifndef NURI_DIALECT_NPU_TRANSFORMS_NPUPLAN_H
+#define NURI_DIALECT_NPU_TRANSFORMS_NPUPLAN_H
 
 #include "nuri/Dialect/Npu/IR/NpuOps.h"
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
@@ -25,13 +25,6 @@
 #include <string>
 
 namespace nuri::npu {
-
-/// The `target` option of the passes: a config name or a .yaml path.
-inline Result<target::Target> loadTargetOption(llvm::StringRef nameOrPath) {
-  return nameOrPath.ends_with(".yaml")
-             ? target::loadTargetFile(nameOrPath.str())
-             : target::findTarget(nameOrPath.str());
-}
 
 inline mlir::RankedTensorType tensorOf(mlir::Value v) {
   return llvm::dyn_cast<mlir::RankedTensorType>(v.getType());
@@ -152,4 +145,4 @@ std::string gemmFormProblem(mlir::Operation *op);
 
 } // namespace nuri::npu
 
-#endif // NURI_CONVERSION_NPUPLAN_H
+#endif // NURI_DIALECT_NPU_TRANSFORMS_NPUPLAN_H

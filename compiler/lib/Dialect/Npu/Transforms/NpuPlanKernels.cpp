@@ -4,6 +4,7 @@
 #include "NpuPlan.h"
 
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
+#include "nuri/Dialect/Nuri/IR/NuriTarget.h"
 
 namespace nuri::npu {
 #define GEN_PASS_DEF_NPUPLANKERNELS
@@ -17,24 +18,27 @@ namespace {
 
 struct NpuPlanKernelsPass : impl::NpuPlanKernelsBase<NpuPlanKernelsPass> {
   using NpuPlanKernelsBase::NpuPlanKernelsBase;
-  explicit NpuPlanKernelsPass(const target::Target &t) : given_(t) {}
 
   LogicalResult initialize(MLIRContext *ctx) override {
-    if (given_) {
-      return success();
+    if (target.empty()) {
+      return success(); // empty: the module's target, at run time
     }
-    Result<target::Target> t = loadTargetOption(target);
+    Result<target::Target> t = loadNamedTarget(target);
     if (!t) {
       return emitError(UnknownLoc::get(ctx), "cannot load target '")
              << target << "': " << t.error();
     }
-    given_ = std::move(*t);
+    named_ = std::move(*t);
     return success();
   }
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    KernelContext ctx(func, *given_);
+    const target::Target *t = named_ ? &*named_ : lookupTarget(func);
+    if (!t) {
+      return signalPassFailure();
+    }
+    KernelContext ctx(func, *t);
     // Views and constant expressions are not kernels (the lowering skips
     // them too).
     WalkResult r = func.walk([&](NpuKernelOpInterface kernel) {
@@ -44,7 +48,7 @@ struct NpuPlanKernelsPass : impl::NpuPlanKernelsBase<NpuPlanKernelsPass> {
         return WalkResult::advance();
       }
       // A plan is only asked of a kernel the target runs.
-      if (std::string why = kernel.getNpuIllegalReason(*given_); !why.empty()) {
+      if (std::string why = kernel.getNpuIllegalReason(*t); !why.empty()) {
         op->emitOpError("cannot be lowered to the NPU: ") << why;
         return WalkResult::interrupt();
       }
@@ -56,13 +60,9 @@ struct NpuPlanKernelsPass : impl::NpuPlanKernelsBase<NpuPlanKernelsPass> {
     }
   }
 
-  std::optional<target::Target> given_;
+  /// The target the option names, when it names one.
+  std::optional<target::Target> named_;
 };
 
 } // namespace
-
-std::unique_ptr<Pass> createNpuPlanKernels(const target::Target &t) {
-  return std::make_unique<NpuPlanKernelsPass>(t);
-}
-
 } // namespace nuri::npu
