@@ -22,18 +22,13 @@ namespace {
 struct ConvertNuriToNpuPass : impl::ConvertNuriToNpuBase<ConvertNuriToNpuPass> {
   using ConvertNuriToNpuBase::ConvertNuriToNpuBase;
 
+  LogicalResult initialize(MLIRContext *ctx) override {
+    return target_.load(ctx, target);
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    // The module's target unless the option names another one.
-    std::optional<target::Target> named;
-    const target::Target *t = nullptr;
-    if (target.empty()) {
-      t = lookupTarget(module);
-    } else if (Result<target::Target> r = loadNamedTarget(target)) {
-      t = &named.emplace(std::move(*r));
-    } else {
-      module.emitError("cannot load target '") << target << "': " << r.error();
-    }
+    const target::Target *t = target_.resolve(module);
     if (!t) {
       return signalPassFailure();
     }
@@ -56,6 +51,8 @@ struct ConvertNuriToNpuPass : impl::ConvertNuriToNpuBase<ConvertNuriToNpuPass> {
                     t->name);
     }
   }
+
+  TargetOption target_;
 };
 
 } // namespace

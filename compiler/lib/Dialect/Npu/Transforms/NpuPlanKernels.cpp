@@ -20,21 +20,12 @@ struct NpuPlanKernelsPass : impl::NpuPlanKernelsBase<NpuPlanKernelsPass> {
   using NpuPlanKernelsBase::NpuPlanKernelsBase;
 
   LogicalResult initialize(MLIRContext *ctx) override {
-    if (target.empty()) {
-      return success(); // empty: the module's target, at run time
-    }
-    Result<target::Target> t = loadNamedTarget(target);
-    if (!t) {
-      return emitError(UnknownLoc::get(ctx), "cannot load target '")
-             << target << "': " << t.error();
-    }
-    named_ = std::move(*t);
-    return success();
+    return target_.load(ctx, target);
   }
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    const target::Target *t = named_ ? &*named_ : lookupTarget(func);
+    const target::Target *t = target_.resolve(func);
     if (!t) {
       return signalPassFailure();
     }
@@ -61,7 +52,7 @@ struct NpuPlanKernelsPass : impl::NpuPlanKernelsBase<NpuPlanKernelsPass> {
   }
 
   /// The target the option names, when it names one.
-  std::optional<target::Target> named_;
+  TargetOption target_;
 };
 
 } // namespace

@@ -301,27 +301,18 @@ struct NpuPlanMemoryPass : impl::NpuPlanMemoryBase<NpuPlanMemoryPass> {
   using NpuPlanMemoryBase::NpuPlanMemoryBase;
 
   LogicalResult initialize(MLIRContext *ctx) override {
-    if (target.empty()) {
-      return success(); // empty: the module's target, at run time
-    }
-    Result<target::Target> t = loadNamedTarget(target);
-    if (!t) {
-      return emitError(UnknownLoc::get(ctx), "cannot load target '")
-             << target << "': " << t.error();
-    }
-    named_ = std::move(*t);
-    return success();
+    return target_.load(ctx, target);
   }
 
   void runOnOperation() override {
-    const target::Target *t = named_ ? &*named_ : lookupTarget(getOperation());
+    const target::Target *t = target_.resolve(getOperation());
     if (!t || failed(MemoryPlanner(getOperation(), *t).run())) {
       signalPassFailure();
     }
   }
 
   /// The target the option names, when it names one.
-  std::optional<target::Target> named_;
+  TargetOption target_;
 };
 
 } // namespace

@@ -114,6 +114,20 @@ Result<target::Target> loadNamedTarget(llvm::StringRef nameOrPath) {
              : target::findTarget(nameOrPath.str());
 }
 
+LogicalResult TargetOption::load(MLIRContext *ctx, StringRef nameOrPath) {
+  named_.reset();
+  if (nameOrPath.empty()) {
+    return success();
+  }
+  Result<target::Target> t = loadNamedTarget(nameOrPath);
+  if (!t) {
+    return emitError(UnknownLoc::get(ctx), "cannot load target '")
+           << nameOrPath << "': " << t.error();
+  }
+  named_ = std::move(*t);
+  return success();
+}
+
 LogicalResult TargetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  StringRef name, StringRef config) {
   (void)config; // whether it parses is the module's check (NuriDialect.cpp)

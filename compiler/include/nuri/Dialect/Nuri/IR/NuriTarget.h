@@ -18,6 +18,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <optional>
+
 namespace nuri {
 
 /// The discardable attribute on the module that holds its #nuri.target.
@@ -44,6 +46,22 @@ TargetAttr attachTarget(mlir::ModuleOp module, const target::Target &t,
 /// What a pass option or a test names: a config name on the search path or a
 /// path ending in `.yaml`.
 Result<target::Target> loadNamedTarget(llvm::StringRef nameOrPath);
+
+/// A pass's `target` option: empty means the module's target (lookupTarget),
+/// a name or .yaml path is loaded once, when the pass is initialized.
+class TargetOption {
+public:
+  /// Loads `nameOrPath` unless it is empty; fails after a diagnostic.
+  mlir::LogicalResult load(mlir::MLIRContext *ctx, llvm::StringRef nameOrPath);
+  /// The named target, else the one of the module enclosing `op` (null after
+  /// a diagnostic at `op` when there is none).
+  const target::Target *resolve(mlir::Operation *op) const {
+    return named_ ? &*named_ : lookupTarget(op);
+  }
+
+private:
+  std::optional<target::Target> named_;
+};
 
 } // namespace nuri
 
