@@ -17,16 +17,38 @@
 #include "nuri/Conversion/NpuCodegen.h"
 #include "nuri/Dialect/Nuri/IR/NuriTarget.h"
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
+#include "nuri/Package/GraphEmitter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
 
 #include <chrono>
+#include <cstring>
 
 using namespace mlir;
 
 namespace nuri::driver {
+
+uint64_t WeightStore::intern(const void *data, size_t size) {
+  auto bytes = llvm::ArrayRef(static_cast<const uint8_t *>(data), size);
+  uint64_t hash = llvm::xxh3_64bits(bytes);
+  auto [begin, end] = index_.equal_range(hash);
+  for (auto it = begin; it != end; ++it) {
+    auto [offset, length] = it->second;
+    if (length == size &&
+        (size == 0 || std::memcmp(bytes_.data() + offset, data, size) == 0)) {
+      return offset;
+    }
+  }
+  uint64_t offset = (bytes_.size() + kWeightAlignment - 1) / kWeightAlignment *
+                    kWeightAlignment;
+  bytes_.resize(offset);
+  bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
+  index_.emplace(hash, std::make_pair(offset, uint64_t(size)));
+  return offset;
+}
 
 void registerDialects(DialectRegistry &registry) {
   registerOnnxImporterDialects(registry);
@@ -81,6 +103,12 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
             64));
   }
   buildDefaultGraphPipeline(pm);
+  if (options.kvCache) {
+    NuriKvCacheOptions kv;
+    kv.slots = options.kvCache->slots;
+    kv.maxSeq = options.kvCache->maxSeq;
+    pm.addPass(createNuriKvCache(kv));
+  }
   if (dtype != "fp32") {
     NuriConvertDtypeOptions convert;
     convert.dtype = dtype;

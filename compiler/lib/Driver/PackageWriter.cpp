@@ -80,6 +80,8 @@ private:
   LogicalResult checkKernels(const graph::Graph &graph,
                              ArrayRef<Operation *> ops);
   void setTarget();
+  LogicalResult addStates(std::vector<std::string> *inputNames,
+                          std::vector<std::string> *outputNames);
 
   ModuleOp module;
   const CompileOptions &options;
@@ -115,6 +117,52 @@ void PackageWriter::setTarget() {
   if (target) {
     builder.setTarget(target->name, target::targetToYaml(*target));
   }
+}
+
+LogicalResult PackageWriter::addStates(std::vector<std::string> *inputNames,
+                                       std::vector<std::string> *outputNames) {
+  // nuri-kv-cache marks each cache: the argument it reads at the start of a
+  // run and the result it leaves, both with the state's name.
+  constexpr llvm::StringLiteral kState = "nuri.state";
+  auto nameOf = [](DictionaryAttr attrs, StringRef fallback) {
+    auto name = attrs ? attrs.getAs<StringAttr>(onnx_attrs::kName) : nullptr;
+    return name ? name.str() : fallback.str();
+  };
+  for (unsigned a = 0; a < main.getNumArguments(); ++a) {
+    auto state = main.getArgAttrOfType<StringAttr>(a, kState);
+    if (!state) {
+      continue;
+    }
+    std::optional<unsigned> result;
+    for (unsigned r = 0; r < main.getNumResults(); ++r) {
+      if (main.getResultAttrOfType<StringAttr>(r, kState) == state) {
+        result = r;
+      }
+    }
+    auto type = llvm::dyn_cast<RankedTensorType>(main.getArgument(a).getType());
+    std::optional<graph::DType> dtype =
+        type ? toDType(type.getElementType()) : std::nullopt;
+    if (!result || !dtype) {
+      return main.emitError("state '")
+             << state.getValue()
+             << "' needs one result that keeps it and a type the runtime holds";
+    }
+    package::PackageBuilder::StateSpec spec;
+    spec.name = state.str();
+    spec.dtype = *dtype;
+    spec.shape.assign(type.getShape().begin(), type.getShape().end());
+    spec.input = nameOf(main.getArgAttrDict(a), spec.name);
+    spec.output = nameOf(main.getResultAttrDict(*result), spec.name + ".out");
+    spec.inPlace = true;
+    if (inputNames) {
+      llvm::erase(*inputNames, spec.input);
+    }
+    if (outputNames) {
+      llvm::erase(*outputNames, spec.output);
+    }
+    builder.addState(std::move(spec));
+  }
+  return success();
 }
 
 LogicalResult PackageWriter::emitCpuSegment(ArrayRef<Operation *> ops,
@@ -274,6 +322,9 @@ FailureOr<std::vector<uint8_t>> PackageWriter::run(std::string &asmText) {
     setTarget();
     builder.setWeights(emitted->weights.data(), emitted->weights.size());
     builder.addCpuPartition(std::move(emitted->graph), info.name);
+    if (failed(addStates(nullptr, nullptr))) {
+      return failure();
+    }
     Result<std::vector<uint8_t>> bytes = builder.build();
     if (!bytes) {
       return module.emitError("cannot build the package: ") << bytes.error();
@@ -424,6 +475,9 @@ FailureOr<std::vector<uint8_t>> PackageWriter::run(std::string &asmText) {
   builder.setProducer(options.producer);
   setTarget();
   builder.setWeights(weights.data(), weights.size());
+  if (failed(addStates(&inputNames, &outputNames))) {
+    return failure();
+  }
   builder.setIO(inputNames, outputNames);
   Result<std::vector<uint8_t>> bytes = builder.build();
   if (!bytes) {

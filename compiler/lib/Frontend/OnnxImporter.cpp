@@ -1057,6 +1057,49 @@ OwningOpRef<ModuleOp> nuri::importOnnxFile(MLIRContext &context, StringRef path,
                       options);
 }
 
+llvm::Expected<std::vector<OnnxGraphInput>>
+nuri::readOnnxGraphInputs(StringRef path) {
+  int fd = -1;
+  if (std::error_code ec = llvm::sys::fs::openFileForRead(path, fd)) {
+    return llvm::createStringError(ec, "%s: cannot read the model: %s",
+                                   path.str().c_str(), ec.message().c_str());
+  }
+  onnx::ModelProto model;
+  bool parsed;
+  {
+    google::protobuf::io::FileInputStream stream(fd);
+    stream.SetCloseOnDelete(true);
+    parsed = parseModel(stream, model);
+  }
+  if (!parsed) {
+    return llvm::createStringError(
+        std::errc::invalid_argument,
+        "%s: not a valid ONNX model: the protobuf does not parse",
+        path.str().c_str());
+  }
+  llvm::StringSet<> initializers;
+  for (const onnx::TensorProto &t : model.graph().initializer()) {
+    initializers.insert(t.name());
+  }
+  std::vector<OnnxGraphInput> inputs;
+  for (const onnx::ValueInfoProto &input : model.graph().input()) {
+    if (initializers.contains(input.name())) {
+      continue;
+    }
+    OnnxGraphInput info;
+    info.name = input.name();
+    const onnx::TypeProto::Tensor &t = input.type().tensor_type();
+    info.elementType = t.elem_type();
+    for (int d = 0; t.has_shape() && d < t.shape().dim_size(); ++d) {
+      const auto &dim = t.shape().dim(d);
+      info.dims.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
+      info.dimParams.push_back(dim.has_dim_param() ? dim.dim_param() : "");
+    }
+    inputs.push_back(std::move(info));
+  }
+  return inputs;
+}
+
 std::string nuri::parseInputShapeOption(StringRef text,
                                         OnnxImportOptions &options) {
   auto [name, dims] = text.rsplit('=');

@@ -255,7 +255,7 @@ bool hasKernel(const graph::Op &op) {
     return hasOnnxKernel(op.getString("op_type", ""));
   }
   return isElementwise(op.kind) || isShapeOp(op.kind) || isNormOp(op.kind) ||
-         isLinalgOp(op.kind);
+         isLinalgOp(op.kind) || isKvCacheOp(op.kind);
 }
 
 KernelCache::KernelCache() : impl(std::make_unique<Impl>()) {}
@@ -303,6 +303,11 @@ std::string linalgEntry(const graph::Op &op, const Inputs &in,
   return guarded(op, out, [&] { return runLinalgOp(op, in, out, cache); });
 }
 
+std::string kvCacheEntry(const graph::Op &op, const Inputs &in,
+                         const Outputs &out, KernelCache *) {
+  return guarded(op, out, [&] { return runCacheWrite(op, in, out); });
+}
+
 } // namespace
 
 KernelFn resolveKernel(const graph::Op &op) {
@@ -320,6 +325,9 @@ KernelFn resolveKernel(const graph::Op &op) {
   }
   if (isLinalgOp(op.kind)) {
     return linalgEntry;
+  }
+  if (isKvCacheOp(op.kind)) {
+    return kvCacheEntry;
   }
   return nullptr;
 }

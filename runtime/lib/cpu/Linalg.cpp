@@ -432,6 +432,23 @@ private:
 constexpr int64_t kQueryBlock = 64;
 constexpr int64_t kKeyBlock = 256;
 
+/// Where batch row b's keys and values for kv head h start: row
+/// `(slot(b) * Hkv + h) * rowsPerHead` of K and V viewed as [rows, D]. Plain
+/// attention has slot(b) = b and rowsPerHead = Skv; attention over a KV
+/// cache reads the first Skv of max_seq rows of the row's cache slot.
+struct KvRows {
+  const int64_t *slots = nullptr; ///< null: slot(b) = b
+  int64_t rowsPerHead = 0;
+  int64_t first(int64_t b, int64_t hkv, int64_t h) const {
+    return ((slots ? slots[b] : b) * hkv + h) * rowsPerHead;
+  }
+};
+
+std::string attentionCore(const graph::Op &op, const TensorView &q,
+                          const TensorView &k, const TensorView &v,
+                          const TensorView *mask, const TensorView &o,
+                          int64_t skv, const KvRows &rows);
+
 std::string runAttention(const graph::Op &op, const Inputs &in,
                          const Outputs &out) {
   if (in.size() < 3 || (!in[2].data && in[2].elements() != 0)) {
@@ -455,12 +472,59 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
                         (mask ? ", mask " + shapeString(mask->shape) : "") +
                         " -> " + shapeString(o.shape) + " do not match");
   }
+  return attentionCore(op, q, k, v, mask, o, skv, KvRows{nullptr, skv});
+}
+
+std::string runCacheAttention(const graph::Op &op, const Inputs &in,
+                              const Outputs &out) {
+  if (in.size() < 4 || !in[2].data || !in[3].data) {
+    return fail(op, "needs query, key cache, value cache and slots");
+  }
+  const TensorView &q = in[0], &k = in[1], &v = in[2], &s = in[3], &o = out[0];
+  const TensorView *mask = in.size() > 4 && in[4].data ? &in[4] : nullptr;
+  if (q.shape.size() != 4 || k.shape.size() != 4 || v.shape.size() != 4) {
+    return fail(op, "query and caches must be rank 4");
+  }
+  int64_t bn = q.shape[0], hq = q.shape[1], sq = q.shape[2], d = q.shape[3];
+  int64_t slots = k.shape[0], hkv = k.shape[1], maxSeq = k.shape[2];
+  int64_t dv = v.shape[3];
+  int64_t context = op.getInt("context_length", 0);
+  std::vector<int64_t> scoreShape = {bn, hq, sq, context};
+  if (v.shape[0] != slots || v.shape[1] != hkv || v.shape[2] != maxSeq ||
+      k.shape[3] != d || hkv <= 0 || hq % hkv != 0 || context < 1 ||
+      context > maxSeq || s.shape != std::vector<int64_t>{bn} ||
+      o.shape != std::vector<int64_t>{bn, hq, sq, dv} ||
+      (mask && !broadcastable(mask->shape, scoreShape))) {
+    return fail(op, "query " + shapeString(q.shape) + ", key cache " +
+                        shapeString(k.shape) + ", value cache " +
+                        shapeString(v.shape) + ", slots " +
+                        shapeString(s.shape) + ", context " +
+                        std::to_string(context) +
+                        (mask ? ", mask " + shapeString(mask->shape) : "") +
+                        " -> " + shapeString(o.shape) + " do not match");
+  }
+  std::vector<int64_t> slotIds;
+  std::string bad = readSlots(op, s, slots, slotIds);
+  if (!bad.empty()) {
+    return bad;
+  }
+  return attentionCore(op, q, k, v, mask, o, context,
+                       KvRows{slotIds.data(), maxSeq});
+}
+
+std::string attentionCore(const graph::Op &op, const TensorView &q,
+                          const TensorView &k, const TensorView &v,
+                          const TensorView *mask, const TensorView &o,
+                          int64_t skv, const KvRows &rows) {
+  int64_t bn = q.shape[0], hq = q.shape[1], sq = q.shape[2], d = q.shape[3];
+  int64_t hkv = k.shape[1], dv = v.shape[3];
+  std::vector<int64_t> scoreShape = {bn, hq, sq, skv};
   bool floats = graph::isFloat(q.dtype) && k.dtype == q.dtype &&
                 v.dtype == q.dtype && o.dtype == q.dtype;
   bool maskOk =
       !mask || mask->dtype == DType::Bool || graph::isFloat(mask->dtype);
   if (!floats || !maskOk) {
-    return unsupported(op, in, out);
+    return unsupported(op, Inputs{q, k, v}, Outputs{o});
   }
   float scale =
       static_cast<float>(op.getFloat("scale", 1.0 / std::sqrt(double(d))));
@@ -504,8 +568,9 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
     tbb::parallel_for(int64_t(0), bn * hkv * kBlocks, [&](int64_t t) {
       int64_t head = t / kBlocks, j0 = (t % kBlocks) * kKeyBlock;
       int64_t bc = std::min(kKeyBlock, skv - j0);
-      const float *kp = fk.ptr + (head * skv + j0) * d;
-      const float *vp = fv.ptr + (head * skv + j0) * dv;
+      int64_t row = rows.first(head / hkv, hkv, head % hkv) + j0;
+      const float *kp = fk.ptr + row * d;
+      const float *vp = fv.ptr + row * dv;
       packB(MatrixRef{kp, 1, d}, d, bc, kPack + t * kbFloats);
       packB(MatrixRef{vp, dv, 1}, bc, dv, vPack + t * vbFloats);
     });
@@ -517,8 +582,8 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
     int64_t br = std::min(kQueryBlock, sq - i0);
     int64_t hk = h / group, kvHead = b * hkv + hk;
     const float *qp = fq.ptr + ((b * hq + h) * sq + i0) * d;
-    const float *kp = fk.ptr + kvHead * skv * d;
-    const float *vp = fv.ptr + kvHead * skv * dv;
+    const float *kp = fk.ptr + rows.first(b, hkv, hk) * d;
+    const float *vp = fv.ptr + rows.first(b, hkv, hk) * dv;
     float *op_ = fo.ptr + ((b * hq + h) * sq + i0) * dv;
     // Per-thread reused scratch: this body spawns no tasks, so a thread
     // never re-enters it while the buffers are in use.
@@ -611,7 +676,8 @@ std::string runAttention(const graph::Op &op, const Inputs &in,
 } // namespace
 
 bool isLinalgOp(const std::string &k) {
-  return k == "matmul" || k == "linear" || k == "conv" || k == "attention";
+  return k == "matmul" || k == "linear" || k == "conv" || k == "attention" ||
+         k == "cache_attention";
 }
 
 std::string runLinalgOp(const graph::Op &op, const Inputs &in,
@@ -627,6 +693,9 @@ std::string runLinalgOp(const graph::Op &op, const Inputs &in,
   }
   if (op.kind == "conv") {
     return runConv(op, in, out);
+  }
+  if (op.kind == "cache_attention") {
+    return runCacheAttention(op, in, out);
   }
   return runAttention(op, in, out);
 }

@@ -17,7 +17,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace nuri::driver {
@@ -42,6 +44,31 @@ struct CompileOptions {
   std::vector<std::string> testClaim;
   /// The `producer` string of the package.
   std::string producer = "nuri compile";
+  /// Set for one program of a generation family (`--generate`):
+  /// nuri-kv-cache turns the decoder's past/present pairs into in-place
+  /// KV-cache state buffers of this many slots and positions.
+  struct KvCache {
+    int64_t slots = 1;
+    int64_t maxSeq = 0; ///< 0: the program's own context
+  };
+  std::optional<KvCache> kvCache;
+  /// Set for the programs of a family: constants go into this shared weight
+  /// blob (identical bytes stored once) and the package's own weights
+  /// section stays empty (see package::PackageBuilder::setExternalWeights).
+  class WeightStore *weightStore = nullptr;
+};
+
+/// The weight blob a generation family's programs share. Identical tensors
+/// (every program of a family holds the same weights) are stored once.
+class WeightStore {
+public:
+  /// The offset of `bytes` in the blob, appending them if new.
+  uint64_t intern(const void *data, size_t size);
+  const std::vector<uint8_t> &bytes() const { return bytes_; }
+
+private:
+  std::vector<uint8_t> bytes_;
+  std::unordered_multimap<uint64_t, std::pair<uint64_t, uint64_t>> index_;
 };
 
 /// What the report says about one partition.

@@ -14,6 +14,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
 
 #include <cstdint>
 #include <map>
@@ -66,6 +67,23 @@ bool isSupportedOnnxOp(llvm::StringRef domain, llvm::StringRef opType);
 
 /// Registers what imported modules use (the nuri and func dialects).
 void registerOnnxImporterDialects(mlir::DialectRegistry &registry);
+
+/// A graph input as the file declares it, before any pinning.
+struct OnnxGraphInput {
+  std::string name;
+  int32_t elementType = 0; ///< onnx::TensorProto::DataType
+  /// Per dimension: its size, or -1 when dynamic.
+  std::vector<int64_t> dims;
+  /// Per dimension: its dim_param ("batch_size"), empty when none.
+  std::vector<std::string> dimParams;
+};
+
+/// The graph inputs of the model at `path` (initializers excluded), for
+/// tools that choose shapes before importing (`nuri compile --generate`
+/// pins each bucket's batch and lengths by the inputs' dim_params). On
+/// failure, returns the reason naming the file.
+llvm::Expected<std::vector<OnnxGraphInput>>
+readOnnxGraphInputs(llvm::StringRef path);
 
 /// Parses `NAME=2x128` (or `NAME=` for a scalar) into `options`; returns an
 /// error message, empty on success.

@@ -546,3 +546,39 @@ func.func @dequantize_zero_point_type(%x: tensor<4x8xi8>, %s: tensor<f32>, %z: t
   %0 = nuri.dequantize %x, %s, %z : (tensor<4x8xi8>, tensor<f32>, tensor<ui8>) -> tensor<4x8xf32>
   return
 }
+
+// -----
+
+func.func @cache_write_heads(%c: tensor<8x4x256x32xf32>, %k: tensor<2x2x1x32xf32>, %s: tensor<2xi64>) {
+  // expected-error @+2 {{update [2x2x1x32] does not fit the cache [8x4x256x32] (heads and dim must agree, tokens at most max_seq)}}
+  // expected-error @+1 {{'nuri.cache_write' op failed to infer returned types}}
+  %0 = nuri.cache_write %c, %k, %s, %s : (tensor<8x4x256x32xf32>, tensor<2x2x1x32xf32>, tensor<2xi64>, tensor<2xi64>) -> tensor<8x4x256x32xf32>
+  return
+}
+
+// -----
+
+func.func @cache_write_slots(%c: tensor<8x4x256x32xf32>, %k: tensor<2x4x1x32xf32>, %s: tensor<3xi64>, %p: tensor<2xi64>) {
+  // expected-error @+2 {{expects slots of shape [2] (one per batch row), got [3]}}
+  // expected-error @+1 {{'nuri.cache_write' op failed to infer returned types}}
+  %0 = nuri.cache_write %c, %k, %s, %p : (tensor<8x4x256x32xf32>, tensor<2x4x1x32xf32>, tensor<3xi64>, tensor<2xi64>) -> tensor<8x4x256x32xf32>
+  return
+}
+
+// -----
+
+func.func @cache_attention_context(%q: tensor<2x4x1x32xf32>, %c: tensor<8x4x256x32xf32>, %s: tensor<2xi64>) {
+  // expected-error @+2 {{context 300 is outside the cache's length 1..256}}
+  // expected-error @+1 {{'nuri.cache_attention' op failed to infer returned types}}
+  %0 = nuri.cache_attention %q, %c, %c, %s {context_length = 300 : i64, scale = 1.0 : f32} : (tensor<2x4x1x32xf32>, tensor<8x4x256x32xf32>, tensor<8x4x256x32xf32>, tensor<2xi64>) -> tensor<2x4x1x32xf32>
+  return
+}
+
+// -----
+
+func.func @cache_attention_mask(%q: tensor<2x4x1x32xf32>, %c: tensor<8x4x256x32xf32>, %s: tensor<2xi64>, %m: tensor<2x1x1x65xf32>) {
+  // expected-error @+2 {{mask of shape [2x1x1x65] does not broadcast to the scores [2x4x1x64]}}
+  // expected-error @+1 {{'nuri.cache_attention' op failed to infer returned types}}
+  %0 = nuri.cache_attention %q, %c, %c, %s, %m {context_length = 64 : i64, scale = 1.0 : f32} : (tensor<2x4x1x32xf32>, tensor<8x4x256x32xf32>, tensor<8x4x256x32xf32>, tensor<2xi64>, tensor<2x1x1x65xf32>) -> tensor<2x4x1x32xf32>
+  return
+}

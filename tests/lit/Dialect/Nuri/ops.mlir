@@ -82,3 +82,14 @@ module attributes {nuri.target = #nuri.target<"tiny">} {
 // CHECK: module attributes {nuri.target = #nuri.target<"small", config = "name: small\0Aclock_hz: 1GHz\0A{{.*}}">}
 module attributes {nuri.target = #nuri.target<"small", config = "name: small\nclock_hz: 1GHz\ncores: 2\nmatrix: {rows: 8, cols: 8, macs_per_cycle: {bf16: 64}, acc_bytes: 16KiB}\nvector: {lanes: 8, pipeline_depth: 4}\nsram: {bytes_per_core: 256KiB, banks: 4, bank_width_bytes: 16}\ndram: {bytes: 64MiB, bytes_per_s: 16GB, latency_cycles: 50}\ndma: {outstanding: 4, bytes_per_cycle: 16}\nnoc: {bytes_per_cycle: 32, latency_cycles: 10}\n">} {
 }
+
+// -----
+
+// CHECK-LABEL: func @kv_cache
+// CHECK: nuri.cache_write %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : (tensor<8x4x256x32xf32>, tensor<2x4x1x32xf32>, tensor<2xi64>, tensor<2xi64>) -> tensor<8x4x256x32xf32>
+// CHECK: nuri.cache_attention %{{.*}} {context_length = 64 : i64, scale = 1.250000e-01 : f32}
+func.func @kv_cache(%c: tensor<8x4x256x32xf32>, %k: tensor<2x4x1x32xf32>, %s: tensor<2xi64>, %p: tensor<2xi64>, %q: tensor<2x8x1x32xf32>, %m: tensor<2x1x1x64xf32>) -> tensor<2x8x1x32xf32> {
+  %w = nuri.cache_write %c, %k, %s, %p : (tensor<8x4x256x32xf32>, tensor<2x4x1x32xf32>, tensor<2xi64>, tensor<2xi64>) -> tensor<8x4x256x32xf32>
+  %o = nuri.cache_attention %q, %w, %w, %s, %m {context_length = 64 : i64, scale = 0.125 : f32} : (tensor<2x8x1x32xf32>, tensor<8x4x256x32xf32>, tensor<8x4x256x32xf32>, tensor<2xi64>, tensor<2x1x1x64xf32>) -> tensor<2x8x1x32xf32>
+  return %o : tensor<2x8x1x32xf32>
+}

@@ -570,6 +570,85 @@ LogicalResult nuri::detail::inferAttention(Loc loc, Type queryType,
   return success();
 }
 
+// Slots and positions: one run-time index per batch row.
+static LogicalResult checkBatchIndices(Loc loc, StringRef what, Type type,
+                                       int64_t batch) {
+  auto t = ranked(type);
+  if (t.getRank() != 1 || t.getDimSize(0) != batch) {
+    return fail(loc, "expects ")
+           << what << " of shape [" << batch << "] (one per batch row), got "
+           << shapeString(t.getShape());
+  }
+  return success();
+}
+
+LogicalResult nuri::detail::inferCacheWrite(Loc loc, Type cacheType,
+                                            Type updateType, Type slots,
+                                            Type positions, Types &inferred) {
+  auto cache = ranked(cacheType), update = ranked(updateType);
+  if (cache.getRank() != 4 || update.getRank() != 4) {
+    return fail(loc, "expects a rank-4 [slots, heads, max_seq, dim] cache and "
+                     "a rank-4 [batch, heads, tokens, dim] update, got ")
+           << shapeString(cache.getShape()) << " and "
+           << shapeString(update.getShape());
+  }
+  if (cache.getElementType() != update.getElementType()) {
+    return fail(loc, "expects cache and update of one element type, got ")
+           << cache.getElementType() << " and " << update.getElementType();
+  }
+  if (cache.getDimSize(1) != update.getDimSize(1) ||
+      cache.getDimSize(3) != update.getDimSize(3) ||
+      update.getDimSize(2) > cache.getDimSize(2)) {
+    return fail(loc, "update ")
+           << shapeString(update.getShape()) << " does not fit the cache "
+           << shapeString(cache.getShape())
+           << " (heads and dim must agree, tokens at most max_seq)";
+  }
+  int64_t batch = update.getDimSize(0);
+  if (failed(checkBatchIndices(loc, "slots", slots, batch)) ||
+      failed(checkBatchIndices(loc, "positions", positions, batch))) {
+    return failure();
+  }
+  inferred.push_back(cache);
+  return success();
+}
+
+LogicalResult nuri::detail::inferCacheAttention(Loc loc, Type queryType,
+                                                Type keyCacheType,
+                                                Type valueCacheType, Type slots,
+                                                Value mask, int64_t context,
+                                                Types &inferred) {
+  auto q = ranked(queryType), k = ranked(keyCacheType),
+       v = ranked(valueCacheType);
+  if (q.getRank() != 4 || k.getRank() != 4 || v.getRank() != 4) {
+    return fail(loc, "expects a rank-4 query and rank-4 [slots, heads, "
+                     "max_seq, dim] caches, got ")
+           << shapeString(q.getShape()) << ", " << shapeString(k.getShape())
+           << " and " << shapeString(v.getShape());
+  }
+  if (k.getShape().take_front(3) != v.getShape().take_front(3)) {
+    return fail(loc, "key cache ")
+           << shapeString(k.getShape()) << " and value cache "
+           << shapeString(v.getShape())
+           << " disagree on slots, heads or length";
+  }
+  if (context < 1 || context > k.getDimSize(2)) {
+    return fail(loc, "context ")
+           << context << " is outside the cache's length 1.."
+           << k.getDimSize(2);
+  }
+  int64_t batch = q.getDimSize(0);
+  if (failed(checkBatchIndices(loc, "slots", slots, batch))) {
+    return failure();
+  }
+  // The prefix every batch row reads, as plain attention sees it.
+  auto prefix = [&](RankedTensorType c) {
+    return RankedTensorType::get(
+        {batch, c.getDimSize(1), context, c.getDimSize(3)}, c.getElementType());
+  };
+  return inferAttention(loc, q, prefix(k), prefix(v), mask, inferred);
+}
+
 //===----------------------------------------------------------------------===//
 // Verifiers
 //===----------------------------------------------------------------------===//

@@ -68,6 +68,14 @@ mlir::LogicalResult inferRope(Loc loc, mlir::Type input, mlir::Type cos,
 mlir::LogicalResult inferAttention(Loc loc, mlir::Type query, mlir::Type key,
                                    mlir::Type value, mlir::Value mask,
                                    Types &inferred);
+mlir::LogicalResult inferCacheWrite(Loc loc, mlir::Type cache,
+                                    mlir::Type update, mlir::Type slots,
+                                    mlir::Type positions, Types &inferred);
+mlir::LogicalResult inferCacheAttention(Loc loc, mlir::Type query,
+                                        mlir::Type keyCache,
+                                        mlir::Type valueCache, mlir::Type slots,
+                                        mlir::Value mask, int64_t context,
+                                        Types &inferred);
 
 /// Evaluates an elementwise unary op on a constant operand.
 mlir::OpFoldResult foldUnary(mlir::Operation *op, mlir::Attribute input);

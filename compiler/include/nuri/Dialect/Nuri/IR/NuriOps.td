@@ -578,6 +578,59 @@ def Nuri_AttentionOp : Nuri_Op<"attention", [Pure, InferTypeOpAdaptor]> {
 }
 
 //===----------------------------------------------------------------------===//
+// KV cache (generation)
+//===----------------------------------------------------------------------===//
+
+def Nuri_CacheWriteOp : Nuri_Op<"cache_write", [Pure, InferTypeOpAdaptor]> {
+  let summary = "write new key/value rows into a KV cache at run-time positions";
+  let description = [{
+    The KV cache of one layer, `[slots, heads, max_seq, dim]`, with the rows
+    of `update` `[B, heads, T, dim]` written in: for every sequence `b`,
+    `cache[slots[b], :, positions[b] + t, :] = update[b, :, t, :]` for
+    `t < T`; every other element is the cache's. `slots` and `positions`
+    are `[B]` run-time values: which cache slot a batch row owns and where
+    its new tokens go. Positions past `max_seq - T`, slots past `slots - 1`
+    and a slot named twice are run-time errors. The op has value semantics;
+    the runtime runs it in place when the cache is an in-place state buffer
+    (docs/generation.md), so a step writes only the new rows.
+
+    ```mlir
+    %c1 = nuri.cache_write %c0, %k, %slots, %pos : (tensor<8x4x256x32xf32>, tensor<2x4x1x32xf32>, tensor<2xi64>, tensor<2xi64>) -> tensor<8x4x256x32xf32>
+    ```
+  }];
+  let arguments = (ins Nuri_FloatTensor:$cache, Nuri_FloatTensor:$update,
+                   Nuri_IndexTensor:$slots, Nuri_IndexTensor:$positions);
+  let results = (outs Nuri_FloatTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let extraClassDefinition = Nuri_InferBody<
+      "::nuri::detail::inferCacheWrite(location, adaptor.getCache().getType(), adaptor.getUpdate().getType(), adaptor.getSlots().getType(), adaptor.getPositions().getType(), inferred)">.body;
+}
+
+def Nuri_CacheAttentionOp : Nuri_Op<"cache_attention", [Pure, InferTypeOpAdaptor]> {
+  let summary = "attention whose keys and values are a KV cache's prefix";
+  let description = [{
+    `nuri.attention` with key `key_cache[slots[b], :, 0:context_length, :]` and
+    value `value_cache[slots[b], :, 0:context_length, :]` for batch row `b`, read
+    where they lie in the cache (no gathered copy). Caches are
+    `[slots, Hkv, max_seq, D]` (`Dv` for values), `context_length <= max_seq`; the
+    mask broadcasts to `[B, Hq, Sq, context_length]` and hides the positions a
+    sequence has not written. Grouped-query as `nuri.attention`.
+
+    ```mlir
+    %o = nuri.cache_attention %q, %kc, %vc, %slots, %mask {context_length = 64 : i64, scale = 0.176776692 : f32} : (tensor<2x4x1x32xf32>, tensor<8x4x256x32xf32>, tensor<8x4x256x32xf32>, tensor<2xi64>, tensor<2x1x1x64xf32>) -> tensor<2x4x1x32xf32>
+    ```
+  }];
+  let arguments = (ins Nuri_FloatTensor:$query, Nuri_FloatTensor:$key_cache,
+                   Nuri_FloatTensor:$value_cache, Nuri_IndexTensor:$slots,
+                   Optional<Nuri_Tensor>:$mask, I64Attr:$context_length,
+                   F32Attr:$scale, UnitAttr:$causal);
+  let results = (outs Nuri_FloatTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let extraClassDefinition = Nuri_InferBody<
+      "::nuri::detail::inferCacheAttention(location, adaptor.getQuery().getType(), adaptor.getKeyCache().getType(), adaptor.getValueCache().getType(), adaptor.getSlots().getType(), adaptor.getMask(), adaptor.getContextLength(), inferred)">.body;
+}
+
+//===----------------------------------------------------------------------===//
 // Quantization
 //===----------------------------------------------------------------------===//
 

@@ -261,4 +261,44 @@ def NuriOutlineNpuPartitions
   let dependentDialects = ["::nuri::NuriDialect", "::mlir::func::FuncDialect"];
 }
 
+def NuriKvCache : Pass<"nuri-kv-cache", "::mlir::ModuleOp"> {
+  let summary = "Turn a decoder's past/present pairs into an in-place KV cache";
+  let description = [{
+    For `nuri compile --generate`: `@main` is one program of a generation
+    family, a decoder exported with its KV cache (optimum's
+    `decoder_with_past`: `past_key_values.N.key` in, `present.N.key =
+    concat(past, new, axis 2)` out), imported with one bucket's shapes
+    (batch `B`, `T` new tokens, past length `P`). Each pair becomes a state
+    buffer, the KV cache `[slots, heads, max_seq, dim]`:
+
+    - the past argument becomes the cache (argument attribute
+      `nuri.state = "<past name>"`), the present result becomes
+      `nuri.cache_write %cache, %new, %kv_slots, %kv_positions` (result
+      attribute `nuri.state`: the cache after the step, kept in place);
+    - attention over `concat(past, new)` reads the cache instead:
+      `nuri.cache_attention` over positions `[0, P + T)` when `P > 0` (a
+      decode step), plain attention over the new keys when `P = 0` (a
+      prefill from an empty cache);
+    - two arguments are appended: `kv_slots` and `kv_positions`, `[B]` i64,
+      the cache slot of each batch row and where its new tokens go.
+
+    A model without past/present pairs, or whose cache is read by anything
+    but attention, is an error that says what the rewrite needs.
+
+    ```mlir
+    // --nuri-kv-cache="slots=8 max-seq=256"
+    %w = nuri.cache_write %cache, %k, %kv_slots, %kv_positions : ...
+    %o = nuri.cache_attention %q, %w, %wv, %kv_slots, %mask {context_length = 64 : i64, scale = ...} : ...
+    ```
+  }];
+  let options = [
+    Option<"slots", "slots", "int64_t", /*default=*/"1",
+           "Cache slots: the most sequences decoded at once">,
+    Option<"maxSeq", "max-seq", "int64_t", /*default=*/"0",
+           "Cache length in tokens (prompt and generated); 0: the model's "
+           "past + new length">
+  ];
+  let dependentDialects = ["::nuri::NuriDialect", "::mlir::func::FuncDialect"];
+}
+
 #endif // NURI_DIALECT_NURI_TRANSFORMS_PASSES_TD

@@ -1,0 +1,54 @@
+// RUN: nuri-opt %s --nuri-kv-cache="slots=4 max-seq=16" -split-input-file | FileCheck %s
+
+// A decode step (past 3, one new token): the caches become state read and
+// written in place, attention reads the cache's first 4 positions.
+// CHECK-LABEL: func.func @main
+// CHECK-SAME: %[[Q:[a-z0-9]+]]: tensor<2x2x1x8xf32>
+// CHECK-SAME: %[[KC:[a-z0-9]+]]: tensor<4x2x16x8xf32> {nuri.name = "past_key_values.0.key", nuri.state = "past_key_values.0.key"}
+// CHECK-SAME: %[[VC:[a-z0-9]+]]: tensor<4x2x16x8xf32> {nuri.name = "past_key_values.0.value", nuri.state = "past_key_values.0.value"}
+// CHECK-SAME: %[[SLOTS:[a-z0-9]+]]: tensor<2xi64> {nuri.name = "kv_slots"}
+// CHECK-SAME: %[[POS:[a-z0-9]+]]: tensor<2xi64> {nuri.name = "kv_positions"}
+// CHECK-SAME: -> (tensor<2x2x1x8xf32> {nuri.name = "out"}, tensor<4x2x16x8xf32> {nuri.name = "present.0.key", nuri.state = "past_key_values.0.key"}
+// CHECK: %[[WK:.*]] = nuri.cache_write %[[KC]], %{{.*}}, %[[SLOTS]], %[[POS]]
+// CHECK: %[[WV:.*]] = nuri.cache_write %[[VC]], %{{.*}}, %[[SLOTS]], %[[POS]]
+// CHECK: %[[O:.*]] = nuri.cache_attention %[[Q]], %[[WK]], %[[WV]], %[[SLOTS]], %{{.*}} {context_length = 4 : i64, scale = 2.500000e-01 : f32}
+// CHECK-NOT: nuri.concat
+// CHECK: return %[[O]], %[[WK]], %[[WV]]
+func.func @main(%q: tensor<2x2x1x8xf32> {nuri.name = "q"},
+                %pk: tensor<2x2x3x8xf32> {nuri.name = "past_key_values.0.key"},
+                %pv: tensor<2x2x3x8xf32> {nuri.name = "past_key_values.0.value"},
+                %k: tensor<2x2x1x8xf32> {nuri.name = "k"},
+                %v: tensor<2x2x1x8xf32> {nuri.name = "v"},
+                %mask: tensor<2x1x1x4xf32> {nuri.name = "mask"})
+    -> (tensor<2x2x1x8xf32> {nuri.name = "out"},
+        tensor<2x2x4x8xf32> {nuri.name = "present.0.key"},
+        tensor<2x2x4x8xf32> {nuri.name = "present.0.value"}) {
+  %ck = nuri.concat %pk, %k {axis = 2 : i64} : (tensor<2x2x3x8xf32>, tensor<2x2x1x8xf32>) -> tensor<2x2x4x8xf32>
+  %cv = nuri.concat %pv, %v {axis = 2 : i64} : (tensor<2x2x3x8xf32>, tensor<2x2x1x8xf32>) -> tensor<2x2x4x8xf32>
+  %o = nuri.attention %q, %ck, %cv, %mask {scale = 0.25 : f32} : (tensor<2x2x1x8xf32>, tensor<2x2x4x8xf32>, tensor<2x2x4x8xf32>, tensor<2x1x1x4xf32>) -> tensor<2x2x1x8xf32>
+  return %o, %ck, %cv : tensor<2x2x1x8xf32>, tensor<2x2x4x8xf32>, tensor<2x2x4x8xf32>
+}
+
+// -----
+
+// A prefill from an empty cache: the new rows are written, attention keeps
+// reading them directly (causal over the prompt).
+// CHECK-LABEL: func.func @main
+// CHECK: %[[WK:.*]] = nuri.cache_write
+// CHECK: %[[WV:.*]] = nuri.cache_write
+// CHECK: nuri.attention %{{.*}}, %[[K:[a-z0-9]+]], %[[V:[a-z0-9]+]] {causal, scale = 2.500000e-01 : f32} : (tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
+// CHECK-NOT: nuri.cache_attention
+// CHECK: return %{{.*}}, %[[WK]], %[[WV]]
+func.func @main(%q: tensor<1x2x5x8xf32> {nuri.name = "q"},
+                %pk: tensor<1x2x0x8xf32> {nuri.name = "past_key_values.0.key"},
+                %pv: tensor<1x2x0x8xf32> {nuri.name = "past_key_values.0.value"},
+                %k: tensor<1x2x5x8xf32> {nuri.name = "k"},
+                %v: tensor<1x2x5x8xf32> {nuri.name = "v"})
+    -> (tensor<1x2x5x8xf32> {nuri.name = "out"},
+        tensor<1x2x5x8xf32> {nuri.name = "present.0.key"},
+        tensor<1x2x5x8xf32> {nuri.name = "present.0.value"}) {
+  %ck = nuri.concat %pk, %k {axis = 2 : i64} : (tensor<1x2x0x8xf32>, tensor<1x2x5x8xf32>) -> tensor<1x2x5x8xf32>
+  %cv = nuri.concat %pv, %v {axis = 2 : i64} : (tensor<1x2x0x8xf32>, tensor<1x2x5x8xf32>) -> tensor<1x2x5x8xf32>
+  %o = nuri.attention %q, %ck, %cv {causal, scale = 0.25 : f32} : (tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>) -> tensor<1x2x5x8xf32>
+  return %o, %ck, %cv : tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>
+}
