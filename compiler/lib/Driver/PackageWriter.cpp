@@ -69,11 +69,42 @@ public:
 
 private:
   uint64_t appendWeights(const char *data, size_t size) {
+    if (options.weightStore) {
+      return options.weightStore->intern(data, size);
+    }
     uint64_t offset = (weights.size() + kWeightAlignment - 1) /
                       kWeightAlignment * kWeightAlignment;
     weights.resize(offset);
     weights.insert(weights.end(), data, data + size);
     return offset;
+  }
+  /// Moves a graph's constants from the emitter's blob into the package's:
+  /// per tensor, so that a family's programs share identical weights.
+  void placeConstants(graph::Graph &graph, const std::vector<char> &blob) {
+    if (!options.weightStore) {
+      uint64_t base = appendWeights(blob.data(), blob.size());
+      for (graph::TensorDesc &t : graph.tensors) {
+        if (t.dataOffset >= 0) {
+          t.dataOffset += static_cast<int64_t>(base);
+        }
+      }
+      return;
+    }
+    for (graph::TensorDesc &t : graph.tensors) {
+      if (t.dataOffset >= 0) {
+        t.dataOffset = static_cast<int64_t>(
+            appendWeights(blob.data() + t.dataOffset,
+                          static_cast<size_t>(t.byteSize())));
+      }
+    }
+  }
+  void setWeights() {
+    if (options.weightStore) {
+      const std::vector<uint8_t> &shared = options.weightStore->bytes();
+      builder.setExternalWeights(shared.data(), shared.size());
+    } else {
+      builder.setWeights(weights.data(), weights.size());
+    }
   }
   LogicalResult emitCpuSegment(ArrayRef<Operation *> ops, bool allArgs);
   LogicalResult emitNpuCall(func::CallOp call, std::string &asmText);
@@ -208,13 +239,7 @@ LogicalResult PackageWriter::emitCpuSegment(ArrayRef<Operation *> ops,
   if (failed(checkKernels(emitted->graph, ops))) {
     return failure();
   }
-  uint64_t base =
-      appendWeights(emitted->weights.data(), emitted->weights.size());
-  for (graph::TensorDesc &t : emitted->graph.tensors) {
-    if (t.dataOffset >= 0) {
-      t.dataOffset += static_cast<int64_t>(base);
-    }
-  }
+  placeConstants(emitted->graph, emitted->weights);
   PartitionInfo info;
   info.name = "cpu_" + std::to_string(cpuCount++);
   info.ops = static_cast<int64_t>(ops.size());
@@ -320,7 +345,12 @@ FailureOr<std::vector<uint8_t>> PackageWriter::run(std::string &asmText) {
     report.addCpuPartition(info);
     builder.setProducer(options.producer);
     setTarget();
-    builder.setWeights(emitted->weights.data(), emitted->weights.size());
+    if (options.weightStore) {
+      placeConstants(emitted->graph, emitted->weights);
+      setWeights();
+    } else {
+      builder.setWeights(emitted->weights.data(), emitted->weights.size());
+    }
     builder.addCpuPartition(std::move(emitted->graph), info.name);
     if (failed(addStates(nullptr, nullptr))) {
       return failure();
@@ -474,7 +504,7 @@ FailureOr<std::vector<uint8_t>> PackageWriter::run(std::string &asmText) {
   }
   builder.setProducer(options.producer);
   setTarget();
-  builder.setWeights(weights.data(), weights.size());
+  setWeights();
   if (failed(addStates(&inputNames, &outputNames))) {
     return failure();
   }

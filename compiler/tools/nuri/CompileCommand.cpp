@@ -4,6 +4,8 @@
 //              [--dtype bf16|fp16|fp32] [--input-shape NAME=DIMS ...]
 //              [--bind-input NAME=FILE.pb ...] [--emit package|mlir|asm]
 //              [--report [--simulate]] [--dump-ir-after-all] [--progress]
+//              [--generate [--max-seq N] [--prefill-buckets 32,128]
+//                          [--decode-batch 1,4,8] [--context-buckets 64,128]]
 //              -o OUT
 //
 // A command line over nuri::driver (compiler/lib/Driver): import, graph
@@ -16,6 +18,7 @@
 #include "Command.h"
 
 #include "nuri/Driver/Compile.h"
+#include "nuri/Driver/Generate.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -79,6 +82,32 @@ cl::list<std::string>
                cl::desc("Freeze a graph input to a TensorProto's value"),
                cl::value_desc("NAME=FILE.pb"), cl::sub(compileCommand));
 
+cl::opt<bool> generate("generate",
+                       cl::desc("Compile a decoder exported with its KV cache "
+                                "into a generation package: prefill and "
+                                "decode programs sharing the weights and a "
+                                "KV cache kept on the device"),
+                       cl::sub(compileCommand));
+cl::opt<int64_t> maxSeq("max-seq",
+                        cl::desc("With --generate: cache length per sequence "
+                                 "(prompt and generated tokens)"),
+                        cl::init(256), cl::sub(compileCommand));
+cl::list<int64_t> prefillBuckets(
+    "prefill-buckets",
+    cl::desc("With --generate: prompt lengths of the prefill programs "
+             "(default 32,128,512 below --max-seq, and --max-seq)"),
+    cl::CommaSeparated, cl::sub(compileCommand));
+cl::list<int64_t> decodeBatch(
+    "decode-batch",
+    cl::desc("With --generate: batch sizes of the decode programs (default "
+             "1,4,8; the largest is the number of cache slots)"),
+    cl::CommaSeparated, cl::sub(compileCommand));
+cl::list<int64_t> contextBuckets(
+    "context-buckets",
+    cl::desc("With --generate: context lengths of the decode programs "
+             "(default 64, 128, ... doubling below --max-seq, and --max-seq)"),
+    cl::CommaSeparated, cl::sub(compileCommand));
+
 int runCompile() {
   nuri::driver::CompileOptions options;
   options.target = targetName;
@@ -122,8 +151,27 @@ int runCompile() {
   context.printOpOnDiagnostic(false);
   nuri::cli::DiagnosticPrinter diagnostics(context);
 
-  mlir::FailureOr<nuri::driver::CompileResult> result =
-      nuri::driver::compileOnnxFile(context, inputPath, importOptions, options);
+  mlir::FailureOr<nuri::driver::CompileResult> result;
+  if (generate) {
+    nuri::driver::GenerateOptions family;
+    family.maxSeq = maxSeq;
+    family.prefillBuckets.assign(prefillBuckets.begin(), prefillBuckets.end());
+    if (!decodeBatch.empty()) {
+      family.decodeBatch.assign(decodeBatch.begin(), decodeBatch.end());
+    }
+    family.contextBuckets.assign(contextBuckets.begin(), contextBuckets.end());
+    result = nuri::driver::compileGenerationFamily(context, inputPath,
+                                                   importOptions, options,
+                                                   family);
+  } else {
+    if (maxSeq.getNumOccurrences() || !prefillBuckets.empty() ||
+        !decodeBatch.empty() || !contextBuckets.empty()) {
+      WithColor::error() << "--max-seq and the bucket options need --generate\n";
+      return 2;
+    }
+    result = nuri::driver::compileOnnxFile(context, inputPath, importOptions,
+                                           options);
+  }
   if (terminal && options.progress) {
     errs() << "\r\033[K";
   }
@@ -147,7 +195,7 @@ int runCompile() {
     return 1;
   }
   if (printReport) {
-    outs() << result->report.text();
+    outs() << (generate ? result->text : result->report.text());
   }
   return 0;
 }
