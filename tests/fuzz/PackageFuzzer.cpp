@@ -21,13 +21,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       nuri::package::readPackage(data, size, options);
   if (p) {
     (void)nuri::package::describePackage(*p, data, size);
-    for (const nuri::package::Partition &part : p->partitions) {
-      std::vector<uint8_t> bytes = nuri::package::encodeGraph(part.graph);
-      nuri::Result<nuri::graph::Graph> back =
-          nuri::package::decodeGraph(bytes.data(), bytes.size());
-      if (!back) {
-        std::abort(); // an accepted graph must round-trip
+    auto roundTrip = [](const nuri::package::Package &pkg) {
+      for (const nuri::package::Partition &part : pkg.partitions) {
+        std::vector<uint8_t> bytes = nuri::package::encodeGraph(part.graph);
+        nuri::Result<nuri::graph::Graph> back =
+            nuri::package::decodeGraph(bytes.data(), bytes.size());
+        if (!back) {
+          std::abort(); // an accepted graph must round-trip
+        }
       }
+    };
+    roundTrip(*p);
+    for (const nuri::package::ProgramDesc &prog : p->programs) {
+      roundTrip(*prog.package); // the programs of a family
     }
   }
   (void)nuri::npy::parse(data, size, "fuzz.npy");

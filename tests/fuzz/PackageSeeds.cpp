@@ -1,8 +1,8 @@
 //===- PackageSeeds.cpp - Seed corpus for nuri-fuzz-package ---------------===//
 //
 // nuri-fuzz-package-seeds DIR: writes the unit tests' packages (CPU-only,
-// NPU-only, mixed, with weight uploads, with a state buffer) and a .npy file
-// as starting points for the fuzzer.
+// NPU-only, mixed, with weight uploads, with a state buffer, a program
+// family) and a .npy file as starting points for the fuzzer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +31,7 @@ int main(int argc, char **argv) {
       write("mixed.nuri", nuri::test::buildSoftmaxPackage(true)) &&
       write("weights.nuri", nuri::test::buildSoftmaxPackage(false, 256)) &&
       write("state.nuri", nuri::test::buildAccumulatePackage(true)) &&
+      write("family.nuri", nuri::test::FamilyModel().build()) &&
       write("v.npy", nuri::npy::serialize(nuri::graph::DType::F32, {2, 3}, v,
                                           sizeof(v)));
   return ok ? 0 : 1;

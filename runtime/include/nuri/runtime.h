@@ -50,9 +50,11 @@ extern "C" {
 /* Version of this API. A change of major breaks source or binary
  * compatibility; minor adds functions. */
 /* 1.0: generic named counters replace the sim_* statistics; state buffers;
- * trace and profile session options. */
+ * trace and profile session options.
+ * 1.1: program families (generation packages): nuri_model_program_*,
+ * nuri_model_generation_info, nuri_run_create_program. */
 #define NURI_RUNTIME_VERSION_MAJOR 1
-#define NURI_RUNTIME_VERSION_MINOR 0
+#define NURI_RUNTIME_VERSION_MINOR 1
 #define NURI_RUNTIME_VERSION_PATCH 0
 #define NURI_RUNTIME_VERSION                                                   \
   (NURI_RUNTIME_VERSION_MAJOR * 10000 + NURI_RUNTIME_VERSION_MINOR * 100 +     \
@@ -61,7 +63,7 @@ extern "C" {
 /* The version of the library linked at run time, in the form of
  * NURI_RUNTIME_VERSION; compare with the macro to detect a mismatch. */
 NURI_API int nuri_version(void);
-/* "1.0.0". Static storage. Thread-safe. */
+/* "1.1.0". Static storage. Thread-safe. */
 NURI_API const char *nuri_version_string(void);
 
 /*===------------------------------------------------------------------===*
@@ -172,6 +174,8 @@ NURI_API nuri_status nuri_model_load_memory(const void *data, size_t size,
 /* Drops the caller's reference; the model lives on while sessions use it. */
 NURI_API void nuri_model_release(nuri_model *model);
 
+/* The model's inputs and outputs. A program family has none of its own
+ * (0): each of its programs has its I/O (nuri_model_program_input_info). */
 NURI_API size_t nuri_model_input_count(const nuri_model *model);
 NURI_API size_t nuri_model_output_count(const nuri_model *model);
 /* Borrowed info (see nuri_tensor_info). NURI_INVALID_ARGUMENT for an index
@@ -192,11 +196,65 @@ NURI_API const char *nuri_model_target(const nuri_model *model);
 /* State buffers the package declares (a decoder's KV cache): tensors the
  * session keeps across runs. Each run reads a state's contents and leaves
  * its new contents; they start as the package's initial value (zeros unless
- * it gives one). Info is borrowed from the model (no quantization). */
+ * it gives one). Of a program family: the states all its programs share.
+ * Info is borrowed from the model (no quantization). */
 NURI_API size_t nuri_model_state_count(const nuri_model *model);
 NURI_API nuri_status nuri_model_state_info(const nuri_model *model,
                                            size_t index,
                                            nuri_tensor_info *out_info);
+
+/*===------------------------------------------------------------------===*
+ * Program families (generation packages)
+ *
+ * A package compiled for generation is a family of programs (prefill and
+ * decode buckets) that share one weight blob and one set of state buffers
+ * (the KV cache). A session over a family prepares every program once and
+ * keeps one set of states; a run executes one program
+ * (nuri_run_create_program), with that program's inputs and outputs.
+ * Thread-safe like every model function.
+ *===------------------------------------------------------------------===*/
+
+typedef enum nuri_program_kind {
+  NURI_PROGRAM_PREFILL = 0, /* the prompt (a length bucket) */
+  NURI_PROGRAM_DECODE = 1,  /* one token per sequence */
+} nuri_program_kind;
+
+/* One program of a family. `name` is borrowed from the model. */
+typedef struct nuri_program_info {
+  const char *name;
+  nuri_program_kind kind;
+  uint32_t batch;   /* sequences per run (<= slots) */
+  uint32_t tokens;  /* query tokens per sequence (1 for decode) */
+  uint32_t context; /* cache positions attention reads (<= max_seq) */
+  size_t input_count;
+  size_t output_count;
+} nuri_program_info;
+
+/* The cache geometry of a family. */
+typedef struct nuri_generation_info {
+  uint32_t slots;   /* cache slots: the most sequences in flight */
+  uint32_t max_seq; /* cache length in positions */
+} nuri_generation_info;
+
+/* Number of programs; 0 for a plain package (and NULL). */
+NURI_API size_t nuri_model_program_count(const nuri_model *model);
+/* Program `index` (< nuri_model_program_count). NURI_INVALID_ARGUMENT for
+ * an index out of range. */
+NURI_API nuri_status nuri_model_program_info(const nuri_model *model,
+                                             size_t index,
+                                             nuri_program_info *out_info);
+/* Input / output `index` of program `program`, as nuri_model_input_info.
+ * Borrowed from the model. */
+NURI_API nuri_status nuri_model_program_input_info(const nuri_model *model,
+                                                   size_t program, size_t index,
+                                                   nuri_tensor_info *out_info);
+NURI_API nuri_status nuri_model_program_output_info(const nuri_model *model,
+                                                    size_t program,
+                                                    size_t index,
+                                                    nuri_tensor_info *out_info);
+/* NURI_INVALID_ARGUMENT for a plain package. */
+NURI_API nuri_status nuri_model_generation_info(const nuri_model *model,
+                                                nuri_generation_info *out_info);
 
 /*===------------------------------------------------------------------===*
  * Devices
@@ -272,8 +330,21 @@ NURI_API nuri_status nuri_session_reset_state(nuri_session *session,
 
 typedef struct nuri_run_t nuri_run;
 
-/* The caller releases *out_run. The run keeps the session alive. */
+/* The caller releases *out_run. The run keeps the session alive. Fails with
+ * NURI_INVALID_ARGUMENT on a program family (naming its programs): use
+ * nuri_run_create_program. */
 NURI_API nuri_status nuri_run_create(nuri_session *session, nuri_run **out_run);
+/* A run of program `program` of a family: binding, execution, outputs and
+ * counters work as for nuri_run_create's runs, with the program's inputs
+ * and outputs; it reads and updates the session's shared state buffers
+ * (runs of any program take turns on them). `program` is read during the
+ * call only.
+ * NURI_NOT_FOUND for an unknown name (the message lists the programs),
+ * NURI_INVALID_ARGUMENT for a plain package. The caller releases *out_run;
+ * the run keeps the session alive. */
+NURI_API nuri_status nuri_run_create_program(nuri_session *session,
+                                             const char *program,
+                                             nuri_run **out_run);
 /* Waits for an asynchronous execution in flight, then frees the run and the
  * output buffers it owns. */
 NURI_API void nuri_run_release(nuri_run *run);

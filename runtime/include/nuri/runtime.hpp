@@ -134,6 +134,20 @@ struct OutputView {
   }
 };
 
+/// One program of a family (see nuri_program_info), copied.
+struct ProgramInfo {
+  std::string name;
+  nuri_program_kind kind = NURI_PROGRAM_PREFILL;
+  uint32_t batch = 0, tokens = 0, context = 0;
+  std::vector<TensorInfo> inputs, outputs;
+};
+
+/// The cache geometry of a family (see nuri_generation_info).
+struct GenerationInfo {
+  uint32_t slots = 0;
+  uint32_t maxSeq = 0;
+};
+
 namespace detail {
 struct ModelDeleter {
   void operator()(nuri_model *m) const { nuri_model_release(m); }
@@ -190,6 +204,36 @@ public:
     }
     return out;
   }
+  /// The programs of a family (prefill and decode buckets); empty for a
+  /// plain package.
+  std::vector<ProgramInfo> programs() const {
+    std::vector<ProgramInfo> out;
+    for (size_t p = 0; p < nuri_model_program_count(get()); ++p) {
+      nuri_program_info info;
+      check(nuri_model_program_info(get(), p, &info));
+      ProgramInfo prog{info.name,    info.kind, info.batch, info.tokens,
+                       info.context, {},        {}};
+      for (size_t i = 0; i < info.input_count; ++i) {
+        nuri_tensor_info t;
+        check(nuri_model_program_input_info(get(), p, i, &t));
+        prog.inputs.push_back(TensorInfo::from(t));
+      }
+      for (size_t i = 0; i < info.output_count; ++i) {
+        nuri_tensor_info t;
+        check(nuri_model_program_output_info(get(), p, i, &t));
+        prog.outputs.push_back(TensorInfo::from(t));
+      }
+      out.push_back(std::move(prog));
+    }
+    return out;
+  }
+  bool isFamily() const { return nuri_model_program_count(get()) != 0; }
+  /// Throws for a plain package.
+  GenerationInfo generation() const {
+    nuri_generation_info info;
+    check(nuri_model_generation_info(get(), &info));
+    return {info.slots, info.max_seq};
+  }
   std::string target() const { return nuri_model_target(get()); }
   size_t partitions() const { return nuri_model_partition_count(get()); }
   size_t npuPartitions() const { return nuri_model_npu_partition_count(get()); }
@@ -229,6 +273,8 @@ public:
   }
   std::string device() const { return nuri_session_device(get()); }
   Run newRun() const;
+  /// A run of one program of a family (see nuri_run_create_program).
+  Run newRun(const std::string &program) const;
 
   /// State buffers (see nuri_session_read_state).
   void readState(const std::string &name, void *data, size_t bytes) const {
@@ -301,6 +347,12 @@ public:
   explicit Run(const Session &session) {
     nuri_run *r = nullptr;
     check(nuri_run_create(session.get(), &r));
+    handle_.reset(r);
+  }
+  /// A run of program `program` of a family.
+  Run(const Session &session, const std::string &program) {
+    nuri_run *r = nullptr;
+    check(nuri_run_create_program(session.get(), program.c_str(), &r));
     handle_.reset(r);
   }
 
@@ -397,6 +449,9 @@ private:
 };
 
 inline Run Session::newRun() const { return Run(*this); }
+inline Run Session::newRun(const std::string &program) const {
+  return Run(*this, program);
+}
 
 } // namespace nuri
 

@@ -33,6 +33,21 @@ std::string quantOf(const QuantParams &q) {
                      q.scales.size());
 }
 
+/// Prefixes every line of `text` with `indent`.
+std::string indented(const std::string &text, const std::string &indent) {
+  std::string out;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    end = end == std::string::npos ? text.size() : end + 1;
+    out += indent + text.substr(begin, end - begin);
+    begin = end;
+  }
+  return out;
+}
+
+std::string describeBody(const Package &pkg);
+
 } // namespace
 
 std::string describePackage(const Package &pkg, const uint8_t *file,
@@ -61,6 +76,33 @@ std::string describePackage(const Package &pkg, const uint8_t *file,
     }
   }
   out += fmt::format("weights: {} bytes\n", pkg.weightBytes);
+  if (pkg.isFamily()) {
+    out += fmt::format("generation: {} slots, max_seq {}\n",
+                       pkg.generation.slots, pkg.generation.maxSeq);
+    out += fmt::format("programs ({}):\n", pkg.programs.size());
+    for (const ProgramDesc &prog : pkg.programs) {
+      size_t npu = 0;
+      for (const Partition &p : prog.package->partitions) {
+        npu += p.kind == PartitionKind::Npu;
+      }
+      out += fmt::format("  '{}': {}, batch {}, tokens {}, context {}, {} "
+                         "partitions ({} npu)\n",
+                         prog.name, programKindName(prog.kind), prog.batch,
+                         prog.tokens, prog.context,
+                         prog.package->partitions.size(), npu);
+      out += indented(describeBody(*prog.package), "    ");
+    }
+    return out;
+  }
+  return out + describeBody(pkg);
+}
+
+namespace {
+
+/// I/O, states and schedule: what a plain package and each program of a
+/// family describe.
+std::string describeBody(const Package &pkg) {
+  std::string out;
   out += "inputs:\n";
   for (int32_t id : pkg.inputs) {
     const ValueDesc &v = pkg.values[id];
@@ -134,6 +176,8 @@ std::string describePackage(const Package &pkg, const uint8_t *file,
   }
   return out;
 }
+
+} // namespace
 
 Result<std::string> describePackageFile(const std::string &path) {
   Result<std::shared_ptr<const PackageFile>> file = PackageFile::open(path);

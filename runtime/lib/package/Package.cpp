@@ -116,6 +116,20 @@ const char *sectionKindName(SectionKind kind) {
     return "target";
   case SectionKind::State:
     return "state";
+  case SectionKind::Program:
+    return "program";
+  case SectionKind::Generation:
+    return "generation";
+  }
+  return "unknown";
+}
+
+const char *programKindName(ProgramKind kind) {
+  switch (kind) {
+  case ProgramKind::Prefill:
+    return "prefill";
+  case ProgramKind::Decode:
+    return "decode";
   }
   return "unknown";
 }
@@ -130,7 +144,25 @@ bool Package::hasNpuPartitions() const {
       return true;
     }
   }
+  for (const ProgramDesc &p : programs) {
+    if (p.package->hasNpuPartitions()) {
+      return true;
+    }
+  }
   return false;
+}
+
+const std::vector<StateBuffer> &Package::sessionStates() const {
+  return programs.empty() ? states : programs.front().package->states;
+}
+
+const ProgramDesc *Package::findProgram(const std::string &name) const {
+  for (const ProgramDesc &p : programs) {
+    if (p.name == name) {
+      return &p;
+    }
+  }
+  return nullptr;
 }
 
 int32_t Package::findValue(const std::string &name) const {
@@ -367,21 +399,46 @@ void checkYamlShape(const std::string &yaml) {
   }
 }
 
+uint64_t alignUp(uint64_t x) {
+  return (x + kAlignment - 1) / kAlignment * kAlignment;
+}
+
+/// What a program image of a family inherits from the family.
+struct Nesting {
+  std::shared_ptr<target::Target> target; ///< null without a target section
+  std::string targetYaml;
+  std::string targetName;
+};
+
 class Reader {
 public:
-  Reader(const uint8_t *data, size_t size, const ReadOptions &options)
-      : data_(data), size_(size), options_(options) {}
+  Reader(const uint8_t *data, size_t size, const ReadOptions &options,
+         const Nesting *nesting = nullptr)
+      : data_(data), size_(size), options_(options), nesting_(nesting) {}
 
   Package read() {
     readHeader();
     readSectionTable();
+    bool family = has(SectionKind::Program) || has(SectionKind::Generation);
+    if (family && nesting_) {
+      fail("a program image has program or generation sections of its own");
+    }
     readMeta();
     readWeights();
     readTarget();
+    if (family) {
+      readFamily();
+      return std::move(pkg_);
+    }
     readValues();
     readStates();
     readSchedule();
     checkStateOutputs();
+    if (nesting_ && pkg_.hasNpuPartitions() &&
+        pkg_.targetName != nesting_->targetName) {
+      fail("meta section: target '" + pkg_.targetName +
+           "' is not the family's target '" + nesting_->targetName + "'");
+    }
     return std::move(pkg_);
   }
 
@@ -389,6 +446,7 @@ private:
   const uint8_t *data_;
   size_t size_;
   ReadOptions options_;
+  const Nesting *nesting_; ///< set when reading a program of a family
   Package pkg_;
   std::vector<SectionEntry> sections_;
   std::vector<bool> used_;
@@ -529,6 +587,15 @@ private:
     return found;
   }
 
+  bool has(SectionKind kind) const {
+    for (const SectionEntry &s : sections_) {
+      if (s.kind == kind) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   ByteReader reader(const SectionEntry &s) {
     return ByteReader(data_ + s.offset, s.size,
                       std::string(sectionKindName(s.kind)) + " section");
@@ -546,6 +613,16 @@ private:
     pkg_.weights = data_ + s->offset;
     pkg_.weightBytes = s->size;
     pkg_.fileBytes = size_;
+    if (options_.externalWeights) {
+      // A program of a family: its constants point into the family's.
+      if (s->size != 0) {
+        fail("weights section: a program image has " + std::to_string(s->size) +
+             " bytes of weights of its own; its constants must point into "
+             "the family's weights");
+      }
+      pkg_.weights = options_.externalWeights;
+      pkg_.weightBytes = options_.externalWeightBytes;
+    }
   }
 
   void readTarget() {
@@ -559,6 +636,21 @@ private:
     if (pkg_.targetYaml.empty()) {
       return;
     }
+    if (nesting_) {
+      // Every program runs on the family's target: the same config, which
+      // was parsed once for the family.
+      if (!nesting_->target) {
+        fail("target section: the program has a target config but the "
+             "family has none");
+      }
+      if (pkg_.targetYaml != nesting_->targetYaml) {
+        fail("target section: the program's target config differs from the "
+             "family's");
+      }
+      target_ = nesting_->target;
+      pkg_.target = target_;
+      return;
+    }
     checkYamlShape(pkg_.targetYaml);
     Result<target::Target> t =
         target::loadTargetYaml(pkg_.targetYaml, "target section");
@@ -567,6 +659,164 @@ private:
     }
     target_ = std::make_shared<target::Target>(std::move(*t));
     pkg_.target = target_;
+  }
+
+  /// A program family: the generation section and the programs, each a
+  /// nested image read with this package's weights and target.
+  void readFamily() {
+    for (size_t i = 0; i < sections_.size(); ++i) {
+      switch (sections_[i].kind) {
+      case SectionKind::Values:
+      case SectionKind::Schedule:
+      case SectionKind::State:
+      case SectionKind::CpuGraph:
+      case SectionKind::NpuProgram:
+      case SectionKind::MemoryPlan:
+        fail("section " + std::to_string(i) + " (" +
+             sectionKindName(sections_[i].kind) +
+             "): a program family has no values, partitions or states of "
+             "its own; they belong to its programs");
+      default:
+        break;
+      }
+    }
+    if (!has(SectionKind::Program)) {
+      fail("a generation section without program sections");
+    }
+    const SectionEntry *g = single(SectionKind::Generation, false);
+    if (!g) {
+      fail("a package with program sections needs a generation section");
+    }
+    {
+      ByteReader r = reader(*g);
+      pkg_.generation.slots = r.u32();
+      pkg_.generation.maxSeq = r.u32();
+      r.expectEnd();
+    }
+    const GenerationInfo &gen = pkg_.generation;
+    if (gen.slots == 0 || gen.maxSeq == 0) {
+      fail("generation section: slots " + std::to_string(gen.slots) +
+           " and max_seq " + std::to_string(gen.maxSeq) +
+           " must be at least 1");
+    }
+    Nesting nesting{target_, pkg_.targetYaml, pkg_.targetName};
+    ReadOptions nested;
+    nested.verifyChecksums = options_.verifyChecksums;
+    nested.externalWeights = pkg_.weights;
+    nested.externalWeightBytes = pkg_.weightBytes;
+    std::set<std::string> names;
+    for (size_t i = 0; i < sections_.size(); ++i) {
+      const SectionEntry &s = sections_[i];
+      if (s.kind != SectionKind::Program) {
+        continue;
+      }
+      used_[i] = true;
+      ByteReader r = reader(s);
+      ProgramDesc prog;
+      prog.name = r.str("program name");
+      if (prog.name.empty() || !names.insert(prog.name).second) {
+        r.fail("program has an empty or repeated name '" + prog.name + "'");
+      }
+      std::string where = "program '" + prog.name + "'";
+      uint8_t kind = r.u8();
+      prog.batch = r.u32();
+      prog.tokens = r.u32();
+      prog.context = r.u32();
+      // The header is zero-padded to the alignment, so the nested image
+      // starts aligned in the file.
+      uint64_t headerEnd = alignUp(r.offset());
+      if (headerEnd > s.size) {
+        fail(where + ": the section of " + std::to_string(s.size) +
+             " bytes ends inside its header");
+      }
+      for (uint64_t b = r.offset(); b < headerEnd; ++b) {
+        if (data_[s.offset + b] != 0) {
+          fail(where + ": header padding byte " + std::to_string(b) +
+               " is not zero");
+        }
+      }
+      if (kind > 1) {
+        fail(where + ": kind " + std::to_string(kind) +
+             " is neither prefill (0) nor decode (1)");
+      }
+      prog.kind = static_cast<ProgramKind>(kind);
+      if (prog.batch == 0) {
+        fail(where + ": batch must be at least 1");
+      }
+      if (prog.tokens == 0) {
+        fail(where + ": tokens must be at least 1");
+      }
+      if (prog.tokens > prog.context) {
+        fail(where + ": tokens " + std::to_string(prog.tokens) +
+             " exceed its context " + std::to_string(prog.context));
+      }
+      if (prog.context > gen.maxSeq) {
+        fail(where + ": context " + std::to_string(prog.context) +
+             " exceeds the generation's max_seq " + std::to_string(gen.maxSeq));
+      }
+      if (prog.batch > gen.slots) {
+        fail(where + ": batch " + std::to_string(prog.batch) +
+             " exceeds the generation's slots " + std::to_string(gen.slots));
+      }
+      try {
+        prog.package = std::make_shared<const Package>(
+            Reader(data_ + s.offset + headerEnd, s.size - headerEnd, nested,
+                   &nesting)
+                .read());
+      } catch (const Error &e) {
+        fail(where + ": " + e.what());
+      }
+      pkg_.programs.push_back(std::move(prog));
+    }
+    checkSharedStates();
+  }
+
+  /// The state buffers are how programs share the KV cache: every program
+  /// declares the same ones (by name: dtype, shape and initial value).
+  void checkSharedStates() {
+    const ProgramDesc &first = pkg_.programs.front();
+    const std::vector<StateBuffer> &want = first.package->states;
+    for (size_t p = 1; p < pkg_.programs.size(); ++p) {
+      const ProgramDesc &prog = pkg_.programs[p];
+      std::string where = "program '" + prog.name + "'";
+      const std::vector<StateBuffer> &have = prog.package->states;
+      auto find = [](const std::vector<StateBuffer> &v,
+                     const std::string &name) -> const StateBuffer * {
+        for (const StateBuffer &st : v) {
+          if (st.name == name) {
+            return &st;
+          }
+        }
+        return nullptr;
+      };
+      for (const StateBuffer &w : want) {
+        const StateBuffer *h = find(have, w.name);
+        if (!h) {
+          fail(where + ": does not declare the state buffer '" + w.name +
+               "' of program '" + first.name +
+               "' (the programs of a family share their state buffers)");
+        }
+        if (h->dtype != w.dtype || h->shape != w.shape) {
+          fail(where + ": state '" + w.name + "' is " +
+               typeString(h->dtype, h->shape) + " here but " +
+               typeString(w.dtype, w.shape) + " in program '" + first.name +
+               "'");
+        }
+        if (h->initOffset != w.initOffset) {
+          fail(where + ": state '" + w.name + "' has init offset " +
+               std::to_string(h->initOffset) + " here but " +
+               std::to_string(w.initOffset) + " in program '" + first.name +
+               "'");
+        }
+      }
+      for (const StateBuffer &h : have) {
+        if (!find(want, h.name)) {
+          fail(where + ": state '" + h.name + "' is not declared by program '" +
+               first.name +
+               "' (the programs of a family share their state buffers)");
+        }
+      }
+    }
   }
 
   void readValues() {
@@ -1070,6 +1320,30 @@ void PackageBuilder::setIO(std::vector<std::string> inputs,
   io_.emplace(std::move(inputs), std::move(outputs));
 }
 
+void PackageBuilder::setExternalWeights(const uint8_t *data, uint64_t size) {
+  external_ = true;
+  externalWeights_ = data;
+  externalWeightBytes_ = size;
+}
+
+void PackageBuilder::addProgram(ProgramSpec program) {
+  programs_.push_back(std::move(program));
+}
+
+void PackageBuilder::setGeneration(GenerationInfo info) { generation_ = info; }
+
+ReadOptions PackageBuilder::readBackOptions() const {
+  ReadOptions o;
+  if (external_) {
+    // A null pointer means "no external weights" to the reader; an empty
+    // blob still needs an address.
+    static const uint8_t none = 0;
+    o.externalWeights = externalWeights_ ? externalWeights_ : &none;
+    o.externalWeightBytes = externalWeights_ ? externalWeightBytes_ : 0;
+  }
+  return o;
+}
+
 namespace {
 
 void writeSchedule(ByteWriter &w, const Package &pkg,
@@ -1086,12 +1360,130 @@ void writeSchedule(ByteWriter &w, const Package &pkg,
   }
 }
 
+struct Blob {
+  SectionKind kind;
+  std::vector<uint8_t> bytes;
+};
+
+/// Lays out the sections (the last one is the weights, whose bytes are
+/// `weights`, not copied: write() streams them) and returns the image up to
+/// the weights, header and table included.
+std::vector<uint8_t> assembleImage(const std::vector<Blob> &blobs,
+                                   const std::vector<uint8_t> &weights,
+                                   uint16_t versionMinor) {
+  uint64_t tableEnd = kHeaderBytes + blobs.size() * kSectionEntryBytes;
+  std::vector<uint64_t> offsets;
+  uint64_t end = alignUp(tableEnd);
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    offsets.push_back(end);
+    uint64_t size = blobs[i].kind == SectionKind::Weights
+                        ? weights.size()
+                        : blobs[i].bytes.size();
+    end = alignUp(end + size);
+  }
+  // Everything but the weights, which are last: write() streams them
+  // from weights instead of copying them into one image.
+  uint64_t prefixBytes = offsets.back();
+  uint64_t fileBytes = prefixBytes + weights.size();
+  std::vector<uint8_t> file(prefixBytes, 0);
+  ByteWriter table;
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    bool isWeights = blobs[i].kind == SectionKind::Weights;
+    uint64_t size = isWeights ? weights.size() : blobs[i].bytes.size();
+    if (size && !isWeights) {
+      std::memcpy(file.data() + offsets[i], blobs[i].bytes.data(), size);
+    }
+    table.u32(static_cast<uint32_t>(blobs[i].kind));
+    table.u32(0);
+    table.u64(offsets[i]);
+    table.u64(size);
+    table.u32(isWeights ? crc32c(weights.data(), size)
+                        : crc32c(file.data() + offsets[i], size));
+    table.u32(0);
+  }
+  std::memcpy(file.data() + kHeaderBytes, table.bytes.data(),
+              table.bytes.size());
+  ByteWriter h;
+  h.put(*reinterpret_cast<const uint64_t *>(kMagic));
+  h.u16(kVersionMajor);
+  h.u16(versionMinor);
+  h.u32(static_cast<uint32_t>(kHeaderBytes));
+  h.u64(fileBytes);
+  h.u64(kHeaderBytes);
+  h.u32(static_cast<uint32_t>(blobs.size()));
+  h.u32(crc32c(table.bytes.data(), table.bytes.size()));
+  std::memcpy(file.data(), h.bytes.data(), h.bytes.size()); // 40 bytes
+  // [40, 48) are still zero, as the file checksum wants them.
+  uint32_t fileCrc = crc32c(file.data(), prefixBytes);
+  fileCrc = crc32c(weights.data(), weights.size(), fileCrc);
+  std::memcpy(file.data() + 40, &fileCrc, 4);
+  uint32_t headerCrc = crc32c(file.data(), 44);
+  std::memcpy(file.data() + 44, &headerCrc, 4);
+  return file;
+}
+
 } // namespace
+
+std::vector<uint8_t> PackageBuilder::buildFamilyPrefix() const {
+  if (!partitions_.empty() || !states_.empty() || io_ || !quant_.empty()) {
+    throw Error("a program family has no partitions, states, I/O or "
+                "quantization of its own: they belong to its programs");
+  }
+  if (external_) {
+    throw Error("a program family cannot itself be a program image "
+                "(setExternalWeights)");
+  }
+  if (programs_.empty()) {
+    throw Error("setGeneration without any addProgram");
+  }
+  if (!generation_) {
+    throw Error("a program family needs setGeneration (slots, max_seq)");
+  }
+  std::vector<Blob> blobs;
+  {
+    ByteWriter w;
+    w.str(producer_);
+    w.str(targetName_);
+    blobs.push_back({SectionKind::Meta, std::move(w.bytes)});
+  }
+  if (!targetYaml_.empty()) {
+    ByteWriter w;
+    w.str(targetYaml_);
+    blobs.push_back({SectionKind::Target, std::move(w.bytes)});
+  }
+  {
+    ByteWriter w;
+    w.u32(generation_->slots);
+    w.u32(generation_->maxSeq);
+    blobs.push_back({SectionKind::Generation, std::move(w.bytes)});
+  }
+  for (const ProgramSpec &p : programs_) {
+    ByteWriter w;
+    w.str(p.name);
+    w.u8(static_cast<uint8_t>(p.kind));
+    w.u32(p.batch);
+    w.u32(p.tokens);
+    w.u32(p.context);
+    // Zero padding keeps the nested image aligned as a file of its own.
+    w.bytes.resize(alignUp(w.bytes.size()), 0);
+    w.bytes.insert(w.bytes.end(), p.image.begin(), p.image.end());
+    blobs.push_back({SectionKind::Program, std::move(w.bytes)});
+  }
+  blobs.push_back({SectionKind::Weights, {}});
+  return assembleImage(blobs, weights_, kVersionMinor);
+}
 
 Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
   return catchErrors([&]() -> std::vector<uint8_t> {
     if (!deferredError_.empty()) {
       throw Error(deferredError_);
+    }
+    if (!programs_.empty() || generation_) {
+      return buildFamilyPrefix();
+    }
+    if (external_ && !weights_.empty()) {
+      throw Error("a program image (setExternalWeights) has no weights of "
+                  "its own: append its constants to the family's weights");
     }
     Package pkg;
     std::map<std::string, int32_t> byName;
@@ -1209,10 +1601,6 @@ Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
 
     // Sections: meta, values, schedule, target, bodies, weights (last, so
     // the small sections are at the front of the file for inspect).
-    struct Blob {
-      SectionKind kind;
-      std::vector<uint8_t> bytes;
-    };
     std::vector<Blob> blobs;
     {
       ByteWriter w;
@@ -1286,59 +1674,7 @@ Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
       blobs[scheduleIndex].bytes = std::move(w.bytes);
     }
     blobs.push_back({SectionKind::Weights, {}}); // filled from weights_
-
-    auto align = [](uint64_t x) {
-      return (x + kAlignment - 1) / kAlignment * kAlignment;
-    };
-    uint64_t tableEnd = kHeaderBytes + blobs.size() * kSectionEntryBytes;
-    std::vector<uint64_t> offsets;
-    uint64_t end = align(tableEnd);
-    for (size_t i = 0; i < blobs.size(); ++i) {
-      offsets.push_back(end);
-      uint64_t size = blobs[i].kind == SectionKind::Weights
-                          ? weights_.size()
-                          : blobs[i].bytes.size();
-      end = align(end + size);
-    }
-    // Everything but the weights, which are last: write() streams them
-    // from weights_ instead of copying them into one image.
-    uint64_t prefixBytes = offsets.back();
-    uint64_t fileBytes = prefixBytes + weights_.size();
-    std::vector<uint8_t> file(prefixBytes, 0);
-    ByteWriter table;
-    for (size_t i = 0; i < blobs.size(); ++i) {
-      bool isWeights = blobs[i].kind == SectionKind::Weights;
-      uint64_t size = isWeights ? weights_.size() : blobs[i].bytes.size();
-      if (size && !isWeights) {
-        std::memcpy(file.data() + offsets[i], blobs[i].bytes.data(), size);
-      }
-      table.u32(static_cast<uint32_t>(blobs[i].kind));
-      table.u32(0);
-      table.u64(offsets[i]);
-      table.u64(size);
-      table.u32(isWeights ? crc32c(weights_.data(), size)
-                          : crc32c(file.data() + offsets[i], size));
-      table.u32(0);
-    }
-    std::memcpy(file.data() + kHeaderBytes, table.bytes.data(),
-                table.bytes.size());
-    ByteWriter h;
-    h.put(*reinterpret_cast<const uint64_t *>(kMagic));
-    h.u16(kVersionMajor);
-    h.u16(kVersionMinor);
-    h.u32(static_cast<uint32_t>(kHeaderBytes));
-    h.u64(fileBytes);
-    h.u64(kHeaderBytes);
-    h.u32(static_cast<uint32_t>(blobs.size()));
-    h.u32(crc32c(table.bytes.data(), table.bytes.size()));
-    std::memcpy(file.data(), h.bytes.data(), h.bytes.size()); // 40 bytes
-    // [40, 48) are still zero, as the file checksum wants them.
-    uint32_t fileCrc = crc32c(file.data(), prefixBytes);
-    fileCrc = crc32c(weights_.data(), weights_.size(), fileCrc);
-    std::memcpy(file.data() + 40, &fileCrc, 4);
-    uint32_t headerCrc = crc32c(file.data(), 44);
-    std::memcpy(file.data() + 44, &headerCrc, 4);
-    return file;
+    return assembleImage(blobs, weights_, kVersionMinorPlain);
   });
 }
 
@@ -1350,7 +1686,8 @@ Result<std::vector<uint8_t>> PackageBuilder::build() const {
   std::vector<uint8_t> file = std::move(*prefix);
   file.insert(file.end(), weights_.begin(), weights_.end());
   // Never hand out a package the reader would refuse.
-  Result<Package> check = readPackage(file.data(), file.size());
+  Result<Package> check =
+      readPackage(file.data(), file.size(), readBackOptions());
   if (!check) {
     return Result<std::vector<uint8_t>>::failure(
         "the package would be invalid: " + check.error());
@@ -1376,7 +1713,8 @@ Result<bool> PackageBuilder::write(const std::string &path) const {
   }
   // Read back through the mapping, as the runtime will: a package the
   // reader would refuse is removed, never left behind.
-  Result<std::shared_ptr<const PackageFile>> check = PackageFile::open(path);
+  Result<std::shared_ptr<const PackageFile>> check =
+      PackageFile::open(path, readBackOptions());
   if (!check) {
     std::remove(path.c_str());
     return Result<bool>::failure("the package would be invalid: " +

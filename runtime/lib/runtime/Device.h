@@ -39,10 +39,15 @@ struct CpuPlan {
   std::vector<std::unique_ptr<cpu::KernelCache>> kernelCaches;
 };
 
-/// A validated package plus what every run needs precomputed. Immutable
-/// after construction, so runs share it without locks.
+/// One program of a validated package plus what every run needs
+/// precomputed: the package itself, or one program of a family (whose
+/// weights are the family's). Immutable after construction, so runs share
+/// it without locks.
 struct LoadedModel {
+  /// Keeps the bytes `program` and its weights borrow alive.
   std::shared_ptr<const package::PackageFile> file;
+  /// file->package(), or a program of that family.
+  const package::Package *program = nullptr;
   std::vector<CpuPlan> cpuPlans; ///< per partition (empty for NPU ones)
   /// Values that cross partitions and are not model outputs: offsets in
   /// the per-run block, before the scratch region. State-bound values live
@@ -51,7 +56,7 @@ struct LoadedModel {
   uint64_t valueBytes = 0;
   uint64_t scratchBytes = 0; ///< max over partitions
 
-  const package::Package &pkg() const { return file->package(); }
+  const package::Package &pkg() const { return *program; }
   /// The target the reader parsed (null for CPU-only packages).
   const target::Target *target() const { return pkg().target.get(); }
   uint64_t blockBytes() const { return valueBytes + scratchBytes; }
@@ -65,9 +70,10 @@ struct LoadedModel {
   }
 };
 
-/// Builds the plans.
+/// Builds the plans of `program`: file->package() or one of its programs.
 Result<std::shared_ptr<const LoadedModel>>
-prepareModel(std::shared_ptr<const package::PackageFile> file);
+prepareModel(std::shared_ptr<const package::PackageFile> file,
+             const package::Package &program);
 
 /// Named figures of one partition's execution. Names are generic (a real
 /// driver reports the same ones): see docs/runtime.md for the list.
@@ -125,7 +131,8 @@ using DeviceFactory = std::function<std::unique_ptr<Device>()>;
 void registerDevice(const std::string &name, DeviceFactory factory);
 /// Registered names, "auto" included.
 std::vector<std::string> deviceNames();
-/// Creates `name`; "auto" is sim for models with NPU partitions, otherwise
+/// Creates `name`; "auto" is sim for models with NPU partitions (in a
+/// family: in any program, so every program gets the same device), otherwise
 /// cpu. Fails for unknown names, naming the known ones.
 Result<std::unique_ptr<Device>> createDevice(const std::string &name,
                                              const LoadedModel &model);

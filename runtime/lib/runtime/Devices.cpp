@@ -146,10 +146,12 @@ CpuPlan planCpuPartition(const Partition &part) {
 } // namespace
 
 Result<std::shared_ptr<const LoadedModel>>
-prepareModel(std::shared_ptr<const package::PackageFile> file) {
+prepareModel(std::shared_ptr<const package::PackageFile> file,
+             const package::Package &program) {
   using R = Result<std::shared_ptr<const LoadedModel>>;
   auto model = std::make_shared<LoadedModel>();
   model->file = std::move(file);
+  model->program = &program;
   const Package &pkg = model->pkg();
   std::vector<bool> outside(pkg.values.size(), false);
   for (int32_t id : pkg.outputs) {
@@ -528,7 +530,7 @@ Result<std::unique_ptr<Device>> createDevice(const std::string &requested,
   using R = Result<std::unique_ptr<Device>>;
   std::string name = requested;
   if (name == "auto") {
-    name = model.pkg().hasNpuPartitions() ? "sim" : "cpu";
+    name = model.file->package().hasNpuPartitions() ? "sim" : "cpu";
   }
   DeviceFactory factory;
   {

@@ -103,21 +103,44 @@ nuri_tensor_info infoOf(const ValueDesc &v) {
   return info;
 }
 
-struct ModelImpl {
-  std::shared_ptr<const rt::LoadedModel> loaded;
-  const Package &pkg() const { return loaded->pkg(); }
-  std::string describeInputs() const {
-    std::string s;
-    for (int32_t id : pkg().inputs) {
-      s += (s.empty() ? "" : ", ") + pkg().values[id].name + " " +
-           typeString(pkg().values[id]);
-    }
-    return s.empty() ? "none" : s;
+std::string describeInputs(const Package &p) {
+  std::string s;
+  for (int32_t id : p.inputs) {
+    s += (s.empty() ? "" : ", ") + p.values[id].name + " " +
+         typeString(p.values[id]);
   }
-  std::string describeOutputs() const {
+  return s.empty() ? "none" : s;
+}
+
+std::string describeOutputs(const Package &p) {
+  std::string s;
+  for (int32_t id : p.outputs) {
+    s += (s.empty() ? "" : ", ") + p.values[id].name;
+  }
+  return s.empty() ? "none" : s;
+}
+
+/// A loaded package: one LoadedModel per program (a plain package is one
+/// unnamed program).
+struct ModelImpl {
+  std::shared_ptr<const package::PackageFile> file;
+  std::vector<std::shared_ptr<const rt::LoadedModel>> programs;
+  /// Per program, per session state k (of states()): the index of that
+  /// state among the program's own states (they match by name).
+  std::vector<std::vector<size_t>> stateIndex;
+
+  /// The whole package (for a family: the family, with no I/O of its own).
+  const Package &pkg() const { return file->package(); }
+  const Package &program(size_t i) const { return programs[i]->pkg(); }
+  /// The state buffers a session keeps (a family's are shared by all its
+  /// programs).
+  const std::vector<package::StateBuffer> &states() const {
+    return pkg().sessionStates();
+  }
+  std::string programNames() const {
     std::string s;
-    for (int32_t id : pkg().outputs) {
-      s += (s.empty() ? "" : ", ") + pkg().values[id].name;
+    for (const package::ProgramDesc &p : pkg().programs) {
+      s += (s.empty() ? "" : ", ") + p.name;
     }
     return s.empty() ? "none" : s;
   }
@@ -137,20 +160,26 @@ struct StateSlot {
   }
 };
 
-struct SessionImpl {
-  std::shared_ptr<ModelImpl> model;
+/// The devices of one program of a session, prepared for it at creation.
+struct ProgramDevices {
   std::unique_ptr<rt::Device> device; ///< the requested one
   std::unique_ptr<rt::Device> cpu;    ///< CPU partitions when device isn't
   std::vector<rt::Device *> route;    ///< per partition
+  std::vector<AlignedBytes> pool;     ///< free per-run blocks (poolMutex)
+};
+
+struct SessionImpl {
+  std::shared_ptr<ModelImpl> model;
+  std::vector<ProgramDevices> programs; ///< per program of the model
   rt::SessionConfig config;
   tbb::task_arena arena;
   std::mutex inflightMutex;
   std::condition_variable idle;
   size_t inflight = 0; ///< async runs queued or executing
   std::mutex poolMutex;
-  std::vector<AlignedBytes> pool; ///< free per-run blocks
   /// State buffers, and the lock that orders the runs of a model that has
   /// them: each run reads what the previous one left, so they take turns.
+  /// A family's programs share one set.
   std::vector<StateSlot> states;
   std::mutex stateMutex;
 
@@ -163,20 +192,21 @@ struct SessionImpl {
     idle.wait(lock, [&] { return inflight == 0; });
   }
 
-  AlignedBytes acquireBlock() {
+  AlignedBytes acquireBlock(size_t program) {
     {
       std::lock_guard<std::mutex> lock(poolMutex);
+      std::vector<AlignedBytes> &pool = programs[program].pool;
       if (!pool.empty()) {
         AlignedBytes b = std::move(pool.back());
         pool.pop_back();
         return b;
       }
     }
-    return allocateAligned(model->loaded->blockBytes());
+    return allocateAligned(model->programs[program]->blockBytes());
   }
-  void releaseBlock(AlignedBytes block) {
+  void releaseBlock(size_t program, AlignedBytes block) {
     std::lock_guard<std::mutex> lock(poolMutex);
-    pool.push_back(std::move(block));
+    programs[program].pool.push_back(std::move(block));
   }
 
   StateSlot *findState(const char *name) {
@@ -243,6 +273,7 @@ struct nuri_session_t {
 
 struct nuri_run_t {
   std::shared_ptr<SessionImpl> session;
+  size_t program = 0; ///< which program of the model this run executes
   // Per model input / output, by position in the model's lists.
   std::vector<const void *> inputs;
   std::vector<void *> boundOutputs;
@@ -256,7 +287,8 @@ struct nuri_run_t {
   std::condition_variable done;
   bool running = false;
 
-  const Package &pkg() const { return session->model->pkg(); }
+  /// The program this run executes (the package itself unless a family).
+  const Package &pkg() const { return session->model->program(program); }
 
   void clearResults() {
     hasResults = false;
@@ -282,7 +314,9 @@ struct nuri_run_t {
     auto start = std::chrono::steady_clock::now();
     clearResults();
     const Package &p = pkg();
-    const rt::LoadedModel &model = *session->model->loaded;
+    const rt::LoadedModel &model = *session->model->programs[program];
+    const ProgramDevices &devices = session->programs[program];
+    const std::vector<size_t> &stateIndex = session->model->stateIndex[program];
     rt::RunBuffers buffers;
     buffers.values.assign(p.values.size(), nullptr);
     for (size_t i = 0; i < p.inputs.size(); ++i) {
@@ -305,7 +339,7 @@ struct nuri_run_t {
         buffers.values[p.outputs[i]] = dst;
       }
     }
-    AlignedBytes block = session->acquireBlock();
+    AlignedBytes block = session->acquireBlock(program);
     for (size_t v = 0; v < p.values.size(); ++v) {
       if (model.valueOffset[v] >= 0) {
         buffers.values[v] = block.get() + model.valueOffset[v];
@@ -316,16 +350,18 @@ struct nuri_run_t {
                                            std::defer_lock);
     if (!session->states.empty()) {
       stateLock.lock();
-      for (StateSlot &st : session->states) {
-        buffers.values[st.desc->input] = st.bytes.get();
-        if (st.desc->inPlace) {
-          buffers.values[st.desc->output] = st.bytes.get();
+      // The session's state k is this program's state stateIndex[k].
+      for (size_t k = 0; k < session->states.size(); ++k) {
+        const package::StateBuffer &st = p.states[stateIndex[k]];
+        buffers.values[st.input] = session->states[k].bytes.get();
+        if (st.inPlace) {
+          buffers.values[st.output] = session->states[k].bytes.get();
         }
       }
     }
     nuri_status status = nullptr;
     for (size_t i = 0; i < p.partitions.size(); ++i) {
-      Result<rt::PartitionResult> r = session->route[i]->run(i, buffers);
+      Result<rt::PartitionResult> r = devices.route[i]->run(i, buffers);
       if (!r) {
         status = makeStatus(NURI_EXECUTION_ERROR, r.error());
         break;
@@ -335,16 +371,18 @@ struct nuri_run_t {
     }
     if (!status) {
       // Copied states take the value the run computed.
-      for (StateSlot &st : session->states) {
-        if (!st.desc->inPlace) {
-          std::memcpy(st.bytes.get(), buffers.values[st.desc->output], st.size);
+      for (size_t k = 0; k < session->states.size(); ++k) {
+        const package::StateBuffer &st = p.states[stateIndex[k]];
+        StateSlot &slot = session->states[k];
+        if (!st.inPlace) {
+          std::memcpy(slot.bytes.get(), buffers.values[st.output], slot.size);
         }
       }
     }
     if (stateLock.owns_lock()) {
       stateLock.unlock();
     }
-    session->releaseBlock(std::move(block));
+    session->releaseBlock(program, std::move(block));
     if (status) {
       partitions.clear();
       return status;
@@ -467,26 +505,57 @@ nuri_status finishLoad(Result<std::shared_ptr<const package::PackageFile>> file,
   if (!file) {
     return makeStatus(NURI_INVALID_PACKAGE, file.error());
   }
-  Result<std::shared_ptr<const rt::LoadedModel>> loaded =
-      rt::prepareModel(std::move(*file));
-  if (!loaded) {
-    return makeStatus(NURI_INVALID_PACKAGE, loaded.error());
+  auto impl = std::make_shared<ModelImpl>();
+  impl->file = std::move(*file);
+  const Package &whole = impl->pkg();
+  // A plain package is one unnamed program.
+  std::vector<const Package *> programs;
+  if (whole.isFamily()) {
+    for (const package::ProgramDesc &p : whole.programs) {
+      programs.push_back(p.package.get());
+    }
+  } else {
+    programs.push_back(&whole);
   }
   uint64_t limit = options ? options->max_run_bytes : 0;
   if (limit == 0) {
     limit =
         uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE)) / 2;
   }
-  uint64_t need = (*loaded)->runBytes();
-  if (need > limit) {
-    return makeStatus(
-        NURI_INVALID_PACKAGE,
-        (*loaded)->file->origin() + ": a run needs " + std::to_string(need) +
-            " bytes of host memory, more than the limit of " +
-            std::to_string(limit) + " (nuri_model_options.max_run_bytes)");
+  const std::vector<package::StateBuffer> &states = whole.sessionStates();
+  for (size_t i = 0; i < programs.size(); ++i) {
+    std::string where =
+        whole.isFamily() ? "program '" + whole.programs[i].name + "': " : "";
+    Result<std::shared_ptr<const rt::LoadedModel>> loaded =
+        rt::prepareModel(impl->file, *programs[i]);
+    if (!loaded) {
+      return makeStatus(NURI_INVALID_PACKAGE, where + loaded.error());
+    }
+    uint64_t need = (*loaded)->runBytes();
+    if (need > limit) {
+      return makeStatus(NURI_INVALID_PACKAGE,
+                        impl->file->origin() + ": " + where + "a run needs " +
+                            std::to_string(need) +
+                            " bytes of host memory, more than the limit of " +
+                            std::to_string(limit) +
+                            " (nuri_model_options.max_run_bytes)");
+    }
+    impl->programs.push_back(std::move(*loaded));
+    // The reader checked that every program declares the same states.
+    std::vector<size_t> index;
+    for (const package::StateBuffer &st : states) {
+      const std::vector<package::StateBuffer> &own = programs[i]->states;
+      size_t k = 0;
+      while (k < own.size() && own[k].name != st.name) {
+        ++k;
+      }
+      if (k == own.size()) {
+        return makeStatus(NURI_INTERNAL, where + "no state '" + st.name + "'");
+      }
+      index.push_back(k);
+    }
+    impl->stateIndex.push_back(std::move(index));
   }
-  auto impl = std::make_shared<ModelImpl>();
-  impl->loaded = std::move(*loaded);
   *out_model = new nuri_model_t{std::move(impl)};
   return nullptr;
 }
@@ -592,6 +661,117 @@ const char *nuri_model_target(const nuri_model *model) {
 }
 
 //===----------------------------------------------------------------------===//
+// Program families
+//===----------------------------------------------------------------------===//
+
+size_t nuri_model_program_count(const nuri_model *model) {
+  return model ? model->impl->pkg().programs.size() : 0;
+}
+
+} // extern "C"
+
+namespace {
+
+/// Program `index` of `model`, or a status.
+nuri_status programAt(const nuri_model *model, size_t index,
+                      const package::ProgramDesc **out) {
+  if (!model) {
+    return makeStatus(NURI_INVALID_ARGUMENT, "model must not be NULL");
+  }
+  const Package &p = model->impl->pkg();
+  if (index >= p.programs.size()) {
+    return makeStatus(NURI_INVALID_ARGUMENT,
+                      "program index " + std::to_string(index) +
+                          " is out of range (" +
+                          std::to_string(p.programs.size()) + " programs)");
+  }
+  *out = &p.programs[index];
+  return nullptr;
+}
+
+nuri_status programIoInfo(const nuri_model *model, size_t program, size_t index,
+                          bool input, nuri_tensor_info *out_info) {
+  const package::ProgramDesc *prog = nullptr;
+  if (nuri_status s = programAt(model, program, &prog)) {
+    return s;
+  }
+  if (!out_info) {
+    return makeStatus(NURI_INVALID_ARGUMENT, "out_info must not be NULL");
+  }
+  const Package &p = *prog->package;
+  const std::vector<int32_t> &ids = input ? p.inputs : p.outputs;
+  if (index >= ids.size()) {
+    return makeStatus(NURI_INVALID_ARGUMENT,
+                      "program '" + prog->name +
+                          "': " + (input ? "input" : "output") + " index " +
+                          std::to_string(index) + " is out of range (" +
+                          std::to_string(ids.size()) + ")");
+  }
+  *out_info = infoOf(p.values[ids[index]]);
+  return nullptr;
+}
+
+} // namespace
+
+extern "C" {
+
+nuri_status nuri_model_program_info(const nuri_model *model, size_t index,
+                                    nuri_program_info *out_info) {
+  return guard([&]() -> nuri_status {
+    const package::ProgramDesc *prog = nullptr;
+    if (nuri_status s = programAt(model, index, &prog)) {
+      return s;
+    }
+    if (!out_info) {
+      return makeStatus(NURI_INVALID_ARGUMENT, "out_info must not be NULL");
+    }
+    nuri_program_info info{};
+    info.name = prog->name.c_str();
+    info.kind = static_cast<nuri_program_kind>(prog->kind);
+    info.batch = prog->batch;
+    info.tokens = prog->tokens;
+    info.context = prog->context;
+    info.input_count = prog->package->inputs.size();
+    info.output_count = prog->package->outputs.size();
+    *out_info = info;
+    return nullptr;
+  });
+}
+
+nuri_status nuri_model_program_input_info(const nuri_model *model,
+                                          size_t program, size_t index,
+                                          nuri_tensor_info *out_info) {
+  return guard(
+      [&] { return programIoInfo(model, program, index, true, out_info); });
+}
+
+nuri_status nuri_model_program_output_info(const nuri_model *model,
+                                           size_t program, size_t index,
+                                           nuri_tensor_info *out_info) {
+  return guard(
+      [&] { return programIoInfo(model, program, index, false, out_info); });
+}
+
+nuri_status nuri_model_generation_info(const nuri_model *model,
+                                       nuri_generation_info *out_info) {
+  return guard([&]() -> nuri_status {
+    if (!model || !out_info) {
+      return makeStatus(NURI_INVALID_ARGUMENT,
+                        "model and out_info must not be NULL");
+    }
+    const Package &p = model->impl->pkg();
+    if (!p.isFamily()) {
+      return makeStatus(NURI_INVALID_ARGUMENT,
+                        "the model is not a program family (compiled "
+                        "without --generate): it has no generation info");
+    }
+    out_info->slots = p.generation.slots;
+    out_info->max_seq = p.generation.maxSeq;
+    return nullptr;
+  });
+}
+
+//===----------------------------------------------------------------------===//
 // Sessions
 //===----------------------------------------------------------------------===//
 
@@ -624,64 +804,75 @@ nuri_status nuri_session_create(nuri_model *model,
                         "session option threads must be >= 0, got " +
                             std::to_string(options->threads));
     }
-    const rt::LoadedModel &loaded = *model->impl->loaded;
-    Result<std::unique_ptr<rt::Device>> device = rt::createDevice(name, loaded);
-    if (!device) {
-      return makeStatus(NURI_NOT_FOUND, device.error());
-    }
-    std::string why = (*device)->check(loaded);
-    if (!why.empty()) {
-      return makeStatus(NURI_UNSUPPORTED, "device '" +
-                                              std::string((*device)->name()) +
-                                              "': " + why);
-    }
     auto impl = std::make_shared<SessionImpl>(options->threads);
     impl->model = model->impl;
-    impl->device = std::move(*device);
     impl->config.trace = options->trace != 0;
     impl->config.profile = options->profile != 0;
-    // Each partition goes to the device that runs its kind: CPU partitions
-    // of a model on "sim" run on a cpu device of the session.
-    const Package &pkg = loaded.pkg();
-    for (const package::Partition &part : pkg.partitions) {
-      rt::Device *target = impl->device.get();
-      if (!target->runs(part.kind)) {
-        if (!impl->cpu) {
-          Result<std::unique_ptr<rt::Device>> cpu =
-              rt::createDevice("cpu", loaded);
-          if (!cpu) {
-            return makeStatus(NURI_NOT_FOUND, cpu.error());
-          }
-          impl->cpu = std::move(*cpu);
-        }
-        target = impl->cpu.get();
+    const ModelImpl &m = *model->impl;
+    // Every program gets its own devices, prepared once here; "auto"
+    // resolves from the whole family, so all programs get the same device.
+    for (size_t i = 0; i < m.programs.size(); ++i) {
+      const rt::LoadedModel &loaded = *m.programs[i];
+      std::string where = m.pkg().isFamily()
+                              ? "program '" + m.pkg().programs[i].name + "': "
+                              : "";
+      ProgramDevices devices;
+      Result<std::unique_ptr<rt::Device>> device =
+          rt::createDevice(name, loaded);
+      if (!device) {
+        return makeStatus(NURI_NOT_FOUND, device.error());
+      }
+      std::string why = (*device)->check(loaded);
+      if (!why.empty()) {
+        return makeStatus(NURI_UNSUPPORTED, where + "device '" +
+                                                std::string((*device)->name()) +
+                                                "': " + why);
+      }
+      devices.device = std::move(*device);
+      // Each partition goes to the device that runs its kind: CPU
+      // partitions of a model on "sim" run on a cpu device of the session.
+      for (const package::Partition &part : loaded.pkg().partitions) {
+        rt::Device *target = devices.device.get();
         if (!target->runs(part.kind)) {
-          return makeStatus(NURI_UNSUPPORTED,
-                            "device '" + std::string(impl->device->name()) +
-                                "' cannot run " +
-                                package::partitionKindName(part.kind) +
-                                " partition '" + part.name + "'");
+          if (!devices.cpu) {
+            Result<std::unique_ptr<rt::Device>> cpu =
+                rt::createDevice("cpu", loaded);
+            if (!cpu) {
+              return makeStatus(NURI_NOT_FOUND, cpu.error());
+            }
+            devices.cpu = std::move(*cpu);
+          }
+          target = devices.cpu.get();
+          if (!target->runs(part.kind)) {
+            return makeStatus(
+                NURI_UNSUPPORTED,
+                where + "device '" + std::string(devices.device->name()) +
+                    "' cannot run " + package::partitionKindName(part.kind) +
+                    " partition '" + part.name + "'");
+          }
+        }
+        devices.route.push_back(target);
+      }
+      for (rt::Device *d : {devices.device.get(), devices.cpu.get()}) {
+        if (!d) {
+          continue;
+        }
+        Result<bool> prepared = d->prepare(loaded, impl->config);
+        if (!prepared) {
+          return makeStatus(NURI_EXECUTION_ERROR,
+                            where + "device '" + std::string(d->name()) +
+                                "': preparing the model: " + prepared.error());
         }
       }
-      impl->route.push_back(target);
+      impl->programs.push_back(std::move(devices));
     }
-    for (rt::Device *d : {impl->device.get(), impl->cpu.get()}) {
-      if (!d) {
-        continue;
-      }
-      Result<bool> prepared = d->prepare(loaded, impl->config);
-      if (!prepared) {
-        return makeStatus(NURI_EXECUTION_ERROR,
-                          "device '" + std::string(d->name()) +
-                              "': preparing the model: " + prepared.error());
-      }
-    }
-    for (const package::StateBuffer &st : pkg.states) {
+    // One set of state buffers, shared by the runs of every program.
+    for (const package::StateBuffer &st : m.states()) {
       StateSlot slot;
       slot.desc = &st;
       slot.size = static_cast<size_t>(st.byteSize());
       slot.bytes = allocateAligned(slot.size);
-      slot.reset(pkg);
+      slot.reset(m.pkg());
       impl->states.push_back(std::move(slot));
     }
     *out_session = new nuri_session_t{std::move(impl)};
@@ -698,12 +889,29 @@ void nuri_session_release(nuri_session *session) {
 }
 
 const char *nuri_session_device(const nuri_session *session) {
-  return session ? session->impl->device->name() : "";
+  return session ? session->impl->programs.front().device->name() : "";
 }
 
 //===----------------------------------------------------------------------===//
 // Runs
 //===----------------------------------------------------------------------===//
+
+} // extern "C"
+
+namespace {
+
+nuri_run *newRun(nuri_session *session, size_t program) {
+  auto run = std::make_unique<nuri_run_t>();
+  run->session = session->impl;
+  run->program = program;
+  run->inputs.assign(run->pkg().inputs.size(), nullptr);
+  run->boundOutputs.assign(run->pkg().outputs.size(), nullptr);
+  return run.release();
+}
+
+} // namespace
+
+extern "C" {
 
 nuri_status nuri_run_create(nuri_session *session, nuri_run **out_run) {
   return guard([&]() -> nuri_status {
@@ -712,12 +920,43 @@ nuri_status nuri_run_create(nuri_session *session, nuri_run **out_run) {
                         "nuri_run_create: session and out_run must not be "
                         "NULL");
     }
-    auto run = std::make_unique<nuri_run_t>();
-    run->session = session->impl;
-    run->inputs.assign(run->pkg().inputs.size(), nullptr);
-    run->boundOutputs.assign(run->pkg().outputs.size(), nullptr);
-    *out_run = run.release();
+    const ModelImpl &m = *session->impl->model;
+    if (m.pkg().isFamily()) {
+      return makeStatus(NURI_INVALID_ARGUMENT,
+                        "nuri_run_create: the model is a program family; "
+                        "create a run of one of its programs with "
+                        "nuri_run_create_program: " +
+                            m.programNames());
+    }
+    *out_run = newRun(session, 0);
     return nullptr;
+  });
+}
+
+nuri_status nuri_run_create_program(nuri_session *session, const char *program,
+                                    nuri_run **out_run) {
+  return guard([&]() -> nuri_status {
+    if (!session || !program || !out_run) {
+      return makeStatus(NURI_INVALID_ARGUMENT,
+                        "nuri_run_create_program: session, program and "
+                        "out_run must not be NULL");
+    }
+    const ModelImpl &m = *session->impl->model;
+    if (!m.pkg().isFamily()) {
+      return makeStatus(NURI_INVALID_ARGUMENT,
+                        std::string("nuri_run_create_program: the model has "
+                                    "no programs (it is not a program "
+                                    "family); use nuri_run_create"));
+    }
+    for (size_t i = 0; i < m.pkg().programs.size(); ++i) {
+      if (m.pkg().programs[i].name == program) {
+        *out_run = newRun(session, i);
+        return nullptr;
+      }
+    }
+    return makeStatus(NURI_NOT_FOUND,
+                      std::string("unknown program '") + program +
+                          "'; the model's programs are: " + m.programNames());
   });
 }
 
@@ -749,9 +988,8 @@ nuri_status busy(const char *what) {
 }
 
 /// Finds `name` among `ids`; on failure a status listing the known names.
-nuri_status findIo(const ModelImpl &model, const char *name, bool input,
+nuri_status findIo(const Package &p, const char *name, bool input,
                    size_t *out_index) {
-  const Package &p = model.pkg();
   const std::vector<int32_t> &ids = input ? p.inputs : p.outputs;
   if (!name) {
     return makeStatus(NURI_INVALID_ARGUMENT, "the name must not be NULL");
@@ -765,8 +1003,8 @@ nuri_status findIo(const ModelImpl &model, const char *name, bool input,
   return makeStatus(NURI_NOT_FOUND,
                     std::string("unknown ") + (input ? "input" : "output") +
                         " '" + name + "'; the model's " +
-                        (input ? "inputs are: " + model.describeInputs()
-                               : "outputs are: " + model.describeOutputs()));
+                        (input ? "inputs are: " + describeInputs(p)
+                               : "outputs are: " + describeOutputs(p)));
 }
 
 nuri_status checkTensor(const ValueDesc &v, const char *role, nuri_dtype dtype,
@@ -827,7 +1065,7 @@ nuri_status nuri_run_bind_input(nuri_run *run, const char *name,
       return busy("nuri_run_bind_input");
     }
     size_t index = 0;
-    if (nuri_status s = findIo(*run->session->model, name, true, &index)) {
+    if (nuri_status s = findIo(run->pkg(), name, true, &index)) {
       return s;
     }
     const Package &p = run->pkg();
@@ -853,7 +1091,7 @@ nuri_status nuri_run_bind_output(nuri_run *run, const char *name,
       return busy("nuri_run_bind_output");
     }
     size_t index = 0;
-    if (nuri_status s = findIo(*run->session->model, name, false, &index)) {
+    if (nuri_status s = findIo(run->pkg(), name, false, &index)) {
       return s;
     }
     const Package &p = run->pkg();
@@ -960,7 +1198,7 @@ nuri_status nuri_run_get_output(nuri_run *run, const char *name,
       return busy("nuri_run_get_output");
     }
     size_t index = 0;
-    if (nuri_status s = findIo(*run->session->model, name, false, &index)) {
+    if (nuri_status s = findIo(run->pkg(), name, false, &index)) {
       return s;
     }
     if (!run->hasResults) {
@@ -1112,7 +1350,7 @@ nuri_status nuri_run_get_partition_counter(const nuri_run *run,
 //===----------------------------------------------------------------------===//
 
 size_t nuri_model_state_count(const nuri_model *model) {
-  return model ? model->impl->pkg().states.size() : 0;
+  return model ? model->impl->states().size() : 0;
 }
 
 nuri_status nuri_model_state_info(const nuri_model *model, size_t index,
@@ -1122,14 +1360,14 @@ nuri_status nuri_model_state_info(const nuri_model *model, size_t index,
       return makeStatus(NURI_INVALID_ARGUMENT,
                         "model and out_info must not be NULL");
     }
-    const Package &p = model->impl->pkg();
-    if (index >= p.states.size()) {
+    const std::vector<package::StateBuffer> &states = model->impl->states();
+    if (index >= states.size()) {
       return makeStatus(NURI_INVALID_ARGUMENT,
                         "state index " + std::to_string(index) +
                             " is out of range (" +
-                            std::to_string(p.states.size()) + ")");
+                            std::to_string(states.size()) + ")");
     }
-    const package::StateBuffer &st = p.states[index];
+    const package::StateBuffer &st = states[index];
     nuri_tensor_info info{};
     info.name = st.name.c_str();
     info.dtype = static_cast<nuri_dtype>(st.dtype);

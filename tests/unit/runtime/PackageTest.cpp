@@ -318,6 +318,14 @@ TEST(PackageHostile, ResealedMutationsState) {
   walkResealed(test::buildAccumulatePackage(false, true));
 }
 
+TEST(PackageHostile, EveryByteFlippedAndEveryTruncationFamily) {
+  walkFlipsAndTruncations(test::FamilyModel().build());
+}
+
+TEST(PackageHostile, ResealedMutationsFamily) {
+  walkResealed(test::FamilyModel().build());
+}
+
 TEST(PackageHostile, ResealedMutationsCpu) {
   walkResealed(test::CpuModel().build());
 }

@@ -104,13 +104,20 @@ struct CpuModel {
 /// With `weightBytes`, the NPU partition also loads that many bytes of
 /// weights into DRAM at 0x100000, where the program never looks: a package
 /// whose device upload the tests can count.
+///
+/// With `programImage`, the package is a program image of a family with no
+/// weights (setExternalWeights of an empty blob; not with `weightBytes`).
 inline std::vector<uint8_t> buildSoftmaxPackage(bool mixed,
-                                                size_t weightBytes = 0) {
+                                                size_t weightBytes = 0,
+                                                bool programImage = false) {
   using graph::DType;
   Result<isa::Program> program =
       isa::assembleFile(NURI_SOURCE_DIR "/examples/programs/softmax.nasm");
   package::PackageBuilder builder;
   builder.setProducer("test");
+  if (programImage) {
+    builder.setExternalWeights(nullptr, 0);
+  }
   builder.setTarget("atom",
                     readText(NURI_SOURCE_DIR "/backends/configs/atom.yaml"));
   std::vector<int64_t> shape = {128, 512};
@@ -178,6 +185,129 @@ inline std::vector<uint8_t> buildAccumulatePackage(bool inPlace,
       {"acc", DType::F32, {2, 3}, "acc", "acc_next", inPlace, init ? 64 : -1});
   return builder.build().value();
 }
+
+/// A program family of two CPU programs that share the constant W [3,3]
+/// f32 (the family's whole weights: offset 0) and the state "acc" [2,3] f32
+/// (zeros at start):
+///   "prefill" (prefill, batch 1, tokens 2, context 2): input x [2,3];
+///       acc += x.W (in place), output y = acc.W
+///   "decode" (decode, batch 1, tokens 1, context 4): input t [2,3];
+///       acc += t (copied: its values are "cache_in" -> "cache_out"),
+///       output logits = acc.W
+/// Generation: 2 slots, max_seq 8. Each piece can be replaced to build the
+/// bad families the tests want.
+struct FamilyModel {
+  std::vector<float> w;
+  std::vector<uint8_t> weights;
+
+  FamilyModel() {
+    for (int i = 0; i < 9; ++i) {
+      w.push_back(float(i % 4) - 1.0f); // small integers: exact sums
+    }
+    weights.resize(w.size() * 4);
+    std::memcpy(weights.data(), w.data(), weights.size());
+  }
+
+  using StateSpec = package::PackageBuilder::StateSpec;
+  using ProgramSpec = package::PackageBuilder::ProgramSpec;
+
+  static StateSpec accState(const std::string &in, const std::string &out,
+                            bool inPlace, std::vector<int64_t> shape = {2, 3},
+                            int64_t initOffset = -1) {
+    return {"acc", graph::DType::F32, std::move(shape), in,
+            out,   inPlace,           initOffset};
+  }
+
+  /// `input` (times W with `multiplyInput`) is added to the state value
+  /// `in` into `out`; the output `result` is out.W.
+  static graph::Graph
+  accumulateGraph(const std::string &input, const std::string &in,
+                  const std::string &out, const std::string &result,
+                  bool multiplyInput, std::vector<int64_t> shape = {2, 3}) {
+    using graph::DType;
+    graph::Graph g;
+    g.tensors = {
+        tensor(input, DType::F32, shape), tensor(in, DType::F32, shape),
+        tensor("W", DType::F32, {3, 3}, 0), tensor(out, DType::F32, shape),
+        tensor(result, DType::F32, shape)};
+    int32_t addend = 0;
+    if (multiplyInput) {
+      g.tensors.push_back(tensor("h", DType::F32, shape));
+      addend = 5;
+      g.ops.push_back(op("matmul", {0, 2}, {addend}));
+    }
+    g.ops.push_back(op("add", {1, addend}, {3}));
+    g.ops.push_back(op("matmul", {3, 2}, {4}));
+    g.inputs = {0, 1};
+    g.outputs = {3, 4};
+    return g;
+  }
+
+  /// A program image over this family's weights (or, with `ownWeights`, a
+  /// plain package carrying a copy of them, which a family refuses).
+  std::vector<uint8_t> image(graph::Graph g, StateSpec state,
+                             bool ownWeights = false) const {
+    package::PackageBuilder b;
+    b.setProducer("test");
+    if (ownWeights) {
+      b.setWeights(weights);
+    } else {
+      b.setExternalWeights(weights.data(), weights.size());
+    }
+    b.addCpuPartition(std::move(g), "main");
+    b.addState(std::move(state));
+    return b.build().value();
+  }
+
+  ProgramSpec prefill() const {
+    return {"prefill",
+            package::ProgramKind::Prefill,
+            1,
+            2,
+            2,
+            image(accumulateGraph("x", "acc", "acc_next", "y", true),
+                  accState("acc", "acc_next", true))};
+  }
+  ProgramSpec decode() const {
+    return {
+        "decode",
+        package::ProgramKind::Decode,
+        1,
+        1,
+        4,
+        image(accumulateGraph("t", "cache_in", "cache_out", "logits", false),
+              accState("cache_in", "cache_out", false))};
+  }
+
+  Result<std::vector<uint8_t>> build(std::vector<ProgramSpec> programs,
+                                     package::GenerationInfo generation = {
+                                         2, 8}) const {
+    package::PackageBuilder b;
+    b.setProducer("test");
+    b.setWeights(weights);
+    for (ProgramSpec &p : programs) {
+      b.addProgram(std::move(p));
+    }
+    b.setGeneration(generation);
+    return b.build();
+  }
+  std::vector<uint8_t> build() const {
+    return build({prefill(), decode()}).value();
+  }
+
+  /// a [2,3] . W
+  std::vector<float> timesW(const std::vector<float> &a) const {
+    std::vector<float> out(6, 0.0f);
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 3; ++j) {
+        for (int k = 0; k < 3; ++k) {
+          out[i * 3 + j] += a[i * 3 + k] * w[k * 3 + j];
+        }
+      }
+    }
+    return out;
+  }
+};
 
 /// fp32 softmax of each row of x (rows x cols).
 inline std::vector<float> softmaxRows(const std::vector<float> &x, int rows,

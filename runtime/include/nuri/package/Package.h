@@ -34,8 +34,11 @@ constexpr char kMagic[8] = {'N', 'U', 'R', 'I', 'P', 'K', 'G', '\0'};
 /// A reader accepts its own major version and any minor version: minor
 /// versions only add section kinds, which older readers skip.
 constexpr uint16_t kVersionMajor = 1;
-/// 1.1 added the State section.
-constexpr uint16_t kVersionMinor = 1;
+/// 1.1 added the State section, 1.2 the Program and Generation sections of
+/// a program family. The writer stamps the lowest minor version whose
+/// sections the package uses: a plain package is 1.1, a family 1.2.
+constexpr uint16_t kVersionMinor = 2;
+constexpr uint16_t kVersionMinorPlain = 1;
 constexpr uint64_t kHeaderBytes = 64;
 constexpr uint64_t kSectionEntryBytes = 32;
 /// Every section starts on this boundary, so weights can be used in place
@@ -44,15 +47,17 @@ constexpr uint64_t kAlignment = 64;
 
 /// Section kinds; the numbering is part of the format (append only).
 enum class SectionKind : uint32_t {
-  Meta = 1,       ///< producer, target name
-  Values = 2,     ///< model-level tensors and which are model I/O
-  Schedule = 3,   ///< partitions in execution order
-  CpuGraph = 4,   ///< one serialized graph::Graph per CPU partition
-  NpuProgram = 5, ///< one ISA binary (isa::encodeProgram) per NPU partition
-  MemoryPlan = 6, ///< one per NPU partition: tensor -> DRAM address
-  Weights = 7,    ///< the weight blob (TensorDesc::dataOffset points here)
-  Target = 8,     ///< the target config YAML, as loaded by NuriTarget
-  State = 9,      ///< state buffers that persist across runs (format 1.1)
+  Meta = 1,        ///< producer, target name
+  Values = 2,      ///< model-level tensors and which are model I/O
+  Schedule = 3,    ///< partitions in execution order
+  CpuGraph = 4,    ///< one serialized graph::Graph per CPU partition
+  NpuProgram = 5,  ///< one ISA binary (isa::encodeProgram) per NPU partition
+  MemoryPlan = 6,  ///< one per NPU partition: tensor -> DRAM address
+  Weights = 7,     ///< the weight blob (TensorDesc::dataOffset points here)
+  Target = 8,      ///< the target config YAML, as loaded by NuriTarget
+  State = 9,       ///< state buffers that persist across runs (format 1.1)
+  Program = 10,    ///< one program of a family: a nested image (format 1.2)
+  Generation = 11, ///< the family's cache geometry (format 1.2)
 };
 const char *sectionKindName(SectionKind kind);
 
@@ -130,6 +135,32 @@ struct StateBuffer {
   }
 };
 
+struct Package;
+
+/// What a program of a family computes: a prefill bucket (the prompt, or a
+/// chunk of it, for `batch` sequences of `tokens` query tokens) or a decode
+/// bucket (one token per sequence). The numbering is part of the format.
+enum class ProgramKind : uint8_t { Prefill = 0, Decode = 1 };
+const char *programKindName(ProgramKind kind);
+
+/// One program of a family: a complete package of its own (values,
+/// schedule, states) whose weights are the family's.
+struct ProgramDesc {
+  std::string name; ///< unique in the family, non-empty
+  ProgramKind kind = ProgramKind::Prefill;
+  uint32_t batch = 0;   ///< sequences per run (<= GenerationInfo::slots)
+  uint32_t tokens = 0;  ///< query tokens per sequence (1 for decode)
+  uint32_t context = 0; ///< cache positions attention reads (>= tokens)
+  /// The nested program; its `weights` are the outer package's.
+  std::shared_ptr<const Package> package;
+};
+
+/// The cache geometry every program of a family shares.
+struct GenerationInfo {
+  uint32_t slots = 0;  ///< cache slots: the most sequences in flight
+  uint32_t maxSeq = 0; ///< cache length in positions
+};
+
 /// A decoded package. `weights` points into the bytes it was read from (the
 /// caller keeps them alive; see PackageFile).
 struct Package {
@@ -149,7 +180,20 @@ struct Package {
   const uint8_t *weights = nullptr;
   uint64_t weightBytes = 0;
   uint64_t fileBytes = 0;
+  /// A family (format 1.2): the programs, which share `weights` and declare
+  /// the same state buffers. A family has no values, partitions or states
+  /// of its own; `generation` is set exactly when `programs` is not empty.
+  std::vector<ProgramDesc> programs;
+  GenerationInfo generation;
 
+  bool isFamily() const { return !programs.empty(); }
+  /// The state buffers a session keeps: this package's, or for a family
+  /// those of its first program (every program declares the same ones;
+  /// their value ids are the first program's).
+  const std::vector<StateBuffer> &sessionStates() const;
+  /// The program named `name`, or nullptr.
+  const ProgramDesc *findProgram(const std::string &name) const;
+  /// True when a partition (of a family: of any program) runs on the NPU.
   bool hasNpuPartitions() const;
   /// The value id with this name, or -1.
   int32_t findValue(const std::string &name) const;
@@ -159,6 +203,12 @@ struct ReadOptions {
   /// Verify the CRC-32C of every section and of the whole file. The fuzzer
   /// turns it off to reach the structural checks behind it.
   bool verifyChecksums = true;
+  /// The weights of the family a program image belongs to. When set, the
+  /// image's own weights section must be empty and constants, weight loads
+  /// and state initial values refer to these bytes (borrowed: they must
+  /// outlive the Package).
+  const uint8_t *externalWeights = nullptr;
+  uint64_t externalWeightBytes = 0;
 };
 
 /// Decodes and validates a package image. Never trusts a byte of it.
@@ -223,6 +273,14 @@ public:
   /// returns that offset: for NPU constants (a WeightLoad of
   /// {offset, size, address}) after setWeights.
   uint64_t appendWeights(const void *data, size_t size);
+  /// The weight blob so far (for setExternalWeights of a program's builder).
+  const std::vector<uint8_t> &weights() const { return weights_; }
+  /// Makes this builder write a program image of a family whose weights
+  /// are `data` (the family builder's weights()): the image gets an empty
+  /// weights section, and the read-back validates constants, weight loads
+  /// and state initial values against these bytes. Borrowed until build()
+  /// or write() returns; excludes setWeights and appendWeights.
+  void setExternalWeights(const uint8_t *data, uint64_t size);
   /// Quantization parameters of a named model-level tensor.
   void setQuantization(const std::string &name, QuantParams quant);
 
@@ -257,6 +315,20 @@ public:
   /// Names the model inputs and outputs explicitly, in this order.
   void setIO(std::vector<std::string> inputs, std::vector<std::string> outputs);
 
+  /// A program of a family: `image` is a complete package built by another
+  /// PackageBuilder with setExternalWeights(weights() of this builder).
+  struct ProgramSpec {
+    std::string name;
+    ProgramKind kind = ProgramKind::Prefill;
+    uint32_t batch = 0, tokens = 0, context = 0;
+    std::vector<uint8_t> image;
+  };
+  /// Makes this builder write a family (format 1.2): setWeights, optional
+  /// setTarget and setProducer, addProgram for each program, setGeneration;
+  /// no partitions, states, setIO or quantization of its own.
+  void addProgram(ProgramSpec program);
+  void setGeneration(GenerationInfo info);
+
   /// The encoded package; the result is read back with readPackage before
   /// it is returned, so an invalid package is never produced.
   Result<std::vector<uint8_t>> build() const;
@@ -266,6 +338,10 @@ public:
 private:
   /// The image up to the weights section (which is last).
   Result<std::vector<uint8_t>> buildPrefix() const;
+  /// The options that read back what this builder writes.
+  ReadOptions readBackOptions() const;
+  /// buildPrefix() of a family (throws nuri::Error).
+  std::vector<uint8_t> buildFamilyPrefix() const;
   struct PendingPartition {
     Partition partition;
     std::vector<ValueDesc> inputs, outputs;
@@ -277,6 +353,11 @@ private:
   std::vector<std::pair<std::string, QuantParams>> quant_;
   std::vector<PendingPartition> partitions_;
   std::vector<StateSpec> states_;
+  const uint8_t *externalWeights_ = nullptr;
+  uint64_t externalWeightBytes_ = 0;
+  bool external_ = false;
+  std::vector<ProgramSpec> programs_;
+  std::optional<GenerationInfo> generation_;
   std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>>
       io_;
   std::string deferredError_;
