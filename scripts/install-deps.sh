@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ python3 ccache
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   libtbb-dev libfmt-dev libgtest-dev libyaml-cpp-dev
-  libpagmo-dev
+  libpagmo-dev libsentencepiece-dev
   chromium
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   python3-numpy python3-onnx

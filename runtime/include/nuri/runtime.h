@@ -306,6 +306,9 @@ NURI_API void nuri_session_release(nuri_session *session);
 /* The device the session runs on ("cpu" or "sim" after resolving "auto").
  * Borrowed from the session. */
 NURI_API const char *nuri_session_device(const nuri_session *session);
+/* The model the session runs, borrowed from the session (valid while it
+ * lives; do not release it). */
+NURI_API const nuri_model *nuri_session_model(const nuri_session *session);
 
 /* State buffers of the session (see nuri_model_state_count), by name.
  * `byte_size` must be the state's size. Each call waits for the run that is
@@ -440,6 +443,95 @@ NURI_API nuri_status nuri_run_get_partition_counter(const nuri_run *run,
                                                     size_t partition,
                                                     size_t index,
                                                     nuri_counter *out_counter);
+
+/*===------------------------------------------------------------------===*
+ * Generator: token generation over a program family
+ *
+ * A generator drives a session of a generation package
+ * (`nuri compile --generate`): requests (prompt token ids) are added at any
+ * time and queue until a cache slot is free; each step prefills the queued
+ * requests that fit (each then emits its first token) and runs one decode
+ * step over the requests that were already generating, with the smallest
+ * decode program whose batch holds them and whose context covers the
+ * longest of them (continuous batching). A finished request frees its slot
+ * at once. The KV cache stays in the session's state buffers: a decode step
+ * sends only token ids, positions, the mask and the slots.
+ *
+ * Sampling is greedy at temperature 0; otherwise logits are divided by the
+ * temperature after the repetition penalty, cut to the top-k and the top-p
+ * mass, and sampled with a per-request generator seeded from `seed` and the
+ * request id, so a request's tokens do not depend on what it is batched
+ * with. One thread drives a generator (not thread-safe); several generators
+ * must not share a session (they would share its cache).
+ *===------------------------------------------------------------------===*/
+
+typedef struct nuri_generator_t nuri_generator;
+
+typedef struct nuri_generator_options {
+  uint32_t max_new_tokens;    /* per request; default 64 */
+  float temperature;          /* 0: greedy (default) */
+  uint32_t top_k;             /* 0: all tokens */
+  float top_p;                /* 1: all tokens */
+  float repetition_penalty;   /* 1: none; >1 discourages repeats */
+  uint64_t seed;              /* default 0 */
+  const int64_t *stop_tokens; /* a request stops after emitting one */
+  size_t stop_token_count;
+} nuri_generator_options;
+
+typedef enum nuri_stop_reason {
+  NURI_STOP_NONE = 0,   /* queued or generating */
+  NURI_STOP_TOKEN = 1,  /* emitted a stop token ("stop") */
+  NURI_STOP_LENGTH = 2, /* max_new_tokens reached or the cache is full ("length") */
+} nuri_stop_reason;
+
+/* Called for every token as it is generated; `finished` is 1 on the
+ * request's last token. Runs on the thread calling nuri_generator_step. */
+typedef void (*nuri_token_callback)(void *user_data, uint64_t request_id,
+                                    int64_t token, int finished);
+
+NURI_API void nuri_generator_options_initialize(nuri_generator_options *options);
+/* `options` may be NULL (defaults); its stop tokens are copied. The
+ * generator keeps the session alive; the caller releases *out_generator.
+ * NURI_INVALID_ARGUMENT when the session's model is not a generation
+ * package or its programs lack an input the generator feeds. */
+NURI_API nuri_status nuri_generator_create(nuri_session *session,
+                                           const nuri_generator_options *options,
+                                           nuri_generator **out_generator);
+NURI_API void nuri_generator_release(nuri_generator *generator);
+/* Queues a request; the prompt is copied. NURI_INVALID_ARGUMENT for an
+ * empty prompt, a token outside the vocabulary (naming its index), or a
+ * prompt that leaves no cache position to generate into or is longer than
+ * the largest prefill program (naming both lengths). */
+NURI_API nuri_status nuri_generator_add_request(nuri_generator *generator,
+                                                const int64_t *prompt,
+                                                size_t length,
+                                                uint64_t *out_request_id);
+/* One scheduling step (see above). `callback` may be NULL. Sets
+ * *out_pending (may be NULL) to the number of requests queued or still
+ * generating afterwards. A failed run fails the step with its message. */
+NURI_API nuri_status nuri_generator_step(nuri_generator *generator,
+                                         nuri_token_callback callback,
+                                         void *user_data, size_t *out_pending);
+/* Steps until no request is queued or generating. */
+NURI_API nuri_status nuri_generator_run(nuri_generator *generator,
+                                        nuri_token_callback callback,
+                                        void *user_data);
+
+typedef struct nuri_request_info {
+  size_t prompt_length;
+  const int64_t *tokens; /* generated so far; borrowed until the next step */
+  size_t token_count;
+  nuri_stop_reason stop_reason;
+} nuri_request_info;
+NURI_API nuri_status nuri_generator_request_info(const nuri_generator *generator,
+                                                 uint64_t request_id,
+                                                 nuri_request_info *out_info);
+/* Counters summed over the generator's runs of one phase ("prefill" or
+ * "decode"): every run counter (cycles, device_seconds, wall_seconds,
+ * host_to_device_bytes, ...), plus "runs", "tokens" (prompt tokens
+ * prefilled or tokens decoded) and "steps". 0 for names never reported. */
+NURI_API double nuri_generator_counter(const nuri_generator *generator,
+                                       const char *phase, const char *name);
 
 #ifdef __cplusplus
 } /* extern "C" */

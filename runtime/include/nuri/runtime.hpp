@@ -453,6 +453,86 @@ inline Run Session::newRun(const std::string &program) const {
   return Run(*this, program);
 }
 
+/// Generation options (see nuri_generator_options).
+struct GeneratorOptions {
+  uint32_t maxNewTokens = 64;
+  float temperature = 0; ///< 0: greedy
+  uint32_t topK = 0;
+  float topP = 1;
+  float repetitionPenalty = 1;
+  uint64_t seed = 0;
+  std::vector<int64_t> stopTokens;
+};
+
+/// A request's state (see nuri_request_info).
+struct RequestInfo {
+  size_t promptLength = 0;
+  std::vector<int64_t> tokens;
+  nuri_stop_reason stopReason = NURI_STOP_NONE;
+};
+
+/// Token generation over a session of a generation package (see
+/// nuri_generator_create): add requests, then step or run; tokens stream
+/// through the callback. Used by one thread at a time.
+class Generator {
+public:
+  /// (request id, token, finished)
+  using TokenFn = std::function<void(uint64_t, int64_t, bool)>;
+
+  Generator(const Session &session, const GeneratorOptions &opts = {}) {
+    nuri_generator_options o;
+    nuri_generator_options_initialize(&o);
+    o.max_new_tokens = opts.maxNewTokens;
+    o.temperature = opts.temperature;
+    o.top_k = opts.topK;
+    o.top_p = opts.topP;
+    o.repetition_penalty = opts.repetitionPenalty;
+    o.seed = opts.seed;
+    o.stop_tokens = opts.stopTokens.data();
+    o.stop_token_count = opts.stopTokens.size();
+    nuri_generator *g = nullptr;
+    check(nuri_generator_create(session.get(), &o, &g));
+    handle_.reset(g);
+  }
+  uint64_t addRequest(const std::vector<int64_t> &prompt) {
+    uint64_t id = 0;
+    check(nuri_generator_add_request(get(), prompt.data(), prompt.size(), &id));
+    return id;
+  }
+  /// One scheduling step; returns the requests still queued or generating.
+  size_t step(const TokenFn &onToken = nullptr) {
+    size_t pending = 0;
+    check(nuri_generator_step(get(), onToken ? &call : nullptr,
+                              const_cast<TokenFn *>(&onToken), &pending));
+    return pending;
+  }
+  void run(const TokenFn &onToken = nullptr) {
+    check(nuri_generator_run(get(), onToken ? &call : nullptr,
+                             const_cast<TokenFn *>(&onToken)));
+  }
+  RequestInfo request(uint64_t id) const {
+    nuri_request_info info;
+    check(nuri_generator_request_info(get(), id, &info));
+    return {info.prompt_length,
+            std::vector<int64_t>(info.tokens, info.tokens + info.token_count),
+            info.stop_reason};
+  }
+  /// Summed counters of a phase, "prefill" or "decode".
+  double counter(const std::string &phase, const std::string &name) const {
+    return nuri_generator_counter(get(), phase.c_str(), name.c_str());
+  }
+  nuri_generator *get() const { return handle_.get(); }
+
+private:
+  struct Deleter {
+    void operator()(nuri_generator *g) const { nuri_generator_release(g); }
+  };
+  static void call(void *user, uint64_t id, int64_t token, int finished) {
+    (*static_cast<TokenFn *>(user))(id, token, finished != 0);
+  }
+  std::unique_ptr<nuri_generator, Deleter> handle_;
+};
+
 } // namespace nuri
 
 #endif // NURI_RUNTIME_HPP

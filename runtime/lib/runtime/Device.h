@@ -17,6 +17,7 @@
 #include "nuri/cpu/Kernels.h"
 #include "nuri/isa/Result.h"
 #include "nuri/package/Package.h"
+#include "nuri/runtime.h"
 #include "nuri/target/Target.h"
 
 #include <functional>
@@ -136,6 +137,10 @@ std::vector<std::string> deviceNames();
 /// cpu. Fails for unknown names, naming the known ones.
 Result<std::unique_ptr<Device>> createDevice(const std::string &name,
                                              const LoadedModel &model);
+
+/// A C API status (Runtime.cpp owns its layout), for the runtime's other
+/// C entry points (Generator.cpp).
+nuri_status makeRuntimeStatus(nuri_status_code code, std::string message);
 
 } // namespace nuri::rt
 

@@ -263,12 +263,18 @@ rt::Counters summarize(const std::vector<PartitionRecord> &parts,
 
 } // namespace
 
+nuri_status nuri::rt::makeRuntimeStatus(nuri_status_code code,
+                                        std::string message) {
+  return makeStatus(code, std::move(message));
+}
+
 struct nuri_model_t {
   std::shared_ptr<ModelImpl> impl;
 };
 
 struct nuri_session_t {
   std::shared_ptr<SessionImpl> impl;
+  nuri_model_t model; ///< handed out by nuri_session_model
 };
 
 struct nuri_run_t {
@@ -875,7 +881,7 @@ nuri_status nuri_session_create(nuri_model *model,
       slot.reset(m.pkg());
       impl->states.push_back(std::move(slot));
     }
-    *out_session = new nuri_session_t{std::move(impl)};
+    *out_session = new nuri_session_t{std::move(impl), nuri_model_t{model->impl}};
     return nullptr;
   });
 }
@@ -886,6 +892,10 @@ void nuri_session_release(nuri_session *session) {
   }
   session->impl->waitIdle();
   delete session;
+}
+
+const nuri_model *nuri_session_model(const nuri_session *session) {
+  return session ? &session->model : nullptr;
 }
 
 const char *nuri_session_device(const nuri_session *session) {
