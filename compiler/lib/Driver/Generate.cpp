@@ -38,11 +38,11 @@ bool isPastInput(const OnnxGraphInput &in) {
          name.starts_with("past.");
 }
 
-llvm::Expected<DimRoles> findDimRoles(const std::string &path,
-                                      const std::vector<OnnxGraphInput> &ins) {
+llvm::Expected<DimRoles> findDimRoles(const std::vector<OnnxGraphInput> &ins) {
+  // The caller's diagnostic names the file.
   auto fail = [&](const std::string &why) {
-    return llvm::createStringError(std::errc::invalid_argument, "%s: %s",
-                                   path.c_str(), why.c_str());
+    return llvm::createStringError(std::errc::invalid_argument, "%s",
+                                   why.c_str());
   };
   DimRoles roles;
   const OnnxGraphInput *ids = nullptr;
@@ -144,9 +144,8 @@ llvm::Expected<GenerateOptions> resolveBuckets(GenerateOptions g) {
     list.erase(std::unique(list.begin(), list.end()), list.end());
     for (int64_t v : list) {
       if (v < lo || v > hi) {
-        return std::string(flag) + " " + std::to_string(v) +
-               " is outside " + std::to_string(lo) + ".." +
-               std::to_string(hi) + " (--max-seq " +
+        return std::string(flag) + " " + std::to_string(v) + " is outside " +
+               std::to_string(lo) + ".." + std::to_string(hi) + " (--max-seq " +
                std::to_string(g.maxSeq) + ")";
       }
     }
@@ -187,7 +186,7 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
   if (!inputs) {
     return report(inputs.takeError());
   }
-  llvm::Expected<DimRoles> roles = findDimRoles(path, *inputs);
+  llvm::Expected<DimRoles> roles = findDimRoles(*inputs);
   if (!roles) {
     return report(roles.takeError());
   }
@@ -230,9 +229,8 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
         if (it == sizes.end()) {
           return emitError(fileLoc)
                  << "input '" << in.name << "' has a dynamic dimension " << d
-                 << (in.dimParams[d].empty()
-                         ? std::string(" without a name")
-                         : " ('" + in.dimParams[d] + "')")
+                 << (in.dimParams[d].empty() ? std::string(" without a name")
+                                             : " ('" + in.dimParams[d] + "')")
                  << " that is not the batch, sequence, past or total length "
                     "of the decoder; pin it with --input-shape";
         }
@@ -249,15 +247,15 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
                           << bucket.context << ")";
       return failure();
     }
-    family.text += llvm::formatv("{0,-20} {1,-8} batch {2,-3} tokens {3,-5} "
-                                 "context {4,-5} {5} partition(s)\n",
-                                 bucket.name,
-                                 bucket.kind == package::ProgramKind::Prefill
-                                     ? "prefill"
-                                     : "decode",
-                                 bucket.batch, bucket.tokens, bucket.context,
-                                 program->report.partitions.size())
-                       .str();
+    family.text +=
+        llvm::formatv("{0,-20} {1,-8} batch {2,-3} tokens {3,-5} "
+                      "context {4,-5} {5} partition(s)\n",
+                      bucket.name,
+                      bucket.kind == package::ProgramKind::Prefill ? "prefill"
+                                                                   : "decode",
+                      bucket.batch, bucket.tokens, bucket.context,
+                      program->report.partitions.size())
+            .str();
     package::PackageBuilder::ProgramSpec spec;
     spec.name = bucket.name;
     spec.kind = bucket.kind;

@@ -160,13 +160,13 @@ int runCompile() {
       family.decodeBatch.assign(decodeBatch.begin(), decodeBatch.end());
     }
     family.contextBuckets.assign(contextBuckets.begin(), contextBuckets.end());
-    result = nuri::driver::compileGenerationFamily(context, inputPath,
-                                                   importOptions, options,
-                                                   family);
+    result = nuri::driver::compileGenerationFamily(
+        context, inputPath, importOptions, options, family);
   } else {
     if (maxSeq.getNumOccurrences() || !prefillBuckets.empty() ||
         !decodeBatch.empty() || !contextBuckets.empty()) {
-      WithColor::error() << "--max-seq and the bucket options need --generate\n";
+      WithColor::error()
+          << "--max-seq and the bucket options need --generate\n";
       return 2;
     }
     result = nuri::driver::compileOnnxFile(context, inputPath, importOptions,

@@ -172,9 +172,9 @@ int runGenerate() {
       }
       llvm::outs().flush();
     });
-    double wall = std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
+    double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     size_t generated = 0;
     llvm::json::Array requests;
     std::vector<nuri::RequestInfo> infos;
@@ -207,11 +207,10 @@ int runGenerate() {
       return 0;
     }
     for (size_t i = 0; i < ids.size(); ++i) {
-      llvm::json::Object o{
-          {"id", static_cast<int64_t>(ids[i])},
-          {"prompt", llvm::json::Array(prompts[i])},
-          {"tokens", llvm::json::Array(infos[i].tokens)},
-          {"stop_reason", stopName(infos[i].stopReason)}};
+      llvm::json::Object o{{"id", static_cast<int64_t>(ids[i])},
+                           {"prompt", llvm::json::Array(prompts[i])},
+                           {"tokens", llvm::json::Array(infos[i].tokens)},
+                           {"stop_reason", stopName(infos[i].stopReason)}};
       if (tokenizer) {
         o["text"] = tokenizer->decode(infos[i].tokens);
       }

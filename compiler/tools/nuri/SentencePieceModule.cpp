@@ -26,8 +26,8 @@ char *copyString(const std::string &s) {
 extern "C" {
 
 /// A processor for `path`, or null with *error set (free it with free()).
-__attribute__((visibility("default"))) void *
-nuri_spm_load(const char *path, char **error) {
+__attribute__((visibility("default"))) void *nuri_spm_load(const char *path,
+                                                           char **error) {
   auto *sp = new sentencepiece::SentencePieceProcessor();
   auto status = sp->Load(path);
   if (!status.ok()) {
@@ -49,7 +49,8 @@ nuri_spm_encode(void *sp, const char *text, size_t bytes, size_t *count) {
   static_cast<sentencepiece::SentencePieceProcessor *>(sp)
       ->Encode(std::string(text, bytes), &ids)
       .IgnoreError();
-  auto *out = static_cast<int64_t *>(std::malloc(sizeof(int64_t) * (ids.size() + 1)));
+  auto *out =
+      static_cast<int64_t *>(std::malloc(sizeof(int64_t) * (ids.size() + 1)));
   for (size_t i = 0; i < ids.size(); ++i) {
     out[i] = ids[i];
   }

@@ -63,7 +63,9 @@ struct Request {
   std::mt19937_64 rng;
 };
 
-bool isIndexType(nuri_dtype t) { return t == NURI_DTYPE_I64 || t == NURI_DTYPE_I32; }
+bool isIndexType(nuri_dtype t) {
+  return t == NURI_DTYPE_I64 || t == NURI_DTYPE_I32;
+}
 
 void store(Program::Input &in, size_t i, int64_t v) {
   switch (in.dtype) {
@@ -108,7 +110,7 @@ struct nuri_generator_t {
   uint64_t nextId = 1;
   std::deque<uint64_t> queue;
   std::map<uint64_t, Request> requests;
-  std::vector<uint64_t> slotOwner; ///< 0: free
+  std::vector<uint64_t> slotOwner;           ///< 0: free
   std::map<std::string, double> counters[2]; ///< prefill, decode
   std::vector<float> row;                    ///< one row of logits
 
@@ -156,9 +158,10 @@ struct nuri_generator_t {
         static const std::set<std::string> known = {
             "input_ids", "attention_mask", "position_ids", "kv_slots",
             "kv_positions"};
-        bool dtypeOk = isIndexType(in.dtype) ||
-                       (in.name == "attention_mask" &&
-                        (in.dtype == NURI_DTYPE_F32 || in.dtype == NURI_DTYPE_BOOL));
+        bool dtypeOk =
+            isIndexType(in.dtype) ||
+            (in.name == "attention_mask" &&
+             (in.dtype == NURI_DTYPE_F32 || in.dtype == NURI_DTYPE_BOOL));
         if (!known.count(in.name) || !dtypeOk) {
           return error(NURI_INVALID_ARGUMENT,
                        "program '" + p.name + "' has an input '" + in.name +
@@ -170,10 +173,9 @@ struct nuri_generator_t {
         p.inputs.push_back(std::move(in));
       }
       for (const char *needed : {"input_ids", "kv_slots", "kv_positions"}) {
-        if (std::none_of(p.inputs.begin(), p.inputs.end(),
-                         [&](const Program::Input &in) {
-                           return in.name == needed;
-                         })) {
+        if (std::none_of(
+                p.inputs.begin(), p.inputs.end(),
+                [&](const Program::Input &in) { return in.name == needed; })) {
           return error(NURI_INVALID_ARGUMENT, "program '" + p.name +
                                                   "' has no input '" + needed +
                                                   "'");
@@ -200,7 +202,8 @@ struct nuri_generator_t {
       if (nuri_status s = nuri_run_create_program(session, pi.name, &p.run)) {
         return s;
       }
-      (p.kind == NURI_PROGRAM_PREFILL ? prefill : decode).push_back(std::move(p));
+      (p.kind == NURI_PROGRAM_PREFILL ? prefill : decode)
+          .push_back(std::move(p));
     }
     if (prefill.empty() || decode.empty()) {
       return error(NURI_INVALID_ARGUMENT,
@@ -233,18 +236,18 @@ struct nuri_generator_t {
       return error(NURI_INVALID_ARGUMENT,
                    "the prompt has " + std::to_string(length) +
                        " tokens; this package takes at most " +
-                       std::to_string(longestPrompt()) +
-                       " (--max-seq " + std::to_string(maxSeq) +
+                       std::to_string(longestPrompt()) + " (--max-seq " +
+                       std::to_string(maxSeq) +
                        " must hold the prompt and a generated token, and the "
                        "largest --prefill-buckets entry the prompt)");
     }
     for (size_t i = 0; i < length; ++i) {
       if (prompt[i] < 0 || prompt[i] >= vocab) {
-        return error(NURI_INVALID_ARGUMENT,
-                     "prompt token " + std::to_string(i) + " is " +
-                         std::to_string(prompt[i]) +
-                         ", outside the vocabulary 0.." +
-                         std::to_string(vocab - 1));
+        return error(NURI_INVALID_ARGUMENT, "prompt token " +
+                                                std::to_string(i) + " is " +
+                                                std::to_string(prompt[i]) +
+                                                ", outside the vocabulary 0.." +
+                                                std::to_string(vocab - 1));
       }
     }
     Request r;
@@ -418,10 +421,9 @@ struct nuri_generator_t {
       }
     }
     if (!prog) {
-      return error(NURI_INTERNAL, "no decode program holds " +
-                                      std::to_string(live.size()) +
-                                      " sequences of context " +
-                                      std::to_string(longest));
+      return error(NURI_INTERNAL,
+                   "no decode program holds " + std::to_string(live.size()) +
+                       " sequences of context " + std::to_string(longest));
     }
     for (Program::Input &in : prog->inputs) {
       std::fill(in.bytes.begin(), in.bytes.end(), 0);
@@ -591,8 +593,7 @@ nuri_status nuri_generator_request_info(const nuri_generator *generator,
   }
   auto it = generator->requests.find(request_id);
   if (it == generator->requests.end()) {
-    return error(NURI_NOT_FOUND,
-                 "no request " + std::to_string(request_id));
+    return error(NURI_NOT_FOUND, "no request " + std::to_string(request_id));
   }
   const Request &r = it->second;
   out_info->prompt_length = r.prompt.size();
@@ -607,9 +608,9 @@ double nuri_generator_counter(const nuri_generator *generator,
   if (!generator || !phase || !name) {
     return 0;
   }
-  int p = std::string(phase) == "prefill" ? 0
+  int p = std::string(phase) == "prefill"  ? 0
           : std::string(phase) == "decode" ? 1
-                                            : -1;
+                                           : -1;
   if (p < 0) {
     return 0;
   }

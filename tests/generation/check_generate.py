@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""`nuri compile --generate` + `nuri generate` against ONNX Runtime's greedy
+continuations of ../shared/models/gpt2-bytes-trained, and every bad input
+the generator must refuse with a clear message.
+
+  check_generate.py --nuri build/bin/nuri --model-dir ../shared/models/gpt2-bytes-trained \
+      --case NAME [--work DIR]
+
+Cases: greedy (each prompt alone, then all four batched: token for token),
+slots (four requests on two cache slots: queued, none dropped), cache (a
+cache too short: the long request stops with "length" after max_seq -
+prompt + 1 tokens, the others go on), sampling (a fixed seed repeats; a
+request's tokens do not depend on what it is batched with), errors.
+Exits non-zero with a message on the first mismatch.
+"""
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+
+def run(cmd, expect_ok=True):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if expect_ok and p.returncode != 0:
+        sys.exit(f"FAILED: {' '.join(map(str, cmd))}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def compile_family(args, out, *extra):
+    run([args.nuri, "compile", str(args.model_dir / "model.onnx"), "--generate",
+         *extra, "-o", str(out)])
+
+
+def generate(args, pkg, prompts, *extra):
+    cmd = [args.nuri, "generate", str(pkg), "--device", "cpu", "--json", *extra]
+    for p in prompts:
+        cmd += ["--prompt-ids", ",".join(map(str, p))]
+    return json.loads(run(cmd).stdout)
+
+
+def expect(cond, what):
+    if not cond:
+        sys.exit("FAILED: " + what)
+    print("ok:", what)
+
+
+def refused(args, cmd, *needles):
+    p = run(cmd, expect_ok=False)
+    text = p.stdout + p.stderr
+    expect(p.returncode != 0 and all(n in text for n in needles),
+           f"refused ({' / '.join(needles)}): {text.strip()[:300]}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nuri", required=True)
+    ap.add_argument("--model-dir", required=True, type=pathlib.Path)
+    ap.add_argument("--case", required=True)
+    ap.add_argument("--work")
+    args = ap.parse_args()
+    work = pathlib.Path(args.work or tempfile.mkdtemp(prefix="nuri-gen-"))
+    work.mkdir(parents=True, exist_ok=True)
+    gen = args.model_dir / "generate"
+    singles = [json.load(open(gen / f"{i}.json")) for i in range(4)]
+    batch = json.load(open(gen / "batch.json"))
+    prompts = [s["prompt"] for s in singles]
+
+    if args.case == "greedy":
+        pkg = work / "gen.nuri"
+        compile_family(args, pkg, "--max-seq", "128")
+        for i, s in enumerate(singles):
+            n = len(s["greedy"])
+            r = generate(args, pkg, [s["prompt"]], "--max-new-tokens", str(n))
+            got = r["requests"][0]
+            expect(got["tokens"] == s["greedy"] and got["stop_reason"] == "length",
+                   f"prompt {i} alone: {n} greedy tokens equal ONNX Runtime's")
+        n = len(batch["greedy"][0])
+        r = generate(args, pkg, batch["prompts"], "--max-new-tokens", str(n))
+        for i, got in enumerate(r["requests"]):
+            expect(got["tokens"] == batch["greedy"][i],
+                   f"prompt {i} batched with the others: equal to ONNX Runtime's batch")
+        expect(r["decode"]["runs"] == n - 1 and r["decode"]["tokens"] == 4 * (n - 1),
+               "the four requests decode together, one run per step")
+    elif args.case == "slots":
+        pkg = work / "slots.nuri"
+        compile_family(args, pkg, "--max-seq", "128", "--decode-batch", "1,2",
+                       "--context-buckets", "64,128", "--prefill-buckets", "64")
+        r = generate(args, pkg, prompts, "--max-new-tokens", "24")
+        for i, got in enumerate(r["requests"]):
+            expect(got["tokens"] == singles[i]["greedy"][:24],
+                   f"request {i} of 4 on 2 slots: queued, then its 24 greedy tokens")
+    elif args.case == "cache":
+        pkg = work / "short.nuri"
+        compile_family(args, pkg, "--max-seq", "64", "--prefill-buckets", "32,63",
+                       "--context-buckets", "64")
+        r = generate(args, pkg, [prompts[0], prompts[3]], "--max-new-tokens", "40")
+        long_, short = r["requests"]
+        room = 64 - len(prompts[0]) + 1
+        expect(long_["stop_reason"] == "length" and len(long_["tokens"]) == room
+               and long_["tokens"] == singles[0]["greedy"][:room],
+               f"the {len(prompts[0])}-token prompt stops with 'length' after {room} tokens (cache full)")
+        expect(short["stop_reason"] == "length" and short["tokens"] == singles[3]["greedy"][:40],
+               "the other request goes on to its 40 tokens")
+    elif args.case == "sampling":
+        pkg = work / "gen.nuri"
+        compile_family(args, pkg, "--max-seq", "128", "--decode-batch", "1,4",
+                       "--context-buckets", "128", "--prefill-buckets", "64")
+        opts = ["--max-new-tokens", "32", "--temperature", "0.9", "--top-k", "40",
+                "--top-p", "0.95", "--repetition-penalty", "1.1"]
+        a = generate(args, pkg, [prompts[0]], *opts, "--seed", "7")
+        b = generate(args, pkg, [prompts[0]], *opts, "--seed", "7")
+        c = generate(args, pkg, [prompts[0]], *opts, "--seed", "8")
+        d = generate(args, pkg, prompts, *opts, "--seed", "7")
+        ta = a["requests"][0]["tokens"]
+        expect(ta == b["requests"][0]["tokens"], "the same seed gives the same tokens")
+        expect(ta != c["requests"][0]["tokens"], "another seed gives other tokens")
+        expect(ta == d["requests"][0]["tokens"],
+               "a request's samples do not depend on what it is batched with")
+        expect(ta != singles[0]["greedy"][:32], "sampling is not greedy")
+    elif args.case == "errors":
+        pkg = work / "gen.nuri"
+        compile_family(args, pkg, "--max-seq", "128", "--decode-batch", "1",
+                       "--context-buckets", "128", "--prefill-buckets", "127")
+        refused(args, [args.nuri, "generate", str(pkg), "--prompt-ids",
+                       ",".join(["65"] * 130)], "130 tokens", "at most 127", "--max-seq 128")
+        refused(args, [args.nuri, "generate", str(pkg), "--prompt-ids", "65,300,66"],
+                "prompt token 1 is 300", "outside the vocabulary 0..255")
+        refused(args, [args.nuri, "generate", str(pkg), "--prompt", "x", "--tokenizer",
+                       str(args.model_dir / "README.txt")], "--tokenizer", "README.txt",
+                "not a SentencePiece model")
+        plain = work / "plain.nuri"
+        run([args.nuri, "compile", str(args.model_dir / "model.onnx"), "--input-shape",
+             "input_ids=1x4", "--input-shape", "position_ids=1x4", "--input-shape",
+             "attention_mask=1x4"] + sum([["--input-shape", f"past_key_values.{i}.{kv}=1x4x0x32"]
+                                          for i in range(4) for kv in ("key", "value")], [])
+            + ["-o", str(plain)])
+        refused(args, [args.nuri, "generate", str(plain), "--prompt-ids", "65"],
+                "not a generation package", "--generate")
+        bert = args.model_dir.parent / "bert-tiny-keras2onnx-qa" / "model.onnx"
+        if bert.exists():
+            refused(args, [args.nuri, "compile", str(bert), "--generate", "-o",
+                           str(work / "bert.nuri")], "--generate needs")
+        refused(args, [args.nuri, "compile", str(args.model_dir / "model.onnx"),
+                       "--generate", "--max-seq", "64", "--prefill-buckets", "100",
+                       "-o", str(work / "x.nuri")], "--prefill-buckets 100 is outside 1..64")
+        refused(args, [args.nuri, "compile", str(args.model_dir / "model.onnx"),
+                       "--max-seq", "64", "-o", str(work / "x.nuri")], "need --generate")
+    else:
+        sys.exit(f"unknown case {args.case}")
+
+
+if __name__ == "__main__":
+    main()
