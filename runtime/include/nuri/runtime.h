@@ -186,7 +186,8 @@ NURI_API nuri_status nuri_model_input_info(const nuri_model *model,
 NURI_API nuri_status nuri_model_output_info(const nuri_model *model,
                                             size_t index,
                                             nuri_tensor_info *out_info);
-/* Number of partitions and how many run on an NPU. */
+/* Number of partitions and how many run on an NPU (0 for a program family,
+ * whose partitions belong to its programs). */
 NURI_API size_t nuri_model_partition_count(const nuri_model *model);
 NURI_API size_t nuri_model_npu_partition_count(const nuri_model *model);
 /* The target the package was compiled for ("cpu", "atom", ...). Borrowed
@@ -271,7 +272,8 @@ NURI_API const char *nuri_device_name(size_t index);
  * (each run has its own buffers). A session prepares its model on its
  * devices once (the sim device keeps the weights in its memory from the
  * first run on); runs of a model with state buffers take turns, since each
- * continues from the state the previous one left.
+ * continues from the state the previous one left (of a family: the runs of
+ * all its programs, which share one set of states).
  *===------------------------------------------------------------------===*/
 
 typedef struct nuri_session_t nuri_session;

@@ -3,9 +3,10 @@
 // nuri-make-test-packages DIR: cpu.nuri (a matmul/mul/add graph),
 // softmax.nuri (one NPU partition), mixed.nuri (CPU -> NPU -> CPU),
 // weights.nuri (softmax with a weight upload), state.nuri (a CPU partition
-// accumulating into a state buffer) and
-// two broken copies of cpu.nuri (corrupt.nuri, truncated.nuri), for
-// the CLI and install tests, which cannot build packages themselves.
+// accumulating into a state buffer), family.nuri (two programs sharing
+// weights and a state) and two broken copies of cpu.nuri (corrupt.nuri,
+// truncated.nuri), for the CLI and install tests, which cannot build packages
+// themselves.
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,7 +42,9 @@ int main(int argc, char **argv) {
       writeBytes(dir + "/mixed.nuri", nuri::test::buildSoftmaxPackage(true)) &&
       writeBytes(dir + "/weights.nuri",
                  nuri::test::buildSoftmaxPackage(false, 4096)) &&
-      writeBytes(dir + "/state.nuri", nuri::test::buildAccumulatePackage(true));
+      writeBytes(dir + "/state.nuri",
+                 nuri::test::buildAccumulatePackage(true)) &&
+      writeBytes(dir + "/family.nuri", nuri::test::FamilyModel().build());
   if (!ok) {
     std::fprintf(stderr, "cannot write into %s\n", dir.c_str());
     return 1;

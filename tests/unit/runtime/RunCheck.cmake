@@ -78,3 +78,10 @@ nuri_expect(0 "inputs:\n  x: \\[2,3\\] f32;ops: addx1 matmulx1 mulx1;weights"
             inspect ${OUT}/cpu.nuri)
 nuri_expect(0 "transfer cpu -> npu: 'x_bf16'"
             inspect ${OUT}/mixed.nuri)
+# A program family: inspect lists its programs; `nuri run` runs one program
+# at a time only through the API, and says so.
+nuri_expect(0 "format 1.2;generation: 2 slots, max_seq 8;'prefill': prefill, batch 1, tokens 2, context 2, 1 partitions;
+      x: \\[2,3\\] f32;'decode': decode, batch 1, tokens 1, context 4"
+            inspect ${OUT}/family.nuri)
+nuri_expect(1 "program family; create a run of one of its programs with nuri_run_create_program: prefill, decode"
+            run ${OUT}/family.nuri --device cpu)

@@ -4,8 +4,10 @@
 // partitions as serialized nuri::graph::Graph, NPU partitions as encoded
 // per-core instruction streams plus their memory plan), the model-level
 // tensors (I/O names, shapes, dtypes, quantization), the weights (64-byte
-// aligned, mmap-able), the target config and checksums. The layout is written
-// down in docs/package-format.md.
+// aligned, mmap-able), the target config and checksums. A generation
+// package is a family of such programs (prefill and decode buckets), each a
+// nested package image, sharing one weight blob and one set of state
+// buffers. The layout is written down in docs/package-format.md.
 //
 // The compiler writes packages with PackageBuilder; the runtime, `nuri
 // inspect` and the fuzzer read them with readPackage, which checks every
