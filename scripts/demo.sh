@@ -35,6 +35,15 @@ for i, r in enumerate(json.load(sys.stdin)["runs"], 1):
     c = r["counters"]
     print("run %d: %d cycles, %d weight bytes written, %.1f ms" % (i, c["cycles"], c["device_weight_bytes_written"], c["wall_seconds"] * 1e3))'
 echo
+gen_model="${NURI_SHARED_DIR:-$root/../shared}/models/gpt2-bytes-trained/model.onnx"
+if [ -f "$gen_model" ]; then
+  echo "== nuri compile --generate: a byte-level GPT-2 trained on real text, as prefill and decode"
+  echo "   programs sharing one weight blob and a KV cache kept in place; then nuri generate"
+  "$nuri" compile "$gen_model" --generate --max-seq 128 -o "$out/gpt2-bytes.nuri" --report
+  "$nuri" generate "$out/gpt2-bytes.nuri" --device cpu --tokenizer bytes --max-new-tokens 48 \
+    --prompt "This program is distributed in the hope" --prompt "Permission is hereby granted"
+  echo
+fi
 echo "== nuri sweep: a small grid of chip configs (cores, SRAM, DRAM bandwidth), then its report"
 "$nuri" sweep "$root/examples/sweeps/bert-tiny-grid.yaml" -o "$out/sweep" --quiet
 "$nuri" report "$out/sweep" -o "$out/sweep/report.html"

@@ -10,7 +10,10 @@ Cases: greedy (each prompt alone, then all four batched: token for token),
 slots (four requests on two cache slots: queued, none dropped), cache (a
 cache too short: the long request stops with "length" after max_seq -
 prompt + 1 tokens, the others go on), sampling (a fixed seed repeats; a
-request's tokens do not depend on what it is batched with), errors.
+request's tokens do not depend on what it is batched with), errors, and
+sim (--target T, bf16 on the sim device: the first 16 greedy tokens of
+every prompt batched, and teacher-forced top-1 agreement >= 97% with the
+fp32 CPU logits over eval.npy in windows of 128).
 Exits non-zero with a message on the first mismatch.
 """
 import argparse
@@ -59,6 +62,7 @@ def main():
     ap.add_argument("--model-dir", required=True, type=pathlib.Path)
     ap.add_argument("--case", required=True)
     ap.add_argument("--work")
+    ap.add_argument("--target", default="atom")
     args = ap.parse_args()
     work = pathlib.Path(args.work or tempfile.mkdtemp(prefix="nuri-gen-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -147,6 +151,49 @@ def main():
                        "-o", str(work / "x.nuri")], "--prefill-buckets 100 is outside 1..64")
         refused(args, [args.nuri, "compile", str(args.model_dir / "model.onnx"),
                        "--max-seq", "64", "-o", str(work / "x.nuri")], "need --generate")
+    elif args.case == "sim":
+        import numpy as np
+        pkg = work / f"gen-{args.target}.nuri"
+        compile_family(args, pkg, "--target", args.target, "--max-seq", "96",
+                       "--decode-batch", "4", "--context-buckets", "96",
+                       "--prefill-buckets", "64")
+        cmd = [args.nuri, "generate", str(pkg), "--device", "sim", "--json",
+               "--max-new-tokens", "16"]
+        for p in batch["prompts"]:
+            cmd += ["--prompt-ids", ",".join(map(str, p))]
+        r = json.loads(run(cmd).stdout)
+        for i, got in enumerate(r["requests"]):
+            expect(got["tokens"] == singles[i]["greedy"][:16],
+                   f"{args.target} bf16, prompt {i}: the first 16 greedy tokens equal ONNX Runtime's")
+        print("sim:", json.dumps(r["sim"]))
+        # Teacher forcing: every eval window through the plain model, bf16
+        # on the chip against fp32 on the CPU.
+        ev = np.load(args.model_dir / "eval.npy").astype(np.int64)
+        win = 128
+        ids = ev[: len(ev) // win * win].reshape(-1, win)
+        n = ids.shape[0]
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                 "position_ids": np.tile(np.arange(win, dtype=np.int64), (n, 1))}
+        for i in range(4):
+            for kv in ("key", "value"):
+                feeds[f"past_key_values.{i}.{kv}"] = np.zeros((n, 4, 0, 32), np.float32)
+        shapes, inputs = [], []
+        for name, value in feeds.items():
+            np.save(work / f"{name}.npy", value)
+            shapes += ["--input-shape", f"{name}={'x'.join(map(str, value.shape))}"]
+            inputs += ["--input", f"{name}={work / (name + '.npy')}"]
+        logits = {}
+        for device, target in (("cpu", "cpu"), ("sim", args.target)):
+            out = work / f"eval-{target}"
+            out.mkdir(exist_ok=True)
+            run([args.nuri, "compile", str(args.model_dir / "model.onnx"), "--target",
+                 target, *shapes, "-o", str(work / f"eval-{target}.nuri")])
+            run([args.nuri, "run", str(work / f"eval-{target}.nuri"), "--device", device,
+                 *inputs, "--output-dir", str(out)])
+            logits[device] = np.load(out / "logits.npy").astype(np.float32)
+        agree = (logits["cpu"][:, :-1].argmax(-1) == logits["sim"][:, :-1].argmax(-1)).mean()
+        expect(agree >= 0.97, f"{args.target} bf16 teacher-forced top-1 agreement with fp32 "
+                              f"over {n} windows of {win}: {agree:.4f} >= 0.97")
     else:
         sys.exit(f"unknown case {args.case}")
 

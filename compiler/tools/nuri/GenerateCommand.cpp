@@ -200,6 +200,7 @@ int runGenerate() {
           llvm::outs() << "\n";
         }
       }
+      llvm::outs().flush();
       llvm::errs() << llvm::formatv("{0} tokens in {1:f3} s: {2:f1} tokens/s "
                                     "({3} request(s), device {4})\n",
                                     generated, wall, generated / wall,
@@ -221,7 +222,8 @@ int runGenerate() {
       for (const char *c :
            {"runs", "steps", "tokens", "wall_seconds", "cycles",
             "device_seconds", "host_to_device_bytes", "device_to_host_bytes",
-            "dram_bytes", "device_weight_bytes_written"}) {
+            "dram_bytes", "device_weight_bytes_written", "partitions_run",
+            "npu_partitions_run"}) {
         o[c] = generator.counter(name, c);
       }
       return o;
