@@ -3,19 +3,7 @@
 # decoder with --generate and checks the app's greedy tokens against ONNX
 # Runtime's (generate/2.json). Invoked with -DBUILD=... -DSRC=... -DOUT=...
 # -DNURI=... -DMODEL_DIR=... [-DGENERATOR=...] [-DCXX=...]
-file(REMOVE_RECURSE ${OUT})
-set(prefix ${OUT}/prefix)
-function(run_step what)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
-                  ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${what} failed (${rc}):\n${out}\n${err}")
-  endif()
-  set(step_output "${out}${err}" PARENT_SCOPE)
-endfunction()
-
-run_step("install" ${CMAKE_COMMAND} --install ${BUILD} --component runtime
-         --prefix ${prefix})
+include(${CMAKE_CURRENT_LIST_DIR}/InstallSupport.cmake)
 run_step("configure examples/generate" ${CMAKE_COMMAND}
          -S ${SRC}/examples/generate -B ${OUT}/app -G ${GENERATOR}
          -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX}

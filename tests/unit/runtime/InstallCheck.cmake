@@ -3,19 +3,7 @@
 # runs the app on a test package.
 # Invoked with -DBUILD=... -DSRC=... -DOUT=... -DMAKE_PACKAGES=...
 #   [-DGENERATOR=...] [-DCXX=...] [-DCC=...]
-file(REMOVE_RECURSE ${OUT})
-set(prefix ${OUT}/prefix)
-function(run_step what)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
-                  ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${what} failed (${rc}):\n${out}\n${err}")
-  endif()
-  set(step_output "${out}${err}" PARENT_SCOPE)
-endfunction()
-
-run_step("install" ${CMAKE_COMMAND} --install ${BUILD} --component runtime
-         --prefix ${prefix})
+include(${CMAKE_CURRENT_LIST_DIR}/InstallSupport.cmake)
 foreach(f include/nuri/runtime.h include/nuri/runtime.hpp
           lib/cmake/Nuri/NuriConfig.cmake)
   if(NOT EXISTS ${prefix}/${f})
