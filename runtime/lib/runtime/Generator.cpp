@@ -172,6 +172,38 @@ struct nuri_generator_t {
         }
         p.inputs.push_back(std::move(in));
       }
+      // The generator owns the meaning of these inputs; a shape it does not
+      // expect would be fed wrong, silently.
+      for (const Program::Input &in : p.inputs) {
+        int64_t rows =
+            in.name == "kv_slots" || in.name == "kv_positions" ? 1 : 2;
+        std::vector<int64_t> want =
+            rows == 1 ? std::vector<int64_t>{pi.batch}
+            : in.name == "attention_mask"
+                ? std::vector<int64_t>{pi.batch, pi.context}
+                : std::vector<int64_t>{pi.batch, pi.tokens};
+        if (in.shape != want) {
+          return error(NURI_INVALID_ARGUMENT,
+                       "program '" + p.name + "': input '" + in.name +
+                           "' is not [batch" +
+                           (rows == 1 ? std::string("]")
+                            : in.name == "attention_mask"
+                                ? std::string(", context]")
+                                : std::string(", tokens]")) +
+                           "; the generator feeds only that layout");
+        }
+      }
+      if (p.kind == NURI_PROGRAM_DECODE &&
+          std::none_of(p.inputs.begin(), p.inputs.end(),
+                       [](const Program::Input &in) {
+                         return in.name == "attention_mask";
+                       })) {
+        return error(NURI_INVALID_ARGUMENT,
+                     "program '" + p.name +
+                         "' has no attention_mask input: a decode step could "
+                         "not hide the cache positions past a sequence's "
+                         "length");
+      }
       for (const char *needed : {"input_ids", "kv_slots", "kv_positions"}) {
         if (std::none_of(
                 p.inputs.begin(), p.inputs.end(),
