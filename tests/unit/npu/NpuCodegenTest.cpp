@@ -961,6 +961,24 @@ TEST(NpuCodegen, RepeatedRowsBroadcastMatchesCpu) {
   expectClose(o, 1.0, 1e-3);
 }
 
+TEST(NpuCodegen, ElementwiseOnAtomKeepsItsRowStrides) {
+  // gpt2 at batch 3, seq 128: the embeddings' add of two [3, 128, 128]
+  // tensors read its rows 64 bytes apart instead of 256 (the row stride was
+  // read through a dangling reference once the kernel had been described),
+  // so the whole model was silently wrong. The sub's broadcast lhs takes
+  // the other path (both operands to f32 first), which read it too.
+  std::string t = tensorType({3, 128, 128}),
+              f = tensorType({3, 128, 128}, "f32"), row = tensorType({128});
+  std::string src = "func.func @main(%a: " + t + ", %b: " + t + ") -> (" + f +
+                    ", " + t + ") {\n" + constOf("r", {128}, 7) +
+                    "  %0 = nuri.add %a, %b : " + t + ", " + t + " -> " + t +
+                    "\n  %1 = nuri.cast %0 : " + t + " -> " + f +
+                    "\n  %2 = nuri.sub %r, %b : " + row + ", " + t + " -> " +
+                    t + "\n  return %1, %2 : " + f + ", " + t + "\n}\n";
+  Outcome o = runBoth(src, "atom");
+  expectClose(o, 1.0, 1e-3);
+}
+
 // Diagnostics: time one GEMM given by NURI_NPU_GEMM="M,K,N" (to try a
 // tiling, pin it with npu.plan = #npu.gemm_plan<...> on the npu.gemm:
 // npu-plan-kernels keeps it).

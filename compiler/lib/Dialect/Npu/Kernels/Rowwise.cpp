@@ -257,7 +257,9 @@ FailureOr<RowwiseDesc> describeBinary(Operation *op, isa::BinOp code,
   RowOperand l = r.ins[0], rr = r.ins[1];
   uint64_t cols = r.cols;
   isa::Dtype outT = r.outType;
-  auto ld = [&](const RowOperand &o) -> uint64_t {
+  // By value: r.body keeps a copy of this lambda and runs after
+  // describeBinary has returned (a reference to `cols` would dangle).
+  auto ld = [cols](const RowOperand &o) -> uint64_t {
     if (o.kind == RowOperand::Full || o.kind == RowOperand::Periodic) {
       return cols * elemBytes(o.dtype);
     }
