@@ -10,7 +10,10 @@ Cases: greedy (each prompt alone, then all four batched: token for token),
 slots (four requests on two cache slots: queued, none dropped), cache (a
 cache too short: the long request stops with "length" after max_seq -
 prompt + 1 tokens, the others go on), sampling (a fixed seed repeats; a
-request's tokens do not depend on what it is batched with), errors, and
+request's tokens do not depend on what it is batched with), errors,
+stacked (--model-dir of a decoder with stacked [2, batch, heads, past, dim]
+pasts, e.g. gpt2-tiny-random-ortfused: greedy tokens against the
+step-by-step loop over the plain model), and
 sim (--target T, bf16 on the sim device: the first 16 greedy tokens of
 every prompt batched, and teacher-forced top-1 agreement >= 97% with the
 fp32 CPU logits over eval.npy in windows of 128).
@@ -56,6 +59,50 @@ def refused(args, cmd, *needles):
            f"refused ({' / '.join(needles)}): {text.strip()[:300]}")
 
 
+def check_stacked(args, work):
+    """A decoder whose past is [2, batch, heads, past, dim] (ORT's fused
+    Attention): --generate's greedy tokens against the step-by-step loop an
+    exporter's user runs (the plain model compiled per step, present fed back
+    as past; the plain CPU path is checked against ONNX Runtime by
+    models-cpu)."""
+    import numpy as np
+    model = args.model_dir / "model.onnx"
+    pkg = work / "stacked.nuri"
+    compile_family(args, pkg, "--max-seq", "32", "--decode-batch", "1,2",
+                   "--context-buckets", "16,32", "--prefill-buckets", "8")
+    prompts = [[1, 2, 3, 4, 5], [7, 8, 9]]
+    steps = 8
+    got = generate(args, pkg, prompts, "--max-new-tokens", str(steps))
+    layers = sorted(p.stem for p in (args.model_dir / "inputs").glob("past_*.npy"))
+    past0 = np.load(args.model_dir / "inputs" / f"{layers[0]}.npy")
+    heads, dim = past0.shape[2], past0.shape[4]
+    for r, prompt in enumerate(prompts):
+        ids = np.array([prompt], np.int32)
+        past = {l: np.zeros((2, 1, heads, 0, dim), np.float32) for l in layers}
+        tokens = []
+        for step in range(steps):
+            n, p_len = ids.shape[1], past[layers[0]].shape[3]
+            feeds = {"input_ids": ids,
+                     "position_ids": np.arange(p_len, p_len + n, dtype=np.int32)[None],
+                     "attention_mask": np.ones((1, p_len + n), np.int32), **past}
+            shapes, inputs = [], []
+            for name, value in feeds.items():
+                np.save(work / f"{name}.npy", value)
+                shapes += ["--input-shape", f"{name}={'x'.join(map(str, value.shape))}"]
+                inputs += ["--input", f"{name}={work / (name + '.npy')}"]
+            run([args.nuri, "compile", str(model), *shapes, "-o", str(work / "step.nuri")])
+            out = work / "step-out"
+            out.mkdir(exist_ok=True)
+            run([args.nuri, "run", str(work / "step.nuri"), "--device", "cpu", *inputs,
+                 "--output-dir", str(out)])
+            token = int(np.load(out / "logits.npy")[0, -1].argmax())
+            tokens.append(token)
+            past = {l: np.load(out / f"{l.replace('past', 'present')}.npy") for l in layers}
+            ids = np.array([[token]], np.int32)
+        expect(got["requests"][r]["tokens"] == tokens,
+               f"stacked past, prompt {r}: {steps} greedy tokens equal the step-by-step loop's")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nuri", required=True)
@@ -66,6 +113,8 @@ def main():
     args = ap.parse_args()
     work = pathlib.Path(args.work or tempfile.mkdtemp(prefix="nuri-gen-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.case == "stacked":
+        return check_stacked(args, work)
     gen = args.model_dir / "generate"
     singles = [json.load(open(gen / f"{i}.json")) for i in range(4)]
     batch = json.load(open(gen / "batch.json"))

@@ -63,13 +63,16 @@ llvm::Expected<DimRoles> findDimRoles(const std::vector<OnnxGraphInput> &ins) {
       continue;
     }
     anyPast = true;
-    if (in.dims.size() != 4 || in.dimParams[2].empty()) {
+    // [batch, heads, past, dim], or keys and values stacked in front.
+    bool stacked = in.dims.size() == 5 && in.dims[0] == 2;
+    size_t pastDim = stacked ? 3 : 2;
+    if ((in.dims.size() != 4 && !stacked) || in.dimParams[pastDim].empty()) {
       return fail("past input '" + in.name +
-                  "' is not [batch, heads, past_sequence, dim] with a named "
-                  "dynamic past length; --generate supports the "
-                  "decoder_with_past layout (past_key_values.N.key/value)");
+                  "' is neither [batch, heads, past_sequence, dim] nor [2, "
+                  "batch, heads, past_sequence, dim] with a named dynamic "
+                  "past length");
     }
-    roles.past = in.dimParams[2];
+    roles.past = in.dimParams[pastDim];
   }
   if (!anyPast) {
     return fail("--generate needs a decoder exported with its KV cache "

@@ -263,7 +263,7 @@ int runGenerate() {
                  << "\n";
     return 0;
   } catch (const nuri::Exception &e) {
-    llvm::WithColor::error() << genPackage << ": " << e.what() << "\n";
+    llvm::WithColor::error() << e.what() << "\n";
     return 1;
   }
 }

@@ -18,6 +18,10 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <memory>
+#include <optional>
 
 namespace nuri {
 #define GEN_PASS_DEF_NURIKVCACHE
@@ -31,13 +35,24 @@ namespace {
 
 constexpr llvm::StringLiteral kStateAttr = "nuri.state";
 
-/// One past/present pair: `present = concat(past, update)`.
+/// One cache: `concat(past, update)` along the sequence axis, where `past`
+/// is a rank-4 argument (optimum's decoder_with_past) or one half of a
+/// stacked `[2, batch, heads, past, dim]` argument (the older `past_N`
+/// layout and ORT's fused Attention).
 struct CachePair {
-  BlockArgument past;
+  BlockArgument source;
+  int64_t part = -1; ///< -1: the whole argument; 0 keys, 1 values
   ConcatOp concat;
   Value update;
-  std::string name;   ///< the past input's name, kept as the state's
-  CacheWriteOp write; ///< the cache after the step
+  std::string name; ///< the state's: the past input's, ".key"/".value" added
+  BlockArgument cache;
+  CacheWriteOp write;
+};
+
+/// A stacked `present = concat(reshape(keys), reshape(values), axis 0)`.
+struct StackedPresent {
+  ConcatOp concat;
+  CachePair *keys, *values;
 };
 
 struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
@@ -55,9 +70,45 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
     }
   }
 
+  static std::string nameOf(DictionaryAttr attrs, const std::string &other) {
+    auto name = attrs ? attrs.getAs<StringAttr>(onnx_attrs::kName) : nullptr;
+    return name ? name.str() : other;
+  }
   std::string argName(func::FuncOp main, unsigned index) {
-    auto name = main.getArgAttrOfType<StringAttr>(index, onnx_attrs::kName);
-    return name ? name.str() : "input_" + std::to_string(index);
+    return nameOf(main.getArgAttrDict(index), "input_" + std::to_string(index));
+  }
+
+  /// The past argument `v` reads, if it is one (see CachePair).
+  static std::optional<std::pair<BlockArgument, int64_t>> pastOf(Value v,
+                                                                 Block &body) {
+    if (auto arg = dyn_cast<BlockArgument>(v)) {
+      if (arg.getOwner() == &body &&
+          cast<RankedTensorType>(arg.getType()).getRank() == 4) {
+        return std::make_pair(arg, int64_t(-1));
+      }
+      return std::nullopt;
+    }
+    auto reshape = v.getDefiningOp<ReshapeOp>();
+    auto slice =
+        reshape ? reshape.getInput().getDefiningOp<SliceOp>() : SliceOp();
+    auto arg =
+        slice ? dyn_cast<BlockArgument>(slice.getInput()) : BlockArgument();
+    if (!arg || arg.getOwner() != &body) {
+      return std::nullopt;
+    }
+    auto type = cast<RankedTensorType>(arg.getType());
+    ArrayRef<int64_t> starts = slice.getStarts(), limits = slice.getLimits();
+    if (type.getRank() != 5 || type.getDimSize(0) != 2 ||
+        limits[0] != starts[0] + 1 ||
+        llvm::any_of(slice.getSteps(), [](int64_t s) { return s != 1; })) {
+      return std::nullopt;
+    }
+    for (int64_t d = 1; d < 5; ++d) {
+      if (starts[d] != 0 || limits[d] != type.getDimSize(d)) {
+        return std::nullopt;
+      }
+    }
+    return std::make_pair(arg, starts[0]);
   }
 
   LogicalResult rewrite(func::FuncOp main) {
@@ -65,33 +116,28 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
     Operation *ret = body.getTerminator();
     MLIRContext *ctx = main.getContext();
 
-    std::vector<CachePair> pairs;
-    for (OpOperand &use : ret->getOpOperands()) {
-      auto concat = use.get().getDefiningOp<ConcatOp>();
-      if (!concat || concat.getInputs().size() != 2) {
+    std::vector<std::unique_ptr<CachePair>> owned;
+    for (ConcatOp concat : body.getOps<ConcatOp>()) {
+      if (concat.getInputs().size() != 2 || concat.getAxis() != 2 ||
+          cast<RankedTensorType>(concat.getType()).getRank() != 4) {
         continue;
       }
-      auto past = dyn_cast<BlockArgument>(concat.getInputs()[0]);
-      if (!past || past.getOwner() != &body) {
+      auto past = pastOf(concat.getInputs()[0], body);
+      if (!past) {
         continue;
       }
-      auto type = cast<RankedTensorType>(past.getType());
-      if (type.getRank() != 4 || concat.getAxis() != 2) {
-        return concat.emitError("past input '")
-               << argName(main, past.getArgNumber())
-               << "' is concatenated along axis " << concat.getAxis()
-               << " of a rank-" << type.getRank()
-               << " tensor; --generate expects [batch, heads, seq, dim] "
-                  "caches grown along axis 2";
-      }
-      if (llvm::any_of(
-              pairs, [&](const CachePair &p) { return p.concat == concat; })) {
-        continue; // returned twice
-      }
-      pairs.push_back({past, concat, concat.getInputs()[1],
-                       argName(main, past.getArgNumber()), nullptr});
+      auto pair = std::make_unique<CachePair>();
+      pair->source = past->first;
+      pair->part = past->second;
+      pair->concat = concat;
+      pair->update = concat.getInputs()[1];
+      pair->name = argName(main, past->first.getArgNumber()) +
+                   (past->second < 0    ? ""
+                    : past->second == 0 ? ".key"
+                                        : ".value");
+      owned.push_back(std::move(pair));
     }
-    if (pairs.empty()) {
+    if (owned.empty()) {
       return main.emitError(
           "--generate needs a decoder exported with its KV cache: inputs "
           "such as past_key_values.N.key/value whose outputs "
@@ -99,22 +145,55 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
           "values along the sequence axis (optimum's decoder_with_past "
           "layout); this model has no such pair");
     }
+    auto pairOf = [&](Value v) -> CachePair * {
+      for (auto &p : owned) {
+        if (v == p->concat.getResult()) {
+          return p.get();
+        }
+      }
+      return nullptr;
+    };
+    // Stacked presents: each half through a reshape to [1, B, H, S, D].
+    auto halfOf = [&](Value v) -> CachePair * {
+      auto reshape = v.getDefiningOp<ReshapeOp>();
+      return reshape && reshape->hasOneUse() ? pairOf(reshape.getInput())
+                                             : nullptr;
+    };
+    std::vector<StackedPresent> stacked;
+    for (Value v : ret->getOperands()) {
+      auto concat = v.getDefiningOp<ConcatOp>();
+      if (!concat || concat.getAxis() != 0 || concat.getInputs().size() != 2) {
+        continue;
+      }
+      CachePair *k = halfOf(concat.getInputs()[0]);
+      CachePair *val = halfOf(concat.getInputs()[1]);
+      if (k && val && k->source == val->source && k->part == 0 &&
+          val->part == 1) {
+        stacked.push_back({concat, k, val});
+      }
+    }
+    auto inStacked = [&](Operation *op) {
+      return llvm::any_of(stacked, [&](StackedPresent &s) {
+        return s.concat.getInputs()[0].getDefiningOp() == op ||
+               s.concat.getInputs()[1].getDefiningOp() == op;
+      });
+    };
 
-    auto updateType = cast<RankedTensorType>(pairs[0].update.getType());
+    auto updateType = cast<RankedTensorType>(owned[0]->update.getType());
     int64_t batch = updateType.getDimSize(0), tokens = updateType.getDimSize(2);
-    int64_t pastLength =
-        cast<RankedTensorType>(pairs[0].past.getType()).getDimSize(2);
-    int64_t context = pastLength + tokens;
-    for (CachePair &p : pairs) {
-      auto u = cast<RankedTensorType>(p.update.getType());
-      auto t = cast<RankedTensorType>(p.past.getType());
+    int64_t context =
+        cast<RankedTensorType>(owned[0]->concat.getType()).getDimSize(2);
+    int64_t pastLength = context - tokens;
+    for (auto &p : owned) {
+      auto u = cast<RankedTensorType>(p->update.getType());
+      int64_t c = cast<RankedTensorType>(p->concat.getType()).getDimSize(2);
       if (u.getDimSize(0) != batch || u.getDimSize(2) != tokens ||
-          t.getDimSize(2) != pastLength) {
-        return p.concat.emitError("cache '")
-               << p.name << "' has batch " << u.getDimSize(0) << ", "
-               << u.getDimSize(2) << " new tokens and past " << t.getDimSize(2)
-               << "; '" << pairs[0].name << "' has " << batch << ", " << tokens
-               << " and " << pastLength;
+          c != context) {
+        return p->concat.emitError("cache '")
+               << p->name << "' has batch " << u.getDimSize(0) << ", "
+               << u.getDimSize(2) << " new tokens and past "
+               << c - u.getDimSize(2) << "; '" << owned[0]->name << "' has "
+               << batch << ", " << tokens << " and " << pastLength;
       }
     }
     int64_t length = maxSeq > 0 ? int64_t(maxSeq) : context;
@@ -128,18 +207,18 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
              << int64_t(slots) << " are fewer than the program's batch "
              << batch;
     }
-
-    // Every reader of a present must be attention that we can point at the
-    // cache; anything else would need the concatenated tensor.
-    for (CachePair &p : pairs) {
-      for (OpOperand &use : p.concat->getUses()) {
+    // Every reader of a cache must be attention that we can point at the
+    // cache (or the present it returns); anything else would need the
+    // concatenated tensor.
+    for (auto &p : owned) {
+      for (OpOperand &use : p->concat->getUses()) {
         Operation *user = use.getOwner();
         auto attention = dyn_cast<AttentionOp>(user);
         bool asKv = attention && (use.getOperandNumber() == 1 ||
                                   use.getOperandNumber() == 2);
-        if (user != ret && !asKv) {
+        if (user != ret && !asKv && !inStacked(user)) {
           return user->emitError("reads the KV cache '")
-                 << p.name << "' as " << user->getName()
+                 << p->name << "' as " << user->getName()
                  << "; --generate supports caches that only attention reads "
                     "(grouped-query repetition must be fused into "
                     "nuri.attention)";
@@ -147,44 +226,45 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
       }
     }
 
-    // Slots and positions: one per batch row, appended to the signature.
+    // Slots and positions, then a cache argument per stacked half.
+    auto namedAttrs = [&](const std::string &name, const std::string &state) {
+      SmallVector<NamedAttribute> attrs = {NamedAttribute(
+          StringAttr::get(ctx, onnx_attrs::kName), StringAttr::get(ctx, name))};
+      if (!state.empty()) {
+        attrs.push_back(NamedAttribute(StringAttr::get(ctx, kStateAttr),
+                                       StringAttr::get(ctx, state)));
+      }
+      return DictionaryAttr::get(ctx, attrs);
+    };
     auto indexType = RankedTensorType::get({batch}, IntegerType::get(ctx, 64));
     unsigned slotsIndex = main.getNumArguments();
-    main.insertArgument(
-        slotsIndex, indexType,
-        DictionaryAttr::get(
-            ctx, {NamedAttribute(StringAttr::get(ctx, onnx_attrs::kName),
-                                 StringAttr::get(ctx, "kv_slots"))}),
-        main.getLoc());
-    main.insertArgument(
-        slotsIndex + 1, indexType,
-        DictionaryAttr::get(
-            ctx, {NamedAttribute(StringAttr::get(ctx, onnx_attrs::kName),
-                                 StringAttr::get(ctx, "kv_positions"))}),
-        main.getLoc());
+    main.insertArgument(slotsIndex, indexType, namedAttrs("kv_slots", ""),
+                        main.getLoc());
+    main.insertArgument(slotsIndex + 1, indexType,
+                        namedAttrs("kv_positions", ""), main.getLoc());
     Value slotValues = body.getArgument(slotsIndex);
     Value positions = body.getArgument(slotsIndex + 1);
-
     OpBuilder b(ctx);
-    for (CachePair &p : pairs) {
-      auto past = cast<RankedTensorType>(p.past.getType());
-      p.past.setType(RankedTensorType::get(
-          {int64_t(slots), past.getDimSize(1), length, past.getDimSize(3)},
-          past.getElementType()));
-      main.setArgAttr(p.past.getArgNumber(), kStateAttr,
-                      b.getStringAttr(p.name));
-      b.setInsertionPoint(p.concat);
-      p.write = b.create<CacheWriteOp>(p.concat.getLoc(), p.past, p.update,
-                                       slotValues, positions);
-    }
-    auto pairOf = [&](Value v) -> CachePair * {
-      for (CachePair &p : pairs) {
-        if (v == p.concat.getResult()) {
-          return &p;
-        }
+    for (auto &p : owned) {
+      auto view = cast<RankedTensorType>(p->concat.getType());
+      auto cacheType = RankedTensorType::get(
+          {int64_t(slots), view.getDimSize(1), length, view.getDimSize(3)},
+          view.getElementType());
+      if (p->part < 0) {
+        p->cache = p->source;
+        p->cache.setType(cacheType);
+        main.setArgAttr(p->cache.getArgNumber(), kStateAttr,
+                        b.getStringAttr(p->name));
+      } else {
+        unsigned at = main.getNumArguments();
+        main.insertArgument(at, cacheType, namedAttrs(p->name, p->name),
+                            main.getLoc());
+        p->cache = body.getArgument(at);
       }
-      return nullptr;
-    };
+      b.setInsertionPoint(p->concat);
+      p->write = b.create<CacheWriteOp>(p->concat.getLoc(), p->cache, p->update,
+                                        slotValues, positions);
+    }
 
     SmallVector<AttentionOp> attentions;
     body.walk([&](AttentionOp op) {
@@ -215,15 +295,68 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
       op.erase();
     }
 
+    // Results: a present becomes the cache after the step; a stacked one
+    // becomes its keys' cache, and its values' cache is appended.
     for (OpOperand &use : ret->getOpOperands()) {
+      unsigned i = use.getOperandNumber();
       if (CachePair *p = pairOf(use.get())) {
         use.set(p->write.getResult());
-        main.setResultAttr(use.getOperandNumber(), kStateAttr,
-                           b.getStringAttr(p->name));
+        main.setResultAttr(i, kStateAttr, b.getStringAttr(p->name));
       }
     }
-    for (CachePair &p : pairs) {
-      p.concat.erase();
+    for (StackedPresent &s : stacked) {
+      for (OpOperand &use : ret->getOpOperands()) {
+        if (use.get() != s.concat.getResult()) {
+          continue;
+        }
+        unsigned i = use.getOperandNumber();
+        std::string present =
+            nameOf(main.getResultAttrDict(i), "output_" + std::to_string(i));
+        use.set(s.keys->write.getResult());
+        main.setResultAttrs(i, namedAttrs(present + ".key", s.keys->name));
+        unsigned at = main.getNumResults();
+        main.insertResult(at, s.values->write.getType(),
+                          namedAttrs(present + ".value", s.values->name));
+        ret->insertOperands(ret->getNumOperands(), s.values->write.getResult());
+        break;
+      }
+    }
+
+    // What read the old pasts and built the old presents is dead now.
+    for (StackedPresent &s : stacked) {
+      SmallVector<Operation *> halves = {
+          s.concat.getInputs()[0].getDefiningOp(),
+          s.concat.getInputs()[1].getDefiningOp()};
+      s.concat.erase();
+      for (Operation *h : halves) {
+        h->erase();
+      }
+    }
+    llvm::SmallSetVector<BlockArgument, 4> stackedArgs;
+    for (auto &p : owned) {
+      Value past = p->concat.getInputs()[0];
+      p->concat.erase();
+      if (p->part >= 0) {
+        auto reshape = past.getDefiningOp<ReshapeOp>();
+        auto slice = reshape.getInput().getDefiningOp<SliceOp>();
+        if (reshape->use_empty()) {
+          reshape.erase();
+        }
+        if (slice->use_empty()) {
+          slice.erase();
+        }
+        stackedArgs.insert(p->source);
+      }
+    }
+    SmallVector<unsigned> dead;
+    for (BlockArgument arg : stackedArgs) {
+      if (arg.use_empty()) {
+        dead.push_back(arg.getArgNumber());
+      }
+    }
+    llvm::sort(dead, std::greater<unsigned>());
+    for (unsigned i : dead) {
+      main.eraseArgument(i);
     }
     SmallVector<Type> results(ret->getOperandTypes());
     main.setType(FunctionType::get(ctx, body.getArgumentTypes(), results));

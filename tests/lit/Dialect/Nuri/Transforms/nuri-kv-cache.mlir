@@ -52,3 +52,37 @@ func.func @main(%q: tensor<1x2x5x8xf32> {nuri.name = "q"},
   %o = nuri.attention %q, %ck, %cv {causal, scale = 0.25 : f32} : (tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>) -> tensor<1x2x5x8xf32>
   return %o, %ck, %cv : tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>
 }
+
+// -----
+
+// Keys and values stacked in one past [2, B, H, P, D] (ORT's fused
+// Attention, the older past_N exports): one state per half, the stacked
+// input gone, the present result split into the two caches.
+// CHECK-LABEL: func.func @main
+// CHECK-NOT: tensor<2x1x2x3x8xf32>
+// CHECK-SAME: %[[KC:[a-z0-9]+]]: tensor<4x2x16x8xf32> {nuri.name = "past_0.key", nuri.state = "past_0.key"}
+// CHECK-SAME: %[[VC:[a-z0-9]+]]: tensor<4x2x16x8xf32> {nuri.name = "past_0.value", nuri.state = "past_0.value"}
+// CHECK-SAME: -> (tensor<1x2x1x8xf32> {nuri.name = "out"}, tensor<4x2x16x8xf32> {nuri.name = "present_0.key", nuri.state = "past_0.key"}, tensor<4x2x16x8xf32> {nuri.name = "present_0.value", nuri.state = "past_0.value"})
+// CHECK: %[[WK:.*]] = nuri.cache_write %[[KC]]
+// CHECK: %[[WV:.*]] = nuri.cache_write %[[VC]]
+// CHECK: %[[O:.*]] = nuri.cache_attention %{{.*}}, %[[WK]], %[[WV]], %{{.*}} {causal, context_length = 4 : i64
+// CHECK-NOT: nuri.slice
+// CHECK: return %[[O]], %[[WK]], %[[WV]]
+func.func @main(%q: tensor<1x2x1x8xf32> {nuri.name = "q"},
+                %past: tensor<2x1x2x3x8xf32> {nuri.name = "past_0"},
+                %k: tensor<1x2x1x8xf32> {nuri.name = "k"},
+                %v: tensor<1x2x1x8xf32> {nuri.name = "v"})
+    -> (tensor<1x2x1x8xf32> {nuri.name = "out"},
+        tensor<2x1x2x4x8xf32> {nuri.name = "present_0"}) {
+  %s0 = nuri.slice %past {limits = array<i64: 1, 1, 2, 3, 8>, starts = array<i64: 0, 0, 0, 0, 0>, steps = array<i64: 1, 1, 1, 1, 1>} : tensor<2x1x2x3x8xf32> -> tensor<1x1x2x3x8xf32>
+  %pk = nuri.reshape %s0 : tensor<1x1x2x3x8xf32> -> tensor<1x2x3x8xf32>
+  %s1 = nuri.slice %past {limits = array<i64: 2, 1, 2, 3, 8>, starts = array<i64: 1, 0, 0, 0, 0>, steps = array<i64: 1, 1, 1, 1, 1>} : tensor<2x1x2x3x8xf32> -> tensor<1x1x2x3x8xf32>
+  %pv = nuri.reshape %s1 : tensor<1x1x2x3x8xf32> -> tensor<1x2x3x8xf32>
+  %ck = nuri.concat %pk, %k {axis = 2 : i64} : (tensor<1x2x3x8xf32>, tensor<1x2x1x8xf32>) -> tensor<1x2x4x8xf32>
+  %cv = nuri.concat %pv, %v {axis = 2 : i64} : (tensor<1x2x3x8xf32>, tensor<1x2x1x8xf32>) -> tensor<1x2x4x8xf32>
+  %o = nuri.attention %q, %ck, %cv {causal, scale = 0.25 : f32} : (tensor<1x2x1x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x1x8xf32>
+  %k5 = nuri.reshape %ck : tensor<1x2x4x8xf32> -> tensor<1x1x2x4x8xf32>
+  %v5 = nuri.reshape %cv : tensor<1x2x4x8xf32> -> tensor<1x1x2x4x8xf32>
+  %present = nuri.concat %k5, %v5 {axis = 0 : i64} : (tensor<1x1x2x4x8xf32>, tensor<1x1x2x4x8xf32>) -> tensor<2x1x2x4x8xf32>
+  return %o, %present : tensor<1x2x1x8xf32>, tensor<2x1x2x4x8xf32>
+}
