@@ -788,4 +788,40 @@ axes:
   }
 }
 
+// The SLURM backend's split (docs/dse.md, "Running on SLURM"): points that
+// share a compile stay together, shards are equal to within one point, and
+// every point is in exactly one shard.
+TEST(DseSlurm, ShardsKeepCompilesTogetherAndBalance) {
+  // Points 0..8; compile keys: {a} for 0,3,6, {b} for 1,4,7, {c} for 2,5,8,
+  // and point 8 also needs `a` (a second workload), which joins c's group
+  // to a's.
+  std::vector<uint64_t> points = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<std::vector<std::string>> keys = {
+      {"a"}, {"b"}, {"c"}, {"a"}, {"b"}, {"c"}, {"a"}, {"b"}, {"c", "a"}};
+  auto shards = dse::shardPoints(points, keys, 3);
+  ASSERT_EQ(shards.size(), 3u);
+  // Group {a, c} (points 0 2 3 5 6 8) first, by its first point, then b.
+  EXPECT_EQ(shards[0], (std::vector<uint64_t>{0, 2, 3}));
+  EXPECT_EQ(shards[1], (std::vector<uint64_t>{5, 6, 8}));
+  EXPECT_EQ(shards[2], (std::vector<uint64_t>{1, 4, 7}));
+  // More shards than points: one point each; no shards for no points.
+  EXPECT_EQ(dse::shardPoints({4, 9}, {{"x"}, {"y"}}, 16).size(), 2u);
+  EXPECT_TRUE(dse::shardPoints({}, {}, 4).empty());
+  // Uneven: 10 points in 4 shards of 3, 3, 2, 2.
+  std::vector<uint64_t> ten(10);
+  std::vector<std::vector<std::string>> tenKeys(10, {"k"});
+  for (uint64_t i = 0; i < 10; ++i) {
+    ten[i] = 100 + i;
+  }
+  auto uneven = dse::shardPoints(ten, tenKeys, 4);
+  ASSERT_EQ(uneven.size(), 4u);
+  EXPECT_EQ(uneven[0].size(), 3u);
+  EXPECT_EQ(uneven[3].size(), 2u);
+  std::vector<uint64_t> all;
+  for (auto &s : uneven) {
+    all.insert(all.end(), s.begin(), s.end());
+  }
+  EXPECT_EQ(all, ten);
+}
+
 } // namespace
