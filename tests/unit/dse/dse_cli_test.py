@@ -15,11 +15,36 @@ Prints one line per check and exits non-zero if any failed.
 import argparse
 import csv
 import json
+import os
 import pathlib
 import sys
 import tempfile
 
 from cli_test_util import check, failures, run
+
+# Runs an array job's tasks in order, here and now: `--array=0-N`,
+# `--output=...%a.log` and `--chdir` as nuri sweep passes them; with
+# FAKE_SLURM_KILL=I, task I is "killed" before it starts. Writes the points
+# of the tasks it ran to `ran` in the batch directory.
+FAKE_SBATCH = """#!{python}
+import os, subprocess, sys
+args = sys.argv[1:]
+opt = {{a.split("=", 1)[0]: a.split("=", 1)[1] for a in args[:-1] if "=" in a}}
+first, last = map(int, opt["--array"].split("-"))
+kill = os.environ.get("FAKE_SLURM_KILL", "")
+ran = []
+for i in range(first, last + 1):
+    log = opt["--output"].replace("%a", str(i))
+    if str(i) == kill:
+        open(log, "w").write("slurmstepd: error: task killed by the test\\n")
+        continue
+    ran += open(os.path.join(opt["--chdir"], f"shard-{{i}}.points")).read().split()
+    with open(log, "w") as out:
+        subprocess.run(["sh", args[-1]], cwd=opt["--chdir"], stdout=out, stderr=out,
+                       env=dict(os.environ, SLURM_ARRAY_TASK_ID=str(i)))
+open(os.path.join(opt["--chdir"], "ran"), "w").write("\\n".join(ran))
+print("4242")
+"""
 
 
 def main():
@@ -82,6 +107,43 @@ def main():
                       f"point {row['point']} has latency, energy, area <= 400 and provenance", str(row))
         r = run([nuri, "sweep", spec, "-o", out, "--quiet"])
         check(r.returncode == 0 and "12 resumed, 0 evaluated" in r.stdout, "a rerun resumes every point", r.stdout + r.stderr)
+
+        # --backend slurm's bookkeeping with a stand-in sbatch that runs the
+        # array's tasks here, one of them "killed" (dse_slurm_test.py runs a
+        # real cluster): the other tasks' rows are kept, the error names the
+        # task and its log, and a rerun runs only the lost points.
+        fake = work / "fake-slurm"
+        fake.mkdir()
+        (fake / "sbatch").write_text(FAKE_SBATCH.format(python=sys.executable))
+        (fake / "squeue").write_text("#!/bin/sh\nexit 0\n")
+        for f in ["sbatch", "squeue"]:
+            (fake / f).chmod(0o755)
+        env = dict(os.environ, PATH=f"{fake}:{os.environ.get('PATH', '')}", FAKE_SLURM_KILL="1")
+        so = work / "slurm"
+        r = run([nuri, "sweep", spec, "-o", so, "--backend", "slurm", "--tasks", "3", "--quiet"], env=env)
+        lost = (so / "slurm/batch-0/shard-1.points").read_text().split() if r.returncode else []
+        kept = (so / "results.jsonl").read_text().splitlines() if (so / "results.jsonl").exists() else []
+        check(r.returncode == 1 and "did not come back from SLURM" in r.stderr and "task 1" in r.stderr
+              and "shard-1.log" in r.stderr and "killed by the test" in r.stderr,
+              "a lost SLURM task is an error naming the task and its log", r.stderr)
+        check(len(lost) > 0 and len(kept) == 12 - len(lost) and
+              not {json.loads(l)["point"] for l in kept} & {int(p) for p in lost},
+              "the other tasks' rows are recorded", f"{len(kept)} kept, lost {lost}")
+        env["FAKE_SLURM_KILL"] = ""
+        r = run([nuri, "sweep", spec, "-o", so, "--backend", "slurm", "--tasks", "3", "--quiet"], env=env)
+        ran = (so / "slurm/batch-1/ran").read_text().split() if (so / "slurm/batch-1/ran").exists() else []
+        check(r.returncode == 0 and f"{12 - len(lost)} resumed" in r.stdout and
+              sorted(ran) == sorted(lost),
+              "a rerun submits only the lost points", f"{r.stdout}{r.stderr} ran {ran}")
+        by_point = lambda d: {json.loads(l)["point"]: json.loads(l)
+                              for l in (d / "results.jsonl").read_text().splitlines()}
+        check(r.returncode == 0 and by_point(so) == by_point(out),
+              "the SLURM rows equal the local run's")
+        r = run([nuri, "sweep", spec, "-o", work / "bad", "--backend", "slurm", "--tasks", "0"])
+        check(r.returncode == 1 and "--tasks must be 1 to 1000" in r.stderr, "--tasks 0 is refused", r.stderr)
+        r = run([nuri, "sweep", spec, "-o", work / "bad", "--backend", "cloud"])
+        check(r.returncode == 1 and "--backend must be local or slurm" in r.stderr, "an unknown backend is refused",
+              r.stderr)
 
         bad = work / "bad.yaml"
         bad.write_text("name: x\nworkloads:\n  - zoo: bert-tiny\ntarget: atom\naxes:\n  cores: [2, 4\n")
