@@ -88,6 +88,36 @@ def main():
         check(r.returncode == 0 and "energy:" in r.stdout and "average" in r.stdout,
               "sim prints the energy by component", r.stdout[-400:])
 
+        # `nuri run --device sim` reports the energy of its NPU partitions
+        # with the same model as `nuri sim` on the same program.
+        onnx, pkg, nasm = work / "bt.onnx", work / "bt.nuri", work / "bt.nasm"
+        shapes = [a for n in ["input_ids", "attention_mask", "token_type_ids"]
+                  for a in ["--input-shape", f"{n}=1x32"]]
+        r = run([nuri, "zoo", "bert-tiny", "-o", onnx])
+        check(r.returncode == 0, "zoo bert-tiny", r.stderr)
+        r1 = run([nuri, "compile", onnx, "--target", "atom", *shapes, "-o", pkg])
+        r2 = run([nuri, "compile", onnx, "--target", "atom", *shapes, "--emit", "asm", "-o", nasm])
+        check(r1.returncode == 0 and r2.returncode == 0, "compile bert-tiny for atom", r1.stderr + r2.stderr)
+        r = run([nuri, "run", pkg, "--device", "sim", "--json"])
+        got = json.loads(r.stdout).get("sim", {}) if r.returncode == 0 else {}
+        r = run([nuri, "sim", nasm, "--target", "atom", "--json"])
+        want = json.loads(r.stdout) if r.returncode == 0 else {}
+        e, p = got.get("energy_j") or {}, got.get("average_power_w") or {}
+        check(set(e) == set(comps + ["total"]) and set(p) == set(e),
+              "run --device sim --json has energy_j and average_power_w by component", str(got))
+        if e and want.get("energy_j"):
+            close = lambda a, b: abs(a - b) <= 1e-5 * max(abs(a), abs(b), 1e-30)
+            check(got["cycles"] == want["cycles"] and
+                  all(close(e[c], want["energy_j"][c]) and close(p[c], want["average_power_w"][c])
+                      for c in comps + ["total"]),
+                  "its energy and power equal nuri sim's on the same program",
+                  f"run {e} sim {want['energy_j']}")
+            check(abs(sum(e[c] for c in comps) - e["total"]) <= 1e-9 * e["total"],
+                  "the run's components add up to its total", str(e))
+        r = run([nuri, "run", pkg, "--device", "sim"])
+        check(r.returncode == 0 and "energy: " in r.stdout and "  dram " in r.stdout,
+              "run --device sim prints the energy table", r.stdout[-600:])
+
         out = work / "grid"
         spec = src / "examples/sweeps/bert-tiny-grid.yaml"
         r = run([nuri, "sweep", spec, "-o", out])
