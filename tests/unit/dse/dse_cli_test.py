@@ -118,6 +118,46 @@ def main():
         check(r.returncode == 0 and "energy: " in r.stdout and "  dram " in r.stdout,
               "run --device sim prints the energy table", r.stdout[-600:])
 
+        # `nuri sim --compare BASE.json`: totals and per-kernel cycles
+        # against a saved report.
+        base, cur = work / "base.json", work / "cur.json"
+        r = run([nuri, "sim", nasm, "--target", "atom", "--timing-only", "--json"])
+        base.write_text(r.stdout)
+        r = run([nuri, "sim", nasm, "--target", "atom", "--timing-only", "--json",
+                 "--set", "dram.bytes_per_s=128GB"])
+        cur.write_text(r.stdout)
+        b, c = json.loads(base.read_text()), json.loads(cur.read_text())
+        r = run([nuri, "sim", nasm, "--target", "atom", "--timing-only", "--set", "dram.bytes_per_s=128GB",
+                 "--compare", base, "--json"])
+        cmp = json.loads(r.stdout) if r.returncode == 0 else {}
+        m = {x["name"]: x for x in cmp.get("metrics", [])}
+        check(m.get("cycles", {}).get("baseline") == b["cycles"] and m["cycles"]["current"] == c["cycles"]
+              and abs(m["cycles"]["change"] - (c["cycles"] / b["cycles"] - 1)) < 1e-12
+              and c["cycles"] != b["cycles"],
+              "sim --compare --json: cycles of both runs and their change", r.stdout[:800] + r.stderr)
+        check(abs(m.get("energy_j.dram", {}).get("current", 0) - c["energy_j"]["dram"]) <= 1e-5 * c["energy_j"]["dram"]
+              and m.get("busy.mat", {}).get("unit") == "share",
+              "it compares energy by component and engine busy shares", str(list(m))[:500])
+        ks = cmp.get("kernels", [])
+        check(len(ks) == len(b["barrier_releases"]) + 1 and
+              sum(k["baseline_cycles"] for k in ks) == b["cycles"] and
+              sum(k["current_cycles"] for k in ks) == c["cycles"],
+              "its kernels (barrier to barrier, then the tail) add up to each run's cycles", str(ks)[:500])
+        r = run([nuri, "sim", cur, "--compare", base])
+        check(r.returncode == 0 and "kernels in both" in r.stdout and "largest changes: kernel" in r.stdout and
+              f"{b['cycles']}" in r.stdout and f"{c['cycles']}" in r.stdout,
+              "sim SAVED.json --compare BASE.json prints the table", r.stdout[-800:] + r.stderr)
+        r = run([nuri, "sim", prog, "--target", "atom", "--timing-only", "--compare", base])
+        check(r.returncode == 0 and "not the same program's kernels" in r.stdout,
+              "another program's report is compared in totals only, said", r.stdout[-400:] + r.stderr)
+        (work / "junk.json").write_text("{\"cycles\": ")
+        r = run([nuri, "sim", cur, "--compare", work / "junk.json"])
+        check(r.returncode == 1 and "junk.json: not a `nuri sim --json` report" in r.stderr,
+              "a baseline that is not a report is an error naming it", r.stderr)
+        r = run([nuri, "sim", cur])
+        check(r.returncode == 1 and "only read with --compare" in r.stderr,
+              "a saved report without --compare is refused", r.stderr)
+
         out = work / "grid"
         spec = src / "examples/sweeps/bert-tiny-grid.yaml"
         r = run([nuri, "sweep", spec, "-o", out])
