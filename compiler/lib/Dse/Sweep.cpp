@@ -487,6 +487,9 @@ private:
   Compiled compileOne(size_t workload, const std::string &key);
   void simulate(Plan &plan);
   std::vector<uint64_t> runOnSlurm(std::vector<Plan> &plans);
+  std::vector<uint64_t> tracePointList(const SweepSummary &s) const;
+  unsigned writeTraces(const std::vector<uint64_t> &points);
+  bool imported_ = false;
   std::map<uint64_t, std::pair<Row, std::string>>
   readShards(const std::set<uint64_t> &wanted);
   void finishRow(Row &row) const;
@@ -1534,7 +1537,7 @@ SweepSummary Runner::run() {
                                 : unsigned(tbb::info::default_concurrency());
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, jobs);
   workers_ = jobs;
-  bool imported = false;
+  bool &imported = imported_;
   // Evaluates the points not done yet (in parallel) and records them.
   auto evaluate = [&](const std::vector<uint64_t> &indices) {
     std::vector<Plan> plans;
@@ -1689,7 +1692,106 @@ SweepSummary Runner::run() {
     front += "\n";
   }
   writeFileAtomic(dir_ / "pareto.csv", front);
+  if (!options_.tracePoints.empty()) {
+    s.traces = writeTraces(tracePointList(s));
+  }
   return s;
+}
+
+/// The points `--trace-points` names, among those of the search.
+std::vector<uint64_t> Runner::tracePointList(const SweepSummary &s) const {
+  const std::string &what = options_.tracePoints;
+  std::vector<uint64_t> out;
+  if (what == "pareto") {
+    for (const Row &r : s.pareto) {
+      out.push_back(r.index);
+    }
+    return out;
+  }
+  if (what == "best") {
+    const Row *best = nullptr;
+    for (const Row &r : s.rows) {
+      if (r.status == "ok" && !r.objectives.empty() &&
+          (!best || r.objectives[0] < best->objectives[0])) {
+        best = &r;
+      }
+    }
+    if (best) {
+      out.push_back(best->index);
+    }
+    return out;
+  }
+  std::map<uint64_t, const Row *> byIndex;
+  for (const Row &r : s.rows) {
+    byIndex[r.index] = &r;
+  }
+  std::istringstream in(what);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty() || item.size() > 19 ||
+        item.find_first_not_of("0123456789") != std::string::npos) {
+      throw Error(fmt::format("--trace-points: `{}` is not pareto, best or a "
+                              "list of point indices",
+                              what));
+    }
+    uint64_t i = std::stoull(item);
+    auto it = byIndex.find(i);
+    if (it == byIndex.end()) {
+      throw Error(fmt::format("--trace-points: point {} is not one of the "
+                              "sweep's points",
+                              i));
+    }
+    if (it->second->status != "ok") {
+      throw Error(fmt::format("--trace-points: point {} is {}, not ok: it has "
+                              "nothing to trace",
+                              i, it->second->status));
+    }
+    out.push_back(i);
+  }
+  return out;
+}
+
+/// Simulates each point again with the trace on (its programs come from
+/// the compile cache) and writes DIR/traces/point-I.WORKLOAD.K.json, one
+/// Perfetto trace per NPU program. Returns how many it wrote.
+unsigned Runner::writeTraces(const std::vector<uint64_t> &points) {
+  if (points.empty()) {
+    return 0;
+  }
+  if (!imported_) {
+    importWorkloads(); // a compile the cache misses needs the modules
+    imported_ = true;
+  }
+  std::vector<Plan> plans;
+  for (uint64_t i : points) {
+    plans.push_back(resolve(i));
+  }
+  compileAll(plans);
+  fs::create_directories(dir_ / "traces");
+  unsigned written = 0;
+  for (const Plan &p : plans) {
+    for (size_t w = 0; w < spec_.workloads.size(); ++w) {
+      const Compiled &c = compiled_.at(p.compileKeys[w]);
+      for (size_t k = 0; k < c.programs.size(); ++k) {
+        sim::SimOptions so;
+        so.functional = false;
+        so.detectRaces = false;
+        so.trace = true;
+        sim::Simulator sim(*p.target, so);
+        Result<sim::Report> rep = sim.run(c.programs[k]);
+        if (!rep) {
+          throw Error(fmt::format("--trace-points: point {}: {}", p.index,
+                                  rep.error()));
+        }
+        writeFileAtomic(dir_ / "traces" /
+                            fmt::format("point-{}.{}.{}.json", p.index,
+                                        spec_.workloads[w].name, k),
+                        sim.traceJson());
+        ++written;
+      }
+    }
+  }
+  return written;
 }
 
 } // namespace

@@ -52,6 +52,11 @@ cl::list<std::string>
                              "--sbatch-arg=--account=A "
                              "--sbatch-arg=--time=1:00:00)"),
                     cl::value_desc("OPT"), cl::sub(sweepCmd));
+cl::opt<std::string> sweepTracePoints(
+    "trace-points",
+    cl::desc("after the sweep, write the Perfetto trace of these points to "
+             "DIR/traces: pareto, best, or grid indices (3,17)"),
+    cl::value_desc("pareto|best|I,J,..."), cl::sub(sweepCmd));
 // What a SLURM task runs (the submitting `nuri sweep` writes both).
 cl::opt<std::string>
     sweepWorkerPoints("worker-points",
@@ -75,6 +80,17 @@ int runSweep() {
   options.jobs = sweepJobs;
   options.progress = !sweepQuiet;
   options.cacheDir = sweepCacheDir;
+  options.tracePoints = sweepTracePoints;
+  if (!sweepTracePoints.empty() && sweepTracePoints != "pareto" &&
+      sweepTracePoints != "best" &&
+      (sweepTracePoints.find_first_not_of("0123456789,") != std::string::npos ||
+       sweepTracePoints.front() == ',' || sweepTracePoints.back() == ',' ||
+       sweepTracePoints.find(",,") != std::string::npos)) {
+    // Said before the sweep runs, not after.
+    llvm::errs() << "nuri sweep: --trace-points: `" << sweepTracePoints
+                 << "` is not pareto, best or a list of point indices\n";
+    return 1;
+  }
   if (sweepBackend == "slurm") {
     options.backend = nuri::dse::Backend::Slurm;
     options.slurm.partition = sweepPartition;
@@ -137,6 +153,10 @@ int runSweep() {
       spec->name, s->points, statuses, s->resumed, s->evaluated, s->compiled,
       s->compileCacheHits, s->imports, s->pareto.size(), s->seconds,
       sweepOut.getValue());
+  if (s->traces) {
+    llvm::outs() << fmt::format("  {} Perfetto traces in {}/traces\n",
+                                s->traces, sweepOut.getValue());
+  }
   return 0;
 }
 nuri::cli::CommandRegistration sweepReg(sweepCmd, runSweep);

@@ -178,6 +178,26 @@ def main():
         r = run([nuri, "sweep", spec, "-o", out, "--quiet"])
         check(r.returncode == 0 and "12 resumed, 0 evaluated" in r.stdout, "a rerun resumes every point", r.stdout + r.stderr)
 
+        # --trace-points on the finished sweep: a trace per front point,
+        # nothing re-evaluated, each trace a Perfetto JSON of its point.
+        r = run([nuri, "sweep", spec, "-o", out, "--quiet", "--trace-points", "pareto"])
+        front = [l.split(",")[0] for l in (out / "pareto.csv").read_text().splitlines()]
+        traces = sorted(p.name for p in (out / "traces").glob("*.json")) if (out / "traces").exists() else []
+        check(r.returncode == 0 and "12 resumed, 0 evaluated" in r.stdout and
+              traces == sorted(f"point-{i}.bert.0.json" for i in front) and
+              f"{len(front)} Perfetto traces" in r.stdout,
+              "--trace-points pareto writes a trace per front point", f"{traces} {front} {r.stdout}{r.stderr}")
+        if traces:
+            t = json.loads((out / "traces" / traces[0]).read_text())
+            events = t.get("traceEvents", t) if isinstance(t, dict) else t
+            check(len(events) > 100, f"{traces[0]} has the run's events", str(len(events)))
+        r = run([nuri, "sweep", spec, "-o", out, "--quiet", "--trace-points", "1,x"])
+        check(r.returncode == 1 and "is not pareto, best or a list of point indices" in r.stderr,
+              "a bad --trace-points is refused before the sweep", r.stderr)
+        r = run([nuri, "sweep", spec, "-o", out, "--quiet", "--trace-points", "999"])
+        check(r.returncode == 1 and "point 999 is not one of the sweep's points" in r.stderr,
+              "--trace-points of a point outside the sweep is an error", r.stderr)
+
         # --backend slurm's bookkeeping with a stand-in sbatch that runs the
         # array's tasks here, one of them "killed" (dse_slurm_test.py runs a
         # real cluster): the other tasks' rows are kept, the error names the

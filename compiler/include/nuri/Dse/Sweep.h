@@ -122,6 +122,10 @@ struct SweepOptions {
   /// results to outDir and compiled programs to `cacheDir`.
   std::optional<std::vector<uint64_t>> workerPoints;
   std::string cacheDir; ///< empty: outDir/cache
+  /// After the sweep, the Perfetto traces of these points into
+  /// outDir/traces: `pareto`, `best` (the best ok point by the first
+  /// objective) or grid indices `3,17`. Empty: none.
+  std::string tracePoints;
 };
 
 /// Splits points into at most `shards` contiguous, equal-sized shards after
@@ -141,6 +145,7 @@ struct SweepSummary {
   /// a context made, so contexts are recycled to bound memory).
   uint64_t imports = 0;
   double seconds = 0;
+  unsigned traces = 0;     ///< Perfetto traces written (--trace-points)
   std::vector<Row> rows;   ///< every row of the search, by index
   std::vector<Row> pareto; ///< non-dominated ok rows over the objectives
 };
