@@ -1036,6 +1036,25 @@ void Runner::simulate(Plan &p) {
   struct LayerCycles {
     std::string workload, name;
     uint64_t cycles = 0, flops = 0, weightBytes = 0;
+    /// The simulator's counters over the layer's kernels (kernelStats).
+    sim::Report::KernelCounters counters;
+  };
+  // Adds `b - a` (cumulative counters) into `into`.
+  auto addSpan = [](sim::Report::KernelCounters &into,
+                    const sim::Report::KernelCounters &a,
+                    const sim::Report::KernelCounters &b) {
+    for (unsigned e = 0; e < isa::kNumEngines; ++e) {
+      into.busyCycles[e] += b.busyCycles[e] - a.busyCycles[e];
+    }
+    for (auto &[why, n] : b.stalls) {
+      auto it = a.stalls.find(why);
+      uint64_t d = n - (it == a.stalls.end() ? 0 : it->second);
+      if (d) {
+        into.stalls[why] += d;
+      }
+    }
+    into.dramBytes += b.dramBytes - a.dramBytes;
+    into.nocBytes += b.nocBytes - a.nocBytes;
   };
   std::vector<LayerCycles> layers;
   std::map<std::string, size_t> layerAt;
@@ -1072,6 +1091,7 @@ void Runner::simulate(Plan &p) {
       // The compiler's programs pass npu-verify-sync; the race detector
       // only costs time here.
       so.detectRaces = false;
+      so.kernelStats = true; // per-layer engine, sync and traffic shares
       sim::Simulator sim(*p.target, so);
       Result<sim::Report> rep = sim.run(prog);
       if (!rep) {
@@ -1085,16 +1105,31 @@ void Runner::simulate(Plan &p) {
       const std::vector<int> &kl = c.kernelLayers[pi];
       const std::vector<uint64_t> &rel = rep->barrierReleases;
       uint64_t billed = 0;
-      if (rel.size() == kl.size()) {
+      sim::Report::KernelCounters before;
+      if (rel.size() == kl.size() && rep->kernelStats.size() == rel.size()) {
         for (size_t k = 0; k < rel.size(); ++k) {
-          layerSlot(c.layers[kl[k]].name).cycles += rel[k] - billed;
+          LayerCycles &lc = layerSlot(c.layers[kl[k]].name);
+          lc.cycles += rel[k] - billed;
           billed = rel[k];
+          addSpan(lc.counters, before, rep->kernelStats[k]);
+          before = rep->kernelStats[k];
         }
       }
       // After the last kernel's barrier (or all of it, if the program's
       // kernels do not match the compile's): billed to no layer.
+      sim::Report::KernelCounters total;
+      for (const sim::CoreStats &cs : rep->cores) {
+        for (unsigned e = 0; e < isa::kNumEngines; ++e) {
+          total.busyCycles[e] += cs.engines[e].busyCycles;
+        }
+      }
+      total.stalls = rep->stalls;
+      total.dramBytes = rep->dramBytes();
+      total.nocBytes = rep->nocBytes;
       if (uint64_t(rep->cycles.count()) > billed) {
-        layerSlot("(unattributed)").cycles += rep->cycles.count() - billed;
+        LayerCycles &lc = layerSlot("(unattributed)");
+        lc.cycles += rep->cycles.count() - billed;
+        addSpan(lc.counters, before, total);
       }
       for (const sim::CoreStats &cs : rep->cores) {
         for (unsigned e = 0; e < isa::kNumEngines; ++e) {
@@ -1176,6 +1211,23 @@ void Runner::simulate(Plan &p) {
             j.attribute("cycles", double(l.cycles));
             j.attribute("flops", double(l.flops));
             j.attribute("weight_bytes", double(l.weightBytes));
+            // The layer's own share of what the chip did (docs/dse.md).
+            j.attributeObject("engine_busy_cycles", [&] {
+              const char *names[] = {
+#define NURI_ENGINE(Name, Mnem, Doc) Mnem,
+#include "nuri/isa/Isa.def"
+              };
+              for (unsigned e = 0; e < isa::kNumEngines; ++e) {
+                j.attribute(names[e], double(l.counters.busyCycles[e]));
+              }
+            });
+            j.attributeObject("stall_cycles", [&] {
+              for (auto &[why, n] : l.counters.stalls) {
+                j.attribute(why, double(n));
+              }
+            });
+            j.attribute("dram_bytes", double(l.counters.dramBytes));
+            j.attribute("noc_bytes", double(l.counters.nocBytes));
           });
         }
       });
