@@ -8,6 +8,7 @@ packages=(
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   libtbb-dev libfmt-dev libgtest-dev libyaml-cpp-dev
   libpagmo-dev libsentencepiece-dev
+  slurm-wlm munge
   chromium
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   python3-numpy python3-onnx

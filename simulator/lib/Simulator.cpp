@@ -123,6 +123,11 @@ struct Simulator::Impl {
     for (auto &q : queues) {
       q->reset();
     }
+    kernelStats.clear();
+    ctx.sync.onRelease = nullptr;
+    if (opts.kernelStats) {
+      ctx.sync.onRelease = [this] { kernelStats.push_back(snapshot()); };
+    }
     for (const Stream &s : program.streams) {
       if (s.engine == Engine::Fetch) {
         ctx.trace.noteFetchQueue();
@@ -153,6 +158,28 @@ struct Simulator::Impl {
     return gather();
   }
 
+  /// SimOptions::kernelStats: the chip's counters so far (read only; the
+  /// run's timing does not change).
+  std::vector<Report::KernelCounters> kernelStats;
+  Report::KernelCounters snapshot() const {
+    Report::KernelCounters k;
+    k.cycle = ctx.now().count();
+    for (const auto &q : queues) {
+      CoreStats cs;
+      q->gather(cs);
+      const EngineStats &es = cs.engines[unsigned(q->kind())];
+      k.busyCycles[unsigned(q->kind())] += es.busyCycles;
+      for (auto &[r, c] : es.stalls) {
+        k.stalls[r] += c;
+      }
+    }
+    for (const DmaEngine *d : dmaQueues) {
+      k.dramBytes += d->dramBytesRead() + d->dramBytesWritten();
+      k.nocBytes += d->nocBytes();
+    }
+    return k;
+  }
+
   /// Each component's statistics, gathered into one report.
   Report gather() const {
     Report report;
@@ -174,6 +201,7 @@ struct Simulator::Impl {
     }
     report.sharedSramPeakBytes = mem.sharedPeak;
     report.barrierReleases = ctx.sync.releases();
+    report.kernelStats = kernelStats;
     report.cycles = end;
     report.seconds = clock.toSeconds(report.cycles);
     report.instructions = ctx.dynInstructions;

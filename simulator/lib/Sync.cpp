@@ -43,6 +43,9 @@ bool SyncUnit::arrive(EngineQueue &q, unsigned b, Cycles now) {
     for (EngineQueue *w : waiting) {
       w->unblock(Reason::Barrier);
     }
+    if (onRelease) {
+      onRelease();
+    }
     return true;
   }
   bs.waiting.push_back(&q);

@@ -14,6 +14,7 @@
 #include "nuri/sim/Time.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace nuri::sim::detail {
@@ -56,6 +57,10 @@ public:
 
   /// The cycle of every barrier release, in order (Report::barrierReleases).
   const std::vector<uint64_t> &releases() const { return releases_; }
+
+  /// Called after each release, once the waiters are unblocked (their
+  /// barrier stall is counted by then); empty: nothing is called.
+  std::function<void()> onRelease;
 
 private:
   TraceWriter &trace_;

@@ -86,6 +86,10 @@ struct Objective {
 struct Layer {
   std::string workload, name;
   double cycles = 0, flops = 0, weightBytes = 0;
+  /// The simulator's counters over the layer's kernels; absent in a
+  /// layers.jsonl from before they were recorded.
+  bool hasCounters = false;
+  double vecBusy = 0, syncStall = 0, dramBytes = 0, nocBytes = 0;
 };
 
 struct Detail {
@@ -293,6 +297,21 @@ Sweep load(const fs::path &dir) {
           layer.cycles = lo->getNumber("cycles").value_or(0);
           layer.flops = lo->getNumber("flops").value_or(0);
           layer.weightBytes = lo->getNumber("weight_bytes").value_or(0);
+          const json::Object *busy = lo->getObject("engine_busy_cycles");
+          const json::Object *stalls = lo->getObject("stall_cycles");
+          if (busy && stalls) {
+            layer.hasCounters = true;
+            layer.vecBusy = busy->getNumber("vec").value_or(0);
+            // Waiting on synchronization: barriers and semaphore waits.
+            for (const auto &[why, n] : *stalls) {
+              if (why == "barrier" ||
+                  llvm::StringRef(why).starts_with("wait_")) {
+                layer.syncStall += n.getAsNumber().value_or(0);
+              }
+            }
+            layer.dramBytes = lo->getNumber("dram_bytes").value_or(0);
+            layer.nocBytes = lo->getNumber("noc_bytes").value_or(0);
+          }
           d.layers.push_back(std::move(layer));
         }
       }
@@ -729,7 +748,8 @@ std::string bottlenecks(const Detail &d, bool withWorkload) {
       "<table><tr><th>#</th><th>layer</th><th>cycles</th><th>share of "
       "run</th><th>GFLOP</th><th>weights MB</th><th>TFLOP/s</th><th>compute "
       "(% of peak)</th><th>DRAM, weights (% of bandwidth)</th><th>bound"
-      "</th></tr>\n";
+      "</th><th>DRAM, all (% of bandwidth)</th><th>vector (% busy)</th>"
+      "<th>waiting on sync (% of queue time)</th><th>NoC MB</th></tr>\n";
   double total = 0;
   for (const Layer &l : d.layers) {
     total += l.cycles;
@@ -753,6 +773,20 @@ std::string bottlenecks(const Detail &d, bool withWorkload) {
         l.weightBytes / 1e6,
         l.cycles > 0 ? l.flops / (l.cycles / d.clockHz) / 1e12 : 0.0, pct(cf),
         pct(mf), bound);
+    // The layer's own share of the chip's queues and traffic (the
+    // simulator's counters between its kernels' barriers).
+    double queues = d.cores * double(std::max<size_t>(d.busy.size(), 1));
+    bool shares = l.hasCounters && l.cycles > 0 && d.cores > 0;
+    t.resize(t.size() - std::string("</tr>\n").size());
+    t += fmt::format("<td class=\"n\">{}</td><td class=\"n\">{}</td><td "
+                     "class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+                     shares && d.dramBw > 0
+                         ? pct(l.dramBytes / (d.dramBw * l.cycles / d.clockHz))
+                         : "-",
+                     shares ? pct(l.vecBusy / (d.cores * l.cycles)) : "-",
+                     shares ? pct(l.syncStall / (queues * l.cycles)) : "-",
+                     l.hasCounters ? fmt::format("{:.4g}", l.nocBytes / 1e6)
+                                   : "-");
   }
   t += "</table>\n";
   // Chip-wide: what the simulator counts per queue for the whole run.
@@ -1024,9 +1058,12 @@ std::string render(const Sweep &s) {
            "peak, as a share of its cycles. DRAM: its weight bytes at the "
            "configured bandwidth, as a share of its cycles. A layer near "
            "100% on one is bound by it; low on both, it waits on vector "
-           "work, activations, synchronization or latency. The simulator "
-           "counts queue occupancy, NoC traffic and sync stalls for the "
-           "whole run (the table after), not per layer.</p>\n";
+           "work, activations, synchronization or latency; the last four "
+           "columns tell which: all its DRAM traffic (weights and "
+           "activations) against the bandwidth, the vector queues' busy "
+           "share, the share of queue time spent waiting on barriers and "
+           "semaphores, and its SRAM-to-SRAM traffic. The table after has "
+           "the same for the whole run.</p>\n";
       h += bottlenecks(d->second, multi);
       h += "<h3>Where the cycles went</h3>\n";
       h += breakdown(d->second, multi);

@@ -30,7 +30,9 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/xxhash.h"
 
 #include <fmt/format.h>
@@ -52,6 +54,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <unistd.h>
 
 namespace nuri::dse {
@@ -72,11 +75,23 @@ std::string readFile(const fs::path &p) {
   return ss.str();
 }
 
+/// This process's name for temporaries: SLURM tasks on several hosts share
+/// the cache directory, and their pids can collide.
+const std::string &tmpTag() {
+  static const std::string tag = [] {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return fmt::format("{}.{}", hashHex(host).substr(0, 8), ::getpid());
+  }();
+  return tag;
+}
+
 /// Writes through a temporary and a rename: readers (and a resumed sweep)
 /// see the whole file or none of it.
 void writeFileAtomic(const fs::path &p, const std::string &data) {
+  static std::atomic<uint64_t> serial{0};
   fs::path tmp = p;
-  tmp += fmt::format(".tmp{}", ::getpid());
+  tmp += fmt::format(".tmp{}.{}", tmpTag(), serial++);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << data;
@@ -144,8 +159,14 @@ public:
   /// killed mid-line) is dropped with a warning; anything else that does
   /// not parse is an error naming the line.
   std::map<uint64_t, Row> resume(std::string &warning) {
+    return read(dir_ / "results.jsonl", &warning);
+  }
+
+  /// Reads the rows of `p` (no file: none). With `warning`, a torn last
+  /// line is cut off the file and reported; without, it is skipped and the
+  /// file is left alone (a SLURM task may still be writing it).
+  std::map<uint64_t, Row> read(const fs::path &p, std::string *warning) {
     std::map<uint64_t, Row> rows;
-    fs::path p = dir_ / "results.jsonl";
     if (!fs::exists(p)) {
       return rows;
     }
@@ -153,11 +174,13 @@ public:
     size_t keep = text.size();
     if (!text.empty() && text.back() != '\n') {
       keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-      warning = fmt::format("{}: dropping an incomplete last line (an "
-                            "interrupted write); its point runs again",
-                            p.string());
       text.resize(keep);
-      fs::resize_file(p, keep);
+      if (warning) {
+        *warning = fmt::format("{}: dropping an incomplete last line (an "
+                               "interrupted write); its point runs again",
+                               p.string());
+        fs::resize_file(p, keep);
+      }
     }
     std::istringstream in(text);
     std::string line;
@@ -447,6 +470,8 @@ class Runner {
 public:
   Runner(const Spec &spec, const SweepOptions &options)
       : spec_(spec), options_(options), dir_(options.outDir),
+        cache_(options.cacheDir.empty() ? dir_ / "cache"
+                                        : fs::path(options.cacheDir)),
         progress_(options.progress) {}
 
   SweepSummary run();
@@ -461,12 +486,18 @@ private:
   void compileAll(std::vector<Plan> &plans);
   Compiled compileOne(size_t workload, const std::string &key);
   void simulate(Plan &plan);
+  std::vector<uint64_t> runOnSlurm(std::vector<Plan> &plans);
+  std::vector<uint64_t> tracePointList(const SweepSummary &s) const;
+  unsigned writeTraces(const std::vector<uint64_t> &points);
+  bool imported_ = false;
+  std::map<uint64_t, std::pair<Row, std::string>>
+  readShards(const std::set<uint64_t> &wanted);
   void finishRow(Row &row) const;
   std::optional<double> configValue(const std::string &key) const;
 
   const Spec &spec_;
   const SweepOptions &options_;
-  fs::path dir_;
+  fs::path dir_, cache_;
   Progress progress_;
   std::unique_ptr<CompileContext> newContext();
   std::vector<std::string> workloadPaths_;
@@ -484,6 +515,7 @@ private:
   std::unique_ptr<ResultsFiles> results_;
   std::set<std::string> metricNames_;
   std::atomic<uint64_t> compiledCount_{0}, cacheHits_{0};
+  std::string slurmFailure_; ///< why the last SLURM batch left points out
 };
 
 /// DIR/sweep.json: what `nuri report` needs to know of the spec (which
@@ -542,18 +574,18 @@ void Runner::writeManifest() {
 
 void Runner::prepareDirs() {
   std::error_code ec;
-  for (const char *sub :
-       {"", "cache/configs", "cache/programs", "cache/workloads"}) {
-    fs::create_directories(dir_ / sub, ec);
+  for (fs::path sub :
+       {dir_, cache_ / "configs", cache_ / "programs", cache_ / "workloads"}) {
+    fs::create_directories(sub, ec);
     if (ec) {
-      throw Error(fmt::format("{}: cannot create: {}", (dir_ / sub).string(),
-                              ec.message()));
+      throw Error(
+          fmt::format("{}: cannot create: {}", sub.string(), ec.message()));
     }
   }
   // Compiles name their config through the config search path (the
   // driver's CompileOptions::target is a config name); the sweep's own
   // configs come first. Set once, before any thread starts.
-  std::string path = fs::absolute(dir_ / "cache/configs").string();
+  std::string path = fs::absolute(cache_ / "configs").string();
   if (const char *old = std::getenv("NURI_CONFIG_PATH")) {
     path += std::string(":") + old;
   }
@@ -601,7 +633,13 @@ void Runner::importWorkloads() {
   for (const Workload &w : spec_.workloads) {
     std::string path = w.onnx;
     if (!w.zoo.empty()) {
-      path = (dir_ / "cache/workloads" / (w.name + ".onnx")).string();
+      path = (cache_ / "workloads" / (w.name + ".onnx")).string();
+      if (options_.workerPoints && fs::exists(path)) {
+        // A SLURM task reads what the submitting process wrote before it
+        // submitted; rewriting it here would race the other tasks' reads.
+        workloadPaths_.push_back(path);
+        continue;
+      }
       zoo::BuildOptions b;
       b.layers = w.layers;
       std::string error;
@@ -816,7 +854,7 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
   // The cache keeps the NPU programs only (a few MB), not the package: its
   // weight blob is the same for every point and would cost hundreds of MB
   // of disk per point on bert-base.
-  fs::path base = dir_ / "cache/programs" / (wl.name + "-" + key);
+  fs::path base = cache_ / "programs" / (wl.name + "-" + key);
   auto file = [&](const std::string &suffix) {
     fs::path p = base;
     p += suffix;
@@ -964,7 +1002,7 @@ void Runner::compileAll(std::vector<Plan> &plans) {
   for (const std::string &k : needed) {
     if (!compiled_.count(k)) {
       keys.push_back(k);
-      writeFileAtomic(dir_ / "cache/configs" / ("c" + k + ".yaml"),
+      writeFileAtomic(cache_ / "configs" / ("c" + k + ".yaml"),
                       compileYaml_.at(k));
     }
   }
@@ -998,6 +1036,25 @@ void Runner::simulate(Plan &p) {
   struct LayerCycles {
     std::string workload, name;
     uint64_t cycles = 0, flops = 0, weightBytes = 0;
+    /// The simulator's counters over the layer's kernels (kernelStats).
+    sim::Report::KernelCounters counters;
+  };
+  // Adds `b - a` (cumulative counters) into `into`.
+  auto addSpan = [](sim::Report::KernelCounters &into,
+                    const sim::Report::KernelCounters &a,
+                    const sim::Report::KernelCounters &b) {
+    for (unsigned e = 0; e < isa::kNumEngines; ++e) {
+      into.busyCycles[e] += b.busyCycles[e] - a.busyCycles[e];
+    }
+    for (auto &[why, n] : b.stalls) {
+      auto it = a.stalls.find(why);
+      uint64_t d = n - (it == a.stalls.end() ? 0 : it->second);
+      if (d) {
+        into.stalls[why] += d;
+      }
+    }
+    into.dramBytes += b.dramBytes - a.dramBytes;
+    into.nocBytes += b.nocBytes - a.nocBytes;
   };
   std::vector<LayerCycles> layers;
   std::map<std::string, size_t> layerAt;
@@ -1034,6 +1091,7 @@ void Runner::simulate(Plan &p) {
       // The compiler's programs pass npu-verify-sync; the race detector
       // only costs time here.
       so.detectRaces = false;
+      so.kernelStats = true; // per-layer engine, sync and traffic shares
       sim::Simulator sim(*p.target, so);
       Result<sim::Report> rep = sim.run(prog);
       if (!rep) {
@@ -1047,16 +1105,31 @@ void Runner::simulate(Plan &p) {
       const std::vector<int> &kl = c.kernelLayers[pi];
       const std::vector<uint64_t> &rel = rep->barrierReleases;
       uint64_t billed = 0;
-      if (rel.size() == kl.size()) {
+      sim::Report::KernelCounters before;
+      if (rel.size() == kl.size() && rep->kernelStats.size() == rel.size()) {
         for (size_t k = 0; k < rel.size(); ++k) {
-          layerSlot(c.layers[kl[k]].name).cycles += rel[k] - billed;
+          LayerCycles &lc = layerSlot(c.layers[kl[k]].name);
+          lc.cycles += rel[k] - billed;
           billed = rel[k];
+          addSpan(lc.counters, before, rep->kernelStats[k]);
+          before = rep->kernelStats[k];
         }
       }
       // After the last kernel's barrier (or all of it, if the program's
       // kernels do not match the compile's): billed to no layer.
+      sim::Report::KernelCounters total;
+      for (const sim::CoreStats &cs : rep->cores) {
+        for (unsigned e = 0; e < isa::kNumEngines; ++e) {
+          total.busyCycles[e] += cs.engines[e].busyCycles;
+        }
+      }
+      total.stalls = rep->stalls;
+      total.dramBytes = rep->dramBytes();
+      total.nocBytes = rep->nocBytes;
       if (uint64_t(rep->cycles.count()) > billed) {
-        layerSlot("(unattributed)").cycles += rep->cycles.count() - billed;
+        LayerCycles &lc = layerSlot("(unattributed)");
+        lc.cycles += rep->cycles.count() - billed;
+        addSpan(lc.counters, before, total);
       }
       for (const sim::CoreStats &cs : rep->cores) {
         for (unsigned e = 0; e < isa::kNumEngines; ++e) {
@@ -1138,6 +1211,23 @@ void Runner::simulate(Plan &p) {
             j.attribute("cycles", double(l.cycles));
             j.attribute("flops", double(l.flops));
             j.attribute("weight_bytes", double(l.weightBytes));
+            // The layer's own share of what the chip did (docs/dse.md).
+            j.attributeObject("engine_busy_cycles", [&] {
+              const char *names[] = {
+#define NURI_ENGINE(Name, Mnem, Doc) Mnem,
+#include "nuri/isa/Isa.def"
+              };
+              for (unsigned e = 0; e < isa::kNumEngines; ++e) {
+                j.attribute(names[e], double(l.counters.busyCycles[e]));
+              }
+            });
+            j.attributeObject("stall_cycles", [&] {
+              for (auto &[why, n] : l.counters.stalls) {
+                j.attribute(why, double(n));
+              }
+            });
+            j.attribute("dram_bytes", double(l.counters.dramBytes));
+            j.attribute("noc_bytes", double(l.counters.nocBytes));
           });
         }
       });
@@ -1178,6 +1268,265 @@ void Runner::simulate(Plan &p) {
     }
   }
   r.status = "ok";
+}
+
+//===----------------------------------------------------------------------===//
+// The SLURM backend (docs/dse.md, "Running on SLURM")
+//===----------------------------------------------------------------------===//
+
+/// Quotes for /bin/sh.
+std::string shellQuote(const std::string &s) {
+  std::string q = "'";
+  for (char c : s) {
+    q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return q + "'";
+}
+
+struct Command {
+  int exitCode = -1;
+  std::string out, err;
+};
+
+/// Runs a SLURM client (sbatch, squeue) with its output in files of `dir`.
+Command runTool(const std::string &tool, const std::vector<std::string> &args,
+                const fs::path &dir) {
+  Command c;
+  llvm::ErrorOr<std::string> path = llvm::sys::findProgramByName(tool);
+  if (!path) {
+    throw Error(fmt::format("--backend slurm: `{}` is not on PATH (Debian: "
+                            "apt-get install slurm-client)",
+                            tool));
+  }
+  std::vector<llvm::StringRef> argv = {*path};
+  for (const std::string &a : args) {
+    argv.push_back(a);
+  }
+  std::string outPath = (dir / (tool + ".out")).string();
+  std::string errPath = (dir / (tool + ".err")).string();
+  std::optional<llvm::StringRef> redirects[] = {
+      llvm::StringRef(""), llvm::StringRef(outPath), llvm::StringRef(errPath)};
+  std::string msg;
+  c.exitCode = llvm::sys::ExecuteAndWait(*path, argv, std::nullopt, redirects,
+                                         /*SecondsToWait=*/120, 0, &msg);
+  c.out = readFile(outPath);
+  c.err = msg.empty() ? readFile(errPath) : msg;
+  while (!c.err.empty() && c.err.back() == '\n') {
+    c.err.pop_back();
+  }
+  return c;
+}
+
+/// Rows (and their layers.jsonl lines) that SLURM tasks wrote under
+/// DIR/slurm/batch-*/shard-*/, for the points in `wanted`: those of this
+/// run's batches and of an earlier, interrupted run's.
+std::map<uint64_t, std::pair<Row, std::string>>
+Runner::readShards(const std::set<uint64_t> &wanted) {
+  std::map<uint64_t, std::pair<Row, std::string>> got;
+  fs::path root = dir_ / "slurm";
+  if (!fs::is_directory(root)) {
+    return got;
+  }
+  std::vector<fs::path> shards;
+  for (const fs::directory_entry &b : fs::directory_iterator(root)) {
+    if (!b.is_directory()) {
+      continue;
+    }
+    for (const fs::directory_entry &sh : fs::directory_iterator(b.path())) {
+      if (sh.is_directory()) {
+        shards.push_back(sh.path());
+      }
+    }
+  }
+  std::sort(shards.begin(), shards.end());
+  for (const fs::path &sh : shards) {
+    for (auto &[i, row] : results_->read(sh / "results.jsonl", nullptr)) {
+      if (wanted.count(i)) {
+        got[i] = {std::move(row), ""};
+      }
+    }
+    // The detail lines, the last one per point (a task killed between its
+    // two writes and rerun leaves two).
+    std::istringstream in(readFile(sh / "layers.jsonl"));
+    std::string line;
+    while (std::getline(in, line)) {
+      llvm::Expected<llvm::json::Value> v = llvm::json::parse(line);
+      if (!v) {
+        llvm::consumeError(v.takeError());
+        continue; // a torn last line of a running task
+      }
+      const llvm::json::Object *o = v->getAsObject();
+      std::optional<double> point = o ? o->getNumber("point") : std::nullopt;
+      auto it = point ? got.find(uint64_t(*point)) : got.end();
+      if (it != got.end()) {
+        it->second.second = line;
+      }
+    }
+  }
+  return got;
+}
+
+/// Evaluates the plans not decided by their config (status empty) as a
+/// SLURM job array and fills in their rows. Returns the points that did not
+/// come back (a task failed); their rows stay empty.
+std::vector<uint64_t> Runner::runOnSlurm(std::vector<Plan> &plans) {
+  std::vector<Plan *> remote;
+  std::set<uint64_t> wanted;
+  for (Plan &p : plans) {
+    if (p.row.status.empty()) {
+      remote.push_back(&p);
+      wanted.insert(p.index);
+    }
+  }
+  if (remote.empty()) {
+    return {};
+  }
+  // Rows an interrupted earlier run's tasks finished.
+  std::map<uint64_t, std::pair<Row, std::string>> got = readShards(wanted);
+  std::vector<uint64_t> pending;
+  std::vector<std::vector<std::string>> keys;
+  for (Plan *p : remote) {
+    if (!got.count(p->index)) {
+      pending.push_back(p->index);
+      keys.push_back(p->compileKeys);
+    }
+  }
+  std::string failure;
+  if (!pending.empty()) {
+    const SlurmOptions &so = options_.slurm;
+    fs::path root = fs::absolute(dir_ / "slurm");
+    fs::create_directories(root);
+    fs::path batch;
+    for (unsigned k = 0;; ++k) {
+      batch = root / fmt::format("batch-{}", k);
+      if (fs::create_directory(batch)) {
+        break;
+      }
+    }
+    std::vector<std::vector<uint64_t>> shards =
+        shardPoints(pending, keys, std::max(1u, so.tasks));
+    for (size_t i = 0; i < shards.size(); ++i) {
+      std::string list;
+      for (uint64_t p : shards[i]) {
+        list += fmt::format("{}\n", p);
+      }
+      writeFileAtomic(batch / fmt::format("shard-{}.points", i), list);
+    }
+    std::string shard = (batch / "shard-").string();
+    std::string script = fmt::format(
+        "#!/bin/sh\n"
+        "# One task of a `nuri sweep --backend slurm` batch (docs/dse.md).\n"
+        "i=${{SLURM_ARRAY_TASK_ID:?not a SLURM array task}}\n"
+        "exec {} sweep {} -o {}\"$i\" --worker-points {}\"$i\".points "
+        "--cache-dir {} --quiet{}\n",
+        shellQuote(so.nuri), shellQuote(fs::absolute(spec_.path).string()),
+        shellQuote(shard), shellQuote(shard),
+        shellQuote(fs::absolute(cache_).string()),
+        so.cpusPerTask ? fmt::format(" -j {}", so.cpusPerTask) : "");
+    writeFileAtomic(batch / "task.sh", script);
+    fs::permissions(batch / "task.sh", fs::perms::owner_exec,
+                    fs::perm_options::add);
+    std::vector<std::string> args = {
+        "--parsable",
+        "--job-name=nuri-sweep-" + spec_.name,
+        fmt::format("--array=0-{}", shards.size() - 1),
+        "--output=" + shard + "%a.log",
+        "--chdir=" + batch.string(),
+    };
+    if (!so.partition.empty()) {
+      args.push_back("--partition=" + so.partition);
+    }
+    if (so.cpusPerTask) {
+      args.push_back(fmt::format("--cpus-per-task={}", so.cpusPerTask));
+    }
+    args.insert(args.end(), so.sbatchArgs.begin(), so.sbatchArgs.end());
+    args.push_back((batch / "task.sh").string());
+    Command sub = runTool("sbatch", args, batch);
+    std::string jobId = sub.out.substr(0, sub.out.find_first_of(";\n"));
+    if (sub.exitCode != 0 || jobId.empty() ||
+        jobId.find_first_not_of("0123456789") != std::string::npos) {
+      throw Error(fmt::format("sbatch failed (exit {}): {}", sub.exitCode,
+                              sub.err.empty() ? sub.out : sub.err));
+    }
+    writeFileAtomic(batch / "job", jobId + "\n");
+    if (options_.progress) {
+      fmt::print(stderr,
+                 "[sweep] SLURM job {}: {} points in {} tasks, logs in "
+                 "{}/shard-*.log\n",
+                 jobId, pending.size(), shards.size(), batch.string());
+    }
+    // Wait until the job has left the queue. The rows are counted as they
+    // come in, for the progress line.
+    progress_.start("on SLURM job " + jobId, pending.size());
+    std::set<uint64_t> left(pending.begin(), pending.end());
+    size_t seen = 0;
+    double wait = so.pollSeconds;
+    unsigned failures = 0;
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+      wait = std::min(wait * 1.5, 10.0);
+      size_t now = readShards(left).size();
+      for (; seen < now; ++seen) {
+        progress_.step();
+      }
+      if (now == left.size()) {
+        break; // every row is in; the tasks are exiting
+      }
+      Command q = runTool(
+          "squeue", {"--noheader", "--jobs=" + jobId, "--format=%i %T"}, batch);
+      if (q.exitCode == 0 &&
+          q.out.find_first_not_of(" \n") == std::string::npos) {
+        break;
+      }
+      if (q.exitCode != 0) {
+        // squeue forgets a job MinJobAge (300 s) after it ends.
+        if (q.err.find("Invalid job id") != std::string::npos) {
+          break;
+        }
+        if (++failures == 30) {
+          throw Error(fmt::format(
+              "squeue failed 30 times in a row, last: {}; job {} may still "
+              "run: rerun the same command once it ends to collect its rows",
+              q.err, jobId));
+        }
+        continue;
+      }
+      failures = 0;
+    }
+    got = readShards(wanted);
+    // The first task that did not finish its points, for the message.
+    for (size_t i = 0; i < shards.size() && failure.empty(); ++i) {
+      for (uint64_t p : shards[i]) {
+        if (!got.count(p)) {
+          std::string log = readFile(batch / fmt::format("shard-{}.log", i));
+          while (!log.empty() && log.back() == '\n') {
+            log.pop_back();
+          }
+          failure =
+              fmt::format("task {} ({}): {}", i,
+                          (batch / fmt::format("shard-{}.log", i)).string(),
+                          log.empty() ? std::string("no output")
+                                      : log.substr(log.rfind('\n') + 1));
+          break;
+        }
+      }
+    }
+    failure = failure.empty() ? "" : "SLURM job " + jobId + ": " + failure;
+  }
+  std::vector<uint64_t> missing;
+  for (Plan *p : remote) {
+    auto it = got.find(p->index);
+    if (it == got.end()) {
+      missing.push_back(p->index);
+      continue;
+    }
+    p->row = std::move(it->second.first);
+    p->detail = std::move(it->second.second);
+  }
+  if (!missing.empty()) {
+    slurmFailure_ = failure;
+  }
+  return missing;
 }
 
 void Runner::finishRow(Row &r) const {
@@ -1240,7 +1589,7 @@ SweepSummary Runner::run() {
                                 : unsigned(tbb::info::default_concurrency());
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, jobs);
   workers_ = jobs;
-  bool imported = false;
+  bool &imported = imported_;
   // Evaluates the points not done yet (in parallel) and records them.
   auto evaluate = [&](const std::vector<uint64_t> &indices) {
     std::vector<Plan> plans;
@@ -1253,6 +1602,33 @@ SweepSummary Runner::run() {
         }
         plans.push_back(resolve(i));
       }
+    }
+    if (options_.backend == Backend::Slurm) {
+      // The tasks compiled and simulated; their rows are recorded here as
+      // a local run records its own, and those that did not come back
+      // stop the sweep after the others are kept (a rerun resumes).
+      std::vector<uint64_t> missing = runOnSlurm(plans);
+      std::set<uint64_t> lost(missing.begin(), missing.end());
+      for (Plan &p : plans) {
+        if (lost.count(p.index)) {
+          continue;
+        }
+        finishRow(p.row);
+        results_->append(p.row, p.detail);
+        if (options_.onRow) {
+          options_.onRow(p.row);
+        }
+        done[p.index] = std::move(p.row);
+      }
+      s.evaluated += plans.size() - lost.size();
+      if (!lost.empty()) {
+        throw Error(fmt::format(
+            "{} of {} points did not come back from SLURM ({}); the {} "
+            "others are recorded: rerun the same command to run the rest",
+            lost.size(), plans.size(), slurmFailure_,
+            plans.size() - lost.size()));
+      }
+      return;
     }
     compileAll(plans);
     progress_.start("simulating", plans.size());
@@ -1274,7 +1650,19 @@ SweepSummary Runner::run() {
   };
 
   std::vector<uint64_t> points;
-  if (spec_.search.kind == SearchKind::Nsga2) {
+  if (options_.workerPoints) {
+    // A SLURM task: the points its batch gave it, whatever the search.
+    uint64_t n = spec_.gridSize();
+    for (uint64_t i : *options_.workerPoints) {
+      if (i >= n) {
+        throw Error(fmt::format("--worker-points: point {} is outside the "
+                                "grid of {} points",
+                                i, n));
+      }
+    }
+    points = *options_.workerPoints;
+    evaluate(points);
+  } else if (spec_.search.kind == SearchKind::Nsga2) {
     std::vector<uint64_t> radix;
     for (const Axis &a : spec_.axes) {
       radix.push_back(a.values.size());
@@ -1356,10 +1744,158 @@ SweepSummary Runner::run() {
     front += "\n";
   }
   writeFileAtomic(dir_ / "pareto.csv", front);
+  if (!options_.tracePoints.empty()) {
+    s.traces = writeTraces(tracePointList(s));
+  }
   return s;
 }
 
+/// The points `--trace-points` names, among those of the search.
+std::vector<uint64_t> Runner::tracePointList(const SweepSummary &s) const {
+  const std::string &what = options_.tracePoints;
+  std::vector<uint64_t> out;
+  if (what == "pareto") {
+    for (const Row &r : s.pareto) {
+      out.push_back(r.index);
+    }
+    return out;
+  }
+  if (what == "best") {
+    const Row *best = nullptr;
+    for (const Row &r : s.rows) {
+      if (r.status == "ok" && !r.objectives.empty() &&
+          (!best || r.objectives[0] < best->objectives[0])) {
+        best = &r;
+      }
+    }
+    if (best) {
+      out.push_back(best->index);
+    }
+    return out;
+  }
+  std::map<uint64_t, const Row *> byIndex;
+  for (const Row &r : s.rows) {
+    byIndex[r.index] = &r;
+  }
+  std::istringstream in(what);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty() || item.size() > 19 ||
+        item.find_first_not_of("0123456789") != std::string::npos) {
+      throw Error(fmt::format("--trace-points: `{}` is not pareto, best or a "
+                              "list of point indices",
+                              what));
+    }
+    uint64_t i = std::stoull(item);
+    auto it = byIndex.find(i);
+    if (it == byIndex.end()) {
+      throw Error(fmt::format("--trace-points: point {} is not one of the "
+                              "sweep's points",
+                              i));
+    }
+    if (it->second->status != "ok") {
+      throw Error(fmt::format("--trace-points: point {} is {}, not ok: it has "
+                              "nothing to trace",
+                              i, it->second->status));
+    }
+    out.push_back(i);
+  }
+  return out;
+}
+
+/// Simulates each point again with the trace on (its programs come from
+/// the compile cache) and writes DIR/traces/point-I.WORKLOAD.K.json, one
+/// Perfetto trace per NPU program. Returns how many it wrote.
+unsigned Runner::writeTraces(const std::vector<uint64_t> &points) {
+  if (points.empty()) {
+    return 0;
+  }
+  if (!imported_) {
+    importWorkloads(); // a compile the cache misses needs the modules
+    imported_ = true;
+  }
+  std::vector<Plan> plans;
+  for (uint64_t i : points) {
+    plans.push_back(resolve(i));
+  }
+  compileAll(plans);
+  fs::create_directories(dir_ / "traces");
+  unsigned written = 0;
+  for (const Plan &p : plans) {
+    for (size_t w = 0; w < spec_.workloads.size(); ++w) {
+      const Compiled &c = compiled_.at(p.compileKeys[w]);
+      for (size_t k = 0; k < c.programs.size(); ++k) {
+        sim::SimOptions so;
+        so.functional = false;
+        so.detectRaces = false;
+        so.trace = true;
+        sim::Simulator sim(*p.target, so);
+        Result<sim::Report> rep = sim.run(c.programs[k]);
+        if (!rep) {
+          throw Error(fmt::format("--trace-points: point {}: {}", p.index,
+                                  rep.error()));
+        }
+        writeFileAtomic(dir_ / "traces" /
+                            fmt::format("point-{}.{}.{}.json", p.index,
+                                        spec_.workloads[w].name, k),
+                        sim.traceJson());
+        ++written;
+      }
+    }
+  }
+  return written;
+}
+
 } // namespace
+
+std::vector<std::vector<uint64_t>>
+shardPoints(const std::vector<uint64_t> &points,
+            const std::vector<std::vector<std::string>> &keys,
+            unsigned shards) {
+  size_t n = points.size();
+  if (n == 0) {
+    return {};
+  }
+  // Union-find over the points, joined by the compile keys they share.
+  std::vector<size_t> parent(n);
+  for (size_t i = 0; i < n; ++i) {
+    parent[i] = i;
+  }
+  auto find = [&](size_t i) {
+    while (parent[i] != i) {
+      i = parent[i] = parent[parent[i]];
+    }
+    return i;
+  };
+  std::map<std::string, size_t> firstWith;
+  for (size_t i = 0; i < n && i < keys.size(); ++i) {
+    for (const std::string &k : keys[i]) {
+      auto [it, fresh] = firstWith.emplace(k, i);
+      if (!fresh) {
+        size_t a = find(i), b = find(it->second);
+        parent[std::max(a, b)] = std::min(a, b);
+      }
+    }
+  }
+  // Groups in the order of their first point, each in the given order.
+  std::map<size_t, std::vector<uint64_t>> groups;
+  for (size_t i = 0; i < n; ++i) {
+    groups[find(i)].push_back(points[i]);
+  }
+  std::vector<uint64_t> ordered;
+  for (auto &[root, g] : groups) {
+    ordered.insert(ordered.end(), g.begin(), g.end());
+  }
+  size_t count = std::min<size_t>(std::max(1u, shards), n);
+  std::vector<std::vector<uint64_t>> out(count);
+  size_t at = 0;
+  for (size_t s = 0; s < count; ++s) {
+    size_t size = n / count + (s < n % count ? 1 : 0);
+    out[s].assign(ordered.begin() + at, ordered.begin() + at + size);
+    at += size;
+  }
+  return out;
+}
 
 std::vector<size_t> paretoFront(const std::vector<std::vector<double>> &objs) {
   std::vector<size_t> front;

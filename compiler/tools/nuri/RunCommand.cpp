@@ -17,6 +17,7 @@
 #include "nuri/isa/Numerics.h"
 #include "nuri/npy/Npy.h"
 #include "nuri/runtime.hpp"
+#include "nuri/sim/Energy.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -154,6 +155,40 @@ llvm::json::Object countersJson(const nuri::Counters &counters) {
     }
   }
   return obj;
+}
+
+/// The run's energy from the sim device's `energy_j.<component>` counters
+/// (summed over the NPU partitions) over its simulated time: what `nuri sim`
+/// reports for one program (docs/simulator.md).
+nuri::sim::EnergyReport energyOf(const nuri::Counters &counters) {
+  nuri::sim::EnergyReport e;
+  e.seconds = counters.get("device_seconds");
+  for (const auto &[name, value] : counters.items) {
+    if (name.rfind("energy_j.", 0) == 0) {
+      e.modeled = true;
+      e.joules.emplace_back(name.substr(strlen("energy_j.")), value);
+    }
+  }
+  return e;
+}
+
+/// `energy_j` and `average_power_w`, each with `total` and one entry per
+/// component, as in `nuri sim --json`; null without an `energy:` section.
+void addEnergyJson(llvm::json::Object &sim, const nuri::Counters &counters) {
+  nuri::sim::EnergyReport e = energyOf(counters);
+  if (!e.modeled) {
+    sim["energy_j"] = nullptr;
+    sim["average_power_w"] = nullptr;
+    return;
+  }
+  llvm::json::Object energy{{"total", e.totalJoules()}};
+  llvm::json::Object power{{"total", e.averagePowerW()}};
+  for (const auto &[component, joules] : e.joules) {
+    energy[component] = joules;
+    power[component] = e.seconds > 0 ? joules / e.seconds : 0.0;
+  }
+  sim["energy_j"] = std::move(energy);
+  sim["average_power_w"] = std::move(power);
 }
 
 std::string shapeText(const std::vector<int64_t> &shape) {
@@ -423,6 +458,7 @@ int runRun() {
             {"mac_utilization", stats.get("mac_utilization")},
             {"dram_bytes", int64_t(stats.get("dram_bytes"))},
             {"npu_partitions", int64_t(stats.get("npu_partitions_run"))}};
+        addEnergyJson(*root.getObject("sim"), stats);
       }
       if (runProfile) {
         llvm::json::Object ops;
@@ -455,6 +491,7 @@ int runRun() {
           int64_t(stats.get("cycles")), stats.get("device_seconds") * 1e6,
           stats.get("mac_utilization"), int64_t(stats.get("dram_bytes")),
           int64_t(stats.get("npu_partitions_run")));
+      llvm::outs() << energyOf(stats).toText();
     }
     if (sim) {
       for (const nuri::PartitionStats &p : partitions) {

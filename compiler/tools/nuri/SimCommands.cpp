@@ -8,6 +8,7 @@
 
 #include "Command.h"
 
+#include "nuri/Dse/Compare.h"
 #include "nuri/isa/Assembler.h"
 #include "nuri/sim/Energy.h"
 #include "nuri/sim/Simulator.h"
@@ -24,7 +25,8 @@ namespace cl = llvm::cl;
 
 cl::SubCommand simCmd("sim", "Simulate a program on a chip config");
 cl::opt<std::string> simInput(cl::Positional,
-                              cl::desc("<PROG.bin | PROG.nasm | PKG.nuri>"),
+                              cl::desc("<PROG.bin | PROG.nasm | PKG.nuri | "
+                                       "REPORT.json>"),
                               cl::Required, cl::sub(simCmd));
 cl::opt<std::string> simTarget("target", cl::desc("chip config name"),
                                cl::init("atom"), cl::sub(simCmd));
@@ -49,6 +51,38 @@ cl::opt<unsigned> simFill(
     cl::desc("fill this many MiB of DRAM from address 0 with random bf16 "
              "values in [-1, 1) before running (0 = zeros)"),
     cl::init(0), cl::sub(simCmd));
+cl::opt<std::string> simCompare(
+    "compare",
+    cl::desc("print this run against a baseline report saved with --json: "
+             "totals and per-kernel cycles side by side (the input may be a "
+             "saved report too)"),
+    cl::value_desc("BASE.json"), cl::sub(simCmd));
+
+std::string readText(const std::string &path, bool &ok) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  ok = bool(in) || in.eof();
+  return text;
+}
+
+/// `--compare`: `current` (a report's JSON) against the saved baseline.
+int printComparison(const std::string &current, const std::string &name) {
+  bool ok = false;
+  std::string base = readText(simCompare, ok);
+  if (!ok) {
+    llvm::errs() << "nuri sim: --compare: " << simCompare << ": cannot read\n";
+    return 1;
+  }
+  nuri::Result<std::string> out =
+      nuri::dse::compareSimReports(base, simCompare, current, name, simJson);
+  if (!out) {
+    llvm::errs() << "nuri sim: --compare: " << out.error() << "\n";
+    return 1;
+  }
+  llvm::outs() << *out;
+  return 0;
+}
 
 bool endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() &&
@@ -62,6 +96,22 @@ int runSim() {
   if (!t) {
     llvm::errs() << "nuri sim: " << t.error() << "\n";
     return 1;
+  }
+  if (endsWith(simInput, ".json")) {
+    // A saved report: nothing to simulate, only to compare.
+    if (simCompare.empty()) {
+      llvm::errs() << "nuri sim: " << simInput
+                   << ": a saved report is only read with --compare "
+                      "BASE.json\n";
+      return 1;
+    }
+    bool ok = false;
+    std::string current = readText(simInput, ok);
+    if (!ok) {
+      llvm::errs() << "nuri sim: " << simInput << ": cannot read\n";
+      return 1;
+    }
+    return printComparison(current, simInput);
   }
   if (endsWith(simInput, ".nuri")) {
     llvm::errs() << "nuri sim: " << simInput
@@ -113,6 +163,12 @@ int runSim() {
   // Energy by component from the run's counters (docs/dse.md); null when
   // the config has no `energy:` section.
   nuri::sim::EnergyReport energy = nuri::sim::estimateEnergy(*r, *t);
+  if (!simCompare.empty()) {
+    std::string json = r->toJson();
+    json.pop_back();
+    return printComparison(json + ", " + energy.toJsonFields() + "}",
+                           simInput + " on " + r->target);
+  }
   if (simJson) {
     std::string json = r->toJson();
     json.pop_back(); // the closing brace; the energy fields go inside it

@@ -3,6 +3,7 @@
 #include "Device.h"
 
 #include "nuri/cpu/Kernels.h"
+#include "nuri/sim/Energy.h"
 #include "nuri/sim/Simulator.h"
 
 #include <algorithm>
@@ -490,6 +491,14 @@ PartitionResult SimDevice::runNpu(size_t index, const RunBuffers &buffers) {
   c.add("device_prepare_seconds", uploadSeconds);
   c.add("host_to_device_bytes", double(toDevice));
   c.add("device_to_host_bytes", double(toHost));
+  // Joules by component from the simulator's energy model (docs/dse.md),
+  // as `nuri sim` reports them; summed over partitions like the rest.
+  sim::EnergyReport energy = sim::estimateEnergy(*report, *model_->target());
+  if (energy.modeled) {
+    for (const auto &[component, joules] : energy.joules) {
+      c.add("energy_j." + component, joules);
+    }
+  }
   return result;
 }
 

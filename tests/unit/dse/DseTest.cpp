@@ -788,4 +788,112 @@ axes:
   }
 }
 
+// The SLURM backend's split (docs/dse.md, "Running on SLURM"): points that
+// share a compile stay together, shards are equal to within one point, and
+// every point is in exactly one shard.
+TEST(DseSlurm, ShardsKeepCompilesTogetherAndBalance) {
+  // Points 0..8; compile keys: {a} for 0,3,6, {b} for 1,4,7, {c} for 2,5,8,
+  // and point 8 also needs `a` (a second workload), which joins c's group
+  // to a's.
+  std::vector<uint64_t> points = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<std::vector<std::string>> keys = {
+      {"a"}, {"b"}, {"c"}, {"a"}, {"b"}, {"c"}, {"a"}, {"b"}, {"c", "a"}};
+  auto shards = dse::shardPoints(points, keys, 3);
+  ASSERT_EQ(shards.size(), 3u);
+  // Group {a, c} (points 0 2 3 5 6 8) first, by its first point, then b.
+  EXPECT_EQ(shards[0], (std::vector<uint64_t>{0, 2, 3}));
+  EXPECT_EQ(shards[1], (std::vector<uint64_t>{5, 6, 8}));
+  EXPECT_EQ(shards[2], (std::vector<uint64_t>{1, 4, 7}));
+  // More shards than points: one point each; no shards for no points.
+  EXPECT_EQ(dse::shardPoints({4, 9}, {{"x"}, {"y"}}, 16).size(), 2u);
+  EXPECT_TRUE(dse::shardPoints({}, {}, 4).empty());
+  // Uneven: 10 points in 4 shards of 3, 3, 2, 2.
+  std::vector<uint64_t> ten(10);
+  std::vector<std::vector<std::string>> tenKeys(10, {"k"});
+  for (uint64_t i = 0; i < 10; ++i) {
+    ten[i] = 100 + i;
+  }
+  auto uneven = dse::shardPoints(ten, tenKeys, 4);
+  ASSERT_EQ(uneven.size(), 4u);
+  EXPECT_EQ(uneven[0].size(), 3u);
+  EXPECT_EQ(uneven[3].size(), 2u);
+  std::vector<uint64_t> all;
+  for (auto &s : uneven) {
+    all.insert(all.end(), s.begin(), s.end());
+  }
+  EXPECT_EQ(all, ten);
+}
+
+// Per-layer engine busy, stall and traffic counters (layers.jsonl): the
+// layers' add up to the chip's, and recording them changes no timing.
+TEST(DseSweep, LayerCountersAddUpToTheChipsAndChangeNoTiming) {
+  TempDir d("layercounters");
+  fs::path spec = writeSpec(d.path, "s.yaml", R"(name: layercounters
+workloads:
+  - name: bert
+    zoo: bert-tiny
+    seq: 32
+target: atom
+axes:
+  cores: [2, 8]
+)");
+  dse::SweepSummary s = sweep(spec, d.path / "o");
+  ASSERT_EQ(s.ok, 2u);
+  std::vector<std::string> detail = lines(d.path / "o/layers.jsonl");
+  ASSERT_EQ(detail.size(), 2u);
+  for (const std::string &line : detail) {
+    llvm::Expected<llvm::json::Value> v = llvm::json::parse(line);
+    ASSERT_TRUE(bool(v));
+    const llvm::json::Object &top = *v->getAsObject();
+    std::map<std::string, double> busy, stalls;
+    double dram = 0, noc = 0, vecBusy = 0;
+    for (const llvm::json::Value &l : *top.getArray("layers")) {
+      const llvm::json::Object *o = l.getAsObject();
+      for (const auto &[k, n] : *o->getObject("engine_busy_cycles")) {
+        busy[k.str()] += *n.getAsNumber();
+      }
+      for (const auto &[k, n] : *o->getObject("stall_cycles")) {
+        stalls[k.str()] += *n.getAsNumber();
+      }
+      dram += *o->getNumber("dram_bytes");
+      noc += *o->getNumber("noc_bytes");
+      vecBusy += *o->getObject("engine_busy_cycles")->getNumber("vec");
+    }
+    for (const auto &[k, n] : *top.getObject("engine_busy_cycles")) {
+      EXPECT_EQ(busy[k.str()], *n.getAsNumber()) << k.str();
+    }
+    for (const auto &[k, n] : *top.getObject("stall_cycles")) {
+      EXPECT_EQ(stalls[k.str()], *n.getAsNumber()) << k.str();
+    }
+    EXPECT_EQ(dram, *top.getNumber("dram_bytes"));
+    EXPECT_EQ(noc, *top.getNumber("noc_bytes"));
+    EXPECT_GT(vecBusy, 0);
+    EXPECT_GT(stalls["barrier"], 0);
+  }
+
+  // The same program with and without the counters: the same report.
+  Result<isa::Program> p = isa::assembleFile(
+      std::string(NURI_SOURCE_DIR) + "/examples/programs/bert_layer.nasm");
+  ASSERT_TRUE(p) << p.error();
+  Result<target::Target> t = target::findTarget("atom");
+  ASSERT_TRUE(t) << t.error();
+  sim::SimOptions o;
+  o.functional = false;
+  sim::Simulator plain(*t, o);
+  o.kernelStats = true;
+  sim::Simulator counted(*t, o);
+  Result<sim::Report> a = plain.run(*p), b = counted.run(*p);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->toJson(), b->toJson());
+  EXPECT_TRUE(a->kernelStats.empty());
+  ASSERT_EQ(b->kernelStats.size(), b->barrierReleases.size());
+  for (size_t k = 0; k < b->kernelStats.size(); ++k) {
+    EXPECT_EQ(b->kernelStats[k].cycle, b->barrierReleases[k]);
+    if (k) {
+      EXPECT_GE(b->kernelStats[k].dramBytes, b->kernelStats[k - 1].dramBytes);
+    }
+  }
+  EXPECT_LE(b->kernelStats.back().dramBytes, b->dramBytes());
+}
+
 } // namespace

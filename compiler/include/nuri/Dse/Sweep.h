@@ -95,13 +95,46 @@ struct Row {
   std::vector<double> objectives;
 };
 
+/// `--backend slurm` (docs/dse.md, "Running on SLURM"): the pending points
+/// of each batch (the whole grid or random draw; one NSGA-II generation)
+/// are split into a job array, one `nuri sweep` worker per task.
+struct SlurmOptions {
+  unsigned tasks = 16;   ///< array tasks per batch (fewer if fewer points)
+  std::string partition; ///< empty: the cluster's default
+  /// Passed to sbatch before the script (`--account=A`, `--time=1:00:00`).
+  std::vector<std::string> sbatchArgs;
+  unsigned cpusPerTask = 0; ///< 0: the cluster's default; a task uses them all
+  std::string nuri;         ///< the binary the tasks run (absolute)
+  double pollSeconds = 1.0; ///< the first squeue interval; it grows to 10 s
+};
+
+enum class Backend { Local, Slurm };
+
 struct SweepOptions {
   std::string outDir;
   unsigned jobs = 0;    ///< 0: every core
   bool progress = true; ///< the progress line on stderr
   /// Called for each finished row (tests).
   std::function<void(const Row &)> onRow;
+  Backend backend = Backend::Local;
+  SlurmOptions slurm;
+  /// A SLURM task: evaluate only these grid indices (no search), writing
+  /// results to outDir and compiled programs to `cacheDir`.
+  std::optional<std::vector<uint64_t>> workerPoints;
+  std::string cacheDir; ///< empty: outDir/cache
+  /// After the sweep, the Perfetto traces of these points into
+  /// outDir/traces: `pareto`, `best` (the best ok point by the first
+  /// objective) or grid indices `3,17`. Empty: none.
+  std::string tracePoints;
 };
+
+/// Splits points into at most `shards` contiguous, equal-sized shards after
+/// ordering them so that points sharing a compile (any of `keys[i]`, the
+/// compile keys of point i) sit together: a compile is then done by one
+/// shard, or by two where a group straddles a boundary.
+std::vector<std::vector<uint64_t>>
+shardPoints(const std::vector<uint64_t> &points,
+            const std::vector<std::vector<std::string>> &keys, unsigned shards);
 
 struct SweepSummary {
   uint64_t points = 0;  ///< in the search
@@ -112,6 +145,7 @@ struct SweepSummary {
   /// a context made, so contexts are recycled to bound memory).
   uint64_t imports = 0;
   double seconds = 0;
+  unsigned traces = 0;     ///< Perfetto traces written (--trace-points)
   std::vector<Row> rows;   ///< every row of the search, by index
   std::vector<Row> pareto; ///< non-dominated ok rows over the objectives
 };

@@ -39,6 +39,9 @@ struct SimOptions {
   bool detectRaces = true;
   /// Record a Chrome/Perfetto trace (see Simulator::traceJson).
   bool trace = false;
+  /// Record the run's cumulative counters at every barrier release
+  /// (Report::kernelStats), so each kernel's share can be told apart.
+  bool kernelStats = false;
   /// Dynamic instruction budget; `repeat` loops can not run forever.
   uint64_t maxInstructions = 2'000'000'000ull;
   /// Host memory the functional DRAM image may take (it is allocated in
@@ -85,6 +88,19 @@ struct Report {
   /// barrier index. A compiler that ends every kernel with a barrier reads
   /// kernel i's span as barrierReleases[i] - barrierReleases[i - 1].
   std::vector<uint64_t> barrierReleases;
+  /// With SimOptions::kernelStats, one per barrier release: the counters
+  /// of the whole chip from the start of the run to that release. Kernel
+  /// i's own are entry i minus entry i - 1. Work is counted where each
+  /// component counts it (a stall when it ends, DMA busy time as transfers
+  /// start and finish), so work in flight across a release lands on the
+  /// kernel where it is counted.
+  struct KernelCounters {
+    uint64_t cycle = 0;
+    uint64_t busyCycles[isa::kNumEngines] = {}; ///< summed over cores
+    std::map<std::string, uint64_t> stalls;     ///< summed over queues
+    uint64_t dramBytes = 0, nocBytes = 0;
+  };
+  std::vector<KernelCounters> kernelStats;
 
   uint64_t dramBytes() const { return dramBytesRead + dramBytesWritten; }
   /// busy cycles / total cycles of one queue.
