@@ -248,7 +248,14 @@ int runGenerate() {
                                ? double(generated) / (prefillS + decodeS)
                                : 0.0},
           {"tokens_per_s_per_user", decodeS > 0 ? steps / decodeS : 0.0},
-          {"dram_bytes_per_token", decoded > 0 ? dram / decoded : 0.0}};
+          {"dram_bytes_per_token", decoded > 0 ? dram / decoded : 0.0},
+          // Partitions the chip does not run (the KV-cache ops today) run
+          // on the host; their time is not in the simulated figures.
+          {"cpu_partitions_per_decode_step",
+           steps > 0 ? (generator.counter("decode", "partitions_run") -
+                        generator.counter("decode", "npu_partitions_run")) /
+                           steps
+                     : 0.0}};
       nuri::Result<nuri::target::Target> target =
           nuri::target::findTarget(model.target());
       if (target && decodeS > 0) {
