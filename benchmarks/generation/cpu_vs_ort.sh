@@ -43,7 +43,6 @@ fi
 # A prompt of token ids spread over the vocabulary.
 prompt=$(awk -v n="$prompt_len" 'BEGIN { for (i = 0; i < n; ++i) printf "%s%d", (i ? "," : ""), (i * 7919 + 13) % 50257 }')
 
-field() { sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" | head -1; }
 
 # Warm both up once (page cache, thread pools), then measure.
 "$nuri" generate "$pkg" --device cpu --prompt-ids "$prompt" --max-new-tokens 8 --json >/dev/null
@@ -52,17 +51,18 @@ nuri_json=$("$nuri" generate "$pkg" --device cpu --prompt-ids "$prompt" \
 ort_json=$(node "$ortgen" "$model" --prompt-ids "$prompt" --max-new-tokens "$new_tokens" \
              --threads "$threads" --warmup 1 --optimize)
 
-nuri_tps=$(echo "$nuri_json" | field tokens_per_s)
-nuri_decode_s=$(echo "$nuri_json" | sed 's/.*"decode":{//' | field wall_seconds)
-nuri_decode_tokens=$(echo "$nuri_json" | sed 's/.*"decode":{//' | field tokens)
-ort_tps=$(echo "$ort_json" | field tokens_per_s)
-ort_decode_tps=$(echo "$ort_json" | field decode_tokens_per_s)
-nuri_tokens=$(echo "$nuri_json" | sed 's/.*"tokens":\[\([0-9,]*\)\].*/\1/')
-ort_tokens=$(echo "$ort_json" | sed 's/.*"tokens":\[\([0-9,]*\)\].*/\1/')
-same=$([ "$nuri_tokens" = "$ort_tokens" ] && echo "same tokens" || echo "TOKENS DIFFER")
+# Both print JSON; node (needed for ONNX Runtime anyway) reads it.
+summary=$(NURI_JSON="$nuri_json" ORT_JSON="$ort_json" node -e '
+  const n = JSON.parse(process.env.NURI_JSON), o = JSON.parse(process.env.ORT_JSON);
+  const nuriDecode = n.decode.tokens / n.decode.wall_seconds;
+  const same = JSON.stringify(n.requests[0].tokens) === JSON.stringify(o.tokens);
+  console.log([n.tokens_per_s, o.tokens_per_s, nuriDecode, o.decode_tokens_per_s,
+               n.prefill.wall_seconds, o.prefill_s,
+               same ? "same tokens" : "TOKENS DIFFER"].join(" "));')
+read -r nuri_tps ort_tps nuri_decode ort_decode nuri_prefill ort_prefill same <<<"$summary"
 
 awk -v a="$nuri_tps" -v b="$ort_tps" -v t="$threads" -v p="$prompt_len" -v n="$new_tokens" \
-    -v ds="$nuri_decode_s" -v dt="$nuri_decode_tokens" -v od="$ort_decode_tps" -v s="$same" 'BEGIN {
-  nd = ds > 0 ? dt / ds : 0
-  printf "cpu generation gpt2-small prompt%d new%d batch1 threads=%d: nuri %.1f tokens/s, onnxruntime %.1f tokens/s, ratio %.2fx (goal >= 1.50x); decode only: nuri %.1f, onnxruntime %.1f tokens/s, ratio %.2fx; %s\n",
-    p, n, t, a, b, a / b, nd, od, (od > 0 ? nd / od : 0), s }'
+    -v nd="$nuri_decode" -v od="$ort_decode" -v np="$nuri_prefill" -v op="$ort_prefill" \
+    -v s="$same" 'BEGIN {
+  printf "cpu generation gpt2-small prompt%d new%d batch1 threads=%d: nuri %.1f tokens/s, onnxruntime %.1f tokens/s, ratio %.2fx (goal >= 1.50x); decode only: nuri %.1f, onnxruntime %.1f tokens/s, ratio %.2fx; prefill nuri %.0f ms, onnxruntime %.0f ms; %s\n",
+    p, n, t, a, b, a / b, nd, od, nd / od, np * 1000, op * 1000, s }'
