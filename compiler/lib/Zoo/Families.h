@@ -26,14 +26,18 @@ void buildBert(Model &model, const BertConfig &config);
 struct Gpt2Config {
   int64_t layers, hidden, heads, vocab, positions;
   float eps = 1e-5f;
+  /// optimum's decoder_with_past layout (BuildOptions::withPast).
+  bool withPast = false;
 };
 void buildGpt2(Model &model, const Gpt2Config &config);
 
-/// LlamaForCausalLM without KV cache (RMSNorm, RoPE, SwiGLU, GQA).
+/// LlamaForCausalLM (RMSNorm, RoPE, SwiGLU, GQA), with or without KV cache.
 struct LlamaConfig {
   int64_t layers, hidden, heads, kvHeads, intermediate, vocab, maxPositions;
   float eps = 1e-6f;
   float ropeTheta = 10000.0f;
+  /// optimum's decoder_with_past layout (BuildOptions::withPast).
+  bool withPast = false;
 };
 void buildLlama(Model &model, const LlamaConfig &config);
 
@@ -51,6 +55,10 @@ struct WhisperEncoderConfig {
   float eps = 1e-5f;
 };
 void buildWhisperEncoder(Model &model, const WhisperEncoderConfig &config);
+
+/// The dim_params of decoder_with_past graphs.
+inline constexpr const char *kPastLength = "past_sequence_length";
+inline constexpr const char *kTotalLength = "total_sequence_length";
 
 } // namespace nuri::zoo
 

@@ -1,12 +1,17 @@
 //===- Gpt2.cpp - GPT2LMHeadModel as torch.onnx.export writes it ----------===//
 //
-// Follows transformers' GPT2LMHeadModel (4.2x) without KV cache: positions
-// from an in-graph Range, the padding mask (1 - mask) * -10000, pre-LN blocks
-// whose Conv1D projections are Reshape/Gemm/Reshape (torch.addmm on a
-// flattened input), the fused c_attn split in three, the causal mask sliced
-// out of the registered `attn.bias` tril buffer and applied with Where, tanh
-// GELU, and the LM head tied to the token embedding (a transposed copy, as
-// constant folding leaves it).
+// Follows transformers' GPT2LMHeadModel (4.2x): positions from an in-graph
+// Range (or, with past, the position_ids input optimum feeds), the padding mask
+// (1 - mask) * -10000, pre-LN blocks whose Conv1D projections are
+// Reshape/Gemm/Reshape (torch.addmm on a flattened input), the fused c_attn
+// split in three, the causal mask sliced out of the registered `attn.bias` tril
+// buffer and applied with Where, tanh GELU, and the LM head tied to the token
+// embedding (a transposed copy, as constant folding leaves it). With past
+// (optimum's decoder_with_past), each layer concatenates
+// past_key_values.N.key/value with the new keys and values along the sequence
+// axis, returns the results as present.N.key/value and attends over them; the
+// causal slice of `attn.bias` then starts at the past length, so a zero-length
+// past is a prefill.
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,7 +46,7 @@ std::string conv1d(GraphBuilder &b, const std::string &x,
                                           b.constInts({out})})});
 }
 
-std::string attention(GraphBuilder &b, const Gpt2Config &c,
+std::string attention(GraphBuilder &b, const Gpt2Config &c, int64_t layer,
                       const std::string &prefix, const std::string &x,
                       const std::string &mask) {
   GraphBuilder::Scope scope(b, "attn");
@@ -54,6 +59,16 @@ std::string attention(GraphBuilder &b, const Gpt2Config &c,
   std::string query = b.splitHeads(parts[0], parts[0], c.heads, headDim);
   std::string key = b.splitHeads(parts[1], parts[1], c.heads, headDim);
   std::string value = b.splitHeads(parts[2], parts[2], c.heads, headDim);
+  if (c.withPast) {
+    // key = torch.cat((past_key, key), dim=-2); present = (key, value)
+    std::string index = std::to_string(layer);
+    key = b.concat({"past_key_values." + index + ".key", key}, -2);
+    value = b.concat({"past_key_values." + index + ".value", value}, -2);
+    b.rename(key, "present." + index + ".key");
+    b.rename(value, "present." + index + ".value");
+    key = "present." + index + ".key";
+    value = "present." + index + ".value";
+  }
 
   std::string keyT =
       b.node("Transpose", {key}, {attrInts("perm", {0, 1, 3, 2})});
@@ -92,8 +107,22 @@ std::string attention(GraphBuilder &b, const Gpt2Config &c,
 void nuri::zoo::buildGpt2(Model &model, const Gpt2Config &c) {
   GraphBuilder b(model, "torch_jit");
   std::vector<Dim> tokens = {std::string("batch"), std::string("sequence")};
+  int64_t headDim = c.hidden / c.heads;
   b.input("input_ids", Type::INT64, tokens);
-  b.input("attention_mask", Type::INT64, tokens);
+  if (c.withPast) {
+    b.input("attention_mask", Type::INT64,
+            {std::string("batch"), std::string(kTotalLength)});
+    b.input("position_ids", Type::INT64, tokens);
+    for (int64_t l = 0; l < c.layers; ++l) {
+      for (const char *kind : {"key", "value"}) {
+        b.input(
+            "past_key_values." + std::to_string(l) + "." + kind, Type::FLOAT,
+            {std::string("batch"), c.heads, std::string(kPastLength), headDim});
+      }
+    }
+  } else {
+    b.input("attention_mask", Type::INT64, tokens);
+  }
 
   std::string hidden, mask, batch0, seq;
   {
@@ -105,13 +134,20 @@ void nuri::zoo::buildGpt2(Model &model, const Gpt2Config &c) {
         b.node("Reshape", {"input_ids",
                            b.shapeOf({b.constInts({-1}), b.unsqueeze0(seq)})});
     std::string batch = b.dim(ids, 0);
-    // position_ids = arange(0, seq).unsqueeze(0).view(-1, seq)
-    std::string positions =
-        b.node("Range", {b.constInt(0), seq, b.constInt(1)});
-    positions = b.node("Unsqueeze", {positions, b.constInts({0})});
-    positions =
-        b.node("Reshape",
-               {positions, b.shapeOf({b.constInts({-1}), b.unsqueeze0(seq)})});
+    std::string positions;
+    if (c.withPast) {
+      // position_ids.view(-1, seq), as given by the caller.
+      positions = b.node(
+          "Reshape",
+          {"position_ids", b.shapeOf({b.constInts({-1}), b.unsqueeze0(seq)})});
+    } else {
+      // position_ids = arange(0, seq).unsqueeze(0).view(-1, seq)
+      positions = b.node("Range", {b.constInt(0), seq, b.constInt(1)});
+      positions = b.node("Unsqueeze", {positions, b.constInts({0})});
+      positions = b.node(
+          "Reshape",
+          {positions, b.shapeOf({b.constInts({-1}), b.unsqueeze0(seq)})});
+    }
     // attention_mask.view(batch, -1)[:, None, None, :], then additive.
     mask = b.node("Reshape",
                   {"attention_mask",
@@ -144,7 +180,7 @@ void nuri::zoo::buildGpt2(Model &model, const Gpt2Config &c) {
       std::string residual = hidden;
       std::string normed =
           b.layerNorm(hidden, "ln_1", prefix + ".ln_1", c.hidden, c.eps);
-      std::string attn = attention(b, c, prefix + ".attn", normed, mask);
+      std::string attn = attention(b, c, l, prefix + ".attn", normed, mask);
       hidden = b.node("Add", {attn, residual});
       residual = hidden;
       normed = b.layerNorm(hidden, "ln_2", prefix + ".ln_2", c.hidden, c.eps);
@@ -176,4 +212,13 @@ void nuri::zoo::buildGpt2(Model &model, const Gpt2Config &c) {
   }
   b.output("logits", Type::FLOAT,
            {std::string("batch"), std::string("sequence"), c.vocab});
+  if (c.withPast) {
+    for (int64_t l = 0; l < c.layers; ++l) {
+      for (const char *kind : {"key", "value"}) {
+        b.output("present." + std::to_string(l) + "." + kind, Type::FLOAT,
+                 {std::string("batch"), c.heads, std::string(kTotalLength),
+                  headDim});
+      }
+    }
+  }
 }

@@ -239,6 +239,20 @@ std::string GraphBuilder::buffer(const std::string &name,
   return name;
 }
 
+std::string
+GraphBuilder::computedBuffer(const std::string &name,
+                             const std::vector<int64_t> &dims,
+                             std::function<std::vector<float>()> compute) {
+  addInitializer(name, dims, onnx::TensorProto::FLOAT);
+  WeightSpec spec;
+  spec.initializer = graph.initializer_size() - 1;
+  spec.kind = WeightSpec::Kind::Computed;
+  spec.isParameter = false;
+  spec.compute = std::move(compute);
+  model.weights.push_back(spec);
+  return name;
+}
+
 std::string GraphBuilder::dim(const std::string &x, int64_t i) {
   std::string shape = node("Shape", {x});
   return node("Gather", {shape, constInt(i)}, {attrInt("axis", 0)});

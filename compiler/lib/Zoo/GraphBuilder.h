@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 #include <variant>
@@ -95,6 +96,11 @@ public:
   /// tables, causal masks): stored as given, not counted as a parameter.
   std::string buffer(const std::string &name, const std::vector<int64_t> &dims,
                      onnx::TensorProto::DataType type, std::string rawData);
+  /// An fp32 buffer whose contents `compute` produces when the model is
+  /// written (large tables); not counted as a parameter.
+  std::string computedBuffer(const std::string &name,
+                             const std::vector<int64_t> &dims,
+                             std::function<std::vector<float>()> compute);
 
   // Exporter idioms.
   /// x.size(i): Shape, then Gather of a scalar index; a 0-d int64.

@@ -1,12 +1,20 @@
 //===- Llama.cpp - LlamaForCausalLM as torch.onnx.export writes it --------===//
 //
-// Follows transformers' LlamaForCausalLM (4.31) without KV cache: the
-// combined causal + padding mask of _prepare_decoder_attention_mask
-// (ConstantOfShape finfo.min, Range/Less/Where, Expand, 1 - mask, Where),
+// Follows transformers' LlamaForCausalLM (4.31): the combined causal +
+// padding mask of _prepare_decoder_attention_mask (ConstantOfShape
+// finfo.min, Range/Less/Where, Expand, 1 - mask, Where),
 // RMSNorm computed in fp32 with Div(1, Sqrt), rotary embeddings from cached
 // cos/sin tables sliced to the sequence and gathered by position_ids with
 // rotate_half as Slice/Neg/Concat, grouped-query repeat_kv as
 // Unsqueeze/Expand/Reshape, and the SwiGLU MLP.
+//
+// With past (optimum's decoder_with_past): the rotary tables are sliced to
+// past + new length, the rotated keys and the values are concatenated after
+// past_key_values.N.key/value (kv heads, before repeat_kv) and returned as
+// present.N.key/value, and the causal mask gets zero columns for the past.
+// The graph is traced as with a prompt longer than one token, so the causal
+// mask is kept (transformers drops it when tracing a single new token) and a
+// zero-length past serves the prefill.
 //
 //===----------------------------------------------------------------------===//
 
@@ -98,23 +106,27 @@ std::string splitHeads(GraphBuilder &b, const std::string &x,
 std::string rotaryTable(GraphBuilder &b, const LlamaConfig &c,
                         const std::string &name, bool sine) {
   int64_t headDim = c.hidden / c.heads;
-  std::vector<float> table(size_t(c.maxPositions * headDim));
-  for (int64_t p = 0; p < c.maxPositions; ++p) {
-    for (int64_t i = 0; i < headDim; ++i) {
-      // emb = cat(freqs, freqs): both halves use the same frequencies.
-      int64_t pair = i % (headDim / 2);
-      double invFreq =
-          1.0 / std::pow(double(c.ropeTheta), double(2 * pair) / headDim);
-      double angle = double(p) * float(invFreq);
-      table[size_t(p * headDim + i)] =
-          float(sine ? std::sin(angle) : std::cos(angle));
+  int64_t positions = c.maxPositions;
+  float theta = c.ropeTheta;
+  // Computed when written: at 8B shapes the 64 tables are 256 MB.
+  return b.computedBuffer(name, {1, 1, positions, headDim}, [=] {
+    std::vector<float> table(size_t(positions * headDim));
+    for (int64_t p = 0; p < positions; ++p) {
+      for (int64_t i = 0; i < headDim; ++i) {
+        // emb = cat(freqs, freqs): both halves use the same frequencies.
+        int64_t pair = i % (headDim / 2);
+        double invFreq =
+            1.0 / std::pow(double(theta), double(2 * pair) / headDim);
+        double angle = double(p) * float(invFreq);
+        table[size_t(p * headDim + i)] =
+            float(sine ? std::sin(angle) : std::cos(angle));
+      }
     }
-  }
-  return b.buffer(name, {1, 1, c.maxPositions, headDim}, Type::FLOAT,
-                  rawData(table));
+    return table;
+  });
 }
 
-std::string selfAttention(GraphBuilder &b, const LlamaConfig &c,
+std::string selfAttention(GraphBuilder &b, const LlamaConfig &c, int64_t layer,
                           const std::string &prefix, const std::string &x,
                           const std::string &mask) {
   GraphBuilder::Scope scope(b, "self_attn");
@@ -131,8 +143,15 @@ std::string selfAttention(GraphBuilder &b, const LlamaConfig &c,
                                c.kvHeads * headDim, false);
   value = splitHeads(b, value, batch, seq, c.kvHeads, headDim);
 
-  // cos, sin = rotary_emb(value_states, seq_len=key_states.shape[-2])
+  // cos, sin = rotary_emb(value_states, seq_len=kv_seq_len), where
+  // kv_seq_len = key_states.shape[-2] (+ past_key_value[0].shape[-2])
   std::string kvSeq = b.dim(key, 2);
+  std::string index = std::to_string(layer);
+  std::string pastKey = "past_key_values." + index + ".key";
+  std::string pastValue = "past_key_values." + index + ".value";
+  if (c.withPast) {
+    kvSeq = b.node("Add", {kvSeq, b.dim(pastKey, 2)});
+  }
   std::string cos, sin;
   {
     GraphBuilder::Scope rotary(b, "rotary_emb");
@@ -160,6 +179,16 @@ std::string selfAttention(GraphBuilder &b, const LlamaConfig &c,
   };
   query = rope(query);
   key = rope(key);
+  if (c.withPast) {
+    // key_states = torch.cat([past_key_value[0], key_states], dim=2), and
+    // likewise the values; past_key_value = (key_states, value_states).
+    key = b.concat({pastKey, key}, 2);
+    value = b.concat({pastValue, value}, 2);
+    b.rename(key, "present." + index + ".key");
+    b.rename(value, "present." + index + ".value");
+    key = "present." + index + ".key";
+    value = "present." + index + ".value";
+  }
 
   key = repeatKv(b, key, c.heads / c.kvHeads);
   value = repeatKv(b, value, c.heads / c.kvHeads);
@@ -199,7 +228,7 @@ std::string mlp(GraphBuilder &b, const LlamaConfig &c,
 /// _prepare_decoder_attention_mask: causal [s, s] mask of 0 / finfo.min
 /// expanded to [b, 1, s, s], plus the inverted padding mask.
 std::string decoderMask(GraphBuilder &b, const std::string &batch,
-                        const std::string &seq) {
+                        const std::string &seq, const std::string &past) {
   std::vector<onnx::AttributeProto> minValue;
   {
     onnx::AttributeProto value;
@@ -223,10 +252,22 @@ std::string decoderMask(GraphBuilder &b, const std::string &batch,
   lower = b.node("Cast", {lower}, {attrInt("to", Type::BOOL)});
   std::string causal = b.node("Where", {lower, b.constFloat(0.0f), full});
   causal = b.node("Cast", {causal}, {attrInt("to", Type::FLOAT)});
+  std::string total = seq;
+  if (!past.empty()) {
+    // mask = torch.cat([torch.zeros(tgt_len, past_key_values_length), mask],
+    // dim=-1): every new token sees the whole past.
+    std::vector<onnx::AttributeProto> zeroValue = minValue;
+    zeroValue[0].mutable_t()->set_raw_data(rawData(std::vector<float>{0.0f}));
+    std::string zeros =
+        b.node("ConstantOfShape",
+               {b.shapeOf({b.unsqueeze0(seq), b.unsqueeze0(past)})}, zeroValue);
+    causal = b.concat({zeros, causal}, -1);
+    total = b.node("Add", {seq, past});
+  }
   causal = b.node("Unsqueeze", {causal, b.constInts({0})});
   causal = b.node("Unsqueeze", {causal, b.constInts({1})});
   causal = b.expand(causal, {b.unsqueeze0(batch), b.constInts({1}),
-                             b.unsqueeze0(seq), b.unsqueeze0(seq)});
+                             b.unsqueeze0(seq), b.unsqueeze0(total)});
 
   // _expand_mask(attention_mask, tgt_len=seq)
   std::string maskBatch = b.dim("attention_mask", 0);
@@ -247,9 +288,23 @@ std::string decoderMask(GraphBuilder &b, const std::string &batch,
 void nuri::zoo::buildLlama(Model &model, const LlamaConfig &c) {
   GraphBuilder b(model, "torch_jit");
   std::vector<Dim> tokens = {std::string("batch"), std::string("sequence")};
+  int64_t headDim = c.hidden / c.heads;
   b.input("input_ids", Type::INT64, tokens);
-  b.input("attention_mask", Type::INT64, tokens);
+  b.input("attention_mask", Type::INT64,
+          c.withPast ? std::vector<Dim>{std::string("batch"),
+                                        std::string(kTotalLength)}
+                     : tokens);
   b.input("position_ids", Type::INT64, tokens);
+  if (c.withPast) {
+    for (int64_t l = 0; l < c.layers; ++l) {
+      for (const char *kind : {"key", "value"}) {
+        b.input("past_key_values." + std::to_string(l) + "." + kind,
+                Type::FLOAT,
+                {std::string("batch"), c.kvHeads, std::string(kPastLength),
+                 headDim});
+      }
+    }
+  }
 
   std::string hidden;
   {
@@ -262,7 +317,10 @@ void nuri::zoo::buildLlama(Model &model, const LlamaConfig &c) {
                                          {c.vocab, c.hidden}, kEmbeddingBound),
                                  "input_ids"});
     }
-    std::string mask = decoderMask(b, batch, seq);
+    // past_key_values_length = past_key_values[0][0].shape[2]
+    std::string past =
+        c.withPast ? b.dim("past_key_values.0.key", 2) : std::string();
+    std::string mask = decoderMask(b, batch, seq, past);
     for (int64_t l = 0; l < c.layers; ++l) {
       std::string layer = "layers." + std::to_string(l);
       std::string prefix = "model." + layer;
@@ -272,7 +330,7 @@ void nuri::zoo::buildLlama(Model &model, const LlamaConfig &c) {
           rmsNorm(b, hidden, "input_layernorm", prefix + ".input_layernorm",
                   c.hidden, c.eps);
       std::string attn =
-          selfAttention(b, c, prefix + ".self_attn", normed, mask);
+          selfAttention(b, c, l, prefix + ".self_attn", normed, mask);
       hidden = b.node("Add", {residual, attn});
       residual = hidden;
       normed = rmsNorm(b, hidden, "post_attention_layernorm",
@@ -286,4 +344,13 @@ void nuri::zoo::buildLlama(Model &model, const LlamaConfig &c) {
   b.rename(logits, "logits");
   b.output("logits", Type::FLOAT,
            {std::string("batch"), std::string("sequence"), c.vocab});
+  if (c.withPast) {
+    for (int64_t l = 0; l < c.layers; ++l) {
+      for (const char *kind : {"key", "value"}) {
+        b.output("present." + std::to_string(l) + "." + kind, Type::FLOAT,
+                 {std::string("batch"), c.kvHeads, std::string(kTotalLength),
+                  headDim});
+      }
+    }
+  }
 }

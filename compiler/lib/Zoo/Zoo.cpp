@@ -5,6 +5,7 @@
 #include "Families.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -14,20 +15,31 @@ using namespace nuri::zoo;
 namespace {
 struct Entry {
   ModelInfo info;
-  std::function<void(Model &, int layers)> build;
+  std::function<void(Model &, int layers, bool withPast)> build;
 };
 
 const std::vector<Entry> &entries() {
   static const std::vector<Entry> all = [] {
     std::vector<Entry> list;
     // Every family registers the same way: a config whose layer count the
-    // caller may override, and the function that builds it.
+    // caller may override, and the function that builds it. Decoders also
+    // take the with-past switch.
     auto add = [&](const char *name, const char *description, auto config,
                    auto build) {
       list.push_back({{name, description, int(config.layers)},
-                      [config, build](Model &model, int layers) {
+                      [config, build](Model &model, int layers, bool) {
                         auto c = config;
                         c.layers = layers;
+                        build(model, c);
+                      }});
+    };
+    auto addDecoder = [&](const char *name, const char *description,
+                          auto config, auto build) {
+      list.push_back({{name, description, int(config.layers), true},
+                      [config, build](Model &model, int layers, bool past) {
+                        auto c = config;
+                        c.layers = layers;
+                        c.withPast = past;
                         build(model, c);
                       }});
     };
@@ -38,16 +50,31 @@ const std::vector<Entry> &entries() {
         BertConfig{2, 128, 2, 512, 4096, 512}, buildBert);
     add("bert-base", "bert-base-uncased: L12 H768 A12 I3072, vocab 30522",
         BertConfig{12, 768, 12, 3072, 30522, 512}, buildBert);
-    add("gpt2-tiny", "GPT-2 L2 H128 A2, vocab 4096, 512 positions",
-        Gpt2Config{2, 128, 2, 4096, 512}, buildGpt2);
-    add("gpt2-small", "gpt2 (124M): L12 H768 A12, vocab 50257, n_ctx 1024",
-        Gpt2Config{12, 768, 12, 50257, 1024}, buildGpt2);
-    add("llama-tiny", "LLaMA L2 H128 A4 KV2 (grouped-query) I344, vocab 4096",
-        LlamaConfig{2, 128, 4, 2, 344, 4096, 512}, buildLlama);
-    add("llama-7b-1layer",
-        "one LLaMA-7B decoder layer: H4096 A32 I11008, vocab 32000 "
-        "(1.9 GB, external data)",
-        LlamaConfig{1, 4096, 32, 32, 11008, 32000, 2048}, buildLlama);
+    addDecoder("gpt2-tiny", "GPT-2 L2 H128 A2, vocab 4096, 512 positions",
+               Gpt2Config{2, 128, 2, 4096, 512}, buildGpt2);
+    addDecoder("gpt2-small",
+               "gpt2 (124M): L12 H768 A12, vocab 50257, n_ctx 1024",
+               Gpt2Config{12, 768, 12, 50257, 1024}, buildGpt2);
+    addDecoder("llama-tiny",
+               "LLaMA L2 H128 A4 KV2 (grouped-query) I344, vocab 4096",
+               LlamaConfig{2, 128, 4, 2, 344, 4096, 512}, buildLlama);
+    addDecoder("llama-7b-1layer",
+               "one LLaMA-7B decoder layer: H4096 A32 I11008, vocab 32000 "
+               "(1.9 GB, external data)",
+               LlamaConfig{1, 4096, 32, 32, 11008, 32000, 2048}, buildLlama);
+    // Llama-2-7b-hf and Meta-Llama-3-8B config.json: 27 GB and 32 GB of
+    // fp32 weights, meant to be written with --shapes-only.
+    addDecoder("llama-7b",
+               "Llama-2-7B: L32 H4096 A32 I11008, vocab 32000, 4096 positions "
+               "(27 GB; use --shapes-only)",
+               LlamaConfig{32, 4096, 32, 32, 11008, 32000, 4096, 1e-5f},
+               buildLlama);
+    addDecoder(
+        "llama3-8b",
+        "Llama-3-8B: L32 H4096 A32 KV8 (grouped-query) I14336, vocab "
+        "128256, rope theta 500000 (32 GB; use --shapes-only)",
+        LlamaConfig{32, 4096, 32, 8, 14336, 128256, 8192, 1e-5f, 500000.0f},
+        buildLlama);
     add("vit-tiny",
         "ViT-Ti/16 (DeiT-tiny shapes): L12 H192 A3, 224x224, 1000 classes",
         VitConfig{12, 192, 3, 768, 224, 16, 1000}, buildVit);
@@ -154,6 +181,9 @@ std::vector<float> Model::generate(size_t index) const {
     }
     return values;
   }
+  if (spec.kind == WeightSpec::Kind::Computed) {
+    return spec.compute();
+  }
   std::vector<float> values(elementCount(tensor));
   uint64_t state = nameSeed(tensor.name(), seed);
   for (float &value : values) {
@@ -186,10 +216,17 @@ std::unique_ptr<Model> nuri::zoo::buildModel(const std::string &name,
           "layer count must be positive, got " + std::to_string(options.layers);
       return nullptr;
     }
+    if (options.withPast && !entry.info.hasPast) {
+      error = "'" + name +
+              "' is not a decoder: the with-past layout (KV cache inputs and "
+              "outputs) applies to the gpt2-* and llama-* models";
+      return nullptr;
+    }
     auto model = std::make_unique<Model>();
     model->seed = options.seed;
     entry.build(*model,
-                options.layers ? options.layers : entry.info.defaultLayers);
+                options.layers ? options.layers : entry.info.defaultLayers,
+                options.withPast);
     return model;
   }
   error = "unknown zoo model '" + name + "' (nuri zoo --list shows them)";
@@ -198,7 +235,7 @@ std::unique_ptr<Model> nuri::zoo::buildModel(const std::string &name,
 
 bool nuri::zoo::writeModel(Model &model, const std::string &path,
                            const WriteOptions &options, std::string &error) {
-  bool external = options.externalData ||
+  bool external = options.externalData || options.shapesOnly ||
                   model.initializerBytes() > options.externalThreshold;
   onnx::GraphProto *graph = model.proto.mutable_graph();
   if (!external) {
@@ -210,11 +247,21 @@ bool nuri::zoo::writeModel(Model &model, const std::string &path,
     // inline, as onnx's size_threshold does.
     std::string dataPath = path + ".data";
     std::string location = baseName(dataPath);
+    std::ofstream data;
     errno = 0;
-    std::ofstream data(dataPath, std::ios::binary | std::ios::trunc);
-    if (!data) {
-      error = ioError("create external data file", dataPath);
-      return false;
+    if (options.shapesOnly) {
+      // A data file left from an earlier write would hold weights of some
+      // other graph; without it, loading the weights fails naming the file.
+      if (std::remove(dataPath.c_str()) != 0 && errno != ENOENT) {
+        error = ioError("remove stale external data file", dataPath);
+        return false;
+      }
+    } else {
+      data.open(dataPath, std::ios::binary | std::ios::trunc);
+      if (!data) {
+        error = ioError("create external data file", dataPath);
+        return false;
+      }
     }
     std::vector<int> specOf(graph->initializer_size(), -1);
     for (size_t i = 0; i < model.weights.size(); ++i) {
@@ -229,9 +276,12 @@ bool nuri::zoo::writeModel(Model &model, const std::string &path,
       const char *bytes = tensor->raw_data().data();
       size_t size = tensor->raw_data().size();
       if (specOf[i] >= 0) {
-        values = model.generate(size_t(specOf[i]));
-        bytes = reinterpret_cast<const char *>(values.data());
-        size = values.size() * sizeof(float);
+        // Generated weights are fp32; their size is known without them.
+        size = elementCount(*tensor) * sizeof(float);
+        if (!options.shapesOnly || size < 1024) {
+          values = model.generate(size_t(specOf[i]));
+          bytes = reinterpret_cast<const char *>(values.data());
+        }
       }
       if (size < 1024) {
         if (specOf[i] >= 0) {
@@ -240,12 +290,14 @@ bool nuri::zoo::writeModel(Model &model, const std::string &path,
         continue;
       }
       uint64_t aligned = (offset + 4095) & ~uint64_t(4095);
-      data.write(std::string(aligned - offset, '\0').data(),
-                 std::streamsize(aligned - offset));
-      data.write(bytes, std::streamsize(size));
-      if (!data) {
-        error = ioError("write external data file", dataPath);
-        return false;
+      if (!options.shapesOnly) {
+        data.write(std::string(aligned - offset, '\0').data(),
+                   std::streamsize(aligned - offset));
+        data.write(bytes, std::streamsize(size));
+        if (!data) {
+          error = ioError("write external data file", dataPath);
+          return false;
+        }
       }
       tensor->clear_raw_data();
       tensor->set_data_location(onnx::TensorProto::EXTERNAL);
@@ -259,10 +311,12 @@ bool nuri::zoo::writeModel(Model &model, const std::string &path,
       addEntry("length", std::to_string(size));
       offset = aligned + size;
     }
-    data.close();
-    if (!data) {
-      error = ioError("write external data file", dataPath);
-      return false;
+    if (!options.shapesOnly) {
+      data.close();
+      if (!data) {
+        error = ioError("write external data file", dataPath);
+        return false;
+      }
     }
   }
   errno = 0;

@@ -2,6 +2,8 @@
 //
 // `nuri zoo NAME -o OUT.onnx` writes a model of a standard transformer shape
 // with deterministic random weights; `nuri zoo --list` shows the catalogue.
+// `--with-past` writes a decoder with its KV cache (optimum's
+// decoder_with_past layout), `--shapes-only` the graph without weight data.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,6 +34,18 @@ llvm::cl::opt<bool> externalData(
     "external-data",
     llvm::cl::desc("store the weights in OUT.onnx.data even when small "
                    "(large models always do)"),
+    llvm::cl::sub(cmd));
+llvm::cl::opt<bool> withPast(
+    "with-past",
+    llvm::cl::desc("write a decoder (gpt2-*, llama-*) with its KV cache, in "
+                   "optimum's decoder_with_past layout: past_key_values.N.* "
+                   "inputs, present.N.* outputs (what --generate compiles)"),
+    llvm::cl::sub(cmd));
+llvm::cl::opt<bool> shapesOnly(
+    "shapes-only",
+    llvm::cl::desc("write only the graph: weights become references into "
+                   "OUT.onnx.data, which is not written (7B models at no "
+                   "disk cost; for shape- and timing-only tools)"),
     llvm::cl::sub(cmd));
 llvm::cl::opt<int> layers("layers",
                           llvm::cl::desc("number of layers (default: the "
@@ -82,6 +96,7 @@ int runZoo() {
   zoo::BuildOptions options;
   options.layers = layers;
   options.seed = seed;
+  options.withPast = withPast;
   std::string error;
   std::unique_ptr<zoo::Model> model =
       zoo::buildModel(modelName, options, error);
@@ -91,13 +106,18 @@ int runZoo() {
   }
   zoo::WriteOptions writeOptions;
   writeOptions.externalData = externalData;
+  writeOptions.shapesOnly = shapesOnly;
   if (!zoo::writeModel(*model, outputPath, writeOptions, error)) {
     llvm::errs() << "nuri zoo: " << error << "\n";
     return 1;
   }
   llvm::outs() << "wrote " << outputPath << ": " << modelName << ", "
                << model->parameterCount() << " parameters, "
-               << model->proto.graph().node_size() << " nodes\n";
+               << model->proto.graph().node_size() << " nodes"
+               << (shapesOnly
+                       ? " (shapes only: " + outputPath + ".data not written)"
+                       : std::string())
+               << "\n";
   return 0;
 }
 

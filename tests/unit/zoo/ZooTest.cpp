@@ -138,10 +138,10 @@ TEST(Zoo, CatalogueListsEveryModel) {
   for (const ModelInfo &info : catalogue()) {
     names.insert(info.name);
   }
-  EXPECT_EQ(names, (std::set<std::string>{"bert-tiny", "bert-base", "gpt2-tiny",
-                                          "gpt2-small", "llama-tiny",
-                                          "llama-7b-1layer", "vit-tiny",
-                                          "whisper-tiny-encoder"}));
+  EXPECT_EQ(names, (std::set<std::string>{
+                       "bert-tiny", "bert-base", "gpt2-tiny", "gpt2-small",
+                       "llama-tiny", "llama-7b-1layer", "llama-7b", "llama3-8b",
+                       "vit-tiny", "whisper-tiny-encoder"}));
 }
 
 TEST(Zoo, LargeModelsHaveHuggingFaceParameterCounts) {
@@ -152,6 +152,155 @@ TEST(Zoo, LargeModelsHaveHuggingFaceParameterCounts) {
   // embed 32000x4096, q/k/v/o 4x4096^2, MLP 3x4096x11008, 3 norms, lm_head.
   EXPECT_EQ(llama->parameterCount(), 464531456u);
   EXPECT_GT(llama->initializerBytes(), WriteOptions().externalThreshold);
+  // Llama-2-7b-hf and Meta-Llama-3-8B as transformers counts them.
+  EXPECT_EQ(build("llama-7b")->parameterCount(), 6738415616u);
+  EXPECT_EQ(build("llama3-8b")->parameterCount(), 8030261248u);
+}
+
+std::unique_ptr<Model> buildWithPast(const std::string &name, int layers = 0) {
+  std::string error;
+  BuildOptions options;
+  options.layers = layers;
+  options.withPast = true;
+  std::unique_ptr<Model> model = buildModel(name, options, error);
+  EXPECT_NE(model, nullptr) << error;
+  return model;
+}
+
+std::vector<std::string> dimsOf(const onnx::ValueInfoProto &value) {
+  std::vector<std::string> dims;
+  for (const auto &d : value.type().tensor_type().shape().dim()) {
+    dims.push_back(d.has_dim_param() ? d.dim_param()
+                                     : std::to_string(d.dim_value()));
+  }
+  return dims;
+}
+
+// optimum's decoder_with_past layout: what `nuri compile --generate` reads.
+TEST(Zoo, DecodersWithPastHaveTheOptimumLayout) {
+  struct Case {
+    const char *name;
+    int layers;
+    const char *kvHeads, *headDim;
+  };
+  for (Case c :
+       {Case{"gpt2-tiny", 2, "2", "64"}, Case{"llama-tiny", 2, "2", "32"}}) {
+    std::unique_ptr<Model> model = buildWithPast(c.name);
+    ASSERT_NE(model, nullptr);
+    // The cache adds no parameters.
+    EXPECT_EQ(model->parameterCount(), build(c.name)->parameterCount());
+    model->materialize();
+    EXPECT_NO_THROW(onnx::checker::check_model(model->proto)) << c.name;
+    EXPECT_NO_THROW(inferShapesStrictly(model->proto)) << c.name;
+
+    const onnx::GraphProto &graph = model->proto.graph();
+    std::map<std::string, std::vector<std::string>> inputs, outputs;
+    for (const auto &in : graph.input()) {
+      inputs[in.name()] = dimsOf(in);
+    }
+    for (const auto &out : graph.output()) {
+      outputs[out.name()] = dimsOf(out);
+    }
+    std::vector<std::string> tokens = {"batch", "sequence"};
+    EXPECT_EQ(inputs["input_ids"], tokens) << c.name;
+    EXPECT_EQ(inputs["position_ids"], tokens) << c.name;
+    EXPECT_EQ(inputs["attention_mask"],
+              (std::vector<std::string>{"batch", "total_sequence_length"}))
+        << c.name;
+    EXPECT_EQ(graph.output(0).name(), "logits");
+    EXPECT_EQ(inputs.size(), 3u + 2 * c.layers) << c.name;
+    EXPECT_EQ(outputs.size(), 1u + 2 * c.layers) << c.name;
+    for (int l = 0; l < c.layers; ++l) {
+      for (std::string kind : {"key", "value"}) {
+        std::string past = "past_key_values." + std::to_string(l) + "." + kind;
+        std::string present = "present." + std::to_string(l) + "." + kind;
+        EXPECT_EQ(inputs[past],
+                  (std::vector<std::string>{"batch", c.kvHeads,
+                                            "past_sequence_length", c.headDim}))
+            << past;
+        EXPECT_EQ(outputs[present],
+                  (std::vector<std::string>{
+                      "batch", c.kvHeads, "total_sequence_length", c.headDim}))
+            << present;
+        // present = Concat(past, new) along the sequence axis.
+        const onnx::NodeProto *producer = nullptr;
+        for (const auto &node : graph.node()) {
+          if (node.output(0) == present) {
+            producer = &node;
+          }
+        }
+        ASSERT_NE(producer, nullptr) << present;
+        EXPECT_EQ(producer->op_type(), "Concat");
+        EXPECT_EQ(producer->input(0), past);
+        int64_t axis = producer->attribute(0).i();
+        EXPECT_TRUE(axis == 2 || axis == -2) << present;
+      }
+    }
+  }
+}
+
+TEST(Zoo, WithPastOnlyForDecoders) {
+  std::string error;
+  BuildOptions options;
+  options.withPast = true;
+  EXPECT_EQ(buildModel("bert-tiny", options, error), nullptr);
+  EXPECT_NE(error.find("not a decoder"), std::string::npos) << error;
+  EXPECT_NE(buildModel("llama3-8b", options, error), nullptr);
+}
+
+TEST(Zoo, FullSizeDecodersWithPastInferShapes) {
+  // Graphs only: no weight is generated.
+  for (const char *name : {"gpt2-small", "llama-7b", "llama3-8b"}) {
+    std::unique_ptr<Model> model = buildWithPast(name, 2);
+    EXPECT_NO_THROW(inferShapesStrictly(model->proto)) << name;
+  }
+}
+
+TEST(Zoo, ShapesOnlyWritesTheGraphWithoutData) {
+  std::filesystem::path dir = tempDir();
+  std::filesystem::path path = dir / "llama3.onnx";
+  // A stale data file of an earlier write must not pass for this graph's.
+  std::ofstream(dir / "llama3.onnx.data") << "stale";
+  std::unique_ptr<Model> model = buildWithPast("llama3-8b");
+  WriteOptions options;
+  options.shapesOnly = true;
+  std::string error;
+  ASSERT_TRUE(writeModel(*model, path.string(), options, error)) << error;
+  EXPECT_FALSE(std::filesystem::exists(dir / "llama3.onnx.data"));
+  EXPECT_LT(std::filesystem::file_size(path), 2u * 1000 * 1000);
+
+  onnx::ModelProto loaded;
+  std::ifstream in(path, std::ios::binary);
+  ASSERT_TRUE(loaded.ParseFromIstream(&in));
+  uint64_t end = 0, externalBytes = 0;
+  for (const onnx::TensorProto &tensor : loaded.graph().initializer()) {
+    uint64_t elements = 1;
+    for (int64_t d : tensor.dims()) {
+      elements *= uint64_t(d);
+    }
+    if (tensor.data_location() != onnx::TensorProto::EXTERNAL) {
+      EXPECT_LT(tensor.raw_data().size(), 1024u) << tensor.name();
+      EXPECT_FALSE(tensor.raw_data().empty()) << tensor.name();
+      continue;
+    }
+    EXPECT_TRUE(tensor.raw_data().empty()) << tensor.name();
+    std::map<std::string, std::string> entries;
+    for (const auto &entry : tensor.external_data()) {
+      entries[entry.key()] = entry.value();
+    }
+    EXPECT_EQ(entries["location"], "llama3.onnx.data");
+    uint64_t offset = std::stoull(entries["offset"]);
+    uint64_t length = std::stoull(entries["length"]);
+    EXPECT_EQ(offset % 4096, 0u) << tensor.name();
+    EXPECT_GE(offset, end) << tensor.name();
+    EXPECT_EQ(length, elements * 4) << tensor.name(); // all fp32 here
+    end = offset + length;
+    externalBytes += length;
+  }
+  // Weights (8.03B parameters, the untied LM head among them) plus the
+  // rotary tables, as the full write would lay them out.
+  EXPECT_GT(externalBytes, 8030261248ull * 4);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Zoo, LargeModelGraphsInferShapes) {

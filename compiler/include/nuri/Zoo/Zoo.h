@@ -19,6 +19,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +33,8 @@ struct ModelInfo {
   std::string description;
   /// Layers at the default configuration.
   int defaultLayers;
+  /// A decoder that can be written with its KV cache (BuildOptions::withPast).
+  bool hasPast = false;
 };
 
 /// The catalogue, in the order `nuri zoo --list` prints it.
@@ -49,6 +52,12 @@ struct BuildOptions {
   int layers = 0;
   /// Mixed into every weight's seed; the same seed gives the same bytes.
   uint64_t seed = 0;
+  /// Write a decoder in optimum's decoder_with_past layout: extra inputs
+  /// past_key_values.N.key/value [batch, kv_heads, past_sequence_length,
+  /// head_dim], attention_mask over total_sequence_length, position_ids, and
+  /// outputs present.N.key/value = Concat(past, new, axis 2) after logits.
+  /// Only for models whose ModelInfo::hasPast is set.
+  bool withPast = false;
 };
 
 /// How a random weight is drawn. Kept symbolic until the model is written so
@@ -60,6 +69,10 @@ struct WeightSpec {
     /// The transpose of another (2-D, Uniform) weight, which is what
     /// torch's constant folding leaves for a tied LM head.
     TransposeOf,
+    /// A registered fp32 buffer with fixed contents (rotary tables), computed
+    /// only when written: LLaMA-3-8B's 64 tables would cost 256 MB and
+    /// seconds of sin/cos just to list the catalogue.
+    Computed,
   };
   /// Index into graph().initializer().
   int initializer = 0;
@@ -70,6 +83,8 @@ struct WeightSpec {
   int source = -1;
   /// False for derived copies (tied weights), which are not parameters.
   bool isParameter = true;
+  /// For Computed: the values, in row-major order.
+  std::function<std::vector<float>()> compute;
 };
 
 /// A zoo model: the ONNX graph plus the recipe of its random weights.
@@ -103,6 +118,13 @@ struct WriteOptions {
   /// Above this many initializer bytes the weights go to an external data
   /// file anyway: protobuf cannot serialize messages over 2 GB.
   uint64_t externalThreshold = 1800ull * 1000 * 1000;
+  /// Write only the graph: every initializer of 1 KiB or more becomes an
+  /// external reference into `<path>.data` (offsets and lengths as if it were
+  /// written) but neither the data file nor the weights are produced, so a
+  /// 7B model costs a few hundred KB and no time. Loading such a model's
+  /// weights fails naming the missing file; it is for tools that need only
+  /// shapes (timing-only compiles, design sweeps).
+  bool shapesOnly = false;
 };
 
 /// Writes `model` to `path`, generating its weights on the way (the proto is

@@ -1,0 +1,53 @@
+# Writes gpt2-tiny and llama-tiny (grouped-query) in the with-past layout,
+# compiles them with --generate, generates greedily with `nuri generate` on
+# the CPU device and checks every token against ONNX Runtime running the same
+# ONNX file one step at a time (prefill with an empty past, then present fed
+# back as past), as optimum does. Skipped when onnxruntime-node is absent.
+file(MAKE_DIRECTORY ${OUT})
+set(prompts "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17" "4000,17,900,33")
+set(new_tokens 24)
+foreach(model gpt2-tiny llama-tiny)
+  set(onnx ${OUT}/${model}-with-past.onnx)
+  set(pkg ${OUT}/${model}-with-past.nuri)
+  execute_process(COMMAND ${NURI} zoo ${model} --with-past -o ${onnx}
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "nuri zoo ${model} --with-past failed")
+  endif()
+  # Prompts of 4 and 17 tokens land in the 32-token prefill bucket; the
+  # decode steps cross the 32 -> 64 context buckets.
+  execute_process(COMMAND ${NURI} compile ${onnx} --generate --max-seq 64
+                          --prefill-buckets 32 --decode-batch 1
+                          --context-buckets 32,64 -o ${pkg}
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "nuri compile --generate ${model} --with-past failed")
+  endif()
+  foreach(prompt IN LISTS prompts)
+    execute_process(COMMAND ${NODE} ${SCRIPT} ${onnx} --prompt-ids ${prompt}
+                            --max-new-tokens ${new_tokens}
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE ort_json)
+    if(rc EQUAL 77)
+      message(FATAL_ERROR "onnxruntime-node not installed: NURI_SKIP")
+    elseif(NOT rc EQUAL 0)
+      message(FATAL_ERROR "ONNX Runtime failed on ${onnx}")
+    endif()
+    execute_process(COMMAND ${NURI} generate ${pkg} --device cpu
+                            --prompt-ids ${prompt}
+                            --max-new-tokens ${new_tokens} --json
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE nuri_json)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "nuri generate ${pkg} failed")
+    endif()
+    string(JSON ort_tokens GET "${ort_json}" tokens)
+    string(JSON nuri_tokens GET "${nuri_json}" requests 0 tokens)
+    # Both are JSON arrays of integers; compare them without whitespace.
+    string(REGEX REPLACE "[ \n\t]" "" ort_tokens "${ort_tokens}")
+    string(REGEX REPLACE "[ \n\t]" "" nuri_tokens "${nuri_tokens}")
+    if(NOT ort_tokens STREQUAL nuri_tokens)
+      message(FATAL_ERROR "${model} prompt ${prompt}: nuri generate gave "
+                          "${nuri_tokens}, ONNX Runtime ${ort_tokens}")
+    endif()
+    message("${model} prompt ${prompt}: ${new_tokens} tokens match ONNX Runtime")
+  endforeach()
+endforeach()
