@@ -18,9 +18,11 @@
 
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace nuri::cpu {
@@ -34,6 +36,15 @@ struct KernelCache::Impl {
   int64_t k = 0, n = 0;
   bool transposed = false;
   std::shared_ptr<const PackedMatrix> packed;
+  std::shared_ptr<PackPool> pool; ///< null: this op's cache only
+};
+
+/// See makePackPool. Keyed like KernelCache::Impl's single entry.
+class PackPool {
+public:
+  using Key = std::tuple<const void *, graph::DType, int64_t, int64_t, bool>;
+  std::mutex mutex;
+  std::map<Key, std::shared_ptr<const PackedMatrix>> packs;
 };
 
 } // namespace nuri::cpu

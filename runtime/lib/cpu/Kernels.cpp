@@ -259,6 +259,13 @@ bool hasKernel(const graph::Op &op) {
 }
 
 KernelCache::KernelCache() : impl(std::make_unique<Impl>()) {}
+KernelCache::KernelCache(std::shared_ptr<PackPool> pool)
+    : impl(std::make_unique<Impl>()) {
+  impl->pool = std::move(pool);
+}
+std::shared_ptr<PackPool> makePackPool() {
+  return std::make_shared<PackPool>();
+}
 KernelCache::~KernelCache() = default;
 
 namespace {

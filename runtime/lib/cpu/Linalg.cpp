@@ -116,13 +116,27 @@ std::shared_ptr<const PackedMatrix> cachedPack(KernelCache *cache,
     return c.packed;
   }
   std::shared_ptr<const PackedMatrix> packed;
-  // Isolated: while this thread waits for the packing tasks it must not
-  // pick up another run's task that would take this same lock.
-  tbb::this_task_arena::isolate([&] {
-    F32Buffer f = toF32(w);
-    MatrixRef b{f.ptr, transposed ? 1 : n, transposed ? k : 1};
-    packed = std::make_shared<const PackedMatrix>(packMatrixB(k, n, b));
-  });
+  PackPool::Key key{w.data, w.dtype, k, n, transposed};
+  if (c.pool) {
+    std::lock_guard<std::mutex> poolLock(c.pool->mutex);
+    auto it = c.pool->packs.find(key);
+    if (it != c.pool->packs.end()) {
+      packed = it->second;
+    }
+  }
+  if (!packed) {
+    // Isolated: while this thread waits for the packing tasks it must not
+    // pick up another run's task that would take this same lock.
+    tbb::this_task_arena::isolate([&] {
+      F32Buffer f = toF32(w);
+      MatrixRef b{f.ptr, transposed ? 1 : n, transposed ? k : 1};
+      packed = std::make_shared<const PackedMatrix>(packMatrixB(k, n, b));
+    });
+    if (c.pool) {
+      std::lock_guard<std::mutex> poolLock(c.pool->mutex);
+      packed = c.pool->packs.emplace(key, packed).first->second;
+    }
+  }
   c.key = w.data;
   c.dtype = w.dtype;
   c.k = k;

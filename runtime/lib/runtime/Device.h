@@ -72,9 +72,12 @@ struct LoadedModel {
 };
 
 /// Builds the plans of `program`: file->package() or one of its programs.
+/// The programs of one family share `packs`, so a weight every program
+/// reads is packed for the CPU's GEMM once.
 Result<std::shared_ptr<const LoadedModel>>
 prepareModel(std::shared_ptr<const package::PackageFile> file,
-             const package::Package &program);
+             const package::Package &program,
+             std::shared_ptr<cpu::PackPool> packs = nullptr);
 
 /// Named figures of one partition's execution. Names are generic (a real
 /// driver reports the same ones): see docs/runtime.md for the list.

@@ -74,7 +74,8 @@ OpProfile &opProfile() {
 }
 
 /// Liveness-based placement of one CPU partition's computed tensors.
-CpuPlan planCpuPartition(const Partition &part) {
+CpuPlan planCpuPartition(const Partition &part,
+                         const std::shared_ptr<cpu::PackPool> &pool) {
   const graph::Graph &g = part.graph;
   CpuPlan plan;
   plan.scratchOffset.assign(g.tensors.size(), -1);
@@ -139,7 +140,7 @@ CpuPlan planCpuPartition(const Partition &part) {
     plan.scratchBytes = std::max(plan.scratchBytes, offset + l.bytes);
   }
   for (size_t k = 0; k < part.graph.ops.size(); ++k) {
-    plan.kernelCaches.push_back(std::make_unique<cpu::KernelCache>());
+    plan.kernelCaches.push_back(std::make_unique<cpu::KernelCache>(pool));
   }
   return plan;
 }
@@ -148,7 +149,8 @@ CpuPlan planCpuPartition(const Partition &part) {
 
 Result<std::shared_ptr<const LoadedModel>>
 prepareModel(std::shared_ptr<const package::PackageFile> file,
-             const package::Package &program) {
+             const package::Package &program,
+             std::shared_ptr<cpu::PackPool> packs) {
   using R = Result<std::shared_ptr<const LoadedModel>>;
   auto model = std::make_shared<LoadedModel>();
   model->file = std::move(file);
@@ -175,8 +177,8 @@ prepareModel(std::shared_ptr<const package::PackageFile> file,
     }
   }
   for (const Partition &p : pkg.partitions) {
-    model->cpuPlans.push_back(p.kind == PartitionKind::Cpu ? planCpuPartition(p)
-                                                           : CpuPlan{});
+    model->cpuPlans.push_back(
+        p.kind == PartitionKind::Cpu ? planCpuPartition(p, packs) : CpuPlan{});
     model->scratchBytes =
         std::max(model->scratchBytes, model->cpuPlans.back().scratchBytes);
   }

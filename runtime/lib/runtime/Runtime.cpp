@@ -529,11 +529,13 @@ nuri_status finishLoad(Result<std::shared_ptr<const package::PackageFile>> file,
         uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE)) / 2;
   }
   const std::vector<package::StateBuffer> &states = whole.sessionStates();
+  std::shared_ptr<cpu::PackPool> packs =
+      whole.isFamily() ? cpu::makePackPool() : nullptr;
   for (size_t i = 0; i < programs.size(); ++i) {
     std::string where =
         whole.isFamily() ? "program '" + whole.programs[i].name + "': " : "";
     Result<std::shared_ptr<const rt::LoadedModel>> loaded =
-        rt::prepareModel(impl->file, *programs[i]);
+        rt::prepareModel(impl->file, *programs[i], packs);
     if (!loaded) {
       return makeStatus(NURI_INVALID_PACKAGE, where + loaded.error());
     }
@@ -881,7 +883,8 @@ nuri_status nuri_session_create(nuri_model *model,
       slot.reset(m.pkg());
       impl->states.push_back(std::move(slot));
     }
-    *out_session = new nuri_session_t{std::move(impl), nuri_model_t{model->impl}};
+    *out_session =
+        new nuri_session_t{std::move(impl), nuri_model_t{model->impl}};
     return nullptr;
   });
 }

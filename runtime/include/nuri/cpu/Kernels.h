@@ -56,9 +56,16 @@ struct TensorView {
 /// derive from constant inputs here (linear's and matmul's weights packed
 /// once into the GEMM's panel layout, fp16/bf16 weights converted once).
 /// One per op of a loaded model; safe to share among concurrent runs.
+class PackPool;
+/// Packed weights shared by the caches made with it, by the weight's
+/// address: the programs of a generation family read the same constants, so
+/// each is packed once, not once per program.
+std::shared_ptr<PackPool> makePackPool();
+
 class KernelCache {
 public:
   KernelCache();
+  explicit KernelCache(std::shared_ptr<PackPool> pool);
   ~KernelCache();
   KernelCache(const KernelCache &) = delete;
   KernelCache &operator=(const KernelCache &) = delete;
