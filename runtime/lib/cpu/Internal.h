@@ -201,6 +201,12 @@ bool isLinalgOp(const std::string &kind);
 std::string runOnnxOp(const graph::Op &op, const Inputs &in,
                       const Outputs &out);
 bool hasOnnxKernel(const std::string &opType);
+/// quantized_matmul and dynamic_quantize (Quantized.cpp).
+std::string runQuantizedOp(const graph::Op &op, const Inputs &in,
+                           const Outputs &out);
+bool isQuantizedOp(const std::string &kind);
+/// "avx512-vnni", "avx-vnni", "avx2" or "scalar": the int8 GEMM path.
+const char *int8KernelName();
 
 } // namespace nuri::cpu::detail
 

@@ -255,7 +255,7 @@ bool hasKernel(const graph::Op &op) {
     return hasOnnxKernel(op.getString("op_type", ""));
   }
   return isElementwise(op.kind) || isShapeOp(op.kind) || isNormOp(op.kind) ||
-         isLinalgOp(op.kind);
+         isLinalgOp(op.kind) || isQuantizedOp(op.kind);
 }
 
 KernelCache::KernelCache() : impl(std::make_unique<Impl>()) {}
@@ -302,6 +302,10 @@ std::string linalgEntry(const graph::Op &op, const Inputs &in,
                         const Outputs &out, KernelCache *cache) {
   return guarded(op, out, [&] { return runLinalgOp(op, in, out, cache); });
 }
+std::string quantizedEntry(const graph::Op &op, const Inputs &in,
+                           const Outputs &out, KernelCache *) {
+  return guarded(op, out, [&] { return runQuantizedOp(op, in, out); });
+}
 
 } // namespace
 
@@ -320,6 +324,9 @@ KernelFn resolveKernel(const graph::Op &op) {
   }
   if (isLinalgOp(op.kind)) {
     return linalgEntry;
+  }
+  if (isQuantizedOp(op.kind)) {
+    return quantizedEntry;
   }
   return nullptr;
 }

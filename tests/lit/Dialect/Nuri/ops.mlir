@@ -82,3 +82,19 @@ module attributes {nuri.target = #nuri.target<"tiny">} {
 // CHECK: module attributes {nuri.target = #nuri.target<"small", config = "name: small\0Aclock_hz: 1GHz\0A{{.*}}">}
 module attributes {nuri.target = #nuri.target<"small", config = "name: small\nclock_hz: 1GHz\ncores: 2\nmatrix: {rows: 8, cols: 8, macs_per_cycle: {bf16: 64}, acc_bytes: 16KiB}\nvector: {lanes: 8, pipeline_depth: 4}\nsram: {bytes_per_core: 256KiB, banks: 4, bank_width_bytes: 16}\ndram: {bytes: 64MiB, bytes_per_s: 16GB, latency_cycles: 50}\ndma: {outstanding: 4, bytes_per_cycle: 16}\nnoc: {bytes_per_cycle: 32, latency_cycles: 10}\n">} {
 }
+
+// -----
+
+// The three read-outs of quantized_matmul, and dynamic_quantize.
+// CHECK-LABEL: func @quantized
+// CHECK: nuri.dynamic_quantize %arg0 : (tensor<2x8xf32>) -> (tensor<2x8xui8>, tensor<f32>, tensor<ui8>)
+// CHECK: nuri.quantized_matmul %{{.*}}, %arg1 zero_points(%{{.*}}, %arg2) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>) -> tensor<2x4xi32>
+// CHECK: nuri.quantized_matmul %{{.*}}, %arg1 zero_points(%{{.*}}, %arg2) scales(%{{.*}}, %arg3) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+// CHECK: nuri.quantized_matmul %{{.*}}, %arg1 zero_points(%{{.*}}, %arg2) scales(%{{.*}}, %arg3) requantize(%{{.*}}, %{{.*}}) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>, tensor<f32>, tensor<4xf32>, tensor<f32>, tensor<ui8>) -> tensor<2x4xui8>
+func.func @quantized(%x: tensor<2x8xf32>, %w: tensor<8x4xi8>, %wz: tensor<4xi8>, %ws: tensor<4xf32>) -> (tensor<2x4xi32>, tensor<2x4xf32>, tensor<2x4xui8>) {
+  %q, %s, %z = nuri.dynamic_quantize %x : (tensor<2x8xf32>) -> (tensor<2x8xui8>, tensor<f32>, tensor<ui8>)
+  %i = nuri.quantized_matmul %q, %w zero_points(%z, %wz) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>) -> tensor<2x4xi32>
+  %f = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+  %r = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) requantize(%s, %z) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>, tensor<f32>, tensor<4xf32>, tensor<f32>, tensor<ui8>) -> tensor<2x4xui8>
+  return %i, %f, %r : tensor<2x4xi32>, tensor<2x4xf32>, tensor<2x4xui8>
+}
