@@ -303,8 +303,8 @@ std::string linalgEntry(const graph::Op &op, const Inputs &in,
   return guarded(op, out, [&] { return runLinalgOp(op, in, out, cache); });
 }
 std::string quantizedEntry(const graph::Op &op, const Inputs &in,
-                           const Outputs &out, KernelCache *) {
-  return guarded(op, out, [&] { return runQuantizedOp(op, in, out); });
+                           const Outputs &out, KernelCache *cache) {
+  return guarded(op, out, [&] { return runQuantizedOp(op, in, out, cache); });
 }
 
 } // namespace

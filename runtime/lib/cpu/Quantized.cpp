@@ -147,39 +147,88 @@ struct Param {
   int64_t index(int64_t i) const { return perChannel ? i : 0; }
 };
 
-void packA(const TensorView &a, int64_t offset, int64_t m, int64_t k, Param zp,
-           std::vector<uint32_t> &dst) {
-  int64_t k2 = (k + 1) / 2, mPad = (m + kMr - 1) / kMr * kMr;
-  dst.assign(mPad * k2, 0);
+// The zero points as int32, one per row / column (or one).
+std::vector<int32_t> zeroPoints(const Param &zp) {
+  std::vector<int32_t> z(zp.t->elements());
+  for (size_t i = 0; i < z.size(); ++i) {
+    z[i] = static_cast<int32_t>(readIndex(*zp.t, static_cast<int64_t>(i)));
+  }
+  return z;
+}
+
+template <typename T>
+void packATyped(const T *a, int64_t m, int64_t k,
+                const std::vector<int32_t> &zp, uint32_t *dst) {
+  int64_t k2 = (k + 1) / 2;
   for (int64_t i = 0; i < m; ++i) {
-    int32_t z = static_cast<int32_t>(readIndex(*zp.t, zp.index(i)));
-    auto at = [&](int64_t p) -> int32_t {
-      return p < k ? static_cast<int32_t>(readIndex(a, offset + i * k + p)) - z
-                   : 0;
-    };
-    for (int64_t p = 0; p < k2; ++p) {
-      dst[i * k2 + p] = pairWord(at(2 * p), at(2 * p + 1));
+    int32_t z = zp[zp.size() == 1 ? 0 : i];
+    const T *row = a + i * k;
+    for (int64_t p = 0; p < k / 2; ++p) {
+      dst[i * k2 + p] = pairWord(row[2 * p] - z, row[2 * p + 1] - z);
+    }
+    if (k % 2) {
+      dst[i * k2 + k2 - 1] = pairWord(row[k - 1] - z, 0);
     }
   }
 }
 
-void packB(const TensorView &b, int64_t offset, int64_t k, int64_t n, Param zp,
-           std::vector<uint32_t> &dst) {
-  int64_t k2 = (k + 1) / 2, panels = (n + kNr - 1) / kNr;
-  dst.assign(panels * k2 * kNr, 0);
-  for (int64_t j = 0; j < n; ++j) {
-    int32_t z = static_cast<int32_t>(readIndex(*zp.t, zp.index(j)));
-    uint32_t *panel = dst.data() + (j / kNr) * k2 * kNr + j % kNr;
-    for (int64_t p = 0; p < k2; ++p) {
-      int32_t lo =
-          static_cast<int32_t>(readIndex(b, offset + 2 * p * n + j)) - z;
-      int32_t hi = 2 * p + 1 < k ? static_cast<int32_t>(readIndex(
-                                       b, offset + (2 * p + 1) * n + j)) -
-                                       z
-                                 : 0;
-      panel[p * kNr] = pairWord(lo, hi);
+template <typename T>
+void packBTyped(const T *b, int64_t k, int64_t n,
+                const std::vector<int32_t> &zp, uint32_t *dst) {
+  int64_t k2 = (k + 1) / 2;
+  for (int64_t p = 0; p < k2; ++p) {
+    const T *lo = b + 2 * p * n;
+    const T *hi = 2 * p + 1 < k ? lo + n : nullptr;
+    for (int64_t j = 0; j < n; ++j) {
+      int32_t z = zp[zp.size() == 1 ? 0 : j];
+      dst[(j / kNr) * k2 * kNr + p * kNr + j % kNr] =
+          pairWord(lo[j] - z, hi ? hi[j] - z : 0);
     }
   }
+}
+
+void packA(const TensorView &a, int64_t offset, int64_t m, int64_t k,
+           const std::vector<int32_t> &zp, std::vector<uint32_t> &dst) {
+  int64_t k2 = (k + 1) / 2, mPad = (m + kMr - 1) / kMr * kMr;
+  dst.assign(mPad * k2, 0);
+  if (a.dtype == DType::U8) {
+    packATyped(a.as<uint8_t>() + offset, m, k, zp, dst.data());
+  } else {
+    packATyped(a.as<int8_t>() + offset, m, k, zp, dst.data());
+  }
+}
+
+void packB(const TensorView &b, int64_t offset, int64_t k, int64_t n,
+           const std::vector<int32_t> &zp, std::vector<uint32_t> &dst) {
+  int64_t k2 = (k + 1) / 2, panels = (n + kNr - 1) / kNr;
+  dst.assign(panels * k2 * kNr, 0);
+  if (b.dtype == DType::U8) {
+    packBTyped(b.as<uint8_t>() + offset, k, n, zp, dst.data());
+  } else {
+    packBTyped(b.as<int8_t>() + offset, k, n, zp, dst.data());
+  }
+}
+
+// A constant 2-D weight with a constant zero point, packed once per op and
+// kept in its KernelCache; null when it cannot be cached.
+std::shared_ptr<const std::vector<uint32_t>>
+cachedPackB(KernelCache *cache, const TensorView &b, const TensorView &zp,
+            int64_t k, int64_t n, const std::vector<int32_t> &zps) {
+  if (!cache || !cache->impl || !b.constant || !zp.constant ||
+      b.shape.size() != 2) {
+    return nullptr;
+  }
+  KernelCache::Impl &c = *cache->impl;
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (c.int8Packed && c.int8Key == b.data && c.int8ZeroKey == zp.data) {
+    return c.int8Packed;
+  }
+  auto packed = std::make_shared<std::vector<uint32_t>>();
+  packB(b, 0, k, n, zps, *packed);
+  c.int8Key = b.data;
+  c.int8ZeroKey = zp.data;
+  c.int8Packed = packed;
+  return packed;
 }
 
 enum class Readout { Int32, Float, Requantize };
@@ -238,7 +287,7 @@ std::vector<float> floats(const TensorView &t) {
 }
 
 std::string runQuantizedMatmul(const graph::Op &op, const Inputs &in,
-                               const Outputs &out) {
+                               const Outputs &out, KernelCache *cache) {
   if ((in.size() != 4 && in.size() != 6 && in.size() != 8) || out.size() != 1) {
     return fail(op, "expects 4, 6 or 8 inputs and 1 output, got " +
                         std::to_string(in.size()) + " inputs");
@@ -304,16 +353,30 @@ std::string runQuantizedMatmul(const graph::Op &op, const Inputs &in,
     }
   }
 
-  // Pack each distinct batch member of A and B once.
+  // Pack each distinct batch member of A and B once; a constant weight
+  // only on the op's first run.
   int64_t aBatches = graph::elementCount(ab),
           bBatches = graph::elementCount(bb);
-  std::vector<std::vector<uint32_t>> pa(aBatches), pb(bBatches);
-  parallelRange(aBatches + bBatches, 1, [&](int64_t lo, int64_t hi) {
+  std::vector<int32_t> azps = zeroPoints(azp), bzps = zeroPoints(bzp);
+  std::vector<std::vector<uint32_t>> pa(aBatches), pbOwned;
+  std::vector<const std::vector<uint32_t> *> pb(bBatches);
+  std::shared_ptr<const std::vector<uint32_t>> cached =
+      cachedPackB(cache, b, in[3], k, n, bzps);
+  if (cached) {
+    pb[0] = cached.get();
+  } else {
+    pbOwned.resize(bBatches);
+    for (int64_t x = 0; x < bBatches; ++x) {
+      pb[x] = &pbOwned[x];
+    }
+  }
+  int64_t toPack = aBatches + (cached ? 0 : bBatches);
+  parallelRange(toPack, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t x = lo; x < hi; ++x) {
       if (x < aBatches) {
-        packA(a, x * m * k, m, k, azp, pa[x]);
+        packA(a, x * m * k, m, k, azps, pa[x]);
       } else {
-        packB(b, (x - aBatches) * k * n, k, n, bzp, pb[x - aBatches]);
+        packB(b, (x - aBatches) * k * n, k, n, bzps, pbOwned[x - aBatches]);
       }
     }
   });
@@ -327,10 +390,12 @@ std::string runQuantizedMatmul(const graph::Op &op, const Inputs &in,
   parallelRange(tiles, grain, [&](int64_t lo, int64_t hi) {
     Tile t;
     for (int64_t x = lo; x < hi; ++x) {
-      int64_t ct = x % colTiles, rt = (x / colTiles) % rowTiles,
+      // Row tiles vary fastest: consecutive tiles reuse one B panel from
+      // cache while the (smaller) packed A streams past it.
+      int64_t rt = x % rowTiles, ct = (x / rowTiles) % colTiles,
               bi = x / (colTiles * rowTiles);
       const uint32_t *ap = pa[offsetOf(bi, ob, as)].data() + rt * kMr * k2;
-      const uint32_t *bp = pb[offsetOf(bi, ob, bs)].data() + ct * k2 * kNr;
+      const uint32_t *bp = pb[offsetOf(bi, ob, bs)]->data() + ct * k2 * kNr;
       kernel(k2, ap, bp, t);
       for (int64_t r = 0; r < kMr && rt * kMr + r < m; ++r) {
         int64_t i = rt * kMr + r;
@@ -394,9 +459,9 @@ bool isQuantizedOp(const std::string &kind) {
 }
 
 std::string runQuantizedOp(const graph::Op &op, const Inputs &in,
-                           const Outputs &out) {
+                           const Outputs &out, KernelCache *cache) {
   if (op.kind == "quantized_matmul") {
-    return runQuantizedMatmul(op, in, out);
+    return runQuantizedMatmul(op, in, out, cache);
   }
   return runDynamicQuantize(op, in, out);
 }
