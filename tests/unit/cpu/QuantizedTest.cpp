@@ -194,6 +194,29 @@ TEST(Quantized, MatmulRefusesMismatchedParameters) {
   EXPECT_NE(e.find("unsupported dtype"), std::string::npos) << e;
 }
 
+// A constant weight and zero point are packed once into the op's cache;
+// a run with another weight repacks instead of reading a stale panel.
+TEST(Quantized, MatmulCachesTheConstantWeightAndNoticesAnother) {
+  int64_t m = 9, k = 50, n = 20;
+  Tensor a = randomTensor(DType::U8, {m, k}, 0, 255, 31);
+  Tensor azp = fromValues(DType::U8, {}, {120});
+  Tensor w1 = randomTensor(DType::I8, {k, n}, -128, 127, 32);
+  Tensor w2 = randomTensor(DType::I8, {k, n}, -128, 127, 33);
+  Tensor wzp = randomTensor(DType::I8, {n}, -3, 3, 34);
+  KernelCache cache;
+  for (const Tensor *w : {&w1, &w1, &w2, &w1}) {
+    std::vector<TensorView> in = {a.view(), w->view(), azp.view(), wzp.view()};
+    in[1].constant = in[3].constant = true;
+    Tensor o(DType::I32, {m, n});
+    ASSERT_EQ(runKernel(makeOp("quantized_matmul"), in, {o.view()}, &cache),
+              "");
+    std::vector<int32_t> want = reference(a, *w, azp, wzp, {m, n});
+    for (int64_t i = 0; i < o.size(); ++i) {
+      ASSERT_EQ(o.as<int32_t>()[i], want[i]) << "element " << i;
+    }
+  }
+}
+
 // ONNX's definition, written out: the range includes 0, scale (hi-lo)/255,
 // zero point round(saturate(-lo/scale)), y = saturate(round(x/scale) + zp).
 void expectDynamicQuantize(const Tensor &x) {
