@@ -1073,11 +1073,49 @@ template <typename OpTy> Results reduce(NodeContext &n) {
   return one(n.importer.create<OpTy>(n, {n.input(0)}, attrs));
 }
 
+// The integer types Nuri quantizes to: int8 and uint8, plus int32 where
+// ONNX dequantizes a bias. fp8 (opset 19) and int4/int16 (opset 21) are
+// refused by name rather than by a type-constraint message.
+bool isQuantType(Type type, bool allowI32) {
+  auto integer = dyn_cast<IntegerType>(type);
+  return integer && !integer.isSigned() &&
+         (integer.getWidth() == 8 ||
+          (allowI32 && integer.getWidth() == 32 && integer.isSignless()));
+}
+
+LogicalResult requireQuantType(NodeContext &n, Value value, StringRef what,
+                               bool allowI32) {
+  Type type = tensorType(value).getElementType();
+  if (isQuantType(type, allowI32)) {
+    return success();
+  }
+  return n.error() << what << " has quantized type " << type
+                   << ", which is not supported (int8, uint8"
+                   << (allowI32 ? ", int32" : "") << ")";
+}
+
+// ONNX's zero point must have its quantized operand's type; say so at the
+// node instead of leaving it to the op's verifier.
+LogicalResult requireZeroPointType(NodeContext &n, Value zeroPoint,
+                                   Type expected, StringRef what) {
+  Type type = tensorType(zeroPoint).getElementType();
+  if (type == expected) {
+    return success();
+  }
+  return n.error() << what << " zero point has type " << type
+                   << ", its operand " << expected;
+}
+
 // QuantizeLinear(x, scale, zero_point?) and DequantizeLinear(x, scale,
 // zero_point?): same operands and axis; the result type differs.
 template <typename OpTy> Results convertAffineQuant(NodeContext &n) {
+  constexpr bool isQuantize = std::is_same_v<OpTy, QuantizeOp>;
   if (failed(requireInputs(n, 2))) {
     return failure();
+  }
+  if (int64_t block = n.intAttr("block_size", 0); block != 0) {
+    return n.error() << "blocked quantization (block_size " << block
+                     << ") is not supported";
   }
   SmallVector<Value> operands = {n.input(0), n.input(1)};
   if (n.input(2)) {
@@ -1087,17 +1125,152 @@ template <typename OpTy> Results convertAffineQuant(NodeContext &n) {
   int64_t axis = n.intAttr("axis", 1);
   axis = axis < 0 ? axis + rank : axis;
   Type elementType;
-  if constexpr (std::is_same_v<OpTy, QuantizeOp>) {
-    // The zero point's type picks the integer type; ONNX's default is u8.
-    elementType = n.input(2) ? tensorType(n.input(2)).getElementType()
-                             : Type(IntegerType::get(&n.importer.context, 8,
-                                                     IntegerType::Unsigned));
+  if constexpr (isQuantize) {
+    // The zero point's type picks the integer type; ONNX's default is u8
+    // unless opset 21's output_dtype names another.
+    if (n.input(2)) {
+      elementType = tensorType(n.input(2)).getElementType();
+    } else if (int64_t dtype = n.intAttr("output_dtype", 0); dtype != 0) {
+      elementType = n.importer.elementTypeOrNull(static_cast<int32_t>(dtype));
+      if (!elementType) {
+        return n.error() << "output_dtype " << dtype << " is not supported";
+      }
+    } else {
+      elementType =
+          IntegerType::get(&n.importer.context, 8, IntegerType::Unsigned);
+    }
+    if (!isQuantType(elementType, false)) {
+      return n.error() << "quantized type " << elementType
+                       << " is not supported (int8, uint8)";
+    }
   } else {
+    if (failed(requireQuantType(n, n.input(0), "the input", true)) ||
+        (n.input(2) &&
+         failed(requireZeroPointType(
+             n, n.input(2), tensorType(n.input(0)).getElementType(), "the")))) {
+      return failure();
+    }
     elementType = tensorType(n.input(1)).getElementType();
   }
   auto type = RankedTensorType::get(shapeOf(n.input(0)), elementType);
   return one(
       n.importer.create<OpTy>(n, operands, {i64Attr(n, "axis", axis)}, {type}));
+}
+
+// The zero point of quantized operand `i`, or a zero of its type when ONNX
+// leaves it out (the op takes it explicitly).
+FailureOr<Value> zeroPointOf(NodeContext &n, size_t zpIndex, Value operand,
+                             StringRef what) {
+  Type type = tensorType(operand).getElementType();
+  if (Value zp = n.input(zpIndex)) {
+    if (failed(requireZeroPointType(n, zp, type, what))) {
+      return failure();
+    }
+    return zp;
+  }
+  return n.importer.constantInts({0}, {}, type);
+}
+
+LogicalResult requireMatrices(NodeContext &n, Value a, Value b) {
+  if (shapeOf(a).size() < 2 || shapeOf(b).size() < 2) {
+    return n.error() << "operands of rank " << shapeOf(a).size() << " and "
+                     << shapeOf(b).size()
+                     << " are not supported (both need rank >= 2)";
+  }
+  return success();
+}
+
+SmallVector<NamedAttribute> segments(NodeContext &n, ArrayRef<int32_t> sizes) {
+  return {named(n, "operandSegmentSizes",
+                DenseI32ArrayAttr::get(&n.importer.context, sizes))};
+}
+
+// MatMulInteger(A, B, a_zero_point?, b_zero_point?) -> int32.
+Results convertMatMulInteger(NodeContext &n) {
+  if (failed(requireInputs(n, 2)) ||
+      failed(requireQuantType(n, n.input(0), "A", false)) ||
+      failed(requireQuantType(n, n.input(1), "B", false)) ||
+      failed(requireMatrices(n, n.input(0), n.input(1)))) {
+    return failure();
+  }
+  FailureOr<Value> azp = zeroPointOf(n, 2, n.input(0), "A's");
+  FailureOr<Value> bzp = zeroPointOf(n, 3, n.input(1), "B's");
+  if (failed(azp) || failed(bzp)) {
+    return failure();
+  }
+  SmallVector<Type> inferred;
+  if (failed(nuri::detail::inferMatmul(
+          n.loc, tensorType(n.input(0)),
+          RankedTensorType::get(shapeOf(n.input(1)),
+                                tensorType(n.input(0)).getElementType()),
+          false, false, inferred))) {
+    return failure();
+  }
+  auto type =
+      RankedTensorType::get(cast<RankedTensorType>(inferred[0]).getShape(),
+                            IntegerType::get(&n.importer.context, 32));
+  return one(n.importer.create<QuantizedMatmulOp>(
+      n, {n.input(0), n.input(1), *azp, *bzp},
+      segments(n, {1, 1, 1, 1, 0, 0, 0, 0}), {type}));
+}
+
+// QLinearMatMul(a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp).
+Results convertQLinearMatMul(NodeContext &n) {
+  for (size_t i : {0, 1, 3, 4, 6}) {
+    if (!n.input(i)) {
+      return n.error() << "input " << i << " is missing";
+    }
+  }
+  Value a = n.input(0), b = n.input(3);
+  if (failed(requireQuantType(n, a, "a", false)) ||
+      failed(requireQuantType(n, b, "b", false)) ||
+      failed(requireMatrices(n, a, b))) {
+    return failure();
+  }
+  FailureOr<Value> azp = zeroPointOf(n, 2, a, "a's");
+  FailureOr<Value> bzp = zeroPointOf(n, 5, b, "b's");
+  if (failed(azp) || failed(bzp)) {
+    return failure();
+  }
+  // The output type is y_zero_point's; uint8 when it is absent.
+  Type yType = n.input(7) ? tensorType(n.input(7)).getElementType()
+                          : Type(IntegerType::get(&n.importer.context, 8,
+                                                  IntegerType::Unsigned));
+  if (!isQuantType(yType, false)) {
+    return n.error() << "y has quantized type " << yType
+                     << ", which is not supported (int8, uint8)";
+  }
+  Value yzp = n.input(7) ? n.input(7) : n.importer.constantInts({0}, {}, yType);
+  SmallVector<Type> inferred;
+  if (failed(nuri::detail::inferMatmul(
+          n.loc, tensorType(a),
+          RankedTensorType::get(shapeOf(b), tensorType(a).getElementType()),
+          false, false, inferred))) {
+    return failure();
+  }
+  auto type = RankedTensorType::get(
+      cast<RankedTensorType>(inferred[0]).getShape(), yType);
+  return one(n.importer.create<QuantizedMatmulOp>(
+      n, {a, b, *azp, *bzp, n.input(1), n.input(4), n.input(6), yzp},
+      segments(n, {1, 1, 1, 1, 1, 1, 1, 1}), {type}));
+}
+
+// DynamicQuantizeLinear(x) -> y (uint8), y_scale, y_zero_point.
+Results convertDynamicQuantizeLinear(NodeContext &n) {
+  if (failed(requireInputs(n, 1))) {
+    return failure();
+  }
+  MLIRContext *ctx = &n.importer.context;
+  Type u8 = IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  Type f32 = Float32Type::get(ctx);
+  if (tensorType(n.input(0)).getElementType() != f32) {
+    return n.error() << "expects a f32 input, got "
+                     << tensorType(n.input(0)).getElementType();
+  }
+  return n.importer.createAll<DynamicQuantizeOp>(
+      n, {n.input(0)}, {},
+      {RankedTensorType::get(shapeOf(n.input(0)), u8),
+       RankedTensorType::get({}, f32), RankedTensorType::get({}, u8)});
 }
 } // namespace
 
@@ -1118,6 +1291,7 @@ const llvm::StringMap<Converter> &onnx_import::defaultDomainConverters() {
       {"DequantizeLinear", convertAffineQuant<DequantizeOp>},
       {"Div", binary<DivOp>},
       {"Dropout", convertDropout},
+      {"DynamicQuantizeLinear", convertDynamicQuantizeLinear},
       {"Equal", compare<ComparePredicate::EQ>},
       {"Erf", unary<ErfOp>},
       {"Exp", unary<ExpOp>},
@@ -1138,6 +1312,7 @@ const llvm::StringMap<Converter> &onnx_import::defaultDomainConverters() {
       {"Log", unary<LogOp>},
       {"LogSoftmax", convertSoftmax},
       {"MatMul", convertMatMul},
+      {"MatMulInteger", convertMatMulInteger},
       {"Max", variadic<MaxOp>},
       {"Mean", convertMean},
       {"Min", variadic<MinOp>},
@@ -1147,6 +1322,7 @@ const llvm::StringMap<Converter> &onnx_import::defaultDomainConverters() {
       {"Not", unary<NotOp>},
       {"Or", binary<OrOp>},
       {"Pow", convertPow},
+      {"QLinearMatMul", convertQLinearMatMul},
       {"QuantizeLinear", convertAffineQuant<QuantizeOp>},
       {"Range", convertRange},
       {"Reciprocal", unary<ReciprocalOp>},

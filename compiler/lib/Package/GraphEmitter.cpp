@@ -78,6 +78,11 @@ FailureOr<graph::AttrValue> convertAttr(Attribute attr) {
     return graph::AttrValue(std::vector<int64_t>(ints.asArrayRef().begin(),
                                                  ints.asArrayRef().end()));
   }
+  // operandSegmentSizes of ops with several optional operands.
+  if (auto ints = dyn_cast<DenseI32ArrayAttr>(attr)) {
+    return graph::AttrValue(std::vector<int64_t>(ints.asArrayRef().begin(),
+                                                 ints.asArrayRef().end()));
+  }
   if (auto floats = dyn_cast<DenseF64ArrayAttr>(attr)) {
     return graph::AttrValue(std::vector<double>(floats.asArrayRef().begin(),
                                                 floats.asArrayRef().end()));

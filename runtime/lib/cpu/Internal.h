@@ -36,6 +36,10 @@ struct KernelCache::Impl {
   int64_t k = 0, n = 0;
   bool transposed = false;
   std::shared_ptr<const PackedMatrix> packed;
+  /// quantized_matmul: its constant int8 weight as packed int16 pairs, with
+  /// the weight and zero point it was made from.
+  const void *int8Key = nullptr, *int8ZeroKey = nullptr;
+  std::shared_ptr<const std::vector<uint32_t>> int8Packed;
   std::shared_ptr<PackPool> pool; ///< null: this op's cache only
 };
 
@@ -221,6 +225,12 @@ std::string readSlots(const graph::Op &op, const TensorView &t, int64_t limit,
 std::string runOnnxOp(const graph::Op &op, const Inputs &in,
                       const Outputs &out);
 bool hasOnnxKernel(const std::string &opType);
+/// quantized_matmul and dynamic_quantize (Quantized.cpp).
+std::string runQuantizedOp(const graph::Op &op, const Inputs &in,
+                           const Outputs &out, KernelCache *cache);
+bool isQuantizedOp(const std::string &kind);
+/// "avx512-vnni", "avx-vnni", "avx2" or "scalar": the int8 GEMM path.
+const char *int8KernelName();
 
 } // namespace nuri::cpu::detail
 

@@ -255,7 +255,8 @@ bool hasKernel(const graph::Op &op) {
     return hasOnnxKernel(op.getString("op_type", ""));
   }
   return isElementwise(op.kind) || isShapeOp(op.kind) || isNormOp(op.kind) ||
-         isLinalgOp(op.kind) || isKvCacheOp(op.kind);
+         isLinalgOp(op.kind) || isKvCacheOp(op.kind) ||
+         isQuantizedOp(op.kind);
 }
 
 KernelCache::KernelCache() : impl(std::make_unique<Impl>()) {}
@@ -309,6 +310,10 @@ std::string linalgEntry(const graph::Op &op, const Inputs &in,
                         const Outputs &out, KernelCache *cache) {
   return guarded(op, out, [&] { return runLinalgOp(op, in, out, cache); });
 }
+std::string quantizedEntry(const graph::Op &op, const Inputs &in,
+                           const Outputs &out, KernelCache *cache) {
+  return guarded(op, out, [&] { return runQuantizedOp(op, in, out, cache); });
+}
 
 std::string kvCacheEntry(const graph::Op &op, const Inputs &in,
                          const Outputs &out, KernelCache *) {
@@ -335,6 +340,9 @@ KernelFn resolveKernel(const graph::Op &op) {
   }
   if (isKvCacheOp(op.kind)) {
     return kvCacheEntry;
+  }
+  if (isQuantizedOp(op.kind)) {
+    return quantizedEntry;
   }
   return nullptr;
 }

@@ -440,3 +440,169 @@ TEST_F(Importer, RandomByteFlipsNeverCrash) {
   EXPECT_GT(imported, 0);
 }
 } // namespace
+
+namespace {
+
+// A one-node model over initializers: `opType` named "qnode" reads the
+// given tensors in order and writes y.
+onnx::ModelProto quantModel(const std::string &opType,
+                            const std::vector<onnx::TensorProto> &inputs,
+                            int64_t opset = 13) {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  auto *opsetId = model.add_opset_import();
+  opsetId->set_domain("");
+  opsetId->set_version(opset);
+  auto *graph = model.mutable_graph();
+  graph->set_name("g");
+  auto *node = graph->add_node();
+  node->set_name("qnode");
+  node->set_op_type(opType);
+  for (const onnx::TensorProto &t : inputs) {
+    *graph->add_initializer() = t;
+    node->add_input(t.name());
+  }
+  node->add_output("y");
+  graph->add_output()->set_name("y");
+  return model;
+}
+
+onnx::TensorProto tensor(const std::string &name, int32_t type,
+                         std::vector<int64_t> dims) {
+  onnx::TensorProto t;
+  t.set_name(name);
+  t.set_data_type(type);
+  int64_t count = 1;
+  for (int64_t d : dims) {
+    t.add_dims(d);
+    count *= d;
+  }
+  size_t bytes = type == onnx::TensorProto::FLOAT   ? 4
+                 : type == onnx::TensorProto::INT16 ? 2
+                                                    : 1;
+  t.set_raw_data(std::string(static_cast<size_t>(count) * bytes, '\0'));
+  return t;
+}
+
+// Imports `model` and returns every diagnostic with its location, so a test
+// can check that the error names the node.
+std::string importErrors(mlir::MLIRContext &context,
+                         const onnx::ModelProto &model) {
+  std::string bytes, errors;
+  model.SerializeToString(&bytes);
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    llvm::raw_string_ostream os(errors);
+    os << d.getLocation() << ": " << d.str() << "\n";
+    return mlir::success();
+  });
+  auto module = importOnnxBuffer(context, bytes, "q.onnx",
+                                 fs::temp_directory_path().string(), {});
+  EXPECT_FALSE(module) << "the model should be refused";
+  return errors;
+}
+
+constexpr int32_t kInt8 = onnx::TensorProto::INT8;
+constexpr int32_t kUint8 = onnx::TensorProto::UINT8;
+constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
+
+TEST_F(Importer, PerAxisScaleOfTheWrongLengthNamesTheNode) {
+  onnx::ModelProto model =
+      quantModel("DequantizeLinear",
+                 {tensor("w", kInt8, {4, 3}), tensor("s", kFloat, {4})});
+  auto *axis = model.mutable_graph()->mutable_node(0)->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
+  axis->set_i(1);
+  std::string e = importErrors(context, model);
+  EXPECT_NE(e.find("qnode"), std::string::npos) << e;
+  EXPECT_NE(e.find("per-channel scale of size 4 does not match axis 1 of "
+                   "[4x3]"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(Importer, MatMulIntegerPerColumnZeroPointOfTheWrongLength) {
+  std::string e = importErrors(
+      context,
+      quantModel("MatMulInteger",
+                 {tensor("a", kUint8, {2, 8}), tensor("b", kInt8, {8, 4}),
+                  tensor("az", kUint8, {}), tensor("bz", kInt8, {8})}));
+  EXPECT_NE(e.find("qnode"), std::string::npos) << e;
+  EXPECT_NE(e.find("rhs zero point of shape [8] is neither a scalar nor one "
+                   "value per output column (4 in [8x4])"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(Importer, ZeroPointOfAnotherTypeIsAnError) {
+  std::string e = importErrors(
+      context, quantModel("DequantizeLinear",
+                          {tensor("w", kInt8, {4, 3}), tensor("s", kFloat, {}),
+                           tensor("z", kUint8, {})}));
+  EXPECT_NE(e.find("qnode"), std::string::npos) << e;
+  EXPECT_NE(e.find("the zero point has type 'ui8', its operand 'i8'"),
+            std::string::npos)
+      << e;
+  e = importErrors(context,
+                   quantModel("MatMulInteger", {tensor("a", kUint8, {2, 8}),
+                                                tensor("b", kInt8, {8, 4}),
+                                                tensor("az", kInt8, {})}));
+  EXPECT_NE(e.find("A's zero point has type 'i8', its operand 'ui8'"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(Importer, UnsupportedQuantizedTypesAreRefusedByName) {
+  // int16 (opset 21) and float8 e4m3 (opset 19) are valid ONNX that Nuri
+  // does not quantize yet.
+  std::string e = importErrors(
+      context, quantModel("DequantizeLinear",
+                          {tensor("w", onnx::TensorProto::INT16, {4, 3}),
+                           tensor("s", kFloat, {})},
+                          21));
+  EXPECT_NE(e.find("qnode"), std::string::npos) << e;
+  EXPECT_NE(e.find("the input has quantized type 'i16', which is not "
+                   "supported (int8, uint8, int32)"),
+            std::string::npos)
+      << e;
+  e = importErrors(
+      context,
+      quantModel("DequantizeLinear",
+                 {tensor("w", 17, {4, 3}), tensor("s", kFloat, {})}, 19));
+  EXPECT_NE(e.find("quantized type 'f8E4M3FN', which is not supported"),
+            std::string::npos)
+      << e;
+  e = importErrors(context,
+                   quantModel("MatMulInteger",
+                              {tensor("a", onnx::TensorProto::INT16, {2, 8}),
+                               tensor("b", kInt8, {8, 4})}));
+  EXPECT_NE(e.find("A has quantized type 'i16', which is not supported "
+                   "(int8, uint8)"),
+            std::string::npos)
+      << e;
+  onnx::ModelProto blocked = quantModel(
+      "DequantizeLinear",
+      {tensor("w", kInt8, {4, 32}), tensor("s", kFloat, {4, 1})}, 21);
+  auto *block = blocked.mutable_graph()->mutable_node(0)->add_attribute();
+  block->set_name("block_size");
+  block->set_type(onnx::AttributeProto::INT);
+  block->set_i(32);
+  e = importErrors(context, blocked);
+  EXPECT_NE(e.find("blocked quantization (block_size 32) is not supported"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(Importer, QuantizedOpsImportAsNuriOps) {
+  ImportResult r = importModel(quantModel(
+      "QLinearMatMul", {tensor("a", kUint8, {2, 8}), tensor("as", kFloat, {}),
+                        tensor("az", kUint8, {}), tensor("b", kInt8, {8, 4}),
+                        tensor("bs", kFloat, {4}), tensor("bz", kInt8, {4}),
+                        tensor("ys", kFloat, {}), tensor("yz", kInt8, {})}));
+  ASSERT_TRUE(r.module) << r.diagnostics;
+  std::map<std::string, int> ops = histogram(*r.module);
+  EXPECT_EQ(ops["nuri.quantized_matmul"], 1);
+  EXPECT_EQ(ops["nuri.onnx_op"], 0);
+}
+
+} // namespace

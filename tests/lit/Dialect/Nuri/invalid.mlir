@@ -549,6 +549,126 @@ func.func @dequantize_zero_point_type(%x: tensor<4x8xi8>, %s: tensor<f32>, %z: t
 
 // -----
 
+func.func @quantized_matmul_rhs_scale_axis(%a: tensor<2x8xui8>, %b: tensor<8x4xi8>, %az: tensor<ui8>, %bz: tensor<i8>, %as: tensor<f32>, %bs: tensor<8xf32>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op rhs scale of shape [8] is neither a scalar nor one value per output column (4 in [8x4])}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%az, %bz) scales(%as, %bs) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<8xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_rhs_zero_point_axis(%a: tensor<2x8xui8>, %b: tensor<8x4xi8>, %az: tensor<ui8>, %bz: tensor<8xi8>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op rhs zero point of shape [8] is neither a scalar nor one value per output column (4 in [8x4])}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%az, %bz) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<8xi8>) -> tensor<2x4xi32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_lhs_scale_axis(%a: tensor<2x8xui8>, %b: tensor<8x4xi8>, %az: tensor<ui8>, %bz: tensor<i8>, %as: tensor<4xf32>, %bs: tensor<f32>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op lhs scale of shape [4] is neither a scalar nor one value per row (2 in [2x8])}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%az, %bz) scales(%as, %bs) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<i8>, tensor<4xf32>, tensor<f32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_lhs_zero_point_axis(%a: tensor<2x8xui8>, %b: tensor<8x4xi8>, %az: tensor<3xui8>, %bz: tensor<i8>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op lhs zero point of shape [3] is neither a scalar nor one value per row (2 in [2x8])}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%az, %bz) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<3xui8>, tensor<i8>) -> tensor<2x4xi32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_zero_point_type(%a: tensor<2x8xui8>, %b: tensor<8x4xi8>, %az: tensor<i8>, %bz: tensor<i8>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op zero point types 'i8' and 'i8' differ from the operands' 'ui8' and 'i8'}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%az, %bz) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<i8>, tensor<i8>) -> tensor<2x4xi32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_operand_type(%a: tensor<2x8xi32>, %b: tensor<8x4xi8>, %az: tensor<i32>, %bz: tensor<i8>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op expects an 8-bit integer lhs, got 'i32'}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%az, %bz) : (tensor<2x8xi32>, tensor<8x4xi8>, tensor<i32>, tensor<i8>) -> tensor<2x4xi32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_shape(%a: tensor<2x8xi8>, %b: tensor<8x4xi8>, %z: tensor<i8>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op result shape [2x5] differs from the product's [2x4]}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%z, %z) : (tensor<2x8xi8>, tensor<8x4xi8>, tensor<i8>, tensor<i8>) -> tensor<2x5xi32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_contracting(%a: tensor<2x8xi8>, %b: tensor<6x4xi8>, %z: tensor<i8>) {
+  // expected-error @+1 {{contracting dimensions differ: 8 vs 6}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%z, %z) : (tensor<2x8xi8>, tensor<6x4xi8>, tensor<i8>, tensor<i8>) -> tensor<2x4xi32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_accumulator_type(%a: tensor<2x8xi8>, %b: tensor<8x4xi8>, %z: tensor<i8>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op without scales yields the i32 accumulators, got 'f32'}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%z, %z) : (tensor<2x8xi8>, tensor<8x4xi8>, tensor<i8>, tensor<i8>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_float_type(%a: tensor<2x8xi8>, %b: tensor<8x4xi8>, %z: tensor<i8>, %s: tensor<f32>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op with scales yields floats, got 'i32'}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%z, %z) scales(%s, %s) : (tensor<2x8xi8>, tensor<8x4xi8>, tensor<i8>, tensor<i8>, tensor<f32>, tensor<f32>) -> tensor<2x4xi32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_output_scale(%a: tensor<2x8xi8>, %b: tensor<8x4xi8>, %z: tensor<i8>, %s: tensor<f32>, %ys: tensor<4xf32>, %yz: tensor<4xi8>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op expects a scalar output scale and zero point}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%z, %z) scales(%s, %s) requantize(%ys, %yz) : (tensor<2x8xi8>, tensor<8x4xi8>, tensor<i8>, tensor<i8>, tensor<f32>, tensor<f32>, tensor<4xf32>, tensor<4xi8>) -> tensor<2x4xi8>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_requantize_type(%a: tensor<2x8xi8>, %b: tensor<8x4xi8>, %z: tensor<i8>, %s: tensor<f32>, %yz: tensor<ui8>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op requantizes to an 8-bit result of its zero point's type, got 'i8' and 'ui8'}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%z, %z) scales(%s, %s) requantize(%s, %yz) : (tensor<2x8xi8>, tensor<8x4xi8>, tensor<i8>, tensor<i8>, tensor<f32>, tensor<f32>, tensor<f32>, tensor<ui8>) -> tensor<2x4xi8>
+  return
+}
+
+// -----
+
+func.func @dynamic_quantize_type(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'nuri.dynamic_quantize' op quantizes to ui8 only, got 'i8'}}
+  %0:3 = nuri.dynamic_quantize %x : (tensor<4xf32>) -> (tensor<4xi8>, tensor<f32>, tensor<i8>)
+  return
+}
+
+// -----
+
+func.func @dynamic_quantize_scale(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'nuri.dynamic_quantize' op expects a scalar scale and zero point, got [4] and []}}
+  %0:3 = nuri.dynamic_quantize %x : (tensor<4xf32>) -> (tensor<4xui8>, tensor<4xf32>, tensor<ui8>)
+  return
+}
+
+// -----
+
+func.func @dynamic_quantize_shape(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'nuri.dynamic_quantize' op changes the shape from [4] to [2]}}
+  %0:3 = nuri.dynamic_quantize %x : (tensor<4xf32>) -> (tensor<2xui8>, tensor<f32>, tensor<ui8>)
+  return
+}
+
+// -----
+
 func.func @cache_write_heads(%c: tensor<8x4x256x32xf32>, %k: tensor<2x2x1x32xf32>, %s: tensor<2xi64>) {
   // expected-error @+2 {{update [2x2x1x32] does not fit the cache [8x4x256x32] (heads and dim must agree, tokens at most max_seq)}}
   // expected-error @+1 {{'nuri.cache_write' op failed to infer returned types}}

@@ -85,6 +85,22 @@ module attributes {nuri.target = #nuri.target<"small", config = "name: small\ncl
 
 // -----
 
+// The three read-outs of quantized_matmul, and dynamic_quantize.
+// CHECK-LABEL: func @quantized
+// CHECK: nuri.dynamic_quantize %arg0 : (tensor<2x8xf32>) -> (tensor<2x8xui8>, tensor<f32>, tensor<ui8>)
+// CHECK: nuri.quantized_matmul %{{.*}}, %arg1 zero_points(%{{.*}}, %arg2) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>) -> tensor<2x4xi32>
+// CHECK: nuri.quantized_matmul %{{.*}}, %arg1 zero_points(%{{.*}}, %arg2) scales(%{{.*}}, %arg3) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+// CHECK: nuri.quantized_matmul %{{.*}}, %arg1 zero_points(%{{.*}}, %arg2) scales(%{{.*}}, %arg3) requantize(%{{.*}}, %{{.*}}) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>, tensor<f32>, tensor<4xf32>, tensor<f32>, tensor<ui8>) -> tensor<2x4xui8>
+func.func @quantized(%x: tensor<2x8xf32>, %w: tensor<8x4xi8>, %wz: tensor<4xi8>, %ws: tensor<4xf32>) -> (tensor<2x4xi32>, tensor<2x4xf32>, tensor<2x4xui8>) {
+  %q, %s, %z = nuri.dynamic_quantize %x : (tensor<2x8xf32>) -> (tensor<2x8xui8>, tensor<f32>, tensor<ui8>)
+  %i = nuri.quantized_matmul %q, %w zero_points(%z, %wz) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>) -> tensor<2x4xi32>
+  %f = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+  %r = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) requantize(%s, %z) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>, tensor<f32>, tensor<4xf32>, tensor<f32>, tensor<ui8>) -> tensor<2x4xui8>
+  return %i, %f, %r : tensor<2x4xi32>, tensor<2x4xf32>, tensor<2x4xui8>
+}
+
+// -----
+
 // CHECK-LABEL: func @kv_cache
 // CHECK: nuri.cache_write %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : (tensor<8x4x256x32xf32>, tensor<2x4x1x32xf32>, tensor<2xi64>, tensor<2xi64>) -> tensor<8x4x256x32xf32>
 // CHECK: nuri.cache_attention %{{.*}} {context_length = 64 : i64, scale = 1.250000e-01 : f32}

@@ -762,6 +762,129 @@ LogicalResult DequantizeOp::verify() {
                            getInput().getType(), "input");
 }
 
+static bool isQuant8(Type type) {
+  auto integer = dyn_cast<IntegerType>(type);
+  return integer && integer.getWidth() == 8;
+}
+
+LogicalResult DynamicQuantizeOp::verify() {
+  if (getInput().getType().getShape() != getOutput().getType().getShape()) {
+    return emitOpError("changes the shape from ")
+           << shapeString(getInput().getType().getShape()) << " to "
+           << shapeString(getOutput().getType().getShape());
+  }
+  // ONNX defines DynamicQuantizeLinear for uint8 only.
+  for (Type type : {getOutput().getType().getElementType(),
+                    getZeroPoint().getType().getElementType()}) {
+    if (!type.isUnsignedInteger(8)) {
+      return emitOpError("quantizes to ui8 only, got ") << type;
+    }
+  }
+  if (getScale().getType().getNumElements() != 1 ||
+      getZeroPoint().getType().getNumElements() != 1) {
+    return emitOpError("expects a scalar scale and zero point, got ")
+           << shapeString(getScale().getType().getShape()) << " and "
+           << shapeString(getZeroPoint().getType().getShape());
+  }
+  return success();
+}
+
+// A quantization parameter of a matmul: a scalar (one value) or one value per
+// channel of `dimName` (size `channels`) of `owner`'s shape.
+static LogicalResult verifyMatmulParam(Operation *op, Value param,
+                                       StringRef what, int64_t channels,
+                                       StringRef dimName,
+                                       RankedTensorType owner) {
+  auto type = cast<RankedTensorType>(param.getType());
+  if (type.getNumElements() == 1 && type.getRank() <= 1) {
+    return success();
+  }
+  if (type.getRank() != 1 || type.getDimSize(0) != channels) {
+    return op->emitOpError()
+           << what << " of shape " << shapeString(type.getShape())
+           << " is neither a scalar nor one value per " << dimName << " ("
+           << channels << " in " << shapeString(owner.getShape()) << ")";
+  }
+  return success();
+}
+
+LogicalResult QuantizedMatmulOp::verify() {
+  RankedTensorType lhs = getLhs().getType(), rhs = getRhs().getType();
+  for (auto [name, type] :
+       {std::pair<StringRef, RankedTensorType>{"lhs", lhs}, {"rhs", rhs}}) {
+    if (!isQuant8(type.getElementType())) {
+      return emitOpError("expects an 8-bit integer ")
+             << name << ", got " << type.getElementType();
+    }
+  }
+  SmallVector<Type> inferred;
+  if (failed(detail::inferMatmul(
+          getLoc(), lhs,
+          RankedTensorType::get(rhs.getShape(), lhs.getElementType()), false,
+          false, inferred))) {
+    return failure();
+  }
+  auto expected = cast<RankedTensorType>(inferred[0]);
+  RankedTensorType result = getOutput().getType();
+  if (result.getShape() != expected.getShape()) {
+    return emitOpError("result shape ")
+           << shapeString(result.getShape()) << " differs from the product's "
+           << shapeString(expected.getShape());
+  }
+  if (getLhsZeroPoint().getType().getElementType() != lhs.getElementType() ||
+      getRhsZeroPoint().getType().getElementType() != rhs.getElementType()) {
+    return emitOpError("zero point types ")
+           << getLhsZeroPoint().getType().getElementType() << " and "
+           << getRhsZeroPoint().getType().getElementType()
+           << " differ from the operands' " << lhs.getElementType() << " and "
+           << rhs.getElementType();
+  }
+  int64_t m = lhs.getDimSize(lhs.getRank() - 2);
+  int64_t n = rhs.getDimSize(rhs.getRank() - 1);
+  if (failed(verifyMatmulParam(*this, getLhsZeroPoint(), "lhs zero point", m,
+                               "row", lhs)) ||
+      failed(verifyMatmulParam(*this, getRhsZeroPoint(), "rhs zero point", n,
+                               "output column", rhs))) {
+    return failure();
+  }
+  if (!getLhsScale()) {
+    if (getOutputScale()) {
+      return emitOpError("requantizes without operand scales");
+    }
+    if (!result.getElementType().isSignlessInteger(32)) {
+      return emitOpError("without scales yields the i32 accumulators, got ")
+             << result.getElementType();
+    }
+    return success();
+  }
+  if (failed(verifyMatmulParam(*this, getLhsScale(), "lhs scale", m, "row",
+                               lhs)) ||
+      failed(verifyMatmulParam(*this, getRhsScale(), "rhs scale", n,
+                               "output column", rhs))) {
+    return failure();
+  }
+  if (!getOutputScale()) {
+    if (!isa<FloatType>(result.getElementType())) {
+      return emitOpError("with scales yields floats, got ")
+             << result.getElementType();
+    }
+    return success();
+  }
+  if (getOutputScale().getType().getNumElements() != 1 ||
+      getOutputZeroPoint().getType().getNumElements() != 1) {
+    return emitOpError("expects a scalar output scale and zero point");
+  }
+  if (!isQuant8(result.getElementType()) ||
+      getOutputZeroPoint().getType().getElementType() !=
+          result.getElementType()) {
+    return emitOpError("requantizes to an 8-bit result of its zero point's "
+                       "type, got ")
+           << result.getElementType() << " and "
+           << getOutputZeroPoint().getType().getElementType();
+  }
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Folders
 //===----------------------------------------------------------------------===//

@@ -21,6 +21,9 @@ void nuri::buildDefaultGraphPipeline(OpPassManager &pm) {
   pm.addPass(createNuriFuseActivations());
   // RoPE feeds the query and key, so it fuses before attention reads them.
   pm.addPass(createNuriFuseRope());
+  // Before attention: a quantized projection is then one op whose float
+  // result the attention pattern reads like any other value.
+  pm.addPass(createNuriFuseQuantizedMatmul());
   pm.addPass(createNuriFuseAttention());
   // Last: the attention pattern tells score matmuls from weight matmuls by
   // their constant operand, which linear fusion would hide.

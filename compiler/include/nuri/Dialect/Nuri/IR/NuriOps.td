@@ -670,6 +670,70 @@ def Nuri_DequantizeOp : Nuri_Op<"dequantize", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Nuri_DynamicQuantizeOp : Nuri_Op<"dynamic_quantize", [Pure]> {
+  let summary = "uint8 quantization with a scale and zero point from the data";
+  let description = [{
+    ONNX's DynamicQuantizeLinear: with `lo = min(0, min(input))` and
+    `hi = max(0, max(input))`, `scale = (hi - lo) / 255`,
+    `zero_point = saturate(round_half_even(-lo / scale))` and
+    `output = saturate(round_half_even(input / scale) + zero_point)`, all in
+    fp32. The scale and zero point are scalars.
+
+    ```mlir
+    %q, %s, %zp = nuri.dynamic_quantize %x : (tensor<1x8x32xf32>) -> (tensor<1x8x32xui8>, tensor<f32>, tensor<ui8>)
+    ```
+  }];
+  let arguments = (ins Nuri_FloatTensor:$input);
+  let results = (outs Nuri_QuantTensor:$output, Nuri_FloatTensor:$scale,
+                      Nuri_QuantTensor:$zero_point);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Nuri_QuantizedMatmulOp : Nuri_Op<"quantized_matmul",
+                                     [Pure, AttrSizedOperandSegments]> {
+  let summary = "8-bit integer matrix product with int32 accumulation";
+  let description = [{
+    `acc[..., m, n] = sum_k (lhs[..., m, k] - lhs_zp) * (rhs[..., k, n] -
+    rhs_zp[n])` in int32, batch dimensions broadcasting as in `matmul`.
+    Operands are int8 or uint8, each zero point of its operand's type. The
+    read-out has three forms:
+
+    - no scales: the result is `acc` (i32), ONNX's MatMulInteger;
+    - `scales(lhs_scale, rhs_scale)`: the float result is
+      `f32(acc) * (lhs_scale * rhs_scale[n])`, the product of the scales
+      taken first in fp32 (what ONNX Runtime's dynamic quantization writes as
+      Cast and two Muls, and a DequantizeLinear pair around a MatMul);
+    - `scales(...) requantize(output_scale, output_zp)`: the int8/uint8
+      result is `saturate(round_half_even(f32(acc) * (lhs_scale * rhs_scale[n]
+      / output_scale)) + output_zp)`, ONNX's QLinearMatMul.
+
+    The per-channel rule: a `rhs` parameter (scale or zero point) is a scalar
+    or has one value per output column (`rhs`'s last dimension); a `lhs`
+    parameter is a scalar or has one value per row (`lhs`'s second-to-last
+    dimension); the output parameters are scalars.
+
+    ```mlir
+    %y = nuri.quantized_matmul %a, %w zero_points(%azp, %wzp) scales(%as, %ws) : (tensor<1x8x32xui8>, tensor<32x16xi8>, tensor<ui8>, tensor<16xi8>, tensor<f32>, tensor<16xf32>) -> tensor<1x8x16xf32>
+    ```
+  }];
+  let arguments = (ins Nuri_QuantTensor:$lhs, Nuri_QuantTensor:$rhs,
+                   Nuri_QuantTensor:$lhs_zero_point,
+                   Nuri_QuantTensor:$rhs_zero_point,
+                   Optional<Nuri_FloatTensor>:$lhs_scale,
+                   Optional<Nuri_FloatTensor>:$rhs_scale,
+                   Optional<Nuri_FloatTensor>:$output_scale,
+                   Optional<Nuri_QuantTensor>:$output_zero_point);
+  let results = (outs Nuri_Tensor:$output);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `zero_points` `(` $lhs_zero_point `,` $rhs_zero_point `)`
+    (`scales` `(` $lhs_scale^ `,` $rhs_scale `)`)?
+    (`requantize` `(` $output_scale^ `,` $output_zero_point `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Escape hatch
 //===----------------------------------------------------------------------===//

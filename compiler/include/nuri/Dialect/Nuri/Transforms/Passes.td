@@ -129,6 +129,27 @@ def NuriFuseAttention : Pass<"nuri-fuse-attention"> {
   let dependentDialects = ["::nuri::NuriDialect"];
 }
 
+def NuriFuseQuantizedMatmul : Pass<"nuri-fuse-quantized-matmul"> {
+  let summary = "Fold quantized matmul patterns into nuri.quantized_matmul";
+  let description = [{
+    Two patterns become one `nuri.quantized_matmul` with a float read-out,
+    which the CPU runs as an int8 x int8 -> int32 product:
+
+    - QDQ: `matmul(dequantize(a), dequantize(W))` with a per-tensor `a` and a
+      2-D `W` quantized per tensor or per output channel (axis 1, or axis 0
+      when the matmul transposes `W`, as Gemm's `transB` does; the int8
+      weight is transposed instead). A `W` quantized along the contracting
+      axis cannot factor its scales out of the sum and is left alone.
+    - ONNX Runtime's dynamic quantization: `mul(cast(quantized_matmul(...)),
+      s)` where the i32 product (MatMulInteger) is cast to f32 and scaled by
+      `s = mul(a_scale, w_scale)`, a scalar or one value per output column.
+
+    The read-out multiplies by `lhs_scale * rhs_scale[n]` in fp32, which is
+    the dynamic pattern's arithmetic bit for bit.
+  }];
+  let dependentDialects = ["::nuri::NuriDialect"];
+}
+
 def NuriFuseLinear : Pass<"nuri-fuse-linear"> {
   let summary = "Turn matmuls by constant weights into nuri.linear";
   let description = [{
