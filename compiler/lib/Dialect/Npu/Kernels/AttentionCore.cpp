@@ -166,32 +166,36 @@ Result<AttentionPlan> planAttention(const target::Target &t,
     return qb * kb + qb * a.Dv <= accEntries &&
            sramNeed(a, qb, kb) <= t.sram.bytesPerCore;
   };
-  // Query blocks: up to 128 rows, cut while a shorter block is cheaper by
-  // the cost model: more (batch, head, block) units balance the cores
-  // better (bert-base's 12 heads are two rounds of eight cores at 128 rows
-  // but three of 64), while each unit pays its loads and its per-block
-  // vector latency again. Blocks shorter than the array run it part
-  // empty; on a vector-bound kernel that costs nothing. Never below
-  // kMinQueryBlock rows (or the array's rows, when fewer).
+  // Query blocks: as tall as the array allows, but cut further when that
+  // balances the (batch, head, block) units over the cores better (fewer
+  // query rows on the busiest core; a tie keeps the taller block). Blocks
+  // may be shorter than the array, down to kMinQueryBlock rows: on rngd
+  // (128-row arrays, eight cores) bert-base's 12 heads were two rounds of
+  // 128 rows, and are three of 64. The array then runs part empty, which
+  // costs nothing on a kernel the vector engine bounds.
   constexpr uint64_t kMinQueryBlock = 32;
   const uint64_t top = std::min<uint64_t>(a.Sq, 128);
   const uint64_t floor = std::min<uint64_t>(
       top, std::min<uint64_t>(kMinQueryBlock, t.matrix.rows));
-  uint64_t qb = 0, kb = 0, best = ~uint64_t(0);
-  for (uint64_t c = top; c >= floor && c >= 1; c = c / 2) {
-    uint64_t cq = c, ck = std::min<uint64_t>(a.Skv, 256);
-    if (fit(cq, ck)) {
-      uint64_t est = estimateOf(cq, ck);
-      if (est < best) {
-        best = est;
-        qb = cq;
-        kb = ck;
+  uint64_t qb = top, kb = std::min<uint64_t>(a.Skv, 256);
+  {
+    uint64_t bestRows = ~uint64_t(0);
+    for (uint64_t c = top; c >= floor && c >= 1; c = c / 2) {
+      uint64_t units = a.B * a.Hq * ceilDiv(a.Sq, c);
+      uint64_t rows = ceilDiv(units, P) * c;
+      if (rows < bestRows) {
+        bestRows = rows;
+        qb = c;
+      }
+      if (c == 1) {
+        break;
       }
     }
-    if (c == 1) {
-      break;
-    }
   }
+  if (!fit(qb, kb)) {
+    qb = 0;
+  }
+  const uint64_t best = qb ? estimateOf(qb, kb) : 0;
   if (qb == 0) {
     return Result<AttentionPlan>::failure(
         fmt::format("sram of {} B per core cannot hold one attention tile "
