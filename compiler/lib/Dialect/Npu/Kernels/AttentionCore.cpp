@@ -168,18 +168,11 @@ Result<AttentionPlan> planAttention(const target::Target &t,
   };
   // Query blocks: as tall as the array allows, but cut further when that
   // balances the (batch, head, block) units over the cores better (fewer
-  // query rows on the busiest core; a tie keeps the taller block). Blocks
-  // may be shorter than the array, down to kMinQueryBlock rows: on rngd
-  // (128-row arrays, eight cores) bert-base's 12 heads were two rounds of
-  // 128 rows, and are three of 64. The array then runs part empty, which
-  // costs nothing on a kernel the vector engine bounds.
-  constexpr uint64_t kMinQueryBlock = 32;
-  const uint64_t top = std::min<uint64_t>(a.Sq, 128);
-  const uint64_t floor = std::min<uint64_t>(
-      top, std::min<uint64_t>(kMinQueryBlock, t.matrix.rows));
-  uint64_t qb = top, kb = std::min<uint64_t>(a.Skv, 256);
-  {
-    uint64_t bestRows = ~uint64_t(0);
+  // query rows on the busiest core; a tie keeps the taller block).
+  auto balanced = [&](uint64_t floor) {
+    const uint64_t top = std::min<uint64_t>(a.Sq, 128);
+    floor = std::min(top, floor);
+    uint64_t qb = top, bestRows = ~uint64_t(0);
     for (uint64_t c = top; c >= floor && c >= 1; c = c / 2) {
       uint64_t units = a.B * a.Hq * ceilDiv(a.Sq, c);
       uint64_t rows = ceilDiv(units, P) * c;
@@ -191,11 +184,31 @@ Result<AttentionPlan> planAttention(const target::Target &t,
         break;
       }
     }
-  }
+    return qb;
+  };
+  uint64_t qb = balanced(t.matrix.rows), kb = std::min<uint64_t>(a.Skv, 256);
   if (!fit(qb, kb)) {
     qb = 0;
   }
-  const uint64_t best = qb ? estimateOf(qb, kb) : 0;
+  uint64_t best = qb ? estimateOf(qb, kb) : 0;
+  // Blocks shorter than the array, down to kMinQueryBlock rows, where the
+  // cost model finds them cheaper: on rngd (128-row arrays, eight cores)
+  // bert-base's 12 heads are two rounds of 128 rows or three of 64, and
+  // the vector-bound kernel takes 6853 cycles instead of 7167; on x330
+  // (128 vector lanes) the shorter blocks cost more than they balance.
+  constexpr uint64_t kMinQueryBlock = 32;
+  if (qb) {
+    uint64_t sq = balanced(std::min<uint64_t>(kMinQueryBlock, t.matrix.rows)),
+             sk = std::min<uint64_t>(a.Skv, 256);
+    if (sq < qb && fit(sq, sk)) {
+      uint64_t est = estimateOf(sq, sk);
+      if (est < best) {
+        qb = sq;
+        kb = sk;
+        best = est;
+      }
+    }
+  }
   if (qb == 0) {
     return Result<AttentionPlan>::failure(
         fmt::format("sram of {} B per core cannot hold one attention tile "
