@@ -14,6 +14,8 @@
 
 #include "nuri/target/CostModel.h"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace nuri::npu {
@@ -46,6 +48,24 @@ uint64_t padPitch(const target::Target &t, uint64_t bytes, uint64_t rows,
   return best;
 }
 
+/// A chunks of a kernel's first block in flight at once: enough that their
+/// transfers cover the link's latency, and at least two (where one
+/// transfer outlasts the latency, as a 32 KiB chunk from atom's GDDR6 does,
+/// two keep the link busy); at most the DMA's outstanding transfers. On
+/// rngd a chunk crosses in 128 cycles against 400 of latency: two in
+/// flight would leave the array waiting for A most of the time.
+uint64_t aChainDepth(const target::Target &t, bool shared,
+                     uint64_t chunkBytes) {
+  double link =
+      shared ? std::max(1.0, t.noc.bytesPerCycle) : t.dramBytesPerCycle();
+  double rate = std::min(double(t.dma.bytesPerCycle), link);
+  double transfer = std::max(1.0, double(chunkBytes) / rate);
+  double lat = double(shared ? t.noc.latencyCycles : t.dram.latencyCycles);
+  uint64_t depth = uint64_t(std::ceil(lat / transfer)) + 1;
+  return std::clamp<uint64_t>(depth, 2,
+                              std::max<uint64_t>(2, t.dma.outstanding));
+}
+
 } // namespace
 
 Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
@@ -61,150 +81,200 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
   const uint64_t pitch = padPitch(t, g.K * ei, R, g.in);
   const double lat = double(t.dram.latencyCycles);
   GemmPlan best;
+  // Weight rings: resident (0), deep (as many slots as the DMA keeps
+  // transfers in flight, where that is more than four), four, two.
+  std::vector<unsigned> wRings = {0u};
+  if (t.dma.outstanding > 4) {
+    wRings.push_back(t.dma.outstanding);
+  }
+  wRings.push_back(4u);
+  wRings.push_back(2u);
   // Work split: mS x nS slices per batch, balancing compute against the
   // DRAM traffic of re-reading A (once per column slice, unless multicast)
   // and B (once per row block, unless resident).
-  for (uint64_t nS = 1; nS <= P; ++nS) {
-    for (uint64_t mS = 1; mS * nS <= P; ++mS) {
-      GemmPlan p;
-      p.nc = roundUp(ceilDiv(g.N, nS), std::min<uint64_t>(C, g.N));
-      p.nS = ceilDiv(g.N, p.nc);
-      p.mr = ceilDiv(g.M, mS);
-      if (p.mr > R) {
-        p.mr = roundUp(p.mr, R);
-      }
-      p.mS = ceilDiv(g.M, p.mr);
-      if (p.nS != nS || p.mS != mS) {
-        continue;
-      }
-      // Slices go to cores round-robin, so with nS dividing the core count
-      // each core always gets the same column slice and the cores of a row
-      // slice are neighbours.
-      const bool grouped = P % nS == 0;
-      p.mcastA = grouped && nS > 1;
-      const uint64_t slices = g.batch * mS * nS;
-      const uint64_t perCore = ceilDiv(slices, P);
-      const uint64_t coresUsed = std::min<uint64_t>(P, slices);
-      std::vector<uint64_t> nts = {std::min<uint64_t>(p.nc, 512)};
-      // Narrower than two array widths the weight rows are too short for
-      // the DMA to stream efficiently.
-      for (uint64_t x = 2 * C; x < nts[0]; x *= 2) {
-        nts.push_back(x);
-      }
-      std::vector<uint64_t> kcs;
-      for (uint64_t k : {512, 256, 128}) {
-        k = std::min<uint64_t>(k, g.K);
-        if (kcs.empty() || kcs.back() != k) {
-          kcs.push_back(k);
+  // Column slices are whole array widths, or, where the array is wider
+  // than the weight columns of a core's fair share (bert-base's 768 columns
+  // over rngd's eight 128-wide arrays), multiples of kSliceAlign columns:
+  // the array then runs part empty, but every core streams its share of
+  // the weights and A can be multicast, where whole widths would leave
+  // cores idle (768 = 6 x 128) and each core twice the weights.
+  constexpr uint64_t kSliceAlign = 32;
+  std::vector<uint64_t> aligns = {std::min<uint64_t>(C, g.N)};
+  if (kSliceAlign < aligns[0]) {
+    aligns.push_back(kSliceAlign);
+  }
+  for (uint64_t align : aligns) {
+    for (uint64_t nS = 1; nS <= P; ++nS) {
+      for (uint64_t mS = 1; mS * nS <= P; ++mS) {
+        GemmPlan p;
+        p.nc = roundUp(ceilDiv(g.N, nS), align);
+        if (align != aligns[0] && p.nc % aligns[0] == 0) {
+          continue; // the first pass had this split
         }
-      }
-      for (uint64_t nt : nts) {
-        const uint64_t tilesN = ceilDiv(p.nc, nt);
-        for (uint64_t kc : kcs) {
-          const uint64_t chunks = ceilDiv(g.K, kc);
-          // nW == 0: the weight slice stays resident.
-          for (unsigned nA : {2u, 1u}) {
-            for (unsigned nW : {0u, 4u, 2u}) {
-              if (nW == 0 && (!grouped || g.bBatch != 0)) {
-                continue;
-              }
-              uint64_t wBytes =
-                  nW ? nW * roundUp(kc * nt * ei, 64)
-                     : tilesN * chunks * roundUp(kc * nt * ei, 64);
-              uint64_t fixed = wBytes + 2 * roundUp(p.nc * 6, 64) + 64 * 16;
-              uint64_t perRow =
-                  nA * pitch + 2 * nt * eo + (g.hasResidual ? 2 * nt * eo : 0);
-              if (fixed >= S) {
-                continue;
-              }
-              uint64_t mb =
-                  std::min({p.mr, accEntries / (2 * nt), (S - fixed) / perRow});
-              if (mb > R) {
-                mb = mb / R * R;
-              }
-              if (mb == 0) {
-                continue;
-              }
-              const uint64_t blocks = ceilDiv(p.mr, mb);
-              const uint64_t coreBlocks = perCore * blocks;
-              if (nW == 0 && coreBlocks < 2) {
-                continue; // nothing to reuse; streaming overlaps better
-              }
-              target::MatmulCost mc = target::matmulCost(
-                  t, mb, nt, kc, g.in, g.in, pitch, nt * ei, false);
-              double steps = double(coreBlocks * tilesN * chunks);
-              double compute = steps * double(mc.occupancy);
-              // Each operand's traffic goes over the link of its space:
-              // DRAM, or the NoC for the shared SRAM.
-              double aBytes =
-                  double(g.batch) * (p.mcastA ? 1 : nS) * g.M * g.K * ei;
-              double bBytes =
-                  nW ? double(g.batch) * mS * blocks * g.K * g.N * ei
-                     : double(coresUsed) * g.K * p.nc * ei;
-              double cBytes = double(g.batch) * g.M * g.N * eo;
-              double dram = 0, noc = 0;
-              ((g.a & kSharedTag) ? noc : dram) += aBytes;
-              ((g.b & kSharedTag) ? noc : dram) += bBytes;
-              ((g.c & kSharedTag) ? noc : dram) += cBytes;
-              double dma = std::max(dram / dramPerCycle,
-                                    noc / std::max(1.0, t.noc.bytesPerCycle));
-              // A core's share of a link: one transfer's cap, or the link
-              // split among the cores streaming over it.
-              auto shareOf = [&](bool shared, double streams) {
-                double link =
-                    shared ? std::max(1.0, t.noc.bytesPerCycle) : dramPerCycle;
-                return std::min(double(t.dma.bytesPerCycle),
-                                link / std::max(1.0, streams));
-              };
-              const double used = double(coresUsed);
-              const double aShare =
-                  shareOf(g.a & kSharedTag, p.mcastA ? used / nS : used);
-              const double wShare = shareOf(g.b & kSharedTag, used);
-              // Pipeline fill and drain: nothing overlaps the first
-              // chunk's loads or the last chunk's multiply and read-out.
-              double fill = lat +
-                            std::max(double(mb * kc * ei) / aShare,
-                                     double(kc * nt * ei) / wShare) +
-                            double(mc.occupancy) +
-                            double(mb * ceilDiv(nt, t.vector.lanes));
-              // The two queues of the busiest core: the fetch queue streams
-              // the weights, the dma queue A (a multicasting leader
-              // carries its group's); each keeps `outstanding` transfers in
-              // flight, each paying the link latency.
-              auto queueCycles = [&](double descs, double bytes, double share) {
-                return std::max(
-                    bytes / share,
-                    (lat * descs + bytes / double(t.dma.bytesPerCycle)) /
-                        double(std::max(1u, t.dma.outstanding)));
-              };
-              double wLoads = double((nW ? coreBlocks : 1) * tilesN * chunks);
-              double aLoads = double(coreBlocks * chunks);
-              double dmaCore = std::max(
-                  queueCycles(wLoads, wLoads * double(kc * nt * ei), wShare),
-                  queueCycles(aLoads,
-                              double(coreBlocks) * double(mb * g.K * ei),
-                              aShare));
-              double overhead = fill + (wLoads + aLoads) * t.dma.issueCycles +
-                                double(coreBlocks) * (nA == 1 ? lat : 0.0) +
-                                double(t.dram.latencyCycles + R + C);
-              uint64_t est =
-                  uint64_t(std::max({compute, dma, dmaCore}) + overhead);
-              if (est < p.estimate) {
-                p.estimate = est;
-                p.mb = mb;
-                p.nt = nt;
-                p.kc = kc;
-                p.nA = nA;
-                p.nW = nW;
-                p.residentW = nW == 0;
-                p.ldaS = pitch;
+        p.nS = ceilDiv(g.N, p.nc);
+        p.mr = ceilDiv(g.M, mS);
+        if (p.mr > R) {
+          p.mr = roundUp(p.mr, R);
+        }
+        p.mS = ceilDiv(g.M, p.mr);
+        if (p.nS != nS || p.mS != mS) {
+          continue;
+        }
+        // Slices go to cores round-robin, so with nS dividing the core count
+        // each core always gets the same column slice and the cores of a row
+        // slice are neighbours.
+        const bool grouped = P % nS == 0;
+        p.mcastA = grouped && nS > 1;
+        const uint64_t slices = g.batch * mS * nS;
+        const uint64_t perCore = ceilDiv(slices, P);
+        const uint64_t coresUsed = std::min<uint64_t>(P, slices);
+        std::vector<uint64_t> nts = {std::min<uint64_t>(p.nc, 512)};
+        // Narrower than two array widths the weight rows are too short for
+        // the DMA to stream efficiently.
+        for (uint64_t x = 2 * C; x < nts[0]; x *= 2) {
+          nts.push_back(x);
+        }
+        std::vector<uint64_t> kcs;
+        for (uint64_t k : {512, 256, 128}) {
+          k = std::min<uint64_t>(k, g.K);
+          if (kcs.empty() || kcs.back() != k) {
+            kcs.push_back(k);
+          }
+        }
+        for (uint64_t nt : nts) {
+          const uint64_t tilesN = ceilDiv(p.nc, nt);
+          for (uint64_t kc : kcs) {
+            const uint64_t chunks = ceilDiv(g.K, kc);
+            // nW == 0: the weight slice stays resident.
+            for (unsigned nA : {2u, 1u}) {
+              for (unsigned nW : wRings) {
+                if (nW == 0 && (!grouped || g.bBatch != 0)) {
+                  continue;
+                }
+                uint64_t wBytes =
+                    nW ? nW * roundUp(kc * nt * ei, 64)
+                       : tilesN * chunks * roundUp(kc * nt * ei, 64);
+                uint64_t fixed = wBytes + 2 * roundUp(p.nc * 6, 64) + 64 * 16;
+                uint64_t perRow = nA * pitch + 2 * nt * eo +
+                                  (g.hasResidual ? 2 * nt * eo : 0);
+                if (fixed >= S) {
+                  continue;
+                }
+                uint64_t mb = std::min(
+                    {p.mr, accEntries / (2 * nt), (S - fixed) / perRow});
+                if (mb > R) {
+                  mb = mb / R * R;
+                }
+                if (mb == 0) {
+                  continue;
+                }
+                const uint64_t blocks = ceilDiv(p.mr, mb);
+                const uint64_t coreBlocks = perCore * blocks;
+                if (nW == 0 && coreBlocks < 2) {
+                  continue; // nothing to reuse; streaming overlaps better
+                }
+                target::MatmulCost mc = target::matmulCost(
+                    t, mb, nt, kc, g.in, g.in, pitch, nt * ei, false);
+                double steps = double(coreBlocks * tilesN * chunks);
+                double compute = steps * double(mc.occupancy);
+                // Each operand's traffic goes over the link of its space:
+                // DRAM, or the NoC for the shared SRAM.
+                double aBytes =
+                    double(g.batch) * (p.mcastA ? 1 : nS) * g.M * g.K * ei;
+                double bBytes =
+                    nW ? double(g.batch) * mS * blocks * g.K * g.N * ei
+                       : double(coresUsed) * g.K * p.nc * ei;
+                double cBytes = double(g.batch) * g.M * g.N * eo;
+                double dram = 0, noc = 0;
+                ((g.a & kSharedTag) ? noc : dram) += aBytes;
+                ((g.b & kSharedTag) ? noc : dram) += bBytes;
+                ((g.c & kSharedTag) ? noc : dram) += cBytes;
+                double dma = std::max(dram / dramPerCycle,
+                                      noc / std::max(1.0, t.noc.bytesPerCycle));
+                // A core's share of a link: one transfer's cap, or the link
+                // split among the cores streaming over it.
+                auto shareOf = [&](bool shared, double streams) {
+                  double link = shared ? std::max(1.0, t.noc.bytesPerCycle)
+                                       : dramPerCycle;
+                  return std::min(double(t.dma.bytesPerCycle),
+                                  link / std::max(1.0, streams));
+                };
+                const double used = double(coresUsed);
+                const double aShare =
+                    shareOf(g.a & kSharedTag, p.mcastA ? used / nS : used);
+                const double wShare = shareOf(g.b & kSharedTag, used);
+                // A ring of nW weight slots keeps at most nW chunks in
+                // flight, each paying the link latency. Four slots are
+                // enough where they hold more multiplies than twice a
+                // chunk's latency and transfer (twice: with every core
+                // streaming, a transfer in the simulator takes about that
+                // long): atom's 64x32 array multiplies a 128 x 96 x 128 step
+                // in 768 cycles against 500 of latency. rngd's 128x128
+                // array does it in 128 cycles against 400 (and x330's in
+                // 256 against 500): the ring there takes as many slots as
+                // the DMA keeps transfers in flight (4660 instead of 6768
+                // cycles for bert-base's FFN down projection on rngd).
+                const double wXfer = double(kc * nt * ei) / wShare;
+                // (And only where a core streams more chunks than four
+                // slots hold.)
+                if (nW > 4 &&
+                    (4.0 * double(mc.occupancy) >= 2.0 * (lat + wXfer) ||
+                     coreBlocks * tilesN * chunks <= 4)) {
+                  continue;
+                }
+                // Pipeline fill and drain: nothing overlaps the first
+                // chunk's loads or the last chunk's multiply and read-out.
+                double fill = lat +
+                              std::max(double(mb * kc * ei) / aShare,
+                                       double(kc * nt * ei) / wShare) +
+                              double(mc.occupancy) +
+                              double(mb * ceilDiv(nt, t.vector.lanes));
+                // The two queues of the busiest core: the fetch queue streams
+                // the weights, the dma queue A (a multicasting leader
+                // carries its group's); each keeps `outstanding` transfers in
+                // flight, each paying the link latency.
+                auto queueCycles = [&](double descs, double bytes,
+                                       double share) {
+                  return std::max(
+                      bytes / share,
+                      (lat * descs + bytes / double(t.dma.bytesPerCycle)) /
+                          double(std::max(1u, t.dma.outstanding)));
+                };
+                double wLoads = double((nW ? coreBlocks : 1) * tilesN * chunks);
+                const double wRing =
+                    nW ? wLoads * (lat + wXfer) /
+                             double(
+                                 std::min(nW, std::max(1u, t.dma.outstanding)))
+                       : 0.0;
+                double aLoads = double(coreBlocks * chunks);
+                double dmaCore = std::max(
+                    {queueCycles(wLoads, wLoads * double(kc * nt * ei), wShare),
+                     queueCycles(aLoads,
+                                 double(coreBlocks) * double(mb * g.K * ei),
+                                 aShare),
+                     wRing});
+                double overhead = fill + (wLoads + aLoads) * t.dma.issueCycles +
+                                  double(coreBlocks) * (nA == 1 ? lat : 0.0) +
+                                  double(t.dram.latencyCycles + R + C);
+                uint64_t est =
+                    uint64_t(std::max({compute, dma, dmaCore}) + overhead);
+                if (est < p.estimate) {
+                  p.estimate = est;
+                  p.mb = mb;
+                  p.nt = nt;
+                  p.kc = kc;
+                  p.nA = nA;
+                  p.nW = nW;
+                  p.residentW = nW == 0;
+                  p.ldaS = pitch;
+                }
               }
             }
           }
         }
-      }
-      if (p.mb && p.estimate < best.estimate) {
-        best = p;
+        if (p.mb && p.estimate < best.estimate) {
+          best = p;
+        }
       }
     }
   }
@@ -326,6 +396,15 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
         {{g.b, g.b + (g.batch - 1) * g.bBatch + (g.K - 1) * g.ldb + g.N * ei}});
     if (room >= wSlots * wSlot) {
       if (!pl.residentW) {
+        // A deep ring (more than four slots) streaming during the
+        // previous kernel takes its DRAM bandwidth: it is cut to what that
+        // kernel leaves idle, as a ring of four grows by (rngd: a layer
+        // norm before the FFN up projection went from 2475 to 3432 cycles
+        // with all sixteen slots filling while it ran).
+        if (pl.nW > 4) {
+          wSlots =
+              std::max<uint64_t>(4, std::min<uint64_t>(pl.nW, budgetSlots));
+        }
         wSlots = std::max<uint64_t>(
             wSlots, std::min<uint64_t>(budgetSlots, room / wSlot));
       }
@@ -413,6 +492,8 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
       ringOut.consumed(dma, pt.index);
     };
     uint64_t gw = 0, ti = 0;
+    const uint64_t depth = aChainDepth(
+        t, g.a & kSharedTag, blocks.front().rows * std::min(pl.kc, g.K) * ei);
     for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
       const Block &blk = blocks[bi];
       // A arrives in K chunks, so the array starts after the first chunk
@@ -428,14 +509,14 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
         for (uint64_t c = 0; c < chunks; ++c) {
           uint64_t k0 = c * pl.kc, kcc = std::min(pl.kc, g.K - k0);
           if (firstTile && leads) {
-            // The kernel's first block: at most two A chunks in flight.
+            // The kernel's first block: at most `depth` A chunks in flight.
             // Chunks issued together share the link and all land late,
-            // while the array needs the first one first (a chunk multiplies
-            // for longer than it loads). Later blocks load while the array
-            // works on the one before, where holding up the queue would
-            // delay the stores instead.
-            const bool chain = bi == 0 && chunks > 2;
-            if (chain && c >= 2) {
+            // while the array needs the first one first; enough of them
+            // to cover the link's latency (aChainDepth). Later blocks load
+            // while the array works on the one before, where holding up the
+            // queue would delay the stores instead.
+            const bool chain = bi == 0 && chunks > depth;
+            if (chain && c >= depth) {
               dma.wait(kAChain);
             }
             DmaDesc a =
@@ -454,7 +535,7 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
             if (chain) {
               dma.signal(kAChain);
               if (c + 1 == chunks) {
-                dma.wait(kAChain, unsigned(std::min<uint64_t>(2, chunks)));
+                dma.wait(kAChain, unsigned(std::min<uint64_t>(depth, chunks)));
               }
             }
           }
