@@ -148,6 +148,69 @@ kernel6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
   }
 }
 
+/// kernel6x16 for the first R rows of its packed A panel only: a GEMV (a
+/// decode step's linear, M = 1) would otherwise spend six times the FMAs of
+/// the work on padding rows. The same FMAs in the same order per row, so
+/// every row's result equals kernel6x16's.
+template <int R>
+__attribute__((target("avx2,fma"))) void
+kernelRx16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+           int64_t ldc, bool acc, int64_t nr) {
+  __m256 c0[R], c1[R];
+  for (int i = 0; i < R; ++i) {
+    c0[i] = _mm256_setzero_ps();
+    c1[i] = _mm256_setzero_ps();
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    __m256 b0 = _mm256_loadu_ps(b);
+    __m256 b1 = _mm256_loadu_ps(b + 8);
+    for (int i = 0; i < R; ++i) {
+      __m256 ai = _mm256_broadcast_ss(a + i);
+      c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
+    }
+    a += 6;
+    b += ldb;
+  }
+  alignas(32) float tile[16];
+  for (int i = 0; i < R; ++i) {
+    float *ci = c + i * ldc;
+    if (nr == 16) {
+      if (acc) {
+        c0[i] = _mm256_add_ps(c0[i], _mm256_loadu_ps(ci));
+        c1[i] = _mm256_add_ps(c1[i], _mm256_loadu_ps(ci + 8));
+      }
+      _mm256_storeu_ps(ci, c0[i]);
+      _mm256_storeu_ps(ci + 8, c1[i]);
+      continue;
+    }
+    _mm256_store_ps(tile, c0[i]);
+    _mm256_store_ps(tile + 8, c1[i]);
+    for (int64_t j = 0; j < nr; ++j) {
+      ci[j] = acc ? ci[j] + tile[j] : tile[j];
+    }
+  }
+}
+
+/// The micro-kernel call for an `mr`-row tile: kernel6x16's thin variants
+/// for the avx2 kernel's short tiles, the kernel itself otherwise.
+void runTile(const KernelInfo &kk, int64_t kc, const float *a, const float *b,
+             float *c, int64_t ldc, bool acc, int64_t mr, int64_t nr) {
+  if (kk.fn == kernel6x16 && mr < 4) {
+    switch (mr) {
+    case 1:
+      return kernelRx16<1>(kc, a, b, kk.nr, c, ldc, acc, nr);
+    case 2:
+      return kernelRx16<2>(kc, a, b, kk.nr, c, ldc, acc, nr);
+    case 3:
+      return kernelRx16<3>(kc, a, b, kk.nr, c, ldc, acc, nr);
+    default:
+      break;
+    }
+  }
+  kk.fn(kc, a, b, kk.nr, c, ldc, acc, mr, nr);
+}
+
 /// Portable 4x8 kernel for machines without AVX2.
 void kernel4x8(int64_t kc, const float *a, const float *b, int64_t ldb,
                float *c, int64_t ldc, bool acc, int64_t mr, int64_t nr) {
@@ -453,8 +516,8 @@ void sgemmImpl(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
           const float *apk = apAll + p0 * mPanels * kk.mr;
           for (int64_t ip = 0; ip < mPanels; ++ip) {
             int64_t i = ip * kk.mr, mr = std::min(kk.mr, m - i);
-            kk.fn(kc, apk + ip * kk.mr * kc, bpanel, kk.nr, c + i * ldc + j0,
-                  ldc, acc, mr, nr);
+            runTile(kk, kc, apk + ip * kk.mr * kc, bpanel, c + i * ldc + j0,
+                    ldc, acc, mr, nr);
             for (int64_t e = std::min(lines, line + slice); next && line < e;
                  ++line) {
               _mm_prefetch(next + line * 64, _MM_HINT_T0);

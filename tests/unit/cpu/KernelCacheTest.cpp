@@ -33,6 +33,53 @@ void expectSame(const Tensor &cached, const Tensor &plain, int64_t m) {
              "m " + std::to_string(m));
 }
 
+TEST(KernelCache, ShortRowsEqualTheSameRowsOfALongerProduct) {
+  // A packed weight at M = 1..5 (decode steps) takes thin micro-kernels;
+  // each row must be the bit-exact row of the M = 13 product.
+  Tensor w = randomTensor(DType::F32, {700, 90}, -1, 1, 61);
+  Tensor xs = randomTensor(DType::F32, {13, 700}, -1, 1, 62);
+  Tensor all(DType::F32, {13, 90});
+  KernelCache cache;
+  ASSERT_EQ(
+      runKernel(makeOp("linear"), views({&xs, &w}, true), {all.view()}, &cache),
+      "");
+  for (int64_t m = 1; m <= 5; ++m) {
+    Tensor x(DType::F32, {m, 700}), y(DType::F32, {m, 90});
+    std::copy(xs.bytes.begin(), xs.bytes.begin() + x.bytes.size(),
+              x.bytes.begin());
+    ASSERT_EQ(
+        runKernel(makeOp("linear"), views({&x, &w}, true), {y.view()}, &cache),
+        "");
+    EXPECT_TRUE(std::equal(y.bytes.begin(), y.bytes.end(), all.bytes.begin()))
+        << "m " << m;
+  }
+}
+
+TEST(KernelCache, PackPoolSharesOneWeightAmongCaches) {
+  auto pool = makePackPool();
+  Tensor w = randomTensor(DType::F32, {64, 48}, -1, 1, 71);
+  Tensor x = randomTensor(DType::F32, {2, 64}, -1, 1, 72);
+  Tensor a(DType::F32, {2, 48}), b(DType::F32, {2, 48});
+  KernelCache first(pool), second(pool);
+  ASSERT_EQ(
+      runKernel(makeOp("linear"), views({&x, &w}, true), {a.view()}, &first),
+      "");
+  // Constants never change; here the bytes do, so that a second cache that
+  // packed for itself would see it: one that took the first's packing
+  // from the pool still computes with the old weight.
+  for (int64_t i = 0; i < w.size(); ++i)
+    w.set(i, -w.get(i));
+  ASSERT_EQ(
+      runKernel(makeOp("linear"), views({&x, &w}, true), {b.view()}, &second),
+      "");
+  EXPECT_EQ(a.bytes, b.bytes);
+  KernelCache alone;
+  ASSERT_EQ(
+      runKernel(makeOp("linear"), views({&x, &w}, true), {b.view()}, &alone),
+      "");
+  EXPECT_NE(a.bytes, b.bytes);
+}
+
 TEST(KernelCache, LinearReusesPackedWeightsAndNoticesAnother) {
   for (DType t : {DType::F32, DType::BF16}) {
     for (int64_t m : {1, 3, 37, 200}) {
