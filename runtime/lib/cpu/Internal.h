@@ -213,6 +213,7 @@ bool isNormOp(const std::string &kind);
 std::string runLinalgOp(const graph::Op &op, const Inputs &in,
                         const Outputs &out, KernelCache *cache);
 bool isLinalgOp(const std::string &kind);
+void prepareLinalgOp(const graph::Op &op, const Inputs &in, KernelCache *cache);
 std::string runCacheWrite(const graph::Op &op, const Inputs &in,
                           const Outputs &out);
 bool isKvCacheOp(const std::string &kind);

@@ -255,8 +255,7 @@ bool hasKernel(const graph::Op &op) {
     return hasOnnxKernel(op.getString("op_type", ""));
   }
   return isElementwise(op.kind) || isShapeOp(op.kind) || isNormOp(op.kind) ||
-         isLinalgOp(op.kind) || isKvCacheOp(op.kind) ||
-         isQuantizedOp(op.kind);
+         isLinalgOp(op.kind) || isKvCacheOp(op.kind) || isQuantizedOp(op.kind);
 }
 
 KernelCache::KernelCache() : impl(std::make_unique<Impl>()) {}
@@ -345,6 +344,17 @@ KernelFn resolveKernel(const graph::Op &op) {
     return quantizedEntry;
   }
   return nullptr;
+}
+
+void prepareKernel(const graph::Op &op, const std::vector<TensorView> &in,
+                   KernelCache *cache) {
+  if (isLinalgOp(op.kind)) {
+    try {
+      prepareLinalgOp(op, in, cache);
+    } catch (const std::exception &) {
+      // Out of memory while packing: the first run packs (and reports) it.
+    }
+  }
 }
 
 std::string runKernel(const graph::Op &op, const std::vector<TensorView> &in,

@@ -689,6 +689,13 @@ std::string attentionCore(const graph::Op &op, const TensorView &q,
 
 } // namespace
 
+void prepareLinalgOp(const graph::Op &op, const Inputs &in,
+                     KernelCache *cache) {
+  if (op.kind == "linear" && in.size() >= 2 && in[1].shape.size() == 2) {
+    cachedPack(cache, in[1], in[1].shape[0], in[1].shape[1], false);
+  }
+}
+
 bool isLinalgOp(const std::string &k) {
   return k == "matmul" || k == "linear" || k == "conv" || k == "attention" ||
          k == "cache_attention";

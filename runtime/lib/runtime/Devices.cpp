@@ -244,8 +244,26 @@ public:
       }
       // A missing kernel stays null: the run reports it with the op, as a
       // package may carry ops this build has no kernel for (and never run).
-      for (const graph::Op &op : pkg.partitions[p].graph.ops) {
-        kernels_[p].push_back(cpu::resolveKernel(op));
+      const graph::Graph &g = pkg.partitions[p].graph;
+      for (size_t k = 0; k < g.ops.size(); ++k) {
+        kernels_[p].push_back(cpu::resolveKernel(g.ops[k]));
+        // Weights packed now, as ONNX Runtime prepacks at session creation:
+        // not in the first request's latency (shared with the other
+        // programs of a family through the model's pack pool).
+        std::vector<cpu::TensorView> constants;
+        for (int32_t t : g.ops[k].inputs) {
+          cpu::TensorView v;
+          if (t >= 0 && g.tensors[t].isConstant()) {
+            v.dtype = g.tensors[t].dtype;
+            v.shape = g.tensors[t].shape;
+            v.data =
+                const_cast<uint8_t *>(pkg.weights + g.tensors[t].dataOffset);
+            v.constant = true;
+          }
+          constants.push_back(std::move(v));
+        }
+        cpu::prepareKernel(g.ops[k], constants,
+                           model.cpuPlans[p].kernelCaches[k].get());
       }
     }
     return true;

@@ -74,6 +74,12 @@ public:
   std::unique_ptr<Impl> impl;
 };
 
+/// Derives now what `op` would keep in `cache` on its first run (a linear's
+/// constant weight packed for the GEMM), so the first request does not pay
+/// for it. `inputs` need only the constant ones (others may be empty).
+void prepareKernel(const graph::Op &op, const std::vector<TensorView> &inputs,
+                   KernelCache *cache);
+
 /// Whether a kernel exists for this op (for onnx_op: its "op_type").
 bool hasKernel(const graph::Op &op);
 
