@@ -156,6 +156,19 @@ def main():
                f"the {len(prompts[0])}-token prompt stops with 'length' after {room} tokens (cache full)")
         expect(short["stop_reason"] == "length" and short["tokens"] == singles[3]["greedy"][:40],
                "the other request goes on to its 40 tokens")
+    elif args.case == "refill":
+        # A slot freed mid-run is refilled while the others decode: the new
+        # request decodes with them in the same step, so the padding rows of
+        # the batch-4 program never need more free slots than there are.
+        pkg = work / "refill.nuri"
+        compile_family(args, pkg, "--max-seq", "64", "--prefill-buckets", "32,63",
+                       "--decode-batch", "4", "--context-buckets", "64")
+        order = [0, 1, 2, 3, 2]
+        r = generate(args, pkg, [prompts[i] for i in order], "--max-new-tokens", "20")
+        for k, (i, got) in enumerate(zip(order, r["requests"])):
+            n = min(20, 64 - len(prompts[i]) + 1)
+            expect(got["tokens"] == singles[i]["greedy"][:n],
+                   f"request {k} (prompt {i}) on 4 refilled slots: its {n} greedy tokens")
     elif args.case == "sampling":
         pkg = work / "gen.nuri"
         compile_family(args, pkg, "--max-seq", "128", "--decode-batch", "1,4",

@@ -453,7 +453,7 @@ NURI_API nuri_status nuri_run_get_partition_counter(const nuri_run *run,
  * (`nuri compile --generate`): requests (prompt token ids) are added at any
  * time and queue until a cache slot is free; each step prefills the queued
  * requests that fit (each then emits its first token) and runs one decode
- * step over the requests that were already generating, with the smallest
+ * step over every request holding a slot, with the smallest
  * decode program whose batch holds them and whose context covers the
  * longest of them (continuous batching). A finished request frees its slot
  * at once. The KV cache stays in the session's state buffers: a decode step
@@ -463,8 +463,8 @@ NURI_API nuri_status nuri_run_get_partition_counter(const nuri_run *run,
  * temperature after the repetition penalty, cut to the top-k and the top-p
  * mass, and sampled with a per-request generator seeded from `seed` and the
  * request id, so a request's tokens do not depend on what it is batched
- * with. One thread drives a generator (not thread-safe); several generators
- * must not share a session (they would share its cache).
+ * with. One thread drives a generator (not thread-safe); two generators
+ * must not drive one session at the same time (they would share its cache).
  *===------------------------------------------------------------------===*/
 
 typedef struct nuri_generator_t nuri_generator;

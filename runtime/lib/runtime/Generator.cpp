@@ -473,6 +473,11 @@ struct nuri_generator_t {
         spare.push_back(s);
       }
     }
+    if (spare.size() < prog->batch - live.size()) {
+      return error(NURI_INTERNAL, "decode program '" + prog->name +
+                                      "' has more padding rows than free "
+                                      "cache slots");
+    }
     for (size_t b = 0; b < prog->batch; ++b) {
       Request *r = b < live.size() ? live[b] : nullptr;
       store(*ids, b, r ? r->tokens.back() : 0);
@@ -502,14 +507,10 @@ struct nuri_generator_t {
   }
 
   nuri_status step(nuri_token_callback cb, void *user, size_t *pending) {
-    // Requests generating before this step decode in it; the ones admitted
-    // now emit their first token from the prefill.
-    std::vector<Request *> live;
-    for (auto &[id, r] : requests) {
-      if (r.prefilled && r.stop == NURI_STOP_NONE) {
-        live.push_back(&r);
-      }
-    }
+    // Queued requests that find a slot are prefilled (each emits its first
+    // token); then every request holding a slot decodes, the new ones too:
+    // the decode batch must hold all occupied slots, since its padding rows
+    // write into free ones.
     while (!queue.empty()) {
       auto free = std::find(slotOwner.begin(), slotOwner.end(), 0);
       if (free == slotOwner.end()) {
@@ -522,6 +523,12 @@ struct nuri_generator_t {
       counters[0]["steps"] += 1;
       if (nuri_status s = prefillOne(r, cb, user)) {
         return s;
+      }
+    }
+    std::vector<Request *> live;
+    for (auto &[id, r] : requests) {
+      if (r.prefilled && r.stop == NURI_STOP_NONE) {
+        live.push_back(&r);
       }
     }
     if (!live.empty()) {
