@@ -156,6 +156,13 @@ def main():
                f"the {len(prompts[0])}-token prompt stops with 'length' after {room} tokens (cache full)")
         expect(short["stop_reason"] == "length" and short["tokens"] == singles[3]["greedy"][:40],
                "the other request goes on to its 40 tokens")
+        # Context buckets below --max-seq bound a sequence the same way.
+        narrow = work / "narrow.nuri"
+        compile_family(args, narrow, "--max-seq", "128", "--prefill-buckets", "63",
+                       "--context-buckets", "64")
+        n = generate(args, narrow, [prompts[0]], "--max-new-tokens", "40")["requests"][0]
+        expect(n["stop_reason"] == "length" and n["tokens"] == singles[0]["greedy"][:room],
+               f"with context buckets up to 64 under --max-seq 128, the same {room} tokens")
     elif args.case == "refill":
         # A slot freed mid-run is refilled while the others decode: the new
         # request decodes with them in the same step, so the padding rows of

@@ -8,15 +8,21 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <vector>
 
 namespace nuri::dse {
 
 namespace {
+
+// The energy model's component order, not the JSON's.
+constexpr std::array<std::string_view, 7> kComponentOrder = {
+    "matrix", "sram", "accumulator", "vector", "dram", "noc", "static"};
 
 /// One report's figures: (name, value, whether it is a share 0..1) in the
 /// order they print, and the per-kernel cycles.
@@ -100,13 +106,10 @@ Figures extract(const llvm::json::Object &r) {
         names.push_back(name.str());
       }
     }
-    // The energy model's component order, not the JSON's.
-    static const char *order[] = {"matrix", "sram", "accumulator", "vector",
-                                  "dram",   "noc",  "static"};
     std::stable_sort(names.begin(), names.end(), [](auto &a, auto &b) {
       auto rank = [](const std::string &n) {
-        auto it = std::find(std::begin(order), std::end(order), n);
-        return it - std::begin(order);
+        auto it = std::find(kComponentOrder.begin(), kComponentOrder.end(), n);
+        return it - kComponentOrder.begin();
       };
       return rank(a) < rank(b);
     });

@@ -1075,7 +1075,10 @@ void Runner::simulate(Plan &p) {
     auto layerSlot = [&](const std::string &name) -> LayerCycles & {
       auto [it, fresh] = layerAt.emplace(wl.name + "\n" + name, layers.size());
       if (fresh) {
-        layers.push_back({wl.name, name});
+        LayerCycles layer;
+        layer.workload = wl.name;
+        layer.name = name;
+        layers.push_back(std::move(layer));
       }
       return layers[it->second];
     };

@@ -106,6 +106,9 @@ struct nuri_generator_t {
   std::set<int64_t> stopTokens;
   std::vector<Program> prefill, decode; // each sorted by size
   uint32_t slots = 0, maxSeq = 0;
+  /// Positions a sequence may fill: max_seq, or less when no decode program
+  /// reads that far (context buckets chosen below --max-seq).
+  int64_t positions = 0;
   int64_t vocab = 0;
   uint64_t nextId = 1;
   std::deque<uint64_t> queue;
@@ -247,6 +250,12 @@ struct nuri_generator_t {
     };
     std::sort(prefill.begin(), prefill.end(), bySize);
     std::sort(decode.begin(), decode.end(), bySize);
+    positions = maxSeq;
+    int64_t widest = 0;
+    for (const Program &p : decode) {
+      widest = std::max<int64_t>(widest, p.context);
+    }
+    positions = std::min(positions, widest);
     return nullptr;
   }
 
@@ -256,7 +265,7 @@ struct nuri_generator_t {
       t = std::max(t, p.tokens);
     }
     // The cache must also hold one generated token.
-    return std::min(t, maxSeq - 1);
+    return std::min<uint32_t>(t, static_cast<uint32_t>(positions) - 1);
   }
 
   nuri_status addRequest(const int64_t *prompt, size_t length,
@@ -270,8 +279,9 @@ struct nuri_generator_t {
                        " tokens; this package takes at most " +
                        std::to_string(longestPrompt()) + " (--max-seq " +
                        std::to_string(maxSeq) +
-                       " must hold the prompt and a generated token, and the "
-                       "largest --prefill-buckets entry the prompt)");
+                       " and the largest --context-buckets entry must hold "
+                       "the prompt and a generated token, and the largest "
+                       "--prefill-buckets entry the prompt)");
     }
     for (size_t i = 0; i < length; ++i) {
       if (prompt[i] < 0 || prompt[i] >= vocab) {
@@ -382,7 +392,7 @@ struct nuri_generator_t {
     if (stopTokens.count(token)) {
       r.stop = NURI_STOP_TOKEN;
     } else if (r.tokens.size() >= options.max_new_tokens ||
-               r.length + 1 > static_cast<int64_t>(maxSeq)) {
+               r.length + 1 > positions) {
       // No position left for this token's row: the cache is full.
       r.stop = NURI_STOP_LENGTH;
     }

@@ -65,7 +65,8 @@ struct FoldQdqMatmul : OpRewritePattern<MatmulOp> {
     int64_t columnAxis = transposed ? 0 : 1;
     auto weightType = cast<RankedTensorType>(rhs.getInput().getType());
     int64_t n = weightType.getDimSize(columnAxis);
-    if (!isPerTensor(rhs.getScale()) && rhs.getAxis() != columnAxis) {
+    if (!isPerTensor(rhs.getScale()) &&
+        static_cast<int64_t>(rhs.getAxis()) != columnAxis) {
       return rewriter.notifyMatchFailure(
           op, "weight quantized along the contracting axis");
     }
