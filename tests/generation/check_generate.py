@@ -198,6 +198,10 @@ def main():
                        "--context-buckets", "128", "--prefill-buckets", "127")
         refused(args, [args.nuri, "generate", str(pkg), "--prompt-ids",
                        ",".join(["65"] * 130)], "130 tokens", "at most 127", "--max-seq 128")
+        refused(args, [args.nuri, "run", str(pkg)], "is a generation package",
+                "--program NAME", "decode.b1.c128")
+        one = run([args.nuri, "run", str(pkg), "--program", "decode.b1.c128", "--device", "cpu"])
+        expect("logits: [1,1,256] f32" in one.stdout, "nuri run --program runs one decode program")
         refused(args, [args.nuri, "generate", str(pkg), "--prompt-ids", "65,300,66"],
                 "prompt token 1 is 300", "outside the vocabulary 0..255")
         refused(args, [args.nuri, "generate", str(pkg), "--prompt", "x", "--tokenizer",

@@ -59,6 +59,13 @@ cl::opt<unsigned> runRepeat("repeat",
                             cl::desc("run N times in one session and report "
                                      "each run's counters"),
                             cl::value_desc("N"), cl::init(1), cl::sub(runCmd));
+cl::opt<std::string>
+    runProgram("program",
+               cl::desc("run one program of a generation package (nuri "
+                        "compile --generate), e.g. decode.b1.c64, to time or "
+                        "profile it; its kv_slots default to the row index "
+                        "and kv_positions to 0"),
+               cl::value_desc("NAME"), cl::init(""), cl::sub(runCmd));
 cl::opt<bool> runProfile("profile",
                          cl::desc("time every CPU op; print the wall time per "
                                   "op kind"),
@@ -216,6 +223,12 @@ std::vector<uint8_t> deterministicInput(const nuri::TensorInfo &info,
   for (size_t i = 0; i < n; ++i) {
     float f = float(next() % 2048) / 1024.0f - 1.0f;
     int64_t k = isMask ? 1 : int64_t(next() % 2);
+    // A generation program's cache indices: distinct slots, from position 0.
+    if (info.name == "kv_slots") {
+      k = int64_t(i);
+    } else if (info.name == "kv_positions") {
+      k = 0;
+    }
     switch (info.dtype) {
     case NURI_DTYPE_F32:
       std::memcpy(bytes.data() + 4 * i, &f, 4);
@@ -284,7 +297,31 @@ int runRun() {
     options.trace = !runTrace.empty();
     options.profile = runProfile;
     nuri::Session session(model, runDevice, options);
-    nuri::Run run = session.newRun();
+    std::vector<nuri::TensorInfo> inputs = model.inputs();
+    std::vector<nuri::TensorInfo> outputs = model.outputs();
+    std::vector<nuri::ProgramInfo> programs = model.programs();
+    if (!programs.empty() || !runProgram.empty()) {
+      std::string names;
+      const nuri::ProgramInfo *chosen = nullptr;
+      for (const nuri::ProgramInfo &p : programs) {
+        names += (names.empty() ? "" : ", ") + p.name;
+        chosen = p.name == runProgram ? &p : chosen;
+      }
+      if (programs.empty()) {
+        return fail("--program: " + runPackage.getValue() +
+                    " is not a generation package");
+      }
+      if (!chosen) {
+        return fail(runPackage.getValue() +
+                    " is a generation package: run one of its programs with "
+                    "--program NAME (" +
+                    names + "), or generate tokens with nuri generate");
+      }
+      inputs = chosen->inputs;
+      outputs = chosen->outputs;
+    }
+    nuri::Run run =
+        runProgram.empty() ? session.newRun() : session.newRun(runProgram);
 
     std::map<std::string, std::string> files;
     for (const std::string &spec : runInputs) {
@@ -294,7 +331,6 @@ int runRun() {
       }
       files[spec.substr(0, eq)] = spec.substr(eq + 1);
     }
-    std::vector<nuri::TensorInfo> inputs = model.inputs();
     for (const auto &[name, file] : files) {
       bool known = false;
       for (const nuri::TensorInfo &i : inputs) {
@@ -367,7 +403,7 @@ int runRun() {
     }
     llvm::json::Array outputsJson;
     std::string summary;
-    for (const nuri::TensorInfo &o : model.outputs()) {
+    for (const nuri::TensorInfo &o : outputs) {
       nuri::OutputView out = run.output(o.name);
       std::string path;
       if (!runOutputDir.empty()) {
