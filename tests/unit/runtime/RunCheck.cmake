@@ -79,9 +79,13 @@ nuri_expect(0 "inputs:\n  x: \\[2,3\\] f32;ops: addx1 matmulx1 mulx1;weights"
 nuri_expect(0 "transfer cpu -> npu: 'x_bf16'"
             inspect ${OUT}/mixed.nuri)
 # A program family: inspect lists its programs; `nuri run` runs one program
-# at a time only through the API, and says so.
+# when named with --program, and otherwise lists them.
 nuri_expect(0 "format 1.2;generation: 2 slots, max_seq 8;'prefill': prefill, batch 1, tokens 2, context 2, 1 partitions;
       x: \\[2,3\\] f32;'decode': decode, batch 1, tokens 1, context 4"
             inspect ${OUT}/family.nuri)
-nuri_expect(1 "program family; create a run of one of its programs with nuri_run_create_program: prefill, decode"
+nuri_expect(1 "is a generation package: run one of its programs with --program NAME \\(prefill, decode\\)"
             run ${OUT}/family.nuri --device cpu)
+nuri_expect(0 "outputs:"
+            run ${OUT}/family.nuri --device cpu --program decode)
+nuri_expect(1 "--program: .*cpu.nuri is not a generation package"
+            run ${OUT}/cpu.nuri --device cpu --program decode)
