@@ -52,7 +52,8 @@ extern "C" {
 /* 1.0: generic named counters replace the sim_* statistics; state buffers;
  * trace and profile session options.
  * 1.1: program families (generation packages): nuri_model_program_*,
- * nuri_model_generation_info, nuri_run_create_program. */
+ * nuri_model_generation_info, nuri_run_create_program, nuri_session_model,
+ * and the generator (nuri_generator_*). */
 #define NURI_RUNTIME_VERSION_MAJOR 1
 #define NURI_RUNTIME_VERSION_MINOR 1
 #define NURI_RUNTIME_VERSION_PATCH 0
