@@ -14,8 +14,7 @@
 
 int main(int argc, char **argv) {
   if (argc < 5) {
-    std::fprintf(stderr,
-                 "usage: %s PKG.nuri DEVICE MAX_NEW_TOKENS PROMPT...\n",
+    std::fprintf(stderr, "usage: %s PKG.nuri DEVICE MAX_NEW_TOKENS PROMPT...\n",
                  argv[0]);
     return 2;
   }
@@ -28,8 +27,8 @@ int main(int argc, char **argv) {
     std::vector<uint64_t> ids;
     for (int i = 4; i < argc; ++i) {
       std::string text = argv[i];
-      ids.push_back(generator.addRequest(
-          std::vector<int64_t>(text.begin(), text.end())));
+      ids.push_back(
+          generator.addRequest(std::vector<int64_t>(text.begin(), text.end())));
     }
     // Stream the first request's text as it comes.
     auto start = std::chrono::steady_clock::now();
@@ -44,16 +43,18 @@ int main(int argc, char **argv) {
         std::fflush(stdout);
       }
     });
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     for (uint64_t id : ids) {
       nuri::RequestInfo r = generator.request(id);
       std::printf("request %llu ids:", static_cast<unsigned long long>(id));
       for (size_t k = 0; k < r.tokens.size(); ++k) {
-        std::printf("%s%lld", k ? "," : "", static_cast<long long>(r.tokens[k]));
+        std::printf("%s%lld", k ? "," : "",
+                    static_cast<long long>(r.tokens[k]));
       }
-      std::printf(" (%s)\n", r.stopReason == NURI_STOP_TOKEN ? "stop" : "length");
+      std::printf(" (%s)\n",
+                  r.stopReason == NURI_STOP_TOKEN ? "stop" : "length");
     }
     std::printf("%zu tokens in %.3f s: %.1f tokens/s on %s\n", tokens, seconds,
                 tokens / seconds, session.device().c_str());

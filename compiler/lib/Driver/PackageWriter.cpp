@@ -92,9 +92,8 @@ private:
     }
     for (graph::TensorDesc &t : graph.tensors) {
       if (t.dataOffset >= 0) {
-        t.dataOffset = static_cast<int64_t>(
-            appendWeights(blob.data() + t.dataOffset,
-                          static_cast<size_t>(t.byteSize())));
+        t.dataOffset = static_cast<int64_t>(appendWeights(
+            blob.data() + t.dataOffset, static_cast<size_t>(t.byteSize())));
       }
     }
   }

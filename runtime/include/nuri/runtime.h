@@ -482,9 +482,10 @@ typedef struct nuri_generator_options {
 } nuri_generator_options;
 
 typedef enum nuri_stop_reason {
-  NURI_STOP_NONE = 0,   /* queued or generating */
-  NURI_STOP_TOKEN = 1,  /* emitted a stop token ("stop") */
-  NURI_STOP_LENGTH = 2, /* max_new_tokens reached or the cache is full ("length") */
+  NURI_STOP_NONE = 0,  /* queued or generating */
+  NURI_STOP_TOKEN = 1, /* emitted a stop token ("stop") */
+  NURI_STOP_LENGTH =
+      2, /* max_new_tokens reached or the cache is full ("length") */
 } nuri_stop_reason;
 
 /* Called for every token as it is generated; `finished` is 1 on the
@@ -492,14 +493,15 @@ typedef enum nuri_stop_reason {
 typedef void (*nuri_token_callback)(void *user_data, uint64_t request_id,
                                     int64_t token, int finished);
 
-NURI_API void nuri_generator_options_initialize(nuri_generator_options *options);
+NURI_API void
+nuri_generator_options_initialize(nuri_generator_options *options);
 /* `options` may be NULL (defaults); its stop tokens are copied. The
  * generator keeps the session alive; the caller releases *out_generator.
  * NURI_INVALID_ARGUMENT when the session's model is not a generation
  * package or its programs lack an input the generator feeds. */
-NURI_API nuri_status nuri_generator_create(nuri_session *session,
-                                           const nuri_generator_options *options,
-                                           nuri_generator **out_generator);
+NURI_API nuri_status nuri_generator_create(
+    nuri_session *session, const nuri_generator_options *options,
+    nuri_generator **out_generator);
 NURI_API void nuri_generator_release(nuri_generator *generator);
 /* Queues a request; the prompt is copied. NURI_INVALID_ARGUMENT for an
  * empty prompt, a token outside the vocabulary (naming its index), or a
@@ -526,9 +528,9 @@ typedef struct nuri_request_info {
   size_t token_count;
   nuri_stop_reason stop_reason;
 } nuri_request_info;
-NURI_API nuri_status nuri_generator_request_info(const nuri_generator *generator,
-                                                 uint64_t request_id,
-                                                 nuri_request_info *out_info);
+NURI_API nuri_status
+nuri_generator_request_info(const nuri_generator *generator,
+                            uint64_t request_id, nuri_request_info *out_info);
 /* Counters summed over the generator's runs of one phase ("prefill" or
  * "decode"): every run counter (cycles, device_seconds, wall_seconds,
  * host_to_device_bytes, ...), plus "runs", "tokens" (prompt tokens
