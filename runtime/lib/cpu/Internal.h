@@ -220,9 +220,7 @@ bool isKvCacheOp(const std::string &kind);
 /// Reads a [B] index tensor (i32 or i64) whose values must lie in
 /// [0, limit); the error names the op, `what` and the entry.
 std::string readSlots(const graph::Op &op, const TensorView &t, int64_t limit,
-                      std::vector<int64_t> &out, const char *what);
-std::string readSlots(const graph::Op &op, const TensorView &t, int64_t limit,
-                      std::vector<int64_t> &out);
+                      std::vector<int64_t> &out, const char *what = "slot");
 std::string runOnnxOp(const graph::Op &op, const Inputs &in,
                       const Outputs &out);
 bool hasOnnxKernel(const std::string &opType);

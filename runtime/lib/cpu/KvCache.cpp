@@ -31,11 +31,6 @@ std::string readSlots(const graph::Op &op, const TensorView &t, int64_t limit,
   return "";
 }
 
-std::string readSlots(const graph::Op &op, const TensorView &t, int64_t limit,
-                      std::vector<int64_t> &out) {
-  return readSlots(op, t, limit, out, "slot");
-}
-
 std::string runCacheWrite(const graph::Op &op, const Inputs &in,
                           const Outputs &out) {
   if (in.size() != 4 || out.size() != 1 || !in[0].data || !in[2].data ||

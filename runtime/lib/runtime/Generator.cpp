@@ -56,6 +56,9 @@ struct Request {
   uint64_t id = 0;
   std::vector<int64_t> prompt;
   std::vector<int64_t> tokens;
+  /// Prompt and generated tokens, once each: what the repetition penalty
+  /// applies to, kept as tokens come instead of rebuilt per token.
+  std::set<int64_t> seen;
   int64_t slot = -1;
   int64_t length = 0; ///< cache positions written
   nuri_stop_reason stop = NURI_STOP_NONE;
@@ -295,6 +298,7 @@ struct nuri_generator_t {
     Request r;
     r.id = nextId++;
     r.prompt.assign(prompt, prompt + length);
+    r.seen.insert(r.prompt.begin(), r.prompt.end());
     // splitmix64 of (seed, id): independent streams per request.
     uint64_t z = options.seed + 0x9e3779b97f4a7c15ULL * r.id;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -344,9 +348,7 @@ struct nuri_generator_t {
       row[v] = loadLogit(dtype, logits, offset + static_cast<size_t>(v));
     }
     if (options.repetition_penalty != 1.0f) {
-      std::set<int64_t> seen(r.prompt.begin(), r.prompt.end());
-      seen.insert(r.tokens.begin(), r.tokens.end());
-      for (int64_t t : seen) {
+      for (int64_t t : r.seen) {
         float &l = row[t];
         l = l > 0 ? l / options.repetition_penalty
                   : l * options.repetition_penalty;
@@ -389,6 +391,7 @@ struct nuri_generator_t {
   /// Appends a token and decides whether the request is done.
   void emit(Request &r, int64_t token, nuri_token_callback cb, void *user) {
     r.tokens.push_back(token);
+    r.seen.insert(token);
     if (stopTokens.count(token)) {
       r.stop = NURI_STOP_TOKEN;
     } else if (r.tokens.size() >= options.max_new_tokens ||
