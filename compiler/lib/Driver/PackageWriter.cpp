@@ -151,21 +151,18 @@ void PackageWriter::setTarget() {
 
 LogicalResult PackageWriter::addStates(std::vector<std::string> *inputNames,
                                        std::vector<std::string> *outputNames) {
-  // nuri-kv-cache marks each cache: the argument it reads at the start of a
-  // run and the result it leaves, both with the state's name.
-  constexpr llvm::StringLiteral kState = "nuri.state";
   auto nameOf = [](DictionaryAttr attrs, StringRef fallback) {
     auto name = attrs ? attrs.getAs<StringAttr>(onnx_attrs::kName) : nullptr;
     return name ? name.str() : fallback.str();
   };
   for (unsigned a = 0; a < main.getNumArguments(); ++a) {
-    auto state = main.getArgAttrOfType<StringAttr>(a, kState);
+    auto state = main.getArgAttrOfType<StringAttr>(a, kStateAttrName);
     if (!state) {
       continue;
     }
     std::optional<unsigned> result;
     for (unsigned r = 0; r < main.getNumResults(); ++r) {
-      if (main.getResultAttrOfType<StringAttr>(r, kState) == state) {
+      if (main.getResultAttrOfType<StringAttr>(r, kStateAttrName) == state) {
         result = r;
       }
     }

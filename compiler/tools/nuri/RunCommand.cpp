@@ -48,8 +48,9 @@ cl::list<std::string>
 cl::list<std::string> runStates(
     "state",
     cl::desc("set state buffer NAME (a generation package's KV cache, e.g. "
-             "past_key_values.0.key) from a .npy file of its exact dtype and "
-             "shape before the first run (repeatable)"),
+             "past_key_values.0.key) from a .npy file of its shape and dtype "
+             "(f32 rounds to a bf16/fp16 state) before the first run "
+             "(repeatable)"),
     cl::value_desc("NAME=FILE.npy"), cl::sub(runCmd));
 cl::opt<std::string> runOutputDir(
     "output-dir",
@@ -382,6 +383,22 @@ int runRun() {
       }
       nuri_dtype dtype =
           npyDtypeFor(state->dtype, static_cast<nuri_dtype>(a->dtype));
+      // A chip's cache is bf16 (or fp16), which numpy cannot write: f32
+      // values round to it, to nearest even.
+      bool half =
+          state->dtype == NURI_DTYPE_BF16 || state->dtype == NURI_DTYPE_F16;
+      if (half && dtype == NURI_DTYPE_F32 && a->shape == state->shape) {
+        std::vector<uint8_t> narrow(a->data.size() / 2);
+        for (size_t i = 0; i < narrow.size() / 2; ++i) {
+          float f;
+          std::memcpy(&f, a->data.data() + 4 * i, 4);
+          uint16_t h = state->dtype == NURI_DTYPE_BF16 ? nuri::isa::f32ToBf16(f)
+                                                       : nuri::isa::f32ToF16(f);
+          std::memcpy(narrow.data() + 2 * i, &h, 2);
+        }
+        a->data = std::move(narrow);
+        dtype = state->dtype;
+      }
       if (dtype != state->dtype || a->shape != state->shape) {
         return fail("--state " + name + ": " + file + " is " +
                     nuri_dtype_name(dtype) + " " + shapeText(a->shape) +

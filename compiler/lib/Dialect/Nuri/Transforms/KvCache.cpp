@@ -33,8 +33,6 @@ using namespace nuri;
 
 namespace {
 
-constexpr llvm::StringLiteral kStateAttr = "nuri.state";
-
 /// One cache: `concat(past, update)` along the sequence axis, where `past`
 /// is a rank-4 argument (optimum's decoder_with_past) or one half of a
 /// stacked `[2, batch, heads, past, dim]` argument (the older `past_N`
@@ -324,7 +322,7 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
       SmallVector<NamedAttribute> attrs = {NamedAttribute(
           StringAttr::get(ctx, onnx_attrs::kName), StringAttr::get(ctx, name))};
       if (!state.empty()) {
-        attrs.push_back(NamedAttribute(StringAttr::get(ctx, kStateAttr),
+        attrs.push_back(NamedAttribute(StringAttr::get(ctx, kStateAttrName),
                                        StringAttr::get(ctx, state)));
       }
       return DictionaryAttr::get(ctx, attrs);
@@ -346,7 +344,7 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
       if (p->part < 0) {
         p->cache = p->source;
         p->cache.setType(cacheType);
-        main.setArgAttr(p->cache.getArgNumber(), kStateAttr,
+        main.setArgAttr(p->cache.getArgNumber(), kStateAttrName,
                         b.getStringAttr(p->name));
       } else {
         unsigned at = main.getNumArguments();
@@ -394,7 +392,7 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
       unsigned i = use.getOperandNumber();
       if (CachePair *p = pairOf(use.get())) {
         use.set(p->write.getResult());
-        main.setResultAttr(i, kStateAttr, b.getStringAttr(p->name));
+        main.setResultAttr(i, kStateAttrName, b.getStringAttr(p->name));
       }
     }
     for (StackedPresent &s : stacked) {
