@@ -25,6 +25,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace nuri::cpu {
@@ -204,10 +205,13 @@ kernelRx16(int64_t kc, const float *a, const BT *b, int64_t ldb, float *c,
 }
 
 /// The micro-kernel call for an `mr`-row tile: kernel6x16's thin variants
-/// for the avx2 kernel's short tiles, the kernel itself otherwise.
-void runTile(const KernelInfo &kk, int64_t kc, const float *a, const float *b,
+/// for the avx2 kernel's short tiles, the kernel itself otherwise. bf16
+/// panels (BT = uint16_t) exist only for the avx2 kernel.
+template <typename BT>
+void runTile(const KernelInfo &kk, int64_t kc, const float *a, const BT *b,
              float *c, int64_t ldc, bool acc, int64_t mr, int64_t nr) {
-  if (kk.fn == kernel6x16<float> && mr < 4) {
+  constexpr bool bf16 = std::is_same_v<BT, uint16_t>;
+  if ((bf16 || kk.fn == kernel6x16<float>)&&mr < 4) {
     switch (mr) {
     case 1:
       return kernelRx16<1>(kc, a, b, kk.nr, c, ldc, acc, nr);
@@ -219,22 +223,10 @@ void runTile(const KernelInfo &kk, int64_t kc, const float *a, const float *b,
       break;
     }
   }
-  kk.fn(kc, a, b, kk.nr, c, ldc, acc, mr, nr);
-}
-
-/// The same for bf16 panels, which only the avx2 kernel reads.
-void runTile(const KernelInfo &kk, int64_t kc, const float *a,
-             const uint16_t *b, float *c, int64_t ldc, bool acc, int64_t mr,
-             int64_t nr) {
-  switch (mr) {
-  case 1:
-    return kernelRx16<1>(kc, a, b, kk.nr, c, ldc, acc, nr);
-  case 2:
-    return kernelRx16<2>(kc, a, b, kk.nr, c, ldc, acc, nr);
-  case 3:
-    return kernelRx16<3>(kc, a, b, kk.nr, c, ldc, acc, nr);
-  default:
-    return kernel6x16(kc, a, b, kk.nr, c, ldc, acc, mr, nr);
+  if constexpr (bf16) {
+    kernel6x16(kc, a, b, kk.nr, c, ldc, acc, mr, nr);
+  } else {
+    kk.fn(kc, a, b, kk.nr, c, ldc, acc, mr, nr);
   }
 }
 
