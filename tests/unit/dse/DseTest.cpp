@@ -402,6 +402,35 @@ TEST(DseSweep, GridWritesResultsRerunsIdenticallyAndResumes) {
             sortedLines(d.path / "b/results.csv"));
 }
 
+TEST(DseSweep, SharedCompileStagesGiveTheRowsOfWholeCompiles) {
+  // The sweep's compiles share the graph stage per workload and skip the
+  // constants' bytes (docs/dse.md, "What recompiles"); every figure must
+  // be the one a whole `nuri compile` per point gives, on the example grid
+  // (cores, array size and DRAM bandwidth: 12 compiles).
+  TempDir d("shared");
+  Result<dse::Spec> s = dse::loadSpec(std::string(NURI_SOURCE_DIR) +
+                                      "/examples/sweeps/bert-tiny-grid.yaml");
+  ASSERT_TRUE(s) << s.error();
+  dse::SweepOptions o;
+  o.progress = false;
+  o.outDir = (d.path / "shared").string();
+  Result<dse::SweepSummary> shared = dse::runSweep(*s, o);
+  ASSERT_TRUE(shared) << shared.error();
+  o.outDir = (d.path / "whole").string();
+  o.shareCompileStages = false;
+  Result<dse::SweepSummary> whole = dse::runSweep(*s, o);
+  ASSERT_TRUE(whole) << whole.error();
+  EXPECT_EQ(shared->compiled, 12u);
+  EXPECT_EQ(whole->compiled, 12u);
+  EXPECT_EQ(shared->ok, whole->ok);
+  EXPECT_GT(shared->ok, 0u);
+  for (const char *f : {"results.jsonl", "results.csv", "layers.jsonl"}) {
+    EXPECT_EQ(sortedLines(d.path / "shared" / f),
+              sortedLines(d.path / "whole" / f))
+        << f;
+  }
+}
+
 TEST(DseSweep, CorruptResultsFileIsAnErrorNamingTheLine) {
   TempDir d("corrupt");
   fs::path spec = writeSpec(d.path, "s.yaml", kTinySpec);
