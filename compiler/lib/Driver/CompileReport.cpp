@@ -343,7 +343,7 @@ ReportBuilder::addNpuPartition(func::FuncOp callee,
     info.ioBytes += tensorBytes(t.shape, t.dtype);
   }
   for (const npu::DramConstant &c : compiled.constants) {
-    info.weightBytes += c.bytes.size();
+    info.weightBytes += c.size;
   }
 
   // The kernels' barriers, counted on one queue: every queue takes part.

@@ -11,6 +11,7 @@
 #define NURI_DRIVER_COMPILE_H
 
 #include "nuri/Frontend/OnnxImporter.h"
+#include "nuri/isa/Program.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -24,7 +25,11 @@
 
 namespace nuri::driver {
 
-enum class Emit { Package, Mlir, Asm };
+/// What a compile produces. Programs: the NPU programs and the report
+/// only, no package; the constants are placed in DRAM but their bytes are
+/// never computed, which is most of a large model's compile time (what
+/// `nuri sweep` asks for: it simulates timing only).
+enum class Emit { Package, Mlir, Asm, Programs };
 
 struct CompileOptions {
   /// "cpu" (one CPU partition) or a chip config name (atom, rngd, ...).
@@ -56,6 +61,10 @@ struct CompileOptions {
   /// blob (identical bytes stored once) and the package's own weights
   /// section stays empty (see package::PackageBuilder::setExternalWeights).
   class WeightStore *weightStore = nullptr;
+  /// The module already went through prepareModule with these options (its
+  /// dtype and kvCache): compileModule starts at the partitioning. A sweep
+  /// prepares a workload once and compiles clones of it for many chips.
+  bool prepared = false;
 };
 
 /// The weight blob a generation family's programs share. Identical tensors
@@ -150,14 +159,23 @@ uint64_t flopsOf(mlir::Operation *op);
 struct CompileResult {
   std::vector<uint8_t> package; ///< Emit::Package
   std::string text;             ///< Emit::Mlir / Emit::Asm
+  /// Emit::Programs: the NPU partitions' programs, in package order.
+  std::vector<isa::Program> programs;
   Report report;
 };
 
 /// Registers the dialects the flow needs.
 void registerDialects(mlir::DialectRegistry &registry);
 
-/// Compiles an imported module (its `@main`). Fails after a diagnostic
-/// through the context's handler.
+/// The part of compileModule no chip config changes: the graph passes, the
+/// KV cache (options.kvCache) and the compute dtype (options.dtype; the
+/// target only picks its default). Fails after a diagnostic.
+mlir::LogicalResult prepareModule(mlir::ModuleOp module,
+                                  const CompileOptions &options);
+
+/// Compiles an imported module (its `@main`), or one prepareModule already
+/// ran on (options.prepared). Fails after a diagnostic through the
+/// context's handler.
 mlir::FailureOr<CompileResult> compileModule(mlir::ModuleOp module,
                                              const CompileOptions &options);
 
