@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nuri/Driver/Compile.h"
+#include "nuri/Driver/Quantize.h"
 
 #include "CompileReport.h"
 #include "PackageWriter.h"
@@ -109,6 +110,12 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
     kv.maxSeq = options.kvCache->maxSeq;
     pm.addPass(createNuriKvCache(kv));
   }
+  if (options.afterGraphPasses) {
+    if (failed(pm.run(module)) || failed(options.afterGraphPasses(module))) {
+      return failure();
+    }
+    pm.clear();
+  }
   if (dtype != "fp32") {
     NuriConvertDtypeOptions convert;
     convert.dtype = dtype;
@@ -128,6 +135,9 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
   Report &report = result.report;
   report.target = options.target;
   report.dtype = dtype;
+  if (options.quantizationNotes) {
+    report.quantization = *options.quantizationNotes;
+  }
   ReportBuilder reportBuilder(report, options, target);
   reportBuilder.countOps(module);
 
@@ -166,7 +176,17 @@ FailureOr<CompileResult> compileOnnxFile(MLIRContext &context,
   if (!module) {
     return failure();
   }
-  FailureOr<CompileResult> result = compileModule(*module, options);
+  FailureOr<CompileResult> result;
+  if (options.quantize && !options.afterGraphPasses) {
+    FailureOr<CompileOptions> quantized =
+        prepareQuantization(context, path, importOptions, options);
+    if (failed(quantized)) {
+      return failure();
+    }
+    result = compileModule(*module, *quantized);
+  } else {
+    result = compileModule(*module, options);
+  }
   if (succeeded(result)) {
     result->report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

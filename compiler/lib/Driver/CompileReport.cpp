@@ -203,6 +203,9 @@ std::string Report::text() const {
             "below)";
     }
   }
+  for (const std::string &line : quantization) {
+    os << "\n" << line;
+  }
   os << "\npartitions, in execution order:\n";
   for (auto [i, p] : llvm::enumerate(partitions)) {
     os << llvm::formatv("  #{0,-3} {1} {2,-8} {3,5} ops", i,

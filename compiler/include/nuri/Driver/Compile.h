@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -25,6 +26,26 @@
 namespace nuri::driver {
 
 enum class Emit { Package, Mlir, Asm };
+
+/// `nuri compile --quantize` (see nuri/Driver/Quantize.h).
+struct QuantizeOptions {
+  std::string scheme; ///< int8 or w8a16
+  /// A folder of input sets (DIR/<set>/<input>.npy, or one set's .npy
+  /// files), or a 2-D token-id .npy (one row per set) for a decoder.
+  std::string calibration;
+  std::string method = "minmax"; ///< minmax or percentile
+  double percentile = 99.99;     ///< with method percentile
+  std::optional<double> smoothQuantAlpha;
+  /// Node names (or a prefix ending at '/', or an ONNX op type) to keep
+  /// float.
+  std::vector<std::string> exclude;
+  /// Read if it exists (no calibration), else written after calibrating.
+  std::string cachePath;
+  bool quantizeHead = false;
+  /// Compare each quantized layer and output against the float model on
+  /// the first calibration set; the text lands in Report::quantization.
+  bool accuracyReport = false;
+};
 
 struct CompileOptions {
   /// "cpu" (one CPU partition) or a chip config name (atom, rngd, ...).
@@ -56,6 +77,14 @@ struct CompileOptions {
   /// blob (identical bytes stored once) and the package's own weights
   /// section stays empty (see package::PackageBuilder::setExternalWeights).
   class WeightStore *weightStore = nullptr;
+  /// Post-training quantization; compileOnnxFile calibrates and sets
+  /// afterGraphPasses from it.
+  std::optional<QuantizeOptions> quantize;
+  /// Runs after the graph passes (and nuri-kv-cache), before the compute
+  /// dtype and partitioning: quantization and calibration hook in here.
+  std::function<mlir::LogicalResult(mlir::ModuleOp)> afterGraphPasses;
+  /// Lines for Report::quantization, filled by prepareQuantization.
+  std::shared_ptr<std::vector<std::string>> quantizationNotes;
 };
 
 /// The weight blob a generation family's programs share. Identical tensors
@@ -137,6 +166,9 @@ struct Report {
   std::vector<OpEstimate> opEstimates; ///< NPU ops in execution order
   std::vector<LayerInfo> layers;       ///< in execution order
   double seconds = 0;
+  /// What --quantize did: the calibration, the layers quantized and kept
+  /// float and why, and with --accuracy-report the per-layer errors.
+  std::vector<std::string> quantization;
   /// The human-readable form `nuri compile --report` prints.
   std::string text() const;
 };

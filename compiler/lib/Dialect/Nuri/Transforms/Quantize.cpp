@@ -94,6 +94,16 @@ Value makeF32(OpBuilder &builder, Location loc, ArrayRef<int64_t> shape,
                       nameHint);
 }
 
+// Replacing a weight leaves the float original unused: erase it, so the
+// package does not carry both.
+void eraseIfDead(Value value) {
+  if (auto constant = value.getDefiningOp<ConstantOp>()) {
+    if (constant->use_empty()) {
+      constant->erase();
+    }
+  }
+}
+
 std::optional<double> floatEntry(DictionaryAttr dict, StringRef name) {
   if (auto f = dict.getAs<FloatAttr>(name)) {
     return f.getValueAsDouble();
@@ -225,12 +235,16 @@ struct SmoothQuantPass : nuri::impl::NuriSmoothQuantBase<SmoothQuantPass> {
       }
     }
     auto paramShape = cast<ShapedType>(ln.getScale().getType()).getShape();
+    Value oldGamma = ln.getScale();
     ln.getScaleMutable().assign(
         makeF32(builder, loc, paramShape, *gamma, "smoothquant.gamma"));
+    eraseIfDead(oldGamma);
     if (!beta.empty()) {
-      auto biasShape = cast<ShapedType>(ln.getBias().getType()).getShape();
+      Value oldBeta = ln.getBias();
+      auto biasShape = cast<ShapedType>(oldBeta.getType()).getShape();
       ln.getBiasMutable().assign(
           makeF32(builder, loc, biasShape, beta, "smoothquant.beta"));
+      eraseIfDead(oldBeta);
     }
     for (auto [linear, w] : llvm::zip(users, weights)) {
       int64_t n = static_cast<int64_t>(w.size()) / k;
@@ -240,8 +254,10 @@ struct SmoothQuantPass : nuri::impl::NuriSmoothQuantBase<SmoothQuantPass> {
         }
       }
       OpBuilder wb(linear);
+      Value oldWeight = linear.getWeight();
       linear.getWeightMutable().assign(
           makeF32(wb, linear.getLoc(), {k, n}, w, "smoothquant.weight"));
+      eraseIfDead(oldWeight);
       // The input each linear now sees is x / s.
       auto cal = linear->getAttrOfType<DictionaryAttr>(kCalibrationAttr);
       NamedAttrList entries(cal);
@@ -337,7 +353,9 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     // The weight stays int8 in the package; the CPU dequantizes it per run.
     Value deq = b.create<DequantizeOp>(loc, wType, wq, ws, Value(),
                                        b.getI64IntegerAttr(1));
+    Value oldWeight = op.getWeight();
     op.getWeightMutable().assign(deq);
+    eraseIfDead(oldWeight);
     op->setAttr(kQuantKeyAttr, b.getStringAttr(c.key));
     op->removeAttr(kCalibrationAttr);
     return success();
@@ -407,8 +425,10 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
       y = b.create<AddOp>(loc, outType, y, bias);
     }
     y.getDefiningOp()->setAttr(kQuantKeyAttr, b.getStringAttr(c.key));
+    Value oldWeight = op.getWeight();
     op.replaceAllUsesWith(y);
     op.erase();
+    eraseIfDead(oldWeight);
     return success();
   }
 };
