@@ -79,6 +79,9 @@ def main():
     ap.add_argument("--work", required=True, type=pathlib.Path)
     ap.add_argument("--case", default="nll")
     ap.add_argument("--alpha", default="0.5")
+    ap.add_argument("--target", default="cpu",
+                    help="compile the quantized models for this target and run them on "
+                         "sim (the fp32 baseline stays on the cpu)")
     args = ap.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -99,10 +102,13 @@ def main():
         }
         ref = json.loads((args.model_dir / "eval_nll.json").read_text())["nll"]
         result = {}
+        device = "cpu" if args.target == "cpu" else "sim"
         for name, extra in schemes.items():
             pkg = work / f"{name}.nuri"
             (work / name).mkdir(exist_ok=True)
-            rep = run([args.nuri, "compile", model, *shapes, *extra, "--report", "-o", pkg])
+            target = ["--target", args.target] if extra else []
+            rep = run([args.nuri, "compile", model, *shapes, *target, *extra, "--report",
+                       "-o", pkg])
             if extra:
                 print("\n".join(l for l in rep.stdout.splitlines()
                                 if l.startswith("quantization") or "layer(s)" in l))
@@ -110,7 +116,8 @@ def main():
                 expect("16 linear layer(s) quantized" in rep.stdout
                        and "float  /MatMul: the model head stays float" in rep.stdout,
                        f"{name}: 16 linears quantized, the head kept float")
-            run([args.nuri, "run", pkg, "--device", "cpu", *inputs, "--output-dir", work / name])
+            run([args.nuri, "run", pkg, "--device", device if extra else "cpu", *inputs,
+                 "--output-dir", work / name])
             logits = np.load(work / name / "logits.npy")
             result[name] = nll(logits, targets)
         base = result["fp32"]
@@ -118,7 +125,7 @@ def main():
                f"fp32 NLL {base:.5f} equals ONNX Runtime's eval_nll.json {ref:.5f}")
         for name in ("int8-smoothquant", "int8", "int8-percentile", "w8a16"):
             rise = (result[name] / base - 1) * 100
-            print(f"gpt2-bytes-trained eval NLL cpu: {name} {result[name]:.5f} vs fp32 {base:.5f}: "
+            print(f"gpt2-bytes-trained eval NLL {args.target}/{device}: {name} {result[name]:.5f} vs fp32 {base:.5f}: "
                   f"{rise:+.2f}%")
         expect(result["int8-smoothquant"] <= base * 1.03,
                f"int8 SmoothQuant NLL rise {(result['int8-smoothquant'] / base - 1) * 100:+.2f}% <= 3%")
@@ -127,7 +134,7 @@ def main():
         # The cache written above: a recompile reads it (no calibration
         # folder needed) and makes the same package.
         again = work / "int8-sq-cached.nuri"
-        rep = run([args.nuri, "compile", model, *shapes, "--quantize", "int8",
+        rep = run([args.nuri, "compile", model, *shapes, *target, "--quantize", "int8",
                    "--smoothquant", args.alpha, "--calibration-cache",
                    work / "int8-sq.json", "--report", "-o", again])
         expect("calibration read from" in rep.stdout, "the second compile reads the cache")
