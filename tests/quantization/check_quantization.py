@@ -10,6 +10,7 @@ w8a16, and checks the rise against fp32: int8 SmoothQuant <= 3%, w8a16 <=
 a second compile reads the calibration cache instead of calibrating, and
 that it gives the same package. Prints one line per scheme.
 
+--case report: --accuracy-report's lines, --min-sqnr's suggestions, --exclude.
 --case errors: each bad input is refused with a message naming it.
 """
 
@@ -140,15 +141,35 @@ def main():
         expect("calibration read from" in rep.stdout, "the second compile reads the cache")
         expect(again.read_bytes() == (work / "int8-smoothquant.nuri").read_bytes(),
                "and writes the same package")
+    elif args.case == "report":
+        # --accuracy-report on one calibration window: a line per quantized
+        # layer, one per output, and the exclusions it suggests; then
+        # --exclude by prefix and by name.
+        shapes = window_shapes()
+        base = [args.nuri, "compile", model, *shapes, "--quantize", "int8", "--calibration",
+                calib, "--smoothquant", args.alpha, "--accuracy-report", "-o", work / "r.nuri"]
+        text = run(base).stdout
+        print(text)
+        layers = [l for l in text.splitlines() if l.startswith("  /h.")]
+        expect(len(layers) == 16, "a line per quantized layer (16)")
+        sqnr = {l.split()[0]: float(l.split()[1]) for l in layers}
+        expect(all(v > 15 for v in sqnr.values()), f"every layer's SQNR > 15 dB (min {min(sqnr.values()):.1f})")
+        logits = [l for l in text.splitlines() if l.startswith("  output logits:")]
+        expect(len(logits) == 1 and "top-1 agreement" in logits[0], "logits: cosine, max error, top-1")
+        agree = float(logits[0].split("top-1 agreement ")[1].split("%")[0])
+        expect(agree >= 95, f"top-1 agreement {agree:.2f}% >= 95% on a calibration window")
+        # A threshold above the worst layer suggests it.
+        worst = min(sqnr, key=sqnr.get)
+        text = run(base + ["--min-sqnr", str(sqnr[worst] + 0.05)]).stdout
+        expect(f"--exclude {worst}" in text, f"--min-sqnr suggests --exclude {worst}")
+        text = run(base + ["--exclude", "/h.0", "--exclude", worst]).stdout
+        expect("11 linear layer(s) quantized" in text
+               and f"float  {worst}: excluded by --exclude {worst}" in text
+               and "float  /h.0/c_fc/MatMul: excluded by --exclude /h.0" in text,
+               "--exclude by layer prefix and by name keeps 5 linears float")
     elif args.case == "errors":
         out = work / "x.nuri"
-        # The shapes of one window, as a user compiles the model.
-        shapes = ["--input-shape", "input_ids=1x128", "--input-shape", "attention_mask=1x128",
-                  "--input-shape", "position_ids=1x128"]
-        for i in range(4):
-            for kv in ("key", "value"):
-                shapes += ["--input-shape", f"past_key_values.{i}.{kv}=1x4x0x32"]
-        model = [model, *shapes]
+        model = [model, *window_shapes()]
         refused([args.nuri, "compile", *model, "--quantize", "int8", "--calibration",
                  work / "nowhere", "-o", out],
                 "calibration folder", "nowhere", "does not exist")
@@ -195,6 +216,16 @@ def main():
                 "the model is already quantized", "--quantize takes a float model")
     else:
         sys.exit(f"unknown case {args.case}")
+
+
+def window_shapes():
+    """The shapes of one window of 128, as a user compiles the model."""
+    shapes = ["--input-shape", "input_ids=1x128", "--input-shape", "attention_mask=1x128",
+              "--input-shape", "position_ids=1x128"]
+    for i in range(4):
+        for kv in ("key", "value"):
+            shapes += ["--input-shape", f"past_key_values.{i}.{kv}=1x4x0x32"]
+    return shapes
 
 
 def make_quantized_model(path):

@@ -791,6 +791,188 @@ LogicalResult calibrateRound(MLIRContext &context, const std::string &path,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// --accuracy-report
+//===----------------------------------------------------------------------===//
+
+/// The f32 output `name` of the last run, copied, with its last dimension.
+std::optional<std::pair<std::vector<float>, int64_t>>
+fetchOutput(Runner &runner, const std::string &name) {
+  nuri_tensor_info info;
+  const void *data = nullptr;
+  Status st;
+  st.s = nuri_run_get_output(runner.run, name.c_str(), &info, &data);
+  if (st.s || info.dtype != NURI_DTYPE_F32 || info.rank == 0) {
+    return std::nullopt;
+  }
+  const float *f = static_cast<const float *>(data);
+  return std::make_pair(std::vector<float>(f, f + info.byte_size / 4),
+                        info.shape[info.rank - 1]);
+}
+
+LogicalResult executeOnly(Location loc, Runner &runner, const Feeds &feeds) {
+  return runOnce(loc, runner, feeds, {},
+                 [](size_t, const float *, size_t, int64_t) {});
+}
+
+struct Compared {
+  double sqnr = 0, cosine = 0, maxError = 0;
+};
+
+Compared compare(const std::vector<float> &ref, const std::vector<float> &got) {
+  double signal = 0, noise = 0, dot = 0, nr = 0, ng = 0, maxError = 0;
+  for (size_t i = 0; i < ref.size() && i < got.size(); ++i) {
+    double r = ref[i], g = got[i], d = r - g;
+    signal += r * r;
+    noise += d * d;
+    dot += r * g;
+    nr += r * r;
+    ng += g * g;
+    maxError = std::max(maxError, std::fabs(d));
+  }
+  Compared c;
+  c.sqnr = noise > 0 ? 10 * std::log10(signal / noise) : INFINITY;
+  c.cosine = nr > 0 && ng > 0 ? dot / std::sqrt(nr * ng) : 1.0;
+  c.maxError = maxError;
+  return c;
+}
+
+/// Runs the float and the quantized model (both on the CPU in fp32, so only
+/// quantization differs) on the first calibration set and compares each
+/// quantized layer's result and each model output.
+LogicalResult
+accuracyReport(MLIRContext &context, const std::string &path,
+               const OnnxImportOptions &importOptions, const QuantizeOptions &q,
+               const std::function<LogicalResult(ModuleOp)> &quantize,
+               std::vector<std::string> &notes) {
+  Location loc = FileLineColLoc::get(&context, path, 0, 0);
+  if (q.calibration.empty()) {
+    return emitError(loc) << "--accuracy-report needs --calibration: it "
+                             "compares the float and the quantized model on "
+                             "the first calibration set";
+  }
+  llvm::Expected<std::vector<OnnxGraphInput>> inputs =
+      readOnnxGraphInputs(path);
+  if (!inputs) {
+    return emitError(loc) << llvm::toString(inputs.takeError());
+  }
+  llvm::Expected<SetSource> sets =
+      SetSource::open(q.calibration, *inputs, importOptions);
+  if (!sets) {
+    return emitError(loc) << llvm::toString(sets.takeError());
+  }
+  llvm::Expected<Feeds> feeds = sets->load(0);
+  if (!feeds) {
+    return emitError(loc) << llvm::toString(feeds.takeError());
+  }
+  std::vector<std::string> floatKeys, floatNames, quantKeys, quantNames;
+  auto floatPrep = [&](ModuleOp module) -> LogicalResult {
+    markExclusions(module, q);
+    std::vector<Value> values;
+    for (QuantCandidate &c : collectQuantCandidates(module)) {
+      floatKeys.push_back(c.key);
+      values.push_back(c.op.getResult());
+    }
+    floatNames = exposeValues(module, values);
+    return success();
+  };
+  auto quantPrep = [&](ModuleOp module) -> LogicalResult {
+    if (failed(quantize(module))) {
+      return failure();
+    }
+    std::vector<Value> values;
+    module.walk([&](Operation *op) {
+      if (auto key = op->getAttrOfType<StringAttr>(kQuantKeyAttr)) {
+        quantKeys.push_back(key.str());
+        values.push_back(op->getResult(0));
+      }
+    });
+    quantNames = exposeValues(module, values);
+    return success();
+  };
+  FailureOr<std::unique_ptr<Runner>> floatRun =
+      makeRunner(context, path, importOptions, *feeds, floatPrep);
+  if (failed(floatRun)) {
+    return failure();
+  }
+  FailureOr<std::unique_ptr<Runner>> quantRun =
+      makeRunner(context, path, importOptions, *feeds, quantPrep);
+  if (failed(quantRun) || failed(executeOnly(loc, **floatRun, *feeds)) ||
+      failed(executeOnly(loc, **quantRun, *feeds))) {
+    return failure();
+  }
+  notes.push_back(llvm::formatv("accuracy report: float vs {0} on the CPU "
+                                "(fp32 elsewhere), calibration set '{1}'",
+                                q.scheme, sets->nameOf(0))
+                      .str());
+  notes.push_back("  per quantized layer (its result in the quantized model "
+                  "against the float model's; earlier layers' errors "
+                  "included):");
+  notes.push_back(
+      llvm::formatv("  {0,-40} {1,8} {2,9}", "layer", "SQNR dB", "cosine")
+          .str());
+  std::vector<std::string> suggested;
+  for (size_t i = 0; i < quantKeys.size(); ++i) {
+    auto f = llvm::find(floatKeys, quantKeys[i]);
+    if (f == floatKeys.end()) {
+      continue;
+    }
+    auto ref = fetchOutput(**floatRun, floatNames[f - floatKeys.begin()]);
+    auto got = fetchOutput(**quantRun, quantNames[i]);
+    if (!ref || !got) {
+      continue;
+    }
+    Compared c = compare(ref->first, got->first);
+    notes.push_back(llvm::formatv("  {0,-40} {1,8:f1} {2,9:f5}", quantKeys[i],
+                                  c.sqnr, c.cosine)
+                        .str());
+    if (c.sqnr < q.minSqnr) {
+      suggested.push_back(quantKeys[i]);
+    }
+  }
+  for (size_t o = 0; o < nuri_model_output_count((*floatRun)->model); ++o) {
+    nuri_tensor_info info;
+    Status st;
+    st.s = nuri_model_output_info((*floatRun)->model, o, &info);
+    if (st.s || llvm::StringRef(info.name).starts_with("nuri.calibration.")) {
+      continue;
+    }
+    auto ref = fetchOutput(**floatRun, info.name);
+    auto got = fetchOutput(**quantRun, info.name);
+    if (!ref || !got) {
+      continue;
+    }
+    Compared c = compare(ref->first, got->first);
+    std::string line =
+        llvm::formatv("  output {0}: cosine {1:f5}, max error {2:e2}",
+                      info.name, c.cosine, c.maxError)
+            .str();
+    if (llvm::StringRef(info.name).contains("logits") && ref->second > 1) {
+      int64_t n = ref->second, rows = int64_t(ref->first.size()) / n, agree = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        auto at = [&](const std::vector<float> &v) {
+          return std::max_element(v.begin() + r * n, v.begin() + (r + 1) * n) -
+                 (v.begin() + r * n);
+        };
+        agree += at(ref->first) == at(got->first);
+      }
+      line += llvm::formatv(", top-1 agreement {0:f2}% of {1} rows",
+                            100.0 * agree / std::max<int64_t>(rows, 1), rows);
+    }
+    notes.push_back(line);
+  }
+  std::string advice = llvm::formatv(
+      "  suggested exclusions (SQNR below {0:f1} dB): ", q.minSqnr);
+  if (suggested.empty()) {
+    advice += "none";
+  }
+  for (const std::string &key : suggested) {
+    advice += "--exclude " + key + " ";
+  }
+  notes.push_back(advice);
+  return success();
+}
+
 } // namespace
 
 FailureOr<CompileOptions>
@@ -972,6 +1154,11 @@ prepareQuantization(MLIRContext &context, const std::string &path,
     }
     return success();
   };
+  if (q.accuracyReport &&
+      failed(accuracyReport(context, path, importOptions, q,
+                            out.afterGraphPasses, *notes))) {
+    return failure();
+  }
   return out;
 }
 

@@ -153,6 +153,19 @@ cl::opt<bool> quantizeHead(
     cl::desc("With --quantize: quantize the model head (lm_head) too"),
     cl::sub(compileCommand));
 
+cl::opt<bool> accuracyReport(
+    "accuracy-report",
+    cl::desc("With --quantize: compare each quantized layer (SQNR, cosine) "
+             "and each output (cosine, max error, top-1 of logits) against "
+             "the float model on the first calibration set, and suggest "
+             "exclusions; printed with --report"),
+    cl::sub(compileCommand));
+cl::opt<double> minSqnr(
+    "min-sqnr",
+    cl::desc("With --accuracy-report: suggest excluding layers below this "
+             "SQNR in dB"),
+    cl::init(20), cl::sub(compileCommand));
+
 int runCompile() {
   nuri::driver::CompileOptions options;
   options.target = targetName;
@@ -201,6 +214,8 @@ int runCompile() {
     q.exclude.assign(quantizeExclude.begin(), quantizeExclude.end());
     q.cachePath = calibrationCache;
     q.quantizeHead = quantizeHead;
+    q.accuracyReport = accuracyReport;
+    q.minSqnr = minSqnr;
     options.quantize = q;
   } else if (quantOptions) {
     WithColor::error() << "--calibration, --calibration-method, "
@@ -266,6 +281,11 @@ int runCompile() {
   }
   if (printReport) {
     outs() << (generate ? result->text : result->report.text());
+  } else if (accuracyReport) {
+    // --accuracy-report without --report: the quantization lines alone.
+    for (const std::string &line : result->report.quantization) {
+      outs() << line << "\n";
+    }
   }
   return 0;
 }

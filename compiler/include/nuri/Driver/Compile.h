@@ -45,6 +45,9 @@ struct QuantizeOptions {
   /// Compare each quantized layer and output against the float model on
   /// the first calibration set; the text lands in Report::quantization.
   bool accuracyReport = false;
+  /// With accuracyReport: layers whose SQNR is below this are suggested
+  /// for --exclude.
+  double minSqnr = 20;
 };
 
 struct CompileOptions {
