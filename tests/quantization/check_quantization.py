@@ -10,6 +10,7 @@ w8a16, and checks the rise against fp32: int8 SmoothQuant <= 3%, w8a16 <=
 a second compile reads the calibration cache instead of calibrating, and
 that it gives the same package. Prints one line per scheme.
 
+--case generate: --generate families quantized w8a16 and int8; greedy tokens.
 --case report: --accuracy-report's lines, --min-sqnr's suggestions, --exclude.
 --case errors: each bad input is refused with a message naming it.
 """
@@ -141,6 +142,31 @@ def main():
         expect("calibration read from" in rep.stdout, "the second compile reads the cache")
         expect(again.read_bytes() == (work / "int8-smoothquant.nuri").read_bytes(),
                "and writes the same package")
+    elif args.case == "generate":
+        # A generation family quantized from one calibration: w8a16's greedy
+        # continuations equal fp32's (ONNX Runtime's, generate/N.json) for
+        # at least the first 32 tokens of each prompt.
+        refs = [json.loads((args.model_dir / "generate" / f"{i}.json").read_text())
+                for i in range(4)]
+        for scheme, extra in (("w8a16", []),
+                              ("int8", ["--calibration", calib, "--smoothquant", args.alpha])):
+            pkg = work / f"gen-{scheme}.nuri"
+            run([args.nuri, "compile", model, "--generate", "--max-seq", "128",
+                 "--quantize", scheme, *extra, "-o", pkg])
+            cmd = [args.nuri, "generate", pkg, "--device", "cpu", "--json",
+                   "--max-new-tokens", "64"]
+            for r in refs:
+                cmd += ["--prompt-ids", ",".join(map(str, r["prompt"]))]
+            got = json.loads(run(cmd).stdout)["requests"]
+            prefixes = []
+            for r, g in zip(refs, got):
+                n = 0
+                while n < min(len(r["greedy"]), len(g["tokens"])) and r["greedy"][n] == g["tokens"][n]:
+                    n += 1
+                prefixes.append(n)
+            print(f"gpt2-bytes-trained greedy {scheme} (cpu): tokens equal to fp32 per prompt: {prefixes} of 64")
+            if scheme == "w8a16":
+                expect(min(prefixes) >= 32, f"w8a16 greedy equals fp32 for >= 32 tokens ({prefixes})")
     elif args.case == "report":
         # --accuracy-report on one calibration window: a line per quantized
         # layer, one per output, and the exclusions it suggests; then
