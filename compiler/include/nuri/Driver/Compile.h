@@ -176,10 +176,11 @@ struct Report {
   std::string text() const;
 };
 
-/// FLOPs of one nuri op's matrix work (a multiply-add counts two): linear
-/// and matmul 2*M*N*K, conv 2 x outputs x taps, attention 2*B*H*Sq*Skv*(D+Dv)
-/// over the (query, key) pairs a causal mask leaves; 0 for everything else
-/// (elementwise work is ignored). The report's MAC share is half of it.
+/// FLOPs of one nuri op's matrix work (a multiply-add counts two): linear,
+/// matmul and quantized_matmul 2*M*N*K, conv 2 x outputs x taps, attention
+/// 2*B*H*Sq*Skv*(D+Dv) over the (query, key) pairs a causal mask leaves; 0 for
+/// everything else (elementwise work is ignored). The report's MAC share is
+/// half of it.
 uint64_t flopsOf(mlir::Operation *op);
 
 struct CompileResult {
