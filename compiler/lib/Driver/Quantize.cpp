@@ -649,7 +649,7 @@ void accumulate(LayerStats &s, const float *x, size_t n, int64_t channels,
   if (s.channelAbsMax.size() != size_t(channels)) {
     s.channelAbsMax.assign(channels, 0.0f);
   }
-  float lo = INFINITY, hi = -INFINITY, amax = 0;
+  float lo = INFINITY, hi = -INFINITY;
   for (size_t i = 0; i < n; ++i) {
     float v = x[i];
     lo = std::min(lo, v);
@@ -661,7 +661,7 @@ void accumulate(LayerStats &s, const float *x, size_t n, int64_t channels,
   if (!ranges || n == 0) {
     return;
   }
-  amax = std::max(std::fabs(lo), std::fabs(hi));
+  float amax = std::max(std::fabs(lo), std::fabs(hi));
   s.min = s.seen ? std::min(s.min, double(lo)) : lo;
   s.max = s.seen ? std::max(s.max, double(hi)) : hi;
   s.seen = true;
@@ -773,15 +773,11 @@ LogicalResult calibrateRound(MLIRContext &context, const std::string &path,
       outputsOf[sig] = outputs;
     }
     const std::vector<std::string> &keys = keysOf[sig];
-    // Two linears reading one value share an output; count it once each.
+    // Two linears that read one value share an output; each key is
+    // visited and counts it.
     if (failed(runOnce(loc, *runners[sig], *feeds, outputsOf[sig],
                        [&](size_t o, const float *x, size_t n, int64_t ch) {
-                         LayerStats &s = table.layers[keys[o]];
-                         if (ranges) {
-                           accumulate(s, x, n, ch, true);
-                         } else {
-                           accumulate(s, x, n, ch, false);
-                         }
+                         accumulate(table.layers[keys[o]], x, n, ch, ranges);
                        }))) {
       emitRemark(loc) << "while running calibration set '" << sets.nameOf(i)
                       << "'";

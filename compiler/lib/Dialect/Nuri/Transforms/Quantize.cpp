@@ -441,7 +441,7 @@ std::vector<QuantCandidate> nuri::collectQuantCandidates(ModuleOp module) {
   module.walk([&](LinearOp op) {
     auto in = dyn_cast<RankedTensorType>(op.getInput().getType());
     auto w = dyn_cast<RankedTensorType>(op.getWeight().getType());
-    if (!in || !w || !in.getElementType().isF32() ||
+    if (!in || !w || in.getRank() < 2 || !in.getElementType().isF32() ||
         !w.getElementType().isF32() || w.getRank() != 2 ||
         !op.getWeight().getDefiningOp<ConstantOp>()) {
       return;

@@ -43,8 +43,8 @@ struct QuantCandidate {
   bool head = false;
 };
 
-/// The linears by a constant 2-D f32 weight with an f32 input, in program
-/// order.
+/// The linears by a constant 2-D f32 weight with an f32 input of rank >= 2
+/// (quantized_matmul's operands), in program order.
 std::vector<QuantCandidate> collectQuantCandidates(mlir::ModuleOp module);
 
 /// Whether the module already holds quantized ops (a QDQ or dynamically
