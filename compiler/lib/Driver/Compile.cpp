@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nuri/Driver/Compile.h"
+#include "nuri/Driver/Quantize.h"
 
 #include "CompileReport.h"
 #include "PackageWriter.h"
@@ -87,9 +88,12 @@ void enableDump(PassManager &pm, const CompileOptions &options) {
           64));
 }
 
-/// What prepareModule runs: no pass here reads the chip config.
-void addGraphStage(PassManager &pm, const CompileOptions &options,
-                   const std::string &dtype) {
+/// Adds what prepareModule runs to `pm`: no pass here reads the chip
+/// config. A quantization hook (afterGraphPasses) goes between the graph
+/// passes and the dtype conversion: then the passes before it run here.
+LogicalResult addGraphStage(PassManager &pm, ModuleOp module,
+                            const CompileOptions &options,
+                            const std::string &dtype) {
   buildDefaultGraphPipeline(pm);
   if (options.kvCache) {
     NuriKvCacheOptions kv;
@@ -97,11 +101,18 @@ void addGraphStage(PassManager &pm, const CompileOptions &options,
     kv.maxSeq = options.kvCache->maxSeq;
     pm.addPass(createNuriKvCache(kv));
   }
+  if (options.afterGraphPasses) {
+    if (failed(pm.run(module)) || failed(options.afterGraphPasses(module))) {
+      return failure();
+    }
+    pm.clear();
+  }
   if (dtype != "fp32") {
     NuriConvertDtypeOptions convert;
     convert.dtype = dtype;
     pm.addNestedPass<func::FuncOp>(createNuriConvertDtype(convert));
   }
+  return success();
 }
 
 } // namespace
@@ -116,7 +127,9 @@ LogicalResult prepareModule(ModuleOp module, const CompileOptions &options) {
   }
   PassManager pm(module.getContext());
   enableDump(pm, options);
-  addGraphStage(pm, options, dtype);
+  if (failed(addGraphStage(pm, module, options, dtype))) {
+    return failure();
+  }
   return pm.run(module);
 }
 
@@ -156,7 +169,9 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
   enableDump(pm, options);
   if (!options.prepared) {
     progress("graph passes");
-    addGraphStage(pm, options, dtype);
+    if (failed(addGraphStage(pm, module, options, dtype))) {
+      return failure();
+    }
   }
   if (!cpu) {
     NuriPartitionOptions partition;
@@ -172,6 +187,9 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
   Report &report = result.report;
   report.target = options.target;
   report.dtype = dtype;
+  if (options.quantizationNotes) {
+    report.quantization = *options.quantizationNotes;
+  }
   ReportBuilder reportBuilder(report, options, target);
   reportBuilder.countOps(module);
 
@@ -210,7 +228,17 @@ FailureOr<CompileResult> compileOnnxFile(MLIRContext &context,
   if (!module) {
     return failure();
   }
-  FailureOr<CompileResult> result = compileModule(*module, options);
+  FailureOr<CompileResult> result;
+  if (options.quantize && !options.afterGraphPasses) {
+    FailureOr<CompileOptions> quantized =
+        prepareQuantization(context, path, importOptions, options);
+    if (failed(quantized)) {
+      return failure();
+    }
+    result = compileModule(*module, *quantized);
+  } else {
+    result = compileModule(*module, options);
+  }
   if (succeeded(result)) {
     result->report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nuri/Driver/Generate.h"
+#include "nuri/Driver/Quantize.h"
 
 #include "nuri/package/Package.h"
 
@@ -211,6 +212,15 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
 
   WeightStore store;
   CompileOptions programOptions = options;
+  // Every program is quantized from one calibration.
+  if (options.quantize && !options.afterGraphPasses) {
+    FailureOr<CompileOptions> quantized =
+        prepareQuantization(context, path, importOptions, options);
+    if (failed(quantized)) {
+      return failure();
+    }
+    programOptions = *quantized;
+  }
   programOptions.kvCache = CompileOptions::KvCache{slots, generate->maxSeq};
   programOptions.weightStore = &store;
   std::vector<Bucket> buckets = bucketsOf(*generate);
