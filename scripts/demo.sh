@@ -43,6 +43,15 @@ if [ -f "$gen_model" ]; then
   "$nuri" generate "$out/gpt2-bytes.nuri" --device cpu --tokenizer bytes --max-new-tokens 48 \
     --prompt "This program is distributed in the hope" --prompt "Permission is hereby granted"
   echo
+  echo "== nuri compile --quantize int8 --smoothquant: calibrated on 64 windows of training text,"
+  echo "   SmoothQuant folded into the norms, the head kept float; the same prompt"
+  calib="$(dirname "$gen_model")/calib.npy"
+  "$nuri" compile "$gen_model" --generate --max-seq 128 --quantize int8 --smoothquant 0.5 \
+    --calibration "$calib" --calibration-cache "$out/gpt2-bytes.calib.json" \
+    -o "$out/gpt2-bytes-int8.nuri" --report | grep -A2 "^quantization"
+  "$nuri" generate "$out/gpt2-bytes-int8.nuri" --device cpu --tokenizer bytes --max-new-tokens 48 \
+    --prompt "This program is distributed in the hope"
+  echo
 fi
 echo "== nuri sweep: a small grid of chip configs (cores, SRAM, DRAM bandwidth), then its report"
 "$nuri" sweep "$root/examples/sweeps/bert-tiny-grid.yaml" -o "$out/sweep" --quiet

@@ -331,6 +331,10 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
                                buckets.size(), slots, generate->maxSeq,
                                store.bytes().size())
                      .str();
+  // One calibration quantized every program: its notes once, for the family.
+  for (const std::string &line : family.report.quantization) {
+    family.text += line + "\n";
+  }
   return family;
 }
 
