@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Greedy generation with ONNX Runtime through a decoder in optimum's
-// decoder_with_past layout, the loop optimum's ORTModelForCausalLM runs: a
+// decoder_with_past layout (or the older stacked past_N one), the loop optimum's ORTModelForCausalLM runs: a
 // prefill over the prompt with an empty past, then one step per token that
 // feeds the previous step's present.N.key/value back as past_key_values.N.*.
 // It is the reference `nuri generate` is checked against (tokens) and
@@ -49,21 +49,57 @@ function int64(values, dims) {
   return new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
 }
 
-// The past inputs' [heads, head_dim] from the session's metadata.
-function pastShapes(session) {
-  const shapes = {};
+// The past inputs from the session's metadata: optimum's
+// past_key_values.N.key/value [batch, heads, past, dim] (present.N.*), or
+// the older stacked past_N [2, batch, heads, past, dim] (present_N), as
+// Megatron and ORT's fused Attention exports have them. Each entry gives the
+// empty past of batch 1 and the output that is its present.
+function pastInputs(session) {
+  const pasts = {};
   for (const meta of session.inputMetadata || []) {
-    if (!meta.name.startsWith('past_key_values.')) continue;
-    const [, heads, , dim] = meta.shape;
-    if (typeof heads !== 'number' || typeof dim !== 'number') {
+    const optimum = meta.name.startsWith('past_key_values.');
+    const stacked = /^past_\d+$/.test(meta.name);
+    if (!optimum && !stacked) continue;
+    const dims = stacked ? meta.shape.slice(1) : meta.shape;
+    const [, heads, , dim] = dims;
+    if (typeof heads !== 'number' || typeof dim !== 'number' ||
+        (stacked && meta.shape[0] !== 2)) {
       throw new Error(`${meta.name}: expected static heads and head_dim, got [${meta.shape}]`);
     }
-    shapes[meta.name] = [heads, dim];
+    pasts[meta.name] = {
+      empty: stacked ? [2, 1, heads, 0, dim] : [1, heads, 0, dim],
+      present: stacked ? meta.name.replace('past_', 'present_')
+                       : meta.name.replace('past_key_values.', 'present.'),
+    };
   }
-  if (Object.keys(shapes).length === 0) {
-    throw new Error('the model has no past_key_values.N.* inputs (write it with nuri zoo --with-past)');
+  if (Object.keys(pasts).length === 0) {
+    throw new Error('the model has no past_key_values.N.* or past_N inputs (write it with nuri zoo --with-past)');
   }
-  return shapes;
+  return pasts;
+}
+
+// An index input (input_ids, position_ids, a 2-D mask) in the dtype the
+// model declares.
+function indices(session, name, values, dims) {
+  const meta = (session.inputMetadata || []).find((m) => m.name === name);
+  if (meta && meta.type === 'int32') return new ort.Tensor('int32', Int32Array.from(values), dims);
+  return int64(values, dims);
+}
+
+// The attention mask of a step: ones over [batch, total], or Megatron's
+// whole [batch, 1, P, P] lower-triangular matrix, which the model slices at
+// the past length itself.
+function maskOf(session, total) {
+  const meta = (session.inputMetadata || []).find((m) => m.name === 'attention_mask');
+  if (meta && meta.shape.length === 4) {
+    const side = meta.shape[3];
+    const data = new Float32Array(side * side);
+    for (let i = 0; i < side; ++i) {
+      for (let j = 0; j <= i; ++j) data[i * side + j] = 1;
+    }
+    return new ort.Tensor('float32', data, [1, 1, side, side]);
+  }
+  return indices(session, 'attention_mask', Array(total).fill(1), [1, total]);
 }
 
 function argmaxLast(logits) {
@@ -76,11 +112,11 @@ function argmaxLast(logits) {
   return best;
 }
 
-async function generate(session, shapes, args) {
+async function generate(session, pasts, args) {
   const names = new Set(session.inputNames);
   let past = {};
-  for (const [name, [heads, dim]] of Object.entries(shapes)) {
-    past[name] = new ort.Tensor('float32', new Float32Array(0), [1, heads, 0, dim]);
+  for (const [name, p] of Object.entries(pasts)) {
+    past[name] = new ort.Tensor('float32', new Float32Array(0), p.empty);
   }
   const tokens = [];
   let ids = args.prompt;
@@ -89,18 +125,17 @@ async function generate(session, shapes, args) {
   let prefillEnd = started;
   for (let step = 0; step < args.maxNew; ++step) {
     const total = pastLength + ids.length;
-    const feeds = {input_ids: int64(ids, [1, ids.length]), ...past};
-    if (names.has('attention_mask')) feeds.attention_mask = int64(Array(total).fill(1), [1, total]);
+    const feeds = {input_ids: indices(session, 'input_ids', ids, [1, ids.length]), ...past};
+    if (names.has('attention_mask')) feeds.attention_mask = maskOf(session, total);
     if (names.has('position_ids')) {
-      feeds.position_ids = int64(ids.map((_, i) => pastLength + i), [1, ids.length]);
+      feeds.position_ids = indices(session, 'position_ids', ids.map((_, i) => pastLength + i),
+                                   [1, ids.length]);
     }
     const out = await session.run(feeds);
     const next = argmaxLast(out.logits);
     tokens.push(next);
     past = {};
-    for (const name of Object.keys(shapes)) {
-      past[name] = out[name.replace('past_key_values.', 'present.')];
-    }
+    for (const [name, p] of Object.entries(pasts)) past[name] = out[p.present];
     pastLength = total;
     ids = [next];
     if (step === 0) prefillEnd = process.hrtime.bigint();
@@ -124,9 +159,9 @@ async function generate(session, shapes, args) {
     options.interOpNumThreads = 1;
   }
   const session = await ort.InferenceSession.create(args.model, options);
-  const shapes = pastShapes(session);
-  for (let i = 0; i < args.warmup; ++i) await generate(session, shapes, args);
-  const r = await generate(session, shapes, args);
+  const pasts = pastInputs(session);
+  for (let i = 0; i < args.warmup; ++i) await generate(session, pasts, args);
+  const r = await generate(session, pasts, args);
   const decoded = r.tokens.length - 1;
   console.log(JSON.stringify({
     model: args.model,

@@ -2,7 +2,9 @@
 # compiles them with --generate, generates greedily with `nuri generate` on
 # the CPU device and checks every token against ONNX Runtime running the same
 # ONNX file one step at a time (prefill with an empty past, then present fed
-# back as past), as optimum does. Skipped when onnxruntime-node is absent.
+# back as past), as optimum does. The same for the shared stacked-past
+# exports (Megatron's Split reads and square mask, ORT's fused Attention).
+# Skipped when onnxruntime-node is absent.
 file(MAKE_DIRECTORY ${OUT})
 set(prompts "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17" "4000,17,900,33")
 set(new_tokens 24)
@@ -49,5 +51,46 @@ foreach(model gpt2-tiny llama-tiny)
                           "${nuri_tokens}, ONNX Runtime ${ort_tokens}")
     endif()
     message("${model} prompt ${prompt}: ${new_tokens} tokens match ONNX Runtime")
+  endforeach()
+endforeach()
+
+# The shared stacked-past exports: small vocabularies, 64 and 32 positions.
+foreach(model gpt2-megatron-1layer-past-torch19 gpt2-tiny-random-ortfused)
+  set(onnx ${SHARED_MODELS}/${model}/model.onnx)
+  if(NOT EXISTS ${onnx})
+    continue()
+  endif()
+  set(pkg ${OUT}/${model}.nuri)
+  execute_process(COMMAND ${NURI} compile ${onnx} --generate --max-seq 32
+                          --prefill-buckets 8 --decode-batch 1
+                          --context-buckets 16,32 -o ${pkg}
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "nuri compile --generate ${model} failed")
+  endif()
+  foreach(prompt "1,2,3,4,5" "7,8,9")
+    execute_process(COMMAND ${NODE} ${SCRIPT} ${onnx} --prompt-ids ${prompt}
+                            --max-new-tokens 12
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE ort_json)
+    if(rc EQUAL 77)
+      message(FATAL_ERROR "onnxruntime-node not installed: NURI_SKIP")
+    elseif(NOT rc EQUAL 0)
+      message(FATAL_ERROR "ONNX Runtime failed on ${onnx}")
+    endif()
+    execute_process(COMMAND ${NURI} generate ${pkg} --device cpu
+                            --prompt-ids ${prompt} --max-new-tokens 12 --json
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE nuri_json)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "nuri generate ${pkg} failed")
+    endif()
+    string(JSON ort_tokens GET "${ort_json}" tokens)
+    string(JSON nuri_tokens GET "${nuri_json}" requests 0 tokens)
+    string(REGEX REPLACE "[ \n\t]" "" ort_tokens "${ort_tokens}")
+    string(REGEX REPLACE "[ \n\t]" "" nuri_tokens "${nuri_tokens}")
+    if(NOT ort_tokens STREQUAL nuri_tokens)
+      message(FATAL_ERROR "${model} prompt ${prompt}: nuri generate gave "
+                          "${nuri_tokens}, ONNX Runtime ${ort_tokens}")
+    endif()
+    message("${model} prompt ${prompt}: 12 tokens match ONNX Runtime: ${ort_tokens}")
   endforeach()
 endforeach()
