@@ -167,6 +167,15 @@ def main():
             print(f"gpt2-bytes-trained greedy {scheme} (cpu): tokens equal to fp32 per prompt: {prefixes} of 64")
             if scheme == "w8a16":
                 expect(min(prefixes) >= 32, f"w8a16 greedy equals fp32 for >= 32 tokens ({prefixes})")
+                # The CPU device dequantizes a constant int8 weight once, when
+                # the session is prepared: a decode step runs no dequantize op.
+                prof = json.loads(run([args.nuri, "run", pkg, "--program", "decode.b1.c128",
+                                       "--device", "cpu", "--profile", "--json"]).stdout)
+                kinds = prof["op_seconds"].keys()
+                expect(any(k.startswith("linear") for k in kinds)
+                       and not any(k.startswith("dequantize") for k in kinds),
+                       f"w8a16 on cpu: the weights are dequantized at session creation, "
+                       f"not per step (ops run: {sorted(kinds)})")
     elif args.case == "report":
         # --accuracy-report on one calibration window: a line per quantized
         # layer, one per output, and the exclusions it suggests; then

@@ -238,6 +238,8 @@ public:
     config_ = config;
     const Package &pkg = model.pkg();
     kernels_.assign(pkg.partitions.size(), {});
+    folded_.assign(pkg.partitions.size(), {});
+    foldedOps_.assign(pkg.partitions.size(), {});
     for (size_t p = 0; p < pkg.partitions.size(); ++p) {
       if (pkg.partitions[p].kind != PartitionKind::Cpu) {
         continue;
@@ -245,25 +247,50 @@ public:
       // A missing kernel stays null: the run reports it with the op, as a
       // package may carry ops this build has no kernel for (and never run).
       const graph::Graph &g = pkg.partitions[p].graph;
+      foldedOps_[p].assign(g.ops.size(), false);
       for (size_t k = 0; k < g.ops.size(); ++k) {
         kernels_[p].push_back(cpu::resolveKernel(g.ops[k]));
         // Weights packed now, as ONNX Runtime prepacks at session creation:
         // not in the first request's latency (shared with the other
         // programs of a family through the model's pack pool).
         std::vector<cpu::TensorView> constants;
+        bool allConstant = !g.ops[k].inputs.empty();
         for (int32_t t : g.ops[k].inputs) {
           cpu::TensorView v;
-          if (t >= 0 && g.tensors[t].isConstant()) {
+          if (t >= 0 && (g.tensors[t].isConstant() || folded_[p].count(t))) {
             v.dtype = g.tensors[t].dtype;
             v.shape = g.tensors[t].shape;
-            v.data =
-                const_cast<uint8_t *>(pkg.weights + g.tensors[t].dataOffset);
+            v.data = constantData(p, t);
             v.constant = true;
+          } else if (t >= 0) {
+            allConstant = false;
           }
           constants.push_back(std::move(v));
         }
         cpu::prepareKernel(g.ops[k], constants,
                            model.cpuPlans[p].kernelCaches[k].get());
+        // A weight stored quantized and dequantized for a float product
+        // (w8a16) is dequantized once, here, as ONNX Runtime folds
+        // DequantizeLinear of an initializer: the product then packs it as
+        // any constant weight instead of dequantizing and packing it again
+        // on every run. The package keeps the int8 bytes; the session holds
+        // the float weight.
+        if (allConstant && g.ops[k].kind == "dequantize" &&
+            g.ops[k].outputs.size() == 1) {
+          int32_t out = g.ops[k].outputs[0];
+          std::vector<uint8_t> bytes(
+              static_cast<size_t>(g.tensors[out].byteSize()));
+          std::vector<cpu::TensorView> outs = {
+              {g.tensors[out].dtype, g.tensors[out].shape, bytes.data()}};
+          cpu::KernelCache *cache = model.cpuPlans[p].kernelCaches[k].get();
+          std::string error =
+              kernels_[p][k] ? kernels_[p][k](g.ops[k], constants, outs, cache)
+                             : cpu::runKernel(g.ops[k], constants, outs, cache);
+          if (error.empty()) {
+            folded_[p][out] = std::move(bytes);
+            foldedOps_[p][k] = true;
+          }
+        }
       }
     }
     return true;
@@ -272,9 +299,25 @@ public:
                               const RunBuffers &buffers) override;
 
 private:
+  /// A constant's bytes: the package's weights, or a value folded at
+  /// prepare.
+  void *constantData(size_t partition, int32_t tensor) const {
+    auto it = folded_[partition].find(tensor);
+    if (it != folded_[partition].end()) {
+      return const_cast<uint8_t *>(it->second.data());
+    }
+    const graph::Graph &g = model_->pkg().partitions[partition].graph;
+    return const_cast<uint8_t *>(model_->pkg().weights +
+                                 g.tensors[tensor].dataOffset);
+  }
+
   const LoadedModel *model_ = nullptr;
   SessionConfig config_;
   std::vector<std::vector<cpu::KernelFn>> kernels_; ///< per partition, op
+  /// Per partition: values computed at prepare from constants only (see
+  /// prepare), and the ops that computed them, which runs skip.
+  std::vector<std::map<int32_t, std::vector<uint8_t>>> folded_;
+  std::vector<std::vector<bool>> foldedOps_;
 };
 
 Result<PartitionResult> CpuDevice::run(size_t index,
@@ -288,10 +331,11 @@ Result<PartitionResult> CpuDevice::run(size_t index,
   const std::vector<cpu::KernelFn> &kernels = kernels_[index];
 
   std::vector<void *> data(g.tensors.size(), nullptr);
+  const std::map<int32_t, std::vector<uint8_t>> &folded = folded_[index];
   for (size_t t = 0; t < g.tensors.size(); ++t) {
-    if (g.tensors[t].isConstant()) {
+    if (g.tensors[t].isConstant() || folded.count(int32_t(t))) {
       // Kernels only read inputs; the weights stay in the (read-only) map.
-      data[t] = const_cast<uint8_t *>(pkg.weights + g.tensors[t].dataOffset);
+      data[t] = constantData(index, int32_t(t));
     } else if (plan.scratchOffset[t] >= 0) {
       data[t] = buffers.scratch + plan.scratchOffset[t];
     }
@@ -316,6 +360,9 @@ Result<PartitionResult> CpuDevice::run(size_t index,
   result.device = name();
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const graph::Op &op = g.ops[i];
+    if (foldedOps_[index][i]) {
+      continue;
+    }
     ins.clear();
     outs.clear();
     for (int32_t t : op.inputs) {
@@ -324,7 +371,7 @@ Result<PartitionResult> CpuDevice::run(size_t index,
         v.dtype = g.tensors[t].dtype;
         v.shape = g.tensors[t].shape;
         v.data = data[t];
-        v.constant = g.tensors[t].isConstant();
+        v.constant = g.tensors[t].isConstant() || folded.count(t);
       }
       ins.push_back(std::move(v));
     }
