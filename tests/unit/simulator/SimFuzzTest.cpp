@@ -39,6 +39,14 @@ uint64_t pick(std::mt19937_64 &rng, const FieldInfo &fi, uint64_t sramSize) {
   case Field::Scale:
   case Field::Bias:
     return (rng() % sramSize) & ~uint64_t(3);
+  case Field::Idx0:
+  case Field::Idx1:
+    // Mostly aligned words in the first pages (zero unless a DMA wrote
+    // them), sometimes misaligned.
+    return (rng() % 4096) & (rng() % 8 == 0 ? ~uint64_t(0) : ~uint64_t(3));
+  case Field::IdxScale0:
+  case Field::IdxScale1:
+    return rng() % 3 == 0 ? 0 : 1 + rng() % 1024;
   case Field::Sem:
   case Field::Bar:
   case Field::Core:
