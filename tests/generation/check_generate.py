@@ -12,8 +12,12 @@ cache too short: the long request stops with "length" after max_seq -
 prompt + 1 tokens, the others go on), sampling (a fixed seed repeats; a
 request's tokens do not depend on what it is batched with), errors,
 stacked (--model-dir of a decoder with stacked [2, batch, heads, past, dim]
-pasts, e.g. gpt2-tiny-random-ortfused: greedy tokens against the
-step-by-step loop over the plain model), and
+pasts, e.g. gpt2-tiny-random-ortfused or gpt2-megatron-1layer-past-torch19:
+greedy tokens against the step-by-step loop over the plain model), step
+(gpt2-tiny-past-torch16 on --target cpu or a chip: one decode step and the
+one-token prefills against ONNX Runtime's outputs and presents, the cache
+seeded through `nuri run --state`), merged (optimum's merged decoder with
+its use_cache_branch If, built from gpt2-bytes-trained), and
 sim (--target T, bf16 on the sim device: the first 16 greedy tokens of
 every prompt batched, and teacher-forced top-1 agreement >= 97% with the
 fp32 CPU logits over eval.npy in windows of 128).
@@ -59,12 +63,32 @@ def refused(args, cmd, *needles):
            f"refused ({' / '.join(needles)}): {text.strip()[:300]}")
 
 
+def step_feeds(inputs_dir, ids, p_len):
+    """One step's feeds for the plain model, in the dtypes and mask layout of
+    the shared reference inputs: a [batch, total] mask, or Megatron's whole
+    [batch, 1, P, P] lower-triangular one, sliced by the model itself."""
+    import numpy as np
+    ref = {f.stem: np.load(f) for f in inputs_dir.glob("*.npy") if not f.stem.startswith("past")}
+    n = ids.shape[1]
+    feeds = {"input_ids": ids.astype(ref["input_ids"].dtype)}
+    if "position_ids" in ref:
+        feeds["position_ids"] = np.arange(p_len, p_len + n).astype(ref["position_ids"].dtype)[None]
+    if "attention_mask" in ref:
+        mask = ref["attention_mask"]
+        if mask.ndim == 4:
+            side = mask.shape[-1]
+            feeds["attention_mask"] = np.tril(np.ones((1, 1, side, side))).astype(mask.dtype)
+        else:
+            feeds["attention_mask"] = np.ones((1, p_len + n), mask.dtype)
+    return feeds
+
+
 def check_stacked(args, work):
     """A decoder whose past is [2, batch, heads, past, dim] (ORT's fused
-    Attention): --generate's greedy tokens against the step-by-step loop an
-    exporter's user runs (the plain model compiled per step, present fed back
-    as past; the plain CPU path is checked against ONNX Runtime by
-    models-cpu)."""
+    Attention, Megatron's Split/Squeeze): --generate's greedy tokens against
+    the step-by-step loop an exporter's user runs (the plain model compiled
+    per step, present fed back as past; the plain CPU path is checked against
+    ONNX Runtime by models-cpu)."""
     import numpy as np
     model = args.model_dir / "model.onnx"
     pkg = work / "stacked.nuri"
@@ -77,14 +101,12 @@ def check_stacked(args, work):
     past0 = np.load(args.model_dir / "inputs" / f"{layers[0]}.npy")
     heads, dim = past0.shape[2], past0.shape[4]
     for r, prompt in enumerate(prompts):
-        ids = np.array([prompt], np.int32)
+        ids = np.array([prompt], np.int64)
         past = {l: np.zeros((2, 1, heads, 0, dim), np.float32) for l in layers}
         tokens = []
         for step in range(steps):
-            n, p_len = ids.shape[1], past[layers[0]].shape[3]
-            feeds = {"input_ids": ids,
-                     "position_ids": np.arange(p_len, p_len + n, dtype=np.int32)[None],
-                     "attention_mask": np.ones((1, p_len + n), np.int32), **past}
+            feeds = {**step_feeds(args.model_dir / "inputs", ids, past[layers[0]].shape[3]),
+                     **past}
             shapes, inputs = [], []
             for name, value in feeds.items():
                 np.save(work / f"{name}.npy", value)
@@ -98,9 +120,133 @@ def check_stacked(args, work):
             token = int(np.load(out / "logits.npy")[0, -1].argmax())
             tokens.append(token)
             past = {l: np.load(out / f"{l.replace('past', 'present')}.npy") for l in layers}
-            ids = np.array([[token]], np.int32)
+            ids = np.array([[token]], np.int64)
         expect(got["requests"][r]["tokens"] == tokens,
-               f"stacked past, prompt {r}: {steps} greedy tokens equal the step-by-step loop's")
+               f"stacked past, prompt {r}: {steps} greedy tokens {tokens} equal the step-by-step loop's")
+
+
+def check_step(args, work):
+    """gpt2-tiny-past-torch16 (input_ids [batch, 1], positions from the past's
+    length, no mask, no LM head, keys kept transposed): the family's programs
+    against ONNX Runtime's reference step. The cache is seeded with the
+    reference past through `nuri run --state`, the decode program writes the
+    new rows in place, and its output and the cache's rows equal ORT's
+    last_state and presents."""
+    import numpy as np
+    device = "cpu" if args.target == "cpu" else "sim"
+    tol = 1e-4 if device == "cpu" else 5e-2  # bf16 on the chips
+    pkg = work / f"step-{args.target}.nuri"
+    compile_family(args, pkg, "--target", args.target, "--max-seq", "8",
+                   "--decode-batch", "2", "--context-buckets", "5,8")
+    inputs, outputs = args.model_dir / "inputs", args.model_dir / "outputs"
+    layers = sorted((p.stem for p in inputs.glob("past_*.npy")), key=lambda n: int(n[5:]))
+    batch, heads, past_len, dim = np.load(inputs / f"{layers[0]}.npy").shape[1:]
+    slots, max_seq = 2, 8
+
+    def run_program(program, feeds, states, out):
+        cmd = [args.nuri, "run", str(pkg), "--program", program, "--device", device,
+               "--output-dir", str(out)]
+        out.mkdir(exist_ok=True)
+        for name, value in feeds.items():
+            np.save(work / f"{name}.npy", value)
+            cmd += ["--input", f"{name}={work / (name + '.npy')}"]
+        for name, value in states.items():
+            np.save(work / f"state-{name}.npy", value)
+            cmd += ["--state", f"{name}={work / ('state-' + name + '.npy')}"]
+        return run(cmd)
+
+    def read_cache(path):
+        c = np.load(path)
+        return c if c.dtype == np.float32 else (c.astype(np.uint32) << 16).view(np.float32)
+
+    # Decode: slots 0 and 1 hold the reference past at positions 0..3.
+    states = {}
+    for l in layers:
+        past = np.load(inputs / f"{l}.npy")
+        for k, half in enumerate(("key", "value")):
+            cache = np.zeros((slots, heads, max_seq, dim), np.float32)
+            cache[:, :, :past_len] = past[k]
+            states[f"{l}.{half}"] = cache
+    out = work / f"decode-{args.target}"
+    run_program(f"decode.b2.c{past_len + 1}",
+                {"input_ids": np.load(inputs / "input_ids.npy"),
+                 "kv_slots": np.arange(batch, dtype=np.int64),
+                 "kv_positions": np.full(batch, past_len, np.int64)}, states, out)
+    err = np.abs(np.load(out / "last_state.npy").astype(np.float32)
+                 - np.load(outputs / "last_state.npy")).max()
+    expect(err <= tol, f"{args.target} decode.b2.c{past_len + 1}: last_state equals ORT's "
+                       f"(max error {err:.3g})")
+    worst = 0.0
+    for l in layers:
+        present = np.load(outputs / f"{l.replace('past', 'present')}.npy")
+        for k, half in enumerate(("key", "value")):
+            cache = read_cache(out / f"state.{l}.{half}.npy")
+            worst = max(worst, np.abs(cache[:, :, :past_len + 1] - present[k]).max())
+    expect(worst <= tol, f"{args.target}: the cache after the step holds ORT's presents "
+                         f"(max error {worst:.3g})")
+
+    # Prefill from an empty cache: one token per sequence, into slot b.
+    for b in range(batch):
+        out = work / f"prefill-{args.target}-{b}"
+        ids = np.load(args.model_dir / "inputs_past0" / "input_ids.npy")[b:b + 1]
+        run_program("prefill.b1.t1", {"input_ids": ids, "kv_slots": np.array([b], np.int64),
+                                      "kv_positions": np.zeros(1, np.int64)}, {}, out)
+        ref = np.load(args.model_dir / "outputs_past0" / "last_state.npy")[b:b + 1]
+        err = np.abs(np.load(out / "last_state.npy").astype(np.float32) - ref).max()
+        present = np.load(args.model_dir / "outputs_past0" / "present_0.npy")
+        cache = read_cache(out / "state.past_0.key.npy")
+        err = max(err, np.abs(cache[b, :, 0] - present[0, b, :, 0]).max())
+        expect(err <= tol, f"{args.target} prefill.b1.t1, sequence {b}: last_state and "
+                           f"the cache row equal ORT's (max error {err:.3g})")
+
+    if device != "cpu":
+        return
+    refused(args, [args.nuri, "compile", str(args.model_dir / "model.onnx"), "--generate",
+                   "--max-seq", "8", "--prefill-buckets", "4", "-o", str(work / "x.nuri")],
+            "--prefill-buckets", "input_ids is [batch, 1]")
+    refused(args, [args.nuri, "run", str(pkg), "--program", "decode.b2.c5", "--state",
+                   f"past_99.key={work / 'state-past_0.key.npy'}"],
+            "--state past_99.key", "no state 'past_99.key'", "past_0.key")
+    np.save(work / "short.npy", np.zeros((slots, heads, 4, dim), np.float32))
+    refused(args, [args.nuri, "run", str(pkg), "--program", "decode.b2.c5", "--state",
+                   f"past_0.key={work / 'short.npy'}"],
+            "--state past_0.key", "f32 [2,2,4,2]", "the state is f32 [2,2,8,2]")
+    refused(args, [args.nuri, "generate", str(pkg), "--prompt-ids", "1"],
+            "prefill.b1.t1", "output named 'logits'", "language-model head")
+
+
+def check_merged(args, work):
+    """Optimum's merged decoder: `use_cache_branch` chooses between the
+    first-step graph and the with-past graph in an If. Built here from
+    gpt2-bytes-trained (both branches its graph, as optimum merges two
+    exports of one model); --generate binds the flag to the with-past
+    branch and must reproduce ONNX Runtime's greedy continuations."""
+    import onnx
+    from onnx import helper, TensorProto
+    m = onnx.load(str(args.model_dir / "model.onnx"))
+    g = m.graph
+    branch = lambda name: helper.make_graph(list(g.node), name, [], list(g.output),
+                                            initializer=list(g.initializer))
+    flag = helper.make_tensor_value_info("use_cache_branch", TensorProto.BOOL, [1])
+    node = helper.make_node("If", ["use_cache_branch"], [o.name for o in g.output],
+                            then_branch=branch("with_past"), else_branch=branch("no_past"))
+    merged = helper.make_graph([node], "merged", list(g.input) + [flag], list(g.output))
+    mm = helper.make_model(merged, opset_imports=list(m.opset_import))
+    mm.ir_version = m.ir_version
+    path = work / "decoder_model_merged.onnx"
+    onnx.save(mm, str(path))
+    pkg = work / "merged.nuri"
+    run([args.nuri, "compile", str(path), "--generate", "--max-seq", "128",
+         "--decode-batch", "4", "--context-buckets", "128", "--prefill-buckets", "64",
+         "-o", str(pkg)])
+    gen = args.model_dir / "generate"
+    batch = json.load(open(gen / "batch.json"))
+    n = 24
+    r = generate(args, pkg, batch["prompts"], "--max-new-tokens", str(n))
+    for i, got in enumerate(r["requests"]):
+        want = json.load(open(gen / f"{i}.json"))["greedy"][:n]
+        expect(got["tokens"] == want,
+               f"merged decoder, prompt {i} batched: {n} greedy tokens equal ONNX Runtime's")
 
 
 def main():
@@ -115,6 +261,10 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     if args.case == "stacked":
         return check_stacked(args, work)
+    if args.case == "step":
+        return check_step(args, work)
+    if args.case == "merged":
+        return check_merged(args, work)
     gen = args.model_dir / "generate"
     singles = [json.load(open(gen / f"{i}.json")) for i in range(4)]
     batch = json.load(open(gen / "batch.json"))

@@ -105,8 +105,9 @@ public:
   /// `source` is the partition as the caller has it: estimates name its
   /// ops (an npu.gemm by the linear or matmul it was formed from).
   PartitionLowering(func::FuncOp func, func::FuncOp source,
-                    const target::Target &t)
-      : KernelContext(func, t), func_(func), t_(t), emit_(t) {
+                    const target::Target &t, const CodegenOptions &options)
+      : KernelContext(func, t), func_(func), t_(t), options_(options),
+        emit_(t) {
     source.walk([&](Operation *op) {
       if (llvm::isa<LinearOp, MatmulOp>(op)) {
         gemmSources_.try_emplace(op->getLoc(), op->getName().getStringRef());
@@ -132,6 +133,7 @@ private:
 
   func::FuncOp func_;
   const target::Target &t_;
+  const CodegenOptions &options_;
   KernelEmitter emit_;
   llvm::DenseSet<Value> materialized_;
   llvm::DenseMap<Location, StringRef> gemmSources_;
@@ -208,6 +210,11 @@ FailureOr<std::vector<double>> evaluate(Value v) {
 }
 
 LogicalResult PartitionLowering::materialize(Value root, uint64_t at) {
+  if (!options_.constantBytes) {
+    // The program only: where the constant goes and how large it is.
+    out_.constants.push_back({at, bytesOf(root), {}});
+    return success();
+  }
   Value c = root;
   while (auto r = c.getDefiningOp<ReshapeOp>()) {
     c = r.getInput(); // a reshape keeps the row-major bytes
@@ -234,7 +241,8 @@ LogicalResult PartitionLowering::materialize(Value root, uint64_t at) {
     }
     bytes = std::move(*raw);
   }
-  out_.constants.push_back({at, std::move(bytes)});
+  uint64_t size = bytes.size();
+  out_.constants.push_back({at, size, std::move(bytes)});
   return success();
 }
 
@@ -522,7 +530,7 @@ compileNpuPartition(func::FuncOp partition, const target::Target &target,
   if (failed(pm.run(*work))) {
     return failure();
   }
-  PartitionLowering lowering(func, partition, target);
+  PartitionLowering lowering(func, partition, target, options);
   FailureOr<CompiledPartition> part = lowering.run();
   if (failed(part)) {
     return failure();

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nuri/Driver/Compile.h"
+#include "nuri/Driver/Quantize.h"
 
 #include "CompileReport.h"
 #include "PackageWriter.h"
@@ -55,16 +56,91 @@ void registerDialects(DialectRegistry &registry) {
   npu::registerNpuKernels(registry);
 }
 
+namespace {
+
+std::string computeDtype(const CompileOptions &options) {
+  if (!options.dtype.empty()) {
+    return options.dtype;
+  }
+  return options.target == "cpu" ? "fp32" : "bf16";
+}
+
+LogicalResult checkDtype(ModuleOp module, const std::string &dtype) {
+  if (dtype != "bf16" && dtype != "fp16" && dtype != "fp32") {
+    return module.emitError("unknown dtype '")
+           << dtype << "' (expected bf16, fp16 or fp32)";
+  }
+  return success();
+}
+
+void enableDump(PassManager &pm, const CompileOptions &options) {
+  if (!options.dumpIrAfterAll) {
+    return;
+  }
+  pm.getContext()->disableMultithreading();
+  pm.enableIRPrinting(
+      [](Pass *, Operation *) { return false; },
+      [](Pass *, Operation *) { return true; },
+      /*printModuleScope=*/true,
+      /*printAfterOnlyOnChange=*/false,
+      /*printAfterOnlyOnFailure=*/false, llvm::errs(),
+      OpPrintingFlags().elideLargeElementsAttrs(16).elideLargeResourceString(
+          64));
+}
+
+/// Adds what prepareModule runs to `pm`: no pass here reads the chip
+/// config. A quantization hook (afterGraphPasses) goes between the graph
+/// passes and the dtype conversion: then the passes before it run here.
+LogicalResult addGraphStage(PassManager &pm, ModuleOp module,
+                            const CompileOptions &options,
+                            const std::string &dtype) {
+  buildDefaultGraphPipeline(pm);
+  if (options.kvCache) {
+    NuriKvCacheOptions kv;
+    kv.slots = options.kvCache->slots;
+    kv.maxSeq = options.kvCache->maxSeq;
+    pm.addPass(createNuriKvCache(kv));
+  }
+  if (options.afterGraphPasses) {
+    if (failed(pm.run(module)) || failed(options.afterGraphPasses(module))) {
+      return failure();
+    }
+    pm.clear();
+  }
+  if (dtype != "fp32") {
+    NuriConvertDtypeOptions convert;
+    convert.dtype = dtype;
+    pm.addNestedPass<func::FuncOp>(createNuriConvertDtype(convert));
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult prepareModule(ModuleOp module, const CompileOptions &options) {
+  std::string dtype = computeDtype(options);
+  if (failed(checkDtype(module, dtype))) {
+    return failure();
+  }
+  if (options.progress) {
+    options.progress("graph passes");
+  }
+  PassManager pm(module.getContext());
+  enableDump(pm, options);
+  if (failed(addGraphStage(pm, module, options, dtype))) {
+    return failure();
+  }
+  return pm.run(module);
+}
+
 FailureOr<CompileResult> compileModule(ModuleOp module,
                                        const CompileOptions &options) {
   auto start = std::chrono::steady_clock::now();
   MLIRContext *context = module.getContext();
   bool cpu = options.target == "cpu";
-  std::string dtype =
-      options.dtype.empty() ? (cpu ? "fp32" : "bf16") : options.dtype;
-  if (dtype != "bf16" && dtype != "fp16" && dtype != "fp32") {
-    return module.emitError("unknown dtype '")
-           << dtype << "' (expected bf16, fp16 or fp32)";
+  std::string dtype = computeDtype(options);
+  if (failed(checkDtype(module, dtype))) {
+    return failure();
   }
   // The chip config is loaded here, once, and travels on the module: the
   // passes, the NPU lowering and the package all read this one parse.
@@ -89,30 +165,13 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
     }
   };
 
-  progress("graph passes");
   PassManager pm(context);
-  if (options.dumpIrAfterAll) {
-    context->disableMultithreading();
-    pm.enableIRPrinting(
-        [](Pass *, Operation *) { return false; },
-        [](Pass *, Operation *) { return true; },
-        /*printModuleScope=*/true,
-        /*printAfterOnlyOnChange=*/false,
-        /*printAfterOnlyOnFailure=*/false, llvm::errs(),
-        OpPrintingFlags().elideLargeElementsAttrs(16).elideLargeResourceString(
-            64));
-  }
-  buildDefaultGraphPipeline(pm);
-  if (options.kvCache) {
-    NuriKvCacheOptions kv;
-    kv.slots = options.kvCache->slots;
-    kv.maxSeq = options.kvCache->maxSeq;
-    pm.addPass(createNuriKvCache(kv));
-  }
-  if (dtype != "fp32") {
-    NuriConvertDtypeOptions convert;
-    convert.dtype = dtype;
-    pm.addNestedPass<func::FuncOp>(createNuriConvertDtype(convert));
+  enableDump(pm, options);
+  if (!options.prepared) {
+    progress("graph passes");
+    if (failed(addGraphStage(pm, module, options, dtype))) {
+      return failure();
+    }
   }
   if (!cpu) {
     NuriPartitionOptions partition;
@@ -128,6 +187,9 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
   Report &report = result.report;
   report.target = options.target;
   report.dtype = dtype;
+  if (options.quantizationNotes) {
+    report.quantization = *options.quantizationNotes;
+  }
   ReportBuilder reportBuilder(report, options, target);
   reportBuilder.countOps(module);
 
@@ -137,8 +199,8 @@ FailureOr<CompileResult> compileModule(ModuleOp module,
     os << "\n";
   } else {
     progress("packaging");
-    FailureOr<std::vector<uint8_t>> bytes =
-        writePackage(module, options, target, reportBuilder, result.text);
+    FailureOr<std::vector<uint8_t>> bytes = writePackage(
+        module, options, target, reportBuilder, result.text, result.programs);
     if (failed(bytes)) {
       return failure();
     }
@@ -166,7 +228,17 @@ FailureOr<CompileResult> compileOnnxFile(MLIRContext &context,
   if (!module) {
     return failure();
   }
-  FailureOr<CompileResult> result = compileModule(*module, options);
+  FailureOr<CompileResult> result;
+  if (options.quantize && !options.afterGraphPasses) {
+    FailureOr<CompileOptions> quantized =
+        prepareQuantization(context, path, importOptions, options);
+    if (failed(quantized)) {
+      return failure();
+    }
+    result = compileModule(*module, *quantized);
+  } else {
+    result = compileModule(*module, options);
+  }
   if (succeeded(result)) {
     result->report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

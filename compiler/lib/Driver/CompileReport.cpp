@@ -138,6 +138,12 @@ uint64_t flopsOf(Operation *op) {
     return 2 * elements(linear.getResult()) *
            static_cast<uint64_t>(shape(linear.getWeight())[0]);
   }
+  if (auto quantized = llvm::dyn_cast<QuantizedMatmulOp>(op)) {
+    // int8 products are matrix work too (--quantize puts them on the CPU
+    // of an NPU target today).
+    return 2 * elements(quantized.getResult()) *
+           static_cast<uint64_t>(shape(quantized.getLhs()).back());
+  }
   if (auto matmul = llvm::dyn_cast<MatmulOp>(op)) {
     ArrayRef<int64_t> lhs = shape(matmul.getLhs());
     int64_t k = lhs.size() < 2 || !matmul.getTransposeLhs()
@@ -195,13 +201,17 @@ std::string Report::text() const {
   uint64_t macs = npuMacs + cpuMacs;
   if (macs) {
     double share = double(npuMacs) / double(macs);
-    os << llvm::formatv("\nmatrix work (linear, matmul, conv, attention): "
-                        "{0:f1}% of {1} MACs on the NPU",
-                        100 * share, macs);
+    os << llvm::formatv(
+        "\nmatrix work (linear, matmul, quantized_matmul, conv, attention): "
+        "{0:f1}% of {1} MACs on the NPU",
+        100 * share, macs);
     if (target != "cpu" && share < 0.5) {
       os << " (most of the work runs in CPU partitions; the reasons are "
             "below)";
     }
+  }
+  for (const std::string &line : quantization) {
+    os << "\n" << line;
   }
   os << "\npartitions, in execution order:\n";
   for (auto [i, p] : llvm::enumerate(partitions)) {
@@ -343,7 +353,7 @@ ReportBuilder::addNpuPartition(func::FuncOp callee,
     info.ioBytes += tensorBytes(t.shape, t.dtype);
   }
   for (const npu::DramConstant &c : compiled.constants) {
-    info.weightBytes += c.bytes.size();
+    info.weightBytes += c.size;
   }
 
   // The kernels' barriers, counted on one queue: every queue takes part.

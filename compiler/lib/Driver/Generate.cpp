@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nuri/Driver/Generate.h"
+#include "nuri/Driver/Quantize.h"
 
 #include "nuri/package/Package.h"
 
@@ -30,6 +31,9 @@ namespace {
 /// inputs every decoder has.
 struct DimRoles {
   std::string batch, tokens, past, total;
+  /// input_ids is [batch, 1] (torch 1.6's GPT-2 with past): every program
+  /// takes one token, so the prompt is a single-token prefill.
+  bool oneToken = false;
 };
 
 bool isPastInput(const OnnxGraphInput &in) {
@@ -57,6 +61,7 @@ llvm::Expected<DimRoles> findDimRoles(const std::vector<OnnxGraphInput> &ins) {
   }
   roles.batch = ids->dimParams[0];
   roles.tokens = ids->dimParams[1];
+  roles.oneToken = ids->dims[1] == 1;
   bool anyPast = false;
   for (const OnnxGraphInput &in : ins) {
     if (!isPastInput(in)) {
@@ -85,7 +90,7 @@ llvm::Expected<DimRoles> findDimRoles(const std::vector<OnnxGraphInput> &ins) {
       roles.total = in.dimParams[1];
     }
   }
-  if (roles.batch.empty() || roles.tokens.empty()) {
+  if (roles.batch.empty() || (roles.tokens.empty() && !roles.oneToken)) {
     return fail("input 'input_ids' must have dynamic, named batch and "
                 "sequence dimensions for --generate to pin them per bucket");
   }
@@ -193,11 +198,29 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
   if (!roles) {
     return report(roles.takeError());
   }
+  if (roles->oneToken) {
+    if (!requested.prefillBuckets.empty() &&
+        requested.prefillBuckets != std::vector<int64_t>{1}) {
+      return emitError(fileLoc)
+             << "--prefill-buckets: this decoder's input_ids is [batch, 1], "
+                "so it takes one token per step; its only prefill bucket is 1";
+    }
+    generate->prefillBuckets = {1};
+  }
   int64_t slots = *std::max_element(generate->decodeBatch.begin(),
                                     generate->decodeBatch.end());
 
   WeightStore store;
   CompileOptions programOptions = options;
+  // Every program is quantized from one calibration.
+  if (options.quantize && !options.afterGraphPasses) {
+    FailureOr<CompileOptions> quantized =
+        prepareQuantization(context, path, importOptions, options);
+    if (failed(quantized)) {
+      return failure();
+    }
+    programOptions = *quantized;
+  }
   programOptions.kvCache = CompileOptions::KvCache{slots, generate->maxSeq};
   programOptions.weightStore = &store;
   std::vector<Bucket> buckets = bucketsOf(*generate);
@@ -211,12 +234,23 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
     }
     std::map<std::string, int64_t> sizes = {
         {roles->batch, bucket.batch},
-        {roles->tokens, bucket.tokens},
         {roles->past, bucket.context - bucket.tokens}};
+    if (!roles->tokens.empty()) {
+      sizes[roles->tokens] = bucket.tokens;
+    }
     if (!roles->total.empty()) {
       sizes[roles->total] = bucket.context;
     }
     OnnxImportOptions bucketImport = importOptions;
+    // Optimum's merged decoder picks its with-past branch by this flag; a
+    // zero-length past serves the prefill through the same branch.
+    for (const OnnxGraphInput &in : *inputs) {
+      if (in.name == "use_cache_branch" &&
+          !bucketImport.constantInputs.count(in.name)) {
+        bucketImport.constantInputs[in.name] = serializeOnnxBoolTensor(
+            std::vector<int64_t>(in.dims.size(), 1), true);
+      }
+    }
     for (const OnnxGraphInput &in : *inputs) {
       if (bucketImport.inputShapes.count(in.name) ||
           bucketImport.constantInputs.count(in.name)) {

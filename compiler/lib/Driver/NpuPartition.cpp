@@ -13,6 +13,7 @@ compileNpuPartition(func::FuncOp callee, const target::Target &target,
                     const CompileOptions &options) {
   npu::CodegenOptions codegenOptions;
   codegenOptions.dumpIrAfterAll = options.dumpIrAfterAll;
+  codegenOptions.constantBytes = options.emit != Emit::Programs;
   return npu::compileNpuPartition(callee, target, codegenOptions);
 }
 

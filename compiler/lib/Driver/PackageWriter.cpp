@@ -62,8 +62,10 @@ private:
 class PackageWriter {
 public:
   PackageWriter(ModuleOp module, const CompileOptions &options,
-                const target::Target *target, ReportBuilder &report)
-      : module(module), options(options), target(target), report(report) {}
+                const target::Target *target, ReportBuilder &report,
+                std::vector<isa::Program> &programs)
+      : module(module), options(options), target(target), report(report),
+        programs(programs) {}
 
   FailureOr<std::vector<uint8_t>> run(std::string &asmText);
 
@@ -117,6 +119,7 @@ private:
   const CompileOptions &options;
   const target::Target *target;
   ReportBuilder &report;
+  std::vector<isa::Program> &programs; ///< Emit::Programs
   func::FuncOp main;
   Namer namer;
   std::vector<char> weights;
@@ -151,21 +154,18 @@ void PackageWriter::setTarget() {
 
 LogicalResult PackageWriter::addStates(std::vector<std::string> *inputNames,
                                        std::vector<std::string> *outputNames) {
-  // nuri-kv-cache marks each cache: the argument it reads at the start of a
-  // run and the result it leaves, both with the state's name.
-  constexpr llvm::StringLiteral kState = "nuri.state";
   auto nameOf = [](DictionaryAttr attrs, StringRef fallback) {
     auto name = attrs ? attrs.getAs<StringAttr>(onnx_attrs::kName) : nullptr;
     return name ? name.str() : fallback.str();
   };
   for (unsigned a = 0; a < main.getNumArguments(); ++a) {
-    auto state = main.getArgAttrOfType<StringAttr>(a, kState);
+    auto state = main.getArgAttrOfType<StringAttr>(a, kStateAttrName);
     if (!state) {
       continue;
     }
     std::optional<unsigned> result;
     for (unsigned r = 0; r < main.getNumResults(); ++r) {
-      if (main.getResultAttrOfType<StringAttr>(r, kState) == state) {
+      if (main.getResultAttrOfType<StringAttr>(r, kStateAttrName) == state) {
         result = r;
       }
     }
@@ -291,6 +291,12 @@ LogicalResult PackageWriter::emitNpuCall(func::CallOp call,
   };
   for (const npu::DramTensor &t : compiled->inputs) {
     partitionInputs.insert(t.name);
+  }
+  if (options.emit == Emit::Programs) {
+    // No package: the program is all the caller takes (its constants have
+    // no bytes to load).
+    programs.push_back(std::move(compiled->program));
+    return success();
   }
   std::vector<package::WeightLoad> loads;
   for (const npu::DramConstant &c : compiled->constants) {
@@ -501,6 +507,9 @@ FailureOr<std::vector<uint8_t>> PackageWriter::run(std::string &asmText) {
   for (BlockArgument arg : body.getArguments()) {
     inputNames.push_back(namer.get(arg));
   }
+  if (options.emit == Emit::Programs) {
+    return std::vector<uint8_t>();
+  }
   builder.setProducer(options.producer);
   setTarget();
   setWeights();
@@ -517,12 +526,11 @@ FailureOr<std::vector<uint8_t>> PackageWriter::run(std::string &asmText) {
 
 } // namespace
 
-FailureOr<std::vector<uint8_t>> writePackage(ModuleOp module,
-                                             const CompileOptions &options,
-                                             const target::Target *target,
-                                             ReportBuilder &report,
-                                             std::string &asmText) {
-  return PackageWriter(module, options, target, report).run(asmText);
+FailureOr<std::vector<uint8_t>>
+writePackage(ModuleOp module, const CompileOptions &options,
+             const target::Target *target, ReportBuilder &report,
+             std::string &asmText, std::vector<isa::Program> &programs) {
+  return PackageWriter(module, options, target, report, programs).run(asmText);
 }
 
 } // namespace nuri::driver

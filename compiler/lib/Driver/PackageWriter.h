@@ -27,11 +27,13 @@ namespace nuri::driver {
 /// Writes the package of `module` (partitioned and outlined, or one CPU
 /// graph when nothing was outlined) for `target` (null for `--target cpu`),
 /// adding every partition to `report`. With Emit::Asm, `asmText` gets each
-/// NPU program. Fails after a diagnostic.
+/// NPU program. With Emit::Programs, `programs` gets each NPU program
+/// instead and no package is built (the result is empty). Fails after a
+/// diagnostic.
 mlir::FailureOr<std::vector<uint8_t>>
 writePackage(mlir::ModuleOp module, const CompileOptions &options,
              const target::Target *target, ReportBuilder &report,
-             std::string &asmText);
+             std::string &asmText, std::vector<isa::Program> &programs);
 
 } // namespace nuri::driver
 

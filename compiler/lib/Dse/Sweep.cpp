@@ -444,16 +444,24 @@ bool parseLayers(const std::string &text, Compiled &c) {
   return c.kernelLayers.size() == c.programs.size();
 }
 
-/// An MLIRContext with every workload imported. MLIR never frees the
-/// attributes a context uniques, and a bert-base compile leaves a few
-/// hundred MB of them behind, so a context is dropped after
-/// kCompilesPerContext compiles and the workloads are imported afresh.
+/// An MLIRContext with every workload imported and prepared (the graph
+/// passes and the dtype conversion, which no axis changes: see
+/// driver::prepareModule). MLIR never frees the attributes a context
+/// uniques, so a context is dropped after kCompilesPerContext compiles and
+/// the workloads are imported afresh. The weights (their f32 import and
+/// their bf16 conversion) are most of a context; a compile that makes the
+/// programs only leaves little behind: 64 bert-base compiles peaked at the
+/// same 5.5 GB with 32 compiles per context as with 4, and imported 4
+/// times instead of 16.
 struct CompileContext {
   std::unique_ptr<mlir::MLIRContext> context;
   std::vector<mlir::OwningOpRef<mlir::ModuleOp>> modules; ///< per workload
+  /// Per workload: why its graph stage failed (every compile of it fails
+  /// the same way, and each point records it), empty when prepared.
+  std::vector<std::string> prepareErrors;
   unsigned compiles = 0;
 };
-constexpr unsigned kCompilesPerContext = 4;
+constexpr unsigned kCompilesPerContext = 32;
 
 /// A point resolved before any compile.
 struct Plan {
@@ -624,6 +632,20 @@ std::unique_ptr<CompileContext> Runner::newContext() {
       throw Error(fmt::format("workload `{}`: {}: {}", spec_.workloads[w].name,
                               workloadPaths_[w], diags));
     }
+    bool prepared = true;
+    if (options_.shareCompileStages) {
+      driver::CompileOptions o;
+      o.dtype = spec_.workloads[w].dtype;
+      diags.clear();
+      tlsDiagnostics = &diags;
+      prepared = mlir::succeeded(driver::prepareModule(*m, o));
+      tlsDiagnostics = nullptr;
+    }
+    c->prepareErrors.push_back(
+        prepared ? std::string()
+        : diags.empty()
+            ? std::string("the compiler failed without a diagnostic")
+            : diags.substr(0, diags.find('\n')));
     c->modules.push_back(std::move(m));
   }
   return c;
@@ -898,6 +920,12 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
   o.target = "c" + key; // DIR/cache/configs/c<key>.yaml, on the search path
   o.dtype = wl.dtype;
   o.producer = "nuri sweep";
+  if (options_.shareCompileStages) {
+    // The programs and the report only: no package, no weight bytes; the
+    // context's modules went through prepareModule.
+    o.emit = driver::Emit::Programs;
+    o.prepared = true;
+  }
   std::unique_ptr<CompileContext> ctx;
   {
     std::lock_guard<std::mutex> lock(poolMutex_);
@@ -912,7 +940,9 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
   }
   mlir::FailureOr<driver::CompileResult> r = mlir::failure();
   tlsDiagnostics = &diags; // after newContext, which uses it too
-  {
+  if (!ctx->prepareErrors[w].empty()) {
+    diags = ctx->prepareErrors[w];
+  } else {
     mlir::OwningOpRef<mlir::ModuleOp> module = ctx->modules[w]->clone();
     r = driver::compileModule(*module, o);
   }
@@ -930,19 +960,23 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
     writeFileAtomic(file(".error"), c.error);
     return c;
   }
-  // Straight from the compiler's bytes: no copy, no checksum pass over the
-  // weight blob.
-  package::ReadOptions ro;
-  ro.verifyChecksums = false;
-  Result<package::Package> pkg =
-      package::readPackage(r->package.data(), r->package.size(), ro);
-  if (!pkg) {
-    c.error = "the compiled package does not read back: " + pkg.error();
-    return c;
-  }
-  for (package::Partition &part : pkg->partitions) {
-    if (part.kind == package::PartitionKind::Npu) {
-      c.programs.push_back(std::move(part.program));
+  if (options_.shareCompileStages) {
+    c.programs = std::move(r->programs);
+  } else {
+    // Straight from the compiler's bytes: no copy, no checksum pass over
+    // the weight blob.
+    package::ReadOptions ro;
+    ro.verifyChecksums = false;
+    Result<package::Package> pkg =
+        package::readPackage(r->package.data(), r->package.size(), ro);
+    if (!pkg) {
+      c.error = "the compiled package does not read back: " + pkg.error();
+      return c;
+    }
+    for (package::Partition &part : pkg->partitions) {
+      if (part.kind == package::PartitionKind::Npu) {
+        c.programs.push_back(std::move(part.program));
+      }
     }
   }
   c.cpuOps = r->report.cpuOps;

@@ -1057,6 +1057,19 @@ OwningOpRef<ModuleOp> nuri::importOnnxFile(MLIRContext &context, StringRef path,
                       options);
 }
 
+std::string nuri::serializeOnnxBoolTensor(const std::vector<int64_t> &dims,
+                                          bool value) {
+  onnx::TensorProto tensor;
+  tensor.set_data_type(onnx::TensorProto::BOOL);
+  int64_t count = 1;
+  for (int64_t d : dims) {
+    tensor.add_dims(d);
+    count *= d;
+  }
+  tensor.set_raw_data(std::string(size_t(count), value ? '\1' : '\0'));
+  return tensor.SerializeAsString();
+}
+
 llvm::Expected<std::vector<OnnxGraphInput>>
 nuri::readOnnxGraphInputs(StringRef path) {
   int fd = -1;

@@ -6,6 +6,10 @@
 //              [--report [--simulate]] [--dump-ir-after-all] [--progress]
 //              [--generate [--max-seq N] [--prefill-buckets 32,128]
 //                          [--decode-batch 1,4,8] [--context-buckets 64,128]]
+//              [--quantize int8|w8a16 [--calibration DIR|FILE.npy]
+//                  [--calibration-method minmax|percentile] [--percentile P]
+//                  [--smoothquant ALPHA] [--exclude NAME_OR_OP ...]
+//                  [--calibration-cache FILE] [--quantize-head]]
 //              -o OUT
 //
 // A command line over nuri::driver (compiler/lib/Driver): import, graph
@@ -108,6 +112,60 @@ cl::list<int64_t> contextBuckets(
              "(default 64, 128, ... doubling below --max-seq, and --max-seq)"),
     cl::CommaSeparated, cl::sub(compileCommand));
 
+cl::opt<std::string> quantizeScheme(
+    "quantize",
+    cl::desc("Post-training quantization of the linears by constant weights: "
+             "int8 (W8A8, calibrated) or w8a16 (int8 weights only)"),
+    cl::value_desc("int8|w8a16"), cl::init(""), cl::sub(compileCommand));
+cl::opt<std::string> calibrationPath(
+    "calibration",
+    cl::desc("With --quantize: input sets DIR/<set>/<input>.npy (or one "
+             "set's .npy files), or a [sets, tokens] token-id .npy for a "
+             "decoder"),
+    cl::value_desc("DIR|FILE.npy"), cl::init(""), cl::sub(compileCommand));
+cl::opt<std::string> calibrationMethod(
+    "calibration-method",
+    cl::desc("With --quantize int8: activation ranges from the minmax or "
+             "the percentile (--percentile) of the calibration data"),
+    cl::init("minmax"), cl::sub(compileCommand));
+cl::opt<double> calibrationPercentile(
+    "percentile",
+    cl::desc("With --calibration-method percentile: the share of values "
+             "the range keeps, in percent"),
+    cl::init(99.99), cl::sub(compileCommand));
+cl::opt<double> smoothQuant(
+    "smoothquant",
+    cl::desc("With --quantize: migrate activation outliers into the "
+             "preceding LayerNorm with this alpha in [0, 1] (0.5 is usual)"),
+    cl::value_desc("ALPHA"), cl::sub(compileCommand));
+cl::list<std::string> quantizeExclude(
+    "exclude",
+    cl::desc("With --quantize: keep float the linears of this ONNX node name, "
+             "name prefix ending at '/', or op type (repeatable)"),
+    cl::value_desc("NAME_OR_OP"), cl::sub(compileCommand));
+cl::opt<std::string> calibrationCache(
+    "calibration-cache",
+    cl::desc("With --quantize: read calibration statistics from FILE if it "
+             "exists, else calibrate and write them there"),
+    cl::value_desc("FILE"), cl::init(""), cl::sub(compileCommand));
+cl::opt<bool> quantizeHead(
+    "quantize-head",
+    cl::desc("With --quantize: quantize the model head (lm_head) too"),
+    cl::sub(compileCommand));
+
+cl::opt<bool> accuracyReport(
+    "accuracy-report",
+    cl::desc("With --quantize: compare each quantized layer (SQNR, cosine) "
+             "and each output (cosine, max error, top-1 of logits) against "
+             "the float model on the first calibration set, and suggest "
+             "exclusions; printed with --report"),
+    cl::sub(compileCommand));
+cl::opt<double> minSqnr(
+    "min-sqnr",
+    cl::desc("With --accuracy-report: suggest excluding layers below this "
+             "SQNR in dB"),
+    cl::init(20), cl::sub(compileCommand));
+
 int runCompile() {
   nuri::driver::CompileOptions options;
   options.target = targetName;
@@ -138,6 +196,33 @@ int runCompile() {
       }
       errs().flush();
     };
+  }
+  bool quantOptions =
+      !calibrationPath.empty() || calibrationMethod.getNumOccurrences() ||
+      calibrationPercentile.getNumOccurrences() ||
+      smoothQuant.getNumOccurrences() || !quantizeExclude.empty() ||
+      !calibrationCache.empty() || quantizeHead;
+  if (!quantizeScheme.empty()) {
+    nuri::driver::QuantizeOptions q;
+    q.scheme = quantizeScheme;
+    q.calibration = calibrationPath;
+    q.method = calibrationMethod;
+    q.percentile = calibrationPercentile;
+    if (smoothQuant.getNumOccurrences()) {
+      q.smoothQuantAlpha = smoothQuant;
+    }
+    q.exclude.assign(quantizeExclude.begin(), quantizeExclude.end());
+    q.cachePath = calibrationCache;
+    q.quantizeHead = quantizeHead;
+    q.accuracyReport = accuracyReport;
+    q.minSqnr = minSqnr;
+    options.quantize = q;
+  } else if (quantOptions) {
+    WithColor::error() << "--calibration, --calibration-method, "
+                          "--percentile, --smoothquant, --exclude, "
+                          "--calibration-cache and --quantize-head need "
+                          "--quantize\n";
+    return 2;
   }
   nuri::OnnxImportOptions importOptions;
   if (!nuri::cli::parseImportOptions(inputShapes, bindInputs, importOptions)) {
@@ -196,6 +281,11 @@ int runCompile() {
   }
   if (printReport) {
     outs() << (generate ? result->text : result->report.text());
+  } else if (accuracyReport) {
+    // --accuracy-report without --report: the quantization lines alone.
+    for (const std::string &line : result->report.quantization) {
+      outs() << line << "\n";
+    }
   }
   return 0;
 }

@@ -1,7 +1,8 @@
 //===- RunCommand.cpp - nuri run ------------------------------------------===//
 //
 // nuri run PKG.nuri [--device cpu|sim|auto] [--input NAME=FILE.npy ...]
-//          [--output-dir DIR] [--json] [--trace OUT.json] [--repeat N]
+//          [--state NAME=FILE.npy ...] [--output-dir DIR] [--json] [--trace
+//          OUT.json] [--repeat N]
 //          [--profile]
 //
 // Runs a package through the public runtime API (the same library apps
@@ -44,9 +45,18 @@ cl::list<std::string>
               cl::desc("feed input NAME from a .npy file (repeatable); "
                        "inputs without one get deterministic values"),
               cl::value_desc("NAME=FILE.npy"), cl::sub(runCmd));
-cl::opt<std::string> runOutputDir("output-dir",
-                                  cl::desc("write each output as NAME.npy"),
-                                  cl::value_desc("DIR"), cl::sub(runCmd));
+cl::list<std::string> runStates(
+    "state",
+    cl::desc("set state buffer NAME (a generation package's KV cache, e.g. "
+             "past_key_values.0.key) from a .npy file of its shape and dtype "
+             "(f32 rounds to a bf16/fp16 state) before the first run "
+             "(repeatable)"),
+    cl::value_desc("NAME=FILE.npy"), cl::sub(runCmd));
+cl::opt<std::string> runOutputDir(
+    "output-dir",
+    cl::desc("write each output as NAME.npy, and each state buffer after the "
+             "last run as state.NAME.npy"),
+    cl::value_desc("DIR"), cl::sub(runCmd));
 cl::opt<bool> runJson("json", cl::desc("print one JSON object"),
                       cl::sub(runCmd));
 cl::opt<std::string>
@@ -258,6 +268,17 @@ std::vector<uint8_t> deterministicInput(const nuri::TensorInfo &info,
   return bytes;
 }
 
+/// numpy has no bf16/fp8: `nuri run` writes them as u16/u8, and reads them
+/// back as the type the tensor wants.
+nuri_dtype npyDtypeFor(nuri_dtype wanted, nuri_dtype read) {
+  if ((wanted == NURI_DTYPE_BF16 && read == NURI_DTYPE_U16) ||
+      ((wanted == NURI_DTYPE_F8E4M3 || wanted == NURI_DTYPE_F8E5M2) &&
+       read == NURI_DTYPE_U8)) {
+    return wanted;
+  }
+  return read;
+}
+
 std::string fileNameFor(const std::string &name) {
   std::string s = name;
   for (char &c : s) {
@@ -323,13 +344,68 @@ int runRun() {
     nuri::Run run =
         runProgram.empty() ? session.newRun() : session.newRun(runProgram);
 
-    std::map<std::string, std::string> files;
-    for (const std::string &spec : runInputs) {
-      size_t eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return fail("--input expects NAME=FILE.npy, got '" + spec + "'");
+    // NAME=FILE.npy pairs of --input or --state.
+    auto namedFiles = [](const cl::list<std::string> &specs, const char *flag,
+                         std::map<std::string, std::string> &out) {
+      for (const std::string &spec : specs) {
+        size_t eq = spec.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          return std::string(flag) + " expects NAME=FILE.npy, got '" + spec +
+                 "'";
+        }
+        out[spec.substr(0, eq)] = spec.substr(eq + 1);
       }
-      files[spec.substr(0, eq)] = spec.substr(eq + 1);
+      return std::string();
+    };
+    std::map<std::string, std::string> files, stateFiles;
+    for (std::string problem : {namedFiles(runInputs, "--input", files),
+                                namedFiles(runStates, "--state", stateFiles)}) {
+      if (!problem.empty()) {
+        return fail(problem);
+      }
+    }
+    std::vector<nuri::TensorInfo> states = model.states();
+    for (const auto &[name, file] : stateFiles) {
+      auto state = std::find_if(
+          states.begin(), states.end(),
+          [&](const nuri::TensorInfo &t) { return t.name == name; });
+      if (state == states.end()) {
+        std::string names;
+        for (const nuri::TensorInfo &t : states) {
+          names += (names.empty() ? "" : ", ") + t.name;
+        }
+        return fail("--state " + name + ": the package has no state '" + name +
+                    "' (states: " + (names.empty() ? "none" : names) + ")");
+      }
+      nuri::Result<nuri::npy::Array> a = nuri::npy::readFile(file);
+      if (!a) {
+        return fail("--state " + name + ": " + a.error());
+      }
+      nuri_dtype dtype =
+          npyDtypeFor(state->dtype, static_cast<nuri_dtype>(a->dtype));
+      // A chip's cache is bf16 (or fp16), which numpy cannot write: f32
+      // values round to it, to nearest even.
+      bool half =
+          state->dtype == NURI_DTYPE_BF16 || state->dtype == NURI_DTYPE_F16;
+      if (half && dtype == NURI_DTYPE_F32 && a->shape == state->shape) {
+        std::vector<uint8_t> narrow(a->data.size() / 2);
+        for (size_t i = 0; i < narrow.size() / 2; ++i) {
+          float f;
+          std::memcpy(&f, a->data.data() + 4 * i, 4);
+          uint16_t h = state->dtype == NURI_DTYPE_BF16 ? nuri::isa::f32ToBf16(f)
+                                                       : nuri::isa::f32ToF16(f);
+          std::memcpy(narrow.data() + 2 * i, &h, 2);
+        }
+        a->data = std::move(narrow);
+        dtype = state->dtype;
+      }
+      if (dtype != state->dtype || a->shape != state->shape) {
+        return fail("--state " + name + ": " + file + " is " +
+                    nuri_dtype_name(dtype) + " " + shapeText(a->shape) +
+                    "; the state is " + nuri_dtype_name(state->dtype) + " " +
+                    shapeText(state->shape));
+      }
+      session.writeState(name, a->data.data(), a->data.size());
     }
     for (const auto &[name, file] : files) {
       bool known = false;
@@ -360,15 +436,8 @@ int runRun() {
       if (!a) {
         return fail("input '" + info.name + "': " + a.error());
       }
-      // numpy has no bf16/fp8: `nuri run` writes them as u16/u8, and reads
-      // them back as the type the input wants.
-      nuri_dtype dtype = static_cast<nuri_dtype>(a->dtype);
-      if ((info.dtype == NURI_DTYPE_BF16 && dtype == NURI_DTYPE_U16) ||
-          ((info.dtype == NURI_DTYPE_F8E4M3 ||
-            info.dtype == NURI_DTYPE_F8E5M2) &&
-           dtype == NURI_DTYPE_U8)) {
-        dtype = info.dtype;
-      }
+      nuri_dtype dtype =
+          npyDtypeFor(info.dtype, static_cast<nuri_dtype>(a->dtype));
       storage.push_back(std::move(a->data));
       run.bindInput(info.name, {dtype, a->shape, storage.back().data(),
                                 storage.back().size()});
@@ -437,6 +506,20 @@ int runRun() {
       }
       summary += "\n";
       outputsJson.push_back(std::move(obj));
+    }
+    if (!runOutputDir.empty()) {
+      for (const nuri::TensorInfo &t : states) {
+        std::vector<uint8_t> bytes(t.byteSize);
+        session.readState(t.name, bytes.data(), bytes.size());
+        std::string path =
+            runOutputDir + "/state." + fileNameFor(t.name) + ".npy";
+        nuri::Result<bool> w =
+            nuri::npy::writeFile(path, static_cast<nuri::graph::DType>(t.dtype),
+                                 t.shape, bytes.data(), bytes.size());
+        if (!w) {
+          return fail(w.error());
+        }
+      }
     }
     std::vector<nuri::PartitionStats> partitions = run.partitionStats();
     llvm::json::Array partsJson;

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace nuri::cpu {
@@ -100,8 +101,19 @@ kernel8x32(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
   }
 }
 
+/// Eight B values as fp32: loaded, or widened from bf16 (exact: a bf16 is
+/// the upper half of the fp32 with the same value).
+__attribute__((target("avx2,fma"))) inline __m256 loadB8(const float *b) {
+  return _mm256_loadu_ps(b);
+}
+__attribute__((target("avx2,fma"))) inline __m256 loadB8(const uint16_t *b) {
+  __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+template <typename BT>
 __attribute__((target("avx2,fma"))) void
-kernel6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+kernel6x16(int64_t kc, const float *a, const BT *b, int64_t ldb, float *c,
            int64_t ldc, bool acc, int64_t mr, int64_t nr) {
   __m256 c0[6], c1[6];
 #pragma GCC unroll 6
@@ -110,8 +122,8 @@ kernel6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
     c1[i] = _mm256_setzero_ps();
   }
   for (int64_t p = 0; p < kc; ++p) {
-    __m256 b0 = _mm256_loadu_ps(b);
-    __m256 b1 = _mm256_loadu_ps(b + 8);
+    __m256 b0 = loadB8(b);
+    __m256 b1 = loadB8(b + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) {
       __m256 ai = _mm256_broadcast_ss(a + i);
@@ -152,9 +164,9 @@ kernel6x16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
 /// decode step's linear, M = 1) would otherwise spend six times the FMAs of
 /// the work on padding rows. The same FMAs in the same order per row, so
 /// every row's result equals kernel6x16's.
-template <int R>
+template <int R, typename BT>
 __attribute__((target("avx2,fma"))) void
-kernelRx16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+kernelRx16(int64_t kc, const float *a, const BT *b, int64_t ldb, float *c,
            int64_t ldc, bool acc, int64_t nr) {
   __m256 c0[R], c1[R];
   for (int i = 0; i < R; ++i) {
@@ -162,8 +174,8 @@ kernelRx16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
     c1[i] = _mm256_setzero_ps();
   }
   for (int64_t p = 0; p < kc; ++p) {
-    __m256 b0 = _mm256_loadu_ps(b);
-    __m256 b1 = _mm256_loadu_ps(b + 8);
+    __m256 b0 = loadB8(b);
+    __m256 b1 = loadB8(b + 8);
     for (int i = 0; i < R; ++i) {
       __m256 ai = _mm256_broadcast_ss(a + i);
       c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
@@ -193,10 +205,13 @@ kernelRx16(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
 }
 
 /// The micro-kernel call for an `mr`-row tile: kernel6x16's thin variants
-/// for the avx2 kernel's short tiles, the kernel itself otherwise.
-void runTile(const KernelInfo &kk, int64_t kc, const float *a, const float *b,
+/// for the avx2 kernel's short tiles, the kernel itself otherwise. bf16
+/// panels (BT = uint16_t) exist only for the avx2 kernel.
+template <typename BT>
+void runTile(const KernelInfo &kk, int64_t kc, const float *a, const BT *b,
              float *c, int64_t ldc, bool acc, int64_t mr, int64_t nr) {
-  if (kk.fn == kernel6x16 && mr < 4) {
+  constexpr bool bf16 = std::is_same_v<BT, uint16_t>;
+  if ((bf16 || kk.fn == kernel6x16<float>)&&mr < 4) {
     switch (mr) {
     case 1:
       return kernelRx16<1>(kc, a, b, kk.nr, c, ldc, acc, nr);
@@ -208,7 +223,11 @@ void runTile(const KernelInfo &kk, int64_t kc, const float *a, const float *b,
       break;
     }
   }
-  kk.fn(kc, a, b, kk.nr, c, ldc, acc, mr, nr);
+  if constexpr (bf16) {
+    kernel6x16(kc, a, b, kk.nr, c, ldc, acc, mr, nr);
+  } else {
+    kk.fn(kc, a, b, kk.nr, c, ldc, acc, mr, nr);
+  }
 }
 
 /// Portable 4x8 kernel for machines without AVX2.
@@ -237,7 +256,7 @@ const KernelInfo &kernel() {
       return KernelInfo{"avx512", 8, 32, 128, kernel8x32};
     }
     if (detail::isaLevel() == detail::IsaLevel::Avx2) {
-      return KernelInfo{"avx2", 6, 16, 96, kernel6x16};
+      return KernelInfo{"avx2", 6, 16, 96, kernel6x16<float>};
     }
     return KernelInfo{"scalar", 4, 8, 64, kernel4x8};
   }();
@@ -407,7 +426,8 @@ namespace {
 /// packMatrixB, so no B packing happens here.
 void sgemmImpl(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
                float *c, int64_t ldc, bool accumulate, bool parallel,
-               const float *prepacked) {
+               const float *prepacked,
+               const uint16_t *prepackedBf16 = nullptr) {
   if (m <= 0 || n <= 0) {
     return;
   }
@@ -426,7 +446,8 @@ void sgemmImpl(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
     parallel = false;
     threads = 1;
   }
-  if (m <= kThinM && b.colStride == 1 && !prepacked) {
+  bool havePacked = prepacked || prepackedBf16;
+  if (m <= kThinM && b.colStride == 1 && !havePacked) {
     // Column chunks of 512 keep the C rows in L1 while B streams past.
     constexpr int64_t kChunk = 512;
     int64_t chunks = (n + kChunk - 1) / kChunk;
@@ -458,15 +479,15 @@ void sgemmImpl(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
   // Both operands are packed once per K block, so no task repeats another's
   // packing; the packed A of all M rows is reused by every N chunk.
   // (With a prepacked weight and one M block, A is packed for all of K.)
-  bool allK = prepacked && mBlocks == 1;
+  bool allK = havePacked && mBlocks == 1;
   int64_t aFloats = (allK ? k : kcMax) * mPanels * kk.mr;
   // With a single M block every B panel is used by exactly one task: that
   // task packs it right before use, so the panel stays in L1 instead of a
   // whole packed B (megabytes for a weight matrix) going out to L3 and
   // back (1-3% faster on 128x3072x768, and no B-sized buffer). With more M
   // blocks, B is packed once up front and shared.
-  bool fuseB = mBlocks == 1 && !prepacked;
-  int64_t bFloats = fuseB || prepacked ? 0 : kcMax * nPanels * kk.nr;
+  bool fuseB = mBlocks == 1 && !havePacked;
+  int64_t bFloats = fuseB || havePacked ? 0 : kcMax * nPanels * kk.nr;
   Buffer ownA, ownB;
   float *ap = parallel ? (ownA = allocate(aFloats)).get()
                        : scratch(tlA, tlACap, aFloats);
@@ -479,63 +500,72 @@ void sgemmImpl(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
     // blocks of its N chunk, so a C tile stays in L1 across K blocks and
     // there are two parallel loops per GEMM instead of two per K block.
     // The sums run in the same order as below, so results are identical.
-    float *apAll = ap;
-    int64_t kBlocks = (k + kKc - 1) / kKc;
-    auto packAll = [&](int64_t t) {
-      int64_t p0 = (t / mPanels) * kKc, ip = t % mPanels;
-      int64_t kc = std::min(kKc, k - p0), i0 = ip * kk.mr;
-      packAPanel(kk, a, i0, std::min(kk.mr, m - i0), p0, kc,
-                 apAll + p0 * mPanels * kk.mr + ip * kc * kk.mr);
-    };
-    auto panelOf = [&](int64_t jp, int64_t p0) {
-      int64_t kc = std::min(kKc, k - p0);
-      return prepacked + p0 * nPanels * kk.nr + jp * kc * kk.nr;
-    };
-    auto taskAll = [&](int64_t nc) {
-      int64_t jBegin = nc * chunkPanels;
-      int64_t jEnd = std::min(nPanels, jBegin + chunkPanels);
-      for (int64_t jp = jBegin; jp < jEnd; ++jp) {
-        int64_t j0 = jp * kk.nr, nr = std::min(kk.nr, n - j0);
-        for (int64_t p0 = 0; p0 < k; p0 += kKc) {
-          int64_t kc = std::min(kKc, k - p0);
-          const float *bpanel = panelOf(jp, p0);
-          // The weight comes from DRAM (a model's weights do not stay in
-          // cache between runs): the next panel is prefetched in slices
-          // spread over the row panels (into L1: measured 1-3% faster
-          // than into L2 on bert-base and gpt2-small).
-          const float *nextPanel =
-              p0 + kKc < k ? panelOf(jp, p0 + kKc)
-                           : (jp + 1 < jEnd ? panelOf(jp + 1, 0) : nullptr);
-          int64_t nextKc =
-              p0 + kKc < k ? std::min(kKc, k - p0 - kKc) : std::min(kKc, k);
-          const char *next = reinterpret_cast<const char *>(nextPanel);
-          int64_t lines = nextKc * kk.nr * int64_t(sizeof(float)) / 64;
-          int64_t slice = (lines + mPanels - 1) / mPanels;
-          int64_t line = 0;
-          bool acc = accumulate || p0 > 0;
-          const float *apk = apAll + p0 * mPanels * kk.mr;
-          for (int64_t ip = 0; ip < mPanels; ++ip) {
-            int64_t i = ip * kk.mr, mr = std::min(kk.mr, m - i);
-            runTile(kk, kc, apk + ip * kk.mr * kc, bpanel, c + i * ldc + j0,
-                    ldc, acc, mr, nr);
-            for (int64_t e = std::min(lines, line + slice); next && line < e;
-                 ++line) {
-              _mm_prefetch(next + line * 64, _MM_HINT_T0);
+    // Generic over the panels' element type: fp32, or bf16 widened by the
+    // micro-kernel.
+    auto runAllK = [&](const auto *packedB) {
+      float *apAll = ap;
+      int64_t kBlocks = (k + kKc - 1) / kKc;
+      auto packAll = [&](int64_t t) {
+        int64_t p0 = (t / mPanels) * kKc, ip = t % mPanels;
+        int64_t kc = std::min(kKc, k - p0), i0 = ip * kk.mr;
+        packAPanel(kk, a, i0, std::min(kk.mr, m - i0), p0, kc,
+                   apAll + p0 * mPanels * kk.mr + ip * kc * kk.mr);
+      };
+      auto panelOf = [&](int64_t jp, int64_t p0) {
+        int64_t kc = std::min(kKc, k - p0);
+        return packedB + p0 * nPanels * kk.nr + jp * kc * kk.nr;
+      };
+      auto taskAll = [&](int64_t nc) {
+        int64_t jBegin = nc * chunkPanels;
+        int64_t jEnd = std::min(nPanels, jBegin + chunkPanels);
+        for (int64_t jp = jBegin; jp < jEnd; ++jp) {
+          int64_t j0 = jp * kk.nr, nr = std::min(kk.nr, n - j0);
+          for (int64_t p0 = 0; p0 < k; p0 += kKc) {
+            int64_t kc = std::min(kKc, k - p0);
+            const auto *bpanel = panelOf(jp, p0);
+            // The weight comes from DRAM (a model's weights do not stay in
+            // cache between runs): the next panel is prefetched in slices
+            // spread over the row panels (into L1: measured 1-3% faster
+            // than into L2 on bert-base and gpt2-small).
+            const auto *nextPanel =
+                p0 + kKc < k ? panelOf(jp, p0 + kKc)
+                             : (jp + 1 < jEnd ? panelOf(jp + 1, 0) : nullptr);
+            int64_t nextKc =
+                p0 + kKc < k ? std::min(kKc, k - p0 - kKc) : std::min(kKc, k);
+            const char *next = reinterpret_cast<const char *>(nextPanel);
+            int64_t lines = nextKc * kk.nr * int64_t(sizeof(*packedB)) / 64;
+            int64_t slice = (lines + mPanels - 1) / mPanels;
+            int64_t line = 0;
+            bool acc = accumulate || p0 > 0;
+            const float *apk = apAll + p0 * mPanels * kk.mr;
+            for (int64_t ip = 0; ip < mPanels; ++ip) {
+              int64_t i = ip * kk.mr, mr = std::min(kk.mr, m - i);
+              runTile(kk, kc, apk + ip * kk.mr * kc, bpanel, c + i * ldc + j0,
+                      ldc, acc, mr, nr);
+              for (int64_t e = std::min(lines, line + slice); next && line < e;
+                   ++line) {
+                _mm_prefetch(next + line * 64, _MM_HINT_T0);
+              }
             }
           }
         }
+      };
+      if (parallel) {
+        tbb::parallel_for(int64_t(0), kBlocks * mPanels, packAll);
+        tbb::parallel_for(int64_t(0), nChunks, taskAll);
+      } else {
+        for (int64_t t = 0; t < kBlocks * mPanels; ++t) {
+          packAll(t);
+        }
+        for (int64_t t = 0; t < nChunks; ++t) {
+          taskAll(t);
+        }
       }
     };
-    if (parallel) {
-      tbb::parallel_for(int64_t(0), kBlocks * mPanels, packAll);
-      tbb::parallel_for(int64_t(0), nChunks, taskAll);
+    if (prepackedBf16) {
+      runAllK(prepackedBf16);
     } else {
-      for (int64_t t = 0; t < kBlocks * mPanels; ++t) {
-        packAll(t);
-      }
-      for (int64_t t = 0; t < nChunks; ++t) {
-        taskAll(t);
-      }
+      runAllK(prepacked);
     }
     return;
   }
@@ -621,7 +651,8 @@ void sgemm(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b, float *c,
   sgemmImpl(m, n, k, a, b, c, ldc, accumulate, parallel, nullptr);
 }
 
-PackedMatrix packMatrixB(int64_t k, int64_t n, MatrixRef b) {
+PackedMatrix packMatrixB(int64_t k, int64_t n, MatrixRef b,
+                         bool bValuesAreBf16) {
   const KernelInfo &kk = kernel();
   PackedMatrix p;
   p.k = k;
@@ -635,14 +666,40 @@ PackedMatrix packMatrixB(int64_t k, int64_t n, MatrixRef b) {
     packBPanel(kk, b, jp * kk.nr, n, p0, kc,
                p.data.data() + p0 * nPanels * kk.nr + jp * kc * kk.nr);
   });
+  if (bValuesAreBf16 && kk.fn == kernel6x16<float>) {
+    // Truncation is exact: every value is a bf16 value.
+    p.bf16.resize(p.data.size());
+    const auto *bits = reinterpret_cast<const uint32_t *>(p.data.data());
+    for (size_t i = 0; i < p.data.size(); ++i) {
+      p.bf16[i] = static_cast<uint16_t>(bits[i] >> 16);
+    }
+    p.data = std::vector<float>();
+  }
   return p;
 }
 
 void sgemmPrepacked(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
                     const PackedMatrix &packed, float *c, int64_t ldc,
                     bool accumulate, bool parallel) {
-  bool usable = packed.k == k && packed.n == n &&
-                std::string(packed.kernel) == kernel().name;
+  const KernelInfo &kk = kernel();
+  bool usable =
+      packed.k == k && packed.n == n && std::string(packed.kernel) == kk.name;
+  if (usable && !packed.bf16.empty()) {
+    if (m <= kk.mc) {
+      sgemmImpl(m, n, k, a, b, c, ldc, accumulate, parallel, nullptr,
+                packed.bf16.data());
+      return;
+    }
+    // Several M blocks (a long prefill) are compute-bound: widen the
+    // panels once and run the fp32 driver on them.
+    std::vector<float> wide(packed.bf16.size());
+    auto *bits = reinterpret_cast<uint32_t *>(wide.data());
+    for (size_t i = 0; i < wide.size(); ++i) {
+      bits[i] = uint32_t(packed.bf16[i]) << 16;
+    }
+    sgemmImpl(m, n, k, a, b, c, ldc, accumulate, parallel, wide.data());
+    return;
+  }
   sgemmImpl(m, n, k, a, b, c, ldc, accumulate, parallel,
             usable ? packed.data.data() : nullptr);
 }

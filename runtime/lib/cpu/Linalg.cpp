@@ -130,7 +130,8 @@ std::shared_ptr<const PackedMatrix> cachedPack(KernelCache *cache,
     tbb::this_task_arena::isolate([&] {
       F32Buffer f = toF32(w);
       MatrixRef b{f.ptr, transposed ? 1 : n, transposed ? k : 1};
-      packed = std::make_shared<const PackedMatrix>(packMatrixB(k, n, b));
+      packed = std::make_shared<const PackedMatrix>(
+          packMatrixB(k, n, b, w.dtype == DType::BF16));
     });
     if (c.pool) {
       std::lock_guard<std::mutex> poolLock(c.pool->mutex);
@@ -543,7 +544,31 @@ std::string attentionCore(const graph::Op &op, const TensorView &q,
   float scale =
       static_cast<float>(op.getFloat("scale", 1.0 / std::sqrt(double(d))));
   bool causal = op.getInt("causal", 0) != 0;
-  F32Buffer fq = toF32(q), fk = toF32(k), fv = toF32(v), fm;
+  F32Buffer fq = toF32(q), fk, fv, fm;
+  // An fp32 cache is read in place. A narrow one (a chip's bf16 cache on
+  // the CPU) is widened only where this call reads it, the context prefix
+  // of each sequence's slot, into [batch, kv heads, skv] rows: widening the
+  // whole [slots, heads, max_seq] buffer cost a decode step more than the
+  // attention itself.
+  KvRows used = rows;
+  if (k.dtype == DType::F32) {
+    fk = toF32(k);
+    fv = toF32(v);
+  } else {
+    fk.storage.resize(size_t(bn * hkv * skv * d));
+    fv.storage.resize(size_t(bn * hkv * skv * dv));
+    size_t width = graph::dtypeSize(k.dtype);
+    tbb::parallel_for(int64_t(0), bn * hkv, [&](int64_t head) {
+      int64_t row = rows.first(head / hkv, hkv, head % hkv);
+      loadF32(k.dtype, static_cast<const char *>(k.data) + row * d * width,
+              fk.storage.data() + head * skv * d, skv * d);
+      loadF32(v.dtype, static_cast<const char *>(v.data) + row * dv * width,
+              fv.storage.data() + head * skv * dv, skv * dv);
+    });
+    fk.ptr = fk.storage.data();
+    fv.ptr = fv.storage.data();
+    used = KvRows{nullptr, skv};
+  }
   const uint8_t *boolMask = nullptr;
   if (mask) {
     if (mask->dtype == DType::Bool) {
@@ -582,7 +607,7 @@ std::string attentionCore(const graph::Op &op, const TensorView &q,
     tbb::parallel_for(int64_t(0), bn * hkv * kBlocks, [&](int64_t t) {
       int64_t head = t / kBlocks, j0 = (t % kBlocks) * kKeyBlock;
       int64_t bc = std::min(kKeyBlock, skv - j0);
-      int64_t row = rows.first(head / hkv, hkv, head % hkv) + j0;
+      int64_t row = used.first(head / hkv, hkv, head % hkv) + j0;
       const float *kp = fk.ptr + row * d;
       const float *vp = fv.ptr + row * dv;
       packB(MatrixRef{kp, 1, d}, d, bc, kPack + t * kbFloats);
@@ -596,8 +621,8 @@ std::string attentionCore(const graph::Op &op, const TensorView &q,
     int64_t br = std::min(kQueryBlock, sq - i0);
     int64_t hk = h / group, kvHead = b * hkv + hk;
     const float *qp = fq.ptr + ((b * hq + h) * sq + i0) * d;
-    const float *kp = fk.ptr + rows.first(b, hkv, hk) * d;
-    const float *vp = fv.ptr + rows.first(b, hkv, hk) * dv;
+    const float *kp = fk.ptr + used.first(b, hkv, hk) * d;
+    const float *vp = fv.ptr + used.first(b, hkv, hk) * dv;
     float *op_ = fo.ptr + ((b * hq + h) * sq + i0) * dv;
     // Per-thread reused scratch: this body spawns no tasks, so a thread
     // never re-enters it while the buffers are in use.

@@ -89,6 +89,29 @@ void store(Program::Input &in, size_t i, int64_t v) {
   }
 }
 
+/// Writes sequence `b`'s rows of an attention mask; `visible(i, j)` says
+/// whether query row i sees cache position j. A [batch, context] mask is
+/// one row per sequence (the model adds causality, and a prefill's last row
+/// sees what every row may); a [batch, 1, P, P] mask (Megatron's) is the
+/// whole matrix, which the program slices at its past length, so every row
+/// is written.
+template <typename Visible>
+void fillMask(Program::Input &mask, size_t b, Visible visible) {
+  if (mask.shape.size() == 2) {
+    int64_t cols = mask.shape[1];
+    for (int64_t j = 0; j < cols; ++j) {
+      store(mask, size_t(b * cols + j), visible(cols - 1, j));
+    }
+    return;
+  }
+  int64_t p = mask.shape[3];
+  for (int64_t i = 0; i < p; ++i) {
+    for (int64_t j = 0; j < p; ++j) {
+      store(mask, size_t((int64_t(b) * p + i) * p + j), visible(i, j));
+    }
+  }
+}
+
 float loadLogit(nuri_dtype t, const void *data, size_t i) {
   switch (t) {
   case NURI_DTYPE_F32:
@@ -181,21 +204,26 @@ struct nuri_generator_t {
       // The generator owns the meaning of these inputs; a shape it does not
       // expect would be fed wrong, silently.
       for (const Program::Input &in : p.inputs) {
-        int64_t rows =
-            in.name == "kv_slots" || in.name == "kv_positions" ? 1 : 2;
+        bool perSequence = in.name == "kv_slots" || in.name == "kv_positions";
+        bool mask = in.name == "attention_mask";
+        if (mask && in.shape.size() == 4 && in.shape[0] == pi.batch &&
+            in.shape[1] == 1 && in.shape[2] == in.shape[3] &&
+            in.shape[3] >= int64_t(pi.context)) {
+          continue; // the whole [P, P] matrix, see fillMask
+        }
         std::vector<int64_t> want =
-            rows == 1 ? std::vector<int64_t>{pi.batch}
-            : in.name == "attention_mask"
-                ? std::vector<int64_t>{pi.batch, pi.context}
-                : std::vector<int64_t>{pi.batch, pi.tokens};
+            perSequence ? std::vector<int64_t>{pi.batch}
+            : mask      ? std::vector<int64_t>{pi.batch, pi.context}
+                        : std::vector<int64_t>{pi.batch, pi.tokens};
         if (in.shape != want) {
           return error(NURI_INVALID_ARGUMENT,
                        "program '" + p.name + "': input '" + in.name +
                            "' is not [batch" +
-                           (rows == 1 ? std::string("]")
-                            : in.name == "attention_mask"
-                                ? std::string(", context]")
-                                : std::string(", tokens]")) +
+                           (perSequence ? std::string("]")
+                            : mask      ? std::string(", context] or [batch, "
+                                                           "1, P, P] with P at "
+                                                           "least the context")
+                                        : std::string(", tokens]")) +
                            "; the generator feeds only that layout");
         }
       }
@@ -219,12 +247,15 @@ struct nuri_generator_t {
                                                   "'");
         }
       }
+      // The head's output by name: taking any float [batch, tokens, N]
+      // output would sample from hidden states of a model without a head.
       for (size_t k = 0; k < pi.output_count; ++k) {
         nuri_tensor_info t;
         if (nuri_status s = nuri_model_program_output_info(model, i, k, &t)) {
           return s;
         }
-        if ((std::string(t.name) == "logits" || p.logits.empty()) &&
+        if (std::string(t.name).find("logits") != std::string::npos &&
+            (p.logits.empty() || std::string(t.name) == "logits") &&
             t.rank == 3 && t.shape[0] == pi.batch && t.shape[1] == pi.tokens &&
             (t.dtype == NURI_DTYPE_F32 || t.dtype == NURI_DTYPE_BF16 ||
              t.dtype == NURI_DTYPE_F16)) {
@@ -235,7 +266,9 @@ struct nuri_generator_t {
       if (p.logits.empty()) {
         return error(NURI_INVALID_ARGUMENT,
                      "program '" + p.name +
-                         "' has no float [batch, tokens, vocab] logits output");
+                         "' has no float [batch, tokens, vocab] output named "
+                         "'logits': the generator samples from the "
+                         "language-model head's output");
       }
       if (nuri_status s = nuri_run_create_program(session, pi.name, &p.run)) {
         return s;
@@ -429,12 +462,13 @@ struct nuri_generator_t {
     Program::Input *pos = input(*prog, "position_ids");
     for (int64_t j = 0; j < t; ++j) {
       store(*ids, j, j < length ? r.prompt[j] : 0);
-      if (mask) {
-        store(*mask, j, j < length);
-      }
       if (pos) {
         store(*pos, j, j);
       }
+    }
+    if (mask) {
+      fillMask(*mask, 0,
+               [&](int64_t i, int64_t j) { return j < length && j <= i; });
     }
     store(*input(*prog, "kv_slots"), 0, r.slot);
     store(*input(*prog, "kv_positions"), 0, 0);
@@ -500,9 +534,8 @@ struct nuri_generator_t {
       store(*slotIn, b, r ? r->slot : spare[b - live.size()]);
       store(*posIn, b, r ? r->length : 0);
       if (mask) {
-        for (int64_t j = 0; j < prog->context; ++j) {
-          store(*mask, b * prog->context + j, r && j <= r->length);
-        }
+        fillMask(*mask, b,
+                 [&](int64_t, int64_t j) { return r && j <= r->length; });
       }
     }
     const void *logits = nullptr;

@@ -313,6 +313,88 @@ TEST(DriverCompile, EmitAsmDisassemblesThePrograms) {
   EXPECT_NE(c.result->text.find("dma."), std::string::npos);
 }
 
+TEST(DriverCompile, PreparedProgramsOnlyEqualTheFullCompile) {
+  // What `nuri sweep` does: the graph stage once (prepareModule), then per
+  // chip a clone compiled to its programs only. The programs, their
+  // constants' places and the report must be those of the whole flow.
+  mlir::DialectRegistry registry;
+  nuri::driver::registerDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.disableMultithreading();
+  std::string diags;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    diags += d.str() + "\n";
+    return mlir::success();
+  });
+  nuri::OnnxImportOptions io = seq16();
+  io.allowUnsupported = true;
+  mlir::OwningOpRef<mlir::ModuleOp> imported =
+      nuri::importOnnxFile(context, bertTinyPath(), io);
+  ASSERT_TRUE(imported) << diags;
+  nuri::driver::CompileOptions prep;
+  prep.dtype = "bf16";
+  mlir::OwningOpRef<mlir::ModuleOp> prepared = imported->clone();
+  ASSERT_TRUE(mlir::succeeded(nuri::driver::prepareModule(*prepared, prep)))
+      << diags;
+  for (const char *target : {"atom", "rngd"}) {
+    SCOPED_TRACE(target);
+    nuri::driver::CompileOptions full;
+    full.target = target;
+    full.dtype = "bf16";
+    mlir::OwningOpRef<mlir::ModuleOp> a = imported->clone();
+    auto whole = nuri::driver::compileModule(*a, full);
+    ASSERT_TRUE(mlir::succeeded(whole)) << diags;
+    nuri::driver::CompileOptions shared = full;
+    shared.prepared = true;
+    shared.emit = nuri::driver::Emit::Programs;
+    mlir::OwningOpRef<mlir::ModuleOp> b = prepared->clone();
+    auto programs = nuri::driver::compileModule(*b, shared);
+    ASSERT_TRUE(mlir::succeeded(programs)) << diags;
+    EXPECT_TRUE(programs->package.empty());
+
+    auto pkg = nuri::package::readPackage(whole->package.data(),
+                                          whole->package.size());
+    ASSERT_TRUE(pkg) << pkg.error();
+    std::vector<const nuri::package::Partition *> npu;
+    for (const nuri::package::Partition &p : pkg->partitions) {
+      if (p.kind == nuri::package::PartitionKind::Npu) {
+        npu.push_back(&p);
+      }
+    }
+    ASSERT_EQ(programs->programs.size(), npu.size());
+    ASSERT_FALSE(npu.empty());
+    for (size_t i = 0; i < npu.size(); ++i) {
+      auto x = nuri::isa::encodeProgram(npu[i]->program);
+      auto y = nuri::isa::encodeProgram(programs->programs[i]);
+      ASSERT_TRUE(x && y);
+      EXPECT_EQ(*x, *y) << "program " << i;
+    }
+    const nuri::driver::Report &r = whole->report, &q = programs->report;
+    EXPECT_EQ(r.npuOps, q.npuOps);
+    EXPECT_EQ(r.cpuOps, q.cpuOps);
+    ASSERT_EQ(r.partitions.size(), q.partitions.size());
+    for (size_t i = 0; i < r.partitions.size(); ++i) {
+      EXPECT_EQ(r.partitions[i].name, q.partitions[i].name);
+      EXPECT_EQ(r.partitions[i].predictedCycles,
+                q.partitions[i].predictedCycles);
+      // The constants' sizes without their bytes.
+      EXPECT_EQ(r.partitions[i].weightBytes, q.partitions[i].weightBytes);
+    }
+    ASSERT_EQ(r.layers.size(), q.layers.size());
+    for (size_t i = 0; i < r.layers.size(); ++i) {
+      EXPECT_EQ(r.layers[i].name, q.layers[i].name);
+      EXPECT_EQ(r.layers[i].weightBytes, q.layers[i].weightBytes);
+      EXPECT_EQ(r.layers[i].predictedCycles, q.layers[i].predictedCycles);
+    }
+    ASSERT_EQ(r.opEstimates.size(), q.opEstimates.size());
+    for (size_t i = 0; i < r.opEstimates.size(); ++i) {
+      EXPECT_EQ(r.opEstimates[i].location, q.opEstimates[i].location);
+      EXPECT_EQ(r.opEstimates[i].firstKernel, q.opEstimates[i].firstKernel);
+      EXPECT_EQ(r.opEstimates[i].kernelCount, q.opEstimates[i].kernelCount);
+    }
+  }
+}
+
 TEST(DriverCompile, UnknownTargetAndDtypeAreErrors) {
   nuri::driver::CompileOptions target;
   target.target = "no-such-chip";

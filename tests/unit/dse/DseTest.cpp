@@ -133,19 +133,28 @@ double peakW(const target::Target &t) {
 }
 
 TEST(DseEnergy, PeakPowerWithinOneAndAHalfOfPublished) {
-  // RNGD: 150 W TDP (FuriosaAI, Hot Chips 2024). ATOM: 60-75 W (Rebellions'
-  // published card power). The model at peak must land within 1.5x.
+  // RNGD: 150 W TDP (FuriosaAI, Hot Chips 2024). ATOM: an RBLN-CA12 card
+  // at 98.7% utilization draws 43.9 W (docs.rbln.ai, rbln-stat), and 60 W
+  // is its TDP. The model at peak must land within 1.5x of each
+  // (docs/dse.md, "Checked against published points").
   Result<target::Target> rngd = target::findTarget("rngd");
   Result<target::Target> atom = target::findTarget("atom");
   ASSERT_TRUE(rngd && atom);
   double r = peakW(*rngd), a = peakW(*atom);
   std::printf("peak power: rngd %.1f W (published 150 W, ratio %.2f), atom "
-              "%.1f W (published 60-75 W, ratio %.2f-%.2f)\n",
-              r, r / 150, a, a / 60, a / 75);
-  EXPECT_GT(r, 150 / 1.5);
-  EXPECT_LT(r, 150 * 1.5);
-  EXPECT_GT(a, 60 / 1.5);
-  EXPECT_LT(a, 75 * 1.5);
+              "%.1f W (measured 43.9 W, ratio %.2f; TDP 60 W, ratio %.2f)\n",
+              r, r / 150, a, a / 43.9, a / 60);
+  for (auto [model, published] :
+       {std::pair{r, 150.0}, std::pair{a, 43.9}, std::pair{a, 60.0}}) {
+    EXPECT_GT(model, published / 1.5) << published << " W";
+    EXPECT_LT(model, published * 1.5) << published << " W";
+  }
+  // atom's static power is calibrated on its idle card (6.1 W at 25 C):
+  // what stays powered plus a third of the hot leakage must not exceed it
+  // by more than the measurement's rounding.
+  double idle = atom->energy.staticW +
+                atom->energy.staticWPerMm2 * target::areaOf(*atom).total / 3;
+  EXPECT_NEAR(idle, 6.1, 0.2);
 }
 
 TEST(DseArea, RngdDieAgainstPublished) {
@@ -400,6 +409,35 @@ TEST(DseSweep, GridWritesResultsRerunsIdenticallyAndResumes) {
             sortedLines(d.path / "b/results.jsonl"));
   EXPECT_EQ(sortedLines(d.path / "a/results.csv"),
             sortedLines(d.path / "b/results.csv"));
+}
+
+TEST(DseSweep, SharedCompileStagesGiveTheRowsOfWholeCompiles) {
+  // The sweep's compiles share the graph stage per workload and skip the
+  // constants' bytes (docs/dse.md, "What recompiles"); every figure must
+  // be the one a whole `nuri compile` per point gives, on the example grid
+  // (cores, array size and DRAM bandwidth: 12 compiles).
+  TempDir d("shared");
+  Result<dse::Spec> s = dse::loadSpec(std::string(NURI_SOURCE_DIR) +
+                                      "/examples/sweeps/bert-tiny-grid.yaml");
+  ASSERT_TRUE(s) << s.error();
+  dse::SweepOptions o;
+  o.progress = false;
+  o.outDir = (d.path / "shared").string();
+  Result<dse::SweepSummary> shared = dse::runSweep(*s, o);
+  ASSERT_TRUE(shared) << shared.error();
+  o.outDir = (d.path / "whole").string();
+  o.shareCompileStages = false;
+  Result<dse::SweepSummary> whole = dse::runSweep(*s, o);
+  ASSERT_TRUE(whole) << whole.error();
+  EXPECT_EQ(shared->compiled, 12u);
+  EXPECT_EQ(whole->compiled, 12u);
+  EXPECT_EQ(shared->ok, whole->ok);
+  EXPECT_GT(shared->ok, 0u);
+  for (const char *f : {"results.jsonl", "results.csv", "layers.jsonl"}) {
+    EXPECT_EQ(sortedLines(d.path / "shared" / f),
+              sortedLines(d.path / "whole" / f))
+        << f;
+  }
 }
 
 TEST(DseSweep, CorruptResultsFileIsAnErrorNamingTheLine) {

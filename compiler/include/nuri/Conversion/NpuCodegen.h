@@ -58,7 +58,10 @@ struct DramTensor {
 /// Constant data the program expects in DRAM before it starts.
 struct DramConstant {
   uint64_t address = 0;
-  std::vector<char> bytes; // Already in the layout the program reads.
+  uint64_t size = 0; ///< bytes, also when `bytes` is left empty
+  /// Already in the layout the program reads; empty when the lowering was
+  /// asked for the program only (CodegenOptions::constantBytes).
+  std::vector<char> bytes;
 };
 
 /// Cycles the cost model predicts for one source op of the partition (the
@@ -88,6 +91,12 @@ struct CodegenOptions {
   /// planned partition after each planning pass, then its `npu.program`,
   /// go to stderr.
   bool dumpIrAfterAll = false;
+  /// Compute the bytes of each constant in the layout the program reads
+  /// (DramConstant::bytes). Without them the program, its constants'
+  /// addresses and sizes, and the estimates are the same: design-space
+  /// sweeps and timing-only tools skip what is most of a compile's time on
+  /// a large model (re-laying out every weight through doubles).
+  bool constantBytes = true;
 };
 
 /// Attaches the NPU kernels (NpuKernelOpInterface implementations,

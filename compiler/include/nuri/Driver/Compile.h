@@ -11,12 +11,14 @@
 #define NURI_DRIVER_COMPILE_H
 
 #include "nuri/Frontend/OnnxImporter.h"
+#include "nuri/isa/Program.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -24,7 +26,34 @@
 
 namespace nuri::driver {
 
-enum class Emit { Package, Mlir, Asm };
+/// What a compile produces. Programs: the NPU programs and the report
+/// only, no package; the constants are placed in DRAM but their bytes are
+/// never computed, which is most of a large model's compile time (what
+/// `nuri sweep` asks for: it simulates timing only).
+enum class Emit { Package, Mlir, Asm, Programs };
+
+/// `nuri compile --quantize` (see nuri/Driver/Quantize.h).
+struct QuantizeOptions {
+  std::string scheme; ///< int8 or w8a16
+  /// A folder of input sets (DIR/<set>/<input>.npy, or one set's .npy
+  /// files), or a 2-D token-id .npy (one row per set) for a decoder.
+  std::string calibration;
+  std::string method = "minmax"; ///< minmax or percentile
+  double percentile = 99.99;     ///< with method percentile
+  std::optional<double> smoothQuantAlpha;
+  /// Node names (or a prefix ending at '/', or an ONNX op type) to keep
+  /// float.
+  std::vector<std::string> exclude;
+  /// Read if it exists (no calibration), else written after calibrating.
+  std::string cachePath;
+  bool quantizeHead = false;
+  /// Compare each quantized layer and output against the float model on
+  /// the first calibration set; the text lands in Report::quantization.
+  bool accuracyReport = false;
+  /// With accuracyReport: layers whose SQNR is below this are suggested
+  /// for --exclude.
+  double minSqnr = 20;
+};
 
 struct CompileOptions {
   /// "cpu" (one CPU partition) or a chip config name (atom, rngd, ...).
@@ -56,6 +85,18 @@ struct CompileOptions {
   /// blob (identical bytes stored once) and the package's own weights
   /// section stays empty (see package::PackageBuilder::setExternalWeights).
   class WeightStore *weightStore = nullptr;
+  /// The module already went through prepareModule with these options (its
+  /// dtype and kvCache): compileModule starts at the partitioning. A sweep
+  /// prepares a workload once and compiles clones of it for many chips.
+  bool prepared = false;
+  /// Post-training quantization; compileOnnxFile calibrates and sets
+  /// afterGraphPasses from it.
+  std::optional<QuantizeOptions> quantize;
+  /// Runs after the graph passes (and nuri-kv-cache), before the compute
+  /// dtype and partitioning: quantization and calibration hook in here.
+  std::function<mlir::LogicalResult(mlir::ModuleOp)> afterGraphPasses;
+  /// Lines for Report::quantization, filled by prepareQuantization.
+  std::shared_ptr<std::vector<std::string>> quantizationNotes;
 };
 
 /// The weight blob a generation family's programs share. Identical tensors
@@ -137,27 +178,40 @@ struct Report {
   std::vector<OpEstimate> opEstimates; ///< NPU ops in execution order
   std::vector<LayerInfo> layers;       ///< in execution order
   double seconds = 0;
+  /// What --quantize did: the calibration, the layers quantized and kept
+  /// float and why, and with --accuracy-report the per-layer errors.
+  std::vector<std::string> quantization;
   /// The human-readable form `nuri compile --report` prints.
   std::string text() const;
 };
 
-/// FLOPs of one nuri op's matrix work (a multiply-add counts two): linear
-/// and matmul 2*M*N*K, conv 2 x outputs x taps, attention 2*B*H*Sq*Skv*(D+Dv)
-/// over the (query, key) pairs a causal mask leaves; 0 for everything else
-/// (elementwise work is ignored). The report's MAC share is half of it.
+/// FLOPs of one nuri op's matrix work (a multiply-add counts two): linear,
+/// matmul and quantized_matmul 2*M*N*K, conv 2 x outputs x taps, attention
+/// 2*B*H*Sq*Skv*(D+Dv) over the (query, key) pairs a causal mask leaves; 0 for
+/// everything else (elementwise work is ignored). The report's MAC share is
+/// half of it.
 uint64_t flopsOf(mlir::Operation *op);
 
 struct CompileResult {
   std::vector<uint8_t> package; ///< Emit::Package
   std::string text;             ///< Emit::Mlir / Emit::Asm
+  /// Emit::Programs: the NPU partitions' programs, in package order.
+  std::vector<isa::Program> programs;
   Report report;
 };
 
 /// Registers the dialects the flow needs.
 void registerDialects(mlir::DialectRegistry &registry);
 
-/// Compiles an imported module (its `@main`). Fails after a diagnostic
-/// through the context's handler.
+/// The part of compileModule no chip config changes: the graph passes, the
+/// KV cache (options.kvCache) and the compute dtype (options.dtype; the
+/// target only picks its default). Fails after a diagnostic.
+mlir::LogicalResult prepareModule(mlir::ModuleOp module,
+                                  const CompileOptions &options);
+
+/// Compiles an imported module (its `@main`), or one prepareModule already
+/// ran on (options.prepared). Fails after a diagnostic through the
+/// context's handler.
 mlir::FailureOr<CompileResult> compileModule(mlir::ModuleOp module,
                                              const CompileOptions &options);
 

@@ -126,6 +126,13 @@ struct SweepOptions {
   /// outDir/traces: `pareto`, `best` (the best ok point by the first
   /// objective) or grid indices `3,17`. Empty: none.
   std::string tracePoints;
+  /// Share between compiles what no axis changes (docs/dse.md, "What
+  /// recompiles"): each workload's graph passes and dtype conversion run
+  /// once per compile context, and a compile makes the NPU programs only,
+  /// without the constants' bytes or a package. False compiles every point
+  /// the whole way, as `nuri compile` does: the benchmark's baseline and
+  /// the test that both give the same rows.
+  bool shareCompileStages = true;
 };
 
 /// Splits points into at most `shards` contiguous, equal-sized shards after

@@ -85,6 +85,12 @@ struct OnnxGraphInput {
 llvm::Expected<std::vector<OnnxGraphInput>>
 readOnnxGraphInputs(llvm::StringRef path);
 
+/// A boolean tensor of `dims` all `value`, serialized as an onnx.TensorProto
+/// for OnnxImportOptions::constantInputs: how --generate binds a merged
+/// decoder's `use_cache_branch` to its with-past branch.
+std::string serializeOnnxBoolTensor(const std::vector<int64_t> &dims,
+                                    bool value);
+
 /// Parses `NAME=2x128` (or `NAME=` for a scalar) into `options`; returns an
 /// error message, empty on success.
 std::string parseInputShapeOption(llvm::StringRef text,

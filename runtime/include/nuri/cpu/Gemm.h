@@ -35,8 +35,17 @@ struct PackedMatrix {
   int64_t k = 0, n = 0;
   const char *kernel = ""; // the micro-kernel whose layout this is
   std::vector<float> data;
+  /// The same panels as bf16 instead of `data`: a decode step's linear is
+  /// bound by the weight bytes it reads, and a bf16 weight needs only
+  /// half of fp32's. The micro-kernel widens each value exactly (a shift),
+  /// so results equal the fp32 panels' bit for bit.
+  std::vector<uint16_t> bf16;
 };
-PackedMatrix packMatrixB(int64_t k, int64_t n, MatrixRef b);
+/// `bValuesAreBf16`: every value of B is a bf16 value (a bf16 weight staged
+/// to fp32), so the panels may be kept as bf16 where the micro-kernel reads
+/// them (avx2; other kernels keep fp32 panels).
+PackedMatrix packMatrixB(int64_t k, int64_t n, MatrixRef b,
+                         bool bValuesAreBf16 = false);
 /// sgemm with B taken from `packed`. `b` is used only when `packed` does
 /// not fit (another shape or micro-kernel); it may be null otherwise.
 void sgemmPrepacked(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,

@@ -145,11 +145,23 @@ struct ConvertDtypePass
     Block &body = func.getBody().front();
     OpBuilder builder(ctx);
 
-    // Float arguments: cast on entry; the model keeps its interface.
+    // Float arguments: cast on entry; the model keeps its interface. State
+    // buffers (nuri-kv-cache's caches) are not interface but storage the
+    // programs keep on the device: they take the compute dtype, so a decode
+    // step does not widen and narrow its whole cache, and the cache holds
+    // half the bytes. The values are the same: a cache only ever holds
+    // values computed in the compute dtype.
+    auto isState = [&](DictionaryAttr attrs) {
+      return attrs && attrs.get(kStateAttrName);
+    };
     builder.setInsertionPointToStart(&body);
     for (BlockArgument arg : body.getArguments()) {
       Type want = target(arg.getType());
       if (want == arg.getType()) {
+        continue;
+      }
+      if (isState(func.getArgAttrDict(arg.getArgNumber()))) {
+        arg.setType(want);
         continue;
       }
       auto cast = builder.create<CastOp>(arg.getLoc(), want, arg);
@@ -169,7 +181,11 @@ struct ConvertDtypePass
       if (llvm::isa<func::ReturnOp>(op)) {
         builder.setInsertionPoint(op);
         for (OpOperand &use : op->getOpOperands()) {
-          Type want = func.getResultTypes()[use.getOperandNumber()];
+          unsigned i = use.getOperandNumber();
+          Type want = func.getResultTypes()[i];
+          if (isState(func.getResultAttrDict(i))) {
+            want = target(want);
+          }
           if (needsCast(use.get(), want)) {
             use.set(builder.create<CastOp>(op->getLoc(), want, use.get()));
           }
@@ -240,6 +256,8 @@ struct ConvertDtypePass
         cast.erase();
       }
     }
+    func.setType(FunctionType::get(ctx, body.getArgumentTypes(),
+                                   body.getTerminator()->getOperandTypes()));
   }
 };
 

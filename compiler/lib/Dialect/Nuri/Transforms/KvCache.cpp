@@ -33,8 +33,6 @@ using namespace nuri;
 
 namespace {
 
-constexpr llvm::StringLiteral kStateAttr = "nuri.state";
-
 /// One cache: `concat(past, update)` along the sequence axis, where `past`
 /// is a rank-4 argument (optimum's decoder_with_past) or one half of a
 /// stacked `[2, batch, heads, past, dim]` argument (the older `past_N`
@@ -78,6 +76,70 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
     return nameOf(main.getArgAttrDict(index), "input_" + std::to_string(index));
   }
 
+  static bool isStackedPast(Value v, Block &body) {
+    auto arg = dyn_cast<BlockArgument>(v);
+    if (!arg || arg.getOwner() != &body) {
+      return false;
+    }
+    auto type = cast<RankedTensorType>(arg.getType());
+    return type.getRank() == 5 && type.getDimSize(0) == 2;
+  }
+
+  /// Which half of a stacked `[2, batch, heads, past, dim]` argument `v`
+  /// is, as exporters read it: `reshape(slice(past, [k:k+1]))` (ORT's fused
+  /// Attention), `reshape(split(past, axis 0)#k)` (torch 1.9's
+  /// Split/Squeeze) or `gather(past, k, axis 0)` (torch 1.6's `past[k]`).
+  static std::optional<std::pair<BlockArgument, int64_t>>
+  stackedHalfOf(Value v, Block &body) {
+    auto half =
+        [&](Value arg,
+            int64_t k) -> std::optional<std::pair<BlockArgument, int64_t>> {
+      if (!isStackedPast(arg, body) || k < 0 || k > 1) {
+        return std::nullopt;
+      }
+      return std::make_pair(cast<BlockArgument>(arg), k);
+    };
+    if (auto gather = v.getDefiningOp<GatherOp>()) {
+      auto index = gather.getIndices().getDefiningOp<ConstantOp>();
+      auto values =
+          index ? dyn_cast<DenseIntElementsAttr>(index.getValue()) : nullptr;
+      if (gather.getAxis() != 0 || !values || values.getNumElements() != 1 ||
+          cast<RankedTensorType>(values.getType()).getRank() != 0) {
+        return std::nullopt;
+      }
+      int64_t k = (*values.getValues<APInt>().begin()).getSExtValue();
+      return half(gather.getInput(), k < 0 ? k + 2 : k);
+    }
+    auto reshape = v.getDefiningOp<ReshapeOp>();
+    if (!reshape) {
+      return std::nullopt;
+    }
+    Value source = reshape.getInput();
+    if (auto split = source.getDefiningOp<SplitOp>()) {
+      if (split.getAxis() != 0 || split.getSizes().size() != 2 ||
+          split.getSizes()[0] != 1 || split.getSizes()[1] != 1) {
+        return std::nullopt;
+      }
+      return half(split.getInput(), cast<OpResult>(source).getResultNumber());
+    }
+    auto slice = source.getDefiningOp<SliceOp>();
+    if (!slice || !isStackedPast(slice.getInput(), body)) {
+      return std::nullopt;
+    }
+    auto type = cast<RankedTensorType>(slice.getInput().getType());
+    ArrayRef<int64_t> starts = slice.getStarts(), limits = slice.getLimits();
+    if (limits[0] != starts[0] + 1 ||
+        llvm::any_of(slice.getSteps(), [](int64_t s) { return s != 1; })) {
+      return std::nullopt;
+    }
+    for (int64_t d = 1; d < 5; ++d) {
+      if (starts[d] != 0 || limits[d] != type.getDimSize(d)) {
+        return std::nullopt;
+      }
+    }
+    return half(slice.getInput(), starts[0]);
+  }
+
   /// The past argument `v` reads, if it is one (see CachePair).
   static std::optional<std::pair<BlockArgument, int64_t>> pastOf(Value v,
                                                                  Block &body) {
@@ -88,27 +150,55 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
       }
       return std::nullopt;
     }
-    auto reshape = v.getDefiningOp<ReshapeOp>();
-    auto slice =
-        reshape ? reshape.getInput().getDefiningOp<SliceOp>() : SliceOp();
-    auto arg =
-        slice ? dyn_cast<BlockArgument>(slice.getInput()) : BlockArgument();
-    if (!arg || arg.getOwner() != &body) {
-      return std::nullopt;
-    }
-    auto type = cast<RankedTensorType>(arg.getType());
-    ArrayRef<int64_t> starts = slice.getStarts(), limits = slice.getLimits();
-    if (type.getRank() != 5 || type.getDimSize(0) != 2 ||
-        limits[0] != starts[0] + 1 ||
-        llvm::any_of(slice.getSteps(), [](int64_t s) { return s != 1; })) {
-      return std::nullopt;
-    }
-    for (int64_t d = 1; d < 5; ++d) {
-      if (starts[d] != 0 || limits[d] != type.getDimSize(d)) {
-        return std::nullopt;
+    return stackedHalfOf(v, body);
+  }
+
+  /// torch 1.6's GPT-2 keeps keys transposed, `[batch, heads, dim, seq]`,
+  /// so its cache concatenates along the last axis and transposes back for
+  /// the present: `transpose(concat(transpose(past), new^T, axis 3))`. That
+  /// is `concat(past, new, axis 2)`, the form the rewrite knows.
+  static void untransposeKeyConcats(Block &body) {
+    auto isSwapLast = [](TransposeOp t) {
+      return t.getPermutation() == ArrayRef<int64_t>{0, 1, 3, 2};
+    };
+    SmallVector<TransposeOp> outer;
+    for (TransposeOp t : body.getOps<TransposeOp>()) {
+      auto concat = t.getInput().getDefiningOp<ConcatOp>();
+      auto inner = concat && concat.getInputs().size() == 2
+                       ? concat.getInputs()[0].getDefiningOp<TransposeOp>()
+                       : TransposeOp();
+      if (inner && isSwapLast(t) && isSwapLast(inner) &&
+          concat.getAxis() == 3 &&
+          cast<RankedTensorType>(concat.getType()).getRank() == 4 &&
+          pastOf(inner.getInput(), body)) {
+        outer.push_back(t);
       }
     }
-    return std::make_pair(arg, starts[0]);
+    for (TransposeOp t : outer) {
+      auto concat = t.getInput().getDefiningOp<ConcatOp>();
+      auto inner = concat.getInputs()[0].getDefiningOp<TransposeOp>();
+      Value update = concat.getInputs()[1];
+      auto updateType = cast<RankedTensorType>(update.getType());
+      OpBuilder b(t);
+      Value keys = b.create<TransposeOp>(
+          t.getLoc(),
+          RankedTensorType::get(
+              {updateType.getDimSize(0), updateType.getDimSize(1),
+               updateType.getDimSize(3), updateType.getDimSize(2)},
+              updateType.getElementType()),
+          update, ArrayRef<int64_t>{0, 1, 3, 2});
+      Value merged = b.create<ConcatOp>(t.getLoc(), t.getType(),
+                                        ValueRange{inner.getInput(), keys},
+                                        b.getI64IntegerAttr(2));
+      t.getResult().replaceAllUsesWith(merged);
+      t.erase();
+      if (concat->use_empty()) {
+        concat.erase();
+      }
+      if (inner->use_empty()) {
+        inner.erase();
+      }
+    }
   }
 
   LogicalResult rewrite(func::FuncOp main) {
@@ -116,6 +206,7 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
     Operation *ret = body.getTerminator();
     MLIRContext *ctx = main.getContext();
 
+    untransposeKeyConcats(body);
     std::vector<std::unique_ptr<CachePair>> owned;
     for (ConcatOp concat : body.getOps<ConcatOp>()) {
       if (concat.getInputs().size() != 2 || concat.getAxis() != 2 ||
@@ -231,7 +322,7 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
       SmallVector<NamedAttribute> attrs = {NamedAttribute(
           StringAttr::get(ctx, onnx_attrs::kName), StringAttr::get(ctx, name))};
       if (!state.empty()) {
-        attrs.push_back(NamedAttribute(StringAttr::get(ctx, kStateAttr),
+        attrs.push_back(NamedAttribute(StringAttr::get(ctx, kStateAttrName),
                                        StringAttr::get(ctx, state)));
       }
       return DictionaryAttr::get(ctx, attrs);
@@ -253,7 +344,7 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
       if (p->part < 0) {
         p->cache = p->source;
         p->cache.setType(cacheType);
-        main.setArgAttr(p->cache.getArgNumber(), kStateAttr,
+        main.setArgAttr(p->cache.getArgNumber(), kStateAttrName,
                         b.getStringAttr(p->name));
       } else {
         unsigned at = main.getNumArguments();
@@ -301,7 +392,7 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
       unsigned i = use.getOperandNumber();
       if (CachePair *p = pairOf(use.get())) {
         use.set(p->write.getResult());
-        main.setResultAttr(i, kStateAttr, b.getStringAttr(p->name));
+        main.setResultAttr(i, kStateAttrName, b.getStringAttr(p->name));
       }
     }
     for (StackedPresent &s : stacked) {
@@ -337,13 +428,12 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
       Value past = p->concat.getInputs()[0];
       p->concat.erase();
       if (p->part >= 0) {
-        auto reshape = past.getDefiningOp<ReshapeOp>();
-        auto slice = reshape.getInput().getDefiningOp<SliceOp>();
-        if (reshape->use_empty()) {
-          reshape.erase();
-        }
-        if (slice->use_empty()) {
-          slice.erase();
+        // The reads of the stacked half (reshape of a slice or split, or a
+        // gather), once nothing else uses them.
+        for (Operation *op = past.getDefiningOp(); op && op->use_empty();) {
+          Operation *next = op->getOperand(0).getDefiningOp();
+          op->erase();
+          op = next;
         }
         stackedArgs.insert(p->source);
       }

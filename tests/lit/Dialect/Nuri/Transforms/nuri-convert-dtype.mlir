@@ -101,3 +101,30 @@ func.func @weights(%x: tensor<20xf32>) -> tensor<20xf32> {
   %y = nuri.add %x, %m : tensor<20xf32>, tensor<20xf32> -> tensor<20xf32>
   return %y : tensor<20xf32>
 }
+
+// -----
+
+// A state buffer (nuri-kv-cache's cache) is storage, not interface: its
+// argument and result take the compute dtype, with no cast at the edges,
+// while the model's own inputs and outputs keep fp32.
+// CHECK-LABEL: func.func @state
+// CHECK-SAME: %[[Q:[a-z0-9]+]]: tensor<1x2x1x8xf32> {nuri.name = "q"}
+// CHECK-SAME: %[[C:[a-z0-9]+]]: tensor<4x2x16x8xbf16> {nuri.name = "past.key", nuri.state = "past.key"}
+// CHECK-SAME: -> (tensor<1x2x1x8xf32> {nuri.name = "out"}, tensor<4x2x16x8xbf16> {nuri.name = "present.key", nuri.state = "past.key"})
+// CHECK-NOT: nuri.cast %[[C]]
+// CHECK: %[[W:.*]] = nuri.cache_write %[[C]]
+// CHECK-NOT: nuri.cast %[[W]]
+// CHECK: return %{{.*}}, %[[W]]
+// FP16-LABEL: func.func @state
+// FP16-SAME: tensor<4x2x16x8xf16> {nuri.name = "past.key", nuri.state = "past.key"}
+func.func @state(%q: tensor<1x2x1x8xf32> {nuri.name = "q"},
+                 %cache: tensor<4x2x16x8xf32> {nuri.name = "past.key", nuri.state = "past.key"},
+                 %v: tensor<4x2x16x8xf32> {nuri.name = "past.value", nuri.state = "past.value"},
+                 %slots: tensor<1xi64> {nuri.name = "kv_slots"},
+                 %pos: tensor<1xi64> {nuri.name = "kv_positions"})
+    -> (tensor<1x2x1x8xf32> {nuri.name = "out"},
+        tensor<4x2x16x8xf32> {nuri.name = "present.key", nuri.state = "past.key"}) {
+  %w = nuri.cache_write %cache, %q, %slots, %pos : (tensor<4x2x16x8xf32>, tensor<1x2x1x8xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<4x2x16x8xf32>
+  %o = nuri.cache_attention %q, %w, %v, %slots {context_length = 4 : i64, scale = 0.25 : f32} : (tensor<1x2x1x8xf32>, tensor<4x2x16x8xf32>, tensor<4x2x16x8xf32>, tensor<1xi64>) -> tensor<1x2x1x8xf32>
+  return %o, %w : tensor<1x2x1x8xf32>, tensor<4x2x16x8xf32>
+}

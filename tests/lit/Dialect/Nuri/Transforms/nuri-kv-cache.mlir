@@ -86,3 +86,71 @@ func.func @main(%q: tensor<1x2x1x8xf32> {nuri.name = "q"},
   %present = nuri.concat %k5, %v5 {axis = 0 : i64} : (tensor<1x1x2x4x8xf32>, tensor<1x1x2x4x8xf32>) -> tensor<2x1x2x4x8xf32>
   return %o, %present : tensor<1x2x1x8xf32>, tensor<2x1x2x4x8xf32>
 }
+
+// -----
+
+// Megatron (torch 1.9) reads the stacked past with Split and Squeeze: the
+// same two states, the split and the stacked input gone.
+// CHECK-LABEL: func.func @main
+// CHECK-NOT: tensor<2x1x2x3x8xf32>
+// CHECK-SAME: %[[KC:[a-z0-9]+]]: tensor<4x2x16x8xf32> {nuri.name = "past_0.key", nuri.state = "past_0.key"}
+// CHECK-SAME: %[[VC:[a-z0-9]+]]: tensor<4x2x16x8xf32> {nuri.name = "past_0.value", nuri.state = "past_0.value"}
+// CHECK-NOT: nuri.split
+// CHECK: %[[WK:.*]] = nuri.cache_write %[[KC]]
+// CHECK: %[[WV:.*]] = nuri.cache_write %[[VC]]
+// CHECK: %[[O:.*]] = nuri.cache_attention %{{.*}}, %[[WK]], %[[WV]], %{{.*}} {context_length = 4 : i64
+// CHECK: return %[[O]], %[[WK]], %[[WV]]
+func.func @main(%q: tensor<1x2x1x8xf32> {nuri.name = "q"},
+                %past: tensor<2x1x2x3x8xf32> {nuri.name = "past_0"},
+                %k: tensor<1x2x1x8xf32> {nuri.name = "k"},
+                %v: tensor<1x2x1x8xf32> {nuri.name = "v"})
+    -> (tensor<1x2x1x8xf32> {nuri.name = "out"},
+        tensor<2x1x2x4x8xf32> {nuri.name = "present_0"}) {
+  %s:2 = nuri.split %past {axis = 0 : i64, sizes = array<i64: 1, 1>} : tensor<2x1x2x3x8xf32> -> tensor<1x1x2x3x8xf32>, tensor<1x1x2x3x8xf32>
+  %pk = nuri.reshape %s#0 : tensor<1x1x2x3x8xf32> -> tensor<1x2x3x8xf32>
+  %pv = nuri.reshape %s#1 : tensor<1x1x2x3x8xf32> -> tensor<1x2x3x8xf32>
+  %ck = nuri.concat %pk, %k {axis = 2 : i64} : (tensor<1x2x3x8xf32>, tensor<1x2x1x8xf32>) -> tensor<1x2x4x8xf32>
+  %cv = nuri.concat %pv, %v {axis = 2 : i64} : (tensor<1x2x3x8xf32>, tensor<1x2x1x8xf32>) -> tensor<1x2x4x8xf32>
+  %o = nuri.attention %q, %ck, %cv {scale = 0.25 : f32} : (tensor<1x2x1x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x1x8xf32>
+  %k5 = nuri.reshape %ck : tensor<1x2x4x8xf32> -> tensor<1x1x2x4x8xf32>
+  %v5 = nuri.reshape %cv : tensor<1x2x4x8xf32> -> tensor<1x1x2x4x8xf32>
+  %present = nuri.concat %k5, %v5 {axis = 0 : i64} : (tensor<1x1x2x4x8xf32>, tensor<1x1x2x4x8xf32>) -> tensor<2x1x2x4x8xf32>
+  return %o, %present : tensor<1x2x1x8xf32>, tensor<2x1x2x4x8xf32>
+}
+
+// -----
+
+// torch 1.6's GPT-2 reads the halves as past[0] and past[1] (Gather of a
+// scalar) and keeps keys transposed: concat(past_k^T, new_k^T, axis 3),
+// transposed back for attention and the present. The rewrite sees
+// concat(past_k, new_k, axis 2) and caches keys untransposed.
+// CHECK-LABEL: func.func @main
+// CHECK-NOT: tensor<2x1x2x3x8xf32>
+// CHECK-SAME: %[[KC:[a-z0-9]+]]: tensor<4x2x16x8xf32> {nuri.name = "past_0.key", nuri.state = "past_0.key"}
+// CHECK-SAME: %[[VC:[a-z0-9]+]]: tensor<4x2x16x8xf32> {nuri.name = "past_0.value", nuri.state = "past_0.value"}
+// CHECK-NOT: nuri.gather
+// CHECK: %[[KT:.*]] = nuri.transpose %{{.*}} {permutation = array<i64: 0, 1, 3, 2>} : tensor<1x2x8x1xf32> -> tensor<1x2x1x8xf32>
+// CHECK: %[[WK:.*]] = nuri.cache_write %[[KC]], %[[KT]]
+// CHECK: %[[WV:.*]] = nuri.cache_write %[[VC]]
+// CHECK: %[[O:.*]] = nuri.cache_attention %{{.*}}, %[[WK]], %[[WV]], %{{.*}} {context_length = 4 : i64
+// CHECK: return %[[O]], %[[WK]], %[[WV]]
+func.func @main(%q: tensor<1x2x1x8xf32> {nuri.name = "q"},
+                %past: tensor<2x1x2x3x8xf32> {nuri.name = "past_0"},
+                %kt: tensor<1x2x8x1xf32> {nuri.name = "k_transposed"},
+                %v: tensor<1x2x1x8xf32> {nuri.name = "v"})
+    -> (tensor<1x2x1x8xf32> {nuri.name = "out"},
+        tensor<2x1x2x4x8xf32> {nuri.name = "present_0"}) {
+  %zero = nuri.constant dense<0> : tensor<i64>
+  %one = nuri.constant dense<1> : tensor<i64>
+  %pk = nuri.gather %past, %zero {axis = 0 : i64} : tensor<2x1x2x3x8xf32>, tensor<i64> -> tensor<1x2x3x8xf32>
+  %pv = nuri.gather %past, %one {axis = 0 : i64} : tensor<2x1x2x3x8xf32>, tensor<i64> -> tensor<1x2x3x8xf32>
+  %pkt = nuri.transpose %pk {permutation = array<i64: 0, 1, 3, 2>} : tensor<1x2x3x8xf32> -> tensor<1x2x8x3xf32>
+  %ckt = nuri.concat %pkt, %kt {axis = 3 : i64} : (tensor<1x2x8x3xf32>, tensor<1x2x8x1xf32>) -> tensor<1x2x8x4xf32>
+  %ck = nuri.transpose %ckt {permutation = array<i64: 0, 1, 3, 2>} : tensor<1x2x8x4xf32> -> tensor<1x2x4x8xf32>
+  %cv = nuri.concat %pv, %v {axis = 2 : i64} : (tensor<1x2x3x8xf32>, tensor<1x2x1x8xf32>) -> tensor<1x2x4x8xf32>
+  %o = nuri.attention %q, %ck, %cv {scale = 0.25 : f32} : (tensor<1x2x1x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x1x8xf32>
+  %k5 = nuri.reshape %ck : tensor<1x2x4x8xf32> -> tensor<1x1x2x4x8xf32>
+  %v5 = nuri.reshape %cv : tensor<1x2x4x8xf32> -> tensor<1x1x2x4x8xf32>
+  %present = nuri.concat %k5, %v5 {axis = 0 : i64} : (tensor<1x1x2x4x8xf32>, tensor<1x1x2x4x8xf32>) -> tensor<2x1x2x4x8xf32>
+  return %o, %present : tensor<1x2x1x8xf32>, tensor<2x1x2x4x8xf32>
+}

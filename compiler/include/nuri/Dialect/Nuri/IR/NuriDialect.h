@@ -7,6 +7,13 @@
 
 #include <memory>
 
+namespace nuri {
+/// A state buffer (nuri-kv-cache's caches) on a function argument, the
+/// buffer a run reads, and on a result, the buffer it leaves: the state's
+/// name. The package writer makes each pair one state of the package.
+inline constexpr llvm::StringLiteral kStateAttrName = "nuri.state";
+} // namespace nuri
+
 namespace nuri::detail {
 /// Chip configs parsed from #nuri.target attributes (NuriTarget.cpp).
 class TargetCache;

@@ -164,6 +164,78 @@ def NuriFuseLinear : Pass<"nuri-fuse-linear"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Post-training quantization (docs/quantization.md)
+//===----------------------------------------------------------------------===//
+
+def NuriSmoothQuant : Pass<"nuri-smooth-quant", "::mlir::ModuleOp"> {
+  let summary = "Migrate activation outliers from linears into their LayerNorm";
+  let description = [{
+    SmoothQuant (Xiao et al., 2023): for a `nuri.layer_norm` whose result
+    feeds only linears by constant weights, each carrying a
+    `nuri.calibration` attribute with `channel_absmax` (the largest |x| of
+    each input channel seen in calibration) and none marked
+    `nuri.quantize_skip`, the smoothing factor of input channel j is
+    `s[j] = amax[j]^alpha / wmax[j]^(1 - alpha)`, `wmax[j]` the largest
+    |W[j, n]| over the linears' columns. The norm's scale and bias are
+    divided by `s` and each weight's row j multiplied by it. The float model
+    computes the same function; the activations' outlier channels shrink and
+    the weights absorb them, so a per-tensor int8 activation scale loses less.
+    The `channel_absmax` attributes are divided by `s` too.
+
+    ```mlir
+    // before
+    %n = nuri.layer_norm %x, %g, %b {axis = 1 : i64, epsilon = 1.0e-5 : f32} : (tensor<4x2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<4x2xf32>
+    %y = nuri.linear %n, %w {nuri.calibration = {channel_absmax = array<f32: 16.0, 1.0>}} : (tensor<4x2xf32>, tensor<2x3xf32>) -> tensor<4x3xf32>
+    // after --nuri-smooth-quant{alpha=0.5}: %g, %b divided and %w's rows
+    // multiplied by s = sqrt(amax / wmax)
+    ```
+  }];
+  let options = [
+    Option<"alpha", "alpha", "double", /*default=*/"0.5",
+           "Migration strength in [0, 1]: 0 leaves the activations, 1 "
+           "moves all of their range into the weights">
+  ];
+  let dependentDialects = ["::nuri::NuriDialect"];
+}
+
+def NuriQuantize : Pass<"nuri-quantize", "::mlir::ModuleOp"> {
+  let summary = "Rewrite float linears by constant weights into quantized ops";
+  let description = [{
+    Every `nuri.linear` by a constant 2-D f32 weight (not marked
+    `nuri.quantize_skip`, not the model head unless `quantize-head`) is
+    rewritten according to `scheme`:
+
+    - `int8` (W8A8): the weight becomes per-output-channel symmetric int8
+      (`scale[n] = max_k |W[k, n]| / 127`), the input is quantized to uint8
+      per tensor with the range in the op's `nuri.calibration` attribute
+      (`scale = (max - min) / 255` over a range that includes 0), and the
+      product is a `nuri.quantized_matmul` with a float read-out, followed
+      by the bias add. A candidate without a calibrated range is an error.
+    - `w8a16`: the weight becomes per-output-channel int8, dequantized by a
+      `nuri.dequantize` feeding the float linear; activations stay float.
+
+    The model head (a linear whose result reaches a function result through
+    shape ops only, or whose name says `lm_head`) stays float by default:
+    logits are where one step of quantization error costs the most. The
+    result of each rewritten layer carries `nuri.quant_key`, the candidate's
+    name. A module that is already quantized is refused.
+
+    ```mlir
+    // after --nuri-quantize{scheme=int8}
+    %q = nuri.quantize %x, %s, %zp : (tensor<4x2xf32>, tensor<f32>, tensor<ui8>) -> tensor<4x2xui8>
+    %y = nuri.quantized_matmul %q, %wq zero_points(%zp, %wzp) scales(%s, %ws) : (tensor<4x2xui8>, tensor<2x3xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<3xf32>) -> tensor<4x3xf32>
+    ```
+  }];
+  let options = [
+    Option<"scheme", "scheme", "std::string", /*default=*/"\"int8\"",
+           "int8 (weights and activations) or w8a16 (weights only)">,
+    Option<"quantizeHead", "quantize-head", "bool", /*default=*/"false",
+           "Quantize the model head (lm_head) too">
+  ];
+  let dependentDialects = ["::nuri::NuriDialect"];
+}
+
+//===----------------------------------------------------------------------===//
 // NPU flow: compute dtype, partitioning, outlining (docs/npu-codegen.md)
 //===----------------------------------------------------------------------===//
 
