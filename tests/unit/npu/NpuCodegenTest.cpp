@@ -1049,8 +1049,17 @@ void checkCacheWrite(const std::string &targetName, int64_t slotsN,
   ASSERT_TRUE(module);
   auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
   target::Target t = loadTarget(targetName);
+  // Partitioning leaves a write of the program's (host) state on the CPU;
+  // the lowering itself serves a cache that is already on the device.
   std::string reason;
   mlir::Operation *write = &func.getBody().front().front();
+  func.setArgAttr(0, kStateAttrName, mlir::StringAttr::get(&ctx, "k"));
+  EXPECT_FALSE(npu::claimsOp(write, t, reason));
+  EXPECT_NE(reason.find("the program's state, which the runtime keeps on the "
+                        "host"),
+            std::string::npos)
+      << reason;
+  func.removeArgAttr(0, kStateAttrName);
   EXPECT_TRUE(npu::claimsOp(write, t, reason)) << reason;
   mlir::FailureOr<npu::CompiledPartition> part =
       npu::compileNpuPartition(func, t);
@@ -1112,29 +1121,37 @@ TEST(NpuCodegen, CacheWriteAtRunTimeSlotsAndPositionsMatchesCpu) {
 }
 
 TEST(NpuCodegen, CacheWriteStaysOnTheCpuWhileItsReaderDoes) {
-  // Claiming the write while cache_attention runs on the CPU would move the
-  // whole cache across the boundary every step: the reason says so.
+  // A cache already on the device (here the result of an earlier write)
+  // whose reader, cache_attention, runs on the CPU: claiming the write would
+  // move the whole cache across the boundary every step. The first write's
+  // cache is the program's (host) state: refused for that reason.
   std::string ct = tensorType({4, 2, 16, 32}), ut = tensorType({2, 2, 1, 32}),
               it = tensorType({2}, "i64"), mt = tensorType({2, 1, 1, 16});
+  std::string write =
+      " : (" + ct + ", " + ut + ", " + it + ", " + it + ") -> " + ct + "\n";
   std::string src =
       "func.func @main(%c: " + ct + ", %u: " + ut + ", %s: " + it +
       ", %p: " + it + ", %m: " + mt + ") -> (" + ct + ", " + ut +
-      ") {\n  %0 = nuri.cache_write %c, %u, %s, %p : (" + ct + ", " + ut +
-      ", " + it + ", " + it + ") -> " + ct +
-      "\n  %1 = nuri.cache_attention %u, %0, %0, %s, %m {context_length = 16 "
+      ") {\n  %0 = nuri.cache_write %c, %u, %s, %p" + write +
+      "  %1 = nuri.cache_write %0, %u, %s, %p" + write +
+      "  %2 = nuri.cache_attention %u, %1, %1, %s, %m {context_length = 16 "
       ": i64, scale = 0.125 : f32} : (" +
       ut + ", " + ct + ", " + ct + ", " + it + ", " + mt + ") -> " + ut +
-      "\n  return %0, %1 : " + ct + ", " + ut + "\n}\n";
+      "\n  return %1, %2 : " + ct + ", " + ut + "\n}\n";
   mlir::MLIRContext ctx(npuRegistry());
   ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
   ASSERT_TRUE(module);
   auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
-  mlir::Operation *write = &func.getBody().front().front();
+  func.setArgAttr(0, kStateAttrName, mlir::StringAttr::get(&ctx, "k"));
+  mlir::Operation *first = &func.getBody().front().front();
+  mlir::Operation *second = first->getNextNode();
   target::Target t = loadTarget("tiny");
   std::string reason;
-  EXPECT_FALSE(npu::claimsOp(write, t, reason));
+  EXPECT_FALSE(npu::claimsOp(first, t, reason));
+  EXPECT_NE(reason.find("the program's state"), std::string::npos) << reason;
+  EXPECT_FALSE(npu::claimsOp(second, t, reason));
   EXPECT_NE(reason.find("read by 'nuri.cache_attention', which runs on the "
                         "CPU"),
             std::string::npos)

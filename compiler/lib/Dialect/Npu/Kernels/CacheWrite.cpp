@@ -15,10 +15,12 @@
 // a device-resident cache), only the rows move; otherwise the cache is first
 // copied to the result (a kernel of its own, so the rows land after it).
 //
-// The kernel is legal only where the cache stays on the device: if a reader
-// of the result cannot run on the NPU (nuri.cache_attention has no NPU
-// kernel yet), running the write here would move the whole cache across the
-// host-device boundary instead of a few rows.
+// The kernel is legal only where the cache stays on the device: if the cache
+// is the program's state (host memory today) or a reader of the result cannot
+// run on the NPU (nuri.cache_attention has no NPU kernel yet), running the
+// write here would move the whole cache across the host-device boundary
+// instead of a few rows. So today no program claims it; the lowering is
+// exercised directly (NpuCodegenTest) until state lives on the device.
 //
 //===----------------------------------------------------------------------===//
 
@@ -151,6 +153,17 @@ struct CacheWriteKernel
         return "kv_slots and kv_positions must be i32 or i64 (dma.idx reads "
                "a 32-bit index)";
       }
+    }
+    // The cache must already be on the device: a program's state argument
+    // lives on the host until the runtime keeps state buffers at device
+    // addresses, and bringing it in would move the whole cache every run.
+    auto arg = dyn_cast<BlockArgument>(cw.getCache());
+    auto fn = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
+                  : func::FuncOp();
+    if (fn && fn.getArgAttr(arg.getArgNumber(), kStateAttrName)) {
+      return "its cache is the program's state, which the runtime keeps on "
+             "the host: writing it here would move the whole cache across "
+             "the host-device boundary every run";
     }
     // The result's readers must stay on the device; a function's return
     // (the state output) is the device-resident cache itself.
