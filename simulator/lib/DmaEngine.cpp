@@ -42,12 +42,18 @@ bool DmaEngine::issue(const Instruction &in) {
     block(Reason::DmaQueueFull);
     return false;
   }
+  uint64_t occupancy = ctx_.tgt.dma.issueCycles;
   if (in.opcode == Opcode::DmaMcast) {
     issueMulticast(in);
+  } else if (in.opcode == Opcode::DmaIdx) {
+    issueIndexed(in);
+    // The queue computes the address only once the index words arrive: one
+    // DRAM round trip before the next instruction can issue.
+    occupancy += ctx_.tgt.dram.latencyCycles;
   } else {
     issueCopy(in);
   }
-  readyAt_ = now() + Cycles(ctx_.tgt.dma.issueCycles);
+  readyAt_ = now() + Cycles(occupancy);
   ++pc_;
   wakeAt(readyAt_);
   return true;
@@ -98,7 +104,57 @@ void DmaEngine::copyRows(const SpaceRef &src, const Box &sb, const Box &db,
   }
 }
 
-void DmaEngine::issueCopy(const Instruction &in) {
+void DmaEngine::issueIndexed(const Instruction &in) {
+  const target::Target &tgt = ctx_.tgt;
+  std::vector<Box> reads;
+  int64_t offset = 0;
+  std::string values;
+  struct IndexField {
+    Field addr, scale;
+    const char *name;
+  };
+  for (IndexField f : {IndexField{Field::Idx0, Field::IdxScale0, "idx0"},
+                       IndexField{Field::Idx1, Field::IdxScale1, "idx1"}}) {
+    uint64_t scale = in[f.scale];
+    if (scale == 0) {
+      continue; // an unused index is not read
+    }
+    uint64_t addr = in[f.addr];
+    if (addr % 4 != 0) {
+      fail(fmt::format("{}=0x{:x} is not 4-byte aligned (an index is an i32)",
+                       f.name, addr));
+    }
+    checkRange(f.name, tgt.dram.bytes, addr, 4, 1, 0);
+    int32_t value = 0;
+    ctx_.mem.dram.read(addr, &value, sizeof(value));
+    offset += int64_t(value) * int64_t(scale);
+    values += fmt::format("{}{} value {} x {}", values.empty() ? "" : ", ",
+                          f.name, value, scale);
+    reads.push_back(Box::tile(addr, 4, 1, 4));
+  }
+  Field moved = in[Field::IdxDst] ? Field::Dst : Field::Src;
+  int64_t base = int64_t(in[moved]);
+  int64_t addr = base + offset;
+  // The moved address must still fit the field it replaces, so a trace or
+  // an error shows a real address.
+  if (addr < 0 || uint64_t(addr) >> fieldInfo(moved).bits) {
+    fail(fmt::format("the run-time offset {} ({}) moves {}=0x{:x} to {}, "
+                     "outside the address space",
+                     offset, values, fieldInfo(moved).mnemonic, base, addr));
+  }
+  Instruction moved_ = in;
+  moved_.set(moved, uint64_t(addr));
+  try {
+    issueCopy(moved_, reads);
+  } catch (const Error &e) {
+    // Range errors name the moved address; say where it came from.
+    throw Error(fmt::format("{} (dma.idx: {}=0x{:x} offset by {})", e.what(),
+                            fieldInfo(moved).mnemonic, base, values));
+  }
+}
+
+void DmaEngine::issueCopy(const Instruction &in,
+                          const std::vector<Box> &indexReads) {
   ChipMemory &mem = ctx_.mem;
   Space ss = Space(in[Field::SrcSpace]), ds = Space(in[Field::DstSpace]);
   Box sb = dmaBox(in, true), db = dmaBox(in, false);
@@ -140,6 +196,9 @@ void DmaEngine::issueCopy(const Instruction &in) {
     accesses_.clear();
     accesses_.push_back(access(sm, sc, sb, false, Cycles(~0ull), id));
     accesses_.push_back(access(dm, dc, db, true, Cycles(~0ull), id));
+    for (const Box &b : indexReads) {
+      accesses_.push_back(access(Mem::Dram, 0, b, false, Cycles(~0ull), id));
+    }
     ctx_.races.check(*this, accesses_, now());
   }
   if (ctx_.opts.functional) {
@@ -168,6 +227,15 @@ void DmaEngine::issueCopy(const Instruction &in) {
   }
   if (!viaDram) {
     nocBytes_ += total;
+  }
+  // The index words of a dma.idx crossed the DRAM interface too; their
+  // latency is the queue's (DmaEngine::issue), their bytes go with the data.
+  if (!indexReads.empty()) {
+    uint64_t idxBytes = 4 * indexReads.size();
+    dramRead_ += idxBytes;
+    if (viaDram) {
+      linkBytes += double(idxBytes);
+    }
   }
   bytes_ += total;
   startTransfer(viaDram, linkBytes, id);

@@ -1,9 +1,9 @@
 //===- DmaEngine.h - A DMA queue of one core --------------------*- C++ -*-===//
 //
-// `dma.copy` and `dma.mcast` (docs/simulator.md, "DMA, DRAM and the NoC"):
-// range checks, the copy itself (applied at issue), and the transfer handed
-// to the DRAM or NoC link, which reports back when its last byte landed. At
-// most `dma.outstanding` transfers are in flight per queue. Both DMA queues
+// `dma.copy`, `dma.idx` and `dma.mcast` (docs/simulator.md, "DMA, DRAM and the
+// NoC"): range checks, the copy itself (applied at issue), and the transfer
+// handed to the DRAM or NoC link, which reports back when its last byte landed.
+// At most `dma.outstanding` transfers are in flight per queue. Both DMA queues
 // of a core (`dma` and `fetch`) are instances of this class: they run the
 // same instructions and differ only in their ordering.
 //
@@ -39,7 +39,12 @@ private:
     const char *name;
   };
   SpaceRef spaceRef(isa::Space s, uint64_t peer) const;
-  void issueCopy(const isa::Instruction &in);
+  /// `indexReads`: the DRAM words a dma.idx read for its offset (race
+  /// checked and counted with the transfer).
+  void issueCopy(const isa::Instruction &in,
+                 const std::vector<Box> &indexReads = {});
+  /// dma.idx: reads the indices, moves src or dst, then issues the copy.
+  void issueIndexed(const isa::Instruction &in);
   void issueMulticast(const isa::Instruction &in);
   /// Copies `bytes` from `src` to `dst` (functional).
   void read(const SpaceRef &src, uint64_t addr, uint8_t *dst, uint64_t n);

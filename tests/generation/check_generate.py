@@ -286,6 +286,9 @@ def main():
                    f"prompt {i} batched with the others: equal to ONNX Runtime's batch")
         expect(r["decode"]["runs"] == n - 1 and r["decode"]["tokens"] == 4 * (n - 1),
                "the four requests decode together, one run per step")
+        expect(r["decode"]["host_to_device_bytes_per_step"] == 0
+               and r["decode"]["device_to_host_bytes_per_sequence_step"] == 0,
+               "the cpu device has no host-device boundary: nothing crosses it")
     elif args.case == "slots":
         pkg = work / "slots.nuri"
         compile_family(args, pkg, "--max-seq", "128", "--decode-batch", "1,2",
@@ -389,6 +392,19 @@ def main():
             expect(got["tokens"] == singles[i]["greedy"][:16],
                    f"{args.target} bf16, prompt {i}: the first 16 greedy tokens equal ONNX Runtime's")
         print("sim:", json.dumps(r["sim"]))
+        # The boundary counters per step: consistent with the totals, and a
+        # decode step moves at least its token ids and positions.
+        d = r["decode"]
+        print("decode host->device bytes per step:", d["host_to_device_bytes_per_step"],
+              "per sequence:", d["host_to_device_bytes_per_sequence_step"],
+              "device->host per step:", d["device_to_host_bytes_per_step"])
+        for k in ("host_to_device_bytes", "device_to_host_bytes"):
+            expect(abs(d[k + "_per_step"] * d["steps"] - d[k]) < 1e-6 * max(1, d[k]),
+                   f"decode {k}_per_step x steps = {k}")
+            expect(abs(d[k + "_per_sequence_step"] * d["tokens"] - d[k]) < 1e-6 * max(1, d[k]),
+                   f"decode {k}_per_sequence_step x sequences = {k}")
+        expect(d["host_to_device_bytes_per_sequence_step"] >= 16,
+               "a decode step sends at least a token id and a position per sequence")
         # Teacher forcing: every eval window through the plain model, bf16
         # on the chip against fp32 on the CPU.
         ev = np.load(args.model_dir / "eval.npy").astype(np.int64)

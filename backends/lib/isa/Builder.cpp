@@ -96,6 +96,22 @@ StreamBuilder &StreamBuilder::dmaMcast(const DmaDesc &d, uint32_t coreMask) {
   }
   return emit(dmaBox(Opcode::DmaMcast, d).set(Field::Cores, coreMask));
 }
+StreamBuilder &StreamBuilder::dmaIndexed(const DmaDesc &d, const DmaIndex &ix) {
+  // An index with scale 0 is not read, so naming none would be a plain
+  // dma.copy that also pays for the index fetch.
+  if (ix.scale0 == 0 && ix.scale1 == 0) {
+    fail("dma.idx: both index scales are 0 (use dma.copy for a fixed "
+         "address)");
+  }
+  return emit(dmaBox(Opcode::DmaIdx, d)
+                  .set(Field::DstSpace, static_cast<uint64_t>(d.dstSpace))
+                  .set(Field::Core, d.peerCore)
+                  .set(Field::IdxDst, ix.offsetDst ? 1 : 0)
+                  .set(Field::Idx0, ix.index0)
+                  .set(Field::IdxScale0, ix.scale0)
+                  .set(Field::Idx1, ix.index1)
+                  .set(Field::IdxScale1, ix.scale1));
+}
 // load and store are one 2-D copy in opposite directions.
 static DmaDesc tileCopy(Space fromSpace, TileRef from, Space toSpace,
                         TileRef to, uint64_t rows, uint64_t bytes) {

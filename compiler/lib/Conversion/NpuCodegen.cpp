@@ -52,6 +52,13 @@ std::optional<graph::DType> graphType(Type t) {
   if (t.isF32()) {
     return graph::DType::F32;
   }
+  // Run-time indices (a KV-cache write's slots and positions).
+  if (t.isSignlessInteger(64)) {
+    return graph::DType::I64;
+  }
+  if (t.isSignlessInteger(32)) {
+    return graph::DType::I32;
+  }
   return std::nullopt;
 }
 

@@ -226,6 +226,21 @@ int runGenerate() {
             "npu_partitions_run"}) {
         o[c] = generator.counter(name, c);
       }
+      // What one step moves across the host-device boundary, per step and
+      // for decode also per sequence (a decode step's tokens are its
+      // sequences):
+      // with the KV cache resident on the device, only token ids and
+      // positions should cross (0 on the cpu device, which has no boundary).
+      double steps = generator.counter(name, "steps");
+      double tokens = generator.counter(name, "tokens");
+      for (const char *c : {"host_to_device_bytes", "device_to_host_bytes"}) {
+        double bytes = generator.counter(name, c);
+        o[std::string(c) + "_per_step"] = steps > 0 ? bytes / steps : 0.0;
+        if (std::string(name) == "decode") {
+          o[std::string(c) + "_per_sequence_step"] =
+              tokens > 0 ? bytes / tokens : 0.0;
+        }
+      }
       return o;
     };
     llvm::json::Object out{{"package", genPackage},

@@ -718,6 +718,7 @@ TEST(NpuProgram, EveryOpcodeHasAnOpAndRoundTrips) {
     top:
       dma.copy src_space=dram, dst_space=peer, core=1, src=0x40, dst=0x100, bytes=64, rows=2, planes=1, src_stride=64, dst_stride=64
       dma.mcast src_space=shared, cores=0b11, src=0x80, dst=0x200, bytes=32, rows=3, planes=2, src_stride=64, dst_stride=32, src_pstride=256, dst_pstride=128
+      dma.idx src_space=sram, dst_space=dram, src=0x40, dst=0x1000, bytes=64, rows=1, planes=2, src_stride=64, dst_stride=64, src_pstride=64, dst_pstride=512, idx_dst=1, idx0=0x10, idx_scale0=1024, idx1=0x14, idx_scale1=64
       sem.signal sem=1, core=1, count=2
       repeat body=top, times=2
       nop cycles=3
@@ -1021,4 +1022,141 @@ TEST(NpuCodegen, ClipMatchesCpu) {
                     "\n  return %0, %1 : " + t + ", " + t + "\n}\n";
   Outcome o = runBoth(src, "tiny");
   expectClose(o, 0.0, 0.0);
+}
+
+namespace {
+
+/// Runs nuri.cache_write on the simulator: cache [slots, heads, seq, dim],
+/// update [batch, heads, tokens, dim], the given slots and positions; the
+/// result against the same rows written by hand (the CPU kernel's loop).
+void checkCacheWrite(const std::string &targetName, int64_t slotsN,
+                     int64_t heads, int64_t seq, int64_t dim,
+                     std::vector<int64_t> slots, std::vector<int64_t> pos,
+                     int64_t tokens) {
+  int64_t batch = int64_t(slots.size());
+  std::string ct = tensorType({slotsN, heads, seq, dim}),
+              ut = tensorType({batch, heads, tokens, dim}),
+              it = tensorType({batch}, "i64");
+  std::string src = "func.func @main(%c: " + ct + ", %u: " + ut +
+                    ", %s: " + it + ", %p: " + it + ") -> " + ct +
+                    " {\n  %0 = nuri.cache_write %c, %u, %s, %p : (" + ct +
+                    ", " + ut + ", " + it + ", " + it + ") -> " + ct +
+                    "\n  return %0 : " + ct + "\n}\n";
+  mlir::MLIRContext ctx(npuRegistry());
+  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
+  ASSERT_TRUE(module);
+  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  target::Target t = loadTarget(targetName);
+  // Partitioning leaves a write of the program's (host) state on the CPU;
+  // the lowering itself serves a cache that is already on the device.
+  std::string reason;
+  mlir::Operation *write = &func.getBody().front().front();
+  func.setArgAttr(0, kStateAttrName, mlir::StringAttr::get(&ctx, "k"));
+  EXPECT_FALSE(npu::claimsOp(write, t, reason));
+  EXPECT_NE(reason.find("the program's state, which the runtime keeps on the "
+                        "host"),
+            std::string::npos)
+      << reason;
+  func.removeArgAttr(0, kStateAttrName);
+  EXPECT_TRUE(npu::claimsOp(write, t, reason)) << reason;
+  mlir::FailureOr<npu::CompiledPartition> part =
+      npu::compileNpuPartition(func, t);
+  ASSERT_TRUE(mlir::succeeded(part));
+  ASSERT_EQ(part->inputs.size(), 4u);
+  size_t idx = 0;
+  for (const isa::Stream &s : part->program.streams) {
+    for (const isa::Instruction &in : s.insts) {
+      idx += in.opcode == isa::Opcode::DmaIdx;
+    }
+  }
+  EXPECT_EQ(idx, size_t(batch)) << "one dma.idx per sequence";
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  auto randomBf16 = [&](size_t n) {
+    std::vector<uint16_t> v(n);
+    for (uint16_t &x : v) {
+      x = isa::f32ToBf16(dist(rng));
+    }
+    return v;
+  };
+  std::vector<uint16_t> cache = randomBf16(size_t(slotsN * heads * seq * dim));
+  std::vector<uint16_t> update =
+      randomBf16(size_t(batch * heads * tokens * dim));
+  sim::Simulator sim(t);
+  for (const npu::DramConstant &c : part->constants) {
+    sim.writeDram(c.address, c.bytes.data(), c.bytes.size());
+  }
+  sim.writeDram(part->inputs[0].address, cache.data(), cache.size() * 2);
+  sim.writeDram(part->inputs[1].address, update.data(), update.size() * 2);
+  sim.writeDram(part->inputs[2].address, slots.data(), slots.size() * 8);
+  sim.writeDram(part->inputs[3].address, pos.data(), pos.size() * 8);
+  Result<sim::Report> r = sim.run(part->program);
+  ASSERT_TRUE(r) << r.error();
+  std::vector<uint16_t> got(cache.size());
+  sim.readDram(part->outputs[0].address, got.data(), got.size() * 2);
+  std::vector<uint16_t> want = cache;
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t h = 0; h < heads; ++h) {
+      std::memcpy(&want[size_t(((slots[b] * heads + h) * seq + pos[b]) * dim)],
+                  &update[size_t((b * heads + h) * tokens * dim)],
+                  size_t(tokens * dim) * 2);
+    }
+  }
+  EXPECT_EQ(got, want);
+}
+
+} // namespace
+
+TEST(NpuCodegen, CacheWriteAtRunTimeSlotsAndPositionsMatchesCpu) {
+  // A decode step of 3 sequences (one token each) and a prefill of one
+  // 5-token prompt, on one core and on eight; the same program serves any
+  // slots and positions, so two sets of them run.
+  checkCacheWrite("tiny", 4, 2, 16, 32, {2, 0, 3}, {5, 0, 15}, 1);
+  checkCacheWrite("tiny", 4, 2, 16, 32, {1, 3, 0}, {9, 2, 7}, 1);
+  checkCacheWrite("atom", 8, 4, 64, 32, {6}, {11}, 5);
+  checkCacheWrite("atom", 8, 4, 64, 32, {7, 1, 0, 4, 2, 5, 3, 6, 9 % 8},
+                  {0, 1, 2, 3, 4, 5, 6, 7, 60}, 1);
+}
+
+TEST(NpuCodegen, CacheWriteStaysOnTheCpuWhileItsReaderDoes) {
+  // A cache already on the device (here the result of an earlier write)
+  // whose reader, cache_attention, runs on the CPU: claiming the write would
+  // move the whole cache across the boundary every step. The first write's
+  // cache is the program's (host) state: refused for that reason.
+  std::string ct = tensorType({4, 2, 16, 32}), ut = tensorType({2, 2, 1, 32}),
+              it = tensorType({2}, "i64"), mt = tensorType({2, 1, 1, 16});
+  std::string write =
+      " : (" + ct + ", " + ut + ", " + it + ", " + it + ") -> " + ct + "\n";
+  std::string src =
+      "func.func @main(%c: " + ct + ", %u: " + ut + ", %s: " + it +
+      ", %p: " + it + ", %m: " + mt + ") -> (" + ct + ", " + ut +
+      ") {\n  %0 = nuri.cache_write %c, %u, %s, %p" + write +
+      "  %1 = nuri.cache_write %0, %u, %s, %p" + write +
+      "  %2 = nuri.cache_attention %u, %1, %1, %s, %m {context_length = 16 "
+      ": i64, scale = 0.125 : f32} : (" +
+      ut + ", " + ct + ", " + ct + ", " + it + ", " + mt + ") -> " + ut +
+      "\n  return %1, %2 : " + ct + ", " + ut + "\n}\n";
+  mlir::MLIRContext ctx(npuRegistry());
+  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
+  ASSERT_TRUE(module);
+  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  func.setArgAttr(0, kStateAttrName, mlir::StringAttr::get(&ctx, "k"));
+  mlir::Operation *first = &func.getBody().front().front();
+  mlir::Operation *second = first->getNextNode();
+  target::Target t = loadTarget("tiny");
+  std::string reason;
+  EXPECT_FALSE(npu::claimsOp(first, t, reason));
+  EXPECT_NE(reason.find("the program's state"), std::string::npos) << reason;
+  EXPECT_FALSE(npu::claimsOp(second, t, reason));
+  EXPECT_NE(reason.find("read by 'nuri.cache_attention', which runs on the "
+                        "CPU"),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("whole cache across the host-device boundary"),
+            std::string::npos)
+      << reason;
 }

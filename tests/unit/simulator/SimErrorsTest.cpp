@@ -53,6 +53,45 @@ TEST(SimErrors, DramOutOfBounds) {
   expectHas(e, {"out of bounds"});
 }
 
+TEST(SimErrors, IndexedDmaNamesTheIndexAndTheMovedAddress) {
+  // An index the host left too large moves the destination out of DRAM: the
+  // error says which index, its value and the address it started from.
+  Program p = test::assembleOrDie(R"(
+    .stream core=0 engine=dma
+      dma.idx src_space=sram, dst_space=dram, src=0, dst=0x3fff000, bytes=64, rows=1, planes=1, idx_dst=1, idx0=0x100, idx_scale0=4096
+      end)");
+  sim::Simulator sim(test::loadTarget("tiny"));
+  int32_t slot = 7;
+  sim.writeDram(0x100, &slot, 4);
+  Result<sim::Report> r = sim.run(p);
+  ASSERT_FALSE(r);
+  expectHas(r.error(),
+            {"core 0 engine dma pc 0", "DRAM destination", "out of bounds",
+             "dst=0x3fff000 offset by", "idx0 value 7 x 4096"});
+  // A negative index that moves the address below 0.
+  slot = -1;
+  sim.writeDram(0x100, &slot, 4);
+  Program low = test::assembleOrDie(R"(
+    .stream core=0 engine=dma
+      dma.idx src_space=dram, dst_space=sram, src=0x10, dst=0, bytes=64, rows=1, planes=1, idx0=0x100, idx_scale0=4096
+      end)");
+  r = sim.run(low);
+  ASSERT_FALSE(r);
+  expectHas(r.error(),
+            {"run-time offset -4096", "src=0x10", "outside the address space"});
+  // The index itself must be an aligned word inside DRAM.
+  std::string e = runError(R"(
+    .stream core=0 engine=dma
+      dma.idx src_space=dram, dst_space=sram, src=0, dst=0, bytes=4, rows=1, planes=1, idx1=0x102, idx_scale1=4
+      end)");
+  expectHas(e, {"idx1=0x102 is not 4-byte aligned"});
+  e = runError(R"(
+    .stream core=0 engine=dma
+      dma.idx src_space=dram, dst_space=sram, src=0, dst=0, bytes=4, rows=1, planes=1, idx0=0x3fffffe0, idx_scale0=4
+      end)");
+  expectHas(e, {"idx0", "out of bounds"});
+}
+
 TEST(SimErrors, Misalignment) {
   std::string e = runError(R"(
     .stream core=0 engine=vec

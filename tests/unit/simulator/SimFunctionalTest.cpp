@@ -455,6 +455,80 @@ TEST(SimFunctional, DmaStridedCopiesBetweenAllSpaces) {
   EXPECT_EQ(r.nocBytes, 128u);
 }
 
+TEST(SimFunctional, IndexedDmaMovesItsAddressByRunTimeValues) {
+  // A KV-cache write: cache [slots=4, heads=2, seq=8, dim=16 B]; the new
+  // rows of two sequences land at (slot, position) pairs the host wrote
+  // into DRAM, so one program serves every step.
+  Harness h;
+  const uint64_t cache = 0x40000, slotBytes = 2 * 8 * 16, idx = 0x1000;
+  std::vector<uint8_t> rows(2 * 2 * 16);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i] = uint8_t(i + 1);
+  }
+  h.put(0x100, rows);
+  auto program = [&] {
+    ProgramBuilder pb;
+    auto dma = pb.queue(0, Engine::Dma);
+    for (unsigned b = 0; b < 2; ++b) {
+      DmaDesc d;
+      d.srcSpace = Space::Sram;
+      d.dstSpace = Space::Dram;
+      d.src = 0x100 + b * 32;
+      d.dst = cache;
+      d.bytes = 16;
+      d.planes = 2; // heads
+      d.srcPStride = 16;
+      d.dstPStride = 8 * 16;
+      DmaIndex ix;
+      ix.offsetDst = true;
+      ix.index0 = idx + 4 * b; // slot of row b
+      ix.scale0 = slotBytes;
+      ix.index1 = idx + 8 + 4 * b; // position of row b
+      ix.scale1 = 16;
+      dma.dmaIndexed(d, ix);
+    }
+    return pb;
+  };
+  for (auto [s0, s1, p0, p1] : {std::array<int32_t, 4>{2, 0, 5, 3},
+                                std::array<int32_t, 4>{1, 3, 6, 0}}) {
+    int32_t ids[4] = {s0, s1, p0, p1};
+    h.sim->writeDram(idx, ids, sizeof(ids));
+    ProgramBuilder pb = program();
+    sim::Report r = h.run(pb);
+    EXPECT_EQ(r.dramBytesRead, 4u * 4); // the index words
+    EXPECT_EQ(r.dramBytesWritten, 2u * 2 * 16);
+    for (unsigned b = 0; b < 2; ++b) {
+      for (unsigned head = 0; head < 2; ++head) {
+        std::vector<uint8_t> got(16);
+        h.sim->readDram(cache + ids[b] * slotBytes + head * 128 +
+                            ids[2 + b] * 16,
+                        got.data(), 16);
+        std::vector<uint8_t> want(rows.begin() + b * 32 + head * 16,
+                                  rows.begin() + b * 32 + head * 16 + 16);
+        EXPECT_EQ(got, want) << "row " << b << " head " << head;
+      }
+    }
+  }
+  // The source side moves too: the last step put row 0 (head 0) at slot 1,
+  // position 6; read it back through the same two indices.
+  ProgramBuilder pb;
+  DmaDesc d;
+  d.srcSpace = Space::Dram;
+  d.dstSpace = Space::Sram;
+  d.src = cache;
+  d.dst = 0x800;
+  d.bytes = 16;
+  DmaIndex ix;
+  ix.index0 = idx;
+  ix.scale0 = slotBytes;
+  ix.index1 = idx + 8;
+  ix.scale1 = 16;
+  pb.queue(0, Engine::Dma).dmaIndexed(d, ix);
+  h.run(pb);
+  EXPECT_EQ(h.get(0x800, 16),
+            std::vector<uint8_t>(rows.begin(), rows.begin() + 16));
+}
+
 TEST(SimFunctional, MulticastLandsInEveryMaskedCoreAndNoOther) {
   target::Target t = test::loadTarget("atom");
   Simulator sim(t);

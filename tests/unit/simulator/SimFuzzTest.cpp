@@ -39,6 +39,14 @@ uint64_t pick(std::mt19937_64 &rng, const FieldInfo &fi, uint64_t sramSize) {
   case Field::Scale:
   case Field::Bias:
     return (rng() % sramSize) & ~uint64_t(3);
+  case Field::Idx0:
+  case Field::Idx1:
+    // Mostly aligned words in the first pages (zero unless a DMA wrote
+    // them), sometimes misaligned.
+    return (rng() % 4096) & (rng() % 8 == 0 ? ~uint64_t(0) : ~uint64_t(3));
+  case Field::IdxScale0:
+  case Field::IdxScale1:
+    return rng() % 3 == 0 ? 0 : 1 + rng() % 1024;
   case Field::Sem:
   case Field::Bar:
   case Field::Core:
@@ -76,6 +84,22 @@ Program randomProgram(std::mt19937_64 &rng, uint64_t sramSize) {
         Instruction inst(op->opcode);
         for (Field f : op->fields) {
           inst.set(f, pick(rng, fieldInfo(f), sramSize));
+        }
+        if (inst.opcode == Opcode::DmaCopy || inst.opcode == Opcode::DmaMcast ||
+            inst.opcode == Opcode::DmaIdx) {
+          // A stride-0 box of 65535 x 65535 rows of 16 MB is legal and
+          // copies petabytes functionally: slow, not wrong, and the budget
+          // counts instructions, not bytes. Keep a box to 64 MiB (no extra
+          // draws, so the programs are otherwise unchanged).
+          const uint64_t limit = 1ull << 26;
+          uint64_t bytes = std::max<uint64_t>(1, inst.get(Field::Bytes));
+          uint64_t rows = std::max<uint64_t>(1, inst.get(Field::Rows));
+          if (bytes * rows * inst.get(Field::Planes) > limit) {
+            inst.set(Field::Planes, 1);
+            if (bytes * rows > limit) {
+              inst.set(Field::Rows, std::max<uint64_t>(1, limit / bytes));
+            }
+          }
         }
         if (inst.opcode == Opcode::Repeat) {
           inst.set(Field::Body, s.insts.empty() ? 0 : rng() % s.insts.size());

@@ -178,6 +178,36 @@ TEST(SimTiming, SingleTransferPaysLatencyAndIssue) {
             t.dram.latencyCycles + uint64_t(std::ceil(4096 / rate)));
 }
 
+TEST(SimTiming, IndexedDmaHoldsItsQueueForTheIndexRoundTrip) {
+  // Two short copies on one queue against the same two as dma.idx: plain,
+  // both are in flight together and pay one latency; indexed, the queue is
+  // held one DRAM latency for the first one's index words, so the second
+  // starts after it and the pair pays two. The 4 index bytes of each ride
+  // with its transfer.
+  target::Target t = test::loadTarget("tiny");
+  DmaDesc d;
+  d.src = 0x10000;
+  d.bytes = 64;
+  DmaIndex ix;
+  ix.index0 = 0x100; // zero: the offset is 0
+  ix.scale0 = 1024;
+  ProgramBuilder plain, indexed;
+  auto p = plain.queue(0, Engine::Dma);
+  auto q = indexed.queue(0, Engine::Dma);
+  for (uint64_t i = 0; i < 2; ++i) {
+    d.dst = i * 1024;
+    p.dma(d);
+    q.dmaIndexed(d, ix);
+  }
+  Report a = runTiming(t, plain.finish());
+  Report b = runTiming(t, indexed.finish());
+  uint64_t lat = t.dram.latencyCycles;
+  EXPECT_LT(a.cycles.count(), 2 * lat);
+  EXPECT_GE(b.cycles.count(), 2 * lat + t.dma.issueCycles);
+  EXPECT_LE(b.cycles.count(), a.cycles.count() + lat + t.dma.issueCycles);
+  EXPECT_EQ(b.dramBytesRead, a.dramBytesRead + 8);
+}
+
 TEST(SimTiming, MulticastCostsOneTransferNotOnePerCore) {
   // The output projection's A operand of the BERT layer: 128 x 768 bf16 in
   // the shared SRAM, needed by all 8 cores of atom.

@@ -41,6 +41,15 @@ struct DmaDesc {
   uint64_t srcStride = 0, dstStride = 0, srcPStride = 0, dstPStride = 0;
 };
 
+/// The run-time offset of `dma.idx`: index0 * scale0 + index1 * scale1
+/// bytes, the indices being i32 values in DRAM at `index0` / `index1` when
+/// the instruction issues (a scale of 0 leaves its index unread).
+struct DmaIndex {
+  bool offsetDst = false; ///< false: the offset moves src; true: dst
+  uint64_t index0 = 0, scale0 = 0;
+  uint64_t index1 = 0, scale1 = 0;
+};
+
 /// The accumulator read-out epilogue.
 struct Epilogue {
   Dtype out = Dtype::BF16;
@@ -82,6 +91,10 @@ public:
   /// d.peerCore is unused. Throws nuri::Error on an empty mask or a peer
   /// source.
   StreamBuilder &dmaMcast(const DmaDesc &d, uint32_t coreMask);
+  /// `dma.idx`: `dma(d)` with src or dst moved by run-time indices read from
+  /// DRAM (a KV-cache row at a position the host writes per step). Throws
+  /// nuri::Error when neither index is used.
+  StreamBuilder &dmaIndexed(const DmaDesc &d, const DmaIndex &ix);
   /// DRAM -> own SRAM, `rows` rows of `bytes`.
   StreamBuilder &load(TileRef dram, TileRef sram, uint64_t rows,
                       uint64_t bytes);

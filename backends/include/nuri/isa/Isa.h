@@ -20,7 +20,7 @@
 namespace nuri::isa {
 
 constexpr uint16_t kVersionMajor = 1;
-constexpr uint16_t kVersionMinor = 0;
+constexpr uint16_t kVersionMinor = 1; // 1.1: dma.idx
 constexpr size_t kInstBytes = 64;
 
 enum class Engine : uint8_t {

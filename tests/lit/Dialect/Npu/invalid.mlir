@@ -512,3 +512,21 @@ func.func @plan_on_a_graph_op(%x: tensor<8x16xbf16>) -> tensor<8x16xbf16> {
   %y = nuri.relu %x {npu.plan = #npu.gemm_plan<row_slices = 1, col_slices = 1, slice_rows = 8, slice_cols = 16, block_rows = 8, tile_cols = 16, k_chunk = 16, a_buffers = 2, w_buffers = 2, a_pitch = 64, multicast_a = false, cycles = 1>} : tensor<8x16xbf16>
   return %y : tensor<8x16xbf16>
 }
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{expects idx_scale0 or idx_scale1 >= 1 (both are 0: use dma_copy for a fixed address)}}
+    npu.dma_idx {src_space = "sram", dst_space = "dram", core = 0 : i64, src = 0 : i64, dst = 0 : i64, bytes = 64 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64, idx_dst = 1 : i64, idx0 = 0 : i64, idx_scale0 = 0 : i64, idx1 = 0 : i64, idx_scale1 = 0 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{field 'idx_dst' = 2 does not fit in 1 bits}}
+    npu.dma_idx {src_space = "sram", dst_space = "dram", core = 0 : i64, src = 0 : i64, dst = 0 : i64, bytes = 64 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64, idx_dst = 2 : i64, idx0 = 0 : i64, idx_scale0 = 4 : i64, idx1 = 0 : i64, idx_scale1 = 0 : i64}
+  }
+}

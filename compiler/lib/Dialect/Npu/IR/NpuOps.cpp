@@ -310,6 +310,7 @@ constexpr NameMap kNames[] = {
     {isa::Opcode::Nop, "nop"},
     {isa::Opcode::DmaCopy, "dma_copy"},
     {isa::Opcode::DmaMcast, "dma_mcast"},
+    {isa::Opcode::DmaIdx, "dma_idx"},
     {isa::Opcode::MatMul, "mm"},
     {isa::Opcode::VecBinary, "vec_binary"},
     {isa::Opcode::VecScalar, "vec_scalar"},
@@ -489,6 +490,17 @@ LogicalResult DmaCopyOp::verify() {
     return failure();
   }
   return nuri::npu::atLeastOne(*this, {"bytes", "rows", "planes"});
+}
+LogicalResult DmaIdxOp::verify() {
+  if (failed(verifyInstruction(*this)) ||
+      failed(nuri::npu::atLeastOne(*this, {"bytes", "rows", "planes"}))) {
+    return failure();
+  }
+  if (getIdxScale0() == 0 && getIdxScale1() == 0) {
+    return emitOpError("expects idx_scale0 or idx_scale1 >= 1 (both are 0: "
+                       "use dma_copy for a fixed address)");
+  }
+  return success();
 }
 LogicalResult DmaMcastOp::verify() {
   if (failed(verifyInstruction(*this)) ||

@@ -18,6 +18,7 @@ namespace nuri::npu {
 
 // Defined in the kernel files.
 void registerAttentionKernel(DialectRegistry &registry);
+void registerCacheWriteKernel(DialectRegistry &registry);
 void registerCopyKernels(DialectRegistry &registry);
 void registerGemmKernel(DialectRegistry &registry);
 void registerRowwiseKernels(DialectRegistry &registry);
@@ -26,6 +27,7 @@ void registerTransposeKernel(DialectRegistry &registry);
 void registerNpuKernels(DialectRegistry &registry) {
   registry.insert<NuriDialect, NpuDialect>();
   registerAttentionKernel(registry);
+  registerCacheWriteKernel(registry);
   registerCopyKernels(registry);
   registerGemmKernel(registry);
   registerRowwiseKernels(registry);

@@ -205,10 +205,18 @@ LogicalResult MemoryPlanner::run() {
   // Inputs first, so their addresses are stable and small.
   for (BlockArgument arg : body.getArguments()) {
     auto t = tensorOf(arg);
-    if (!t || !isaType(t.getElementType())) {
+    // Integer inputs are run-time indices a DMA reads its address from (a
+    // KV-cache write's slots and positions), never computed on.
+    auto isIndexUse = [](OpOperand &u) {
+      return llvm::isa<CacheWriteOp>(u.getOwner()) && u.getOperandNumber() >= 2;
+    };
+    bool indices = t && t.getElementType().isSignlessInteger() &&
+                   !arg.use_empty() && llvm::all_of(arg.getUses(), isIndexUse);
+    if (!t || (!isaType(t.getElementType()) && !indices)) {
       return func_.emitError("partition argument ")
              << arg.getArgNumber() << " has type " << arg.getType()
-             << "; the NPU takes bf16, f16 or f32 tensors";
+             << "; the NPU takes bf16, f16 or f32 tensors (integers only as "
+                "the indices of a cache_write)";
     }
     places_[arg] = {false, allocDram(bytesOf(arg))};
     func_.setArgAttr(arg.getArgNumber(), kBufferAttr, attr(places_[arg]));

@@ -179,6 +179,27 @@ def Npu_DmaCopyOp : Npu_InstOp<"dma_copy", "dma.copy"> {
                    I64Attr:$src_pstride, I64Attr:$dst_pstride);
 }
 
+def Npu_DmaIdxOp : Npu_InstOp<"dma_idx", "dma.idx"> {
+  let summary = "strided 3-D copy with an address moved by run-time indices";
+  let description = [{
+    `dma_copy` whose `src` (`idx_dst = 0`) or `dst` (`idx_dst = 1`) is moved
+    by `idx0_value * idx_scale0 + idx1_value * idx_scale1` bytes, the values
+    being the i32 words in DRAM at `idx0` and `idx1` when the instruction
+    issues (an index with scale 0 is not read). The KV-cache write uses it to
+    put a new row at the slot and position the host wrote for this step.
+
+    ```mlir
+    npu.dma_idx {src_space = "sram", dst_space = "dram", core = 0 : i64, src = 0 : i64, dst = 65536 : i64, bytes = 64 : i64, rows = 1 : i64, planes = 4 : i64, src_stride = 64 : i64, dst_stride = 64 : i64, src_pstride = 64 : i64, dst_pstride = 8192 : i64, idx_dst = 1 : i64, idx0 = 4096 : i64, idx_scale0 = 32768 : i64, idx1 = 4104 : i64, idx_scale1 = 64 : i64}
+    ```
+  }];
+  let arguments = (ins StrAttr:$src_space, StrAttr:$dst_space, I64Attr:$core,
+                   I64Attr:$src, I64Attr:$dst, I64Attr:$bytes, I64Attr:$rows,
+                   I64Attr:$planes, I64Attr:$src_stride, I64Attr:$dst_stride,
+                   I64Attr:$src_pstride, I64Attr:$dst_pstride,
+                   I64Attr:$idx_dst, I64Attr:$idx0, I64Attr:$idx_scale0,
+                   I64Attr:$idx1, I64Attr:$idx_scale1);
+}
+
 def Npu_DmaMcastOp : Npu_InstOp<"dma_mcast", "dma.mcast"> {
   let summary = "strided 3-D copy from one source into many cores' SRAM";
   let description = [{
