@@ -1135,3 +1135,64 @@ std::string nuri::parseInputShapeOption(StringRef text,
   options.inputShapes[name.str()] = shape;
   return "";
 }
+
+llvm::Expected<int64_t> nuri::readOnnxMaxPositions(StringRef path) {
+  int fd = -1;
+  if (std::error_code ec = llvm::sys::fs::openFileForRead(path, fd)) {
+    return llvm::createStringError(ec, "%s: cannot read the model: %s",
+                                   path.str().c_str(), ec.message().c_str());
+  }
+  onnx::ModelProto model;
+  bool parsed;
+  {
+    google::protobuf::io::FileInputStream stream(fd);
+    stream.SetCloseOnDelete(true);
+    parsed = parseModel(stream, model);
+  }
+  if (!parsed) {
+    return llvm::createStringError(
+        std::errc::invalid_argument,
+        "%s: not a valid ONNX model: the protobuf does not parse",
+        path.str().c_str());
+  }
+  llvm::StringMap<int64_t> rows; // initializer -> its first dimension
+  for (const onnx::TensorProto &t : model.graph().initializer()) {
+    if (t.dims_size() >= 1) {
+      rows[t.name()] = t.dims(0);
+    }
+  }
+  // Values that are position ids in another shape or type: what exporters
+  // put between `position_ids` and the tables it indexes. Nodes are in
+  // topological order (the ONNX spec requires it).
+  llvm::StringSet<> positions = {"position_ids"};
+  int64_t found = 0;
+  for (const onnx::NodeProto &node : model.graph().node()) {
+    const std::string &op = node.op_type();
+    if (node.input_size() == 0) {
+      continue;
+    }
+    if (op == "Gather" && node.input_size() == 2 &&
+        positions.contains(node.input(1)) && rows.count(node.input(0))) {
+      int64_t axis = 0;
+      for (const onnx::AttributeProto &a : node.attribute()) {
+        if (a.name() == "axis") {
+          axis = a.i();
+        }
+      }
+      if (axis == 0) {
+        int64_t n = rows[node.input(0)];
+        found = found == 0 ? n : std::min(found, n);
+      }
+      continue;
+    }
+    if ((op == "Cast" || op == "Unsqueeze" || op == "Squeeze" ||
+         op == "Reshape" || op == "Expand" || op == "Identity" ||
+         op == "Flatten") &&
+        positions.contains(node.input(0))) {
+      for (const std::string &out : node.output()) {
+        positions.insert(out);
+      }
+    }
+  }
+  return found;
+}
