@@ -984,8 +984,15 @@ Compiled Runner::compileFamily(size_t w, const std::string &key,
   mlir::FailureOr<driver::CompileResult> r = driver::compileGenerationFamily(
       *ctx.context, workloadPaths_[w], io, o, g);
   tlsDiagnostics = nullptr;
-  // Each bucket imported the decoder into the context.
-  ctx.compiles += 2;
+  // Each program of the family imported the decoder into the context.
+  if (llvm::Expected<driver::GenerateOptions> b = driver::resolveBuckets(g)) {
+    size_t programs = b->prefillBuckets.size() +
+                      b->decodeBatch.size() * b->contextBuckets.size();
+    ctx.compiles += unsigned(programs);
+    imports_ += programs;
+  } else {
+    llvm::consumeError(b.takeError());
+  }
   ++compiledCount_;
   if (failed(r)) {
     c.error = diags.empty() ? "the compiler failed without a diagnostic"

@@ -12,7 +12,8 @@ workloads").
   --json`, and they are consistent with each other;
 - bad scenarios are spec errors naming the key: `generation` on a zoo model
   without a KV cache, on an ONNX file without past inputs, and
-  prompt_len + new_tokens beyond the model's positions.
+  prompt_len + new_tokens beyond the model's positions (GPT-2's position
+  embedding, LLaMA's rotary tables).
 Prints one line per check and exits non-zero if any failed.
 """
 import argparse
@@ -113,6 +114,12 @@ def main():
                  ["generation", "bert-tiny", "KV cache"])
         bad_spec("too-long", base.replace("new_tokens: 16", "new_tokens: 600"),
                  ["generation.prompt_len + generation.new_tokens", "632", "512 positions"])
+        # LLaMA's positions are its rotary tables' ([1, 1, 512, D], sliced
+        # and squeezed before position_ids gathers them).
+        bad_spec("too-long-llama",
+                 base.replace("zoo: gpt2-tiny", "zoo: llama-tiny")
+                     .replace("prompt_len: 32", "prompt_len: 500"),
+                 ["generation.prompt_len + generation.new_tokens", "516", "512 positions"])
         bad_spec("seq-on-decode", base.replace("    dtype: bf16\n", "    dtype: bf16\n    seq: 64\n"),
                  ["seq", "decode workload"])
         # An ONNX file without past inputs (bert-tiny written by the zoo).
