@@ -487,8 +487,10 @@ struct Plan {
   std::optional<target::Target> target;
   std::vector<std::string> compileKeys; ///< per workload
   std::string detail; ///< the layers.jsonl line, once simulated
-  /// The decode workloads' energy, from the sim device's counters.
+  /// The decode workloads' energy and DRAM traffic, from the sim device's
+  /// counters (the point's detail line sums them with the others').
   sim::EnergyReport generationEnergy;
+  double generationDramBytes = 0;
 };
 
 class Runner {
@@ -1316,6 +1318,7 @@ bool Runner::simulateGeneration(Plan &p, size_t w, const Compiled &c,
       set("energy_j", e.totalJoules());
     }
     p.generationEnergy = e;
+    p.generationDramBytes = gen.counter("prefill", "dram_bytes") + dram;
   } catch (const std::exception &ex) {
     error = ex.what();
     return false;
@@ -1381,6 +1384,7 @@ void Runner::simulate(Plan &p) {
       if (p.generationEnergy.modeled) {
         energy.add(p.generationEnergy);
       }
+      dramBytes += uint64_t(p.generationDramBytes);
       continue;
     }
     double wc = 0, ws = 0;
