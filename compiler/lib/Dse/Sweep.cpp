@@ -1004,6 +1004,10 @@ Compiled Runner::compileFamily(size_t w, const std::string &key,
   }
   c.cpuOps = r->report.cpuOps;
   c.npuOps = r->report.npuOps;
+  // The op counts first: the package is what marks the entry complete.
+  fs::path meta = base;
+  meta += ".meta";
+  writeFileAtomic(meta, fmt::format("{} {}\n", c.cpuOps, c.npuOps));
   writeFileAtomic(pkg, std::string(r->package.begin(), r->package.end()));
   c.packagePath = pkg.string();
   c.ok = true;
@@ -1020,14 +1024,21 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
     // Written whole (through a rename), so an existing file is complete.
     if (fs::exists(err) || fs::exists(pkg)) {
       Compiled c;
-      ++cacheHits_;
       if (fs::exists(err)) {
+        ++cacheHits_;
         c.error = readFile(err);
-      } else {
+        return c;
+      }
+      fs::path meta = base;
+      meta += ".meta";
+      std::istringstream in(readFile(meta));
+      if (in >> c.cpuOps >> c.npuOps) {
+        ++cacheHits_;
         c.ok = true;
         c.packagePath = pkg.string();
+        return c;
       }
-      return c;
+      // No op counts beside the package: compile again.
     }
     std::unique_ptr<CompileContext> ctx;
     {

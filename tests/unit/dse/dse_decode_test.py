@@ -5,7 +5,8 @@ workloads").
   PYTHONPATH=tests/common dse_decode_test.py --nuri build/bin/nuri --src .
 
 - examples/sweeps/decode-gpt2.yaml run twice from clean directories gives
-  identical rows (the generation metrics included), every point ok;
+  identical rows (the generation metrics included), every point ok, and
+  so does a rerun over the first one's compile cache;
 - at each core count, more DRAM bandwidth never lowers decode tokens/s,
   and the DRAM roofline fraction stays in (0, 1];
 - the rows carry the generation metrics of `nuri generate --device sim
@@ -57,6 +58,16 @@ def main():
         bad = [x for x in a if x["status"] != "ok"]
         check(not bad, "every point is ok", json.dumps(bad[:1]))
         check(a == b, "a rerun from a clean directory gives identical rows")
+        # The families come from the compile cache when the results go.
+        out = work / "run0"
+        for f in ("results.jsonl", "results.csv", "layers.jsonl"):
+            (out / f).unlink()
+        r = run([nuri, "sweep", spec, "-o", out, "--quiet"])
+        check(r.returncode == 0 and "6 from the cache" in r.stdout + r.stderr,
+              "a rerun over the same cache compiles no family again",
+              (r.stdout + r.stderr)[-600:])
+        check(sorted(rows_of(out), key=lambda x: x["point"]) == a,
+              "rows from the cached families equal the compiled ones")
 
         for m in METRICS:
             check(all(x.get(f"gpt2.{m}") is not None for x in a),
