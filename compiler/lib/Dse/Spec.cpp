@@ -177,7 +177,7 @@ Workload readWorkload(const SpecReader &r, const YAML::Node &n,
     r.fail(n, "a workload is a mapping {name, zoo|onnx, ...}");
   }
   r.only(n, {"name", "zoo", "onnx", "layers", "batch", "seq", "input_shapes",
-             "dtype"});
+             "dtype", "generation"});
   Workload w;
   if (!n["zoo"] == !n["onnx"]) {
     r.fail(n, "a workload names exactly one of `zoo` and `onnx`");
@@ -241,7 +241,43 @@ Workload readWorkload(const SpecReader &r, const YAML::Node &n,
       w.inputShapes[it->first.as<std::string>()] = dims;
     }
   }
-  if (!w.zoo.empty()) {
+  if (const YAML::Node &g = n["generation"]) {
+    if (!g.IsMap()) {
+      r.fail(g, "generation is a mapping {prompt_len, new_tokens, batch}");
+    }
+    r.only(g, {"prompt_len", "new_tokens", "batch"});
+    for (const char *k : {"batch", "seq"}) {
+      if (n[k]) {
+        r.fail(n[k], fmt::format("`{}` does not apply to a decode workload: "
+                                 "the generation scenario sets the shapes "
+                                 "(generation.prompt_len, generation.batch)",
+                                 k));
+      }
+    }
+    GenerationScenario sc;
+    if (g["prompt_len"]) {
+      sc.promptLen =
+          r.integer(g["prompt_len"], "generation.prompt_len", 1, 1 << 20);
+    }
+    if (g["new_tokens"]) {
+      sc.newTokens =
+          r.integer(g["new_tokens"], "generation.new_tokens", 1, 1 << 20);
+    }
+    if (g["batch"]) {
+      sc.batch = r.integer(g["batch"], "generation.batch", 1, 4096);
+    }
+    if (!w.zoo.empty()) {
+      for (const zoo::ModelInfo &m : zoo::catalogue()) {
+        if (m.name == w.zoo && !m.hasPast) {
+          r.fail(g, "generation: zoo model `" + w.zoo +
+                        "` is not a decoder with a KV cache (nuri zoo "
+                        "--list marks the ones --with-past writes)");
+        }
+      }
+    }
+    w.generation = sc;
+  }
+  if (!w.zoo.empty() && !w.generation) {
     // The zoo's shapes at (batch, seq), then the spec's overrides.
     auto shapes = zoo::inputShapes(w.zoo, w.batch, w.seq);
     for (auto &[k, v] : w.inputShapes) {

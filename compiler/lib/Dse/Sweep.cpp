@@ -19,10 +19,12 @@
 #include "nuri/Dse/Nsga2.h"
 
 #include "nuri/Driver/Compile.h"
+#include "nuri/Driver/Generate.h"
 #include "nuri/Frontend/OnnxImporter.h"
 #include "nuri/Zoo/Zoo.h"
 #include "nuri/isa/Program.h"
 #include "nuri/package/Package.h"
+#include "nuri/runtime.hpp"
 #include "nuri/sim/Energy.h"
 #include "nuri/sim/Simulator.h"
 #include "nuri/target/Target.h"
@@ -395,7 +397,20 @@ struct Compiled {
   /// to: every kernel ends with one chip-wide barrier, so the simulation's
   /// barrier releases time each layer at the point's own config.
   std::vector<std::vector<int>> kernelLayers;
+  /// A decode workload: the family package (cache/programs/NAME-KEY.nuri)
+  /// the generator runs on the sim device.
+  std::string packagePath;
 };
+
+/// The generation metrics a decode workload adds to a row (docs/dse.md,
+/// "Decode workloads"), as `nuri generate --device sim --json` names them.
+const char *kGenerationMetrics[] = {"ttft_s",
+                                    "tpot_s",
+                                    "tokens_per_s",
+                                    "tokens_per_s_per_user",
+                                    "dram_bytes_per_token",
+                                    "dram_roofline_fraction",
+                                    "cpu_partitions_per_decode_step"};
 
 /// The `.layers` cache file: one line per layer (`L name flops bytes`),
 /// then one per program (`P kernels layer...`). Layer names are ONNX node
@@ -472,6 +487,10 @@ struct Plan {
   std::optional<target::Target> target;
   std::vector<std::string> compileKeys; ///< per workload
   std::string detail; ///< the layers.jsonl line, once simulated
+  /// The decode workloads' energy and DRAM traffic, from the sim device's
+  /// counters (the point's detail line sums them with the others').
+  sim::EnergyReport generationEnergy;
+  double generationDramBytes = 0;
 };
 
 class Runner {
@@ -488,6 +507,11 @@ private:
   void prepareDirs();
   void writeManifest();
   void importWorkloads();
+  void checkDecoder(const Workload &w, const std::string &path) const;
+  Compiled compileFamily(size_t workload, const std::string &key,
+                         CompileContext &ctx);
+  bool simulateGeneration(Plan &p, size_t workload, const Compiled &c,
+                          std::string &error);
   std::vector<std::string> columns() const;
   std::vector<uint64_t> searchPoints() const;
   Plan resolve(uint64_t index);
@@ -619,6 +643,13 @@ std::unique_ptr<CompileContext> Runner::newContext() {
     return mlir::success();
   });
   for (size_t w = 0; w < spec_.workloads.size(); ++w) {
+    if (spec_.workloads[w].generation) {
+      // A family imports the decoder once per bucket, with the bucket's
+      // shapes (driver::compileGenerationFamily): nothing to share here.
+      c->modules.emplace_back();
+      c->prepareErrors.emplace_back();
+      continue;
+    }
     OnnxImportOptions io;
     io.inputShapes = spec_.workloads[w].inputShapes;
     io.allowUnsupported = true; // the CPU runs what the NPU does not
@@ -651,6 +682,43 @@ std::unique_ptr<CompileContext> Runner::newContext() {
   return c;
 }
 
+/// A decode workload's model must have a KV cache and enough positions for
+/// its scenario: otherwise every point would fail the same way, so the spec
+/// is wrong (the error names the workload and the key).
+void Runner::checkDecoder(const Workload &w, const std::string &path) const {
+  llvm::Expected<std::vector<OnnxGraphInput>> inputs =
+      readOnnxGraphInputs(path);
+  if (!inputs) {
+    throw Error(fmt::format("{}: workload `{}`: {}", spec_.path, w.name,
+                            llvm::toString(inputs.takeError())));
+  }
+  bool past = false;
+  for (const OnnxGraphInput &in : *inputs) {
+    past |= llvm::StringRef(in.name).starts_with("past");
+  }
+  if (!past) {
+    throw Error(fmt::format(
+        "{}: workload `{}`: `generation` needs a decoder exported with its "
+        "KV cache (past_key_values.N.key/value inputs and present outputs, "
+        "optimum's decoder_with_past layout; `nuri zoo NAME --with-past`), "
+        "and {} has no past input",
+        spec_.path, w.name, path));
+  }
+  llvm::Expected<int64_t> positions = readOnnxMaxPositions(path);
+  if (!positions) {
+    throw Error(fmt::format("{}: workload `{}`: {}", spec_.path, w.name,
+                            llvm::toString(positions.takeError())));
+  }
+  const GenerationScenario &g = *w.generation;
+  if (*positions > 0 && g.promptLen + g.newTokens > *positions) {
+    throw Error(fmt::format(
+        "{}: workload `{}`: generation.prompt_len + generation.new_tokens = "
+        "{} + {} = {} is beyond the model's {} positions",
+        spec_.path, w.name, g.promptLen, g.newTokens, g.promptLen + g.newTokens,
+        *positions));
+  }
+}
+
 void Runner::importWorkloads() {
   for (const Workload &w : spec_.workloads) {
     std::string path = w.onnx;
@@ -664,6 +732,7 @@ void Runner::importWorkloads() {
       }
       zoo::BuildOptions b;
       b.layers = w.layers;
+      b.withPast = bool(w.generation);
       std::string error;
       std::unique_ptr<zoo::Model> m = zoo::buildModel(w.zoo, b, error);
       if (!m || !zoo::writeModel(*m, path, {}, error)) {
@@ -671,6 +740,9 @@ void Runner::importWorkloads() {
       }
     }
     workloadPaths_.push_back(path);
+    if (w.generation) {
+      checkDecoder(w, path);
+    }
   }
   // The first context imports every workload up front, so a workload that
   // does not import is an error before any point runs.
@@ -695,6 +767,11 @@ std::vector<std::string> Runner::columns() const {
   for (const Workload &w : spec_.workloads) {
     for (const char *m : {"cycles", "latency_s", "energy_j", "cpu_ops"}) {
       c.push_back(w.name + "." + m);
+    }
+    if (w.generation) {
+      for (const char *m : kGenerationMetrics) {
+        c.push_back(w.name + "." + m);
+      }
     }
   }
   for (const char *p :
@@ -853,6 +930,15 @@ Plan Runner::resolve(uint64_t index) {
       spec_.targetText, spec_.targetPath, forCompiler);
   for (size_t w = 0; w < spec_.workloads.size(); ++w) {
     const Workload &wl = spec_.workloads[w];
+    // A family package carries its config, and the sim device times and
+    // charges energy by it: a decode workload compiles with every key the
+    // point sets (resimulate_only does not apply to it).
+    const std::string &forThis = wl.generation ? *full : *yaml;
+    std::string scenario =
+        wl.generation
+            ? fmt::format("gen {} {} {}", wl.generation->promptLen,
+                          wl.generation->newTokens, wl.generation->batch)
+            : std::string();
     std::string shapes;
     for (auto &[k, v] : wl.inputShapes) {
       shapes += k + ":";
@@ -860,19 +946,117 @@ Plan Runner::resolve(uint64_t index) {
         shapes += std::to_string(d) + ",";
       }
     }
-    std::string key =
-        hashHex(fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}", wl.name, wl.zoo,
-                            wl.onnx, wl.layers, shapes, wl.dtype, commit_) +
-                *yaml);
-    compileYaml_[key] = *yaml;
+    std::string key = hashHex(fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+                                          wl.name, wl.zoo, wl.onnx, wl.layers,
+                                          shapes, wl.dtype, commit_, scenario) +
+                              forThis);
+    compileYaml_[key] = forThis;
     compileJobs_.emplace(key, std::make_pair(w, key));
     p.compileKeys.push_back(key);
   }
   return p;
 }
 
+Compiled Runner::compileFamily(size_t w, const std::string &key,
+                               CompileContext &ctx) {
+  const Workload &wl = spec_.workloads[w];
+  const GenerationScenario &sc = *wl.generation;
+  fs::path base = cache_ / "programs" / (wl.name + "-" + key);
+  fs::path pkg = base, err = base;
+  pkg += ".nuri";
+  err += ".error";
+  Compiled c;
+  // The family is the smallest that serves the scenario: one prefill
+  // bucket of the prompt's length, decode programs of the scenario's batch
+  // (all requests are in flight at once, so that is also the cache's
+  // slots), and the default context buckets up to prompt + new tokens.
+  driver::GenerateOptions g;
+  g.maxSeq = sc.promptLen + sc.newTokens;
+  g.prefillBuckets = {sc.promptLen};
+  g.decodeBatch = {sc.batch};
+  driver::CompileOptions o;
+  o.target = "c" + key; // DIR/cache/configs/c<key>.yaml, on the search path
+  o.dtype = wl.dtype;
+  o.producer = "nuri sweep";
+  OnnxImportOptions io;
+  io.inputShapes = wl.inputShapes;
+  io.allowUnsupported = true; // the KV-cache ops may run on the CPU
+  std::string diags;
+  tlsDiagnostics = &diags;
+  mlir::FailureOr<driver::CompileResult> r = driver::compileGenerationFamily(
+      *ctx.context, workloadPaths_[w], io, o, g);
+  tlsDiagnostics = nullptr;
+  // Each program of the family imported the decoder into the context.
+  if (llvm::Expected<driver::GenerateOptions> b = driver::resolveBuckets(g)) {
+    size_t programs = b->prefillBuckets.size() +
+                      b->decodeBatch.size() * b->contextBuckets.size();
+    ctx.compiles += unsigned(programs);
+    imports_ += programs;
+  } else {
+    llvm::consumeError(b.takeError());
+  }
+  ++compiledCount_;
+  if (failed(r)) {
+    c.error = diags.empty() ? "the compiler failed without a diagnostic"
+                            : diags.substr(0, diags.find('\n'));
+    writeFileAtomic(err, c.error);
+    return c;
+  }
+  c.cpuOps = r->report.cpuOps;
+  c.npuOps = r->report.npuOps;
+  // The op counts first: the package is what marks the entry complete.
+  fs::path meta = base;
+  meta += ".meta";
+  writeFileAtomic(meta, fmt::format("{} {}\n", c.cpuOps, c.npuOps));
+  writeFileAtomic(pkg, std::string(r->package.begin(), r->package.end()));
+  c.packagePath = pkg.string();
+  c.ok = true;
+  return c;
+}
+
 Compiled Runner::compileOne(size_t w, const std::string &key) {
   const Workload &wl = spec_.workloads[w];
+  if (wl.generation) {
+    fs::path base = cache_ / "programs" / (wl.name + "-" + key);
+    fs::path pkg = base, err = base;
+    pkg += ".nuri";
+    err += ".error";
+    // Written whole (through a rename), so an existing file is complete.
+    if (fs::exists(err) || fs::exists(pkg)) {
+      Compiled c;
+      if (fs::exists(err)) {
+        ++cacheHits_;
+        c.error = readFile(err);
+        return c;
+      }
+      fs::path meta = base;
+      meta += ".meta";
+      std::istringstream in(readFile(meta));
+      if (in >> c.cpuOps >> c.npuOps) {
+        ++cacheHits_;
+        c.ok = true;
+        c.packagePath = pkg.string();
+        return c;
+      }
+      // No op counts beside the package: compile again.
+    }
+    std::unique_ptr<CompileContext> ctx;
+    {
+      std::lock_guard<std::mutex> lock(poolMutex_);
+      if (!pool_.empty()) {
+        ctx = std::move(pool_.back());
+        pool_.pop_back();
+      }
+    }
+    if (!ctx || ctx->compiles >= kCompilesPerContext) {
+      ctx.reset();
+      ctx = newContext();
+    }
+    Compiled c = compileFamily(w, key, *ctx);
+    std::lock_guard<std::mutex> lock(poolMutex_);
+    pool_.push_back(std::move(ctx));
+    return c;
+  }
   // The cache keeps the NPU programs only (a few MB), not the package: its
   // weight blob is the same for every point and would cost hundreds of MB
   // of disk per point on bert-base.
@@ -1058,6 +1242,101 @@ void Runner::compileAll(std::vector<Plan> &plans) {
   }
 }
 
+/// A decode workload at one point: the family runs through the runtime's
+/// generator on the sim device (functional and timed by the package's
+/// config, which is the point's), `batch` requests of synthetic prompts
+/// queued at once, greedy, exactly `new_tokens` each. The metrics are the
+/// ones `nuri generate --device sim --json` prints, computed the same way.
+bool Runner::simulateGeneration(Plan &p, size_t w, const Compiled &c,
+                                std::string &error) {
+  const Workload &wl = spec_.workloads[w];
+  const GenerationScenario &sc = *wl.generation;
+  Row &r = p.row;
+  try {
+    nuri::Model model = nuri::Model::loadFile(c.packagePath);
+    int64_t vocab = 0;
+    for (const nuri::ProgramInfo &prog : model.programs()) {
+      for (const nuri::TensorInfo &t : prog.outputs) {
+        if (t.name == "logits" && !t.shape.empty()) {
+          vocab = t.shape.back();
+        }
+      }
+    }
+    if (vocab < 2) {
+      error = "the family has no `logits` output to generate from";
+      return false;
+    }
+    // One thread per session: the sweep runs points in parallel.
+    nuri::Session session(model, "sim", nuri::SessionOptions{1, false, false});
+    nuri::GeneratorOptions go;
+    go.maxNewTokens = uint32_t(sc.newTokens);
+    nuri::Generator gen(session, go);
+    // Synthetic prompts: fixed ids (a multiplicative hash of request and
+    // position), so every rerun feeds the same tokens. Timing does not
+    // depend on the ids; the greedy continuation is what the sim computes.
+    std::vector<uint64_t> ids;
+    for (int64_t q = 0; q < sc.batch; ++q) {
+      std::vector<int64_t> prompt;
+      for (int64_t i = 0; i < sc.promptLen; ++i) {
+        uint64_t h = (uint64_t(q) * 1000003u + uint64_t(i)) * 2654435761u;
+        prompt.push_back(int64_t(1 + (h >> 7) % uint64_t(vocab - 1)));
+      }
+      ids.push_back(gen.addRequest(prompt));
+    }
+    gen.run([](uint64_t, int64_t, bool) {});
+    double generated = 0;
+    for (uint64_t id : ids) {
+      generated += double(gen.request(id).tokens.size());
+    }
+    double prefillS = gen.counter("prefill", "device_seconds");
+    double decodeS = gen.counter("decode", "device_seconds");
+    double steps = gen.counter("decode", "steps");
+    double decoded = gen.counter("decode", "tokens");
+    double dram = gen.counter("decode", "dram_bytes");
+    auto set = [&](const char *m, double v) {
+      r.values[wl.name + "." + m] = v;
+    };
+    set("cycles",
+        gen.counter("prefill", "cycles") + gen.counter("decode", "cycles"));
+    set("latency_s", prefillS + decodeS);
+    set("cpu_ops", double(c.cpuOps));
+    set("ttft_s", prefillS / double(ids.size()));
+    set("tpot_s", steps > 0 ? decodeS / steps : 0.0);
+    set("tokens_per_s",
+        prefillS + decodeS > 0 ? generated / (prefillS + decodeS) : 0.0);
+    set("tokens_per_s_per_user", decodeS > 0 ? steps / decodeS : 0.0);
+    set("dram_bytes_per_token", decoded > 0 ? dram / decoded : 0.0);
+    if (decodeS > 0 && p.target->dram.bytesPerSecond > 0) {
+      set("dram_roofline_fraction",
+          dram / p.target->dram.bytesPerSecond / decodeS);
+    }
+    // Partitions the chip does not run (the KV-cache ops while they are
+    // on the CPU): their host time is in none of the figures above.
+    set("cpu_partitions_per_decode_step",
+        steps > 0 ? (gen.counter("decode", "partitions_run") -
+                     gen.counter("decode", "npu_partitions_run")) /
+                        steps
+                  : 0.0);
+    sim::EnergyReport e;
+    e.modeled = p.target->energy.present;
+    e.seconds = prefillS + decodeS;
+    for (const char *comp : kComponents) {
+      std::string name = std::string("energy_j.") + comp;
+      e.joules.push_back(
+          {comp, gen.counter("prefill", name) + gen.counter("decode", name)});
+    }
+    if (e.modeled) {
+      set("energy_j", e.totalJoules());
+    }
+    p.generationEnergy = e;
+    p.generationDramBytes = gen.counter("prefill", "dram_bytes") + dram;
+  } catch (const std::exception &ex) {
+    error = ex.what();
+    return false;
+  }
+  return true;
+}
+
 void Runner::simulate(Plan &p) {
   Row &r = p.row;
   double cycles = 0, seconds = 0;
@@ -1101,6 +1380,22 @@ void Runner::simulate(Plan &p) {
       allOk = false;
       status = status.empty() ? "compile_error" : status;
       firstError = firstError.empty() ? wl.name + ": " + c.error : firstError;
+      continue;
+    }
+    if (wl.generation) {
+      std::string error;
+      if (!simulateGeneration(p, w, c, error)) {
+        allOk = false;
+        status = status.empty() ? "sim_error" : status;
+        firstError = firstError.empty() ? wl.name + ": " + error : firstError;
+        continue;
+      }
+      cycles += std::get<double>(r.values[wl.name + ".cycles"]);
+      seconds += std::get<double>(r.values[wl.name + ".latency_s"]);
+      if (p.generationEnergy.modeled) {
+        energy.add(p.generationEnergy);
+      }
+      dramBytes += uint64_t(p.generationDramBytes);
       continue;
     }
     double wc = 0, ws = 0;

@@ -13,9 +13,11 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
+
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include <cstring>
 
 #include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
@@ -1134,4 +1136,131 @@ std::string nuri::parseInputShapeOption(StringRef text,
   }
   options.inputShapes[name.str()] = shape;
   return "";
+}
+
+llvm::Expected<int64_t> nuri::readOnnxMaxPositions(StringRef path) {
+  int fd = -1;
+  if (std::error_code ec = llvm::sys::fs::openFileForRead(path, fd)) {
+    return llvm::createStringError(ec, "%s: cannot read the model: %s",
+                                   path.str().c_str(), ec.message().c_str());
+  }
+  onnx::ModelProto model;
+  bool parsed;
+  {
+    google::protobuf::io::FileInputStream stream(fd);
+    stream.SetCloseOnDelete(true);
+    parsed = parseModel(stream, model);
+  }
+  if (!parsed) {
+    return llvm::createStringError(
+        std::errc::invalid_argument,
+        "%s: not a valid ONNX model: the protobuf does not parse",
+        path.str().c_str());
+  }
+  // Shapes of the tables (initializers, and what casts, slices and
+  // squeezes make of them: LLaMA's rotary tables are [1, 1, P, D], sliced
+  // to the context and squeezed before the gather). A slice keeps the
+  // table's size here: it bounds the positions from above.
+  llvm::StringMap<std::vector<int64_t>> tables;
+  for (const onnx::TensorProto &t : model.graph().initializer()) {
+    tables[t.name()] = {t.dims().begin(), t.dims().end()};
+  }
+  // Small int64 constants (Squeeze axes), from initializers or Constant.
+  llvm::StringMap<std::vector<int64_t>> ints;
+  auto readInts = [](const onnx::TensorProto &t) {
+    std::vector<int64_t> v(t.int64_data().begin(), t.int64_data().end());
+    if (v.empty() && t.data_type() == onnx::TensorProto::INT64 &&
+        t.raw_data().size() % 8 == 0) {
+      v.resize(t.raw_data().size() / 8);
+      std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
+    }
+    return v;
+  };
+  for (const onnx::TensorProto &t : model.graph().initializer()) {
+    if (t.data_type() == onnx::TensorProto::INT64 && t.dims_size() <= 1) {
+      ints[t.name()] = readInts(t);
+    }
+  }
+  // Values that are position ids in another shape or type: what exporters
+  // put between `position_ids` and the tables it indexes. Nodes are in
+  // topological order (the ONNX spec requires it).
+  llvm::StringSet<> positions = {"position_ids"};
+  int64_t found = 0;
+  for (const onnx::NodeProto &node : model.graph().node()) {
+    const std::string &op = node.op_type();
+    if (op == "Constant" && node.output_size() == 1) {
+      for (const onnx::AttributeProto &a : node.attribute()) {
+        if (a.name() == "value" && a.has_t() &&
+            a.t().data_type() == onnx::TensorProto::INT64) {
+          ints[node.output(0)] = readInts(a.t());
+        }
+      }
+      continue;
+    }
+    if (node.input_size() == 0 || node.output_size() == 0) {
+      continue;
+    }
+    if (op == "Gather" && node.input_size() == 2 &&
+        positions.contains(node.input(1)) && tables.count(node.input(0))) {
+      const std::vector<int64_t> &shape = tables[node.input(0)];
+      int64_t axis = 0;
+      for (const onnx::AttributeProto &a : node.attribute()) {
+        if (a.name() == "axis") {
+          axis = a.i();
+        }
+      }
+      if (axis < 0) {
+        axis += int64_t(shape.size());
+      }
+      if (axis >= 0 && axis < int64_t(shape.size()) && shape[axis] > 0) {
+        found = found == 0 ? shape[axis] : std::min(found, shape[axis]);
+      }
+      continue;
+    }
+    bool fromPositions = positions.contains(node.input(0));
+    if ((op == "Cast" || op == "Unsqueeze" || op == "Squeeze" ||
+         op == "Reshape" || op == "Expand" || op == "Identity" ||
+         op == "Flatten") &&
+        fromPositions) {
+      for (const std::string &out : node.output()) {
+        positions.insert(out);
+      }
+      continue;
+    }
+    auto table = tables.find(node.input(0));
+    if (table == tables.end()) {
+      continue;
+    }
+    std::vector<int64_t> shape = table->second;
+    if (op == "Squeeze") {
+      std::vector<int64_t> axes;
+      for (const onnx::AttributeProto &a : node.attribute()) {
+        if (a.name() == "axes") {
+          axes.assign(a.ints().begin(), a.ints().end());
+        }
+      }
+      if (node.input_size() > 1) {
+        auto it = ints.find(node.input(1));
+        if (it == ints.end()) {
+          continue; // axes computed at run time: lose the table
+        }
+        axes = it->second;
+      }
+      std::vector<int64_t> out;
+      for (int64_t d = 0; d < int64_t(shape.size()); ++d) {
+        bool dropped =
+            axes.empty()
+                ? shape[d] == 1
+                : llvm::is_contained(axes, d) ||
+                      llvm::is_contained(axes, d - int64_t(shape.size()));
+        if (!dropped) {
+          out.push_back(shape[d]);
+        }
+      }
+      tables[node.output(0)] = out;
+    } else if (op == "Cast" || op == "Identity" || op == "Slice") {
+      tables[node.output(0)] = shape;
+    }
+  }
+  return found;
 }

@@ -27,6 +27,15 @@
 
 namespace nuri::dse {
 
+/// A decode (generation) scenario (docs/dse.md, "Decode workloads"): the
+/// workload is a decoder with its KV cache, compiled as a program family
+/// (`nuri compile --generate`) and run through the runtime's generator on
+/// the sim device with `batch` concurrent requests of `promptLen` synthetic
+/// tokens each, generating `newTokens` tokens each.
+struct GenerationScenario {
+  int64_t promptLen = 32, newTokens = 16, batch = 1;
+};
+
 struct Workload {
   std::string name; ///< an identifier: results columns are `NAME.latency_s`
   std::string zoo;  ///< a zoo model, or
@@ -35,6 +44,8 @@ struct Workload {
   int64_t batch = 1, seq = 128;
   std::map<std::string, std::vector<int64_t>> inputShapes;
   std::string dtype = "bf16"; ///< bf16 or fp16 (the compiler's dtypes)
+  /// Set: a decode workload (batch and seq do not apply).
+  std::optional<GenerationScenario> generation;
 };
 
 struct Axis {

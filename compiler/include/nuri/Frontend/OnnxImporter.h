@@ -85,6 +85,13 @@ struct OnnxGraphInput {
 llvm::Expected<std::vector<OnnxGraphInput>>
 readOnnxGraphInputs(llvm::StringRef path);
 
+/// The positions a decoder can address: the first dimension of the
+/// smallest table (position embedding, rotary cos/sin) gathered on axis 0
+/// by the graph input `position_ids` (through casts and reshapes), or 0
+/// when the model has no such table (nothing to check against). A sweep's
+/// generation scenario must fit it (docs/dse.md, "Decode workloads").
+llvm::Expected<int64_t> readOnnxMaxPositions(llvm::StringRef path);
+
 /// A boolean tensor of `dims` all `value`, serialized as an onnx.TensorProto
 /// for OnnxImportOptions::constantInputs: how --generate binds a merged
 /// decoder's `use_cache_branch` to its with-past branch.
