@@ -1072,8 +1072,9 @@ std::string nuri::serializeOnnxBoolTensor(const std::vector<int64_t> &dims,
   return tensor.SerializeAsString();
 }
 
-llvm::Expected<std::vector<OnnxGraphInput>>
-nuri::readOnnxGraphInputs(StringRef path) {
+/// The model at `path` parsed for a question about its graph (inputs,
+/// tables), or the reason it cannot be read, naming the file.
+static llvm::Expected<onnx::ModelProto> readModelProto(StringRef path) {
   int fd = -1;
   if (std::error_code ec = llvm::sys::fs::openFileForRead(path, fd)) {
     return llvm::createStringError(ec, "%s: cannot read the model: %s",
@@ -1092,6 +1093,16 @@ nuri::readOnnxGraphInputs(StringRef path) {
         "%s: not a valid ONNX model: the protobuf does not parse",
         path.str().c_str());
   }
+  return model;
+}
+
+llvm::Expected<std::vector<OnnxGraphInput>>
+nuri::readOnnxGraphInputs(StringRef path) {
+  llvm::Expected<onnx::ModelProto> read = readModelProto(path);
+  if (!read) {
+    return read.takeError();
+  }
+  const onnx::ModelProto &model = *read;
   llvm::StringSet<> initializers;
   for (const onnx::TensorProto &t : model.graph().initializer()) {
     initializers.insert(t.name());
@@ -1139,24 +1150,11 @@ std::string nuri::parseInputShapeOption(StringRef text,
 }
 
 llvm::Expected<int64_t> nuri::readOnnxMaxPositions(StringRef path) {
-  int fd = -1;
-  if (std::error_code ec = llvm::sys::fs::openFileForRead(path, fd)) {
-    return llvm::createStringError(ec, "%s: cannot read the model: %s",
-                                   path.str().c_str(), ec.message().c_str());
+  llvm::Expected<onnx::ModelProto> read = readModelProto(path);
+  if (!read) {
+    return read.takeError();
   }
-  onnx::ModelProto model;
-  bool parsed;
-  {
-    google::protobuf::io::FileInputStream stream(fd);
-    stream.SetCloseOnDelete(true);
-    parsed = parseModel(stream, model);
-  }
-  if (!parsed) {
-    return llvm::createStringError(
-        std::errc::invalid_argument,
-        "%s: not a valid ONNX model: the protobuf does not parse",
-        path.str().c_str());
-  }
+  const onnx::ModelProto &model = *read;
   // Shapes of the tables (initializers, and what casts, slices and
   // squeezes make of them: LLaMA's rotary tables are [1, 1, P, D], sliced
   // to the context and squeezed before the gather). A slice keeps the
