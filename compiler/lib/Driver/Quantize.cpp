@@ -286,9 +286,11 @@ using Feeds = std::map<std::string, npy::Array>;
 /// The calibration input sets, loaded one at a time.
 class SetSource {
 public:
-  static llvm::Expected<SetSource>
-  open(const std::string &path, const std::vector<OnnxGraphInput> &inputs,
-       const OnnxImportOptions &importOptions);
+  /// The sets at `path` for the model at `model` (whose graph inputs a
+  /// set must feed).
+  static llvm::Expected<SetSource> open(const std::string &path,
+                                        const std::string &model,
+                                        const OnnxImportOptions &importOptions);
   size_t size() const { return tokens ? tokenRows : dirs.size(); }
   std::string nameOf(size_t i) const {
     return tokens ? llvm::formatv("{0} row {1}", path, i).str() : dirs[i];
@@ -315,11 +317,15 @@ bool hasNpyFiles(const std::string &dir) {
 }
 
 llvm::Expected<SetSource>
-SetSource::open(const std::string &path, const std::vector<OnnxGraphInput> &all,
+SetSource::open(const std::string &path, const std::string &model,
                 const OnnxImportOptions &importOptions) {
+  llvm::Expected<std::vector<OnnxGraphInput>> all = readOnnxGraphInputs(model);
+  if (!all) {
+    return all.takeError();
+  }
   SetSource src;
   src.path = path;
-  for (const OnnxGraphInput &in : all) {
+  for (const OnnxGraphInput &in : *all) {
     if (!importOptions.constantInputs.count(in.name)) {
       src.inputs.push_back(in);
     }
@@ -847,13 +853,8 @@ accuracyReport(MLIRContext &context, const std::string &path,
                              "compares the float and the quantized model on "
                              "the first calibration set";
   }
-  llvm::Expected<std::vector<OnnxGraphInput>> inputs =
-      readOnnxGraphInputs(path);
-  if (!inputs) {
-    return emitError(loc) << llvm::toString(inputs.takeError());
-  }
   llvm::Expected<SetSource> sets =
-      SetSource::open(q.calibration, *inputs, importOptions);
+      SetSource::open(q.calibration, path, importOptions);
   if (!sets) {
     return emitError(loc) << llvm::toString(sets.takeError());
   }
@@ -1056,13 +1057,8 @@ prepareQuantization(MLIRContext &context, const std::string &path,
              << " needs --calibration DIR (input sets) or an existing "
                 "--calibration-cache";
     }
-    llvm::Expected<std::vector<OnnxGraphInput>> inputs =
-        readOnnxGraphInputs(path);
-    if (!inputs) {
-      return emitError(loc) << llvm::toString(inputs.takeError());
-    }
     llvm::Expected<SetSource> sets =
-        SetSource::open(q.calibration, *inputs, importOptions);
+        SetSource::open(q.calibration, path, importOptions);
     if (!sets) {
       return emitError(loc) << llvm::toString(sets.takeError());
     }
