@@ -532,6 +532,9 @@ private:
   fs::path dir_, cache_;
   Progress progress_;
   std::unique_ptr<CompileContext> newContext();
+  /// An idle context from the pool, or a new one when the pool is empty or
+  /// the idle one has served its compiles.
+  std::unique_ptr<CompileContext> takeContext();
   std::vector<std::string> workloadPaths_;
   unsigned workers_ = 1;
   /// Idle compile contexts; a compile takes one (or makes one) and gives it
@@ -622,6 +625,22 @@ void Runner::prepareDirs() {
     path += std::string(":") + old;
   }
   ::setenv("NURI_CONFIG_PATH", path.c_str(), 1);
+}
+
+std::unique_ptr<CompileContext> Runner::takeContext() {
+  std::unique_ptr<CompileContext> ctx;
+  {
+    std::lock_guard<std::mutex> lock(poolMutex_);
+    if (!pool_.empty()) {
+      ctx = std::move(pool_.back());
+      pool_.pop_back();
+    }
+  }
+  if (!ctx || ctx->compiles >= kCompilesPerContext) {
+    ctx.reset(); // free the old one before importing into a new one
+    ctx = newContext();
+  }
+  return ctx;
 }
 
 std::unique_ptr<CompileContext> Runner::newContext() {
@@ -1040,18 +1059,7 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
       }
       // No op counts beside the package: compile again.
     }
-    std::unique_ptr<CompileContext> ctx;
-    {
-      std::lock_guard<std::mutex> lock(poolMutex_);
-      if (!pool_.empty()) {
-        ctx = std::move(pool_.back());
-        pool_.pop_back();
-      }
-    }
-    if (!ctx || ctx->compiles >= kCompilesPerContext) {
-      ctx.reset();
-      ctx = newContext();
-    }
+    std::unique_ptr<CompileContext> ctx = takeContext();
     Compiled c = compileFamily(w, key, *ctx);
     std::lock_guard<std::mutex> lock(poolMutex_);
     pool_.push_back(std::move(ctx));
@@ -1110,18 +1118,7 @@ Compiled Runner::compileOne(size_t w, const std::string &key) {
     o.emit = driver::Emit::Programs;
     o.prepared = true;
   }
-  std::unique_ptr<CompileContext> ctx;
-  {
-    std::lock_guard<std::mutex> lock(poolMutex_);
-    if (!pool_.empty()) {
-      ctx = std::move(pool_.back());
-      pool_.pop_back();
-    }
-  }
-  if (!ctx || ctx->compiles >= kCompilesPerContext) {
-    ctx.reset(); // free the old one before importing into a new one
-    ctx = newContext();
-  }
+  std::unique_ptr<CompileContext> ctx = takeContext();
   mlir::FailureOr<driver::CompileResult> r = mlir::failure();
   tlsDiagnostics = &diags; // after newContext, which uses it too
   if (!ctx->prepareErrors[w].empty()) {

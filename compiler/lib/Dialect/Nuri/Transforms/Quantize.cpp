@@ -333,24 +333,36 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     }
   }
 
+  /// The candidate's weight as per-output-channel symmetric int8 and its
+  /// scales.
+  LogicalResult quantizeWeightOf(QuantCandidate &c, std::vector<int8_t> &q,
+                                 std::vector<float> &scale) {
+    auto wType = cast<RankedTensorType>(c.op.getWeight().getType());
+    FailureOr<std::vector<float>> w = readF32(c.op.getWeight());
+    if (failed(w)) {
+      return c.op.emitError("cannot read the weight of '") << c.key << "'";
+    }
+    quantizeWeight(*w, wType.getDimSize(0), wType.getDimSize(1), q, scale);
+    return success();
+  }
+
   LogicalResult rewriteW8A16(QuantCandidate &c) {
     LinearOp op = c.op;
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     int64_t k = wType.getDimSize(0), n = wType.getDimSize(1);
-    FailureOr<std::vector<float>> w = readF32(op.getWeight());
-    if (failed(w)) {
-      return op.emitError("cannot read the weight of '") << c.key << "'";
-    }
     std::vector<int8_t> q;
     std::vector<float> scale;
-    quantizeWeight(*w, k, n, q, scale);
+    if (failed(quantizeWeightOf(c, q, scale))) {
+      return failure();
+    }
     OpBuilder b(op);
     Location loc = op.getLoc();
     auto i8 = IntegerType::get(&getContext(), 8);
     Value wq = makeConstant(b, loc, RankedTensorType::get({k, n}, i8), q.data(),
                             q.size(), "w8.weight");
     Value ws = makeF32(b, loc, {n}, scale, "w8.scale");
-    // The weight stays int8 in the package; the CPU dequantizes it per run.
+    // The weight stays int8 in the package; the CPU device dequantizes it
+    // once, when a session is prepared.
     Value deq = b.create<DequantizeOp>(loc, wType, wq, ws, Value(),
                                        b.getI64IntegerAttr(1));
     Value oldWeight = op.getWeight();
@@ -395,13 +407,11 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     auto inType = cast<RankedTensorType>(op.getInput().getType());
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     int64_t k = wType.getDimSize(0), n = wType.getDimSize(1);
-    FailureOr<std::vector<float>> w = readF32(op.getWeight());
-    if (failed(w)) {
-      return op.emitError("cannot read the weight of '") << c.key << "'";
-    }
     std::vector<int8_t> q;
     std::vector<float> wScale;
-    quantizeWeight(*w, k, n, q, wScale);
+    if (failed(quantizeWeightOf(c, q, wScale))) {
+      return failure();
+    }
 
     OpBuilder b(op);
     Location loc = op.getLoc();
