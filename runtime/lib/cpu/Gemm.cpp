@@ -685,19 +685,14 @@ void sgemmPrepacked(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
   bool usable =
       packed.k == k && packed.n == n && std::string(packed.kernel) == kk.name;
   if (usable && !packed.bf16.empty()) {
-    if (m <= kk.mc) {
-      sgemmImpl(m, n, k, a, b, c, ldc, accumulate, parallel, nullptr,
-                packed.bf16.data());
-      return;
+    // bf16 panels are read by the one-M-block driver; a long prefill runs
+    // it per block of rows (each block reads the weight once, as the fp32
+    // driver's M blocks do).
+    for (int64_t i0 = 0; i0 < m; i0 += kk.mc) {
+      MatrixRef rows{a.data + i0 * a.rowStride, a.rowStride, a.colStride};
+      sgemmImpl(std::min(kk.mc, m - i0), n, k, rows, b, c + i0 * ldc, ldc,
+                accumulate, parallel, nullptr, packed.bf16.data());
     }
-    // Several M blocks (a long prefill) are compute-bound: widen the
-    // panels once and run the fp32 driver on them.
-    std::vector<float> wide(packed.bf16.size());
-    auto *bits = reinterpret_cast<uint32_t *>(wide.data());
-    for (size_t i = 0; i < wide.size(); ++i) {
-      bits[i] = uint32_t(packed.bf16[i]) << 16;
-    }
-    sgemmImpl(m, n, k, a, b, c, ldc, accumulate, parallel, wide.data());
     return;
   }
   sgemmImpl(m, n, k, a, b, c, ldc, accumulate, parallel,

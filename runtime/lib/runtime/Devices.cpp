@@ -239,6 +239,7 @@ public:
     const Package &pkg = model.pkg();
     kernels_.assign(pkg.partitions.size(), {});
     folded_.assign(pkg.partitions.size(), {});
+    constants_.assign(pkg.partitions.size(), {});
     foldedOps_.assign(pkg.partitions.size(), {});
     for (size_t p = 0; p < pkg.partitions.size(); ++p) {
       if (pkg.partitions[p].kind != PartitionKind::Cpu) {
@@ -248,6 +249,16 @@ public:
       // package may carry ops this build has no kernel for (and never run).
       const graph::Graph &g = pkg.partitions[p].graph;
       foldedOps_[p].assign(g.ops.size(), false);
+      // The package's weights, read in place (kernels only read inputs);
+      // folded values join as prepare computes them.
+      std::vector<void *> &constant = constants_[p];
+      constant.assign(g.tensors.size(), nullptr);
+      for (size_t t = 0; t < g.tensors.size(); ++t) {
+        if (g.tensors[t].isConstant()) {
+          constant[t] =
+              const_cast<uint8_t *>(pkg.weights + g.tensors[t].dataOffset);
+        }
+      }
       for (size_t k = 0; k < g.ops.size(); ++k) {
         kernels_[p].push_back(cpu::resolveKernel(g.ops[k]));
         // Weights packed now, as ONNX Runtime prepacks at session creation:
@@ -257,10 +268,10 @@ public:
         bool allConstant = !g.ops[k].inputs.empty();
         for (int32_t t : g.ops[k].inputs) {
           cpu::TensorView v;
-          if (t >= 0 && (g.tensors[t].isConstant() || folded_[p].count(t))) {
+          if (t >= 0 && constant[t]) {
             v.dtype = g.tensors[t].dtype;
             v.shape = g.tensors[t].shape;
-            v.data = constantData(p, t);
+            v.data = constant[t];
             v.constant = true;
           } else if (t >= 0) {
             allConstant = false;
@@ -287,7 +298,8 @@ public:
               kernels_[p][k] ? kernels_[p][k](g.ops[k], constants, outs, cache)
                              : cpu::runKernel(g.ops[k], constants, outs, cache);
           if (error.empty()) {
-            folded_[p][out] = std::move(bytes);
+            folded_[p].push_back(std::move(bytes));
+            constant[out] = folded_[p].back().data();
             foldedOps_[p][k] = true;
           }
         }
@@ -299,24 +311,14 @@ public:
                               const RunBuffers &buffers) override;
 
 private:
-  /// A constant's bytes: the package's weights, or a value folded at
-  /// prepare.
-  void *constantData(size_t partition, int32_t tensor) const {
-    auto it = folded_[partition].find(tensor);
-    if (it != folded_[partition].end()) {
-      return const_cast<uint8_t *>(it->second.data());
-    }
-    const graph::Graph &g = model_->pkg().partitions[partition].graph;
-    return const_cast<uint8_t *>(model_->pkg().weights +
-                                 g.tensors[tensor].dataOffset);
-  }
-
   const LoadedModel *model_ = nullptr;
   SessionConfig config_;
   std::vector<std::vector<cpu::KernelFn>> kernels_; ///< per partition, op
   /// Per partition: values computed at prepare from constants only (see
-  /// prepare), and the ops that computed them, which runs skip.
-  std::vector<std::map<int32_t, std::vector<uint8_t>>> folded_;
+  /// prepare), each tensor's constant bytes (null if it is not one), and
+  /// the ops that computed folded values, which runs skip.
+  std::vector<std::vector<std::vector<uint8_t>>> folded_;
+  std::vector<std::vector<void *>> constants_;
   std::vector<std::vector<bool>> foldedOps_;
 };
 
@@ -331,11 +333,10 @@ Result<PartitionResult> CpuDevice::run(size_t index,
   const std::vector<cpu::KernelFn> &kernels = kernels_[index];
 
   std::vector<void *> data(g.tensors.size(), nullptr);
-  const std::map<int32_t, std::vector<uint8_t>> &folded = folded_[index];
+  const std::vector<void *> &constant = constants_[index];
   for (size_t t = 0; t < g.tensors.size(); ++t) {
-    if (g.tensors[t].isConstant() || folded.count(int32_t(t))) {
-      // Kernels only read inputs; the weights stay in the (read-only) map.
-      data[t] = constantData(index, int32_t(t));
+    if (constant[t]) {
+      data[t] = constant[t];
     } else if (plan.scratchOffset[t] >= 0) {
       data[t] = buffers.scratch + plan.scratchOffset[t];
     }
@@ -371,7 +372,7 @@ Result<PartitionResult> CpuDevice::run(size_t index,
         v.dtype = g.tensors[t].dtype;
         v.shape = g.tensors[t].shape;
         v.data = data[t];
-        v.constant = g.tensors[t].isConstant() || folded.count(t);
+        v.constant = constant[t] != nullptr;
       }
       ins.push_back(std::move(v));
     }
