@@ -210,6 +210,17 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
   int64_t slots = *std::max_element(generate->decodeBatch.begin(),
                                     generate->decodeBatch.end());
 
+  // Optimum's merged decoder picks its with-past branch by this flag, for
+  // every program and for calibration; a zero-length past serves the
+  // prefill through the same branch.
+  for (const OnnxGraphInput &in : *inputs) {
+    if (in.name == "use_cache_branch" &&
+        !importOptions.constantInputs.count(in.name)) {
+      importOptions.constantInputs[in.name] = serializeOnnxBoolTensor(
+          std::vector<int64_t>(in.dims.size(), 1), true);
+    }
+  }
+
   WeightStore store;
   CompileOptions programOptions = options;
   // Every program is quantized from one calibration.
@@ -242,15 +253,6 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
       sizes[roles->total] = bucket.context;
     }
     OnnxImportOptions bucketImport = importOptions;
-    // Optimum's merged decoder picks its with-past branch by this flag; a
-    // zero-length past serves the prefill through the same branch.
-    for (const OnnxGraphInput &in : *inputs) {
-      if (in.name == "use_cache_branch" &&
-          !bucketImport.constantInputs.count(in.name)) {
-        bucketImport.constantInputs[in.name] = serializeOnnxBoolTensor(
-            std::vector<int64_t>(in.dims.size(), 1), true);
-      }
-    }
     for (const OnnxGraphInput &in : *inputs) {
       if (bucketImport.inputShapes.count(in.name) ||
           bucketImport.constantInputs.count(in.name)) {
