@@ -7,7 +7,8 @@
 //              [--generate [--max-seq N] [--prefill-buckets 32,128]
 //                          [--decode-batch 1,4,8] [--context-buckets 64,128]]
 //              [--quantize int8|w8a16 [--calibration DIR|FILE.npy]
-//                  [--calibration-method minmax|percentile] [--percentile P]
+//                  [--calibration-method minmax|percentile|entropy|mse]
+//                  [--percentile P]
 //                  [--smoothquant ALPHA] [--exclude NAME_OR_OP ...]
 //                  [--calibration-cache FILE] [--quantize-head]]
 //              -o OUT
@@ -126,7 +127,9 @@ cl::opt<std::string> calibrationPath(
 cl::opt<std::string> calibrationMethod(
     "calibration-method",
     cl::desc("With --quantize int8: activation ranges from the minmax or "
-             "the percentile (--percentile) of the calibration data"),
+             "the percentile (--percentile) of the calibration data, or the "
+             "clipping with the least KL divergence (entropy) or squared "
+             "error (mse) of the quantized histogram"),
     cl::init("minmax"), cl::sub(compileCommand));
 cl::opt<double> calibrationPercentile(
     "percentile",
@@ -162,9 +165,11 @@ cl::opt<bool> accuracyReport(
     cl::sub(compileCommand));
 cl::opt<double> minSqnr(
     "min-sqnr",
-    cl::desc("With --accuracy-report: suggest excluding layers below this "
-             "SQNR in dB"),
-    cl::init(20), cl::sub(compileCommand));
+    cl::desc("With --quantize and --calibration: keep float every layer whose "
+             "SQNR against the float model (first calibration set) is below "
+             "DB; without it, --accuracy-report suggests exclusions below "
+             "20 dB"),
+    cl::value_desc("DB"), cl::sub(compileCommand));
 
 int runCompile() {
   nuri::driver::CompileOptions options;
@@ -201,7 +206,8 @@ int runCompile() {
       !calibrationPath.empty() || calibrationMethod.getNumOccurrences() ||
       calibrationPercentile.getNumOccurrences() ||
       smoothQuant.getNumOccurrences() || !quantizeExclude.empty() ||
-      !calibrationCache.empty() || quantizeHead;
+      !calibrationCache.empty() || quantizeHead ||
+      minSqnr.getNumOccurrences() || accuracyReport;
   if (!quantizeScheme.empty()) {
     nuri::driver::QuantizeOptions q;
     q.scheme = quantizeScheme;
@@ -215,12 +221,15 @@ int runCompile() {
     q.cachePath = calibrationCache;
     q.quantizeHead = quantizeHead;
     q.accuracyReport = accuracyReport;
-    q.minSqnr = minSqnr;
+    if (minSqnr.getNumOccurrences()) {
+      q.minSqnr = minSqnr;
+    }
     options.quantize = q;
   } else if (quantOptions) {
     WithColor::error() << "--calibration, --calibration-method, "
                           "--percentile, --smoothquant, --exclude, "
-                          "--calibration-cache and --quantize-head need "
+                          "--calibration-cache, --quantize-head, "
+                          "--accuracy-report and --min-sqnr need "
                           "--quantize\n";
     return 2;
   }
