@@ -697,6 +697,31 @@ struct Status {
   std::string message() const { return nuri_status_message(s); }
 };
 
+/// A context of its own for a model the quantizer imports only to look at or
+/// to run (the probe, each calibration and measurement runner): a context
+/// keeps every constant it ever held (the ONNX weights become resource
+/// blobs of the context) until it is destroyed, so importing in the
+/// caller's context would keep one more copy of the weights per import for
+/// the whole compile. Diagnostics go on to the caller's context, where the
+/// caller's handler formats them.
+class ScratchContext {
+public:
+  explicit ScratchContext(MLIRContext &parent)
+      : context(parent.getDialectRegistry(), MLIRContext::Threading::DISABLED) {
+    if (parent.isMultithreadingEnabled()) {
+      context.setThreadPool(parent.getThreadPool());
+    }
+    context.getDiagEngine().registerHandler([&parent](Diagnostic &d) {
+      parent.getDiagEngine().emit(std::move(d));
+      return success();
+    });
+  }
+  MLIRContext &get() { return context; }
+
+private:
+  MLIRContext context;
+};
+
 /// One compiled float model (per distinct set of input shapes) in a session.
 struct Runner {
   std::vector<uint8_t> package;
@@ -722,7 +747,9 @@ makeRunner(MLIRContext &context, const std::string &path,
     importOptions.inputShapes[name] = a.shape;
   }
   importOptions.allowUnsupported = true;
-  OwningOpRef<ModuleOp> module = importOnnxFile(context, path, importOptions);
+  ScratchContext scratch(context);
+  OwningOpRef<ModuleOp> module =
+      importOnnxFile(scratch.get(), path, importOptions);
   if (!module) {
     return failure();
   }
@@ -1199,7 +1226,8 @@ prepareQuantization(MLIRContext &context, const std::string &path,
         probe.inputShapes[in.name] = dims;
       }
     }
-    OwningOpRef<ModuleOp> module = importOnnxFile(context, path, probe);
+    ScratchContext scratch(context);
+    OwningOpRef<ModuleOp> module = importOnnxFile(scratch.get(), path, probe);
     if (!module) {
       return failure();
     }
