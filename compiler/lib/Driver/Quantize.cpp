@@ -1364,15 +1364,19 @@ prepareQuantization(MLIRContext &context, const std::string &path,
     };
   };
   auto fallback = std::make_shared<FallbackLayers>();
+  // Float against quantized under the fallback so far, on the first set;
+  // `flag` names what asked, for the error without calibration.
+  auto measure = [&](llvm::StringRef flag) {
+    return measureQuantization(
+        context, path, importOptions, q, *fallback,
+        makeHook(fallback, std::make_shared<std::vector<std::string>>()), flag);
+  };
   if (q.minSqnr) {
     // Keeping a layer float changes the error the later layers see, so the
     // measurement repeats (a few rounds) until every quantized layer holds
     // the threshold.
     for (int round = 0; round < 4; ++round) {
-      FailureOr<Measured> m = measureQuantization(
-          context, path, importOptions, q, *fallback,
-          makeHook(fallback, std::make_shared<std::vector<std::string>>()),
-          "--min-sqnr");
+      FailureOr<Measured> m = measure("--min-sqnr");
       if (failed(m)) {
         return failure();
       }
@@ -1396,10 +1400,7 @@ prepareQuantization(MLIRContext &context, const std::string &path,
   }
   out.afterGraphPasses = makeHook(fallback, notes);
   if (q.accuracyReport) {
-    FailureOr<Measured> m = measureQuantization(
-        context, path, importOptions, q, *fallback,
-        makeHook(fallback, std::make_shared<std::vector<std::string>>()),
-        "--accuracy-report");
+    FailureOr<Measured> m = measure("--accuracy-report");
     if (failed(m)) {
       return failure();
     }
