@@ -101,6 +101,7 @@ def main():
             "int8-percentile": ["--quantize", "int8", "--calibration", calib,
                                 "--calibration-method", "percentile"],
             "w8a16": ["--quantize", "w8a16"],
+            "w4a16": ["--quantize", "w4a16"],
         }
         methods = ("entropy", "mse") if args.target == "cpu" else ()
         for method in methods:
@@ -143,6 +144,8 @@ def main():
         for name in (f"int8-smoothquant-{m}" for m in methods):
             expect(result[name] <= base * 1.03,
                    f"{name} NLL rise {(result[name] / base - 1) * 100:+.2f}% <= 3%")
+        expect(result["w4a16"] <= base * 1.04,
+               f"w4a16 NLL rise {(result['w4a16'] / base - 1) * 100:+.2f}% <= 4%")
         expect(result["w8a16"] <= base * 1.005,
                f"w8a16 NLL rise {(result['w8a16'] / base - 1) * 100:+.2f}% <= 0.5%")
         # The cache written above: a recompile reads it (no calibration
@@ -277,7 +280,7 @@ def main():
                  "--calibration-cache", cache, "-o", out],
                 "was made with no --smoothquant", "--smoothquant 0.5")
         refused([args.nuri, "compile", *model, "--quantize", "int4", "-o", out],
-                "--quantize int4: expected int8 or w8a16")
+                "--quantize int4: expected int8, w8a16 or w4a16")
         refused([args.nuri, "compile", *model, "--exclude", "x", "-o", out], "need --quantize")
         # An already quantized model (ONNX Runtime's dynamic quantization).
         q = work / "dq.onnx"

@@ -1187,9 +1187,9 @@ prepareQuantization(MLIRContext &context, const std::string &path,
                     const CompileOptions &options) {
   Location loc = FileLineColLoc::get(&context, path, 0, 0);
   const QuantizeOptions &q = *options.quantize;
-  if (q.scheme != "int8" && q.scheme != "w8a16") {
+  if (q.scheme != "int8" && q.scheme != "w8a16" && q.scheme != "w4a16") {
     return emitError(loc) << "--quantize " << q.scheme
-                          << ": expected int8 or w8a16";
+                          << ": expected int8, w8a16 or w4a16";
   }
   if (q.method != "minmax" && q.method != "percentile" &&
       q.method != "entropy" && q.method != "mse") {

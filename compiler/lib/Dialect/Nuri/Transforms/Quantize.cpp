@@ -306,9 +306,9 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (scheme != "int8" && scheme != "w8a16") {
+    if (scheme != "int8" && scheme != "w8a16" && scheme != "w4a16") {
       module.emitError("unknown quantization scheme '")
-          << scheme << "' (expected int8 or w8a16)";
+          << scheme << "' (expected int8, w8a16 or w4a16)";
       return signalPassFailure();
     }
     if (Operation *quantized = findQuantizedOp(module)) {
@@ -327,7 +327,9 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
             StringAttr::get(&getContext(), "the model head stays float"));
         continue;
       }
-      if (failed(scheme == "int8" ? rewriteInt8(c) : rewriteW8A16(c))) {
+      if (failed(scheme == "int8"    ? rewriteInt8(c)
+                 : scheme == "w8a16" ? rewriteW8A16(c)
+                                     : rewriteW4A16(c))) {
         return signalPassFailure();
       }
     }
@@ -365,6 +367,69 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     // once, when a session is prepared.
     Value deq = b.create<DequantizeOp>(loc, wType, wq, ws, Value(),
                                        b.getI64IntegerAttr(1));
+    Value oldWeight = op.getWeight();
+    op.getWeightMutable().assign(deq);
+    eraseIfDead(oldWeight);
+    op->setAttr(kQuantKeyAttr, b.getStringAttr(c.key));
+    op->removeAttr(kCalibrationAttr);
+    return success();
+  }
+
+  LogicalResult rewriteW4A16(QuantCandidate &c) {
+    LinearOp op = c.op;
+    auto wType = cast<RankedTensorType>(op.getWeight().getType());
+    int64_t k = wType.getDimSize(0), n = wType.getDimSize(1);
+    FailureOr<std::vector<float>> w = readF32(op.getWeight());
+    if (failed(w)) {
+      return op.emitError("cannot read the weight of '") << c.key << "'";
+    }
+    // Blocks of 128 (the group size of GPTQ/AWQ checkpoints and of
+    // MatMulNBits exports), a shorter power of two for a short axis.
+    int64_t block = 16;
+    while (block < 128 && block < k) {
+      block *= 2;
+    }
+    int64_t blocks = (k + block - 1) / block;
+    std::vector<uint8_t> packed(size_t(n * blocks * block / 2), 0);
+    std::vector<float> scales(size_t(n * blocks));
+    for (int64_t c = 0; c < n; ++c) {
+      for (int64_t b = 0; b < blocks; ++b) {
+        int64_t end = std::min(k, (b + 1) * block);
+        // The value of largest magnitude maps to -8, the end of the 4-bit
+        // range with the extra step (as ONNX Runtime's blockwise symmetric
+        // quantizer): a step of |max| / 8 instead of / 7; values of the
+        // other sign as large clip to 7, one step short.
+        float extreme = 0;
+        for (int64_t j = b * block; j < end; ++j) {
+          float v = (*w)[j * n + c];
+          extreme = std::fabs(v) > std::fabs(extreme) ? v : extreme;
+        }
+        float s = extreme != 0 ? extreme / -8.0f : 1.0f;
+        scales[c * blocks + b] = s;
+        for (int64_t j = b * block; j < end; ++j) {
+          float v = std::nearbyint((*w)[j * n + c] / s) + 8.0f;
+          auto q = static_cast<uint8_t>(std::clamp(v, 0.0f, 15.0f));
+          int64_t i = j - b * block;
+          packed[(c * blocks + b) * (block / 2) + i / 2] |=
+              static_cast<uint8_t>(i % 2 ? q << 4 : q);
+        }
+        // Padding past K holds the zero point: it dequantizes to 0.
+        for (int64_t i = end - b * block; i < block; ++i) {
+          packed[(c * blocks + b) * (block / 2) + i / 2] |=
+              static_cast<uint8_t>(i % 2 ? 8 << 4 : 8);
+        }
+      }
+    }
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    auto u8 = IntegerType::get(&getContext(), 8, IntegerType::Unsigned);
+    Value wq =
+        makeConstant(b, loc, RankedTensorType::get({n, blocks, block / 2}, u8),
+                     packed.data(), packed.size(), "w4.weight");
+    Value ws = makeF32(b, loc, {n, blocks}, scales, "w4.scale");
+    Value deq = b.create<DequantizeBlockedOp>(loc, wType, wq, ws, Value(),
+                                              b.getI64IntegerAttr(4),
+                                              b.getI64IntegerAttr(block));
     Value oldWeight = op.getWeight();
     op.getWeightMutable().assign(deq);
     eraseIfDead(oldWeight);
@@ -474,8 +539,8 @@ std::vector<QuantCandidate> nuri::collectQuantCandidates(ModuleOp module) {
 Operation *nuri::findQuantizedOp(ModuleOp module) {
   Operation *found = nullptr;
   module.walk([&](Operation *op) {
-    if (isa<QuantizeOp, DequantizeOp, DynamicQuantizeOp, QuantizedMatmulOp>(
-            op)) {
+    if (isa<QuantizeOp, DequantizeOp, DequantizeBlockedOp, DynamicQuantizeOp,
+            QuantizedMatmulOp>(op)) {
       found = op;
       return WalkResult::interrupt();
     }

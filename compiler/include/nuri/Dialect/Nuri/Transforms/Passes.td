@@ -213,6 +213,12 @@ def NuriQuantize : Pass<"nuri-quantize", "::mlir::ModuleOp"> {
       by the bias add. A candidate without a calibrated range is an error.
     - `w8a16`: the weight becomes per-output-channel int8, dequantized by a
       `nuri.dequantize` feeding the float linear; activations stay float.
+    - `w4a16`: the weight becomes 4-bit values in blocks of 128 along the
+      reduction axis (fewer for a shorter one), each block with the scale
+      `w / -8` for its value `w` of largest magnitude (which becomes -8)
+      and the implicit zero point 8, dequantized by a
+      `nuri.dequantize_blocked` (MatMulNBits' layout) feeding the float
+      linear; activations stay float.
 
     The model head (a linear whose result reaches a function result through
     shape ops only, or whose name says `lm_head`) stays float by default:
@@ -228,7 +234,8 @@ def NuriQuantize : Pass<"nuri-quantize", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"scheme", "scheme", "std::string", /*default=*/"\"int8\"",
-           "int8 (weights and activations) or w8a16 (weights only)">,
+           "int8 (weights and activations), or w8a16 or w4a16 (weights "
+           "only)">,
     Option<"quantizeHead", "quantize-head", "bool", /*default=*/"false",
            "Quantize the model head (lm_head) too">
   ];
