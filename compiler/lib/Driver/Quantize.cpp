@@ -1187,9 +1187,10 @@ prepareQuantization(MLIRContext &context, const std::string &path,
                     const CompileOptions &options) {
   Location loc = FileLineColLoc::get(&context, path, 0, 0);
   const QuantizeOptions &q = *options.quantize;
-  if (q.scheme != "int8" && q.scheme != "w8a16" && q.scheme != "w4a16") {
+  if (q.scheme != "int8" && q.scheme != "fp8" && q.scheme != "w8a16" &&
+      q.scheme != "w4a16") {
     return emitError(loc) << "--quantize " << q.scheme
-                          << ": expected int8, w8a16 or w4a16";
+                          << ": expected int8, fp8, w8a16 or w4a16";
   }
   if (q.method != "minmax" && q.method != "percentile" &&
       q.method != "entropy" && q.method != "mse") {
@@ -1240,7 +1241,7 @@ prepareQuantization(MLIRContext &context, const std::string &path,
   }
   auto notes = std::make_shared<std::vector<std::string>>();
   auto table = std::make_shared<CalibrationTable>();
-  bool needRanges = q.scheme == "int8";
+  bool needRanges = q.scheme == "int8" || q.scheme == "fp8";
   bool needStats = needRanges || q.smoothQuantAlpha;
   bool fromCache = !q.cachePath.empty() && llvm::sys::fs::exists(q.cachePath);
   if (fromCache) {
@@ -1321,7 +1322,7 @@ prepareQuantization(MLIRContext &context, const std::string &path,
     return [table, qc, fallback, notes, first = std::make_shared<bool>(true)](
                ModuleOp module) -> LogicalResult {
       markExclusions(module, qc, *fallback);
-      if (qc.scheme == "int8" || qc.smoothQuantAlpha) {
+      if (qc.scheme == "int8" || qc.scheme == "fp8" || qc.smoothQuantAlpha) {
         // A cache from another model has no statistics for these layers.
         for (QuantCandidate &c : collectQuantCandidates(module)) {
           if (!c.op->hasAttr(kQuantizeSkipAttr) &&

@@ -6,7 +6,7 @@
 //              [--report [--simulate]] [--dump-ir-after-all] [--progress]
 //              [--generate [--max-seq N] [--prefill-buckets 32,128]
 //                          [--decode-batch 1,4,8] [--context-buckets 64,128]]
-//              [--quantize int8|w8a16|w4a16 [--calibration DIR|FILE.npy]
+//              [--quantize int8|fp8|w8a16|w4a16 [--calibration DIR|FILE.npy]
 //                  [--calibration-method minmax|percentile|entropy|mse]
 //                  [--percentile P]
 //                  [--smoothquant ALPHA] [--exclude NAME_OR_OP ...]
@@ -116,9 +116,11 @@ cl::list<int64_t> contextBuckets(
 cl::opt<std::string> quantizeScheme(
     "quantize",
     cl::desc("Post-training quantization of the linears by constant weights: "
-             "int8 (W8A8, calibrated), w8a16 (int8 weights only) or w4a16 "
-             "(4-bit weights in blocks of 128)"),
-    cl::value_desc("int8|w8a16|w4a16"), cl::init(""), cl::sub(compileCommand));
+             "int8 (W8A8, calibrated), fp8 (e4m3 weights and activations, "
+             "calibrated), w8a16 (int8 weights only) or w4a16 (4-bit weights "
+             "in blocks of 128)"),
+    cl::value_desc("int8|fp8|w8a16|w4a16"), cl::init(""),
+    cl::sub(compileCommand));
 cl::opt<std::string> calibrationPath(
     "calibration",
     cl::desc("With --quantize: input sets DIR/<set>/<input>.npy (or one "

@@ -34,7 +34,7 @@ enum class Emit { Package, Mlir, Asm, Programs };
 
 /// `nuri compile --quantize` (see nuri/Driver/Quantize.h).
 struct QuantizeOptions {
-  std::string scheme; ///< int8, w8a16 or w4a16
+  std::string scheme; ///< int8, fp8, w8a16 or w4a16
   /// A folder of input sets (DIR/<set>/<input>.npy, or one set's .npy
   /// files), or a 2-D token-id .npy (one row per set) for a decoder.
   std::string calibration;

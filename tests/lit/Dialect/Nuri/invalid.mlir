@@ -549,6 +549,14 @@ func.func @dequantize_zero_point_type(%x: tensor<4x8xi8>, %s: tensor<f32>, %z: t
 
 // -----
 
+func.func @quantize_fp8_zero_point(%x: tensor<4x8xf32>, %s: tensor<f32>, %z: tensor<f8E4M3FN>) {
+  // expected-error @+1 {{'nuri.quantize' op takes no zero point for the float type 'f8E4M3FN'}}
+  %0 = nuri.quantize %x, %s, %z : (tensor<4x8xf32>, tensor<f32>, tensor<f8E4M3FN>) -> tensor<4x8xf8E4M3FN>
+  return
+}
+
+// -----
+
 func.func @dequantize_blocked_bits(%q: tensor<4x2x24xui8>, %s: tensor<4x2xf32>) {
   // expected-error @+1 {{'nuri.dequantize_blocked' op has 3 bits per value (expected 4 or 8)}}
   %0 = nuri.dequantize_blocked %q, %s {bits = 3 : i64, block_size = 64 : i64} : (tensor<4x2x24xui8>, tensor<4x2xf32>) -> tensor<128x4xf32>

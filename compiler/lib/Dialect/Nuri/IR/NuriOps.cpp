@@ -739,6 +739,10 @@ static LogicalResult verifyAffineQuant(Operation *op, RankedTensorType input,
            << shapeString(input.getShape()) << " to "
            << shapeString(output.getShape());
   }
+  if (zeroPoint && isa<FloatType>(quantized.getElementType())) {
+    return op->emitOpError("takes no zero point for the float type ")
+           << quantized.getElementType();
+  }
   if (zeroPoint &&
       cast<RankedTensorType>(zeroPoint.getType()).getElementType() !=
           quantized.getElementType()) {

@@ -638,16 +638,18 @@ def Nuri_QuantizeOp : Nuri_Op<"quantize", [Pure]> {
   let summary = "affine quantization to an integer type";
   let description = [{
     `output = saturate(round_half_even(input / scale) + zero_point)`, per
-    tensor (scalar scale) or per channel along `axis` (1-D scale).
+    tensor (scalar scale) or per channel along `axis` (1-D scale). To fp8
+    e4m3 (`f8E4M3FN`) the division is rounded to the nearest e4m3 value
+    (even on ties) and saturates to +-448; there is no zero point.
 
     ```mlir
     %q = nuri.quantize %x, %scale, %zp {axis = 1 : i64} : (tensor<4x8xf32>, tensor<8xf32>, tensor<8xi8>) -> tensor<4x8xi8>
     ```
   }];
   let arguments = (ins Nuri_FloatTensor:$input, Nuri_FloatTensor:$scale,
-                   Optional<Nuri_QuantTensor>:$zero_point,
+                   Optional<Nuri_QdqTensor>:$zero_point,
                    DefaultValuedAttr<I64Attr, "1">:$axis);
-  let results = (outs Nuri_QuantTensor:$output);
+  let results = (outs Nuri_QdqTensor:$output);
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
@@ -662,8 +664,8 @@ def Nuri_DequantizeOp : Nuri_Op<"dequantize", [Pure]> {
     %x = nuri.dequantize %q, %scale, %zp : (tensor<4x8xi8>, tensor<f32>, tensor<i8>) -> tensor<4x8xf32>
     ```
   }];
-  let arguments = (ins Nuri_QuantTensor:$input, Nuri_FloatTensor:$scale,
-                   Optional<Nuri_QuantTensor>:$zero_point,
+  let arguments = (ins Nuri_QdqTensor:$input, Nuri_FloatTensor:$scale,
+                   Optional<Nuri_QdqTensor>:$zero_point,
                    DefaultValuedAttr<I64Attr, "1">:$axis);
   let results = (outs Nuri_FloatTensor:$output);
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
