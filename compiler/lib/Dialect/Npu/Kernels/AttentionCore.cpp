@@ -155,7 +155,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
   // accumulator (S and PV tiles) and the SRAM, halved until they fit.
   auto fit = [&](uint64_t &qb, uint64_t &kb) {
     while ((qb * kb + qb * a.Dv > accEntries ||
-            sramNeed(a, qb, kb) > t.sram.bytesPerCore) &&
+            sramNeed(a, qb, kb) > kernelSramBytes(t)) &&
            (qb > 1 || kb > 1)) {
       if (kb >= qb && kb > 1) {
         kb = ceilDiv(kb, 2);
@@ -164,7 +164,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
       }
     }
     return qb * kb + qb * a.Dv <= accEntries &&
-           sramNeed(a, qb, kb) <= t.sram.bytesPerCore;
+           sramNeed(a, qb, kb) <= kernelSramBytes(t);
   };
   // Query blocks: as tall as the array allows, but cut further when that
   // balances the (batch, head, block) units over the cores better (fewer
@@ -213,7 +213,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
     return Result<AttentionPlan>::failure(
         fmt::format("sram of {} B per core cannot hold one attention tile "
                     "(head dim {})",
-                    t.sram.bytesPerCore, a.D));
+                    kernelSramBytes(t), a.D));
   }
   AttentionPlan plan;
   plan.queryBlock = qb;
@@ -231,7 +231,7 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
   const unsigned e = dtypeBytes(dt), em = dtypeBytes(a.maskType);
   const uint64_t qb = plan.queryBlock, kb = plan.keyBlock;
   emitter.setEstimate(plan.estimate);
-  SramPlan sram(t.sram.bytesPerCore);
+  SramPlan sram(kernelSramBytes(t));
   const AttentionBuffers bufs = placeBuffers(a, qb, kb, sram);
   if (!sram.ok()) {
     return Result<bool>::failure(sram.error());
