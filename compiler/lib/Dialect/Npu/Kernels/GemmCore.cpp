@@ -81,6 +81,7 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
   const uint64_t pitch = padPitch(t, g.K * ei, R, g.in);
   const double lat = double(t.dram.latencyCycles);
   GemmPlan best;
+  const bool stream = weightStreamBytes(t) != 0;
   // Weight rings: resident (0), deep (as many slots as the DMA keeps
   // transfers in flight, where that is more than four), four, two.
   std::vector<unsigned> wRings = {0u};
@@ -133,6 +134,19 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
         // the DMA to stream efficiently.
         for (uint64_t x = 2 * C; x < nts[0]; x *= 2) {
           nts.push_back(x);
+        }
+        // With the weight stream the chunks arrive ahead of the array, and
+        // a slice cut into two to four tiles stores all but the last while
+        // the array works on the next: only the last tile's store is left
+        // after the multiplies (the drain below).
+        if (stream) {
+          for (uint64_t parts = 2; parts <= 4; ++parts) {
+            uint64_t x = roundUp(ceilDiv(p.nc, parts), align);
+            if (x < nts[0] && x >= std::min<uint64_t>(C, kSliceAlign) &&
+                std::find(nts.begin(), nts.end(), x) == nts.end()) {
+              nts.push_back(x);
+            }
+          }
         }
         std::vector<uint64_t> kcs;
         for (uint64_t k : {512, 256, 128}) {
@@ -229,6 +243,12 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                                        double(kc * nt * ei) / wShare) +
                               double(mc.occupancy) +
                               double(mb * ceilDiv(nt, t.vector.lanes));
+                if (stream) {
+                  // The last tile's store: every core stores its last
+                  // tile at once, after the multiplies.
+                  fill += lat + double(mb * std::min(nt, p.nc) * eo) /
+                                    shareOf(g.c & kSharedTag, used);
+                }
                 // The two queues of the busiest core: the fetch queue streams
                 // the weights, the dma queue A (a multicasting leader
                 // carries its group's); each keeps `outstanding` transfers in
