@@ -88,7 +88,7 @@ void KernelEmitter::issueStreamLoad(unsigned core, const DmaDesc &load,
   const double bytes = std::max<double>(
       1.0, double(load.planes) * double(load.rows) * double(load.bytes));
   const unsigned depth = unsigned(std::clamp<double>(
-      std::ceil(double(t_.dram.latencyCycles) * perCore / bytes) + 1, 2,
+      std::ceil(double(t_.dram.latencyCycles) * perCore / bytes), 2,
       std::max(2u, t_.dma.outstanding)));
   while (streamInFlight_[core] >= depth) {
     fetch.wait(fetchChain_);
