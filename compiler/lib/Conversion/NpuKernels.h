@@ -11,9 +11,11 @@
 // dma, matrix and vector queues, so kernels compose without sharing SRAM or
 // semaphores; within a kernel the engines are decoupled through semaphore
 // rings (double/multi buffering). The one stream that crosses kernels is
-// the GEMM weights on each core's fetch queue: it starts a GEMM's loads as
-// soon as the kernel before it has started, into SRAM that kernel leaves
-// alone, with semaphores no kernel uses.
+// the GEMM weights on each core's fetch queue, with semaphores no kernel
+// uses: where the SRAM can spare it, one ring at its top that the stream
+// fills ahead across kernels (weightStreamBytes); else each GEMM's loads
+// start as soon as the kernel before it has started, into SRAM that kernel
+// leaves alone.
 // Errors (SRAM too small for one tile, ...) are returned as Result
 // failures; the MLIR side reports them at the op.
 //

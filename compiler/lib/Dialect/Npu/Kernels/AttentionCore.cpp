@@ -256,7 +256,8 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
     kPReady,
     kPvFull,
     kOFull,
-    kOFree
+    kOFree,
+    kLoadChain
   };
   const uint64_t ldq = a.D * e, ldv = a.Dv * e;
   const bool maskRow = a.hasMask && a.maskStride[2] == 0;
@@ -295,6 +296,14 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
     uint64_t g = 0;
     for (uint64_t ui = 0; ui < U; ++ui) {
       const Unit &un = units[ui];
+      // A unit's loads go out once the previous unit's have landed: issued
+      // together they would share the link and all land late, while the
+      // vector engine needs the first unit's K first (on rngd the first
+      // unit's loads took 1,350 cycles beside the second's and the weight
+      // stream).
+      if (ui > 0) {
+        dma.wait(kLoadChain);
+      }
       ringQ.produce(dma, ui);
       dma.dma(load(qAddr(un), a.qStride[2], qS[ui % 2], ldq, un.rows, ldq));
       ringQ.produced(dma);
@@ -328,7 +337,9 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
         }
       }
       pendingStores.push_back(ui);
+      dma.signal(kLoadChain);
     }
+    dma.wait(kLoadChain);
     for (uint64_t st : pendingStores) {
       storeUnit(st);
     }
