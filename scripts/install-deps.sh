@@ -12,6 +12,7 @@ packages=(
   chromium
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   python3-numpy python3-onnx
+  python3-dev pybind11-dev python3-pybind11 python3-pytest
   clang-14 libclang-rt-14-dev
 )
 
