@@ -470,6 +470,7 @@ public:
   std::shared_ptr<Package> package;
   nuri::Session session;
   GenerationGate gate;
+  std::atomic<int> executing{0}; ///< runs between bind and completion
 
 private:
   std::mutex mu;
@@ -564,6 +565,13 @@ py::object runSession(const std::shared_ptr<SessionState> &s,
                          size_t(a.nbytes())});
     keep.push_back(std::move(a));
   }
+  // Counted while the GIL is held, so another Python thread that sees a
+  // nonzero count saw this thread release the GIL mid-run (the test of it).
+  ++s->executing;
+  struct Done {
+    std::atomic<int> &n;
+    ~Done() { --n; }
+  } done{s->executing};
   {
     py::gil_scoped_release release;
     run.execute();
@@ -1155,6 +1163,8 @@ PYBIND11_MODULE(_nuri, m) {
              s.session.resetState(name);
            })
       .def("_pooled_runs", &SessionState::pooled)
+      .def("_executing",
+           [](const SessionState &s) { return s.executing.load(); })
       .def("_cpp_run_seconds", &cppRunSeconds);
 
   py::class_<GenerationStream>(m, "GenerationStream")
