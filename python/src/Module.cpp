@@ -933,12 +933,12 @@ py::dict sweep(const std::string &specPath, const std::string &outDir,
   py::list rows;
   for (const nuri::dse::Row &r : s.rows) {
     py::dict d;
-    d["point"] = r.index;
-    d["status"] = r.status;
-    d["pareto"] = pareto.count(r.index) != 0;
     for (const auto &[column, value] : r.values) {
       d[py::str(column)] = valueObject(value);
     }
+    d["point"] = r.index; // an int, not the column's double
+    d["status"] = r.status;
+    d["pareto"] = pareto.count(r.index) != 0;
     rows.append(d);
   }
   py::dict out;
