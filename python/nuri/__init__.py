@@ -202,8 +202,7 @@ class Session:
         `base` is a `nuri.Buffer`. With stats=True returns (outputs, stats):
         counters, per-partition counters and, on "sim", cycles, energy and
         DRAM traffic. `program` names one program of a generation package."""
-        return self._s.run(inputs if type(inputs) is dict else dict(inputs),
-                          program or "", bool(stats))
+        return self._s.run(inputs, program or "", stats)
 
     def generate(self, prompts, max_new_tokens=64, temperature=0.0, top_k=0,
                  top_p=1.0, seed=0, stop_tokens=(), repetition_penalty=1.0,

@@ -370,7 +370,7 @@ struct RunLease {
 /// base): the run whose buffers they view.
 struct Buffer {
   std::unique_ptr<RunLease> lease;
-  std::vector<std::string> names;
+  std::vector<std::string> names() const;
 };
 
 /// Serializes the generators of one session (they would share its cache)
@@ -413,10 +413,10 @@ public:
                const nuri::SessionOptions &options)
       : package(std::move(package)),
         session(this->package->model(), device, options) {
-    ios[""] = {this->package->model().inputs(),
-               this->package->model().outputs()};
-    for (const nuri::ProgramInfo &p : this->package->model().programs()) {
-      ios[p.name] = {p.inputs, p.outputs};
+    const nuri::Model &model = this->package->model();
+    addIo("", model.inputs(), model.outputs());
+    for (const nuri::ProgramInfo &p : model.programs()) {
+      addIo(p.name, p.inputs, p.outputs);
     }
   }
   ~SessionState() {
@@ -442,10 +442,6 @@ public:
       l->run = std::make_unique<nuri::Run>(
           program.empty() ? session.newRun() : session.newRun(program));
       ++liveRuns;
-    } else {
-      // Stale bindings of the last call must not feed an input this call
-      // leaves out.
-      l->run->clearBindings();
     }
     return l;
   }
@@ -461,8 +457,14 @@ public:
     }
     return n;
   }
-  const std::pair<std::vector<nuri::TensorInfo>, std::vector<nuri::TensorInfo>>
-      *io(const std::string &program) const {
+  /// A program's inputs and outputs, with the Python objects each run
+  /// hands out made once (output names and dtypes).
+  struct Io {
+    std::vector<nuri::TensorInfo> inputs, outputs;
+    std::vector<py::object> outputNames;
+    std::vector<py::dtype> outputDtypes;
+  };
+  const Io *io(const std::string &program) const {
     auto it = ios.find(program);
     return it == ios.end() ? nullptr : &it->second;
   }
@@ -475,10 +477,29 @@ public:
 private:
   std::mutex mu;
   std::map<std::string, std::vector<std::unique_ptr<nuri::Run>>> pool;
-  std::map<std::string, std::pair<std::vector<nuri::TensorInfo>,
-                                  std::vector<nuri::TensorInfo>>>
-      ios;
+  std::map<std::string, Io> ios;
+
+  void addIo(const std::string &program, std::vector<nuri::TensorInfo> inputs,
+             std::vector<nuri::TensorInfo> outputs) {
+    Io io{std::move(inputs), std::move(outputs), {}, {}};
+    for (const nuri::TensorInfo &t : io.outputs) {
+      io.outputNames.push_back(py::str(t.name));
+      io.outputDtypes.push_back(numpyDtype(t.dtype));
+    }
+    ios[program] = std::move(io);
+  }
 };
+
+std::vector<std::string> Buffer::names() const {
+  std::vector<std::string> out;
+  if (const SessionState::Io *io =
+          lease ? lease->owner->io(lease->program) : nullptr) {
+    for (const nuri::TensorInfo &t : io->outputs) {
+      out.push_back(t.name);
+    }
+  }
+  return out;
+}
 
 RunLease::~RunLease() {
   if (run && owner) {
@@ -517,53 +538,102 @@ py::dict statsDict(const nuri::Run &run, const std::string &device) {
   return stats;
 }
 
+/// A numpy array viewing `data` (C order) whose base is `base`: numpy's
+/// C API directly, since this is most of a tiny model's per-run cost.
+py::object viewArray(const py::dtype &dtype, size_t rank, const int64_t *shape,
+                     const void *data, const py::object &base) {
+  static_assert(sizeof(Py_intptr_t) == sizeof(int64_t), "shape as intptr");
+  auto &api = py::detail::npy_api::get();
+  PyObject *a = api.PyArray_NewFromDescr_(
+      api.PyArray_Type_, dtype.inc_ref().ptr(), int(rank),
+      reinterpret_cast<const Py_intptr_t *>(shape), nullptr,
+      const_cast<void *>(data), py::detail::npy_api::NPY_ARRAY_WRITEABLE_,
+      nullptr);
+  if (!a) {
+    throw py::error_already_set();
+  }
+  if (api.PyArray_SetBaseObject_(a, base.inc_ref().ptr()) < 0) {
+    Py_DECREF(a);
+    throw py::error_already_set();
+  }
+  return py::reinterpret_steal<py::object>(a);
+}
+
 /// session.run: binds each input in place (a copy only for an array that
-/// is not C-contiguous in native byte order), executes with the GIL
-/// released, and returns the outputs as arrays viewing the run's buffers.
-py::object runSession(const std::shared_ptr<SessionState> &s,
-                      const py::dict &inputs, const std::string &program,
-                      bool wantStats) {
-  const auto *io = s->io(program);
+/// is not C-contiguous in native byte order, or not an array), executes
+/// with the GIL released, and returns the outputs as arrays viewing the
+/// run's buffers.
+py::object runSession(const std::shared_ptr<SessionState> &s, py::handle inputs,
+                      const std::string &program, bool wantStats) {
+  py::dict feeds = PyDict_Check(inputs.ptr())
+                       ? py::reinterpret_borrow<py::dict>(inputs)
+                       : py::dict(py::reinterpret_borrow<py::object>(inputs));
+  const SessionState::Io *io = s->io(program);
   std::unique_ptr<RunLease> lease = s->lease(program);
   nuri::Run &run = *lease->run;
-  // Keeps converted inputs alive until the run completes.
-  std::vector<py::array> keep;
-  keep.reserve(inputs.size());
-  for (const auto &[key, value] : inputs) {
-    std::string name = py::cast<std::string>(key);
-    nuri_dtype wanted = NURI_DTYPE_F32;
-    bool known = false;
-    if (io) {
-      for (const nuri::TensorInfo &t : io->first) {
-        if (t.name == name) {
-          wanted = t.dtype;
-          known = true;
-          break;
-        }
-      }
-    }
-    py::array a = py::isinstance<py::array>(value)
-                      ? py::reinterpret_borrow<py::array>(value)
-                      : py::array(py::module_::import("numpy").attr("asarray")(
-                            value, known ? py::object(numpyDtype(wanted))
-                                         : py::object(py::none())));
-    if (!(a.flags() & py::array::c_style) ||
-        a.dtype().attr("isnative").cast<bool>() == false) {
-      a = py::array(py::module_::import("numpy").attr("ascontiguousarray")(
-          a, a.dtype().attr("newbyteorder")("=")));
-    }
-    nuri_dtype dtype = wanted;
-    if (!nuriDtype(a.dtype(), wanted, dtype)) {
+  // A pooled run keeps the last call's bindings: harmless when this call
+  // binds every input again, but an input it leaves out must be reported
+  // missing, not read from an array that may be gone.
+  if (io && size_t(PyDict_Size(feeds.ptr())) < io->inputs.size()) {
+    run.clearBindings();
+  }
+  auto &api = py::detail::npy_api::get();
+  // Converted inputs stay alive until the run completes.
+  std::vector<py::object> keep;
+  PyObject *key, *value;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(feeds.ptr(), &pos, &key, &value)) {
+    const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : nullptr;
+    if (!name) {
+      PyErr_Clear();
       throw Failure("NURI_INVALID_ARGUMENT",
-                    "input '" + name + "': numpy dtype " +
-                        py::str(a.dtype()).cast<std::string>() +
+                    "input names must be strings, got " +
+                        py::repr(key).cast<std::string>());
+    }
+    const nuri::TensorInfo *info = nullptr;
+    for (size_t k = 0; io && k < io->inputs.size() && !info; ++k) {
+      info = io->inputs[k].name == name ? &io->inputs[k] : nullptr;
+    }
+    nuri_dtype wanted = info ? info->dtype : NURI_DTYPE_F32;
+    PyObject *a = value;
+    auto usable = [&](PyObject *o) {
+      if (!api.PyArray_Check_(o)) {
+        return false;
+      }
+      const auto *proxy = py::detail::array_proxy(o);
+      const auto *descr = py::detail::array_descriptor_proxy(proxy->descr);
+      return (proxy->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) &&
+             descr->byteorder != '>';
+    };
+    if (!usable(a)) {
+      py::object numpy = py::module_::import("numpy");
+      py::object target =
+          api.PyArray_Check_(a)
+              ? py::object(py::reinterpret_borrow<py::array>(a).dtype().attr(
+                    "newbyteorder")("="))
+              : (info ? py::object(numpyDtype(wanted)) : py::none());
+      keep.push_back(numpy.attr("ascontiguousarray")(
+          py::reinterpret_borrow<py::object>(a), target));
+      a = keep.back().ptr();
+    }
+    const auto *proxy = py::detail::array_proxy(a);
+    py::dtype dt = py::reinterpret_borrow<py::dtype>(proxy->descr);
+    nuri_dtype dtype = wanted;
+    if (!nuriDtype(dt, wanted, dtype)) {
+      throw Failure("NURI_INVALID_ARGUMENT",
+                    std::string("input '") + name + "': numpy dtype " +
+                        py::str(dt).cast<std::string>() +
                         " has no Nuri dtype (the input is " +
                         nuri_dtype_name(wanted) + ")");
     }
-    std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
-    run.bindInput(name, {dtype, std::move(shape), const_cast<void *>(a.data()),
-                         size_t(a.nbytes())});
-    keep.push_back(std::move(a));
+    size_t bytes = size_t(dt.itemsize());
+    for (int d = 0; d < proxy->nd; ++d) {
+      bytes *= size_t(proxy->dimensions[d]);
+    }
+    nuri::check(nuri_run_bind_input(
+        run.get(), name, dtype,
+        reinterpret_cast<const int64_t *>(proxy->dimensions), size_t(proxy->nd),
+        proxy->data, bytes));
   }
   // Counted while the GIL is held, so another Python thread that sees a
   // nonzero count saw this thread release the GIL mid-run (the test of it).
@@ -580,14 +650,15 @@ py::object runSession(const std::shared_ptr<SessionState> &s,
   py::object base = py::cast(buffer);
   py::dict outputs;
   if (io) {
-    for (const nuri::TensorInfo &t : io->second) {
-      nuri::OutputView out = run.output(t.name);
-      std::vector<py::ssize_t> shape(out.info.shape.begin(),
-                                     out.info.shape.end());
-      py::array arr(numpyDtype(out.info.dtype), shape,
-                    const_cast<void *>(out.data), base);
-      outputs[py::str(t.name)] = std::move(arr);
-      buffer->names.push_back(t.name);
+    for (size_t k = 0; k < io->outputs.size(); ++k) {
+      nuri_tensor_info info;
+      const void *data = nullptr;
+      nuri::check(nuri_run_get_output(run.get(), io->outputs[k].name.c_str(),
+                                      &info, &data));
+      PyDict_SetItem(
+          outputs.ptr(), io->outputNames[k].ptr(),
+          viewArray(io->outputDtypes[k], info.rank, info.shape, data, base)
+              .ptr());
     }
   }
   py::object stats =
@@ -969,7 +1040,7 @@ double cppRunSeconds(const std::shared_ptr<SessionState> &s,
   std::vector<std::pair<std::string, nuri::TensorRef>> refs;
   for (auto &[name, a] : bound) {
     nuri_dtype dtype = NURI_DTYPE_F32;
-    for (const nuri::TensorInfo &t : io->first) {
+    for (const nuri::TensorInfo &t : io->inputs) {
       dtype = t.name == name ? t.dtype : dtype;
     }
     nuriDtype(a.dtype(), dtype, dtype);
@@ -987,7 +1058,7 @@ double cppRunSeconds(const std::shared_ptr<SessionState> &s,
       run.bindInput(name, ref);
     }
     run.execute();
-    for (const nuri::TensorInfo &t : io->second) {
+    for (const nuri::TensorInfo &t : io->outputs) {
       sink += double(run.output(t.name).info.byteSize);
     }
   }
@@ -1095,9 +1166,10 @@ PYBIND11_MODULE(_nuri, m) {
       "The memory of one session.run() call's outputs, owned by Nuri; the "
       "base of every output array of the call. The run's buffers are reused "
       "once every array viewing them is gone.")
-      .def_property_readonly("names", [](const Buffer &b) { return b.names; })
+      .def_property_readonly("names", &Buffer::names,
+                             "The outputs whose arrays view this buffer.")
       .def("__repr__", [](const Buffer &b) {
-        return "<nuri.Buffer of " + std::to_string(b.names.size()) +
+        return "<nuri.Buffer of " + std::to_string(b.names().size()) +
                " output(s)>";
       });
 
