@@ -1096,6 +1096,7 @@ PYBIND11_MODULE(_nuri, m) {
     return out;
   });
   m.def("_live_runs", [] { return liveRuns.load(); });
+  m.def("_live_objects", [] { return nuri_live_object_count(); });
 
   py::class_<Package, std::shared_ptr<Package>>(
       m, "Package",

@@ -90,21 +90,26 @@ def test_eight_threads(tiny):
 def test_gil_released_during_run():
     # The session counts runs in flight while holding the GIL; this thread
     # can only read a nonzero count if the worker let go of the GIL mid-run.
+    # The worker runs until this thread has seen one (at most 2,000 runs).
     data, w, b = tiny_model_bytes(128)
     pkg = nuri.compile(data, target="atom", input_shapes={"x": (1, 128)})
     session = nuri.Session(pkg, device="sim")
     x = np.ones((1, 128), np.float32)
     ref = session.run({"x": x})["y"].copy()
-    results, seen = [], []
-    worker = threading.Thread(
-        target=lambda: results.extend(
-            np.array_equal(session.run({"x": x})["y"], ref) for _ in range(20)))
+    results, seen = [], threading.Event()
+
+    def work():
+        while not seen.is_set() and len(results) < 2000:
+            results.append(np.array_equal(session.run({"x": x})["y"], ref))
+
+    worker = threading.Thread(target=work)
     worker.start()
     while worker.is_alive():
-        seen.append(session._s._executing())
+        if session._s._executing():
+            seen.set()
     worker.join()
-    assert results == [True] * 20
-    assert max(seen) == 1, "the GIL was held through every run"
+    assert results and all(results)
+    assert seen.is_set(), f"the GIL was held through all {len(results)} runs"
 
 
 def test_errors_carry_the_message(tiny, tmp_path):
@@ -151,6 +156,7 @@ def test_thousand_runs_leak_nothing(tiny):
         session.run({"x": x}, stats=True)
     gc.collect()
     live = nuri._nuri._live_runs()
+    objects = nuri._nuri._live_objects()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     for i in range(1000):
@@ -163,7 +169,22 @@ def test_thousand_runs_leak_nothing(tiny):
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
     assert grown < 64 * 1024, f"{grown} bytes of Python memory kept over 1,000 runs"
     assert nuri._nuri._live_runs() == live, "runs leaked"
+    assert nuri._nuri._live_objects() == objects, "runtime handles leaked"
     assert session._s._pooled_runs() == 1
+
+
+def test_sessions_release_their_handles(tiny):
+    pkg, _, _ = tiny
+    gc.collect()
+    objects = nuri._nuri._live_objects()
+    for _ in range(20):
+        s = nuri.Session(pkg, device="cpu")
+        y = s.run({"x": np.ones((1, 64), np.float32)})["y"]
+        del s  # the output keeps its run, and so the session, alive
+        assert nuri._nuri._live_objects() > objects
+        del y
+    gc.collect()
+    assert nuri._nuri._live_objects() == objects
 
 
 def test_stats_and_helpers(tiny):
