@@ -308,7 +308,12 @@ def sweep(spec, out_dir=None, jobs=0, progress=False):
                 _json.dump(_absolute_paths(spec, _os.getcwd()), f, indent=1)
         else:
             path = _os.fspath(spec)
-        return _nuri._sweep(path, out_dir, int(jobs), bool(progress))["rows"]
+        try:
+            return _nuri._sweep(path, out_dir, int(jobs), bool(progress))["rows"]
+        except Error as e:
+            if isinstance(spec, dict):  # the file is ours, written from the dict
+                e.args = (str(e).replace(path, "<spec dict>"),)
+            raise
     finally:
         if tmp is not None:
             tmp.cleanup()

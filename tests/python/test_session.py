@@ -211,3 +211,16 @@ def test_targets_match_cli():
     assert t.name == "atom" and str(t)
     more = nuri.target("atom", {"cores": 2}).to_dict()
     assert more != ref
+
+
+def test_stubs_and_docstrings():
+    import ast
+    import pathlib
+    stub = pathlib.Path(nuri.__file__).with_name("__init__.pyi")
+    tree = ast.parse(stub.read_text())
+    declared = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert set(nuri.__all__) <= declared, set(nuri.__all__) - declared
+    for obj in (nuri.compile, nuri.Session, nuri.Session.run, nuri.Session.generate,
+                nuri.Session.generate_stream, nuri.sweep, nuri.target, nuri.load,
+                nuri.Package, nuri.Buffer):
+        assert obj.__doc__ and len(obj.__doc__) > 40, obj

@@ -41,3 +41,5 @@ def test_bad_spec(tmp_path):
     bad = dict(SPEC, axes={"no_such_key": [1, 2]})
     with pytest.raises(nuri.Error, match="no_such_key"):
         nuri.sweep(bad, out_dir=tmp_path)
+    with pytest.raises(nuri.Error, match=r"<spec dict>.*workloads"):
+        nuri.sweep({"name": "empty"})
