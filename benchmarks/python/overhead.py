@@ -37,11 +37,11 @@ x = np.random.default_rng(0).standard_normal((1, args.n)).astype(np.float32)
 feeds = {"x": x}
 for _ in range(200):  # warm up: the pool's run, caches, the allocator
     session.run(feeds)
-session._s._cpp_run_seconds(feeds, 200)
+session._cpp_run_seconds(feeds, 200)
 
 cpp, py = [], []
 for _ in range(args.rounds):
-    cpp.append(session._s._cpp_run_seconds(feeds, args.runs) / args.runs)
+    cpp.append(session._cpp_run_seconds(feeds, args.runs) / args.runs)
     run = session.run
     start = time.perf_counter()
     for _ in range(args.runs):

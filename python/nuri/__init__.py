@@ -167,42 +167,20 @@ def _prompt_lists(prompts):
     return [[int(t) for t in p] for p in prompts]
 
 
-class Session:
+class Session(_nuri._Session):
     """A package opened on a device ("cpu", "sim" or "auto").
 
     `package` is a `nuri.Package` or a path to a .nuri file. Runs may be
     issued from many threads at once (the GIL is released while one
-    executes); generation is one generator at a time per session."""
+    executes); generation is one generator at a time per session. `run` is
+    the extension's own method (no Python frame per call)."""
 
     def __init__(self, package, device="auto", threads=0, trace=False,
                  profile=False):
         if not isinstance(package, Package):
             package = load(package)
-        self._s = _nuri._Session(package, str(device), int(threads),
-                                 bool(trace), bool(profile))
-
-    @property
-    def device(self):
-        """The device the session runs on ("cpu" or "sim")."""
-        return self._s.device
-
-    @property
-    def package(self):
-        """The `nuri.Package` this session runs."""
-        return self._s.package
-
-    def run(self, inputs, *, program=None, stats=False):
-        """Runs the package on {input name: array} and returns {output name:
-        array}.
-
-        Inputs are read in place when C-contiguous in the input's dtype
-        (bf16 as uint16, fp8 as uint8); other layouts are copied first. A
-        wrong name, shape or dtype raises nuri.Error with the runtime's
-        message. Outputs view Nuri's buffers without a copy: each array's
-        `base` is a `nuri.Buffer`. With stats=True returns (outputs, stats):
-        counters, per-partition counters and, on "sim", cycles, energy and
-        DRAM traffic. `program` names one program of a generation package."""
-        return self._s.run(inputs, program or "", stats)
+        super().__init__(package, str(device), int(threads), bool(trace),
+                         bool(profile))
 
     def generate(self, prompts, max_new_tokens=64, temperature=0.0, top_k=0,
                  top_p=1.0, seed=0, stop_tokens=(), repetition_penalty=1.0,
@@ -212,10 +190,10 @@ class Session:
         one list of new tokens per prompt (greedy at temperature 0). With
         stats=True returns (tokens, stats) with the prefill/decode counters,
         stop reasons and, on "sim", TTFT and time per output token."""
-        return self._s.generate(_prompt_lists(prompts), int(max_new_tokens),
-                                float(temperature), int(top_k), float(top_p),
-                                float(repetition_penalty), int(seed),
-                                [int(t) for t in stop_tokens], bool(stats))
+        return self._generate(_prompt_lists(prompts), int(max_new_tokens),
+                              float(temperature), int(top_k), float(top_p),
+                              float(repetition_penalty), int(seed),
+                              [int(t) for t in stop_tokens], bool(stats))
 
     def generate_stream(self, prompts, max_new_tokens=64, temperature=0.0,
                         top_k=0, top_p=1.0, seed=0, stop_tokens=(),
@@ -223,22 +201,22 @@ class Session:
         """Like generate, as an iterator of (prompt index, token, finished)
         in the order tokens are produced. The session generates nothing else
         until the iterator is exhausted or closed."""
-        return self._s.generate_stream(_prompt_lists(prompts), int(max_new_tokens),
-                                       float(temperature), int(top_k), float(top_p),
-                                       float(repetition_penalty), int(seed),
-                                       [int(t) for t in stop_tokens])
+        return self._generate_stream(_prompt_lists(prompts), int(max_new_tokens),
+                                     float(temperature), int(top_k), float(top_p),
+                                     float(repetition_penalty), int(seed),
+                                     [int(t) for t in stop_tokens])
 
     def read_state(self, name):
         """A copy of state buffer `name` (a generation package's KV cache)."""
-        return self._s.read_state(name)
+        return self._read_state(name)
 
     def write_state(self, name, array):
         """Sets state buffer `name` from an array of its size."""
-        self._s.write_state(name, _np.ascontiguousarray(array))
+        self._write_state(name, _np.ascontiguousarray(array))
 
     def reset_state(self, name=""):
         """Restores state `name` (every state when empty) to its initial value."""
-        self._s.reset_state(name)
+        self._reset_state(name)
 
     def __repr__(self):
         return f"<nuri.Session {self.package.target} on {self.device}>"

@@ -1190,9 +1190,27 @@ PYBIND11_MODULE(_nuri, m) {
       .def_property_readonly(
           "device", [](const SessionState &s) { return s.session.device(); })
       .def_readonly("package", &SessionState::package)
-      .def("run", &runSession, py::arg("inputs"), py::arg("program"),
-           py::arg("stats"))
-      .def("generate",
+      .def(
+          "run",
+          [](const std::shared_ptr<SessionState> &s, py::handle inputs,
+             std::optional<std::string> program, bool stats) {
+            return runSession(s, inputs, program ? *program : "", stats);
+          },
+          py::arg("inputs"), py::kw_only(), py::arg("program") = py::none(),
+          py::arg("stats") = false,
+          "run(inputs, *, program=None, stats=False)\n\n"
+          "Runs the package on {input name: array}; returns {output name: "
+          "array}.\n\n"
+          "Inputs are read in place when C-contiguous in native byte order "
+          "and the input's dtype (bf16 as uint16, fp8 as uint8); other "
+          "layouts and array-likes are copied first. A wrong name, shape or "
+          "dtype raises nuri.Error with the runtime's message. Outputs view "
+          "Nuri's buffers without a copy: each array's `base` is a "
+          "nuri.Buffer. The GIL is released while the run executes. With "
+          "stats=True returns (outputs, stats): counters, per-partition "
+          "counters and, on \"sim\", cycles, energy and DRAM traffic. "
+          "`program` names one program of a generation package.")
+      .def("_generate",
            [](const std::shared_ptr<SessionState> &s,
               const std::vector<std::vector<int64_t>> &prompts, uint32_t maxNew,
               float temperature, uint32_t topK, float topP, float penalty,
@@ -1202,7 +1220,7 @@ PYBIND11_MODULE(_nuri, m) {
                                               penalty, seed, std::move(stop)),
                              stats);
            })
-      .def("generate_stream",
+      .def("_generate_stream",
            [](const std::shared_ptr<SessionState> &s,
               const std::vector<std::vector<int64_t>> &prompts, uint32_t maxNew,
               float temperature, uint32_t topK, float topP, float penalty,
@@ -1212,7 +1230,7 @@ PYBIND11_MODULE(_nuri, m) {
                  generatorOptions(maxNew, temperature, topK, topP, penalty,
                                   seed, std::move(stop)));
            })
-      .def("read_state",
+      .def("_read_state",
            [](const SessionState &s, const std::string &name) {
              for (const nuri::TensorInfo &t : s.package->model().states()) {
                if (t.name == name) {
@@ -1225,13 +1243,13 @@ PYBIND11_MODULE(_nuri, m) {
              s.session.readState(name, nullptr, 0); // names the states
              return py::array();
            })
-      .def("write_state",
+      .def("_write_state",
            [](const SessionState &s, const std::string &name,
               const py::array &a) {
              py::array c = py::array::ensure(a, py::array::c_style);
              s.session.writeState(name, c.data(), size_t(c.nbytes()));
            })
-      .def("reset_state",
+      .def("_reset_state",
            [](const SessionState &s, const std::string &name) {
              s.session.resetState(name);
            })

@@ -35,15 +35,15 @@ def test_outputs_are_zero_copy(tiny):
     y2 = session.run({"x": x})["y"]
     assert y2.__array_interface__["data"][0] != address
     assert np.array_equal(y, y2)
-    assert session._s._pooled_runs() == 0
+    assert session._pooled_runs() == 0
     del out, y, y2
     gc.collect()
-    assert session._s._pooled_runs() == 2
+    assert session._pooled_runs() == 2
     live = nuri._nuri._live_runs()
     y3 = session.run({"x": x})["y"]
-    assert session._s._pooled_runs() == 1 and nuri._nuri._live_runs() == live
+    assert session._pooled_runs() == 1 and nuri._nuri._live_runs() == live
     del y3
-    assert session._s._pooled_runs() == 2
+    assert session._pooled_runs() == 2
 
 
 def test_inputs_in_place_and_converted(tiny):
@@ -105,7 +105,7 @@ def test_gil_released_during_run():
     worker = threading.Thread(target=work)
     worker.start()
     while worker.is_alive():
-        if session._s._executing():
+        if session._executing():
             seen.set()
     worker.join()
     assert results and all(results)
@@ -170,7 +170,7 @@ def test_thousand_runs_leak_nothing(tiny):
     assert grown < 64 * 1024, f"{grown} bytes of Python memory kept over 1,000 runs"
     assert nuri._nuri._live_runs() == live, "runs leaked"
     assert nuri._nuri._live_objects() == objects, "runtime handles leaked"
-    assert session._s._pooled_runs() == 1
+    assert session._pooled_runs() == 1
 
 
 def test_sessions_release_their_handles(tiny):
