@@ -85,3 +85,22 @@ def test_generation_errors(family):
         session.generate([[]], max_new_tokens=2)
     with pytest.raises(nuri.Error, match="program"):
         session.run({})  # a family runs by program
+
+
+def test_sim_generation_equals_cli(tmp_path):
+    # bf16 on the simulated atom: the tokens `nuri generate --device sim`
+    # gives for the same package, and the simulator's TTFT / TPOT.
+    d = shared_model("gpt2-bytes-trained")
+    prompt = json.load(open(d / "generate" / "0.json"))["prompt"]
+    pkg = nuri.compile(d / "model.onnx", target="atom", generate=True, max_seq=64,
+                       prefill_buckets=[64], decode_batch=[1], context_buckets=[64])
+    path = tmp_path / "atom.nuri"
+    pkg.save(path)
+    tokens, stats = nuri.Session(path, device="sim").generate(prompt, max_new_tokens=6,
+                                                               stats=True)
+    ref = json.loads(cli("generate", path, "--device", "sim", "--json", "--prompt-ids",
+                         ",".join(map(str, prompt)), "--max-new-tokens", 6).stdout)
+    assert tokens == [ref["requests"][0]["tokens"]]
+    assert stats["device"] == "sim"
+    assert stats["sim"]["ttft_s"] == pytest.approx(ref["sim"]["ttft_s"])
+    assert stats["sim"]["tpot_s"] == pytest.approx(ref["sim"]["tpot_s"]) and stats["sim"]["tpot_s"] > 0
