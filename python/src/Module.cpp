@@ -384,19 +384,27 @@ struct GenerationGate {
   std::thread::id owner;
 
   void acquire() {
-    std::unique_lock<std::mutex> lock(mu);
-    if (busy && owner == std::this_thread::get_id()) {
+    bool reentrant = false;
+    {
+      // Waits without the GIL, and lets go of `mu` before taking the GIL
+      // back (`lock` dies first): a thread holding the GIL never waits for
+      // `mu` held by one waiting for the GIL.
+      py::gil_scoped_release release;
+      std::unique_lock<std::mutex> lock(mu);
+      if (busy && owner == std::this_thread::get_id()) {
+        reentrant = true;
+      } else {
+        cv.wait(lock, [&] { return !busy; });
+        busy = true;
+        owner = std::this_thread::get_id();
+      }
+    }
+    if (reentrant) {
       throw Failure("NURI_BUSY",
                     "this session is already generating on this thread (an "
                     "unfinished generate_stream): exhaust or close() it "
                     "first");
     }
-    {
-      py::gil_scoped_release release;
-      cv.wait(lock, [&] { return !busy; });
-    }
-    busy = true;
-    owner = std::this_thread::get_id();
   }
   void release() {
     {

@@ -104,3 +104,22 @@ def test_sim_generation_equals_cli(tmp_path):
     assert stats["device"] == "sim"
     assert stats["sim"]["ttft_s"] == pytest.approx(ref["sim"]["ttft_s"])
     assert stats["sim"]["tpot_s"] == pytest.approx(ref["sim"]["tpot_s"]) and stats["sim"]["tpot_s"] > 0
+
+
+def test_threads_take_turns_generating(family):
+    # One generator per session at a time: four threads' requests queue on
+    # the session and each still gets its own greedy continuation.
+    import threading
+    pkg, _, singles, _ = family
+    session = nuri.Session(pkg, device="cpu")
+    got = {}
+
+    def work(i):
+        got[i] = session.generate(singles[i]["prompt"], max_new_tokens=16)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == {i: [singles[i]["greedy"][:16]] for i in range(4)}
