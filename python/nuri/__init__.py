@@ -55,7 +55,7 @@ def load(path):
 _QUANTIZE_OPTIONS = {
     "calibration_method": "minmax", "percentile": 99.99, "smoothquant": None,
     "exclude": (), "calibration_cache": "", "quantize_head": False,
-    "accuracy_report": False, "min_sqnr": 20.0,
+    "accuracy_report": False, "min_sqnr": None,
 }
 _GENERATE_OPTIONS = {
     "max_seq": 256, "prefill_buckets": (), "decode_batch": (),
@@ -128,7 +128,8 @@ def compile(model, target="cpu", dtype=None, input_shapes=None, quantize=None,
             "cache": _os.fspath(options.get("calibration_cache", "")),
             "quantize_head": bool(options.get("quantize_head", False)),
             "accuracy_report": bool(options.get("accuracy_report", False)),
-            "min_sqnr": float(options.get("min_sqnr", 20.0)),
+            "min_sqnr": (None if options.get("min_sqnr") is None
+                         else float(options["min_sqnr"])),
         }
     g = None
     if generate:

@@ -1304,7 +1304,11 @@ PYBIND11_MODULE(_nuri, m) {
           o.cachePath = q["cache"].cast<std::string>();
           o.quantizeHead = q["quantize_head"].cast<bool>();
           o.accuracyReport = q["accuracy_report"].cast<bool>();
-          o.minSqnr = q["min_sqnr"].cast<double>();
+          // Unset keeps the driver's default (on newer drivers an optional:
+          // automatic fallback only when asked for).
+          if (!q["min_sqnr"].is_none()) {
+            o.minSqnr = q["min_sqnr"].cast<double>();
+          }
           a.quantize = o;
         }
         if (!generate.is_none()) {

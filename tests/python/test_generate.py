@@ -123,3 +123,21 @@ def test_threads_take_turns_generating(family):
     for t in threads:
         t.join()
     assert got == {i: [singles[i]["greedy"][:16]] for i in range(4)}
+
+
+def test_quantized_family_equals_cli(tmp_path):
+    # --quantize int8 --smoothquant 0.5 calibrated on the training windows:
+    # the same package bytes as `nuri compile`, and the report says so.
+    d = shared_model("gpt2-bytes-trained")
+    args = dict(generate=True, max_seq=64, prefill_buckets=[63], decode_batch=[1],
+                context_buckets=[64], quantize="int8", calibration=d / "calib.npy",
+                smoothquant=0.5, producer="nuri compile model.onnx")
+    pkg = nuri.compile(d / "model.onnx", **args)
+    ref = tmp_path / "cli.nuri"
+    cli("compile", d / "model.onnx", "--generate", "--max-seq", 64, "--prefill-buckets", 63,
+        "--decode-batch", 1, "--context-buckets", 64, "--quantize", "int8",
+        "--calibration", d / "calib.npy", "--smoothquant", 0.5, "-o", ref)
+    assert pkg.to_bytes() == ref.read_bytes()
+    prompt = json.load(open(d / "generate" / "0.json"))["prompt"][:40]
+    tokens = nuri.Session(pkg, device="cpu").generate(prompt, max_new_tokens=8)
+    assert len(tokens[0]) == 8
