@@ -53,9 +53,10 @@ extern "C" {
  * trace and profile session options.
  * 1.1: program families (generation packages): nuri_model_program_*,
  * nuri_model_generation_info, nuri_run_create_program, nuri_session_model,
- * and the generator (nuri_generator_*). */
+ * and the generator (nuri_generator_*).
+ * 1.2: nuri_live_object_count. */
 #define NURI_RUNTIME_VERSION_MAJOR 1
-#define NURI_RUNTIME_VERSION_MINOR 1
+#define NURI_RUNTIME_VERSION_MINOR 2
 #define NURI_RUNTIME_VERSION_PATCH 0
 #define NURI_RUNTIME_VERSION                                                   \
   (NURI_RUNTIME_VERSION_MAJOR * 10000 + NURI_RUNTIME_VERSION_MINOR * 100 +     \
@@ -64,8 +65,13 @@ extern "C" {
 /* The version of the library linked at run time, in the form of
  * NURI_RUNTIME_VERSION; compare with the macro to detect a mismatch. */
 NURI_API int nuri_version(void);
-/* "1.1.0". Static storage. Thread-safe. */
+/* "1.2.0". Static storage. Thread-safe. */
 NURI_API const char *nuri_version_string(void);
+
+/* The models, sessions, runs and generators alive in the process (a model
+ * counts while a session keeps it alive after its release). For leak
+ * checks of code that creates and releases many handles. Thread-safe. */
+NURI_API size_t nuri_live_object_count(void);
 
 /*===------------------------------------------------------------------===*
  * Status

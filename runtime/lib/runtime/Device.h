@@ -20,6 +20,7 @@
 #include "nuri/runtime.h"
 #include "nuri/target/Target.h"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -144,6 +145,17 @@ Result<std::unique_ptr<Device>> createDevice(const std::string &name,
 /// A C API status (Runtime.cpp owns its layout), for the runtime's other
 /// C entry points (Generator.cpp).
 nuri_status makeRuntimeStatus(nuri_status_code code, std::string message);
+
+/// Models, sessions, runs and generators alive (nuri_live_object_count): a
+/// member of each counts its object in and out, for leak checks of
+/// bindings that hand out many handles (the Python package's tests).
+extern std::atomic<size_t> liveObjects;
+struct LiveObject {
+  LiveObject() { ++liveObjects; }
+  LiveObject(const LiveObject &) { ++liveObjects; }
+  LiveObject &operator=(const LiveObject &) = default;
+  ~LiveObject() { --liveObjects; }
+};
 
 } // namespace nuri::rt
 

@@ -128,6 +128,7 @@ float loadLogit(nuri_dtype t, const void *data, size_t i) {
 } // namespace
 
 struct nuri_generator_t {
+  nuri::rt::LiveObject live;
   nuri_generator_options options{};
   std::set<int64_t> stopTokens;
   std::vector<Program> prefill, decode; // each sorted by size

@@ -123,6 +123,7 @@ std::string describeOutputs(const Package &p) {
 /// A loaded package: one LoadedModel per program (a plain package is one
 /// unnamed program).
 struct ModelImpl {
+  rt::LiveObject live;
   std::shared_ptr<const package::PackageFile> file;
   std::vector<std::shared_ptr<const rt::LoadedModel>> programs;
   /// Per program, per session state k (of states()): the index of that
@@ -169,6 +170,7 @@ struct ProgramDevices {
 };
 
 struct SessionImpl {
+  rt::LiveObject live;
   std::shared_ptr<ModelImpl> model;
   std::vector<ProgramDevices> programs; ///< per program of the model
   rt::SessionConfig config;
@@ -263,6 +265,8 @@ rt::Counters summarize(const std::vector<PartitionRecord> &parts,
 
 } // namespace
 
+std::atomic<size_t> nuri::rt::liveObjects{0};
+
 nuri_status nuri::rt::makeRuntimeStatus(nuri_status_code code,
                                         std::string message) {
   return makeStatus(code, std::move(message));
@@ -278,6 +282,7 @@ struct nuri_session_t {
 };
 
 struct nuri_run_t {
+  nuri::rt::LiveObject live;
   std::shared_ptr<SessionImpl> session;
   size_t program = 0; ///< which program of the model this run executes
   // Per model input / output, by position in the model's lists.
@@ -418,6 +423,8 @@ struct nuri_run_t {
 extern "C" {
 
 int nuri_version(void) { return NURI_RUNTIME_VERSION; }
+
+size_t nuri_live_object_count(void) { return nuri::rt::liveObjects.load(); }
 
 const char *nuri_version_string(void) {
 #define NURI_STR2(x) #x

@@ -41,7 +41,7 @@ std::string writeTemp(const std::string &name,
 
 TEST(RuntimeC, VersionAndDevices) {
   EXPECT_EQ(nuri_version(), NURI_RUNTIME_VERSION);
-  EXPECT_STREQ(nuri_version_string(), "1.1.0");
+  EXPECT_STREQ(nuri_version_string(), "1.2.0");
   std::vector<std::string> names;
   for (size_t i = 0; i < nuri_device_count(); ++i) {
     names.push_back(nuri_device_name(i));
@@ -178,6 +178,20 @@ TEST(RuntimeC, BindingErrorsNameTheInput) {
   } catch (const Exception &e) {
     EXPECT_STREQ(e.what(), "output 'y': expected [2,4] f32, given [8] f32");
   }
+}
+
+TEST(RuntimeCpp, LiveObjectsCountHandlesInAndOut) {
+  std::vector<uint8_t> bytes = test::CpuModel().build();
+  size_t before = nuri_live_object_count();
+  {
+    Model model = Model::loadMemory(bytes.data(), bytes.size());
+    EXPECT_EQ(nuri_live_object_count(), before + 1);
+    Session session(model, "cpu");
+    nuri::Run a = session.newRun(), b = session.newRun();
+    EXPECT_EQ(nuri_live_object_count(), before + 4);
+  }
+  // The session kept the model alive; all four are gone with the last owner.
+  EXPECT_EQ(nuri_live_object_count(), before);
 }
 
 TEST(RuntimeCpp, CpuRunMatchesReference) {
