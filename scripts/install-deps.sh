@@ -12,10 +12,10 @@ packages=(
   chromium
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   python3-numpy python3-onnx
+  python3-dev pybind11-dev python3-pybind11 python3-pytest
   # numpy's BLAS: without it Debian's numpy uses the reference BLAS, and the
   # float64 model references in tests/ take minutes instead of seconds.
   libopenblas0-pthread
-  python3-dev pybind11-dev python3-pybind11 python3-pytest
   clang-14 libclang-rt-14-dev
 )
 
