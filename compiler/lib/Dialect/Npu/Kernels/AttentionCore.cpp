@@ -148,6 +148,11 @@ Result<AttentionPlan> planAttention(const target::Target &t,
     }
     double link = std::max(io / std::max(1.0, t.noc.bytesPerCycle),
                            ioDram / t.dramBytesPerCycle());
+    // A K or V load at a run-time slot holds its queue for the round trip
+    // of the index word (docs/isa.md, dma.idx).
+    if (a.slotBytes) {
+      link += double(2 * blocks * t.dram.latencyCycles);
+    }
     return std::max<uint64_t>(blocks * perBlock, uint64_t(link)) +
            t.dram.latencyCycles + perBlock;
   };
@@ -292,6 +297,21 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
                     a.oStride[2], un.rows, ldv));
       ringO.consumed(dma, ui);
     };
+    // kn rows of K or V from position j0 of kv head hk of batch row b: at
+    // b's run-time cache slot when the keys are a cache.
+    auto kvLoad = [&](uint64_t base, const uint64_t *stride, uint64_t hk,
+                      uint64_t j0, uint64_t to, uint64_t ld, uint64_t kn,
+                      uint64_t b) {
+      uint64_t at = base + hk * stride[1] + j0 * stride[2];
+      if (!a.slotBytes) {
+        dma.dma(load(at + b * stride[0], stride[2], to, ld, kn, ld));
+        return;
+      }
+      DmaIndex ix;
+      ix.index0 = a.slots + b * a.slotBytes;
+      ix.scale0 = stride[0];
+      dma.dmaIndexed(load(at, stride[2], to, ld, kn, ld), ix);
+    };
     uint64_t g = 0;
     for (uint64_t ui = 0; ui < U; ++ui) {
       const Unit &un = units[ui];
@@ -303,12 +323,8 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       for (uint64_t j = 0; j < nb; ++j, ++g) {
         uint64_t j0 = j * kb, kn = std::min(kb, a.Skv - j0);
         ringKv.produce(dma, g);
-        dma.dma(load(a.k + un.b * a.kStride[0] + hk * a.kStride[1] +
-                         j0 * a.kStride[2],
-                     a.kStride[2], kS[g % 2], ldq, kn, ldq));
-        dma.dma(load(a.v + un.b * a.vStride[0] + hk * a.vStride[1] +
-                         j0 * a.vStride[2],
-                     a.vStride[2], vS[g % 2], ldv, kn, ldv));
+        kvLoad(a.k, a.kStride, hk, j0, kS[g % 2], ldq, kn, un.b);
+        kvLoad(a.v, a.vStride, hk, j0, vS[g % 2], ldv, kn, un.b);
         if (a.hasMask) {
           uint64_t base =
               a.mask + (un.b * a.maskStride[0] + un.h * a.maskStride[1] +
