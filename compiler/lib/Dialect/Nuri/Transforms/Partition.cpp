@@ -84,6 +84,46 @@ struct PartitionPass : public nuri::impl::NuriPartitionBase<PartitionPass> {
                                                    : reason));
       }
     });
+    keepIslandsOnTheCpu(func, b);
+  }
+
+  /// In a program with state (a generation program): an NPU op that only
+  /// reads what the CPU computes (or the program's inputs and constants) and
+  /// only feeds CPU ops is an island. Running it on the NPU costs a crossing
+  /// each way and splits the NPU ops around its CPU readers into two
+  /// partitions, which would split a decode step's KV caches across two
+  /// simulated DRAMs too (GPT-2's mask: `1 - mask` between the CPU's Equal
+  /// and Where). Plain models keep their placement.
+  static void keepIslandsOnTheCpu(func::FuncOp func, Builder &b) {
+    bool hasState = false;
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      hasState = hasState || func.getArgAttr(i, kStateAttrName);
+    }
+    if (!hasState) {
+      return;
+    }
+    auto onCpu = [](Operation *op) {
+      auto d = op->getAttrOfType<StringAttr>("nuri.device");
+      return d && d.getValue() == "cpu";
+    };
+    func.walk([&](Operation *op) {
+      auto d = op->getAttrOfType<StringAttr>("nuri.device");
+      if (!d || d.getValue() != "npu" || op->getNumResults() == 0) {
+        return;
+      }
+      bool cpuInputs = llvm::all_of(op->getOperands(), [&](Value v) {
+        Operation *def = v.getDefiningOp();
+        return !def || llvm::isa<ConstantOp>(def) || onCpu(def);
+      });
+      bool cpuUsers = llvm::all_of(op->getUsers(), onCpu);
+      if (!cpuInputs || !cpuUsers || op->use_empty()) {
+        return;
+      }
+      op->setAttr("nuri.device", b.getStringAttr("cpu"));
+      op->setAttr("nuri.fallback",
+                  b.getStringAttr("reads and feeds only CPU ops: on the NPU it "
+                                  "would cost two host-device crossings"));
+    });
   }
 };
 
