@@ -1266,6 +1266,56 @@ TEST(NpuCodegen, CacheAttentionAtRunTimeSlotsMatchesReference) {
   checkCacheAttention("atom", 2, 4, 2, 64, 32, 48, 5, {{1}, {0}}, {{48}, {13}});
 }
 
+TEST(NpuCodegen, GatherAtRunTimeIndicesMatchesCpu) {
+  // An embedding lookup of a decode step: rows of a [vocab, hidden] table at
+  // token ids the host writes per run, one dma.idx per id; the same program
+  // serves two sets of ids, on one core and on eight.
+  for (const char *targetName : {"tiny", "atom"}) {
+    std::string tt = tensorType({64, 48}), it = tensorType({3, 2}, "i64"),
+                ot = tensorType({3, 2, 48});
+    std::string src =
+        "func.func @main(%t: " + tt + ", %i: " + it + ") -> " + ot +
+        " {\n  %0 = nuri.gather %t, %i {axis = 0 : i64} : " + tt + ", " + it +
+        " -> " + ot + "\n  return %0 : " + ot + "\n}\n";
+    mlir::MLIRContext ctx(npuRegistry());
+    ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
+    ASSERT_TRUE(module);
+    auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+    target::Target t = loadTarget(targetName);
+    std::string reason;
+    EXPECT_TRUE(npu::claimsOp(&func.getBody().front().front(), t, reason))
+        << reason;
+    mlir::FailureOr<npu::CompiledPartition> part =
+        npu::compileNpuPartition(func, t);
+    ASSERT_TRUE(mlir::succeeded(part));
+    ASSERT_EQ(part->inputs.size(), 2u);
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> dist(-1, 1);
+    std::vector<uint16_t> table(64 * 48);
+    for (uint16_t &x : table) {
+      x = isa::f32ToBf16(dist(rng));
+    }
+    sim::Simulator sim(t);
+    sim.writeDram(part->inputs[0].address, table.data(), table.size() * 2);
+    for (std::vector<int64_t> ids :
+         {std::vector<int64_t>{5, 0, 63, 5, 17, 2},
+          std::vector<int64_t>{1, 2, 3, 60, 61, 0}}) {
+      sim.writeDram(part->inputs[1].address, ids.data(), ids.size() * 8);
+      Result<sim::Report> r = sim.run(part->program);
+      ASSERT_TRUE(r) << r.error();
+      std::vector<uint16_t> got(6 * 48), want;
+      sim.readDram(part->outputs[0].address, got.data(), got.size() * 2);
+      for (int64_t id : ids) {
+        want.insert(want.end(), table.begin() + id * 48,
+                    table.begin() + (id + 1) * 48);
+      }
+      EXPECT_EQ(got, want) << targetName;
+    }
+  }
+}
+
 TEST(NpuCodegen, CacheWriteStaysOnTheCpuWhileItsReaderDoes) {
   // The program's state cache, written twice and read by cache_attention:
   // with a float mask every op runs on the NPU (the cache stays on the

@@ -222,13 +222,14 @@ LogicalResult MemoryPlanner::run() {
   for (BlockArgument arg : body.getArguments()) {
     auto t = tensorOf(arg);
     // Integer inputs are run-time indices a DMA reads its address from (a
-    // KV-cache write's slots and positions, a cache attention's slots),
-    // never computed on.
+    // KV-cache write's slots and positions, a cache attention's slots, a
+    // gather's run-time rows), never computed on.
     auto isIndexUse = [](OpOperand &u) {
       return (llvm::isa<CacheWriteOp>(u.getOwner()) &&
               u.getOperandNumber() >= 2) ||
              (llvm::isa<CacheAttentionOp>(u.getOwner()) &&
-              u.getOperandNumber() == 3);
+              u.getOperandNumber() == 3) ||
+             (llvm::isa<GatherOp>(u.getOwner()) && u.getOperandNumber() == 1);
     };
     bool indices = t && t.getElementType().isSignlessInteger() &&
                    !arg.use_empty() && llvm::all_of(arg.getUses(), isIndexUse);
@@ -236,7 +237,8 @@ LogicalResult MemoryPlanner::run() {
       return func_.emitError("partition argument ")
              << arg.getArgNumber() << " has type " << arg.getType()
              << "; the NPU takes bf16, f16 or f32 tensors (integers only as "
-                "the indices of a cache_write or cache_attention)";
+                "run-time indices: a cache_write's, a cache_attention's, a "
+                "gather's)";
     }
     places_[arg] = {false, allocDram(bytesOf(arg))};
     func_.setArgAttr(arg.getArgNumber(), kBufferAttr, attr(places_[arg]));

@@ -53,6 +53,10 @@ struct PartitionPass : public nuri::impl::NuriPartitionBase<PartitionPass> {
       claimed.insert(name);
     }
     bool useList = !testClaim.empty();
+    bool hasState = false;
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      hasState = hasState || func.getArgAttr(i, kStateAttrName);
+    }
     Builder b(&getContext());
     func.walk([&](Operation *op) {
       if (op == func || llvm::isa<ConstantOp, func::ReturnOp>(op)) {
@@ -71,6 +75,14 @@ struct PartitionPass : public nuri::impl::NuriPartitionBase<PartitionPass> {
         }
       } else if (backend) {
         npu = backend->claims(op, *target, reason);
+        if (npu && !hasState && isRuntimeGather(op)) {
+          // Embedding lookups of plain models keep their measured
+          // placement; a generation program's step sends token ids, not
+          // embeddings.
+          npu = false;
+          reason = "gather at run-time indices: on the NPU only in generation "
+                   "programs";
+        }
       } else {
         reason = "no code generation is registered for target '" +
                  target->name + "' (this tool links no NuriNpuCodegen)";
@@ -84,7 +96,22 @@ struct PartitionPass : public nuri::impl::NuriPartitionBase<PartitionPass> {
                                                    : reason));
       }
     });
-    keepIslandsOnTheCpu(func, b);
+    if (hasState) {
+      keepIslandsOnTheCpu(func, b);
+    }
+  }
+
+  /// A gather whose indices are not a constant (through reshapes).
+  static bool isRuntimeGather(Operation *op) {
+    auto g = dyn_cast<GatherOp>(op);
+    if (!g) {
+      return false;
+    }
+    Value v = g.getIndices();
+    while (auto r = v.getDefiningOp<ReshapeOp>()) {
+      v = r.getInput();
+    }
+    return !v.getDefiningOp<ConstantOp>();
   }
 
   /// In a program with state (a generation program): an NPU op that only
@@ -95,13 +122,6 @@ struct PartitionPass : public nuri::impl::NuriPartitionBase<PartitionPass> {
   /// simulated DRAMs too (GPT-2's mask: `1 - mask` between the CPU's Equal
   /// and Where). Plain models keep their placement.
   static void keepIslandsOnTheCpu(func::FuncOp func, Builder &b) {
-    bool hasState = false;
-    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
-      hasState = hasState || func.getArgAttr(i, kStateAttrName);
-    }
-    if (!hasState) {
-      return;
-    }
     auto onCpu = [](Operation *op) {
       auto d = op->getAttrOfType<StringAttr>("nuri.device");
       return d && d.getValue() == "cpu";
