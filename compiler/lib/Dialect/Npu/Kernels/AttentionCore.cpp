@@ -22,20 +22,45 @@ using namespace kernel;
 
 namespace {
 
-/// One core's share: `rows` query rows from `i0` of head `h` of batch `b`.
+/// One core's share: `rows` query rows from `i0` of head `h` of batch `b`;
+/// with grouped heads, the query heads `h .. h + rows` at position 0.
 struct Unit {
   uint64_t b, h, i0, rows;
 };
+
+/// Whether a unit's rows are the query heads of one kv head rather than
+/// positions of one head: a decode step over a KV cache (one query row)
+/// with grouped-query heads and a mask shared by the heads. Then the kv
+/// head's keys and values stream through SRAM once for all its query heads
+/// instead of once per query head.
+bool groupsHeads(const AttentionDesc &a) {
+  return a.slotBytes && a.Sq == 1 && a.Hq > a.Hkv &&
+         (!a.hasMask || (a.maskStride[1] == 0 && a.maskStride[2] == 0));
+}
+/// Rows of Q and O a unit spans, and their byte strides.
+uint64_t unitRows(const AttentionDesc &a) {
+  return groupsHeads(a) ? a.Hq / a.Hkv : a.Sq;
+}
+uint64_t qRowStride(const AttentionDesc &a) {
+  return groupsHeads(a) ? a.qStride[1] : a.qStride[2];
+}
+uint64_t oRowStride(const AttentionDesc &a) {
+  return groupsHeads(a) ? a.oStride[1] : a.oStride[2];
+}
 
 /// The units dealt round-robin to the cores, core 0 first.
 std::vector<std::vector<Unit>> dealUnits(const AttentionDesc &a, uint64_t qb,
                                          unsigned cores) {
   std::vector<std::vector<Unit>> work(cores);
+  const bool grouped = groupsHeads(a);
+  const uint64_t heads = grouped ? a.Hkv : a.Hq, rows = unitRows(a);
   uint64_t u = 0;
   for (uint64_t b = 0; b < a.B; ++b) {
-    for (uint64_t h = 0; h < a.Hq; ++h) {
-      for (uint64_t i0 = 0; i0 < a.Sq; i0 += qb, ++u) {
-        work[u % cores].push_back({b, h, i0, std::min(qb, a.Sq - i0)});
+    for (uint64_t h = 0; h < heads; ++h) {
+      for (uint64_t i0 = 0; i0 < rows; i0 += qb, ++u) {
+        uint64_t n = std::min(qb, rows - i0);
+        work[u % cores].push_back(grouped ? Unit{b, h * rows + i0, 0, n}
+                                          : Unit{b, h, i0, n});
       }
     }
   }
@@ -175,11 +200,12 @@ Result<AttentionPlan> planAttention(const target::Target &t,
   // balances the (batch, head, block) units over the cores better (fewer
   // query rows on the busiest core; a tie keeps the taller block).
   auto balanced = [&](uint64_t floor) {
-    const uint64_t top = std::min<uint64_t>(a.Sq, 128);
+    const uint64_t top = std::min<uint64_t>(unitRows(a), 128);
     floor = std::min(top, floor);
     uint64_t qb = top, bestRows = ~uint64_t(0);
     for (uint64_t c = top; c >= floor && c >= 1; c = c / 2) {
-      uint64_t units = a.B * a.Hq * ceilDiv(a.Sq, c);
+      uint64_t units =
+          a.B * (groupsHeads(a) ? a.Hkv : a.Hq) * ceilDiv(unitRows(a), c);
       uint64_t rows = ceilDiv(units, P) * c;
       if (rows < bestRows) {
         bestRows = rows;
@@ -294,7 +320,7 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       dma.dma(store(oS[ui % 2], ldv,
                     a.o + un.b * a.oStride[0] + un.h * a.oStride[1] +
                         un.i0 * a.oStride[2],
-                    a.oStride[2], un.rows, ldv));
+                    oRowStride(a), un.rows, ldv));
       ringO.consumed(dma, ui);
     };
     // kn rows of K or V from position j0 of kv head hk of batch row b: at
@@ -316,7 +342,7 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
     for (uint64_t ui = 0; ui < U; ++ui) {
       const Unit &un = units[ui];
       ringQ.produce(dma, ui);
-      dma.dma(load(qAddr(un), a.qStride[2], qS[ui % 2], ldq, un.rows, ldq));
+      dma.dma(load(qAddr(un), qRowStride(a), qS[ui % 2], ldq, un.rows, ldq));
       ringQ.produced(dma);
       uint64_t hk = kvHead(un);
       uint64_t nb = kvBlocks(a, kb, un);

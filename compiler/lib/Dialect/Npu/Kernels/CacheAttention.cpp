@@ -11,9 +11,11 @@
 //
 // The tiling, online softmax and schedule are the flash-attention core's
 // (AttentionCore.h): units of (batch row, query head, query block) dealt
-// over the cores, key blocks streamed through SRAM; grouped-query heads read
-// their kv head's rows. The caches must be in DRAM: they are the program's
-// state (or a cache_write's result in place of it), never staged.
+// over the cores, key blocks streamed through SRAM. Under grouped-query
+// attention a decode step's unit is (batch row, kv head): the kv head's
+// query heads are the unit's rows, so its keys and values are read once,
+// not once per query head. The caches must be in DRAM: they are the
+// program's state (or a cache_write's result in place of it), never staged.
 //
 //===----------------------------------------------------------------------===//
 
