@@ -1130,7 +1130,8 @@ void checkCacheAttention(const std::string &targetName, int64_t slotsN,
                          int64_t hq, int64_t hkv, int64_t seq, int64_t dim,
                          int64_t context, int64_t sq,
                          std::vector<std::vector<int64_t>> slotSets,
-                         std::vector<std::vector<int64_t>> lenSets) {
+                         std::vector<std::vector<int64_t>> lenSets,
+                         int64_t splitContext = 1) {
   int64_t batch = int64_t(slotSets[0].size());
   float scale = 1.0f / std::sqrt(float(dim));
   std::string qt = tensorType({batch, hq, sq, dim}),
@@ -1161,16 +1162,22 @@ void checkCacheAttention(const std::string &targetName, int64_t slotsN,
       npu::compileNpuPartition(func, t);
   ASSERT_TRUE(mlir::succeeded(part));
   ASSERT_EQ(part->inputs.size(), 5u);
-  size_t idx = 0;
+  size_t idx = 0, barriers = 0;
   for (const isa::Stream &st : part->program.streams) {
     for (const isa::Instruction &in : st.insts) {
       idx += in.opcode == isa::Opcode::DmaIdx;
+      barriers += st.core == 0 && st.engine == isa::Engine::Dma &&
+                  in.opcode == isa::Opcode::Barrier;
     }
   }
+  // A split context meets once more, before the reduction.
+  EXPECT_EQ(barriers, splitContext > 1 ? 2u : 1u);
   // K and V of every key block (256 keys) read at run-time slots: once per
   // kv head in a decode step (the group's query heads share the read),
-  // once per query head otherwise.
-  int64_t blocks = (context + 255) / 256;
+  // once per query head otherwise; a context split over `splitContext`
+  // cores (flash-decoding) is read in that many chunks.
+  int64_t chunk = (context + splitContext - 1) / splitContext;
+  int64_t blocks = splitContext * ((chunk + 255) / 256);
   EXPECT_EQ(idx, size_t(2 * batch * (sq == 1 ? hkv : hq) * blocks));
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> dist(-1, 1);
@@ -1264,10 +1271,20 @@ TEST(NpuCodegen, CacheAttentionAtRunTimeSlotsMatchesReference) {
   checkCacheAttention("atom", 4, 4, 4, 96, 32, 96, 1,
                       {{0, 1, 2, 3}, {3, 1, 0, 2}},
                       {{20, 37, 96, 1}, {50, 2, 9, 64}});
+  // Two sequences x two kv heads: four units on eight cores, two chunks
+  // each.
   checkCacheAttention("atom", 3, 8, 2, 320, 64, 300, 1, {{2, 0}, {1, 2}},
-                      {{300, 7}, {260, 290}});
+                      {{300, 7}, {260, 290}}, 2);
   // Several query rows (a chunked prefill over the cache).
   checkCacheAttention("atom", 2, 4, 2, 64, 32, 48, 5, {{1}, {0}}, {{48}, {13}});
+  // Fewer units than cores: each unit's context split over cores, partial
+  // max, sum and output reduced on the unit's first core (flash-decoding).
+  // Four heads of one sequence on eight cores: two chunks each; GQA's two
+  // kv heads: four chunks each, one of them past every written position.
+  checkCacheAttention("atom", 2, 4, 4, 320, 64, 300, 1, {{1}, {0}},
+                      {{300}, {70}}, 2);
+  checkCacheAttention("atom", 2, 8, 2, 320, 64, 300, 1, {{0}, {1}},
+                      {{222}, {5}}, 4);
 }
 
 TEST(NpuCodegen, GatherAtRunTimeIndicesMatchesCpu) {
