@@ -1337,6 +1337,36 @@ TEST(NpuCodegen, GatherAtRunTimeIndicesMatchesCpu) {
   }
 }
 
+TEST(NpuCodegen, ACacheWriteThatCopiesTheCacheKeepsItInDram) {
+  // The first write is in place (its cache is a partition input); the
+  // second writes a copy of the cache, which only cache_attention reads.
+  // The copy stays in DRAM, where dma.idx addresses the cache, not in
+  // atom's 32 MiB of shared SRAM, where it would fit.
+  std::string ct = tensorType({4, 2, 16, 32}), ut = tensorType({2, 2, 1, 32}),
+              it = tensorType({2}, "i64"), mt = tensorType({2, 1, 1, 16});
+  std::string write =
+      " : (" + ct + ", " + ut + ", " + it + ", " + it + ") -> " + ct + "\n";
+  std::string src =
+      "func.func @main(%c: " + ct + ", %u: " + ut + ", %s: " + it +
+      ", %p: " + it + ", %m: " + mt + ") -> (" + ct + ", " + ut +
+      ") {\n  %0 = nuri.cache_write %c, %u, %s, %p" + write +
+      "  %1 = nuri.cache_write %0, %u, %s, %p" + write +
+      "  %2 = nuri.cache_attention %u, %1, %1, %s, %m {context_length = 16 "
+      ": i64, scale = 0.125 : f32} : (" +
+      ut + ", " + ct + ", " + ct + ", " + it + ", " + mt + ") -> " + ut +
+      "\n  return %0, %2 : " + ct + ", " + ut + "\n}\n";
+  mlir::MLIRContext ctx(npuRegistry());
+  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
+  ASSERT_TRUE(module);
+  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  mlir::FailureOr<npu::CompiledPartition> part =
+      npu::compileNpuPartition(func, loadTarget("atom"));
+  ASSERT_TRUE(mlir::succeeded(part));
+  EXPECT_EQ(part->outputs[0].address, part->inputs[0].address);
+}
+
 TEST(NpuCodegen, CacheWriteStaysOnTheCpuWhileItsReaderDoes) {
   // The program's state cache, written twice and read by cache_attention:
   // with a float mask every op runs on the NPU (the cache stays on the

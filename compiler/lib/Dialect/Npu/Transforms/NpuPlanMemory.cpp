@@ -192,6 +192,13 @@ LogicalResult MemoryPlanner::planOp(Operation *op, int64_t index) {
       inPlace_.insert(cw.getOutput());
       return readAll(kernelOperands(op));
     }
+    // Otherwise a copy of the cache, still in DRAM: the cache kernels
+    // address caches there (dma.idx moves a DRAM row).
+    if (failed(readAll(kernelOperands(op)))) {
+      return failure();
+    }
+    places_[cw.getOutput()] = {false, allocDram(bytesOf(cw.getOutput()))};
+    return success();
   }
   // A concat's kernel takes its destination before its sources.
   if (llvm::isa<ConcatOp>(op)) {
