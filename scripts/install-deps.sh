@@ -12,6 +12,9 @@ packages=(
   chromium
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   python3-numpy python3-onnx
+  # numpy's BLAS: without it Debian's numpy uses the reference BLAS, and the
+  # float64 model references in tests/ take minutes instead of seconds.
+  libopenblas0-pthread
   clang-14 libclang-rt-14-dev
 )
 

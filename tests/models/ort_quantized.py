@@ -15,6 +15,13 @@
    step), and Nuri's graph must hold a folded quantized_matmul for every
    quantized product, none left as MatMulInteger.
 
+3. `matmul-nbits`: com.microsoft MatMulNBits (onnxruntime-genai's int4
+   weights): K = 80 in blocks of 32 (the last padded), uint4 values with
+   packed zero points and a bias, and the same without zero points (8
+   implied), feeding a GELU. Nuri maps each onto nuri.dequantize_blocked and
+   a float linear; the outputs must match ONNX Runtime's within the
+   tolerance (both dequantize exactly; the sums round differently).
+
 ONNX Runtime runs through tests/unit/zoo/ort_check.js (onnxruntime-node,
 NODE_PATH); without it the test exits 77 (skipped).
 
@@ -155,6 +162,55 @@ def dynamic_matmul_model(path):
     return count, {"x": x}
 
 
+def pack_nibbles(values):
+    """uint4 values along the last axis, two a byte, the first in the low bits."""
+    values = values.astype(np.uint8)
+    if values.shape[-1] % 2:
+        values = np.concatenate([values, np.zeros(values.shape[:-1] + (1,), np.uint8)], -1)
+    return (values[..., 0::2] | (values[..., 1::2] << 4)).astype(np.uint8)
+
+
+def matmul_nbits_model(path):
+    """Two MatMulNBits, [2, 8, 80] -> [2, 8, 24] -> [2, 8, 16], the first with
+    uint4 zero points and a bias, the second with neither."""
+    rng = np.random.default_rng(9)
+    block, nodes, inits = 32, [], []
+
+    def nbits(name, x, y, k, n, zero_points, bias):
+        blocks = (k + block - 1) // block
+        q = rng.integers(0, 16, (n, blocks, block)).astype(np.uint8)
+        q[:, -1, k - (blocks - 1) * block:] = 0  # padding past K
+        scales = rng.uniform(0.01, 0.05, (n * blocks,)).astype(np.float32)
+        inputs = [x, name + ".B", name + ".scales"]
+        inits.extend([numpy_helper.from_array(pack_nibbles(q), name + ".B"),
+                      numpy_helper.from_array(scales, name + ".scales")])
+        if zero_points:
+            zp = rng.integers(0, 16, (n, blocks)).astype(np.uint8)
+            inits.append(numpy_helper.from_array(pack_nibbles(zp).reshape(-1),
+                                                 name + ".zp"))
+            inputs.append(name + ".zp")
+        if bias:
+            inputs += ["", ""] if not zero_points else [""]
+            inputs.append(name + ".bias")
+            inits.append(numpy_helper.from_array(
+                rng.normal(0, 0.1, (n,)).astype(np.float32), name + ".bias"))
+        nodes.append(helper.make_node(
+            "MatMulNBits", inputs, [y], name=name, domain="com.microsoft",
+            K=k, N=n, bits=4, block_size=block))
+
+    nbits("up", "x", "h", 80, 24, zero_points=True, bias=True)
+    nodes.append(helper.make_node("Gelu", ["h"], ["g"], name="gelu", domain="com.microsoft"))
+    nbits("down", "g", "y", 24, 16, zero_points=False, bias=False)
+    graph = helper.make_graph(
+        nodes, "nbits",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8, 80])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8, 16])], inits)
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    onnx.save(model, path)
+    return {"x": rng.normal(0, 1.0, (2, 8, 80)).astype(np.float32)}
+
+
 def bert_model(bert_dir, path):
     model = onnx.load(str(bert_dir / "model.onnx"))
     # Per-axis DequantizeLinear needs opset 13.
@@ -238,6 +294,18 @@ def main():
         print(f"dynamic-matmul: {differ} of {want['y'].size} elements differ "
               f"from ONNX Runtime (must be 0)")
         ok &= differ == 0
+
+        model = work / "matmul-nbits.onnx"
+        feeds = matmul_nbits_model(model)
+        want = run_ort(args.node, model, feeds, work)
+        got, imported = run_nuri(args.nuri, model, feeds, work)
+        blocked = imported.count("nuri.dequantize_blocked")
+        err = np.abs(got["y"].astype(np.float64) - want["y"])
+        close = np.isclose(got["y"], want["y"], rtol=args.rtol, atol=args.atol)
+        print(f"matmul-nbits: {blocked} nuri.dequantize_blocked (must be 2); "
+              f"max |error| {err.max():.3g} (max |y| {np.abs(want['y']).max():.3g}), "
+              f"{np.count_nonzero(~close)} of {close.size} outside tolerance")
+        ok &= blocked == 2 and bool(close.all())
 
         model = work / "bert-dynamic.onnx"
         count, feeds = bert_model(args.bert, model)

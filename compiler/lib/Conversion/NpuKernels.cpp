@@ -20,15 +20,109 @@ using namespace kernel;
 
 unsigned elemBytes(Dtype d) { return dtypeBytes(d); }
 
+uint64_t weightStreamBytes(const target::Target &t) {
+  // The ring is worth its SRAM where it lets the weights of the next
+  // kernels stream through the latency-bound ones (attention, norms) at the
+  // DRAM's rate: the bytes one core's share of the DRAM delivers in a few
+  // dozen round trips. Where that is more than a quarter of the SRAM the
+  // kernels' own tiles would shrink for it, and each GEMM streams its own
+  // weights as before.
+  constexpr double kStreamLatencies = 32;
+  const double perCore = t.dramBytesPerCycle() / std::max(1u, t.cores);
+  const uint64_t ring = roundUp(
+      uint64_t(perCore * kStreamLatencies * double(t.dram.latencyCycles)),
+      uint64_t(64) << 10);
+  // The largest weight chunk planGemm makes (512 x 512 bf16) four times,
+  // so a ring never holds fewer than four chunks in flight.
+  const uint64_t minRing = 4 * 512 * 512 * 2;
+  if (ring < minRing || 4 * ring > t.sram.bytesPerCore) {
+    return 0;
+  }
+  return ring;
+}
+
+uint64_t kernelSramBytes(const target::Target &t) {
+  return t.sram.bytesPerCore - weightStreamBytes(t);
+}
+
 KernelEmitter::KernelEmitter(const target::Target &t)
     : t_(t), previousMatStart_(t.cores, 0), currentMatStart_(t.cores, 0),
       fetchFull_(t.semaphoresPerCore - 1), fetchFree_(t.semaphoresPerCore - 2),
-      kernelStarted_(t.semaphoresPerCore - 3) {
+      kernelStarted_(t.semaphoresPerCore - 3),
+      streamBytes_(weightStreamBytes(t)), streamHead_(t.cores, 0),
+      streamInFlight_(t.cores, 0), fetchChain_(t.semaphoresPerCore - 4),
+      streamLive_(t.cores) {
   // compileNpuPartition refuses smaller targets with a diagnostic.
   assert(t.semaphoresPerCore >= kMinSemaphoresPerCore);
+  streamBase_ = t.sram.bytesPerCore - streamBytes_;
+}
+
+uint64_t KernelEmitter::placeStreamChunk(unsigned core, uint64_t bytes,
+                                         unsigned &frees) {
+  assert(fitsWeightStream(bytes));
+  bytes = roundUp(bytes, 64);
+  uint64_t &head = streamHead_[core];
+  std::deque<std::pair<uint64_t, uint64_t>> &live = streamLive_[core];
+  // A chunk never wraps: it goes at the head, or at the ring's start when
+  // it does not fit before the end.
+  uint64_t at = head + bytes <= streamBytes_ ? head : 0;
+  auto overlaps = [&](const std::pair<uint64_t, uint64_t> &c) {
+    return c.first < at + bytes && at < c.first + c.second;
+  };
+  // The matrix queues free the chunks in the order they were placed, so
+  // the fetch queue waits for the oldest until none overlaps the new one.
+  frees = 0;
+  while (std::any_of(live.begin(), live.end(), overlaps)) {
+    live.pop_front();
+    ++frees;
+  }
+  live.push_back({at, bytes});
+  head = at + bytes;
+  return streamBase_ + at;
+}
+
+void KernelEmitter::issueStreamLoad(unsigned core, const DmaDesc &load,
+                                    unsigned frees) {
+  StreamBuilder fetch = q(core, Engine::Fetch);
+  const double perCore = t_.dramBytesPerCycle() / std::max(1u, t_.cores);
+  const double bytes = std::max<double>(
+      1.0, double(load.planes) * double(load.rows) * double(load.bytes));
+  const unsigned depth = unsigned(std::clamp<double>(
+      std::ceil(double(t_.dram.latencyCycles) * perCore / bytes), 2,
+      std::max(2u, t_.dma.outstanding)));
+  while (streamInFlight_[core] >= depth) {
+    fetch.wait(fetchChain_);
+    --streamInFlight_[core];
+  }
+  if (frees) {
+    fetch.wait(fetchFree_, frees);
+  }
+  fetch.dma(load);
+  fetch.signal(fetchFull_);
+  fetch.signal(fetchChain_);
+  ++streamInFlight_[core];
+}
+
+void KernelEmitter::drainWeightStream(unsigned core) {
+  if (streamInFlight_[core]) {
+    q(core, Engine::Fetch).wait(fetchChain_, streamInFlight_[core]);
+    streamInFlight_[core] = 0;
+  }
+  std::deque<std::pair<uint64_t, uint64_t>> &live = streamLive_[core];
+  if (!live.empty()) {
+    q(core, Engine::Fetch).wait(fetchFree_, unsigned(live.size()));
+    live.clear();
+  }
+}
+
+bool KernelEmitter::writtenBefore(uint64_t lo, uint64_t hi) const {
+  return std::any_of(writes_.begin(), writes_.end(), [&](const auto &w) {
+    return lo < w.second && w.first < hi;
+  });
 }
 
 void KernelEmitter::barrierAll(const Footprint &used) {
+  writes_.push_back({used.writeLo, used.writeHi});
   unsigned id = phase_++ % t_.barriers;
   for (unsigned p = 0; p < t_.cores; ++p) {
     for (Engine e : {Engine::Dma, Engine::Matrix, Engine::Vector}) {
@@ -56,7 +150,7 @@ std::pair<uint64_t, uint64_t> KernelEmitter::placeBesidePrevious(
   // The previous kernel's SRAM is [0, low) and [highLo, highHi).
   uint64_t lo = std::max(previous_.low, used);
   std::pair<uint64_t, uint64_t> gaps[2] = {
-      {std::max(lo, previous_.highHi), t_.sram.bytesPerCore},
+      {std::max(lo, previous_.highHi), kernelSramBytes(t_)},
       {lo, previous_.highLo}};
   std::pair<uint64_t, uint64_t> best{0, 0};
   for (auto [from, to] : gaps) {
@@ -93,7 +187,14 @@ void KernelEmitter::releaseFetch(bool previous) {
   }
 }
 
-Program KernelEmitter::finish() { return pb_.finish(); }
+Program KernelEmitter::finish() {
+  // Every free the matrix queues signaled is waited for: the semaphores
+  // end at zero, as npu-verify-sync checks.
+  for (unsigned p = 0; p < t_.cores; ++p) {
+    drainWeightStream(p);
+  }
+  return pb_.finish();
+}
 
 //===----------------------------------------------------------------------===//
 // DRAM copies (reshape materialization, transposes that keep the last dim)

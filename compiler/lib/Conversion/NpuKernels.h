@@ -11,9 +11,11 @@
 // dma, matrix and vector queues, so kernels compose without sharing SRAM or
 // semaphores; within a kernel the engines are decoupled through semaphore
 // rings (double/multi buffering). The one stream that crosses kernels is
-// the GEMM weights on each core's fetch queue: it starts a GEMM's loads as
-// soon as the kernel before it has started, into SRAM that kernel leaves
-// alone, with semaphores no kernel uses.
+// the GEMM weights on each core's fetch queue, with semaphores no kernel
+// uses: where the SRAM can spare it, one ring at its top that the stream
+// fills ahead across kernels (weightStreamBytes); else each GEMM's loads
+// start as soon as the kernel before it has started, into SRAM that kernel
+// leaves alone.
 // Errors (SRAM too small for one tile, ...) are returned as Result
 // failures; the MLIR side reports them at the op.
 //
@@ -26,6 +28,7 @@
 #include "nuri/target/Target.h"
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <string>
@@ -103,6 +106,43 @@ public:
   /// dramIdle): what a weight stream may take while it runs.
   uint64_t previousDramIdle() const { return previous_.dramIdle; }
 
+  // The weight stream (weightStreamBytes): one ring at the top of every
+  // core's SRAM, filled by the fetch queue in the order the GEMMs read their
+  // weight chunks, across all kernels and their barriers; the matrix queue
+  // frees each chunk after its multiply. The fetch queue runs as far ahead
+  // as the ring holds, so the weights of the next kernels stream while
+  // attention, norms and the current GEMM run.
+  /// Whether the program streams weights through the ring.
+  bool weightStream() const { return streamBytes_ != 0; }
+  /// Bytes of the ring.
+  uint64_t weightStreamRing() const { return streamBytes_; }
+  /// Places the next weight chunk of `core` (`bytes`) in the ring and
+  /// returns its SRAM address; `frees` is how many earlier chunks the fetch
+  /// queue must see freed (fetchFreeSemaphore, in the order they were
+  /// placed) before it may write it. Chunks larger than the ring fail the
+  /// caller's check (fitsWeightStream).
+  uint64_t placeStreamChunk(unsigned core, uint64_t bytes, unsigned &frees);
+  /// Loads a chunk placed by placeStreamChunk on the fetch queue of
+  /// `core`: after the `frees` it needs, and with at most a few loads in
+  /// flight (enough to cover the DRAM latency at the core's share of the
+  /// bandwidth): the link shares its bandwidth among the transfers in
+  /// flight, and a stream with every slot of the queue in flight would
+  /// leave the running kernel's loads and stores a sliver of it.
+  void issueStreamLoad(unsigned core, const isa::DmaDesc &load, unsigned frees);
+  /// Whether a chunk of `bytes` fits the ring.
+  bool fitsWeightStream(uint64_t bytes) const {
+    return weightStream() && bytes <= streamBytes_;
+  }
+  /// Makes the fetch queue of `core` wait until every chunk placed in the
+  /// ring has been freed: before it loads anything else the matrix or
+  /// vector queue waits for on fetchFullSemaphore (their counts must be at
+  /// zero) and at the end of the program (every free is waited for).
+  void drainWeightStream(unsigned core);
+  /// Whether a kernel emitted so far wrote any byte of the tagged range
+  /// [lo, hi): a weight stream reading it must not start before the kernel
+  /// that reads it does.
+  bool writtenBefore(uint64_t lo, uint64_t hi) const;
+
 private:
   const target::Target &t_;
   isa::ProgramBuilder pb_;
@@ -116,7 +156,29 @@ private:
   /// core's file: the stream crosses kernel boundaries, so they must not be
   /// any kernel's own (those count up from 0).
   unsigned fetchFull_, fetchFree_, kernelStarted_;
+  /// The weight-stream ring [streamBase_, streamBase_ + streamBytes_) of
+  /// every core, and per core the chunks placed in it whose free the fetch
+  /// queue has not waited for yet (offset in the ring, bytes), oldest first.
+  uint64_t streamBase_ = 0, streamBytes_ = 0;
+  std::vector<uint64_t> streamHead_;
+  /// Per core: stream loads whose landing the fetch queue has not waited
+  /// for on fetchChain_.
+  std::vector<unsigned> streamInFlight_;
+  unsigned fetchChain_;
+  std::vector<std::deque<std::pair<uint64_t, uint64_t>>> streamLive_;
+  /// The tensor bytes every kernel so far wrote (tagged [lo, hi)).
+  std::vector<std::pair<uint64_t, uint64_t>> writes_;
 };
+
+/// Bytes of every core's SRAM the weight stream's ring takes (0: the
+/// target streams each GEMM's weights in its own kernel): what the DRAM
+/// delivers to one core in kStreamLatencies round trips (rngd: 1.5 TB/s over
+/// 8 cores x 32 x 400 cycles = 2.4 MB), where that is at most a quarter of
+/// the core's SRAM and holds the largest weight chunk a GEMM plans.
+uint64_t weightStreamBytes(const target::Target &t);
+/// The per-core SRAM the kernels plan and place their own buffers in: all
+/// of it less the weight stream's ring at the top.
+uint64_t kernelSramBytes(const target::Target &t);
 
 /// How copies() spreads DMA descriptors over the cores: the pieces in
 /// issue order (core i % cores takes piece i), what they write and the
@@ -130,8 +192,8 @@ CopyPlan planCopies(const target::Target &t,
                     const std::vector<isa::DmaDesc> &all);
 
 /// Semaphores per core the kernels need: their own count up from 0 (at most
-/// 11, the GEMM's), the fetch queue's weight stream takes the top three.
-constexpr unsigned kMinSemaphoresPerCore = 14;
+/// 11, the GEMM's), the fetch queue's weight stream takes the top four.
+constexpr unsigned kMinSemaphoresPerCore = 15;
 
 /// Bytes of one element of an ISA dtype.
 unsigned elemBytes(isa::Dtype d);

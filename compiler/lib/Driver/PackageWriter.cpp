@@ -82,9 +82,10 @@ private:
   }
   /// Moves a graph's constants from the emitter's blob into the package's:
   /// per tensor, so that a family's programs share identical weights.
-  void placeConstants(graph::Graph &graph, const std::vector<char> &blob) {
+  void placeConstants(graph::Graph &graph, const std::vector<uint8_t> &blob) {
+    const char *bytes = reinterpret_cast<const char *>(blob.data());
     if (!options.weightStore) {
-      uint64_t base = appendWeights(blob.data(), blob.size());
+      uint64_t base = appendWeights(bytes, blob.size());
       for (graph::TensorDesc &t : graph.tensors) {
         if (t.dataOffset >= 0) {
           t.dataOffset += static_cast<int64_t>(base);
@@ -95,7 +96,7 @@ private:
     for (graph::TensorDesc &t : graph.tensors) {
       if (t.dataOffset >= 0) {
         t.dataOffset = static_cast<int64_t>(appendWeights(
-            blob.data() + t.dataOffset, static_cast<size_t>(t.byteSize())));
+            bytes + t.dataOffset, static_cast<size_t>(t.byteSize())));
       }
     }
   }
@@ -104,7 +105,7 @@ private:
       const std::vector<uint8_t> &shared = options.weightStore->bytes();
       builder.setExternalWeights(shared.data(), shared.size());
     } else {
-      builder.setWeights(weights.data(), weights.size());
+      builder.setWeights(std::move(weights)); // the last use: no copy
     }
   }
   LogicalResult emitCpuSegment(ArrayRef<Operation *> ops, bool allArgs);
@@ -122,7 +123,7 @@ private:
   std::vector<isa::Program> &programs; ///< Emit::Programs
   func::FuncOp main;
   Namer namer;
-  std::vector<char> weights;
+  std::vector<uint8_t> weights;
   package::PackageBuilder builder;
   llvm::StringSet<> partitionInputs;
   int cpuCount = 0, npuCount = 0, npuTotal = 0;
@@ -354,7 +355,7 @@ FailureOr<std::vector<uint8_t>> PackageWriter::run(std::string &asmText) {
       placeConstants(emitted->graph, emitted->weights);
       setWeights();
     } else {
-      builder.setWeights(emitted->weights.data(), emitted->weights.size());
+      builder.setWeights(std::move(emitted->weights));
     }
     builder.addCpuPartition(std::move(emitted->graph), info.name);
     if (failed(addStates(nullptr, nullptr))) {

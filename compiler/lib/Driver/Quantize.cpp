@@ -93,6 +93,145 @@ double Histogram::quantile(double fraction) const {
 }
 
 //===----------------------------------------------------------------------===//
+// Activation ranges
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Candidate clippings of one end of the histogram: bin edges from the
+/// outermost occupied edge `outer` towards the zero edge `zero`, spaced
+/// geometrically (fine near the observed end, where the choice matters).
+std::vector<int> clipEdges(int outer, int zero) {
+  std::vector<int> edges;
+  int span = std::abs(outer - zero);
+  if (span == 0) {
+    return {zero};
+  }
+  int dir = outer > zero ? 1 : -1;
+  for (double f = 1.0; f > 0.02; f *= 0.94) {
+    int e = zero + dir * std::max(1, int(std::lround(f * span)));
+    if (edges.empty() || edges.back() != e) {
+      edges.push_back(e);
+    }
+  }
+  return edges;
+}
+
+constexpr int kLevels = 256; // uint8 activations
+
+/// Expected squared error of quantizing the histogram to kLevels levels
+/// over [lo, hi] (bin centers stand for their values).
+double quantizationMse(const Histogram &h, double lo, double hi) {
+  double width = 2 * h.range / Histogram::kBins;
+  double step = (hi - lo) / (kLevels - 1), rounding = step * step / 12;
+  double sum = 0;
+  for (int j = 0; j < Histogram::kBins; ++j) {
+    if (!h.counts[j]) {
+      continue;
+    }
+    double c = -h.range + (j + 0.5) * width;
+    double e = c < lo   ? (lo - c) * (lo - c)
+               : c > hi ? (c - hi) * (c - hi)
+                        : rounding;
+    sum += double(h.counts[j]) * e;
+  }
+  return sum;
+}
+
+/// KL(P || Q), TensorRT's calibration criterion: P is the histogram clipped
+/// to bins [a, b), the clipped tails added to its end bins; Q is the
+/// kLevels-level quantization of the bins inside (without the tails), each
+/// level's mass spread over its occupied bins. So clipping costs the mass it
+/// moves and a wide range the resolution it loses. Needs b - a >= kLevels.
+double quantizationKl(const Histogram &h, int a, int b) {
+  const std::vector<uint64_t> &n = h.counts;
+  int m = b - a;
+  std::vector<double> p(n.begin() + a, n.begin() + b);
+  for (int j = 0; j < a; ++j) {
+    p.front() += double(n[j]);
+  }
+  for (int j = b; j < Histogram::kBins; ++j) {
+    p.back() += double(n[j]);
+  }
+  std::vector<double> levelMass(kLevels, 0), levelBins(kLevels, 0);
+  double pTotal = 0, qTotal = 0;
+  for (int i = 0; i < m; ++i) {
+    int level = int(int64_t(i) * kLevels / m);
+    levelMass[level] += double(n[a + i]);
+    levelBins[level] += n[a + i] > 0;
+    pTotal += p[i];
+    qTotal += double(n[a + i]);
+  }
+  // A bin P holds and Q does not (a clipped tail landing on an empty end
+  // bin) gets a small floor instead of an infinite divergence, as ONNX
+  // Runtime's entropy calibrator smooths it.
+  constexpr double kFloor = 1e-8;
+  double kl = 0;
+  for (int i = 0; i < m; ++i) {
+    if (p[i] > 0) {
+      int level = int(int64_t(i) * kLevels / m);
+      double q = n[a + i] ? levelMass[level] / levelBins[level] / qTotal : 0;
+      double pn = p[i] / pTotal;
+      kl += pn * std::log(pn / std::max(q, kFloor));
+    }
+  }
+  return kl;
+}
+
+} // namespace
+
+std::pair<double, double> chooseActivationRange(const LayerStats &s,
+                                                const std::string &method,
+                                                double percentile) {
+  double lo = std::min(s.min, 0.0), hi = std::max(s.max, 0.0);
+  const Histogram &h = s.histogram;
+  if (method == "minmax" || !h.total()) {
+    return {lo, hi};
+  }
+  if (method == "percentile") {
+    double tail = (100.0 - percentile) / 100.0;
+    return {std::min(0.0, std::max(lo, h.quantile(tail))),
+            std::max(0.0, std::min(hi, h.quantile(1.0 - tail)))};
+  }
+  // Bin edges: edge e is the value -range + e * width; 0 is the middle one.
+  const int zero = Histogram::kBins / 2;
+  double width = 2 * h.range / Histogram::kBins;
+  int first = 0, last = Histogram::kBins - 1;
+  while (!h.counts[first]) {
+    ++first;
+  }
+  while (!h.counts[last]) {
+    --last;
+  }
+  std::vector<int> lows = clipEdges(std::min(first, zero), zero);
+  std::vector<int> highs = clipEdges(std::max(last + 1, zero), zero);
+  // The outermost candidate is the observed range itself, not its bin edge.
+  auto value = [&](int edge, bool low) {
+    double v = -h.range + edge * width;
+    return low ? std::max(v, lo) : std::min(v, hi);
+  };
+  double best = INFINITY;
+  std::pair<double, double> chosen{lo, hi};
+  for (int a : lows) {
+    for (int b : highs) {
+      double cost;
+      if (method == "mse") {
+        cost = quantizationMse(h, value(a, true), value(b, false));
+      } else if (b - a >= kLevels) {
+        cost = quantizationKl(h, a, b);
+      } else {
+        continue; // finer than the histogram: KL cannot tell ranges apart
+      }
+      if (cost < best) {
+        best = cost;
+        chosen = {value(a, true), value(b, false)};
+      }
+    }
+  }
+  return chosen;
+}
+
+//===----------------------------------------------------------------------===//
 // Calibration cache (JSON)
 //===----------------------------------------------------------------------===//
 
@@ -485,9 +624,20 @@ llvm::Expected<Feeds> SetSource::load(size_t i) const {
 // Running the float model
 //===----------------------------------------------------------------------===//
 
-/// Marks what --exclude names (and what is the model head) nuri.quantize_skip.
-void markExclusions(ModuleOp module, const QuantizeOptions &q) {
+/// Layers the automatic fallback (--min-sqnr) keeps float, with the reason.
+using FallbackLayers = std::map<std::string, std::string>;
+
+/// Marks what --exclude names, what the fallback keeps float and what is the
+/// model head nuri.quantize_skip.
+void markExclusions(ModuleOp module, const QuantizeOptions &q,
+                    const FallbackLayers &fallback = {}) {
   for (QuantCandidate &c : collectQuantCandidates(module)) {
+    auto kept = fallback.find(c.key);
+    if (kept != fallback.end()) {
+      c.op->setAttr(kQuantizeSkipAttr,
+                    StringAttr::get(module.getContext(), kept->second));
+      continue;
+    }
     llvm::StringRef key(c.key);
     llvm::StringRef last =
         key.rsplit('/').second.empty() ? key : key.rsplit('/').second;
@@ -547,6 +697,31 @@ struct Status {
   std::string message() const { return nuri_status_message(s); }
 };
 
+/// A context of its own for a model the quantizer imports only to look at or
+/// to run (the probe, each calibration and measurement runner): a context
+/// keeps every constant it ever held (the ONNX weights become resource
+/// blobs of the context) until it is destroyed, so importing in the
+/// caller's context would keep one more copy of the weights per import for
+/// the whole compile. Diagnostics go on to the caller's context, where the
+/// caller's handler formats them.
+class ScratchContext {
+public:
+  explicit ScratchContext(MLIRContext &parent)
+      : context(parent.getDialectRegistry(), MLIRContext::Threading::DISABLED) {
+    if (parent.isMultithreadingEnabled()) {
+      context.setThreadPool(parent.getThreadPool());
+    }
+    context.getDiagEngine().registerHandler([&parent](Diagnostic &d) {
+      parent.getDiagEngine().emit(std::move(d));
+      return success();
+    });
+  }
+  MLIRContext &get() { return context; }
+
+private:
+  MLIRContext context;
+};
+
 /// One compiled float model (per distinct set of input shapes) in a session.
 struct Runner {
   std::vector<uint8_t> package;
@@ -572,7 +747,9 @@ makeRunner(MLIRContext &context, const std::string &path,
     importOptions.inputShapes[name] = a.shape;
   }
   importOptions.allowUnsupported = true;
-  OwningOpRef<ModuleOp> module = importOnnxFile(context, path, importOptions);
+  ScratchContext scratch(context);
+  OwningOpRef<ModuleOp> module =
+      importOnnxFile(scratch.get(), path, importOptions);
   if (!module) {
     return failure();
   }
@@ -682,13 +859,8 @@ void annotate(ModuleOp module, const CalibrationTable &table,
     if (it == table.layers.end() || c.op->hasAttr(kQuantizeSkipAttr)) {
       continue;
     }
+    auto [lo, hi] = chooseActivationRange(it->second, q.method, q.percentile);
     const LayerStats &s = it->second;
-    double lo = s.min, hi = s.max;
-    if (q.method == "percentile" && s.histogram.total()) {
-      double tail = (100.0 - q.percentile) / 100.0;
-      lo = std::max(lo, s.histogram.quantile(tail));
-      hi = std::min(hi, s.histogram.quantile(1.0 - tail));
-    }
     Builder b(module.getContext());
     SmallVector<NamedAttribute> entries = {
         b.getNamedAttr("min", b.getF32FloatAttr(float(lo))),
@@ -839,19 +1011,39 @@ Compared compare(const std::vector<float> &ref, const std::vector<float> &got) {
   return c;
 }
 
+/// What quantization changed on the first calibration set: each quantized
+/// layer's result and each model output, quantized against float.
+struct Measured {
+  std::string set;
+  struct Layer {
+    std::string key;
+    Compared c;
+  };
+  std::vector<Layer> layers; ///< in program order
+  struct Output {
+    std::string name;
+    Compared c;
+    int64_t rows = 0, top1Agree = -1; ///< -1: not logits
+  };
+  std::vector<Output> outputs;
+};
+
 /// Runs the float and the quantized model (both on the CPU in fp32, so only
 /// quantization differs) on the first calibration set and compares each
-/// quantized layer's result and each model output.
-LogicalResult
-accuracyReport(MLIRContext &context, const std::string &path,
-               const OnnxImportOptions &importOptions, const QuantizeOptions &q,
-               const std::function<LogicalResult(ModuleOp)> &quantize,
-               std::vector<std::string> &notes) {
+/// quantized layer's result and each model output. `why` names the flag
+/// that asked, for the error when there is no calibration set.
+FailureOr<Measured>
+measureQuantization(MLIRContext &context, const std::string &path,
+                    const OnnxImportOptions &importOptions,
+                    const QuantizeOptions &q, const FallbackLayers &fallback,
+                    const std::function<LogicalResult(ModuleOp)> &quantize,
+                    llvm::StringRef why) {
   Location loc = FileLineColLoc::get(&context, path, 0, 0);
   if (q.calibration.empty()) {
-    return emitError(loc) << "--accuracy-report needs --calibration: it "
-                             "compares the float and the quantized model on "
-                             "the first calibration set";
+    return emitError(loc) << why
+                          << " needs --calibration: it compares the float and "
+                             "the quantized model on the first calibration "
+                             "set";
   }
   llvm::Expected<SetSource> sets =
       SetSource::open(q.calibration, path, importOptions);
@@ -864,7 +1056,7 @@ accuracyReport(MLIRContext &context, const std::string &path,
   }
   std::vector<std::string> floatKeys, floatNames, quantKeys, quantNames;
   auto floatPrep = [&](ModuleOp module) -> LogicalResult {
-    markExclusions(module, q);
+    markExclusions(module, q, fallback);
     std::vector<Value> values;
     for (QuantCandidate &c : collectQuantCandidates(module)) {
       floatKeys.push_back(c.key);
@@ -898,17 +1090,8 @@ accuracyReport(MLIRContext &context, const std::string &path,
       failed(executeOnly(loc, **quantRun, *feeds))) {
     return failure();
   }
-  notes.push_back(llvm::formatv("accuracy report: float vs {0} on the CPU "
-                                "(fp32 elsewhere), calibration set '{1}'",
-                                q.scheme, sets->nameOf(0))
-                      .str());
-  notes.push_back("  per quantized layer (its result in the quantized model "
-                  "against the float model's; earlier layers' errors "
-                  "included):");
-  notes.push_back(
-      llvm::formatv("  {0,-40} {1,8} {2,9}", "layer", "SQNR dB", "cosine")
-          .str());
-  std::vector<std::string> suggested;
+  Measured m;
+  m.set = sets->nameOf(0);
   for (size_t i = 0; i < quantKeys.size(); ++i) {
     auto f = llvm::find(floatKeys, quantKeys[i]);
     if (f == floatKeys.end()) {
@@ -916,15 +1099,8 @@ accuracyReport(MLIRContext &context, const std::string &path,
     }
     auto ref = fetchOutput(**floatRun, floatNames[f - floatKeys.begin()]);
     auto got = fetchOutput(**quantRun, quantNames[i]);
-    if (!ref || !got) {
-      continue;
-    }
-    Compared c = compare(ref->first, got->first);
-    notes.push_back(llvm::formatv("  {0,-40} {1,8:f1} {2,9:f5}", quantKeys[i],
-                                  c.sqnr, c.cosine)
-                        .str());
-    if (c.sqnr < q.minSqnr) {
-      suggested.push_back(quantKeys[i]);
+    if (ref && got) {
+      m.layers.push_back({quantKeys[i], compare(ref->first, got->first)});
     }
   }
   for (size_t o = 0; o < nuri_model_output_count((*floatRun)->model); ++o) {
@@ -939,27 +1115,61 @@ accuracyReport(MLIRContext &context, const std::string &path,
     if (!ref || !got) {
       continue;
     }
-    Compared c = compare(ref->first, got->first);
-    std::string line =
-        llvm::formatv("  output {0}: cosine {1:f5}, max error {2:e2}",
-                      info.name, c.cosine, c.maxError)
-            .str();
+    Measured::Output out{info.name, compare(ref->first, got->first)};
     if (llvm::StringRef(info.name).contains("logits") && ref->second > 1) {
-      int64_t n = ref->second, rows = int64_t(ref->first.size()) / n, agree = 0;
-      for (int64_t r = 0; r < rows; ++r) {
+      int64_t n = ref->second;
+      out.rows = int64_t(ref->first.size()) / n;
+      out.top1Agree = 0;
+      for (int64_t r = 0; r < out.rows; ++r) {
         auto at = [&](const std::vector<float> &v) {
           return std::max_element(v.begin() + r * n, v.begin() + (r + 1) * n) -
                  (v.begin() + r * n);
         };
-        agree += at(ref->first) == at(got->first);
+        out.top1Agree += at(ref->first) == at(got->first);
       }
+    }
+    m.outputs.push_back(out);
+  }
+  return m;
+}
+
+/// --accuracy-report's lines.
+void reportAccuracy(const Measured &m, const QuantizeOptions &q,
+                    std::vector<std::string> &notes) {
+  notes.push_back(llvm::formatv("accuracy report: float vs {0} on the CPU "
+                                "(fp32 elsewhere), calibration set '{1}'",
+                                q.scheme, m.set)
+                      .str());
+  notes.push_back("  per quantized layer (its result in the quantized model "
+                  "against the float model's; earlier layers' errors "
+                  "included):");
+  notes.push_back(
+      llvm::formatv("  {0,-40} {1,8} {2,9}", "layer", "SQNR dB", "cosine")
+          .str());
+  double threshold = q.minSqnr.value_or(QuantizeOptions::kSuggestedMinSqnr);
+  std::vector<std::string> suggested;
+  for (const Measured::Layer &l : m.layers) {
+    notes.push_back(llvm::formatv("  {0,-40} {1,8:f1} {2,9:f5}", l.key,
+                                  l.c.sqnr, l.c.cosine)
+                        .str());
+    if (l.c.sqnr < threshold) {
+      suggested.push_back(l.key);
+    }
+  }
+  for (const Measured::Output &o : m.outputs) {
+    std::string line =
+        llvm::formatv("  output {0}: cosine {1:f5}, max error {2:e2}", o.name,
+                      o.c.cosine, o.c.maxError)
+            .str();
+    if (o.top1Agree >= 0) {
       line += llvm::formatv(", top-1 agreement {0:f2}% of {1} rows",
-                            100.0 * agree / std::max<int64_t>(rows, 1), rows);
+                            100.0 * o.top1Agree / std::max<int64_t>(o.rows, 1),
+                            o.rows);
     }
     notes.push_back(line);
   }
   std::string advice = llvm::formatv(
-      "  suggested exclusions (SQNR below {0:f1} dB): ", q.minSqnr);
+      "  suggested exclusions (SQNR below {0:f1} dB): ", threshold);
   if (suggested.empty()) {
     advice += "none";
   }
@@ -967,7 +1177,6 @@ accuracyReport(MLIRContext &context, const std::string &path,
     advice += "--exclude " + key + " ";
   }
   notes.push_back(advice);
-  return success();
 }
 
 } // namespace
@@ -978,13 +1187,15 @@ prepareQuantization(MLIRContext &context, const std::string &path,
                     const CompileOptions &options) {
   Location loc = FileLineColLoc::get(&context, path, 0, 0);
   const QuantizeOptions &q = *options.quantize;
-  if (q.scheme != "int8" && q.scheme != "w8a16") {
+  if (q.scheme != "int8" && q.scheme != "fp8" && q.scheme != "w8a16" &&
+      q.scheme != "w4a16") {
     return emitError(loc) << "--quantize " << q.scheme
-                          << ": expected int8 or w8a16";
+                          << ": expected int8, fp8, w8a16 or w4a16";
   }
-  if (q.method != "minmax" && q.method != "percentile") {
+  if (q.method != "minmax" && q.method != "percentile" &&
+      q.method != "entropy" && q.method != "mse") {
     return emitError(loc) << "--calibration-method " << q.method
-                          << ": expected minmax or percentile";
+                          << ": expected minmax, percentile, entropy or mse";
   }
   if (!(q.percentile > 50 && q.percentile <= 100)) {
     return emitError(loc) << "--percentile " << q.percentile
@@ -1016,7 +1227,8 @@ prepareQuantization(MLIRContext &context, const std::string &path,
         probe.inputShapes[in.name] = dims;
       }
     }
-    OwningOpRef<ModuleOp> module = importOnnxFile(context, path, probe);
+    ScratchContext scratch(context);
+    OwningOpRef<ModuleOp> module = importOnnxFile(scratch.get(), path, probe);
     if (!module) {
       return failure();
     }
@@ -1029,7 +1241,7 @@ prepareQuantization(MLIRContext &context, const std::string &path,
   }
   auto notes = std::make_shared<std::vector<std::string>>();
   auto table = std::make_shared<CalibrationTable>();
-  bool needRanges = q.scheme == "int8";
+  bool needRanges = q.scheme == "int8" || q.scheme == "fp8";
   bool needStats = needRanges || q.smoothQuantAlpha;
   bool fromCache = !q.cachePath.empty() && llvm::sys::fs::exists(q.cachePath);
   if (fromCache) {
@@ -1101,55 +1313,99 @@ prepareQuantization(MLIRContext &context, const std::string &path,
   CompileOptions out = options;
   out.quantize.reset();
   out.quantizationNotes = notes;
-  QuantizeOptions qc = q;
-  out.afterGraphPasses =
-      [table, qc, notes,
-       first = std::make_shared<bool>(true)](ModuleOp module) -> LogicalResult {
-    markExclusions(module, qc);
-    if (qc.scheme == "int8" || qc.smoothQuantAlpha) {
-      // A cache from another model has no statistics for these layers.
+  // The quantizing hook: the measurements below get their own (their
+  // decisions are not the package's, so their notes are dropped), the
+  // compile the one whose notes the report shows.
+  auto makeHook = [table,
+                   qc = q](std::shared_ptr<const FallbackLayers> fallback,
+                           std::shared_ptr<std::vector<std::string>> notes) {
+    return [table, qc, fallback, notes, first = std::make_shared<bool>(true)](
+               ModuleOp module) -> LogicalResult {
+      markExclusions(module, qc, *fallback);
+      if (qc.scheme == "int8" || qc.scheme == "fp8" || qc.smoothQuantAlpha) {
+        // A cache from another model has no statistics for these layers.
+        for (QuantCandidate &c : collectQuantCandidates(module)) {
+          if (!c.op->hasAttr(kQuantizeSkipAttr) &&
+              !table->layers.count(c.key)) {
+            return c.op.emitError("calibration (")
+                   << table->source << ") has no statistics for the layer '"
+                   << c.key << "'; was it made for another model?";
+          }
+        }
+        annotate(module, *table, qc);
+      }
+      if (failed(runQuantizationPasses(module, qc, /*quantize=*/true))) {
+        return failure();
+      }
+      if (*first) {
+        // The report lists each decision once (a family has many programs).
+        *first = false;
+        int quantized = 0;
+        for (QuantCandidate &c : collectQuantCandidates(module)) {
+          auto why = c.op->getAttrOfType<StringAttr>(kQuantizeSkipAttr);
+          notes->push_back(llvm::formatv("  float  {0}: {1}", c.key,
+                                         why ? why.getValue() : "not quantized")
+                               .str());
+        }
+        module.walk([&](Operation *op) {
+          if (auto key = op->getAttrOfType<StringAttr>(kQuantKeyAttr)) {
+            ++quantized;
+            notes->push_back(
+                llvm::formatv("  {0,-6} {1}", qc.scheme, key.getValue()).str());
+          }
+        });
+        notes->insert(
+            notes->begin() + 1,
+            llvm::formatv("  {0} linear layer(s) quantized", quantized).str());
+      }
       for (QuantCandidate &c : collectQuantCandidates(module)) {
-        if (!c.op->hasAttr(kQuantizeSkipAttr) && !table->layers.count(c.key)) {
-          return c.op.emitError("calibration (")
-                 << table->source << ") has no statistics for the layer '"
-                 << c.key << "'; was it made for another model?";
+        c.op->removeAttr(kCalibrationAttr);
+      }
+      return success();
+    };
+  };
+  auto fallback = std::make_shared<FallbackLayers>();
+  // Float against quantized under the fallback so far, on the first set;
+  // `flag` names what asked, for the error without calibration.
+  auto measure = [&](llvm::StringRef flag) {
+    return measureQuantization(
+        context, path, importOptions, q, *fallback,
+        makeHook(fallback, std::make_shared<std::vector<std::string>>()), flag);
+  };
+  if (q.minSqnr) {
+    // Keeping a layer float changes the error the later layers see, so the
+    // measurement repeats (a few rounds) until every quantized layer holds
+    // the threshold.
+    for (int round = 0; round < 4; ++round) {
+      FailureOr<Measured> m = measure("--min-sqnr");
+      if (failed(m)) {
+        return failure();
+      }
+      int added = 0;
+      for (const Measured::Layer &l : m->layers) {
+        if (l.c.sqnr < *q.minSqnr) {
+          (*fallback)[l.key] = llvm::formatv(
+              "SQNR {0:f1} dB below --min-sqnr {1:f1} (automatic fallback)",
+              l.c.sqnr, *q.minSqnr);
+          ++added;
         }
       }
-      annotate(module, *table, qc);
+      if (!added) {
+        break;
+      }
     }
-    if (failed(runQuantizationPasses(module, qc, /*quantize=*/true))) {
+    notes->push_back(llvm::formatv("  automatic fallback (--min-sqnr {0:f1} "
+                                   "dB): {1} layer(s) kept float",
+                                   *q.minSqnr, fallback->size())
+                         .str());
+  }
+  out.afterGraphPasses = makeHook(fallback, notes);
+  if (q.accuracyReport) {
+    FailureOr<Measured> m = measure("--accuracy-report");
+    if (failed(m)) {
       return failure();
     }
-    if (*first) {
-      // The report lists each decision once (a family has many programs).
-      *first = false;
-      int quantized = 0;
-      for (QuantCandidate &c : collectQuantCandidates(module)) {
-        auto why = c.op->getAttrOfType<StringAttr>(kQuantizeSkipAttr);
-        notes->push_back(llvm::formatv("  float  {0}: {1}", c.key,
-                                       why ? why.getValue() : "not quantized")
-                             .str());
-      }
-      module.walk([&](Operation *op) {
-        if (auto key = op->getAttrOfType<StringAttr>(kQuantKeyAttr)) {
-          ++quantized;
-          notes->push_back(
-              llvm::formatv("  {0,-6} {1}", qc.scheme, key.getValue()).str());
-        }
-      });
-      notes->insert(
-          notes->begin() + 1,
-          llvm::formatv("  {0} linear layer(s) quantized", quantized).str());
-    }
-    for (QuantCandidate &c : collectQuantCandidates(module)) {
-      c.op->removeAttr(kCalibrationAttr);
-    }
-    return success();
-  };
-  if (q.accuracyReport &&
-      failed(accuracyReport(context, path, importOptions, q,
-                            out.afterGraphPasses, *notes))) {
-    return failure();
+    reportAccuracy(*m, q, *notes);
   }
   return out;
 }

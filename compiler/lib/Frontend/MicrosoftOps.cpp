@@ -319,6 +319,85 @@ Results convertAttention(NodeContext &n) {
 }
 } // namespace
 
+// MatMulNBits(A, B, scales, zero_points?, g_idx?, bias?): onnxruntime-genai's
+// int4 weights (and 8-bit ones) become nuri.dequantize_blocked, which keeps
+// the layout, feeding a float linear.
+Results convertMatMulNBits(NodeContext &n) {
+  Importer &im = n.importer;
+  OpBuilder &b = im.builder;
+  Value a = n.input(0), packed = n.input(1), scales = n.input(2);
+  if (!a || !packed || !scales) {
+    return n.error() << "expects A, B and scales";
+  }
+  int64_t k = n.intAttr("K", 0), cols = n.intAttr("N", 0);
+  int64_t bits = n.intAttr("bits", 4), block = n.intAttr("block_size", 0);
+  if (n.input(4)) {
+    return n.error() << "g_idx (act-order) is not supported";
+  }
+  if (bits != 4 && bits != 8) {
+    return n.error() << "bits " << bits << " is not supported (4 or 8)";
+  }
+  if (block < 16 || (block & (block - 1))) {
+    return n.error() << "block_size " << block
+                     << " is not a power of two of at least 16";
+  }
+  int64_t blocks = k > 0 ? (k + block - 1) / block : 0;
+  if (k <= 0 || cols <= 0 ||
+      shapeOf(packed) != ArrayRef<int64_t>{cols, blocks, block * bits / 8} ||
+      !tensorType(packed).getElementType().isUnsignedInteger(8)) {
+    return n.error() << "B must be uint8 [N, ceil(K / block_size), "
+                        "block_size * bits / 8] = ["
+                     << cols << ", " << blocks << ", " << block * bits / 8
+                     << "] for K " << k << " and N " << cols << ", got "
+                     << tensorType(packed);
+  }
+  if (shapeOf(a).empty() || shapeOf(a).back() != k) {
+    return n.error() << "A's last dimension must be K = " << k;
+  }
+  if (tensorType(scales).getNumElements() != cols * blocks) {
+    return n.error() << "scales must hold N * ceil(K / block_size) = "
+                     << cols * blocks << " values";
+  }
+  auto reshaped = [&](Value v, ArrayRef<int64_t> shape) {
+    auto type = RankedTensorType::get(shape, tensorType(v).getElementType());
+    return im.create<ReshapeOp>(n, {v}, {}, {type});
+  };
+  FailureOr<Value> s = reshaped(scales, {cols, blocks});
+  if (failed(s)) {
+    return failure();
+  }
+  SmallVector<Value> operands = {packed, *s};
+  if (Value zp = n.input(3)) {
+    int64_t bytes = (blocks * bits + 7) / 8;
+    if (!tensorType(zp).getElementType().isUnsignedInteger(8) ||
+        tensorType(zp).getNumElements() != cols * bytes) {
+      return n.error() << "zero_points must be uint8 packed like B, "
+                       << cols * bytes
+                       << " bytes (float zero points are not supported)";
+    }
+    FailureOr<Value> z = reshaped(zp, {cols, bytes});
+    if (failed(z)) {
+      return failure();
+    }
+    operands.push_back(*z);
+  }
+  auto weightType =
+      RankedTensorType::get({k, cols}, tensorType(a).getElementType());
+  FailureOr<Value> weight = im.create<DequantizeBlockedOp>(
+      n, operands,
+      {b.getNamedAttr("bits", b.getI64IntegerAttr(bits)),
+       b.getNamedAttr("block_size", b.getI64IntegerAttr(block))},
+      {weightType});
+  if (failed(weight)) {
+    return failure();
+  }
+  SmallVector<Value> linearOperands = {a, *weight};
+  if (Value bias = n.input(5)) {
+    linearOperands.push_back(bias);
+  }
+  return one(im.create<LinearOp>(n, linearOperands));
+}
+
 const llvm::StringMap<Converter> &onnx_import::microsoftDomainConverters() {
   static const llvm::StringMap<Converter> table = {
       {"Attention", convertAttention},
@@ -326,6 +405,7 @@ const llvm::StringMap<Converter> &onnx_import::microsoftDomainConverters() {
       {"EmbedLayerNormalization", convertEmbedLayerNorm},
       {"FastGelu", convertFastGelu},
       {"Gelu", convertBiasGelu},
+      {"MatMulNBits", convertMatMulNBits},
       {"SimplifiedLayerNormalization", convertSimplifiedLayerNorm},
       {"SkipLayerNormalization", convertSkipLayerNorm},
       {"SkipSimplifiedLayerNormalization", convertSkipSimplifiedLayerNorm},

@@ -237,6 +237,19 @@ LogicalResult Emitter::addOp(Operation *op) {
 }
 
 FailureOr<EmittedGraph> Emitter::run(func::FuncOp func) {
+  // The blob's final size, reserved: grown by doubling, a model's weights
+  // would take up to twice their size while the package is written.
+  size_t total = 0;
+  for (auto constant : func.getBody().front().getOps<ConstantOp>()) {
+    auto type = llvm::cast<ShapedType>(constant.getValue().getType());
+    Type element = type.getElementType();
+    unsigned bits =
+        element.isIntOrFloat() ? element.getIntOrFloatBitWidth() : 8;
+    total =
+        (total + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment +
+        size_t(type.getNumElements()) * std::max(1u, bits / 8);
+  }
+  out.weights.reserve(total);
   for (BlockArgument arg : func.getArguments()) {
     FailureOr<int32_t> id = tensorFor(arg);
     if (failed(id)) {

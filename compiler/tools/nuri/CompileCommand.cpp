@@ -6,8 +6,9 @@
 //              [--report [--simulate]] [--dump-ir-after-all] [--progress]
 //              [--generate [--max-seq N] [--prefill-buckets 32,128]
 //                          [--decode-batch 1,4,8] [--context-buckets 64,128]]
-//              [--quantize int8|w8a16 [--calibration DIR|FILE.npy]
-//                  [--calibration-method minmax|percentile] [--percentile P]
+//              [--quantize int8|fp8|w8a16|w4a16 [--calibration DIR|FILE.npy]
+//                  [--calibration-method minmax|percentile|entropy|mse]
+//                  [--percentile P]
 //                  [--smoothquant ALPHA] [--exclude NAME_OR_OP ...]
 //                  [--calibration-cache FILE] [--quantize-head]]
 //              -o OUT
@@ -115,8 +116,11 @@ cl::list<int64_t> contextBuckets(
 cl::opt<std::string> quantizeScheme(
     "quantize",
     cl::desc("Post-training quantization of the linears by constant weights: "
-             "int8 (W8A8, calibrated) or w8a16 (int8 weights only)"),
-    cl::value_desc("int8|w8a16"), cl::init(""), cl::sub(compileCommand));
+             "int8 (W8A8, calibrated), fp8 (e4m3 weights and activations, "
+             "calibrated), w8a16 (int8 weights only) or w4a16 (4-bit weights "
+             "in blocks of 128)"),
+    cl::value_desc("int8|fp8|w8a16|w4a16"), cl::init(""),
+    cl::sub(compileCommand));
 cl::opt<std::string> calibrationPath(
     "calibration",
     cl::desc("With --quantize: input sets DIR/<set>/<input>.npy (or one "
@@ -126,7 +130,9 @@ cl::opt<std::string> calibrationPath(
 cl::opt<std::string> calibrationMethod(
     "calibration-method",
     cl::desc("With --quantize int8: activation ranges from the minmax or "
-             "the percentile (--percentile) of the calibration data"),
+             "the percentile (--percentile) of the calibration data, or the "
+             "clipping with the least KL divergence (entropy) or squared "
+             "error (mse) of the quantized histogram"),
     cl::init("minmax"), cl::sub(compileCommand));
 cl::opt<double> calibrationPercentile(
     "percentile",
@@ -162,9 +168,11 @@ cl::opt<bool> accuracyReport(
     cl::sub(compileCommand));
 cl::opt<double> minSqnr(
     "min-sqnr",
-    cl::desc("With --accuracy-report: suggest excluding layers below this "
-             "SQNR in dB"),
-    cl::init(20), cl::sub(compileCommand));
+    cl::desc("With --quantize and --calibration: keep float every layer whose "
+             "SQNR against the float model (first calibration set) is below "
+             "DB; without it, --accuracy-report suggests exclusions below "
+             "20 dB"),
+    cl::value_desc("DB"), cl::sub(compileCommand));
 
 int runCompile() {
   nuri::driver::CompileOptions options;
@@ -201,7 +209,8 @@ int runCompile() {
       !calibrationPath.empty() || calibrationMethod.getNumOccurrences() ||
       calibrationPercentile.getNumOccurrences() ||
       smoothQuant.getNumOccurrences() || !quantizeExclude.empty() ||
-      !calibrationCache.empty() || quantizeHead;
+      !calibrationCache.empty() || quantizeHead ||
+      minSqnr.getNumOccurrences() || accuracyReport;
   if (!quantizeScheme.empty()) {
     nuri::driver::QuantizeOptions q;
     q.scheme = quantizeScheme;
@@ -215,12 +224,15 @@ int runCompile() {
     q.cachePath = calibrationCache;
     q.quantizeHead = quantizeHead;
     q.accuracyReport = accuracyReport;
-    q.minSqnr = minSqnr;
+    if (minSqnr.getNumOccurrences()) {
+      q.minSqnr = minSqnr;
+    }
     options.quantize = q;
   } else if (quantOptions) {
     WithColor::error() << "--calibration, --calibration-method, "
                           "--percentile, --smoothquant, --exclude, "
-                          "--calibration-cache and --quantize-head need "
+                          "--calibration-cache, --quantize-head, "
+                          "--accuracy-report and --min-sqnr need "
                           "--quantize\n";
     return 2;
   }

@@ -7,7 +7,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "Internal.h"
+
 #include "Vector.h"
+#include "nuri/isa/Numerics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -703,6 +705,19 @@ std::string runQuantize(const graph::Op &op, const Inputs &in,
   auto channel = [&](int64_t i) {
     return q.axis < 0 ? 0 : (i / q.inner) % q.channels;
   };
+  if (o.dtype == DType::F8E4M3) {
+    // fp8: the quotient rounded to e4m3, saturating (ONNX's saturate=1).
+    if (q.zp) {
+      return fail(op, "fp8 quantization takes no zero point");
+    }
+    uint8_t *po = o.as<uint8_t>();
+    parallelRange(n, kParallelGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        po[i] = isa::f32ToE4M3(x.ptr[i] / q.scale.ptr[channel(i)]);
+      }
+    });
+    return "";
+  }
   auto zpOf = [&](int64_t c) -> double {
     return q.zp ? static_cast<double>(readIndex(*q.zp, c)) : 0.0;
   };
@@ -753,12 +768,24 @@ std::string runDequantize(const graph::Op &op, const Inputs &in,
     return e;
   }
   const TensorView &x = in[0];
-  if (!isIntegerIndex(x.dtype) || !graph::isFloat(out[0].dtype) ||
-      (q.zp && q.zp->dtype != x.dtype)) {
+  bool fp8 = x.dtype == DType::F8E4M3;
+  if ((!fp8 && !isIntegerIndex(x.dtype)) || !graph::isFloat(out[0].dtype) ||
+      (q.zp && (fp8 || q.zp->dtype != x.dtype))) {
     return unsupported(op, in, out);
   }
   int64_t n = x.elements();
   F32Out o(out[0]);
+  if (fp8) {
+    const uint8_t *px = x.as<const uint8_t>();
+    parallelRange(n, kParallelGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        int64_t c = q.axis < 0 ? 0 : (i / q.inner) % q.channels;
+        o.ptr[i] = isa::e4m3ToF32(px[i]) * q.scale.ptr[c];
+      }
+    });
+    o.finish();
+    return "";
+  }
   parallelRange(n, kParallelGrain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       int64_t c = q.axis < 0 ? 0 : (i / q.inner) % q.channels;

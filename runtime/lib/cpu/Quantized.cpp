@@ -2,7 +2,8 @@
 //
 // `quantized_matmul`: (A - a_zp) x (B - b_zp) in int32, then one of three
 // read-outs (raw i32, fp32 dequantized, requantized int8/uint8); and
-// `dynamic_quantize`, ONNX's DynamicQuantizeLinear.
+// `dynamic_quantize`, ONNX's DynamicQuantizeLinear; and `dequantize_blocked`,
+// MatMulNBits' 4- and 8-bit blocked weights made float.
 //
 // The product widens both operands to int16 after subtracting the zero
 // points (|a - a_zp| <= 255, so every value fits) and multiplies pairs of
@@ -452,16 +453,77 @@ std::string runDynamicQuantize(const graph::Op &op, const Inputs &in,
   return "";
 }
 
+// dequantize_blocked: MatMulNBits' weight layout made a float [K, N] weight
+// (NuriOps.td). The session runs it once, when it is prepared, for a
+// constant weight; the columns go in parallel, each written down its K rows.
+std::string runDequantizeBlocked(const graph::Op &op, const Inputs &in,
+                                 const Outputs &out) {
+  int64_t bits = op.getInt("bits", 0), block = op.getInt("block_size", 0);
+  if (in.size() < 2 || out.size() != 1) {
+    return fail(op, "expects packed values, scales (, zero points) and one "
+                    "output");
+  }
+  const TensorView &packed = in[0], &scales = in[1], &o = out[0];
+  const TensorView *zp = in.size() > 2 && in[2].data ? &in[2] : nullptr;
+  if ((bits != 4 && bits != 8) || block < 16 || (block & (block - 1))) {
+    return fail(op, "has bits " + std::to_string(bits) + " and block_size " +
+                        std::to_string(block) +
+                        " (expected 4 or 8, and a power of two >= 16)");
+  }
+  if (packed.dtype != DType::U8 || packed.shape.size() != 3 ||
+      packed.shape[2] != block * bits / 8 || !graph::isFloat(scales.dtype) ||
+      !graph::isFloat(o.dtype) || o.shape.size() != 2) {
+    return unsupported(op, in, out);
+  }
+  int64_t n = packed.shape[0], blocks = packed.shape[1], k = o.shape[0];
+  int64_t zpBytes = (blocks * bits + 7) / 8;
+  if (scales.elements() != n * blocks || o.shape[1] != n ||
+      k > blocks * block || k <= (blocks - 1) * block ||
+      (zp && (zp->dtype != DType::U8 || zp->elements() != n * zpBytes))) {
+    return fail(op, "packed " + shapeString(packed.shape) + ", scales " +
+                        shapeString(scales.shape) + " and result " +
+                        shapeString(o.shape) + " do not agree");
+  }
+  F32Buffer s = toF32(scales);
+  F32Out result(o);
+  const uint8_t *q = packed.as<const uint8_t>();
+  const uint8_t *z = zp ? zp->as<const uint8_t>() : nullptr;
+  auto value = [bits](const uint8_t *bytes, int64_t i) -> int {
+    return bits == 8 ? bytes[i] : (bytes[i / 2] >> (i % 2 ? 4 : 0)) & 15;
+  };
+  int defaultZp = 1 << (bits - 1);
+  parallelRange(n, 1, [&](int64_t cb, int64_t ce) {
+    for (int64_t c = cb; c < ce; ++c) {
+      for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t *blob = q + (c * blocks + b) * (block * bits / 8);
+        int zero = z ? value(z + c * zpBytes, b) : defaultZp;
+        float scale = s.ptr[c * blocks + b];
+        int64_t end = std::min(k - b * block, block);
+        for (int64_t i = 0; i < end; ++i) {
+          result.ptr[(b * block + i) * n + c] =
+              static_cast<float>(value(blob, i) - zero) * scale;
+        }
+      }
+    }
+  });
+  result.finish();
+  return "";
+}
+
 } // namespace
 
 bool isQuantizedOp(const std::string &kind) {
-  return kind == "quantized_matmul" || kind == "dynamic_quantize";
+  return kind == "quantized_matmul" || kind == "dynamic_quantize" ||
+         kind == "dequantize_blocked";
 }
 
 std::string runQuantizedOp(const graph::Op &op, const Inputs &in,
                            const Outputs &out, KernelCache *cache) {
   if (op.kind == "quantized_matmul") {
     return runQuantizedMatmul(op, in, out, cache);
+  }
+  if (op.kind == "dequantize_blocked") {
+    return runDequantizeBlocked(op, in, out);
   }
   return runDynamicQuantize(op, in, out);
 }

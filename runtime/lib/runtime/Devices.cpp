@@ -281,12 +281,14 @@ public:
         cpu::prepareKernel(g.ops[k], constants,
                            model.cpuPlans[p].kernelCaches[k].get());
         // A weight stored quantized and dequantized for a float product
-        // (w8a16) is dequantized once, here, as ONNX Runtime folds
+        // (w8a16, w4a16) is dequantized once, here, as ONNX Runtime folds
         // DequantizeLinear of an initializer: the product then packs it as
         // any constant weight instead of dequantizing and packing it again
         // on every run. The package keeps the int8 bytes; the session holds
         // the float weight.
-        if (allConstant && g.ops[k].kind == "dequantize" &&
+        if (allConstant &&
+            (g.ops[k].kind == "dequantize" ||
+             g.ops[k].kind == "dequantize_blocked") &&
             g.ops[k].outputs.size() == 1) {
           int32_t out = g.ops[k].outputs[0];
           std::vector<uint8_t> bytes(

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -61,6 +62,96 @@ TEST(Histogram, GrowsWithoutLosingCounts) {
     double got = h.quantile(q);
     EXPECT_GE(got, lo) << "quantile " << q;
     EXPECT_LE(got, hi) << "quantile " << q;
+  }
+}
+
+LayerStats statsOf(const std::vector<float> &x) {
+  LayerStats s;
+  s.min = *std::min_element(x.begin(), x.end());
+  s.max = *std::max_element(x.begin(), x.end());
+  s.seen = true;
+  s.histogram.add(x.data(), x.size(), float(std::max(-s.min, s.max)));
+  return s;
+}
+
+// A bulk of unit normals with a few outliers at 40: minmax spends most of
+// the 256 levels on the outliers; entropy clips them but keeps the bulk
+// (beyond 3 sigma); percentile 99.99 keeps the tail of 4 sigma. (mse keeps
+// them: 4 errors of 30 squared outweigh the finer step for the bulk.)
+TEST(ActivationRange, EntropyClipsRareOutliers) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(1 << 16);
+  for (float &v : x) {
+    v = normal(rng);
+  }
+  for (int i = 0; i < 4; ++i) {
+    x[i * 1000] = 40.0f;
+  }
+  LayerStats s = statsOf(x);
+  auto [lo, hi] = chooseActivationRange(s, "minmax", 99.99);
+  EXPECT_EQ(lo, s.min);
+  EXPECT_EQ(hi, 40.0);
+  auto [el, eh] = chooseActivationRange(s, "entropy", 99.99);
+  EXPECT_LT(eh, 20.0);
+  EXPECT_GT(eh, 3.0);
+  EXPECT_LT(el, -3.0);
+  EXPECT_GE(el, s.min);
+  auto [pl, ph] = chooseActivationRange(s, "percentile", 99.99);
+  EXPECT_GT(ph, 3.0);
+  EXPECT_LT(ph, 40.0);
+  EXPECT_LT(pl, -3.0);
+  EXPECT_EQ(chooseActivationRange(s, "mse", 99.99).second, 40.0);
+}
+
+// A long (Laplace) tail: mse clips it where the squared clipping error of
+// the tail stops paying for the finer step, well inside the observed range
+// and well outside the bulk.
+TEST(ActivationRange, MseClipsALongTail) {
+  std::mt19937 rng(13);
+  std::exponential_distribution<float> exp(1.0f);
+  std::bernoulli_distribution sign(0.5);
+  std::vector<float> x(1 << 16);
+  for (float &v : x) {
+    v = sign(rng) ? exp(rng) : -exp(rng);
+  }
+  LayerStats s = statsOf(x);
+  auto [lo, hi] = chooseActivationRange(s, "mse", 99.99);
+  EXPECT_LT(hi, 0.9 * s.max);
+  EXPECT_GT(hi, 3.0);
+  EXPECT_GT(lo, 0.9 * s.min);
+  EXPECT_LT(lo, -3.0);
+}
+
+// Uniform values have no tail to clip: mse keeps (nearly) the whole range.
+TEST(ActivationRange, MseKeepsAUniformRange) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> x(1 << 16);
+  for (float &v : x) {
+    v = uniform(rng);
+  }
+  LayerStats s = statsOf(x);
+  auto [lo, hi] = chooseActivationRange(s, "mse", 99.99);
+  EXPECT_GT(hi, 0.95 * s.max);
+  EXPECT_LT(lo, 0.95 * s.min);
+}
+
+// Values that are never negative (after a ReLU) keep 0 as the low end for
+// every method, and the range always holds 0.
+TEST(ActivationRange, NonNegativeValuesStartAtZero) {
+  std::mt19937 rng(5);
+  std::exponential_distribution<float> exp(1.0f);
+  std::vector<float> x(1 << 15);
+  for (float &v : x) {
+    v = 0.5f + exp(rng);
+  }
+  LayerStats s = statsOf(x);
+  for (const char *method : {"minmax", "percentile", "entropy", "mse"}) {
+    auto [lo, hi] = chooseActivationRange(s, method, 99.9);
+    EXPECT_EQ(lo, 0.0) << method;
+    EXPECT_GT(hi, 2.0) << method;
+    EXPECT_LE(hi, s.max) << method;
   }
 }
 

@@ -552,6 +552,42 @@ TEST_F(Importer, ZeroPointOfAnotherTypeIsAnError) {
       << e;
 }
 
+// com.microsoft MatMulNBits: the layout's rules, each refused at the node.
+TEST_F(Importer, MatMulNBitsLayoutErrorsNameTheNode) {
+  auto nbits = [&](std::vector<int64_t> bDims, int64_t bits, int64_t k,
+                   int64_t scales) {
+    onnx::ModelProto model = quantModel(
+        "MatMulNBits", {tensor("a", kFloat, {2, k}), tensor("b", kUint8, bDims),
+                        tensor("s", kFloat, {scales})});
+    auto *opset = model.add_opset_import();
+    opset->set_domain("com.microsoft");
+    opset->set_version(1);
+    auto *node = model.mutable_graph()->mutable_node(0);
+    node->set_domain("com.microsoft");
+    for (auto [name, value] : std::vector<std::pair<const char *, int64_t>>{
+             {"K", k}, {"N", 4}, {"bits", bits}, {"block_size", 32}}) {
+      auto *attr = node->add_attribute();
+      attr->set_name(name);
+      attr->set_type(onnx::AttributeProto::INT);
+      attr->set_i(value);
+    }
+    return importErrors(context, model);
+  };
+  // (A valid one runs against ONNX Runtime in models-ort-quantized.)
+  std::string e = nbits({4, 2, 8}, 4, 64, 8);
+  EXPECT_NE(e.find("qnode"), std::string::npos) << e;
+  EXPECT_NE(e.find("B must be uint8 [N, ceil(K / block_size), block_size * "
+                   "bits / 8] = [4, 2, 16] for K 64 and N 4"),
+            std::string::npos)
+      << e;
+  e = nbits({4, 2, 12}, 3, 64, 8);
+  EXPECT_NE(e.find("bits 3 is not supported (4 or 8)"), std::string::npos) << e;
+  e = nbits({4, 2, 16}, 4, 64, 6);
+  EXPECT_NE(e.find("scales must hold N * ceil(K / block_size) = 8 values"),
+            std::string::npos)
+      << e;
+}
+
 TEST_F(Importer, UnsupportedQuantizedTypesAreRefusedByName) {
   // int16 (opset 21) and float8 e4m3 (opset 19) are valid ONNX that Nuri
   // does not quantize yet.

@@ -666,6 +666,41 @@ TEST(NpuCodegen, BertLayerMatchesCpu) {
   expectClose(o, 8.0, 5e-2);
 }
 
+TEST(NpuCodegen, WeightStreamOnRngdRunsAheadAndMatchesCpu) {
+  // rngd streams every GEMM's weights through one ring at the top of SRAM
+  // (weightStreamBytes: 2.4 MB per core). A layer with 24 MB of weights
+  // (3 MB per core) wraps it; the result must not change, the simulator's
+  // race detector must stay quiet, and the fetch queue must never wait for
+  // a kernel to start: the weights are inputs and constants no kernel
+  // writes, so they stream as far ahead as the ring lets them.
+  target::Target t = loadTarget("rngd");
+  const uint64_t ring = npu::weightStreamBytes(t);
+  ASSERT_GT(ring, 0u);
+  EXPECT_LT(ring, uint64_t(24) << 20 >> 3);
+  Outcome o = runBoth(bertLayer(1, 16, 1024, 16, 4096, true), "rngd", 0.05f);
+  expectClose(o, 8.0, 5e-2);
+  const unsigned kernelStarted = t.semaphoresPerCore - 3;
+  unsigned loads = 0;
+  for (const isa::Stream &st : o.part.program.streams) {
+    if (st.engine != isa::Engine::Fetch) {
+      continue;
+    }
+    for (const isa::Instruction &in : st.insts) {
+      if (in.opcode == isa::Opcode::SemWait) {
+        EXPECT_NE(in[isa::Field::Sem], kernelStarted)
+            << "core " << st.core << " waits for a kernel to start";
+      }
+      if (in.opcode == isa::Opcode::DmaCopy) {
+        ++loads;
+        EXPECT_GE(in[isa::Field::Dst], t.sram.bytesPerCore - ring);
+      }
+    }
+  }
+  EXPECT_GT(loads, 0u);
+  // Atom's SRAM cannot spare the ring: each GEMM streams its own weights.
+  EXPECT_EQ(npu::weightStreamBytes(loadTarget("atom")), 0u);
+}
+
 TEST(NpuPerf, BertBaseLayerOnAtomAgainstTheRoofline) {
   for (int64_t B : {1, 8}) {
     const double S = 128, H = 768, F = 3072;

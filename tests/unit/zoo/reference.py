@@ -70,10 +70,14 @@ class Weights:
 
 
 def erf(x):
-    # numpy has no erf and scipy is not a dependency; math.erf element-wise
-    # is exact and fast enough for these sizes.
-    flat = x.ravel()
-    return np.array([math.erf(v) for v in flat]).reshape(x.shape)
+    # numpy has no erf and scipy is not a dependency. Abramowitz & Stegun
+    # 7.1.26 (absolute error <= 1.5e-7, far inside the 1e-3 comparison),
+    # vectorized: math.erf element by element took 8 s of whisper-tiny's
+    # 22 M activations.
+    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (
+        1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
 
 
 def gelu_erf(x):
@@ -93,9 +97,11 @@ def layer_norm(x, w, prefix, eps):
 
 
 def softmax(x):
+    # In place: whisper-tiny's scores are 27 M doubles per layer.
     x = x - x.max(-1, keepdims=True)
-    e = np.exp(x)
-    return e / e.sum(-1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(-1, keepdims=True)
+    return x
 
 
 def split_heads(x, heads):

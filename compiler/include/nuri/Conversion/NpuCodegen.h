@@ -116,6 +116,12 @@ bool claimsOp(mlir::Operation *op, const target::Target &target,
 /// claimsOp through the registry. Idempotent; tools call it at start-up.
 void registerNpuTargetBackend();
 
+/// Bytes at the top of every core's SRAM that hold the program's weight
+/// stream (the fetch queue loads the GEMMs' weight chunks into one ring in
+/// the order they are multiplied, ahead across kernels); 0 when the target's
+/// SRAM cannot spare it and each GEMM streams its own weights.
+uint64_t weightStreamBytes(const target::Target &t);
+
 /// Lowers one outlined NPU partition (a func.func of nuri ops whose
 /// arguments and results carry `nuri.name`) through the lowering pipeline
 /// to a program for `target`. Fails after a diagnostic at the op that

@@ -34,11 +34,11 @@ enum class Emit { Package, Mlir, Asm, Programs };
 
 /// `nuri compile --quantize` (see nuri/Driver/Quantize.h).
 struct QuantizeOptions {
-  std::string scheme; ///< int8 or w8a16
+  std::string scheme; ///< int8, fp8, w8a16 or w4a16
   /// A folder of input sets (DIR/<set>/<input>.npy, or one set's .npy
   /// files), or a 2-D token-id .npy (one row per set) for a decoder.
   std::string calibration;
-  std::string method = "minmax"; ///< minmax or percentile
+  std::string method = "minmax"; ///< minmax, percentile, entropy or mse
   double percentile = 99.99;     ///< with method percentile
   std::optional<double> smoothQuantAlpha;
   /// Node names (or a prefix ending at '/', or an ONNX op type) to keep
@@ -50,9 +50,11 @@ struct QuantizeOptions {
   /// Compare each quantized layer and output against the float model on
   /// the first calibration set; the text lands in Report::quantization.
   bool accuracyReport = false;
-  /// With accuracyReport: layers whose SQNR is below this are suggested
-  /// for --exclude.
-  double minSqnr = 20;
+  /// Automatic fallback: layers whose SQNR against the float model (first
+  /// calibration set) is below this stay float. Unset, --accuracy-report
+  /// only suggests exclusions below kSuggestedMinSqnr.
+  std::optional<double> minSqnr;
+  static constexpr double kSuggestedMinSqnr = 20;
 };
 
 struct CompileOptions {

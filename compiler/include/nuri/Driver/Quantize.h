@@ -1,13 +1,14 @@
 //===- Quantize.h - Calibration and post-training quantization --*- C++ -*-===//
 //
-// `nuri compile --quantize int8|w8a16 --calibration DIR`: the float model is
+// `nuri compile --quantize int8|w8a16|w4a16 --calibration DIR`: the float model is
 // compiled for the CPU with the input of every quantizable linear as an
 // extra output and run over the calibration sets; per layer, running
 // min/max, per-channel |max| (for SmoothQuant) and a histogram (for the
-// percentile method) are updated from each run and the activations dropped.
-// The statistics go to a calibration cache (JSON) that a recompile reads
-// instead of calibrating again. The graph passes nuri-smooth-quant and
-// nuri-quantize then rewrite the model (docs/quantization.md).
+// percentile, entropy and mse methods) are updated from each run and the
+// activations dropped. The statistics go to a calibration cache (JSON) that a
+// recompile reads instead of calibrating again. The graph passes
+// nuri-smooth-quant and nuri-quantize then rewrite the model
+// (docs/quantization.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -51,6 +52,17 @@ struct CalibrationTable {
   std::string source; ///< what was calibrated on (folder, file or cache)
   std::map<std::string, LayerStats> layers;
 };
+
+/// The activation range [lo, hi] (always holding 0) for uint8 quantization
+/// that `method` chooses from a layer's statistics: "minmax" (the observed
+/// range), "percentile" (`percentile` percent of the values inside), or,
+/// over candidate clippings of each end of the histogram, "entropy" (the
+/// least KL divergence between the histogram and its 256-level quantized
+/// form, TensorRT's criterion) or "mse" (the least expected squared error,
+/// rounding inside the range plus clipping outside).
+std::pair<double, double> chooseActivationRange(const LayerStats &s,
+                                                const std::string &method,
+                                                double percentile);
 
 /// Reads a calibration cache; the error names the file and what is wrong.
 llvm::Expected<CalibrationTable> readCalibrationCache(const std::string &path);

@@ -13,6 +13,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <cstdint>
 #include <vector>
 
 namespace nuri {
@@ -23,7 +24,9 @@ constexpr int64_t kWeightAlignment = 64;
 
 struct EmittedGraph {
   graph::Graph graph;
-  std::vector<char> weights;
+  /// The constants' bytes (the package's weight section type, so a writer
+  /// can move it in rather than copy a model-sized blob).
+  std::vector<uint8_t> weights;
 };
 
 /// Emits `module`'s `main` function. Fails, after a diagnostic at the op,

@@ -549,6 +549,62 @@ func.func @dequantize_zero_point_type(%x: tensor<4x8xi8>, %s: tensor<f32>, %z: t
 
 // -----
 
+func.func @quantize_fp8_zero_point(%x: tensor<4x8xf32>, %s: tensor<f32>, %z: tensor<f8E4M3FN>) {
+  // expected-error @+1 {{'nuri.quantize' op takes no zero point for the float type 'f8E4M3FN'}}
+  %0 = nuri.quantize %x, %s, %z : (tensor<4x8xf32>, tensor<f32>, tensor<f8E4M3FN>) -> tensor<4x8xf8E4M3FN>
+  return
+}
+
+// -----
+
+func.func @dequantize_blocked_bits(%q: tensor<4x2x24xui8>, %s: tensor<4x2xf32>) {
+  // expected-error @+1 {{'nuri.dequantize_blocked' op has 3 bits per value (expected 4 or 8)}}
+  %0 = nuri.dequantize_blocked %q, %s {bits = 3 : i64, block_size = 64 : i64} : (tensor<4x2x24xui8>, tensor<4x2xf32>) -> tensor<128x4xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_blocked_block_size(%q: tensor<4x2x12xui8>, %s: tensor<4x2xf32>) {
+  // expected-error @+1 {{'nuri.dequantize_blocked' op has block_size 24 (expected a power of two, at least 16)}}
+  %0 = nuri.dequantize_blocked %q, %s {bits = 4 : i64, block_size = 24 : i64} : (tensor<4x2x12xui8>, tensor<4x2xf32>) -> tensor<48x4xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_blocked_blob(%q: tensor<4x2x32xui8>, %s: tensor<4x2xf32>) {
+  // expected-error @+1 {{'nuri.dequantize_blocked' op expects packed values ui8 [N, blocks, 16], got 'tensor<4x2x32xui8>'}}
+  %0 = nuri.dequantize_blocked %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<4x2x32xui8>, tensor<4x2xf32>) -> tensor<64x4xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_blocked_scales(%q: tensor<4x2x16xui8>, %s: tensor<8xf32>) {
+  // expected-error @+1 {{'nuri.dequantize_blocked' op expects scales [4, 2], got [8]}}
+  %0 = nuri.dequantize_blocked %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<4x2x16xui8>, tensor<8xf32>) -> tensor<64x4xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_blocked_zero_points(%q: tensor<4x2x16xui8>, %s: tensor<4x2xf32>, %z: tensor<4x2xui8>) {
+  // expected-error @+1 {{'nuri.dequantize_blocked' op expects zero points ui8 [4, 1], got 'tensor<4x2xui8>'}}
+  %0 = nuri.dequantize_blocked %q, %s, %z {bits = 4 : i64, block_size = 32 : i64} : (tensor<4x2x16xui8>, tensor<4x2xf32>, tensor<4x2xui8>) -> tensor<64x4xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_blocked_result(%q: tensor<4x2x16xui8>, %s: tensor<4x2xf32>) {
+  // expected-error @+1 {{'nuri.dequantize_blocked' op result [32x4] is not [K, 4] with K in (32, 64]}}
+  %0 = nuri.dequantize_blocked %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<4x2x16xui8>, tensor<4x2xf32>) -> tensor<32x4xf32>
+  return
+}
+
+// -----
+
 func.func @quantized_matmul_rhs_scale_axis(%a: tensor<2x8xui8>, %b: tensor<8x4xi8>, %az: tensor<ui8>, %bz: tensor<i8>, %as: tensor<f32>, %bs: tensor<8xf32>) {
   // expected-error @+1 {{'nuri.quantized_matmul' op rhs scale of shape [8] is neither a scalar nor one value per output column (4 in [8x4])}}
   %0 = nuri.quantized_matmul %a, %b zero_points(%az, %bz) scales(%as, %bs) : (tensor<2x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<8xf32>) -> tensor<2x4xf32>

@@ -109,3 +109,15 @@ func.func @kv_cache(%c: tensor<8x4x256x32xf32>, %k: tensor<2x4x1x32xf32>, %s: te
   %o = nuri.cache_attention %q, %w, %w, %s, %m {context_length = 64 : i64, scale = 0.125 : f32} : (tensor<2x8x1x32xf32>, tensor<8x4x256x32xf32>, tensor<8x4x256x32xf32>, tensor<2xi64>, tensor<2x1x1x64xf32>) -> tensor<2x8x1x32xf32>
   return %o : tensor<2x8x1x32xf32>
 }
+
+// -----
+
+// MatMulNBits' blocked weight, with and without zero points.
+// CHECK-LABEL: func @dequantize_blocked
+// CHECK: nuri.dequantize_blocked %arg0, %arg1 {bits = 4 : i64, block_size = 32 : i64} : (tensor<4x2x16xui8>, tensor<4x2xf32>) -> tensor<50x4xf32>
+// CHECK: nuri.dequantize_blocked %arg0, %arg1, %arg2 {bits = 4 : i64, block_size = 32 : i64} : (tensor<4x2x16xui8>, tensor<4x2xf32>, tensor<4x1xui8>) -> tensor<64x4xf32>
+func.func @dequantize_blocked(%q: tensor<4x2x16xui8>, %s: tensor<4x2xf32>, %z: tensor<4x1xui8>) -> (tensor<50x4xf32>, tensor<64x4xf32>) {
+  %a = nuri.dequantize_blocked %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<4x2x16xui8>, tensor<4x2xf32>) -> tensor<50x4xf32>
+  %b = nuri.dequantize_blocked %q, %s, %z {bits = 4 : i64, block_size = 32 : i64} : (tensor<4x2x16xui8>, tensor<4x2xf32>, tensor<4x1xui8>) -> tensor<64x4xf32>
+  return %a, %b : tensor<50x4xf32>, tensor<64x4xf32>
+}

@@ -243,7 +243,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
   // accumulator (S and PV tiles) and the SRAM, halved until they fit.
   auto fit = [&](uint64_t &qb, uint64_t &kb) {
     while ((qb * kb + qb * a.Dv > accEntries ||
-            sramNeed(a, qb, kb, P) > t.sram.bytesPerCore) &&
+            sramNeed(a, qb, kb, P) > kernelSramBytes(t)) &&
            (qb > 1 || kb > 1)) {
       if (kb >= qb && kb > 1) {
         kb = ceilDiv(kb, 2);
@@ -252,7 +252,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
       }
     }
     return qb * kb + qb * a.Dv <= accEntries &&
-           sramNeed(a, qb, kb, P) <= t.sram.bytesPerCore;
+           sramNeed(a, qb, kb, P) <= kernelSramBytes(t);
   };
   // Query blocks: as tall as the array allows, but cut further when that
   // balances the (batch, head, block) units over the cores better (fewer
@@ -302,7 +302,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
     return Result<AttentionPlan>::failure(
         fmt::format("sram of {} B per core cannot hold one attention tile "
                     "(head dim {})",
-                    t.sram.bytesPerCore, a.D));
+                    kernelSramBytes(t), a.D));
   }
   AttentionPlan plan;
   plan.queryBlock = qb;
@@ -320,7 +320,7 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
   const unsigned e = dtypeBytes(dt), em = dtypeBytes(a.maskType);
   const uint64_t qb = plan.queryBlock, kb = plan.keyBlock;
   emitter.setEstimate(plan.estimate);
-  SramPlan sram(t.sram.bytesPerCore);
+  SramPlan sram(kernelSramBytes(t));
   const uint64_t split = contextSplit(a, qb, P),
                  partBytes = partialBytes(a, qb);
   const AttentionBuffers bufs = placeBuffers(a, qb, kb, split, sram);
@@ -347,7 +347,8 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
     kPReady,
     kPvFull,
     kOFull,
-    kOFree
+    kOFree,
+    kLoadChain
   };
   const uint64_t ldq = a.D * e, ldv = a.Dv * e;
   const bool maskRow = a.hasMask && a.maskStride[2] == 0;
@@ -414,6 +415,14 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
     uint64_t g = 0;
     for (uint64_t ui = 0; ui < U; ++ui) {
       const Unit &un = units[ui];
+      // A unit's loads go out once the previous unit's have landed: issued
+      // together they would share the link and all land late, while the
+      // vector engine needs the first unit's K first (on rngd the first
+      // unit's loads took 1,350 cycles beside the second's and the weight
+      // stream).
+      if (ui > 0) {
+        dma.wait(kLoadChain);
+      }
       ringQ.produce(dma, ui);
       dma.dma(load(qAddr(un), qRowStride(a), qS[ui % 2], ldq, un.rows, ldq));
       ringQ.produced(dma);
@@ -443,7 +452,9 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
         }
       }
       pendingStores.push_back(ui);
+      dma.signal(kLoadChain);
     }
+    dma.wait(kLoadChain);
     for (uint64_t st : pendingStores) {
       storeUnit(st);
     }

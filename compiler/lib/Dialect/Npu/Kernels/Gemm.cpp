@@ -136,10 +136,10 @@ std::string planProblem(const target::Target &t, const GemmDesc &g,
                        p.mb, p.nt, accEntries);
   }
   uint64_t sram = gemmSramBytes(g, p);
-  if (sram > t.sram.bytesPerCore) {
+  if (sram > kernelSramBytes(t)) {
     return fmt::format("the plan needs {} B of SRAM per core, the core has "
                        "{} B",
-                       sram, t.sram.bytesPerCore);
+                       sram, kernelSramBytes(t));
   }
   return "";
 }

@@ -76,11 +76,12 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
   const uint64_t P = t.cores, R = t.matrix.rows, C = t.matrix.cols;
   const unsigned ei = dtypeBytes(g.in), eo = dtypeBytes(g.out);
   const uint64_t accEntries = t.matrix.accBytes / 4;
-  const uint64_t S = t.sram.bytesPerCore;
+  const uint64_t S = kernelSramBytes(t);
   const double dramPerCycle = t.dramBytesPerCycle();
   const uint64_t pitch = padPitch(t, g.K * ei, R, g.in);
   const double lat = double(t.dram.latencyCycles);
   GemmPlan best;
+  const bool stream = weightStreamBytes(t) != 0;
   // Weight rings: resident (0), deep (as many slots as the DMA keeps
   // transfers in flight, where that is more than four), four, two.
   std::vector<unsigned> wRings = {0u};
@@ -133,6 +134,19 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
         // the DMA to stream efficiently.
         for (uint64_t x = 2 * C; x < nts[0]; x *= 2) {
           nts.push_back(x);
+        }
+        // With the weight stream the chunks arrive ahead of the array, and
+        // a slice cut into two to four tiles stores all but the last while
+        // the array works on the next: only the last tile's store is left
+        // after the multiplies (the drain below).
+        if (stream) {
+          for (uint64_t parts = 2; parts <= 4; ++parts) {
+            uint64_t x = roundUp(ceilDiv(p.nc, parts), align);
+            if (x < nts[0] && x >= std::min<uint64_t>(C, kSliceAlign) &&
+                std::find(nts.begin(), nts.end(), x) == nts.end()) {
+              nts.push_back(x);
+            }
+          }
         }
         std::vector<uint64_t> kcs;
         for (uint64_t k : {512, 256, 128}) {
@@ -229,6 +243,12 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                                        double(kc * nt * ei) / wShare) +
                               double(mc.occupancy) +
                               double(mb * ceilDiv(nt, t.vector.lanes));
+                if (stream) {
+                  // The last tile's store: every core stores its last
+                  // tile at once, after the multiplies.
+                  fill += lat + double(mb * std::min(nt, p.nc) * eo) /
+                                    shareOf(g.c & kSharedTag, used);
+                }
                 // The two queues of the busiest core: the fetch queue streams
                 // the weights, the dma queue A (a multicasting leader
                 // carries its group's); each keeps `outstanding` transfers in
@@ -350,7 +370,7 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
     }
   }
 
-  SramPlan sram(t.sram.bytesPerCore);
+  SramPlan sram(kernelSramBytes(t));
   // Bias: the block's column range, two slots alternating with the blocks
   // (a slot is reloaded two blocks later, after every tile of the block
   // that read it has been stored).
@@ -384,13 +404,36 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
   // take DRAM bandwidth from it (at batch 1 a transformer sits at the
   // ridge point, so the weights must stream while this kernel computes).
   const uint64_t residentSlots = ceilDiv(pl.nc, pl.nt) * chunks;
+  // The program's weight stream (KernelEmitter::weightStream) takes the
+  // chunks when four of them fit its ring, and a resident slice when it
+  // takes at most half of it (so the chunks of the GEMMs before it can
+  // still leave while it loads).
+  const uint64_t ring = emitter.weightStreamRing();
+  const bool stream = emitter.weightStream() && 4 * wSlot <= ring &&
+                      (!pl.residentW || 2 * residentSlots * wSlot <= ring);
+  if (emitter.weightStream() && !stream) {
+    // This GEMM's own ring below reuses the stream's semaphores: they
+    // must be back at zero first.
+    for (unsigned p = 0; p < P; ++p) {
+      emitter.drainWeightStream(p);
+    }
+  }
   const uint64_t budgetSlots =
       uint64_t(double(emitter.previousDramIdle()) * t.dramBytesPerCycle() /
                double(P) / double(wSlot));
   uint64_t wSlots = pl.residentW ? residentSlots : pl.nW;
   uint64_t wbase = 0;
   bool early = false;
-  {
+  if (stream) {
+    wSlots = 0;
+    // Weights a kernel before this one wrote (a matmul of two computed
+    // tensors) are loaded once this kernel has started; constants stream
+    // as early as the ring lets them.
+    if (emitter.writtenBefore(g.b, g.b + (g.batch - 1) * g.bBatch +
+                                       (g.K - 1) * g.ldb + g.N * ei)) {
+      emitter.releaseFetch(false);
+    }
+  } else {
     auto [end, room] = emitter.placeBesidePrevious(
         sram.used(),
         {{g.b, g.b + (g.batch - 1) * g.bBatch + (g.K - 1) * g.ldb + g.N * ei}});
@@ -413,14 +456,16 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
     }
   }
   const uint64_t wTotal = wSlots * wSlot;
-  if (!early) {
+  if (!early && !stream) {
     wbase = sram.alloc(wTotal, "gemm weight buffers");
   }
   if (!sram.ok()) {
     return Result<bool>::failure(sram.error());
   }
   auto wbuf = [&](uint64_t slot) { return wbase + slot * wSlot; };
-  emitter.releaseFetch(early);
+  if (!stream) {
+    emitter.releaseFetch(early);
+  }
   uint64_t accBase[2] = {0, pl.mb * pl.nt};
 
   enum : unsigned {
@@ -492,6 +537,8 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
       ringOut.consumed(dma, pt.index);
     };
     uint64_t gw = 0, ti = 0;
+    // The ring addresses of this core's weight chunks, in load order.
+    std::vector<uint64_t> streamAddr;
     const uint64_t depth = aChainDepth(
         t, g.a & kSharedTag, blocks.front().rows * std::min(pl.kc, g.K) * ei);
     for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
@@ -539,7 +586,17 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
               }
             }
           }
-          if (loadW) {
+          if (loadW && stream) {
+            unsigned frees = 0;
+            uint64_t at = emitter.placeStreamChunk(p, wSlot, frees);
+            streamAddr.push_back(at);
+            emitter.issueStreamLoad(
+                p,
+                load(g.b + blk.b * g.bBatch + k0 * g.ldb + tile.n0 * ei, g.ldb,
+                     at, tile.nt * ei, kcc, tile.nt * ei),
+                frees);
+            ++gw;
+          } else if (loadW) {
             DmaDesc w =
                 load(g.b + blk.b * g.bBatch + k0 * g.ldb + tile.n0 * ei, g.ldb,
                      wbuf(gw % wSlots), tile.nt * ei, kcc, tile.nt * ei);
@@ -588,14 +645,26 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
           if (tj == 0) {
             ringA.consume(mat);
           }
-          uint64_t slot = pl.residentW ? tj * chunks + c : gw % wSlots;
+          uint64_t slot = pl.residentW ? tj * chunks + c
+                          : stream     ? gw
+                                       : gw % wSlots;
           if (loadW) {
             ringW.consume(mat);
           }
           mat.mm(accBase[ti % pl.nAcc], {abuf[bi % pl.nA] + k0 * ei, pl.ldaS},
-                 {wbuf(slot), tile.nt * ei}, blk.rows, tile.nt, kcc, g.in, g.in,
-                 c > 0);
-          if (loadW) {
+                 {stream ? streamAddr[slot] : wbuf(slot), tile.nt * ei},
+                 blk.rows, tile.nt, kcc, g.in, g.in, c > 0);
+          if (stream) {
+            // Every chunk is freed after its last multiply, in load order
+            // (a resident slice's in the last block): the fetch queue
+            // waits for them in that order (placeStreamChunk).
+            if (!pl.residentW || bi + 1 == blocks.size()) {
+              mat.signal(emitter.fetchFreeSemaphore());
+            }
+            if (loadW) {
+              ++gw;
+            }
+          } else if (loadW) {
             ringW.consumed(mat, gw);
             ++gw;
           }

@@ -70,7 +70,7 @@ Result<RowwiseLayout> placeRowwise(const target::Target &t,
                     r.cols));
   }
   const unsigned eo = dtypeBytes(r.outType);
-  SramPlan sram(t.sram.bytesPerCore);
+  SramPlan sram(kernelSramBytes(t));
   auto [earlyEnd, earlyRoom] = beside;
   // Row and scalar operands (gamma, beta, ...): loaded once per core. When
   // none is written by the previous kernel and that kernel leaves room in
@@ -90,7 +90,7 @@ Result<RowwiseLayout> placeRowwise(const target::Target &t,
   }
   // Only where it leaves this kernel most of the scratchpad below it.
   const bool early = x.early = fixedTotal > 0 && earlyRoom >= fixedTotal &&
-                               earlyEnd - fixedTotal >= t.sram.bytesPerCore / 2;
+                               earlyEnd - fixedTotal >= kernelSramBytes(t) / 2;
   if (early) {
     earlyLo = earlyEnd - fixedTotal;
     sram.limit(earlyLo);
@@ -138,7 +138,7 @@ Result<RowwiseLayout> placeRowwise(const target::Target &t,
     return Result<RowwiseLayout>::failure(
         fmt::format("sram of {} B per core cannot hold one row of {} "
                     "elements with its scratch buffers",
-                    t.sram.bytesPerCore, r.cols));
+                    kernelSramBytes(t), r.cols));
   }
   x.rowsPerChunk = rb;
   for (RowwiseLayout::Slot &s : x.slots) {
@@ -176,7 +176,14 @@ Result<bool> emitRowwise(KernelEmitter &emitter, const RowwiseDesc &r) {
     return true;
   }
   Result<RowwiseLayout> placed =
-      placeRowwise(t, r, emitter.placeBesidePrevious(0, rowwiseFixedReads(r)));
+      placeRowwise(t, r,
+                   // With the weight stream the fetch queue runs ahead of
+                   // the kernels, and full signals of weight chunks are
+                   // pending on its semaphore: the fixed operands go on the
+                   // kernel's own dma queue.
+                   emitter.weightStream()
+                       ? std::pair<uint64_t, uint64_t>{0, 0}
+                       : emitter.placeBesidePrevious(0, rowwiseFixedReads(r)));
   if (!placed) {
     return Result<bool>::failure(placed.error());
   }

@@ -22,14 +22,14 @@ struct TileBuffers {
 };
 
 Result<TileBuffers> placeTiles(const target::Target &t, uint64_t tileBytes) {
-  SramPlan sram(t.sram.bytesPerCore);
+  SramPlan sram(kernelSramBytes(t));
   TileBuffers b;
   for (int i = 0; i < 2; ++i) {
     if (!sram.tryAlloc(tileBytes, b.in[i]) ||
         !sram.tryAlloc(tileBytes, b.out[i])) {
       return Result<TileBuffers>::failure(fmt::format(
           "transpose tiles of {} B need 4 x {} B of SRAM, the core has {} B",
-          tileBytes, tileBytes, t.sram.bytesPerCore));
+          tileBytes, tileBytes, kernelSramBytes(t)));
     }
   }
   b.used = sram.used();
@@ -49,7 +49,7 @@ Result<TransposePlan> planTranspose(const target::Target &t,
   // loads, transposes and stores of neighbouring tiles overlap.
   uint64_t tr = std::min<uint64_t>(d.rows, 128),
            tc = std::min<uint64_t>(d.cols, 128);
-  while (4 * tr * tc * e + 64 * 8 > t.sram.bytesPerCore && (tr > 1 || tc > 1)) {
+  while (4 * tr * tc * e + 64 * 8 > kernelSramBytes(t) && (tr > 1 || tc > 1)) {
     if (tr >= tc) {
       tr = ceilDiv(tr, 2);
     } else {

@@ -739,6 +739,10 @@ static LogicalResult verifyAffineQuant(Operation *op, RankedTensorType input,
            << shapeString(input.getShape()) << " to "
            << shapeString(output.getShape());
   }
+  if (zeroPoint && isa<FloatType>(quantized.getElementType())) {
+    return op->emitOpError("takes no zero point for the float type ")
+           << quantized.getElementType();
+  }
   if (zeroPoint &&
       cast<RankedTensorType>(zeroPoint.getType()).getElementType() !=
           quantized.getElementType()) {
@@ -760,6 +764,48 @@ LogicalResult DequantizeOp::verify() {
   return verifyAffineQuant(*this, getInput().getType(), getOutput().getType(),
                            getScale(), getZeroPoint(), getAxis(),
                            getInput().getType(), "input");
+}
+
+LogicalResult DequantizeBlockedOp::verify() {
+  int64_t bits = getBits(), block = getBlockSize();
+  if (bits != 4 && bits != 8) {
+    return emitOpError("has ") << bits << " bits per value (expected 4 or 8)";
+  }
+  if (block < 16 || (block & (block - 1))) {
+    return emitOpError("has block_size ")
+           << block << " (expected a power of two, at least 16)";
+  }
+  auto packed = getPacked().getType();
+  if (!packed.getElementType().isUnsignedInteger(8) || packed.getRank() != 3 ||
+      packed.getDimSize(2) != block * bits / 8) {
+    return emitOpError("expects packed values ui8 [N, blocks, ")
+           << block * bits / 8 << "], got " << packed;
+  }
+  int64_t n = packed.getDimSize(0), blocks = packed.getDimSize(1);
+  auto scales = getScales().getType();
+  if (scales.getShape() != ArrayRef<int64_t>{n, blocks}) {
+    return emitOpError("expects scales [") << n << ", " << blocks << "], got "
+                                           << shapeString(scales.getShape());
+  }
+  if (Value zp = getZeroPoints()) {
+    auto type = cast<RankedTensorType>(zp.getType());
+    int64_t bytes = (blocks * bits + 7) / 8;
+    if (!type.getElementType().isUnsignedInteger(8) ||
+        type.getShape() != ArrayRef<int64_t>{n, bytes}) {
+      return emitOpError("expects zero points ui8 [")
+             << n << ", " << bytes << "], got " << type;
+    }
+  }
+  auto out = getOutput().getType();
+  int64_t k = out.getRank() == 2 ? out.getDimSize(0) : -1;
+  if (out.getRank() != 2 || out.getDimSize(1) != n ||
+      k <= (blocks - 1) * block || k > blocks * block) {
+    return emitOpError("result ")
+           << shapeString(out.getShape()) << " is not [K, " << n
+           << "] with K in (" << (blocks - 1) * block << ", " << blocks * block
+           << "]";
+  }
+  return success();
 }
 
 static bool isQuant8(Type type) {

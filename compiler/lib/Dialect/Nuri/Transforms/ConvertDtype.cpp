@@ -42,8 +42,8 @@ Type withElement(Type type, Type element) {
 // ops (their kernels may know fp32 only) and quantization (scales in bf16
 // would move every quantized value).
 bool keepsPrecision(Operation *op) {
-  return llvm::isa<OnnxOp, QuantizeOp, DequantizeOp, DynamicQuantizeOp,
-                   QuantizedMatmulOp>(op);
+  return llvm::isa<OnnxOp, QuantizeOp, DequantizeOp, DequantizeBlockedOp,
+                   DynamicQuantizeOp, QuantizedMatmulOp>(op);
 }
 
 // The payload of a float constant in `element`, rounded to nearest even.

@@ -11,6 +11,7 @@
 
 #include "nuri/Dialect/Nuri/IR/ConstantData.h"
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
+#include "nuri/isa/Numerics.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/StringMap.h"
@@ -55,10 +56,10 @@ bool reachesResult(Value value, int depth = 0) {
     return false;
   }
   for (Operation *user : value.getUsers()) {
-    if (isa<func::ReturnOp>(user)) {
+    if (llvm::isa<func::ReturnOp>(user)) {
       return true;
     }
-    if (isa<ReshapeOp, TransposeOp, CastOp>(user) &&
+    if (llvm::isa<ReshapeOp, TransposeOp, CastOp>(user) &&
         reachesResult(user->getResult(0), depth + 1)) {
       return true;
     }
@@ -306,9 +307,10 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (scheme != "int8" && scheme != "w8a16") {
+    if (scheme != "int8" && scheme != "fp8" && scheme != "w8a16" &&
+        scheme != "w4a16") {
       module.emitError("unknown quantization scheme '")
-          << scheme << "' (expected int8 or w8a16)";
+          << scheme << "' (expected int8, fp8, w8a16 or w4a16)";
       return signalPassFailure();
     }
     if (Operation *quantized = findQuantizedOp(module)) {
@@ -327,7 +329,10 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
             StringAttr::get(&getContext(), "the model head stays float"));
         continue;
       }
-      if (failed(scheme == "int8" ? rewriteInt8(c) : rewriteW8A16(c))) {
+      if (failed(scheme == "int8"    ? rewriteInt8(c)
+                 : scheme == "fp8"   ? rewriteFp8(c)
+                 : scheme == "w8a16" ? rewriteW8A16(c)
+                                     : rewriteW4A16(c))) {
         return signalPassFailure();
       }
     }
@@ -373,7 +378,71 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     return success();
   }
 
-  LogicalResult rewriteInt8(QuantCandidate &c) {
+  LogicalResult rewriteW4A16(QuantCandidate &c) {
+    LinearOp op = c.op;
+    auto wType = cast<RankedTensorType>(op.getWeight().getType());
+    int64_t k = wType.getDimSize(0), n = wType.getDimSize(1);
+    FailureOr<std::vector<float>> w = readF32(op.getWeight());
+    if (failed(w)) {
+      return op.emitError("cannot read the weight of '") << c.key << "'";
+    }
+    // Blocks of 128 (the group size of GPTQ/AWQ checkpoints and of
+    // MatMulNBits exports), a shorter power of two for a short axis.
+    int64_t block = 16;
+    while (block < 128 && block < k) {
+      block *= 2;
+    }
+    int64_t blocks = (k + block - 1) / block;
+    std::vector<uint8_t> packed(size_t(n * blocks * block / 2), 0);
+    std::vector<float> scales(size_t(n * blocks));
+    for (int64_t c = 0; c < n; ++c) {
+      for (int64_t b = 0; b < blocks; ++b) {
+        int64_t end = std::min(k, (b + 1) * block);
+        // The value of largest magnitude maps to -8, the end of the 4-bit
+        // range with the extra step (as ONNX Runtime's blockwise symmetric
+        // quantizer): a step of |max| / 8 instead of / 7; values of the
+        // other sign as large clip to 7, one step short.
+        float extreme = 0;
+        for (int64_t j = b * block; j < end; ++j) {
+          float v = (*w)[j * n + c];
+          extreme = std::fabs(v) > std::fabs(extreme) ? v : extreme;
+        }
+        float s = extreme != 0 ? extreme / -8.0f : 1.0f;
+        scales[c * blocks + b] = s;
+        for (int64_t j = b * block; j < end; ++j) {
+          float v = std::nearbyint((*w)[j * n + c] / s) + 8.0f;
+          auto q = static_cast<uint8_t>(std::clamp(v, 0.0f, 15.0f));
+          int64_t i = j - b * block;
+          packed[(c * blocks + b) * (block / 2) + i / 2] |=
+              static_cast<uint8_t>(i % 2 ? q << 4 : q);
+        }
+        // Padding past K holds the zero point: it dequantizes to 0.
+        for (int64_t i = end - b * block; i < block; ++i) {
+          packed[(c * blocks + b) * (block / 2) + i / 2] |=
+              static_cast<uint8_t>(i % 2 ? 8 << 4 : 8);
+        }
+      }
+    }
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    auto u8 = IntegerType::get(&getContext(), 8, IntegerType::Unsigned);
+    Value wq =
+        makeConstant(b, loc, RankedTensorType::get({n, blocks, block / 2}, u8),
+                     packed.data(), packed.size(), "w4.weight");
+    Value ws = makeF32(b, loc, {n, blocks}, scales, "w4.scale");
+    Value deq = b.create<DequantizeBlockedOp>(loc, wType, wq, ws, Value(),
+                                              b.getI64IntegerAttr(4),
+                                              b.getI64IntegerAttr(block));
+    Value oldWeight = op.getWeight();
+    op.getWeightMutable().assign(deq);
+    eraseIfDead(oldWeight);
+    op->setAttr(kQuantKeyAttr, b.getStringAttr(c.key));
+    op->removeAttr(kCalibrationAttr);
+    return success();
+  }
+
+  /// The calibrated input range of a candidate, checked.
+  FailureOr<std::pair<double, double>> calibratedRange(QuantCandidate &c) {
     LinearOp op = c.op;
     auto cal = op->getAttrOfType<DictionaryAttr>(kCalibrationAttr);
     if (!cal) {
@@ -393,6 +462,76 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
              << c.key << "' has an invalid range [" << *lo << ", " << *hi
              << "]";
     }
+    return std::make_pair(*lo, *hi);
+  }
+
+  /// fp8 (e4m3): the input quantized per tensor and the weight per output
+  /// channel, each with the scale that maps its |max| to 448, e4m3's
+  /// largest value; the product of the dequantized operands is the float
+  /// linear (the CPU emulates e4m3 exactly; a chip with fp8 tiles reads the
+  /// e4m3 operands).
+  LogicalResult rewriteFp8(QuantCandidate &c) {
+    FailureOr<std::pair<double, double>> range = calibratedRange(c);
+    if (failed(range)) {
+      return failure();
+    }
+    LinearOp op = c.op;
+    auto inType = cast<RankedTensorType>(op.getInput().getType());
+    auto wType = cast<RankedTensorType>(op.getWeight().getType());
+    int64_t k = wType.getDimSize(0), n = wType.getDimSize(1);
+    FailureOr<std::vector<float>> w = readF32(op.getWeight());
+    if (failed(w)) {
+      return op.emitError("cannot read the weight of '") << c.key << "'";
+    }
+    constexpr float kE4M3Max = 448.0f;
+    float amax = static_cast<float>(
+        std::max(std::fabs(range->first), std::fabs(range->second)));
+    float aScale = amax > 0 ? amax / kE4M3Max : 1.0f;
+    std::vector<float> wScale(size_t(n), 0.0f);
+    for (int64_t j = 0; j < k; ++j) {
+      for (int64_t col = 0; col < n; ++col) {
+        wScale[col] = std::max(wScale[col], std::fabs((*w)[j * n + col]));
+      }
+    }
+    for (float &s : wScale) {
+      s = s > 0 ? s / kE4M3Max : 1.0f;
+    }
+    std::vector<uint8_t> wq(w->size());
+    for (int64_t j = 0; j < k; ++j) {
+      for (int64_t col = 0; col < n; ++col) {
+        wq[j * n + col] =
+            ::nuri::isa::f32ToE4M3((*w)[j * n + col] / wScale[col]);
+      }
+    }
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Type f8 = b.getType<Float8E4M3FNType>();
+    Value as = makeF32(b, loc, {}, {aScale}, "fp8.input_scale");
+    Value xq = b.create<QuantizeOp>(loc, inType.clone(f8), op.getInput(), as,
+                                    Value(), b.getI64IntegerAttr(1));
+    Value x = b.create<DequantizeOp>(loc, inType, xq, as, Value(),
+                                     b.getI64IntegerAttr(1));
+    Value wc = makeConstant(b, loc, wType.clone(f8), wq.data(), wq.size(),
+                            "fp8.weight");
+    Value ws = makeF32(b, loc, {n}, wScale, "fp8.weight_scale");
+    Value wd = b.create<DequantizeOp>(loc, wType, wc, ws, Value(),
+                                      b.getI64IntegerAttr(1));
+    Value oldWeight = op.getWeight();
+    op.getInputMutable().assign(x);
+    op.getWeightMutable().assign(wd);
+    eraseIfDead(oldWeight);
+    op->setAttr(kQuantKeyAttr, b.getStringAttr(c.key));
+    op->removeAttr(kCalibrationAttr);
+    return success();
+  }
+
+  LogicalResult rewriteInt8(QuantCandidate &c) {
+    FailureOr<std::pair<double, double>> range = calibratedRange(c);
+    if (failed(range)) {
+      return failure();
+    }
+    LinearOp op = c.op;
+    std::optional<double> lo = range->first, hi = range->second;
     // uint8 with a zero point over a range that holds 0 (so zero padding
     // and ReLU zeros are exact), as ONNX Runtime's static quantization.
     float rlo = static_cast<float>(std::min(*lo, 0.0)),
@@ -474,8 +613,8 @@ std::vector<QuantCandidate> nuri::collectQuantCandidates(ModuleOp module) {
 Operation *nuri::findQuantizedOp(ModuleOp module) {
   Operation *found = nullptr;
   module.walk([&](Operation *op) {
-    if (isa<QuantizeOp, DequantizeOp, DynamicQuantizeOp, QuantizedMatmulOp>(
-            op)) {
+    if (llvm::isa<QuantizeOp, DequantizeOp, DequantizeBlockedOp,
+                  DynamicQuantizeOp, QuantizedMatmulOp>(op)) {
       found = op;
       return WalkResult::interrupt();
     }

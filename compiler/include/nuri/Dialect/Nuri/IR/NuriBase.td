@@ -56,5 +56,8 @@ def Nuri_IntTensor : StaticShapeTensorOf<[AnyInteger]>;
 def Nuri_BoolTensor : StaticShapeTensorOf<[I1]>;
 def Nuri_IndexTensor : StaticShapeTensorOf<[I32, I64]>;
 def Nuri_QuantTensor : StaticShapeTensorOf<[I8, UI8, SI8, I32]>;
+// What quantize produces and dequantize reads: the integer types and fp8
+// e4m3 (OCP "FN", max 448), whose scale maps amax to 448 and has no zero point.
+def Nuri_QdqTensor : StaticShapeTensorOf<[I8, UI8, SI8, I32, F8E4M3FN]>;
 
 #endif // NURI_DIALECT_NURI_IR_NURIBASE_TD

@@ -638,16 +638,18 @@ def Nuri_QuantizeOp : Nuri_Op<"quantize", [Pure]> {
   let summary = "affine quantization to an integer type";
   let description = [{
     `output = saturate(round_half_even(input / scale) + zero_point)`, per
-    tensor (scalar scale) or per channel along `axis` (1-D scale).
+    tensor (scalar scale) or per channel along `axis` (1-D scale). To fp8
+    e4m3 (`f8E4M3FN`) the division is rounded to the nearest e4m3 value
+    (even on ties) and saturates to +-448; there is no zero point.
 
     ```mlir
     %q = nuri.quantize %x, %scale, %zp {axis = 1 : i64} : (tensor<4x8xf32>, tensor<8xf32>, tensor<8xi8>) -> tensor<4x8xi8>
     ```
   }];
   let arguments = (ins Nuri_FloatTensor:$input, Nuri_FloatTensor:$scale,
-                   Optional<Nuri_QuantTensor>:$zero_point,
+                   Optional<Nuri_QdqTensor>:$zero_point,
                    DefaultValuedAttr<I64Attr, "1">:$axis);
-  let results = (outs Nuri_QuantTensor:$output);
+  let results = (outs Nuri_QdqTensor:$output);
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
@@ -662,9 +664,39 @@ def Nuri_DequantizeOp : Nuri_Op<"dequantize", [Pure]> {
     %x = nuri.dequantize %q, %scale, %zp : (tensor<4x8xi8>, tensor<f32>, tensor<i8>) -> tensor<4x8xf32>
     ```
   }];
-  let arguments = (ins Nuri_QuantTensor:$input, Nuri_FloatTensor:$scale,
-                   Optional<Nuri_QuantTensor>:$zero_point,
+  let arguments = (ins Nuri_QdqTensor:$input, Nuri_FloatTensor:$scale,
+                   Optional<Nuri_QdqTensor>:$zero_point,
                    DefaultValuedAttr<I64Attr, "1">:$axis);
+  let results = (outs Nuri_FloatTensor:$output);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Nuri_DequantizeBlockedOp : Nuri_Op<"dequantize_blocked", [Pure]> {
+  let summary = "a weight stored in blocks of 4- or 8-bit values, made float";
+  let description = [{
+    The weight layout of ONNX Runtime's `MatMulNBits` (and of
+    `--quantize w4a16`): per output column `n`, the `K` values along the
+    reduction axis in blocks of `block_size`, each block with its own scale
+    and zero point. `packed` is `[N, blocks, block_size * bits / 8]` ui8, the
+    first of two 4-bit values in a byte's low bits; `scales` is
+    `[N, blocks]`; `zero_points`, if present, is ui8
+    `[N, ceil(blocks * bits / 8)]` packed the same way, and absent means
+    `2^(bits - 1)` (8 for 4 bits). The result is the float `[K, N]` weight
+    of a `linear`:
+
+    `result[k, n] = (q[n, k] - zp[n, k / block_size]) * scales[n, k / block_size]`
+
+    with `(blocks - 1) * block_size < K <= blocks * block_size` (the last
+    block is padded).
+
+    ```mlir
+    %w = nuri.dequantize_blocked %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<16x2x16xui8>, tensor<16x2xf32>) -> tensor<64x16xf32>
+    ```
+  }];
+  let arguments = (ins Nuri_QuantTensor:$packed, Nuri_FloatTensor:$scales,
+                   Optional<Nuri_QuantTensor>:$zero_points, I64Attr:$bits,
+                   I64Attr:$block_size);
   let results = (outs Nuri_FloatTensor:$output);
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;

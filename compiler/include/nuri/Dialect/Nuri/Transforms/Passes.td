@@ -211,8 +211,20 @@ def NuriQuantize : Pass<"nuri-quantize", "::mlir::ModuleOp"> {
       (`scale = (max - min) / 255` over a range that includes 0), and the
       product is a `nuri.quantized_matmul` with a float read-out, followed
       by the bias add. A candidate without a calibrated range is an error.
+    - `fp8`: e4m3 (OCP "FN", max 448). The input is quantized per tensor
+      with `scale = max(|min|, |max|) / 448` from the calibrated range and
+      dequantized; the weight is stored e4m3 per output channel
+      (`max_k |W[k, n]| / 448`) behind a `nuri.dequantize`; the float
+      linear multiplies the two (the e4m3 rounding is exact, the product
+      fp32).
     - `w8a16`: the weight becomes per-output-channel int8, dequantized by a
       `nuri.dequantize` feeding the float linear; activations stay float.
+    - `w4a16`: the weight becomes 4-bit values in blocks of 128 along the
+      reduction axis (fewer for a shorter one), each block with the scale
+      `w / -8` for its value `w` of largest magnitude (which becomes -8)
+      and the implicit zero point 8, dequantized by a
+      `nuri.dequantize_blocked` (MatMulNBits' layout) feeding the float
+      linear; activations stay float.
 
     The model head (a linear whose result reaches a function result through
     shape ops only, or whose name says `lm_head`) stays float by default:
@@ -228,7 +240,8 @@ def NuriQuantize : Pass<"nuri-quantize", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"scheme", "scheme", "std::string", /*default=*/"\"int8\"",
-           "int8 (weights and activations) or w8a16 (weights only)">,
+           "int8 or fp8 (weights and activations), or w8a16 or w4a16 "
+           "(weights only)">,
     Option<"quantizeHead", "quantize-head", "bool", /*default=*/"false",
            "Quantize the model head (lm_head) too">
   ];
