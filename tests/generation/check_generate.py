@@ -405,6 +405,18 @@ def main():
                    f"decode {k}_per_sequence_step x sequences = {k}")
         expect(d["host_to_device_bytes_per_sequence_step"] >= 16,
                "a decode step sends at least a token id and a position per sequence")
+        # The cache stays on the device: a step moves less than one
+        # sequence's new K/V rows (4 layers x key and value x 4 heads x 32
+        # dims x 2 bytes = 2048 B) either way. With the cache ops on the CPU
+        # (before the NPU cache_attention) a step sent 2752 B per sequence
+        # and read back 5312.
+        rows = 4 * 2 * 4 * 32 * 2
+        expect(d["host_to_device_bytes_per_sequence_step"] < rows,
+               f"a decode step sends fewer bytes per sequence than its new K/V rows ({rows} B)")
+        expect(d["device_to_host_bytes_per_sequence_step"] < rows,
+               f"a decode step reads back fewer bytes per sequence than its new K/V rows ({rows} B)")
+        expect(r["sim"]["cpu_partitions_per_decode_step"] <= 1,
+               "the decode step's NPU work is one partition (cache ops included)")
         # Teacher forcing: every eval window through the plain model, bf16
         # on the chip against fp32 on the CPU.
         ev = np.load(args.model_dir / "eval.npy").astype(np.int64)

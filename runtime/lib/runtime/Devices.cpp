@@ -446,6 +446,17 @@ Result<PartitionResult> CpuDevice::run(size_t index,
 /// resident without relocation. (DRAM pages are allocated on first write,
 /// so a partition's simulator holds only what it touches.)
 ///
+/// State buffers (the KV cache) are device-resident: the session's state
+/// storage is this device's memory, shared by every program of a family,
+/// and never crosses the host-device boundary on a run (it is not counted
+/// in host_to_device_bytes or device_to_host_bytes). Because each partition
+/// has its own simulated DRAM, a partition that reads or writes a state has
+/// its bytes copied between that storage and its DRAM at the address its
+/// compile gave them: an artifact of simulating one DRAM per partition,
+/// counted apart as device_state_copy_bytes, which a real device (one DRAM,
+/// the state at one address) does not do. A CPU partition that touches a
+/// state does cross the boundary; the session counts that (Runtime.cpp).
+///
 /// Concurrency: a partition keeps a pool of simulators. A run takes an
 /// idle one (or builds another, loading the weights, when all are busy) and
 /// gives it back afterwards, so concurrent runs never share a simulator and
@@ -471,6 +482,11 @@ public:
     for (size_t p = 0; p < model.pkg().partitions.size(); ++p) {
       pools_.push_back(std::make_unique<Pool>());
     }
+    isState_.assign(model.pkg().values.size(), false);
+    for (const package::StateBuffer &st : model.pkg().states) {
+      isState_[st.input] = true;
+      isState_[st.output] = true;
+    }
     return true;
   }
   Result<PartitionResult> run(size_t partition,
@@ -487,6 +503,8 @@ private:
   PartitionResult runNpu(size_t index, const RunBuffers &buffers);
 
   const LoadedModel *model_ = nullptr;
+  /// Per value: bound to a state buffer (the session's, device-resident).
+  std::vector<bool> isState_;
   sim::SimOptions options_;
   std::vector<std::unique_ptr<Pool>> pools_; ///< per partition
 };
@@ -505,7 +523,7 @@ PartitionResult SimDevice::runNpu(size_t index, const RunBuffers &buffers) {
       pool.idle.pop_back();
     }
   }
-  uint64_t weightBytes = 0, toDevice = 0, toHost = 0;
+  uint64_t weightBytes = 0, toDevice = 0, toHost = 0, stateBytes = 0;
   double uploadSeconds = 0;
   try {
     if (!sim) {
@@ -521,7 +539,7 @@ PartitionResult SimDevice::runNpu(size_t index, const RunBuffers &buffers) {
       size_t bytes = static_cast<size_t>(pkg.values[part.inputs[i]].byteSize());
       sim->writeDram(part.inputAddresses[i], buffers.values[part.inputs[i]],
                      bytes);
-      toDevice += bytes;
+      (isState_[part.inputs[i]] ? stateBytes : toDevice) += bytes;
     }
   } catch (const Error &e) {
     throw Error(where + ": copying to device memory: " + e.what());
@@ -537,7 +555,7 @@ PartitionResult SimDevice::runNpu(size_t index, const RunBuffers &buffers) {
           static_cast<size_t>(pkg.values[part.outputs[i]].byteSize());
       sim->readDram(part.outputAddresses[i], buffers.values[part.outputs[i]],
                     bytes);
-      toHost += bytes;
+      (isState_[part.outputs[i]] ? stateBytes : toHost) += bytes;
     }
   } catch (const Error &e) {
     throw Error(where + ": copying from device memory: " + e.what());
@@ -561,6 +579,7 @@ PartitionResult SimDevice::runNpu(size_t index, const RunBuffers &buffers) {
   c.add("device_prepare_seconds", uploadSeconds);
   c.add("host_to_device_bytes", double(toDevice));
   c.add("device_to_host_bytes", double(toHost));
+  c.add("device_state_copy_bytes", double(stateBytes));
   // Joules by component from the simulator's energy model (docs/dse.md),
   // as `nuri sim` reports them; summed over partitions like the rest.
   sim::EnergyReport energy = sim::estimateEnergy(*report, *model_->target());

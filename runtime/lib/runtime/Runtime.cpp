@@ -11,6 +11,7 @@
 
 #include <oneapi/tbb/task_arena.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -321,6 +322,39 @@ struct nuri_run_t {
     return nullptr;
   }
 
+  /// Adds the state bytes CPU partition `part` of a session whose device is
+  /// not the CPU reads (device to host) and writes (host to device).
+  static void countStateCrossings(const Package &p,
+                                  const package::Partition &part,
+                                  rt::Counters &counters) {
+    // The first CPU partition lists every model input (the model's
+    // interface) whether or not its ops read it: only what an op reads
+    // crosses.
+    const graph::Graph &g = part.graph;
+    auto read = [&](int32_t value) {
+      for (size_t i = 0; i < part.inputs.size() && i < g.inputs.size(); ++i) {
+        if (part.inputs[i] != value) {
+          continue;
+        }
+        for (const graph::Op &op : g.ops) {
+          if (std::count(op.inputs.begin(), op.inputs.end(), g.inputs[i])) {
+            return true;
+          }
+        }
+      }
+      return false;
+    };
+    for (const package::StateBuffer &st : p.states) {
+      double bytes = double(st.byteSize());
+      if (read(st.input) || read(st.output)) {
+        counters.add("device_to_host_bytes", bytes);
+      }
+      if (std::count(part.outputs.begin(), part.outputs.end(), st.output)) {
+        counters.add("host_to_device_bytes", bytes);
+      }
+    }
+  }
+
   nuri_status execute() {
     auto start = std::chrono::steady_clock::now();
     clearResults();
@@ -376,6 +410,12 @@ struct nuri_run_t {
       if (!r) {
         status = makeStatus(NURI_EXECUTION_ERROR, r.error());
         break;
+      }
+      // States live on the session's device (the sim device keeps them in
+      // its memory): a partition that falls back to the CPU reads and
+      // writes them across the boundary.
+      if (devices.route[i] != devices.device.get()) {
+        countStateCrossings(p, p.partitions[i], r->counters);
       }
       partitions.push_back({p.partitions[i].name, std::move(r->device),
                             std::move(r->counters), std::move(r->traceJson)});

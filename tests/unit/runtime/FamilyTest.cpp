@@ -565,6 +565,29 @@ TEST(FamilyRuntime, RunsOfDifferentProgramsTakeTurnsOnTheState) {
   EXPECT_EQ(session.readState<float>("acc"), want);
 }
 
+TEST(FamilyRuntime, CpuPartitionsOfASimSessionMoveTheStateAcrossTheBoundary) {
+  // States live on the session's device. On sim, a CPU partition that reads
+  // and writes one (here the prefill's in-place accumulate of a [2, 3] f32
+  // state) moves it across the host-device boundary both ways, and the run
+  // counts those bytes; on the cpu device there is no boundary.
+  FamilyModel m;
+  std::vector<uint8_t> bytes = m.build();
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  std::vector<float> x = {1, 2, 3, -1, 0, 2};
+  for (const char *device : {"sim", "cpu"}) {
+    Session session(model, device);
+    nuri::Run prefill = session.newRun("prefill");
+    prefill.bindInput("x", TensorRef::of(x.data(), {2, 3}));
+    prefill.execute();
+    EXPECT_EQ(session.readState<float>("acc"), m.timesW(x)) << device;
+    double crossing = std::string(device) == "sim" ? 6 * 4 : 0;
+    EXPECT_EQ(prefill.counters().get("device_to_host_bytes"), crossing)
+        << device;
+    EXPECT_EQ(prefill.counters().get("host_to_device_bytes"), crossing)
+        << device;
+  }
+}
+
 TEST(FamilyRuntime, NpuProgramOnTheSimulator) {
   std::string atom =
       test::readText(NURI_SOURCE_DIR "/backends/configs/atom.yaml");

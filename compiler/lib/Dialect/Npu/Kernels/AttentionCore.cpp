@@ -22,20 +22,86 @@ using namespace kernel;
 
 namespace {
 
-/// One core's share: `rows` query rows from `i0` of head `h` of batch `b`.
+/// One core's share: `rows` query rows from `i0` of head `h` of batch `b`;
+/// with grouped heads, the query heads `h .. h + rows` at position 0. Its
+/// keys are `kvn` from `kv0`: all of them, or with the context split across
+/// cores chunk `chunk`, whose partial results go to core `reducer`.
 struct Unit {
   uint64_t b, h, i0, rows;
+  uint64_t kv0 = 0, kvn = 0, chunk = 0;
+  unsigned reducer = 0;
 };
 
-/// The units dealt round-robin to the cores, core 0 first.
+/// Whether a unit's rows are the query heads of one kv head rather than
+/// positions of one head: a decode step over a KV cache (one query row)
+/// with grouped-query heads and a mask shared by the heads. Then the kv
+/// head's keys and values stream through SRAM once for all its query heads
+/// instead of once per query head.
+bool groupsHeads(const AttentionDesc &a) {
+  return a.slotBytes && a.Sq == 1 && a.Hq > a.Hkv &&
+         (!a.hasMask || (a.maskStride[1] == 0 && a.maskStride[2] == 0));
+}
+/// Rows of Q and O a unit spans, and their byte strides.
+uint64_t unitRows(const AttentionDesc &a) {
+  return groupsHeads(a) ? a.Hq / a.Hkv : a.Sq;
+}
+uint64_t qRowStride(const AttentionDesc &a) {
+  return groupsHeads(a) ? a.qStride[1] : a.qStride[2];
+}
+uint64_t oRowStride(const AttentionDesc &a) {
+  return groupsHeads(a) ? a.oStride[1] : a.oStride[2];
+}
+
+/// Flash-decoding: into how many chunks a decode step over a KV cache
+/// splits each unit's context when its units are fewer than the cores
+/// (batch 1, few heads, a long context). Each chunk runs on its own core
+/// and the unit's first core reduces the partial max, sum and output.
+/// Chunks keep at least kMinChunk keys, below which the reduction costs
+/// more than the split saves.
+constexpr uint64_t kMinChunk = 64;
+uint64_t contextSplit(const AttentionDesc &a, uint64_t qb, unsigned cores) {
+  if (!a.slotBytes || a.Sq != 1) {
+    return 1;
+  }
+  uint64_t units =
+      a.B * (groupsHeads(a) ? a.Hkv : a.Hq) * ceilDiv(unitRows(a), qb);
+  uint64_t s = std::min<uint64_t>(cores / std::max<uint64_t>(units, 1),
+                                  a.Skv / kMinChunk);
+  return s < 2 ? 1 : ceilDiv(a.Skv, ceilDiv(a.Skv, s));
+}
+/// Bytes of one chunk's partial result: output rows (f32), max, sum.
+uint64_t partialBytes(const AttentionDesc &a, uint64_t qb) {
+  return qb * a.Dv * 4 + 2 * qb * 4;
+}
+
+/// The units dealt round-robin to the cores, core 0 first; with a split
+/// context, unit u's chunk c on core u * chunks + c (one each).
 std::vector<std::vector<Unit>> dealUnits(const AttentionDesc &a, uint64_t qb,
                                          unsigned cores) {
   std::vector<std::vector<Unit>> work(cores);
+  const bool grouped = groupsHeads(a);
+  const uint64_t heads = grouped ? a.Hkv : a.Hq, rows = unitRows(a);
+  const uint64_t split = contextSplit(a, qb, cores),
+                 len = ceilDiv(a.Skv, split);
   uint64_t u = 0;
   for (uint64_t b = 0; b < a.B; ++b) {
-    for (uint64_t h = 0; h < a.Hq; ++h) {
-      for (uint64_t i0 = 0; i0 < a.Sq; i0 += qb, ++u) {
-        work[u % cores].push_back({b, h, i0, std::min(qb, a.Sq - i0)});
+    for (uint64_t h = 0; h < heads; ++h) {
+      for (uint64_t i0 = 0; i0 < rows; i0 += qb, ++u) {
+        uint64_t n = std::min(qb, rows - i0);
+        Unit un = grouped ? Unit{b, h * rows + i0, 0, n} : Unit{b, h, i0, n};
+        un.kvn = a.Skv;
+        if (split == 1) {
+          un.reducer = unsigned(u % cores);
+          work[u % cores].push_back(un);
+          continue;
+        }
+        for (uint64_t c = 0; c < split; ++c) {
+          un.kv0 = c * len;
+          un.kvn = std::min(len, a.Skv - un.kv0);
+          un.chunk = c;
+          un.reducer = unsigned(u * split);
+          work[u * split + c].push_back(un);
+        }
       }
     }
   }
@@ -45,11 +111,11 @@ std::vector<std::vector<Unit>> dealUnits(const AttentionDesc &a, uint64_t qb,
 /// Key blocks a query block needs: causal blocks past the diagonal are
 /// skipped entirely.
 uint64_t kvBlocks(const AttentionDesc &a, uint64_t kb, const Unit &un) {
-  uint64_t end = a.Skv;
+  uint64_t end = un.kv0 + un.kvn;
   if (a.causal) {
-    end = std::min(a.Skv, un.i0 + un.rows + a.Skv - a.Sq);
+    end = std::min(end, un.i0 + un.rows + a.Skv - a.Sq);
   }
-  return ceilDiv(std::max<uint64_t>(end, 1), kb);
+  return ceilDiv(std::max<uint64_t>(end > un.kv0 ? end - un.kv0 : 0, 1), kb);
 }
 
 /// Every SRAM buffer of the kernel, placed in one order: the planner sizes
@@ -60,10 +126,13 @@ struct AttentionBuffers {
            oS[2] = {0, 0};
   uint64_t kt = 0, s = 0, mf = 0, pb = 0, o = 0, pv = 0;
   uint64_t mrow = 0, lrow = 0, alpha = 0, bmax = 0, mnew = 0, bsum = 0, rl = 0;
+  /// With a split context: a chunk's partial result staged for its DMA,
+  /// and the partials of every chunk of the unit this core reduces.
+  uint64_t pS[2] = {0, 0}, parts = 0;
 };
 
 AttentionBuffers placeBuffers(const AttentionDesc &a, uint64_t qb, uint64_t kb,
-                              SramPlan &sram) {
+                              uint64_t split, SramPlan &sram) {
   const unsigned e = dtypeBytes(a.dtype), em = dtypeBytes(a.maskType);
   AttentionBuffers x;
   x.scaleV = sram.alloc(kb * 4, "attention scale");
@@ -87,13 +156,20 @@ AttentionBuffers placeBuffers(const AttentionDesc &a, uint64_t qb, uint64_t kb,
   x.mnew = sram.alloc(qb * 4, "mnew");
   x.bsum = sram.alloc(qb * 4, "ls");
   x.rl = sram.alloc(qb * 4, "1/l");
+  if (split > 1) {
+    for (int i = 0; i < 2; ++i) {
+      x.pS[i] = sram.alloc(partialBytes(a, qb), "partial");
+    }
+    x.parts = sram.alloc(split * partialBytes(a, qb), "partials");
+  }
   return x;
 }
 
 /// The SRAM the kernel's buffers take with `qb` x `kb` tiles.
-uint64_t sramNeed(const AttentionDesc &a, uint64_t qb, uint64_t kb) {
+uint64_t sramNeed(const AttentionDesc &a, uint64_t qb, uint64_t kb,
+                  unsigned cores) {
   SramPlan sram(~uint64_t(0) >> 1);
-  placeBuffers(a, qb, kb, sram);
+  placeBuffers(a, qb, kb, contextSplit(a, qb, cores), sram);
   return sram.used();
 }
 
@@ -148,14 +224,26 @@ Result<AttentionPlan> planAttention(const target::Target &t,
     }
     double link = std::max(io / std::max(1.0, t.noc.bytesPerCycle),
                            ioDram / t.dramBytesPerCycle());
-    return std::max<uint64_t>(blocks * perBlock, uint64_t(link)) +
-           t.dram.latencyCycles + perBlock;
+    // A K or V load at a run-time slot holds its queue for the round trip
+    // of the index word (docs/isa.md, dma.idx).
+    if (a.slotBytes) {
+      link += double(2 * blocks * t.dram.latencyCycles);
+    }
+    uint64_t cycles = std::max<uint64_t>(blocks * perBlock, uint64_t(link)) +
+                      t.dram.latencyCycles + perBlock;
+    // A split context's reduction: per chunk about six dependent vector
+    // passes over the partials, then the store, after a chip-wide barrier.
+    if (uint64_t split = contextSplit(a, qb, P); split > 1) {
+      cycles += split * 6 * uint64_t(t.vector.pipelineDepth) +
+                2 * t.dram.latencyCycles;
+    }
+    return cycles;
   };
   // Tiles: qb query rows, kb keys per block; both bounded by the
   // accumulator (S and PV tiles) and the SRAM, halved until they fit.
   auto fit = [&](uint64_t &qb, uint64_t &kb) {
     while ((qb * kb + qb * a.Dv > accEntries ||
-            sramNeed(a, qb, kb) > kernelSramBytes(t)) &&
+            sramNeed(a, qb, kb, P) > kernelSramBytes(t)) &&
            (qb > 1 || kb > 1)) {
       if (kb >= qb && kb > 1) {
         kb = ceilDiv(kb, 2);
@@ -164,17 +252,18 @@ Result<AttentionPlan> planAttention(const target::Target &t,
       }
     }
     return qb * kb + qb * a.Dv <= accEntries &&
-           sramNeed(a, qb, kb) <= kernelSramBytes(t);
+           sramNeed(a, qb, kb, P) <= kernelSramBytes(t);
   };
   // Query blocks: as tall as the array allows, but cut further when that
   // balances the (batch, head, block) units over the cores better (fewer
   // query rows on the busiest core; a tie keeps the taller block).
   auto balanced = [&](uint64_t floor) {
-    const uint64_t top = std::min<uint64_t>(a.Sq, 128);
+    const uint64_t top = std::min<uint64_t>(unitRows(a), 128);
     floor = std::min(top, floor);
     uint64_t qb = top, bestRows = ~uint64_t(0);
     for (uint64_t c = top; c >= floor && c >= 1; c = c / 2) {
-      uint64_t units = a.B * a.Hq * ceilDiv(a.Sq, c);
+      uint64_t units =
+          a.B * (groupsHeads(a) ? a.Hkv : a.Hq) * ceilDiv(unitRows(a), c);
       uint64_t rows = ceilDiv(units, P) * c;
       if (rows < bestRows) {
         bestRows = rows;
@@ -218,7 +307,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
   AttentionPlan plan;
   plan.queryBlock = qb;
   plan.keyBlock = kb;
-  plan.sramBytesPerCore = sramNeed(a, qb, kb);
+  plan.sramBytesPerCore = sramNeed(a, qb, kb, P);
   plan.estimate = best;
   return plan;
 }
@@ -232,7 +321,9 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
   const uint64_t qb = plan.queryBlock, kb = plan.keyBlock;
   emitter.setEstimate(plan.estimate);
   SramPlan sram(kernelSramBytes(t));
-  const AttentionBuffers bufs = placeBuffers(a, qb, kb, sram);
+  const uint64_t split = contextSplit(a, qb, P),
+                 partBytes = partialBytes(a, qb);
+  const AttentionBuffers bufs = placeBuffers(a, qb, kb, split, sram);
   if (!sram.ok()) {
     return Result<bool>::failure(sram.error());
   }
@@ -287,11 +378,39 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
     auto storeUnit = [&](uint64_t ui) {
       const Unit &un = units[ui];
       ringO.consume(dma);
+      if (split > 1) {
+        // The chunk's partial result into its slot on the reducing core.
+        DmaDesc d;
+        d.srcSpace = Space::Sram;
+        d.src = bufs.pS[ui % 2];
+        d.dstSpace = un.reducer == p ? Space::Sram : Space::Peer;
+        d.peerCore = un.reducer;
+        d.dst = bufs.parts + un.chunk * partBytes;
+        d.bytes = partBytes;
+        dma.dma(d);
+        ringO.consumed(dma, ui);
+        return;
+      }
       dma.dma(store(oS[ui % 2], ldv,
                     a.o + un.b * a.oStride[0] + un.h * a.oStride[1] +
                         un.i0 * a.oStride[2],
-                    a.oStride[2], un.rows, ldv));
+                    oRowStride(a), un.rows, ldv));
       ringO.consumed(dma, ui);
+    };
+    // kn rows of K or V from position j0 of kv head hk of batch row b: at
+    // b's run-time cache slot when the keys are a cache.
+    auto kvLoad = [&](uint64_t base, const uint64_t *stride, uint64_t hk,
+                      uint64_t j0, uint64_t to, uint64_t ld, uint64_t kn,
+                      uint64_t b) {
+      uint64_t at = base + hk * stride[1] + j0 * stride[2];
+      if (!a.slotBytes) {
+        dma.dma(load(at + b * stride[0], stride[2], to, ld, kn, ld));
+        return;
+      }
+      DmaIndex ix;
+      ix.index0 = a.slots + b * a.slotBytes;
+      ix.scale0 = stride[0];
+      dma.dmaIndexed(load(at, stride[2], to, ld, kn, ld), ix);
     };
     uint64_t g = 0;
     for (uint64_t ui = 0; ui < U; ++ui) {
@@ -305,19 +424,15 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
         dma.wait(kLoadChain);
       }
       ringQ.produce(dma, ui);
-      dma.dma(load(qAddr(un), a.qStride[2], qS[ui % 2], ldq, un.rows, ldq));
+      dma.dma(load(qAddr(un), qRowStride(a), qS[ui % 2], ldq, un.rows, ldq));
       ringQ.produced(dma);
       uint64_t hk = kvHead(un);
       uint64_t nb = kvBlocks(a, kb, un);
       for (uint64_t j = 0; j < nb; ++j, ++g) {
-        uint64_t j0 = j * kb, kn = std::min(kb, a.Skv - j0);
+        uint64_t j0 = un.kv0 + j * kb, kn = std::min(kb, un.kv0 + un.kvn - j0);
         ringKv.produce(dma, g);
-        dma.dma(load(a.k + un.b * a.kStride[0] + hk * a.kStride[1] +
-                         j0 * a.kStride[2],
-                     a.kStride[2], kS[g % 2], ldq, kn, ldq));
-        dma.dma(load(a.v + un.b * a.vStride[0] + hk * a.vStride[1] +
-                         j0 * a.vStride[2],
-                     a.vStride[2], vS[g % 2], ldv, kn, ldv));
+        kvLoad(a.k, a.kStride, hk, j0, kS[g % 2], ldq, kn, un.b);
+        kvLoad(a.v, a.vStride, hk, j0, vS[g % 2], ldv, kn, un.b);
         if (a.hasMask) {
           uint64_t base =
               a.mask + (un.b * a.maskStride[0] + un.h * a.maskStride[1] +
@@ -351,7 +466,7 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       uint64_t nb = kvBlocks(a, kb, un);
       ringQ.consume(mat);
       for (uint64_t j = 0; j < nb; ++j, ++g) {
-        uint64_t kn = std::min(kb, a.Skv - j * kb);
+        uint64_t kn = std::min(kb, un.kvn - j * kb);
         mat.wait(kTReady);
         mat.mm(accS, {qS[ui % 2], ldq}, {kt, kn * e}, un.rows, kn, a.D, dt, dt,
                false);
@@ -377,8 +492,8 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
     for (uint64_t ui = 0; ui < U; ++ui) {
       uint64_t nb = kvBlocks(a, kb, units[ui]);
       for (uint64_t j = 0; j < nb; ++j, ++g) {
-        steps.push_back(
-            {ui, j, g, std::min(kb, a.Skv - j * kb), j == 0, j + 1 == nb});
+        steps.push_back({ui, j, g, std::min(kb, units[ui].kvn - j * kb), j == 0,
+                         j + 1 == nb});
       }
     }
     auto transposeK = [&](const Step &st) {
@@ -407,7 +522,7 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       if (a.causal) {
         // Keys j > i + Skv - Sq get -1e30 (finite, so a fully hidden block
         // never makes NaN; its weight is rescaled to 0 by a later block).
-        uint64_t j0 = st.j * kb;
+        uint64_t j0 = un.kv0 + st.j * kb;
         for (uint64_t r = 0; r < rows; ++r) {
           uint64_t i = un.i0 + r;
           uint64_t firstHidden = i + a.Skv - a.Sq + 1;
@@ -466,7 +581,19 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
                    Dtype::F32);
       }
       ringKv.consumed(vec, st.g);
-      if (st.last) {
+      if (st.last && split > 1) {
+        // The unnormalized output, max and sum of this chunk, staged for
+        // the DMA to the reducing core.
+        uint64_t pm = bufs.pS[st.ui % 2] + qb * a.Dv * 4, pl = pm + qb * 4;
+        ringO.produce(vec, st.ui);
+        vec.unary(UnOp::Copy, {bufs.pS[st.ui % 2], a.Dv * 4}, ot, rows, a.Dv,
+                  Dtype::F32, Dtype::F32);
+        vec.unary(UnOp::Copy, {pm, 4}, {mrow, 4}, rows, 1, Dtype::F32,
+                  Dtype::F32);
+        vec.unary(UnOp::Copy, {pl, 4}, {lrow, 4}, rows, 1, Dtype::F32,
+                  Dtype::F32);
+        ringO.produced(vec);
+      } else if (st.last) {
         ringO.produce(vec, st.ui);
         vec.unary(UnOp::Recip, {rl, 4}, {lrow, 4}, rows, 1, Dtype::F32,
                   Dtype::F32);
@@ -488,6 +615,60 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
   }
   KernelFootprint used;
   used.low = sram.used();
+  if (split > 1) {
+    // Every chunk's partial is on its reducing core once all cores meet.
+    emitter.barrierAll(used);
+    for (unsigned r = 0; r < P; ++r) {
+      if (work[r].empty() || work[r][0].chunk != 0) {
+        continue;
+      }
+      const Unit &un = work[r][0];
+      StreamBuilder vec = emitter.q(r, Engine::Vector),
+                    dma = emitter.q(r, Engine::Dma);
+      const uint64_t R = un.rows;
+      auto part = [&](uint64_t c) { return bufs.parts + c * partBytes; };
+      TileRef M{mnew, 4}, L{lrow, 4}, al{alpha, 4}, O{o, a.Dv * 4};
+      // M = max over chunks; O and L sum each chunk's output and sum
+      // scaled by exp(m_c - M).
+      vec.unary(UnOp::Copy, M, {part(0) + qb * a.Dv * 4, 4}, R, 1, Dtype::F32,
+                Dtype::F32);
+      for (uint64_t c = 1; c < split; ++c) {
+        vec.binary(BinOp::Max, Bcast::None, M, M, {part(c) + qb * a.Dv * 4, 4},
+                   R, 1, Dtype::F32, Dtype::F32);
+      }
+      for (uint64_t c = 0; c < split; ++c) {
+        TileRef oc{part(c), a.Dv * 4}, mc{part(c) + qb * a.Dv * 4, 4},
+            lc{part(c) + qb * a.Dv * 4 + qb * 4, 4};
+        vec.binary(BinOp::Sub, Bcast::None, al, mc, M, R, 1, Dtype::F32,
+                   Dtype::F32);
+        vec.unary(UnOp::Exp, al, al, R, 1, Dtype::F32, Dtype::F32);
+        if (c == 0) {
+          vec.binary(BinOp::Mul, Bcast::Col, O, oc, al, R, a.Dv, Dtype::F32,
+                     Dtype::F32);
+          vec.binary(BinOp::Mul, Bcast::None, L, lc, al, R, 1, Dtype::F32,
+                     Dtype::F32);
+          continue;
+        }
+        vec.binary(BinOp::Mul, Bcast::Col, oc, oc, al, R, a.Dv, Dtype::F32,
+                   Dtype::F32);
+        vec.binary(BinOp::Add, Bcast::None, O, O, oc, R, a.Dv, Dtype::F32,
+                   Dtype::F32);
+        vec.binary(BinOp::Mul, Bcast::None, lc, lc, al, R, 1, Dtype::F32,
+                   Dtype::F32);
+        vec.binary(BinOp::Add, Bcast::None, L, L, lc, R, 1, Dtype::F32,
+                   Dtype::F32);
+      }
+      vec.unary(UnOp::Recip, {rl, 4}, L, R, 1, Dtype::F32, Dtype::F32);
+      vec.binary(BinOp::Mul, Bcast::Col, {oS[0], ldv}, O, {rl, 4}, R, a.Dv, dt,
+                 Dtype::F32);
+      vec.signal(kOFull);
+      dma.wait(kOFull);
+      dma.dma(store(oS[0], ldv,
+                    a.o + un.b * a.oStride[0] + un.h * a.oStride[1] +
+                        un.i0 * a.oStride[2],
+                    oRowStride(a), R, ldv));
+    }
+  }
   used.writeLo = a.o;
   used.writeHi = a.o + (a.B - 1) * a.oStride[0] + (a.Hq - 1) * a.oStride[1] +
                  (a.Sq - 1) * a.oStride[2] + a.Dv * dtypeBytes(a.dtype);

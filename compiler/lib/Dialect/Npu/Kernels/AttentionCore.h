@@ -32,6 +32,13 @@ struct AttentionDesc {
   /// of a projection when the head split is folded into the DMA.
   uint64_t qStride[3] = {0, 0, 0}, kStride[3] = {0, 0, 0},
            vStride[3] = {0, 0, 0}, oStride[3] = {0, 0, 0};
+  /// Attention over a KV cache (CacheAttention.cpp): when slotBytes is
+  /// nonzero, batch row b reads its keys and values at k + slot * kStride[0]
+  /// (v alike) instead of b * kStride[0], `slot` being the little-endian
+  /// i32 at DRAM address slots + b * slotBytes, which each K/V load reads
+  /// as it issues (dma.idx): one program serves whatever slots the host
+  /// gives a step.
+  uint64_t slots = 0, slotBytes = 0;
 };
 
 /// The tiles of one attention: `queryBlock` query rows per unit (a unit

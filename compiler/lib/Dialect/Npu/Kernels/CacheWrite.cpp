@@ -15,12 +15,13 @@
 // a device-resident cache), only the rows move; otherwise the cache is first
 // copied to the result (a kernel of its own, so the rows land after it).
 //
-// The kernel is legal only where the cache stays on the device: if the cache
-// is the program's state (host memory today) or a reader of the result cannot
-// run on the NPU (nuri.cache_attention has no NPU kernel yet), running the
-// write here would move the whole cache across the host-device boundary
-// instead of a few rows. So today no program claims it; the lowering is
-// exercised directly (NpuCodegenTest) until state lives on the device.
+// The kernel is legal only where the cache stays on the device: the cache
+// is the program's state, which a device keeps at device addresses shared
+// by the family's programs (docs/runtime.md), and every reader of the
+// result must run on the NPU too (nuri.cache_attention, CacheAttention.cpp);
+// otherwise the whole cache would cross the host-device boundary instead of
+// a few rows. The memory plan gives the result the cache's own buffer when
+// the cache is a partition input nothing else reads afterwards.
 //
 //===----------------------------------------------------------------------===//
 
@@ -154,19 +155,10 @@ struct CacheWriteKernel
                "a 32-bit index)";
       }
     }
-    // The cache must already be on the device: a program's state argument
-    // lives on the host until the runtime keeps state buffers at device
-    // addresses, and bringing it in would move the whole cache every run.
-    auto arg = dyn_cast<BlockArgument>(cw.getCache());
-    auto fn = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
-                  : func::FuncOp();
-    if (fn && fn.getArgAttr(arg.getArgNumber(), kStateAttrName)) {
-      return "its cache is the program's state, which the runtime keeps on "
-             "the host: writing it here would move the whole cache across "
-             "the host-device boundary every run";
-    }
-    // The result's readers must stay on the device; a function's return
-    // (the state output) is the device-resident cache itself.
+    // The cache (the program's state, which the device keeps between
+    // runs) must stay on the device: the result's readers must run there
+    // too. A function's return (the state output) is the device-resident
+    // cache itself.
     for (Operation *user : cw.getOutput().getUsers()) {
       if (llvm::isa<func::ReturnOp>(user)) {
         continue;

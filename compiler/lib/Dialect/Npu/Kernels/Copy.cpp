@@ -7,9 +7,17 @@
 // spread of the descriptors over the cores' DMA queues is the MLIR-free
 // core (planCopies, KernelEmitter::copies).
 //
+// A gather of rows (axis 0) at run-time indices (an embedding lookup of a
+// generation step's token or position ids) is one `dma.idx` per index: the
+// row at `table + index * row_bytes`, the index read from DRAM as the DMA
+// issues (docs/isa.md). The DMA checks only that the row lies inside DRAM:
+// the indices must be in [0, rows), as the generator's token ids and
+// positions are (a negative index is not wrapped as the CPU kernel does).
+//
 //===----------------------------------------------------------------------===//
 
 #include "KernelContext.h"
+#include "KernelSupport.h"
 #include "NpuPlan.h"
 
 #include "nuri/Dialect/Nuri/IR/ConstantData.h"
@@ -54,6 +62,67 @@ std::optional<std::vector<int64_t>> constantGatherIndices(GatherOp g) {
     }
   }
   return std::move(*v);
+}
+
+/// Bytes of one element of a run-time index tensor (i32 or i64; dma.idx
+/// reads the low 32 bits, little endian).
+std::optional<uint64_t> indexBytesOf(Value v) {
+  auto t = tensorOf(v);
+  if (!t || !t.getElementType().isSignlessInteger()) {
+    return std::nullopt;
+  }
+  unsigned w = t.getElementTypeBitWidth();
+  return w == 32 || w == 64 ? std::optional<uint64_t>(w / 8) : std::nullopt;
+}
+
+/// A gather of rows at run-time indices: one indexed row copy per index.
+struct IndexedRows {
+  std::vector<std::pair<isa::DmaDesc, isa::DmaIndex>> rows;
+};
+
+FailureOr<IndexedRows> describeIndexedGather(GatherOp g, AddressFn addressOf) {
+  auto it = tensorOf(g.getInput());
+  uint64_t rowBytes = bytesOf(g.getInput()) / uint64_t(it.getDimSize(0));
+  uint64_t ib = *indexBytesOf(g.getIndices());
+  int64_t n = tensorOf(g.getIndices()).getNumElements();
+  FailureOr<uint64_t> table = addressOf(g.getInput()),
+                      idx = addressOf(g.getIndices()),
+                      out = addressOf(g.getOutput());
+  if (failed(table) || failed(idx) || failed(out)) {
+    return failure();
+  }
+  if (kernel::spaceOf(*idx) != isa::Space::Dram) {
+    return g.emitOpError("expects its run-time indices in DRAM (dma.idx "
+                         "reads them from DRAM)");
+  }
+  IndexedRows r;
+  for (int64_t j = 0; j < n; ++j) {
+    isa::DmaDesc d;
+    d.srcSpace = kernel::spaceOf(*table);
+    d.dstSpace = kernel::spaceOf(*out);
+    d.src = kernel::untag(*table);
+    d.dst = kernel::untag(*out) + uint64_t(j) * rowBytes;
+    d.bytes = rowBytes;
+    d.rows = 1;
+    isa::DmaIndex ix;
+    ix.index0 = *idx + uint64_t(j) * ib;
+    ix.scale0 = rowBytes;
+    r.rows.push_back({d, ix});
+  }
+  return r;
+}
+
+/// The cost model's cycles for the rows: each queue's rows in sequence,
+/// each a DRAM round trip for its index plus its transfer.
+uint64_t indexedRowsEstimate(const target::Target &t, const IndexedRows &r) {
+  if (r.rows.empty()) {
+    return 0;
+  }
+  double bytes = double(r.rows.front().first.bytes);
+  double perRow = double(t.dram.latencyCycles) * 2 + double(t.dma.issueCycles) +
+                  bytes / std::max(1.0, double(t.dma.bytesPerCycle));
+  uint64_t perQueue = (r.rows.size() + t.cores - 1) / t.cores;
+  return uint64_t(perRow * double(perQueue));
 }
 
 /// Strided copies of the box `extent` at `srcOff` of a row-major `src` to
@@ -123,14 +192,19 @@ std::string copyIllegalReason(Operation *op) {
       })
       .Case<SplitOp, ConcatOp>([&](Operation *) -> std::string { return ""; })
       .Case([&](GatherOp g) -> std::string {
-        // Embedding lookups address rows by token ids known only at run
-        // time; the DMA engines take addresses from the instruction. With
-        // constant indices a gather is a set of copies.
-        if (!constantGatherIndices(g)) {
-          return constantOf(g.getIndices())
-                     ? "gather index out of range"
-                     : "gather reads rows chosen by run-time indices (the "
-                       "ISA has no indirect DMA)";
+        // With constant indices a gather is a set of copies; an embedding
+        // lookup addresses rows by token ids known only at run time, one
+        // dma.idx per row.
+        if (constantOf(g.getIndices())) {
+          return constantGatherIndices(g) ? "" : "gather index out of range";
+        }
+        if (g.getAxis() != 0) {
+          return "gather at run-time indices along an axis other than 0 "
+                 "(dma.idx moves whole rows)";
+        }
+        if (!indexBytesOf(g.getIndices())) {
+          return "gather indices must be i32 or i64 (dma.idx reads a 32-bit "
+                 "index)";
         }
         return "";
       })
@@ -232,6 +306,12 @@ FailureOr<std::vector<isa::DmaDesc>> describe(Operation *op,
   return copies;
 }
 
+/// `op` as a gather at run-time indices, else null.
+GatherOp indexedGather(Operation *op) {
+  auto g = dyn_cast<GatherOp>(op);
+  return g && !constantOf(g.getIndices()) ? g : GatherOp();
+}
+
 template <typename ConcreteOp>
 struct CopyKernel
     : NpuKernelOpInterface::ExternalModel<CopyKernel<ConcreteOp>, ConcreteOp> {
@@ -241,6 +321,14 @@ struct CopyKernel
 
   FailureOr<KernelCost> getNpuKernelCost(Operation *op,
                                          KernelContext &ctx) const {
+    if (GatherOp g = indexedGather(op)) {
+      FailureOr<IndexedRows> r = describeIndexedGather(
+          g, [&](Value v) { return ctx.plannedAddress(v); });
+      if (failed(r)) {
+        return failure();
+      }
+      return KernelCost{0, indexedRowsEstimate(ctx.target(), *r)};
+    }
     FailureOr<std::vector<isa::DmaDesc>> copies =
         describe(op, [&](Value v) { return ctx.plannedAddress(v); });
     if (failed(copies)) {
@@ -252,6 +340,23 @@ struct CopyKernel
   LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
     KernelEmitter *emitter = ctx.emitter();
     assert(emitter && "emitNpuKernel outside the lowering");
+    if (GatherOp g = indexedGather(op)) {
+      FailureOr<IndexedRows> r =
+          describeIndexedGather(g, [&](Value v) { return ctx.addressOf(v); });
+      if (failed(r)) {
+        return failure();
+      }
+      // Distinct destination rows: spread over the cores' DMA queues with
+      // no ordering between them.
+      const target::Target &t = ctx.target();
+      for (size_t j = 0; j < r->rows.size(); ++j) {
+        emitter->q(unsigned(j % t.cores), isa::Engine::Dma)
+            .dmaIndexed(r->rows[j].first, r->rows[j].second);
+      }
+      emitter->setEstimate(indexedRowsEstimate(t, *r));
+      emitter->barrierAll();
+      return success();
+    }
     FailureOr<std::vector<isa::DmaDesc>> copies =
         describe(op, [&](Value v) { return ctx.addressOf(v); });
     if (failed(copies)) {

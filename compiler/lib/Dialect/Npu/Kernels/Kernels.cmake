@@ -6,6 +6,7 @@ set(NPU_KERNEL_SOURCES
   ${NPU_KERNELS_DIR}/Registry.cpp
   ${NPU_KERNELS_DIR}/Attention.cpp
   ${NPU_KERNELS_DIR}/AttentionCore.cpp
+  ${NPU_KERNELS_DIR}/CacheAttention.cpp
   ${NPU_KERNELS_DIR}/CacheWrite.cpp
   ${NPU_KERNELS_DIR}/Copy.cpp
   ${NPU_KERNELS_DIR}/Gemm.cpp

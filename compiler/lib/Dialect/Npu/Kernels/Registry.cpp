@@ -18,6 +18,7 @@ namespace nuri::npu {
 
 // Defined in the kernel files.
 void registerAttentionKernel(DialectRegistry &registry);
+void registerCacheAttentionKernel(DialectRegistry &registry);
 void registerCacheWriteKernel(DialectRegistry &registry);
 void registerCopyKernels(DialectRegistry &registry);
 void registerGemmKernel(DialectRegistry &registry);
@@ -27,6 +28,7 @@ void registerTransposeKernel(DialectRegistry &registry);
 void registerNpuKernels(DialectRegistry &registry) {
   registry.insert<NuriDialect, NpuDialect>();
   registerAttentionKernel(registry);
+  registerCacheAttentionKernel(registry);
   registerCacheWriteKernel(registry);
   registerCopyKernels(registry);
   registerGemmKernel(registry);

@@ -83,7 +83,7 @@ private:
   /// A value a kernel reads: constants get their DRAM on first read.
   LogicalResult read(Value v);
   void planLiveness(Block &body);
-  LogicalResult planOp(Operation *op);
+  LogicalResult planOp(Operation *op, int64_t index);
   BufferAttr attr(const Place &p) {
     return BufferAttr::get(func_.getContext(), p.shared ? "shared" : "dram",
                            int64_t(p.offset));
@@ -96,6 +96,8 @@ private:
   /// Liveness: the index of the last op reading a buffer through any view.
   llvm::DenseMap<Value, int64_t> lastUse_;
   llvm::DenseSet<Value> outputRoots_;
+  /// cache_write results that are their cache input's buffer.
+  llvm::DenseSet<Value> inPlace_;
   /// DRAM offsets of constants.
   SmallVector<uint64_t> constants_;
   /// Shared-SRAM buffers: offset -> (bytes, last use).
@@ -149,7 +151,7 @@ void MemoryPlanner::planLiveness(Block &body) {
   }
 }
 
-LogicalResult MemoryPlanner::planOp(Operation *op) {
+LogicalResult MemoryPlanner::planOp(Operation *op, int64_t index) {
   // Views, constant expressions (placed on first read) and the head merge
   // an attention writes own no buffer of their own here.
   if (op->getNumResults() == 0 || llvm::isa<ConstantOp>(op) ||
@@ -175,6 +177,27 @@ LogicalResult MemoryPlanner::planOp(Operation *op) {
       out = user->getResult(0); // the attention writes the merged heads
     }
     alloc(out);
+    return success();
+  }
+  // A KV-cache write whose cache is a partition input (the program's
+  // device-resident state) that nothing reads after it writes in place:
+  // its result is the input's buffer, so only the new rows move.
+  if (auto cw = dyn_cast<CacheWriteOp>(op)) {
+    Value c = bufferRoot(cw.getCache());
+    auto it = places_.find(c);
+    if (llvm::isa<BlockArgument>(c) && it != places_.end() &&
+        !it->second.shared && !outputRoots_.count(c) &&
+        lastUse_.lookup(c) <= index) {
+      places_[cw.getOutput()] = it->second;
+      inPlace_.insert(cw.getOutput());
+      return readAll(kernelOperands(op));
+    }
+    // Otherwise a copy of the cache, still in DRAM: the cache kernels
+    // address caches there (dma.idx moves a DRAM row).
+    if (failed(readAll(kernelOperands(op)))) {
+      return failure();
+    }
+    places_[cw.getOutput()] = {false, allocDram(bytesOf(cw.getOutput()))};
     return success();
   }
   // A concat's kernel takes its destination before its sources.
@@ -206,9 +229,14 @@ LogicalResult MemoryPlanner::run() {
   for (BlockArgument arg : body.getArguments()) {
     auto t = tensorOf(arg);
     // Integer inputs are run-time indices a DMA reads its address from (a
-    // KV-cache write's slots and positions), never computed on.
+    // KV-cache write's slots and positions, a cache attention's slots, a
+    // gather's run-time rows), never computed on.
     auto isIndexUse = [](OpOperand &u) {
-      return llvm::isa<CacheWriteOp>(u.getOwner()) && u.getOperandNumber() >= 2;
+      return (llvm::isa<CacheWriteOp>(u.getOwner()) &&
+              u.getOperandNumber() >= 2) ||
+             (llvm::isa<CacheAttentionOp>(u.getOwner()) &&
+              u.getOperandNumber() == 3) ||
+             (llvm::isa<GatherOp>(u.getOwner()) && u.getOperandNumber() == 1);
     };
     bool indices = t && t.getElementType().isSignlessInteger() &&
                    !arg.use_empty() && llvm::all_of(arg.getUses(), isIndexUse);
@@ -216,7 +244,8 @@ LogicalResult MemoryPlanner::run() {
       return func_.emitError("partition argument ")
              << arg.getArgNumber() << " has type " << arg.getType()
              << "; the NPU takes bf16, f16 or f32 tensors (integers only as "
-                "the indices of a cache_write)";
+                "run-time indices: a cache_write's, a cache_attention's, a "
+                "gather's)";
     }
     places_[arg] = {false, allocDram(bytesOf(arg))};
     func_.setArgAttr(arg.getArgNumber(), kBufferAttr, attr(places_[arg]));
@@ -251,7 +280,7 @@ LogicalResult MemoryPlanner::run() {
   int64_t index = 0;
   for (Operation &op : body.without_terminator()) {
     releaseShared(index++);
-    if (failed(planOp(&op))) {
+    if (failed(planOp(&op, index - 1))) {
       return failure();
     }
   }
@@ -264,6 +293,7 @@ LogicalResult MemoryPlanner::run() {
             .getOffset());
   }
   taken.insert(constants_.begin(), constants_.end());
+  llvm::DenseSet<uint64_t> returned;
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
     auto t = tensorOf(v);
     if (!t || !isaType(t.getElementType())) {
@@ -275,7 +305,10 @@ LogicalResult MemoryPlanner::run() {
       return failure();
     }
     Place p = places_.lookup(bufferRoot(v));
-    if (p.shared || taken.count(p.offset)) {
+    // An in-place cache write's result is its input's buffer by design.
+    bool own = inPlace_.count(bufferRoot(v)) && !returned.count(p.offset);
+    returned.insert(p.offset);
+    if (p.shared || (taken.count(p.offset) && !own)) {
       p = {false, allocDram(bytesOf(v))};
     }
     taken.insert(p.offset);

@@ -15,6 +15,8 @@
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
 #include "nuri/Frontend/OnnxImporter.h"
 
+#include "PatternUtils.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
@@ -378,9 +380,29 @@ struct KvCachePass : public nuri::impl::NuriKvCacheBase<KvCachePass> {
         continue;
       }
       b.setInsertionPoint(op);
+      // A boolean mask (Megatron's) becomes the additive one the NPU's
+      // cache attention takes, (float(mask) - 1) * 1e30: 0 where a position
+      // is kept, -1e30 (finite, so a row hidden entirely makes no NaN)
+      // where it is not. Otherwise the attention, and with it the whole
+      // cache, would stay on the CPU of a chip's program.
+      Value mask = op.getMask();
+      auto maskType =
+          mask ? dyn_cast<RankedTensorType>(mask.getType()) : nullptr;
+      if (maskType && maskType.getElementType().isInteger(1)) {
+        Location loc = op.getLoc();
+        auto floatType = RankedTensorType::get(
+            maskType.getShape(),
+            cast<RankedTensorType>(op.getQuery().getType()).getElementType());
+        auto scalar = RankedTensorType::get({}, floatType.getElementType());
+        Value f = b.create<CastOp>(loc, floatType, mask);
+        f = b.create<SubOp>(loc, floatType, f,
+                            createSplat(b, loc, scalar, 1.0));
+        mask = b.create<MulOp>(loc, floatType, f,
+                               createSplat(b, loc, scalar, 1e30));
+      }
       auto cached = b.create<CacheAttentionOp>(
           op.getLoc(), op.getQuery(), key->write.getResult(),
-          value->write.getResult(), slotValues, op.getMask(),
+          value->write.getResult(), slotValues, mask,
           b.getI64IntegerAttr(context), op.getScaleAttr(), op.getCausalAttr());
       op.getResult().replaceAllUsesWith(cached.getResult());
       op.erase();

@@ -53,6 +53,10 @@ struct PartitionPass : public nuri::impl::NuriPartitionBase<PartitionPass> {
       claimed.insert(name);
     }
     bool useList = !testClaim.empty();
+    bool hasState = false;
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      hasState = hasState || func.getArgAttr(i, kStateAttrName);
+    }
     Builder b(&getContext());
     func.walk([&](Operation *op) {
       if (op == func || llvm::isa<ConstantOp, func::ReturnOp>(op)) {
@@ -71,6 +75,14 @@ struct PartitionPass : public nuri::impl::NuriPartitionBase<PartitionPass> {
         }
       } else if (backend) {
         npu = backend->claims(op, *target, reason);
+        if (npu && !hasState && isRuntimeGather(op)) {
+          // Embedding lookups of plain models keep their measured
+          // placement; a generation program's step sends token ids, not
+          // embeddings.
+          npu = false;
+          reason = "gather at run-time indices: on the NPU only in generation "
+                   "programs";
+        }
       } else {
         reason = "no code generation is registered for target '" +
                  target->name + "' (this tool links no NuriNpuCodegen)";
@@ -83,6 +95,54 @@ struct PartitionPass : public nuri::impl::NuriPartitionBase<PartitionPass> {
                     b.getStringAttr(reason.empty() ? "not claimed by the NPU"
                                                    : reason));
       }
+    });
+    if (hasState) {
+      keepIslandsOnTheCpu(func, b);
+    }
+  }
+
+  /// A gather whose indices are not a constant (through reshapes).
+  static bool isRuntimeGather(Operation *op) {
+    auto g = dyn_cast<GatherOp>(op);
+    if (!g) {
+      return false;
+    }
+    Value v = g.getIndices();
+    while (auto r = v.getDefiningOp<ReshapeOp>()) {
+      v = r.getInput();
+    }
+    return !v.getDefiningOp<ConstantOp>();
+  }
+
+  /// In a program with state (a generation program): an NPU op that only
+  /// reads what the CPU computes (or the program's inputs and constants) and
+  /// only feeds CPU ops is an island. Running it on the NPU costs a crossing
+  /// each way and splits the NPU ops around its CPU readers into two
+  /// partitions, which would split a decode step's KV caches across two
+  /// simulated DRAMs too (GPT-2's mask: `1 - mask` between the CPU's Equal
+  /// and Where). Plain models keep their placement.
+  static void keepIslandsOnTheCpu(func::FuncOp func, Builder &b) {
+    auto onCpu = [](Operation *op) {
+      auto d = op->getAttrOfType<StringAttr>("nuri.device");
+      return d && d.getValue() == "cpu";
+    };
+    func.walk([&](Operation *op) {
+      auto d = op->getAttrOfType<StringAttr>("nuri.device");
+      if (!d || d.getValue() != "npu" || op->getNumResults() == 0) {
+        return;
+      }
+      bool cpuInputs = llvm::all_of(op->getOperands(), [&](Value v) {
+        Operation *def = v.getDefiningOp();
+        return !def || llvm::isa<ConstantOp>(def) || onCpu(def);
+      });
+      bool cpuUsers = llvm::all_of(op->getUsers(), onCpu);
+      if (!cpuInputs || !cpuUsers || op->use_empty()) {
+        return;
+      }
+      op->setAttr("nuri.device", b.getStringAttr("cpu"));
+      op->setAttr("nuri.fallback",
+                  b.getStringAttr("reads and feeds only CPU ops: on the NPU it "
+                                  "would cost two host-device crossings"));
     });
   }
 };

@@ -31,6 +31,32 @@ func.func @main(%q: tensor<2x2x1x8xf32> {nuri.name = "q"},
 
 // -----
 
+// A boolean mask (Megatron's, true = attend) becomes the additive float mask
+// the NPU's cache attention takes: (float(mask) - 1) * 1e30.
+// CHECK-LABEL: func.func @main
+// CHECK: %[[F:.*]] = nuri.cast %{{.*}} : tensor<2x1x1x4xi1> -> tensor<2x1x1x4xf32>
+// CHECK: %[[ONE:.*]] = nuri.constant dense<1.000000e+00> : tensor<f32>
+// CHECK: %[[S:.*]] = nuri.sub %[[F]], %[[ONE]]
+// CHECK: %[[BIG:.*]] = nuri.constant dense<1.000000e+30> : tensor<f32>
+// CHECK: %[[M:.*]] = nuri.mul %[[S]], %[[BIG]]
+// CHECK: nuri.cache_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[M]] {context_length = 4 : i64
+func.func @main(%q: tensor<2x2x1x8xf32> {nuri.name = "q"},
+                %pk: tensor<2x2x3x8xf32> {nuri.name = "past_key_values.0.key"},
+                %pv: tensor<2x2x3x8xf32> {nuri.name = "past_key_values.0.value"},
+                %k: tensor<2x2x1x8xf32> {nuri.name = "k"},
+                %v: tensor<2x2x1x8xf32> {nuri.name = "v"},
+                %mask: tensor<2x1x1x4xi1> {nuri.name = "mask"})
+    -> (tensor<2x2x1x8xf32> {nuri.name = "out"},
+        tensor<2x2x4x8xf32> {nuri.name = "present.0.key"},
+        tensor<2x2x4x8xf32> {nuri.name = "present.0.value"}) {
+  %ck = nuri.concat %pk, %k {axis = 2 : i64} : (tensor<2x2x3x8xf32>, tensor<2x2x1x8xf32>) -> tensor<2x2x4x8xf32>
+  %cv = nuri.concat %pv, %v {axis = 2 : i64} : (tensor<2x2x3x8xf32>, tensor<2x2x1x8xf32>) -> tensor<2x2x4x8xf32>
+  %o = nuri.attention %q, %ck, %cv, %mask {scale = 0.25 : f32} : (tensor<2x2x1x8xf32>, tensor<2x2x4x8xf32>, tensor<2x2x4x8xf32>, tensor<2x1x1x4xi1>) -> tensor<2x2x1x8xf32>
+  return %o, %ck, %cv : tensor<2x2x1x8xf32>, tensor<2x2x4x8xf32>, tensor<2x2x4x8xf32>
+}
+
+// -----
+
 // A prefill from an empty cache: the new rows are written, attention keeps
 // reading them directly (causal over the prompt).
 // CHECK-LABEL: func.func @main
