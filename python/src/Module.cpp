@@ -954,28 +954,6 @@ nuri::target::Target findTarget(const std::string &name,
   return *t;
 }
 
-/// The config's JSON with its area and peak power, as `nuri target show
-/// --json` prints it (null without `area:` / `energy:` sections).
-std::string targetJson(const nuri::target::Target &t) {
-  std::string json = nuri::target::targetToJson(t);
-  json.pop_back(); // the closing brace; the fields below go inside it
-  nuri::target::AreaBreakdown area = nuri::target::areaOf(t);
-  std::string power;
-  for (auto &[d, macs] : t.matrix.macsPerCycle) {
-    power += fmt::format("{}\"{}\": {:.6g}", power.empty() ? "" : ", ",
-                         nuri::isa::dtypeName(d),
-                         nuri::sim::peakPower(t, d).totalJoules());
-  }
-  json +=
-      t.area.present
-          ? fmt::format(", \"area_mm2\": {:.6g}, \"area_breakdown_mm2\": {}",
-                        area.total, area.toJson())
-          : std::string(", \"area_mm2\": null");
-  json += t.energy.present ? fmt::format(", \"peak_power_w\": {{{}}}}}", power)
-                           : std::string(", \"peak_power_w\": null}");
-  return json;
-}
-
 py::object valueObject(const nuri::dse::Value &v) {
   if (const double *d = std::get_if<double>(&v)) {
     return py::float_(*d);
@@ -1342,7 +1320,8 @@ PYBIND11_MODULE(_nuri, m) {
   m.def("_target_json",
         [](const std::string &name, const std::vector<std::string> &overrides) {
           nuri::target::Target t = findTarget(name, overrides);
-          return py::make_tuple(t.name, t.description, targetJson(t),
+          return py::make_tuple(t.name, t.description,
+                                nuri::sim::targetJsonWithAreaAndPower(t),
                                 nuri::target::targetToText(t));
         });
   m.def("_sweep", &sweep, py::arg("spec"), py::arg("out_dir"), py::arg("jobs"),

@@ -175,4 +175,23 @@ EnergyReport peakPower(const target::Target &t, Dtype d) {
   return charge(t, d, a, 1.0);
 }
 
+std::string targetJsonWithAreaAndPower(const target::Target &t) {
+  std::string json = target::targetToJson(t);
+  json.pop_back(); // the closing brace; the fields below go inside it
+  target::AreaBreakdown area = target::areaOf(t);
+  std::string power;
+  for (auto &[d, macs] : t.matrix.macsPerCycle) {
+    power += fmt::format("{}\"{}\": {:.6g}", power.empty() ? "" : ", ",
+                         isa::dtypeName(d), peakPower(t, d).totalJoules());
+  }
+  json +=
+      t.area.present
+          ? fmt::format(", \"area_mm2\": {:.6g}, \"area_breakdown_mm2\": {}",
+                        area.total, area.toJson())
+          : std::string(", \"area_mm2\": null");
+  json += t.energy.present ? fmt::format(", \"peak_power_w\": {{{}}}}}", power)
+                           : std::string(", \"peak_power_w\": null}");
+  return json;
+}
+
 } // namespace nuri::sim

@@ -107,6 +107,11 @@ LogicalResult addGraphStage(PassManager &pm, ModuleOp module,
     }
     pm.clear();
   }
+  if (options.target != "cpu") {
+    // No NPU kernel reads quantized weights: expanded here, a weight-only
+    // package's weights go to the device once instead of on every run.
+    pm.addPass(createNuriFoldWeightDequantize());
+  }
   if (dtype != "fp32") {
     NuriConvertDtypeOptions convert;
     convert.dtype = dtype;

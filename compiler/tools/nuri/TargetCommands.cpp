@@ -47,29 +47,6 @@ cl::list<std::string> targetSet("set",
                                          "(section.key=value, repeatable)"),
                                 cl::sub(targetCmd));
 
-/// The config's JSON plus the design-space figures computed from its
-/// `area:` and `energy:` sections (null without them): area_mm2, its
-/// breakdown, and the power with every unit at peak per dtype.
-std::string withAreaAndPower(const nuri::target::Target &t) {
-  std::string json = nuri::target::targetToJson(t);
-  json.pop_back(); // the closing brace; the fields below go inside it
-  nuri::target::AreaBreakdown area = nuri::target::areaOf(t);
-  std::string power;
-  for (auto &[d, macs] : t.matrix.macsPerCycle) {
-    power += fmt::format("{}\"{}\": {:.6g}", power.empty() ? "" : ", ",
-                         nuri::isa::dtypeName(d),
-                         nuri::sim::peakPower(t, d).totalJoules());
-  }
-  json +=
-      t.area.present
-          ? fmt::format(", \"area_mm2\": {:.6g}, \"area_breakdown_mm2\": {}",
-                        area.total, area.toJson())
-          : std::string(", \"area_mm2\": null");
-  json += t.energy.present ? fmt::format(", \"peak_power_w\": {{{}}}}}", power)
-                           : std::string(", \"peak_power_w\": null}");
-  return json;
-}
-
 std::string areaAndPowerText(const nuri::target::Target &t) {
   std::string s;
   if (t.area.present) {
@@ -107,7 +84,7 @@ int runTarget() {
     return 1;
   }
   llvm::outs() << (targetJson
-                       ? withAreaAndPower(*t) + "\n"
+                       ? nuri::sim::targetJsonWithAreaAndPower(*t) + "\n"
                        : nuri::target::targetToText(*t) + areaAndPowerText(*t));
   return 0;
 }

@@ -58,6 +58,12 @@ EnergyReport estimateEnergy(const Report &report, const target::Target &target,
 /// the components use EnergyReport's order with seconds = 1.
 EnergyReport peakPower(const target::Target &target, isa::Dtype dtype);
 
+/// The config's JSON (target::targetToJson) with the design-space figures
+/// of its `area:` and `energy:` sections: "area_mm2", "area_breakdown_mm2"
+/// and "peak_power_w" per dtype (null without the section). What
+/// `nuri target show --json` prints and nuri.target(...).to_dict() reads.
+std::string targetJsonWithAreaAndPower(const target::Target &target);
+
 } // namespace nuri::sim
 
 #endif // NURI_SIM_ENERGY_H

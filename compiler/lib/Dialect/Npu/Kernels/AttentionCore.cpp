@@ -681,4 +681,14 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
   return true;
 }
 
+std::string lowerAttention(const target::Target &t, KernelEmitter &emitter,
+                           const AttentionDesc &a) {
+  Result<AttentionPlan> plan = planAttention(t, a);
+  if (!plan) {
+    return plan.error();
+  }
+  Result<bool> emitted = emitAttention(emitter, a, *plan);
+  return emitted ? "" : emitted.error();
+}
+
 } // namespace nuri::npu

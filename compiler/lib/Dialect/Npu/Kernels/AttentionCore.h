@@ -59,6 +59,11 @@ Result<AttentionPlan> planAttention(const target::Target &t,
 Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
                            const AttentionPlan &plan);
 
+/// Plans and emits; the reason it cannot, or "" (what the attention kernels'
+/// emitNpuKernel share).
+std::string lowerAttention(const target::Target &t, KernelEmitter &emitter,
+                           const AttentionDesc &a);
+
 } // namespace nuri::npu
 
 #endif // NURI_DIALECT_NPU_KERNELS_ATTENTIONCORE_H

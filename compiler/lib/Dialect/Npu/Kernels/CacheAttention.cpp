@@ -180,12 +180,9 @@ struct CacheAttentionKernel
     if (failed(a)) {
       return failure();
     }
-    Result<AttentionPlan> plan = planAttention(ctx.target(), *a);
-    Result<bool> emitted =
-        plan ? emitAttention(*emitter, *a, *plan) : Result<bool>(false);
-    if (!plan || !emitted) {
-      return op->emitOpError("cannot be lowered to the NPU: ")
-             << (plan ? emitted.error() : plan.error());
+    std::string why = lowerAttention(ctx.target(), *emitter, *a);
+    if (!why.empty()) {
+      return op->emitOpError("cannot be lowered to the NPU: ") << why;
     }
     return success();
   }

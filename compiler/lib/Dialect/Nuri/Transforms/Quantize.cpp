@@ -338,6 +338,17 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     }
   }
 
+  /// A linear that stays float with its weight stored quantized: `weight`
+  /// (the dequantized one) replaces the float constant, and the layer is
+  /// named for the report.
+  void markQuantized(QuantCandidate &c, Value weight) {
+    Value oldWeight = c.op.getWeight();
+    c.op.getWeightMutable().assign(weight);
+    eraseIfDead(oldWeight);
+    c.op->setAttr(kQuantKeyAttr, StringAttr::get(&getContext(), c.key));
+    c.op->removeAttr(kCalibrationAttr);
+  }
+
   /// The candidate's weight as per-output-channel symmetric int8 and its
   /// scales.
   LogicalResult quantizeWeightOf(QuantCandidate &c, std::vector<int8_t> &q,
@@ -370,11 +381,7 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     // once, when a session is prepared.
     Value deq = b.create<DequantizeOp>(loc, wType, wq, ws, Value(),
                                        b.getI64IntegerAttr(1));
-    Value oldWeight = op.getWeight();
-    op.getWeightMutable().assign(deq);
-    eraseIfDead(oldWeight);
-    op->setAttr(kQuantKeyAttr, b.getStringAttr(c.key));
-    op->removeAttr(kCalibrationAttr);
+    markQuantized(c, deq);
     return success();
   }
 
@@ -433,11 +440,7 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     Value deq = b.create<DequantizeBlockedOp>(loc, wType, wq, ws, Value(),
                                               b.getI64IntegerAttr(4),
                                               b.getI64IntegerAttr(block));
-    Value oldWeight = op.getWeight();
-    op.getWeightMutable().assign(deq);
-    eraseIfDead(oldWeight);
-    op->setAttr(kQuantKeyAttr, b.getStringAttr(c.key));
-    op->removeAttr(kCalibrationAttr);
+    markQuantized(c, deq);
     return success();
   }
 
@@ -516,12 +519,8 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     Value ws = makeF32(b, loc, {n}, wScale, "fp8.weight_scale");
     Value wd = b.create<DequantizeOp>(loc, wType, wc, ws, Value(),
                                       b.getI64IntegerAttr(1));
-    Value oldWeight = op.getWeight();
     op.getInputMutable().assign(x);
-    op.getWeightMutable().assign(wd);
-    eraseIfDead(oldWeight);
-    op->setAttr(kQuantKeyAttr, b.getStringAttr(c.key));
-    op->removeAttr(kCalibrationAttr);
+    markQuantized(c, wd);
     return success();
   }
 
