@@ -52,6 +52,12 @@ if [ -f "$gen_model" ]; then
   "$nuri" generate "$out/gpt2-bytes-int8.nuri" --device cpu --tokenizer bytes --max-new-tokens 48 \
     --prompt "This program is distributed in the hope"
   echo
+  if [ -d "$build/python/nuri" ]; then
+    echo "== the same from Python (import nuri): compile the generation package, stream the tokens"
+    PYTHONPATH="$build/python" /usr/bin/python3 "$root/examples/python/generate.py" \
+      --model-dir "$(dirname "$gen_model")" --max-new-tokens 32
+    echo
+  fi
 fi
 echo "== nuri sweep: a small grid of chip configs (cores, SRAM, DRAM bandwidth), then its report"
 "$nuri" sweep "$root/examples/sweeps/bert-tiny-grid.yaml" -o "$out/sweep" --quiet
