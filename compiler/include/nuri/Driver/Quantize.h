@@ -1,7 +1,7 @@
 //===- Quantize.h - Calibration and post-training quantization --*- C++ -*-===//
 //
-// `nuri compile --quantize int8|w8a16|w4a16 --calibration DIR`: the float model is
-// compiled for the CPU with the input of every quantizable linear as an
+// `nuri compile --quantize int8|w8a16|w4a16 --calibration DIR`: the float model
+// is compiled for the CPU with the input of every quantizable linear as an
 // extra output and run over the calibration sets; per layer, running
 // min/max, per-channel |max| (for SmoothQuant) and a histogram (for the
 // percentile, entropy and mse methods) are updated from each run and the
