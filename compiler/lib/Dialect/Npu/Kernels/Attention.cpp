@@ -10,8 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "AttentionCore.h"
-#include "KernelContext.h"
+#include "AttentionKernel.h"
 #include "NpuPlan.h"
 
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
@@ -160,32 +159,15 @@ struct AttentionKernel
 
   FailureOr<KernelCost> getNpuKernelCost(Operation *op,
                                          KernelContext &ctx) const {
-    FailureOr<AttentionDesc> a =
-        describe(cast<AttentionOp>(op), ctx,
-                 [&](Value v) { return ctx.plannedAddress(v); });
-    if (failed(a)) {
-      return failure();
-    }
-    Result<AttentionPlan> plan = planAttention(ctx.target(), *a);
-    if (!plan) {
-      return op->emitOpError("cannot be lowered to the NPU: ") << plan.error();
-    }
-    return KernelCost{plan->sramBytesPerCore, plan->estimate};
+    return attentionKernelCost(op, ctx, [&](auto addressOf) {
+      return describe(cast<AttentionOp>(op), ctx, addressOf);
+    });
   }
 
   LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
-    KernelEmitter *emitter = ctx.emitter();
-    assert(emitter && "emitNpuKernel outside the lowering");
-    FailureOr<AttentionDesc> a = describe(
-        cast<AttentionOp>(op), ctx, [&](Value v) { return ctx.addressOf(v); });
-    if (failed(a)) {
-      return failure();
-    }
-    std::string why = lowerAttention(ctx.target(), *emitter, *a);
-    if (!why.empty()) {
-      return op->emitOpError("cannot be lowered to the NPU: ") << why;
-    }
-    return success();
+    return emitAttentionKernel(op, ctx, [&](auto addressOf) {
+      return describe(cast<AttentionOp>(op), ctx, addressOf);
+    });
   }
 };
 

@@ -19,8 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "AttentionCore.h"
-#include "KernelContext.h"
+#include "AttentionKernel.h"
 #include "KernelSupport.h"
 #include "NpuPlan.h"
 
@@ -159,32 +158,15 @@ struct CacheAttentionKernel
 
   FailureOr<KernelCost> getNpuKernelCost(Operation *op,
                                          KernelContext &ctx) const {
-    FailureOr<AttentionDesc> a =
-        describe(cast<CacheAttentionOp>(op),
-                 [&](Value v) { return ctx.plannedAddress(v); });
-    if (failed(a)) {
-      return failure();
-    }
-    Result<AttentionPlan> plan = planAttention(ctx.target(), *a);
-    if (!plan) {
-      return op->emitOpError("cannot be lowered to the NPU: ") << plan.error();
-    }
-    return KernelCost{plan->sramBytesPerCore, plan->estimate};
+    return attentionKernelCost(op, ctx, [&](auto addressOf) {
+      return describe(cast<CacheAttentionOp>(op), addressOf);
+    });
   }
 
   LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
-    KernelEmitter *emitter = ctx.emitter();
-    assert(emitter && "emitNpuKernel outside the lowering");
-    FailureOr<AttentionDesc> a = describe(
-        cast<CacheAttentionOp>(op), [&](Value v) { return ctx.addressOf(v); });
-    if (failed(a)) {
-      return failure();
-    }
-    std::string why = lowerAttention(ctx.target(), *emitter, *a);
-    if (!why.empty()) {
-      return op->emitOpError("cannot be lowered to the NPU: ") << why;
-    }
-    return success();
+    return emitAttentionKernel(op, ctx, [&](auto addressOf) {
+      return describe(cast<CacheAttentionOp>(op), addressOf);
+    });
   }
 };
 
