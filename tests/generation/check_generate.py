@@ -419,20 +419,10 @@ def main():
                "the decode step's NPU work is one partition (cache ops included)")
         # Teacher forcing: every eval window through the plain model, bf16
         # on the chip against fp32 on the CPU.
-        ev = np.load(args.model_dir / "eval.npy").astype(np.int64)
-        win = 128
-        ids = ev[: len(ev) // win * win].reshape(-1, win)
-        n = ids.shape[0]
-        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                 "position_ids": np.tile(np.arange(win, dtype=np.int64), (n, 1))}
-        for i in range(4):
-            for kv in ("key", "value"):
-                feeds[f"past_key_values.{i}.{kv}"] = np.zeros((n, 4, 0, 32), np.float32)
-        shapes, inputs = [], []
-        for name, value in feeds.items():
-            np.save(work / f"{name}.npy", value)
-            shapes += ["--input-shape", f"{name}={'x'.join(map(str, value.shape))}"]
-            inputs += ["--input", f"{name}={work / (name + '.npy')}"]
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
+        from gpt2_bytes_eval import WIN, eval_feeds
+        _, shapes, inputs = eval_feeds(args.model_dir, work, with_targets=False)
+        n, win = len(np.load(work / "input_ids.npy")), WIN
         logits = {}
         for device, target in (("cpu", "cpu"), ("sim", args.target)):
             out = work / f"eval-{target}"

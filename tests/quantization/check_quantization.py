@@ -23,7 +23,9 @@ import sys
 
 import numpy as np
 
-WIN = 128
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
+from gpt2_bytes_eval import eval_feeds  # noqa: E402
+
 
 
 def run(cmd, expect_ok=True):
@@ -47,24 +49,6 @@ def refused(cmd, *needles):
     if not all(n in text for n in needles):
         print(text)
         sys.exit(1)
-
-
-def eval_feeds(model_dir, work):
-    ev = np.load(model_dir / "eval.npy").astype(np.int64)
-    n = (len(ev) - 1) // WIN
-    ids = np.stack([ev[i * WIN:(i + 1) * WIN] for i in range(n)])
-    targets = np.stack([ev[i * WIN + 1:(i + 1) * WIN + 1] for i in range(n)])
-    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-             "position_ids": np.tile(np.arange(WIN, dtype=np.int64), (n, 1))}
-    for i in range(4):
-        for kv in ("key", "value"):
-            feeds[f"past_key_values.{i}.{kv}"] = np.zeros((n, 4, 0, 32), np.float32)
-    shapes, inputs = [], []
-    for name, value in feeds.items():
-        np.save(work / f"{name}.npy", value)
-        shapes += ["--input-shape", f"{name}={'x'.join(map(str, value.shape))}"]
-        inputs += ["--input", f"{name}={work / (name + '.npy')}"]
-    return targets, shapes, inputs
 
 
 def nll(logits, targets):
