@@ -83,28 +83,8 @@ describe(AttentionOp op, const KernelContext &ctx,
       failed(operand(op.getValue(), a.v, a.vStride))) {
     return failure();
   }
-  if (Value m = op.getMask()) {
-    auto mt = tensorOf(m);
-    FailureOr<uint64_t> ma = addressOf(m);
-    if (failed(ma)) {
-      return failure();
-    }
-    a.hasMask = true;
-    a.mask = *ma;
-    a.maskType = *isaType(mt.getElementType());
-    // Right-aligned broadcast to [B, Hq, Sq, Skv]: size-1 dims stride 0.
-    int64_t lead = 4 - mt.getRank(), stride = 1;
-    for (int64_t i = 3; i >= 0; --i) {
-      int64_t mi = i - lead;
-      if (mi < 0 || mt.getDimSize(mi) == 1) {
-        a.maskStride[i] = 0;
-      } else {
-        a.maskStride[i] = stride;
-      }
-      if (mi >= 0) {
-        stride *= mt.getDimSize(mi);
-      }
-    }
+  if (failed(describeMask(op.getMask(), a, addressOf))) {
+    return failure();
   }
   Value out = op.getOutput();
   a.oStride[0] = a.Hq * a.Sq * a.Dv * e;

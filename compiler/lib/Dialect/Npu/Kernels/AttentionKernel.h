@@ -11,8 +11,37 @@
 
 #include "AttentionCore.h"
 #include "KernelContext.h"
+#include "NpuPlan.h"
 
 namespace nuri::npu {
+
+/// Sets `a`'s mask from the attention's optional mask operand: its address,
+/// element type and strides of a right-aligned broadcast to
+/// [B, Hq, Sq, keys] (size-1 dims stride 0).
+inline mlir::LogicalResult describeMask(
+    mlir::Value mask, AttentionDesc &a,
+    llvm::function_ref<mlir::FailureOr<uint64_t>(mlir::Value)> addressOf) {
+  if (!mask) {
+    return mlir::success();
+  }
+  auto mt = llvm::cast<mlir::RankedTensorType>(mask.getType());
+  mlir::FailureOr<uint64_t> address = addressOf(mask);
+  if (mlir::failed(address)) {
+    return mlir::failure();
+  }
+  a.hasMask = true;
+  a.mask = *address;
+  a.maskType = *isaType(mt.getElementType());
+  int64_t lead = 4 - mt.getRank(), stride = 1;
+  for (int64_t i = 3; i >= 0; --i) {
+    int64_t mi = i - lead;
+    a.maskStride[i] = (mi < 0 || mt.getDimSize(mi) == 1) ? 0 : stride;
+    if (mi >= 0) {
+      stride *= mt.getDimSize(mi);
+    }
+  }
+  return mlir::success();
+}
 
 /// Describes the op with the addresses `addressOf` gives.
 using DescribeAttention = llvm::function_ref<mlir::FailureOr<AttentionDesc>(

@@ -101,24 +101,8 @@ describe(CacheAttentionOp op,
   a.o = *o;
   a.slots = *slots;
   a.slotBytes = *slotBytesOf(op.getSlots());
-  if (Value m = op.getMask()) {
-    auto mt = tensorOf(m);
-    FailureOr<uint64_t> ma = addressOf(m);
-    if (failed(ma)) {
-      return failure();
-    }
-    a.hasMask = true;
-    a.mask = *ma;
-    a.maskType = *isaType(mt.getElementType());
-    // Right-aligned broadcast to [B, Hq, Sq, context]: size-1 dims stride 0.
-    int64_t lead = 4 - mt.getRank(), stride = 1;
-    for (int64_t i = 3; i >= 0; --i) {
-      int64_t mi = i - lead;
-      a.maskStride[i] = (mi < 0 || mt.getDimSize(mi) == 1) ? 0 : stride;
-      if (mi >= 0) {
-        stride *= mt.getDimSize(mi);
-      }
-    }
+  if (failed(describeMask(op.getMask(), a, addressOf))) {
+    return failure();
   }
   return a;
 }
