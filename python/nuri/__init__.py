@@ -84,8 +84,9 @@ def compile(model, target="cpu", dtype=None, input_shapes=None, quantize=None,
         "tiny", see `nuri.targets()`) or a .yaml config path.
     dtype: "bf16", "fp16" or "fp32"; default fp32 for cpu, bf16 for a chip.
     input_shapes: {input name: shape} pinning dynamic dimensions.
-    quantize: "int8" or "w8a16" post-training quantization, with
-        calibration: a folder of input sets or a token-id .npy file.
+    quantize: "int8", "fp8", "w8a16" or "w4a16" post-training quantization
+        (docs/quantization.md), with calibration: a folder of input sets or
+        a token-id .npy file (int8 and fp8 calibrate activations).
     generate: True (or a dict of the options below) compiles a decoder with
         its KV cache as a generation package for `Session.generate`.
 
