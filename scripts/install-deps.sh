@@ -13,6 +13,9 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   python3-numpy python3-onnx
   python3-dev pybind11-dev python3-pybind11 python3-pytest
+  # PyTorch 1.13: its FX post-training quantization writes the QDQ model
+  # tests/models/torch_fx_qdq.py checks (about 70 MB to download).
+  python3-torch
   # numpy's BLAS: without it Debian's numpy uses the reference BLAS, and the
   # float64 model references in tests/ take minutes instead of seconds.
   libopenblas0-pthread

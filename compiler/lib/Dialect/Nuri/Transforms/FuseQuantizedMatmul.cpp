@@ -46,6 +46,41 @@ Value zeroOf(PatternRewriter &rewriter, Location loc, Value operand) {
   return rewriter.create<ConstantOp>(loc, makeFromInt(type, {0}));
 }
 
+// transpose(dequantize(W)) -> dequantize(transpose(W)) with the channel
+// axis carried through the permutation. torch.onnx.export writes a Linear on
+// a 3-D activation as MatMul(x, Transpose(DequantizeLinear(W))); swapped,
+// the dequantize feeds the matmul and the QDQ fold below applies (the
+// transpose of the constant weight then folds away).
+struct TransposeBeforeDequantize : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto dequantize = op.getInput().getDefiningOp<DequantizeOp>();
+    if (!dequantize || !dequantize->hasOneUse()) {
+      return rewriter.notifyMatchFailure(op, "not a dequantize's only use");
+    }
+    ArrayRef<int64_t> perm = op.getPermutation();
+    auto inputType = cast<RankedTensorType>(dequantize.getInput().getType());
+    SmallVector<int64_t> shape;
+    int64_t axis = dequantize.getAxis() < 0
+                       ? dequantize.getAxis() + inputType.getRank()
+                       : dequantize.getAxis();
+    int64_t newAxis = axis;
+    for (auto [i, from] : llvm::enumerate(perm)) {
+      shape.push_back(inputType.getDimSize(from));
+      newAxis = from == axis ? int64_t(i) : newAxis;
+    }
+    Location loc = op.getLoc();
+    Value transposed = rewriter.create<TransposeOp>(
+        loc, RankedTensorType::get(shape, inputType.getElementType()),
+        dequantize.getInput(), perm);
+    rewriter.replaceOpWithNewOp<DequantizeOp>(
+        op, op.getType(), transposed, dequantize.getScale(),
+        dequantize.getZeroPoint(), rewriter.getI64IntegerAttr(newAxis));
+    return success();
+  }
+};
+
 // matmul(dequantize(a), dequantize(W)) -> quantized_matmul(a, W) with the
 // scales in the read-out. Exact in real arithmetic: the scales factor out of
 // the sum when `a`'s are per tensor and `W`'s per output column.
@@ -149,7 +184,8 @@ struct FuseQuantizedMatmulPass
     : nuri::impl::NuriFuseQuantizedMatmulBase<FuseQuantizedMatmulPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FoldQdqMatmul, FoldDynamicMatmul>(&getContext());
+    patterns.add<TransposeBeforeDequantize, FoldQdqMatmul, FoldDynamicMatmul>(
+        &getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(),
                                             std::move(patterns)))) {
       getOperation()->emitError("quantized matmul fusion did not converge");

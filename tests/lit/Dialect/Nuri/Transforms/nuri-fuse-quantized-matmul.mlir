@@ -90,6 +90,36 @@ func.func @qdq_transposed(%x: tensor<2x8xi8>, %xs: tensor<f32>, %w: tensor<4x8xi
 
 // -----
 
+// torch.onnx.export's Linear on a 3-D activation: MatMul(x,
+// Transpose(DequantizeLinear(W, axis 0))). The transpose moves onto the int8
+// weight, the channel axis with it (0 -> 1), and the product folds.
+// CHECK-LABEL: func @qdq_transpose_of_dequantize
+// CHECK: %[[T:.*]] = nuri.transpose %arg2 {permutation = array<i64: 1, 0>} : tensor<4x8xi8> -> tensor<8x4xi8>
+// CHECK: nuri.quantized_matmul %arg0, %[[T]] zero_points(%arg4, %arg5) scales(%arg1, %arg3) : (tensor<2x3x8xui8>, tensor<8x4xi8>, tensor<ui8>, tensor<4xi8>, tensor<f32>, tensor<4xf32>) -> tensor<2x3x4xf32>
+// CHECK-NOT: nuri.dequantize
+func.func @qdq_transpose_of_dequantize(%x: tensor<2x3x8xui8>, %xs: tensor<f32>, %w: tensor<4x8xi8>, %ws: tensor<4xf32>, %xz: tensor<ui8>, %wz: tensor<4xi8>) -> tensor<2x3x4xf32> {
+  %a = nuri.dequantize %x, %xs, %xz : (tensor<2x3x8xui8>, tensor<f32>, tensor<ui8>) -> tensor<2x3x8xf32>
+  %b = nuri.dequantize %w, %ws, %wz {axis = 0 : i64} : (tensor<4x8xi8>, tensor<4xf32>, tensor<4xi8>) -> tensor<4x8xf32>
+  %t = nuri.transpose %b {permutation = array<i64: 1, 0>} : tensor<4x8xf32> -> tensor<8x4xf32>
+  %y = nuri.matmul %a, %t : tensor<2x3x8xf32>, tensor<8x4xf32> -> tensor<2x3x4xf32>
+  return %y : tensor<2x3x4xf32>
+}
+
+// -----
+
+// A dequantize with another use keeps its transpose (swapping would
+// dequantize twice).
+// CHECK-LABEL: func @shared_dequantize_keeps_transpose
+// CHECK: %[[D:.*]] = nuri.dequantize %arg0, %arg1
+// CHECK: nuri.transpose %[[D]]
+func.func @shared_dequantize_keeps_transpose(%w: tensor<4x8xi8>, %ws: tensor<4xf32>) -> (tensor<8x4xf32>, tensor<4x8xf32>) {
+  %b = nuri.dequantize %w, %ws {axis = 0 : i64} : (tensor<4x8xi8>, tensor<4xf32>) -> tensor<4x8xf32>
+  %t = nuri.transpose %b {permutation = array<i64: 1, 0>} : tensor<4x8xf32> -> tensor<8x4xf32>
+  return %t, %b : tensor<8x4xf32>, tensor<4x8xf32>
+}
+
+// -----
+
 // A weight quantized along the contracting axis: its scales cannot leave
 // the sum, so the dequantize and matmul stay.
 // CHECK-LABEL: func @qdq_contracting_axis_stays

@@ -165,7 +165,10 @@ def NuriFuseQuantizedMatmul : Pass<"nuri-fuse-quantized-matmul"> {
       2-D `W` quantized per tensor or per output channel (axis 1, or axis 0
       when the matmul transposes `W`, as Gemm's `transB` does; the int8
       weight is transposed instead). A `W` quantized along the contracting
-      axis cannot factor its scales out of the sum and is left alone.
+      axis cannot factor its scales out of the sum and is left alone. A
+      `transpose(dequantize(W))` (torch.onnx.export's Linear on a 3-D
+      activation) first becomes `dequantize(transpose(W))`, the channel axis
+      permuted along, when the transpose is the dequantize's only use.
     - ONNX Runtime's dynamic quantization: `mul(cast(quantized_matmul(...)),
       s)` where the i32 product (MatMulInteger) is cast to f32 and scaled by
       `s = mul(a_scale, w_scale)`, a scalar or one value per output column.
