@@ -13,6 +13,7 @@
 #include "nuri/Frontend/OnnxImporter.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <onnx/onnx_pb.h>
@@ -123,6 +124,16 @@ public:
   mlir::FailureOr<mlir::ElementsAttr> tensorAttr(onnx::TensorProto &tensor,
                                                  mlir::Location loc);
   mlir::FailureOr<mlir::Type> elementType(int32_t onnxType, mlir::Location loc);
+  /// tensorAttr as a constant value, remembering 4-bit tensors it widened.
+  mlir::FailureOr<mlir::Value> tensorConstant(onnx::TensorProto &tensor,
+                                              mlir::Location loc);
+  /// Whether `value` is a 4-bit (int4/uint4) tensor widened to 8 bits.
+  bool isWidened4Bit(mlir::Value value) const {
+    return widened4Bit.contains(value);
+  }
+  /// A uint4/int4 initializer widened to uint8/int8 (see the definition).
+  mlir::FailureOr<mlir::ElementsAttr> int4TensorAttr(onnx::TensorProto &tensor,
+                                                     mlir::Location loc);
   /// The same without a diagnostic: null for types Nuri does not hold.
   mlir::Type elementTypeOrNull(int32_t onnxType);
 
@@ -167,6 +178,7 @@ private:
   llvm::StringMap<mlir::Value> values;
   llvm::StringMap<int64_t> opsets;
   llvm::StringMap<mlir::Type> valueInfoTypes;
+  llvm::DenseSet<mlir::Value> widened4Bit;
 };
 
 /// No tensor may hold more elements than this (2^40): far beyond any model,

@@ -219,8 +219,15 @@ std::string sanitizeResourceName(StringRef name) {
 }
 } // namespace
 
+// ONNX 1.16's 4-bit types, by number (the installed 1.12 headers predate
+// them).
+constexpr int32_t kOnnxUint4 = 21, kOnnxInt4 = 22;
+
 FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
                                              Location loc) {
+  if (tensor.data_type() == kOnnxUint4 || tensor.data_type() == kOnnxInt4) {
+    return int4TensorAttr(tensor, loc);
+  }
   FailureOr<Type> element = elementType(tensor.data_type(), loc);
   if (failed(element)) {
     return failure();
@@ -341,6 +348,66 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
   }
   return floats.empty() ? makeFromInt(type, ints)
                         : makeFromDouble(type, floats);
+}
+
+// A 4-bit initializer (opset 21's int4/uint4, two values a byte, the first
+// in the low nibble) widened to int8/uint8, one value a byte. Only
+// QuantizeLinear/DequantizeLinear take 4-bit tensors, and dequantizing the
+// widened values is exact; a QuantizeLinear to 4 bits is refused at its node.
+FailureOr<ElementsAttr> Importer::int4TensorAttr(onnx::TensorProto &tensor,
+                                                 Location loc) {
+  bool isSigned = tensor.data_type() == kOnnxInt4;
+  SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
+  std::optional<int64_t> count = checkedElementCount(shape);
+  if (!count) {
+    return emitError(loc) << "tensor '" << tensor.name()
+                          << "' has a negative or impossibly large shape";
+  }
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL ||
+      !tensor.has_raw_data()) {
+    return emitError(loc) << (isSigned ? "int4" : "uint4") << " tensor '"
+                          << tensor.name()
+                          << "' must hold its values in raw_data";
+  }
+  const std::string &raw = tensor.raw_data();
+  if (int64_t(raw.size()) != (*count + 1) / 2) {
+    return emitError(loc) << "tensor '" << tensor.name() << "' holds "
+                          << raw.size() << " bytes, its " << *count
+                          << " 4-bit values need " << (*count + 1) / 2;
+  }
+  std::string wide(size_t(*count), '\0');
+  for (int64_t i = 0; i < *count; ++i) {
+    int nibble = (uint8_t(raw[size_t(i / 2)]) >> (4 * (i % 2))) & 0xF;
+    wide[size_t(i)] = char(isSigned && nibble >= 8 ? nibble - 16 : nibble);
+  }
+  tensor.clear_raw_data();
+  auto type = RankedTensorType::get(
+      shape, IntegerType::get(&context, 8,
+                              isSigned ? IntegerType::Signless
+                                       : IntegerType::Unsigned));
+  if (*count <= kResourceThresholdBytes) {
+    return ElementsAttr(DenseElementsAttr::getFromRawBuffer(
+        type, ArrayRef<char>(wide.data(), wide.size())));
+  }
+  return ElementsAttr(DenseResourceElementsAttr::get(
+      type,
+      sanitizeResourceName(tensor.name().empty() ? "tensor" : tensor.name()),
+      blobFromString(std::move(wide))));
+}
+
+FailureOr<Value> Importer::tensorConstant(onnx::TensorProto &tensor,
+                                          Location loc) {
+  bool is4Bit =
+      tensor.data_type() == kOnnxUint4 || tensor.data_type() == kOnnxInt4;
+  FailureOr<ElementsAttr> attr = tensorAttr(tensor, loc);
+  if (failed(attr)) {
+    return failure();
+  }
+  Value value = constant(*attr);
+  if (is4Bit) {
+    widened4Bit.insert(value);
+  }
+  return value;
 }
 
 Value Importer::constant(ElementsAttr attr) {
@@ -739,12 +806,12 @@ Importer::importSubgraph(const onnx::GraphProto &graph) {
   // inlined once their condition is known.
   for (const onnx::TensorProto &init : graph.initializer()) {
     onnx::TensorProto copy = init;
-    FailureOr<ElementsAttr> attr =
-        tensorAttr(copy, FileLineColLoc::get(&context, sourceName, 0, 0));
-    if (failed(attr)) {
+    FailureOr<Value> value =
+        tensorConstant(copy, FileLineColLoc::get(&context, sourceName, 0, 0));
+    if (failed(value)) {
       return failure();
     }
-    values[init.name()] = constant(*attr);
+    values[init.name()] = *value;
   }
   auto order = sortNodes(graph);
   if (failed(order) || failed(importNodes(*order))) {
@@ -926,22 +993,22 @@ OwningOpRef<ModuleOp> Importer::importModel(onnx::ModelProto &model) {
                          << "' is not a valid serialized onnx.TensorProto";
       return nullptr;
     }
-    FailureOr<ElementsAttr> attr = tensorAttr(tensor, fileLoc);
-    if (failed(attr)) {
+    FailureOr<Value> value = tensorConstant(tensor, fileLoc);
+    if (failed(value)) {
       return nullptr;
     }
-    values[name] = constant(*attr);
+    values[name] = *value;
   }
 
   for (onnx::TensorProto &init : *graph.mutable_initializer()) {
     if (values.count(init.name())) {
       continue; // A graph input with a default: the input wins.
     }
-    FailureOr<ElementsAttr> attr = tensorAttr(init, fileLoc);
-    if (failed(attr)) {
+    FailureOr<Value> value = tensorConstant(init, fileLoc);
+    if (failed(value)) {
       return nullptr;
     }
-    values[init.name()] = constant(*attr);
+    values[init.name()] = *value;
   }
 
   auto order = sortNodes(graph);

@@ -204,11 +204,11 @@ Results convertConstant(NodeContext &n) {
   for (const onnx::AttributeProto &a : n.node.attribute()) {
     if (a.name() == "value") {
       onnx::TensorProto copy = a.t();
-      FailureOr<ElementsAttr> attr = im.tensorAttr(copy, n.loc);
-      if (failed(attr)) {
+      FailureOr<Value> value = im.tensorConstant(copy, n.loc);
+      if (failed(value)) {
         return failure();
       }
-      return SmallVector<Value>{im.constant(*attr)};
+      return SmallVector<Value>{*value};
     }
     if (a.name() == "value_float") {
       return SmallVector<Value>{im.scalar(a.f(), b(n).getF32Type())};
@@ -1073,10 +1073,14 @@ template <typename OpTy> Results reduce(NodeContext &n) {
   return one(n.importer.create<OpTy>(n, {n.input(0)}, attrs));
 }
 
-// The integer types Nuri quantizes to: int8 and uint8, plus int32 where
-// ONNX dequantizes a bias. fp8 (opset 19) and int4/int16 (opset 21) are
-// refused by name rather than by a type-constraint message.
+// The types Nuri quantizes to: int8 and uint8 (int4/uint4 initializers
+// arrive widened to them), float8 e4m3fn (opset 19), plus int32 where ONNX
+// dequantizes a bias. The other float8 formats and int16 are refused by name
+// rather than by a type-constraint message.
 bool isQuantType(Type type, bool allowI32) {
+  if (isa<Float8E4M3FNType>(type)) {
+    return true;
+  }
   auto integer = dyn_cast<IntegerType>(type);
   return integer && !integer.isSigned() &&
          (integer.getWidth() == 8 ||
@@ -1090,8 +1094,8 @@ LogicalResult requireQuantType(NodeContext &n, Value value, StringRef what,
     return success();
   }
   return n.error() << what << " has quantized type " << type
-                   << ", which is not supported (int8, uint8"
-                   << (allowI32 ? ", int32" : "") << ")";
+                   << ", which is not supported (int8, uint8, int4, uint4, "
+                   << "float8e4m3fn" << (allowI32 ? ", int32" : "") << ")";
 }
 
 // ONNX's zero point must have its quantized operand's type; say so at the
@@ -1106,6 +1110,145 @@ LogicalResult requireZeroPointType(NodeContext &n, Value zeroPoint,
                    << ", its operand " << expected;
 }
 
+// A blocked DequantizeLinear (opset 21's block_size): a constant 2-D weight
+// whose scales (and zero points) change every `block` values along `axis`.
+// It becomes nuri.dequantize_blocked, the layout of MatMulNBits and of
+// --quantize w4a16 (blocks along K of a [K, N] result), transposed back when
+// the blocks run along axis 1. The values are stored in 4 bits when they and
+// the zero points fit (int4/uint4 weights, widened on import), else in 8.
+Results convertBlockedDequantize(NodeContext &n, int64_t block) {
+  Importer &im = n.importer;
+  OpBuilder &b = im.builder;
+  Value x = n.input(0), scale = n.input(1), zp = n.input(2);
+  ArrayRef<int64_t> shape = shapeOf(x);
+  std::optional<std::vector<int64_t>> q = constantInts(x);
+  if (shape.size() != 2 || !q) {
+    return n.error() << "blocked dequantization (block_size " << block
+                     << ") is supported for a constant 2-D input (a weight), "
+                        "got "
+                     << (q ? "" : "a non-constant ") << tensorType(x);
+  }
+  FailureOr<int64_t> axisOr = normalizeAxis(n, n.intAttr("axis", 1), 2);
+  if (failed(axisOr)) {
+    return failure();
+  }
+  int64_t axis = *axisOr, k = shape[axis], cols = shape[1 - axis];
+  if (block < 16 || (block & (block - 1))) {
+    return n.error() << "block_size " << block
+                     << " is not supported (a power of two of at least 16)";
+  }
+  int64_t blocks = (k + block - 1) / block;
+  SmallVector<int64_t> scaleShape(shape);
+  scaleShape[axis] = blocks;
+  std::optional<std::vector<double>> scales = constantFloats(scale);
+  if (shapeOf(scale) != ArrayRef<int64_t>(scaleShape) || !scales ||
+      !tensorType(scale).getElementType().isF32()) {
+    return n.error() << "the scale must be a constant float32 tensor of "
+                        "shape ["
+                     << scaleShape[0] << ", " << scaleShape[1]
+                     << "] (the input's, with ceil(" << k << " / " << block
+                     << ") along axis " << axis << "), got "
+                     << tensorType(scale);
+  }
+  Type qType = tensorType(x).getElementType();
+  if (!isa<IntegerType>(qType) || !isQuantType(qType, false)) {
+    return n.error() << "blocked dequantization of " << qType
+                     << " is not supported (int8, uint8, int4, uint4)";
+  }
+  std::optional<std::vector<int64_t>> zeros;
+  if (zp) {
+    zeros = constantInts(zp);
+    if (failed(requireZeroPointType(n, zp, qType, "the")) || !zeros ||
+        shapeOf(zp) != ArrayRef<int64_t>(scaleShape)) {
+      return zeros ? failure()
+                   : (n.error() << "the zero point must be a constant of the "
+                                   "scale's shape");
+    }
+  }
+  // dequantize_blocked stores unsigned values; a signed value v is v + 2^(bits
+  // - 1), its zero point likewise, and an absent signed zero point is that
+  // offset, which is the op's default.
+  bool isSigned = !qType.isUnsignedInteger();
+  auto fits4 = [&](const std::vector<int64_t> &v) {
+    return llvm::all_of(v, [&](int64_t e) {
+      return isSigned ? (e >= -8 && e <= 7) : (e >= 0 && e <= 15);
+    });
+  };
+  int64_t bits = fits4(*q) && (!zeros || fits4(*zeros)) ? 4 : 8;
+  int64_t offset = isSigned ? int64_t(1) << (bits - 1) : 0;
+  auto at = [&](const auto &v, int64_t col, int64_t kk, int64_t width) {
+    return axis == 0 ? v[size_t(kk * cols + col)] : v[size_t(col * width + kk)];
+  };
+  auto pack = [&](std::vector<uint8_t> &out, size_t index, int64_t value) {
+    if (bits == 8) {
+      out[index] = uint8_t(value);
+    } else {
+      out[index / 2] |= uint8_t((value & 0xF) << (4 * (index % 2)));
+    }
+  };
+  int64_t rowBytes = block * bits / 8;
+  std::vector<uint8_t> packed(size_t(cols * blocks * rowBytes), 0);
+  std::vector<double> blockScales(size_t(cols * blocks));
+  int64_t zpBytes = (blocks * bits + 7) / 8;
+  std::vector<uint8_t> packedZeros(size_t(cols * zpBytes), 0);
+  for (int64_t c = 0; c < cols; ++c) {
+    for (int64_t kk = 0; kk < blocks * block; ++kk) {
+      // Padding past K dequantizes to zero: it takes the zero point.
+      int64_t zero = zeros ? at(*zeros, c, kk / block, blocks) : 0;
+      int64_t v = kk < k ? at(*q, c, kk, k) : zero;
+      pack(packed, size_t(c * blocks * block + kk), v + offset);
+    }
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      blockScales[size_t(c * blocks + blk)] = at(*scales, c, blk, blocks);
+      int64_t zero = zeros ? at(*zeros, c, blk, blocks) : 0;
+      pack(packedZeros, size_t(c * zpBytes * 8 / bits + blk), zero + offset);
+    }
+  }
+  auto u8 = IntegerType::get(&im.context, 8, IntegerType::Unsigned);
+  auto bytesAttr = [&](ArrayRef<int64_t> dims,
+                       const std::vector<uint8_t> &data) {
+    return im.constant(DenseElementsAttr::getFromRawBuffer(
+        RankedTensorType::get(dims, u8),
+        ArrayRef<char>(reinterpret_cast<const char *>(data.data()),
+                       data.size())));
+  };
+  SmallVector<Value> operands = {
+      bytesAttr({cols, blocks, rowBytes}, packed),
+      im.constant(makeFromDouble(
+          RankedTensorType::get({cols, blocks}, b.getF32Type()), blockScales))};
+  // An unsigned weight without zero points has zero, not the op's default.
+  if (zeros || !isSigned) {
+    operands.push_back(bytesAttr({cols, zpBytes}, packedZeros));
+  }
+  FailureOr<Value> weight = im.create<DequantizeBlockedOp>(
+      n, operands,
+      {b.getNamedAttr("bits", b.getI64IntegerAttr(bits)),
+       b.getNamedAttr("block_size", b.getI64IntegerAttr(block))},
+      {RankedTensorType::get({k, cols}, b.getF32Type())});
+  if (failed(weight) || axis == 0) {
+    return failed(weight) ? Results(failure()) : one(weight);
+  }
+  return one(im.create<TransposeOp>(
+      n, {*weight},
+      {b.getNamedAttr("permutation", b.getDenseI64ArrayAttr({1, 0}))},
+      {RankedTensorType::get({cols, k}, b.getF32Type())}));
+}
+
+// float8e4m3fn's zero point is +0 by definition; Nuri's ops take none, so
+// a given one must be a constant zero.
+LogicalResult dropFloat8ZeroPoint(NodeContext &n,
+                                  SmallVector<Value> &operands) {
+  if (operands.size() < 3) {
+    return success();
+  }
+  std::optional<std::vector<double>> zero = constantFloats(operands[2]);
+  if (!zero || llvm::any_of(*zero, [](double v) { return v != 0.0; })) {
+    return n.error() << "a float8e4m3fn zero point must be a constant 0";
+  }
+  operands.pop_back();
+  return success();
+}
+
 // QuantizeLinear(x, scale, zero_point?) and DequantizeLinear(x, scale,
 // zero_point?): same operands and axis; the result type differs.
 template <typename OpTy> Results convertAffineQuant(NodeContext &n) {
@@ -1114,6 +1257,9 @@ template <typename OpTy> Results convertAffineQuant(NodeContext &n) {
     return failure();
   }
   if (int64_t block = n.intAttr("block_size", 0); block != 0) {
+    if constexpr (!isQuantize) {
+      return convertBlockedDequantize(n, block);
+    }
     return n.error() << "blocked quantization (block_size " << block
                      << ") is not supported";
   }
@@ -1133,15 +1279,26 @@ template <typename OpTy> Results convertAffineQuant(NodeContext &n) {
     } else if (int64_t dtype = n.intAttr("output_dtype", 0); dtype != 0) {
       elementType = n.importer.elementTypeOrNull(static_cast<int32_t>(dtype));
       if (!elementType) {
-        return n.error() << "output_dtype " << dtype << " is not supported";
+        return n.error() << "output_dtype " << dtype
+                         << " is not supported (int8, uint8, float8e4m3fn)";
       }
     } else {
       elementType =
           IntegerType::get(&n.importer.context, 8, IntegerType::Unsigned);
     }
+    // A 4-bit zero point arrives widened to 8 bits, but quantizing to 4 bits
+    // saturates at [-8, 7]: refused rather than computed in 8.
+    if (n.input(2) && n.importer.isWidened4Bit(n.input(2))) {
+      return n.error() << "quantizing to int4/uint4 is not supported (only "
+                          "dequantizing 4-bit weights)";
+    }
     if (!isQuantType(elementType, false)) {
       return n.error() << "quantized type " << elementType
-                       << " is not supported (int8, uint8)";
+                       << " is not supported (int8, uint8, float8e4m3fn)";
+    }
+    if (isa<Float8E4M3FNType>(elementType) && n.intAttr("saturate", 1) == 0) {
+      return n.error() << "saturate=0 is not supported (float8e4m3fn "
+                          "quantization saturates to +-448)";
     }
   } else {
     if (failed(requireQuantType(n, n.input(0), "the input", true)) ||
@@ -1151,6 +1308,12 @@ template <typename OpTy> Results convertAffineQuant(NodeContext &n) {
       return failure();
     }
     elementType = tensorType(n.input(1)).getElementType();
+  }
+  Type quantized =
+      isQuantize ? elementType : tensorType(n.input(0)).getElementType();
+  if (isa<Float8E4M3FNType>(quantized) &&
+      failed(dropFloat8ZeroPoint(n, operands))) {
+    return failure();
   }
   auto type = RankedTensorType::get(shapeOf(n.input(0)), elementType);
   return one(

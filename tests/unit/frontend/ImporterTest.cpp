@@ -589,8 +589,8 @@ TEST_F(Importer, MatMulNBitsLayoutErrorsNameTheNode) {
 }
 
 TEST_F(Importer, UnsupportedQuantizedTypesAreRefusedByName) {
-  // int16 (opset 21) and float8 e4m3 (opset 19) are valid ONNX that Nuri
-  // does not quantize yet.
+  // int16 (opset 21) and float8 e5m2 (opset 19) are valid ONNX that Nuri
+  // does not quantize.
   std::string e = importErrors(
       context, quantModel("DequantizeLinear",
                           {tensor("w", onnx::TensorProto::INT16, {4, 3}),
@@ -598,14 +598,14 @@ TEST_F(Importer, UnsupportedQuantizedTypesAreRefusedByName) {
                           21));
   EXPECT_NE(e.find("qnode"), std::string::npos) << e;
   EXPECT_NE(e.find("the input has quantized type 'i16', which is not "
-                   "supported (int8, uint8, int32)"),
+                   "supported (int8, uint8, int4, uint4, float8e4m3fn, int32)"),
             std::string::npos)
       << e;
   e = importErrors(
       context,
       quantModel("DequantizeLinear",
-                 {tensor("w", 17, {4, 3}), tensor("s", kFloat, {})}, 19));
-  EXPECT_NE(e.find("quantized type 'f8E4M3FN', which is not supported"),
+                 {tensor("w", 19, {4, 3}), tensor("s", kFloat, {})}, 19));
+  EXPECT_NE(e.find("quantized type 'f8E5M2', which is not supported"),
             std::string::npos)
       << e;
   e = importErrors(context,
@@ -613,18 +613,94 @@ TEST_F(Importer, UnsupportedQuantizedTypesAreRefusedByName) {
                               {tensor("a", onnx::TensorProto::INT16, {2, 8}),
                                tensor("b", kInt8, {8, 4})}));
   EXPECT_NE(e.find("A has quantized type 'i16', which is not supported "
-                   "(int8, uint8)"),
+                   "(int8, uint8"),
             std::string::npos)
       << e;
-  onnx::ModelProto blocked = quantModel(
-      "DequantizeLinear",
-      {tensor("w", kInt8, {4, 32}), tensor("s", kFloat, {4, 1})}, 21);
-  auto *block = blocked.mutable_graph()->mutable_node(0)->add_attribute();
-  block->set_name("block_size");
-  block->set_type(onnx::AttributeProto::INT);
-  block->set_i(32);
-  e = importErrors(context, blocked);
-  EXPECT_NE(e.find("blocked quantization (block_size 32) is not supported"),
+}
+
+// Opset 21's 4-bit tensors: two values a byte, the first in the low nibble.
+onnx::TensorProto int4Tensor(const std::string &name, bool isSigned,
+                             std::vector<int64_t> dims, size_t bytes) {
+  onnx::TensorProto t = tensor(name, kInt8, dims);
+  t.set_data_type(isSigned ? 22 : 21);
+  t.set_raw_data(std::string(bytes, '\x21'));
+  return t;
+}
+
+void setInt(onnx::ModelProto &model, const char *name, int64_t value) {
+  auto *attr = model.mutable_graph()->mutable_node(0)->add_attribute();
+  attr->set_name(name);
+  attr->set_type(onnx::AttributeProto::INT);
+  attr->set_i(value);
+}
+
+TEST_F(Importer, BlockedInt4DequantizeImportsAsDequantizeBlocked) {
+  // (The arithmetic runs against ONNX Runtime and numpy in
+  // models-quantized-opset21.)
+  onnx::ModelProto model = quantModel("DequantizeLinear",
+                                      {int4Tensor("w", true, {64, 4}, 128),
+                                       tensor("s", kFloat, {2, 4}),
+                                       int4Tensor("z", true, {2, 4}, 4)},
+                                      21);
+  setInt(model, "axis", 0);
+  setInt(model, "block_size", 32);
+  ImportResult r = importModel(model);
+  ASSERT_TRUE(r.module) << r.diagnostics;
+  std::map<std::string, int> ops = histogram(*r.module);
+  EXPECT_EQ(ops["nuri.dequantize_blocked"], 1);
+  EXPECT_EQ(ops["nuri.dequantize"], 0);
+}
+
+TEST_F(Importer, Opset19And21QuantizationErrorsNameTheNode) {
+  auto blocked = [&](int64_t block, std::vector<int64_t> scaleDims) {
+    onnx::ModelProto model = quantModel(
+        "DequantizeLinear",
+        {tensor("w", kInt8, {4, 64}), tensor("s", kFloat, scaleDims)}, 21);
+    setInt(model, "block_size", block);
+    return importErrors(context, model);
+  };
+  std::string e = blocked(24, {4, 3});
+  EXPECT_NE(e.find("qnode"), std::string::npos) << e;
+  EXPECT_NE(e.find("block_size 24 is not supported (a power of two of at "
+                   "least 16)"),
+            std::string::npos)
+      << e;
+  e = blocked(32, {4, 3});
+  EXPECT_NE(e.find("the scale must be a constant float32 tensor of shape "
+                   "[4, 2] (the input's, with ceil(64 / 32) along axis 1)"),
+            std::string::npos)
+      << e;
+
+  e = importErrors(
+      context, quantModel("QuantizeLinear",
+                          {tensor("x", kFloat, {4}), tensor("s", kFloat, {}),
+                           int4Tensor("z", true, {}, 1)},
+                          21));
+  EXPECT_NE(e.find("quantizing to int4/uint4 is not supported"),
+            std::string::npos)
+      << e;
+  e = importErrors(context, quantModel("DequantizeLinear",
+                                       {int4Tensor("w", false, {3, 3}, 4),
+                                        tensor("s", kFloat, {})},
+                                       21));
+  EXPECT_NE(e.find("tensor 'w' holds 4 bytes, its 9 4-bit values need 5"),
+            std::string::npos)
+      << e;
+
+  onnx::ModelProto fp8 = quantModel(
+      "QuantizeLinear",
+      {tensor("x", kFloat, {4}), tensor("s", kFloat, {}), tensor("z", 17, {})},
+      19);
+  setInt(fp8, "saturate", 0);
+  e = importErrors(context, fp8);
+  EXPECT_NE(e.find("saturate=0 is not supported"), std::string::npos) << e;
+  onnx::TensorProto one = tensor("z", 17, {});
+  one.set_raw_data(std::string(1, '\x38')); // 1.0 in e4m3fn
+  e = importErrors(
+      context,
+      quantModel("DequantizeLinear",
+                 {tensor("w", 17, {4}), tensor("s", kFloat, {}), one}, 19));
+  EXPECT_NE(e.find("a float8e4m3fn zero point must be a constant 0"),
             std::string::npos)
       << e;
 }
