@@ -515,9 +515,29 @@ void sgemmImpl(int64_t m, int64_t n, int64_t k, MatrixRef a, MatrixRef b,
         int64_t kc = std::min(kKc, k - p0);
         return packedB + p0 * nPanels * kk.nr + jp * kc * kk.nr;
       };
+      // A GEMV-like product (one row panel: a decode step's linear) is
+      // bound by reading B once. A K block's panels are contiguous, so
+      // walking the task's panels K block by K block is one sequential
+      // stream per block, which the hardware prefetcher follows at full
+      // bandwidth; panel by panel it restarts a short stream every kc rows.
+      // Each C tile still sums its K blocks in order: the same results.
+      auto streamThin = [&](int64_t jBegin, int64_t jEnd) {
+        for (int64_t p0 = 0; p0 < k; p0 += kKc) {
+          int64_t kc = std::min(kKc, k - p0);
+          bool acc = accumulate || p0 > 0;
+          const float *apk = apAll + p0 * mPanels * kk.mr;
+          for (int64_t jp = jBegin; jp < jEnd; ++jp) {
+            int64_t j0 = jp * kk.nr, nr = std::min(kk.nr, n - j0);
+            runTile(kk, kc, apk, panelOf(jp, p0), c + j0, ldc, acc, m, nr);
+          }
+        }
+      };
       auto taskAll = [&](int64_t nc) {
         int64_t jBegin = nc * chunkPanels;
         int64_t jEnd = std::min(nPanels, jBegin + chunkPanels);
+        if (mPanels == 1 && m < 4) {
+          return streamThin(jBegin, jEnd);
+        }
         for (int64_t jp = jBegin; jp < jEnd; ++jp) {
           int64_t j0 = jp * kk.nr, nr = std::min(kk.nr, n - j0);
           for (int64_t p0 = 0; p0 < k; p0 += kKc) {

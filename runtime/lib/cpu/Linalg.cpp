@@ -527,6 +527,32 @@ std::string runCacheAttention(const graph::Op &op, const Inputs &in,
                        KvRows{slotIds.data(), maxSeq});
 }
 
+/// scores[j] = dot(q, k[j]) for a head's keys [skv, d] in place.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void
+dotRows(const float *q, const float *k, int64_t skv, int64_t d, float *scores) {
+  for (int64_t j = 0; j < skv; ++j) {
+    const float *kj = k + j * d;
+    float s = 0.0f;
+    for (int64_t c = 0; c < d; ++c) {
+      s += q[c] * kj[c];
+    }
+    scores[j] = s;
+  }
+}
+
+/// out += sum_j p[j] * v[j] over a head's values [skv, dv].
+__attribute__((target_clones("avx512f", "avx2", "default"))) void
+weightedRows(const float *p, const float *v, int64_t skv, int64_t dv,
+             float *out) {
+  for (int64_t j = 0; j < skv; ++j) {
+    const float *vj = v + j * dv;
+    float pj = p[j];
+    for (int64_t c = 0; c < dv; ++c) {
+      out[c] += pj * vj[c];
+    }
+  }
+}
+
 std::string attentionCore(const graph::Op &op, const TensorView &q,
                           const TensorView &k, const TensorView &v,
                           const TensorView *mask, const TensorView &o,
@@ -550,11 +576,13 @@ std::string attentionCore(const graph::Op &op, const TensorView &q,
   // of each sequence's slot, into [batch, kv heads, skv] rows: widening the
   // whole [slots, heads, max_seq] buffer cost a decode step more than the
   // attention itself.
+  // A decode step (sq == 1) widens each head's rows in its own task instead.
   KvRows used = rows;
-  if (k.dtype == DType::F32) {
+  bool narrow = k.dtype != DType::F32;
+  if (!narrow) {
     fk = toF32(k);
     fv = toF32(v);
-  } else {
+  } else if (sq != 1) {
     fk.storage.resize(size_t(bn * hkv * skv * d));
     fv.storage.resize(size_t(bn * hkv * skv * dv));
     size_t width = graph::dtypeSize(k.dtype);
@@ -587,6 +615,81 @@ std::string attentionCore(const graph::Op &op, const TensorView &q,
   // A float mask row that is contiguous along keys is added with one vector
   // pass; a broadcast or bool mask goes element by element.
   bool rowMask = mask && !boolMask && ms[3] == 1;
+  // Scales query row i's scores for keys [j0, j0 + bc), adds its mask and
+  // hides what causality hides.
+  auto maskRow = [&](float *row, int64_t bc, int64_t b, int64_t h, int64_t i,
+                     int64_t j0) {
+    int64_t mbase = b * ms[0] + h * ms[1] + i * ms[2];
+    if (rowMask) {
+      scaleAddRow(row, bc, scale, fm.ptr + mbase + j0);
+    } else {
+      scaleAddRow(row, bc, scale, nullptr);
+      if (mask) {
+        for (int64_t j = 0; j < bc; ++j) {
+          int64_t mo = mbase + (j0 + j) * ms[3];
+          if (boolMask) {
+            row[j] = boolMask[mo] ? row[j] : kNegInf;
+          } else {
+            row[j] += fm.ptr[mo];
+          }
+        }
+      }
+    }
+    if (causal) {
+      // Keys past i + skv - sq are hidden.
+      int64_t visible = std::clamp<int64_t>(i + skv - sq + 1 - j0, 0, bc);
+      std::fill(row + visible, row + bc, kNegInf);
+    }
+  };
+
+  if (sq == 1) {
+    // A decode step: one query per head reads each key and value once, so
+    // the scores, softmax and weighted sum run straight over the context
+    // (widened into this thread's scratch when the cache is narrow), with
+    // no packing and no query blocks. One task per kv head serves its
+    // group of query heads.
+    tbb::parallel_for(int64_t(0), bn * hkv, [&](int64_t head) {
+      int64_t b = head / hkv, hk = head % hkv;
+      thread_local AttentionScratch decodeScratch;
+      const float *kp, *vp;
+      int64_t first = used.first(b, hkv, hk);
+      if (narrow) {
+        size_t width = graph::dtypeSize(k.dtype);
+        float *kw = decodeScratch.get(1, skv * d);
+        float *vw = decodeScratch.get(2, skv * dv);
+        loadF32(k.dtype, static_cast<const char *>(k.data) + first * d * width,
+                kw, skv * d);
+        loadF32(v.dtype, static_cast<const char *>(v.data) + first * dv * width,
+                vw, skv * dv);
+        kp = kw;
+        vp = vw;
+      } else {
+        kp = fk.ptr + first * d;
+        vp = fv.ptr + first * dv;
+      }
+      float *row = decodeScratch.get(0, skv);
+      for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+        dotRows(fq.ptr + (b * hq + h) * d, kp, skv, d, row);
+        maskRow(row, skv, b, h, 0, 0);
+        float *out = fo.ptr + (b * hq + h) * dv;
+        std::fill(out, out + dv, 0.0f);
+        float m = rowMax(row, skv);
+        float sum = m == kNegInf ? 0.0f : expShiftSum(row, skv, m);
+        if (sum == 0.0f) {
+          // No key visible: 0 / 0, as the naive formula gives.
+          std::fill(out, out + dv, std::numeric_limits<float>::quiet_NaN());
+          continue;
+        }
+        weightedRows(row, vp, skv, dv, out);
+        float inv = 1.0f / sum;
+        for (int64_t c = 0; c < dv; ++c) {
+          out[c] *= inv;
+        }
+      }
+    });
+    fo.finish();
+    return "";
+  }
 
   // Keys (as K^T blocks) and values are packed once per kv head and key
   // block, then shared by every query block and every query head of the
@@ -656,27 +759,7 @@ std::string attentionCore(const graph::Op &op, const TensorView &q,
       for (int64_t r = 0; r < br; ++r) {
         int64_t i = i0 + r;
         float *row = sBuf + r * bc;
-        int64_t mbase = b * ms[0] + h * ms[1] + i * ms[2];
-        if (rowMask) {
-          scaleAddRow(row, bc, scale, fm.ptr + mbase + j0);
-        } else {
-          scaleAddRow(row, bc, scale, nullptr);
-          if (mask) {
-            for (int64_t j = 0; j < bc; ++j) {
-              int64_t mo = mbase + (j0 + j) * ms[3];
-              if (boolMask) {
-                row[j] = boolMask[mo] ? row[j] : kNegInf;
-              } else {
-                row[j] += fm.ptr[mo];
-              }
-            }
-          }
-        }
-        if (causal) {
-          // Keys past i + skv - sq are hidden.
-          int64_t visible = std::clamp<int64_t>(i + skv - sq + 1 - j0, 0, bc);
-          std::fill(row + visible, row + bc, kNegInf);
-        }
+        maskRow(row, bc, b, h, i, j0);
         float m = std::max(mx[r], rowMax(row, bc));
         if (m == kNegInf) {
           std::fill(row, row + bc, 0.0f); // nothing visible yet

@@ -113,6 +113,10 @@ INSTANTIATE_TEST_SUITE_P(
                           AttnCase{1, 4, 1, 7, 300, 64, 64, true, 2},
                           AttnCase{2, 2, 2, 130, 600, 16, 8, false, 3},
                           AttnCase{1, 3, 3, 1, 17, 8, 8, true, 1},
+                          // Decode steps (one query: the direct path), GQA
+                          // over a long context, and every mask form.
+                          AttnCase{2, 8, 2, 1, 300, 64, 64, false, 2},
+                          AttnCase{2, 4, 4, 1, 40, 16, 24, false, 3},
                           AttnCase{1, 2, 1, 65, 300, 8, 8, true, 2},
                           // Causal limits that cut a key block short while
                           // the value rows span several GEMM panels.
@@ -131,6 +135,22 @@ TEST(Attention, RowWithoutVisibleKeyIsNaNAsTheFormula) {
   EXPECT_TRUE(std::isnan(o.get(0)));
   expectNear(o, naiveAttention(q, k, v, &m, 0.5, false), 1e-5, 1e-6,
              "masked row");
+}
+
+TEST(Attention, DecodeQueryWithoutVisibleKeyIsNaNAsTheFormula) {
+  Tensor q = randomTensor(DType::BF16, {1, 2, 1, 4}, -1, 1, 1);
+  Tensor k = randomTensor(DType::BF16, {1, 1, 3, 4}, -1, 1, 2);
+  Tensor v = randomTensor(DType::BF16, {1, 1, 3, 4}, -1, 1, 3);
+  Tensor m = fromValues(DType::Bool, {1, 2, 1, 3}, {0, 0, 0, 1, 0, 1});
+  Tensor o(DType::BF16, {1, 2, 1, 4});
+  ASSERT_EQ(run(makeOp("attention", {{"scale", 0.5}}), {&q, &k, &v, &m}, {&o}),
+            "");
+  EXPECT_TRUE(std::isnan(o.get(0)));
+  EXPECT_FALSE(std::isnan(o.get(4)));
+  std::vector<double> want = naiveAttention(q, k, v, &m, 0.5, false);
+  for (double &w : want)
+    w = roundTo(DType::BF16, w);
+  expectNear(o, want, 1e-2, 1e-5, "masked decode query");
 }
 
 TEST(Attention, Errors) {
