@@ -45,10 +45,13 @@ uint64_t peerPoolBytes(const target::Target &t) {
   // Only where there is no shared SRAM to keep intermediates in. A quarter
   // of the SRAM (8 MB of rngd's 32 MB) holds a batch-8 BERT-base layer's
   // largest intermediate (6 MB) and leaves the kernels' tiles their room.
-  if (t.sram.sharedBytes != 0 || t.cores > 256) {
+  // Not where a quarter is too small to hold a useful intermediate (under
+  // 64 KiB): there the kernels' own tiles need every byte.
+  const uint64_t quarter = (t.sram.bytesPerCore / 4) & ~uint64_t(255);
+  if (t.sram.sharedBytes != 0 || t.cores > 256 || quarter < (64u << 10)) {
     return 0;
   }
-  return (t.sram.bytesPerCore / 4) & ~uint64_t(255);
+  return quarter;
 }
 
 uint64_t peerPoolBase(const target::Target &t) {

@@ -186,7 +186,8 @@ uint64_t weightStreamBytes(const target::Target &t);
 /// there (0: none), just below the weight stream's ring: on a chip without
 /// shared SRAM, where each kernel's output would otherwise make a DRAM round
 /// trip to the next kernel (400 cycles each way on rngd, against 40 over
-/// the NoC). A quarter of the SRAM; the pool of core c holds the flat
+/// the NoC). A quarter of the SRAM, where that is at least 64 KiB; the
+/// pool of core c holds the flat
 /// `peer` buffer offsets [c * bytes, (c + 1) * bytes).
 uint64_t peerPoolBytes(const target::Target &t);
 /// Where the pool starts in each core's SRAM.
