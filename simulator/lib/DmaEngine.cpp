@@ -248,10 +248,6 @@ void DmaEngine::issueMulticast(const Instruction &in) {
   const target::Target &tgt = ctx_.tgt;
   ChipMemory &mem = ctx_.mem;
   Space ss = Space(in[Field::SrcSpace]);
-  if (ss == Space::Peer) {
-    fail("dma.mcast cannot read a peer's SRAM (src_space must be dram, "
-         "sram or shared)");
-  }
   uint64_t mask = in[Field::Cores];
   if (mask == 0) {
     fail("cores=0: the multicast names no destination core");
@@ -272,7 +268,11 @@ void DmaEngine::issueMulticast(const Instruction &in) {
     }
   }
   Box sb = dmaBox(in, true), db = dmaBox(in, false);
-  SpaceRef src = spaceRef(ss, 0);
+  // A peer source is core `core`'s SRAM, read once over the NoC (an
+  // intermediate one core keeps for the others, on a chip without shared
+  // SRAM).
+  const uint64_t peer = in[Field::Core];
+  SpaceRef src = spaceRef(ss, peer);
   std::string sw = fmt::format("{} source", src.name);
   checkRange(sw.c_str(), src.size, sb.addr, sb.bytes, sb.rows, sb.stride,
              sb.planes, sb.pstride);
@@ -290,9 +290,11 @@ void DmaEngine::issueMulticast(const Instruction &in) {
     Mem sm = ss == Space::Dram     ? Mem::Dram
              : ss == Space::Shared ? Mem::Shared
                                    : Mem::Sram;
+    unsigned sc = ss == Space::Peer ? unsigned(peer)
+                  : sm == Mem::Sram ? core_
+                                    : 0;
     accesses_.clear();
-    accesses_.push_back(
-        access(sm, sm == Mem::Sram ? core_ : 0, sb, false, Cycles(~0ull), id));
+    accesses_.push_back(access(sm, sc, sb, false, Cycles(~0ull), id));
     for (unsigned c : dsts) {
       accesses_.push_back(access(Mem::Sram, c, db, true, Cycles(~0ull), id));
     }

@@ -77,12 +77,6 @@ StreamBuilder &StreamBuilder::dma(const DmaDesc &d) {
                   .set(Field::Core, d.peerCore));
 }
 StreamBuilder &StreamBuilder::dmaMcast(const DmaDesc &d, uint32_t coreMask) {
-  // The encoding has no `core` field for dma.mcast, so a peer source could
-  // not say whose SRAM to read.
-  if (d.srcSpace == Space::Peer) {
-    fail("dma.mcast: src_space=peer is not supported (use dram, sram or "
-         "shared)");
-  }
   // A destination other than the scratchpads would be silently ignored by
   // the encoding; refuse it instead.
   if (d.dstSpace != Space::Sram) {
@@ -94,7 +88,12 @@ StreamBuilder &StreamBuilder::dmaMcast(const DmaDesc &d, uint32_t coreMask) {
   if (coreMask == 0) {
     fail("dma.mcast: empty core mask (cores=0) names no destination");
   }
-  return emit(dmaBox(Opcode::DmaMcast, d).set(Field::Cores, coreMask));
+  // `core` names whose SRAM a peer source is (0 otherwise, as encoded
+  // before the field existed).
+  return emit(
+      dmaBox(Opcode::DmaMcast, d)
+          .set(Field::Cores, coreMask)
+          .set(Field::Core, d.srcSpace == Space::Peer ? d.peerCore : 0u));
 }
 StreamBuilder &StreamBuilder::dmaIndexed(const DmaDesc &d, const DmaIndex &ix) {
   // An index with scale 0 is not read, so naming none would be a plain

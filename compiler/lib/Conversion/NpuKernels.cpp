@@ -41,9 +41,31 @@ uint64_t weightStreamBytes(const target::Target &t) {
   return ring;
 }
 
-uint64_t kernelSramBytes(const target::Target &t) {
-  return t.sram.bytesPerCore - weightStreamBytes(t);
+uint64_t peerPoolBytes(const target::Target &t) {
+  // Only where there is no shared SRAM to keep intermediates in. A quarter
+  // of the SRAM (8 MB of rngd's 32 MB) holds a batch-8 BERT-base layer's
+  // largest intermediate (6 MB) and leaves the kernels' tiles their room.
+  // Not where a quarter is too small to hold a useful intermediate (under
+  // 64 KiB): there the kernels' own tiles need every byte.
+  const uint64_t quarter = (t.sram.bytesPerCore / 4) & ~uint64_t(255);
+  if (t.sram.sharedBytes != 0 || t.cores > 256 || quarter < (64u << 10)) {
+    return 0;
+  }
+  return quarter;
 }
+
+uint64_t peerPoolBase(const target::Target &t) {
+  return t.sram.bytesPerCore - weightStreamBytes(t) - peerPoolBytes(t);
+}
+
+uint64_t peerAddress(const target::Target &t, uint64_t offset) {
+  const uint64_t pool = peerPoolBytes(t);
+  assert(pool != 0 && offset / pool < t.cores);
+  return kPeerTag | ((offset / pool) << kPeerCoreShift) |
+         (peerPoolBase(t) + offset % pool);
+}
+
+uint64_t kernelSramBytes(const target::Target &t) { return peerPoolBase(t); }
 
 KernelEmitter::KernelEmitter(const target::Target &t)
     : t_(t), previousMatStart_(t.cores, 0), currentMatStart_(t.cores, 0),
@@ -274,10 +296,12 @@ CopyPlan planCopies(const target::Target &t, const std::vector<DmaDesc> &all) {
     used.writeHi =
         std::max(used.writeHi, d.dst + (d.planes - 1) * d.dstPStride +
                                    (d.rows - 1) * d.dstStride + d.bytes);
-    d.srcSpace = spaceOf(d.src);
-    d.dstSpace = spaceOf(d.dst);
-    d.src = untag(d.src);
-    d.dst = untag(d.dst);
+    // A copy between the pools of two cores reads the source as its own
+    // SRAM (one descriptor names one peer), so the source's core issues it.
+    int issuer = -1;
+    d = resolveTagged(d, issuer);
+    plan.cores.push_back(issuer >= 0 ? unsigned(issuer)
+                                     : unsigned(i % t.cores));
   }
   {
     // The parts stream from every core's queue at once: each link at its
@@ -301,7 +325,7 @@ CopyPlan planCopies(const target::Target &t, const std::vector<DmaDesc> &all) {
 void KernelEmitter::copies(const std::vector<DmaDesc> &all) {
   CopyPlan plan = planCopies(t_, all);
   for (size_t i = 0; i < plan.parts.size(); ++i) {
-    q(unsigned(i % t_.cores), Engine::Dma).dma(plan.parts[i]);
+    q(plan.cores[i], Engine::Dma).dma(plan.parts[i]);
   }
   estimate_ = plan.estimate;
   barrierAll(plan.used);

@@ -41,6 +41,12 @@ namespace nuri::npu {
 /// SRAM addresses with this bit set (intermediates the memory plan keeps
 /// on chip).
 constexpr uint64_t kSharedTag = 1ull << 62;
+/// Or, on a chip without shared SRAM, addresses in the SRAM of one core
+/// that every core reaches over the NoC as its `peer` (peerPoolBytes): this
+/// bit, the owning core in the 8 bits from kPeerCoreShift, and the byte
+/// offset in that core's SRAM below.
+constexpr uint64_t kPeerTag = 1ull << 61;
+constexpr unsigned kPeerCoreShift = 52;
 
 /// What a kernel leaves alone for the next one's weight stream to use
 /// while it runs: it used the per-core SRAM [0, low) and [highLo, highHi)
@@ -176,15 +182,32 @@ private:
 /// 8 cores x 32 x 400 cycles = 2.4 MB), where that is at most a quarter of
 /// the core's SRAM and holds the largest weight chunk a GEMM plans.
 uint64_t weightStreamBytes(const target::Target &t);
+/// Bytes of every core's SRAM kept for intermediates the memory plan places
+/// there (0: none), just below the weight stream's ring: on a chip without
+/// shared SRAM, where each kernel's output would otherwise make a DRAM round
+/// trip to the next kernel (400 cycles each way on rngd, against 40 over
+/// the NoC). A quarter of the SRAM, where that is at least 64 KiB; the
+/// pool of core c holds the flat
+/// `peer` buffer offsets [c * bytes, (c + 1) * bytes).
+uint64_t peerPoolBytes(const target::Target &t);
+/// Where the pool starts in each core's SRAM.
+uint64_t peerPoolBase(const target::Target &t);
+/// The tagged address of byte `offset` of the flat `peer` space (the
+/// memory plan's #npu.buffer<"peer", offset>).
+uint64_t peerAddress(const target::Target &t, uint64_t offset);
 /// The per-core SRAM the kernels plan and place their own buffers in: all
-/// of it less the weight stream's ring at the top.
+/// of it less the weight stream's ring at the top and the peer pool below
+/// it.
 uint64_t kernelSramBytes(const target::Target &t);
 
 /// How copies() spreads DMA descriptors over the cores: the pieces in
-/// issue order (core i % cores takes piece i), what they write and the
+/// issue order (core i % cores takes piece i, except a copy between two
+/// cores' peer pools, which the source's core issues), what they write and the
 /// cycles the cost model predicts.
 struct CopyPlan {
   std::vector<isa::DmaDesc> parts;
+  /// The core whose DMA queue issues each part.
+  std::vector<unsigned> cores;
   KernelFootprint used;
   uint64_t estimate = 0;
 };

@@ -203,7 +203,7 @@ TEST(Isa, BuilderMulticastValidatesMaskAndSpaces) {
   EXPECT_EQ(formatInstruction(in),
             "dma.mcast src_space=shared, cores=0x80000005, src=0x40, "
             "dst=0x100, bytes=64, rows=3, planes=1, src_stride=128, "
-            "dst_stride=64, src_pstride=0, dst_pstride=0");
+            "dst_stride=64, src_pstride=0, dst_pstride=0, core=0");
 
   auto expectThrow = [&](auto &&fn, const char *needle) {
     try {
@@ -216,9 +216,6 @@ TEST(Isa, BuilderMulticastValidatesMaskAndSpaces) {
     }
   };
   expectThrow([&] { dma.dmaMcast(d, 0); }, "empty core mask");
-  DmaDesc peer = d;
-  peer.srcSpace = Space::Peer;
-  expectThrow([&] { dma.dmaMcast(peer, 1); }, "src_space=peer");
   DmaDesc toShared = d;
   toShared.dstSpace = Space::Shared;
   expectThrow([&] { dma.dmaMcast(toShared, 1); }, "got shared");
@@ -232,6 +229,15 @@ TEST(Isa, BuilderMulticastValidatesMaskAndSpaces) {
   raw.set(Field::Cores, 1ull << 32);
   EXPECT_THROW(dma.emit(raw), Error);
   EXPECT_THROW(pb.queue(0, Engine::Vector).dmaMcast(d, 1), Error);
+  // A peer source names its core in `core` (a chip without shared SRAM
+  // multicasts an intermediate one core keeps for the others).
+  DmaDesc peer = d;
+  peer.srcSpace = Space::Peer;
+  peer.peerCore = 3;
+  dma.dmaMcast(peer, 0x6);
+  const Instruction &pi = pb.program().streams[0].insts[1];
+  EXPECT_EQ(pi.get(Field::SrcSpace), uint64_t(Space::Peer));
+  EXPECT_EQ(pi.get(Field::Core), 3u);
 }
 
 TEST(Isa, AssemblerReportsFileLineAndReason) {

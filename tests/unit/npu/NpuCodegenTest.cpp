@@ -701,6 +701,64 @@ TEST(NpuCodegen, WeightStreamOnRngdRunsAheadAndMatchesCpu) {
   EXPECT_EQ(npu::weightStreamBytes(loadTarget("atom")), 0u);
 }
 
+TEST(NpuCodegen, IntermediatesStayInPeerSramOnRngdAndMatchCpu) {
+  // rngd has no shared SRAM. Each kernel's output goes to a pool in one
+  // core's SRAM (peerPoolBytes) that every core reads and writes over the
+  // NoC, instead of a DRAM round trip to the next kernel: the only DRAM
+  // writes left are the layer's output, and the GEMMs multicast their A
+  // from a peer. The result must not change, and the race detector (on in
+  // runBoth) must stay quiet: the kernels' barriers order every producer
+  // and consumer of a pool. (128 tokens: at 32 the GEMMs do not
+  // multicast.)
+  target::Target t = loadTarget("rngd");
+  ASSERT_EQ(t.sram.sharedBytes, 0u);
+  const uint64_t pool = npu::peerPoolBytes(t);
+  ASSERT_GT(pool, 0u);
+  EXPECT_EQ(npu::kernelSramBytes(t) + pool + npu::weightStreamBytes(t),
+            t.sram.bytesPerCore);
+  Outcome o = runBoth(bertLayer(1, 128), "rngd", 0.05f);
+  expectClose(o, 8.0, 5e-2);
+  uint64_t outBytes = 0;
+  for (const npu::DramTensor &d : o.part.outputs) {
+    uint64_t n = 1;
+    for (int64_t x : d.shape) {
+      n *= uint64_t(x);
+    }
+    outBytes += n * graph::dtypeSize(d.dtype);
+  }
+  EXPECT_EQ(o.report.dramBytesWritten, outBytes);
+  unsigned peerMcasts = 0;
+  for (const isa::Stream &st : o.part.program.streams) {
+    for (const isa::Instruction &in : st.insts) {
+      if (in.opcode == isa::Opcode::DmaMcast &&
+          in[isa::Field::SrcSpace] == uint64_t(isa::Space::Peer)) {
+        ++peerMcasts;
+        EXPECT_LT(in[isa::Field::Core], t.cores);
+      }
+    }
+  }
+  EXPECT_GT(peerMcasts, 0u);
+  // The layer norms' gamma and beta ride the weight stream: each core's
+  // vector queue waits for their full signals on the fetch queue's
+  // semaphore instead of a load on its own dma queue after the barrier.
+  const unsigned fetchFull = t.semaphoresPerCore - 1;
+  for (const isa::Stream &st : o.part.program.streams) {
+    if (st.engine != isa::Engine::Vector) {
+      continue;
+    }
+    unsigned waits = 0;
+    for (const isa::Instruction &in : st.insts) {
+      waits +=
+          in.opcode == isa::Opcode::SemWait && in[isa::Field::Sem] == fetchFull;
+    }
+    EXPECT_EQ(waits, 2u) << "core " << st.core; // two layer norms
+  }
+  // Chips with shared SRAM keep their intermediates there; no pool.
+  for (const char *name : {"atom", "x220", "x330", "tiny"}) {
+    EXPECT_EQ(npu::peerPoolBytes(loadTarget(name)), 0u) << name;
+  }
+}
+
 TEST(NpuPerf, BertBaseLayerOnAtomAgainstTheRoofline) {
   for (int64_t B : {1, 8}) {
     const double S = 128, H = 768, F = 3072;

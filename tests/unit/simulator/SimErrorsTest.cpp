@@ -249,8 +249,8 @@ TEST(SimErrors, MulticastMaskAndRangesAreChecked) {
                      "cores=0, bytes=4, rows=1, planes=1\n end\n"),
             {"engine dma pc 0", "cores=0: the multicast names no destination"});
   expectHas(runError(".stream core=0 engine=dma\n dma.mcast src_space=peer, "
-                     "cores=1, bytes=4, rows=1, planes=1\n end\n"),
-            {"engine dma pc 0", "cannot read a peer's SRAM"});
+                     "core=5, cores=1, bytes=4, rows=1, planes=1\n end\n"),
+            {"engine dma pc 0", "peer core 5 does not exist"});
   expectHas(runError(".stream core=0 engine=dma\n dma.mcast src_space=dram, "
                      "cores=3, bytes=0, rows=1, planes=1\n end\n"),
             {"is empty"});

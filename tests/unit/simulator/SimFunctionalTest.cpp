@@ -626,6 +626,38 @@ TEST(SimFunctional, MulticastFromDramAndFromOwnSram) {
   EXPECT_EQ(r.cores[1].dmaBytes, 128u);
 }
 
+TEST(SimFunctional, MulticastFromAPeersSram) {
+  // Core 0 multicasts what core 1 keeps in its SRAM (src_space peer, core
+  // 1) to both cores: the way a chip without shared SRAM hands an
+  // intermediate one core holds to the cores that split a GEMM's columns.
+  Harness h;
+  std::vector<uint8_t> src(192);
+  for (size_t i = 0; i < src.size(); ++i) {
+    src[i] = uint8_t(3 * i + 1);
+  }
+  h.sim->writeSram(1, 0x1000, src.data(), src.size());
+  DmaDesc fromPeer;
+  fromPeer.srcSpace = Space::Peer;
+  fromPeer.peerCore = 1;
+  fromPeer.src = 0x1000;
+  fromPeer.dst = 0x200;
+  fromPeer.bytes = 64;
+  fromPeer.rows = 3;
+  fromPeer.srcStride = fromPeer.dstStride = 64;
+  ProgramBuilder pb;
+  pb.queue(0, Engine::Dma).dmaMcast(fromPeer, 0b11);
+  sim::Report r = h.run(pb);
+  for (unsigned c = 0; c < 2; ++c) {
+    std::vector<uint8_t> got(src.size());
+    h.sim->readSram(c, 0x200, got.data(), got.size());
+    EXPECT_EQ(got, src) << c;
+  }
+  // One read of the source, over the NoC.
+  EXPECT_EQ(r.dramBytesRead, 0u);
+  EXPECT_EQ(r.nocBytes, 192u);
+  EXPECT_EQ(r.cores[0].dmaBytes, 192u);
+}
+
 TEST(SimFunctional, MulticastGemmExampleMatchesAScalarReference) {
   // examples/programs/gemm_mcast.nasm: A[64x256] multicast to two cores,
   // each computing 64 columns of C = A * B.

@@ -121,6 +121,14 @@ void registerNpuTargetBackend();
 /// the order they are multiplied, ahead across kernels); 0 when the target's
 /// SRAM cannot spare it and each GEMM streams its own weights.
 uint64_t weightStreamBytes(const target::Target &t);
+/// Bytes of every core's SRAM kept for intermediates on a chip without
+/// shared SRAM (0 elsewhere): each kernel's output stays in one core's pool,
+/// which every core reaches over the NoC as its peer, instead of a DRAM
+/// round trip to the next kernel.
+uint64_t peerPoolBytes(const target::Target &t);
+/// The per-core SRAM the kernels plan their own buffers in: all of it less
+/// the weight stream's ring and the peer pool.
+uint64_t kernelSramBytes(const target::Target &t);
 
 /// Lowers one outlined NPU partition (a func.func of nuri ops whose
 /// arguments and results carry `nuri.name`) through the lowering pipeline

@@ -122,7 +122,7 @@ npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
 npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "dma"} {
     // expected-error @+1 {{expects cores >= 1, got 0}}
-    npu.dma_mcast {src_space = "dram", cores = 0 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    npu.dma_mcast {src_space = "dram", cores = 0 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64, core = 0 : i64}
   }
 }
 
@@ -130,8 +130,8 @@ npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
 
 npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "dma"} {
-    // expected-error @+1 {{reads src_space 'peer'; a multicast reads dram, sram or shared}}
-    npu.dma_mcast {src_space = "peer", cores = 3 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    // expected-error @+1 {{field 'core' = 256 does not fit in 8 bits}}
+    npu.dma_mcast {src_space = "peer", cores = 3 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64, core = 256 : i64}
   }
 }
 
@@ -140,7 +140,7 @@ npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
 npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "dma"} {
     // expected-error @+1 {{field 'cores' = 4294967296 does not fit in 32 bits}}
-    npu.dma_mcast {src_space = "dram", cores = 4294967296 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    npu.dma_mcast {src_space = "dram", cores = 4294967296 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64, core = 0 : i64}
   }
 }
 
@@ -149,7 +149,7 @@ npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
 npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "vec"} {
     // expected-error @+1 {{is not legal on the 'vec' queue}}
-    npu.dma_mcast {src_space = "dram", cores = 1 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    npu.dma_mcast {src_space = "dram", cores = 1 : i64, src = 0 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64, core = 0 : i64}
   }
 }
 
@@ -409,7 +409,7 @@ func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
 // -----
 
 func.func @f(%x: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
-  // expected-error @+1 {{memory space 'sram' is not dram or shared}}
+  // expected-error @+1 {{memory space 'sram' is not dram, shared or peer}}
   %y = nuri.relu %x {npu.buffers = [#npu.buffer<"sram", 0>]} : tensor<4x8xbf16>
   return %y : tensor<4x8xbf16>
 }

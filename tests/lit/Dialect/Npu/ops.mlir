@@ -3,7 +3,7 @@
 
 // CHECK-LABEL: npu.program @all_ops
 // CHECK: npu.dma_copy
-// CHECK: npu.dma_mcast {bytes = 128 : i64, cores = 3 : i64, dst = 4096 : i64, dst_pstride = 512 : i64, dst_stride = 128 : i64, planes = 2 : i64, rows = 4 : i64, src = 64 : i64, src_pstride = 1024 : i64, src_space = "shared", src_stride = 256 : i64}
+// CHECK: npu.dma_mcast {bytes = 128 : i64, core = 1 : i64, cores = 3 : i64, dst = 4096 : i64, dst_pstride = 512 : i64, dst_stride = 128 : i64, planes = 2 : i64, rows = 4 : i64, src = 64 : i64, src_pstride = 1024 : i64, src_space = "peer", src_stride = 256 : i64}
 // CHECK: npu.dma_idx {bytes = 64 : i64, core = 0 : i64, dst = 65536 : i64, dst_pstride = 8192 : i64, dst_space = "dram", dst_stride = 64 : i64, idx0 = 4096 : i64, idx1 = 4104 : i64, idx_dst = 1 : i64, idx_scale0 = 32768 : i64, idx_scale1 = 64 : i64, planes = 4 : i64, rows = 1 : i64, src = 0 : i64, src_pstride = 64 : i64, src_space = "sram", src_stride = 64 : i64}
 // CHECK: npu.sem_signal
 // CHECK: npu.nop
@@ -21,7 +21,7 @@
 npu.program @all_ops attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "dma"} {
     npu.dma_copy {src_space = "dram", dst_space = "sram", core = 0 : i64, src = 4096 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 16 : i64, planes = 1 : i64, src_stride = 1536 : i64, dst_stride = 256 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
-    npu.dma_mcast {src_space = "shared", cores = 3 : i64, src = 64 : i64, dst = 4096 : i64, bytes = 128 : i64, rows = 4 : i64, planes = 2 : i64, src_stride = 256 : i64, dst_stride = 128 : i64, src_pstride = 1024 : i64, dst_pstride = 512 : i64}
+    npu.dma_mcast {src_space = "peer", cores = 3 : i64, src = 64 : i64, dst = 4096 : i64, bytes = 128 : i64, rows = 4 : i64, planes = 2 : i64, src_stride = 256 : i64, dst_stride = 128 : i64, src_pstride = 1024 : i64, dst_pstride = 512 : i64, core = 1 : i64}
     npu.dma_idx {src_space = "sram", dst_space = "dram", core = 0 : i64, src = 0 : i64, dst = 65536 : i64, bytes = 64 : i64, rows = 1 : i64, planes = 4 : i64, src_stride = 64 : i64, dst_stride = 64 : i64, src_pstride = 64 : i64, dst_pstride = 8192 : i64, idx_dst = 1 : i64, idx0 = 4096 : i64, idx_scale0 = 32768 : i64, idx1 = 4104 : i64, idx_scale1 = 64 : i64}
     npu.sem_signal {sem = 0 : i64, core = 0 : i64, count = 1 : i64}
     npu.nop {cycles = 10 : i64}
@@ -59,7 +59,7 @@ npu.program @fetch_stream attributes {target = "tiny", inputs = [], outputs = []
   }
   npu.stream attributes {core = 0 : i64, engine = "fetch"} {
     npu.dma_copy {src_space = "dram", dst_space = "sram", core = 0 : i64, src = 65536 : i64, dst = 8192 : i64, bytes = 4096 : i64, rows = 4 : i64, planes = 1 : i64, src_stride = 4096 : i64, dst_stride = 4096 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
-    npu.dma_mcast {src_space = "dram", cores = 3 : i64, src = 0 : i64, dst = 4096 : i64, bytes = 128 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    npu.dma_mcast {src_space = "dram", cores = 3 : i64, src = 0 : i64, dst = 4096 : i64, bytes = 128 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64, core = 0 : i64}
     npu.sem_signal {sem = 1 : i64, core = 0 : i64, count = 1 : i64}
     npu.barrier {bar = 0 : i64, count = 3 : i64}
   }

@@ -37,9 +37,9 @@ void NpuDialect::initialize() {
 
 LogicalResult BufferAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  StringRef space, int64_t offset) {
-  if (space != "dram" && space != "shared") {
+  if (space != "dram" && space != "shared" && space != "peer") {
     return emitError() << "memory space '" << space
-                       << "' is not dram or shared";
+                       << "' is not dram, shared or peer";
   }
   if (offset < 0 || offset % 256) {
     return emitError() << "offset " << offset
@@ -507,12 +507,6 @@ LogicalResult DmaMcastOp::verify() {
       failed(
           nuri::npu::atLeastOne(*this, {"cores", "bytes", "rows", "planes"}))) {
     return failure();
-  }
-  // The instruction has no `core` field, so it cannot name whose SRAM a
-  // peer source would be.
-  if (getSrcSpace() == "peer") {
-    return emitOpError("reads src_space 'peer'; a multicast reads dram, sram "
-                       "or shared");
   }
   return success();
 }

@@ -219,7 +219,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
             (a.hasMask ? double(un.rows *
                                 std::min(a.Skv, kb * kvBlocks(a, kb, un)) * em)
                        : 0.0);
-        ((a.k & kSharedTag) ? io : ioDram) += bytes;
+        (onChip(a.k) ? io : ioDram) += bytes;
       }
     }
     double link = std::max(io / std::max(1.0, t.noc.bytesPerCycle),

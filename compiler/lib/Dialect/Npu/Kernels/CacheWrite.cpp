@@ -105,12 +105,13 @@ describe(CacheWriteOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   for (int64_t b = 0; b < batch; ++b) {
     RowWrite w;
     isa::DmaDesc &d = w.box;
-    d.srcSpace = kernel::spaceOf(*update);
-    d.dstSpace = kernel::spaceOf(*out);
     // [heads planes] x [tokens rows] x [row bytes]: a sequence's new rows
-    // are consecutive in both tensors.
-    d.src = kernel::untag(*update) + uint64_t(b * heads * tokens) * row;
-    d.dst = kernel::untag(*out);
+    // are consecutive in both tensors. The memory plan keeps the cache
+    // kernels' tensors off the peer pools (NpuPlanMemory).
+    d.src = *update + uint64_t(b * heads * tokens) * row;
+    d.dst = *out;
+    int issuer = -1;
+    d = kernel::resolveTagged(d, issuer);
     d.bytes = row;
     d.rows = uint64_t(tokens);
     d.srcStride = d.dstStride = row;

@@ -98,12 +98,14 @@ FailureOr<IndexedRows> describeIndexedGather(GatherOp g, AddressFn addressOf) {
   IndexedRows r;
   for (int64_t j = 0; j < n; ++j) {
     isa::DmaDesc d;
-    d.srcSpace = kernel::spaceOf(*table);
-    d.dstSpace = kernel::spaceOf(*out);
-    d.src = kernel::untag(*table);
-    d.dst = kernel::untag(*out) + uint64_t(j) * rowBytes;
+    d.src = *table;
+    d.dst = *out + uint64_t(j) * rowBytes;
     d.bytes = rowBytes;
     d.rows = 1;
+    // The memory plan keeps a run-time gather's tensors off the peer pools
+    // (NpuPlanMemory), so no copy here needs a second issuing core.
+    int issuer = -1;
+    d = kernel::resolveTagged(d, issuer);
     isa::DmaIndex ix;
     ix.index0 = *idx + uint64_t(j) * ib;
     ix.scale0 = rowBytes;

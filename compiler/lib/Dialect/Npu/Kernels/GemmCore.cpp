@@ -200,9 +200,9 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                        : double(coresUsed) * g.K * p.nc * ei;
                 double cBytes = double(g.batch) * g.M * g.N * eo;
                 double dram = 0, noc = 0;
-                ((g.a & kSharedTag) ? noc : dram) += aBytes;
-                ((g.b & kSharedTag) ? noc : dram) += bBytes;
-                ((g.c & kSharedTag) ? noc : dram) += cBytes;
+                (onChip(g.a) ? noc : dram) += aBytes;
+                (onChip(g.b) ? noc : dram) += bBytes;
+                (onChip(g.c) ? noc : dram) += cBytes;
                 double dma = std::max(dram / dramPerCycle,
                                       noc / std::max(1.0, t.noc.bytesPerCycle));
                 // A core's share of a link: one transfer's cap, or the link
@@ -215,8 +215,8 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                 };
                 const double used = double(coresUsed);
                 const double aShare =
-                    shareOf(g.a & kSharedTag, p.mcastA ? used / nS : used);
-                const double wShare = shareOf(g.b & kSharedTag, used);
+                    shareOf(onChip(g.a), p.mcastA ? used / nS : used);
+                const double wShare = shareOf(onChip(g.b), used);
                 // A ring of nW weight slots keeps at most nW chunks in
                 // flight, each paying the link latency. Four slots are
                 // enough where they hold more multiplies than twice a
@@ -247,7 +247,7 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                   // The last tile's store: every core stores its last
                   // tile at once, after the multiplies.
                   fill += lat + double(mb * std::min(nt, p.nc) * eo) /
-                                    shareOf(g.c & kSharedTag, used);
+                                    shareOf(onChip(g.c), used);
                 }
                 // The two queues of the busiest core: the fetch queue streams
                 // the weights, the dma queue A (a multicasting leader
@@ -540,7 +540,7 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
     // The ring addresses of this core's weight chunks, in load order.
     std::vector<uint64_t> streamAddr;
     const uint64_t depth = aChainDepth(
-        t, g.a & kSharedTag, blocks.front().rows * std::min(pl.kc, g.K) * ei);
+        t, onChip(g.a), blocks.front().rows * std::min(pl.kc, g.K) * ei);
     for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
       const Block &blk = blocks[bi];
       // A arrives in K chunks, so the array starts after the first chunk

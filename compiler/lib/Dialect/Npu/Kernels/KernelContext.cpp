@@ -35,6 +35,15 @@ FailureOr<uint64_t> KernelContext::plannedAddress(Value v) const {
                           "(npu-plan-memory)");
   }
   uint64_t at = uint64_t(buf.getOffset());
+  if (buf.getSpace() == "peer") {
+    const uint64_t pool = peerPoolBytes(target_);
+    if (pool == 0 || at / pool >= target_.cores) {
+      return func.emitError("peer buffer at offset ")
+             << at << " is outside the peer pools of target " << target_.name
+             << " (" << target_.cores << " x " << pool << " B)";
+    }
+    return peerAddress(target_, at) + column;
+  }
   return (buf.getSpace() == "shared" ? at | kSharedTag : at) + column;
 }
 

@@ -31,8 +31,9 @@ public:
   mlir::func::FuncOp partition() const { return partition_; }
 
   /// Where the memory plan (npu-plan-memory) put the bytes `v` addresses,
-  /// seen through views: a DRAM address, or a shared-SRAM address tagged
-  /// with kSharedTag. Fails after a diagnostic when the plan has none.
+  /// seen through views: a DRAM address, a shared-SRAM address tagged
+  /// with kSharedTag, or a peer-pool address tagged with kPeerTag. Fails after
+  /// a diagnostic when the plan has none.
   mlir::FailureOr<uint64_t> plannedAddress(mlir::Value v) const;
   /// The address a kernel reads or writes `v` at: plannedAddress, and while
   /// emitting, a constant expression's bytes are laid out in DRAM on its

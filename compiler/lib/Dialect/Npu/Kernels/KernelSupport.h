@@ -80,27 +80,68 @@ inline DmaDesc copy2d(Space ss, uint64_t src, uint64_t srcLd, Space ds,
   return d;
 }
 
-/// A tensor address handed in by the partition plan: DRAM, or the chip's
-/// shared SRAM when tagged with kSharedTag.
+/// A tensor address handed in by the partition plan: DRAM, the chip's
+/// shared SRAM when tagged with kSharedTag, or a core's peer pool when
+/// tagged with kPeerTag (the core in the bits from kPeerCoreShift).
 inline Space spaceOf(uint64_t addr) {
-  return (addr & kSharedTag) ? Space::Shared : Space::Dram;
+  return (addr & kPeerTag)     ? Space::Peer
+         : (addr & kSharedTag) ? Space::Shared
+                               : Space::Dram;
 }
-inline uint64_t untag(uint64_t addr) { return addr & ~kSharedTag; }
+/// The core whose SRAM a kPeerTag address is in.
+inline unsigned peerOf(uint64_t addr) {
+  return unsigned((addr >> kPeerCoreShift) & 0xff);
+}
+inline uint64_t untag(uint64_t addr) {
+  return addr & ~(kSharedTag | kPeerTag | (uint64_t(0xff) << kPeerCoreShift));
+}
+/// Whether the tensor at `addr` is on chip (its bytes cross the NoC, not
+/// the DRAM link).
+inline bool onChip(uint64_t addr) {
+  return (addr & (kSharedTag | kPeerTag)) != 0;
+}
 /// `bytes` of the tensor at `addr` if they cross the DRAM link, else 0.
 inline double dramBytes(uint64_t addr, uint64_t bytes) {
   return spaceOf(addr) == Space::Dram ? double(bytes) : 0.0;
 }
 
+/// `d` with its tagged `src` and `dst` resolved to spaces, the peer core
+/// and plain addresses. One descriptor names one peer core: a copy between
+/// the pools of two different cores reads its source as the issuing core's
+/// own SRAM, so `issuer` is then set to the source's core (else left).
+inline DmaDesc resolveTagged(DmaDesc d, int &issuer) {
+  const Space ss = spaceOf(d.src), ds = spaceOf(d.dst);
+  d.srcSpace = ss;
+  d.dstSpace = ds;
+  if (ss == Space::Peer && ds == Space::Peer &&
+      peerOf(d.src) != peerOf(d.dst)) {
+    issuer = int(peerOf(d.src));
+    d.srcSpace = Space::Sram;
+  }
+  if (ds == Space::Peer) {
+    d.peerCore = peerOf(d.dst);
+  } else if (ss == Space::Peer) {
+    d.peerCore = peerOf(d.src);
+  }
+  d.src = untag(d.src);
+  d.dst = untag(d.dst);
+  return d;
+}
+
 inline DmaDesc load(uint64_t dram, uint64_t dramLd, uint64_t sram,
                     uint64_t sramLd, uint64_t rows, uint64_t bytes) {
-  return copy2d(spaceOf(dram), untag(dram), dramLd, Space::Sram, sram, sramLd,
-                rows, bytes);
+  DmaDesc d = copy2d(spaceOf(dram), untag(dram), dramLd, Space::Sram, sram,
+                     sramLd, rows, bytes);
+  d.peerCore = d.srcSpace == Space::Peer ? peerOf(dram) : 0;
+  return d;
 }
 
 inline DmaDesc store(uint64_t sram, uint64_t sramLd, uint64_t dram,
                      uint64_t dramLd, uint64_t rows, uint64_t bytes) {
-  return copy2d(Space::Sram, sram, sramLd, spaceOf(dram), untag(dram), dramLd,
-                rows, bytes);
+  DmaDesc d = copy2d(Space::Sram, sram, sramLd, spaceOf(dram), untag(dram),
+                     dramLd, rows, bytes);
+  d.peerCore = d.dstSpace == Space::Peer ? peerOf(dram) : 0;
+  return d;
 }
 
 /// A producer/consumer ring of `depth` buffers between two queues, with a

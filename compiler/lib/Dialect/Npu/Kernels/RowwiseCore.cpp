@@ -62,7 +62,8 @@ uint64_t estimateRowwise(const target::Target &t, const RowwiseDesc &r) {
 
 Result<RowwiseLayout> placeRowwise(const target::Target &t,
                                    const RowwiseDesc &r,
-                                   std::pair<uint64_t, uint64_t> beside) {
+                                   std::pair<uint64_t, uint64_t> beside,
+                                   bool streamed) {
   if (r.cols > 65535) {
     return Result<RowwiseLayout>::failure(
         fmt::format("rows of {} elements exceed the vector engine's 65535 "
@@ -88,8 +89,10 @@ Result<RowwiseLayout> placeRowwise(const target::Target &t,
       fixedTotal += roundUp(r.cols * dtypeBytes(o.dtype), 64);
     }
   }
+  x.streamed = streamed && fixedTotal > 0;
   // Only where it leaves this kernel most of the scratchpad below it.
-  const bool early = x.early = fixedTotal > 0 && earlyRoom >= fixedTotal &&
+  const bool early = x.early = !x.streamed && fixedTotal > 0 &&
+                               earlyRoom >= fixedTotal &&
                                earlyEnd - fixedTotal >= kernelSramBytes(t) / 2;
   if (early) {
     earlyLo = earlyEnd - fixedTotal;
@@ -102,7 +105,9 @@ Result<RowwiseLayout> placeRowwise(const target::Target &t,
       continue;
     }
     uint64_t bytes = r.cols * dtypeBytes(o.dtype);
-    if (early) {
+    if (x.streamed) {
+      fixedAddr[i] = 0; // per core, in the ring (emitRowwise)
+    } else if (early) {
       fixedAddr[i] = earlyNext;
       earlyNext += roundUp(bytes, 64);
     } else {
@@ -175,15 +180,37 @@ Result<bool> emitRowwise(KernelEmitter &emitter, const RowwiseDesc &r) {
     emitter.barrierAll();
     return true;
   }
-  Result<RowwiseLayout> placed =
-      placeRowwise(t, r,
-                   // With the weight stream the fetch queue runs ahead of
-                   // the kernels, and full signals of weight chunks are
-                   // pending on its semaphore: the fixed operands go on the
-                   // kernel's own dma queue.
-                   emitter.weightStream()
-                       ? std::pair<uint64_t, uint64_t>{0, 0}
-                       : emitter.placeBesidePrevious(0, rowwiseFixedReads(r)));
+  // With the weight stream the fixed operands (a layer norm's gamma and
+  // beta, ...) ride it: the fetch queue loads them into the ring in kernel
+  // order, ahead of the kernel like the GEMMs' weights, instead of after
+  // the barrier on the kernel's own dma queue (a DRAM round trip before the
+  // first chunk: 400 cycles on rngd, for a kernel of a few hundred). The
+  // vector queue takes their full signals in stream order: the kernels
+  // before it took exactly theirs, and the barrier orders those waits
+  // before this one. Not for operands a kernel before wrote (the stream
+  // would read them before they are written) or beyond the ring.
+  const std::vector<std::pair<uint64_t, uint64_t>> fixedReads =
+      rowwiseFixedReads(r);
+  const bool streamed =
+      emitter.weightStream() && !fixedReads.empty() &&
+      std::all_of(fixedReads.begin(), fixedReads.end(),
+                  [&](const auto &rd) {
+                    return !emitter.writtenBefore(rd.first, rd.second);
+                  }) &&
+      std::all_of(r.ins.begin(), r.ins.end(), [&](const RowOperand &o) {
+        return !fixedBytes(r, o) ||
+               emitter.fitsWeightStream(
+                   roundUp(r.cols * dtypeBytes(o.dtype), 64)) &&
+                   r.cols * dtypeBytes(o.dtype) < (uint64_t(1) << 23);
+      });
+  Result<RowwiseLayout> placed = placeRowwise(
+      t, r,
+      // Without the stream, the fetch queue loads them early into SRAM the
+      // previous kernel leaves alone; with it, pending full signals of
+      // weight chunks share its semaphore, so they take the ring.
+      emitter.weightStream() ? std::pair<uint64_t, uint64_t>{0, 0}
+                             : emitter.placeBesidePrevious(0, fixedReads),
+      streamed);
   if (!placed) {
     return Result<bool>::failure(placed.error());
   }
@@ -214,15 +241,37 @@ Result<bool> emitRowwise(KernelEmitter &emitter, const RowwiseDesc &r) {
     // signals one no kernel uses) or this kernel's own.
     StreamBuilder fixedQ = early ? emitter.q(p, Engine::Fetch) : dma;
     const unsigned fixedSem =
-        early ? emitter.fetchFullSemaphore() : unsigned(kConst);
+        early || x.streamed ? emitter.fetchFullSemaphore() : unsigned(kConst);
     bool anyFixed = false;
+    // This core's addresses of the fixed operands, and its chunks' slots
+    // with them (the ring's head differs between cores).
+    std::vector<uint64_t> coreFixed = fixedAddr;
+    RowwiseLayout::Slot slots[2] = {x.slots[0], x.slots[1]};
+    unsigned streamedChunks = 0;
     for (size_t i = 0; i < r.ins.size(); ++i) {
-      if (uint64_t b = fixedBytes(r, r.ins[i])) {
+      uint64_t b = fixedBytes(r, r.ins[i]);
+      if (!b) {
+        continue;
+      }
+      anyFixed = true;
+      if (!x.streamed) {
         loadVector(fixedQ, r.ins[i].addr, fixedAddr[i], b);
-        anyFixed = true;
+        continue;
+      }
+      // A scalar is broadcast to a row in place: its chunk holds the row.
+      unsigned frees = 0;
+      coreFixed[i] = emitter.placeStreamChunk(
+          p, roundUp(r.cols * dtypeBytes(r.ins[i].dtype), 64), frees);
+      emitter.issueStreamLoad(p, load(r.ins[i].addr, 0, coreFixed[i], 0, 1, b),
+                              frees);
+      ++streamedChunks;
+      if (rowF32[i] == kNoCopy) {
+        for (RowwiseLayout::Slot &sl : slots) {
+          sl.in[i] = coreFixed[i];
+        }
       }
     }
-    if (anyFixed) {
+    if (anyFixed && !x.streamed) {
       fixedQ.signal(fixedSem);
     }
     auto storeChunk = [&](uint64_t ci) {
@@ -267,17 +316,17 @@ Result<bool> emitRowwise(KernelEmitter &emitter, const RowwiseDesc &r) {
     storeChunk(n - 1);
 
     if (anyFixed) {
-      vec.wait(fixedSem);
+      vec.wait(fixedSem, x.streamed ? streamedChunks : 1);
       for (size_t i = 0; i < r.ins.size(); ++i) {
         const RowOperand &o = r.ins[i];
         if (o.kind == RowOperand::Scalar) {
           // One element -> a full row, so bodies treat it as a Row operand.
-          vec.bcast(Bcast::Col, {fixedAddr[i], r.cols * dtypeBytes(o.dtype)},
-                    fixedAddr[i], 1, r.cols, o.dtype, o.dtype);
+          vec.bcast(Bcast::Col, {coreFixed[i], r.cols * dtypeBytes(o.dtype)},
+                    coreFixed[i], 1, r.cols, o.dtype, o.dtype);
         }
         if (rowF32[i] != kNoCopy) {
           vec.unary(UnOp::Copy, {rowF32[i], r.cols * 4},
-                    {fixedAddr[i], r.cols * dtypeBytes(o.dtype)}, 1, r.cols,
+                    {coreFixed[i], r.cols * dtypeBytes(o.dtype)}, 1, r.cols,
                     Dtype::F32, o.dtype);
         }
       }
@@ -288,13 +337,19 @@ Result<bool> emitRowwise(KernelEmitter &emitter, const RowwiseDesc &r) {
       out.produce(vec, ci);
       RowChunk ch;
       ch.rows = rows;
-      ch.in = x.slots[ci % 2].in;
-      ch.out = x.slots[ci % 2].out;
-      ch.f32 = x.slots[ci % 2].f32;
-      ch.vecs = x.slots[ci % 2].vecs;
+      ch.in = slots[ci % 2].in;
+      ch.out = slots[ci % 2].out;
+      ch.f32 = slots[ci % 2].f32;
+      ch.vecs = slots[ci % 2].vecs;
       r.body(vec, ch);
       in.consumed(vec, ci);
       out.produced(vec);
+    }
+    // The ring's chunks are free once the last body has read them (a
+    // signal fires when the queue's earlier work completed), in the order
+    // they were placed.
+    if (streamedChunks) {
+      vec.signal(emitter.fetchFreeSemaphore(), p, streamedChunks);
     }
   }
   KernelFootprint used;

@@ -58,6 +58,9 @@ struct RowwiseLayout {
   std::vector<uint64_t> fixedAddr, rowF32;
   uint64_t fixedTotal = 0, earlyLo = 0;
   bool early = false;
+  /// The fixed operands ride the weight stream (placed per core in its
+  /// ring by emitRowwise); fixedAddr is then not in this layout's SRAM.
+  bool streamed = false;
   uint64_t rowsPerChunk = 0;
   struct Slot {
     std::vector<uint64_t> in;
@@ -74,9 +77,11 @@ rowwiseFixedReads(const RowwiseDesc &r);
 /// The buffers for `r`, with `beside` the room the previous kernel leaves
 /// (KernelEmitter::placeBesidePrevious; {0, 0}: none), or why one row does
 /// not fit.
+/// `streamed`: the fixed operands go in the weight stream's ring instead.
 Result<RowwiseLayout> placeRowwise(const target::Target &t,
                                    const RowwiseDesc &r,
-                                   std::pair<uint64_t, uint64_t> beside);
+                                   std::pair<uint64_t, uint64_t> beside,
+                                   bool streamed = false);
 
 /// The cycles the cost model predicts for `r`.
 uint64_t estimateRowwise(const target::Target &t, const RowwiseDesc &r);

@@ -68,7 +68,7 @@ Result<TransposePlan> planTranspose(const target::Target &t,
   target::VectorCost v =
       target::vectorCost(t, target::VectorKind::Transpose, tr, tc, 1, 2 * e);
   double bytes = 2.0 * double(d.batch * d.rows * d.cols * e);
-  bool viaDram = !(d.in & kSharedTag) || !(d.out & kSharedTag);
+  bool viaDram = !onChip(d.in) || !onChip(d.out);
   double link =
       viaDram ? t.dramBytesPerCycle() : std::max(1.0, t.noc.bytesPerCycle);
   plan.estimate = std::max<uint64_t>(ceilDiv(tiles, t.cores) * v.latency(),

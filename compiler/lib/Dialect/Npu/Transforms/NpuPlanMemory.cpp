@@ -2,9 +2,10 @@
 //
 // Gives every tensor of a partition its place (#npu.buffer) in the order
 // the kernels will run: inputs, staged inputs, constants laid out as the
-// kernels read them, intermediates in the shared SRAM while they fit,
-// outputs. Each kernel ends with a chip-wide barrier, so a buffer is free
-// for the next kernel as soon as the last kernel reading it has run.
+// kernels read them, intermediates in the shared SRAM while they fit (on a
+// chip without one, in the peer pools of the cores' own SRAM), outputs. Each
+// kernel ends with a chip-wide barrier, so a buffer is free for the next kernel
+// as soon as the last kernel reading it has run.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,12 +33,16 @@ namespace {
 struct Place {
   bool shared = false;
   uint64_t offset = 0;
+  /// In the peer pools (peerPoolBytes) instead: `offset` is in the flat
+  /// space of every core's pool, one after the other.
+  bool peer = false;
+  bool onChip() const { return shared || peer; }
 };
 
 class MemoryPlanner {
 public:
   MemoryPlanner(func::FuncOp func, const target::Target &t)
-      : func_(func), t_(t) {}
+      : func_(func), t_(t), pool_(peerPoolBytes(t)) {}
 
   LogicalResult run();
 
@@ -63,29 +68,73 @@ private:
     shared_[cursor] = {bytes, lastUse};
     return cursor;
   }
+  /// First fit in the peer pools among the buffers still live; a buffer
+  /// lies in one core's pool (a DMA names one peer core).
+  std::optional<uint64_t> placePeer(uint64_t bytes, int64_t lastUse) {
+    bytes = (bytes + 255) & ~uint64_t(255);
+    if (pool_ == 0 || bytes > pool_) {
+      return std::nullopt;
+    }
+    auto inOnePool = [&](uint64_t at) {
+      if (at / pool_ != (at + bytes - 1) / pool_) {
+        return (at / pool_ + 1) * pool_;
+      }
+      return at;
+    };
+    uint64_t cursor = 0;
+    for (auto &[at, buf] : peer_) {
+      cursor = inOnePool(cursor);
+      if (cursor + bytes <= at) {
+        break;
+      }
+      cursor = std::max(cursor, at + buf.first);
+    }
+    cursor = inOnePool(cursor);
+    if (cursor + bytes > pool_ * t_.cores) {
+      return std::nullopt;
+    }
+    peer_[cursor] = {bytes, lastUse};
+    return cursor;
+  }
   void releaseShared(int64_t opIndex) {
-    for (auto it = shared_.begin(); it != shared_.end();) {
-      it = it->second.second < opIndex ? shared_.erase(it) : std::next(it);
+    for (auto *live : {&shared_, &peer_}) {
+      for (auto it = live->begin(); it != live->end();) {
+        it = it->second.second < opIndex ? live->erase(it) : std::next(it);
+      }
     }
   }
   /// A tensor an op computes: shared SRAM when it fits beside the live
-  /// ones and is not a partition output, else DRAM.
+  /// ones and is not a partition output, or on a chip without shared SRAM
+  /// a peer pool, else DRAM.
   void alloc(Value v) {
     if (places_.count(v)) {
       return;
     }
-    std::optional<uint64_t> s;
     if (!outputRoots_.count(v)) {
-      s = placeShared(bytesOf(v), lastUse_.lookup(v));
+      if (std::optional<uint64_t> s =
+              placeShared(bytesOf(v), lastUse_.lookup(v))) {
+        places_[v] = Place{true, *s};
+        return;
+      }
+      if (!peerBarred_.count(v)) {
+        if (std::optional<uint64_t> s =
+                placePeer(bytesOf(v), lastUse_.lookup(v))) {
+          places_[v] = Place{false, *s, true};
+          return;
+        }
+      }
     }
-    places_[v] = s ? Place{true, *s} : Place{false, allocDram(bytesOf(v))};
+    places_[v] = Place{false, allocDram(bytesOf(v))};
   }
   /// A value a kernel reads: constants get their DRAM on first read.
   LogicalResult read(Value v);
   void planLiveness(Block &body);
   LogicalResult planOp(Operation *op, int64_t index);
   BufferAttr attr(const Place &p) {
-    return BufferAttr::get(func_.getContext(), p.shared ? "shared" : "dram",
+    return BufferAttr::get(func_.getContext(),
+                           p.peer     ? "peer"
+                           : p.shared ? "shared"
+                                      : "dram",
                            int64_t(p.offset));
   }
 
@@ -102,6 +151,14 @@ private:
   SmallVector<uint64_t> constants_;
   /// Shared-SRAM buffers: offset -> (bytes, last use).
   std::map<uint64_t, std::pair<uint64_t, int64_t>> shared_;
+  /// Bytes of each core's peer pool (0: the target has shared SRAM) and
+  /// the peer buffers live, as shared_.
+  uint64_t pool_;
+  std::map<uint64_t, std::pair<uint64_t, int64_t>> peer_;
+  /// Buffers kept off the peer pools: those of kernels that address them
+  /// with a run-time index (dma.idx, gathers and KV caches), where the
+  /// descriptor's one peer core could be needed on both sides.
+  llvm::DenseSet<Value> peerBarred_;
 };
 
 LogicalResult MemoryPlanner::read(Value v) {
@@ -138,9 +195,20 @@ LogicalResult MemoryPlanner::read(Value v) {
 void MemoryPlanner::planLiveness(Block &body) {
   int64_t index = 0;
   for (Operation &op : body) {
+    const bool indexed =
+        llvm::isa<CacheWriteOp, CacheAttentionOp>(op) ||
+        (llvm::isa<GatherOp>(op) && !isConstantExpr(op.getOperand(1)));
     for (Value in : kernelOperands(&op)) {
       Value r = bufferRoot(in);
       lastUse_[r] = std::max(lastUse_.lookup(r), index);
+      if (indexed) {
+        peerBarred_.insert(r);
+      }
+    }
+    if (indexed) {
+      for (Value r : op.getResults()) {
+        peerBarred_.insert(bufferRoot(r));
+      }
     }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (Value v : ret.getOperands()) {
@@ -186,7 +254,7 @@ LogicalResult MemoryPlanner::planOp(Operation *op, int64_t index) {
     Value c = bufferRoot(cw.getCache());
     auto it = places_.find(c);
     if (llvm::isa<BlockArgument>(c) && it != places_.end() &&
-        !it->second.shared && !outputRoots_.count(c) &&
+        !it->second.onChip() && !outputRoots_.count(c) &&
         lastUse_.lookup(c) <= index) {
       places_[cw.getOutput()] = it->second;
       inPlace_.insert(cw.getOutput());
@@ -308,7 +376,7 @@ LogicalResult MemoryPlanner::run() {
     // An in-place cache write's result is its input's buffer by design.
     bool own = inPlace_.count(bufferRoot(v)) && !returned.count(p.offset);
     returned.insert(p.offset);
-    if (p.shared || (taken.count(p.offset) && !own)) {
+    if (p.onChip() || (taken.count(p.offset) && !own)) {
       p = {false, allocDram(bytesOf(v))};
     }
     taken.insert(p.offset);

@@ -15,8 +15,11 @@ def Npu_BufferAttr : AttrDef<Npu_Dialect, "Buffer"> {
   let mnemonic = "buffer";
   let summary = "where the memory plan puts a tensor: a space and an offset";
   let description = [{
-    `space` is `dram` (the chip's DRAM, byte address `offset`) or `shared`
-    (the SRAM every core reaches over the NoC). Offsets are multiples of
+    `space` is `dram` (the chip's DRAM, byte address `offset`), `shared`
+    (the SRAM every core reaches over the NoC) or `peer` (on a chip without
+    shared SRAM: the pools kept in every core's SRAM, one after the other,
+    so `offset` names a core, `offset / pool bytes`, and a place in its
+    pool; every core reaches them over the NoC). Offsets are multiples of
     256. `npu-plan-memory` writes one per op result as `npu.buffers`, one
     per partition argument and result as `npu.buffer` (the DRAM binding the
     runtime uses) and `npu.staged` for an input copied once into the shared

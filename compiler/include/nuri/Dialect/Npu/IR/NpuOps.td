@@ -203,20 +203,20 @@ def Npu_DmaIdxOp : Npu_InstOp<"dma_idx", "dma.idx"> {
 def Npu_DmaMcastOp : Npu_InstOp<"dma_mcast", "dma.mcast"> {
   let summary = "strided 3-D copy from one source into many cores' SRAM";
   let description = [{
-    Reads `planes x rows x bytes` from `src` in `src_space` (`dram`, `sram`
-    or `shared`; a peer's SRAM cannot be the source) once and writes them to
-    `dst` in the scratchpad of every core whose bit is set in `cores`. The
-    GEMM lowering uses it to hand the same activation rows to all the cores
-    that split the columns, at the NoC cost of one copy.
+    Reads `planes x rows x bytes` from `src` in `src_space` (`dram`, `sram`,
+    `shared`, or `peer`: the scratchpad of core `core`) once and writes them
+    to `dst` in the scratchpad of every core whose bit is set in `cores`.
+    The GEMM lowering uses it to hand the same activation rows to all the
+    cores that split the columns, at the NoC cost of one copy.
 
     ```mlir
-    npu.dma_mcast {src_space = "shared", cores = 255 : i64, src = 0 : i64, dst = 65536 : i64, bytes = 1536 : i64, rows = 128 : i64, planes = 1 : i64, src_stride = 1536 : i64, dst_stride = 1536 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
+    npu.dma_mcast {src_space = "shared", cores = 255 : i64, src = 0 : i64, dst = 65536 : i64, bytes = 1536 : i64, rows = 128 : i64, planes = 1 : i64, src_stride = 1536 : i64, dst_stride = 1536 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64, core = 0 : i64}
     ```
   }];
   let arguments = (ins StrAttr:$src_space, I64Attr:$cores, I64Attr:$src,
                    I64Attr:$dst, I64Attr:$bytes, I64Attr:$rows,
                    I64Attr:$planes, I64Attr:$src_stride, I64Attr:$dst_stride,
-                   I64Attr:$src_pstride, I64Attr:$dst_pstride);
+                   I64Attr:$src_pstride, I64Attr:$dst_pstride, I64Attr:$core);
 }
 
 //===----------------------------------------------------------------------===//
