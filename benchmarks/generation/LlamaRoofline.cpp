@@ -2,7 +2,7 @@
 //
 // nuri-bench-generation-llama [--models llama-7b,llama3-8b]
 //     [--targets atom,rngd] [--layers N] [--prompt 128] [--context 512]
-//     [--batches 1,8] [--dir DIR]
+//     [--batches 1,8] [--dir DIR] [--ops]
 //
 // Issue 10: zoo LLaMA decoders written `--with-past --shapes-only` (the
 // graph, no weight bytes), compiled as `nuri compile --generate` compiles
@@ -21,7 +21,8 @@
 // The simulator must never beat a bound: a line that does is marked and
 // the exit status is 1. Partitions left to the CPU are counted on each
 // line (their time is not simulated: the bound then still holds, but the
-// line says so).
+// line says so). --ops also lists each op's predicted and simulated
+// cycles.
 //
 //===----------------------------------------------------------------------===//
 
@@ -117,6 +118,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> targets = {"atom", "rngd"};
   std::vector<int64_t> batches = {1, 8};
   int layers = 0;
+  bool ops = false; // per op: predicted and simulated cycles
   int64_t prompt = 128, context = 512;
   std::string dir = (fs::temp_directory_path() / "nuri-bench-llama").string();
   for (int i = 1; i < argc; ++i) {
@@ -144,6 +146,8 @@ int main(int argc, char **argv) {
       for (const std::string &b : splitList(value())) {
         batches.push_back(std::atoll(b.c_str()));
       }
+    } else if (a == "--ops") {
+      ops = true;
     } else if (a == "--dir") {
       dir = value();
     } else {
@@ -203,6 +207,7 @@ int main(int argc, char **argv) {
       co.dtype = "bf16";
       co.emit = nuri::driver::Emit::Programs;
       co.producer = "nuri-bench-generation-llama";
+      co.simulate = ops;
       nuri::driver::GenerateOptions go;
       go.maxSeq = context;
       go.prefillBuckets = {prompt};
@@ -305,6 +310,21 @@ int main(int argc, char **argv) {
             l.cpuPartitions, l.simWall,
             l.computeBound ? " (compute bound)" : "",
             beat ? "  <-- BEATS THE ROOFLINE" : "");
+      }
+      for (const nuri::driver::GenerationProgram &p : *programs) {
+        if (!ops) {
+          break;
+        }
+        std::printf("  %s ops (predicted, simulated cycles):\n",
+                    p.name.c_str());
+        for (const nuri::driver::OpEstimate &e : p.result.report.opEstimates) {
+          if (e.simulatedCycles) {
+            std::printf("    %-14s %9llu %9llu  %s\n", e.kind.c_str(),
+                        (unsigned long long)e.predictedCycles,
+                        (unsigned long long)e.simulatedCycles,
+                        e.location.c_str());
+          }
+        }
       }
       for (const Line &l : lines) {
         std::printf("  %-18s NPU constants %.3f GB; on the CPU: %s\n",
