@@ -22,7 +22,7 @@
 // the exit status is 1. Partitions left to the CPU are counted on each
 // line (their time is not simulated: the bound then still holds, but the
 // line says so). --ops also lists each op's predicted and simulated
-// cycles.
+// cycles, its engines' busy shares and its share of the DRAM's bandwidth.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +31,8 @@
 #include "nuri/isa/Program.h"
 #include "nuri/sim/Simulator.h"
 #include "nuri/target/Target.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -109,6 +111,10 @@ struct Line {
   /// weight bytes) and the ops left to the CPU.
   double npuWeightBytes = 0;
   std::string fallbacks;
+  /// Per NPU program: the cycle each kernel's closing barrier released.
+  std::vector<std::vector<uint64_t>> releases;
+  /// With --ops, per NPU program: the chip's counters at each release.
+  std::vector<std::vector<nuri::sim::Report::KernelCounters>> counters;
 };
 
 } // namespace
@@ -207,7 +213,6 @@ int main(int argc, char **argv) {
       co.dtype = "bf16";
       co.emit = nuri::driver::Emit::Programs;
       co.producer = "nuri-bench-generation-llama";
-      co.simulate = ops;
       nuri::driver::GenerateOptions go;
       go.maxSeq = context;
       go.prefillBuckets = {prompt};
@@ -273,6 +278,7 @@ int main(int argc, char **argv) {
           // cache indices, so the batch rows all read slot 0 and position 0:
           // the same traffic and timing, the addresses coincide).
           so.detectRaces = false;
+          so.kernelStats = ops;
           nuri::sim::Simulator sim(*target, so);
           nuri::Result<nuri::sim::Report> rep = sim.run(prog);
           if (!rep) {
@@ -282,6 +288,8 @@ int main(int argc, char **argv) {
             failedAny = true;
             break;
           }
+          l.releases.push_back(rep->barrierReleases);
+          l.counters.push_back(rep->kernelStats);
           l.cycles += uint64_t(rep->cycles.count());
           l.seconds += rep->seconds.value();
         }
@@ -311,19 +319,55 @@ int main(int argc, char **argv) {
             l.computeBound ? " (compute bound)" : "",
             beat ? "  <-- BEATS THE ROOFLINE" : "");
       }
-      for (const nuri::driver::GenerationProgram &p : *programs) {
-        if (!ops) {
-          break;
+      for (size_t i = 0; ops && i < programs->size(); ++i) {
+        // Each op's kernels end with one chip-wide barrier: its span is
+        // between the releases before and after them.
+        const nuri::driver::Report &r = (*programs)[i].result.report;
+        std::map<std::string, size_t> programOf;
+        for (const nuri::driver::PartitionInfo &pi : r.partitions) {
+          if (pi.npu) {
+            programOf.emplace(pi.name, programOf.size());
+          }
         }
         std::printf("  %s ops (predicted, simulated cycles):\n",
-                    p.name.c_str());
-        for (const nuri::driver::OpEstimate &e : p.result.report.opEstimates) {
-          if (e.simulatedCycles) {
-            std::printf("    %-14s %9llu %9llu  %s\n", e.kind.c_str(),
-                        (unsigned long long)e.predictedCycles,
-                        (unsigned long long)e.simulatedCycles,
-                        e.location.c_str());
+                    (*programs)[i].name.c_str());
+        for (const nuri::driver::OpEstimate &e : r.opEstimates) {
+          auto at = programOf.find(e.partition);
+          if (!e.kernelCount || at == programOf.end() ||
+              at->second >= lines[i].releases.size()) {
+            continue;
           }
+          const std::vector<uint64_t> &rel = lines[i].releases[at->second];
+          size_t last = e.firstKernel + e.kernelCount - 1;
+          if (last >= rel.size()) {
+            continue;
+          }
+          uint64_t span =
+              rel[last] - (e.firstKernel ? rel[e.firstKernel - 1] : 0);
+          // Busy share of each engine kind over the cores, and DRAM's.
+          std::string busy;
+          const auto &kc = lines[i].counters[at->second];
+          if (last < kc.size() && span) {
+            const double cores = double(target->cores);
+            for (unsigned en = 0; en < nuri::isa::kNumEngines; ++en) {
+              uint64_t b =
+                  kc[last].busyCycles[en] -
+                  (e.firstKernel ? kc[e.firstKernel - 1].busyCycles[en] : 0);
+              busy += fmt::format(" {} {:.0f}%",
+                                  nuri::isa::engineName(nuri::isa::Engine(en)),
+                                  100.0 * double(b) / (cores * double(span)));
+            }
+            uint64_t d = kc[last].dramBytes -
+                         (e.firstKernel ? kc[e.firstKernel - 1].dramBytes : 0);
+            busy +=
+                fmt::format(" dram {:.0f}%",
+                            100.0 * double(d) /
+                                (target->dramBytesPerCycle() * double(span)));
+          }
+          std::printf("    %-20s %9llu %9llu %s  %s\n", e.kind.c_str(),
+                      (unsigned long long)e.predictedCycles,
+                      (unsigned long long)span, busy.c_str(),
+                      e.location.c_str());
         }
       }
       for (const Line &l : lines) {
