@@ -134,7 +134,12 @@ public:
   /// bandwidth): the link shares its bandwidth among the transfers in
   /// flight, and a stream with every slot of the queue in flight would
   /// leave the running kernel's loads and stores a sliver of it.
-  void issueStreamLoad(unsigned core, const isa::DmaDesc &load, unsigned frees);
+  /// `weightBound`: the GEMM has at most kWeightBoundRows rows (a decode
+  /// step's GEMV), so the weights are all the traffic there is: the stream
+  /// keeps kWeightBoundRoundTrips round trips in flight instead.
+  void issueStreamLoad(unsigned core, const isa::DmaDesc &load, unsigned frees,
+                       bool weightBound = false);
+  static constexpr uint64_t kWeightBoundRows = 8;
   /// Whether a chunk of `bytes` fits the ring.
   bool fitsWeightStream(uint64_t bytes) const {
     return weightStream() && bytes <= streamBytes_;

@@ -170,21 +170,20 @@ llvm::Expected<GenerateOptions> resolveBuckets(GenerateOptions g) {
   return g;
 }
 
-FailureOr<CompileResult>
-compileGenerationFamily(MLIRContext &context, const std::string &path,
-                        OnnxImportOptions importOptions,
-                        const CompileOptions &options,
-                        const GenerateOptions &requested) {
+namespace {
+/// The family's programs, compiled one bucket at a time with `options`
+/// (Emit::Package: each a package image whose constants went into
+/// `store`; Emit::Programs: the NPU programs only, no constant bytes).
+FailureOr<std::vector<GenerationProgram>>
+compileBuckets(MLIRContext &context, const std::string &path,
+               OnnxImportOptions importOptions, const CompileOptions &options,
+               const GenerateOptions &requested, WeightStore *store,
+               GenerateOptions &resolved, int64_t &slots) {
   auto fileLoc = FileLineColLoc::get(&context, path, 0, 0);
   auto report = [&](llvm::Error error) {
     emitError(fileLoc) << llvm::toString(std::move(error));
     return failure();
   };
-  if (options.emit != Emit::Package) {
-    return emitError(fileLoc) << "--generate writes a package; --emit mlir "
-                                 "and asm show one program: compile with "
-                                 "--input-shape instead";
-  }
   llvm::Expected<GenerateOptions> generate = resolveBuckets(requested);
   if (!generate) {
     return report(generate.takeError());
@@ -207,8 +206,8 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
     }
     generate->prefillBuckets = {1};
   }
-  int64_t slots = *std::max_element(generate->decodeBatch.begin(),
-                                    generate->decodeBatch.end());
+  slots = *std::max_element(generate->decodeBatch.begin(),
+                            generate->decodeBatch.end());
 
   // Optimum's merged decoder picks its with-past branch by this flag, for
   // every program and for calibration; a zero-length past serves the
@@ -221,7 +220,6 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
     }
   }
 
-  WeightStore store;
   CompileOptions programOptions = options;
   // Every program is quantized from one calibration.
   if (options.quantize && !options.afterGraphPasses) {
@@ -233,10 +231,9 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
     programOptions = *quantized;
   }
   programOptions.kvCache = CompileOptions::KvCache{slots, generate->maxSeq};
-  programOptions.weightStore = &store;
+  programOptions.weightStore = store;
   std::vector<Bucket> buckets = bucketsOf(*generate);
-  CompileResult family;
-  std::vector<package::PackageBuilder::ProgramSpec> programs;
+  std::vector<GenerationProgram> programs;
   for (auto [index, bucket] : llvm::enumerate(buckets)) {
     if (options.progress) {
       options.progress(llvm::formatv("program {0}/{1}: {2}", index + 1,
@@ -286,25 +283,79 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
                           << bucket.context << ")";
       return failure();
     }
+    GenerationProgram out;
+    out.name = bucket.name;
+    out.prefill = bucket.kind == package::ProgramKind::Prefill;
+    out.batch = bucket.batch;
+    out.tokens = bucket.tokens;
+    out.context = bucket.context;
+    out.result = std::move(*program);
+    programs.push_back(std::move(out));
+  }
+  resolved = *generate;
+  return programs;
+}
+} // namespace
+
+FailureOr<std::vector<GenerationProgram>>
+compileGenerationPrograms(MLIRContext &context, const std::string &path,
+                          OnnxImportOptions importOptions,
+                          const CompileOptions &options,
+                          const GenerateOptions &generate) {
+  if (options.emit != Emit::Programs) {
+    return emitError(FileLineColLoc::get(&context, path, 0, 0))
+           << "compileGenerationPrograms makes NPU programs only (Emit::"
+              "Programs); a package comes from compileGenerationFamily";
+  }
+  GenerateOptions resolved;
+  int64_t slots = 0;
+  return compileBuckets(context, path, std::move(importOptions), options,
+                        generate, /*store=*/nullptr, resolved, slots);
+}
+
+FailureOr<CompileResult>
+compileGenerationFamily(MLIRContext &context, const std::string &path,
+                        OnnxImportOptions importOptions,
+                        const CompileOptions &options,
+                        const GenerateOptions &requested) {
+  auto fileLoc = FileLineColLoc::get(&context, path, 0, 0);
+  if (options.emit != Emit::Package) {
+    return emitError(fileLoc) << "--generate writes a package; --emit mlir "
+                                 "and asm show one program: compile with "
+                                 "--input-shape instead";
+  }
+  WeightStore store;
+  GenerateOptions resolved;
+  int64_t slots = 0;
+  FailureOr<std::vector<GenerationProgram>> compiled =
+      compileBuckets(context, path, std::move(importOptions), options,
+                     requested, &store, resolved, slots);
+  if (failed(compiled)) {
+    return failure();
+  }
+  const GenerateOptions *generate = &resolved;
+  CompileResult family;
+  std::vector<package::PackageBuilder::ProgramSpec> programs;
+  for (GenerationProgram &program : *compiled) {
     family.text +=
         llvm::formatv("{0,-20} {1,-8} batch {2,-3} tokens {3,-5} "
                       "context {4,-5} {5} partition(s)\n",
-                      bucket.name,
-                      bucket.kind == package::ProgramKind::Prefill ? "prefill"
-                                                                   : "decode",
-                      bucket.batch, bucket.tokens, bucket.context,
-                      program->report.partitions.size())
+                      program.name, program.prefill ? "prefill" : "decode",
+                      program.batch, program.tokens, program.context,
+                      program.result.report.partitions.size())
             .str();
     package::PackageBuilder::ProgramSpec spec;
-    spec.name = bucket.name;
-    spec.kind = bucket.kind;
-    spec.batch = static_cast<uint32_t>(bucket.batch);
-    spec.tokens = static_cast<uint32_t>(bucket.tokens);
-    spec.context = static_cast<uint32_t>(bucket.context);
-    spec.image = std::move(program->package);
+    spec.name = program.name;
+    spec.kind = program.prefill ? package::ProgramKind::Prefill
+                                : package::ProgramKind::Decode;
+    spec.batch = static_cast<uint32_t>(program.batch);
+    spec.tokens = static_cast<uint32_t>(program.tokens);
+    spec.context = static_cast<uint32_t>(program.context);
+    spec.image = std::move(program.result.package);
     programs.push_back(std::move(spec));
-    family.report = std::move(program->report);
+    family.report = std::move(program.result.report);
   }
+  size_t programCount = programs.size();
 
   package::PackageBuilder builder;
   builder.setProducer(options.producer);
@@ -328,11 +379,11 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
     return emitError(fileLoc) << "cannot build the package: " << bytes.error();
   }
   family.package = std::move(*bytes);
-  family.text += llvm::formatv("{0} programs, {1} cache slots, max_seq {2}, "
-                               "{3} weight bytes shared\n",
-                               buckets.size(), slots, generate->maxSeq,
-                               store.bytes().size())
-                     .str();
+  family.text +=
+      llvm::formatv("{0} programs, {1} cache slots, max_seq {2}, "
+                    "{3} weight bytes shared\n",
+                    programCount, slots, generate->maxSeq, store.bytes().size())
+          .str();
   // One calibration quantized every program: its notes once, for the family.
   for (const std::string &line : family.report.quantization) {
     family.text += line + "\n";

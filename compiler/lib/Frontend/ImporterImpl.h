@@ -123,6 +123,9 @@ public:
   /// large payloads become dense_resource blobs without a second copy.
   mlir::FailureOr<mlir::ElementsAttr> tensorAttr(onnx::TensorProto &tensor,
                                                  mlir::Location loc);
+  /// A stand-in for an external tensor that is not read
+  /// (OnnxImportOptions::weightPlaceholders).
+  mlir::ElementsAttr placeholderAttr(mlir::RankedTensorType type);
   mlir::FailureOr<mlir::Type> elementType(int32_t onnxType, mlir::Location loc);
   /// tensorAttr as a constant value, remembering 4-bit tensors it widened.
   mlir::FailureOr<mlir::Value> tensorConstant(onnx::TensorProto &tensor,
@@ -175,6 +178,9 @@ private:
   std::string sourceName;
   std::string baseDir;
   const OnnxImportOptions &options;
+  /// How many external tensors became placeholders
+  /// (OnnxImportOptions::weightPlaceholders): each gets its own value.
+  unsigned placeholders = 0;
   llvm::StringMap<mlir::Value> values;
   llvm::StringMap<int64_t> opsets;
   llvm::StringMap<mlir::Type> valueInfoTypes;

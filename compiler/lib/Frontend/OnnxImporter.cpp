@@ -17,6 +17,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include <cmath>
 #include <cstring>
 
 #include <onnx/defs/schema.h>
@@ -223,6 +224,25 @@ std::string sanitizeResourceName(StringRef name) {
 // them).
 constexpr int32_t kOnnxUint4 = 21, kOnnxInt4 = 22;
 
+ElementsAttr Importer::placeholderAttr(RankedTensorType type) {
+  // 2^-e * (1 + m/64): exact in bf16 (7 mantissa bits) and fp16, distinct
+  // for the first 63 * 24 tensors (a 70B model has under 1,000), and far
+  // from the 0, 1 and 0.5 that folds and fusion patterns look for.
+  unsigned i = placeholders++;
+  double value =
+      std::ldexp(1.0 + double(i % 63 + 1) / 64.0, -3 - int((i / 63) % 24));
+  Type element = type.getElementType();
+  if (auto f = dyn_cast<FloatType>(element)) {
+    return DenseElementsAttr::get(type, FloatAttr::get(f, value));
+  }
+  if (element.isInteger(1)) {
+    return DenseElementsAttr::get(type, true);
+  }
+  // Integer tensors (indices, int8 weights): a small distinct value.
+  return DenseElementsAttr::get(
+      type, IntegerAttr::get(element, int64_t(i % 100 + 2)));
+}
+
 FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
                                              Location loc) {
   if (tensor.data_type() == kOnnxUint4 || tensor.data_type() == kOnnxInt4) {
@@ -257,6 +277,9 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
       } else if (entry.key() == "length") {
         length = std::atoll(entry.value().c_str());
       }
+    }
+    if (options.weightPlaceholders) {
+      return placeholderAttr(type);
     }
     llvm::SmallString<256> path(baseDir);
     llvm::sys::path::append(path, location);

@@ -759,6 +759,46 @@ TEST(NpuCodegen, IntermediatesStayInPeerSramOnRngdAndMatchCpu) {
   }
 }
 
+TEST(NpuCodegen, DecodeGemvOnRngdKeepsRoundTripsInFlightAndMatchesCpu) {
+  // A decode step's projections (M = 1..8 rows) are all weight traffic:
+  // the stream keeps several DRAM round trips of chunks in flight on each
+  // core's fetch queue (KernelEmitter::issueStreamLoad), where a prefill
+  // GEMM keeps one latency's worth so as not to starve the kernel beside
+  // it. Both must match the CPU with the race detector on (runBoth) and
+  // pass npu-verify-sync (compileNpuPartition).
+  target::Target t = loadTarget("rngd");
+  const unsigned chain = t.semaphoresPerCore - 4; // the stream's chain
+  auto maxInFlight = [&](const Outcome &o) {
+    unsigned most = 0;
+    for (const isa::Stream &st : o.part.program.streams) {
+      if (st.engine != isa::Engine::Fetch) {
+        continue;
+      }
+      int inFlight = 0;
+      for (const isa::Instruction &in : st.insts) {
+        if (in.opcode == isa::Opcode::DmaCopy) {
+          most = std::max(most, unsigned(++inFlight));
+        } else if (in.opcode == isa::Opcode::SemWait &&
+                   in[isa::Field::Sem] == chain) {
+          inFlight -= int(in[isa::Field::Count]);
+        }
+      }
+    }
+    return most;
+  };
+  unsigned skinny = 0;
+  for (int64_t M : {1, 8}) {
+    SCOPED_TRACE(M);
+    Outcome o = runBoth(linearModule(M, 1024, 2048, false), "rngd", 0.25f);
+    expectClose(o, 8.0, 5e-2);
+    skinny = maxInFlight(o);
+    EXPECT_GE(skinny, 4u);
+  }
+  Outcome wide = runBoth(linearModule(64, 1024, 2048, false), "rngd", 0.25f);
+  expectClose(wide, 8.0, 5e-2);
+  EXPECT_LT(maxInFlight(wide), skinny);
+}
+
 TEST(NpuPerf, BertBaseLayerOnAtomAgainstTheRoofline) {
   for (int64_t B : {1, 8}) {
     const double S = 128, H = 768, F = 3072;

@@ -39,6 +39,25 @@ compileGenerationFamily(mlir::MLIRContext &context, const std::string &path,
                         const CompileOptions &options,
                         const GenerateOptions &generate);
 
+/// One program of a family compiled for timing only.
+struct GenerationProgram {
+  std::string name; ///< prefill.b1.t128, decode.b8.c512, ...
+  bool prefill = false;
+  int64_t batch = 1, tokens = 1, context = 1;
+  /// Emit::Programs: the NPU programs and the report, no constant bytes.
+  CompileResult result;
+};
+
+/// The programs of the family compileGenerationFamily would package, with
+/// `options.emit` Emit::Programs: what a timing-only benchmark or sweep of
+/// a model bigger than the host simulates (import it with
+/// OnnxImportOptions::weightPlaceholders). Fails after a diagnostic.
+mlir::FailureOr<std::vector<GenerationProgram>>
+compileGenerationPrograms(mlir::MLIRContext &context, const std::string &path,
+                          OnnxImportOptions importOptions,
+                          const CompileOptions &options,
+                          const GenerateOptions &generate);
+
 } // namespace nuri::driver
 
 #endif // NURI_DRIVER_GENERATE_H

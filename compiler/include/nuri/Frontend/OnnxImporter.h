@@ -34,6 +34,13 @@ struct OnnxImportOptions {
   /// bounds, axes) must be known at compile time on a static-shape NPU; this
   /// is how a user supplies them.
   std::map<std::string, std::string> constantInputs;
+  /// Timing-only compiles of models bigger than the host (`nuri zoo
+  /// --shapes-only`, `nuri compile --timing-only`): tensors stored as
+  /// external data are not read. Each becomes a splat of its own value
+  /// (exact in bf16 and fp16, never 0 or 1), so the graph keeps its shapes,
+  /// no fold or CSE merges two weights, and a 7B model costs no memory. The
+  /// values are meaningless: only the timing of what compiles from them is.
+  bool weightPlaceholders = false;
 };
 
 /// The names the importer gives things, shared with the tools that read its

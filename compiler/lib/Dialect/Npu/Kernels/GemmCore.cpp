@@ -594,7 +594,7 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
                 p,
                 load(g.b + blk.b * g.bBatch + k0 * g.ldb + tile.n0 * ei, g.ldb,
                      at, tile.nt * ei, kcc, tile.nt * ei),
-                frees);
+                frees, g.M <= KernelEmitter::kWeightBoundRows);
             ++gw;
           } else if (loadW) {
             DmaDesc w =

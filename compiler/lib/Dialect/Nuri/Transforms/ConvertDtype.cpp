@@ -61,6 +61,16 @@ FailureOr<ElementsAttr> convertPayload(ElementsAttr value, Type element,
   auto saturate = [largest](double v) {
     return std::isfinite(v) ? std::clamp(v, -largest, largest) : v;
   };
+  // A splat stays a splat of any size (weight placeholders of a
+  // timing-only compile are splats of billions of elements).
+  if (auto dense = dyn_cast<DenseElementsAttr>(value);
+      dense && dense.isSplat() && llvm::isa<FloatType>(src)) {
+    double v = saturate(dense.getSplatValue<APFloat>().convertToDouble());
+    auto one = cast<DenseElementsAttr>(
+        makeFromDouble(RankedTensorType::get({1}, element), {v}));
+    return ElementsAttr(
+        DenseElementsAttr::get(type, one.getSplatValue<Attribute>()));
+  }
   if (value.isSplat() || from.getNumElements() <= 16) {
     FailureOr<std::vector<double>> values = readAsDouble(value);
     if (failed(values)) {
