@@ -64,6 +64,19 @@ std::optional<graph::DType> graphType(Type t) {
 
 /// Why the NPU cannot run `op` on `target`; empty when it can.
 std::string whyNot(Operation *op, const target::Target &t) {
+  // The int8 path: integer tensors, which only these ops hold on the NPU.
+  if (llvm::isa<nuri::QuantizeOp, QuantizedMatmulOp>(op)) {
+    if (!t.supports(isa::Dtype::I8)) {
+      return fmt::format("the {} matrix engine has no i8 path", t.name);
+    }
+    if (auto q = dyn_cast<nuri::QuantizeOp>(op)) {
+      return quantizeFormProblem(q);
+    }
+    return quantizedMatmulFormProblem(cast<QuantizedMatmulOp>(op));
+  }
+  if (llvm::isa<npu::QuantizeOp, QuantizedGemmOp>(op)) {
+    return cast<NpuKernelOpInterface>(op).getNpuIllegalReason(t);
+  }
   for (Value v : op->getResults()) {
     if (std::string r = floatOperand(v, "result"); !r.empty()) {
       return r;
