@@ -242,8 +242,7 @@ LogicalResult QuantizeOp::verify() {
            << ot.getElementType() << "; expected i8";
   }
   if (it.getShape() != ot.getShape()) {
-    return emitOpError("has result shape ")
-           << ot << " for an input of " << it;
+    return emitOpError("has result shape ") << ot << " for an input of " << it;
   }
   float s = getScale().convertToFloat();
   if (!(s > 0) || !std::isfinite(s)) {

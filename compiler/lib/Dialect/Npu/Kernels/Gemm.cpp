@@ -103,7 +103,8 @@ struct GemmKernel : NpuKernelOpInterface::ExternalModel<GemmKernel, GemmOp> {
       return failure();
     }
     if (auto pinned = op->getAttrOfType<GemmPlanAttr>(kPlanAttr)) {
-      std::string why = gemmPlanProblem(ctx.target(), *g, gemmPlanFromAttr(pinned));
+      std::string why =
+          gemmPlanProblem(ctx.target(), *g, gemmPlanFromAttr(pinned));
       if (!why.empty()) {
         return op->emitOpError("has a plan the target cannot run: ") << why;
       }
@@ -184,7 +185,7 @@ GemmPlan gemmPlanFromAttr(GemmPlanAttr a) {
 /// Why `p` cannot run `g` on `t` (beyond what the attribute verifier
 /// checks alone); empty when it can.
 std::string gemmPlanProblem(const target::Target &t, const GemmDesc &g,
-                        const GemmPlan &p) {
+                            const GemmPlan &p) {
   if (p.mS * p.mr < g.M || p.nS * p.nc < g.N) {
     return fmt::format("{} x {} slices of {} x {} do not cover the {} x {} "
                        "output",

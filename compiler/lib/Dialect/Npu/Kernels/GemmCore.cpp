@@ -170,9 +170,9 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                        : tilesN * chunks * roundUp(kc * nt * ei, 64);
                 // Per column: the f32 bias and its staging (bf16), or the
                 // int8 read-out's i32 correction, f32 scale and f32 bias.
-                uint64_t fixed = wBytes +
-                                 2 * roundUp(p.nc * (g.quantized ? 12 : 6), 64) +
-                                 64 * 16;
+                uint64_t fixed =
+                    wBytes + 2 * roundUp(p.nc * (g.quantized ? 12 : 6), 64) +
+                    64 * 16;
                 uint64_t perRow = nA * pitch + 2 * nt * eo +
                                   (g.hasResidual ? 2 * nt * eo : 0);
                 if (fixed >= S) {

@@ -1,4 +1,5 @@
-//===- GemmKernel.h - What the GEMM kernels share on the MLIR side -*- C++ -*-===//
+//===- GemmKernel.h - What the GEMM kernels share on the MLIR side -*- C++
+//-*-===//
 //
 // npu.gemm (Gemm.cpp) and npu.quantized_gemm (QuantizedGemm.cpp) run the
 // same GEMM core and record the same #npu.gemm_plan; these convert and

@@ -90,9 +90,9 @@ struct QuantizedGemmKernel
   }
 
   LogicalResult planNpuKernel(Operation *op, KernelContext &ctx) const {
-    FailureOr<GemmDesc> g =
-        describe(cast<QuantizedGemmOp>(op),
-                 [&](Value v) { return ctx.plannedAddress(v); });
+    FailureOr<GemmDesc> g = describe(cast<QuantizedGemmOp>(op), [&](Value v) {
+      return ctx.plannedAddress(v);
+    });
     if (failed(g)) {
       return failure();
     }
@@ -118,9 +118,9 @@ struct QuantizedGemmKernel
     if (!attr) {
       return op->emitOpError("has no plan (npu-plan-kernels)");
     }
-    FailureOr<GemmDesc> g =
-        describe(cast<QuantizedGemmOp>(op),
-                 [&](Value v) { return ctx.plannedAddress(v); });
+    FailureOr<GemmDesc> g = describe(cast<QuantizedGemmOp>(op), [&](Value v) {
+      return ctx.plannedAddress(v);
+    });
     if (failed(g)) {
       return failure();
     }
@@ -135,9 +135,8 @@ struct QuantizedGemmKernel
     if (!attr) {
       return op->emitOpError("has no plan (npu-plan-kernels)");
     }
-    FailureOr<GemmDesc> g =
-        describe(cast<QuantizedGemmOp>(op),
-                 [&](Value v) { return ctx.addressOf(v); });
+    FailureOr<GemmDesc> g = describe(cast<QuantizedGemmOp>(op),
+                                     [&](Value v) { return ctx.addressOf(v); });
     if (failed(g)) {
       return failure();
     }

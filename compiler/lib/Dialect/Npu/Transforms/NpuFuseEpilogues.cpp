@@ -228,21 +228,48 @@ void merge(ArrayRef<LinearOp> group) {
   }
 }
 
-/// A graph nuri.quantize -> npu.quantize of the float value before any
-/// widening cast (bf16 -> f32 is exact, and the vector engine converts as
-/// exactly), producing the NPU's int8 form: a uint8 value minus 128.
-Value npuQuantize(OpBuilder &b, nuri::QuantizeOp q, int64_t offset, float scale) {
+/// The float value a graph nuri.quantize reads, before any widening cast
+/// (bf16 -> f32 is exact, and the vector engine converts as exactly).
+Value quantizedInput(nuri::QuantizeOp q) {
   Value x = q.getInput();
   if (auto c = x.getDefiningOp<CastOp>()) {
     Type from = tensorOf(c.getInput()).getElementType();
     if ((from.isBF16() || from.isF16()) &&
         tensorOf(x).getElementType().isF32()) {
-      x = c.getInput();
+      return c.getInput();
     }
   }
+  return x;
+}
+
+/// A graph nuri.quantize -> npu.quantize, producing the NPU's int8 form of
+/// its result (for uint8: the value minus 128).
+Value npuQuantize(OpBuilder &b, nuri::QuantizeOp q, int64_t offset,
+                  float scale) {
+  Value x = quantizedInput(q);
   auto type = tensorOf(q.getOutput()).clone(b.getIntegerType(8));
-  return b.create<npu::QuantizeOp>(q.getLoc(), type, x, b.getF32FloatAttr(scale),
-                              b.getI64IntegerAttr(offset));
+  return b.create<npu::QuantizeOp>(q.getLoc(), type, x,
+                                   b.getF32FloatAttr(scale),
+                                   b.getI64IntegerAttr(offset));
+}
+
+/// An int8 weight's values: a constant's bytes (large weights are blobs
+/// readAsDouble does not take), else the constant expression evaluated.
+FailureOr<std::vector<double>> int8Values(Value v) {
+  Value c = v;
+  while (auto r = c.getDefiningOp<ReshapeOp>()) {
+    c = r.getInput();
+  }
+  if (auto cst = c.getDefiningOp<ConstantOp>()) {
+    FailureOr<std::vector<char>> raw = readRawBytes(cst.getValue());
+    if (failed(raw)) {
+      return failure();
+    }
+    return std::vector<double>(reinterpret_cast<const int8_t *>(raw->data()),
+                               reinterpret_cast<const int8_t *>(raw->data()) +
+                                   raw->size());
+  }
+  return evaluate(v);
 }
 
 /// nuri.quantize + nuri.quantized_matmul (+ the bias add, the cast to the
@@ -256,14 +283,21 @@ LogicalResult fuseQuantized(QuantizedMatmulOp m,
   OpBuilder b(m);
   Location loc = m.getLoc();
   auto q = m.getLhs().getDefiningOp<nuri::QuantizeOp>();
-  FailureOr<std::vector<double>> za = constantValues(m.getLhsZeroPoint());
-  FailureOr<std::vector<double>> sa = constantValues(m.getLhsScale());
-  FailureOr<std::vector<double>> sw = constantValues(m.getRhsScale());
-  FailureOr<std::vector<double>> w = constantValues(m.getRhs());
-  FailureOr<std::vector<double>> qs = constantValues(q.getScale());
-  if (failed(za) || failed(sa) || failed(sw) || failed(w) || failed(qs)) {
-    return m.emitOpError("has quantization parameters that cannot be read "
-                         "at compile time");
+  FailureOr<std::vector<double>> za = evaluate(m.getLhsZeroPoint());
+  FailureOr<std::vector<double>> sa = evaluate(m.getLhsScale());
+  FailureOr<std::vector<double>> sw = evaluate(m.getRhsScale());
+  FailureOr<std::vector<double>> w = int8Values(m.getRhs());
+  FailureOr<std::vector<double>> qs = evaluate(q.getScale());
+  for (auto [what, x] : {std::pair{"the activations' zero point", &za},
+                         {"the activations' scale", &sa},
+                         {"the weight scales", &sw},
+                         {"the weight", &w},
+                         {"the quantize's scale", &qs}}) {
+    if (failed(*x)) {
+      return m.emitOpError("cannot read ")
+             << what << " at compile time (a constant, or a cast or reshape "
+             << "of one)";
+    }
   }
   const bool unsignedA =
       tensorOf(m.getLhs()).getElementType().isUnsignedInteger();
@@ -272,8 +306,22 @@ LogicalResult fuseQuantized(QuantizedMatmulOp m,
   if (auto it = quantized.find(q); it != quantized.end()) {
     a = it->second;
   } else {
-    OpBuilder qb(q);
-    a = npuQuantize(qb, q, offset, float((*qs)[0]));
+    // The projections of one input (Q, K, V) each quantize it alike: one
+    // npu.quantize serves them all.
+    const float scale = float((*qs)[0]);
+    for (auto &[other, value] : quantized) {
+      auto n = value.getDefiningOp<npu::QuantizeOp>();
+      if (n && n.getInput() == quantizedInput(q) &&
+          n.getScale().convertToFloat() == scale &&
+          int64_t(n.getOffset()) == offset) {
+        a = value;
+        break;
+      }
+    }
+    if (!a) {
+      OpBuilder qb(q);
+      a = npuQuantize(qb, q, offset, scale);
+    }
     quantized[q] = a;
   }
   auto wt = tensorOf(m.getRhs());
@@ -343,9 +391,9 @@ LogicalResult fuseQuantized(QuantizedMatmulOp m,
   if (bias) {
     bias = readOutBias(b, loc, bias);
   }
-  auto gemm = b.create<QuantizedGemmOp>(loc, cur.getType(), a, m.getRhs(),
-                                        zpBias, scaleV, bias, residual,
-                                        b.getStringAttr(act));
+  auto gemm =
+      b.create<QuantizedGemmOp>(loc, cur.getType(), a, m.getRhs(), zpBias,
+                                scaleV, bias, residual, b.getStringAttr(act));
   cur.replaceAllUsesWith(gemm.getOutput());
   for (Operation *o : llvm::reverse(absorbed)) {
     o->erase();

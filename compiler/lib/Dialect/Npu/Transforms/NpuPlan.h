@@ -164,9 +164,10 @@ std::string quantizedMatmulFormProblem(QuantizedMatmulOp m);
 /// Whether `q` quantizes per tensor to 8 bits with constant parameters
 /// (what a GEMM needs of its activations' quantize, whatever its users).
 bool quantizesPerTensor8(nuri::QuantizeOp q);
-/// The values of a constant, or of a reshape or cast of one, as doubles
-/// (casts rounded to their type).
-mlir::FailureOr<std::vector<double>> constantValues(mlir::Value v);
+/// A constant expression's values in row-major order, as doubles (casts
+/// rounded to their type); failure for anything else. The lowering
+/// materializes constant expressions with it (NpuCodegen.cpp).
+mlir::FailureOr<std::vector<double>> evaluate(mlir::Value v);
 
 } // namespace nuri::npu
 

@@ -112,8 +112,8 @@ LogicalResult MemoryPlanner::read(Value v, bool integers) {
     return success();
   }
   auto t = tensorOf(root);
-  std::optional<isa::Dtype> d = integers ? storageType(t.getElementType())
-                                         : isaType(t.getElementType());
+  std::optional<isa::Dtype> d =
+      integers ? storageType(t.getElementType()) : isaType(t.getElementType());
   if (!d) {
     return root.getDefiningOp()->emitError("constant of type ")
            << root.getType() << " is not a float tensor the NPU reads";

@@ -15,31 +15,6 @@ using namespace mlir;
 
 namespace nuri::npu {
 
-FailureOr<std::vector<double>> constantValues(Value v) {
-  Operation *op = v.getDefiningOp();
-  if (!op) {
-    return failure();
-  }
-  if (auto c = dyn_cast<ConstantOp>(op)) {
-    return readAsDouble(c.getValue());
-  }
-  if (auto r = dyn_cast<ReshapeOp>(op)) {
-    return constantValues(r.getInput());
-  }
-  if (auto c = dyn_cast<CastOp>(op)) {
-    FailureOr<std::vector<double>> x = constantValues(c.getInput());
-    if (failed(x)) {
-      return failure();
-    }
-    // Round to the cast's type: a later widening must not undo it.
-    auto ot = tensorOf(c.getOutput());
-    auto flat =
-        RankedTensorType::get({ot.getNumElements()}, ot.getElementType());
-    return readAsDouble(makeFromDouble(flat, *x));
-  }
-  return failure();
-}
-
 namespace {
 
 bool isInt8(Type t, bool allowUnsigned) {
@@ -106,9 +81,8 @@ std::string quantizedMatmulFormProblem(QuantizedMatmulOp m) {
   if (!isInt8(tensorOf(m.getLhs()).getElementType(), true)) {
     return "its activations are not 8-bit";
   }
-  FailureOr<std::vector<double>> wzp = constantValues(m.getRhsZeroPoint());
-  if (failed(wzp) ||
-      llvm::any_of(*wzp, [](double z) { return z != 0; })) {
+  FailureOr<std::vector<double>> wzp = evaluate(m.getRhsZeroPoint());
+  if (failed(wzp) || llvm::any_of(*wzp, [](double z) { return z != 0; })) {
     return "the NPU's int8 GEMM takes symmetric weights (zero point 0)";
   }
   if (!scalarConstant(m.getLhsZeroPoint()) ||
