@@ -291,8 +291,8 @@ LogicalResult QuantizedGemmOp::verify() {
     auto t = cast<RankedTensorType>(v.getType());
     if (t.getRank() != 1 || t.getDimSize(0) != n || t.getElementType() != e) {
       return emitOpError("has ")
-             << what << " of type " << t << "; expected tensor<" << n << "x"
-             << e << ">";
+             << what << " of type " << t << "; expected "
+             << RankedTensorType::get({n}, e);
     }
     return success();
   };
