@@ -56,7 +56,7 @@ std::string quantizeFormProblem(nuri::QuantizeOp q) {
         !quantizedMatmulFormProblem(m).empty()) {
       // The NPU stores the quantized values in its own int8 form, which
       // only its int8 GEMM reads.
-      return "its result feeds more than an int8 GEMM's activations";
+      return "its result feeds an op other than an int8 GEMM the NPU runs";
     }
   }
   return "";
