@@ -248,6 +248,11 @@ LogicalResult QuantizeOp::verify() {
   if (!(s > 0) || !std::isfinite(s)) {
     return emitOpError("has scale ") << s << "; expected a finite value > 0";
   }
+  if (getAct() != "none" && getAct() != "gelu" && getAct() != "gelu_tanh" &&
+      getAct() != "relu") {
+    return emitOpError("has act '")
+           << getAct() << "'; expected none, gelu, gelu_tanh or relu";
+  }
   // I64Attr's getter is unsigned.
   int64_t offset = int64_t(getOffset());
   if (offset < -255 || offset > 255) {
@@ -290,9 +295,8 @@ LogicalResult QuantizedGemmOp::verify() {
   auto vector = [&](Value v, Type e, StringRef what) -> LogicalResult {
     auto t = cast<RankedTensorType>(v.getType());
     if (t.getRank() != 1 || t.getDimSize(0) != n || t.getElementType() != e) {
-      return emitOpError("has ")
-             << what << " of type " << t << "; expected "
-             << RankedTensorType::get({n}, e);
+      return emitOpError("has ") << what << " of type " << t << "; expected "
+                                 << RankedTensorType::get({n}, e);
     }
     return success();
   };

@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 using namespace mlir;
 
 namespace nuri::npu {
@@ -40,16 +42,32 @@ describe(QuantizeOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   o.addr = *in;
   r.ins.push_back(o);
   r.out = *out;
-  r.f32Scratch = 1; // the i32 quotients (4 bytes, as f32)
+  // The i32 quotients (4 bytes, as f32), and the activation's results.
+  std::optional<isa::UnOp> act;
+  if (op.getAct() == "gelu") {
+    act = isa::UnOp::Gelu;
+  } else if (op.getAct() == "gelu_tanh") {
+    act = isa::UnOp::GeluTanh;
+  } else if (op.getAct() == "relu") {
+    act = isa::UnOp::Relu;
+  }
+  r.f32Scratch = act ? 2 : 1;
   const uint64_t cols = r.cols;
   const isa::Dtype inT = o.dtype;
   const uint64_t ei = elemBytes(inT);
   const float scale = op.getScale().convertToFloat();
   const float offset = float(int64_t(op.getOffset())); // I64Attr: unsigned
   r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
-    isa::TileRef q{ch.f32[0], cols * 4};
-    vec.scalar(isa::BinOp::Div, q, {ch.in[0], cols * ei}, scale, ch.rows, cols,
-               isa::Dtype::I32, inT);
+    isa::TileRef q{ch.f32[0], cols * 4}, x{ch.in[0], cols * ei};
+    if (act) {
+      // Rounded to the input's type, as the activation's own kernel
+      // stores it.
+      isa::TileRef y{ch.f32[1], cols * ei};
+      vec.unary(*act, y, x, ch.rows, cols, inT, inT);
+      x = y;
+    }
+    vec.scalar(isa::BinOp::Div, q, x, scale, ch.rows, cols, isa::Dtype::I32,
+               inT);
     vec.scalar(isa::BinOp::Add, {ch.out, cols}, q, offset, ch.rows, cols,
                isa::Dtype::I8, isa::Dtype::I32);
   };

@@ -242,15 +242,40 @@ Value quantizedInput(nuri::QuantizeOp q) {
   return x;
 }
 
+/// What the npu.quantize for `q` reads, and the activation it applies
+/// first: an activation whose result only `q` reads (the GELU before
+/// BERT's second FFN product) runs in the quantize's kernel, so its result
+/// never goes to memory.
+std::pair<Value, StringRef> quantizeSource(nuri::QuantizeOp q) {
+  Value x = quantizedInput(q);
+  Operation *def = x.getDefiningOp();
+  auto cast = q.getInput().getDefiningOp<CastOp>();
+  bool onlyReader = x.hasOneUse() && q.getOutput().hasOneUse() &&
+                    (x == q.getInput() || (cast && cast->hasOneUse()));
+  if (!def || !onlyReader || def->getNumOperands() != 1 ||
+      tensorOf(def->getOperand(0)) != tensorOf(x)) {
+    return {x, "none"};
+  }
+  if (auto g = dyn_cast<GeluOp>(def)) {
+    return {def->getOperand(0), g.getApproximate() == GeluApproximation::Tanh
+                                    ? "gelu_tanh"
+                                    : "gelu"};
+  }
+  if (llvm::isa<ReluOp>(def)) {
+    return {def->getOperand(0), "relu"};
+  }
+  return {x, "none"};
+}
+
 /// A graph nuri.quantize -> npu.quantize, producing the NPU's int8 form of
 /// its result (for uint8: the value minus 128).
 Value npuQuantize(OpBuilder &b, nuri::QuantizeOp q, int64_t offset,
                   float scale) {
-  Value x = quantizedInput(q);
+  auto [x, act] = quantizeSource(q);
   auto type = tensorOf(q.getOutput()).clone(b.getIntegerType(8));
-  return b.create<npu::QuantizeOp>(q.getLoc(), type, x,
-                                   b.getF32FloatAttr(scale),
-                                   b.getI64IntegerAttr(offset));
+  return b.create<npu::QuantizeOp>(
+      q.getLoc(), type, x, b.getF32FloatAttr(scale),
+      b.getI64IntegerAttr(offset), b.getStringAttr(act));
 }
 
 /// An int8 weight's values: a constant's bytes (large weights are blobs
@@ -311,7 +336,9 @@ LogicalResult fuseQuantized(QuantizedMatmulOp m,
     const float scale = float((*qs)[0]);
     for (auto &[other, value] : quantized) {
       auto n = value.getDefiningOp<npu::QuantizeOp>();
-      if (n && n.getInput() == quantizedInput(q) &&
+      if (n &&
+          std::pair<Value, StringRef>(n.getInput(), n.getAct()) ==
+              quantizeSource(q) &&
           n.getScale().convertToFloat() == scale &&
           int64_t(n.getOffset()) == offset) {
         a = value;
@@ -454,11 +481,16 @@ struct NpuFuseEpiloguesPass : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
       if (!q->use_empty()) {
         continue;
       }
-      // The widening cast the npu.quantize reads past.
-      auto cast = q->getOperand(0).getDefiningOp<CastOp>();
+      // The widening cast and the activation the npu.quantize reads past.
+      Operation *cast = q->getOperand(0).getDefiningOp<CastOp>();
+      Operation *act =
+          (cast ? cast->getOperand(0) : q->getOperand(0)).getDefiningOp();
       q->erase();
       if (cast && cast->use_empty()) {
         cast->erase();
+      }
+      if (act && llvm::isa<GeluOp, ReluOp>(act) && act->use_empty()) {
+        act->erase();
       }
     }
   }

@@ -59,14 +59,19 @@ def Npu_QuantizeOp : Npu_Op<"quantize", [Pure]> {
     division in fp32 (docs/quantization.md, "Numerics on the NPU"). A graph
     `nuri.quantize` to uint8 with zero point `z` becomes `offset = z - 128`:
     the int8 value is the uint8 one minus 128, which the GEMM that reads it
-    corrects for in its i32 bias. `npu-fuse-epilogues` forms it.
+    corrects for in its i32 bias. `act` (`none`, `gelu`, `gelu_tanh`,
+    `relu`) is the activation the graph applies just before: computed
+    first and rounded to the input's type, as the unfused kernels round, so
+    the activation's result never goes to memory. `npu-fuse-epilogues`
+    forms it.
 
     ```mlir
     %q = npu.quantize %x {scale = 0.0156862754 : f32, offset = -64 : i64} : tensor<4x64xbf16> -> tensor<4x64xi8>
     ```
   }];
   let arguments = (ins AnyStaticShapeTensor:$input, F32Attr:$scale,
-                   I64Attr:$offset);
+                   I64Attr:$offset,
+                   DefaultValuedStrAttr<StrAttr, "none">:$act);
   let results = (outs AnyStaticShapeTensor:$output);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($output)";
   let hasVerifier = 1;
