@@ -196,3 +196,22 @@ func.func @asymmetric_weight(%x: tensor<2x3xf32>) -> tensor<2x4xf32> {
   %y = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<2x3xui8>, tensor<3x4xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
 }
+
+// -----
+
+// A GELU only the quantize reads runs in the quantize's kernel.
+// CHECK-LABEL: func.func @gelu_quantize
+// CHECK: npu.quantize %arg0 {act = "gelu", offset = -128 : i64, scale = 2.500000e-01 : f32} : tensor<2x3xbf16> -> tensor<2x3xi8>
+// CHECK-NOT: nuri.gelu
+func.func @gelu_quantize(%x: tensor<2x3xbf16>) -> tensor<2x4xf32> {
+  %s = nuri.constant dense<0.25> : tensor<f32>
+  %z = nuri.constant dense<0> : tensor<ui8>
+  %w = nuri.constant dense<2> : tensor<3x4xi8>
+  %wz = nuri.constant dense<0> : tensor<i8>
+  %ws = nuri.constant dense<0.25> : tensor<4xf32>
+  %g = nuri.gelu %x : tensor<2x3xbf16>
+  %xf = nuri.cast %g : tensor<2x3xbf16> -> tensor<2x3xf32>
+  %q = nuri.quantize %xf, %s, %z : (tensor<2x3xf32>, tensor<f32>, tensor<ui8>) -> tensor<2x3xui8>
+  %y = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<2x3xui8>, tensor<3x4xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}

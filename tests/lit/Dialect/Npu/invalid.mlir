@@ -634,3 +634,11 @@ func.func @f(%a: tensor<4x16xi8>, %b: tensor<16x8xi8>, %z: tensor<8xi32>, %s: te
   %y = npu.quantized_gemm %a, %b, %z, %s {act = "gelu"} : (tensor<4x16xi8>, tensor<16x8xi8>, tensor<8xi32>, tensor<8xf32>) -> tensor<4x8xbf16>
   return %y : tensor<4x8xbf16>
 }
+
+// -----
+
+func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x16xi8> {
+  // expected-error @+1 {{has act 'silu'; expected none, gelu, gelu_tanh or relu}}
+  %q = npu.quantize %x {scale = 0.5 : f32, offset = 0 : i64, act = "silu"} : tensor<4x16xbf16> -> tensor<4x16xi8>
+  return %q : tensor<4x16xi8>
+}
