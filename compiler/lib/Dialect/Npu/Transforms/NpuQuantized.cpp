@@ -36,6 +36,10 @@ bool quantizesPerTensor8(nuri::QuantizeOp q) {
          (!q.getZeroPoint() || scalarConstant(q.getZeroPoint()));
 }
 
+namespace {
+std::string ownFormProblem(QuantizedMatmulOp m);
+} // namespace
+
 std::string quantizeFormProblem(nuri::QuantizeOp q) {
   auto ot = tensorOf(q.getOutput());
   if (!isInt8(ot.getElementType(), true)) {
@@ -52,8 +56,7 @@ std::string quantizeFormProblem(nuri::QuantizeOp q) {
   }
   for (Operation *user : q.getOutput().getUsers()) {
     auto m = dyn_cast<QuantizedMatmulOp>(user);
-    if (!m || m.getLhs() != q.getOutput() ||
-        !quantizedMatmulFormProblem(m).empty()) {
+    if (!m || m.getLhs() != q.getOutput() || !ownFormProblem(m).empty()) {
       // The NPU stores the quantized values in its own int8 form, which
       // only its int8 GEMM reads.
       return "its result feeds an op other than an int8 GEMM the NPU runs";
@@ -62,7 +65,10 @@ std::string quantizeFormProblem(nuri::QuantizeOp q) {
   return "";
 }
 
-std::string quantizedMatmulFormProblem(QuantizedMatmulOp m) {
+namespace {
+
+/// The product's own form, whatever else reads its activations.
+std::string ownFormProblem(QuantizedMatmulOp m) {
   auto ot = tensorOf(m.getOutput());
   if (!ot.getElementType().isF32() || !m.getLhsScale() || m.getOutputScale()) {
     return "the NPU's int8 GEMM has the float read-out only (not raw i32 or "
@@ -89,6 +95,21 @@ std::string quantizedMatmulFormProblem(QuantizedMatmulOp m) {
       !scalarConstant(m.getLhsScale()) || !isConstantExpr(m.getRhsScale())) {
     return "the NPU's int8 GEMM takes constant per-tensor activation and "
            "per-tensor or per-column weight scales";
+  }
+  return "";
+}
+
+} // namespace
+
+std::string quantizedMatmulFormProblem(QuantizedMatmulOp m) {
+  if (std::string why = ownFormProblem(m); !why.empty()) {
+    return why;
+  }
+  // Its quantize must run on the NPU too: the NPU's int8 form of the
+  // activations never crosses to the CPU, nor the CPU's to the NPU.
+  auto q = m.getLhs().getDefiningOp<nuri::QuantizeOp>();
+  if (std::string why = quantizeFormProblem(q); !why.empty()) {
+    return "its activations' quantize stays on the CPU (" + why + ")";
   }
   return "";
 }
