@@ -297,6 +297,11 @@ void vectorOp(const isa::Instruction &in, uint8_t *base, uint64_t rows,
     Act act = Act(in[Field::ActF]);
     std::vector<float> scale(cols, 1.0f);
     std::vector<uint32_t> bias(cols, 0);
+    std::vector<float> obias;
+    if (in[Field::UseObias]) {
+      obias.resize(cols);
+      std::memcpy(obias.data(), base + in[Field::Obias], cols * 4);
+    }
     if (useScale) {
       std::memcpy(scale.data(), base + in[Field::Scale], cols * 4);
     }
@@ -305,7 +310,7 @@ void vectorOp(const isa::Instruction &in, uint8_t *base, uint64_t rows,
     }
     const uint32_t *a = acc;
     bool exactInt = accIsInt && dt == Dtype::I32 && !useScale &&
-                    (act == Act::None || act == Act::Relu);
+                    obias.empty() && (act == Act::None || act == Act::Relu);
     for (uint64_t r = 0; r < rows; ++r) {
       if (exactInt) {
         for (uint64_t c = 0; c < cols; ++c) {
@@ -329,6 +334,9 @@ void vectorOp(const isa::Instruction &in, uint8_t *base, uint64_t rows,
         }
         if (useScale) {
           v *= scale[c];
+        }
+        if (!obias.empty()) {
+          v += obias[c];
         }
         out[c] = applyAct(act, v);
       }

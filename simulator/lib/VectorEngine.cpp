@@ -56,7 +56,7 @@ bool VectorEngine::issue(const Instruction &in) {
   uint64_t rows = in[Field::Rows], cols = in[Field::Cols];
   unsigned passes = 1;
   uint64_t opBytes = 0; // bytes per element moved, for the bank model
-  std::pair<uint64_t, uint64_t> s0{0, 0}, s1{0, 0};
+  std::pair<uint64_t, uint64_t> s0{0, 0}, s1{0, 0}, s2{0, 0};
 
   if (op == Opcode::VecAccRead) {
     rows = in[Field::M];
@@ -133,6 +133,10 @@ bool VectorEngine::issue(const Instruction &in) {
       tile("bias", in[Field::Bias], 4, 1, cols, Dtype::F32, false);
       s1 = extent(in[Field::Bias], 0, 1, cols * 4);
     }
+    if (in[Field::UseObias]) {
+      tile("obias", in[Field::Obias], 4, 1, cols, Dtype::F32, false);
+      s2 = extent(in[Field::Obias], 0, 1, cols * 4);
+    }
     Act act = Act(in[Field::ActF]);
     if (act == Act::Gelu || act == Act::GeluTanh || act == Act::Silu ||
         act == Act::Tanh) {
@@ -156,7 +160,7 @@ bool VectorEngine::issue(const Instruction &in) {
   }
   // The pipeline interlocks on the previous vector op only; older results
   // are complete by then.
-  if (readAfterWrite(s0, s1)) {
+  if (readAfterWrite(s0, s1) || readAfterWrite(s2, {0, 0})) {
     return false;
   }
 

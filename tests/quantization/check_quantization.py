@@ -112,6 +112,12 @@ def main():
                 expect("16 linear layer(s) quantized" in rep.stdout
                        and "float  /MatMul: the model head stays float" in rep.stdout,
                        f"{name}: 16 linears quantized, the head kept float")
+                if args.target != "cpu" and name.startswith("int8"):
+                    # The int8 products run on the NPU's int8 tiles.
+                    gemms = rep.stdout.count("npu.quantized_gemm")
+                    expect(gemms == 16 and "nuri.quantized_matmul" not in rep.stdout,
+                           f"{name}: the 16 int8 products run as npu.quantized_gemm "
+                           f"on {args.target} ({gemms})")
             run([args.nuri, "run", pkg, "--device", device if extra else "cpu", *inputs,
                  "--output-dir", work / name])
             logits = np.load(work / name / "logits.npy")

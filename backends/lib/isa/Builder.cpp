@@ -256,7 +256,9 @@ StreamBuilder &StreamBuilder::accRead(TileRef dst, uint64_t acc, uint64_t m,
                   .set(Field::UseScale, epi.useScale ? 1 : 0)
                   .set(Field::Scale, epi.scale)
                   .set(Field::UseBias, epi.useBias ? 1 : 0)
-                  .set(Field::Bias, epi.bias));
+                  .set(Field::Bias, epi.bias)
+                  .set(Field::UseObias, epi.useObias ? 1 : 0)
+                  .set(Field::Obias, epi.obias));
 }
 
 StreamBuilder ProgramBuilder::queue(unsigned core, Engine engine) {

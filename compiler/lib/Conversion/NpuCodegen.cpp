@@ -64,6 +64,19 @@ std::optional<graph::DType> graphType(Type t) {
 
 /// Why the NPU cannot run `op` on `target`; empty when it can.
 std::string whyNot(Operation *op, const target::Target &t) {
+  // The int8 path: integer tensors, which only these ops hold on the NPU.
+  if (llvm::isa<nuri::QuantizeOp, QuantizedMatmulOp>(op)) {
+    if (!t.supports(isa::Dtype::I8)) {
+      return fmt::format("the {} matrix engine has no i8 path", t.name);
+    }
+    if (auto q = dyn_cast<nuri::QuantizeOp>(op)) {
+      return quantizeFormProblem(q);
+    }
+    return quantizedMatmulFormProblem(cast<QuantizedMatmulOp>(op));
+  }
+  if (llvm::isa<npu::QuantizeOp, QuantizedGemmOp>(op)) {
+    return cast<NpuKernelOpInterface>(op).getNpuIllegalReason(t);
+  }
   for (Value v : op->getResults()) {
     if (std::string r = floatOperand(v, "result"); !r.empty()) {
       return r;
@@ -139,75 +152,6 @@ private:
   llvm::DenseMap<Location, StringRef> gemmSources_;
   CompiledPartition out_;
 };
-
-/// A constant expression's values in row-major order, as doubles (every
-/// dtype the NPU reads is exact in a double).
-FailureOr<std::vector<double>> evaluate(Value v) {
-  Operation *op = v.getDefiningOp();
-  if (auto c = dyn_cast<ConstantOp>(op)) {
-    FailureOr<std::vector<double>> x = readAsDouble(c.getValue());
-    if (failed(x)) {
-      return c.emitError("constant of type ")
-             << c.getType() << " cannot be read";
-    }
-    return x;
-  }
-  SmallVector<std::vector<double>> ins;
-  for (Value in : op->getOperands()) {
-    FailureOr<std::vector<double>> x = evaluate(in);
-    if (failed(x)) {
-      return failure();
-    }
-    ins.push_back(std::move(*x));
-  }
-  auto ot = tensorOf(v);
-  if (llvm::isa<ReshapeOp>(op)) {
-    return std::move(ins[0]);
-  }
-  if (llvm::isa<CastOp>(op)) {
-    // Round to the cast's type here: a later widening must not undo it.
-    auto flat =
-        RankedTensorType::get({ot.getNumElements()}, ot.getElementType());
-    return readAsDouble(makeFromDouble(flat, ins[0]));
-  }
-  std::vector<double> y(size_t(ot.getNumElements()));
-  if (auto t = dyn_cast<TransposeOp>(op)) {
-    auto it = tensorOf(t.getInput());
-    ArrayRef<int64_t> perm = t.getPermutation();
-    SmallVector<int64_t> is = rowMajorStrides(it.getShape());
-    int64_t rank = ot.getRank();
-    SmallVector<int64_t> idx(rank, 0);
-    for (size_t o = 0; o < y.size(); ++o) {
-      int64_t src = 0;
-      for (int64_t d = 0; d < rank; ++d) {
-        src += idx[d] * is[perm[d]];
-      }
-      y[o] = ins[0][size_t(src)];
-      for (int64_t d = rank - 1; d >= 0 && ++idx[d] == ot.getDimSize(d); --d) {
-        idx[d] = 0;
-      }
-    }
-    return y;
-  }
-  auto c = cast<ConcatOp>(op);
-  int64_t axis = int64_t(c.getAxis()), outer = 1, inner = 1;
-  for (int64_t d = 0; d < ot.getRank(); ++d) {
-    if (d < axis) {
-      outer *= ot.getDimSize(d);
-    } else if (d > axis) {
-      inner *= ot.getDimSize(d);
-    }
-  }
-  size_t at = 0;
-  for (int64_t o = 0; o < outer; ++o) {
-    for (auto [in, x] : llvm::zip(c.getInputs(), ins)) {
-      size_t run = size_t(tensorOf(in).getDimSize(axis) * inner);
-      std::copy_n(x.begin() + o * run, run, y.begin() + at);
-      at += run;
-    }
-  }
-  return y;
-}
 
 LogicalResult PartitionLowering::materialize(Value root, uint64_t at) {
   if (!options_.constantBytes) {
@@ -395,6 +339,78 @@ FailureOr<CompiledPartition> PartitionLowering::run() {
 }
 
 } // namespace
+
+/// A constant expression's values in row-major order, as doubles (every
+/// dtype the NPU reads is exact in a double).
+FailureOr<std::vector<double>> evaluate(Value v) {
+  if (!isConstantExpr(v)) {
+    return failure();
+  }
+  Operation *op = v.getDefiningOp();
+  if (auto c = dyn_cast<ConstantOp>(op)) {
+    FailureOr<std::vector<double>> x = readAsDouble(c.getValue());
+    if (failed(x)) {
+      return c.emitError("constant of type ")
+             << c.getType() << " cannot be read";
+    }
+    return x;
+  }
+  SmallVector<std::vector<double>> ins;
+  for (Value in : op->getOperands()) {
+    FailureOr<std::vector<double>> x = evaluate(in);
+    if (failed(x)) {
+      return failure();
+    }
+    ins.push_back(std::move(*x));
+  }
+  auto ot = tensorOf(v);
+  if (llvm::isa<ReshapeOp>(op)) {
+    return std::move(ins[0]);
+  }
+  if (llvm::isa<CastOp>(op)) {
+    // Round to the cast's type here: a later widening must not undo it.
+    auto flat =
+        RankedTensorType::get({ot.getNumElements()}, ot.getElementType());
+    return readAsDouble(makeFromDouble(flat, ins[0]));
+  }
+  std::vector<double> y(size_t(ot.getNumElements()));
+  if (auto t = dyn_cast<TransposeOp>(op)) {
+    auto it = tensorOf(t.getInput());
+    ArrayRef<int64_t> perm = t.getPermutation();
+    SmallVector<int64_t> is = rowMajorStrides(it.getShape());
+    int64_t rank = ot.getRank();
+    SmallVector<int64_t> idx(rank, 0);
+    for (size_t o = 0; o < y.size(); ++o) {
+      int64_t src = 0;
+      for (int64_t d = 0; d < rank; ++d) {
+        src += idx[d] * is[perm[d]];
+      }
+      y[o] = ins[0][size_t(src)];
+      for (int64_t d = rank - 1; d >= 0 && ++idx[d] == ot.getDimSize(d); --d) {
+        idx[d] = 0;
+      }
+    }
+    return y;
+  }
+  auto c = cast<ConcatOp>(op);
+  int64_t axis = int64_t(c.getAxis()), outer = 1, inner = 1;
+  for (int64_t d = 0; d < ot.getRank(); ++d) {
+    if (d < axis) {
+      outer *= ot.getDimSize(d);
+    } else if (d > axis) {
+      inner *= ot.getDimSize(d);
+    }
+  }
+  size_t at = 0;
+  for (int64_t o = 0; o < outer; ++o) {
+    for (auto [in, x] : llvm::zip(c.getInputs(), ins)) {
+      size_t run = size_t(tensorOf(in).getDimSize(axis) * inner);
+      std::copy_n(x.begin() + o * run, run, y.begin() + at);
+      at += run;
+    }
+  }
+  return y;
+}
 
 std::string gemmFormProblem(Operation *op) {
   if (auto l = dyn_cast<LinearOp>(op)) {

@@ -144,3 +144,74 @@ func.func @residual_behind_reshape(%x: tensor<8x32xbf16>, %res: tensor<1x8x16xbf
   %s = nuri.add %v, %res : tensor<1x8x16xbf16>, tensor<1x8x16xbf16> -> tensor<1x8x16xbf16>
   return %s : tensor<1x8x16xbf16>
 }
+
+// -----
+
+// int8: the graph's quantize (past its widening cast) becomes one
+// npu.quantize shared by both products of its input (offset 64 - 128:
+// uint8 minus 128); each product takes its bias add, cast and relu into
+// the read-out, with the i32 correction -(64 - 128) * sum_k W[k, n] = 64 * 6
+// and the scale 0.5 * 0.25 taken at compile time.
+// CHECK-LABEL: func.func @int8
+// CHECK: %[[Q:.*]] = npu.quantize %arg0 {offset = -64 : i64, scale = 5.000000e-01 : f32} : tensor<2x3xbf16> -> tensor<2x3xi8>
+// CHECK-NOT: npu.quantize
+// CHECK-DAG: %[[ZB:.*]] = nuri.constant dense<384> : tensor<4xi32>
+// CHECK-DAG: %[[S:.*]] = nuri.constant dense<1.250000e-01> : tensor<4xf32>
+// CHECK: npu.quantized_gemm %[[Q]], %{{.*}}, %[[ZB]], %[[S]] bias %{{.*}} {act = "relu"} : (tensor<2x3xi8>, tensor<3x4xi8>, tensor<4xi32>, tensor<4xf32>, tensor<4xf32>) -> tensor<2x4xbf16>
+// CHECK: npu.quantized_gemm %[[Q]], %{{.*}} : (tensor<2x3xi8>, tensor<3x4xi8>, tensor<4xi32>, tensor<4xf32>) -> tensor<2x4xf32>
+// CHECK-NOT: nuri.quantize
+// CHECK-NOT: nuri.quantized_matmul
+func.func @int8(%x: tensor<2x3xbf16>) -> (tensor<2x4xbf16>, tensor<2x4xf32>) {
+  %s = nuri.constant dense<0.5> : tensor<f32>
+  %z = nuri.constant dense<64> : tensor<ui8>
+  %w = nuri.constant dense<2> : tensor<3x4xi8>
+  %wz = nuri.constant dense<0> : tensor<i8>
+  %ws = nuri.constant dense<0.25> : tensor<4xf32>
+  %b = nuri.constant dense<1.0> : tensor<4xf32>
+  %xf = nuri.cast %x : tensor<2x3xbf16> -> tensor<2x3xf32>
+  %q1 = nuri.quantize %xf, %s, %z : (tensor<2x3xf32>, tensor<f32>, tensor<ui8>) -> tensor<2x3xui8>
+  %y = nuri.quantized_matmul %q1, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<2x3xui8>, tensor<3x4xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+  %yb = nuri.add %y, %b : tensor<2x4xf32>, tensor<4xf32> -> tensor<2x4xf32>
+  %c = nuri.cast %yb : tensor<2x4xf32> -> tensor<2x4xbf16>
+  %r = nuri.relu %c : tensor<2x4xbf16>
+  %q2 = nuri.quantize %xf, %s, %z : (tensor<2x3xf32>, tensor<f32>, tensor<ui8>) -> tensor<2x3xui8>
+  %y2 = nuri.quantized_matmul %q2, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<2x3xui8>, tensor<3x4xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+  return %r, %y2 : tensor<2x4xbf16>, tensor<2x4xf32>
+}
+
+// -----
+
+// A weight with a zero point is not the NPU's form: left as it is (the
+// partitioner keeps it on the CPU, quantizedMatmulFormProblem).
+// CHECK-LABEL: func.func @asymmetric_weight
+// CHECK: nuri.quantized_matmul
+// CHECK-NOT: npu.quantized_gemm
+func.func @asymmetric_weight(%x: tensor<2x3xf32>) -> tensor<2x4xf32> {
+  %s = nuri.constant dense<0.5> : tensor<f32>
+  %z = nuri.constant dense<64> : tensor<ui8>
+  %w = nuri.constant dense<2> : tensor<3x4xi8>
+  %wz = nuri.constant dense<1> : tensor<i8>
+  %ws = nuri.constant dense<0.25> : tensor<4xf32>
+  %q = nuri.quantize %x, %s, %z : (tensor<2x3xf32>, tensor<f32>, tensor<ui8>) -> tensor<2x3xui8>
+  %y = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<2x3xui8>, tensor<3x4xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// A GELU only the quantize reads runs in the quantize's kernel.
+// CHECK-LABEL: func.func @gelu_quantize
+// CHECK: npu.quantize %arg0 {act = "gelu", offset = -128 : i64, scale = 2.500000e-01 : f32} : tensor<2x3xbf16> -> tensor<2x3xi8>
+// CHECK-NOT: nuri.gelu
+func.func @gelu_quantize(%x: tensor<2x3xbf16>) -> tensor<2x4xf32> {
+  %s = nuri.constant dense<0.25> : tensor<f32>
+  %z = nuri.constant dense<0> : tensor<ui8>
+  %w = nuri.constant dense<2> : tensor<3x4xi8>
+  %wz = nuri.constant dense<0> : tensor<i8>
+  %ws = nuri.constant dense<0.25> : tensor<4xf32>
+  %g = nuri.gelu %x : tensor<2x3xbf16>
+  %xf = nuri.cast %g : tensor<2x3xbf16> -> tensor<2x3xf32>
+  %q = nuri.quantize %xf, %s, %z : (tensor<2x3xf32>, tensor<f32>, tensor<ui8>) -> tensor<2x3xui8>
+  %y = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<2x3xui8>, tensor<3x4xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}

@@ -1554,3 +1554,77 @@ TEST(NpuCodegen, CacheWriteStaysOnTheCpuWhileItsReaderDoes) {
         << reason;
   }
 }
+
+namespace {
+
+// A quantized linear as nuri-quantize writes it (after the dtype pass).
+constexpr const char *kQuantizedLinear = R"(
+func.func @main(%x: tensor<4x16xf32>) -> tensor<4x8xf32> {
+  %s = nuri.constant dense<0.5> : tensor<f32>
+  %z = nuri.constant dense<64> : tensor<ui8>
+  %w = nuri.constant dense<2> : tensor<16x8xi8>
+  %wz = nuri.constant dense<0> : tensor<i8>
+  %ws = nuri.constant dense<0.25> : tensor<8xf32>
+  %q = nuri.quantize %x, %s, %z : (tensor<4x16xf32>, tensor<f32>, tensor<ui8>) -> tensor<4x16xui8>
+  %y = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<4x16xui8>, tensor<16x8xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<8xf32>) -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
+)";
+
+} // namespace
+
+// The int8 path is claimed where the matrix engine has i8 tiles; a chip
+// without them keeps the quantized ops on the CPU with the reason the
+// report prints (the driver's fallback table).
+TEST(NpuCodegen, QuantizedOpsNeedInt8Tiles) {
+  mlir::MLIRContext ctx(npuRegistry());
+  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(kQuantizedLinear, &ctx);
+  ASSERT_TRUE(module);
+  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  mlir::Operation *quantize = nullptr, *product = nullptr;
+  func.walk([&](mlir::Operation *op) {
+    if (llvm::isa<QuantizeOp>(op)) {
+      quantize = op;
+    } else if (llvm::isa<QuantizedMatmulOp>(op)) {
+      product = op;
+    }
+  });
+  ASSERT_TRUE(quantize && product);
+  target::Target t = loadTarget("tiny");
+  std::string reason;
+  EXPECT_TRUE(npu::claimsOp(quantize, t, reason)) << reason;
+  EXPECT_TRUE(npu::claimsOp(product, t, reason)) << reason;
+  t.matrix.macsPerCycle.erase(isa::Dtype::I8);
+  EXPECT_FALSE(npu::claimsOp(quantize, t, reason));
+  EXPECT_EQ(reason, "the tiny matrix engine has no i8 path");
+  EXPECT_FALSE(npu::claimsOp(product, t, reason));
+  EXPECT_EQ(reason, "the tiny matrix engine has no i8 path");
+}
+
+// A weight with a zero point is not the int8 GEMM's form: the CPU keeps
+// the product, and its quantize too (it feeds nothing else).
+TEST(NpuCodegen, AsymmetricWeightStaysOnTheCpu) {
+  std::string src = kQuantizedLinear;
+  src.replace(src.find("dense<0> : tensor<i8>"), 21, "dense<3> : tensor<i8>");
+  mlir::MLIRContext ctx(npuRegistry());
+  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
+  ASSERT_TRUE(module);
+  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  target::Target t = loadTarget("tiny");
+  std::string reason;
+  func.walk([&](mlir::Operation *op) {
+    if (llvm::isa<QuantizedMatmulOp>(op)) {
+      EXPECT_FALSE(npu::claimsOp(op, t, reason));
+      EXPECT_EQ(reason, "the NPU's int8 GEMM takes symmetric weights (zero "
+                        "point 0)");
+    } else if (llvm::isa<QuantizeOp>(op)) {
+      EXPECT_FALSE(npu::claimsOp(op, t, reason));
+      EXPECT_EQ(reason, "its result feeds an op other than an int8 GEMM the "
+                        "NPU runs");
+    }
+  });
+}

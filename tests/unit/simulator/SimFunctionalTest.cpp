@@ -213,6 +213,13 @@ TEST(SimFunctional, AccReadEpilogueEveryOutputType) {
         h.put(0x2000, scale);
         h.put(0x2100, bias);
         bool useScale = out != Dtype::I32 || act != Act::None;
+        // The int8 read-out's float bias after the scale (ISA 1.2).
+        bool useObias = intAcc && useScale;
+        std::vector<uint8_t> obias(n * 4);
+        for (uint64_t j = 0; j < n; ++j) {
+          storeFromF32(Dtype::F32, obias.data(), j, d(h.rng) * 40 - 1);
+        }
+        h.put(0x2200, obias);
         ProgramBuilder pb;
         pb.queue(0, Engine::Matrix)
             .mm(0, {0x0, k * dtypeBytes(in)}, {0x1000, n * dtypeBytes(in)}, m,
@@ -225,6 +232,8 @@ TEST(SimFunctional, AccReadEpilogueEveryOutputType) {
         e.scale = 0x2000;
         e.useBias = true;
         e.bias = 0x2100;
+        e.useObias = useObias;
+        e.obias = 0x2200;
         uint64_t ldd = n * dtypeBytes(out) + 4;
         pb.queue(0, Engine::Vector).wait(0).accRead({0x3000, ldd}, 0, m, n, e);
         h.run(pb);
@@ -248,6 +257,9 @@ TEST(SimFunctional, AccReadEpilogueEveryOutputType) {
             }
             if (useScale) {
               v *= loadAsF32(Dtype::F32, scale.data(), j);
+            }
+            if (useObias) {
+              v += loadAsF32(Dtype::F32, obias.data(), j);
             }
             switch (act) {
             case Act::None:

@@ -38,6 +38,7 @@ uint64_t pick(std::mt19937_64 &rng, const FieldInfo &fi, uint64_t sramSize) {
   case Field::Src1:
   case Field::Scale:
   case Field::Bias:
+  case Field::Obias:
     return (rng() % sramSize) & ~uint64_t(3);
   case Field::Idx0:
   case Field::Idx1:

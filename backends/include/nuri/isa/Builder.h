@@ -58,6 +58,9 @@ struct Epilogue {
   uint64_t scale = 0;
   bool useBias = false;
   uint64_t bias = 0;
+  /// An fp32 bias added after the scale (the int8 read-out's float bias).
+  bool useObias = false;
+  uint64_t obias = 0;
 };
 
 class ProgramBuilder;

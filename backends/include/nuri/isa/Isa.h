@@ -20,7 +20,7 @@
 namespace nuri::isa {
 
 constexpr uint16_t kVersionMajor = 1;
-constexpr uint16_t kVersionMinor = 1; // 1.1: dma.idx
+constexpr uint16_t kVersionMinor = 2; // 1.1: dma.idx; 1.2: vec.accrd obias
 constexpr size_t kInstBytes = 64;
 
 enum class Engine : uint8_t {

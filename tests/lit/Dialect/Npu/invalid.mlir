@@ -530,3 +530,115 @@ npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
     npu.dma_idx {src_space = "sram", dst_space = "dram", core = 0 : i64, src = 0 : i64, dst = 0 : i64, bytes = 64 : i64, rows = 1 : i64, planes = 1 : i64, src_stride = 0 : i64, dst_stride = 0 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64, idx_dst = 2 : i64, idx0 = 0 : i64, idx_scale0 = 4 : i64, idx1 = 0 : i64, idx_scale1 = 0 : i64}
   }
 }
+
+// -----
+
+func.func @f(%x: tensor<4x16xi32>) -> tensor<4x16xi8> {
+  // expected-error @+1 {{quantizes 'i32'; the input must be bf16, f16 or f32}}
+  %q = npu.quantize %x {scale = 0.5 : f32, offset = 0 : i64} : tensor<4x16xi32> -> tensor<4x16xi8>
+  return %q : tensor<4x16xi8>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x16xui8> {
+  // expected-error @+1 {{has result element type 'ui8'; expected i8}}
+  %q = npu.quantize %x {scale = 0.5 : f32, offset = 0 : i64} : tensor<4x16xbf16> -> tensor<4x16xui8>
+  return %q : tensor<4x16xui8>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x8xi8> {
+  // expected-error @+1 {{has result shape 'tensor<4x8xi8>' for an input of 'tensor<4x16xbf16>'}}
+  %q = npu.quantize %x {scale = 0.5 : f32, offset = 0 : i64} : tensor<4x16xbf16> -> tensor<4x8xi8>
+  return %q : tensor<4x8xi8>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x16xi8> {
+  // expected-error @+1 {{has scale 0.000000e+00; expected a finite value > 0}}
+  %q = npu.quantize %x {scale = 0.0 : f32, offset = 0 : i64} : tensor<4x16xbf16> -> tensor<4x16xi8>
+  return %q : tensor<4x16xi8>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x16xi8> {
+  // expected-error @+1 {{has offset 300; expected a value in [-255, 255]}}
+  %q = npu.quantize %x {scale = 0.5 : f32, offset = 300 : i64} : tensor<4x16xbf16> -> tensor<4x16xi8>
+  return %q : tensor<4x16xi8>
+}
+
+// -----
+
+func.func @f(%a: tensor<4x16xbf16>, %b: tensor<16x8xi8>, %z: tensor<8xi32>, %s: tensor<8xf32>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{multiplies 'bf16' by 'i8'; a and b must be i8}}
+  %y = npu.quantized_gemm %a, %b, %z, %s : (tensor<4x16xbf16>, tensor<16x8xi8>, tensor<8xi32>, tensor<8xf32>) -> tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<4x16xi8>, %b: tensor<2x16x8xi8>, %z: tensor<8xi32>, %s: tensor<8xf32>) -> tensor<2x4x8xbf16> {
+  // expected-error @+1 {{expects a of rank >= 2 and b of rank 2, got 2 and 3}}
+  %y = npu.quantized_gemm %a, %b, %z, %s : (tensor<4x16xi8>, tensor<2x16x8xi8>, tensor<8xi32>, tensor<8xf32>) -> tensor<2x4x8xbf16>
+  return %y : tensor<2x4x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<4x16xi8>, %b: tensor<12x8xi8>, %z: tensor<8xi32>, %s: tensor<8xf32>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{contracts K = 16 of a with 12 rows of b}}
+  %y = npu.quantized_gemm %a, %b, %z, %s : (tensor<4x16xi8>, tensor<12x8xi8>, tensor<8xi32>, tensor<8xf32>) -> tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<4x16xi8>, %b: tensor<16x8xi8>, %z: tensor<8xi32>, %s: tensor<8xf32>) -> tensor<4x4xbf16> {
+  // expected-error @+1 {{has result 'tensor<4x4xbf16>'; a x b has shape [4, 8]}}
+  %y = npu.quantized_gemm %a, %b, %z, %s : (tensor<4x16xi8>, tensor<16x8xi8>, tensor<8xi32>, tensor<8xf32>) -> tensor<4x4xbf16>
+  return %y : tensor<4x4xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<4x16xi8>, %b: tensor<16x8xi8>, %z: tensor<8xi32>, %s: tensor<8xf32>) -> tensor<4x8xi32> {
+  // expected-error @+1 {{has result element type 'i32'; expected bf16, f16 or f32}}
+  %y = npu.quantized_gemm %a, %b, %z, %s : (tensor<4x16xi8>, tensor<16x8xi8>, tensor<8xi32>, tensor<8xf32>) -> tensor<4x8xi32>
+  return %y : tensor<4x8xi32>
+}
+
+// -----
+
+func.func @f(%a: tensor<4x16xi8>, %b: tensor<16x8xi8>, %z: tensor<8xf32>, %s: tensor<8xf32>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{has zp_bias of type 'tensor<8xf32>'; expected 'tensor<8xi32>'}}
+  %y = npu.quantized_gemm %a, %b, %z, %s : (tensor<4x16xi8>, tensor<16x8xi8>, tensor<8xf32>, tensor<8xf32>) -> tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<4x16xi8>, %b: tensor<16x8xi8>, %z: tensor<8xi32>, %s: tensor<8xf32>, %r: tensor<4x8xf32>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{has a residual of type 'tensor<4x8xf32>', not the result type 'tensor<4x8xbf16>'}}
+  %y = npu.quantized_gemm %a, %b, %z, %s residual %r : (tensor<4x16xi8>, tensor<16x8xi8>, tensor<8xi32>, tensor<8xf32>, tensor<4x8xf32>) -> tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<4x16xi8>, %b: tensor<16x8xi8>, %z: tensor<8xi32>, %s: tensor<8xf32>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{has act 'gelu'; expected none or relu}}
+  %y = npu.quantized_gemm %a, %b, %z, %s {act = "gelu"} : (tensor<4x16xi8>, tensor<16x8xi8>, tensor<8xi32>, tensor<8xf32>) -> tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x16xi8> {
+  // expected-error @+1 {{has act 'silu'; expected none, gelu, gelu_tanh or relu}}
+  %q = npu.quantize %x {scale = 0.5 : f32, offset = 0 : i64, act = "silu"} : tensor<4x16xbf16> -> tensor<4x16xi8>
+  return %q : tensor<4x16xi8>
+}

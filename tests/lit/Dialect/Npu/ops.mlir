@@ -88,3 +88,19 @@ func.func @planned(%x: tensor<8x16xbf16> {npu.buffer = #npu.buffer<"dram", 0>, n
   %f = nuri.reshape %z {npu.layout = "alias"} : tensor<2x8x32xbf16> -> tensor<16x32xbf16>
   return %y : tensor<8x32xbf16>
 }
+
+// -----
+
+// The int8 path's kernel ops (npu-fuse-epilogues forms them).
+// CHECK-LABEL: func.func @int8
+// CHECK: %[[Q:.*]] = npu.quantize %arg0 {offset = -64 : i64, scale = 1.562500e-02 : f32} : tensor<4x16xbf16> -> tensor<4x16xi8>
+// CHECK: npu.quantized_gemm %[[Q]], %{{.*}}, %{{.*}}, %{{.*}} bias %{{.*}} residual %arg1 {act = "relu"} : (tensor<4x16xi8>, tensor<16x8xi8>, tensor<8xi32>, tensor<8xf32>, tensor<8xf32>, tensor<4x8xbf16>) -> tensor<4x8xbf16>
+func.func @int8(%x: tensor<4x16xbf16>, %r: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+  %q = npu.quantize %x {scale = 0.015625 : f32, offset = -64 : i64} : tensor<4x16xbf16> -> tensor<4x16xi8>
+  %w = nuri.constant dense<3> : tensor<16x8xi8>
+  %zb = nuri.constant dense<-3072> : tensor<8xi32>
+  %s = nuri.constant dense<0.001> : tensor<8xf32>
+  %b = nuri.constant dense<0.5> : tensor<8xf32>
+  %y = npu.quantized_gemm %q, %w, %zb, %s bias %b residual %r {act = "relu"} : (tensor<4x16xi8>, tensor<16x8xi8>, tensor<8xi32>, tensor<8xf32>, tensor<8xf32>, tensor<4x8xbf16>) -> tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}

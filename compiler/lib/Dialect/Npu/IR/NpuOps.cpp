@@ -7,6 +7,8 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace nuri::npu;
 
@@ -194,9 +196,12 @@ LogicalResult NpuDialect::verifyOperationAttribute(Operation *op,
     return success();
   }
   if (attr.getName() == kPlanAttr) {
-    if (!llvm::isa<GemmOp>(op) || !llvm::isa<GemmPlanAttr>(attr.getValue())) {
+    if (!llvm::isa<GemmOp, QuantizedGemmOp>(op) ||
+        !llvm::isa<GemmPlanAttr>(attr.getValue())) {
       return op->emitOpError("'")
-             << kPlanAttr << "' must be a #npu.gemm_plan on an npu.gemm";
+             << kPlanAttr
+             << "' must be a #npu.gemm_plan on an npu.gemm or "
+                "npu.quantized_gemm";
     }
     return success();
   }
@@ -222,6 +227,95 @@ LogicalResult NpuDialect::verifyRegionResultAttribute(Operation *op, unsigned,
                                                       unsigned,
                                                       NamedAttribute attr) {
   return verifyBinding(op, attr, "result");
+}
+
+LogicalResult QuantizeOp::verify() {
+  auto it = cast<RankedTensorType>(getInput().getType());
+  auto ot = cast<RankedTensorType>(getOutput().getType());
+  if (!it.getElementType().isBF16() && !it.getElementType().isF16() &&
+      !it.getElementType().isF32()) {
+    return emitOpError("quantizes ")
+           << it.getElementType() << "; the input must be bf16, f16 or f32";
+  }
+  if (!ot.getElementType().isSignlessInteger(8)) {
+    return emitOpError("has result element type ")
+           << ot.getElementType() << "; expected i8";
+  }
+  if (it.getShape() != ot.getShape()) {
+    return emitOpError("has result shape ") << ot << " for an input of " << it;
+  }
+  float s = getScale().convertToFloat();
+  if (!(s > 0) || !std::isfinite(s)) {
+    return emitOpError("has scale ") << s << "; expected a finite value > 0";
+  }
+  if (getAct() != "none" && getAct() != "gelu" && getAct() != "gelu_tanh" &&
+      getAct() != "relu") {
+    return emitOpError("has act '")
+           << getAct() << "'; expected none, gelu, gelu_tanh or relu";
+  }
+  // I64Attr's getter is unsigned.
+  int64_t offset = int64_t(getOffset());
+  if (offset < -255 || offset > 255) {
+    return emitOpError("has offset ")
+           << offset << "; expected a value in [-255, 255]";
+  }
+  return success();
+}
+
+LogicalResult QuantizedGemmOp::verify() {
+  auto at = cast<RankedTensorType>(getA().getType());
+  auto bt = cast<RankedTensorType>(getB().getType());
+  auto ot = cast<RankedTensorType>(getOutput().getType());
+  if (!at.getElementType().isSignlessInteger(8) ||
+      !bt.getElementType().isSignlessInteger(8)) {
+    return emitOpError("multiplies ")
+           << at.getElementType() << " by " << bt.getElementType()
+           << "; a and b must be i8";
+  }
+  if (at.getRank() < 2 || bt.getRank() != 2) {
+    return emitOpError("expects a of rank >= 2 and b of rank 2, got ")
+           << at.getRank() << " and " << bt.getRank();
+  }
+  int64_t k = at.getShape().back(), n = bt.getShape().back();
+  if (bt.getDimSize(0) != k) {
+    return emitOpError("contracts K = ")
+           << k << " of a with " << bt.getDimSize(0) << " rows of b";
+  }
+  SmallVector<int64_t> want(at.getShape().begin(), at.getShape().end() - 1);
+  want.push_back(n);
+  if (ot.getShape() != ArrayRef<int64_t>(want)) {
+    return emitOpError("has result ")
+           << ot << "; a x b has shape [" << ArrayRef<int64_t>(want) << "]";
+  }
+  if (!ot.getElementType().isBF16() && !ot.getElementType().isF16() &&
+      !ot.getElementType().isF32()) {
+    return emitOpError("has result element type ")
+           << ot.getElementType() << "; expected bf16, f16 or f32";
+  }
+  auto vector = [&](Value v, Type e, StringRef what) -> LogicalResult {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (t.getRank() != 1 || t.getDimSize(0) != n || t.getElementType() != e) {
+      return emitOpError("has ") << what << " of type " << t << "; expected "
+                                 << RankedTensorType::get({n}, e);
+    }
+    return success();
+  };
+  Builder b(getContext());
+  if (failed(vector(getZpBias(), b.getI32Type(), "zp_bias")) ||
+      failed(vector(getScale(), b.getF32Type(), "scale")) ||
+      (getBias() && failed(vector(getBias(), b.getF32Type(), "bias")))) {
+    return failure();
+  }
+  if (Value r = getResidual(); r && r.getType() != ot) {
+    return emitOpError("has a residual of type ")
+           << r.getType() << ", not the result type " << ot;
+  }
+  // Only read-outs that commute with the rounding to the output type: the
+  // CPU runs the graph's activation after that rounding.
+  if (getAct() != "none" && getAct() != "relu") {
+    return emitOpError("has act '") << getAct() << "'; expected none or relu";
+  }
+  return success();
 }
 
 LogicalResult GemmOp::verify() {

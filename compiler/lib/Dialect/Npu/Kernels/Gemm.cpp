@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GemmCore.h"
+#include "GemmKernel.h"
 #include "KernelContext.h"
 #include "NpuPlan.h"
 
@@ -82,14 +83,88 @@ describe(GemmOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   return g;
 }
 
-GemmPlanAttr toAttr(MLIRContext *ctx, const GemmPlan &p) {
+struct GemmKernel : NpuKernelOpInterface::ExternalModel<GemmKernel, GemmOp> {
+  std::string getNpuIllegalReason(Operation *op,
+                                  const target::Target &t) const {
+    Type e = tensorOf(cast<GemmOp>(op).getA()).getElementType();
+    std::optional<isa::Dtype> d = isaType(e);
+    if (!d || !t.supports(*d)) {
+      return fmt::format("the {} matrix engine has no {} path", t.name,
+                         typeStr(e));
+    }
+    return "";
+  }
+
+  LogicalResult planNpuKernel(Operation *op, KernelContext &ctx) const {
+    auto gemm = cast<GemmOp>(op);
+    FailureOr<GemmDesc> g =
+        describe(gemm, [&](Value v) { return ctx.plannedAddress(v); });
+    if (failed(g)) {
+      return failure();
+    }
+    if (auto pinned = op->getAttrOfType<GemmPlanAttr>(kPlanAttr)) {
+      std::string why =
+          gemmPlanProblem(ctx.target(), *g, gemmPlanFromAttr(pinned));
+      if (!why.empty()) {
+        return op->emitOpError("has a plan the target cannot run: ") << why;
+      }
+      return success();
+    }
+    Result<GemmPlan> plan = planGemm(ctx.target(), *g);
+    if (!plan) {
+      return op->emitOpError("cannot be lowered to the NPU: ") << plan.error();
+    }
+    op->setAttr(kPlanAttr, gemmPlanToAttr(op->getContext(), *plan));
+    return success();
+  }
+
+  FailureOr<KernelCost> getNpuKernelCost(Operation *op,
+                                         KernelContext &ctx) const {
+    auto gemm = cast<GemmOp>(op);
+    auto attr = op->getAttrOfType<GemmPlanAttr>(kPlanAttr);
+    if (!attr) {
+      return op->emitOpError("has no plan (npu-plan-kernels)");
+    }
+    FailureOr<GemmDesc> g =
+        describe(gemm, [&](Value v) { return ctx.plannedAddress(v); });
+    if (failed(g)) {
+      return failure();
+    }
+    GemmPlan plan = gemmPlanFromAttr(attr);
+    return KernelCost{gemmSramBytes(*g, plan), plan.estimate};
+  }
+
+  LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
+    KernelEmitter *emitter = ctx.emitter();
+    assert(emitter && "emitNpuKernel outside the lowering");
+    auto attr = op->getAttrOfType<GemmPlanAttr>(kPlanAttr);
+    if (!attr) {
+      return op->emitOpError("has no plan (npu-plan-kernels)");
+    }
+    FailureOr<GemmDesc> g =
+        describe(cast<GemmOp>(op), [&](Value v) { return ctx.addressOf(v); });
+    if (failed(g)) {
+      return failure();
+    }
+    Result<bool> emitted = emitGemm(*emitter, *g, gemmPlanFromAttr(attr));
+    if (!emitted) {
+      return op->emitOpError("cannot be lowered to the NPU: ")
+             << emitted.error();
+    }
+    return success();
+  }
+};
+
+} // namespace
+
+GemmPlanAttr gemmPlanToAttr(MLIRContext *ctx, const GemmPlan &p) {
   return GemmPlanAttr::get(ctx, int64_t(p.mS), int64_t(p.nS), int64_t(p.mr),
                            int64_t(p.nc), int64_t(p.mb), int64_t(p.nt),
                            int64_t(p.kc), int64_t(p.nA), int64_t(p.nW),
                            int64_t(p.ldaS), p.mcastA, int64_t(p.estimate));
 }
 
-GemmPlan fromAttr(GemmPlanAttr a) {
+GemmPlan gemmPlanFromAttr(GemmPlanAttr a) {
   GemmPlan p;
   p.mS = uint64_t(a.getRowSlices());
   p.nS = uint64_t(a.getColSlices());
@@ -109,8 +184,8 @@ GemmPlan fromAttr(GemmPlanAttr a) {
 
 /// Why `p` cannot run `g` on `t` (beyond what the attribute verifier
 /// checks alone); empty when it can.
-std::string planProblem(const target::Target &t, const GemmDesc &g,
-                        const GemmPlan &p) {
+std::string gemmPlanProblem(const target::Target &t, const GemmDesc &g,
+                            const GemmPlan &p) {
   if (p.mS * p.mr < g.M || p.nS * p.nc < g.N) {
     return fmt::format("{} x {} slices of {} x {} do not cover the {} x {} "
                        "output",
@@ -143,79 +218,6 @@ std::string planProblem(const target::Target &t, const GemmDesc &g,
   }
   return "";
 }
-
-struct GemmKernel : NpuKernelOpInterface::ExternalModel<GemmKernel, GemmOp> {
-  std::string getNpuIllegalReason(Operation *op,
-                                  const target::Target &t) const {
-    Type e = tensorOf(cast<GemmOp>(op).getA()).getElementType();
-    std::optional<isa::Dtype> d = isaType(e);
-    if (!d || !t.supports(*d)) {
-      return fmt::format("the {} matrix engine has no {} path", t.name,
-                         typeStr(e));
-    }
-    return "";
-  }
-
-  LogicalResult planNpuKernel(Operation *op, KernelContext &ctx) const {
-    auto gemm = cast<GemmOp>(op);
-    FailureOr<GemmDesc> g =
-        describe(gemm, [&](Value v) { return ctx.plannedAddress(v); });
-    if (failed(g)) {
-      return failure();
-    }
-    if (auto pinned = op->getAttrOfType<GemmPlanAttr>(kPlanAttr)) {
-      std::string why = planProblem(ctx.target(), *g, fromAttr(pinned));
-      if (!why.empty()) {
-        return op->emitOpError("has a plan the target cannot run: ") << why;
-      }
-      return success();
-    }
-    Result<GemmPlan> plan = planGemm(ctx.target(), *g);
-    if (!plan) {
-      return op->emitOpError("cannot be lowered to the NPU: ") << plan.error();
-    }
-    op->setAttr(kPlanAttr, toAttr(op->getContext(), *plan));
-    return success();
-  }
-
-  FailureOr<KernelCost> getNpuKernelCost(Operation *op,
-                                         KernelContext &ctx) const {
-    auto gemm = cast<GemmOp>(op);
-    auto attr = op->getAttrOfType<GemmPlanAttr>(kPlanAttr);
-    if (!attr) {
-      return op->emitOpError("has no plan (npu-plan-kernels)");
-    }
-    FailureOr<GemmDesc> g =
-        describe(gemm, [&](Value v) { return ctx.plannedAddress(v); });
-    if (failed(g)) {
-      return failure();
-    }
-    GemmPlan plan = fromAttr(attr);
-    return KernelCost{gemmSramBytes(*g, plan), plan.estimate};
-  }
-
-  LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
-    KernelEmitter *emitter = ctx.emitter();
-    assert(emitter && "emitNpuKernel outside the lowering");
-    auto attr = op->getAttrOfType<GemmPlanAttr>(kPlanAttr);
-    if (!attr) {
-      return op->emitOpError("has no plan (npu-plan-kernels)");
-    }
-    FailureOr<GemmDesc> g =
-        describe(cast<GemmOp>(op), [&](Value v) { return ctx.addressOf(v); });
-    if (failed(g)) {
-      return failure();
-    }
-    Result<bool> emitted = emitGemm(*emitter, *g, fromAttr(attr));
-    if (!emitted) {
-      return op->emitOpError("cannot be lowered to the NPU: ")
-             << emitted.error();
-    }
-    return success();
-  }
-};
-
-} // namespace
 
 void registerGemmKernel(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, NpuDialect *) {

@@ -168,7 +168,11 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                 uint64_t wBytes =
                     nW ? nW * roundUp(kc * nt * ei, 64)
                        : tilesN * chunks * roundUp(kc * nt * ei, 64);
-                uint64_t fixed = wBytes + 2 * roundUp(p.nc * 6, 64) + 64 * 16;
+                // Per column: the f32 bias and its staging (bf16), or the
+                // int8 read-out's i32 correction, f32 scale and f32 bias.
+                uint64_t fixed =
+                    wBytes + 2 * roundUp(p.nc * (g.quantized ? 12 : 6), 64) +
+                    64 * 16;
                 uint64_t perRow = nA * pitch + 2 * nt * eo +
                                   (g.hasResidual ? 2 * nt * eo : 0);
                 if (fixed >= S) {
@@ -312,6 +316,11 @@ uint64_t gemmSramBytes(const GemmDesc &g, const GemmPlan &pl) {
   // place (it may put them beside the previous kernel instead).
   SramPlan sram(~uint64_t(0) >> 1);
   uint64_t at = 0;
+  if (g.quantized) {
+    for (int i = 0; i < 4; ++i) {
+      sram.tryAlloc(pl.nc * 4, at);
+    }
+  }
   if (g.hasBias) {
     for (int i = 0; i < 2; ++i) {
       sram.tryAlloc(pl.nc * 4, at);
@@ -375,6 +384,15 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
   // (a slot is reloaded two blocks later, after every tile of the block
   // that read it has been stored).
   uint64_t biasF[2] = {0, 0}, biasStage[2] = {0, 0};
+  // The int8 read-out's per-column i32 correction and f32 scale, in the
+  // same two slots.
+  uint64_t zpV[2] = {0, 0}, scaleV[2] = {0, 0};
+  if (g.quantized) {
+    for (int i = 0; i < 2; ++i) {
+      zpV[i] = sram.alloc(pl.nc * 4, "gemm zero-point correction");
+      scaleV[i] = sram.alloc(pl.nc * 4, "gemm scale");
+    }
+  }
   if (g.hasBias) {
     for (int i = 0; i < 2; ++i) {
       biasF[i] = sram.alloc(pl.nc * 4, "gemm bias");
@@ -606,9 +624,16 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
             ++gw;
           }
         }
-        if (firstTile && g.hasBias) {
+        if (firstTile && (g.hasBias || g.quantized)) {
           auto [c0, c1] = blockCols(blk);
-          loadVector(dma, g.bias + c0 * eb, biasStage[bi % 2], (c1 - c0) * eb);
+          if (g.quantized) {
+            loadVector(dma, g.zpBias + c0 * 4, zpV[bi % 2], (c1 - c0) * 4);
+            loadVector(dma, g.scale + c0 * 4, scaleV[bi % 2], (c1 - c0) * 4);
+          }
+          if (g.hasBias) {
+            loadVector(dma, g.bias + c0 * eb, biasStage[bi % 2],
+                       (c1 - c0) * eb);
+          }
           dma.signal(kBias);
         }
         if (g.hasResidual) {
@@ -681,8 +706,10 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
     for (uint64_t bi = 0; bi < blocks.size(); ++bi) {
       const Block &blk = blocks[bi];
       auto [c0, c1] = blockCols(blk);
-      if (g.hasBias) {
+      if (g.hasBias || g.quantized) {
         vec.wait(kBias);
+      }
+      if (g.hasBias) {
         if (g.biasType != Dtype::F32) {
           for (uint64_t off = 0; off < c1 - c0; off += 32768) {
             uint64_t n = std::min<uint64_t>(32768, c1 - c0 - off);
@@ -700,6 +727,16 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
         e.act = g.act;
         e.useBias = g.hasBias;
         e.bias = biasF[bi % 2] + (tile.n0 - c0) * 4;
+        if (g.quantized) {
+          // i32 correction into the integer sum, the scale, then the float
+          // bias after it (vec.accrd's obias).
+          e.useObias = g.hasBias;
+          e.obias = e.bias;
+          e.useBias = true;
+          e.bias = zpV[bi % 2] + (tile.n0 - c0) * 4;
+          e.useScale = true;
+          e.scale = scaleV[bi % 2] + (tile.n0 - c0) * 4;
+        }
         TileRef out{obuf[ti % pl.nO], tile.nt * eo};
         vec.accRead(out, accBase[ti % pl.nAcc], blk.rows, tile.nt, e);
         ringAcc.consumed(vec, ti);

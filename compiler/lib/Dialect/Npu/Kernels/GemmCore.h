@@ -33,6 +33,12 @@ struct GemmDesc {
   bool hasResidual = false;
   uint64_t residual = 0;
   uint64_t residualBatch = 0;
+  /// The int8 read-out (npu.quantized_gemm): `in` is i8, the accumulator
+  /// i32; per column an i32 zero-point correction added to it (`zpBias`)
+  /// and an f32 scale (`scale`), then `bias` (f32) after the scale:
+  /// out = cast(act(f32(acc + zpBias) * scale + bias)).
+  bool quantized = false;
+  uint64_t zpBias = 0, scale = 0;
 };
 
 /// The tiling and core split of one GEMM (#npu.gemm_plan in the IR, where

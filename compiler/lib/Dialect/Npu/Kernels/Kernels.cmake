@@ -11,6 +11,8 @@ set(NPU_KERNEL_SOURCES
   ${NPU_KERNELS_DIR}/Copy.cpp
   ${NPU_KERNELS_DIR}/Gemm.cpp
   ${NPU_KERNELS_DIR}/GemmCore.cpp
+  ${NPU_KERNELS_DIR}/Quantize.cpp
+  ${NPU_KERNELS_DIR}/QuantizedGemm.cpp
   ${NPU_KERNELS_DIR}/Rowwise.cpp
   ${NPU_KERNELS_DIR}/RowwiseCore.cpp
   ${NPU_KERNELS_DIR}/Transpose.cpp

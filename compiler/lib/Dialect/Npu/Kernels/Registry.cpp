@@ -22,6 +22,8 @@ void registerCacheAttentionKernel(DialectRegistry &registry);
 void registerCacheWriteKernel(DialectRegistry &registry);
 void registerCopyKernels(DialectRegistry &registry);
 void registerGemmKernel(DialectRegistry &registry);
+void registerQuantizeKernel(DialectRegistry &registry);
+void registerQuantizedGemmKernel(DialectRegistry &registry);
 void registerRowwiseKernels(DialectRegistry &registry);
 void registerTransposeKernel(DialectRegistry &registry);
 
@@ -32,6 +34,8 @@ void registerNpuKernels(DialectRegistry &registry) {
   registerCacheWriteKernel(registry);
   registerCopyKernels(registry);
   registerGemmKernel(registry);
+  registerQuantizeKernel(registry);
+  registerQuantizedGemmKernel(registry);
   registerRowwiseKernels(registry);
   registerTransposeKernel(registry);
 }

@@ -10,7 +10,10 @@
 
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
 
+#include "nuri/Dialect/Nuri/IR/ConstantData.h"
+
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
 
 namespace nuri::npu {
 #define GEN_PASS_DEF_NPUFUSEEPILOGUES
@@ -225,6 +228,207 @@ void merge(ArrayRef<LinearOp> group) {
   }
 }
 
+/// The float value a graph nuri.quantize reads, before any widening cast
+/// (bf16 -> f32 is exact, and the vector engine converts as exactly).
+Value quantizedInput(nuri::QuantizeOp q) {
+  Value x = q.getInput();
+  if (auto c = x.getDefiningOp<CastOp>()) {
+    Type from = tensorOf(c.getInput()).getElementType();
+    if ((from.isBF16() || from.isF16()) &&
+        tensorOf(x).getElementType().isF32()) {
+      return c.getInput();
+    }
+  }
+  return x;
+}
+
+/// What the npu.quantize for `q` reads, and the activation it applies
+/// first: an activation whose result only `q` reads (the GELU before
+/// BERT's second FFN product) runs in the quantize's kernel, so its result
+/// never goes to memory.
+std::pair<Value, StringRef> quantizeSource(nuri::QuantizeOp q) {
+  Value x = quantizedInput(q);
+  Operation *def = x.getDefiningOp();
+  auto cast = q.getInput().getDefiningOp<CastOp>();
+  bool onlyReader = x.hasOneUse() && q.getOutput().hasOneUse() &&
+                    (x == q.getInput() || (cast && cast->hasOneUse()));
+  if (!def || !onlyReader || def->getNumOperands() != 1 ||
+      tensorOf(def->getOperand(0)) != tensorOf(x)) {
+    return {x, "none"};
+  }
+  if (auto g = dyn_cast<GeluOp>(def)) {
+    return {def->getOperand(0), g.getApproximate() == GeluApproximation::Tanh
+                                    ? "gelu_tanh"
+                                    : "gelu"};
+  }
+  if (llvm::isa<ReluOp>(def)) {
+    return {def->getOperand(0), "relu"};
+  }
+  return {x, "none"};
+}
+
+/// A graph nuri.quantize -> npu.quantize, producing the NPU's int8 form of
+/// its result (for uint8: the value minus 128).
+Value npuQuantize(OpBuilder &b, nuri::QuantizeOp q, int64_t offset,
+                  float scale) {
+  auto [x, act] = quantizeSource(q);
+  auto type = tensorOf(q.getOutput()).clone(b.getIntegerType(8));
+  return b.create<npu::QuantizeOp>(
+      q.getLoc(), type, x, b.getF32FloatAttr(scale),
+      b.getI64IntegerAttr(offset), b.getStringAttr(act));
+}
+
+/// An int8 weight's values: a constant's bytes (large weights are blobs
+/// readAsDouble does not take), else the constant expression evaluated.
+FailureOr<std::vector<double>> int8Values(Value v) {
+  Value c = v;
+  while (auto r = c.getDefiningOp<ReshapeOp>()) {
+    c = r.getInput();
+  }
+  if (auto cst = c.getDefiningOp<ConstantOp>()) {
+    FailureOr<std::vector<char>> raw = readRawBytes(cst.getValue());
+    if (failed(raw)) {
+      return failure();
+    }
+    return std::vector<double>(reinterpret_cast<const int8_t *>(raw->data()),
+                               reinterpret_cast<const int8_t *>(raw->data()) +
+                                   raw->size());
+  }
+  return evaluate(v);
+}
+
+/// nuri.quantize + nuri.quantized_matmul (+ the bias add, the cast to the
+/// compute type, relu, a residual add) -> npu.quantize + npu.quantized_gemm.
+/// The read-out's per-column constants are computed here: the scale product
+/// sa * sw[n] in fp32 (as the CPU kernel takes it), and the i32 correction
+/// -(za - 128) * sum_k W[k, n] that makes the NPU's int8 activations (uint8
+/// minus 128) give the CPU's sum of (a - za) * W exactly.
+LogicalResult fuseQuantized(QuantizedMatmulOp m,
+                            llvm::DenseMap<Operation *, Value> &quantized) {
+  OpBuilder b(m);
+  Location loc = m.getLoc();
+  auto q = m.getLhs().getDefiningOp<nuri::QuantizeOp>();
+  FailureOr<std::vector<double>> za = evaluate(m.getLhsZeroPoint());
+  FailureOr<std::vector<double>> sa = evaluate(m.getLhsScale());
+  FailureOr<std::vector<double>> sw = evaluate(m.getRhsScale());
+  FailureOr<std::vector<double>> w = int8Values(m.getRhs());
+  FailureOr<std::vector<double>> qs = evaluate(q.getScale());
+  for (auto [what, x] : {std::pair{"the activations' zero point", &za},
+                         {"the activations' scale", &sa},
+                         {"the weight scales", &sw},
+                         {"the weight", &w},
+                         {"the quantize's scale", &qs}}) {
+    if (failed(*x)) {
+      return m.emitOpError("cannot read ")
+             << what << " at compile time (a constant, or a cast or reshape "
+             << "of one)";
+    }
+  }
+  const bool unsignedA =
+      tensorOf(m.getLhs()).getElementType().isUnsignedInteger();
+  const int64_t offset = int64_t((*za)[0]) - (unsignedA ? 128 : 0);
+  Value a;
+  if (auto it = quantized.find(q); it != quantized.end()) {
+    a = it->second;
+  } else {
+    // The projections of one input (Q, K, V) each quantize it alike: one
+    // npu.quantize serves them all.
+    const float scale = float((*qs)[0]);
+    for (auto &[other, value] : quantized) {
+      auto n = value.getDefiningOp<npu::QuantizeOp>();
+      if (n &&
+          std::pair<Value, StringRef>(n.getInput(), n.getAct()) ==
+              quantizeSource(q) &&
+          n.getScale().convertToFloat() == scale &&
+          int64_t(n.getOffset()) == offset) {
+        a = value;
+        break;
+      }
+    }
+    if (!a) {
+      OpBuilder qb(q);
+      a = npuQuantize(qb, q, offset, scale);
+    }
+    quantized[q] = a;
+  }
+  auto wt = tensorOf(m.getRhs());
+  const int64_t K = wt.getDimSize(0), N = wt.getDimSize(1);
+  std::vector<int64_t> corr(size_t(N), 0);
+  std::vector<double> scale(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) {
+    int64_t sum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      sum += int64_t((*w)[size_t(k * N + n)]);
+    }
+    // Wraps as the i32 accumulator does.
+    corr[size_t(n)] = int64_t(int32_t(uint32_t(-offset * sum)));
+    scale[size_t(n)] =
+        double(float((*sa)[0]) * float((*sw)[sw->size() == 1 ? 0 : size_t(n)]));
+  }
+  Value zpBias = b.create<ConstantOp>(
+      loc, makeFromInt(RankedTensorType::get({N}, b.getI32Type()), corr));
+  Value scaleV = b.create<ConstantOp>(
+      loc, makeFromDouble(RankedTensorType::get({N}, b.getF32Type()), scale));
+
+  Value cur = m.getOutput();
+  SmallVector<Operation *> absorbed;
+  Value bias;
+  if (auto add = dyn_cast_or_null<AddOp>(soleUser(cur))) {
+    Value other = add.getLhs() == cur ? add.getRhs() : add.getLhs();
+    auto ot = tensorOf(other);
+    if (add.getLhs() != add.getRhs() && isConstantExpr(other) &&
+        ot.getNumElements() == N && ot.getShape().back() == N &&
+        add.getType() == cur.getType()) {
+      bias = other;
+      absorbed.push_back(add);
+      cur = add.getResult();
+    }
+  }
+  if (auto c = dyn_cast_or_null<CastOp>(soleUser(cur))) {
+    Type to = tensorOf(c.getOutput()).getElementType();
+    if (to.isBF16() || to.isF16()) {
+      absorbed.push_back(c);
+      cur = c.getOutput();
+    }
+  }
+  StringRef act = "none";
+  // relu commutes with rounding to the output type, so the read-out may
+  // apply it before the cast; other activations stay graph ops, as the CPU
+  // runs them after the rounding.
+  if (auto r = dyn_cast_or_null<ReluOp>(soleUser(cur))) {
+    act = "relu";
+    absorbed.push_back(r);
+    cur = r.getOutput();
+  }
+  Value residual;
+  if (auto add = dyn_cast_or_null<AddOp>(soleUser(cur))) {
+    Value other = add.getLhs() == cur ? add.getRhs() : add.getLhs();
+    if (other.getType() == cur.getType() && add.getLhs() != add.getRhs() &&
+        definedBefore(other, m)) {
+      residual = other;
+      absorbed.push_back(add);
+      cur = add.getResult();
+    }
+  }
+  // The GEMM replaces the last op it absorbs: the bias (a constant
+  // expression the graph may compute just before its add) exists there.
+  if (!absorbed.empty()) {
+    b.setInsertionPoint(absorbed.back());
+  }
+  if (bias) {
+    bias = readOutBias(b, loc, bias);
+  }
+  auto gemm =
+      b.create<QuantizedGemmOp>(loc, cur.getType(), a, m.getRhs(), zpBias,
+                                scaleV, bias, residual, b.getStringAttr(act));
+  cur.replaceAllUsesWith(gemm.getOutput());
+  for (Operation *o : llvm::reverse(absorbed)) {
+    o->erase();
+  }
+  m->erase();
+  return success();
+}
+
 struct NpuFuseEpiloguesPass : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
@@ -262,6 +466,32 @@ struct NpuFuseEpiloguesPass : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
     }
     for (Operation *op : gemms) {
       fuse(op);
+    }
+    // The int8 GEMMs the partitioner claimed (quantizedMatmulFormProblem),
+    // then their activations' quantize ops, which only they read.
+    SmallVector<QuantizedMatmulOp> qmms(body.getOps<QuantizedMatmulOp>());
+    llvm::DenseMap<Operation *, Value> quantized;
+    for (QuantizedMatmulOp m : qmms) {
+      if (quantizedMatmulFormProblem(m).empty() &&
+          failed(fuseQuantized(m, quantized))) {
+        return signalPassFailure();
+      }
+    }
+    for (auto &[q, a] : quantized) {
+      if (!q->use_empty()) {
+        continue;
+      }
+      // The widening cast and the activation the npu.quantize reads past.
+      Operation *cast = q->getOperand(0).getDefiningOp<CastOp>();
+      Operation *act =
+          (cast ? cast->getOperand(0) : q->getOperand(0)).getDefiningOp();
+      q->erase();
+      if (cast && cast->use_empty()) {
+        cast->erase();
+      }
+      if (act && llvm::isa<GeluOp, ReluOp>(act) && act->use_empty()) {
+        act->erase();
+      }
     }
   }
 };

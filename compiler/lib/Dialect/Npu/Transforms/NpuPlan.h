@@ -23,6 +23,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace nuri::npu {
 
@@ -48,6 +49,18 @@ inline std::optional<isa::Dtype> isaType(mlir::Type t) {
     return isa::Dtype::F32;
   }
   return std::nullopt;
+}
+
+/// The dtype the NPU stores a tensor in: the float types, and the int8
+/// path's i8 operands and i32 read-out constants.
+inline std::optional<isa::Dtype> storageType(mlir::Type t) {
+  if (t.isSignlessInteger(8)) {
+    return isa::Dtype::I8;
+  }
+  if (t.isSignlessInteger(32)) {
+    return isa::Dtype::I32;
+  }
+  return isaType(t);
 }
 
 /// The float dtype of a tensor value the vector engine handles, or why
@@ -142,6 +155,19 @@ inline bool foldsIntoAttentionWrite(TransposeOp t) {
 /// has one. Target-independent: the element type against the chip is the
 /// lowering's check (claimsOp).
 std::string gemmFormProblem(mlir::Operation *op);
+
+/// The int8 path (NpuQuantized.cpp): why a nuri.quantize or
+/// nuri.quantized_matmul has no npu.quantize / npu.quantized_gemm form;
+/// empty when it has one. The target's i8 tiles are claimsOp's check.
+std::string quantizeFormProblem(nuri::QuantizeOp q);
+std::string quantizedMatmulFormProblem(QuantizedMatmulOp m);
+/// Whether `q` quantizes per tensor to 8 bits with constant parameters
+/// (what a GEMM needs of its activations' quantize, whatever its users).
+bool quantizesPerTensor8(nuri::QuantizeOp q);
+/// A constant expression's values in row-major order, as doubles (casts
+/// rounded to their type); failure for anything else. The lowering
+/// materializes constant expressions with it (NpuCodegen.cpp).
+mlir::FailureOr<std::vector<double>> evaluate(mlir::Value v);
 
 } // namespace nuri::npu
 

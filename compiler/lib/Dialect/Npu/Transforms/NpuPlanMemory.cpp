@@ -127,7 +127,9 @@ private:
     places_[v] = Place{false, allocDram(bytesOf(v))};
   }
   /// A value a kernel reads: constants get their DRAM on first read.
-  LogicalResult read(Value v);
+  /// `integers`: the reader is an int8 kernel, which reads i8 and i32
+  /// constants.
+  LogicalResult read(Value v, bool integers = false);
   void planLiveness(Block &body);
   LogicalResult planOp(Operation *op, int64_t index);
   BufferAttr attr(const Place &p) {
@@ -161,13 +163,14 @@ private:
   llvm::DenseSet<Value> peerBarred_;
 };
 
-LogicalResult MemoryPlanner::read(Value v) {
+LogicalResult MemoryPlanner::read(Value v, bool integers) {
   Value root = bufferRoot(v);
   if (places_.count(root) || !isConstantExpr(root)) {
     return success();
   }
   auto t = tensorOf(root);
-  std::optional<isa::Dtype> d = isaType(t.getElementType());
+  std::optional<isa::Dtype> d =
+      integers ? storageType(t.getElementType()) : isaType(t.getElementType());
   if (!d) {
     return root.getDefiningOp()->emitError("constant of type ")
            << root.getType() << " is not a float tensor the NPU reads";
@@ -226,9 +229,10 @@ LogicalResult MemoryPlanner::planOp(Operation *op, int64_t index) {
       !layoutOf(op->getResult(0)).empty() || isConstantExpr(op->getResult(0))) {
     return success();
   }
+  const bool integers = llvm::isa<QuantizedGemmOp>(op);
   auto readAll = [&](ValueRange vs) {
     for (Value v : vs) {
-      if (failed(read(v))) {
+      if (failed(read(v, integers))) {
         return failure();
       }
     }

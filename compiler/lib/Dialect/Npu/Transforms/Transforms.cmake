@@ -8,6 +8,7 @@ set(NPU_TRANSFORM_SOURCES
   ${NPU_TRANSFORMS_DIR}/NpuFuseEpilogues.cpp
   ${NPU_TRANSFORMS_DIR}/NpuPlanKernels.cpp
   ${NPU_TRANSFORMS_DIR}/NpuPlanMemory.cpp
+  ${NPU_TRANSFORMS_DIR}/NpuQuantized.cpp
   ${NPU_TRANSFORMS_DIR}/NpuSelectLayouts.cpp
   ${NPU_TRANSFORMS_DIR}/NpuVerifySync.cpp
 )

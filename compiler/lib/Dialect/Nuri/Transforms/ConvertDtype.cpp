@@ -42,8 +42,23 @@ Type withElement(Type type, Type element) {
 // ops (their kernels may know fp32 only) and quantization (scales in bf16
 // would move every quantized value).
 bool keepsPrecision(Operation *op) {
-  return llvm::isa<OnnxOp, QuantizeOp, DequantizeOp, DequantizeBlockedOp,
-                   DynamicQuantizeOp, QuantizedMatmulOp>(op);
+  if (llvm::isa<OnnxOp, QuantizeOp, DequantizeOp, DequantizeBlockedOp,
+                DynamicQuantizeOp, QuantizedMatmulOp>(op)) {
+    return true;
+  }
+  // The bias add of a quantized linear (nuri-quantize's): the int8
+  // read-out adds the bias in fp32 and rounds once, on the NPU
+  // (vec.accrd) as on the CPU (docs/quantization.md).
+  if (auto add = llvm::dyn_cast<AddOp>(op)) {
+    return llvm::any_of(add->getOperands(), [](Value v) {
+      // (Already behind the cast this pass put after the product.)
+      if (auto c = v.getDefiningOp<CastOp>()) {
+        v = c.getInput();
+      }
+      return v.getDefiningOp<QuantizedMatmulOp>() != nullptr;
+    });
+  }
+  return false;
 }
 
 // The payload of a float constant in `element`, rounded to nearest even.
@@ -184,6 +199,7 @@ struct ConvertDtypePass
 
     // Ops in order, so every operand already has its final type.
     SmallVector<Operation *> ops;
+    SmallVector<CastOp> deadCasts; // widened again past by the int8 read-out
     for (Operation &op : body) {
       ops.push_back(&op);
     }
@@ -238,6 +254,15 @@ struct ConvertDtypePass
             if (isConvertible(prior.getInput().getType())) {
               original = prior.getInput().getType();
             }
+            // The quantized read-out's bias add reads the product itself,
+            // not its rounding to the compute dtype.
+            if (prior.getInput().getDefiningOp<QuantizedMatmulOp>()) {
+              use.set(prior.getInput());
+              if (prior->use_empty()) {
+                deadCasts.push_back(prior);
+              }
+              continue;
+            }
           }
           if (original != v.getType()) {
             use.set(builder.create<CastOp>(op->getLoc(), original, v));
@@ -256,6 +281,12 @@ struct ConvertDtypePass
       }
       for (Value result : op->getResults()) {
         result.setType(target(result.getType()));
+      }
+    }
+    for (CastOp c : deadCasts) {
+      if (c->use_empty()) {
+        llvm::erase(ops, c.getOperation());
+        c.erase();
       }
     }
     // A converted cast whose input and output now agree is gone.

@@ -128,3 +128,29 @@ func.func @state(%q: tensor<1x2x1x8xf32> {nuri.name = "q"},
   %o = nuri.cache_attention %q, %w, %v, %slots {context_length = 4 : i64, scale = 0.25 : f32} : (tensor<1x2x1x8xf32>, tensor<4x2x16x8xf32>, tensor<4x2x16x8xf32>, tensor<1xi64>) -> tensor<1x2x1x8xf32>
   return %o, %w : tensor<1x2x1x8xf32>, tensor<4x2x16x8xf32>
 }
+
+// -----
+
+// The bias add of a quantized product stays fp32 and reads the product
+// itself (the int8 read-out rounds once, after the bias); its result is
+// rounded for the converted relu.
+// CHECK-LABEL: func @quantized_bias_add
+// CHECK: %[[Y:.*]] = nuri.quantized_matmul {{.*}} -> tensor<2x4xf32>
+// CHECK-NEXT: %[[B:.*]] = nuri.cast %{{.*}} : tensor<4xbf16> -> tensor<4xf32>
+// CHECK-NEXT: %[[A:.*]] = nuri.add %[[Y]], %[[B]] : tensor<2x4xf32>, tensor<4xf32> -> tensor<2x4xf32>
+// CHECK-NEXT: %[[C:.*]] = nuri.cast %[[A]] : tensor<2x4xf32> -> tensor<2x4xbf16>
+// CHECK-NEXT: nuri.relu %[[C]] : tensor<2x4xbf16>
+// FP16-LABEL: func @quantized_bias_add
+// FP16: nuri.add {{.*}} -> tensor<2x4xf32>
+func.func @quantized_bias_add(%q: tensor<2x3xui8>) -> tensor<2x4xf32> {
+  %s = nuri.constant dense<0.5> : tensor<f32>
+  %z = nuri.constant dense<64> : tensor<ui8>
+  %w = nuri.constant dense<2> : tensor<3x4xi8>
+  %wz = nuri.constant dense<0> : tensor<i8>
+  %ws = nuri.constant dense<0.25> : tensor<4xf32>
+  %b = nuri.constant dense<1.0> : tensor<4xf32>
+  %y = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<2x3xui8>, tensor<3x4xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+  %yb = nuri.add %y, %b : tensor<2x4xf32>, tensor<4xf32> -> tensor<2x4xf32>
+  %r = nuri.relu %yb : tensor<2x4xf32>
+  return %r : tensor<2x4xf32>
+}

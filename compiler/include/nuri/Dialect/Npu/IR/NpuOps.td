@@ -52,6 +52,62 @@ def Npu_GemmOp : Npu_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
+def Npu_QuantizeOp : Npu_Op<"quantize", [Pure]> {
+  let summary = "per-tensor activation quantization to int8 on the vector engine";
+  let description = [{
+    `output = saturate_i8(round_half_even(input / scale) + offset)`, the
+    division in fp32 (docs/quantization.md, "Numerics on the NPU"). A graph
+    `nuri.quantize` to uint8 with zero point `z` becomes `offset = z - 128`:
+    the int8 value is the uint8 one minus 128, which the GEMM that reads it
+    corrects for in its i32 bias. `act` (`none`, `gelu`, `gelu_tanh`,
+    `relu`) is the activation the graph applies just before: computed
+    first and rounded to the input's type, as the unfused kernels round, so
+    the activation's result never goes to memory. `npu-fuse-epilogues`
+    forms it.
+
+    ```mlir
+    %q = npu.quantize %x {scale = 0.0156862754 : f32, offset = -64 : i64} : tensor<4x64xbf16> -> tensor<4x64xi8>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$input, F32Attr:$scale,
+                   I64Attr:$offset,
+                   DefaultValuedStrAttr<StrAttr, "none">:$act);
+  let results = (outs AnyStaticShapeTensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($output)";
+  let hasVerifier = 1;
+}
+
+def Npu_QuantizedGemmOp : Npu_Op<"quantized_gemm",
+                                 [Pure, AttrSizedOperandSegments]> {
+  let summary = "an int8 x int8 GEMM with its requantizing read-out";
+  let description = [{
+    `output = cast(act(f32(a x b + zp_bias) * scale + bias)) + residual`:
+    `a` is `[..., K]` int8, `b` `[K, N]` int8, the accumulation int32
+    (wrapping); `zp_bias` (`[N]` i32) the zero-point correction, `scale`
+    (`[N]` f32) the product of the activation's and each column's weight
+    scale, `bias` (`[N]` f32, optional) the layer's float bias, `act`
+    `none` or `relu`, then the cast to the output type and the residual
+    (output type and shape) added to the rounded result. The same numerics
+    as the graph's `nuri.quantized_matmul` + bias add on the CPU
+    (docs/quantization.md).
+
+    ```mlir
+    %y = npu.quantized_gemm %q, %w, %zb, %s bias %b : (tensor<4x64xi8>, tensor<64x32xi8>, tensor<32xi32>, tensor<32xf32>, tensor<32xf32>) -> tensor<4x32xbf16>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$a, AnyStaticShapeTensor:$b,
+                   AnyStaticShapeTensor:$zp_bias, AnyStaticShapeTensor:$scale,
+                   Optional<AnyStaticShapeTensor>:$bias,
+                   Optional<AnyStaticShapeTensor>:$residual,
+                   DefaultValuedStrAttr<StrAttr, "none">:$act);
+  let results = (outs AnyStaticShapeTensor:$output);
+  let assemblyFormat = [{
+    $a `,` $b `,` $zp_bias `,` $scale (`bias` $bias^)?
+    (`residual` $residual^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Structure
 //===----------------------------------------------------------------------===//
@@ -246,9 +302,11 @@ def Npu_MmOp : Npu_InstOp<"mm", "mat.mm"> {
 def Npu_AccReadOp : Npu_InstOp<"acc_read", "vec.accrd"> {
   let summary = "accumulator read-out with the fused epilogue";
   let description = [{
-    `dst = cast(act((acc + bias) * scale))` for an m x n accumulator tile:
-    bias (per column, f32 or i32), scale (per column, f32), the activation
-    (`none`, `relu`, `gelu`, `silu`, `tanh`) and the cast to `dtype`.
+    `dst = cast(act((acc + bias) * scale + obias))` for an m x n accumulator
+    tile: bias (per column, f32 or i32), scale (per column, f32), obias (per
+    column, f32, added after the scale: the int8 read-out's float bias; 0
+    when absent), the activation (`none`, `relu`, `gelu`, `silu`, `tanh`)
+    and the cast to `dtype`.
 
     ```mlir
     npu.acc_read {dst = 4096 : i64, ldd = 256 : i64, acc = 0 : i64, m = 64 : i64, n = 128 : i64, dtype = "bf16", act = "gelu", use_scale = 0 : i64, scale = 0 : i64, use_bias = 1 : i64, bias = 0 : i64}
@@ -257,7 +315,9 @@ def Npu_AccReadOp : Npu_InstOp<"acc_read", "vec.accrd"> {
   let arguments = (ins I64Attr:$dst, I64Attr:$ldd, I64Attr:$acc, I64Attr:$m,
                    I64Attr:$n, StrAttr:$dtype, StrAttr:$act,
                    I64Attr:$use_scale, I64Attr:$scale, I64Attr:$use_bias,
-                   I64Attr:$bias);
+                   I64Attr:$bias,
+                   DefaultValuedAttr<I64Attr, "0">:$use_obias,
+                   DefaultValuedAttr<I64Attr, "0">:$obias);
 }
 
 def Npu_VecBinaryOp : Npu_InstOp<"vec_binary", "vec.binary"> {

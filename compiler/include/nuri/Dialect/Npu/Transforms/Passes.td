@@ -30,7 +30,12 @@ def NpuFuseEpilogues : Pass<"npu-fuse-epilogues", "mlir::func::FuncOp"> {
     constant weights whose results only reach attentions through a reshape
     and a head-split transpose (Q, K, V) merge into one GEMM over the
     concatenated weights (`nuri.concat` of the constants); each projection
-    is then a `nuri.slice` of its columns.
+    is then a `nuri.slice` of its columns. The int8 path: each
+    `nuri.quantized_matmul` the partitioner claimed becomes an
+    `npu.quantized_gemm` (its bias add, cast, relu and residual add in the
+    read-out; the zero-point correction and scale product as constants),
+    its activations' `nuri.quantize` an `npu.quantize` (one per input and
+    scale, absorbing an activation only it reads).
   }];
   let dependentDialects = ["::nuri::npu::NpuDialect"];
 }

@@ -1,0 +1,137 @@
+//===- Quantize.cpp - npu.quantize as an NPU kernel -----------------------===//
+//
+// Per-tensor activation quantization on the vector engine, the row-wise
+// core's loop with a two-instruction body: the quotient x / scale rounded
+// half to even into i32 (vec.scalar div, cast to i32), then the offset
+// added and saturated to i8 (vec.scalar add, cast to i8). Rounding before
+// the offset is what the CPU's quantize does (round, then the zero point);
+// adding the offset to the fp32 quotient first would move ties.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelContext.h"
+#include "NpuPlan.h"
+#include "RowwiseCore.h"
+
+#include "nuri/Dialect/Npu/IR/NpuOps.h"
+
+#include <fmt/format.h>
+
+#include <optional>
+
+using namespace mlir;
+
+namespace nuri::npu {
+
+namespace {
+
+FailureOr<RowwiseDesc>
+describe(QuantizeOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
+  auto it = tensorOf(op.getInput());
+  RowwiseDesc r;
+  r.cols = it.getRank() ? it.getShape().back() : 1;
+  r.rows = it.getNumElements() / r.cols;
+  r.outType = isa::Dtype::I8;
+  RowOperand o;
+  o.dtype = *isaType(it.getElementType());
+  FailureOr<uint64_t> in = addressOf(op.getInput());
+  FailureOr<uint64_t> out = addressOf(op.getOutput());
+  if (failed(in) || failed(out)) {
+    return failure();
+  }
+  o.addr = *in;
+  r.ins.push_back(o);
+  r.out = *out;
+  // The i32 quotients (4 bytes, as f32), and the activation's results.
+  std::optional<isa::UnOp> act;
+  if (op.getAct() == "gelu") {
+    act = isa::UnOp::Gelu;
+  } else if (op.getAct() == "gelu_tanh") {
+    act = isa::UnOp::GeluTanh;
+  } else if (op.getAct() == "relu") {
+    act = isa::UnOp::Relu;
+  }
+  r.f32Scratch = act ? 2 : 1;
+  const uint64_t cols = r.cols;
+  const isa::Dtype inT = o.dtype;
+  const uint64_t ei = elemBytes(inT);
+  const float scale = op.getScale().convertToFloat();
+  const float offset = float(int64_t(op.getOffset())); // I64Attr: unsigned
+  r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
+    isa::TileRef q{ch.f32[0], cols * 4}, x{ch.in[0], cols * ei};
+    if (act) {
+      // Rounded to the input's type, as the activation's own kernel
+      // stores it.
+      isa::TileRef y{ch.f32[1], cols * ei};
+      vec.unary(*act, y, x, ch.rows, cols, inT, inT);
+      x = y;
+    }
+    vec.scalar(isa::BinOp::Div, q, x, scale, ch.rows, cols, isa::Dtype::I32,
+               inT);
+    vec.scalar(isa::BinOp::Add, {ch.out, cols}, q, offset, ch.rows, cols,
+               isa::Dtype::I8, isa::Dtype::I32);
+  };
+  return r;
+}
+
+struct QuantizeKernel
+    : NpuKernelOpInterface::ExternalModel<QuantizeKernel, QuantizeOp> {
+  std::string getNpuIllegalReason(Operation *op,
+                                  const target::Target &t) const {
+    auto q = cast<QuantizeOp>(op);
+    if (!isaType(tensorOf(q.getInput()).getElementType())) {
+      return fmt::format("input has element type {} (the NPU path takes "
+                         "bf16, f16, f32)",
+                         typeStr(tensorOf(q.getInput()).getElementType()));
+    }
+    if (!t.supports(isa::Dtype::I8)) {
+      return fmt::format("the {} matrix engine has no i8 path", t.name);
+    }
+    return "";
+  }
+
+  FailureOr<KernelCost> getNpuKernelCost(Operation *op,
+                                         KernelContext &ctx) const {
+    FailureOr<RowwiseDesc> r = describe(
+        cast<QuantizeOp>(op), [&](Value v) { return ctx.plannedAddress(v); });
+    if (failed(r)) {
+      return failure();
+    }
+    if (r->rows == 0 || r->cols == 0) {
+      return KernelCost{0, 0};
+    }
+    Result<RowwiseLayout> layout = placeRowwise(ctx.target(), *r, {0, 0});
+    if (!layout) {
+      return op->emitOpError("cannot be lowered to the NPU: ")
+             << layout.error();
+    }
+    return KernelCost{layout->sramBytesPerCore,
+                      estimateRowwise(ctx.target(), *r)};
+  }
+
+  LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
+    KernelEmitter *emitter = ctx.emitter();
+    assert(emitter && "emitNpuKernel outside the lowering");
+    FailureOr<RowwiseDesc> r = describe(
+        cast<QuantizeOp>(op), [&](Value v) { return ctx.addressOf(v); });
+    if (failed(r)) {
+      return failure();
+    }
+    Result<bool> emitted = emitRowwise(*emitter, *r);
+    if (!emitted) {
+      return op->emitOpError("cannot be lowered to the NPU: ")
+             << emitted.error();
+    }
+    return success();
+  }
+};
+
+} // namespace
+
+void registerQuantizeKernel(DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, NpuDialect *) {
+    QuantizeOp::attachInterface<QuantizeKernel>(*ctx);
+  });
+}
+
+} // namespace nuri::npu
