@@ -27,7 +27,7 @@ namespace {
 /// gives, in the order A, B, bias, residual, output (constants are laid
 /// out in the order they are first read).
 FailureOr<GemmDesc>
-describe(GemmOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
+describeGemm(GemmOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   auto at = tensorOf(op.getA()), bt = tensorOf(op.getB()),
        ot = tensorOf(op.getOutput());
   GemmDesc g;
@@ -64,26 +64,18 @@ describe(GemmOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
     g.bias = *ba;
     g.biasType = *isaType(tensorOf(bias).getElementType());
   }
-  if (Value r = op.getResidual()) {
-    FailureOr<uint64_t> ra = addressOf(r);
-    if (failed(ra)) {
-      return failure();
-    }
-    g.hasResidual = true;
-    g.residual = *ra;
-  }
-  uint64_t act = 0;
-  isa::parseEnum(isa::FieldKind::Act, op.getAct().str(), act);
-  g.act = isa::Act(act);
-  FailureOr<uint64_t> c = addressOf(op.getOutput());
-  if (failed(c)) {
+  if (failed(describeReadOut(g, op.getResidual(), op.getAct(), op.getOutput(),
+                             addressOf))) {
     return failure();
   }
-  g.c = *c;
   return g;
 }
 
-struct GemmKernel : NpuKernelOpInterface::ExternalModel<GemmKernel, GemmOp> {
+struct GemmKernel : GemmKernelModel<GemmKernel, GemmOp> {
+  static FailureOr<GemmDesc>
+  describe(GemmOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
+    return describeGemm(op, addressOf);
+  }
   std::string getNpuIllegalReason(Operation *op,
                                   const target::Target &t) const {
     Type e = tensorOf(cast<GemmOp>(op).getA()).getElementType();
@@ -93,65 +85,6 @@ struct GemmKernel : NpuKernelOpInterface::ExternalModel<GemmKernel, GemmOp> {
                          typeStr(e));
     }
     return "";
-  }
-
-  LogicalResult planNpuKernel(Operation *op, KernelContext &ctx) const {
-    auto gemm = cast<GemmOp>(op);
-    FailureOr<GemmDesc> g =
-        describe(gemm, [&](Value v) { return ctx.plannedAddress(v); });
-    if (failed(g)) {
-      return failure();
-    }
-    if (auto pinned = op->getAttrOfType<GemmPlanAttr>(kPlanAttr)) {
-      std::string why =
-          gemmPlanProblem(ctx.target(), *g, gemmPlanFromAttr(pinned));
-      if (!why.empty()) {
-        return op->emitOpError("has a plan the target cannot run: ") << why;
-      }
-      return success();
-    }
-    Result<GemmPlan> plan = planGemm(ctx.target(), *g);
-    if (!plan) {
-      return op->emitOpError("cannot be lowered to the NPU: ") << plan.error();
-    }
-    op->setAttr(kPlanAttr, gemmPlanToAttr(op->getContext(), *plan));
-    return success();
-  }
-
-  FailureOr<KernelCost> getNpuKernelCost(Operation *op,
-                                         KernelContext &ctx) const {
-    auto gemm = cast<GemmOp>(op);
-    auto attr = op->getAttrOfType<GemmPlanAttr>(kPlanAttr);
-    if (!attr) {
-      return op->emitOpError("has no plan (npu-plan-kernels)");
-    }
-    FailureOr<GemmDesc> g =
-        describe(gemm, [&](Value v) { return ctx.plannedAddress(v); });
-    if (failed(g)) {
-      return failure();
-    }
-    GemmPlan plan = gemmPlanFromAttr(attr);
-    return KernelCost{gemmSramBytes(*g, plan), plan.estimate};
-  }
-
-  LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
-    KernelEmitter *emitter = ctx.emitter();
-    assert(emitter && "emitNpuKernel outside the lowering");
-    auto attr = op->getAttrOfType<GemmPlanAttr>(kPlanAttr);
-    if (!attr) {
-      return op->emitOpError("has no plan (npu-plan-kernels)");
-    }
-    FailureOr<GemmDesc> g =
-        describe(cast<GemmOp>(op), [&](Value v) { return ctx.addressOf(v); });
-    if (failed(g)) {
-      return failure();
-    }
-    Result<bool> emitted = emitGemm(*emitter, *g, gemmPlanFromAttr(attr));
-    if (!emitted) {
-      return op->emitOpError("cannot be lowered to the NPU: ")
-             << emitted.error();
-    }
-    return success();
   }
 };
 

@@ -12,6 +12,7 @@
 #include "KernelContext.h"
 #include "NpuPlan.h"
 #include "RowwiseCore.h"
+#include "RowwiseKernel.h"
 
 #include "nuri/Dialect/Npu/IR/NpuOps.h"
 
@@ -26,7 +27,8 @@ namespace nuri::npu {
 namespace {
 
 FailureOr<RowwiseDesc>
-describe(QuantizeOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
+describeQuantize(QuantizeOp op,
+                 function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   auto it = tensorOf(op.getInput());
   RowwiseDesc r;
   r.cols = it.getRank() ? it.getShape().back() : 1;
@@ -74,8 +76,11 @@ describe(QuantizeOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   return r;
 }
 
-struct QuantizeKernel
-    : NpuKernelOpInterface::ExternalModel<QuantizeKernel, QuantizeOp> {
+struct QuantizeKernel : RowwiseKernelModel<QuantizeKernel, QuantizeOp> {
+  static FailureOr<RowwiseDesc>
+  describe(QuantizeOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
+    return describeQuantize(op, addressOf);
+  }
   std::string getNpuIllegalReason(Operation *op,
                                   const target::Target &t) const {
     auto q = cast<QuantizeOp>(op);
@@ -88,41 +93,6 @@ struct QuantizeKernel
       return fmt::format("the {} matrix engine has no i8 path", t.name);
     }
     return "";
-  }
-
-  FailureOr<KernelCost> getNpuKernelCost(Operation *op,
-                                         KernelContext &ctx) const {
-    FailureOr<RowwiseDesc> r = describe(
-        cast<QuantizeOp>(op), [&](Value v) { return ctx.plannedAddress(v); });
-    if (failed(r)) {
-      return failure();
-    }
-    if (r->rows == 0 || r->cols == 0) {
-      return KernelCost{0, 0};
-    }
-    Result<RowwiseLayout> layout = placeRowwise(ctx.target(), *r, {0, 0});
-    if (!layout) {
-      return op->emitOpError("cannot be lowered to the NPU: ")
-             << layout.error();
-    }
-    return KernelCost{layout->sramBytesPerCore,
-                      estimateRowwise(ctx.target(), *r)};
-  }
-
-  LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
-    KernelEmitter *emitter = ctx.emitter();
-    assert(emitter && "emitNpuKernel outside the lowering");
-    FailureOr<RowwiseDesc> r = describe(
-        cast<QuantizeOp>(op), [&](Value v) { return ctx.addressOf(v); });
-    if (failed(r)) {
-      return failure();
-    }
-    Result<bool> emitted = emitRowwise(*emitter, *r);
-    if (!emitted) {
-      return op->emitOpError("cannot be lowered to the NPU: ")
-             << emitted.error();
-    }
-    return success();
   }
 };
 

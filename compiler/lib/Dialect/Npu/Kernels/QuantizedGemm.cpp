@@ -24,8 +24,8 @@ namespace nuri::npu {
 namespace {
 
 FailureOr<GemmDesc>
-describe(QuantizedGemmOp op,
-         function_ref<FailureOr<uint64_t>(Value)> addressOf) {
+describeGemm(QuantizedGemmOp op,
+             function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   auto at = tensorOf(op.getA()), bt = tensorOf(op.getB()),
        ot = tensorOf(op.getOutput());
   GemmDesc g;
@@ -59,93 +59,26 @@ describe(QuantizedGemmOp op,
     g.bias = *ba;
     g.biasType = isa::Dtype::F32;
   }
-  if (Value r = op.getResidual()) {
-    FailureOr<uint64_t> ra = addressOf(r);
-    if (failed(ra)) {
-      return failure();
-    }
-    g.hasResidual = true;
-    g.residual = *ra;
-  }
-  uint64_t act = 0;
-  isa::parseEnum(isa::FieldKind::Act, op.getAct().str(), act);
-  g.act = isa::Act(act);
-  FailureOr<uint64_t> c = addressOf(op.getOutput());
-  if (failed(c)) {
+  if (failed(describeReadOut(g, op.getResidual(), op.getAct(), op.getOutput(),
+                             addressOf))) {
     return failure();
   }
-  g.c = *c;
   return g;
 }
 
 struct QuantizedGemmKernel
-    : NpuKernelOpInterface::ExternalModel<QuantizedGemmKernel,
-                                          QuantizedGemmOp> {
+    : GemmKernelModel<QuantizedGemmKernel, QuantizedGemmOp> {
+  static FailureOr<GemmDesc>
+  describe(QuantizedGemmOp op,
+           function_ref<FailureOr<uint64_t>(Value)> addressOf) {
+    return describeGemm(op, addressOf);
+  }
   std::string getNpuIllegalReason(Operation *op,
                                   const target::Target &t) const {
     if (!t.supports(isa::Dtype::I8)) {
       return fmt::format("the {} matrix engine has no i8 path", t.name);
     }
     return "";
-  }
-
-  LogicalResult planNpuKernel(Operation *op, KernelContext &ctx) const {
-    FailureOr<GemmDesc> g = describe(cast<QuantizedGemmOp>(op), [&](Value v) {
-      return ctx.plannedAddress(v);
-    });
-    if (failed(g)) {
-      return failure();
-    }
-    if (auto pinned = op->getAttrOfType<GemmPlanAttr>(kPlanAttr)) {
-      std::string why =
-          gemmPlanProblem(ctx.target(), *g, gemmPlanFromAttr(pinned));
-      if (!why.empty()) {
-        return op->emitOpError("has a plan the target cannot run: ") << why;
-      }
-      return success();
-    }
-    Result<GemmPlan> plan = planGemm(ctx.target(), *g);
-    if (!plan) {
-      return op->emitOpError("cannot be lowered to the NPU: ") << plan.error();
-    }
-    op->setAttr(kPlanAttr, gemmPlanToAttr(op->getContext(), *plan));
-    return success();
-  }
-
-  FailureOr<KernelCost> getNpuKernelCost(Operation *op,
-                                         KernelContext &ctx) const {
-    auto attr = op->getAttrOfType<GemmPlanAttr>(kPlanAttr);
-    if (!attr) {
-      return op->emitOpError("has no plan (npu-plan-kernels)");
-    }
-    FailureOr<GemmDesc> g = describe(cast<QuantizedGemmOp>(op), [&](Value v) {
-      return ctx.plannedAddress(v);
-    });
-    if (failed(g)) {
-      return failure();
-    }
-    GemmPlan plan = gemmPlanFromAttr(attr);
-    return KernelCost{gemmSramBytes(*g, plan), plan.estimate};
-  }
-
-  LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
-    KernelEmitter *emitter = ctx.emitter();
-    assert(emitter && "emitNpuKernel outside the lowering");
-    auto attr = op->getAttrOfType<GemmPlanAttr>(kPlanAttr);
-    if (!attr) {
-      return op->emitOpError("has no plan (npu-plan-kernels)");
-    }
-    FailureOr<GemmDesc> g = describe(cast<QuantizedGemmOp>(op),
-                                     [&](Value v) { return ctx.addressOf(v); });
-    if (failed(g)) {
-      return failure();
-    }
-    Result<bool> emitted = emitGemm(*emitter, *g, gemmPlanFromAttr(attr));
-    if (!emitted) {
-      return op->emitOpError("cannot be lowered to the NPU: ")
-             << emitted.error();
-    }
-    return success();
   }
 };
 

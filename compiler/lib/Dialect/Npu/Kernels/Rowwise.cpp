@@ -12,6 +12,7 @@
 #include "KernelContext.h"
 #include "NpuPlan.h"
 #include "RowwiseCore.h"
+#include "RowwiseKernel.h"
 
 #include "nuri/Dialect/Nuri/IR/NuriDialect.h"
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
@@ -536,7 +537,7 @@ FailureOr<RowwiseDesc> describeRope(RopeOp op, AddressFn addressOf) {
 }
 
 /// The row-wise kernel `op` is, its operands at `addressOf`.
-FailureOr<RowwiseDesc> describe(Operation *op, AddressFn addressOf) {
+FailureOr<RowwiseDesc> describeRowwise(Operation *op, AddressFn addressOf) {
   return llvm::TypeSwitch<Operation *, FailureOr<RowwiseDesc>>(op)
       .Case([&](SoftmaxOp s) { return describeSoftmax(s, addressOf); })
       .Case([&](LayerNormOp l) { return describeNorm(l, false, addressOf); })
@@ -552,47 +553,12 @@ FailureOr<RowwiseDesc> describe(Operation *op, AddressFn addressOf) {
 
 template <typename ConcreteOp>
 struct RowwiseKernel
-    : NpuKernelOpInterface::ExternalModel<RowwiseKernel<ConcreteOp>,
-                                          ConcreteOp> {
+    : RowwiseKernelModel<RowwiseKernel<ConcreteOp>, ConcreteOp> {
+  static FailureOr<RowwiseDesc> describe(ConcreteOp op, AddressFn addressOf) {
+    return describeRowwise(op, addressOf);
+  }
   std::string getNpuIllegalReason(Operation *op, const target::Target &) const {
     return rowwiseIllegalReason(op);
-  }
-
-  FailureOr<KernelCost> getNpuKernelCost(Operation *op,
-                                         KernelContext &ctx) const {
-    FailureOr<RowwiseDesc> r =
-        describe(op, [&](Value v) { return ctx.plannedAddress(v); });
-    if (failed(r)) {
-      return failure();
-    }
-    if (r->rows == 0 || r->cols == 0) {
-      return KernelCost{0, 0};
-    }
-    // The footprint when the row operands get their own place (the
-    // emitter may put them beside the previous kernel instead).
-    Result<RowwiseLayout> layout = placeRowwise(ctx.target(), *r, {0, 0});
-    if (!layout) {
-      return op->emitOpError("cannot be lowered to the NPU: ")
-             << layout.error();
-    }
-    return KernelCost{layout->sramBytesPerCore,
-                      estimateRowwise(ctx.target(), *r)};
-  }
-
-  LogicalResult emitNpuKernel(Operation *op, KernelContext &ctx) const {
-    KernelEmitter *emitter = ctx.emitter();
-    assert(emitter && "emitNpuKernel outside the lowering");
-    FailureOr<RowwiseDesc> r =
-        describe(op, [&](Value v) { return ctx.addressOf(v); });
-    if (failed(r)) {
-      return failure();
-    }
-    Result<bool> emitted = emitRowwise(*emitter, *r);
-    if (!emitted) {
-      return op->emitOpError("cannot be lowered to the NPU: ")
-             << emitted.error();
-    }
-    return success();
   }
 };
 
