@@ -52,6 +52,14 @@ if [ -f "$gen_model" ]; then
   "$nuri" generate "$out/gpt2-bytes-int8.nuri" --device cpu --tokenizer bytes --max-new-tokens 48 \
     --prompt "This program is distributed in the hope"
   echo
+  echo "== the same int8 model for atom: its products on the NPU's int8 tiles (npu.quantized_gemm),"
+  echo "   run on the simulated chip from the cached calibration"
+  "$nuri" compile "$gen_model" --target atom --generate --max-seq 128 --quantize int8 --smoothquant 0.5 \
+    --calibration "$calib" --calibration-cache "$out/gpt2-bytes.calib.json" \
+    -o "$out/gpt2-bytes-int8-atom.nuri"
+  "$nuri" generate "$out/gpt2-bytes-int8-atom.nuri" --device sim --tokenizer bytes --max-new-tokens 48 \
+    --prompt "This program is distributed in the hope"
+  echo
   if [ -d "$build/python/nuri" ]; then
     echo "== the same from Python (import nuri): compile the generation package, stream the tokens"
     PYTHONPATH="$build/python" /usr/bin/python3 "$root/examples/python/generate.py" \
