@@ -91,19 +91,31 @@ struct Outcome {
   npu::CompiledPartition part;
 };
 
+/// A test module parsed in its own context, and its func @main.
+struct ParsedMain {
+  mlir::MLIRContext ctx{npuRegistry()};
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  mlir::func::FuncOp func;
+  explicit ParsedMain(const std::string &src) {
+    ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
+    module = mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
+    if (module) {
+      func = module->lookupSymbol<mlir::func::FuncOp>("main");
+    }
+  }
+};
+
 /// Compiles and runs `src` (a module with func @main) both ways; the CPU
 /// runs `cpuSrc` instead when given (the same computation in graph ops, for
 /// a partition written with npu ops), with the same inputs in order.
 Outcome runBoth(const std::string &src, const std::string &targetName,
                 float inputRange = 1.0f, const std::string &cpuSrc = "") {
-  mlir::MLIRContext ctx(npuRegistry());
-  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
-  if (!module) {
+  ParsedMain parsed(src);
+  if (!parsed.module) {
     throw Error("cannot parse the test module");
   }
-  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  mlir::MLIRContext &ctx = parsed.ctx;
+  mlir::func::FuncOp func = parsed.func;
   target::Target t = loadTarget(targetName);
   mlir::FailureOr<npu::CompiledPartition> part =
       npu::compileNpuPartition(func, t);
@@ -155,7 +167,8 @@ Outcome runBoth(const std::string &src, const std::string &targetName,
       throw Error("cannot parse the cpu reference module");
     }
   }
-  mlir::FailureOr<EmittedGraph> g = emitGraph(cpuModule ? *cpuModule : *module);
+  mlir::FailureOr<EmittedGraph> g =
+      emitGraph(cpuModule ? *cpuModule : *parsed.module);
   if (mlir::failed(g)) {
     throw Error("emitGraph failed");
   }
@@ -493,11 +506,8 @@ struct Perf {
 /// max(FLOPs / peak, DRAM bytes of inputs, weights and outputs / bandwidth).
 Perf timeIt(const std::string &src, const std::string &targetName,
             double flops) {
-  mlir::MLIRContext ctx(npuRegistry());
-  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
-  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  ParsedMain parsed(src);
+  mlir::func::FuncOp func = parsed.func;
   target::Target t = loadTarget(targetName);
   mlir::FailureOr<npu::CompiledPartition> part =
       npu::compileNpuPartition(func, t);
@@ -1177,12 +1187,10 @@ void checkCacheWrite(const std::string &targetName, int64_t slotsN,
                     " {\n  %0 = nuri.cache_write %c, %u, %s, %p : (" + ct +
                     ", " + ut + ", " + it + ", " + it + ") -> " + ct +
                     "\n  return %0 : " + ct + "\n}\n";
-  mlir::MLIRContext ctx(npuRegistry());
-  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
-  ASSERT_TRUE(module);
-  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  ParsedMain parsed(src);
+  ASSERT_TRUE(parsed.module);
+  mlir::MLIRContext &ctx = parsed.ctx;
+  mlir::func::FuncOp func = parsed.func;
   target::Target t = loadTarget(targetName);
   // The program's state (the device keeps it), written and returned.
   std::string reason;
@@ -1280,12 +1288,9 @@ void checkCacheAttention(const std::string &targetName, int64_t slotsN,
       " : i64, scale = " + fmt::format("{:.9g}", scale) + " : f32} : (" + qt +
       ", " + ct + ", " + ct + ", " + it + ", " + mt + ") -> " + qt +
       "\n  return %0 : " + qt + "\n}\n";
-  mlir::MLIRContext ctx(npuRegistry());
-  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
-  ASSERT_TRUE(module);
-  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  ParsedMain parsed(src);
+  ASSERT_TRUE(parsed.module);
+  mlir::func::FuncOp func = parsed.func;
   target::Target t = loadTarget(targetName);
   std::string reason;
   EXPECT_TRUE(npu::claimsOp(&func.getBody().front().front(), t, reason))
@@ -1431,12 +1436,9 @@ TEST(NpuCodegen, GatherAtRunTimeIndicesMatchesCpu) {
         "func.func @main(%t: " + tt + ", %i: " + it + ") -> " + ot +
         " {\n  %0 = nuri.gather %t, %i {axis = 0 : i64} : " + tt + ", " + it +
         " -> " + ot + "\n  return %0 : " + ot + "\n}\n";
-    mlir::MLIRContext ctx(npuRegistry());
-    ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
-    mlir::OwningOpRef<mlir::ModuleOp> module =
-        mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
-    ASSERT_TRUE(module);
-    auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+    ParsedMain parsed(src);
+    ASSERT_TRUE(parsed.module);
+    mlir::func::FuncOp func = parsed.func;
     target::Target t = loadTarget(targetName);
     std::string reason;
     EXPECT_TRUE(npu::claimsOp(&func.getBody().front().front(), t, reason))
@@ -1470,30 +1472,34 @@ TEST(NpuCodegen, GatherAtRunTimeIndicesMatchesCpu) {
   }
 }
 
+/// A cache [4, 2, 16, 32] written twice at run-time slots and positions,
+/// then read by cache_attention with a [2, 1, 1, 16] mask of `maskType`;
+/// returns the cache value `returned` ("%0" or "%1") and the attention.
+static std::string twoCacheWritesAndAttention(const char *maskType,
+                                              const std::string &returned) {
+  std::string ct = tensorType({4, 2, 16, 32}), ut = tensorType({2, 2, 1, 32}),
+              it = tensorType({2}, "i64"),
+              mt = tensorType({2, 1, 1, 16}, maskType);
+  std::string write =
+      " : (" + ct + ", " + ut + ", " + it + ", " + it + ") -> " + ct + "\n";
+  return "func.func @main(%c: " + ct + ", %u: " + ut + ", %s: " + it +
+         ", %p: " + it + ", %m: " + mt + ") -> (" + ct + ", " + ut +
+         ") {\n  %0 = nuri.cache_write %c, %u, %s, %p" + write +
+         "  %1 = nuri.cache_write %0, %u, %s, %p" + write +
+         "  %2 = nuri.cache_attention %u, %1, %1, %s, %m {context_length = 16 "
+         ": i64, scale = 0.125 : f32} : (" +
+         ut + ", " + ct + ", " + ct + ", " + it + ", " + mt + ") -> " + ut +
+         "\n  return " + returned + ", %2 : " + ct + ", " + ut + "\n}\n";
+}
+
 TEST(NpuCodegen, ACacheWriteThatCopiesTheCacheKeepsItInDram) {
   // The first write is in place (its cache is a partition input); the
   // second writes a copy of the cache, which only cache_attention reads.
   // The copy stays in DRAM, where dma.idx addresses the cache, not in
   // atom's 32 MiB of shared SRAM, where it would fit.
-  std::string ct = tensorType({4, 2, 16, 32}), ut = tensorType({2, 2, 1, 32}),
-              it = tensorType({2}, "i64"), mt = tensorType({2, 1, 1, 16});
-  std::string write =
-      " : (" + ct + ", " + ut + ", " + it + ", " + it + ") -> " + ct + "\n";
-  std::string src =
-      "func.func @main(%c: " + ct + ", %u: " + ut + ", %s: " + it +
-      ", %p: " + it + ", %m: " + mt + ") -> (" + ct + ", " + ut +
-      ") {\n  %0 = nuri.cache_write %c, %u, %s, %p" + write +
-      "  %1 = nuri.cache_write %0, %u, %s, %p" + write +
-      "  %2 = nuri.cache_attention %u, %1, %1, %s, %m {context_length = 16 "
-      ": i64, scale = 0.125 : f32} : (" +
-      ut + ", " + ct + ", " + ct + ", " + it + ", " + mt + ") -> " + ut +
-      "\n  return %0, %2 : " + ct + ", " + ut + "\n}\n";
-  mlir::MLIRContext ctx(npuRegistry());
-  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
-  ASSERT_TRUE(module);
-  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  ParsedMain parsed(twoCacheWritesAndAttention("bf16", "%0"));
+  ASSERT_TRUE(parsed.module);
+  mlir::func::FuncOp func = parsed.func;
   mlir::FailureOr<npu::CompiledPartition> part =
       npu::compileNpuPartition(func, loadTarget("atom"));
   ASSERT_TRUE(mlir::succeeded(part));
@@ -1508,26 +1514,10 @@ TEST(NpuCodegen, CacheWriteStaysOnTheCpuWhileItsReaderDoes) {
   // every step: the reason says so, for the write the CPU reads and for
   // the one before it.
   for (const char *maskType : {"bf16", "i1"}) {
-    std::string ct = tensorType({4, 2, 16, 32}), ut = tensorType({2, 2, 1, 32}),
-                it = tensorType({2}, "i64"),
-                mt = tensorType({2, 1, 1, 16}, maskType);
-    std::string write =
-        " : (" + ct + ", " + ut + ", " + it + ", " + it + ") -> " + ct + "\n";
-    std::string src =
-        "func.func @main(%c: " + ct + ", %u: " + ut + ", %s: " + it +
-        ", %p: " + it + ", %m: " + mt + ") -> (" + ct + ", " + ut +
-        ") {\n  %0 = nuri.cache_write %c, %u, %s, %p" + write +
-        "  %1 = nuri.cache_write %0, %u, %s, %p" + write +
-        "  %2 = nuri.cache_attention %u, %1, %1, %s, %m {context_length = 16 "
-        ": i64, scale = 0.125 : f32} : (" +
-        ut + ", " + ct + ", " + ct + ", " + it + ", " + mt + ") -> " + ut +
-        "\n  return %1, %2 : " + ct + ", " + ut + "\n}\n";
-    mlir::MLIRContext ctx(npuRegistry());
-    ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
-    mlir::OwningOpRef<mlir::ModuleOp> module =
-        mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
-    ASSERT_TRUE(module);
-    auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+    ParsedMain parsed(twoCacheWritesAndAttention(maskType, "%1"));
+    ASSERT_TRUE(parsed.module);
+    mlir::MLIRContext &ctx = parsed.ctx;
+    mlir::func::FuncOp func = parsed.func;
     func.setArgAttr(0, kStateAttrName, mlir::StringAttr::get(&ctx, "k"));
     mlir::Operation *first = &func.getBody().front().front();
     mlir::Operation *second = first->getNextNode();
@@ -1577,12 +1567,9 @@ func.func @main(%x: tensor<4x16xf32>) -> tensor<4x8xf32> {
 // without them keeps the quantized ops on the CPU with the reason the
 // report prints (the driver's fallback table).
 TEST(NpuCodegen, QuantizedOpsNeedInt8Tiles) {
-  mlir::MLIRContext ctx(npuRegistry());
-  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(kQuantizedLinear, &ctx);
-  ASSERT_TRUE(module);
-  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  ParsedMain parsed(kQuantizedLinear);
+  ASSERT_TRUE(parsed.module);
+  mlir::func::FuncOp func = parsed.func;
   mlir::Operation *quantize = nullptr, *product = nullptr;
   func.walk([&](mlir::Operation *op) {
     if (llvm::isa<QuantizeOp>(op)) {
@@ -1608,12 +1595,9 @@ TEST(NpuCodegen, QuantizedOpsNeedInt8Tiles) {
 TEST(NpuCodegen, AsymmetricWeightStaysOnTheCpu) {
   std::string src = kQuantizedLinear;
   src.replace(src.find("dense<0> : tensor<i8>"), 21, "dense<3> : tensor<i8>");
-  mlir::MLIRContext ctx(npuRegistry());
-  ctx.loadDialect<NuriDialect, mlir::func::FuncDialect>();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(src, &ctx);
-  ASSERT_TRUE(module);
-  auto func = module->lookupSymbol<mlir::func::FuncOp>("main");
+  ParsedMain parsed(src);
+  ASSERT_TRUE(parsed.module);
+  mlir::func::FuncOp func = parsed.func;
   target::Target t = loadTarget("tiny");
   std::string reason;
   func.walk([&](mlir::Operation *op) {
