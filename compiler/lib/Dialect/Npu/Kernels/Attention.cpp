@@ -42,17 +42,9 @@ describe(AttentionOp op, const KernelContext &ctx,
          function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   auto qt = tensorOf(op.getQuery()), kt = tensorOf(op.getKey()),
        vt = tensorOf(op.getValue());
-  AttentionDesc a;
-  a.B = qt.getDimSize(0);
-  a.Hq = qt.getDimSize(1);
-  a.Sq = qt.getDimSize(2);
-  a.D = qt.getDimSize(3);
-  a.Hkv = kt.getDimSize(1);
-  a.Skv = kt.getDimSize(2);
-  a.Dv = vt.getDimSize(3);
-  a.dtype = *isaType(qt.getElementType());
-  a.scale = op.getScale().convertToFloat();
-  a.causal = op.getCausal();
+  AttentionDesc a =
+      describeShape(qt, kt, vt, kt.getDimSize(2),
+                    op.getScale().convertToFloat(), op.getCausal());
   unsigned e = elemBytes(a.dtype);
   // Operand address and strides: dense [B, H, S, D], or the [B, S, H, D]
   // input of a folded head-split transpose.

@@ -15,6 +15,27 @@
 
 namespace nuri::npu {
 
+/// What every attention op describes alike: the shapes of the query, key
+/// and value tensors (the key tensor's heads; `keys` positions attended
+/// over), the element type, the scale and causality.
+inline AttentionDesc describeShape(mlir::RankedTensorType q,
+                                   mlir::RankedTensorType k,
+                                   mlir::RankedTensorType v, uint64_t keys,
+                                   float scale, bool causal) {
+  AttentionDesc a;
+  a.B = q.getDimSize(0);
+  a.Hq = q.getDimSize(1);
+  a.Sq = q.getDimSize(2);
+  a.D = q.getDimSize(3);
+  a.Hkv = k.getDimSize(1);
+  a.Skv = keys;
+  a.Dv = v.getDimSize(3);
+  a.dtype = *isaType(q.getElementType());
+  a.scale = scale;
+  a.causal = causal;
+  return a;
+}
+
 /// Sets `a`'s mask from the attention's optional mask operand: its address,
 /// element type and strides of a right-aligned broadcast to
 /// [B, Hq, Sq, keys] (size-1 dims stride 0).

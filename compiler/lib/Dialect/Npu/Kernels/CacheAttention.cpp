@@ -53,17 +53,9 @@ describe(CacheAttentionOp op,
          function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   auto qt = tensorOf(op.getQuery()), kt = tensorOf(op.getKeyCache()),
        vt = tensorOf(op.getValueCache());
-  AttentionDesc a;
-  a.B = qt.getDimSize(0);
-  a.Hq = qt.getDimSize(1);
-  a.Sq = qt.getDimSize(2);
-  a.D = qt.getDimSize(3);
-  a.Hkv = kt.getDimSize(1);
-  a.Skv = uint64_t(op.getContextLength());
-  a.Dv = vt.getDimSize(3);
-  a.dtype = *isaType(qt.getElementType());
-  a.scale = op.getScale().convertToFloat();
-  a.causal = op.getCausal();
+  AttentionDesc a =
+      describeShape(qt, kt, vt, uint64_t(op.getContextLength()),
+                    op.getScale().convertToFloat(), op.getCausal());
   const uint64_t e = elemBytes(a.dtype), maxSeq = kt.getDimSize(2);
   a.qStride[0] = a.Hq * a.Sq * a.D * e;
   a.qStride[1] = a.Sq * a.D * e;
@@ -133,7 +125,7 @@ struct CacheAttentionKernel
                "lowered)";
       }
       if (mt.getRank() > 4 || mt.getRank() == 0 ||
-          mt.getShape().back() != ca.getContextLength()) {
+          mt.getShape().back() != int64_t(ca.getContextLength())) {
         return "mask does not span the context";
       }
     }

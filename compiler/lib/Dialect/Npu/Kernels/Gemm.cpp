@@ -55,17 +55,11 @@ describeGemm(GemmOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   }
   g.a = *a;
   g.b = *b;
-  if (Value bias = op.getBias()) {
-    FailureOr<uint64_t> ba = addressOf(bias);
-    if (failed(ba)) {
-      return failure();
-    }
-    g.hasBias = true;
-    g.bias = *ba;
-    g.biasType = *isaType(tensorOf(bias).getElementType());
-  }
-  if (failed(describeReadOut(g, op.getResidual(), op.getAct(), op.getOutput(),
-                             addressOf))) {
+  Value bias = op.getBias();
+  isa::Dtype biasType =
+      bias ? *isaType(tensorOf(bias).getElementType()) : isa::Dtype::F32;
+  if (failed(describeReadOut(g, bias, biasType, op.getResidual(), op.getAct(),
+                             op.getOutput(), addressOf))) {
     return failure();
   }
   return g;

@@ -27,11 +27,21 @@ GemmPlan gemmPlanFromAttr(GemmPlanAttr a);
 std::string gemmPlanProblem(const target::Target &t, const GemmDesc &g,
                             const GemmPlan &p);
 
-/// The read-out both GEMM ops describe alike: the optional residual, the
-/// activation and the output's address.
+/// The read-out both GEMM ops describe alike: the optional bias (of
+/// `biasType`) and residual, the activation and the output's address.
 inline mlir::LogicalResult describeReadOut(
-    GemmDesc &g, mlir::Value residual, llvm::StringRef act, mlir::Value output,
+    GemmDesc &g, mlir::Value bias, isa::Dtype biasType, mlir::Value residual,
+    llvm::StringRef act, mlir::Value output,
     llvm::function_ref<mlir::FailureOr<uint64_t>(mlir::Value)> addressOf) {
+  if (bias) {
+    mlir::FailureOr<uint64_t> ba = addressOf(bias);
+    if (mlir::failed(ba)) {
+      return mlir::failure();
+    }
+    g.hasBias = true;
+    g.bias = *ba;
+    g.biasType = biasType;
+  }
   if (residual) {
     mlir::FailureOr<uint64_t> ra = addressOf(residual);
     if (mlir::failed(ra)) {

@@ -50,17 +50,9 @@ describeGemm(QuantizedGemmOp op,
   g.b = *b;
   g.zpBias = *zp;
   g.scale = *s;
-  if (Value bias = op.getBias()) {
-    FailureOr<uint64_t> ba = addressOf(bias);
-    if (failed(ba)) {
-      return failure();
-    }
-    g.hasBias = true;
-    g.bias = *ba;
-    g.biasType = isa::Dtype::F32;
-  }
-  if (failed(describeReadOut(g, op.getResidual(), op.getAct(), op.getOutput(),
-                             addressOf))) {
+  // The bias is added in fp32 after the scale (vec.accrd obias).
+  if (failed(describeReadOut(g, op.getBias(), isa::Dtype::F32, op.getResidual(),
+                             op.getAct(), op.getOutput(), addressOf))) {
     return failure();
   }
   return g;
