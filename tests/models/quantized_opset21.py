@@ -8,8 +8,8 @@ models are written with their type numbers (uint4 21, int4 22, float8e4m3fn
 1. `int4-blocked`: x [2, 3, 80] -> MatMul by an int4 weight [80, 24]
    blocked along K (axis 0, blocks of 32, the last padded) with int4 zero
    points -> MatMul by the transpose of a uint4 weight [16, 24] blocked
-   along axis 1 (blocks of 16) without zero points. Both must import as
-   nuri.dequantize_blocked.
+   along axis 1 (blocks of 16) without zero points, its tensors in an
+   external data file. Both must import as nuri.dequantize_blocked.
 2. `int4-per-axis`: an int4 weight [24, 8] per output channel (no
    block_size), and a uint4 one per tensor with a zero point.
 3. `fp8-qdq`: the activation quantized to float8e4m3fn and back (a zero
@@ -202,7 +202,10 @@ def main():
         for make in (int4_blocked, int4_per_axis, fp8_qdq):
             m, x, want, blocked = make()
             path = work / f"{m.graph.name}.onnx"
-            onnx.save(m, str(path))
+            # The blocked weights as external data (the 4-bit bytes in
+            # model.onnx.data), the others inline.
+            onnx.save(m, str(path), save_as_external_data=m.graph.name == "int4-blocked",
+                      location=f"{m.graph.name}.onnx.data", size_threshold=0)
             print(m.graph.name)
             imported = subprocess.run([args.nuri, "import", str(path)], check=True,
                                       capture_output=True, text=True).stdout

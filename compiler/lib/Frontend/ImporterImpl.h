@@ -134,9 +134,6 @@ public:
   bool isWidened4Bit(mlir::Value value) const {
     return widened4Bit.contains(value);
   }
-  /// A uint4/int4 initializer widened to uint8/int8 (see the definition).
-  mlir::FailureOr<mlir::ElementsAttr> int4TensorAttr(onnx::TensorProto &tensor,
-                                                     mlir::Location loc);
   /// The same without a diagnostic: null for types Nuri does not hold.
   mlir::Type elementTypeOrNull(int32_t onnxType);
 

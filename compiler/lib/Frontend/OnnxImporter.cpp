@@ -245,10 +245,20 @@ ElementsAttr Importer::placeholderAttr(RankedTensorType type) {
 
 FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
                                              Location loc) {
-  if (tensor.data_type() == kOnnxUint4 || tensor.data_type() == kOnnxInt4) {
-    return int4TensorAttr(tensor, loc);
-  }
-  FailureOr<Type> element = elementType(tensor.data_type(), loc);
+  // A 4-bit tensor (opset 21's int4/uint4, two values a byte, the first in
+  // the low nibble) is widened to int8/uint8, one value a byte. Only
+  // QuantizeLinear/DequantizeLinear take 4-bit tensors, and dequantizing the
+  // widened values is exact; a QuantizeLinear to 4 bits is refused at its
+  // node (isWidened4Bit).
+  bool fourBit =
+      tensor.data_type() == kOnnxUint4 || tensor.data_type() == kOnnxInt4;
+  bool fourBitSigned = tensor.data_type() == kOnnxInt4;
+  FailureOr<Type> element =
+      fourBit
+          ? FailureOr<Type>(IntegerType::get(
+                &context, 8,
+                fourBitSigned ? IntegerType::Signless : IntegerType::Unsigned))
+          : elementType(tensor.data_type(), loc);
   if (failed(element)) {
     return failure();
   }
@@ -262,7 +272,7 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
   auto type = RankedTensorType::get(shape, *element);
   unsigned bits = element->getIntOrFloatBitWidth();
   int64_t byteWidth = bits == 1 ? 1 : bits / 8;
-  int64_t expectedBytes = count * byteWidth;
+  int64_t expectedBytes = fourBit ? (count + 1) / 2 : count * byteWidth;
 
   // Raw bytes, from the file or inline.
   std::optional<std::string> raw;
@@ -306,9 +316,24 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
 
   if (raw) {
     if (static_cast<int64_t>(raw->size()) != expectedBytes) {
-      return emitError(loc)
-             << "tensor '" << tensor.name() << "' holds " << raw->size()
-             << " bytes, its shape and type need " << expectedBytes;
+      InFlightDiagnostic d = emitError(loc)
+                             << "tensor '" << tensor.name() << "' holds "
+                             << raw->size() << " bytes, its ";
+      if (fourBit) {
+        d << count << " 4-bit values need " << expectedBytes;
+      } else {
+        d << "shape and type need " << expectedBytes;
+      }
+      return d;
+    }
+    if (fourBit) {
+      std::string wide(size_t(count), '\0');
+      for (int64_t i = 0; i < count; ++i) {
+        int nibble = (uint8_t((*raw)[size_t(i / 2)]) >> (4 * (i % 2))) & 0xF;
+        wide[size_t(i)] =
+            char(fourBitSigned && nibble >= 8 ? nibble - 16 : nibble);
+      }
+      raw = std::move(wide);
     }
     if (bits == 1) {
       SmallVector<bool> bools;
@@ -317,7 +342,7 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
       }
       return ElementsAttr(DenseElementsAttr::get(type, bools));
     }
-    if (expectedBytes <= kResourceThresholdBytes) {
+    if (static_cast<int64_t>(raw->size()) <= kResourceThresholdBytes) {
       return ElementsAttr(DenseElementsAttr::getFromRawBuffer(
           type, ArrayRef<char>(raw->data(), raw->size())));
     }
@@ -327,6 +352,11 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
         type, name, blobFromString(std::move(*raw))));
   }
 
+  if (fourBit) {
+    return emitError(loc) << (fourBitSigned ? "int4" : "uint4") << " tensor '"
+                          << tensor.name()
+                          << "' must hold its values in raw or external data";
+  }
   // Typed fields. Which field holds the data depends on the element type.
   std::vector<double> floats;
   std::vector<int64_t> ints;
@@ -371,51 +401,6 @@ FailureOr<ElementsAttr> Importer::tensorAttr(onnx::TensorProto &tensor,
   }
   return floats.empty() ? makeFromInt(type, ints)
                         : makeFromDouble(type, floats);
-}
-
-// A 4-bit initializer (opset 21's int4/uint4, two values a byte, the first
-// in the low nibble) widened to int8/uint8, one value a byte. Only
-// QuantizeLinear/DequantizeLinear take 4-bit tensors, and dequantizing the
-// widened values is exact; a QuantizeLinear to 4 bits is refused at its node.
-FailureOr<ElementsAttr> Importer::int4TensorAttr(onnx::TensorProto &tensor,
-                                                 Location loc) {
-  bool isSigned = tensor.data_type() == kOnnxInt4;
-  SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
-  std::optional<int64_t> count = checkedElementCount(shape);
-  if (!count) {
-    return emitError(loc) << "tensor '" << tensor.name()
-                          << "' has a negative or impossibly large shape";
-  }
-  if (tensor.data_location() == onnx::TensorProto::EXTERNAL ||
-      !tensor.has_raw_data()) {
-    return emitError(loc) << (isSigned ? "int4" : "uint4") << " tensor '"
-                          << tensor.name()
-                          << "' must hold its values in raw_data";
-  }
-  const std::string &raw = tensor.raw_data();
-  if (int64_t(raw.size()) != (*count + 1) / 2) {
-    return emitError(loc) << "tensor '" << tensor.name() << "' holds "
-                          << raw.size() << " bytes, its " << *count
-                          << " 4-bit values need " << (*count + 1) / 2;
-  }
-  std::string wide(size_t(*count), '\0');
-  for (int64_t i = 0; i < *count; ++i) {
-    int nibble = (uint8_t(raw[size_t(i / 2)]) >> (4 * (i % 2))) & 0xF;
-    wide[size_t(i)] = char(isSigned && nibble >= 8 ? nibble - 16 : nibble);
-  }
-  tensor.clear_raw_data();
-  auto type = RankedTensorType::get(
-      shape, IntegerType::get(&context, 8,
-                              isSigned ? IntegerType::Signless
-                                       : IntegerType::Unsigned));
-  if (*count <= kResourceThresholdBytes) {
-    return ElementsAttr(DenseElementsAttr::getFromRawBuffer(
-        type, ArrayRef<char>(wide.data(), wide.size())));
-  }
-  return ElementsAttr(DenseResourceElementsAttr::get(
-      type,
-      sanitizeResourceName(tensor.name().empty() ? "tensor" : tensor.name()),
-      blobFromString(std::move(wide))));
 }
 
 FailureOr<Value> Importer::tensorConstant(onnx::TensorProto &tensor,
