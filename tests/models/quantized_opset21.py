@@ -18,7 +18,9 @@ models are written with their type numbers (uint4 21, int4 22, float8e4m3fn
 Each runs on Nuri's CPU device (within rtol 1e-4 / atol 1e-5 of an exact
 numpy reference computed the ONNX way, and of ONNX Runtime when
 onnxruntime-node is on NODE_PATH) and, compiled for atom, on the sim device
-(cosine >= 0.999: the weights are bf16 there).
+(cosine >= 0.999: the weights are bf16 there). The fp8 product folds into an
+e4m3 x e4m3 quantized_matmul, which rngd runs on its e4m3 tiles: compiled
+for rngd, nothing of it may stay on the CPU.
 
   quantized_opset21.py --nuri build/bin/nuri [--node node]
 """
@@ -215,6 +217,16 @@ def main():
             cpu = run_nuri(args.nuri, path, x, work, "cpu")
             ok &= close("cpu vs numpy", cpu, want)
             ok &= cosine("sim (atom) vs numpy", run_nuri(args.nuri, path, x, work, "atom"), want)
+            if make is fp8_qdq:
+                report = subprocess.run(
+                    [args.nuri, "compile", str(path), "--target", "rngd", "--report", "-o",
+                     str(work / "fp8.rngd.nuri")], check=True, capture_output=True,
+                    text=True).stdout
+                tiles = "npu.quantized_gemm" in report and "0 on the CPU" in report
+                print(f"  rngd: the product on the e4m3 tiles, nothing on the CPU: {tiles}")
+                ok &= tiles
+                ok &= cosine("sim (rngd) vs numpy", run_nuri(args.nuri, path, x, work, "rngd"),
+                             want)
             try:
                 ort = run_ort(args.node, path, {"x": x}, work)["y"]
             except (SystemExit, FileNotFoundError):

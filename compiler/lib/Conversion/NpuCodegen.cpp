@@ -64,10 +64,17 @@ std::optional<graph::DType> graphType(Type t) {
 
 /// Why the NPU cannot run `op` on `target`; empty when it can.
 std::string whyNot(Operation *op, const target::Target &t) {
-  // The int8 path: integer tensors, which only these ops hold on the NPU.
+  // The int8 and fp8 paths: 8-bit tensors, which only these ops hold on
+  // the NPU.
   if (llvm::isa<nuri::QuantizeOp, QuantizedMatmulOp>(op)) {
-    if (!t.supports(isa::Dtype::I8)) {
-      return fmt::format("the {} matrix engine has no i8 path", t.name);
+    isa::Dtype tiles =
+        quantizedTileType(tensorOf(op->getOperand(0)).getElementType());
+    if (auto q = dyn_cast<nuri::QuantizeOp>(op)) {
+      tiles = quantizedTileType(tensorOf(q.getOutput()).getElementType());
+    }
+    if (!t.supports(tiles)) {
+      return fmt::format("the {} matrix engine has no {} path", t.name,
+                         isa::dtypeName(tiles));
     }
     if (auto q = dyn_cast<nuri::QuantizeOp>(op)) {
       return quantizeFormProblem(q);

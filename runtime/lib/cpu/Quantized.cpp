@@ -1,7 +1,8 @@
 //===- Quantized.cpp - int8 matrix products and dynamic quantization -----===//
 //
 // `quantized_matmul`: (A - a_zp) x (B - b_zp) in int32, then one of three
-// read-outs (raw i32, fp32 dequantized, requantized int8/uint8); and
+// read-outs (raw i32, fp32 dequantized, requantized int8/uint8), or of two
+// fp8 e4m3 operands summed in fp32 with the float read-out; and
 // `dynamic_quantize`, ONNX's DynamicQuantizeLinear; and `dequantize_blocked`,
 // MatMulNBits' 4- and 8-bit blocked weights made float.
 //
@@ -20,6 +21,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -287,6 +289,63 @@ std::vector<float> floats(const TensorView &t) {
   return std::vector<float>(b.ptr, b.ptr + t.elements());
 }
 
+// fp8 operands: each product of two e4m3 values is exact in fp32 (4-bit
+// significands), and each output sums them in ascending k, one fp32 add per
+// step from +0, which is the NPU matrix engine's order (docs/isa.md), so
+// the CPU and the sim device agree bit for bit. The row's sums run as one
+// vector of columns per k step; a fused multiply-add rounds exactly as the
+// separate add would, the product being exact.
+void fp8Product(const TensorView &a, const TensorView &b, const TensorView &o,
+                const Epilogue &e, int64_t m, int64_t k, int64_t n,
+                const std::vector<int64_t> &ob, const std::vector<int64_t> &as,
+                const std::vector<int64_t> &bs) {
+  static const std::array<float, 256> widen = [] {
+    std::array<float, 256> t{};
+    for (int v = 0; v < 256; ++v) {
+      t[size_t(v)] = isa::e4m3ToF32(uint8_t(v));
+    }
+    return t;
+  }();
+  const uint8_t *pa = a.as<uint8_t>(), *pb = b.as<uint8_t>();
+  int64_t batch = graph::elementCount(ob);
+  constexpr int64_t kCols = 256;
+  int64_t colBlocks = (n + kCols - 1) / kCols;
+  int64_t grain = std::max<int64_t>(1, (1 << 16) / (kCols * (k + 1)));
+  parallelRange(batch * m * colBlocks, grain, [&](int64_t lo, int64_t hi) {
+    std::array<float, kCols> acc;
+    std::vector<float> bw(size_t(std::min(n, kCols)));
+    for (int64_t x = lo; x < hi; ++x) {
+      int64_t cb = x % colBlocks, i = (x / colBlocks) % m,
+              bi = x / (colBlocks * m);
+      int64_t j0 = cb * kCols, nc = std::min(kCols, n - j0);
+      const uint8_t *arow = pa + offsetOf(bi, ob, as) * m * k + i * k;
+      const uint8_t *bmat = pb + offsetOf(bi, ob, bs) * k * n;
+      std::fill(acc.begin(), acc.begin() + nc, 0.0f);
+      for (int64_t p = 0; p < k; ++p) {
+        const float av = widen[arow[p]];
+        const uint8_t *brow = bmat + p * n + j0;
+        for (int64_t c = 0; c < nc; ++c) {
+          bw[size_t(c)] = widen[brow[c]];
+        }
+        for (int64_t c = 0; c < nc; ++c) {
+          acc[size_t(c)] += av * bw[size_t(c)];
+        }
+      }
+      float *orow = o.as<float>() + (bi * m + i) * n + j0;
+      for (int64_t c = 0; c < nc; ++c) {
+        orow[c] = acc[size_t(c)] * e.multiplier(i, j0 + c);
+      }
+    }
+  });
+}
+
+// e4m3's zeros: +0 and -0.
+bool allFp8Zero(const TensorView &t) {
+  const uint8_t *p = t.as<uint8_t>();
+  return std::all_of(p, p + t.elements(),
+                     [](uint8_t v) { return (v & 0x7F) == 0; });
+}
+
 std::string runQuantizedMatmul(const graph::Op &op, const Inputs &in,
                                const Outputs &out, KernelCache *cache) {
   if ((in.size() != 4 && in.size() != 6 && in.size() != 8) || out.size() != 1) {
@@ -299,9 +358,14 @@ std::string runQuantizedMatmul(const graph::Op &op, const Inputs &in,
     }
   }
   const TensorView &a = in[0], &b = in[1], &o = out[0];
-  if (!is8Bit(a.dtype) || !is8Bit(b.dtype) || in[2].dtype != a.dtype ||
-      in[3].dtype != b.dtype) {
+  const bool fp8 = a.dtype == DType::F8E4M3;
+  if ((fp8 ? b.dtype != DType::F8E4M3 || in.size() != 6
+           : !is8Bit(a.dtype) || !is8Bit(b.dtype)) ||
+      in[2].dtype != a.dtype || in[3].dtype != b.dtype) {
     return unsupported(op, in, out);
+  }
+  if (fp8 && (!allFp8Zero(in[2]) || !allFp8Zero(in[3]))) {
+    return fail(op, "fp8 operands take zero points of 0");
   }
   if (a.shape.size() < 2 || b.shape.size() < 2 || o.shape.size() < 2) {
     return fail(op, "operands must be matrices");
@@ -352,6 +416,12 @@ std::string runQuantizedMatmul(const graph::Op &op, const Inputs &in,
       e.lo = o.dtype == DType::U8 ? 0 : -128;
       e.hi = o.dtype == DType::U8 ? 255 : 127;
     }
+  }
+
+  if (fp8) {
+    fp8Product(a, b, o, e, m, k, n, ob, broadcastStrides(ab, ob),
+               broadcastStrides(bb, ob));
+    return "";
   }
 
   // Pack each distinct batch member of A and B once; a constant weight

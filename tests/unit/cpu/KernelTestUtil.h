@@ -66,6 +66,8 @@ struct Tensor {
     case DType::U8:
     case DType::Bool:
       return as<uint8_t>()[i];
+    case DType::F8E4M3:
+      return isa::e4m3ToF32(as<uint8_t>()[i]);
     case DType::U16:
       return as<uint16_t>()[i];
     case DType::U32:
@@ -90,6 +92,9 @@ struct Tensor {
       break;
     case DType::BF16:
       as<uint16_t>()[i] = isa::f32ToBf16(static_cast<float>(v));
+      break;
+    case DType::F8E4M3:
+      as<uint8_t>()[i] = isa::f32ToE4M3(static_cast<float>(v));
       break;
     case DType::I8:
       as<int8_t>()[i] = static_cast<int8_t>(v);

@@ -147,6 +147,47 @@ TEST(Quantized, FloatReadoutIsTheGraphsArithmetic) {
   }
 }
 
+// fp8: e4m3 x e4m3, each output the fp32 sum in ascending k from +0 (the
+// NPU's matrix engine's order) times sa * sb[n]; batches broadcast, and a
+// row wider than one column block (256) checks the blocks' seams.
+TEST(Quantized, Fp8SumsInAscendingKWithTheFloatReadout) {
+  int64_t m = 5, k = 77, n = 300;
+  Tensor a = randomTensor(DType::F8E4M3, {2, m, k}, -448, 448, 21);
+  Tensor b = randomTensor(DType::F8E4M3, {k, n}, -3, 3, 22);
+  Tensor z = fromValues(DType::F8E4M3, {}, {0});
+  Tensor as = fromValues(DType::F32, {}, {0.0071f});
+  Tensor bs = randomTensor(DType::F32, {n}, 0.001, 0.02, 23);
+  Tensor o(DType::F32, {2, m, n});
+  ASSERT_EQ(run(makeOp("quantized_matmul"), {&a, &b, &z, &z, &as, &bs}, {&o}),
+            "");
+  bool inexact = false;
+  for (int64_t bi = 0; bi < 2; ++bi) {
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        float acc = 0.0f;
+        double exact = 0;
+        for (int64_t p = 0; p < k; ++p) {
+          float prod = static_cast<float>(a.get((bi * m + i) * k + p)) *
+                       static_cast<float>(b.get(p * n + j));
+          acc += prod;
+          exact += prod;
+        }
+        inexact |= static_cast<double>(acc) != exact;
+        float want = acc * (as.as<float>()[0] * bs.as<float>()[j]);
+        ASSERT_EQ(o.as<float>()[(bi * m + i) * n + j], want)
+            << "element " << bi << "," << i << "," << j;
+      }
+    }
+  }
+  EXPECT_TRUE(inexact) << "the sums should round, so the order matters";
+  // fp8 has no zero point: a nonzero one is refused, not ignored.
+  Tensor one = fromValues(DType::F8E4M3, {}, {1});
+  std::string e =
+      run(makeOp("quantized_matmul"), {&a, &b, &one, &z, &as, &bs}, {&o});
+  EXPECT_NE(e.find("fp8 operands take zero points of 0"), std::string::npos)
+      << e;
+}
+
 // QLinearMatMul: round half to even of f32(acc) * (sa * sb / sy), plus the
 // zero point, saturated.
 TEST(Quantized, RequantizeRoundsHalfToEvenAndSaturates) {

@@ -1607,7 +1607,7 @@ TEST(NpuCodegen, AsymmetricWeightStaysOnTheCpu) {
                         "point 0)");
     } else if (llvm::isa<QuantizeOp>(op)) {
       EXPECT_FALSE(npu::claimsOp(op, t, reason));
-      EXPECT_EQ(reason, "its result feeds an op other than an int8 GEMM the "
+      EXPECT_EQ(reason, "its result feeds an op other than an 8-bit GEMM the "
                         "NPU runs");
     }
   });

@@ -542,7 +542,7 @@ func.func @f(%x: tensor<4x16xi32>) -> tensor<4x16xi8> {
 // -----
 
 func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x16xui8> {
-  // expected-error @+1 {{has result element type 'ui8'; expected i8}}
+  // expected-error @+1 {{has result element type 'ui8'; expected i8 or f8E4M3FN}}
   %q = npu.quantize %x {scale = 0.5 : f32, offset = 0 : i64} : tensor<4x16xbf16> -> tensor<4x16xui8>
   return %q : tensor<4x16xui8>
 }
@@ -574,8 +574,32 @@ func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x16xi8> {
 // -----
 
 func.func @f(%a: tensor<4x16xbf16>, %b: tensor<16x8xi8>, %z: tensor<8xi32>, %s: tensor<8xf32>) -> tensor<4x8xbf16> {
-  // expected-error @+1 {{multiplies 'bf16' by 'i8'; a and b must be i8}}
+  // expected-error @+1 {{multiplies 'bf16' by 'i8'; a and b must both be i8 or both f8E4M3FN}}
   %y = npu.quantized_gemm %a, %b, %z, %s : (tensor<4x16xbf16>, tensor<16x8xi8>, tensor<8xi32>, tensor<8xf32>) -> tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x16xf8E4M3FN> {
+  // expected-error @+1 {{has offset 1; expected a value in [0, 0] (fp8 has no zero point)}}
+  %q = npu.quantize %x {scale = 0.5 : f32, offset = 1 : i64} : tensor<4x16xbf16> -> tensor<4x16xf8E4M3FN>
+  return %q : tensor<4x16xf8E4M3FN>
+}
+
+// -----
+
+func.func @f(%a: tensor<4x16xf8E4M3FN>, %b: tensor<16x8xi8>, %z: tensor<8xi32>, %s: tensor<8xf32>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{multiplies 'f8E4M3FN' by 'i8'; a and b must both be i8 or both f8E4M3FN}}
+  %y = npu.quantized_gemm %a, %b, %z, %s : (tensor<4x16xf8E4M3FN>, tensor<16x8xi8>, tensor<8xi32>, tensor<8xf32>) -> tensor<4x8xbf16>
+  return %y : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @f(%a: tensor<4x16xf8E4M3FN>, %b: tensor<16x8xf8E4M3FN>, %z: tensor<8xi32>, %s: tensor<8xf32>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{has zp_bias of type 'tensor<8xi32>'; expected 'tensor<8xf32>'}}
+  %y = npu.quantized_gemm %a, %b, %z, %s : (tensor<4x16xf8E4M3FN>, tensor<16x8xf8E4M3FN>, tensor<8xi32>, tensor<8xf32>) -> tensor<4x8xbf16>
   return %y : tensor<4x8xbf16>
 }
 

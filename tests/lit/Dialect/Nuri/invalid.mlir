@@ -653,6 +653,22 @@ func.func @quantized_matmul_operand_type(%a: tensor<2x8xi32>, %b: tensor<8x4xi8>
 
 // -----
 
+func.func @quantized_matmul_fp8_mixed(%a: tensor<2x8xf8E4M3FN>, %b: tensor<8x4xi8>, %az: tensor<f8E4M3FN>, %bz: tensor<i8>, %as: tensor<f32>, %bs: tensor<4xf32>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op expects an f8E4M3FN rhs, got 'i8'}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%az, %bz) scales(%as, %bs) : (tensor<2x8xf8E4M3FN>, tensor<8x4xi8>, tensor<f8E4M3FN>, tensor<i8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_fp8_raw(%a: tensor<2x8xf8E4M3FN>, %b: tensor<8x4xf8E4M3FN>, %z: tensor<f8E4M3FN>) {
+  // expected-error @+1 {{'nuri.quantized_matmul' op of f8E4M3FN operands has the float read-out only (scales, no requantize)}}
+  %0 = nuri.quantized_matmul %a, %b zero_points(%z, %z) : (tensor<2x8xf8E4M3FN>, tensor<8x4xf8E4M3FN>, tensor<f8E4M3FN>, tensor<f8E4M3FN>) -> tensor<2x4xi32>
+  return
+}
+
+// -----
+
 func.func @quantized_matmul_shape(%a: tensor<2x8xi8>, %b: tensor<8x4xi8>, %z: tensor<i8>) {
   // expected-error @+1 {{'nuri.quantized_matmul' op result shape [2x5] differs from the product's [2x4]}}
   %0 = nuri.quantized_matmul %a, %b zero_points(%z, %z) : (tensor<2x8xi8>, tensor<8x4xi8>, tensor<i8>, tensor<i8>) -> tensor<2x5xi32>

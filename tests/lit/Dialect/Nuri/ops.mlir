@@ -101,6 +101,16 @@ func.func @quantized(%x: tensor<2x8xf32>, %w: tensor<8x4xi8>, %wz: tensor<4xi8>,
 
 // -----
 
+// fp8 operands (--quantize fp8): the float read-out.
+// CHECK-LABEL: func @quantized_fp8
+// CHECK: nuri.quantized_matmul %arg0, %arg1 zero_points(%arg2, %arg2) scales(%arg3, %arg4) : (tensor<2x8xf8E4M3FN>, tensor<8x4xf8E4M3FN>, tensor<f8E4M3FN>, tensor<f8E4M3FN>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+func.func @quantized_fp8(%x: tensor<2x8xf8E4M3FN>, %w: tensor<8x4xf8E4M3FN>, %z: tensor<f8E4M3FN>, %s: tensor<f32>, %ws: tensor<4xf32>) -> tensor<2x4xf32> {
+  %f = nuri.quantized_matmul %x, %w zero_points(%z, %z) scales(%s, %ws) : (tensor<2x8xf8E4M3FN>, tensor<8x4xf8E4M3FN>, tensor<f8E4M3FN>, tensor<f8E4M3FN>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+  return %f : tensor<2x4xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func @kv_cache
 // CHECK: nuri.cache_write %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : (tensor<8x4x256x32xf32>, tensor<2x4x1x32xf32>, tensor<2xi64>, tensor<2xi64>) -> tensor<8x4x256x32xf32>
 // CHECK: nuri.cache_attention %{{.*}} {context_length = 64 : i64, scale = 1.250000e-01 : f32}

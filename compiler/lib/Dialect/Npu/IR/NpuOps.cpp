@@ -237,9 +237,10 @@ LogicalResult QuantizeOp::verify() {
     return emitOpError("quantizes ")
            << it.getElementType() << "; the input must be bf16, f16 or f32";
   }
-  if (!ot.getElementType().isSignlessInteger(8)) {
+  const bool fp8 = llvm::isa<Float8E4M3FNType>(ot.getElementType());
+  if (!ot.getElementType().isSignlessInteger(8) && !fp8) {
     return emitOpError("has result element type ")
-           << ot.getElementType() << "; expected i8";
+           << ot.getElementType() << "; expected i8 or f8E4M3FN";
   }
   if (it.getShape() != ot.getShape()) {
     return emitOpError("has result shape ") << ot << " for an input of " << it;
@@ -255,9 +256,10 @@ LogicalResult QuantizeOp::verify() {
   }
   // I64Attr's getter is unsigned.
   int64_t offset = int64_t(getOffset());
-  if (offset < -255 || offset > 255) {
+  if (offset < -255 || offset > 255 || (fp8 && offset != 0)) {
     return emitOpError("has offset ")
-           << offset << "; expected a value in [-255, 255]";
+           << offset << "; expected a value in "
+           << (fp8 ? "[0, 0] (fp8 has no zero point)" : "[-255, 255]");
   }
   return success();
 }
@@ -266,11 +268,12 @@ LogicalResult QuantizedGemmOp::verify() {
   auto at = cast<RankedTensorType>(getA().getType());
   auto bt = cast<RankedTensorType>(getB().getType());
   auto ot = cast<RankedTensorType>(getOutput().getType());
-  if (!at.getElementType().isSignlessInteger(8) ||
-      !bt.getElementType().isSignlessInteger(8)) {
+  const bool fp8 = llvm::isa<Float8E4M3FNType>(at.getElementType());
+  if (at.getElementType() != bt.getElementType() ||
+      !(fp8 || at.getElementType().isSignlessInteger(8))) {
     return emitOpError("multiplies ")
            << at.getElementType() << " by " << bt.getElementType()
-           << "; a and b must be i8";
+           << "; a and b must both be i8 or both f8E4M3FN";
   }
   if (at.getRank() < 2 || bt.getRank() != 2) {
     return emitOpError("expects a of rank >= 2 and b of rank 2, got ")
@@ -301,7 +304,10 @@ LogicalResult QuantizedGemmOp::verify() {
     return success();
   };
   Builder b(getContext());
-  if (failed(vector(getZpBias(), b.getI32Type(), "zp_bias")) ||
+  // The correction is added to the accumulator, in its type.
+  if (failed(vector(getZpBias(),
+                    fp8 ? Type(b.getF32Type()) : Type(b.getI32Type()),
+                    "zp_bias")) ||
       failed(vector(getScale(), b.getF32Type(), "scale")) ||
       (getBias() && failed(vector(getBias(), b.getF32Type(), "bias")))) {
     return failure();

@@ -5,7 +5,9 @@
 // half to even into i32 (vec.scalar div, cast to i32), then the offset
 // added and saturated to i8 (vec.scalar add, cast to i8). Rounding before
 // the offset is what the CPU's quantize does (round, then the zero point);
-// adding the offset to the fp32 quotient first would move ties.
+// adding the offset to the fp32 quotient first would move ties. To fp8
+// (e4m3) the body is the one division, its result rounded and saturated
+// by the cast, as the CPU's quantize to e4m3.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,7 +35,8 @@ describeQuantize(QuantizeOp op,
   RowwiseDesc r;
   r.cols = it.getRank() ? it.getShape().back() : 1;
   r.rows = it.getNumElements() / r.cols;
-  r.outType = isa::Dtype::I8;
+  r.outType = quantizedTileType(tensorOf(op.getOutput()).getElementType());
+  const bool fp8 = r.outType == isa::Dtype::E4M3;
   RowOperand o;
   o.dtype = *isaType(it.getElementType());
   FailureOr<uint64_t> in = addressOf(op.getInput());
@@ -68,6 +71,11 @@ describeQuantize(QuantizeOp op,
       vec.unary(*act, y, x, ch.rows, cols, inT, inT);
       x = y;
     }
+    if (fp8) {
+      vec.scalar(isa::BinOp::Div, {ch.out, cols}, x, scale, ch.rows, cols,
+                 isa::Dtype::E4M3, inT);
+      return;
+    }
     vec.scalar(isa::BinOp::Div, q, x, scale, ch.rows, cols, isa::Dtype::I32,
                inT);
     vec.scalar(isa::BinOp::Add, {ch.out, cols}, q, offset, ch.rows, cols,
@@ -89,8 +97,11 @@ struct QuantizeKernel : RowwiseKernelModel<QuantizeKernel, QuantizeOp> {
                          "bf16, f16, f32)",
                          typeStr(tensorOf(q.getInput()).getElementType()));
     }
-    if (!t.supports(isa::Dtype::I8)) {
-      return fmt::format("the {} matrix engine has no i8 path", t.name);
+    isa::Dtype tiles =
+        quantizedTileType(tensorOf(q.getOutput()).getElementType());
+    if (!t.supports(tiles)) {
+      return fmt::format("the {} matrix engine has no {} path", t.name,
+                         isa::dtypeName(tiles));
     }
     return "";
   }

@@ -1,10 +1,10 @@
 //===- QuantizedGemm.cpp - npu.quantized_gemm as an NPU kernel ------------===//
 //
-// The int8 GEMM: i8 x i8 tiles accumulating in i32 on the matrix engine,
-// the requantizing read-out (zero-point correction, per-column scale, float
-// bias, relu, cast) in one vec.accrd. Tiling, buffering and scheduling are
-// the GEMM core's (GemmCore.h), with 1-byte operands: the planner picks its
-// tiles from the target's i8 rate.
+// The 8-bit GEMM: i8 x i8 tiles accumulating in i32 (or e4m3 x e4m3 in f32)
+// on the matrix engine, the scaling read-out (zero-point correction,
+// per-column scale, float bias, relu, cast) in one vec.accrd. Tiling,
+// buffering and scheduling are the GEMM core's (GemmCore.h), with 1-byte
+// operands: the planner picks its tiles from the target's i8 / e4m3 rate.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,7 +29,7 @@ describeGemm(QuantizedGemmOp op,
   auto at = tensorOf(op.getA()), bt = tensorOf(op.getB()),
        ot = tensorOf(op.getOutput());
   GemmDesc g;
-  g.in = isa::Dtype::I8;
+  g.in = quantizedTileType(at.getElementType());
   g.out = *isaType(ot.getElementType());
   unsigned eo = elemBytes(g.out);
   g.K = at.getShape().back();
@@ -67,8 +67,11 @@ struct QuantizedGemmKernel
   }
   std::string getNpuIllegalReason(Operation *op,
                                   const target::Target &t) const {
-    if (!t.supports(isa::Dtype::I8)) {
-      return fmt::format("the {} matrix engine has no i8 path", t.name);
+    isa::Dtype tiles = quantizedTileType(
+        tensorOf(cast<QuantizedGemmOp>(op).getA()).getElementType());
+    if (!t.supports(tiles)) {
+      return fmt::format("the {} matrix engine has no {} path", t.name,
+                         isa::dtypeName(tiles));
     }
     return "";
   }

@@ -267,12 +267,16 @@ std::pair<Value, StringRef> quantizeSource(nuri::QuantizeOp q) {
   return {x, "none"};
 }
 
-/// A graph nuri.quantize -> npu.quantize, producing the NPU's int8 form of
-/// its result (for uint8: the value minus 128).
+/// A graph nuri.quantize -> npu.quantize, producing the NPU's 8-bit form
+/// of its result (for uint8: the value minus 128; int8 and fp8 as they are).
 Value npuQuantize(OpBuilder &b, nuri::QuantizeOp q, int64_t offset,
                   float scale) {
   auto [x, act] = quantizeSource(q);
-  auto type = tensorOf(q.getOutput()).clone(b.getIntegerType(8));
+  Type element = tensorOf(q.getOutput()).getElementType();
+  auto type =
+      tensorOf(q.getOutput())
+          .clone(llvm::isa<Float8E4M3FNType>(element) ? element
+                                                      : b.getIntegerType(8));
   return b.create<npu::QuantizeOp>(
       q.getLoc(), type, x, b.getF32FloatAttr(scale),
       b.getI64IntegerAttr(offset), b.getStringAttr(act));
@@ -302,7 +306,8 @@ FailureOr<std::vector<double>> int8Values(Value v) {
 /// The read-out's per-column constants are computed here: the scale product
 /// sa * sw[n] in fp32 (as the CPU kernel takes it), and the i32 correction
 /// -(za - 128) * sum_k W[k, n] that makes the NPU's int8 activations (uint8
-/// minus 128) give the CPU's sum of (a - za) * W exactly.
+/// minus 128) give the CPU's sum of (a - za) * W exactly. fp8 has no zero
+/// points: its f32 correction is 0.
 LogicalResult fuseQuantized(QuantizedMatmulOp m,
                             llvm::DenseMap<Operation *, Value> &quantized) {
   OpBuilder b(m);
@@ -311,7 +316,12 @@ LogicalResult fuseQuantized(QuantizedMatmulOp m,
   FailureOr<std::vector<double>> za = evaluate(m.getLhsZeroPoint());
   FailureOr<std::vector<double>> sa = evaluate(m.getLhsScale());
   FailureOr<std::vector<double>> sw = evaluate(m.getRhsScale());
-  FailureOr<std::vector<double>> w = int8Values(m.getRhs());
+  const bool fp8 =
+      llvm::isa<Float8E4M3FNType>(tensorOf(m.getRhs()).getElementType());
+  // fp8's correction needs no weight values.
+  FailureOr<std::vector<double>> w =
+      fp8 ? FailureOr<std::vector<double>>(std::vector<double>())
+          : int8Values(m.getRhs());
   FailureOr<std::vector<double>> qs = evaluate(q.getScale());
   for (auto [what, x] : {std::pair{"the activations' zero point", &za},
                          {"the activations' scale", &sa},
@@ -357,7 +367,7 @@ LogicalResult fuseQuantized(QuantizedMatmulOp m,
   std::vector<double> scale(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; ++n) {
     int64_t sum = 0;
-    for (int64_t k = 0; k < K; ++k) {
+    for (int64_t k = 0; k < K && !fp8; ++k) {
       sum += int64_t((*w)[size_t(k * N + n)]);
     }
     // Wraps as the i32 accumulator does.
@@ -366,7 +376,9 @@ LogicalResult fuseQuantized(QuantizedMatmulOp m,
         double(float((*sa)[0]) * float((*sw)[sw->size() == 1 ? 0 : size_t(n)]));
   }
   Value zpBias = b.create<ConstantOp>(
-      loc, makeFromInt(RankedTensorType::get({N}, b.getI32Type()), corr));
+      loc, makeFromInt(RankedTensorType::get({N}, fp8 ? Type(b.getF32Type())
+                                                      : Type(b.getI32Type())),
+                       corr));
   Value scaleV = b.create<ConstantOp>(
       loc, makeFromDouble(RankedTensorType::get({N}, b.getF32Type()), scale));
 

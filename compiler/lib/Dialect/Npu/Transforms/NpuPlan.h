@@ -51,11 +51,14 @@ inline std::optional<isa::Dtype> isaType(mlir::Type t) {
   return std::nullopt;
 }
 
-/// The dtype the NPU stores a tensor in: the float types, and the int8
-/// path's i8 operands and i32 read-out constants.
+/// The dtype the NPU stores a tensor in: the float types, the int8
+/// path's i8 operands and i32 read-out constants, and fp8's e4m3 operands.
 inline std::optional<isa::Dtype> storageType(mlir::Type t) {
   if (t.isSignlessInteger(8)) {
     return isa::Dtype::I8;
+  }
+  if (llvm::isa<mlir::Float8E4M3FNType>(t)) {
+    return isa::Dtype::E4M3;
   }
   if (t.isSignlessInteger(32)) {
     return isa::Dtype::I32;
@@ -156,14 +159,16 @@ inline bool foldsIntoAttentionWrite(TransposeOp t) {
 /// lowering's check (claimsOp).
 std::string gemmFormProblem(mlir::Operation *op);
 
-/// The int8 path (NpuQuantized.cpp): why a nuri.quantize or
+/// The int8 and fp8 paths (NpuQuantized.cpp): why a nuri.quantize or
 /// nuri.quantized_matmul has no npu.quantize / npu.quantized_gemm form;
-/// empty when it has one. The target's i8 tiles are claimsOp's check.
+/// empty when it has one. The target's i8 / e4m3 tiles are claimsOp's check.
 std::string quantizeFormProblem(nuri::QuantizeOp q);
 std::string quantizedMatmulFormProblem(QuantizedMatmulOp m);
 /// Whether `q` quantizes per tensor to 8 bits with constant parameters
 /// (what a GEMM needs of its activations' quantize, whatever its users).
 bool quantizesPerTensor8(nuri::QuantizeOp q);
+/// The tiles an 8-bit quantized element type runs on: i8 or e4m3.
+isa::Dtype quantizedTileType(mlir::Type element);
 /// A constant expression's values in row-major order, as doubles (casts
 /// rounded to their type); failure for anything else. The lowering
 /// materializes constant expressions with it (NpuCodegen.cpp).

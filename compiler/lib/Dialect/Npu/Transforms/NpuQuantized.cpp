@@ -1,9 +1,9 @@
 //===- NpuQuantized.cpp - Which quantized graph ops the NPU runs ----------===//
 //
-// The int8 path's form rules, shared by what the NPU claims (claimsOp) and
-// npu-fuse-epilogues, which rewrites the claimed ops into npu.quantize and
-// npu.quantized_gemm: so the partitioner never hands the lowering a
-// quantized op it cannot form.
+// The int8 and fp8 paths' form rules, shared by what the NPU claims
+// (claimsOp) and npu-fuse-epilogues, which rewrites the claimed ops into
+// npu.quantize and npu.quantized_gemm: so the partitioner never hands the
+// lowering a quantized op it cannot form.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +23,8 @@ bool isInt8(Type t, bool allowUnsigned) {
          (i.isSignless() || (allowUnsigned && i.isUnsigned()));
 }
 
+bool isFp8(Type t) { return llvm::isa<Float8E4M3FNType>(t); }
+
 /// A constant expression of one value (a per-tensor parameter).
 bool scalarConstant(Value v) {
   return v && isConstantExpr(v) && tensorOf(v).getNumElements() == 1;
@@ -32,8 +34,13 @@ bool scalarConstant(Value v) {
 
 bool quantizesPerTensor8(nuri::QuantizeOp q) {
   auto ot = tensorOf(q.getOutput());
-  return isInt8(ot.getElementType(), true) && scalarConstant(q.getScale()) &&
+  return (isInt8(ot.getElementType(), true) || isFp8(ot.getElementType())) &&
+         scalarConstant(q.getScale()) &&
          (!q.getZeroPoint() || scalarConstant(q.getZeroPoint()));
+}
+
+isa::Dtype quantizedTileType(Type element) {
+  return isFp8(element) ? isa::Dtype::E4M3 : isa::Dtype::I8;
 }
 
 namespace {
@@ -42,9 +49,16 @@ std::string ownFormProblem(QuantizedMatmulOp m);
 
 std::string quantizeFormProblem(nuri::QuantizeOp q) {
   auto ot = tensorOf(q.getOutput());
-  if (!isInt8(ot.getElementType(), true)) {
-    return fmt::format("quantizes to {} (the NPU path takes int8 and uint8)",
+  if (!isInt8(ot.getElementType(), true) && !isFp8(ot.getElementType())) {
+    return fmt::format("quantizes to {} (the NPU path takes int8, uint8 and "
+                       "f8E4M3FN)",
                        typeStr(ot.getElementType()));
+  }
+  if (isFp8(ot.getElementType()) && q.getZeroPoint()) {
+    FailureOr<std::vector<double>> z = evaluate(q.getZeroPoint());
+    if (failed(z) || (*z)[0] != 0) {
+      return "the NPU quantizes to fp8 with a zero point of 0";
+    }
   }
   if (!scalarConstant(q.getScale()) ||
       (q.getZeroPoint() && !scalarConstant(q.getZeroPoint()))) {
@@ -57,9 +71,9 @@ std::string quantizeFormProblem(nuri::QuantizeOp q) {
   for (Operation *user : q.getOutput().getUsers()) {
     auto m = dyn_cast<QuantizedMatmulOp>(user);
     if (!m || m.getLhs() != q.getOutput() || !ownFormProblem(m).empty()) {
-      // The NPU stores the quantized values in its own int8 form, which
-      // only its int8 GEMM reads.
-      return "its result feeds an op other than an int8 GEMM the NPU runs";
+      // The NPU stores the quantized values in its own 8-bit form, which
+      // only its quantized GEMM reads.
+      return "its result feeds an op other than an 8-bit GEMM the NPU runs";
     }
   }
   return "";
@@ -80,11 +94,14 @@ std::string ownFormProblem(QuantizedMatmulOp m) {
            "(nuri.quantize)";
   }
   auto wt = tensorOf(m.getRhs());
+  const bool fp8 = isFp8(wt.getElementType());
   if (wt.getRank() != 2 || !isConstantExpr(m.getRhs()) ||
-      !isInt8(wt.getElementType(), false)) {
-    return "the NPU's int8 GEMM takes a constant 2-D int8 weight";
+      !(fp8 || isInt8(wt.getElementType(), false))) {
+    return "the NPU's 8-bit GEMM takes a constant 2-D int8 or f8E4M3FN "
+           "weight";
   }
-  if (!isInt8(tensorOf(m.getLhs()).getElementType(), true)) {
+  Type at = tensorOf(m.getLhs()).getElementType();
+  if (fp8 ? !isFp8(at) : !isInt8(at, true)) {
     return "its activations are not 8-bit";
   }
   FailureOr<std::vector<double>> wzp = evaluate(m.getRhsZeroPoint());

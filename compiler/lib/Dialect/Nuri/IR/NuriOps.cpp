@@ -856,12 +856,19 @@ static LogicalResult verifyMatmulParam(Operation *op, Value param,
 
 LogicalResult QuantizedMatmulOp::verify() {
   RankedTensorType lhs = getLhs().getType(), rhs = getRhs().getType();
+  const bool fp8 = isa<Float8E4M3FNType>(lhs.getElementType());
   for (auto [name, type] :
        {std::pair<StringRef, RankedTensorType>{"lhs", lhs}, {"rhs", rhs}}) {
-    if (!isQuant8(type.getElementType())) {
-      return emitOpError("expects an 8-bit integer ")
-             << name << ", got " << type.getElementType();
+    Type e = type.getElementType();
+    if (fp8 ? !isa<Float8E4M3FNType>(e) : !isQuant8(e)) {
+      return emitOpError("expects ")
+             << (fp8 ? "an f8E4M3FN " : "an 8-bit integer ") << name << ", got "
+             << e;
     }
+  }
+  if (fp8 && (!getLhsScale() || getOutputScale())) {
+    return emitOpError("of f8E4M3FN operands has the float read-out only "
+                       "(scales, no requantize)");
   }
   SmallVector<Type> inferred;
   if (failed(detail::inferMatmul(

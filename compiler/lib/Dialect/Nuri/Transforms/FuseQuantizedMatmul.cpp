@@ -31,6 +31,10 @@ bool is8Bit(Value v) {
       cast<RankedTensorType>(v.getType()).getElementType());
   return integer && integer.getWidth() == 8;
 }
+bool isFp8(Value v) {
+  return isa<Float8E4M3FNType>(
+      cast<RankedTensorType>(v.getType()).getElementType());
+}
 // A per-tensor parameter: one value, rank 0 or 1.
 bool isPerTensor(Value v) { return elementsOf(v) == 1 && rankOf(v) <= 1; }
 // One value per output column, or per tensor.
@@ -83,7 +87,9 @@ struct TransposeBeforeDequantize : OpRewritePattern<TransposeOp> {
 
 // matmul(dequantize(a), dequantize(W)) -> quantized_matmul(a, W) with the
 // scales in the read-out. Exact in real arithmetic: the scales factor out of
-// the sum when `a`'s are per tensor and `W`'s per output column.
+// the sum when `a`'s are per tensor and `W`'s per output column. Both
+// operands 8-bit integers, or both e4m3 (opset 19's float8 Q/DQ, whose zero
+// points the importer requires to be 0).
 struct FoldQdqMatmul : OpRewritePattern<MatmulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MatmulOp op,
@@ -91,7 +97,8 @@ struct FoldQdqMatmul : OpRewritePattern<MatmulOp> {
     auto lhs = op.getLhs().getDefiningOp<DequantizeOp>();
     auto rhs = op.getRhs().getDefiningOp<DequantizeOp>();
     if (!lhs || !rhs || op.getTransposeLhs() || !isF32Tensor(op.getResult()) ||
-        !is8Bit(lhs.getInput()) || !is8Bit(rhs.getInput()) ||
+        !((is8Bit(lhs.getInput()) && is8Bit(rhs.getInput())) ||
+          (isFp8(lhs.getInput()) && isFp8(rhs.getInput()))) ||
         !isF32Tensor(lhs.getScale()) || !isF32Tensor(rhs.getScale()) ||
         !isPerTensor(lhs.getScale()) || rankOf(rhs.getInput()) != 2) {
       return rewriter.notifyMatchFailure(op, "not a QDQ matmul");

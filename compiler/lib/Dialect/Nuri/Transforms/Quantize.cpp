@@ -470,9 +470,9 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
 
   /// fp8 (e4m3): the input quantized per tensor and the weight per output
   /// channel, each with the scale that maps its |max| to 448, e4m3's
-  /// largest value; the product of the dequantized operands is the float
-  /// linear (the CPU emulates e4m3 exactly; a chip with fp8 tiles reads the
-  /// e4m3 operands).
+  /// largest value; a quantized_matmul of the e4m3 operands with its float
+  /// read-out, which a chip with fp8 tiles runs on them and the CPU
+  /// emulates in the same order.
   LogicalResult rewriteFp8(QuantCandidate &c) {
     FailureOr<std::pair<double, double>> range = calibratedRange(c);
     if (failed(range)) {
@@ -512,16 +512,32 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     Value as = makeF32(b, loc, {}, {aScale}, "fp8.input_scale");
     Value xq = b.create<QuantizeOp>(loc, inType.clone(f8), op.getInput(), as,
                                     Value(), b.getI64IntegerAttr(1));
-    Value x = b.create<DequantizeOp>(loc, inType, xq, as, Value(),
-                                     b.getI64IntegerAttr(1));
     Value wc = makeConstant(b, loc, wType.clone(f8), wq.data(), wq.size(),
                             "fp8.weight");
     Value ws = makeF32(b, loc, {n}, wScale, "fp8.weight_scale");
-    Value wd = b.create<DequantizeOp>(loc, wType, wc, ws, Value(),
-                                      b.getI64IntegerAttr(1));
-    op.getInputMutable().assign(x);
-    markQuantized(c, wd);
+    const uint8_t zero = 0;
+    Value zp = makeConstant(b, loc, RankedTensorType::get({}, f8), &zero, 1,
+                            "fp8.zero_point");
+    replaceWithProduct(c, b, xq, wc, zp, zp, as, ws);
     return success();
+  }
+
+  /// The linear -> the quantized product (+ its float bias).
+  void replaceWithProduct(QuantCandidate &c, OpBuilder &b, Value xq, Value wq,
+                          Value azp, Value wzp, Value as, Value ws) {
+    LinearOp op = c.op;
+    Location loc = op.getLoc();
+    auto outType = cast<RankedTensorType>(op.getType());
+    Value y = b.create<QuantizedMatmulOp>(loc, outType, xq, wq, azp, wzp, as,
+                                          ws, Value(), Value());
+    if (Value bias = op.getBias()) {
+      y = b.create<AddOp>(loc, outType, y, bias);
+    }
+    y.getDefiningOp()->setAttr(kQuantKeyAttr, b.getStringAttr(c.key));
+    Value oldWeight = op.getWeight();
+    op.replaceAllUsesWith(y);
+    op.erase();
+    eraseIfDead(oldWeight);
   }
 
   LogicalResult rewriteInt8(QuantCandidate &c) {
@@ -566,17 +582,7 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
         loc, makeFromInt(RankedTensorType::get({}, i8), {0}));
     Value xq = b.create<QuantizeOp>(loc, inType.clone(u8), op.getInput(), as,
                                     azp, b.getI64IntegerAttr(1));
-    auto outType = cast<RankedTensorType>(op.getType());
-    Value y = b.create<QuantizedMatmulOp>(loc, outType, xq, wq, azp, wzp, as,
-                                          ws, Value(), Value());
-    if (Value bias = op.getBias()) {
-      y = b.create<AddOp>(loc, outType, y, bias);
-    }
-    y.getDefiningOp()->setAttr(kQuantKeyAttr, b.getStringAttr(c.key));
-    Value oldWeight = op.getWeight();
-    op.replaceAllUsesWith(y);
-    op.erase();
-    eraseIfDead(oldWeight);
+    replaceWithProduct(c, b, xq, wq, azp, wzp, as, ws);
     return success();
   }
 };

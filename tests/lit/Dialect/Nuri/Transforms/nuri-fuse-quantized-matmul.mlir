@@ -75,6 +75,37 @@ func.func @qdq_per_channel(%x: tensor<1x2x8xui8>, %xs: tensor<f32>, %xz: tensor<
 
 // -----
 
+// Opset 19's float8 QDQ: both operands e4m3 (no zero points), the product
+// e4m3 x e4m3 with the scales in the read-out.
+// CHECK-LABEL: func @qdq_fp8
+// CHECK-DAG: %[[Z:.*]] = nuri.constant dense<0.000000e+00> : tensor<f8E4M3FN>
+// CHECK-DAG: %[[W:.*]] = nuri.constant dense<2.000000e+00> : tensor<8x4xf8E4M3FN>
+// CHECK: %[[Y:.*]] = nuri.quantized_matmul %arg0, %[[W]] zero_points(%[[Z]], %[[Z]]) scales(%arg1, %{{.*}}) : (tensor<2x8xf8E4M3FN>, tensor<8x4xf8E4M3FN>, tensor<f8E4M3FN>, tensor<f8E4M3FN>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
+// CHECK-NEXT: return %[[Y]]
+func.func @qdq_fp8(%x: tensor<2x8xf8E4M3FN>, %xs: tensor<f32>) -> tensor<2x4xf32> {
+  %w = nuri.constant dense<2.0> : tensor<8x4xf8E4M3FN>
+  %ws = nuri.constant dense<[0.5, 0.25, 0.125, 1.0]> : tensor<4xf32>
+  %a = nuri.dequantize %x, %xs : (tensor<2x8xf8E4M3FN>, tensor<f32>) -> tensor<2x8xf32>
+  %b = nuri.dequantize %w, %ws {axis = 1 : i64} : (tensor<8x4xf8E4M3FN>, tensor<4xf32>) -> tensor<8x4xf32>
+  %y = nuri.matmul %a, %b : tensor<2x8xf32>, tensor<8x4xf32> -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// An e4m3 activation against an int8 weight is no 8-bit product: it stays.
+// CHECK-LABEL: func @qdq_fp8_mixed
+// CHECK-NOT: nuri.quantized_matmul
+// CHECK: nuri.matmul
+func.func @qdq_fp8_mixed(%x: tensor<2x8xf8E4M3FN>, %xs: tensor<f32>, %w: tensor<8x4xi8>, %ws: tensor<4xf32>) -> tensor<2x4xf32> {
+  %a = nuri.dequantize %x, %xs : (tensor<2x8xf8E4M3FN>, tensor<f32>) -> tensor<2x8xf32>
+  %b = nuri.dequantize %w, %ws {axis = 1 : i64} : (tensor<8x4xi8>, tensor<4xf32>) -> tensor<8x4xf32>
+  %y = nuri.matmul %a, %b : tensor<2x8xf32>, tensor<8x4xf32> -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
 // Gemm's transB: the weight is [N, K] quantized along axis 0; the int8
 // weight is transposed instead.
 // CHECK-LABEL: func @qdq_transposed

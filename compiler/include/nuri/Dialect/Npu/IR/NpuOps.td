@@ -53,10 +53,12 @@ def Npu_GemmOp : Npu_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
 }
 
 def Npu_QuantizeOp : Npu_Op<"quantize", [Pure]> {
-  let summary = "per-tensor activation quantization to int8 on the vector engine";
+  let summary = "per-tensor activation quantization to int8 or fp8 on the vector engine";
   let description = [{
     `output = saturate_i8(round_half_even(input / scale) + offset)`, the
-    division in fp32 (docs/quantization.md, "Numerics on the NPU"). A graph
+    division in fp32 (docs/quantization.md, "Numerics on the NPU"); to
+    `f8E4M3FN`, the quotient rounded to nearest even and saturated to 448,
+    with offset 0. A graph
     `nuri.quantize` to uint8 with zero point `z` becomes `offset = z - 128`:
     the int8 value is the uint8 one minus 128, which the GEMM that reads it
     corrects for in its i32 bias. `act` (`none`, `gelu`, `gelu_tanh`,
@@ -79,11 +81,12 @@ def Npu_QuantizeOp : Npu_Op<"quantize", [Pure]> {
 
 def Npu_QuantizedGemmOp : Npu_Op<"quantized_gemm",
                                  [Pure, AttrSizedOperandSegments]> {
-  let summary = "an int8 x int8 GEMM with its requantizing read-out";
+  let summary = "an int8 x int8 or fp8 x fp8 GEMM with its scaling read-out";
   let description = [{
     `output = cast(act(f32(a x b + zp_bias) * scale + bias)) + residual`:
     `a` is `[..., K]` int8, `b` `[K, N]` int8, the accumulation int32
-    (wrapping); `zp_bias` (`[N]` i32) the zero-point correction, `scale`
+    (wrapping); `zp_bias` (`[N]` i32) the zero-point correction. Or both
+    are `f8E4M3FN`, accumulated in fp32, and `zp_bias` is `[N]` f32. `scale`
     (`[N]` f32) the product of the activation's and each column's weight
     scale, `bias` (`[N]` f32, optional) the layer's float bias, `act`
     `none` or `relu`, then the cast to the output type and the residual

@@ -724,7 +724,7 @@ def Nuri_DynamicQuantizeOp : Nuri_Op<"dynamic_quantize", [Pure]> {
 
 def Nuri_QuantizedMatmulOp : Nuri_Op<"quantized_matmul",
                                      [Pure, AttrSizedOperandSegments]> {
-  let summary = "8-bit integer matrix product with int32 accumulation";
+  let summary = "8-bit matrix product with a wide accumulator";
   let description = [{
     `acc[..., m, n] = sum_k (lhs[..., m, k] - lhs_zp) * (rhs[..., k, n] -
     rhs_zp[n])` in int32, batch dimensions broadcasting as in `matmul`.
@@ -740,6 +740,12 @@ def Nuri_QuantizedMatmulOp : Nuri_Op<"quantized_matmul",
       result is `saturate(round_half_even(f32(acc) * (lhs_scale * rhs_scale[n]
       / output_scale)) + output_zp)`, ONNX's QLinearMatMul.
 
+    Or both operands are fp8 e4m3 (`--quantize fp8`, the fp8 tiles): the
+    zero points are 0, each product is exact in fp32 and `acc` sums them in
+    ascending `k` with one fp32 add per step from +0 (the matrix engine's
+    order, so the CPU and the NPU agree bit for bit); only the float
+    read-out applies.
+
     The per-channel rule: a `rhs` parameter (scale or zero point) is a scalar
     or has one value per output column (`rhs`'s last dimension); a `lhs`
     parameter is a scalar or has one value per row (`lhs`'s second-to-last
@@ -749,9 +755,9 @@ def Nuri_QuantizedMatmulOp : Nuri_Op<"quantized_matmul",
     %y = nuri.quantized_matmul %a, %w zero_points(%azp, %wzp) scales(%as, %ws) : (tensor<1x8x32xui8>, tensor<32x16xi8>, tensor<ui8>, tensor<16xi8>, tensor<f32>, tensor<16xf32>) -> tensor<1x8x16xf32>
     ```
   }];
-  let arguments = (ins Nuri_QuantTensor:$lhs, Nuri_QuantTensor:$rhs,
-                   Nuri_QuantTensor:$lhs_zero_point,
-                   Nuri_QuantTensor:$rhs_zero_point,
+  let arguments = (ins Nuri_QdqTensor:$lhs, Nuri_QdqTensor:$rhs,
+                   Nuri_QdqTensor:$lhs_zero_point,
+                   Nuri_QdqTensor:$rhs_zero_point,
                    Optional<Nuri_FloatTensor>:$lhs_scale,
                    Optional<Nuri_FloatTensor>:$rhs_scale,
                    Optional<Nuri_FloatTensor>:$output_scale,
