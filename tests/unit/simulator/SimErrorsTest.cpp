@@ -53,6 +53,34 @@ TEST(SimErrors, DramOutOfBounds) {
   expectHas(e, {"out of bounds"});
 }
 
+TEST(SimErrors, DequantizingLoadChecksItsFormat) {
+  expectHas(runError(R"(
+    .stream core=0 engine=dma
+      dma.dq src=0, dst=0, rows=2, cols=8, src_stride=8, ldd=16, dtype=bf16, qbits=2, qscale=0x100, qgroup=1
+      end)"),
+            {"core 0 engine dma pc 0", "qbits=2"});
+  expectHas(runError(R"(
+    .stream core=0 engine=dma
+      dma.dq src=0, dst=0, rows=2, cols=7, src_stride=8, ldd=16, dtype=bf16, qbits=4, qscale=0x100, qgroup=1
+      end)"),
+            {"cols=7 is odd"});
+  expectHas(runError(R"(
+    .stream core=0 engine=dma
+      dma.dq src=0, dst=0, rows=2, cols=8, src_stride=8, ldd=16, dtype=i8, qbits=8, qscale=0x100, qgroup=1
+      end)"),
+            {"dtype=i8"});
+  expectHas(runError(R"(
+    .stream core=0 engine=dma
+      dma.dq src=0, dst=0, rows=2, cols=8, src_stride=8, ldd=16, dtype=bf16, qbits=8, qscale=0x102, qgroup=1
+      end)"),
+            {"qscale=0x102", "not 4-byte aligned"});
+  expectHas(runError(R"(
+    .stream core=0 engine=dma
+      dma.dq src=0, dst=0, rows=2, cols=8, src_stride=8, ldd=16, dtype=bf16, qbits=8, qscale=0x100, qgroup=0
+      end)"),
+            {"qgroup=0"});
+}
+
 TEST(SimErrors, IndexedDmaNamesTheIndexAndTheMovedAddress) {
   // An index the host left too large moves the destination out of DRAM: the
   // error says which index, its value and the address it started from.
@@ -154,6 +182,17 @@ TEST(SimErrors, UnsynchronizedAccessesAreRaces) {
       end)");
   expectHas(e, {"core 0 engine mat pc 0", "race: reads SRAM [0x100, 0x2d0)",
                 "core 0 engine dma pc 0", "still writes it"});
+  // The same with the weights expanded on the way in (dma.dq writes
+  // 8 rows of 32 bf16 from 8 rows of 32 int4).
+  e = runError(R"(
+    .stream core=0 engine=fetch
+      dma.dq src=0, dst=0x1000, rows=8, cols=32, src_stride=16, ldd=64, dtype=bf16, qbits=4, qscale=0x800, qscale_stride=128, qgroup=4
+      end
+    .stream core=0 engine=mat
+      mat.mm acc=0, a=0x0, lda=64, b=0x1000, ldb=64, m=8, n=32, k=8, atype=bf16, btype=bf16
+      end)");
+  expectHas(e, {"core 0 engine mat pc 0", "race: reads SRAM",
+                "core 0 engine fetch pc 0", "still writes it"});
   // The vector engine reads the accumulator while the array writes it.
   e = runError(R"(
     .stream core=0 engine=mat
