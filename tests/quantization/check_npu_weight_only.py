@@ -24,28 +24,11 @@ The simulator runs with its race detector on (the sim device's default),
 and every compile checks the program's synchronization (npu-verify-sync).
 """
 
-import argparse
 import json
-import pathlib
-import subprocess
-import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-
-def run(cmd):
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit(f"FAILED ({p.returncode}): {' '.join(map(str, cmd))}\n{p.stdout}\n{p.stderr}")
-    return p.stdout + p.stderr
-
-
-def expect(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what)
-    if not cond:
-        sys.exit(1)
+from npu_mlp import expect, parse_args, run, save_mlp
 
 
 def bf16(x):
@@ -53,24 +36,6 @@ def bf16(x):
     b = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
     b = (b + 0x7FFF + ((b >> 16) & 1)) >> 16 << 16
     return b.astype(np.uint32).view(np.float32)
-
-
-def save_model(path, w1, b1, w2, b2, s):
-    d, f = w1.shape
-    nodes = [
-        helper.make_node("MatMul", ["x", "W1"], ["h1"], name="fc1/MatMul"),
-        helper.make_node("Add", ["h1", "b1"], ["h2"], name="fc1/Add"),
-        helper.make_node("Relu", ["h2"], ["h3"], name="act"),
-        helper.make_node("MatMul", ["h3", "W2"], ["h4"], name="fc2/MatMul"),
-        helper.make_node("Add", ["h4", "b2"], ["h5"], name="fc2/Add"),
-        helper.make_node("Add", ["h5", "x"], ["y"], name="res"),
-    ]
-    g = helper.make_graph(
-        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, s, d])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, s, d])],
-        [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(b1, "b1"),
-         numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "b2")])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
 def exact_weight(rng, k, n, scheme):
@@ -111,12 +76,8 @@ def dequantized(w, scheme):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--nuri", required=True)
-    ap.add_argument("--work", required=True, type=pathlib.Path)
-    args = ap.parse_args()
+    args = parse_args()
     work = args.work
-    work.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     d, f, s = 256, 1024, 4  # decode-like: the weights are most of the bytes
 
@@ -135,7 +96,7 @@ def main():
         b1 = (rng.integers(-4, 5, f) / 64).astype(np.float32)
         b2 = (rng.integers(-4, 5, d) / 64).astype(np.float32)
         model = work / f"exact-{scheme}.onnx"
-        save_model(model, w1, b1, w2, b2, s)
+        save_mlp(model, w1, b1, w2, b2, s)
         np.save(work / "x.npy", (rng.integers(-4, 5, (1, s, d)) / 8).astype(np.float32))
         ys, _, report = sim(model, quant, f"exact-{scheme}-atom")
         expect("0 on the CPU" in report, f"{scheme}: the whole MLP runs on the NPU")
@@ -155,11 +116,11 @@ def main():
         b1 = rng.normal(0, 0.1, f).astype(np.float32)
         b2 = rng.normal(0, 0.1, d).astype(np.float32)
         model = work / f"random-{scheme}.onnx"
-        save_model(model, w1, b1, w2, b2, s)
+        save_mlp(model, w1, b1, w2, b2, s)
         np.save(work / "x.npy", rng.normal(0, 1, (1, s, d)).astype(np.float32))
         yq, cq, _ = sim(model, quant, f"random-{scheme}-atom")
         deq = work / f"random-{scheme}-deq.onnx"
-        save_model(deq, dequantized(w1, scheme), b1, dequantized(w2, scheme), b2, s)
+        save_mlp(deq, dequantized(w1, scheme), b1, dequantized(w2, scheme), b2, s)
         yd, _, _ = sim(deq, [], f"random-{scheme}-deq-atom")
         diff = int((yq != yd).sum())
         expect(diff == 0, f"{scheme}: the compressed weights give the dequantized bf16 weights' "

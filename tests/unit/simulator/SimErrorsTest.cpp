@@ -2,6 +2,8 @@
 
 #include "TestUtil.h"
 
+#include <fmt/format.h>
+
 using namespace nuri;
 using namespace nuri::isa;
 
@@ -54,31 +56,26 @@ TEST(SimErrors, DramOutOfBounds) {
 }
 
 TEST(SimErrors, DequantizingLoadChecksItsFormat) {
-  expectHas(runError(R"(
+  // One field wrong at a time (the rest a valid 2 x 8 load), and what the
+  // error must say.
+  struct Case {
+    const char *fields, *want;
+  } cases[] = {
+      {"cols=8, dtype=bf16, qbits=2, qscale=0x100, qgroup=1", "qbits=2"},
+      {"cols=7, dtype=bf16, qbits=4, qscale=0x100, qgroup=1", "cols=7 is odd"},
+      {"cols=8, dtype=i8, qbits=8, qscale=0x100, qgroup=1", "dtype=i8"},
+      {"cols=8, dtype=bf16, qbits=8, qscale=0x102, qgroup=1",
+       "qscale=0x102 (stride 0) is not 4-byte aligned"},
+      {"cols=8, dtype=bf16, qbits=8, qscale=0x100, qgroup=0", "qgroup=0"},
+  };
+  for (const Case &c : cases) {
+    expectHas(runError(fmt::format(R"(
     .stream core=0 engine=dma
-      dma.dq src=0, dst=0, rows=2, cols=8, src_stride=8, ldd=16, dtype=bf16, qbits=2, qscale=0x100, qgroup=1
-      end)"),
-            {"core 0 engine dma pc 0", "qbits=2"});
-  expectHas(runError(R"(
-    .stream core=0 engine=dma
-      dma.dq src=0, dst=0, rows=2, cols=7, src_stride=8, ldd=16, dtype=bf16, qbits=4, qscale=0x100, qgroup=1
-      end)"),
-            {"cols=7 is odd"});
-  expectHas(runError(R"(
-    .stream core=0 engine=dma
-      dma.dq src=0, dst=0, rows=2, cols=8, src_stride=8, ldd=16, dtype=i8, qbits=8, qscale=0x100, qgroup=1
-      end)"),
-            {"dtype=i8"});
-  expectHas(runError(R"(
-    .stream core=0 engine=dma
-      dma.dq src=0, dst=0, rows=2, cols=8, src_stride=8, ldd=16, dtype=bf16, qbits=8, qscale=0x102, qgroup=1
-      end)"),
-            {"qscale=0x102", "not 4-byte aligned"});
-  expectHas(runError(R"(
-    .stream core=0 engine=dma
-      dma.dq src=0, dst=0, rows=2, cols=8, src_stride=8, ldd=16, dtype=bf16, qbits=8, qscale=0x100, qgroup=0
-      end)"),
-            {"qgroup=0"});
+      dma.dq src=0, dst=0, rows=2, src_stride=8, ldd=16, {}
+      end)",
+                                   c.fields)),
+              {"core 0 engine dma pc 0", c.want});
+  }
 }
 
 TEST(SimErrors, IndexedDmaNamesTheIndexAndTheMovedAddress) {
