@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "Kernels.h"
+
 #include <algorithm>
 
 namespace nuri::sim::detail {
@@ -45,6 +47,8 @@ bool DmaEngine::issue(const Instruction &in) {
   uint64_t occupancy = ctx_.tgt.dma.issueCycles;
   if (in.opcode == Opcode::DmaMcast) {
     issueMulticast(in);
+  } else if (in.opcode == Opcode::DmaDq) {
+    issueExpand(in);
   } else if (in.opcode == Opcode::DmaIdx) {
     issueIndexed(in);
     // The queue computes the address only once the index words arrive: one
@@ -239,6 +243,81 @@ void DmaEngine::issueCopy(const Instruction &in,
   }
   bytes_ += total;
   startTransfer(viaDram, linkBytes, id);
+}
+
+/// dma.dq: packed values and their scales read from DRAM, the expanded
+/// values written to this core's SRAM. The link carries the DRAM bytes
+/// read (docs/isa.md): that is what the compressed weights save.
+void DmaEngine::issueExpand(const Instruction &in) {
+  const target::Target &tgt = ctx_.tgt;
+  ChipMemory &mem = ctx_.mem;
+  const uint64_t bits = in[Field::QBits], rows = in[Field::Rows],
+                 cols = in[Field::Cols], group = in[Field::QGroup];
+  const Dtype out = Dtype(in[Field::DType]);
+  if (bits != 8 && bits != 4) {
+    fail(fmt::format("qbits={} (dma.dq expands 8- or 4-bit values)", bits));
+  }
+  if (bits == 4 && cols % 2 != 0) {
+    fail(fmt::format("cols={} is odd: 4-bit values pack two a byte, so a row "
+                     "holds an even number",
+                     cols));
+  }
+  if (out != Dtype::BF16 && out != Dtype::F16 && out != Dtype::F32) {
+    fail(fmt::format("dtype={} (dma.dq writes bf16, f16 or f32)",
+                     dtypeName(out)));
+  }
+  if (group == 0) {
+    fail("qgroup=0 (at least one row per row of scales)");
+  }
+  const unsigned eo = dtypeBytes(out);
+  const uint64_t packedBytes = cols * bits / 8;
+  const uint64_t scaleRows = (rows + group - 1) / group;
+  Box sb = Box::tile(in[Field::Src], in[Field::SrcStride], rows, packedBytes);
+  Box qb = Box::tile(in[Field::QScale], in[Field::QScaleStride], scaleRows,
+                     cols * 4);
+  Box db = Box::tile(in[Field::Dst], in[Field::Ldd], rows, cols * eo);
+  checkRange("DRAM source", tgt.dram.bytes, sb.addr, sb.bytes, sb.rows,
+             sb.stride, 1, 0);
+  checkRange("qscale", tgt.dram.bytes, qb.addr, qb.bytes, qb.rows, qb.stride, 1,
+             0);
+  if (qb.addr % 4 != 0 || (qb.rows > 1 && qb.stride % 4 != 0)) {
+    fail(fmt::format("qscale=0x{:x} (stride {}) is not 4-byte aligned (the "
+                     "scales are fp32)",
+                     qb.addr, qb.stride));
+  }
+  checkRange("SRAM destination", tgt.sram.bytesPerCore, db.addr, db.bytes,
+             db.rows, db.stride, 1, 0);
+  if (db.addr % eo != 0 || db.stride % eo != 0) {
+    fail(fmt::format("dst=0x{:x} (ldd {}) is misaligned for {}", db.addr,
+                     db.stride, dtypeName(out)));
+  }
+  mem.noteSramWrite(core_, db.end());
+  int64_t id = ctx_.nextTransfer++;
+  if (ctx_.races.enabled()) {
+    accesses_.clear();
+    accesses_.push_back(access(Mem::Dram, 0, sb, false, Cycles(~0ull), id));
+    accesses_.push_back(access(Mem::Dram, 0, qb, false, Cycles(~0ull), id));
+    accesses_.push_back(access(Mem::Sram, core_, db, true, Cycles(~0ull), id));
+    ctx_.races.check(*this, accesses_, now());
+  }
+  if (ctx_.opts.functional) {
+    std::vector<uint8_t> packed(packedBytes), row(cols * eo);
+    std::vector<float> scales(cols);
+    for (uint64_t r = 0; r < rows; ++r) {
+      if (r % group == 0) {
+        mem.dram.read(qb.addr + (r / group) * qb.stride, scales.data(),
+                      cols * 4);
+      }
+      mem.dram.read(sb.addr + r * sb.stride, packed.data(), packedBytes);
+      dequantizeRow(unsigned(bits), packed.data(), scales.data(), cols, out,
+                    row.data());
+      mem.sram[core_].write(db.addr + r * db.stride, row.data(), row.size());
+    }
+  }
+  const uint64_t read = packedBytes * rows + qb.bytes * qb.rows;
+  dramRead_ += read;
+  bytes_ += read;
+  startTransfer(true, double(read), id);
 }
 
 /// dma.mcast: the source is read once and its bytes cross the source's link

@@ -1,11 +1,11 @@
 //===- DmaEngine.h - A DMA queue of one core --------------------*- C++ -*-===//
 //
-// `dma.copy`, `dma.idx` and `dma.mcast` (docs/simulator.md, "DMA, DRAM and the
-// NoC"): range checks, the copy itself (applied at issue), and the transfer
-// handed to the DRAM or NoC link, which reports back when its last byte landed.
-// At most `dma.outstanding` transfers are in flight per queue. Both DMA queues
-// of a core (`dma` and `fetch`) are instances of this class: they run the
-// same instructions and differ only in their ordering.
+// `dma.copy`, `dma.idx`, `dma.dq` and `dma.mcast` (docs/simulator.md, "DMA,
+// DRAM and the NoC"): range checks, the copy itself (applied at issue), and the
+// transfer handed to the DRAM or NoC link, which reports back when its last
+// byte landed. At most `dma.outstanding` transfers are in flight per queue.
+// Both DMA queues of a core (`dma` and `fetch`) are instances of this class:
+// they run the same instructions and differ only in their ordering.
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,6 +46,8 @@ private:
   /// dma.idx: reads the indices, moves src or dst, then issues the copy.
   void issueIndexed(const isa::Instruction &in);
   void issueMulticast(const isa::Instruction &in);
+  /// dma.dq: expands packed values with their scales into SRAM.
+  void issueExpand(const isa::Instruction &in);
   /// Copies `bytes` from `src` to `dst` (functional).
   void read(const SpaceRef &src, uint64_t addr, uint8_t *dst, uint64_t n);
   /// Reads box `sb` of `src` one row at a time and hands each row to

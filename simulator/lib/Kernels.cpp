@@ -55,6 +55,21 @@ void storeRow(Dtype dtype, uint8_t *dst, size_t n, const float *in) {
   }
 }
 
+void dequantizeRow(unsigned bits, const uint8_t *packed, const float *scales,
+                   size_t n, Dtype out, uint8_t *dst) {
+  std::vector<float> row(n);
+  for (size_t i = 0; i < n; ++i) {
+    int q = bits == 8 ? int(int8_t(packed[i]))
+                      // Sign-extend the nibble: 8..15 are -8..-1.
+                      : ((int(packed[i / 2]) >> (4 * (i % 2))) & 15) ^ 8;
+    if (bits == 4) {
+      q -= 8;
+    }
+    row[i] = float(q) * scales[i];
+  }
+  storeRow(out, dst, n, row.data());
+}
+
 float applyBinary(isa::BinOp op, float x, float y) {
   switch (op) {
   case isa::BinOp::Add:

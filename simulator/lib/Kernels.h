@@ -19,6 +19,12 @@ namespace nuri::sim::detail {
 void loadRow(isa::Dtype dtype, const uint8_t *src, size_t n, float *out);
 void storeRow(isa::Dtype dtype, uint8_t *dst, size_t n, const float *in);
 
+/// dma.dq's expansion of one row: `n` signed `bits`-bit values (8: a byte
+/// each; 4: two a byte, the even index in the low nibble) times their
+/// column's fp32 scale, each product rounded once to `out`.
+void dequantizeRow(unsigned bits, const uint8_t *packed, const float *scales,
+                   size_t n, isa::Dtype out, uint8_t *dst);
+
 float applyBinary(isa::BinOp op, float x, float y);
 float applyUnary(isa::UnOp op, float x);
 float applyAct(isa::Act act, float x);

@@ -12,27 +12,10 @@ is close to the float model. fp8 (`--quantize fp8`) runs on rngd's e4m3
 tiles, whose fp32 sums the CPU takes in the same order.
 """
 
-import argparse
-import pathlib
-import subprocess
-import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-
-def run(cmd):
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit(f"FAILED ({p.returncode}): {' '.join(map(str, cmd))}\n{p.stdout}\n{p.stderr}")
-    return p.stdout + p.stderr
-
-
-def expect(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what)
-    if not cond:
-        sys.exit(1)
+from npu_mlp import expect, parse_args, run, save_mlp
 
 
 def build_model(work, rng, d=64, f=256, s=16):
@@ -40,21 +23,8 @@ def build_model(work, rng, d=64, f=256, s=16):
     b1 = rng.normal(0, 0.1, f).astype(np.float32)
     w2 = rng.normal(0, 0.1, (f, d)).astype(np.float32)
     b2 = rng.normal(0, 0.1, d).astype(np.float32)
-    nodes = [
-        helper.make_node("MatMul", ["x", "W1"], ["h1"], name="fc1/MatMul"),
-        helper.make_node("Add", ["h1", "b1"], ["h2"], name="fc1/Add"),
-        helper.make_node("Relu", ["h2"], ["h3"], name="act"),
-        helper.make_node("MatMul", ["h3", "W2"], ["h4"], name="fc2/MatMul"),
-        helper.make_node("Add", ["h4", "b2"], ["h5"], name="fc2/Add"),
-        helper.make_node("Add", ["h5", "x"], ["y"], name="res"),
-    ]
-    g = helper.make_graph(
-        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, s, d])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, s, d])],
-        [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(b1, "b1"),
-         numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "b2")])
     path = work / "mlp.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    save_mlp(path, w1, b1, w2, b2, s)
     for i in range(4):
         (work / "calib" / f"set{i}").mkdir(parents=True, exist_ok=True)
         np.save(work / "calib" / f"set{i}" / "x.npy", rng.normal(0, 1, (1, s, d)).astype(np.float32))
@@ -63,12 +33,8 @@ def build_model(work, rng, d=64, f=256, s=16):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--nuri", required=True)
-    ap.add_argument("--work", required=True, type=pathlib.Path)
-    args = ap.parse_args()
+    args = parse_args()
     work = args.work
-    work.mkdir(parents=True, exist_ok=True)
     model = build_model(work, np.random.default_rng(0))
     def quant(scheme):
         return ["--quantize", scheme, "--calibration", work / "calib",

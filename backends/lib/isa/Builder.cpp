@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace nuri::isa {
 
 namespace {
@@ -71,7 +73,45 @@ static Instruction dmaBox(Opcode op, const DmaDesc &d) {
       .set(Field::SrcPStride, d.srcPStride)
       .set(Field::DstPStride, d.dstPStride);
 }
+uint64_t dmaSourceBytes(const DmaDesc &d) {
+  if (d.expand.bits == 0) {
+    return d.bytes * d.rows * d.planes;
+  }
+  const uint64_t cols = d.bytes / dtypeBytes(d.expand.out);
+  const uint64_t group = std::max<uint64_t>(1, d.expand.group);
+  return d.rows * ((cols * d.expand.bits + 7) / 8) +
+         ((d.rows + group - 1) / group) * cols * 4;
+}
 StreamBuilder &StreamBuilder::dma(const DmaDesc &d) {
+  if (d.expand.bits != 0) {
+    const DmaExpand &e = d.expand;
+    const unsigned eo = dtypeBytes(e.out);
+    if (d.srcSpace != Space::Dram || d.dstSpace != Space::Sram ||
+        d.planes != 1 || d.bytes % eo != 0 || e.group == 0) {
+      fail(fmt::format("dma.dq: a 2-D DRAM -> own SRAM box of whole {} "
+                       "values with qgroup >= 1 (planes {}, bytes {}, "
+                       "qgroup {})",
+                       dtypeName(e.out), d.planes, d.bytes, e.group));
+    }
+    if ((e.bits != 4 && e.bits != 8) ||
+        (e.bits == 4 && (d.bytes / eo) % 2 != 0)) {
+      fail(fmt::format("dma.dq: qbits {} with {} columns (8, or 4 with an "
+                       "even number of columns)",
+                       e.bits, d.bytes / eo));
+    }
+    return emit(Instruction(Opcode::DmaDq)
+                    .set(Field::Src, d.src)
+                    .set(Field::Dst, d.dst)
+                    .set(Field::Rows, d.rows)
+                    .set(Field::Cols, d.bytes / eo)
+                    .set(Field::SrcStride, d.srcStride)
+                    .set(Field::Ldd, d.dstStride)
+                    .set(Field::DType, static_cast<uint64_t>(e.out))
+                    .set(Field::QBits, e.bits)
+                    .set(Field::QScale, e.scale)
+                    .set(Field::QScaleStride, e.scaleStride)
+                    .set(Field::QGroup, e.group));
+  }
   return emit(dmaBox(Opcode::DmaCopy, d)
                   .set(Field::DstSpace, static_cast<uint64_t>(d.dstSpace))
                   .set(Field::Core, d.peerCore));
@@ -84,6 +124,9 @@ StreamBuilder &StreamBuilder::dmaMcast(const DmaDesc &d, uint32_t coreMask) {
     fail(fmt::format("dma.mcast: the destination is always the scratchpads "
                      "(dst_space sram), got {}",
                      name ? name : "an invalid space"));
+  }
+  if (d.expand.bits != 0) {
+    fail("dma.mcast: no expansion (dma.dq loads one core's SRAM)");
   }
   if (coreMask == 0) {
     fail("dma.mcast: empty core mask (cores=0) names no destination");
@@ -98,6 +141,9 @@ StreamBuilder &StreamBuilder::dmaMcast(const DmaDesc &d, uint32_t coreMask) {
 StreamBuilder &StreamBuilder::dmaIndexed(const DmaDesc &d, const DmaIndex &ix) {
   // An index with scale 0 is not read, so naming none would be a plain
   // dma.copy that also pays for the index fetch.
+  if (d.expand.bits != 0) {
+    fail("dma.idx: no expansion (dma.dq has fixed addresses)");
+  }
   if (ix.scale0 == 0 && ix.scale1 == 0) {
     fail("dma.idx: both index scales are 0 (use dma.copy for a fixed "
          "address)");

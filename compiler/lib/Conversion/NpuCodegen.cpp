@@ -22,6 +22,7 @@
 #include "nuri/Dialect/Nuri/IR/ConstantData.h"
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
 #include "nuri/Dialect/Nuri/IR/NuriTarget.h"
+#include "nuri/Dialect/Nuri/IR/WeightOnly.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -103,6 +104,14 @@ std::string whyNot(Operation *op, const target::Target &t) {
   }
   return llvm::TypeSwitch<Operation *, std::string>(op)
       .Case([&](ConstantOp c) -> std::string { return ""; })
+      .Case<DequantizeOp, DequantizeBlockedOp>([&](Operation *d) {
+        // A weight stored quantized: its reader reads it (isConstantExpr).
+        return isConstantExpr(d->getResult(0))
+                   ? std::string()
+                   : fmt::format("no NPU lowering for '{}' of a computed "
+                                 "tensor",
+                                 d->getName().getStringRef().str());
+      })
       .Case<LinearOp, MatmulOp>([&](Operation *g) -> std::string {
         if (std::string r = matrixType(g->getOperand(0)); !r.empty()) {
           return r;
@@ -373,6 +382,16 @@ FailureOr<std::vector<double>> evaluate(Value v) {
   auto ot = tensorOf(v);
   if (llvm::isa<ReshapeOp>(op)) {
     return std::move(ins[0]);
+  }
+  if (llvm::isa<DequantizeOp, DequantizeBlockedOp>(op)) {
+    // A quantized weight whose GEMM does not read it compressed: the CPU
+    // kernel's arithmetic, as nuri-fold-weight-dequantize folds it.
+    FailureOr<ElementsAttr> x = evaluateWeightDequantize(op);
+    if (failed(x)) {
+      return op->emitError("cannot expand the quantized weight at compile "
+                           "time (its operands are not constants)");
+    }
+    return readAsDouble(*x);
   }
   if (llvm::isa<CastOp>(op)) {
     // Round to the cast's type here: a later widening must not undo it.

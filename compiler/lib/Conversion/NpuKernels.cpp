@@ -107,8 +107,9 @@ void KernelEmitter::issueStreamLoad(unsigned core, const DmaDesc &load,
                                     unsigned frees, bool weightBound) {
   StreamBuilder fetch = q(core, Engine::Fetch);
   const double perCore = t_.dramBytesPerCycle() / std::max(1u, t_.cores);
-  const double bytes = std::max<double>(
-      1.0, double(load.planes) * double(load.rows) * double(load.bytes));
+  // What crosses the DRAM link: fewer bytes than land in SRAM for a
+  // compressed weight (dma.dq).
+  const double bytes = std::max<double>(1.0, double(dmaSourceBytes(load)));
   // Enough loads in flight to cover one DRAM latency at the core's share
   // of the bandwidth. A weight-bound GEMM (a decode step's GEMV) covers
   // several round trips plus the chunk's own transfer: the link shares its

@@ -108,9 +108,12 @@ LogicalResult addGraphStage(PassManager &pm, ModuleOp module,
     pm.clear();
   }
   if (options.target != "cpu") {
-    // No NPU kernel reads quantized weights: expanded here, a weight-only
-    // package's weights go to the device once instead of on every run.
-    pm.addPass(createNuriFoldWeightDequantize());
+    // The weight-only forms the NPU's GEMM reads compressed stay; every
+    // other constant expansion is done here, so its float weight goes to
+    // the device once instead of on every run.
+    NuriFoldWeightDequantizeOptions fold;
+    fold.keepLinearWeights = true;
+    pm.addPass(createNuriFoldWeightDequantize(fold));
   }
   if (dtype != "fp32") {
     NuriConvertDtypeOptions convert;

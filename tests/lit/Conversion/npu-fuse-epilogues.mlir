@@ -215,3 +215,31 @@ func.func @gelu_quantize(%x: tensor<2x3xbf16>) -> tensor<2x4xf32> {
   %y = nuri.quantized_matmul %q, %w zero_points(%z, %wz) scales(%s, %ws) : (tensor<2x3xui8>, tensor<3x4xi8>, tensor<ui8>, tensor<i8>, tensor<f32>, tensor<4xf32>) -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
 }
+
+// -----
+
+// Weight-only weights stay compressed: the int8 weight itself with its
+// scales as a row, the 4-bit blocks repacked into rows of K (two columns a
+// byte, each u ^ 8: q [[192, 134, ...], [192, 138, ...]] holds column 0
+// (0, 12, 6) and column 1 (0, 12, 10) -> rows (8, 8), (4, 4), (14, 2), as
+// bytes 0x88 = -120, 0x44 = 68, 0x2e = 46) with the scales transposed.
+// CHECK-LABEL: func.func @weight_only
+// CHECK-DAG: %[[Q8:.*]] = nuri.constant dense<{{\[}}[2, -4], [6, 8]]> : tensor<2x2xi8>
+// CHECK-DAG: %[[S8:.*]] = nuri.reshape %{{.*}} : tensor<2xf32> -> tensor<1x2xf32>
+// CHECK: npu.gemm %arg0, %[[Q8]] scales %[[S8]] {b_bits = 8 : i64, b_group = 2 : i64}
+// CHECK-DAG: %[[Q4:.*]] = nuri.constant dense<{{\[}}[-120], [68], [46]]> : tensor<3x1xi8>
+// CHECK-DAG: %[[S4:.*]] = nuri.transpose %{{.*}} {permutation = array<i64: 1, 0>} : tensor<2x1xf32> -> tensor<1x2xf32>
+// CHECK: npu.gemm %arg1, %[[Q4]] scales %[[S4]] {b_bits = 4 : i64, b_group = 16 : i64}
+func.func @weight_only(%x: tensor<1x2xbf16>, %x3: tensor<1x3xbf16>) -> (tensor<1x2xbf16>, tensor<1x2xbf16>) {
+  %q = nuri.constant dense<[[2, -4], [6, 8]]> : tensor<2x2xi8>
+  %s = nuri.constant dense<[0.5, 0.25]> : tensor<2xf32>
+  %w = nuri.dequantize %q, %s : (tensor<2x2xi8>, tensor<2xf32>) -> tensor<2x2xf32>
+  %wb = nuri.cast %w : tensor<2x2xf32> -> tensor<2x2xbf16>
+  %y = nuri.linear %x, %wb : (tensor<1x2xbf16>, tensor<2x2xbf16>) -> tensor<1x2xbf16>
+  %q4 = nuri.constant dense<[[[192, 134, 136, 136, 136, 136, 136, 136]], [[192, 138, 136, 136, 136, 136, 136, 136]]]> : tensor<2x1x8xui8>
+  %s4 = nuri.constant dense<[[-0.5], [0.125]]> : tensor<2x1xf32>
+  %w4 = nuri.dequantize_blocked %q4, %s4 {bits = 4 : i64, block_size = 16 : i64} : (tensor<2x1x8xui8>, tensor<2x1xf32>) -> tensor<3x2xf32>
+  %w4b = nuri.cast %w4 : tensor<3x2xf32> -> tensor<3x2xbf16>
+  %y4 = nuri.linear %x3, %w4b : (tensor<1x3xbf16>, tensor<3x2xbf16>) -> tensor<1x2xbf16>
+  return %y, %y4 : tensor<1x2xbf16>, tensor<1x2xbf16>
+}

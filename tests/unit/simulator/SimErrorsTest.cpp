@@ -2,6 +2,8 @@
 
 #include "TestUtil.h"
 
+#include <fmt/format.h>
+
 using namespace nuri;
 using namespace nuri::isa;
 
@@ -51,6 +53,29 @@ TEST(SimErrors, DramOutOfBounds) {
       dma.copy src_space=dram, dst_space=sram, src=0, dst=0, bytes=1, rows=65535, planes=65535, src_stride=0xffffffff, src_pstride=0xffffffffff
       end)");
   expectHas(e, {"out of bounds"});
+}
+
+TEST(SimErrors, DequantizingLoadChecksItsFormat) {
+  // One field wrong at a time (the rest a valid 2 x 8 load), and what the
+  // error must say.
+  struct Case {
+    const char *fields, *want;
+  } cases[] = {
+      {"cols=8, dtype=bf16, qbits=2, qscale=0x100, qgroup=1", "qbits=2"},
+      {"cols=7, dtype=bf16, qbits=4, qscale=0x100, qgroup=1", "cols=7 is odd"},
+      {"cols=8, dtype=i8, qbits=8, qscale=0x100, qgroup=1", "dtype=i8"},
+      {"cols=8, dtype=bf16, qbits=8, qscale=0x102, qgroup=1",
+       "qscale=0x102 (stride 0) is not 4-byte aligned"},
+      {"cols=8, dtype=bf16, qbits=8, qscale=0x100, qgroup=0", "qgroup=0"},
+  };
+  for (const Case &c : cases) {
+    expectHas(runError(fmt::format(R"(
+    .stream core=0 engine=dma
+      dma.dq src=0, dst=0, rows=2, src_stride=8, ldd=16, {}
+      end)",
+                                   c.fields)),
+              {"core 0 engine dma pc 0", c.want});
+  }
 }
 
 TEST(SimErrors, IndexedDmaNamesTheIndexAndTheMovedAddress) {
@@ -154,6 +179,17 @@ TEST(SimErrors, UnsynchronizedAccessesAreRaces) {
       end)");
   expectHas(e, {"core 0 engine mat pc 0", "race: reads SRAM [0x100, 0x2d0)",
                 "core 0 engine dma pc 0", "still writes it"});
+  // The same with the weights expanded on the way in (dma.dq writes
+  // 8 rows of 32 bf16 from 8 rows of 32 int4).
+  e = runError(R"(
+    .stream core=0 engine=fetch
+      dma.dq src=0, dst=0x1000, rows=8, cols=32, src_stride=16, ldd=64, dtype=bf16, qbits=4, qscale=0x800, qscale_stride=128, qgroup=4
+      end
+    .stream core=0 engine=mat
+      mat.mm acc=0, a=0x0, lda=64, b=0x1000, ldb=64, m=8, n=32, k=8, atype=bf16, btype=bf16
+      end)");
+  expectHas(e, {"core 0 engine mat pc 0", "race: reads SRAM",
+                "core 0 engine fetch pc 0", "still writes it"});
   // The vector engine reads the accumulator while the array writes it.
   e = runError(R"(
     .stream core=0 engine=mat

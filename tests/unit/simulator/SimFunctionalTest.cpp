@@ -10,6 +10,8 @@
 
 #include "nuri/isa/Numerics.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <random>
 
@@ -465,6 +467,71 @@ TEST(SimFunctional, DmaStridedCopiesBetweenAllSpaces) {
   EXPECT_EQ(r.dramBytesRead, 30u);
   EXPECT_EQ(r.dramBytesWritten, 64u);
   EXPECT_EQ(r.nocBytes, 128u);
+}
+
+TEST(SimFunctional, DequantizingLoadExpandsPackedValuesWithTheirScales) {
+  // dma.dq: a 6 x 8 tile of int8 (one scale row) and of int4 (groups of 2
+  // rows, a scale row each) expanded into bf16 and f16; the reference is
+  // written here, value by value: bf16/f16(float(q) * scale[row / group]).
+  Harness h;
+  const uint64_t rows = 6, cols = 8, src = 0x2000, qs = 0x3000;
+  std::vector<int8_t> q(rows * cols);
+  std::vector<float> scales(3 * cols);
+  for (size_t i = 0; i < q.size(); ++i) {
+    q[i] = int8_t(int(h.rng() % 256) - 128);
+  }
+  for (float &s : scales) {
+    s = std::ldexp(float(1 + h.rng() % 1000), -9) * (h.rng() % 2 ? 1 : -1);
+  }
+  h.sim->writeDram(qs, scales.data(), scales.size() * 4);
+  for (unsigned bits : {8u, 4u}) {
+    for (Dtype out : {Dtype::BF16, Dtype::F16}) {
+      const uint64_t group = bits == 8 ? rows : 2, pitch = 40;
+      std::vector<uint8_t> packed(rows * pitch, 0);
+      std::vector<int> value(rows * cols);
+      for (uint64_t r = 0; r < rows; ++r) {
+        for (uint64_t c = 0; c < cols; ++c) {
+          int v = bits == 8 ? q[r * cols + c] : q[r * cols + c] >> 4;
+          value[r * cols + c] = v;
+          if (bits == 8) {
+            packed[r * pitch + c] = uint8_t(v);
+          } else {
+            packed[r * pitch + c / 2] |= uint8_t((v & 15) << (4 * (c % 2)));
+          }
+        }
+      }
+      h.sim->writeDram(src, packed.data(), packed.size());
+      ProgramBuilder pb;
+      DmaDesc d;
+      d.src = src;
+      d.srcStride = pitch;
+      d.dst = 0x400;
+      d.dstStride = cols * 2 + 16;
+      d.rows = rows;
+      d.bytes = cols * 2;
+      d.expand.bits = bits;
+      d.expand.out = out;
+      d.expand.scale = qs;
+      d.expand.scaleStride = cols * 4;
+      d.expand.group = group;
+      pb.queue(0, Engine::Dma).dma(d);
+      sim::Report r = h.run(pb);
+      const uint64_t scaleRows = (rows + group - 1) / group;
+      EXPECT_EQ(r.dramBytesRead, rows * cols * bits / 8 + scaleRows * cols * 4)
+          << "the compressed bytes and the scale rows, not the expanded ones";
+      for (uint64_t row = 0; row < rows; ++row) {
+        std::vector<uint8_t> want(cols * 2);
+        for (uint64_t c = 0; c < cols; ++c) {
+          storeFromF32(out, want.data(), c,
+                       float(value[row * cols + c]) *
+                           scales[(row / group) * cols + c]);
+        }
+        expectSame(
+            out, h.get(d.dst + row * d.dstStride, cols * 2), want, cols,
+            fmt::format("qbits {} {} row {}", bits, dtypeName(out), row));
+      }
+    }
+  }
 }
 
 TEST(SimFunctional, IndexedDmaMovesItsAddressByRunTimeValues) {

@@ -48,6 +48,14 @@ uint64_t pick(std::mt19937_64 &rng, const FieldInfo &fi, uint64_t sramSize) {
   case Field::IdxScale0:
   case Field::IdxScale1:
     return rng() % 3 == 0 ? 0 : 1 + rng() % 1024;
+  case Field::QScale:
+    // fp32 scales in the first pages, sometimes misaligned.
+    return (rng() % 4096) & (rng() % 8 == 0 ? ~uint64_t(0) : ~uint64_t(3));
+  case Field::QBits:
+    // Mostly the two legal widths.
+    return rng() % 8 == 0 ? rng() % 16 : (rng() % 2 ? 8 : 4);
+  case Field::QGroup:
+    return rng() % 8 == 0 ? 0 : 1 + rng() % 256;
   case Field::Sem:
   case Field::Bar:
   case Field::Core:

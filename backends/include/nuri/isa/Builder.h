@@ -31,6 +31,16 @@ struct TileRef {
   uint64_t ld = 0;
 };
 
+/// How `dma.dq` (ISA 1.3) expands compressed values on the way into SRAM:
+/// `bits` 8 or 4 per signed value, `scale` the DRAM address of the fp32
+/// scales (a row of them per `group` rows, `scaleStride` bytes apart), `out`
+/// the SRAM element type. `bits` 0: a plain copy.
+struct DmaExpand {
+  unsigned bits = 0;
+  Dtype out = Dtype::BF16;
+  uint64_t scale = 0, scaleStride = 0, group = 1;
+};
+
 /// A 3-D strided DMA: planes x rows x bytes.
 struct DmaDesc {
   Space srcSpace = Space::Dram;
@@ -39,7 +49,15 @@ struct DmaDesc {
   uint64_t src = 0, dst = 0;
   uint64_t bytes = 0, rows = 1, planes = 1;
   uint64_t srcStride = 0, dstStride = 0, srcPStride = 0, dstPStride = 0;
+  /// With expand.bits set, `dma()` emits `dma.dq`: DRAM -> own SRAM, `rows`
+  /// rows of `bytes` / sizeof(expand.out) values, each source row
+  /// `bytes * bits / (8 * sizeof(out))` bytes long (one plane).
+  DmaExpand expand;
 };
+
+/// The bytes `d` reads from its source: the packed values and the scale
+/// rows for `dma.dq`, the box otherwise.
+uint64_t dmaSourceBytes(const DmaDesc &d);
 
 /// The run-time offset of `dma.idx`: index0 * scale0 + index1 * scale1
 /// bytes, the indices being i32 values in DRAM at `index0` / `index1` when
@@ -87,6 +105,8 @@ public:
   StreamBuilder &nop(unsigned cycles);
   StreamBuilder &end();
 
+  /// `dma.copy`, or `dma.dq` when d.expand.bits is set (then d is a 2-D
+  /// DRAM -> SRAM box; anything else throws nuri::Error).
   StreamBuilder &dma(const DmaDesc &d);
   /// `dma.mcast`: copies d's source once into the same SRAM address of every
   /// core whose bit is set in `coreMask`. d.srcSpace is dram, sram or shared;

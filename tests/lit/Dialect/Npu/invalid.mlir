@@ -666,3 +666,45 @@ func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x16xi8> {
   %q = npu.quantize %x {scale = 0.5 : f32, offset = 0 : i64, act = "silu"} : tensor<4x16xbf16> -> tensor<4x16xi8>
   return %q : tensor<4x16xi8>
 }
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "fetch"} {
+    // expected-error @+1 {{expects qbits 8 or 4, got 2}}
+    npu.dma_dq {src = 0 : i64, dst = 0 : i64, rows = 2 : i64, cols = 8 : i64, src_stride = 8 : i64, ldd = 16 : i64, dtype = "bf16", qbits = 2 : i64, qscale = 256 : i64, qscale_stride = 32 : i64, qgroup = 1 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "dma"} {
+    // expected-error @+1 {{expects an even cols with qbits 4 (two values a byte), got 7}}
+    npu.dma_dq {src = 0 : i64, dst = 0 : i64, rows = 2 : i64, cols = 7 : i64, src_stride = 8 : i64, ldd = 16 : i64, dtype = "bf16", qbits = 4 : i64, qscale = 256 : i64, qscale_stride = 32 : i64, qgroup = 1 : i64}
+  }
+}
+
+// -----
+
+func.func @gemm_bits(%x: tensor<8x16xbf16>, %q: tensor<16x16xi8>, %s: tensor<1x32xf32>) -> tensor<8x32xbf16> {
+  // expected-error @+1 {{has b_bits 2; expected 8 or 4}}
+  %y = npu.gemm %x, %q scales %s {b_bits = 2 : i64, b_group = 16 : i64} : (tensor<8x16xbf16>, tensor<16x16xi8>, tensor<1x32xf32>) -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
+}
+
+// -----
+
+func.func @gemm_scales(%x: tensor<8x16xbf16>, %q: tensor<16x16xi8>, %s: tensor<2x32xf32>) -> tensor<8x32xbf16> {
+  // expected-error @+1 {{has b_scales of type 'tensor<2x32xf32>'; expected 'tensor<1x32xf32>'}}
+  %y = npu.gemm %x, %q scales %s {b_bits = 4 : i64, b_group = 16 : i64} : (tensor<8x16xbf16>, tensor<16x16xi8>, tensor<2x32xf32>) -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
+}
+
+// -----
+
+func.func @gemm_no_bits(%x: tensor<8x16xbf16>, %w: tensor<16x32xbf16>, %s: tensor<1x32xf32>) -> tensor<8x32xbf16> {
+  // expected-error @+1 {{has b_scales or b_group without b_bits}}
+  %y = npu.gemm %x, %w scales %s : (tensor<8x16xbf16>, tensor<16x32xbf16>, tensor<1x32xf32>) -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
+}

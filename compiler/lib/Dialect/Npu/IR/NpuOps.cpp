@@ -332,12 +332,39 @@ LogicalResult GemmOp::verify() {
     return emitOpError("expects a and b of rank >= 2, got ")
            << at.getRank() << " and " << bt.getRank();
   }
-  if (at.getElementType() != bt.getElementType()) {
+  int64_t k = at.getShape().back(), n = bt.getShape().back();
+  if (std::optional<uint64_t> bits = getBBits()) {
+    // A compressed weight: i8 [K, N * bits / 8] and its scales.
+    if (*bits != 8 && *bits != 4) {
+      return emitOpError("has b_bits ") << *bits << "; expected 8 or 4";
+    }
+    if (!bt.getElementType().isSignlessInteger(8) || bt.getRank() != 2 ||
+        !llvm::isa<FloatType>(at.getElementType())) {
+      return emitOpError("with b_bits expects a float a and a 2-D i8 b, got ")
+             << at << " and " << bt;
+    }
+    n = n * 8 / int64_t(*bits);
+    std::optional<uint64_t> group = getBGroup();
+    Value scales = getBScales();
+    if (!group || *group == 0 || !scales) {
+      return emitOpError("with b_bits needs b_group >= 1 and b_scales");
+    }
+    auto st = cast<RankedTensorType>(scales.getType());
+    int64_t rows = (k + int64_t(*group) - 1) / int64_t(*group);
+    if (st !=
+        RankedTensorType::get({rows, n}, Float32Type::get(getContext()))) {
+      return emitOpError("has b_scales of type ")
+             << st << "; expected "
+             << RankedTensorType::get({rows, n},
+                                      Float32Type::get(getContext()));
+    }
+  } else if (getBScales() || getBGroup()) {
+    return emitOpError("has b_scales or b_group without b_bits");
+  } else if (at.getElementType() != bt.getElementType()) {
     return emitOpError("multiplies ")
            << at.getElementType() << " by " << bt.getElementType()
            << "; a and b must have one element type";
   }
-  int64_t k = at.getShape().back(), n = bt.getShape().back();
   if (bt.getDimSize(bt.getRank() - 2) != k) {
     return emitOpError("contracts K = ")
            << k << " of a with " << bt.getDimSize(bt.getRank() - 2)
@@ -411,6 +438,7 @@ constexpr NameMap kNames[] = {
     {isa::Opcode::DmaCopy, "dma_copy"},
     {isa::Opcode::DmaMcast, "dma_mcast"},
     {isa::Opcode::DmaIdx, "dma_idx"},
+    {isa::Opcode::DmaDq, "dma_dq"},
     {isa::Opcode::MatMul, "mm"},
     {isa::Opcode::VecBinary, "vec_binary"},
     {isa::Opcode::VecScalar, "vec_scalar"},
@@ -599,6 +627,21 @@ LogicalResult DmaIdxOp::verify() {
   if (getIdxScale0() == 0 && getIdxScale1() == 0) {
     return emitOpError("expects idx_scale0 or idx_scale1 >= 1 (both are 0: "
                        "use dma_copy for a fixed address)");
+  }
+  return success();
+}
+LogicalResult DmaDqOp::verify() {
+  if (failed(verifyInstruction(*this)) ||
+      failed(nuri::npu::atLeastOne(*this, {"rows", "cols", "qgroup"}))) {
+    return failure();
+  }
+  if (getQbits() != 8 && getQbits() != 4) {
+    return emitOpError("expects qbits 8 or 4, got ") << getQbits();
+  }
+  if (getQbits() == 4 && getCols() % 2 != 0) {
+    return emitOpError("expects an even cols with qbits 4 (two values a "
+                       "byte), got ")
+           << getCols();
   }
   return success();
 }

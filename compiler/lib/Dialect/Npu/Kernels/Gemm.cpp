@@ -48,6 +48,15 @@ describeGemm(GemmOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   g.lda = g.K * ei;
   g.ldb = g.N * ei;
   g.ldc = g.N * eo;
+  if (std::optional<uint64_t> bits = op.getBBits()) {
+    // A compressed weight (w8a16, w4a16): the packed rows of bt are
+    // N * bits / 8 bytes, the kernel expands them into `in` as it loads.
+    g.wBits = unsigned(*bits);
+    g.N = bt.getShape().back() * 8 / *bits;
+    g.ldb = bt.getShape().back();
+    g.ldc = g.N * eo;
+    g.wGroup = *op.getBGroup();
+  }
   FailureOr<uint64_t> a = addressOf(op.getA());
   FailureOr<uint64_t> b = addressOf(op.getB());
   if (failed(a) || failed(b)) {
@@ -55,6 +64,13 @@ describeGemm(GemmOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
   }
   g.a = *a;
   g.b = *b;
+  if (g.wBits) {
+    FailureOr<uint64_t> s = addressOf(op.getBScales());
+    if (failed(s)) {
+      return failure();
+    }
+    g.wScale = *s;
+  }
   Value bias = op.getBias();
   isa::Dtype biasType =
       bias ? *isaType(tensorOf(bias).getElementType()) : isa::Dtype::F32;
@@ -117,6 +133,12 @@ std::string gemmPlanProblem(const target::Target &t, const GemmDesc &g,
     return fmt::format("{} x {} slices of {} x {} do not cover the {} x {} "
                        "output",
                        p.mS, p.nS, p.mr, p.nc, g.M, g.N);
+  }
+  if (g.wBits && g.wGroup < g.K && p.kc % g.wGroup != 0) {
+    return fmt::format("k_chunk {} is not a multiple of the weight's group "
+                       "of {} rows (its chunks must start on a row of "
+                       "scales)",
+                       p.kc, g.wGroup);
   }
   if (p.ldaS < g.K * elemBytes(g.in) && p.ldaS < p.kc * elemBytes(g.in)) {
     return fmt::format("a_pitch {} is shorter than a chunk of an A row",

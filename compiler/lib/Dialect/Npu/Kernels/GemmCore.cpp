@@ -158,7 +158,13 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
         for (uint64_t nt : nts) {
           const uint64_t tilesN = ceilDiv(p.nc, nt);
           for (uint64_t kc : kcs) {
+            // A compressed weight's chunks start on a group of scales.
+            if (g.wBits && g.wGroup < g.K && kc % g.wGroup != 0) {
+              continue;
+            }
             const uint64_t chunks = ceilDiv(g.K, kc);
+            // The DRAM bytes of one weight chunk (compressed or not).
+            const double wChunk = double(weightChunkBytes(g, kc, nt));
             // nW == 0: the weight slice stays resident.
             for (unsigned nA : {2u, 1u}) {
               for (unsigned nW : wRings) {
@@ -199,9 +205,10 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                 // DRAM, or the NoC for the shared SRAM.
                 double aBytes =
                     double(g.batch) * (p.mcastA ? 1 : nS) * g.M * g.K * ei;
+                const double wPerElem = wChunk / double(kc * nt);
                 double bBytes =
-                    nW ? double(g.batch) * mS * blocks * g.K * g.N * ei
-                       : double(coresUsed) * g.K * p.nc * ei;
+                    nW ? double(g.batch) * mS * blocks * g.K * g.N * wPerElem
+                       : double(coresUsed) * g.K * p.nc * wPerElem;
                 double cBytes = double(g.batch) * g.M * g.N * eo;
                 double dram = 0, noc = 0;
                 (onChip(g.a) ? noc : dram) += aBytes;
@@ -232,7 +239,7 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                 // 256 against 500): the ring there takes as many slots as
                 // the DMA keeps transfers in flight (4660 instead of 6768
                 // cycles for bert-base's FFN down projection on rngd).
-                const double wXfer = double(kc * nt * ei) / wShare;
+                const double wXfer = wChunk / wShare;
                 // (And only where a core streams more chunks than four
                 // slots hold.)
                 if (nW > 4 &&
@@ -242,11 +249,11 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                 }
                 // Pipeline fill and drain: nothing overlaps the first
                 // chunk's loads or the last chunk's multiply and read-out.
-                double fill = lat +
-                              std::max(double(mb * kc * ei) / aShare,
-                                       double(kc * nt * ei) / wShare) +
-                              double(mc.occupancy) +
-                              double(mb * ceilDiv(nt, t.vector.lanes));
+                double fill =
+                    lat +
+                    std::max(double(mb * kc * ei) / aShare, wChunk / wShare) +
+                    double(mc.occupancy) +
+                    double(mb * ceilDiv(nt, t.vector.lanes));
                 if (stream) {
                   // The last tile's store: every core stores its last
                   // tile at once, after the multiplies.
@@ -272,7 +279,7 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                        : 0.0;
                 double aLoads = double(coreBlocks * chunks);
                 double dmaCore = std::max(
-                    {queueCycles(wLoads, wLoads * double(kc * nt * ei), wShare),
+                    {queueCycles(wLoads, wLoads * wChunk, wShare),
                      queueCycles(aLoads,
                                  double(coreBlocks) * double(mb * g.K * ei),
                                  aShare),
@@ -422,6 +429,9 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
   // take DRAM bandwidth from it (at batch 1 a transformer sits at the
   // ridge point, so the weights must stream while this kernel computes).
   const uint64_t residentSlots = ceilDiv(pl.nc, pl.nt) * chunks;
+  // One past B's last byte in DRAM (a compressed row is N * wBits / 8).
+  const uint64_t bEnd = g.b + (g.batch - 1) * g.bBatch + (g.K - 1) * g.ldb +
+                        (g.wBits ? g.N * g.wBits / 8 : g.N * ei);
   // The program's weight stream (KernelEmitter::weightStream) takes the
   // chunks when four of them fit its ring, and a resident slice when it
   // takes at most half of it (so the chunks of the GEMMs before it can
@@ -447,14 +457,11 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
     // Weights a kernel before this one wrote (a matmul of two computed
     // tensors) are loaded once this kernel has started; constants stream
     // as early as the ring lets them.
-    if (emitter.writtenBefore(g.b, g.b + (g.batch - 1) * g.bBatch +
-                                       (g.K - 1) * g.ldb + g.N * ei)) {
+    if (emitter.writtenBefore(g.b, bEnd)) {
       emitter.releaseFetch(false);
     }
   } else {
-    auto [end, room] = emitter.placeBesidePrevious(
-        sram.used(),
-        {{g.b, g.b + (g.batch - 1) * g.bBatch + (g.K - 1) * g.ldb + g.N * ei}});
+    auto [end, room] = emitter.placeBesidePrevious(sram.used(), {{g.b, bEnd}});
     if (room >= wSlots * wSlot) {
       if (!pl.residentW) {
         // A deep ring (more than four slots) streaming during the
@@ -481,6 +488,23 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
     return Result<bool>::failure(sram.error());
   }
   auto wbuf = [&](uint64_t slot) { return wbase + slot * wSlot; };
+  // The load of a kc x nt weight chunk into SRAM at `at`: a copy, or for a
+  // compressed weight dma.dq from its packed rows and its scale rows.
+  auto weightLoad = [&](uint64_t batchOff, uint64_t k0, uint64_t kcc,
+                        uint64_t n0, uint64_t nt, uint64_t at) {
+    if (!g.wBits) {
+      return load(g.b + batchOff + k0 * g.ldb + n0 * ei, g.ldb, at, nt * ei,
+                  kcc, nt * ei);
+    }
+    DmaDesc d = load(g.b + k0 * g.ldb + n0 * g.wBits / 8, g.ldb, at, nt * ei,
+                     kcc, nt * ei);
+    d.expand.bits = g.wBits;
+    d.expand.out = g.in;
+    d.expand.scale = g.wScale + (k0 / g.wGroup) * g.N * 4 + n0 * 4;
+    d.expand.scaleStride = g.N * 4;
+    d.expand.group = g.wGroup;
+    return d;
+  };
   if (!stream) {
     emitter.releaseFetch(early);
   }
@@ -609,15 +633,12 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
             uint64_t at = emitter.placeStreamChunk(p, wSlot, frees);
             streamAddr.push_back(at);
             emitter.issueStreamLoad(
-                p,
-                load(g.b + blk.b * g.bBatch + k0 * g.ldb + tile.n0 * ei, g.ldb,
-                     at, tile.nt * ei, kcc, tile.nt * ei),
+                p, weightLoad(blk.b * g.bBatch, k0, kcc, tile.n0, tile.nt, at),
                 frees, g.M <= KernelEmitter::kWeightBoundRows);
             ++gw;
           } else if (loadW) {
-            DmaDesc w =
-                load(g.b + blk.b * g.bBatch + k0 * g.ldb + tile.n0 * ei, g.ldb,
-                     wbuf(gw % wSlots), tile.nt * ei, kcc, tile.nt * ei);
+            DmaDesc w = weightLoad(blk.b * g.bBatch, k0, kcc, tile.n0, tile.nt,
+                                   wbuf(gw % wSlots));
             ringW.produce(fetch, gw);
             fetch.dma(w);
             ringW.produced(fetch);

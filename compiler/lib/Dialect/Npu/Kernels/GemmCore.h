@@ -39,7 +39,23 @@ struct GemmDesc {
   /// out = cast(act(f32(acc + zpBias) * scale + bias)).
   bool quantized = false;
   uint64_t zpBias = 0, scale = 0;
+  /// A weight stored compressed (w8a16, w4a16; npu.gemm's b_bits): B holds
+  /// signed `wBits`-bit values, row pitch `ldb` bytes, and each weight
+  /// chunk is loaded with dma.dq, which writes `in` into SRAM: fp32 scales
+  /// at `wScale`, a row of N per `wGroup` rows of K. 0: B is `in` itself.
+  unsigned wBits = 0;
+  uint64_t wScale = 0, wGroup = 0;
 };
+
+/// The DRAM bytes of a kc x nt chunk of `g`'s weights: the compressed
+/// values and their scale rows for a compressed weight.
+inline uint64_t weightChunkBytes(const GemmDesc &g, uint64_t kc, uint64_t nt) {
+  if (!g.wBits) {
+    return kc * nt * isa::dtypeBytes(g.in);
+  }
+  uint64_t scaleRows = g.wGroup >= g.K ? 1 : (kc + g.wGroup - 1) / g.wGroup;
+  return kc * nt * g.wBits / 8 + scaleRows * nt * 4;
+}
 
 /// The tiling and core split of one GEMM (#npu.gemm_plan in the IR, where
 /// npu-plan-kernels records it): mS x nS slices of mr x nc per batch, dealt

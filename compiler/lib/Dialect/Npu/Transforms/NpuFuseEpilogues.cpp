@@ -11,6 +11,7 @@
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
 
 #include "nuri/Dialect/Nuri/IR/ConstantData.h"
+#include "nuri/Dialect/Nuri/IR/WeightOnly.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
@@ -81,6 +82,87 @@ Value transposedConstant(OpBuilder &b, Location loc, Value rhs) {
       {b.getNamedAttr("permutation", b.getDenseI64ArrayAttr(perm))});
 }
 
+/// A weight-only quantized weight as npu.gemm reads it compressed: `values`
+/// i8 [K, N * bits / 8] (b), `scales` f32 [ceil(K / group), N] (b_scales).
+struct PackedWeight {
+  Value values, scales;
+  unsigned bits = 0;
+  int64_t group = 0;
+};
+
+/// A w4a16 weight in MatMulNBits' layout ([N, blocks, block / 2] u8, the
+/// unsigned value u with the implicit zero point 8, K along the bytes) as
+/// dma.dq reads it: rows of K, two columns a byte (the even one in the low
+/// nibble), each the signed u - 8, which is the nibble u ^ 8. A splat
+/// (a shapes-only placeholder) stays a splat.
+Value repackInt4(OpBuilder &b, Location loc, DequantizeBlockedOp d, int64_t K,
+                 int64_t N) {
+  auto type = RankedTensorType::get({K, N / 2}, b.getIntegerType(8));
+  ElementsAttr src = d.getPacked().getDefiningOp<ConstantOp>().getValue();
+  if (auto dense = dyn_cast<DenseElementsAttr>(src); dense && dense.isSplat()) {
+    auto v = uint8_t(dense.getSplatValue<APInt>().getZExtValue());
+    if ((v & 15) == (v >> 4)) {
+      auto u = uint8_t((v & 15) ^ 8);
+      return b.create<ConstantOp>(
+          loc, DenseElementsAttr::get(type, APInt(8, uint8_t(u | u << 4))));
+    }
+  }
+  FailureOr<std::vector<char>> raw = readRawBytes(src);
+  if (failed(raw)) {
+    return Value();
+  }
+  auto pt = tensorOf(d.getPacked());
+  const int64_t rowBytes = pt.getDimSize(1) * pt.getDimSize(2);
+  std::vector<char> out(size_t(K * N / 2), 0);
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t k = 0; k < K; ++k) {
+      auto byte = uint8_t((*raw)[size_t(n * rowBytes + k / 2)]);
+      unsigned u = (byte >> (4 * (k % 2))) & 15;
+      out[size_t(k * (N / 2) + n / 2)] |= char((u ^ 8) << (4 * (n % 2)));
+    }
+  }
+  return b.create<ConstantOp>(loc, makeFromRawBytes(type, out, "w4.npu"));
+}
+
+/// `w` as the GEMM reads it compressed (WeightOnly.h), or nullopt: then it
+/// is an ordinary constant expression, laid out in float.
+std::optional<PackedWeight> packedWeight(OpBuilder &b, Location loc, Value w) {
+  std::optional<ExpandableWeight> e = expandableWeightOf(w);
+  if (!e) {
+    return std::nullopt;
+  }
+  PackedWeight p;
+  p.bits = e->bits;
+  p.group = e->group;
+  if (auto d = dyn_cast<DequantizeOp>(e->op)) {
+    p.values = d.getInput();
+    p.scales = derive<ReshapeOp>(
+        b, loc, RankedTensorType::get({1, e->N}, b.getF32Type()), d.getScale());
+    return p;
+  }
+  auto d = cast<DequantizeBlockedOp>(e->op);
+  p.values = repackInt4(b, loc, d, e->K, e->N);
+  if (!p.values) {
+    return std::nullopt;
+  }
+  p.scales = transposedConstant(b, loc, d.getScales());
+  return p;
+}
+
+/// npu.gemm of `a` by `w` (compressed when `packed`).
+GemmOp createGemm(OpBuilder &b, Location loc, Type type, Value a, Value w,
+                  const std::optional<PackedWeight> &packed, Value bias,
+                  Value residual, StringRef act) {
+  if (!packed) {
+    return b.create<GemmOp>(loc, type, a, w, bias, residual, Value(),
+                            b.getStringAttr(act), IntegerAttr(), IntegerAttr());
+  }
+  return b.create<GemmOp>(loc, type, a, packed->values, bias, residual,
+                          packed->scales, b.getStringAttr(act),
+                          b.getI64IntegerAttr(packed->bits),
+                          b.getI64IntegerAttr(packed->group));
+}
+
 bool definedBefore(Value v, Operation *op) {
   Operation *def = v.getDefiningOp();
   return !def ||
@@ -98,10 +180,12 @@ void fuse(Operation *op) {
   OpBuilder b(op);
   Location loc = op->getLoc();
   Value a, w, bias;
+  std::optional<PackedWeight> packed;
   if (auto l = dyn_cast<LinearOp>(op)) {
     a = l.getInput();
     w = l.getWeight();
     bias = l.getBias();
+    packed = packedWeight(b, loc, w);
   } else {
     auto m = cast<MatmulOp>(op);
     a = m.getLhs();
@@ -152,8 +236,7 @@ void fuse(Operation *op) {
       cur = add.getResult();
     }
   }
-  auto gemm = b.create<GemmOp>(loc, gemmType, a, w, bias, residual,
-                               b.getStringAttr(act));
+  GemmOp gemm = createGemm(b, loc, gemmType, a, w, packed, bias, residual, act);
   Value out = gemm.getOutput();
   if (out.getType() != cur.getType()) {
     out = b.create<ReshapeOp>(loc, cur.getType(), out).getOutput();
@@ -163,6 +246,16 @@ void fuse(Operation *op) {
     o->erase();
   }
   op->erase();
+}
+
+/// Whether two weights are stored alike: both float, or both compressed
+/// with the same bits and group (a merged GEMM has one format).
+bool sameWeightFormat(Value x, Value y) {
+  std::optional<ExpandableWeight> a = expandableWeightOf(x),
+                                  b = expandableWeightOf(y);
+  return bool(a) == bool(b) &&
+         (!a || (a->bits == b->bits && a->group == b->group &&
+                 (a->bits == 4 || a->K == b->K)));
 }
 
 /// Whether a linear may join a merged projection: constant weight matrix
@@ -186,19 +279,44 @@ void merge(ArrayRef<LinearOp> group) {
   LinearOp first = group.front();
   OpBuilder b(first);
   Location loc = first.getLoc();
-  SmallVector<Value> weights, biases;
+  SmallVector<Value> weights, biases, values, scales;
   int64_t n = 0;
+  // Compressed weights of one format concatenate along N as they are
+  // (their rows, and their scales' rows, run along N).
+  std::optional<PackedWeight> packed;
   for (LinearOp l : group) {
     weights.push_back(l.getWeight());
     if (l.getBias()) {
       biases.push_back(readOutBias(b, loc, l.getBias()));
     }
     n += tensorOf(l.getWeight()).getDimSize(1);
+    if (std::optional<PackedWeight> p = packedWeight(b, loc, l.getWeight())) {
+      values.push_back(p->values);
+      scales.push_back(p->scales);
+      packed = p;
+    }
   }
   auto wt = tensorOf(first.getWeight());
-  Value w = b.create<ConcatOp>(
-      loc, RankedTensorType::get({wt.getDimSize(0), n}, wt.getElementType()),
-      weights, b.getI64IntegerAttr(1));
+  Value w;
+  if (packed) {
+    auto concat = [&](ValueRange vs) -> Value {
+      auto t = tensorOf(vs.front());
+      int64_t cols = 0;
+      for (Value v : vs) {
+        cols += tensorOf(v).getDimSize(1);
+      }
+      return b.create<ConcatOp>(
+          loc,
+          RankedTensorType::get({t.getDimSize(0), cols}, t.getElementType()),
+          vs, b.getI64IntegerAttr(1));
+    };
+    packed->values = concat(values);
+    packed->scales = concat(scales);
+  } else {
+    w = b.create<ConcatOp>(
+        loc, RankedTensorType::get({wt.getDimSize(0), n}, wt.getElementType()),
+        weights, b.getI64IntegerAttr(1));
+  }
   Value bias;
   if (!biases.empty()) {
     bias = b.create<ConcatOp>(
@@ -208,9 +326,9 @@ void merge(ArrayRef<LinearOp> group) {
   auto ot = tensorOf(first.getOutput());
   SmallVector<int64_t> shape(ot.getShape());
   shape.back() = n;
-  auto gemm = b.create<GemmOp>(
-      loc, RankedTensorType::get(shape, ot.getElementType()), first.getInput(),
-      w, bias, Value(), b.getStringAttr("none"));
+  GemmOp gemm =
+      createGemm(b, loc, RankedTensorType::get(shape, ot.getElementType()),
+                 first.getInput(), w, packed, bias, Value(), "none");
   int64_t col = 0;
   for (LinearOp l : group) {
     auto t = tensorOf(l.getOutput());
@@ -461,6 +579,7 @@ struct NpuFuseEpiloguesPass : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
         return bool(l.getBias()) == bool(first.getBias()) &&
                tensorOf(l.getWeight()).getElementType() ==
                    tensorOf(first.getWeight()).getElementType() &&
+               sameWeightFormat(l.getWeight(), first.getWeight()) &&
                // The concatenated weights are built where the first
                // projection runs.
                definedBefore(l.getWeight(), first) &&

@@ -99,7 +99,10 @@ inline bool isConstantExpr(mlir::Value v) {
   if (llvm::isa<ConstantOp>(op)) {
     return true;
   }
-  if (!llvm::isa<ReshapeOp, TransposeOp, ConcatOp, CastOp>(op)) {
+  // A weight stored quantized is one too: the GEMM reads it compressed
+  // (npu-fuse-epilogues), else its float values are computed when laid out.
+  if (!llvm::isa<ReshapeOp, TransposeOp, ConcatOp, CastOp, DequantizeOp,
+                 DequantizeBlockedOp>(op)) {
     return false;
   }
   return llvm::all_of(op->getOperands(), isConstantExpr);

@@ -229,7 +229,11 @@ LogicalResult MemoryPlanner::planOp(Operation *op, int64_t index) {
       !layoutOf(op->getResult(0)).empty() || isConstantExpr(op->getResult(0))) {
     return success();
   }
-  const bool integers = llvm::isa<QuantizedGemmOp>(op);
+  // Integer constants: the int8 GEMM's, and a weight-only GEMM's
+  // compressed weight (npu.gemm b_bits).
+  auto gemm = dyn_cast<GemmOp>(op);
+  const bool integers =
+      llvm::isa<QuantizedGemmOp>(op) || (gemm && gemm.getBBits());
   auto readAll = [&](ValueRange vs) {
     for (Value v : vs) {
       if (failed(read(v, integers))) {

@@ -9,6 +9,7 @@
 
 #include "nuri/Dialect/Nuri/IR/ConstantData.h"
 #include "nuri/Dialect/Nuri/IR/NuriOps.h"
+#include "nuri/Dialect/Nuri/IR/WeightOnly.h"
 #include "nuri/Dialect/Nuri/Transforms/Passes.h"
 #include "nuri/Package/GraphEmitter.h"
 #include "nuri/cpu/Kernels.h"
@@ -22,11 +23,9 @@ namespace nuri {
 
 using namespace mlir;
 
-namespace {
-
 /// The op's result computed by the CPU kernel of the same name, or failure
 /// when an operand is not a constant (then the op stays).
-FailureOr<ElementsAttr> evaluate(Operation *op) {
+FailureOr<ElementsAttr> nuri::evaluateWeightDequantize(Operation *op) {
   nuri::graph::Op node;
   node.kind = op->getName().stripDialect().str();
   for (NamedAttribute attr : op->getAttrs()) {
@@ -38,14 +37,26 @@ FailureOr<ElementsAttr> evaluate(Operation *op) {
   std::vector<nuri::cpu::TensorView> inputs;
   bytes.reserve(op->getNumOperands());
   for (Value v : op->getOperands()) {
-    auto constant = v.getDefiningOp<nuri::ConstantOp>();
     auto type = cast<ShapedType>(v.getType());
     std::optional<nuri::graph::DType> dtype =
         nuri::toDType(type.getElementType());
-    if (!constant || !dtype) {
+    if (!nuri::isConstantOrCast(v) || !dtype) {
       return failure();
     }
-    FailureOr<std::vector<char>> raw = nuri::readRawBytes(constant.getValue());
+    ElementsAttr value;
+    if (auto c = v.getDefiningOp<nuri::CastOp>()) {
+      // A float constant rounded by nuri.cast: to nearest even, as
+      // makeFromDouble rounds.
+      auto from = c.getInput().getDefiningOp<nuri::ConstantOp>().getValue();
+      FailureOr<std::vector<double>> x = nuri::readAsDouble(from);
+      if (failed(x)) {
+        return failure();
+      }
+      value = nuri::makeFromDouble(type, *x);
+    } else {
+      value = v.getDefiningOp<nuri::ConstantOp>().getValue();
+    }
+    FailureOr<std::vector<char>> raw = nuri::readRawBytes(value);
     if (failed(raw)) {
       return failure();
     }
@@ -67,8 +78,21 @@ FailureOr<ElementsAttr> evaluate(Operation *op) {
   return nuri::makeFromRawBytes(type, raw, "dequantized");
 }
 
+namespace {
+
+/// Whether every use of `v` is the weight of a linear (the operand the
+/// NPU's GEMM reads compressed).
+bool onlyLinearWeights(Value v) {
+  return !v.use_empty() && llvm::all_of(v.getUses(), [](OpOperand &u) {
+    auto l = dyn_cast<nuri::LinearOp>(u.getOwner());
+    return l && u.get() == l.getWeight() && u.get() != l.getInput() &&
+           u.get() != l.getBias();
+  });
+}
+
 struct FoldWeightDequantizePass
     : nuri::impl::NuriFoldWeightDequantizeBase<FoldWeightDequantizePass> {
+  using NuriFoldWeightDequantizeBase::NuriFoldWeightDequantizeBase;
   void runOnOperation() override {
     std::vector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
@@ -81,7 +105,11 @@ struct FoldWeightDequantizePass
       }
     });
     for (Operation *op : ops) {
-      FailureOr<ElementsAttr> folded = evaluate(op);
+      if (keepLinearWeights && nuri::expandableWeight(op) &&
+          onlyLinearWeights(op->getResult(0))) {
+        continue; // the NPU's GEMM expands it on chip
+      }
+      FailureOr<ElementsAttr> folded = nuri::evaluateWeightDequantize(op);
       if (failed(folded)) {
         continue; // not all constant: the dequantize stays an op
       }

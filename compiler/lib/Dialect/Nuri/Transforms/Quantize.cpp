@@ -82,6 +82,20 @@ FailureOr<std::vector<float>> readF32(Value value) {
   return out;
 }
 
+/// The value of a splat f32 constant: a shapes-only compile's weight
+/// placeholder (OnnxImportOptions::weightPlaceholders), which the weight-only
+/// schemes quantize into splats too, so a 7B model's quantized weights hold
+/// no data either.
+std::optional<float> splatF32(Value value) {
+  auto constant = value.getDefiningOp<ConstantOp>();
+  auto dense =
+      constant ? dyn_cast<DenseElementsAttr>(constant.getValue()) : nullptr;
+  if (!dense || !dense.isSplat() || !dense.getElementType().isF32()) {
+    return std::nullopt;
+  }
+  return dense.getSplatValue<float>();
+}
+
 Value makeConstant(OpBuilder &builder, Location loc, ShapedType type,
                    const void *data, size_t bytes, StringRef nameHint) {
   llvm::ArrayRef<char> raw(static_cast<const char *>(data), bytes);
@@ -366,17 +380,31 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     LinearOp op = c.op;
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     int64_t k = wType.getDimSize(0), n = wType.getDimSize(1);
-    std::vector<int8_t> q;
-    std::vector<float> scale;
-    if (failed(quantizeWeightOf(c, q, scale))) {
-      return failure();
-    }
     OpBuilder b(op);
     Location loc = op.getLoc();
     auto i8 = IntegerType::get(&getContext(), 8);
-    Value wq = makeConstant(b, loc, RankedTensorType::get({k, n}, i8), q.data(),
-                            q.size(), "w8.weight");
-    Value ws = makeF32(b, loc, {n}, scale, "w8.scale");
+    Value wq, ws;
+    if (std::optional<float> v = splatF32(op.getWeight())) {
+      // Every column is the one value: quantizeWeight's result for it.
+      std::vector<int8_t> q1;
+      std::vector<float> s1;
+      quantizeWeight({*v}, 1, 1, q1, s1);
+      wq = b.create<ConstantOp>(
+          loc, DenseElementsAttr::get(RankedTensorType::get({k, n}, i8),
+                                      APInt(8, uint8_t(q1[0]))));
+      ws = b.create<ConstantOp>(
+          loc, DenseElementsAttr::get(
+                   RankedTensorType::get({n}, b.getF32Type()), s1[0]));
+    } else {
+      std::vector<int8_t> q;
+      std::vector<float> scale;
+      if (failed(quantizeWeightOf(c, q, scale))) {
+        return failure();
+      }
+      wq = makeConstant(b, loc, RankedTensorType::get({k, n}, i8), q.data(),
+                        q.size(), "w8.weight");
+      ws = makeF32(b, loc, {n}, scale, "w8.scale");
+    }
     // The weight stays int8 in the package; the CPU device dequantizes it
     // once, when a session is prepared.
     Value deq = b.create<DequantizeOp>(loc, wType, wq, ws, Value(),
@@ -389,10 +417,6 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     LinearOp op = c.op;
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     int64_t k = wType.getDimSize(0), n = wType.getDimSize(1);
-    FailureOr<std::vector<float>> w = readF32(op.getWeight());
-    if (failed(w)) {
-      return op.emitError("cannot read the weight of '") << c.key << "'";
-    }
     // Blocks of 128 (the group size of GPTQ/AWQ checkpoints and of
     // MatMulNBits exports), a shorter power of two for a short axis.
     int64_t block = 16;
@@ -400,6 +424,32 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
       block *= 2;
     }
     int64_t blocks = (k + block - 1) / block;
+    auto u8 = IntegerType::get(&getContext(), 8, IntegerType::Unsigned);
+    std::optional<float> splat = splatF32(op.getWeight());
+    if (splat && k % block == 0) {
+      // A placeholder (no padding): every block is the loop below's
+      // block of one value, so the result is a splat too.
+      float s = *splat != 0 ? *splat / -8.0f : 1.0f;
+      auto q = static_cast<uint8_t>(
+          std::clamp(std::nearbyint(*splat / s) + 8.0f, 0.0f, 15.0f));
+      OpBuilder b(op);
+      Location loc = op.getLoc();
+      Value wq = b.create<ConstantOp>(
+          loc, DenseElementsAttr::get(
+                   RankedTensorType::get({n, blocks, block / 2}, u8),
+                   APInt(8, uint8_t(q | q << 4))));
+      Value ws = b.create<ConstantOp>(
+          loc, DenseElementsAttr::get(
+                   RankedTensorType::get({n, blocks}, b.getF32Type()), s));
+      markQuantized(c, b.create<DequantizeBlockedOp>(
+                           loc, wType, wq, ws, Value(), b.getI64IntegerAttr(4),
+                           b.getI64IntegerAttr(block)));
+      return success();
+    }
+    FailureOr<std::vector<float>> w = readF32(op.getWeight());
+    if (failed(w)) {
+      return op.emitError("cannot read the weight of '") << c.key << "'";
+    }
     std::vector<uint8_t> packed(size_t(n * blocks * block / 2), 0);
     std::vector<float> scales(size_t(n * blocks));
     for (int64_t c = 0; c < n; ++c) {
@@ -432,7 +482,6 @@ struct QuantizePass : nuri::impl::NuriQuantizeBase<QuantizePass> {
     }
     OpBuilder b(op);
     Location loc = op.getLoc();
-    auto u8 = IntegerType::get(&getContext(), 8, IntegerType::Unsigned);
     Value wq =
         makeConstant(b, loc, RankedTensorType::get({n, blocks, block / 2}, u8),
                      packed.data(), packed.size(), "w4.weight");

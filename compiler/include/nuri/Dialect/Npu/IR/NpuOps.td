@@ -36,18 +36,30 @@ def Npu_GemmOp : Npu_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
     `npu-fuse-epilogues` forms it from `nuri.linear` / `nuri.matmul` and
     the ops it absorbs.
 
+    A weight-only quantized `b` (w8a16, w4a16) stays compressed in DRAM:
+    with `b_bits` (8 or 4) `b` is `[K, N * b_bits / 8]` i8, signed values
+    row-major along N (two 4-bit values a byte, the even column in the low
+    nibble), and `b_scales` `[ceil(K / b_group), N]` f32, one row of scales
+    per `b_group` rows of K. The kernel loads it with `dma.dq`, which writes
+    `a`'s element type into SRAM: `b[k][n] = q[k][n] * b_scales[k / b_group][n]`
+    rounded once (docs/isa.md).
+
     ```mlir
     %y = npu.gemm %x, %w bias %b residual %r {act = "gelu"} : (tensor<8x16xbf16>, tensor<16x32xbf16>, tensor<32xf32>, tensor<8x32xbf16>) -> tensor<8x32xbf16>
+    %z = npu.gemm %x, %q scales %s {b_bits = 4 : i64, b_group = 16 : i64} : (tensor<8x16xbf16>, tensor<16x16xi8>, tensor<1x32xf32>) -> tensor<8x32xbf16>
     ```
   }];
   let arguments = (ins AnyStaticShapeTensor:$a, AnyStaticShapeTensor:$b,
                    Optional<AnyStaticShapeTensor>:$bias,
                    Optional<AnyStaticShapeTensor>:$residual,
-                   DefaultValuedStrAttr<StrAttr, "none">:$act);
+                   Optional<AnyStaticShapeTensor>:$b_scales,
+                   DefaultValuedStrAttr<StrAttr, "none">:$act,
+                   OptionalAttr<I64Attr>:$b_bits,
+                   OptionalAttr<I64Attr>:$b_group);
   let results = (outs AnyStaticShapeTensor:$output);
   let assemblyFormat = [{
-    $a `,` $b (`bias` $bias^)? (`residual` $residual^)? attr-dict `:`
-    functional-type(operands, results)
+    $a `,` $b (`bias` $bias^)? (`residual` $residual^)?
+    (`scales` $b_scales^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -257,6 +269,26 @@ def Npu_DmaIdxOp : Npu_InstOp<"dma_idx", "dma.idx"> {
                    I64Attr:$src_pstride, I64Attr:$dst_pstride,
                    I64Attr:$idx_dst, I64Attr:$idx0, I64Attr:$idx_scale0,
                    I64Attr:$idx1, I64Attr:$idx_scale1);
+}
+
+def Npu_DmaDqOp : Npu_InstOp<"dma_dq", "dma.dq"> {
+  let summary = "load of compressed values expanded into SRAM";
+  let description = [{
+    `rows x cols` signed `qbits`-bit values (8, or 4 packed two a byte, the
+    even column in the low nibble) read from DRAM at `src` (`src_stride`
+    bytes between rows) and written to this core's SRAM at `dst` (`ldd`
+    bytes between rows) as `dtype`, each `f32(q) * qscale[row / qgroup][col]`
+    (fp32 scales in DRAM, `qscale_stride` bytes between rows) rounded once.
+    The weight-only GEMMs load their weights with it (docs/isa.md).
+
+    ```mlir
+    npu.dma_dq {src = 4096 : i64, dst = 0 : i64, rows = 128 : i64, cols = 64 : i64, src_stride = 32 : i64, ldd = 128 : i64, dtype = "bf16", qbits = 4 : i64, qscale = 65536 : i64, qscale_stride = 256 : i64, qgroup = 128 : i64}
+    ```
+  }];
+  let arguments = (ins I64Attr:$src, I64Attr:$dst, I64Attr:$rows,
+                   I64Attr:$cols, I64Attr:$src_stride, I64Attr:$ldd,
+                   StrAttr:$dtype, I64Attr:$qbits, I64Attr:$qscale,
+                   I64Attr:$qscale_stride, I64Attr:$qgroup);
 }
 
 def Npu_DmaMcastOp : Npu_InstOp<"dma_mcast", "dma.mcast"> {

@@ -26,12 +26,19 @@ def NuriFoldWeightDequantize : Pass<"nuri-fold-weight-dequantize"> {
     DequantizeLinear of an initializer, MatMulNBits) by the float constant it
     computes, with the CPU kernel's arithmetic (`f32(q - zp) * scale`).
 
-    The driver runs it for chip targets only. No NPU kernel reads quantized
-    weights yet, so without it the expansion is a CPU partition whose float
-    result crosses to the device on every run (3.1 MB per decode step for
-    gpt2-bytes-trained w4a16 on atom); folded, the weight is an ordinary
-    float weight, written to the device once. The cpu target keeps the
-    quantized bytes in the package and expands them at session prepare.
+    The driver runs it for chip targets only, with `keep-linear-weights`:
+    the NPU's GEMM reads the weights of a `nuri.linear` compressed and
+    expands them as it loads them (`dma.dq`, docs/isa.md), so a per-channel
+    int8 `nuri.dequantize` or a 4-bit `nuri.dequantize_blocked` without
+    zero points that only linears read as their weight stays; the NPU
+    lowering treats it as a constant expression (and expands it at compile
+    time, with this pass's arithmetic, where its GEMM cannot read it
+    compressed). Every other constant expansion (fp8, zero points,
+    MatMulNBits with zero points) is folded: without it the expansion would
+    be a CPU partition whose float result crosses to the device on every
+    run (3.1 MB per decode step for gpt2-bytes-trained w4a16 on atom). The
+    cpu target keeps the quantized bytes in the package and expands them at
+    session prepare.
 
     ```mlir
     // before
@@ -40,6 +47,10 @@ def NuriFoldWeightDequantize : Pass<"nuri-fold-weight-dequantize"> {
     %w = nuri.constant dense<...> : tensor<2x2xf32>
     ```
   }];
+  let options = [
+    Option<"keepLinearWeights", "keep-linear-weights", "bool", "false",
+           "keep the weight-only forms the NPU's GEMM expands on chip">,
+  ];
   let dependentDialects = ["::nuri::NuriDialect"];
 }
 
