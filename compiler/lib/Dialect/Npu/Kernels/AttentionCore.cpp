@@ -236,8 +236,8 @@ Result<AttentionPlan> planAttention(const target::Target &t,
     // cores.
     target::VectorCost v1 =
         target::vectorCost(t, target::VectorKind::Elementwise, qb, kb, 1, 8);
-    const uint64_t softmax = v1.occupancy * 12 + v.occupancy +
-                             16 * uint64_t(t.vector.pipelineDepth);
+    const uint64_t softmax =
+        v1.occupancy * 12 + v.occupancy + 16 * uint64_t(t.vector.pipelineDepth);
     uint64_t perBlock =
         std::max<uint64_t>(m1.latency() + m2.latency(), softmax);
     // No second engine to overlap with: a block's products follow its
@@ -675,8 +675,8 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
                        Dtype::F32, dt);
           }
           if (j >= 2) {
-            vec.binary(BinOp::Add, Bcast::None, to, to, term(j - 1), rows,
-                       a.Dv, Dtype::F32, Dtype::F32);
+            vec.binary(BinOp::Add, Bcast::None, to, to, term(j - 1), rows, a.Dv,
+                       Dtype::F32, Dtype::F32);
           }
         }
       };

@@ -206,8 +206,8 @@ inline void transposeTile(StreamBuilder &vec, const target::Target &t,
   }
   const unsigned e = dtypeBytes(dtype);
   for (uint64_t c = 0; c < cols; ++c) {
-    vec.unary(UnOp::Copy, {dst.addr + c * dst.ld, e}, {src.addr + c * e, src.ld},
-              rows, 1, dtype, dtype);
+    vec.unary(UnOp::Copy, {dst.addr + c * dst.ld, e},
+              {src.addr + c * e, src.ld}, rows, 1, dtype, dtype);
   }
 }
 

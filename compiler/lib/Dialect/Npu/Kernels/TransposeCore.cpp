@@ -69,9 +69,10 @@ Result<TransposePlan> planTranspose(const target::Target &t,
   bool viaDram = !onChip(d.in) || !onChip(d.out);
   double link =
       viaDram ? t.dramBytesPerCycle() : std::max(1.0, t.noc.bytesPerCycle);
-  plan.estimate = std::max<uint64_t>(ceilDiv(tiles, t.cores) * transposeCycles(t, tr, tc),
-                                     uint64_t(bytes / link)) +
-                  2 * t.dram.latencyCycles;
+  plan.estimate =
+      std::max<uint64_t>(ceilDiv(tiles, t.cores) * transposeCycles(t, tr, tc),
+                         uint64_t(bytes / link)) +
+      2 * t.dram.latencyCycles;
   return plan;
 }
 
