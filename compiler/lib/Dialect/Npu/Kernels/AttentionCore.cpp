@@ -617,11 +617,13 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
           }
         }
       }
-      vec.reduce(RedOp::Max, bmax, sc, rows, kn, Dtype::F32, Dtype::F32);
+      // A unit's first block reduces straight into the running max and
+      // sum: a copy of a rows x 1 column costs a cycle per row plus the
+      // pipeline, for nothing.
+      vec.reduce(RedOp::Max, st.first ? mrow : bmax, sc, rows, kn, Dtype::F32,
+                 Dtype::F32);
       TileRef mr{mrow, 4}, mn{mnew, 4}, al{alpha, 4};
-      if (st.first) {
-        vec.unary(UnOp::Copy, mr, {bmax, 4}, rows, 1, Dtype::F32, Dtype::F32);
-      } else {
+      if (!st.first) {
         vec.binary(BinOp::Max, Bcast::None, mn, mr, {bmax, 4}, rows, 1,
                    Dtype::F32, Dtype::F32);
         vec.binary(BinOp::Sub, Bcast::None, al, mr, mn, rows, 1, Dtype::F32,
@@ -632,11 +634,10 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       vec.binary(BinOp::Sub, Bcast::Col, sc, sc, mr, rows, kn, Dtype::F32,
                  Dtype::F32);
       vec.unary(UnOp::Exp, sc, sc, rows, kn, Dtype::F32, Dtype::F32);
-      vec.reduce(RedOp::Sum, bsum, sc, rows, kn, Dtype::F32, Dtype::F32);
+      vec.reduce(RedOp::Sum, st.first ? lrow : bsum, sc, rows, kn, Dtype::F32,
+                 Dtype::F32);
       TileRef lr{lrow, 4};
-      if (st.first) {
-        vec.unary(UnOp::Copy, lr, {bsum, 4}, rows, 1, Dtype::F32, Dtype::F32);
-      } else {
+      if (!st.first) {
         vec.binary(BinOp::Mul, Bcast::None, lr, lr, al, rows, 1, Dtype::F32,
                    Dtype::F32);
         vec.binary(BinOp::Add, Bcast::None, lr, lr, {bsum, 4}, rows, 1,
