@@ -46,6 +46,9 @@ struct AttentionDesc {
 /// blocks of `keyBlock` keys.
 struct AttentionPlan {
   uint64_t queryBlock = 0, keyBlock = 0;
+  /// K/V blocks in flight per core (2, or more for a decode step over a
+  /// KV cache where the SRAM holds them).
+  unsigned kvDepth = 2;
   uint64_t sramBytesPerCore = 0;
   uint64_t estimate = 0;
 };
