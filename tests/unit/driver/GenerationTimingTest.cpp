@@ -115,6 +115,23 @@ TEST(GenerationTiming, ShapesOnlyModelNeedsPlaceholdersAndGetsDistinctOnes) {
   }
 }
 
+/// The small family the tests compile: prefill 32, decode at batch 1 and 4
+/// over a 128-position context, bf16, weights as placeholders.
+struct SmallFamily {
+  nuri::driver::CompileOptions co;
+  nuri::driver::GenerateOptions go;
+  nuri::OnnxImportOptions io;
+  explicit SmallFamily(const std::string &targetName) {
+    co.target = targetName;
+    co.dtype = "bf16";
+    go.maxSeq = 128;
+    go.prefillBuckets = {32};
+    go.decodeBatch = {1, 4};
+    go.contextBuckets = {128};
+    io.weightPlaceholders = true;
+  }
+};
+
 /// Each program of a 2-layer 7B-wide family on `target`, simulated timing
 /// only, takes at least its roofline time and reads at least its bytes.
 void expectRooflineHolds(const std::string &targetName) {
@@ -123,19 +140,10 @@ void expectRooflineHolds(const std::string &targetName) {
   nuri::Result<nuri::target::Target> target =
       nuri::target::findTarget(targetName);
   ASSERT_TRUE(target) << target.error();
-  nuri::driver::CompileOptions co;
-  co.target = targetName;
-  co.dtype = "bf16";
-  co.emit = nuri::driver::Emit::Programs;
-  nuri::driver::GenerateOptions go;
-  go.maxSeq = 128;
-  go.prefillBuckets = {32};
-  go.decodeBatch = {1, 4};
-  go.contextBuckets = {128};
-  nuri::OnnxImportOptions io;
-  io.weightPlaceholders = true;
+  SmallFamily f(targetName);
+  f.co.emit = nuri::driver::Emit::Programs;
   auto programs = nuri::driver::compileGenerationPrograms(c.context, llama.path,
-                                                          io, co, go);
+                                                          f.io, f.co, f.go);
   ASSERT_TRUE(succeeded(programs)) << c.diagnostics;
   ASSERT_EQ(programs->size(), 3u);
   double weightBytes =
@@ -194,16 +202,8 @@ TEST(GenerationTiming, TimingOnlyPackageTimesLikeTheInProcessPrograms) {
   nuri::Result<nuri::target::Target> target =
       nuri::target::findTarget(targetName);
   ASSERT_TRUE(target) << target.error();
-  nuri::driver::CompileOptions co;
-  co.target = targetName;
-  co.dtype = "bf16";
-  nuri::driver::GenerateOptions go;
-  go.maxSeq = 128;
-  go.prefillBuckets = {32};
-  go.decodeBatch = {1, 4};
-  go.contextBuckets = {128};
-  nuri::OnnxImportOptions io;
-  io.weightPlaceholders = true;
+  SmallFamily f(targetName);
+  nuri::driver::CompileOptions &co = f.co;
 
   // In process: the programs alone, simulated as the benchmark does.
   std::map<std::string, double> inProcess;
@@ -211,7 +211,7 @@ TEST(GenerationTiming, TimingOnlyPackageTimesLikeTheInProcessPrograms) {
     nuri::driver::CompileOptions programs = co;
     programs.emit = nuri::driver::Emit::Programs;
     auto compiled = nuri::driver::compileGenerationPrograms(
-        c.context, llama.path, io, programs, go);
+        c.context, llama.path, f.io, programs, f.go);
     ASSERT_TRUE(succeeded(compiled)) << c.diagnostics;
     for (const nuri::driver::GenerationProgram &p : *compiled) {
       double seconds = 0;
@@ -230,8 +230,8 @@ TEST(GenerationTiming, TimingOnlyPackageTimesLikeTheInProcessPrograms) {
 
   // The package: timing-only, and without the weights' bytes.
   co.timingOnly = true;
-  auto family =
-      nuri::driver::compileGenerationFamily(c.context, llama.path, io, co, go);
+  auto family = nuri::driver::compileGenerationFamily(c.context, llama.path,
+                                                      f.io, co, f.go);
   ASSERT_TRUE(succeeded(family)) << c.diagnostics;
   // No weight bytes: the weights section holds only the CPU partitions'
   // constants, every NPU weight load refers to the absent blob (each

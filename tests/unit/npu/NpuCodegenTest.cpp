@@ -1261,6 +1261,26 @@ TEST(NpuCodegen, CacheWriteAtRunTimeSlotsAndPositionsMatchesCpu) {
 
 namespace {
 
+/// @main(q [batch, hq, sq, dim], caches [slotsN, hkv, seq, dim], slots
+/// [batch] i64, mask [batch, 1, 1, context]) -> nuri.cache_attention over
+/// the first `context` positions.
+std::string cacheAttentionSource(int64_t batch, int64_t slotsN, int64_t hq,
+                                 int64_t hkv, int64_t seq, int64_t dim,
+                                 int64_t context, int64_t sq, float scale) {
+  std::string qt = tensorType({batch, hq, sq, dim}),
+              ct = tensorType({slotsN, hkv, seq, dim}),
+              it = tensorType({batch}, "i64"),
+              mt = tensorType({batch, 1, 1, context});
+  return "func.func @main(%q: " + qt + ", %k: " + ct + ", %v: " + ct +
+         ", %s: " + it + ", %m: " + mt + ") -> " + qt +
+         " {\n  %0 = nuri.cache_attention %q, %k, %v, %s, %m "
+         "{context_length = " +
+         std::to_string(context) +
+         " : i64, scale = " + fmt::format("{:.9g}", scale) + " : f32} : (" +
+         qt + ", " + ct + ", " + ct + ", " + it + ", " + mt + ") -> " + qt +
+         "\n  return %0 : " + qt + "\n}\n";
+}
+
 /// Runs nuri.cache_attention on the simulator: query [batch, hq, sq, dim],
 /// caches [slotsN, hkv, seq, dim], the first `context` positions of each
 /// batch row's slot, a [batch, 1, 1, context] mask hiding the positions at
@@ -1275,20 +1295,8 @@ void checkCacheAttention(const std::string &targetName, int64_t slotsN,
                          int64_t splitContext = 1) {
   int64_t batch = int64_t(slotSets[0].size());
   float scale = 1.0f / std::sqrt(float(dim));
-  std::string qt = tensorType({batch, hq, sq, dim}),
-              ct = tensorType({slotsN, hkv, seq, dim}),
-              it = tensorType({batch}, "i64"),
-              mt = tensorType({batch, 1, 1, context});
-  std::string src =
-      "func.func @main(%q: " + qt + ", %k: " + ct + ", %v: " + ct +
-      ", %s: " + it + ", %m: " + mt + ") -> " + qt +
-      " {\n  %0 = nuri.cache_attention %q, %k, %v, %s, %m "
-      "{context_length = " +
-      std::to_string(context) +
-      " : i64, scale = " + fmt::format("{:.9g}", scale) + " : f32} : (" + qt +
-      ", " + ct + ", " + ct + ", " + it + ", " + mt + ") -> " + qt +
-      "\n  return %0 : " + qt + "\n}\n";
-  ParsedMain parsed(src);
+  ParsedMain parsed(cacheAttentionSource(batch, slotsN, hq, hkv, seq, dim,
+                                         context, sq, scale));
   ASSERT_TRUE(parsed.module);
   mlir::func::FuncOp func = parsed.func;
   target::Target t = loadTarget(targetName);
@@ -1432,20 +1440,10 @@ TEST(NpuCodegen, CacheAttentionKeepsDramBusyAtBatch8OnRngd) {
   // slots used to hold the DMA queue for one index round trip each, K and
   // V apart, two blocks were in flight per core, and each unit's output
   // store waited for the vector engine before the next loads: DRAM moved
-  // the K/V bytes at 49% of its rate over the op (74% now).
+  // the K/V bytes at 49% of its rate over the op (88% now).
   const int64_t batch = 8, heads = 32, seq = 512, dim = 128;
-  std::string qt = tensorType({batch, heads, 1, dim}),
-              ct = tensorType({batch, heads, seq, dim}),
-              it = tensorType({batch}, "i64"),
-              mt = tensorType({batch, 1, 1, seq});
-  std::string src =
-      "func.func @main(%q: " + qt + ", %k: " + ct + ", %v: " + ct +
-      ", %s: " + it + ", %m: " + mt + ") -> " + qt +
-      " {\n  %0 = nuri.cache_attention %q, %k, %v, %s, %m {context_length = " +
-      std::to_string(seq) + " : i64, scale = 0.0883883476 : f32} : (" + qt +
-      ", " + ct + ", " + ct + ", " + it + ", " + mt + ") -> " + qt +
-      "\n  return %0 : " + qt + "\n}\n";
-  ParsedMain parsed(src);
+  ParsedMain parsed(cacheAttentionSource(batch, batch, heads, heads, seq, dim,
+                                         seq, 1, 0.0883883476f));
   ASSERT_TRUE(parsed.module);
   target::Target t = loadTarget("rngd");
   // compileNpuPartition runs npu-verify-sync on the streams.
@@ -1461,7 +1459,7 @@ TEST(NpuCodegen, CacheAttentionKeepsDramBusyAtBatch8OnRngd) {
   ASSERT_TRUE(r) << r.error();
   double kvBytes = 2.0 * batch * heads * seq * dim * 2;
   double share = kvBytes / (t.dramBytesPerCycle() * double(r->cycles.count()));
-  EXPECT_GE(share, 0.65) << r->cycles.count() << " cycles";
+  EXPECT_GE(share, 0.8) << r->cycles.count() << " cycles";
   EXPECT_LE(share, 1.0);
 }
 
