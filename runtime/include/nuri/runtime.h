@@ -56,7 +56,7 @@ extern "C" {
  * and the generator (nuri_generator_*).
  * 1.2: nuri_live_object_count. */
 #define NURI_RUNTIME_VERSION_MAJOR 1
-#define NURI_RUNTIME_VERSION_MINOR 2
+#define NURI_RUNTIME_VERSION_MINOR 3
 #define NURI_RUNTIME_VERSION_PATCH 0
 #define NURI_RUNTIME_VERSION                                                   \
   (NURI_RUNTIME_VERSION_MAJOR * 10000 + NURI_RUNTIME_VERSION_MINOR * 100 +     \

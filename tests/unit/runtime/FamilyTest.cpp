@@ -374,6 +374,61 @@ TEST(Family, NpuProgramsShareTheFamilyTarget) {
 // The runtime
 //===----------------------------------------------------------------------===//
 
+TEST(FamilyRuntime, TimingOnlyFamilyRunsOnlyTimingOnlyOnSim) {
+  // A family compiled without weight data (`nuri compile --timing-only`):
+  // format 1.3, its programs timing-only with it, and a session only on sim
+  // with timing_only, where it runs without data.
+  std::string atom =
+      test::readText(NURI_SOURCE_DIR "/backends/configs/atom.yaml");
+  PackageBuilder b;
+  b.setProducer("test");
+  b.setTarget("atom", atom);
+  b.addProgram({"softmax", ProgramKind::Prefill, 1, 128, 128,
+                test::buildSoftmaxPackage(true, 0, true)});
+  b.setGeneration({1, 128});
+  b.setAbsentWeights(4096);
+  std::vector<uint8_t> bytes = b.build().value();
+  Result<Package> p = readPackage(bytes.data(), bytes.size());
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_EQ(p->versionMinor, kVersionMinor);
+  EXPECT_TRUE(p->timingOnly);
+  EXPECT_EQ(p->absentWeightBytes, 4096u);
+  EXPECT_TRUE(p->programs[0].package->timingOnly);
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  EXPECT_TRUE(model.timingOnly());
+  for (auto [device, timing] : {std::pair<const char *, bool>{"auto", false},
+                                {"sim", false},
+                                {"cpu", true}}) {
+    SessionOptions o;
+    o.timingOnly = timing;
+    try {
+      Session refused(model, device, o);
+      ADD_FAILURE() << device << " opened a session";
+    } catch (const nuri::Exception &e) {
+      EXPECT_EQ(e.code(), NURI_UNSUPPORTED);
+      EXPECT_NE(std::string(e.what()).find("timing-only"), std::string::npos)
+          << e.what();
+    }
+  }
+  SessionOptions o;
+  o.timingOnly = true;
+  Session session(model, "sim", o);
+  std::vector<float> x(128 * 512, 1.0f);
+  nuri::Run run = session.newRun("softmax");
+  run.bindInput("x", TensorRef::of(x.data(), {128, 512}));
+  try {
+    run.execute();
+  } catch (const nuri::Exception &e) {
+    if (std::string(e.what()).find("built without the CPU kernels") !=
+        std::string::npos) {
+      GTEST_SKIP() << e.what();
+    }
+    throw;
+  }
+  EXPECT_GT(run.counters().get("cycles"), 0);
+  EXPECT_EQ(run.counters().get("device_weight_bytes_written"), 0);
+}
+
 TEST(FamilyRuntime, CApiDescribesTheFamily) {
   std::vector<uint8_t> bytes = FamilyModel().build();
   nuri_model *model = nullptr;
