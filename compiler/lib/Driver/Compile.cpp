@@ -51,6 +51,13 @@ uint64_t WeightStore::intern(const void *data, size_t size) {
   return offset;
 }
 
+uint64_t WeightStore::reserveAbsent(uint64_t size) {
+  uint64_t offset = (absentBytes_ + kWeightAlignment - 1) / kWeightAlignment *
+                    kWeightAlignment;
+  absentBytes_ = offset + size;
+  return offset;
+}
+
 void registerDialects(DialectRegistry &registry) {
   registerOnnxImporterDialects(registry);
   npu::registerNpuKernels(registry);

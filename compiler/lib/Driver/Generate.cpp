@@ -370,6 +370,9 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
   for (package::PackageBuilder::ProgramSpec &spec : programs) {
     builder.addProgram(std::move(spec));
   }
+  if (options.timingOnly) {
+    builder.setAbsentWeights(store.absentBytes());
+  }
   package::GenerationInfo info;
   info.slots = static_cast<uint32_t>(slots);
   info.maxSeq = static_cast<uint32_t>(generate->maxSeq);
@@ -384,6 +387,12 @@ compileGenerationFamily(MLIRContext &context, const std::string &path,
                     "{3} weight bytes shared\n",
                     programCount, slots, generate->maxSeq, store.bytes().size())
           .str();
+  if (options.timingOnly) {
+    family.text += llvm::formatv("timing-only: {0} bytes of NPU constants "
+                                 "not stored (each program's own)\n",
+                                 store.absentBytes())
+                       .str();
+  }
   // One calibration quantized every program: its notes once, for the family.
   for (const std::string &line : family.report.quantization) {
     family.text += line + "\n";

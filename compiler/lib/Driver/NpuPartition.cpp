@@ -13,7 +13,8 @@ compileNpuPartition(func::FuncOp callee, const target::Target &target,
                     const CompileOptions &options) {
   npu::CodegenOptions codegenOptions;
   codegenOptions.dumpIrAfterAll = options.dumpIrAfterAll;
-  codegenOptions.constantBytes = options.emit != Emit::Programs;
+  codegenOptions.constantBytes =
+      options.emit != Emit::Programs && !options.timingOnly;
   return npu::compileNpuPartition(callee, target, codegenOptions);
 }
 

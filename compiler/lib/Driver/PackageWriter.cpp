@@ -100,12 +100,23 @@ private:
       }
     }
   }
+  /// Where a timing-only package's NPU constant of `size` bytes would be:
+  /// a range of the absent blob (CompileOptions::timingOnly).
+  uint64_t reserveAbsent(uint64_t size) {
+    return options.weightStore ? options.weightStore->reserveAbsent(size)
+                               : ownAbsent.reserveAbsent(size);
+  }
   void setWeights() {
     if (options.weightStore) {
       const std::vector<uint8_t> &shared = options.weightStore->bytes();
       builder.setExternalWeights(shared.data(), shared.size());
     } else {
       builder.setWeights(std::move(weights)); // the last use: no copy
+    }
+    if (options.timingOnly) {
+      builder.setAbsentWeights(options.weightStore
+                                   ? options.weightStore->absentBytes()
+                                   : ownAbsent.absentBytes());
     }
   }
   LogicalResult emitCpuSegment(ArrayRef<Operation *> ops, bool allArgs);
@@ -124,6 +135,7 @@ private:
   func::FuncOp main;
   Namer namer;
   std::vector<uint8_t> weights;
+  WeightStore ownAbsent; ///< the absent blob without a shared store
   package::PackageBuilder builder;
   llvm::StringSet<> partitionInputs;
   int cpuCount = 0, npuCount = 0, npuTotal = 0;
@@ -302,8 +314,10 @@ LogicalResult PackageWriter::emitNpuCall(func::CallOp call,
   std::vector<package::WeightLoad> loads;
   for (const npu::DramConstant &c : compiled->constants) {
     package::WeightLoad load;
-    load.weightOffset = appendWeights(c.bytes.data(), c.bytes.size());
-    load.bytes = c.bytes.size();
+    load.weightOffset = options.timingOnly
+                            ? reserveAbsent(c.size)
+                            : appendWeights(c.bytes.data(), c.bytes.size());
+    load.bytes = options.timingOnly ? c.size : c.bytes.size();
     load.address = c.address;
     loads.push_back(load);
   }

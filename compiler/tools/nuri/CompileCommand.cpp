@@ -6,6 +6,7 @@
 //              [--report [--simulate]] [--dump-ir-after-all] [--progress]
 //              [--generate [--max-seq N] [--prefill-buckets 32,128]
 //                          [--decode-batch 1,4,8] [--context-buckets 64,128]]
+//              [--timing-only]
 //              [--quantize int8|fp8|w8a16|w4a16 [--calibration DIR|FILE.npy]
 //                  [--calibration-method minmax|percentile|entropy|mse]
 //                  [--percentile P]
@@ -112,6 +113,15 @@ cl::list<int64_t> contextBuckets(
     cl::desc("With --generate: context lengths of the decode programs "
              "(default 64, 128, ... doubling below --max-seq, and --max-seq)"),
     cl::CommaSeparated, cl::sub(compileCommand));
+
+cl::opt<bool> timingOnly(
+    "timing-only",
+    cl::desc("For a chip: accept weights stored as external data that is "
+             "missing (`nuri zoo --shapes-only`) and write a timing-only "
+             "package without NPU weight bytes, which `nuri generate` and "
+             "`nuri run` simulate with --timing-only (its outputs and "
+             "tokens mean nothing)"),
+    cl::sub(compileCommand));
 
 cl::opt<std::string> quantizeScheme(
     "quantize",
@@ -239,6 +249,22 @@ int runCompile() {
   nuri::OnnxImportOptions importOptions;
   if (!nuri::cli::parseImportOptions(inputShapes, bindInputs, importOptions)) {
     return 2;
+  }
+  if (timingOnly) {
+    if (options.target == "cpu" ||
+        options.emit != nuri::driver::Emit::Package) {
+      WithColor::error() << "--timing-only writes a package for a chip "
+                            "(--target atom, rngd, ...) that the simulator "
+                            "times; the cpu device runs real weights only\n";
+      return 2;
+    }
+    if (options.quantize) {
+      WithColor::error() << "--timing-only cannot --quantize: calibration "
+                            "needs the weights\n";
+      return 2;
+    }
+    options.timingOnly = true;
+    importOptions.weightPlaceholders = true;
   }
   mlir::DialectRegistry registry;
   nuri::driver::registerDialects(registry);

@@ -4,10 +4,18 @@
 //     (--prompt-ids 1,2,3 ... | --prompt TEXT ... --tokenizer bytes|FILE.model)
 //     [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S]
 //     [--repetition-penalty R] [--stop-ids 2,3] [--stream] [--json]
+// nuri generate PKG.nuri --device sim --timing-only --prompt-len N
+//     [--batch B] [--max-new-tokens N] [--json]
 //
 // A command line over the runtime's generator (nuri_generator_*, over a
 // package from `nuri compile --generate`). Each --prompt-ids or --prompt is
 // one request; they are all queued at once and batched continuously.
+//
+// --timing-only simulates without data (a package from `nuri compile
+// --generate --timing-only`, or any package to time it): B requests of N
+// prompt tokens each generate --max-new-tokens tokens, and the output is the
+// simulated figures. The tokens such a run produces are meaningless (no
+// weights, no data), so they are never printed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +33,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace {
 
@@ -79,6 +88,22 @@ cl::opt<bool> genStream("stream",
                         cl::sub(generateCmd));
 cl::opt<bool> genJson("json", cl::desc("print one JSON object"),
                       cl::sub(generateCmd));
+cl::opt<bool> genTimingOnly(
+    "timing-only",
+    cl::desc("on the sim device: simulate timing without data (a package "
+             "from `nuri compile --timing-only`, or any package to time it) "
+             "and print the simulated figures; the tokens are meaningless "
+             "and not printed"),
+    cl::sub(generateCmd));
+cl::opt<unsigned> genPromptLen(
+    "prompt-len",
+    cl::desc("with --timing-only: prompt tokens per request (instead of "
+             "--prompt-ids or --prompt)"),
+    cl::init(0), cl::sub(generateCmd));
+cl::opt<unsigned> genBatch("batch",
+                           cl::desc("with --prompt-len: the number of "
+                                    "requests (default 1)"),
+                           cl::init(1), cl::sub(generateCmd));
 
 bool parseIds(const std::string &text, std::vector<int64_t> &out) {
   llvm::SmallVector<llvm::StringRef> parts;
@@ -132,14 +157,44 @@ int runGenerate() {
   for (const std::string &text : genPrompts) {
     prompts.push_back(tokenizer->encode(text));
   }
+  if (genTimingOnly) {
+    // The tokens are meaningless, so nothing may read them.
+    if (genStream || !genStopIds.empty() || tokenizer) {
+      llvm::WithColor::error()
+          << "--timing-only computes no tokens: --stream, --stop-ids and "
+             "--tokenizer do not apply\n";
+      return 2;
+    }
+    if (genPromptLen > 0) {
+      if (!prompts.empty()) {
+        llvm::WithColor::error()
+            << "give either --prompt-len or --prompt-ids, not both\n";
+        return 2;
+      }
+      if (genBatch < 1) {
+        llvm::WithColor::error() << "--batch must be at least 1\n";
+        return 2;
+      }
+      // Token 0 is in every vocabulary; the ids change no timing.
+      prompts.assign(genBatch, std::vector<int64_t>(genPromptLen, 0));
+    }
+  } else if (genPromptLen.getNumOccurrences() || genBatch.getNumOccurrences()) {
+    llvm::WithColor::error()
+        << "--prompt-len and --batch make requests for --timing-only\n";
+    return 2;
+  }
   if (prompts.empty()) {
-    llvm::WithColor::error() << "give at least one --prompt-ids or --prompt\n";
+    llvm::WithColor::error()
+        << (genTimingOnly ? "give --prompt-len (or --prompt-ids)\n"
+                          : "give at least one --prompt-ids or --prompt\n");
     return 2;
   }
 
   try {
     nuri::Model model = nuri::Model::loadFile(genPackage);
-    nuri::Session session(model, genDevice);
+    nuri::SessionOptions sessionOptions;
+    sessionOptions.timingOnly = genTimingOnly;
+    nuri::Session session(model, genDevice, sessionOptions);
     nuri::GeneratorOptions options;
     options.maxNewTokens = genMaxNew;
     options.temperature = genTemperature;
@@ -182,6 +237,59 @@ int runGenerate() {
       infos.push_back(generator.request(id));
       generated += infos.back().tokens.size();
     }
+    // The simulated figures (sim device only).
+    std::optional<llvm::json::Object> simFigures;
+    if (std::string(session.device()) == "sim") {
+      double prefillS = generator.counter("prefill", "device_seconds");
+      double decodeS = generator.counter("decode", "device_seconds");
+      double steps = generator.counter("decode", "steps");
+      double decoded = generator.counter("decode", "tokens");
+      double dram = generator.counter("decode", "dram_bytes");
+      llvm::json::Object sim{
+          {"ttft_s", prefillS / double(ids.size())},
+          {"tpot_s", steps > 0 ? decodeS / steps : 0.0},
+          {"tokens_per_s", (prefillS + decodeS) > 0
+                               ? double(generated) / (prefillS + decodeS)
+                               : 0.0},
+          {"tokens_per_s_per_user", decodeS > 0 ? steps / decodeS : 0.0},
+          {"dram_bytes_per_token", decoded > 0 ? dram / decoded : 0.0},
+          // Partitions the chip does not run (the KV-cache ops today) run
+          // on the host; their time is not in the simulated figures.
+          {"cpu_partitions_per_decode_step",
+           steps > 0 ? (generator.counter("decode", "partitions_run") -
+                        generator.counter("decode", "npu_partitions_run")) /
+                           steps
+                     : 0.0}};
+      nuri::Result<nuri::target::Target> target =
+          nuri::target::findTarget(model.target());
+      if (target && decodeS > 0) {
+        // Time the decode steps' DRAM traffic needs at full bandwidth,
+        // against the time they took.
+        sim["dram_roofline_fraction"] =
+            dram / target->dram.bytesPerSecond / decodeS;
+      }
+      simFigures = std::move(sim);
+    }
+    if (!genJson && genTimingOnly) {
+      llvm::outs() << llvm::formatv(
+          "timing-only on {0} ({1}): {2} request(s) of {3} prompt tokens, {4} "
+          "tokens generated; token ids are not computed in a timing-only run "
+          "and are not shown\n",
+          session.device(), model.target(), ids.size(), prompts[0].size(),
+          generated);
+      if (simFigures) {
+        auto get = [&](const char *k) {
+          return simFigures->getNumber(k).value_or(0.0);
+        };
+        llvm::outs() << llvm::formatv(
+            "sim: ttft {0:f3} ms, tpot {1:f3} ms, {2:f1} tokens/s ({3:f1} per "
+            "user), {4:f0} DRAM bytes per token, DRAM roofline {5:f1}%\n",
+            get("ttft_s") * 1e3, get("tpot_s") * 1e3, get("tokens_per_s"),
+            get("tokens_per_s_per_user"), get("dram_bytes_per_token"),
+            100 * get("dram_roofline_fraction"));
+      }
+      return 0;
+    }
     if (!genJson) {
       if (!genStream) {
         for (size_t i = 0; i < ids.size(); ++i) {
@@ -209,9 +317,15 @@ int runGenerate() {
     }
     for (size_t i = 0; i < ids.size(); ++i) {
       llvm::json::Object o{{"id", static_cast<int64_t>(ids[i])},
-                           {"prompt", llvm::json::Array(prompts[i])},
-                           {"tokens", llvm::json::Array(infos[i].tokens)},
                            {"stop_reason", stopName(infos[i].stopReason)}};
+      if (genTimingOnly) {
+        // Meaningless ids are never printed as if real: only how many.
+        o["prompt_tokens"] = static_cast<int64_t>(prompts[i].size());
+        o["generated_tokens"] = static_cast<int64_t>(infos[i].tokens.size());
+      } else {
+        o["prompt"] = llvm::json::Array(prompts[i]);
+        o["tokens"] = llvm::json::Array(infos[i].tokens);
+      }
       if (tokenizer) {
         o["text"] = tokenizer->decode(infos[i].tokens);
       }
@@ -250,36 +364,13 @@ int runGenerate() {
                            {"tokens_per_s", generated / wall},
                            {"prefill", phase("prefill")},
                            {"decode", phase("decode")}};
-    if (std::string(session.device()) == "sim") {
-      double prefillS = generator.counter("prefill", "device_seconds");
-      double decodeS = generator.counter("decode", "device_seconds");
-      double steps = generator.counter("decode", "steps");
-      double decoded = generator.counter("decode", "tokens");
-      double dram = generator.counter("decode", "dram_bytes");
-      llvm::json::Object sim{
-          {"ttft_s", prefillS / double(ids.size())},
-          {"tpot_s", steps > 0 ? decodeS / steps : 0.0},
-          {"tokens_per_s", (prefillS + decodeS) > 0
-                               ? double(generated) / (prefillS + decodeS)
-                               : 0.0},
-          {"tokens_per_s_per_user", decodeS > 0 ? steps / decodeS : 0.0},
-          {"dram_bytes_per_token", decoded > 0 ? dram / decoded : 0.0},
-          // Partitions the chip does not run (the KV-cache ops today) run
-          // on the host; their time is not in the simulated figures.
-          {"cpu_partitions_per_decode_step",
-           steps > 0 ? (generator.counter("decode", "partitions_run") -
-                        generator.counter("decode", "npu_partitions_run")) /
-                           steps
-                     : 0.0}};
-      nuri::Result<nuri::target::Target> target =
-          nuri::target::findTarget(model.target());
-      if (target && decodeS > 0) {
-        // Time the decode steps' DRAM traffic needs at full bandwidth,
-        // against the time they took.
-        sim["dram_roofline_fraction"] =
-            dram / target->dram.bytesPerSecond / decodeS;
-      }
-      out["sim"] = std::move(sim);
+    if (genTimingOnly) {
+      out["timing_only"] = true;
+      out["note"] = "timing-only: no data is computed, so the generated "
+                    "token ids are meaningless and not reported";
+    }
+    if (simFigures) {
+      out["sim"] = std::move(*simFigures);
     }
     llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(out)))
                  << "\n";

@@ -3,7 +3,7 @@
 // nuri run PKG.nuri [--device cpu|sim|auto] [--input NAME=FILE.npy ...]
 //          [--state NAME=FILE.npy ...] [--output-dir DIR] [--json] [--trace
 //          OUT.json] [--repeat N]
-//          [--profile]
+//          [--profile] [--timing-only]
 //
 // Runs a package through the public runtime API (the same library apps
 // link), so the CLI exercises exactly what users get. Inputs without a file
@@ -76,6 +76,12 @@ cl::opt<std::string>
                         "profile it; its kv_slots default to the row index "
                         "and kv_positions to 0"),
                cl::value_desc("NAME"), cl::init(""), cl::sub(runCmd));
+cl::opt<bool> runTimingOnly(
+    "timing-only",
+    cl::desc("on the sim device: simulate timing without data (what a "
+             "package from `nuri compile --timing-only` needs); the outputs "
+             "are not computed"),
+    cl::sub(runCmd));
 cl::opt<bool> runProfile("profile",
                          cl::desc("time every CPU op; print the wall time per "
                                   "op kind"),
@@ -317,6 +323,11 @@ int runRun() {
     nuri::SessionOptions options;
     options.trace = !runTrace.empty();
     options.profile = runProfile;
+    options.timingOnly = runTimingOnly;
+    if (runTimingOnly && (!runOutputDir.empty() || !runStates.empty())) {
+      return fail("--output-dir and --state move data, which a --timing-only "
+                  "run does not compute");
+    }
     nuri::Session session(model, runDevice, options);
     std::vector<nuri::TensorInfo> inputs = model.inputs();
     std::vector<nuri::TensorInfo> outputs = model.outputs();
@@ -472,7 +483,8 @@ int runRun() {
     }
     llvm::json::Array outputsJson;
     std::string summary;
-    for (const nuri::TensorInfo &o : outputs) {
+    for (const nuri::TensorInfo &o :
+         runTimingOnly ? std::vector<nuri::TensorInfo>() : outputs) {
       nuri::OutputView out = run.output(o.name);
       std::string path;
       if (!runOutputDir.empty()) {
@@ -570,6 +582,9 @@ int runRun() {
                               {"wall_seconds", stats.get("wall_seconds")},
                               {"partitions", std::move(partsJson)},
                               {"runs", std::move(runsJson)}};
+      if (runTimingOnly) {
+        root["timing_only"] = true; // "outputs" is empty: never computed
+      }
       if (sim) {
         root["sim"] = llvm::json::Object{
             {"cycles", int64_t(stats.get("cycles"))},
@@ -632,6 +647,10 @@ int runRun() {
                                       kind, seconds * 1e3,
                                       total > 0 ? 100 * seconds / total : 0.0);
       }
+    }
+    if (runTimingOnly) {
+      llvm::outs() << "outputs: not computed (--timing-only)\n";
+      return 0;
     }
     llvm::outs() << "outputs:\n" << summary;
     return 0;

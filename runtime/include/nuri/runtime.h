@@ -56,7 +56,7 @@ extern "C" {
  * and the generator (nuri_generator_*).
  * 1.2: nuri_live_object_count. */
 #define NURI_RUNTIME_VERSION_MAJOR 1
-#define NURI_RUNTIME_VERSION_MINOR 2
+#define NURI_RUNTIME_VERSION_MINOR 3
 #define NURI_RUNTIME_VERSION_PATCH 0
 #define NURI_RUNTIME_VERSION                                                   \
   (NURI_RUNTIME_VERSION_MAJOR * 10000 + NURI_RUNTIME_VERSION_MINOR * 100 +     \
@@ -200,6 +200,10 @@ NURI_API size_t nuri_model_npu_partition_count(const nuri_model *model);
 /* The target the package was compiled for ("cpu", "atom", ...). Borrowed
  * from the model. */
 NURI_API const char *nuri_model_target(const nuri_model *model);
+/* Nonzero for a timing-only package (`nuri compile --timing-only`): it holds
+ * no NPU weights and runs only on "sim" with the session option
+ * timing_only. */
+NURI_API int32_t nuri_model_timing_only(const nuri_model *model);
 
 /* State buffers the package declares (a decoder's KV cache): tensors the
  * session keeps across runs. Each run reads a state's contents and leaves
@@ -299,6 +303,12 @@ typedef struct nuri_session_options {
   /* Nonzero: the cpu device adds an "op_seconds.<op kind>" counter per op
    * kind to each CPU partition's counters. Default 0. */
   int32_t profile;
+  /* Nonzero: the sim device simulates timing only (no data: NPU weights are
+   * not loaded, states are not copied, outputs and states hold nothing
+   * meaningful; the counters are the figures). Required for a timing-only
+   * package (nuri_model_timing_only), allowed for any package; not on
+   * "cpu". Default 0. */
+  int32_t timing_only;
 } nuri_session_options;
 
 NURI_API void nuri_session_options_initialize(nuri_session_options *options);

@@ -235,6 +235,7 @@ public:
     return {info.slots, info.max_seq};
   }
   std::string target() const { return nuri_model_target(get()); }
+  bool timingOnly() const { return nuri_model_timing_only(get()) != 0; }
   size_t partitions() const { return nuri_model_partition_count(get()); }
   size_t npuPartitions() const { return nuri_model_npu_partition_count(get()); }
   nuri_model *get() const { return handle_.get(); }
@@ -251,6 +252,7 @@ struct SessionOptions {
   int threads = 0;
   bool trace = false;
   bool profile = false;
+  bool timingOnly = false; ///< nuri_session_options::timing_only
 };
 
 class Session {
@@ -266,6 +268,7 @@ public:
     options.threads = opts.threads;
     options.trace = opts.trace;
     options.profile = opts.profile;
+    options.timing_only = opts.timingOnly;
     nuri_session *s = nullptr;
     check(nuri_session_create(model.get(), &options, &s));
     handle_.reset(s, detail::SessionDeleter());

@@ -76,6 +76,11 @@ std::string describePackage(const Package &pkg, const uint8_t *file,
     }
   }
   out += fmt::format("weights: {} bytes\n", pkg.weightBytes);
+  if (pkg.timingOnly) {
+    out += fmt::format("timing-only: {} bytes of NPU weights not stored "
+                       "(runs on the sim device with --timing-only)\n",
+                       pkg.absentWeightBytes);
+  }
   if (pkg.isFamily()) {
     out += fmt::format("generation: {} slots, max_seq {}\n",
                        pkg.generation.slots, pkg.generation.maxSeq);

@@ -120,6 +120,8 @@ const char *sectionKindName(SectionKind kind) {
     return "program";
   case SectionKind::Generation:
     return "generation";
+  case SectionKind::AbsentWeights:
+    return "absent_weights";
   }
   return "unknown";
 }
@@ -622,6 +624,18 @@ private:
       }
       pkg_.weights = options_.externalWeights;
       pkg_.weightBytes = options_.externalWeightBytes;
+      pkg_.timingOnly = options_.externalTimingOnly;
+      pkg_.absentWeightBytes = options_.externalAbsentWeightBytes;
+    }
+    if (const SectionEntry *a = single(SectionKind::AbsentWeights, false)) {
+      if (options_.externalWeights) {
+        fail("absent_weights section: a program image is timing-only "
+             "exactly when its family is; it has no such section of its own");
+      }
+      ByteReader r = reader(*a);
+      pkg_.timingOnly = true;
+      pkg_.absentWeightBytes = r.u64();
+      r.expectEnd();
     }
   }
 
@@ -704,6 +718,8 @@ private:
     nested.verifyChecksums = options_.verifyChecksums;
     nested.externalWeights = pkg_.weights;
     nested.externalWeightBytes = pkg_.weightBytes;
+    nested.externalTimingOnly = pkg_.timingOnly;
+    nested.externalAbsentWeightBytes = pkg_.absentWeightBytes;
     std::set<std::string> names;
     for (size_t i = 0; i < sections_.size(); ++i) {
       const SectionEntry &s = sections_[i];
@@ -1132,9 +1148,14 @@ private:
     for (size_t i = 0; i < part.weightLoads.size(); ++i) {
       const WeightLoad &w = part.weightLoads[i];
       std::string what = where + ": weight load " + std::to_string(i);
-      if (w.weightOffset > pkg_.weightBytes ||
-          w.bytes > pkg_.weightBytes - w.weightOffset) {
-        fail(what + " reads past the weight section");
+      // A timing-only package's loads refer to its absent blob.
+      uint64_t blob =
+          pkg_.timingOnly ? pkg_.absentWeightBytes : pkg_.weightBytes;
+      if (w.weightOffset > blob || w.bytes > blob - w.weightOffset) {
+        fail(what + (pkg_.timingOnly
+                         ? " reads past the absent weights (" +
+                               std::to_string(blob) + " bytes)"
+                         : std::string(" reads past the weight section")));
       }
       checkDram(w.address, w.bytes, what);
     }
@@ -1326,6 +1347,10 @@ void PackageBuilder::setExternalWeights(const uint8_t *data, uint64_t size) {
   externalWeightBytes_ = size;
 }
 
+void PackageBuilder::setAbsentWeights(uint64_t bytes) {
+  absentWeights_ = bytes;
+}
+
 void PackageBuilder::addProgram(ProgramSpec program) {
   programs_.push_back(std::move(program));
 }
@@ -1340,6 +1365,8 @@ ReadOptions PackageBuilder::readBackOptions() const {
     static const uint8_t none = 0;
     o.externalWeights = externalWeights_ ? externalWeights_ : &none;
     o.externalWeightBytes = externalWeights_ ? externalWeightBytes_ : 0;
+    o.externalTimingOnly = absentWeights_.has_value();
+    o.externalAbsentWeightBytes = absentWeights_.value_or(0);
   }
   return o;
 }
@@ -1364,6 +1391,12 @@ struct Blob {
   SectionKind kind;
   std::vector<uint8_t> bytes;
 };
+
+Blob absentWeightsBlob(uint64_t bytes) {
+  ByteWriter w;
+  w.u64(bytes);
+  return {SectionKind::AbsentWeights, std::move(w.bytes)};
+}
 
 /// Lays out the sections (the last one is the weights, whose bytes are
 /// `weights`, not copied: write() streams them) and returns the image up to
@@ -1469,8 +1502,12 @@ std::vector<uint8_t> PackageBuilder::buildFamilyPrefix() const {
     w.bytes.insert(w.bytes.end(), p.image.begin(), p.image.end());
     blobs.push_back({SectionKind::Program, std::move(w.bytes)});
   }
+  if (absentWeights_) {
+    blobs.push_back(absentWeightsBlob(*absentWeights_));
+  }
   blobs.push_back({SectionKind::Weights, {}});
-  return assembleImage(blobs, weights_, kVersionMinor);
+  return assembleImage(blobs, weights_,
+                       absentWeights_ ? kVersionMinor : kVersionMinorFamily);
 }
 
 Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
@@ -1673,8 +1710,13 @@ Result<std::vector<uint8_t>> PackageBuilder::buildPrefix() const {
       writeSchedule(w, pkg, refs);
       blobs[scheduleIndex].bytes = std::move(w.bytes);
     }
+    bool timingOnly = absentWeights_ && !external_;
+    if (timingOnly) {
+      blobs.push_back(absentWeightsBlob(*absentWeights_));
+    }
     blobs.push_back({SectionKind::Weights, {}}); // filled from weights_
-    return assembleImage(blobs, weights_, kVersionMinorPlain);
+    return assembleImage(blobs, weights_,
+                         timingOnly ? kVersionMinor : kVersionMinorPlain);
   });
 }
 

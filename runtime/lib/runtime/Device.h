@@ -106,6 +106,9 @@ struct RunBuffers {
 struct SessionConfig {
   bool trace = false;   ///< keep a Chrome trace of every NPU partition run
   bool profile = false; ///< per-op-kind wall-time counters on the CPU
+  /// Simulate timing only: no weights loaded, no data (see
+  /// nuri_session_options::timing_only).
+  bool timingOnly = false;
 };
 
 /// One device of one session (a factory makes a new one per session, so

@@ -715,6 +715,10 @@ const char *nuri_model_target(const nuri_model *model) {
   return model ? model->impl->pkg().targetName.c_str() : "";
 }
 
+int32_t nuri_model_timing_only(const nuri_model *model) {
+  return model && model->impl->pkg().timingOnly ? 1 : 0;
+}
+
 //===----------------------------------------------------------------------===//
 // Program families
 //===----------------------------------------------------------------------===//
@@ -836,6 +840,7 @@ void nuri_session_options_initialize(nuri_session_options *options) {
     options->threads = 0;
     options->trace = 0;
     options->profile = 0;
+    options->timing_only = 0;
   }
 }
 
@@ -863,7 +868,17 @@ nuri_status nuri_session_create(nuri_model *model,
     impl->model = model->impl;
     impl->config.trace = options->trace != 0;
     impl->config.profile = options->profile != 0;
+    impl->config.timingOnly = options->timing_only != 0;
     const ModelImpl &m = *model->impl;
+    // A timing-only package has no NPU weights: only a device that
+    // simulates without data can run it, and only when asked to.
+    if (m.pkg().timingOnly && !impl->config.timingOnly) {
+      return makeStatus(
+          NURI_UNSUPPORTED,
+          "the package is timing-only (compiled with --timing-only: no "
+          "weights); run it on the sim device with the session option "
+          "timing_only (nuri run/generate --device sim --timing-only)");
+    }
     // Every program gets its own devices, prepared once here; "auto"
     // resolves from the whole family, so all programs get the same device.
     for (size_t i = 0; i < m.programs.size(); ++i) {
@@ -876,6 +891,16 @@ nuri_status nuri_session_create(nuri_model *model,
           rt::createDevice(name, loaded);
       if (!device) {
         return makeStatus(NURI_NOT_FOUND, device.error());
+      }
+      if (impl->config.timingOnly && std::string((*device)->name()) != "sim") {
+        return makeStatus(
+            NURI_UNSUPPORTED,
+            "device '" + std::string((*device)->name()) +
+                "' cannot run timing-only: the sim device simulates timing "
+                "without data" +
+                (m.pkg().timingOnly ? " (and this timing-only package has no "
+                                      "weights for the cpu device to run)"
+                                    : ""));
       }
       std::string why = (*device)->check(loaded);
       if (!why.empty()) {
@@ -927,7 +952,11 @@ nuri_status nuri_session_create(nuri_model *model,
       slot.desc = &st;
       slot.size = static_cast<size_t>(st.byteSize());
       slot.bytes = allocateAligned(slot.size);
-      slot.reset(m.pkg());
+      // Timing only: the contents mean nothing, and a 7B model's cache
+      // (GBs) stays untouched host memory.
+      if (!impl->config.timingOnly) {
+        slot.reset(m.pkg());
+      }
       impl->states.push_back(std::move(slot));
     }
     *out_session =

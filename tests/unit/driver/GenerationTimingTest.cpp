@@ -12,6 +12,8 @@
 #include "nuri/Driver/Generate.h"
 #include "nuri/Frontend/OnnxImporter.h"
 #include "nuri/Zoo/Zoo.h"
+#include "nuri/package/Package.h"
+#include "nuri/runtime.hpp"
 #include "nuri/sim/Simulator.h"
 #include "nuri/target/Target.h"
 
@@ -21,7 +23,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <unistd.h>
@@ -111,6 +115,23 @@ TEST(GenerationTiming, ShapesOnlyModelNeedsPlaceholdersAndGetsDistinctOnes) {
   }
 }
 
+/// The small family the tests compile: prefill 32, decode at batch 1 and 4
+/// over a 128-position context, bf16, weights as placeholders.
+struct SmallFamily {
+  nuri::driver::CompileOptions co;
+  nuri::driver::GenerateOptions go;
+  nuri::OnnxImportOptions io;
+  explicit SmallFamily(const std::string &targetName) {
+    co.target = targetName;
+    co.dtype = "bf16";
+    go.maxSeq = 128;
+    go.prefillBuckets = {32};
+    go.decodeBatch = {1, 4};
+    go.contextBuckets = {128};
+    io.weightPlaceholders = true;
+  }
+};
+
 /// Each program of a 2-layer 7B-wide family on `target`, simulated timing
 /// only, takes at least its roofline time and reads at least its bytes.
 void expectRooflineHolds(const std::string &targetName) {
@@ -119,19 +140,10 @@ void expectRooflineHolds(const std::string &targetName) {
   nuri::Result<nuri::target::Target> target =
       nuri::target::findTarget(targetName);
   ASSERT_TRUE(target) << target.error();
-  nuri::driver::CompileOptions co;
-  co.target = targetName;
-  co.dtype = "bf16";
-  co.emit = nuri::driver::Emit::Programs;
-  nuri::driver::GenerateOptions go;
-  go.maxSeq = 128;
-  go.prefillBuckets = {32};
-  go.decodeBatch = {1, 4};
-  go.contextBuckets = {128};
-  nuri::OnnxImportOptions io;
-  io.weightPlaceholders = true;
+  SmallFamily f(targetName);
+  f.co.emit = nuri::driver::Emit::Programs;
   auto programs = nuri::driver::compileGenerationPrograms(c.context, llama.path,
-                                                          io, co, go);
+                                                          f.io, f.co, f.go);
   ASSERT_TRUE(succeeded(programs)) << c.diagnostics;
   ASSERT_EQ(programs->size(), 3u);
   double weightBytes =
@@ -176,6 +188,114 @@ TEST(GenerationTiming, ShapesOnlyLlamaNeverBeatsTheRooflineOnAtom) {
 
 TEST(GenerationTiming, ShapesOnlyLlamaNeverBeatsTheRooflineOnRngd) {
   expectRooflineHolds("rngd");
+}
+
+/// `nuri compile --generate --timing-only`: the family as a package without
+/// NPU weight bytes, which the sim device runs timing-only and no other
+/// way, and whose programs take exactly the simulated time of the programs
+/// compileGenerationPrograms makes in process (what bench-generation-llama
+/// simulates).
+TEST(GenerationTiming, TimingOnlyPackageTimesLikeTheInProcessPrograms) {
+  ShapesOnlyLlama llama;
+  Context c;
+  const std::string targetName = "rngd";
+  nuri::Result<nuri::target::Target> target =
+      nuri::target::findTarget(targetName);
+  ASSERT_TRUE(target) << target.error();
+  SmallFamily f(targetName);
+  nuri::driver::CompileOptions &co = f.co;
+
+  // In process: the programs alone, simulated as the benchmark does.
+  std::map<std::string, double> inProcess;
+  {
+    nuri::driver::CompileOptions programs = co;
+    programs.emit = nuri::driver::Emit::Programs;
+    auto compiled = nuri::driver::compileGenerationPrograms(
+        c.context, llama.path, f.io, programs, f.go);
+    ASSERT_TRUE(succeeded(compiled)) << c.diagnostics;
+    for (const nuri::driver::GenerationProgram &p : *compiled) {
+      double seconds = 0;
+      for (const nuri::isa::Program &prog : p.result.programs) {
+        nuri::sim::SimOptions so;
+        so.functional = false;
+        so.detectRaces = false; // see expectRooflineHolds
+        nuri::sim::Simulator sim(*target, so);
+        nuri::Result<nuri::sim::Report> rep = sim.run(prog);
+        ASSERT_TRUE(rep) << rep.error();
+        seconds += rep->seconds.value();
+      }
+      inProcess[p.name] = seconds;
+    }
+  }
+
+  // The package: timing-only, and without the weights' bytes.
+  co.timingOnly = true;
+  auto family = nuri::driver::compileGenerationFamily(c.context, llama.path,
+                                                      f.io, co, f.go);
+  ASSERT_TRUE(succeeded(family)) << c.diagnostics;
+  // No weight bytes: the weights section holds only the CPU partitions'
+  // constants, every NPU weight load refers to the absent blob (each
+  // program's own constants: at least the model's bf16 weights), and the
+  // file is mostly the programs' instructions.
+  double weightBytes = 2.0 * double(llama.parameters);
+  nuri::Result<nuri::package::Package> read = nuri::package::readPackage(
+      family->package.data(), family->package.size());
+  ASSERT_TRUE(read) << read.error();
+  EXPECT_TRUE(read->timingOnly);
+  EXPECT_LT(read->weightBytes, 1u << 20);
+  EXPECT_GE(double(read->absentWeightBytes), weightBytes);
+  EXPECT_LT(double(family->package.size()), weightBytes / 20);
+  nuri::Model model =
+      nuri::Model::loadMemory(family->package.data(), family->package.size());
+  EXPECT_TRUE(model.timingOnly());
+
+  // Only the sim device, and only when asked to time.
+  for (auto [device, timing] : {std::pair<const char *, bool>{"cpu", true},
+                                {"cpu", false},
+                                {"sim", false}}) {
+    SCOPED_TRACE(std::string(device) + (timing ? " timing-only" : ""));
+    nuri::SessionOptions so;
+    so.timingOnly = timing;
+    try {
+      nuri::Session refused(model, device, so);
+      ADD_FAILURE() << "the session was created";
+    } catch (const nuri::Exception &e) {
+      EXPECT_NE(std::string(e.what()).find("timing"), std::string::npos)
+          << e.what();
+    }
+  }
+
+  nuri::SessionOptions so;
+  so.timingOnly = true;
+  nuri::Session session(model, "sim", so);
+  ASSERT_EQ(inProcess.size(), model.programs().size());
+  for (const nuri::ProgramInfo &p : model.programs()) {
+    SCOPED_TRACE(p.name);
+    nuri::Run run = session.newRun(p.name);
+    std::vector<std::vector<uint8_t>> storage;
+    for (const nuri::TensorInfo &in : p.inputs) {
+      storage.emplace_back(in.byteSize, 0);
+      if (in.name == "kv_slots") {
+        // Distinct slots, as the generator gives the batch rows.
+        bool wide = in.dtype == NURI_DTYPE_I64;
+        ASSERT_TRUE(wide || in.dtype == NURI_DTYPE_I32);
+        size_t width = wide ? 8 : 4;
+        for (size_t r = 0; r < in.byteSize / width; ++r) {
+          int64_t slot = int64_t(r);
+          std::memcpy(storage.back().data() + r * width, &slot, width);
+        }
+      }
+      run.bindInput(in.name, {in.dtype, in.shape, storage.back().data(),
+                              storage.back().size()});
+    }
+    run.execute();
+    nuri::Counters counters = run.counters();
+    // No weight reaches the device, and the simulated time is the
+    // in-process one (the same program).
+    EXPECT_EQ(counters.get("device_weight_bytes_written"), 0);
+    EXPECT_NEAR(counters.get("device_seconds"), inProcess[p.name],
+                1e-6 * inProcess[p.name]);
+  }
 }
 
 TEST(GenerationTiming, ProgramsOnlyIsRequired) {

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 using namespace nuri;
@@ -374,6 +375,82 @@ TEST(Family, NpuProgramsShareTheFamilyTarget) {
 // The runtime
 //===----------------------------------------------------------------------===//
 
+namespace {
+
+/// A family of one atom program (a softmax with CPU partitions around it);
+/// timing-only with an absent blob of `absentWeights` bytes.
+std::vector<uint8_t>
+atomSoftmaxFamily(std::optional<uint64_t> absentWeights = std::nullopt) {
+  PackageBuilder b;
+  b.setProducer("test");
+  b.setTarget("atom",
+              test::readText(NURI_SOURCE_DIR "/backends/configs/atom.yaml"));
+  b.addProgram({"softmax", ProgramKind::Prefill, 1, 128, 128,
+                test::buildSoftmaxPackage(true, 0, true)});
+  b.setGeneration({1, 128});
+  if (absentWeights) {
+    b.setAbsentWeights(*absentWeights);
+  }
+  return b.build().value();
+}
+
+/// Executes `run`; a build without the CPU kernels cannot, and says why
+/// (the test skips), other errors throw.
+std::string executeUnlessNoCpuKernels(nuri::Run &run) {
+  try {
+    run.execute();
+  } catch (const nuri::Exception &e) {
+    if (std::string(e.what()).find("built without the CPU kernels") !=
+        std::string::npos) {
+      return e.what();
+    }
+    throw;
+  }
+  return "";
+}
+
+} // namespace
+
+TEST(FamilyRuntime, TimingOnlyFamilyRunsOnlyTimingOnlyOnSim) {
+  // A family compiled without weight data (`nuri compile --timing-only`):
+  // format 1.3, its programs timing-only with it, and a session only on sim
+  // with timing_only, where it runs without data.
+  std::vector<uint8_t> bytes = atomSoftmaxFamily(4096);
+  Result<Package> p = readPackage(bytes.data(), bytes.size());
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_EQ(p->versionMinor, kVersionMinor);
+  EXPECT_TRUE(p->timingOnly);
+  EXPECT_EQ(p->absentWeightBytes, 4096u);
+  EXPECT_TRUE(p->programs[0].package->timingOnly);
+  Model model = Model::loadMemory(bytes.data(), bytes.size());
+  EXPECT_TRUE(model.timingOnly());
+  for (auto [device, timing] : {std::pair<const char *, bool>{"auto", false},
+                                {"sim", false},
+                                {"cpu", true}}) {
+    SessionOptions o;
+    o.timingOnly = timing;
+    try {
+      Session refused(model, device, o);
+      ADD_FAILURE() << device << " opened a session";
+    } catch (const nuri::Exception &e) {
+      EXPECT_EQ(e.code(), NURI_UNSUPPORTED);
+      EXPECT_NE(std::string(e.what()).find("timing-only"), std::string::npos)
+          << e.what();
+    }
+  }
+  SessionOptions o;
+  o.timingOnly = true;
+  Session session(model, "sim", o);
+  std::vector<float> x(128 * 512, 1.0f);
+  nuri::Run run = session.newRun("softmax");
+  run.bindInput("x", TensorRef::of(x.data(), {128, 512}));
+  if (std::string why = executeUnlessNoCpuKernels(run); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  EXPECT_GT(run.counters().get("cycles"), 0);
+  EXPECT_EQ(run.counters().get("device_weight_bytes_written"), 0);
+}
+
 TEST(FamilyRuntime, CApiDescribesTheFamily) {
   std::vector<uint8_t> bytes = FamilyModel().build();
   nuri_model *model = nullptr;
@@ -589,15 +666,7 @@ TEST(FamilyRuntime, CpuPartitionsOfASimSessionMoveTheStateAcrossTheBoundary) {
 }
 
 TEST(FamilyRuntime, NpuProgramOnTheSimulator) {
-  std::string atom =
-      test::readText(NURI_SOURCE_DIR "/backends/configs/atom.yaml");
-  PackageBuilder b;
-  b.setProducer("test");
-  b.setTarget("atom", atom);
-  b.addProgram({"softmax", ProgramKind::Prefill, 1, 128, 128,
-                test::buildSoftmaxPackage(true, 0, true)});
-  b.setGeneration({1, 128});
-  std::vector<uint8_t> bytes = b.build().value();
+  std::vector<uint8_t> bytes = atomSoftmaxFamily();
   Model model = Model::loadMemory(bytes.data(), bytes.size());
   Session session(model, "auto"); // sim: the family has NPU partitions
   EXPECT_EQ(session.device(), "sim");
@@ -607,14 +676,8 @@ TEST(FamilyRuntime, NpuProgramOnTheSimulator) {
   }
   nuri::Run run = session.newRun("softmax");
   run.bindInput("x", TensorRef::of(x.data(), {128, 512}));
-  try {
-    run.execute();
-  } catch (const nuri::Exception &e) {
-    if (std::string(e.what()).find("built without the CPU kernels") !=
-        std::string::npos) {
-      GTEST_SKIP() << e.what();
-    }
-    throw;
+  if (std::string why = executeUnlessNoCpuKernels(run); !why.empty()) {
+    GTEST_SKIP() << why;
   }
   std::vector<float> expect = test::softmaxRows(x, 128, 512);
   const float *probs = run.output("probs").as<float>();

@@ -41,7 +41,7 @@ std::string writeTemp(const std::string &name,
 
 TEST(RuntimeC, VersionAndDevices) {
   EXPECT_EQ(nuri_version(), NURI_RUNTIME_VERSION);
-  EXPECT_STREQ(nuri_version_string(), "1.2.0");
+  EXPECT_STREQ(nuri_version_string(), "1.3.0");
   std::vector<std::string> names;
   for (size_t i = 0; i < nuri_device_count(); ++i) {
     names.push_back(nuri_device_name(i));

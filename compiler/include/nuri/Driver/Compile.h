@@ -75,6 +75,12 @@ struct CompileOptions {
   std::vector<std::string> testClaim;
   /// The `producer` string of the package.
   std::string producer = "nuri compile";
+  /// `nuri compile --timing-only`: NPU constants are placed in DRAM but
+  /// their bytes are never computed (the model may have no weight data:
+  /// import it with OnnxImportOptions::weightPlaceholders), and the package
+  /// is timing-only (package::Package::timingOnly): its weight loads refer
+  /// to an absent blob, so it holds no weight bytes.
+  bool timingOnly = false;
   /// Set for one program of a generation family (`--generate`):
   /// nuri-kv-cache turns the decoder's past/present pairs into in-place
   /// KV-cache state buffers of this many slots and positions.
@@ -108,9 +114,15 @@ public:
   /// The offset of `bytes` in the blob, appending them if new.
   uint64_t intern(const void *data, size_t size);
   const std::vector<uint8_t> &bytes() const { return bytes_; }
+  /// The offset of `size` bytes in the absent blob of a timing-only
+  /// package (CompileOptions::timingOnly). Without their bytes identical
+  /// constants cannot be told apart: each gets its own range.
+  uint64_t reserveAbsent(uint64_t size);
+  uint64_t absentBytes() const { return absentBytes_; }
 
 private:
   std::vector<uint8_t> bytes_;
+  uint64_t absentBytes_ = 0;
   std::unordered_multimap<uint64_t, std::pair<uint64_t, uint64_t>> index_;
 };
 

@@ -37,10 +37,13 @@ constexpr char kMagic[8] = {'N', 'U', 'R', 'I', 'P', 'K', 'G', '\0'};
 /// versions only add section kinds, which older readers skip.
 constexpr uint16_t kVersionMajor = 1;
 /// 1.1 added the State section, 1.2 the Program and Generation sections of
-/// a program family. The writer stamps the lowest minor version whose
-/// sections the package uses: a plain package is 1.1, a family 1.2.
-constexpr uint16_t kVersionMinor = 2;
+/// a program family, 1.3 the AbsentWeights section of a timing-only
+/// package. The writer stamps the lowest minor version whose sections the
+/// package uses: a plain package is 1.1, a family 1.2, a timing-only one
+/// 1.3.
+constexpr uint16_t kVersionMinor = 3;
 constexpr uint16_t kVersionMinorPlain = 1;
+constexpr uint16_t kVersionMinorFamily = 2;
 constexpr uint64_t kHeaderBytes = 64;
 constexpr uint64_t kSectionEntryBytes = 32;
 /// Every section starts on this boundary, so weights can be used in place
@@ -60,6 +63,9 @@ enum class SectionKind : uint32_t {
   State = 9,       ///< state buffers that persist across runs (format 1.1)
   Program = 10,    ///< one program of a family: a nested image (format 1.2)
   Generation = 11, ///< the family's cache geometry (format 1.2)
+  /// Timing-only: the size of the weight blob the NPU weight loads refer to,
+  /// whose bytes the package does not hold (format 1.3).
+  AbsentWeights = 12,
 };
 const char *sectionKindName(SectionKind kind);
 
@@ -182,6 +188,14 @@ struct Package {
   const uint8_t *weights = nullptr;
   uint64_t weightBytes = 0;
   uint64_t fileBytes = 0;
+  /// A timing-only package (an AbsentWeights section; a program image
+  /// inherits it from its family): compiled without weight data, so its
+  /// NPU weight loads refer to an absent blob of absentWeightBytes bytes
+  /// instead of `weights` (which keeps the CPU partitions' constants and
+  /// the states' initial values). It runs only on a device that simulates
+  /// timing without data; its outputs mean nothing.
+  bool timingOnly = false;
+  uint64_t absentWeightBytes = 0;
   /// A family (format 1.2): the programs, which share `weights` and declare
   /// the same state buffers. A family has no values, partitions or states
   /// of its own; `generation` is set exactly when `programs` is not empty.
@@ -211,6 +225,10 @@ struct ReadOptions {
   /// outlive the Package).
   const uint8_t *externalWeights = nullptr;
   uint64_t externalWeightBytes = 0;
+  /// With externalWeights: the family is timing-only, its absent blob this
+  /// many bytes (Package::timingOnly).
+  bool externalTimingOnly = false;
+  uint64_t externalAbsentWeightBytes = 0;
 };
 
 /// Decodes and validates a package image. Never trusts a byte of it.
@@ -283,6 +301,11 @@ public:
   /// and state initial values against these bytes. Borrowed until build()
   /// or write() returns; excludes setWeights and appendWeights.
   void setExternalWeights(const uint8_t *data, uint64_t size);
+  /// Makes the package timing-only (Package::timingOnly): every weight load
+  /// refers to an absent blob of `bytes` bytes, not to the weights. On a
+  /// program image's builder (after setExternalWeights) it says the family
+  /// is timing-only, and the image gets no AbsentWeights section of its own.
+  void setAbsentWeights(uint64_t bytes);
   /// Quantization parameters of a named model-level tensor.
   void setQuantization(const std::string &name, QuantParams quant);
 
@@ -358,6 +381,7 @@ private:
   const uint8_t *externalWeights_ = nullptr;
   uint64_t externalWeightBytes_ = 0;
   bool external_ = false;
+  std::optional<uint64_t> absentWeights_;
   std::vector<ProgramSpec> programs_;
   std::optional<GenerationInfo> generation_;
   std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>>

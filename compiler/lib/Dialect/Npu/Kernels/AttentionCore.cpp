@@ -13,6 +13,7 @@
 
 #include "nuri/target/CostModel.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace nuri::npu {
@@ -108,6 +109,17 @@ std::vector<std::vector<Unit>> dealUnits(const AttentionDesc &a, uint64_t qb,
   return work;
 }
 
+/// Whether a key block's K and V rows at a run-time cache slot move in one
+/// dma.idx of two planes (the caches' distance apart in DRAM, their SRAM
+/// buffers' apart on the core) rather than one each: the index is read
+/// once, so the queue holds one DRAM round trip per block, not two (on rngd
+/// at batch 8 those round trips kept the DMA queue 89% busy with DRAM 46%
+/// busy). K and V rows must be alike: the same head dim and strides.
+bool fusesKvLoads(const AttentionDesc &a) {
+  return a.slotBytes && a.D == a.Dv && untag(a.k) != untag(a.v) &&
+         std::equal(a.kStride, a.kStride + 3, a.vStride);
+}
+
 /// Key blocks a query block needs: causal blocks past the diagonal are
 /// skipped entirely.
 uint64_t kvBlocks(const AttentionDesc &a, uint64_t kb, const Unit &un) {
@@ -118,12 +130,26 @@ uint64_t kvBlocks(const AttentionDesc &a, uint64_t kb, const Unit &un) {
   return ceilDiv(std::max<uint64_t>(end > un.kv0 ? end - un.kv0 : 0, 1), kb);
 }
 
+/// Key blocks in flight per core. Two (one loading while one is computed)
+/// unless a decode step reads a cache, which is its K/V traffic: a block's
+/// load then takes an index round trip, a DRAM latency and its transfer,
+/// longer than computing it, and with two buffers only one load was in
+/// flight per core (rngd, llama-7b at batch 8: DRAM busy 49% of the op).
+/// Four keep three in flight where the SRAM holds them.
+constexpr unsigned kMaxKvDepth = 4;
+bool wantsDeepKvRing(const AttentionDesc &a) {
+  return a.slotBytes && a.Sq == 1;
+}
+
 /// Every SRAM buffer of the kernel, placed in one order: the planner sizes
 /// the tiles with it and the emitter uses it, so the two cannot disagree.
 struct AttentionBuffers {
   uint64_t scaleV = 0;
-  uint64_t qS[2] = {0, 0}, kS[2] = {0, 0}, vS[2] = {0, 0}, mS[2] = {0, 0},
-           oS[2] = {0, 0};
+  uint64_t oS[2] = {0, 0};
+  /// The Q and K/V rings: kvDepth buffers of Q, K, V and mask blocks.
+  unsigned kvDepth = 2;
+  uint64_t qS[kMaxKvDepth] = {}, kS[kMaxKvDepth] = {}, vS[kMaxKvDepth] = {},
+           mS[kMaxKvDepth] = {};
   uint64_t kt = 0, s = 0, mf = 0, pb = 0, o = 0, pv = 0;
   uint64_t mrow = 0, lrow = 0, alpha = 0, bmax = 0, mnew = 0, bsum = 0, rl = 0;
   /// With a split context: a chunk's partial result staged for its DMA,
@@ -136,10 +162,11 @@ struct AttentionBuffers {
 };
 
 AttentionBuffers placeBuffers(const AttentionDesc &a, uint64_t qb, uint64_t kb,
-                              uint64_t split, bool vectorProducts,
-                              SramPlan &sram) {
+                              uint64_t split, unsigned kvDepth,
+                              bool vectorProducts, SramPlan &sram) {
   const unsigned e = dtypeBytes(a.dtype), em = dtypeBytes(a.maskType);
   AttentionBuffers x;
+  x.kvDepth = kvDepth;
   x.scaleV = sram.alloc(kb * 4, "attention scale");
   for (int i = 0; i < 2; ++i) {
     x.qS[i] = sram.alloc(qb * a.D * e, "Q");
@@ -147,6 +174,14 @@ AttentionBuffers placeBuffers(const AttentionDesc &a, uint64_t qb, uint64_t kb,
     x.vS[i] = sram.alloc(kb * a.Dv * e, "V");
     x.mS[i] = a.hasMask ? sram.alloc(qb * kb * em, "mask") : 0;
     x.oS[i] = sram.alloc(qb * a.Dv * e, "attention out");
+  }
+  // A deeper ring's further blocks after the
+  // first two, which keep their places.
+  for (unsigned i = 2; i < kvDepth; ++i) {
+    x.qS[i] = sram.alloc(qb * a.D * e, "Q");
+    x.kS[i] = sram.alloc(kb * a.D * e, "K");
+    x.vS[i] = sram.alloc(kb * a.Dv * e, "V");
+    x.mS[i] = a.hasMask ? sram.alloc(qb * kb * em, "mask") : 0;
   }
   x.kt = sram.alloc(a.D * kb * e, "K^T");
   x.s = sram.alloc(qb * kb * 4, "scores");
@@ -176,18 +211,23 @@ AttentionBuffers placeBuffers(const AttentionDesc &a, uint64_t qb, uint64_t kb,
   return x;
 }
 
-/// The SRAM the kernel's buffers take with `qb` x `kb` tiles.
+/// The SRAM the kernel's buffers take with `qb` x
+/// `kb` tiles.
 uint64_t sramNeed(const AttentionDesc &a, uint64_t qb, uint64_t kb,
-                  unsigned cores, bool vectorProducts = false) {
+                  unsigned cores, unsigned kvDepth = 2,
+                  bool vectorProducts = false) {
   SramPlan sram(~uint64_t(0) >> 1);
-  placeBuffers(a, qb, kb, contextSplit(a, qb, cores), vectorProducts, sram);
+  placeBuffers(a, qb, kb, contextSplit(a, qb, cores), kvDepth, vectorProducts,
+               sram);
   return sram.used();
 }
 
-/// The vector engine's cycles for one block's two products row by row (what
-/// emitAttention writes with AttentionPlan::vectorProducts): per query row
-/// a K x q product and its row sums, the scale; per key a P-column x V-row
-/// product and its sum into the output.
+/// The vector engine's cycles for one block's two
+/// products row by row (what emitAttention writes
+/// with AttentionPlan::vectorProducts): per query
+/// row a K x q product and its row sums, the
+/// scale; per key a P-column x V-row product and
+/// its sum into the output.
 uint64_t vectorProductCycles(const target::Target &t, const AttentionDesc &a,
                              uint64_t qb, uint64_t kb) {
   using target::VectorKind;
@@ -264,7 +304,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
     // A K or V load at a run-time slot holds its queue for the round trip
     // of the index word (docs/isa.md, dma.idx).
     if (a.slotBytes) {
-      link += double(2 * blocks * t.dram.latencyCycles);
+      link += double((fusesKvLoads(a) ? 1 : 2) * blocks * t.dram.latencyCycles);
     }
     uint64_t cycles = std::max<uint64_t>(blocks * perBlock, uint64_t(link)) +
                       t.dram.latencyCycles + ramp;
@@ -312,7 +352,17 @@ Result<AttentionPlan> planAttention(const target::Target &t,
     }
     return qb;
   };
-  uint64_t qb = balanced(t.matrix.rows), kb = std::min<uint64_t>(a.Skv, 256);
+  // Key blocks of 256, or 512 for a decode step over a cache with many
+  // units per core: half the blocks, half the dependent matrix/vector
+  // hand-overs per unit (rngd, llama-7b at batch 8, 32 units per core:
+  // 60.8k -> 50.7k cycles). With few units per core the longer blocks
+  // fill and drain the pipeline longer (batch 1, 4 units per core: atom
+  // 98.5% -> 98.0% of the roofline).
+  uint64_t qb = balanced(t.matrix.rows);
+  const uint64_t unitsPerCore = ceilDiv(
+      a.B * (groupsHeads(a) ? a.Hkv : a.Hq) * ceilDiv(unitRows(a), qb), P);
+  uint64_t kb = std::min<uint64_t>(
+      a.Skv, wantsDeepKvRing(a) && unitsPerCore >= 16 ? 512 : 256);
   if (!fit(qb, kb)) {
     qb = 0;
   }
@@ -349,14 +399,21 @@ Result<AttentionPlan> planAttention(const target::Target &t,
   // its fill and drain (R + C - 2 cycles) and the transposed K per product
   // for a handful of MACs (on rngd bert-tiny-keras2onnx-qa's 7x7x4 heads:
   // 1,126 cycles per attention against atom's 556).
-  if (sramNeed(a, qb, kb, P, true) <= kernelSramBytes(t)) {
+  if (sramNeed(a, qb, kb, P, 2, true) <= kernelSramBytes(t)) {
     uint64_t est = estimateOf(qb, kb, true);
     if (est < best) {
       best = est;
       plan.vectorProducts = true;
     }
   }
-  plan.sramBytesPerCore = sramNeed(a, qb, kb, P, plan.vectorProducts);
+  plan.sramBytesPerCore = sramNeed(a, qb, kb, P, 2, plan.vectorProducts);
+  // The deeper ring only where its extra blocks fit beside the tiles (and
+  // not with the vector products, whose buffers alternate in two).
+  if (wantsDeepKvRing(a) && !plan.vectorProducts &&
+      sramNeed(a, qb, kb, P, kMaxKvDepth) <= kernelSramBytes(t)) {
+    plan.kvDepth = kMaxKvDepth;
+    plan.sramBytesPerCore = sramNeed(a, qb, kb, P, kMaxKvDepth);
+  }
   plan.estimate = best;
   return plan;
 }
@@ -373,13 +430,25 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
   const uint64_t split = contextSplit(a, qb, P),
                  partBytes = partialBytes(a, qb);
   const bool vp = plan.vectorProducts;
-  const AttentionBuffers bufs = placeBuffers(a, qb, kb, split, vp, sram);
+  const AttentionBuffers bufs =
+      placeBuffers(a, qb, kb, split, plan.kvDepth, vp, sram);
+  const unsigned depth = bufs.kvDepth;
   if (!sram.ok()) {
     return Result<bool>::failure(sram.error());
   }
   const uint64_t scaleV = bufs.scaleV;
   const uint64_t *qS = bufs.qS, *kS = bufs.kS, *vS = bufs.vS, *mS = bufs.mS,
                  *oS = bufs.oS;
+  // A fused K/V load's planes go in address order: the cache lower in DRAM
+  // into the buffer lower in SRAM. K and V buffers are the same size when
+  // they fuse, so they may trade places.
+  bool fuseKv = fusesKvLoads(a) && bufs.vS[0] > bufs.kS[0];
+  for (unsigned x = 1; x < depth; ++x) {
+    fuseKv &= bufs.vS[x] - bufs.kS[x] == bufs.vS[0] - bufs.kS[0];
+  }
+  if (fuseKv && untag(a.v) < untag(a.k)) {
+    std::swap(kS, vS);
+  }
   const uint64_t kt = bufs.kt, s = bufs.s, mf = bufs.mf, pb = bufs.pb,
                  o = bufs.o, pv = bufs.pv;
   const uint64_t mrow = bufs.mrow, lrow = bufs.lrow, alpha = bufs.alpha,
@@ -420,7 +489,7 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       G += kvBlocks(a, kb, un);
     }
     const uint64_t U = units.size();
-    Ring ringQ{kQFull, kQFree, 2, U}, ringKv{kKvFull, kKvFree, 2, G},
+    Ring ringQ{kQFull, kQFree, depth, U}, ringKv{kKvFull, kKvFree, depth, G},
         ringO{kOFull, kOFree, 2, U};
 
     // DMA.
@@ -462,6 +531,33 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       ix.scale0 = stride[0];
       dma.dmaIndexed(load(at, stride[2], to, ld, kn, ld), ix);
     };
+    // K and V rows [j0, j0 + kn) of kv head hk of batch row b, in SRAM
+    // buffer x: one two-plane dma.idx when they fuse.
+    auto kvLoads = [&](uint64_t hk, uint64_t j0, uint64_t kn, uint64_t b,
+                       uint64_t x) {
+      if (!fuseKv) {
+        kvLoad(a.k, a.kStride, hk, j0, kS[x], ldq, kn, b);
+        kvLoad(a.v, a.vStride, hk, j0, vS[x], ldv, kn, b);
+        return;
+      }
+      bool kFirst = untag(a.k) < untag(a.v);
+      uint64_t lo = kFirst ? a.k : a.v, hi = kFirst ? a.v : a.k;
+      DmaDesc d = load(lo + hk * a.kStride[1] + j0 * a.kStride[2], a.kStride[2],
+                       kFirst ? kS[x] : vS[x], ldq, kn, ldq);
+      d.planes = 2;
+      d.srcPStride = untag(hi) - untag(lo);
+      d.dstPStride = kFirst ? vS[x] - kS[x] : kS[x] - vS[x];
+      DmaIndex ix;
+      ix.index0 = a.slots + b * a.slotBytes;
+      ix.scale0 = a.kStride[0];
+      dma.dmaIndexed(d, ix);
+    };
+    const bool chainUnits = !wantsDeepKvRing(a);
+    std::vector<uint64_t> lastBlock(U);
+    for (uint64_t ui = 0, end = 0; ui < U; ++ui) {
+      end += kvBlocks(a, kb, units[ui]);
+      lastBlock[ui] = end - 1;
+    }
     uint64_t g = 0;
     for (uint64_t ui = 0; ui < U; ++ui) {
       const Unit &un = units[ui];
@@ -469,20 +565,22 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       // together they would share the link and all land late, while the
       // vector engine needs the first unit's K first (on rngd the first
       // unit's loads took 1,350 cycles beside the second's and the weight
-      // stream).
-      if (ui > 0) {
+      // stream). A decode step over a cache is its K/V traffic: there the
+      // wait would leave DRAM idle for a round trip per unit, and the ring
+      // alone paces the loads.
+      if (ui > 0 && chainUnits) {
         dma.wait(kLoadChain);
       }
       ringQ.produce(dma, ui);
-      dma.dma(load(qAddr(un), qRowStride(a), qS[ui % 2], ldq, un.rows, ldq));
+      dma.dma(
+          load(qAddr(un), qRowStride(a), qS[ui % depth], ldq, un.rows, ldq));
       ringQ.produced(dma);
       uint64_t hk = kvHead(un);
       uint64_t nb = kvBlocks(a, kb, un);
       for (uint64_t j = 0; j < nb; ++j, ++g) {
         uint64_t j0 = un.kv0 + j * kb, kn = std::min(kb, un.kv0 + un.kvn - j0);
         ringKv.produce(dma, g);
-        kvLoad(a.k, a.kStride, hk, j0, kS[g % 2], ldq, kn, un.b);
-        kvLoad(a.v, a.vStride, hk, j0, vS[g % 2], ldv, kn, un.b);
+        kvLoads(hk, j0, kn, un.b, g % depth);
         if (a.hasMask) {
           uint64_t base =
               a.mask + (un.b * a.maskStride[0] + un.h * a.maskStride[1] +
@@ -490,19 +588,30 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
                            em;
           // A mask shared by every query row ([B, 1, 1, Skv] padding
           // masks) is one row, added by row broadcast.
-          dma.dma(load(base, a.maskStride[2] * em, mS[g % 2], kn * em,
+          dma.dma(load(base, a.maskStride[2] * em, mS[g % depth], kn * em,
                        maskRow ? 1 : un.rows, kn * em));
         }
         ringKv.produced(dma);
-        if (j == 0) {
+        if (chainUnits && j == 0) {
           for (uint64_t st : pendingStores) {
             storeUnit(st);
           }
           pendingStores.clear();
         }
+        // Unchained, a unit's output is stored once the ring has taken
+        // its last block's slot back (the unit is computed by then): a
+        // store waits for the vector engine, and waiting any earlier would
+        // keep the loads from running ahead.
+        while (!chainUnits && !pendingStores.empty() &&
+               lastBlock[pendingStores.front()] + depth <= g) {
+          storeUnit(pendingStores.front());
+          pendingStores.erase(pendingStores.begin());
+        }
       }
       pendingStores.push_back(ui);
-      dma.signal(kLoadChain);
+      if (chainUnits || ui + 1 == U) {
+        dma.signal(kLoadChain);
+      }
     }
     dma.wait(kLoadChain);
     for (uint64_t st : pendingStores) {
@@ -518,15 +627,15 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       for (uint64_t j = 0; j < nb; ++j, ++g) {
         uint64_t kn = std::min(kb, un.kvn - j * kb);
         mat.wait(kTReady);
-        mat.mm(accS, {qS[ui % 2], ldq}, {kt, kn * e}, un.rows, kn, a.D, dt, dt,
-               false);
+        mat.mm(accS, {qS[ui % depth], ldq}, {kt, kn * e}, un.rows, kn, a.D, dt,
+               dt, false);
         if (j + 1 == nb) {
           ringQ.consumed(mat, ui);
         }
         mat.signal(kSFull);
         mat.wait(kPReady);
-        mat.mm(accPV, {pb, kn * e}, {vS[g % 2], ldv}, un.rows, a.Dv, kn, dt, dt,
-               false);
+        mat.mm(accPV, {pb, kn * e}, {vS[g % depth], ldv}, un.rows, a.Dv, kn, dt,
+               dt, false);
         mat.signal(kPvFull);
       }
     }
@@ -551,8 +660,8 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
         return;
       }
       ringKv.consume(vec);
-      transposeTile(vec, t, {kt, st.kn * e}, {kS[st.g % 2], ldq}, st.kn, a.D,
-                    dt);
+      transposeTile(vec, t, {kt, st.kn * e}, {kS[st.g % depth], ldq}, st.kn,
+                    a.D, dt);
       vec.signal(kTReady);
     };
     auto softmax = [&](const Step &st) {
@@ -566,7 +675,7 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
         if (st.first) {
           ringQ.consume(vec);
         }
-        const uint64_t q = qS[st.ui % 2], k = kS[st.g % 2];
+        const uint64_t q = qS[st.ui % depth], k = kS[st.g % depth];
         for (uint64_t r = 0; r <= rows; ++r) {
           if (r < rows) {
             vec.binary(BinOp::Mul, Bcast::Row, {bufs.tS[r % 2], a.D * 4},
@@ -595,8 +704,8 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       }
       if (a.hasMask) {
         uint64_t mrows = maskRow ? 1 : rows;
-        vec.unary(UnOp::Copy, {mf, kn * 4}, {mS[st.g % 2], kn * em}, mrows, kn,
-                  Dtype::F32, a.maskType);
+        vec.unary(UnOp::Copy, {mf, kn * 4}, {mS[st.g % depth], kn * em}, mrows,
+                  kn, Dtype::F32, a.maskType);
         vec.binary(BinOp::Add, maskRow ? Bcast::Row : Bcast::None, sc, sc,
                    {mf, maskRow ? 0 : kn * 4}, rows, kn, Dtype::F32,
                    Dtype::F32);
@@ -665,7 +774,7 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
           vec.accRead(to, accPV, rows, a.Dv, ep);
           return;
         }
-        const uint64_t kn = st.kn, v = vS[st.g % 2];
+        const uint64_t kn = st.kn, v = vS[st.g % depth];
         auto term = [&](uint64_t j) {
           return TileRef{bufs.tO[j % 2], a.Dv * 4};
         };

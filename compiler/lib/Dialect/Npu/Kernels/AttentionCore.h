@@ -51,6 +51,9 @@ struct AttentionPlan {
   /// fill and drain and the transposed K cost more than the rows
   /// (single-digit heads and sequences on a 128x128 array).
   bool vectorProducts = false;
+  /// K/V blocks in flight per core (2, or more for a decode step over a
+  /// KV cache where the SRAM holds them).
+  unsigned kvDepth = 2;
   uint64_t sramBytesPerCore = 0;
   uint64_t estimate = 0;
 };
