@@ -199,9 +199,9 @@ Result<bool> emitRowwise(KernelEmitter &emitter, const RowwiseDesc &r) {
                   }) &&
       std::all_of(r.ins.begin(), r.ins.end(), [&](const RowOperand &o) {
         return !fixedBytes(r, o) ||
-               emitter.fitsWeightStream(
-                   roundUp(r.cols * dtypeBytes(o.dtype), 64)) &&
-                   r.cols * dtypeBytes(o.dtype) < (uint64_t(1) << 23);
+               (emitter.fitsWeightStream(
+                    roundUp(r.cols * dtypeBytes(o.dtype), 64)) &&
+                r.cols * dtypeBytes(o.dtype) < (uint64_t(1) << 23));
       });
   Result<RowwiseLayout> placed = placeRowwise(
       t, r,
