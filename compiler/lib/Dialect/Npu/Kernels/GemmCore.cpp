@@ -265,9 +265,12 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                                               nt * ei, false);
                 double steps = double(coreBlocks * tilesN * chunks);
                 const double readOut = readOutCycles(t, g, mb, nt);
-                double compute =
-                    std::max(steps * double(mc.occupancy),
-                             double(coreBlocks * tilesN) * readOut);
+                double compute = steps * double(mc.occupancy);
+                if (g.wT) {
+                  // Its read-out (four vector ops a tile) may bound it.
+                  compute =
+                      std::max(compute, double(coreBlocks * tilesN) * readOut);
+                }
                 // Each operand's traffic goes over the link of its space:
                 // DRAM, or the NoC for the shared SRAM.
                 double aBytes =
