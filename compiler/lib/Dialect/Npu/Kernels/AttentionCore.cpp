@@ -129,10 +129,15 @@ struct AttentionBuffers {
   /// With a split context: a chunk's partial result staged for its DMA,
   /// and the partials of every chunk of the unit this core reduces.
   uint64_t pS[2] = {0, 0}, parts = 0;
+  /// With the products on the vector engine: the f32 products of one
+  /// query row with a key block (tS) and of one key with P's column (tO),
+  /// two each so consecutive rows do not wait on each other.
+  uint64_t tS[2] = {0, 0}, tO[2] = {0, 0};
 };
 
 AttentionBuffers placeBuffers(const AttentionDesc &a, uint64_t qb, uint64_t kb,
-                              uint64_t split, SramPlan &sram) {
+                              uint64_t split, bool vectorProducts,
+                              SramPlan &sram) {
   const unsigned e = dtypeBytes(a.dtype), em = dtypeBytes(a.maskType);
   AttentionBuffers x;
   x.scaleV = sram.alloc(kb * 4, "attention scale");
@@ -162,15 +167,39 @@ AttentionBuffers placeBuffers(const AttentionDesc &a, uint64_t qb, uint64_t kb,
     }
     x.parts = sram.alloc(split * partialBytes(a, qb), "partials");
   }
+  if (vectorProducts) {
+    for (int i = 0; i < 2; ++i) {
+      x.tS[i] = sram.alloc(kb * a.D * 4, "q.k rows");
+      x.tO[i] = sram.alloc(qb * a.Dv * 4, "p.v terms");
+    }
+  }
   return x;
 }
 
 /// The SRAM the kernel's buffers take with `qb` x `kb` tiles.
 uint64_t sramNeed(const AttentionDesc &a, uint64_t qb, uint64_t kb,
-                  unsigned cores) {
+                  unsigned cores, bool vectorProducts = false) {
   SramPlan sram(~uint64_t(0) >> 1);
-  placeBuffers(a, qb, kb, contextSplit(a, qb, cores), sram);
+  placeBuffers(a, qb, kb, contextSplit(a, qb, cores), vectorProducts, sram);
   return sram.used();
+}
+
+/// The vector engine's cycles for one block's two products row by row (what
+/// emitAttention writes with AttentionPlan::vectorProducts): per query row
+/// a K x q product and its row sums, the scale; per key a P-column x V-row
+/// product and its sum into the output.
+uint64_t vectorProductCycles(const target::Target &t, const AttentionDesc &a,
+                             uint64_t qb, uint64_t kb) {
+  using target::VectorKind;
+  auto occ = [&](VectorKind k, uint64_t rows, uint64_t cols) {
+    return target::vectorCost(t, k, rows, cols, 1, 8).occupancy;
+  };
+  uint64_t scores = qb * (occ(VectorKind::Elementwise, kb, a.D) +
+                          occ(VectorKind::Reduce, kb, a.D)) +
+                    occ(VectorKind::Elementwise, qb, kb);
+  uint64_t pv = (2 * kb - 1) * occ(VectorKind::Elementwise, qb, a.Dv);
+  // Each chain ends on a dependent op.
+  return scores + pv + 2 * uint64_t(t.vector.pipelineDepth);
 }
 
 } // namespace
@@ -186,7 +215,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
   }
   const uint64_t accEntries = t.matrix.accBytes / 4;
   // The cost model's cycles for qb x kb tiles.
-  auto estimateOf = [&](uint64_t qb, uint64_t kb) {
+  auto estimateOf = [&](uint64_t qb, uint64_t kb, bool vectorProducts) {
     const std::vector<std::vector<Unit>> work = dealUnits(a, qb, P);
     uint64_t blocks = 0;
     for (const Unit &un : work[0]) {
@@ -207,9 +236,17 @@ Result<AttentionPlan> planAttention(const target::Target &t,
     // cores.
     target::VectorCost v1 =
         target::vectorCost(t, target::VectorKind::Elementwise, qb, kb, 1, 8);
-    uint64_t perBlock = std::max<uint64_t>(
-        m1.latency() + m2.latency(), v1.occupancy * 12 + v.occupancy +
-                                         16 * uint64_t(t.vector.pipelineDepth));
+    const uint64_t softmax =
+        v1.occupancy * 12 + v.occupancy + 16 * uint64_t(t.vector.pipelineDepth);
+    uint64_t perBlock =
+        std::max<uint64_t>(m1.latency() + m2.latency(), softmax);
+    // No second engine to overlap with: a block's products follow its
+    // softmax on the vector engine, and no pipeline ramp is paid.
+    uint64_t ramp = perBlock;
+    if (vectorProducts) {
+      perBlock = softmax + vectorProductCycles(t, a, qb, kb);
+      ramp = 0;
+    }
     double io = 0, ioDram = 0;
     for (const std::vector<Unit> &units : work) {
       for (const Unit &un : units) {
@@ -230,7 +267,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
       link += double(2 * blocks * t.dram.latencyCycles);
     }
     uint64_t cycles = std::max<uint64_t>(blocks * perBlock, uint64_t(link)) +
-                      t.dram.latencyCycles + perBlock;
+                      t.dram.latencyCycles + ramp;
     // A split context's reduction: per chunk about six dependent vector
     // passes over the partials, then the store, after a chip-wide barrier.
     if (uint64_t split = contextSplit(a, qb, P); split > 1) {
@@ -279,7 +316,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
   if (!fit(qb, kb)) {
     qb = 0;
   }
-  uint64_t best = qb ? estimateOf(qb, kb) : 0;
+  uint64_t best = qb ? estimateOf(qb, kb, false) : 0;
   // Blocks shorter than the array, down to kMinQueryBlock rows, where the
   // cost model finds them cheaper: on rngd (128-row arrays, eight cores)
   // bert-base's 12 heads are two rounds of 128 rows or three of 64, and
@@ -290,7 +327,7 @@ Result<AttentionPlan> planAttention(const target::Target &t,
     uint64_t sq = balanced(std::min<uint64_t>(kMinQueryBlock, t.matrix.rows)),
              sk = std::min<uint64_t>(a.Skv, 256);
     if (sq < qb && fit(sq, sk)) {
-      uint64_t est = estimateOf(sq, sk);
+      uint64_t est = estimateOf(sq, sk, false);
       if (est < best) {
         qb = sq;
         kb = sk;
@@ -307,7 +344,19 @@ Result<AttentionPlan> planAttention(const target::Target &t,
   AttentionPlan plan;
   plan.queryBlock = qb;
   plan.keyBlock = kb;
-  plan.sramBytesPerCore = sramNeed(a, qb, kb, P);
+  // The same tiles with both products on the vector engine, where the cost
+  // model finds that cheaper: tiny heads and sequences on a big array pay
+  // its fill and drain (R + C - 2 cycles) and the transposed K per product
+  // for a handful of MACs (on rngd bert-tiny-keras2onnx-qa's 7x7x4 heads:
+  // 1,126 cycles per attention against atom's 556).
+  if (sramNeed(a, qb, kb, P, true) <= kernelSramBytes(t)) {
+    uint64_t est = estimateOf(qb, kb, true);
+    if (est < best) {
+      best = est;
+      plan.vectorProducts = true;
+    }
+  }
+  plan.sramBytesPerCore = sramNeed(a, qb, kb, P, plan.vectorProducts);
   plan.estimate = best;
   return plan;
 }
@@ -323,7 +372,8 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
   SramPlan sram(kernelSramBytes(t));
   const uint64_t split = contextSplit(a, qb, P),
                  partBytes = partialBytes(a, qb);
-  const AttentionBuffers bufs = placeBuffers(a, qb, kb, split, sram);
+  const bool vp = plan.vectorProducts;
+  const AttentionBuffers bufs = placeBuffers(a, qb, kb, split, vp, sram);
   if (!sram.ok()) {
     return Result<bool>::failure(sram.error());
   }
@@ -461,7 +511,7 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
 
     // Matrix: S_g = Q K_g^T, then PV_g = P_g V_g.
     g = 0;
-    for (uint64_t ui = 0; ui < U; ++ui) {
+    for (uint64_t ui = 0; ui < U && !vp; ++ui) {
       const Unit &un = units[ui];
       uint64_t nb = kvBlocks(a, kb, un);
       ringQ.consume(mat);
@@ -497,20 +547,52 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       }
     }
     auto transposeK = [&](const Step &st) {
+      if (vp) {
+        return;
+      }
       ringKv.consume(vec);
-      vec.transpose({kt, st.kn * e}, {kS[st.g % 2], ldq}, st.kn, a.D, dt);
+      transposeTile(vec, t, {kt, st.kn * e}, {kS[st.g % 2], ldq}, st.kn, a.D,
+                    dt);
       vec.signal(kTReady);
     };
     auto softmax = [&](const Step &st) {
       const Unit &un = units[st.ui];
       uint64_t rows = un.rows, kn = st.kn;
       TileRef sc{s, kn * 4};
-      vec.wait(kSFull);
-      Epilogue ep;
-      ep.out = Dtype::F32;
-      ep.useScale = true;
-      ep.scale = scaleV;
-      vec.accRead(sc, accS, rows, kn, ep);
+      if (vp) {
+        // S row r = the row sums of K_g times Q's row r (broadcast over the
+        // keys), then the scale.
+        ringKv.consume(vec);
+        if (st.first) {
+          ringQ.consume(vec);
+        }
+        const uint64_t q = qS[st.ui % 2], k = kS[st.g % 2];
+        for (uint64_t r = 0; r <= rows; ++r) {
+          if (r < rows) {
+            vec.binary(BinOp::Mul, Bcast::Row, {bufs.tS[r % 2], a.D * 4},
+                       {k, ldq}, {q + r * ldq, 0}, kn, a.D, Dtype::F32, dt);
+          }
+          // The previous row's sums, so no op reads what the one before
+          // it is still writing.
+          if (r > 0) {
+            vec.reduce(RedOp::Sum, s + (r - 1) * kn * 4,
+                       {bufs.tS[(r - 1) % 2], a.D * 4}, kn, a.D, Dtype::F32,
+                       Dtype::F32);
+          }
+        }
+        if (st.last) {
+          ringQ.consumed(vec, st.ui);
+        }
+        vec.scalar(BinOp::Mul, sc, sc, a.scale, rows, kn, Dtype::F32,
+                   Dtype::F32);
+      } else {
+        vec.wait(kSFull);
+        Epilogue ep;
+        ep.out = Dtype::F32;
+        ep.useScale = true;
+        ep.scale = scaleV;
+        vec.accRead(sc, accS, rows, kn, ep);
+      }
       if (a.hasMask) {
         uint64_t mrows = maskRow ? 1 : rows;
         vec.unary(UnOp::Copy, {mf, kn * 4}, {mS[st.g % 2], kn * em}, mrows, kn,
@@ -535,11 +617,13 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
           }
         }
       }
-      vec.reduce(RedOp::Max, bmax, sc, rows, kn, Dtype::F32, Dtype::F32);
+      // A unit's first block reduces straight into the running max and
+      // sum: a copy of a rows x 1 column costs a cycle per row plus the
+      // pipeline, for nothing.
+      vec.reduce(RedOp::Max, st.first ? mrow : bmax, sc, rows, kn, Dtype::F32,
+                 Dtype::F32);
       TileRef mr{mrow, 4}, mn{mnew, 4}, al{alpha, 4};
-      if (st.first) {
-        vec.unary(UnOp::Copy, mr, {bmax, 4}, rows, 1, Dtype::F32, Dtype::F32);
-      } else {
+      if (!st.first) {
         vec.binary(BinOp::Max, Bcast::None, mn, mr, {bmax, 4}, rows, 1,
                    Dtype::F32, Dtype::F32);
         vec.binary(BinOp::Sub, Bcast::None, al, mr, mn, rows, 1, Dtype::F32,
@@ -550,31 +634,58 @@ Result<bool> emitAttention(KernelEmitter &emitter, const AttentionDesc &a,
       vec.binary(BinOp::Sub, Bcast::Col, sc, sc, mr, rows, kn, Dtype::F32,
                  Dtype::F32);
       vec.unary(UnOp::Exp, sc, sc, rows, kn, Dtype::F32, Dtype::F32);
-      vec.reduce(RedOp::Sum, bsum, sc, rows, kn, Dtype::F32, Dtype::F32);
+      vec.reduce(RedOp::Sum, st.first ? lrow : bsum, sc, rows, kn, Dtype::F32,
+                 Dtype::F32);
       TileRef lr{lrow, 4};
-      if (st.first) {
-        vec.unary(UnOp::Copy, lr, {bsum, 4}, rows, 1, Dtype::F32, Dtype::F32);
-      } else {
+      if (!st.first) {
         vec.binary(BinOp::Mul, Bcast::None, lr, lr, al, rows, 1, Dtype::F32,
                    Dtype::F32);
         vec.binary(BinOp::Add, Bcast::None, lr, lr, {bsum, 4}, rows, 1,
                    Dtype::F32, Dtype::F32);
       }
       vec.unary(UnOp::Copy, {pb, kn * e}, sc, rows, kn, dt, Dtype::F32);
-      vec.signal(kPReady);
+      if (!vp) {
+        vec.signal(kPReady);
+      }
     };
     auto update = [&](const Step &st) {
       const Unit &un = units[st.ui];
       uint64_t rows = un.rows;
-      vec.wait(kPvFull);
       Epilogue ep;
       ep.out = Dtype::F32;
       TileRef ot{o, ldv * 4 / e};
+      // P_g V_g into `to`: from the accumulator, or on the vector engine
+      // as the sum over keys j of P's column j (broadcast over the output
+      // columns) times V's row j (repeated over the rows: stride 0). Term
+      // j + 1 is formed before term j is added, so no op reads what the
+      // one before it is still writing.
+      auto productPV = [&](TileRef to) {
+        if (!vp) {
+          vec.wait(kPvFull);
+          vec.accRead(to, accPV, rows, a.Dv, ep);
+          return;
+        }
+        const uint64_t kn = st.kn, v = vS[st.g % 2];
+        auto term = [&](uint64_t j) {
+          return TileRef{bufs.tO[j % 2], a.Dv * 4};
+        };
+        for (uint64_t j = 0; j <= kn; ++j) {
+          if (j < kn) {
+            vec.binary(BinOp::Mul, Bcast::Col, j == 0 ? to : term(j),
+                       {v + j * ldv, 0}, {pb + j * e, kn * e}, rows, a.Dv,
+                       Dtype::F32, dt);
+          }
+          if (j >= 2) {
+            vec.binary(BinOp::Add, Bcast::None, to, to, term(j - 1), rows, a.Dv,
+                       Dtype::F32, Dtype::F32);
+          }
+        }
+      };
       if (st.first) {
-        vec.accRead(ot, accPV, rows, a.Dv, ep);
+        productPV(ot);
       } else {
         TileRef pt{pv, a.Dv * 4};
-        vec.accRead(pt, accPV, rows, a.Dv, ep);
+        productPV(pt);
         vec.binary(BinOp::Mul, Bcast::Col, ot, ot, {alpha, 4}, rows, a.Dv,
                    Dtype::F32, Dtype::F32);
         vec.binary(BinOp::Add, Bcast::None, ot, ot, pt, rows, a.Dv, Dtype::F32,

@@ -46,6 +46,11 @@ struct AttentionDesc {
 /// blocks of `keyBlock` keys.
 struct AttentionPlan {
   uint64_t queryBlock = 0, keyBlock = 0;
+  /// Both products on the vector engine (row by row) instead of the array:
+  /// chosen by the cost model when the tiles are so small that the array's
+  /// fill and drain and the transposed K cost more than the rows
+  /// (single-digit heads and sequences on a 128x128 array).
+  bool vectorProducts = false;
   uint64_t sramBytesPerCore = 0;
   uint64_t estimate = 0;
 };

@@ -12,6 +12,8 @@
 
 #include "NpuKernels.h"
 
+#include "nuri/target/CostModel.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -170,6 +172,44 @@ struct Ring {
     }
   }
 };
+
+/// A rows x cols tile transposed on the vector engine: vec.transpose costs
+/// a lanes x lanes block whatever the tile, so a tile with few columns is
+/// cheaper as one copy per column (input column c, a rows x 1 tile, is
+/// output row c): on rngd's 256 lanes a 7 x 4 K tile takes 4 x 7 cycles
+/// instead of 256. transposeCycles is what transposeTile costs.
+inline bool transposeByColumns(const target::Target &t, uint64_t rows,
+                               uint64_t cols) {
+  using target::VectorKind;
+  return cols * target::vectorCost(t, VectorKind::Elementwise, rows, 1, 1, 4)
+                    .occupancy <
+         target::vectorCost(t, VectorKind::Transpose, rows, cols, 1, 4)
+             .occupancy;
+}
+inline uint64_t transposeCycles(const target::Target &t, uint64_t rows,
+                                uint64_t cols) {
+  using target::VectorKind;
+  if (transposeByColumns(t, rows, cols)) {
+    return cols * target::vectorCost(t, VectorKind::Elementwise, rows, 1, 1, 4)
+                      .occupancy +
+           t.vector.pipelineDepth;
+  }
+  return target::vectorCost(t, VectorKind::Transpose, rows, cols, 1, 4)
+      .latency();
+}
+inline void transposeTile(StreamBuilder &vec, const target::Target &t,
+                          TileRef dst, TileRef src, uint64_t rows,
+                          uint64_t cols, Dtype dtype) {
+  if (!transposeByColumns(t, rows, cols)) {
+    vec.transpose(dst, src, rows, cols, dtype);
+    return;
+  }
+  const unsigned e = dtypeBytes(dtype);
+  for (uint64_t c = 0; c < cols; ++c) {
+    vec.unary(UnOp::Copy, {dst.addr + c * dst.ld, e},
+              {src.addr + c * e, src.ld}, rows, 1, dtype, dtype);
+  }
+}
 
 /// Loads `bytes` of a vector (bias, gamma, ...) that may exceed one DMA
 /// row's 24-bit length.

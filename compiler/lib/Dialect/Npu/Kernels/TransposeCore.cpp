@@ -65,15 +65,14 @@ Result<TransposePlan> planTranspose(const target::Target &t,
   plan.sramBytesPerCore = bufs->used;
   // Tiles go round-robin from core 0, which gets the most.
   const uint64_t tiles = d.batch * ceilDiv(d.rows, tr) * ceilDiv(d.cols, tc);
-  target::VectorCost v =
-      target::vectorCost(t, target::VectorKind::Transpose, tr, tc, 1, 2 * e);
   double bytes = 2.0 * double(d.batch * d.rows * d.cols * e);
   bool viaDram = !onChip(d.in) || !onChip(d.out);
   double link =
       viaDram ? t.dramBytesPerCycle() : std::max(1.0, t.noc.bytesPerCycle);
-  plan.estimate = std::max<uint64_t>(ceilDiv(tiles, t.cores) * v.latency(),
-                                     uint64_t(bytes / link)) +
-                  2 * t.dram.latencyCycles;
+  plan.estimate =
+      std::max<uint64_t>(ceilDiv(tiles, t.cores) * transposeCycles(t, tr, tc),
+                         uint64_t(bytes / link)) +
+      2 * t.dram.latencyCycles;
   return plan;
 }
 
@@ -137,8 +136,8 @@ void emitTranspose(KernelEmitter &emitter, const TransposeDesc &d,
       const Tile &x = tiles[i];
       in.consume(vec);
       out.produce(vec, i);
-      vec.transpose({bufs.out[i % 2], x.rows * e}, {bufs.in[i % 2], x.cols * e},
-                    x.rows, x.cols, d.dtype);
+      transposeTile(vec, t, {bufs.out[i % 2], x.rows * e},
+                    {bufs.in[i % 2], x.cols * e}, x.rows, x.cols, d.dtype);
       in.consumed(vec, i);
       out.produced(vec);
     }
