@@ -253,6 +253,8 @@ void DmaEngine::issueExpand(const Instruction &in) {
   ChipMemory &mem = ctx_.mem;
   const uint64_t bits = in[Field::QBits], rows = in[Field::Rows],
                  cols = in[Field::Cols], group = in[Field::QGroup];
+  // qcgroup 0 (a 1.3 program's reserved bits) is a scale per column.
+  const uint64_t cgroup = std::max<uint64_t>(1, in[Field::QCGroup]);
   const Dtype out = Dtype(in[Field::DType]);
   if (bits != 8 && bits != 4) {
     fail(fmt::format("qbits={} (dma.dq expands 8- or 4-bit values)", bits));
@@ -272,9 +274,10 @@ void DmaEngine::issueExpand(const Instruction &in) {
   const unsigned eo = dtypeBytes(out);
   const uint64_t packedBytes = cols * bits / 8;
   const uint64_t scaleRows = (rows + group - 1) / group;
+  const uint64_t scaleCols = (cols + cgroup - 1) / cgroup;
   Box sb = Box::tile(in[Field::Src], in[Field::SrcStride], rows, packedBytes);
   Box qb = Box::tile(in[Field::QScale], in[Field::QScaleStride], scaleRows,
-                     cols * 4);
+                     scaleCols * 4);
   Box db = Box::tile(in[Field::Dst], in[Field::Ldd], rows, cols * eo);
   checkRange("DRAM source", tgt.dram.bytes, sb.addr, sb.bytes, sb.rows,
              sb.stride, 1, 0);
@@ -302,11 +305,14 @@ void DmaEngine::issueExpand(const Instruction &in) {
   }
   if (ctx_.opts.functional) {
     std::vector<uint8_t> packed(packedBytes), row(cols * eo);
-    std::vector<float> scales(cols);
+    std::vector<float> stored(scaleCols), scales(cols);
     for (uint64_t r = 0; r < rows; ++r) {
       if (r % group == 0) {
-        mem.dram.read(qb.addr + (r / group) * qb.stride, scales.data(),
-                      cols * 4);
+        mem.dram.read(qb.addr + (r / group) * qb.stride, stored.data(),
+                      scaleCols * 4);
+        for (uint64_t c = 0; c < cols; ++c) {
+          scales[c] = stored[c / cgroup];
+        }
       }
       mem.dram.read(sb.addr + r * sb.stride, packed.data(), packedBytes);
       dequantizeRow(unsigned(bits), packed.data(), scales.data(), cols, out,

@@ -19,12 +19,19 @@ each scheme on atom:
 3. The sim device's DRAM traffic against the bf16 model: about 1/2 (w8a16)
    and 1/4 (w4a16) of the bytes. Fails if the weights reach the chip as
    bf16.
+4. At these 4 rows the cost model runs the first GEMM (1024 columns, 128
+   a core) as the transposed GEMV (docs/isa.md): its weight chunks are
+   dma.dq with their scale groups along the columns (qcgroup > 1, a [N, K]
+   weight), so checks 1 and 2 check that kernel (its x^T load, its
+   transposed read-out with bias and relu). The second (256 columns, 32 a
+   core, half of atom's 64 streaming rows) stays row-major.
 
 The simulator runs with its race detector on (the sim device's default),
 and every compile checks the program's synchronization (npu-verify-sync).
 """
 
 import json
+import re
 
 import numpy as np
 
@@ -108,6 +115,13 @@ def main():
         diff = int((ys != yc).sum())
         expect(diff == 0, f"{scheme}: sim device equals the cpu device (bf16 graph) bit for bit "
                           f"({ys.size} values, {diff} differ)")
+        nasm = work / f"exact-{scheme}.nasm"
+        run([args.nuri, "compile", model, "--target", "atom", *quant, "--emit", "asm", "-o", nasm])
+        loads = [line for line in nasm.read_text().splitlines() if "dma.dq" in line]
+        gemv = [line for line in loads if int(re.search(r"qcgroup\W+(\d+)", line).group(1)) > 1]
+        expect(0 < len(gemv) < len(loads) and loads.index(gemv[0]) == 0,
+               f"{scheme}: at {s} rows the first GEMM loads [N, K] for the transposed GEMV, "
+               f"the second [K, N] ({len(gemv)} of {len(loads)} dma.dq with qcgroup > 1)")
 
         # 2. Random weights: the compressed weights expand to exactly the
         # dequantized bf16 weights.

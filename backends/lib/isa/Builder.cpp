@@ -79,8 +79,9 @@ uint64_t dmaSourceBytes(const DmaDesc &d) {
   }
   const uint64_t cols = d.bytes / dtypeBytes(d.expand.out);
   const uint64_t group = std::max<uint64_t>(1, d.expand.group);
+  const uint64_t cgroup = std::max<uint64_t>(1, d.expand.colGroup);
   return d.rows * ((cols * d.expand.bits + 7) / 8) +
-         ((d.rows + group - 1) / group) * cols * 4;
+         ((d.rows + group - 1) / group) * ((cols + cgroup - 1) / cgroup) * 4;
 }
 StreamBuilder &StreamBuilder::dma(const DmaDesc &d) {
   if (d.expand.bits != 0) {
@@ -110,7 +111,8 @@ StreamBuilder &StreamBuilder::dma(const DmaDesc &d) {
                     .set(Field::QBits, e.bits)
                     .set(Field::QScale, e.scale)
                     .set(Field::QScaleStride, e.scaleStride)
-                    .set(Field::QGroup, e.group));
+                    .set(Field::QGroup, e.group)
+                    .set(Field::QCGroup, e.colGroup));
   }
   return emit(dmaBox(Opcode::DmaCopy, d)
                   .set(Field::DstSpace, static_cast<uint64_t>(d.dstSpace))

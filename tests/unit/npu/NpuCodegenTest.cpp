@@ -902,7 +902,7 @@ TEST(NpuProgram, EveryOpcodeHasAnOpAndRoundTrips) {
       dma.copy src_space=dram, dst_space=peer, core=1, src=0x40, dst=0x100, bytes=64, rows=2, planes=1, src_stride=64, dst_stride=64
       dma.mcast src_space=shared, cores=0b11, src=0x80, dst=0x200, bytes=32, rows=3, planes=2, src_stride=64, dst_stride=32, src_pstride=256, dst_pstride=128
       dma.idx src_space=sram, dst_space=dram, src=0x40, dst=0x1000, bytes=64, rows=1, planes=2, src_stride=64, dst_stride=64, src_pstride=64, dst_pstride=512, idx_dst=1, idx0=0x10, idx_scale0=1024, idx1=0x14, idx_scale1=64
-      dma.dq src=0x4000, dst=0x1000, rows=8, cols=32, src_stride=16, ldd=64, dtype=bf16, qbits=4, qscale=0x800, qscale_stride=128, qgroup=4
+      dma.dq src=0x4000, dst=0x1000, rows=8, cols=32, src_stride=16, ldd=64, dtype=bf16, qbits=4, qscale=0x800, qscale_stride=128, qgroup=4, qcgroup=2
       sem.signal sem=1, core=1, count=2
       repeat body=top, times=2
       nop cycles=3

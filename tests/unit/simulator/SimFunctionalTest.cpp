@@ -534,6 +534,58 @@ TEST(SimFunctional, DequantizingLoadExpandsPackedValuesWithTheirScales) {
   }
 }
 
+TEST(SimFunctional, DequantizingLoadSharesScalesAlongColumns) {
+  // dma.dq's qcgroup (ISA 1.4): a [N, K] int4 weight (MatMulNBits' layout)
+  // with a scale per row and group of 4 columns, loaded as 3 rows of 12
+  // columns starting at group 1; reference value by value.
+  Harness h;
+  const uint64_t rows = 3, cols = 12, cg = 4, src = 0x2000, qs = 0x3000;
+  const uint64_t pitch = 16, sPitch = 5 * 4; // 5 groups a stored row
+  std::vector<float> scales(rows * 5);
+  for (float &s : scales) {
+    s = std::ldexp(float(1 + h.rng() % 1000), -9) * (h.rng() % 2 ? 1 : -1);
+  }
+  std::vector<uint8_t> packed(rows * pitch, 0);
+  std::vector<int> value(rows * cols);
+  for (uint64_t r = 0; r < rows; ++r) {
+    for (uint64_t c = 0; c < cols; ++c) {
+      int v = int(h.rng() % 16) - 8;
+      value[r * cols + c] = v;
+      packed[r * pitch + c / 2] |= uint8_t((v & 15) << (4 * (c % 2)));
+    }
+  }
+  h.sim->writeDram(qs, scales.data(), scales.size() * 4);
+  h.sim->writeDram(src, packed.data(), packed.size());
+  ProgramBuilder pb;
+  DmaDesc d;
+  d.src = src;
+  d.srcStride = pitch;
+  d.dst = 0x400;
+  d.dstStride = cols * 2;
+  d.rows = rows;
+  d.bytes = cols * 2;
+  d.expand.bits = 4;
+  d.expand.out = Dtype::BF16;
+  d.expand.scale = qs + 4; // from the row's second group
+  d.expand.scaleStride = sPitch;
+  d.expand.group = 1;
+  d.expand.colGroup = cg;
+  pb.queue(0, Engine::Dma).dma(d);
+  sim::Report r = h.run(pb);
+  EXPECT_EQ(r.dramBytesRead, rows * cols / 2 + rows * (cols / cg) * 4)
+      << "a scale per row and group of columns";
+  EXPECT_EQ(r.dramBytesRead, dmaSourceBytes(d));
+  for (uint64_t row = 0; row < rows; ++row) {
+    std::vector<uint8_t> want(cols * 2);
+    for (uint64_t c = 0; c < cols; ++c) {
+      storeFromF32(Dtype::BF16, want.data(), c,
+                   float(value[row * cols + c]) * scales[row * 5 + 1 + c / cg]);
+    }
+    expectSame(Dtype::BF16, h.get(d.dst + row * d.dstStride, cols * 2), want,
+               cols, fmt::format("row {}", row));
+  }
+}
+
 TEST(SimFunctional, IndexedDmaMovesItsAddressByRunTimeValues) {
   // A KV-cache write: cache [slots=4, heads=2, seq=8, dim=16 B]; the new
   // rows of two sequences land at (slot, position) pairs the host wrote

@@ -92,7 +92,16 @@ Program randomProgram(std::mt19937_64 &rng, uint64_t sramSize) {
                  op->opcode == Opcode::End);
         Instruction inst(op->opcode);
         for (Field f : op->fields) {
-          inst.set(f, pick(rng, fieldInfo(f), sramSize));
+          if (f != Field::QCGroup) {
+            inst.set(f, pick(rng, fieldInfo(f), sramSize));
+          }
+        }
+        if (inst.opcode == Opcode::DmaDq) {
+          // dma.dq's qcgroup (ISA 1.4) from its qgroup, with no draws of its
+          // own (the programs are otherwise those of ISA 1.3): 0 (read as
+          // 1), 1, or groups of columns.
+          const uint64_t g = inst.get(Field::QGroup);
+          inst.set(Field::QCGroup, g % 3 == 0 ? g : g % 3 == 1 ? 1 : g / 2);
         }
         if (inst.opcode == Opcode::DmaCopy || inst.opcode == Opcode::DmaMcast ||
             inst.opcode == Opcode::DmaIdx) {

@@ -33,12 +33,13 @@ struct TileRef {
 
 /// How `dma.dq` (ISA 1.3) expands compressed values on the way into SRAM:
 /// `bits` 8 or 4 per signed value, `scale` the DRAM address of the fp32
-/// scales (a row of them per `group` rows, `scaleStride` bytes apart), `out`
-/// the SRAM element type. `bits` 0: a plain copy.
+/// scales (a row of them per `group` rows, `scaleStride` bytes apart; one
+/// scale per `colGroup` columns, ISA 1.4), `out` the SRAM element type.
+/// `bits` 0: a plain copy.
 struct DmaExpand {
   unsigned bits = 0;
   Dtype out = Dtype::BF16;
-  uint64_t scale = 0, scaleStride = 0, group = 1;
+  uint64_t scale = 0, scaleStride = 0, group = 1, colGroup = 1;
 };
 
 /// A 3-D strided DMA: planes x rows x bytes.

@@ -20,8 +20,8 @@
 namespace nuri::isa {
 
 constexpr uint16_t kVersionMajor = 1;
-constexpr uint16_t kVersionMinor = 3; // 1.1: dma.idx; 1.2: vec.accrd obias;
-                                      // 1.3: dma.dq
+constexpr uint16_t kVersionMinor = 4; // 1.1: dma.idx; 1.2: vec.accrd obias;
+                                      // 1.3: dma.dq; 1.4: its qcgroup
 constexpr size_t kInstBytes = 64;
 
 enum class Engine : uint8_t {

@@ -672,7 +672,7 @@ func.func @f(%x: tensor<4x16xbf16>) -> tensor<4x16xi8> {
 npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "fetch"} {
     // expected-error @+1 {{expects qbits 8 or 4, got 2}}
-    npu.dma_dq {src = 0 : i64, dst = 0 : i64, rows = 2 : i64, cols = 8 : i64, src_stride = 8 : i64, ldd = 16 : i64, dtype = "bf16", qbits = 2 : i64, qscale = 256 : i64, qscale_stride = 32 : i64, qgroup = 1 : i64}
+    npu.dma_dq {src = 0 : i64, dst = 0 : i64, rows = 2 : i64, cols = 8 : i64, src_stride = 8 : i64, ldd = 16 : i64, dtype = "bf16", qbits = 2 : i64, qscale = 256 : i64, qscale_stride = 32 : i64, qgroup = 1 : i64, qcgroup = 1 : i64}
   }
 }
 
@@ -681,7 +681,16 @@ npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
 npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
   npu.stream attributes {core = 0 : i64, engine = "dma"} {
     // expected-error @+1 {{expects an even cols with qbits 4 (two values a byte), got 7}}
-    npu.dma_dq {src = 0 : i64, dst = 0 : i64, rows = 2 : i64, cols = 7 : i64, src_stride = 8 : i64, ldd = 16 : i64, dtype = "bf16", qbits = 4 : i64, qscale = 256 : i64, qscale_stride = 32 : i64, qgroup = 1 : i64}
+    npu.dma_dq {src = 0 : i64, dst = 0 : i64, rows = 2 : i64, cols = 7 : i64, src_stride = 8 : i64, ldd = 16 : i64, dtype = "bf16", qbits = 4 : i64, qscale = 256 : i64, qscale_stride = 32 : i64, qgroup = 1 : i64, qcgroup = 1 : i64}
+  }
+}
+
+// -----
+
+npu.program @p attributes {target = "tiny", inputs = [], outputs = []} {
+  npu.stream attributes {core = 0 : i64, engine = "fetch"} {
+    // expected-error @+1 {{expects qcgroup >= 1, got 0}}
+    npu.dma_dq {src = 0 : i64, dst = 0 : i64, rows = 2 : i64, cols = 8 : i64, src_stride = 8 : i64, ldd = 16 : i64, dtype = "bf16", qbits = 4 : i64, qscale = 256 : i64, qscale_stride = 32 : i64, qgroup = 1 : i64, qcgroup = 0 : i64}
   }
 }
 
@@ -704,7 +713,23 @@ func.func @gemm_scales(%x: tensor<8x16xbf16>, %q: tensor<16x16xi8>, %s: tensor<2
 // -----
 
 func.func @gemm_no_bits(%x: tensor<8x16xbf16>, %w: tensor<16x32xbf16>, %s: tensor<1x32xf32>) -> tensor<8x32xbf16> {
-  // expected-error @+1 {{has b_scales or b_group without b_bits}}
+  // expected-error @+1 {{has b_scales, b_group or b_transposed without b_bits}}
   %y = npu.gemm %x, %w scales %s : (tensor<8x16xbf16>, tensor<16x32xbf16>, tensor<1x32xf32>) -> tensor<8x32xbf16>
   return %y : tensor<8x32xbf16>
+}
+
+// -----
+
+func.func @gemm_transposed_scales(%x: tensor<1x256xbf16>, %q: tensor<64x128xi8>, %s: tensor<2x64xf32>) -> tensor<1x64xbf16> {
+  // expected-error @+1 {{has b_scales of type 'tensor<2x64xf32>'; expected 'tensor<64x2xf32>'}}
+  %y = npu.gemm %x, %q scales %s {b_bits = 4 : i64, b_group = 128 : i64, b_transposed} : (tensor<1x256xbf16>, tensor<64x128xi8>, tensor<2x64xf32>) -> tensor<1x64xbf16>
+  return %y : tensor<1x64xbf16>
+}
+
+// -----
+
+func.func @gemm_transposed_rows(%x: tensor<1x256xbf16>, %q: tensor<64x64xi8>, %s: tensor<64x2xf32>) -> tensor<1x64xbf16> {
+  // expected-error @+1 {{with b_transposed expects b of 128 bytes a row (K = 256)}}
+  %y = npu.gemm %x, %q scales %s {b_bits = 4 : i64, b_group = 128 : i64, b_transposed} : (tensor<1x256xbf16>, tensor<64x64xi8>, tensor<64x2xf32>) -> tensor<1x64xbf16>
+  return %y : tensor<1x64xbf16>
 }

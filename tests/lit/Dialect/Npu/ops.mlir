@@ -5,7 +5,7 @@
 // CHECK: npu.dma_copy
 // CHECK: npu.dma_mcast {bytes = 128 : i64, core = 1 : i64, cores = 3 : i64, dst = 4096 : i64, dst_pstride = 512 : i64, dst_stride = 128 : i64, planes = 2 : i64, rows = 4 : i64, src = 64 : i64, src_pstride = 1024 : i64, src_space = "peer", src_stride = 256 : i64}
 // CHECK: npu.dma_idx {bytes = 64 : i64, core = 0 : i64, dst = 65536 : i64, dst_pstride = 8192 : i64, dst_space = "dram", dst_stride = 64 : i64, idx0 = 4096 : i64, idx1 = 4104 : i64, idx_dst = 1 : i64, idx_scale0 = 32768 : i64, idx_scale1 = 64 : i64, planes = 4 : i64, rows = 1 : i64, src = 0 : i64, src_pstride = 64 : i64, src_space = "sram", src_stride = 64 : i64}
-// CHECK: npu.dma_dq {cols = 64 : i64, dst = 0 : i64, dtype = "bf16", ldd = 128 : i64, qbits = 4 : i64, qgroup = 128 : i64, qscale = 65536 : i64, qscale_stride = 256 : i64, rows = 128 : i64, src = 4096 : i64, src_stride = 32 : i64}
+// CHECK: npu.dma_dq {cols = 64 : i64, dst = 0 : i64, dtype = "bf16", ldd = 128 : i64, qbits = 4 : i64, qcgroup = 1 : i64, qgroup = 128 : i64, qscale = 65536 : i64, qscale_stride = 256 : i64, rows = 128 : i64, src = 4096 : i64, src_stride = 32 : i64}
 // CHECK: npu.sem_signal
 // CHECK: npu.nop
 // CHECK: npu.repeat
@@ -24,7 +24,7 @@ npu.program @all_ops attributes {target = "tiny", inputs = [], outputs = []} {
     npu.dma_copy {src_space = "dram", dst_space = "sram", core = 0 : i64, src = 4096 : i64, dst = 0 : i64, bytes = 256 : i64, rows = 16 : i64, planes = 1 : i64, src_stride = 1536 : i64, dst_stride = 256 : i64, src_pstride = 0 : i64, dst_pstride = 0 : i64}
     npu.dma_mcast {src_space = "peer", cores = 3 : i64, src = 64 : i64, dst = 4096 : i64, bytes = 128 : i64, rows = 4 : i64, planes = 2 : i64, src_stride = 256 : i64, dst_stride = 128 : i64, src_pstride = 1024 : i64, dst_pstride = 512 : i64, core = 1 : i64}
     npu.dma_idx {src_space = "sram", dst_space = "dram", core = 0 : i64, src = 0 : i64, dst = 65536 : i64, bytes = 64 : i64, rows = 1 : i64, planes = 4 : i64, src_stride = 64 : i64, dst_stride = 64 : i64, src_pstride = 64 : i64, dst_pstride = 8192 : i64, idx_dst = 1 : i64, idx0 = 4096 : i64, idx_scale0 = 32768 : i64, idx1 = 4104 : i64, idx_scale1 = 64 : i64}
-    npu.dma_dq {src = 4096 : i64, dst = 0 : i64, rows = 128 : i64, cols = 64 : i64, src_stride = 32 : i64, ldd = 128 : i64, dtype = "bf16", qbits = 4 : i64, qscale = 65536 : i64, qscale_stride = 256 : i64, qgroup = 128 : i64}
+    npu.dma_dq {src = 4096 : i64, dst = 0 : i64, rows = 128 : i64, cols = 64 : i64, src_stride = 32 : i64, ldd = 128 : i64, dtype = "bf16", qbits = 4 : i64, qscale = 65536 : i64, qscale_stride = 256 : i64, qgroup = 128 : i64, qcgroup = 1 : i64}
     npu.sem_signal {sem = 0 : i64, core = 0 : i64, count = 1 : i64}
     npu.nop {cycles = 10 : i64}
     npu.repeat {body = 2 : i64, times = 3 : i64}
@@ -81,6 +81,7 @@ npu.program @fetch_stream attributes {target = "tiny", inputs = [], outputs = []
 // CHECK: npu.gemm %arg0, %{{.*}} bias %{{.*}} residual %arg1 {act = "gelu", npu.buffers = [#npu.buffer<"dram", 4096>]} : (tensor<8x16xbf16>, tensor<16x32xbf16>, tensor<32xf32>, tensor<8x32xbf16>) -> tensor<8x32xbf16>
 // CHECK: npu.gemm %arg2, %{{.*}} : (tensor<2x8x16xbf16>, tensor<2x16x32xbf16>) -> tensor<2x8x32xbf16>
 // CHECK: npu.gemm %arg0, %{{.*}} scales %{{.*}} {b_bits = 4 : i64, b_group = 16 : i64} : (tensor<8x16xbf16>, tensor<16x16xi8>, tensor<1x32xf32>) -> tensor<8x32xbf16>
+// CHECK: npu.gemm %arg0, %{{.*}} scales %{{.*}} {b_bits = 4 : i64, b_group = 16 : i64, b_transposed} : (tensor<8x16xbf16>, tensor<32x8xi8>, tensor<32x1xf32>) -> tensor<8x32xbf16>
 // CHECK: nuri.reshape %{{.*}} {npu.layout = "alias"}
 func.func @planned(%x: tensor<8x16xbf16> {npu.buffer = #npu.buffer<"dram", 0>, npu.staged = #npu.buffer<"shared", 0>}, %r: tensor<8x32xbf16> {npu.buffer = #npu.buffer<"dram", 256>}, %a: tensor<2x8x16xbf16> {npu.buffer = #npu.buffer<"dram", 1024>}) -> (tensor<8x32xbf16> {npu.buffer = #npu.buffer<"dram", 4096>}) attributes {npu.dram_bytes = 8192 : i64} {
   %w = nuri.constant {npu.buffers = [#npu.buffer<"dram", 2048>]} dense<0.5> : tensor<16x32xbf16>
@@ -91,6 +92,9 @@ func.func @planned(%x: tensor<8x16xbf16> {npu.buffer = #npu.buffer<"dram", 0>, n
   %q4 = nuri.constant dense<17> : tensor<16x16xi8>
   %s4 = nuri.constant dense<0.25> : tensor<1x32xf32>
   %c = npu.gemm %x, %q4 scales %s4 {b_bits = 4 : i64, b_group = 16 : i64} : (tensor<8x16xbf16>, tensor<16x16xi8>, tensor<1x32xf32>) -> tensor<8x32xbf16>
+  %q4t = nuri.constant dense<17> : tensor<32x8xi8>
+  %s4t = nuri.constant dense<0.25> : tensor<32x1xf32>
+  %ct = npu.gemm %x, %q4t scales %s4t {b_bits = 4 : i64, b_group = 16 : i64, b_transposed} : (tensor<8x16xbf16>, tensor<32x8xi8>, tensor<32x1xf32>) -> tensor<8x32xbf16>
   %f = nuri.reshape %z {npu.layout = "alias"} : tensor<2x8x32xbf16> -> tensor<16x32xbf16>
   return %y : tensor<8x32xbf16>
 }

@@ -343,29 +343,40 @@ LogicalResult GemmOp::verify() {
       return emitOpError("with b_bits expects a float a and a 2-D i8 b, got ")
              << at << " and " << bt;
     }
-    n = n * 8 / int64_t(*bits);
     std::optional<uint64_t> group = getBGroup();
     Value scales = getBScales();
     if (!group || *group == 0 || !scales) {
       return emitOpError("with b_bits needs b_group >= 1 and b_scales");
     }
-    auto st = cast<RankedTensorType>(scales.getType());
-    int64_t rows = (k + int64_t(*group) - 1) / int64_t(*group);
-    if (st !=
-        RankedTensorType::get({rows, n}, Float32Type::get(getContext()))) {
-      return emitOpError("has b_scales of type ")
-             << st << "; expected "
-             << RankedTensorType::get({rows, n},
-                                      Float32Type::get(getContext()));
+    int64_t groups = (k + int64_t(*group) - 1) / int64_t(*group);
+    SmallVector<int64_t, 2> want;
+    if (getBTransposed()) {
+      // [N, K * bits / 8]: rows of K; a row of scales per row of N.
+      if (bt.getDimSize(1) * 8 != k * int64_t(*bits)) {
+        return emitOpError("with b_transposed expects b of ")
+               << k * int64_t(*bits) / 8 << " bytes a row (K = " << k
+               << "), got " << bt;
+      }
+      n = bt.getDimSize(0);
+      want = {n, groups};
+    } else {
+      n = n * 8 / int64_t(*bits);
+      want = {groups, n};
     }
-  } else if (getBScales() || getBGroup()) {
-    return emitOpError("has b_scales or b_group without b_bits");
+    auto st = cast<RankedTensorType>(scales.getType());
+    auto wantType = RankedTensorType::get(want, Float32Type::get(getContext()));
+    if (st != wantType) {
+      return emitOpError("has b_scales of type ")
+             << st << "; expected " << wantType;
+    }
+  } else if (getBScales() || getBGroup() || getBTransposed()) {
+    return emitOpError("has b_scales, b_group or b_transposed without b_bits");
   } else if (at.getElementType() != bt.getElementType()) {
     return emitOpError("multiplies ")
            << at.getElementType() << " by " << bt.getElementType()
            << "; a and b must have one element type";
   }
-  if (bt.getDimSize(bt.getRank() - 2) != k) {
+  if (!getBTransposed() && bt.getDimSize(bt.getRank() - 2) != k) {
     return emitOpError("contracts K = ")
            << k << " of a with " << bt.getDimSize(bt.getRank() - 2)
            << " rows of b";
@@ -632,7 +643,8 @@ LogicalResult DmaIdxOp::verify() {
 }
 LogicalResult DmaDqOp::verify() {
   if (failed(verifyInstruction(*this)) ||
-      failed(nuri::npu::atLeastOne(*this, {"rows", "cols", "qgroup"}))) {
+      failed(nuri::npu::atLeastOne(*this,
+                                   {"rows", "cols", "qgroup", "qcgroup"}))) {
     return failure();
   }
   if (getQbits() != 8 && getQbits() != 4) {

@@ -54,8 +54,13 @@ describeGemm(GemmOp op, function_ref<FailureOr<uint64_t>(Value)> addressOf) {
     g.wBits = unsigned(*bits);
     g.N = bt.getShape().back() * 8 / *bits;
     g.ldb = bt.getShape().back();
-    g.ldc = g.N * eo;
     g.wGroup = *op.getBGroup();
+    if (op.getBTransposed()) {
+      // Stored [N, K * bits / 8]: the transposed GEMV.
+      g.wT = true;
+      g.N = bt.getShape().front();
+    }
+    g.ldc = g.N * eo;
   }
   FailureOr<uint64_t> a = addressOf(op.getA());
   FailureOr<uint64_t> b = addressOf(op.getB());

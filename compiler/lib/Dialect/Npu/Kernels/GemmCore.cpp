@@ -66,7 +66,63 @@ uint64_t aChainDepth(const target::Target &t, bool shared,
                               std::max<uint64_t>(2, t.dma.outstanding));
 }
 
+/// SRAM bytes of one weight slot: a kc x nt chunk, or for the transposed
+/// GEMV nt rows of kc values at `pitch`.
+uint64_t weightSlotBytes(const GemmDesc &g, uint64_t kc, uint64_t nt,
+                         uint64_t pitch) {
+  return roundUp(g.wT ? nt * pitch : kc * nt * dtypeBytes(g.in), 64);
+}
+
+/// SRAM bytes of one A buffer of mb rows: rows at `pitch`, or for the
+/// transposed GEMV A^T, K rows of mb values.
+uint64_t aBufferBytes(const GemmDesc &g, uint64_t mb, uint64_t pitch) {
+  return g.wT ? roundUp(g.K * mb * dtypeBytes(g.in), 64) : mb * pitch;
+}
+
+/// The vector op computing activation `a` (the transposed GEMV applies it
+/// after its bias, outside vec.accrd).
+UnOp actUnOp(Act a) {
+  switch (a) {
+  case Act::Relu:
+    return UnOp::Relu;
+  case Act::Gelu:
+    return UnOp::Gelu;
+  case Act::Silu:
+    return UnOp::Silu;
+  case Act::Tanh:
+    return UnOp::Tanh;
+  case Act::GeluTanh:
+    return UnOp::GeluTanh;
+  case Act::None:
+    break;
+  }
+  return UnOp::Copy;
+}
+
+/// Vector cycles of one tile's read-out. The transposed GEMV's accumulator
+/// tile is nt x mb: read out in f32, bias and activation, transposed, cast.
+double readOutCycles(const target::Target &t, const GemmDesc &g, uint64_t mb,
+                     uint64_t nt) {
+  const double rowMajor = double(mb * ceilDiv(nt, t.vector.lanes));
+  return g.wT ? 3.0 * double(nt * ceilDiv(mb, t.vector.lanes)) + rowMajor
+              : rowMajor;
+}
+
 } // namespace
+
+bool preferTransposedWeight(const target::Target &t, const GemmDesc &g) {
+  // The whole of M must fit one fold of the array's stationary side.
+  if (!g.wBits || g.M > t.matrix.cols) {
+    return false;
+  }
+  GemmDesc rowMajor = g, transposed = g;
+  rowMajor.wT = false;
+  transposed.wT = true;
+  rowMajor.a = rowMajor.b = rowMajor.c = 0;
+  transposed.a = transposed.b = transposed.c = 0;
+  Result<GemmPlan> a = planGemm(t, rowMajor), b = planGemm(t, transposed);
+  return b && (!a || b->estimate < a->estimate);
+}
 
 Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
   if (!t.supports(g.in)) {
@@ -163,6 +219,11 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
               continue;
             }
             const uint64_t chunks = ceilDiv(g.K, kc);
+            // The SRAM pitch of the array's A rows: A's, or for the
+            // transposed GEMV the weight chunk's.
+            const uint64_t aPitch =
+                g.wT ? padPitch(t, kc * ei, R, g.in) : pitch;
+            const uint64_t slot = weightSlotBytes(g, kc, nt, aPitch);
             // The DRAM bytes of one weight chunk (compressed or not).
             const double wChunk = double(weightChunkBytes(g, kc, nt));
             // nW == 0: the weight slice stays resident.
@@ -171,16 +232,16 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                 if (nW == 0 && (!grouped || g.bBatch != 0)) {
                   continue;
                 }
-                uint64_t wBytes =
-                    nW ? nW * roundUp(kc * nt * ei, 64)
-                       : tilesN * chunks * roundUp(kc * nt * ei, 64);
+                uint64_t wBytes = nW ? nW * slot : tilesN * chunks * slot;
                 // Per column: the f32 bias and its staging (bf16), or the
                 // int8 read-out's i32 correction, f32 scale and f32 bias.
                 uint64_t fixed =
                     wBytes + 2 * roundUp(p.nc * (g.quantized ? 12 : 6), 64) +
                     64 * 16;
-                uint64_t perRow = nA * pitch + 2 * nt * eo +
-                                  (g.hasResidual ? 2 * nt * eo : 0);
+                // (The transposed GEMV: A^T, and two f32 read-out tiles.)
+                uint64_t perRow = nA * (g.wT ? g.K * ei : pitch) + 2 * nt * eo +
+                                  (g.hasResidual ? 2 * nt * eo : 0) +
+                                  (g.wT ? 8 * nt : 0);
                 if (fixed >= S) {
                   continue;
                 }
@@ -197,10 +258,19 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                 if (nW == 0 && coreBlocks < 2) {
                   continue; // nothing to reuse; streaming overlaps better
                 }
-                target::MatmulCost mc = target::matmulCost(
-                    t, mb, nt, kc, g.in, g.in, pitch, nt * ei, false);
+                target::MatmulCost mc =
+                    g.wT ? target::matmulCost(t, nt, mb, kc, g.in, g.in, aPitch,
+                                              mb * ei, false)
+                         : target::matmulCost(t, mb, nt, kc, g.in, g.in, pitch,
+                                              nt * ei, false);
                 double steps = double(coreBlocks * tilesN * chunks);
+                const double readOut = readOutCycles(t, g, mb, nt);
                 double compute = steps * double(mc.occupancy);
+                if (g.wT) {
+                  // Its read-out (four vector ops a tile) may bound it.
+                  compute =
+                      std::max(compute, double(coreBlocks * tilesN) * readOut);
+                }
                 // Each operand's traffic goes over the link of its space:
                 // DRAM, or the NoC for the shared SRAM.
                 double aBytes =
@@ -252,8 +322,7 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                 double fill =
                     lat +
                     std::max(double(mb * kc * ei) / aShare, wChunk / wShare) +
-                    double(mc.occupancy) +
-                    double(mb * ceilDiv(nt, t.vector.lanes));
+                    double(mc.occupancy) + readOut;
                 if (stream) {
                   // The last tile's store: every core stores its last
                   // tile at once, after the multiplies.
@@ -297,7 +366,7 @@ Result<GemmPlan> planGemm(const target::Target &t, const GemmDesc &g) {
                   p.nA = nA;
                   p.nW = nW;
                   p.residentW = nW == 0;
-                  p.ldaS = pitch;
+                  p.ldaS = aPitch;
                 }
               }
             }
@@ -337,7 +406,7 @@ uint64_t gemmSramBytes(const GemmDesc &g, const GemmPlan &pl) {
     }
   }
   for (unsigned i = 0; i < pl.nA; ++i) {
-    sram.tryAlloc(pl.mb * pl.ldaS, at);
+    sram.tryAlloc(aBufferBytes(g, pl.mb, pl.ldaS), at);
   }
   const unsigned eo = dtypeBytes(g.out);
   for (unsigned i = 0; i < pl.nO; ++i) {
@@ -346,8 +415,12 @@ uint64_t gemmSramBytes(const GemmDesc &g, const GemmPlan &pl) {
       sram.tryAlloc(pl.mb * pl.nt * eo, at);
     }
   }
+  if (g.wT) {
+    sram.tryAlloc(pl.mb * pl.nt * 4, at);
+    sram.tryAlloc(pl.mb * pl.nt * 4, at);
+  }
   const uint64_t chunks = ceilDiv(g.K, pl.kc);
-  const uint64_t wSlot = roundUp(pl.kc * pl.nt * dtypeBytes(g.in), 64);
+  const uint64_t wSlot = weightSlotBytes(g, pl.kc, pl.nt, pl.ldaS);
   sram.tryAlloc((pl.residentW ? ceilDiv(pl.nc, pl.nt) * chunks : pl.nW) * wSlot,
                 at);
   return sram.used();
@@ -410,14 +483,21 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
   }
   uint64_t abuf[2], obuf[2], rbuf[2];
   for (unsigned i = 0; i < pl.nA; ++i) {
-    abuf[i] = sram.alloc(pl.mb * pl.ldaS, "gemm A block");
+    abuf[i] = sram.alloc(aBufferBytes(g, pl.mb, pl.ldaS), "gemm A block");
   }
   const uint64_t chunks = ceilDiv(g.K, pl.kc);
-  const uint64_t wSlot = roundUp(pl.kc * pl.nt * ei, 64);
+  const uint64_t wSlot = weightSlotBytes(g, pl.kc, pl.nt, pl.ldaS);
   for (unsigned i = 0; i < pl.nO; ++i) {
     obuf[i] = sram.alloc(pl.mb * pl.nt * eo, "gemm output tile");
     rbuf[i] =
         g.hasResidual ? sram.alloc(pl.mb * pl.nt * eo, "gemm residual") : 0;
+  }
+  // The transposed GEMV's read-out: the nt x mb accumulator tile in f32,
+  // and its transpose (one of each: the vector queue uses them in turn).
+  uint64_t accT = 0, outT = 0;
+  if (g.wT) {
+    accT = sram.alloc(pl.mb * pl.nt * 4, "gemm transposed read-out");
+    outT = sram.alloc(pl.mb * pl.nt * 4, "gemm read-out transposed back");
   }
   // Weight slots: a ring, or for a resident slice one per (tile, K
   // chunk), filled by the fetch queue, which never joins a barrier. When
@@ -430,8 +510,10 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
   // ridge point, so the weights must stream while this kernel computes).
   const uint64_t residentSlots = ceilDiv(pl.nc, pl.nt) * chunks;
   // One past B's last byte in DRAM (a compressed row is N * wBits / 8).
-  const uint64_t bEnd = g.b + (g.batch - 1) * g.bBatch + (g.K - 1) * g.ldb +
-                        (g.wBits ? g.N * g.wBits / 8 : g.N * ei);
+  const uint64_t bEnd = g.wT ? g.b + (g.N - 1) * g.ldb + g.K * g.wBits / 8
+                             : g.b + (g.batch - 1) * g.bBatch +
+                                   (g.K - 1) * g.ldb +
+                                   (g.wBits ? g.N * g.wBits / 8 : g.N * ei);
   // The program's weight stream (KernelEmitter::weightStream) takes the
   // chunks when four of them fit its ring, and a resident slice when it
   // takes at most half of it (so the chunks of the GEMMs before it can
@@ -495,6 +577,20 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
     if (!g.wBits) {
       return load(g.b + batchOff + k0 * g.ldb + n0 * ei, g.ldb, at, nt * ei,
                   kcc, nt * ei);
+    }
+    if (g.wT) {
+      // nt rows of N, kcc columns of K at the SRAM pitch ldaS; a scale per
+      // row and group of columns (dma.dq's qcgroup).
+      const uint64_t scaleRow = ceilDiv(g.K, g.wGroup) * 4;
+      DmaDesc d = load(g.b + n0 * g.ldb + k0 * g.wBits / 8, g.ldb, at, pl.ldaS,
+                       nt, kcc * ei);
+      d.expand.bits = g.wBits;
+      d.expand.out = g.in;
+      d.expand.scale = g.wScale + n0 * scaleRow + (k0 / g.wGroup) * 4;
+      d.expand.scaleStride = scaleRow;
+      d.expand.group = 1;
+      d.expand.colGroup = g.wGroup;
+      return d;
     }
     DmaDesc d = load(g.b + k0 * g.ldb + n0 * g.wBits / 8, g.ldb, at, nt * ei,
                      kcc, nt * ei);
@@ -608,9 +704,19 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
             if (chain && c >= depth) {
               dma.wait(kAChain);
             }
-            DmaDesc a =
-                load(g.a + blk.b * g.aBatch + blk.m0 * g.lda + k0 * ei, g.lda,
-                     abuf[bi % pl.nA] + k0 * ei, pl.ldaS, blk.rows, kcc * ei);
+            const uint64_t aSrc =
+                g.a + blk.b * g.aBatch + blk.m0 * g.lda + k0 * ei;
+            DmaDesc a = load(aSrc, g.lda, abuf[bi % pl.nA] + k0 * ei, pl.ldaS,
+                             blk.rows, kcc * ei);
+            if (g.wT) {
+              // A^T, K rows of mb values: a 3-D box of single elements,
+              // a plane per row of A.
+              a = load(aSrc, ei, abuf[bi % pl.nA] + k0 * pl.mb * ei, pl.mb * ei,
+                       kcc, ei);
+              a.planes = blk.rows;
+              a.srcPStride = g.lda;
+              a.dstPStride = ei;
+            }
             if (pl.mcastA) {
               dma.dmaMcast(a,
                            uint32_t(((uint64_t(1) << members) - 1) << leader));
@@ -697,9 +803,17 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
           if (loadW) {
             ringW.consume(mat);
           }
-          mat.mm(accBase[ti % pl.nAcc], {abuf[bi % pl.nA] + k0 * ei, pl.ldaS},
-                 {stream ? streamAddr[slot] : wbuf(slot), tile.nt * ei},
-                 blk.rows, tile.nt, kcc, g.in, g.in, c > 0);
+          const uint64_t w = stream ? streamAddr[slot] : wbuf(slot);
+          if (g.wT) {
+            // out^T tile (nt x rows) = W^T chunk (nt x kcc) x A^T chunk.
+            mat.mm(accBase[ti % pl.nAcc], {w, pl.ldaS},
+                   {abuf[bi % pl.nA] + k0 * pl.mb * ei, pl.mb * ei}, tile.nt,
+                   blk.rows, kcc, g.in, g.in, c > 0);
+          } else {
+            mat.mm(accBase[ti % pl.nAcc], {abuf[bi % pl.nA] + k0 * ei, pl.ldaS},
+                   {w, tile.nt * ei}, blk.rows, tile.nt, kcc, g.in, g.in,
+                   c > 0);
+          }
           if (stream) {
             // Every chunk is freed after its last multiply, in load order
             // (a resident slice's in the last block): the fetch queue
@@ -759,8 +873,31 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
           e.scale = scaleV[bi % 2] + (tile.n0 - c0) * 4;
         }
         TileRef out{obuf[ti % pl.nO], tile.nt * eo};
-        vec.accRead(out, accBase[ti % pl.nAcc], blk.rows, tile.nt, e);
-        ringAcc.consumed(vec, ti);
+        if (g.wT) {
+          // The nt x rows tile in f32 (exact), its bias per row and the
+          // activation in f32, transposed back, then the one rounding:
+          // cast(act(acc + bias)) as vec.accrd computes it.
+          TileRef t32{accT, blk.rows * 4}, back{outT, tile.nt * 4};
+          Epilogue e32;
+          e32.out = Dtype::F32;
+          e32.act = g.hasBias ? Act::None : g.act;
+          vec.accRead(t32, accBase[ti % pl.nAcc], tile.nt, blk.rows, e32);
+          ringAcc.consumed(vec, ti);
+          if (g.hasBias) {
+            vec.binary(BinOp::Add, Bcast::Col, t32, t32, {e.bias, 4}, tile.nt,
+                       blk.rows, Dtype::F32, Dtype::F32);
+            if (g.act != Act::None) {
+              vec.unary(actUnOp(g.act), t32, t32, tile.nt, blk.rows, Dtype::F32,
+                        Dtype::F32);
+            }
+          }
+          vec.transpose(back, t32, tile.nt, blk.rows, Dtype::F32);
+          vec.unary(UnOp::Copy, out, back, blk.rows, tile.nt, g.out,
+                    Dtype::F32);
+        } else {
+          vec.accRead(out, accBase[ti % pl.nAcc], blk.rows, tile.nt, e);
+          ringAcc.consumed(vec, ti);
+        }
         if (g.hasResidual) {
           ringRes.consume(vec);
           vec.binary(BinOp::Add, Bcast::None, out, out,
@@ -781,8 +918,10 @@ Result<bool> emitGemm(KernelEmitter &emitter, const GemmDesc &g,
   used.writeHi = g.c + (g.batch - 1) * g.cBatch + (g.M - 1) * g.ldc + g.N * eo;
   // The fetch queue reaches the next kernel's weights after this one's last
   // load: what is left is the last tile's multiply, read-out and store.
-  used.dramIdle = target::matmulCost(t, pl.mb, pl.nt, pl.kc, g.in, g.in,
-                                     pl.ldaS, pl.nt * ei)
+  used.dramIdle = (g.wT ? target::matmulCost(t, pl.nt, pl.mb, pl.kc, g.in, g.in,
+                                             pl.ldaS, pl.mb * ei)
+                        : target::matmulCost(t, pl.mb, pl.nt, pl.kc, g.in, g.in,
+                                             pl.ldaS, pl.nt * ei))
                       .latency() +
                   pl.mb * ceilDiv(pl.nt, t.vector.lanes) + t.dram.latencyCycles;
   emitter.barrierAll(used);

@@ -45,6 +45,15 @@ struct GemmDesc {
   /// at `wScale`, a row of N per `wGroup` rows of K. 0: B is `in` itself.
   unsigned wBits = 0;
   uint64_t wScale = 0, wGroup = 0;
+  /// The transposed GEMV (docs/isa.md): the compressed weight is stored
+  /// [N, K] (ldb bytes a row of K, scales [N, ceil(K / wGroup)]) and the
+  /// kernel computes out^T = B^T A^T: the weight chunks stream through the
+  /// array as its A operand (`matrix.rows` values a cycle where the
+  /// stationary operand takes `matrix.cols`), the M <= `matrix.cols` rows
+  /// of A, loaded transposed, are the stationary one, and the read-out is
+  /// transposed back. Chosen by preferTransposedWeight; the plan's ldaS is
+  /// then the SRAM pitch of a weight chunk's rows.
+  bool wT = false;
 };
 
 /// The DRAM bytes of a kc x nt chunk of `g`'s weights: the compressed
@@ -56,6 +65,11 @@ inline uint64_t weightChunkBytes(const GemmDesc &g, uint64_t kc, uint64_t nt) {
   uint64_t scaleRows = g.wGroup >= g.K ? 1 : (kc + g.wGroup - 1) / g.wGroup;
   return kc * nt * g.wBits / 8 + scaleRows * nt * 4;
 }
+
+/// Whether the cost model runs the compressed-weight GEMM `g` (wBits set;
+/// addresses and wT ignored, operands in DRAM) faster as the transposed
+/// GEMV: the weight is then stored [N, K] (GemmDesc::wT).
+bool preferTransposedWeight(const target::Target &t, const GemmDesc &g);
 
 /// The tiling and core split of one GEMM (#npu.gemm_plan in the IR, where
 /// npu-plan-kernels records it): mS x nS slices of mr x nc per batch, dealt

@@ -10,7 +10,10 @@
 
 #include "nuri/Dialect/Npu/Transforms/Passes.h"
 
+#include "GemmCore.h"
+
 #include "nuri/Dialect/Nuri/IR/ConstantData.h"
+#include "nuri/Dialect/Nuri/IR/NuriTarget.h"
 #include "nuri/Dialect/Nuri/IR/WeightOnly.h"
 
 #include "mlir/IR/Builders.h"
@@ -83,12 +86,33 @@ Value transposedConstant(OpBuilder &b, Location loc, Value rhs) {
 }
 
 /// A weight-only quantized weight as npu.gemm reads it compressed: `values`
-/// i8 [K, N * bits / 8] (b), `scales` f32 [ceil(K / group), N] (b_scales).
+/// i8 [K, N * bits / 8] (b), `scales` f32 [ceil(K / group), N] (b_scales);
+/// `transposed` (b_transposed): [N, K * bits / 8] and [N, ceil(K / group)].
 struct PackedWeight {
   Value values, scales;
   unsigned bits = 0;
   int64_t group = 0;
+  bool transposed = false;
 };
+
+/// Whether the GEMM of `rows` rows by the compressed weight `e` runs as
+/// the transposed GEMV on `t` (the cost model's choice, GemmCore.h); never
+/// without a target.
+bool transposedGemv(const target::Target *t, int64_t rows, Type in,
+                    const ExpandableWeight &e) {
+  std::optional<isa::Dtype> d = isaType(in);
+  if (!t || !d || e.K % 2 != 0) {
+    return false;
+  }
+  GemmDesc g;
+  g.M = uint64_t(rows);
+  g.N = uint64_t(e.N);
+  g.K = uint64_t(e.K);
+  g.in = g.out = *d;
+  g.wBits = e.bits;
+  g.wGroup = uint64_t(e.group);
+  return preferTransposedWeight(*t, g);
+}
 
 /// A w4a16 weight in MatMulNBits' layout ([N, blocks, block / 2] u8, the
 /// unsigned value u with the implicit zero point 8, K along the bytes) as
@@ -124,9 +148,38 @@ Value repackInt4(OpBuilder &b, Location loc, DequantizeBlockedOp d, int64_t K,
   return b.create<ConstantOp>(loc, makeFromRawBytes(type, out, "w4.npu"));
 }
 
+/// The same weight for the transposed GEMV: MatMulNBits' own rows of K
+/// ([N, K / 2], the even column in the low nibble already), each nibble
+/// u ^ 8; a row's padding past K dropped.
+Value repackInt4Rows(OpBuilder &b, Location loc, DequantizeBlockedOp d,
+                     int64_t K, int64_t N) {
+  auto type = RankedTensorType::get({N, K / 2}, b.getIntegerType(8));
+  ElementsAttr src = d.getPacked().getDefiningOp<ConstantOp>().getValue();
+  if (auto dense = dyn_cast<DenseElementsAttr>(src); dense && dense.isSplat()) {
+    auto v = uint8_t(dense.getSplatValue<APInt>().getZExtValue());
+    return b.create<ConstantOp>(
+        loc, DenseElementsAttr::get(type, APInt(8, uint8_t(v ^ 0x88))));
+  }
+  FailureOr<std::vector<char>> raw = readRawBytes(src);
+  if (failed(raw)) {
+    return Value();
+  }
+  auto pt = tensorOf(d.getPacked());
+  const int64_t rowBytes = pt.getDimSize(1) * pt.getDimSize(2);
+  std::vector<char> out(size_t(N * (K / 2)));
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t j = 0; j < K / 2; ++j) {
+      out[size_t(n * (K / 2) + j)] =
+          char(uint8_t((*raw)[size_t(n * rowBytes + j)]) ^ 0x88);
+    }
+  }
+  return b.create<ConstantOp>(loc, makeFromRawBytes(type, out, "w4t.npu"));
+}
+
 /// `w` as the GEMM reads it compressed (WeightOnly.h), or nullopt: then it
 /// is an ordinary constant expression, laid out in float.
-std::optional<PackedWeight> packedWeight(OpBuilder &b, Location loc, Value w) {
+std::optional<PackedWeight> packedWeight(OpBuilder &b, Location loc, Value w,
+                                         bool transposed) {
   std::optional<ExpandableWeight> e = expandableWeightOf(w);
   if (!e) {
     return std::nullopt;
@@ -134,19 +187,49 @@ std::optional<PackedWeight> packedWeight(OpBuilder &b, Location loc, Value w) {
   PackedWeight p;
   p.bits = e->bits;
   p.group = e->group;
+  p.transposed = transposed;
   if (auto d = dyn_cast<DequantizeOp>(e->op)) {
-    p.values = d.getInput();
+    p.values =
+        transposed ? transposedConstant(b, loc, d.getInput()) : d.getInput();
     p.scales = derive<ReshapeOp>(
-        b, loc, RankedTensorType::get({1, e->N}, b.getF32Type()), d.getScale());
+        b, loc,
+        RankedTensorType::get(transposed ? ArrayRef<int64_t>{e->N, 1}
+                                         : ArrayRef<int64_t>{1, e->N},
+                              b.getF32Type()),
+        d.getScale());
     return p;
   }
   auto d = cast<DequantizeBlockedOp>(e->op);
-  p.values = repackInt4(b, loc, d, e->K, e->N);
+  p.values = transposed ? repackInt4Rows(b, loc, d, e->K, e->N)
+                        : repackInt4(b, loc, d, e->K, e->N);
   if (!p.values) {
     return std::nullopt;
   }
-  p.scales = transposedConstant(b, loc, d.getScales());
+  // MatMulNBits' scales are [N, blocks] already (or flat).
+  const int64_t groups = (e->K + e->group - 1) / e->group;
+  auto rowScales = RankedTensorType::get({e->N, groups}, b.getF32Type());
+  p.scales = !transposed ? transposedConstant(b, loc, d.getScales())
+             : d.getScales().getType() == rowScales
+                 ? d.getScales()
+                 : derive<ReshapeOp>(b, loc, rowScales, d.getScales());
   return p;
+}
+
+/// `w` compressed, in the layout the cost model picks for a GEMM of
+/// `a`'s rows on `t`.
+std::optional<PackedWeight> packedWeightFor(OpBuilder &b, Location loc, Value w,
+                                            Value a, const target::Target *t,
+                                            int64_t n = 0) {
+  std::optional<ExpandableWeight> e = expandableWeightOf(w);
+  if (!e) {
+    return std::nullopt;
+  }
+  auto at = tensorOf(a);
+  ExpandableWeight whole = *e;
+  whole.N = n ? n : e->N;
+  return packedWeight(b, loc, w,
+                      transposedGemv(t, at.getNumElements() / e->K,
+                                     at.getElementType(), whole));
 }
 
 /// npu.gemm of `a` by `w` (compressed when `packed`).
@@ -155,12 +238,14 @@ GemmOp createGemm(OpBuilder &b, Location loc, Type type, Value a, Value w,
                   Value residual, StringRef act) {
   if (!packed) {
     return b.create<GemmOp>(loc, type, a, w, bias, residual, Value(),
-                            b.getStringAttr(act), IntegerAttr(), IntegerAttr());
+                            b.getStringAttr(act), IntegerAttr(), IntegerAttr(),
+                            UnitAttr());
   }
   return b.create<GemmOp>(loc, type, a, packed->values, bias, residual,
                           packed->scales, b.getStringAttr(act),
                           b.getI64IntegerAttr(packed->bits),
-                          b.getI64IntegerAttr(packed->group));
+                          b.getI64IntegerAttr(packed->group),
+                          packed->transposed ? b.getUnitAttr() : UnitAttr());
 }
 
 bool definedBefore(Value v, Operation *op) {
@@ -176,7 +261,7 @@ Operation *soleUser(Value v) {
 /// One linear or matmul -> npu.gemm with the epilogue its result's users
 /// allow: an activation that is the only user, then a residual add of the
 /// same type that is the only user of that.
-void fuse(Operation *op) {
+void fuse(Operation *op, const target::Target *t) {
   OpBuilder b(op);
   Location loc = op->getLoc();
   Value a, w, bias;
@@ -185,7 +270,7 @@ void fuse(Operation *op) {
     a = l.getInput();
     w = l.getWeight();
     bias = l.getBias();
-    packed = packedWeight(b, loc, w);
+    packed = packedWeightFor(b, loc, w, a, t);
   } else {
     auto m = cast<MatmulOp>(op);
     a = m.getLhs();
@@ -275,22 +360,32 @@ bool mergeable(LinearOp l) {
 
 /// Q, K and V of one input -> one GEMM over [K, sum N] weights; each
 /// projection becomes the slice of its columns.
-void merge(ArrayRef<LinearOp> group) {
+void merge(ArrayRef<LinearOp> group, const target::Target *t) {
   LinearOp first = group.front();
   OpBuilder b(first);
   Location loc = first.getLoc();
   SmallVector<Value> weights, biases, values, scales;
   int64_t n = 0;
+  for (LinearOp l : group) {
+    n += tensorOf(l.getWeight()).getDimSize(1);
+  }
   // Compressed weights of one format concatenate along N as they are
-  // (their rows, and their scales' rows, run along N).
+  // (their rows, and their scales' rows, run along N; the columns, in the
+  // transposed GEMV's layout), in the layout of the merged GEMM.
   std::optional<PackedWeight> packed;
+  std::optional<ExpandableWeight> e0 = expandableWeightOf(first.getWeight());
+  const bool transposed =
+      e0 &&
+      transposedGemv(t, tensorOf(first.getInput()).getNumElements() / e0->K,
+                     tensorOf(first.getInput()).getElementType(),
+                     ExpandableWeight{e0->op, e0->bits, e0->K, n, e0->group});
   for (LinearOp l : group) {
     weights.push_back(l.getWeight());
     if (l.getBias()) {
       biases.push_back(readOutBias(b, loc, l.getBias()));
     }
-    n += tensorOf(l.getWeight()).getDimSize(1);
-    if (std::optional<PackedWeight> p = packedWeight(b, loc, l.getWeight())) {
+    if (std::optional<PackedWeight> p =
+            packedWeight(b, loc, l.getWeight(), transposed)) {
       values.push_back(p->values);
       scales.push_back(p->scales);
       packed = p;
@@ -299,16 +394,17 @@ void merge(ArrayRef<LinearOp> group) {
   auto wt = tensorOf(first.getWeight());
   Value w;
   if (packed) {
+    const int64_t axis = packed->transposed ? 0 : 1;
     auto concat = [&](ValueRange vs) -> Value {
       auto t = tensorOf(vs.front());
-      int64_t cols = 0;
+      SmallVector<int64_t, 2> shape(t.getShape());
+      shape[axis] = 0;
       for (Value v : vs) {
-        cols += tensorOf(v).getDimSize(1);
+        shape[axis] += tensorOf(v).getDimSize(axis);
       }
       return b.create<ConcatOp>(
-          loc,
-          RankedTensorType::get({t.getDimSize(0), cols}, t.getElementType()),
-          vs, b.getI64IntegerAttr(1));
+          loc, RankedTensorType::get(shape, t.getElementType()), vs,
+          b.getI64IntegerAttr(axis));
     };
     packed->values = concat(values);
     packed->scales = concat(scales);
@@ -560,10 +656,26 @@ LogicalResult fuseQuantized(QuantizedMatmulOp m,
 }
 
 struct NpuFuseEpiloguesPass : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
+  using NpuFuseEpiloguesBase::NpuFuseEpiloguesBase;
+
+  LogicalResult initialize(MLIRContext *ctx) override {
+    return target_.load(ctx, target);
+  }
+
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (!func.getBody().hasOneBlock()) {
       return; // not a partition; the lowering says so
+    }
+    // The target the compressed weights' layout is chosen for; without
+    // one (a test of the fusion alone) they stay [K, N].
+    const target::Target *t = nullptr;
+    bool named = !target.empty();
+    for (Operation *at = func; at && !named; at = at->getParentOp()) {
+      named = at->hasAttr(kTargetAttrName);
+    }
+    if (named && !(t = target_.resolve(func))) {
+      return signalPassFailure();
     }
     Block &body = func.getBody().front();
     // Merging first: a merged projection has no epilogue to fuse.
@@ -586,7 +698,7 @@ struct NpuFuseEpiloguesPass : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
                (!l.getBias() || definedBefore(l.getBias(), first));
       });
       if (group.size() >= 2 && same) {
-        merge(group);
+        merge(group, t);
       }
     }
     SmallVector<Operation *> gemms;
@@ -596,7 +708,7 @@ struct NpuFuseEpiloguesPass : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
       }
     }
     for (Operation *op : gemms) {
-      fuse(op);
+      fuse(op, t);
     }
     // The int8 GEMMs the partitioner claimed (quantizedMatmulFormProblem),
     // then their activations' quantize ops, which only they read.
@@ -625,6 +737,9 @@ struct NpuFuseEpiloguesPass : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
       }
     }
   }
+
+  /// The target the option names, when it names one.
+  TargetOption target_;
 };
 
 } // namespace

@@ -50,7 +50,10 @@ def Npu_GemmPlanAttr : AttrDef<Npu_Dialect, "GemmPlan"> {
     stream through a ring of `w_buffers` slots, or stay resident (the whole
     `K x slice_cols` slice, loaded once) when `w_buffers` is 0. With
     `multicast_a` the first core of a row slice sends its A blocks to the
-    others. `cycles` is the cost model's estimate. A plan written into the
+    others. For an `npu.gemm` with `b_transposed` (the transposed GEMV) the
+    weight chunks are the array's streaming operand and `a_pitch` is the
+    SRAM pitch of their rows (`k_chunk` values). `cycles` is the cost
+    model's estimate. A plan written into the
     input is kept: a test, or an experiment, pins the tiling with it.
 
     ```mlir

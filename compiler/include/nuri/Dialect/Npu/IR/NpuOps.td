@@ -42,7 +42,11 @@ def Npu_GemmOp : Npu_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
     nibble), and `b_scales` `[ceil(K / b_group), N]` f32, one row of scales
     per `b_group` rows of K. The kernel loads it with `dma.dq`, which writes
     `a`'s element type into SRAM: `b[k][n] = q[k][n] * b_scales[k / b_group][n]`
-    rounded once (docs/isa.md).
+    rounded once (docs/isa.md). With `b_transposed` the compressed weight
+    is stored `[N, K * b_bits / 8]` (MatMulNBits' layout: rows of K) and
+    `b_scales` is `[N, ceil(K / b_group)]`: the kernel runs the transposed
+    GEMV (`out^T = B^T a^T`, the weight streaming through the array), which
+    npu-fuse-epilogues picks where the cost model finds it faster.
 
     ```mlir
     %y = npu.gemm %x, %w bias %b residual %r {act = "gelu"} : (tensor<8x16xbf16>, tensor<16x32xbf16>, tensor<32xf32>, tensor<8x32xbf16>) -> tensor<8x32xbf16>
@@ -55,7 +59,8 @@ def Npu_GemmOp : Npu_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
                    Optional<AnyStaticShapeTensor>:$b_scales,
                    DefaultValuedStrAttr<StrAttr, "none">:$act,
                    OptionalAttr<I64Attr>:$b_bits,
-                   OptionalAttr<I64Attr>:$b_group);
+                   OptionalAttr<I64Attr>:$b_group,
+                   UnitAttr:$b_transposed);
   let results = (outs AnyStaticShapeTensor:$output);
   let assemblyFormat = [{
     $a `,` $b (`bias` $bias^)? (`residual` $residual^)?
@@ -277,18 +282,22 @@ def Npu_DmaDqOp : Npu_InstOp<"dma_dq", "dma.dq"> {
     `rows x cols` signed `qbits`-bit values (8, or 4 packed two a byte, the
     even column in the low nibble) read from DRAM at `src` (`src_stride`
     bytes between rows) and written to this core's SRAM at `dst` (`ldd`
-    bytes between rows) as `dtype`, each `f32(q) * qscale[row / qgroup][col]`
-    (fp32 scales in DRAM, `qscale_stride` bytes between rows) rounded once.
-    The weight-only GEMMs load their weights with it (docs/isa.md).
+    bytes between rows) as `dtype`, each
+    `f32(q) * qscale[row / qgroup][col / qcgroup]` (fp32 scales in DRAM,
+    `qscale_stride` bytes between rows) rounded once. The weight-only GEMMs
+    load their weights with it (docs/isa.md): a `[K, N]` weight with groups
+    of rows (`qcgroup = 1`), or a `[N, K]` one with groups of columns
+    (`qgroup = 1`, ISA 1.4).
 
     ```mlir
-    npu.dma_dq {src = 4096 : i64, dst = 0 : i64, rows = 128 : i64, cols = 64 : i64, src_stride = 32 : i64, ldd = 128 : i64, dtype = "bf16", qbits = 4 : i64, qscale = 65536 : i64, qscale_stride = 256 : i64, qgroup = 128 : i64}
+    npu.dma_dq {src = 4096 : i64, dst = 0 : i64, rows = 128 : i64, cols = 64 : i64, src_stride = 32 : i64, ldd = 128 : i64, dtype = "bf16", qbits = 4 : i64, qscale = 65536 : i64, qscale_stride = 256 : i64, qgroup = 128 : i64, qcgroup = 1 : i64}
     ```
   }];
   let arguments = (ins I64Attr:$src, I64Attr:$dst, I64Attr:$rows,
                    I64Attr:$cols, I64Attr:$src_stride, I64Attr:$ldd,
                    StrAttr:$dtype, I64Attr:$qbits, I64Attr:$qscale,
-                   I64Attr:$qscale_stride, I64Attr:$qgroup);
+                   I64Attr:$qscale_stride, I64Attr:$qgroup,
+                   I64Attr:$qcgroup);
 }
 
 def Npu_DmaMcastOp : Npu_InstOp<"dma_mcast", "dma.mcast"> {

@@ -36,7 +36,18 @@ def NpuFuseEpilogues : Pass<"npu-fuse-epilogues", "mlir::func::FuncOp"> {
     read-out; the zero-point correction and scale product as constants),
     its activations' `nuri.quantize` an `npu.quantize` (one per input and
     scale, absorbing an activation only it reads).
+
+    A weight-only quantized weight the GEMM reads compressed (w8a16,
+    w4a16) is stored `[K, N]`, or `[N, K]` (`b_transposed`, the transposed
+    GEMV) where the target's cost model runs the GEMM faster that way: a
+    decode step's few rows on an array whose streaming side is wider than
+    its stationary one. Without a target the layout is `[K, N]`.
   }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"\"",
+           "chip config name (backends/configs/NAME.yaml) or a .yaml path; "
+           "empty: the module's nuri.target (none: no transposed GEMV)">,
+  ];
   let dependentDialects = ["::nuri::npu::NpuDialect"];
 }
 
