@@ -177,7 +177,7 @@ struct SmoothQuantPass : nuri::impl::NuriSmoothQuantBase<SmoothQuantPass> {
     auto type = cast<RankedTensorType>(out.getType());
     // Only a norm over the last axis has one scale per input channel of
     // the linears it feeds.
-    if (out.use_empty() || ln.getAxis() != type.getRank() - 1) {
+    if (out.use_empty() || int64_t(ln.getAxis()) != type.getRank() - 1) {
       return success();
     }
     int64_t k = type.getShape().back();
