@@ -13,6 +13,8 @@
 
 #include "mlir/IR/Diagnostics.h"
 
+#include "TempDir.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,20 +27,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A temporary folder removed when the test binary exits.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  ("nuri-driver-test-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using nuri::test::TempDir;
 
 // bert-tiny (2 layers, hidden 128) written once per test binary.
 const std::string &bertTinyPath() {
-  static TempDir dir;
+  static TempDir dir("driver-test");
   static std::string path = [] {
     std::string p = (dir.path / "bert-tiny.onnx").string();
     std::string error;

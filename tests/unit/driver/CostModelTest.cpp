@@ -14,6 +14,8 @@
 
 #include "mlir/IR/Diagnostics.h"
 
+#include "TempDir.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -25,20 +27,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  ("nuri-cost-test-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using nuri::test::TempDir;
 
 // bert-base with one encoder layer: the shapes every config is tuned for,
 // small enough to simulate in seconds.
 const std::string &bertBaseLayerPath() {
-  static TempDir dir;
+  static TempDir dir("cost-test");
   static std::string path = [] {
     std::string p = (dir.path / "bert-base-1.onnx").string();
     std::string error;

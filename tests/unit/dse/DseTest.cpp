@@ -18,6 +18,8 @@
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/JSON.h"
 
+#include "TempDir.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -50,19 +52,7 @@ std::vector<std::string> lines(const fs::path &p) {
   return out;
 }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string &tag)
-      : path(fs::temp_directory_path() /
-             ("nuri-dse-" + tag + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using nuri::test::TempDir;
 
 //===----------------------------------------------------------------------===//
 // Expressions
