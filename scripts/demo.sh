@@ -67,6 +67,13 @@ if [ -f "$gen_model" ]; then
     echo
   fi
 fi
+echo "== models bigger than this machine: llama-7b's graph without its weights (2 of its 32 layers"
+echo "   here, to stay quick), compiled --timing-only for rngd and generated on the sim device at batch 8"
+"$nuri" zoo llama-7b --layers 2 --with-past --shapes-only -o "$out/llama-7b-2l.onnx"
+"$nuri" compile "$out/llama-7b-2l.onnx" --target rngd --generate --max-seq 512 --prefill-buckets 128 \
+  --decode-batch 8 --context-buckets 512 --timing-only -o "$out/llama-7b-2l.nuri"
+"$nuri" generate "$out/llama-7b-2l.nuri" --device sim --timing-only --prompt-len 128 --max-new-tokens 16 --batch 8
+echo
 echo "== nuri sweep: a small grid of chip configs (cores, SRAM, DRAM bandwidth), then its report"
 "$nuri" sweep "$root/examples/sweeps/bert-tiny-grid.yaml" -o "$out/sweep" --quiet
 "$nuri" report "$out/sweep" -o "$out/sweep/report.html"
