@@ -196,9 +196,10 @@ std::pair<uint64_t, uint64_t> KernelEmitter::placeBesidePrevious(
   return best;
 }
 
-uint64_t KernelEmitter::dramIdleBeside(double dramBytes) const {
+uint64_t KernelEmitter::dramIdleBeside(double dramBytes,
+                                       uint64_t estimate) const {
   return uint64_t(
-      std::max(0.0, double(estimate_) - dramBytes / t_.dramBytesPerCycle()));
+      std::max(0.0, double(estimate) - dramBytes / t_.dramBytesPerCycle()));
 }
 
 void KernelEmitter::releaseFetch(bool previous) {

@@ -87,9 +87,12 @@ public:
   /// one barrier (the fetch queues never do; see gemm()). `used` is what
   /// the kernel touched, for the next kernel's weight stream.
   void barrierAll(const Footprint &used = {});
-  /// Cycles the kernel being emitted leaves DRAM idle: its estimate less
-  /// the time its own `dramBytes` take on the link.
-  uint64_t dramIdleBeside(double dramBytes) const;
+  /// Cycles the kernel being emitted leaves DRAM idle: its estimate (or
+  /// `estimate`) less the time its own `dramBytes` take on the link.
+  uint64_t dramIdleBeside(double dramBytes) const {
+    return dramIdleBeside(dramBytes, estimate_);
+  }
+  uint64_t dramIdleBeside(double dramBytes, uint64_t estimate) const;
   /// Where this kernel may put buffers the fetch queue fills while the
   /// previous kernel still runs: the largest stretch of SRAM above `used`
   /// (this kernel's own buffers so far) that the previous kernel leaves

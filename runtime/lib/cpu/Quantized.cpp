@@ -292,9 +292,10 @@ std::vector<float> floats(const TensorView &t) {
 // fp8 operands: each product of two e4m3 values is exact in fp32 (4-bit
 // significands), and each output sums them in ascending k, one fp32 add per
 // step from +0, which is the NPU matrix engine's order (docs/isa.md), so
-// the CPU and the sim device agree bit for bit. The row's sums run as one
-// vector of columns per k step; a fused multiply-add rounds exactly as the
-// separate add would, the product being exact.
+// the CPU and the sim device agree bit for bit. B is widened to f32 once
+// per batch member; each row's sums then run as one vector of columns per k
+// step (a fused multiply-add rounds exactly as the separate add would, the
+// product being exact).
 void fp8Product(const TensorView &a, const TensorView &b, const TensorView &o,
                 const Epilogue &e, int64_t m, int64_t k, int64_t n,
                 const std::vector<int64_t> &ob, const std::vector<int64_t> &as,
@@ -307,28 +308,30 @@ void fp8Product(const TensorView &a, const TensorView &b, const TensorView &o,
     return t;
   }();
   const uint8_t *pa = a.as<uint8_t>(), *pb = b.as<uint8_t>();
+  std::vector<float> bf(size_t(b.elements()));
+  parallelRange(b.elements(), 1 << 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t x = lo; x < hi; ++x) {
+      bf[size_t(x)] = widen[pb[x]];
+    }
+  });
   int64_t batch = graph::elementCount(ob);
   constexpr int64_t kCols = 256;
   int64_t colBlocks = (n + kCols - 1) / kCols;
   int64_t grain = std::max<int64_t>(1, (1 << 16) / (kCols * (k + 1)));
   parallelRange(batch * m * colBlocks, grain, [&](int64_t lo, int64_t hi) {
     std::array<float, kCols> acc;
-    std::vector<float> bw(size_t(std::min(n, kCols)));
     for (int64_t x = lo; x < hi; ++x) {
       int64_t cb = x % colBlocks, i = (x / colBlocks) % m,
               bi = x / (colBlocks * m);
       int64_t j0 = cb * kCols, nc = std::min(kCols, n - j0);
       const uint8_t *arow = pa + offsetOf(bi, ob, as) * m * k + i * k;
-      const uint8_t *bmat = pb + offsetOf(bi, ob, bs) * k * n;
+      const float *bmat = bf.data() + offsetOf(bi, ob, bs) * k * n;
       std::fill(acc.begin(), acc.begin() + nc, 0.0f);
       for (int64_t p = 0; p < k; ++p) {
         const float av = widen[arow[p]];
-        const uint8_t *brow = bmat + p * n + j0;
+        const float *brow = bmat + p * n + j0;
         for (int64_t c = 0; c < nc; ++c) {
-          bw[size_t(c)] = widen[brow[c]];
-        }
-        for (int64_t c = 0; c < nc; ++c) {
-          acc[size_t(c)] += av * bw[size_t(c)];
+          acc[size_t(c)] += av * brow[c];
         }
       }
       float *orow = o.as<float>() + (bi * m + i) * n + j0;

@@ -469,6 +469,27 @@ TEST(SimFunctional, DmaStridedCopiesBetweenAllSpaces) {
   EXPECT_EQ(r.nocBytes, 128u);
 }
 
+// A dma.dq of `rows` rows of `cols` packed `bits`-bit values at `src`
+// (row pitch `pitch`) into SRAM 0x400 as `out`, with scales at `scale`.
+DmaDesc dequantizingLoad(uint64_t src, uint64_t pitch, uint64_t rows,
+                         uint64_t cols, uint64_t dstStride, unsigned bits,
+                         Dtype out, uint64_t scale, uint64_t scaleStride,
+                         uint64_t group) {
+  DmaDesc d;
+  d.src = src;
+  d.srcStride = pitch;
+  d.dst = 0x400;
+  d.dstStride = dstStride;
+  d.rows = rows;
+  d.bytes = cols * 2;
+  d.expand.bits = bits;
+  d.expand.out = out;
+  d.expand.scale = scale;
+  d.expand.scaleStride = scaleStride;
+  d.expand.group = group;
+  return d;
+}
+
 TEST(SimFunctional, DequantizingLoadExpandsPackedValuesWithTheirScales) {
   // dma.dq: a 6 x 8 tile of int8 (one scale row) and of int4 (groups of 2
   // rows, a scale row each) expanded into bf16 and f16; the reference is
@@ -502,18 +523,8 @@ TEST(SimFunctional, DequantizingLoadExpandsPackedValuesWithTheirScales) {
       }
       h.sim->writeDram(src, packed.data(), packed.size());
       ProgramBuilder pb;
-      DmaDesc d;
-      d.src = src;
-      d.srcStride = pitch;
-      d.dst = 0x400;
-      d.dstStride = cols * 2 + 16;
-      d.rows = rows;
-      d.bytes = cols * 2;
-      d.expand.bits = bits;
-      d.expand.out = out;
-      d.expand.scale = qs;
-      d.expand.scaleStride = cols * 4;
-      d.expand.group = group;
+      DmaDesc d = dequantizingLoad(src, pitch, rows, cols, cols * 2 + 16, bits,
+                                   out, qs, cols * 4, group);
       pb.queue(0, Engine::Dma).dma(d);
       sim::Report r = h.run(pb);
       const uint64_t scaleRows = (rows + group - 1) / group;
@@ -557,18 +568,9 @@ TEST(SimFunctional, DequantizingLoadSharesScalesAlongColumns) {
   h.sim->writeDram(qs, scales.data(), scales.size() * 4);
   h.sim->writeDram(src, packed.data(), packed.size());
   ProgramBuilder pb;
-  DmaDesc d;
-  d.src = src;
-  d.srcStride = pitch;
-  d.dst = 0x400;
-  d.dstStride = cols * 2;
-  d.rows = rows;
-  d.bytes = cols * 2;
-  d.expand.bits = 4;
-  d.expand.out = Dtype::BF16;
-  d.expand.scale = qs + 4; // from the row's second group
-  d.expand.scaleStride = sPitch;
-  d.expand.group = 1;
+  // The scales from the row's second group.
+  DmaDesc d = dequantizingLoad(src, pitch, rows, cols, cols * 2, 4, Dtype::BF16,
+                               qs + 4, sPitch, 1);
   d.expand.colGroup = cg;
   pb.queue(0, Engine::Dma).dma(d);
   sim::Report r = h.run(pb);

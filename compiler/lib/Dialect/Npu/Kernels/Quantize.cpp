@@ -56,18 +56,19 @@ describeQuantize(QuantizeOp op,
   } else if (op.getAct() == "relu") {
     act = isa::UnOp::Relu;
   }
-  r.f32Scratch = act ? 2 : 1;
+  // Scratch rows: int8's i32 quotient, and the activation's result.
+  r.f32Scratch = (fp8 ? 0 : 1) + (act ? 1 : 0);
   const uint64_t cols = r.cols;
   const isa::Dtype inT = o.dtype;
   const uint64_t ei = elemBytes(inT);
   const float scale = op.getScale().convertToFloat();
   const float offset = float(int64_t(op.getOffset())); // I64Attr: unsigned
   r.body = [=](isa::StreamBuilder &vec, const RowChunk &ch) {
-    isa::TileRef q{ch.f32[0], cols * 4}, x{ch.in[0], cols * ei};
+    isa::TileRef x{ch.in[0], cols * ei};
     if (act) {
       // Rounded to the input's type, as the activation's own kernel
       // stores it.
-      isa::TileRef y{ch.f32[1], cols * ei};
+      isa::TileRef y{ch.f32[fp8 ? 0 : 1], cols * ei};
       vec.unary(*act, y, x, ch.rows, cols, inT, inT);
       x = y;
     }
@@ -76,6 +77,7 @@ describeQuantize(QuantizeOp op,
                  isa::Dtype::E4M3, inT);
       return;
     }
+    isa::TileRef q{ch.f32[0], cols * 4};
     vec.scalar(isa::BinOp::Div, q, x, scale, ch.rows, cols, isa::Dtype::I32,
                inT);
     vec.scalar(isa::BinOp::Add, {ch.out, cols}, q, offset, ch.rows, cols,

@@ -124,6 +124,19 @@ uint64_t chunkVectorCycles(const target::Target &t, const RowwiseDesc &r,
   return std::max(issue, lastDone);
 }
 
+/// The former estimate, elementwise passes over the busiest core's rows or
+/// the kernel's bytes at DRAM's rate: the fallback without a layout, and
+/// what the weight stream's idle-DRAM planning was tuned on (emitRowwise).
+uint64_t passCountEstimate(const target::Target &t, const RowwiseDesc &r) {
+  target::VectorCost vc = target::vectorCost(t, target::VectorKind::Elementwise,
+                                             ceilDiv(r.rows, t.cores), r.cols,
+                                             t.vector.transcendentalPasses, 8);
+  const uint64_t bytes =
+      r.rows * r.cols * dtypeBytes(r.outType) * (1 + r.ins.size());
+  return std::max<uint64_t>(vc.latency() * (2 + r.f32Scratch),
+                            uint64_t(double(bytes) / t.dramBytesPerCycle()));
+}
+
 } // namespace
 
 uint64_t estimateRowwise(const target::Target &t, const RowwiseDesc &r) {
@@ -138,11 +151,8 @@ uint64_t estimateRowwise(const target::Target &t, const RowwiseDesc &r) {
   const uint64_t rowsPerCore = ceilDiv(r.rows, t.cores);
   Result<RowwiseLayout> placed = placeRowwise(t, r, {0, 0}, false);
   if (!placed || !r.body) {
-    // No layout (emitRowwise reports why): the old pass count.
-    target::VectorCost vc =
-        target::vectorCost(t, target::VectorKind::Elementwise, rowsPerCore,
-                           r.cols, t.vector.transcendentalPasses, 8);
-    return vc.latency() * (2 + r.f32Scratch);
+    // No layout (emitRowwise reports why).
+    return passCountEstimate(t, r);
   }
   const uint64_t rb = placed->rowsPerChunk, n = ceilDiv(rowsPerCore, rb);
   const uint64_t lastRows = rowsPerCore - (n - 1) * rb;
@@ -488,15 +498,7 @@ Result<bool> emitRowwise(KernelEmitter &emitter, const RowwiseDesc &r) {
     // it: planning on the timed estimate above moved x330 bert-base b8 by
     // +3.9% and atom bert-base b1 by +0.8% (docs/npu-codegen.md, "Cost
     // model accuracy"); retuning the stream is its own measured change.
-    target::VectorCost vc =
-        target::vectorCost(t, target::VectorKind::Elementwise, rowsPerCore,
-                           r.cols, t.vector.transcendentalPasses, 8);
-    const double passCount = std::max<double>(
-        double(vc.latency() * (2 + r.f32Scratch)),
-        double(uint64_t(double(r.rows * r.cols * eo * (1 + r.ins.size())) /
-                        t.dramBytesPerCycle())));
-    used.dramIdle =
-        uint64_t(std::max(0.0, passCount - dram / t.dramBytesPerCycle()));
+    used.dramIdle = emitter.dramIdleBeside(dram, passCountEstimate(t, r));
   }
   emitter.barrierAll(used);
   return true;
