@@ -13,10 +13,6 @@ namespace nuri::sim::detail {
 using namespace isa;
 
 namespace {
-std::pair<uint64_t, uint64_t> extent(uint64_t addr, uint64_t ld, uint64_t rows,
-                                     uint64_t rowBytes) {
-  return {addr, addr + (rows ? (rows - 1) * ld : 0) + rowBytes};
-}
 const char *accTagName(uint8_t tag) {
   return tag == 1 ? "i32" : tag == 2 ? "f32" : "unwritten";
 }
@@ -54,9 +50,6 @@ bool VectorEngine::issue(const Instruction &in) {
   Dtype dt = Dtype(in[Field::DType]);
   Dtype st = Dtype(in[Field::SType]);
   uint64_t rows = in[Field::Rows], cols = in[Field::Cols];
-  unsigned passes = 1;
-  uint64_t opBytes = 0; // bytes per element moved, for the bank model
-  std::pair<uint64_t, uint64_t> s0{0, 0}, s1{0, 0}, s2{0, 0};
 
   if (op == Opcode::VecAccRead) {
     rows = in[Field::M];
@@ -73,27 +66,16 @@ bool VectorEngine::issue(const Instruction &in) {
     uint64_t r1 = bc == Bcast::Row ? 1 : rows, c1 = bc == Bcast::Col ? 1 : cols;
     tile("src1", in[Field::Src1], in[Field::Lds1], r1, c1, st, false);
     tile("dst", in[Field::Dst], in[Field::Ldd], rows, cols, dt, true);
-    s0 = extent(in[Field::Src], in[Field::Lds], rows, cols * dtypeBytes(st));
-    s1 = extent(in[Field::Src1], in[Field::Lds1], r1, c1 * dtypeBytes(st));
-    opBytes = 2 * dtypeBytes(st) + dtypeBytes(dt);
     break;
   }
   case Opcode::VecScalar:
   case Opcode::VecUnary:
     tile("src", in[Field::Src], in[Field::Lds], rows, cols, st, false);
     tile("dst", in[Field::Dst], in[Field::Ldd], rows, cols, dt, true);
-    s0 = extent(in[Field::Src], in[Field::Lds], rows, cols * dtypeBytes(st));
-    opBytes = dtypeBytes(st) + dtypeBytes(dt);
-    if (op == Opcode::VecUnary &&
-        isUnOpTranscendental(UnOp(in[Field::UnOpF]))) {
-      passes = tgt.vector.transcendentalPasses;
-    }
     break;
   case Opcode::VecReduce:
     tile("src", in[Field::Src], in[Field::Lds], rows, cols, st, false);
     tile("dst", in[Field::Dst], dtypeBytes(dt), rows, 1, dt, true);
-    s0 = extent(in[Field::Src], in[Field::Lds], rows, cols * dtypeBytes(st));
-    opBytes = dtypeBytes(st);
     break;
   case Opcode::VecBcast: {
     Bcast bc = Bcast(in[Field::BcastF]);
@@ -103,19 +85,14 @@ bool VectorEngine::issue(const Instruction &in) {
     uint64_t n = bc == Bcast::Row ? cols : rows;
     tile("src", in[Field::Src], dtypeBytes(st), 1, n, st, false);
     tile("dst", in[Field::Dst], in[Field::Ldd], rows, cols, dt, true);
-    s0 = extent(in[Field::Src], 0, 1, n * dtypeBytes(st));
-    opBytes = dtypeBytes(dt);
     break;
   }
   case Opcode::VecTranspose:
     tile("src", in[Field::Src], in[Field::Lds], rows, cols, dt, false);
     tile("dst", in[Field::Dst], in[Field::Ldd], cols, rows, dt, true);
-    s0 = extent(in[Field::Src], in[Field::Lds], rows, cols * dtypeBytes(dt));
-    opBytes = 2 * dtypeBytes(dt);
     break;
   case Opcode::VecFill:
     tile("dst", in[Field::Dst], in[Field::Ldd], rows, cols, dt, true);
-    opBytes = dtypeBytes(dt);
     break;
   case Opcode::VecAccRead: {
     uint64_t lo = in[Field::Acc], hi = lo + rows * cols;
@@ -127,50 +104,29 @@ bool VectorEngine::issue(const Instruction &in) {
     tile("dst", in[Field::Dst], in[Field::Ldd], rows, cols, dt, true);
     if (in[Field::UseScale]) {
       tile("scale", in[Field::Scale], 4, 1, cols, Dtype::F32, false);
-      s0 = extent(in[Field::Scale], 0, 1, cols * 4);
     }
     if (in[Field::UseBias]) {
       tile("bias", in[Field::Bias], 4, 1, cols, Dtype::F32, false);
-      s1 = extent(in[Field::Bias], 0, 1, cols * 4);
     }
     if (in[Field::UseObias]) {
       tile("obias", in[Field::Obias], 4, 1, cols, Dtype::F32, false);
-      s2 = extent(in[Field::Obias], 0, 1, cols * 4);
     }
-    Act act = Act(in[Field::ActF]);
-    if (act == Act::Gelu || act == Act::GeluTanh || act == Act::Silu ||
-        act == Act::Tanh) {
-      passes = tgt.vector.transcendentalPasses;
-    }
-    opBytes = 4 + dtypeBytes(dt);
     break;
   }
   default:
     fail("not a vector instruction");
   }
-  std::pair<uint64_t, uint64_t> dstExt;
-  if (op == Opcode::VecReduce) {
-    dstExt = extent(in[Field::Dst], 0, 1, rows * dtypeBytes(dt));
-  } else if (op == Opcode::VecTranspose) {
-    dstExt =
-        extent(in[Field::Dst], in[Field::Ldd], cols, rows * dtypeBytes(dt));
-  } else {
-    dstExt =
-        extent(in[Field::Dst], in[Field::Ldd], rows, cols * dtypeBytes(dt));
-  }
-  // The pipeline interlocks on the previous vector op only; older results
-  // are complete by then.
-  if (readAfterWrite(s0, s1) || readAfterWrite(s2, {0, 0})) {
+  // What the timing reads of it (target/CostModel.h, shared with the
+  // compiler's estimates). The pipeline interlocks on the previous vector
+  // op only; older results are complete by then.
+  const target::VectorOp v = *target::describeVectorOp(tgt, in);
+  if (readAfterWrite(v.reads[0], v.reads[1]) ||
+      readAfterWrite(v.reads[2], {0, 0})) {
     return false;
   }
 
   // Timing (docs/simulator.md, "Vector engine"; target/CostModel.h).
-  target::VectorCost cost = target::vectorCost(
-      tgt,
-      op == Opcode::VecReduce      ? target::VectorKind::Reduce
-      : op == Opcode::VecTranspose ? target::VectorKind::Transpose
-                                   : target::VectorKind::Elementwise,
-      rows, cols, passes, unsigned(opBytes));
+  target::VectorCost cost = v.cost(tgt);
   uint64_t occupancy = cost.occupancy;
   addStall(Reason::BankConflict, occupancy - cost.idealCycles);
   Cycles t = now();
@@ -210,8 +166,8 @@ bool VectorEngine::issue(const Instruction &in) {
     }
     vectorOp(in, mem.sram[core_].data(), rows, cols, acc, accIsInt);
   }
-  lastDstLo_ = dstExt.first;
-  lastDstHi_ = dstExt.second;
+  lastDstLo_ = v.write.first;
+  lastDstHi_ = v.write.second;
   lastDone_ = done;
   size_t pc = pc_;
   occupy(occupancy, done, [&]() -> std::string {

@@ -98,4 +98,89 @@ uint64_t dmaCycles(const Target &t, uint64_t bytes, bool viaDram) {
   return latency + ceilCycles(double(bytes) / rate);
 }
 
+std::optional<VectorOp> describeVectorOp(const Target &t,
+                                         const isa::Instruction &in) {
+  using namespace isa;
+  auto extent = [](uint64_t addr, uint64_t ld, uint64_t rows,
+                   uint64_t rowBytes) {
+    return std::pair<uint64_t, uint64_t>{
+        addr, addr + (rows ? (rows - 1) * ld : 0) + rowBytes};
+  };
+  const Opcode op = in.opcode;
+  const Dtype dt = Dtype(in[Field::DType]), st = Dtype(in[Field::SType]);
+  VectorOp v;
+  v.rows = in[Field::Rows];
+  v.cols = in[Field::Cols];
+  const unsigned sb = dtypeBytes(st), db = dtypeBytes(dt);
+  switch (op) {
+  case Opcode::VecBinary: {
+    Bcast bc = Bcast(in[Field::BcastF]);
+    v.reads[0] = extent(in[Field::Src], in[Field::Lds], v.rows, v.cols * sb);
+    v.reads[1] =
+        extent(in[Field::Src1], in[Field::Lds1], bc == Bcast::Row ? 1 : v.rows,
+               (bc == Bcast::Col ? 1 : v.cols) * sb);
+    v.bytesPerElement = 2 * sb + db;
+    break;
+  }
+  case Opcode::VecScalar:
+  case Opcode::VecUnary:
+    v.reads[0] = extent(in[Field::Src], in[Field::Lds], v.rows, v.cols * sb);
+    v.bytesPerElement = sb + db;
+    if (op == Opcode::VecUnary &&
+        isUnOpTranscendental(UnOp(in[Field::UnOpF]))) {
+      v.passes = t.vector.transcendentalPasses;
+    }
+    break;
+  case Opcode::VecReduce:
+    v.kind = VectorKind::Reduce;
+    v.reads[0] = extent(in[Field::Src], in[Field::Lds], v.rows, v.cols * sb);
+    v.bytesPerElement = sb;
+    break;
+  case Opcode::VecBcast: {
+    uint64_t n = Bcast(in[Field::BcastF]) == Bcast::Row ? v.cols : v.rows;
+    v.reads[0] = extent(in[Field::Src], 0, 1, n * sb);
+    v.bytesPerElement = db;
+    break;
+  }
+  case Opcode::VecTranspose:
+    v.kind = VectorKind::Transpose;
+    v.reads[0] = extent(in[Field::Src], in[Field::Lds], v.rows, v.cols * db);
+    v.bytesPerElement = 2 * db;
+    break;
+  case Opcode::VecFill:
+    v.bytesPerElement = db;
+    break;
+  case Opcode::VecAccRead: {
+    v.rows = in[Field::M];
+    v.cols = in[Field::N];
+    if (in[Field::UseScale]) {
+      v.reads[0] = extent(in[Field::Scale], 0, 1, v.cols * 4);
+    }
+    if (in[Field::UseBias]) {
+      v.reads[1] = extent(in[Field::Bias], 0, 1, v.cols * 4);
+    }
+    if (in[Field::UseObias]) {
+      v.reads[2] = extent(in[Field::Obias], 0, 1, v.cols * 4);
+    }
+    Act act = Act(in[Field::ActF]);
+    if (act == Act::Gelu || act == Act::GeluTanh || act == Act::Silu ||
+        act == Act::Tanh) {
+      v.passes = t.vector.transcendentalPasses;
+    }
+    v.bytesPerElement = 4 + db;
+    break;
+  }
+  default:
+    return std::nullopt;
+  }
+  if (op == Opcode::VecReduce) {
+    v.write = extent(in[Field::Dst], 0, 1, v.rows * db);
+  } else if (op == Opcode::VecTranspose) {
+    v.write = extent(in[Field::Dst], in[Field::Ldd], v.cols, v.rows * db);
+  } else {
+    v.write = extent(in[Field::Dst], in[Field::Ldd], v.rows, v.cols * db);
+  }
+  return v;
+}
+
 } // namespace nuri::target

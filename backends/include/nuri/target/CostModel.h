@@ -11,7 +11,12 @@
 #ifndef NURI_TARGET_COSTMODEL_H
 #define NURI_TARGET_COSTMODEL_H
 
+#include "nuri/isa/Isa.h"
 #include "nuri/target/Target.h"
+
+#include <array>
+#include <optional>
+#include <utility>
 
 namespace nuri::target {
 
@@ -49,6 +54,28 @@ struct VectorCost {
 /// operands (for the bank model).
 VectorCost vectorCost(const Target &t, VectorKind kind, uint64_t rows,
                       uint64_t cols, unsigned passes, unsigned bytesPerElement);
+
+/// One vector instruction as the vector engine's timing sees it, shared by
+/// the simulator (which times it) and the compiler's estimates (which
+/// predict it): its kind and extent, fp32 passes per element, bytes per
+/// element moved, the SRAM byte ranges [lo, hi) it reads (an op waits for
+/// the op before it when one overlaps that op's write) and the one it
+/// writes.
+struct VectorOp {
+  VectorKind kind = VectorKind::Elementwise;
+  uint64_t rows = 0, cols = 0;
+  unsigned passes = 1, bytesPerElement = 0;
+  std::array<std::pair<uint64_t, uint64_t>, 3> reads{};
+  std::pair<uint64_t, uint64_t> write{0, 0};
+  VectorCost cost(const Target &t) const {
+    return vectorCost(t, kind, rows, cols, passes, bytesPerElement);
+  }
+};
+
+/// `in` as a VectorOp; nullopt when it is not a vector instruction. No
+/// checks: the simulator validates the operands itself.
+std::optional<VectorOp> describeVectorOp(const Target &t,
+                                         const isa::Instruction &in);
 
 /// Cycles of one uncontended transfer of `bytes` (DRAM or on-chip), from
 /// issue to completion.

@@ -48,7 +48,8 @@ rowwiseFixedReads(const RowwiseDesc &r) {
 namespace {
 
 /// Completion cycle of one chunk's vector body of `rows` rows, timed as the
-/// simulator times it (docs/simulator.md, "Vector engine"): each op holds
+/// simulator times it (docs/simulator.md, "Vector engine", from the same
+/// description of each op, target::describeVectorOp): each op holds
 /// the lanes for its occupancy, and an op reading what the op just before
 /// it writes waits for that op's completion (`vector_raw`: occupancy plus
 /// the pipeline depth). A layer norm's chain of dependent ops pays the
@@ -65,61 +66,24 @@ uint64_t chunkVectorCycles(const target::Target &t, const RowwiseDesc &r,
   ch.f32 = x.slots[0].f32;
   ch.vecs = x.slots[0].vecs;
   r.body(vec, ch);
-  auto extent = [](uint64_t addr, uint64_t ld, uint64_t n, uint64_t bytes) {
-    return std::pair<uint64_t, uint64_t>{addr,
-                                         addr + (n ? (n - 1) * ld : 0) + bytes};
-  };
   uint64_t issue = 0, lastDone = 0;
   std::pair<uint64_t, uint64_t> lastDst{0, 0};
   for (const Instruction &in : scratch.program().streams.front().insts) {
-    const Opcode op = in.opcode;
-    if (op != Opcode::VecBinary && op != Opcode::VecScalar &&
-        op != Opcode::VecUnary && op != Opcode::VecReduce &&
-        op != Opcode::VecBcast && op != Opcode::VecFill) {
+    std::optional<target::VectorOp> op = target::describeVectorOp(t, in);
+    if (!op) {
       continue;
     }
-    const Dtype dt = Dtype(in[Field::DType]), st = Dtype(in[Field::SType]);
-    const uint64_t n = in[Field::Rows], c = in[Field::Cols];
-    const unsigned sb = dtypeBytes(st), db = dtypeBytes(dt);
-    std::pair<uint64_t, uint64_t> s0{0, 0}, s1{0, 0};
-    unsigned passes = 1, bytes = db;
-    if (op == Opcode::VecBinary) {
-      Bcast bc = Bcast(in[Field::BcastF]);
-      s0 = extent(in[Field::Src], in[Field::Lds], n, c * sb);
-      s1 = extent(in[Field::Src1], in[Field::Lds1], bc == Bcast::Row ? 1 : n,
-                  (bc == Bcast::Col ? 1 : c) * sb);
-      bytes = 2 * sb + db;
-    } else if (op == Opcode::VecScalar || op == Opcode::VecUnary) {
-      s0 = extent(in[Field::Src], in[Field::Lds], n, c * sb);
-      bytes = sb + db;
-      if (op == Opcode::VecUnary &&
-          isUnOpTranscendental(UnOp(in[Field::UnOpF]))) {
-        passes = t.vector.transcendentalPasses;
-      }
-    } else if (op == Opcode::VecReduce) {
-      s0 = extent(in[Field::Src], in[Field::Lds], n, c * sb);
-      bytes = sb;
-    } else if (op == Opcode::VecBcast) {
-      Bcast bc = Bcast(in[Field::BcastF]);
-      s0 = extent(in[Field::Src], 0, 1, (bc == Bcast::Row ? c : n) * sb);
-    }
     if (lastDone > issue) {
-      for (auto [lo, hi] : {s0, s1}) {
+      for (auto [lo, hi] : op->reads) {
         if (lo < lastDst.second && lastDst.first < hi) {
           issue = lastDone;
         }
       }
     }
-    target::VectorCost vc = target::vectorCost(
-        t,
-        op == Opcode::VecReduce ? target::VectorKind::Reduce
-                                : target::VectorKind::Elementwise,
-        n, c, passes, bytes);
+    target::VectorCost vc = op->cost(t);
     lastDone = issue + vc.latency();
     issue += vc.occupancy;
-    lastDst = op == Opcode::VecReduce
-                  ? extent(in[Field::Dst], 0, 1, n * db)
-                  : extent(in[Field::Dst], in[Field::Ldd], n, c * db);
+    lastDst = op->write;
   }
   return std::max(issue, lastDone);
 }
